@@ -1,0 +1,151 @@
+/* auth_chain.c - the authenticator chain (see auth_chain.h). */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth_chain.h"
+#include "broker.h"
+#include "listener.h"
+#include "log.h"
+#include "session.h"
+
+/* A login being decided; the plugin sees it as an opaque ticket. */
+struct mp_auth_ticket {
+    struct session *session;
+    size_t index;            /* the authenticator asked now */
+    unsigned char *secret;   /* copy, wiped before free */
+    size_t secret_len;
+    bool in_call;            /* inside authenticate() */
+    bool answered_in_call;   /* a plugin called auth_done() too early */
+    enum mp_auth_result early_result;
+    char reason[160];
+};
+
+static void ticket_free(struct mp_auth_ticket *t)
+{
+    if (t->secret != NULL) {
+        explicit_bzero(t->secret, t->secret_len);
+        free(t->secret);
+    }
+    free(t);
+}
+
+static void finish(struct mp_auth_ticket *t, enum mp_auth_result result)
+{
+    struct session *s = t->session;
+    char reason[sizeof t->reason];
+
+    memcpy(reason, t->reason, sizeof reason);
+    s->auth = NULL;
+    ticket_free(t);
+    session_auth_finished(s, result,
+                          reason[0] ? reason : "invalid name or secret");
+}
+
+static void set_reason(struct mp_auth_ticket *t, const char *reason)
+{
+    snprintf(t->reason, sizeof t->reason, "%s", reason ? reason : "");
+}
+
+/* Ask authenticators from t->index on; stops at a verdict or PENDING. */
+static void run_chain(struct mp_auth_ticket *t)
+{
+    struct session *s = t->session;
+    const struct plugin_set *set = &s->broker->plugins;
+
+    for (; t->index < set->n_authenticators; t->index++) {
+        const struct loaded_plugin *p = &set->authenticators[t->index];
+        struct mp_auth_request req = {
+            .size = sizeof req,
+            .name = s->name,
+            .name_len = s->name_len,
+            .secret = t->secret ? t->secret : (const unsigned char *)"",
+            .secret_len = t->secret_len,
+            .peer = s->peer,
+            .listener = s->listener->label,
+            .format = s->translator->name,
+            .level = s->level,
+        };
+        enum mp_auth_result r;
+
+        t->reason[0] = '\0';
+        t->in_call = true;
+        r = p->desc->auth->authenticate(p->state, &req, t, t->reason,
+                                        sizeof t->reason);
+        t->in_call = false;
+        t->reason[sizeof t->reason - 1] = '\0';
+        if (t->answered_in_call) {
+            t->answered_in_call = false;
+            r = t->early_result;
+        }
+        switch (r) {
+        case MP_AUTH_ALLOW:
+        case MP_AUTH_DENY:
+            finish(t, r);
+            return;
+        case MP_AUTH_PENDING:
+            s->auth = t;
+            return;
+        case MP_AUTH_DEFER:
+            break;
+        default:
+            log_error("authenticator %s returned %d; treating it as DENY",
+                      p->desc->name, (int)r);
+            finish(t, MP_AUTH_DENY);
+            return;
+        }
+    }
+    set_reason(t, "not authorized");
+    finish(t, MP_AUTH_DENY);
+}
+
+void auth_chain_start(struct session *s, const unsigned char *secret,
+                      size_t secret_len)
+{
+    struct mp_auth_ticket *t = calloc(1, sizeof *t);
+
+    if (t == NULL || (secret_len > 0 && (t->secret = malloc(secret_len)) == NULL)) {
+        free(t);
+        session_auth_finished(s, MP_AUTH_DENY, "out of memory");
+        return;
+    }
+    if (secret_len > 0)
+        memcpy(t->secret, secret, secret_len);
+    t->secret_len = secret_len;
+    t->session = s;
+    run_chain(t);
+}
+
+void auth_chain_cancel(struct session *s)
+{
+    struct mp_auth_ticket *t = s->auth;
+    const struct loaded_plugin *p;
+
+    if (t == NULL)
+        return;
+    p = &s->broker->plugins.authenticators[t->index];
+    s->auth = NULL;
+    if (p->desc->auth->cancel != NULL)
+        p->desc->auth->cancel(p->state, t);
+    ticket_free(t);
+}
+
+void auth_chain_done(struct mp_auth_ticket *t, enum mp_auth_result result,
+                     const char *reason)
+{
+    if (t->in_call) {
+        /* Called from inside authenticate(): act on it when it returns. */
+        t->answered_in_call = true;
+        t->early_result = result;
+        set_reason(t, reason);
+        return;
+    }
+    set_reason(t, reason);
+    if (result == MP_AUTH_DEFER) {
+        t->index++;
+        run_chain(t);
+        return;
+    }
+    finish(t, result == MP_AUTH_ALLOW ? MP_AUTH_ALLOW : MP_AUTH_DENY);
+}

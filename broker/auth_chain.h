@@ -1,0 +1,29 @@
+/*
+ * auth_chain.h - run a login through the configured authenticators, in
+ * config order: ALLOW or DENY ends the chain, DEFER asks the next one, all
+ * deferring means denied; PENDING waits for host->auth_done().
+ *
+ * The verdict reaches the session through session_auth_finished(), either
+ * before auth_chain_start() returns or later from the event loop.
+ */
+#ifndef MP_BROKER_AUTH_CHAIN_H
+#define MP_BROKER_AUTH_CHAIN_H
+
+#include <mp/plugin.h>
+
+struct session;
+
+/* Start authenticating s (whose name is set) with `secret`, which is
+ * copied (and wiped when done). */
+void auth_chain_start(struct session *s, const unsigned char *secret,
+                      size_t secret_len);
+
+/* The client left while a plugin was deciding: tell the plugin to forget
+ * the ticket. No-op when nothing is pending. */
+void auth_chain_cancel(struct session *s);
+
+/* host->auth_done (see mp/plugin.h). */
+void auth_chain_done(struct mp_auth_ticket *ticket,
+                     enum mp_auth_result result, const char *reason);
+
+#endif

@@ -1,0 +1,39 @@
+/*
+ * broker.h - the broker's process-wide state, shared by its parts.
+ *
+ * One thread, one event_base. Ownership: struct broker owns the config,
+ * the plugins, the listeners, every session and both tables.
+ */
+#ifndef MP_BROKER_BROKER_H
+#define MP_BROKER_BROKER_H
+
+#include <stddef.h>
+
+#include "conf.h"
+#include "plugin_loader.h"
+
+struct event;
+struct event_base;
+struct hashmap;
+struct conn_table;
+struct listener;
+struct session;
+
+struct broker {
+    struct event_base *base;
+    struct broker_conf conf;
+    struct plugin_set plugins;
+
+    struct hashmap *names;      /* name -> READY session */
+    struct conn_table *conns;   /* connection id -> connection */
+
+    struct listener *listeners;
+    struct session *sessions;   /* every session, doubly linked */
+    size_t n_sessions;
+    struct session *dead;       /* closed sessions waiting to be freed */
+    struct event *reaper;       /* frees `dead` from the loop, never from
+                                   inside a session's own callback */
+    unsigned notify_generation; /* dedupes ClientClosed (see router.c) */
+};
+
+#endif

@@ -1,0 +1,513 @@
+/*
+ * conf.c - read and check the broker's config file (see conf.h).
+ *
+ * The schema is data: each group has a table of the settings it may hold
+ * and their types. A first pass reports unknown settings and wrong types
+ * for the whole file; extraction then reads only well-typed settings, so
+ * one mistake produces one error, and every mistake is reported.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf.h"
+#include "log.h"
+
+enum value_kind { V_STRING, V_INT, V_BOOL, V_GROUP, V_LIST };
+
+struct setting_spec {
+    const char *name;
+    enum value_kind kind;
+};
+
+static const struct setting_spec top_specs[] = {
+    {"plugin_dir", V_STRING},   {"translators", V_LIST},
+    {"authenticators", V_LIST}, {"listeners", V_LIST},
+    {"limits", V_GROUP},        {"duplicate_names", V_STRING},
+    {"log", V_GROUP},           {NULL, 0},
+};
+
+static const struct setting_spec translator_specs[] = {
+    {"name", V_STRING}, {"module", V_STRING}, {"options", V_GROUP},
+    {NULL, 0},
+};
+
+static const struct setting_spec authenticator_specs[] = {
+    {"module", V_STRING}, {"options", V_GROUP}, {NULL, 0},
+};
+
+static const struct setting_spec listener_specs[] = {
+    {"address", V_STRING}, {"port", V_INT}, {"unix", V_STRING},
+    {"translator", V_STRING}, {NULL, 0},
+};
+
+static const struct setting_spec limits_specs[] = {
+    {"max_message_size", V_INT}, {"auth_timeout_ms", V_INT},
+    {"max_clients", V_INT}, {NULL, 0},
+};
+
+static const struct setting_spec log_specs[] = {
+    {"level", V_STRING}, {NULL, 0},
+};
+
+static const char *const kind_names[] = {
+    [V_STRING] = "a string",
+    [V_INT] = "an integer",
+    [V_BOOL] = "true or false",
+    [V_GROUP] = "a group { ... }",
+    [V_LIST] = "a list ( { ... }, ... )",
+};
+
+/* ------------------------------------------------------------------------
+ * Error reporting
+ */
+
+void conf_setting_path(const config_setting_t *s, char *buf, size_t len)
+{
+    const config_setting_t *parent = config_setting_parent(s);
+    const char *name = config_setting_name(s);
+    size_t used;
+
+    buf[0] = '\0';
+    if (parent == NULL)
+        return;
+    conf_setting_path(parent, buf, len);
+    used = strlen(buf);
+    if (name != NULL)
+        snprintf(buf + used, len - used, "%s%s", used ? "." : "", name);
+    else
+        snprintf(buf + used, len - used, "[%d]", config_setting_index(s));
+}
+
+void conf_setting_error(struct errors *errs, const config_setting_t *s,
+                        const char *fmt, ...)
+{
+    char path[256];
+    char message[512];
+    va_list ap;
+
+    conf_setting_path(s, path, sizeof path);
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof message, fmt, ap);
+    va_end(ap);
+    if (path[0] != '\0')
+        errors_add(errs, config_setting_source_file(s),
+                   (int)config_setting_source_line(s), "%s: %s", path,
+                   message);
+    else
+        errors_add(errs, config_setting_source_file(s),
+                   (int)config_setting_source_line(s), "%s", message);
+}
+
+/* ------------------------------------------------------------------------
+ * Schema checks
+ */
+
+static bool has_kind(const config_setting_t *s, enum value_kind kind)
+{
+    switch (config_setting_type(s)) {
+    case CONFIG_TYPE_STRING: return kind == V_STRING;
+    case CONFIG_TYPE_INT:
+    case CONFIG_TYPE_INT64: return kind == V_INT;
+    case CONFIG_TYPE_BOOL: return kind == V_BOOL;
+    case CONFIG_TYPE_GROUP: return kind == V_GROUP;
+    case CONFIG_TYPE_LIST: return kind == V_LIST;
+    default: return false;
+    }
+}
+
+static const struct setting_spec *find_spec(const struct setting_spec *specs,
+                                            const char *name)
+{
+    for (; specs->name != NULL; specs++) {
+        if (strcmp(specs->name, name) == 0)
+            return specs;
+    }
+    return NULL;
+}
+
+/* Report unknown members of `group` and members of the wrong type. */
+static void check_members(const config_setting_t *group,
+                          const struct setting_spec *specs,
+                          struct errors *errs)
+{
+    int n = config_setting_length(group);
+
+    for (int i = 0; i < n; i++) {
+        const config_setting_t *s = config_setting_get_elem(group, (unsigned)i);
+        const struct setting_spec *spec = find_spec(specs, config_setting_name(s));
+
+        if (spec == NULL)
+            conf_setting_error(errs, s, "unknown setting '%s'",
+                               config_setting_name(s));
+        else if (!has_kind(s, spec->kind))
+            conf_setting_error(errs, s, "expected %s", kind_names[spec->kind]);
+    }
+}
+
+/* The member `name` of `group` if present with the right kind, else NULL
+ * (check_members has already reported a wrong kind). */
+static const config_setting_t *member(const config_setting_t *group,
+                                      const char *name, enum value_kind kind)
+{
+    const config_setting_t *s;
+
+    if (group == NULL)
+        return NULL;
+    s = config_setting_get_member(group, name);
+    return s != NULL && has_kind(s, kind) ? s : NULL;
+}
+
+static const char *string_member(const config_setting_t *group,
+                                 const char *name)
+{
+    const config_setting_t *s = member(group, name, V_STRING);
+
+    return s != NULL ? config_setting_get_string(s) : NULL;
+}
+
+/* Read an integer member into *out if present, checking [min, max]. */
+static void int_member(const config_setting_t *group, const char *name,
+                       long long min, long long max, long long *out,
+                       struct errors *errs)
+{
+    const config_setting_t *s = member(group, name, V_INT);
+    long long v;
+
+    if (s == NULL)
+        return;
+    v = config_setting_get_int64(s);
+    if (v < min || v > max) {
+        conf_setting_error(errs, s, "must be between %lld and %lld", min, max);
+        return;
+    }
+    *out = v;
+}
+
+static const char *required_string(const config_setting_t *entry,
+                                   const char *name, struct errors *errs)
+{
+    const char *value = string_member(entry, name);
+
+    if (value == NULL && config_setting_get_member(entry, name) == NULL)
+        conf_setting_error(errs, entry, "missing required setting '%s'", name);
+    else if (value != NULL && value[0] == '\0')
+        conf_setting_error(errs, config_setting_get_member(entry, name),
+                           "must not be empty");
+    return value != NULL && value[0] != '\0' ? value : NULL;
+}
+
+/* ------------------------------------------------------------------------
+ * Sections
+ */
+
+/* Check that `list` holds only groups; returns its length (0 if absent). */
+static size_t list_of_groups(const config_setting_t *list, struct errors *errs)
+{
+    int n;
+    size_t groups = 0;
+
+    if (list == NULL)
+        return 0;
+    n = config_setting_length(list);
+    for (int i = 0; i < n; i++) {
+        const config_setting_t *e = config_setting_get_elem(list, (unsigned)i);
+        if (config_setting_type(e) != CONFIG_TYPE_GROUP)
+            conf_setting_error(errs, e, "expected a group { ... }");
+        else
+            groups++;
+    }
+    return (size_t)n;
+}
+
+static void read_plugin_entries(const config_setting_t *list,
+                                const struct setting_spec *specs,
+                                bool named, struct plugin_conf **out,
+                                size_t *count, struct errors *errs)
+{
+    size_t n = list_of_groups(list, errs);
+
+    *out = n ? calloc(n, sizeof **out) : NULL;
+    *count = 0;
+    if (n && *out == NULL) {
+        errors_add(errs, NULL, 0, "out of memory");
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const config_setting_t *e = config_setting_get_elem(list, (unsigned)i);
+        struct plugin_conf *p;
+
+        if (config_setting_type(e) != CONFIG_TYPE_GROUP)
+            continue;
+        check_members(e, specs, errs);
+        p = &(*out)[(*count)++];
+        p->entry = e;
+        p->module = required_string(e, "module", errs);
+        p->options = member(e, "options", V_GROUP);
+        if (named)
+            p->name = required_string(e, "name", errs);
+    }
+}
+
+/* Without a 'translators' setting, load the two shipped formats. */
+static void default_translators(struct broker_conf *conf,
+                                const config_setting_t *root,
+                                struct errors *errs)
+{
+    static const char *const defaults[][2] = {
+        {"json", "translator_json.so"},
+        {"binary", "translator_binary.so"},
+    };
+    size_t n = sizeof defaults / sizeof defaults[0];
+
+    conf->translators = calloc(n, sizeof *conf->translators);
+    if (conf->translators == NULL) {
+        errors_add(errs, NULL, 0, "out of memory");
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        conf->translators[i].entry = root;
+        conf->translators[i].name = defaults[i][0];
+        conf->translators[i].module = defaults[i][1];
+    }
+    conf->n_translators = n;
+}
+
+static void check_translator_names(const struct broker_conf *conf,
+                                   struct errors *errs)
+{
+    for (size_t i = 0; i < conf->n_translators; i++) {
+        const struct plugin_conf *t = &conf->translators[i];
+        if (t->name == NULL)
+            continue;
+        if (strcmp(t->name, "auto") == 0)
+            conf_setting_error(errs, config_setting_get_member(t->entry, "name"),
+                               "\"auto\" is reserved for listeners that "
+                               "detect the format");
+        for (size_t j = 0; j < i; j++) {
+            if (conf->translators[j].name != NULL &&
+                strcmp(conf->translators[j].name, t->name) == 0)
+                conf_setting_error(errs,
+                                   config_setting_get_member(t->entry, "name"),
+                                   "translator \"%s\" is defined twice",
+                                   t->name);
+        }
+    }
+}
+
+static bool translator_known(const struct broker_conf *conf, const char *name)
+{
+    for (size_t i = 0; i < conf->n_translators; i++) {
+        if (conf->translators[i].name != NULL &&
+            strcmp(conf->translators[i].name, name) == 0)
+            return true;
+    }
+    return false;
+}
+
+static void read_listener(const config_setting_t *e, struct listener_conf *l,
+                          const struct broker_conf *conf, struct errors *errs)
+{
+    long long port = CONF_DEFAULT_PORT;
+    const config_setting_t *tr = member(e, "translator", V_STRING);
+
+    check_members(e, listener_specs, errs);
+    l->entry = e;
+    l->address = string_member(e, "address");
+    l->unix_path = string_member(e, "unix");
+    int_member(e, "port", 0, 65535, &port, errs);
+    l->port = (int)port;
+    l->translator = tr != NULL ? config_setting_get_string(tr) : "auto";
+
+    if (l->address == NULL && l->unix_path == NULL &&
+        config_setting_get_member(e, "address") == NULL &&
+        config_setting_get_member(e, "unix") == NULL)
+        conf_setting_error(errs, e, "a listener needs 'address' (TCP) or "
+                                    "'unix' (a socket path)");
+    if (l->address != NULL && l->unix_path != NULL)
+        conf_setting_error(errs, e, "a listener has either 'address' or "
+                                    "'unix', not both");
+    if (l->unix_path != NULL && config_setting_get_member(e, "port") != NULL)
+        conf_setting_error(errs, config_setting_get_member(e, "port"),
+                           "a Unix socket listener has no port");
+    if (l->unix_path != NULL && l->unix_path[0] != '/')
+        conf_setting_error(errs, config_setting_get_member(e, "unix"),
+                           "must be an absolute path");
+    if (strcmp(l->translator, "auto") == 0) {
+        if (conf->n_translators == 0)
+            conf_setting_error(errs, tr != NULL ? tr : e,
+                               "\"auto\" needs at least one translator");
+    } else if (!translator_known(conf, l->translator)) {
+        conf_setting_error(errs, tr, "no translator named \"%s\" (defined: "
+                                     "see 'translators')", l->translator);
+    }
+}
+
+static void read_listeners(struct broker_conf *conf,
+                           const config_setting_t *list, struct errors *errs)
+{
+    size_t n = list_of_groups(list, errs);
+
+    if (n == 0) {
+        const config_setting_t *where = list ? list : config_root_setting(&conf->tree);
+        if (list == NULL)
+            errors_add(errs, conf->file, 0,
+                       "missing required setting 'listeners'");
+        else
+            conf_setting_error(errs, where, "no listeners defined");
+        return;
+    }
+    conf->listeners = calloc(n, sizeof *conf->listeners);
+    if (conf->listeners == NULL) {
+        errors_add(errs, NULL, 0, "out of memory");
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const config_setting_t *e = config_setting_get_elem(list, (unsigned)i);
+        if (config_setting_type(e) == CONFIG_TYPE_GROUP)
+            read_listener(e, &conf->listeners[conf->n_listeners++], conf, errs);
+    }
+}
+
+static void read_limits(struct broker_conf *conf, const config_setting_t *g,
+                        struct errors *errs)
+{
+    long long max_message_size = CONF_DEFAULT_MAX_MESSAGE_SIZE;
+    long long auth_timeout_ms = CONF_DEFAULT_AUTH_TIMEOUT_MS;
+    long long max_clients = CONF_DEFAULT_MAX_CLIENTS;
+
+    if (g != NULL) {
+        check_members(g, limits_specs, errs);
+        /* 256 bytes holds any header with short names; 1 GiB keeps the
+         * binary length prefix and buffer arithmetic far from overflow. */
+        int_member(g, "max_message_size", 256, 1LL << 30, &max_message_size,
+                   errs);
+        int_member(g, "auth_timeout_ms", 1, 3600000, &auth_timeout_ms, errs);
+        int_member(g, "max_clients", 1, 10000000, &max_clients, errs);
+    }
+    conf->max_message_size = (size_t)max_message_size;
+    conf->auth_timeout_ms = (unsigned)auth_timeout_ms;
+    conf->max_clients = (unsigned)max_clients;
+}
+
+static void read_duplicate_names(struct broker_conf *conf,
+                                 const config_setting_t *root,
+                                 struct errors *errs)
+{
+    const config_setting_t *s = member(root, "duplicate_names", V_STRING);
+    const char *v = s ? config_setting_get_string(s) : "replace";
+
+    if (strcmp(v, "replace") == 0)
+        conf->duplicate_names = DUPLICATE_REPLACE;
+    else if (strcmp(v, "reject") == 0)
+        conf->duplicate_names = DUPLICATE_REJECT;
+    else
+        conf_setting_error(errs, s, "must be \"replace\" or \"reject\"");
+}
+
+static void read_log(struct broker_conf *conf, const config_setting_t *g,
+                     struct errors *errs)
+{
+    const config_setting_t *level;
+
+    conf->log_level = MP_LOG_INFO;
+    if (g == NULL)
+        return;
+    check_members(g, log_specs, errs);
+    level = member(g, "level", V_STRING);
+    if (level != NULL &&
+        mp_log_level_parse(config_setting_get_string(level),
+                                &conf->log_level) != 0)
+        conf_setting_error(errs, level, "must be one of error, warning, "
+                                        "notice, info, debug");
+}
+
+/* ------------------------------------------------------------------------
+ * Loading
+ */
+
+static int read_tree(struct broker_conf *conf, const char *file,
+                     struct errors *errs)
+{
+    FILE *f = fopen(file, "r");
+    char dir[4096];
+    const char *slash;
+
+    if (f == NULL) {
+        errors_add(errs, file, 0, "cannot open: %s", strerror(errno));
+        return -1;
+    }
+    fclose(f);
+    /* @include paths are relative to the config file's directory. */
+    slash = strrchr(file, '/');
+    if (slash != NULL && (size_t)(slash - file) < sizeof dir) {
+        memcpy(dir, file, (size_t)(slash - file));
+        dir[slash - file] = '\0';
+        config_set_include_dir(&conf->tree, dir[0] ? dir : "/");
+    }
+    if (config_read_file(&conf->tree, file) != CONFIG_TRUE) {
+        const char *where = config_error_file(&conf->tree);
+        errors_add(errs, where ? where : file, config_error_line(&conf->tree),
+                   "%s", config_error_text(&conf->tree));
+        return -1;
+    }
+    return 0;
+}
+
+int conf_load(struct broker_conf *conf, const char *file,
+              const char *default_plugin_dir, struct errors *errs)
+{
+    const config_setting_t *root;
+    size_t errors_before = errs->count + errs->unrecorded;
+
+    memset(conf, 0, sizeof *conf);
+    config_init(&conf->tree);
+    conf->file = file;
+    conf->plugin_dir = default_plugin_dir;
+    if (read_tree(conf, file, errs) != 0)
+        return -1;
+
+    root = config_root_setting(&conf->tree);
+    check_members(root, top_specs, errs);
+    if (string_member(root, "plugin_dir") != NULL)
+        conf->plugin_dir = string_member(root, "plugin_dir");
+
+    if (config_setting_get_member(root, "translators") == NULL)
+        default_translators(conf, root, errs);
+    else
+        read_plugin_entries(member(root, "translators", V_LIST),
+                            translator_specs, true, &conf->translators,
+                            &conf->n_translators, errs);
+    check_translator_names(conf, errs);
+    read_plugin_entries(member(root, "authenticators", V_LIST),
+                        authenticator_specs, false, &conf->authenticators,
+                        &conf->n_authenticators, errs);
+    if (conf->n_authenticators == 0 &&
+        config_setting_get_member(root, "authenticators") == NULL)
+        errors_add(errs, file, 0,
+                   "missing required setting 'authenticators' (to let every "
+                   "client in, name auth_allow_all.so explicitly)");
+    else if (conf->n_authenticators == 0 && member(root, "authenticators", V_LIST))
+        conf_setting_error(errs, member(root, "authenticators", V_LIST),
+                           "no authenticators defined");
+    read_listeners(conf, member(root, "listeners", V_LIST), errs);
+    read_limits(conf, member(root, "limits", V_GROUP), errs);
+    read_duplicate_names(conf, root, errs);
+    read_log(conf, member(root, "log", V_GROUP), errs);
+
+    return errs->count + errs->unrecorded > errors_before ? -1 : 0;
+}
+
+void conf_free(struct broker_conf *conf)
+{
+    free(conf->translators);
+    free(conf->authenticators);
+    free(conf->listeners);
+    config_destroy(&conf->tree);
+    memset(conf, 0, sizeof *conf);
+}

@@ -1,0 +1,84 @@
+/*
+ * conf.h - the broker's configuration: read with libconfig, checked
+ * against the schema, every error collected with its file and line.
+ *
+ * Ownership: struct broker_conf owns everything it points to, including
+ * the libconfig tree (plugin options are read from it when plugins are
+ * initialized), until conf_free().
+ */
+#ifndef MP_BROKER_CONF_H
+#define MP_BROKER_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <libconfig.h>
+#include <mp/plugin.h>
+
+#include "errors.h"
+
+enum duplicate_policy {
+    DUPLICATE_REPLACE, /* the newer login wins, the older one is closed */
+    DUPLICATE_REJECT,  /* the newer login is refused */
+};
+
+/* A translator or authenticator entry. */
+struct plugin_conf {
+    const config_setting_t *entry;   /* the { ... } group, for errors */
+    const char *name;                /* translators: the name listeners use */
+    const char *module;              /* as written */
+    const config_setting_t *options; /* the options group, or NULL */
+};
+
+struct listener_conf {
+    const config_setting_t *entry;
+    const char *address;    /* TCP: host address, or NULL */
+    int port;               /* TCP: 0 = pick an ephemeral port */
+    const char *unix_path;  /* Unix socket path, or NULL */
+    const char *translator; /* a translator name, or "auto" */
+};
+
+struct broker_conf {
+    config_t tree;
+    const char *file;
+    const char *plugin_dir;
+
+    struct plugin_conf *translators;
+    size_t n_translators;
+    struct plugin_conf *authenticators;
+    size_t n_authenticators;
+    struct listener_conf *listeners;
+    size_t n_listeners;
+
+    size_t max_message_size;
+    unsigned auth_timeout_ms;
+    unsigned max_clients;
+    enum duplicate_policy duplicate_names;
+    enum mp_log_level log_level;
+};
+
+/* Defaults, also documented in doc/config.md and README.md. */
+#define CONF_DEFAULT_PORT 7330
+#define CONF_DEFAULT_MAX_MESSAGE_SIZE 1048576
+#define CONF_DEFAULT_AUTH_TIMEOUT_MS 10000
+#define CONF_DEFAULT_MAX_CLIENTS 10000
+
+/*
+ * Read and check `file`. Every problem is added to errs; returns 0 if there
+ * were none. Plugins are not loaded here (see plugin_loader.h). On error
+ * the conf must still be released with conf_free().
+ */
+int conf_load(struct broker_conf *conf, const char *file,
+              const char *default_plugin_dir, struct errors *errs);
+void conf_free(struct broker_conf *conf);
+
+/* Add "FILE:LINE: PATH: message" for setting `s` (e.g.
+ * "mpbroker.conf:7: listeners[1].translator: no translator named "x""). */
+void conf_setting_error(struct errors *errs, const config_setting_t *s,
+                        const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* The dotted path of a setting ("listeners[1].port") into buf. */
+void conf_setting_path(const config_setting_t *s, char *buf, size_t len);
+
+#endif

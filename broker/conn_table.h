@@ -1,0 +1,88 @@
+/*
+ * conn_table.h - the broker's table of connections between clients.
+ *
+ * A connection is opened by a Syn from its initiator to its target and
+ * lives PENDING until the target acks it (OPEN), or until either end
+ * closes/refuses it or leaves. The table is keyed by connection id, which
+ * starts with the initiator's name, so ids are unique broker-wide.
+ *
+ * Each end is a `struct conn_peer` embedded in the owner (a session); the
+ * table links every connection into both ends' lists so that a departing
+ * client's connections are found without a scan.
+ *
+ * Ownership: the table owns its connections. Peers are owned by their
+ * embedding object and must have no connections left
+ * (conn_table_remove_peer) before they are freed.
+ */
+#ifndef MP_BROKER_CONN_TABLE_H
+#define MP_BROKER_CONN_TABLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <mp/protocol.h>
+
+enum conn_state {
+    CONN_PENDING, /* Syn delivered, no Ack yet */
+    CONN_OPEN,    /* acked: Data may flow both ways */
+};
+
+struct conn;
+
+/* One link of a connection into one end's list. */
+struct conn_link {
+    struct conn *conn;
+    struct conn_link *prev, *next;
+};
+
+/* An end of connections: embed one per client. */
+struct conn_peer {
+    struct conn_link *first;
+    size_t count; /* connections (PENDING or OPEN) this peer is an end of */
+};
+
+struct conn {
+    char id[MP_NAME_MAX + 1];
+    size_t id_len;
+    enum conn_state state;
+    struct conn_peer *initiator;
+    struct conn_peer *target;
+    struct conn_link link[2]; /* [0] in initiator's list, [1] in target's */
+};
+
+struct conn_table;
+
+struct conn_table *conn_table_new(void);
+/* Frees every connection still in the table; their peers must still be
+ * alive (they are unlinked). */
+void conn_table_free(struct conn_table *table);
+
+struct conn *conn_table_find(const struct conn_table *table, const char *id,
+                             size_t id_len);
+
+/* Add a PENDING connection. Returns NULL if the id is already in use, is
+ * longer than MP_NAME_MAX, or on allocation failure (*exists tells which
+ * when not NULL). */
+struct conn *conn_table_add(struct conn_table *table, const char *id,
+                            size_t id_len, struct conn_peer *initiator,
+                            struct conn_peer *target, bool *exists);
+
+void conn_table_remove(struct conn_table *table, struct conn *conn);
+
+/* The end of `conn` that is not `me` (me itself for a connection to self),
+ * or NULL if `me` is not an end of it. */
+struct conn_peer *conn_other_end(const struct conn *conn,
+                                 const struct conn_peer *me);
+
+/*
+ * Remove every connection `peer` is an end of, calling visit(other end,
+ * arg) once per connection first (other is `peer` itself for a
+ * connection to self). The callback must not modify the table.
+ */
+void conn_table_remove_peer(struct conn_table *table, struct conn_peer *peer,
+                            void (*visit)(struct conn_peer *other, void *arg),
+                            void *arg);
+
+size_t conn_table_count(const struct conn_table *table);
+
+#endif

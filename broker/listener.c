@@ -1,0 +1,273 @@
+/* listener.c - TCP and Unix listeners (see listener.h). */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "broker.h"
+#include "listener.h"
+#include "log.h"
+#include "session.h"
+
+enum { LISTEN_BACKLOG = 512, ACCEPT_RETRY_MS = 1000 };
+
+/* "192.0.2.1:4242" or "[2001:db8::1]:4242" for a TCP peer, "unix" else. */
+static void format_address(const struct sockaddr *sa, char *buf, size_t len)
+{
+    char host[INET6_ADDRSTRLEN] = "?";
+
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)sa;
+        inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+        snprintf(buf, len, "%s:%u", host, ntohs(in->sin_port));
+    } else if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)sa;
+        inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+        snprintf(buf, len, "[%s]:%u", host, ntohs(in6->sin6_port));
+    } else {
+        snprintf(buf, len, "unix");
+    }
+}
+
+static void accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
+                      struct sockaddr *sa, int socklen, void *arg)
+{
+    struct listener *l = arg;
+    struct broker *b = l->broker;
+    char peer[64];
+
+    (void)evl;
+    (void)socklen;
+    format_address(sa, peer, sizeof peer);
+    if (b->n_sessions >= b->conf.max_clients) {
+        log_warn("refusing connection from %s on %s: max_clients (%u) "
+                 "reached", peer, l->label, b->conf.max_clients);
+        evutil_closesocket(fd);
+        return;
+    }
+    if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6) {
+        int one = 1;
+        /* Messages are small and latency matters: no Nagle delay. */
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
+    session_new(b, l, fd, peer);
+}
+
+static void retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct listener *l = arg;
+
+    (void)fd;
+    (void)what;
+    evconnlistener_enable(l->evl);
+}
+
+/* accept() failed (e.g. out of file descriptors): pause this listener for
+ * a while instead of spinning on a socket that stays readable. */
+static void accept_error_cb(struct evconnlistener *evl, void *arg)
+{
+    struct listener *l = arg;
+    struct timeval tv = {.tv_sec = ACCEPT_RETRY_MS / 1000,
+                         .tv_usec = (ACCEPT_RETRY_MS % 1000) * 1000};
+
+    log_error("accept on %s failed: %s; pausing it for %d ms", l->label,
+              evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()),
+              ACCEPT_RETRY_MS);
+    evconnlistener_disable(evl);
+    evtimer_add(l->retry, &tv);
+}
+
+static int bind_tcp(const struct listener_conf *lc, char *label, size_t len,
+                    struct errors *errs)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *res = NULL;
+    struct sockaddr_storage bound;
+    socklen_t bound_len = sizeof bound;
+    char port[8];
+    int fd = -1, one = 1, rc;
+
+    snprintf(port, sizeof port, "%d", lc->port);
+    rc = getaddrinfo(lc->address, port, &hints, &res);
+    if (rc != 0) {
+        conf_setting_error(errs, lc->entry, "address \"%s\": %s",
+                           lc->address, gai_strerror(rc));
+        return -1;
+    }
+    fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        goto fail;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    /* "::" means IPv6 only, so that "0.0.0.0" can be listed beside it. */
+    if (res->ai_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    if (bind(fd, res->ai_addr, res->ai_addrlen) != 0 ||
+        listen(fd, LISTEN_BACKLOG) != 0 ||
+        getsockname(fd, (struct sockaddr *)&bound, &bound_len) != 0)
+        goto fail;
+    freeaddrinfo(res);
+    format_address((struct sockaddr *)&bound, label + 4, len - 4);
+    memcpy(label, "tcp:", 4);
+    return fd;
+fail:
+    conf_setting_error(errs, lc->entry, "cannot listen on %s port %d: %s",
+                       lc->address, lc->port, strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    freeaddrinfo(res);
+    return -1;
+}
+
+/* A socket file left by a broker that died: remove it, but never steal
+ * the path from one that is running. */
+static int clear_stale_socket(const char *path, const struct listener_conf *lc,
+                              struct errors *errs)
+{
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    struct stat st;
+    int fd, in_use;
+
+    if (lstat(path, &st) != 0)
+        return 0;
+    if (!S_ISSOCK(st.st_mode)) {
+        conf_setting_error(errs, lc->entry, "\"%s\" exists and is not a "
+                                            "socket", path);
+        return -1;
+    }
+    snprintf(sun.sun_path, sizeof sun.sun_path, "%s", path);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    in_use = fd >= 0 &&
+             connect(fd, (struct sockaddr *)&sun, sizeof sun) == 0;
+    if (fd >= 0)
+        close(fd);
+    if (in_use) {
+        conf_setting_error(errs, lc->entry, "\"%s\" is in use by a running "
+                                            "process", path);
+        return -1;
+    }
+    unlink(path);
+    return 0;
+}
+
+/* Create the socket's directory if it is missing (one level: /run/x is
+ * wiped at boot), so a fresh boot does not need an extra step. */
+static void make_parent_dir(const char *path)
+{
+    char dir[sizeof ((struct sockaddr_un *)0)->sun_path];
+    char *slash;
+
+    snprintf(dir, sizeof dir, "%s", path);
+    slash = strrchr(dir, '/');
+    if (slash == NULL || slash == dir)
+        return;
+    *slash = '\0';
+    if (mkdir(dir, 0755) == 0)
+        log_info("created directory %s", dir);
+}
+
+static int bind_unix(const struct listener_conf *lc, char *label, size_t len,
+                     struct errors *errs)
+{
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    int fd;
+
+    if (strlen(lc->unix_path) >= sizeof sun.sun_path) {
+        conf_setting_error(errs, lc->entry, "socket path is longer than %zu "
+                                            "bytes", sizeof sun.sun_path - 1);
+        return -1;
+    }
+    memcpy(sun.sun_path, lc->unix_path, strlen(lc->unix_path) + 1);
+    make_parent_dir(lc->unix_path);
+    if (clear_stale_socket(lc->unix_path, lc, errs) != 0)
+        return -1;
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof sun) != 0 ||
+        listen(fd, LISTEN_BACKLOG) != 0) {
+        conf_setting_error(errs, lc->entry, "cannot listen on %s: %s",
+                           lc->unix_path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    snprintf(label, len, "unix:%s", lc->unix_path);
+    return fd;
+}
+
+static int open_one(struct broker *b, const struct listener_conf *lc,
+                    struct errors *errs)
+{
+    struct listener *l = calloc(1, sizeof *l);
+    int fd;
+
+    if (l == NULL) {
+        errors_add(errs, NULL, 0, "out of memory");
+        return -1;
+    }
+    l->broker = b;
+    l->next = b->listeners;
+    b->listeners = l;
+    if (strcmp(lc->translator, "auto") != 0)
+        l->translator = plugins_translator(&b->plugins, lc->translator);
+    fd = lc->unix_path ? bind_unix(lc, l->label, sizeof l->label, errs)
+                       : bind_tcp(lc, l->label, sizeof l->label, errs);
+    if (fd < 0)
+        return -1;
+    if (lc->unix_path != NULL)
+        l->unix_path = strdup(lc->unix_path);
+    l->retry = evtimer_new(b->base, retry_cb, l);
+    l->evl = evconnlistener_new(b->base, accept_cb, l,
+                                LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
+                                -1, fd);
+    if (l->evl == NULL || l->retry == NULL) {
+        errors_add(errs, NULL, 0, "out of memory");
+        if (l->evl == NULL)
+            close(fd);
+        return -1;
+    }
+    evconnlistener_set_error_cb(l->evl, accept_error_cb);
+    log_info("listening on %s translator=%s", l->label, lc->translator);
+    return 0;
+}
+
+int listeners_open(struct broker *b, struct errors *errs)
+{
+    int rc = 0;
+
+    for (size_t i = 0; i < b->conf.n_listeners; i++) {
+        if (open_one(b, &b->conf.listeners[i], errs) != 0)
+            rc = -1;
+    }
+    return rc;
+}
+
+void listeners_close(struct broker *b)
+{
+    while (b->listeners != NULL) {
+        struct listener *l = b->listeners;
+        b->listeners = l->next;
+        if (l->evl != NULL)
+            evconnlistener_free(l->evl);
+        if (l->retry != NULL)
+            event_free(l->retry);
+        if (l->unix_path != NULL) {
+            unlink(l->unix_path);
+            free(l->unix_path);
+        }
+        free(l);
+    }
+}

@@ -1,0 +1,209 @@
+/*
+ * main.c - mpbroker: command line, start-up, the event loop and a clean
+ * exit on SIGINT/SIGTERM.
+ */
+#include "config.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "broker.h"
+#include "conn_table.h"
+#include "hashmap.h"
+#include "listener.h"
+#include "log.h"
+#include "session.h"
+
+enum exit_code {
+    EXIT_OK = 0,
+    EXIT_CONFIG = 1, /* bad config, or could not start */
+    EXIT_USAGE = 2,
+};
+
+static void usage(FILE *out, const char *argv0)
+{
+    fprintf(out,
+            "usage: %s [-t] [-c FILE]\n"
+            "       %s -v | -h\n"
+            "\n"
+            "  -c FILE  configuration file (default %s)\n"
+            "  -t       check the configuration (and load its plugins), "
+            "then exit\n"
+            "  -v       print the version and exit\n"
+            "  -h       print this help and exit\n"
+            "\n"
+            "Runs in the foreground and logs to stderr. SIGINT or SIGTERM "
+            "stop it.\n",
+            argv0, argv0, MP_DEFAULT_CONFIG);
+}
+
+static void reaper_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    sessions_reap(arg);
+}
+
+static void stop_cb(evutil_socket_t sig, short what, void *arg)
+{
+    struct broker *b = arg;
+
+    (void)what;
+    log_notice("received %s, shutting down", strsignal((int)sig));
+    event_base_loopbreak(b->base);
+}
+
+static void hup_cb(evutil_socket_t sig, short what, void *arg)
+{
+    (void)sig;
+    (void)what;
+    (void)arg;
+    log_notice("received SIGHUP: configuration reload is not supported by "
+               "this version; restart to apply changes");
+}
+
+/* Everything the config needs, in order. Errors go to errs. */
+static int broker_setup(struct broker *b, const char *config_file,
+                        struct errors *errs)
+{
+    memset(b, 0, sizeof *b);
+    b->base = event_base_new();
+    if (b->base == NULL) {
+        errors_add(errs, NULL, 0, "cannot create the event loop");
+        return -1;
+    }
+    if (conf_load(&b->conf, config_file, MP_DEFAULT_PLUGIN_DIR, errs) != 0)
+        return -1;
+    mp_log_set_level(b->conf.log_level);
+    return plugins_load(&b->plugins, &b->conf, b->base, errs);
+}
+
+static void broker_teardown(struct broker *b)
+{
+    listeners_close(b);
+    while (b->sessions != NULL)
+        session_free(b->sessions);
+    b->dead = NULL;
+    conn_table_free(b->conns);
+    hashmap_free(b->names);
+    if (b->reaper != NULL)
+        event_free(b->reaper);
+    plugins_unload(&b->plugins);
+    conf_free(&b->conf);
+    if (b->base != NULL)
+        event_base_free(b->base);
+}
+
+static int check_only(const char *config_file)
+{
+    struct broker b;
+    struct errors errs;
+    int rc;
+
+    errors_init(&errs);
+    /* Plugins log through stderr; keep -t output to the verdict. */
+    mp_log_set_level(MP_LOG_ERROR);
+    rc = broker_setup(&b, config_file, &errs);
+    if (rc == 0 && !errors_any(&errs)) {
+        printf("configuration OK\n");
+    } else {
+        errors_print(&errs, stderr);
+        rc = -1;
+    }
+    broker_teardown(&b);
+    errors_free(&errs);
+    return rc == 0 ? EXIT_OK : EXIT_CONFIG;
+}
+
+static int add_signal(struct broker *b, struct event **ev, int sig,
+                      event_callback_fn cb)
+{
+    *ev = evsignal_new(b->base, sig, cb, b);
+    return *ev != NULL && event_add(*ev, NULL) == 0 ? 0 : -1;
+}
+
+static int run(const char *config_file)
+{
+    struct broker b;
+    struct errors errs;
+    struct event *signals[3] = {NULL, NULL, NULL};
+    int rc = EXIT_CONFIG;
+
+    errors_init(&errs);
+    log_notice("mpbroker %s starting with %s", PACKAGE_VERSION, config_file);
+    if (broker_setup(&b, config_file, &errs) != 0)
+        goto out;
+    b.names = hashmap_new();
+    b.conns = conn_table_new();
+    b.reaper = event_new(b.base, -1, 0, reaper_cb, &b);
+    if (b.names == NULL || b.conns == NULL || b.reaper == NULL ||
+        add_signal(&b, &signals[0], SIGINT, stop_cb) != 0 ||
+        add_signal(&b, &signals[1], SIGTERM, stop_cb) != 0 ||
+        add_signal(&b, &signals[2], SIGHUP, hup_cb) != 0) {
+        errors_add(&errs, NULL, 0, "out of memory");
+        goto out;
+    }
+    if (listeners_open(&b, &errs) != 0)
+        goto out;
+    log_notice("ready");
+    if (event_base_dispatch(b.base) < 0)
+        log_error("event loop failed");
+    else
+        rc = EXIT_OK;
+out:
+    for (size_t i = 0; i < 3; i++) {
+        if (signals[i] != NULL)
+            event_free(signals[i]);
+    }
+    if (errors_any(&errs)) {
+        for (size_t i = 0; i < errs.count; i++)
+            log_error("%s", errs.lines[i]);
+        log_error("not started: fix the errors above (mpbroker -t -c %s "
+                  "checks a config)", config_file);
+    }
+    broker_teardown(&b);
+    errors_free(&errs);
+    if (rc == EXIT_OK)
+        log_notice("stopped");
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    const char *config_file = MP_DEFAULT_CONFIG;
+    bool check = false;
+    int opt;
+
+    while ((opt = getopt(argc, argv, "c:thv")) != -1) {
+        switch (opt) {
+        case 'c':
+            config_file = optarg;
+            break;
+        case 't':
+            check = true;
+            break;
+        case 'h':
+            usage(stdout, argv[0]);
+            return EXIT_OK;
+        case 'v':
+            printf("mpbroker %s (plugin ABI %d, protocol level %d)\n",
+                   PACKAGE_VERSION, MP_PLUGIN_ABI, MP_PROTOCOL_LEVEL);
+            return EXIT_OK;
+        default:
+            usage(stderr, argv[0]);
+            return EXIT_USAGE;
+        }
+    }
+    if (optind != argc) {
+        usage(stderr, argv[0]);
+        return EXIT_USAGE;
+    }
+    /* A client vanishing mid-write must not kill the broker. */
+    signal(SIGPIPE, SIG_IGN);
+    return check ? check_only(config_file) : run(config_file);
+}

@@ -1,0 +1,55 @@
+/*
+ * plugin_loader.h - load the plugins a config names, check their ABI,
+ * initialize them with their options, and give them the host functions.
+ *
+ * Ownership: a plugin_set owns its dlopen handles, the plugins' states and
+ * any timer the plugins left running; plugins_unload() releases them all
+ * (cleanup in reverse order of init).
+ */
+#ifndef MP_BROKER_PLUGIN_LOADER_H
+#define MP_BROKER_PLUGIN_LOADER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <mp/plugin.h>
+
+#include "conf.h"
+#include "errors.h"
+
+struct event_base;
+struct mp_timer;
+
+struct loaded_plugin {
+    struct mp_host host;           /* first: host functions find us from it */
+    const struct mp_plugin *desc;  /* static, inside the module */
+    const char *name;              /* translators: the configured name */
+    void *dl;                      /* dlopen handle */
+    void *state;                   /* from init() */
+    bool initialized;
+    struct event_base *base;
+    struct mp_timer *timers;       /* still running, freed at unload */
+};
+
+struct plugin_set {
+    struct loaded_plugin *translators;
+    size_t n_translators;
+    struct loaded_plugin *authenticators;
+    size_t n_authenticators;
+};
+
+/*
+ * Load and initialize every translator and authenticator of `conf`.
+ * Errors (missing file, ABI mismatch, wrong kind, init failure, unknown
+ * option) go to errs with the file and line of the entry. Returns 0 if
+ * there were none. On failure the set must still be unloaded.
+ */
+int plugins_load(struct plugin_set *set, const struct broker_conf *conf,
+                 struct event_base *base, struct errors *errs);
+void plugins_unload(struct plugin_set *set);
+
+/* The translator configured under `name`, or NULL. */
+const struct loaded_plugin *plugins_translator(const struct plugin_set *set,
+                                               const char *name);
+
+#endif

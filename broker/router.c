@@ -1,0 +1,265 @@
+/*
+ * router.c - names and the connection table: which messages travel
+ * between which clients (doc/protocol.md, "Broker behaviour").
+ */
+#include "config.h"
+
+#include <stddef.h>
+#include <string.h>
+
+#include "broker.h"
+#include "conn_table.h"
+#include "hashmap.h"
+#include "log.h"
+#include "message.h"
+#include "name.h"
+#include "router.h"
+#include "session.h"
+
+#define CONN_BIT(state) (1u << (state))
+
+/* What a connection-level message needs and does, by meta value. */
+struct conn_rule {
+    unsigned states;       /* CONN_BITs in which the message is accepted */
+    bool target_only;      /* only the Syn's target may send it */
+    bool opens;            /* PENDING -> OPEN */
+    bool ends;             /* removes the connection */
+    bool answer_unknown;   /* NoSuchConnection back when nothing matches */
+};
+
+static const struct conn_rule conn_rules[] = {
+    [MP_META_DATA] = {
+        .states = CONN_BIT(CONN_OPEN), .answer_unknown = true,
+    },
+    [MP_META_CONN_ACK] = {
+        .states = CONN_BIT(CONN_PENDING), .target_only = true, .opens = true,
+        .answer_unknown = true,
+    },
+    [MP_META_CONN_CLOSED] = {
+        .states = CONN_BIT(CONN_PENDING) | CONN_BIT(CONN_OPEN), .ends = true,
+        .answer_unknown = true,
+    },
+    /* Refusals: a stray one is dropped, never answered (no ping-pong). */
+    [MP_META_UNKNOWN_PROTO] = {
+        .states = CONN_BIT(CONN_PENDING), .target_only = true, .ends = true,
+    },
+    [MP_META_NO_SUCH_CONNECTION] = {
+        .states = CONN_BIT(CONN_PENDING) | CONN_BIT(CONN_OPEN), .ends = true,
+    },
+};
+
+static struct session *session_of_peer(struct conn_peer *peer)
+{
+    return (struct session *)(void *)((char *)peer -
+                                      offsetof(struct session, conns));
+}
+
+static struct session *find_client(const struct broker *b, const char *name,
+                                   size_t len)
+{
+    return hashmap_get(b->names, name, len);
+}
+
+/* ------------------------------------------------------------------------
+ * Names
+ */
+
+int router_register(struct session *s, const char **reason)
+{
+    struct broker *b = s->broker;
+    struct session *old = find_client(b, s->name, s->name_len);
+
+    if (old != NULL) {
+        if (b->conf.duplicate_names == DUPLICATE_REJECT) {
+            *reason = "name already in use";
+            return -1;
+        }
+        log_notice("client %s logged in again from %s: closing the older "
+                   "session (peer %s)", s->name, s->peer, old->peer);
+        session_close(old, "replaced by a newer login");
+    }
+    if (hashmap_put(b->names, s->name, s->name_len, s) != 0) {
+        *reason = "out of memory";
+        return -1;
+    }
+    s->registered = true;
+    return 0;
+}
+
+static void tell_client_closed(struct conn_peer *other, void *arg)
+{
+    struct session *departed = arg;
+    struct session *peer = session_of_peer(other);
+
+    /* One ClientClosed per peer, however many connections it shared. */
+    if (peer == departed ||
+        peer->notified == departed->broker->notify_generation)
+        return;
+    peer->notified = departed->broker->notify_generation;
+    session_send_notice(peer, MP_META_CLIENT_CLOSED, departed->name, "", 0,
+                        NULL);
+}
+
+void router_unregister(struct session *s, bool notify)
+{
+    struct broker *b = s->broker;
+
+    if (!s->registered)
+        return;
+    hashmap_remove(b->names, s->name, s->name_len);
+    s->registered = false;
+    b->notify_generation++;
+    conn_table_remove_peer(b->conns, &s->conns,
+                           notify ? tell_client_closed : NULL, s);
+}
+
+/* ------------------------------------------------------------------------
+ * Delivery
+ */
+
+/* Hand msg to `to` as coming from `from`. */
+static void deliver(struct session *to, const struct session *from,
+                    struct mp_message *msg)
+{
+    mp_message_set_other_client(msg, from->name, from->name_len);
+    session_send(to, msg);
+}
+
+/* Send msg back to its sender as NoSuchConnection, otherwise intact (the
+ * original broker's bounce for an absent client). */
+static void bounce(struct session *from, struct mp_message *msg,
+                   const char *why)
+{
+    log_debug("bouncing %s from %s to %s (connection %s): %s",
+              mp_meta_name(msg->meta), from->name, msg->other_client,
+              msg->connection_id, why);
+    msg->meta = MP_META_NO_SUCH_CONNECTION;
+    session_send(from, msg);
+}
+
+static void answer_wat(struct session *from, const struct mp_message *msg,
+                       const char *why)
+{
+    log_notice("WAT to %s (peer %s): %s", from->name, from->peer, why);
+    session_send_notice(from, MP_META_WAT, msg->other_client,
+                        msg->connection_id, msg->connection_id_len, why);
+}
+
+/* May `from` open this connection? Asks each authenticator's optional
+ * authorize_syn hook; a DENY refuses it as an unknown protocol. */
+static bool syn_authorized(const struct session *from,
+                           const struct session *to,
+                           const struct mp_message *msg)
+{
+    const struct plugin_set *set = &from->broker->plugins;
+
+    for (size_t i = 0; i < set->n_authenticators; i++) {
+        const struct loaded_plugin *p = &set->authenticators[i];
+        const struct mp_auth_ops *ops = p->desc->auth;
+        if (ops->size < offsetof(struct mp_auth_ops, authorize_syn) +
+                            sizeof ops->authorize_syn ||
+            ops->authorize_syn == NULL)
+            continue;
+        if (ops->authorize_syn(p->state, from->name, to->name, msg->data,
+                               msg->data_len) == MP_AUTH_DENY)
+            return false;
+    }
+    return true;
+}
+
+static void handle_syn(struct session *from, struct mp_message *msg)
+{
+    struct broker *b = from->broker;
+    struct session *to;
+    bool exists = false;
+
+    if (!mp_connection_id_is_from(msg->connection_id, msg->connection_id_len,
+                                  from->name, from->name_len)) {
+        log_notice("client %s sent a Syn with a connection id not its own "
+                   "(\"%s\")", from->name, msg->connection_id);
+        bounce(from, msg, "connection id does not start with sender's name");
+        return;
+    }
+    to = find_client(b, msg->other_client, msg->other_client_len);
+    if (to == NULL || to->state != SESSION_READY) {
+        bounce(from, msg, "no such client");
+        return;
+    }
+    if (!syn_authorized(from, to, msg)) {
+        log_notice("Syn from %s to %s refused by an authenticator",
+                   from->name, to->name);
+        msg->meta = MP_META_UNKNOWN_PROTO;
+        mp_message_clear_data(msg);
+        session_send(from, msg);
+        return;
+    }
+    if (conn_table_add(b->conns, msg->connection_id, msg->connection_id_len,
+                       &from->conns, &to->conns, &exists) == NULL) {
+        if (exists)
+            answer_wat(from, msg, "connection id already in use");
+        else
+            bounce(from, msg, "out of memory");
+        return;
+    }
+    deliver(to, from, msg);
+}
+
+/* The session at the other end of `conn` from `from`, if it is the one
+ * the message is addressed to. */
+static struct session *addressed_peer(const struct conn *conn,
+                                      struct session *from,
+                                      const struct mp_message *msg)
+{
+    struct conn_peer *other = conn_other_end(conn, &from->conns);
+    struct session *to;
+
+    if (other == NULL)
+        return NULL;
+    to = session_of_peer(other);
+    if (to->name_len != msg->other_client_len ||
+        memcmp(to->name, msg->other_client, to->name_len) != 0)
+        return NULL;
+    return to;
+}
+
+static void handle_conn_message(struct session *from, struct mp_message *msg,
+                                const struct conn_rule *rule)
+{
+    struct broker *b = from->broker;
+    struct conn *conn = conn_table_find(b->conns, msg->connection_id,
+                                        msg->connection_id_len);
+    struct session *to = conn ? addressed_peer(conn, from, msg) : NULL;
+
+    if (to == NULL || !(rule->states & CONN_BIT(conn->state)) ||
+        (rule->target_only && conn->target != &from->conns)) {
+        if (rule->answer_unknown)
+            bounce(from, msg, "no such connection");
+        else
+            log_debug("dropping stray %s from %s (connection %s)",
+                      mp_meta_name(msg->meta), from->name,
+                      msg->connection_id);
+        return;
+    }
+    if (rule->opens)
+        conn->state = CONN_OPEN;
+    if (rule->ends)
+        conn_table_remove(b->conns, conn);
+    deliver(to, from, msg);
+}
+
+void router_handle(struct session *from, struct mp_message *msg)
+{
+    if (msg->meta == MP_META_CONN_SYN) {
+        handle_syn(from, msg);
+        return;
+    }
+    if (msg->meta < sizeof conn_rules / sizeof conn_rules[0] &&
+        conn_rules[msg->meta].states != 0) {
+        handle_conn_message(from, msg, &conn_rules[msg->meta]);
+        return;
+    }
+    /* Auth again, a broker-only meta, or one this broker does not know. */
+    answer_wat(from, msg, msg->meta == MP_META_AUTH
+                              ? "already authenticated"
+                              : "unexpected message type from a client");
+}

@@ -1,0 +1,420 @@
+/* session.c - one client connection (see session.h). */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "auth_chain.h"
+#include "broker.h"
+#include "listener.h"
+#include "log.h"
+#include "message.h"
+#include "name.h"
+#include "router.h"
+#include "session.h"
+
+/* How long a closing session may take to flush what is queued for it
+ * (an AuthFailure, a WAT) before its socket is closed anyway. */
+enum { CLOSE_LINGER_MS = 2000 };
+
+static const struct mp_codec_ops *codec_of(const struct session *s)
+{
+    return s->translator->desc->codec;
+}
+
+static void set_timer(struct session *s, unsigned ms)
+{
+    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+
+    evtimer_add(s->timer, &tv);
+}
+
+/* ------------------------------------------------------------------------
+ * Output
+ */
+
+static int write_to_evbuffer(void *ctx, const void *bytes, size_t len)
+{
+    return evbuffer_add(ctx, bytes, len);
+}
+
+int session_send(struct session *s, const struct mp_message *msg)
+{
+    struct evbuffer *out;
+
+    if (s->state == SESSION_CLOSING || s->translator == NULL)
+        return -1;
+    out = bufferevent_get_output(s->bev);
+    if (codec_of(s)->encode(s->encode_stream, msg, write_to_evbuffer, out) !=
+        0) {
+        log_warn("cannot encode %s for client %s (peer %s, format %s)",
+                 mp_meta_name(msg->meta), s->name, s->peer,
+                 s->translator->name);
+        return -1;
+    }
+    return 0;
+}
+
+void session_send_notice(struct session *s, enum mp_meta meta,
+                         const char *other_client,
+                         const char *connection_id, size_t connection_id_len,
+                         const char *reason)
+{
+    struct mp_message msg;
+
+    memset(&msg, 0, sizeof msg);
+    msg.meta = (uint8_t)meta;
+    mp_message_set_other_client(&msg, other_client,
+                                strnlen(other_client, MP_NAME_MAX));
+    mp_message_set_connection_id(&msg, connection_id, connection_id_len);
+    if (reason != NULL && mp_message_set_data(&msg, reason, strlen(reason)) != 0)
+        mp_message_clear_data(&msg);
+    session_send(s, &msg);
+    mp_message_clear(&msg);
+}
+
+/* ------------------------------------------------------------------------
+ * Closing and freeing
+ */
+
+static void schedule_free(struct session *s)
+{
+    struct broker *b = s->broker;
+
+    if (s->dying)
+        return; /* already scheduled */
+    s->dying = true;
+    bufferevent_disable(s->bev, EV_READ | EV_WRITE);
+    evtimer_del(s->timer);
+    s->next_dead = b->dead;
+    b->dead = s;
+    event_active(b->reaper, 0, 0);
+}
+
+static void close_when_flushed(struct bufferevent *bev, void *arg)
+{
+    struct session *s = arg;
+
+    (void)bev;
+    schedule_free(s);
+}
+
+void session_close(struct session *s, const char *reason)
+{
+    if (s->state == SESSION_CLOSING)
+        return;
+    if (s->registered)
+        log_info("client %s left (peer %s): %s", s->name, s->peer, reason);
+    else
+        log_info("connection from %s closed before authentication: %s",
+                 s->peer, reason);
+    auth_chain_cancel(s);
+    router_unregister(s, true);
+    s->state = SESSION_CLOSING;
+    bufferevent_disable(s->bev, EV_READ);
+    if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0) {
+        schedule_free(s);
+        return;
+    }
+    /* Let the last words (AuthFailure, WAT) reach the client, within a
+     * bounded time: a client that stops reading cannot hold us. */
+    bufferevent_setcb(s->bev, NULL, close_when_flushed, NULL, s);
+    set_timer(s, CLOSE_LINGER_MS);
+}
+
+void session_free(struct session *s)
+{
+    struct broker *b = s->broker;
+
+    auth_chain_cancel(s);
+    router_unregister(s, false);
+    if (s->prev != NULL)
+        s->prev->next = s->next;
+    else
+        b->sessions = s->next;
+    if (s->next != NULL)
+        s->next->prev = s->prev;
+    b->n_sessions--;
+    if (s->translator != NULL && codec_of(s)->stream_free != NULL) {
+        codec_of(s)->stream_free(s->decode_stream);
+        codec_of(s)->stream_free(s->encode_stream);
+    }
+    bufferevent_free(s->bev);
+    event_free(s->timer);
+    free(s);
+}
+
+void sessions_reap(struct broker *b)
+{
+    while (b->dead != NULL) {
+        struct session *s = b->dead;
+        b->dead = s->next_dead;
+        s->next_dead = NULL;
+        session_free(s);
+    }
+}
+
+/* A fatal problem with what the client sent: answer with the protocol's
+ * error (AuthFailure before login, WAT after) and close. */
+static void protocol_error(struct session *s, const char *reason)
+{
+    log_notice("protocol error from %s (peer %s): %s",
+               s->registered ? s->name : "unauthenticated client", s->peer,
+               reason);
+    if (s->state == SESSION_AUTHENTICATING)
+        session_send_notice(s, MP_META_AUTH_FAILURE, s->name, "", 0, reason);
+    else
+        session_send_notice(s, MP_META_WAT, "", "", 0, reason);
+    session_close(s, reason);
+}
+
+/* ------------------------------------------------------------------------
+ * Authentication
+ */
+
+static void begin_auth(struct session *s, const struct mp_message *msg)
+{
+    const char *bad_name;
+
+    if (msg->meta != MP_META_AUTH) {
+        protocol_error(s, "expected Auth");
+        return;
+    }
+    memcpy(s->name, msg->other_client, msg->other_client_len);
+    s->name[msg->other_client_len] = '\0';
+    s->name_len = msg->other_client_len;
+    bad_name = mp_name_check(s->name, s->name_len);
+    if (bad_name != NULL) {
+        protocol_error(s, bad_name);
+        return;
+    }
+    s->level = msg->level ? msg->level : 1;
+    /* Hold further input until the chain has decided. */
+    bufferevent_disable(s->bev, EV_READ);
+    auth_chain_start(s, msg->data, msg->data_len);
+}
+
+static void send_auth_failure(struct session *s, const char *reason)
+{
+    log_notice("authentication failed for %s (peer %s, listener %s): %s",
+               s->name, s->peer, s->listener->label, reason);
+    session_send_notice(s, MP_META_AUTH_FAILURE, s->name, "", 0, reason);
+    session_close(s, reason);
+}
+
+void session_auth_finished(struct session *s, enum mp_auth_result result,
+                           const char *reason)
+{
+    if (s->state != SESSION_AUTHENTICATING)
+        return;
+    if (result != MP_AUTH_ALLOW) {
+        send_auth_failure(s, reason ? reason : "authentication failed");
+        return;
+    }
+    if (router_register(s, &reason) != 0) {
+        send_auth_failure(s, reason);
+        return;
+    }
+    s->state = SESSION_READY;
+    evtimer_del(s->timer);
+    log_info("client %s logged in (peer %s, listener %s, format %s, level %u)",
+             s->name, s->peer, s->listener->label, s->translator->name,
+             s->level);
+    session_send_notice(s, MP_META_AUTH_OK, s->name, "", 0, NULL);
+    bufferevent_enable(s->bev, EV_READ);
+    /* An asynchronous verdict: handle what the client sent meanwhile. */
+    if (!s->processing)
+        session_process_input(s);
+}
+
+static void timer_fired(evutil_socket_t fd, short what, void *arg)
+{
+    struct session *s = arg;
+
+    (void)fd;
+    (void)what;
+    if (s->state == SESSION_CLOSING)
+        schedule_free(s); /* linger over: close even if output remains */
+    else
+        protocol_error(s, "authentication timed out");
+}
+
+/* ------------------------------------------------------------------------
+ * Input
+ */
+
+/* For an "auto" listener: pick the first translator that recognizes the
+ * stream's first bytes. Returns false if it cannot tell yet or closed. */
+static bool pick_translator(struct session *s, const unsigned char *buf,
+                            size_t len)
+{
+    const struct plugin_set *set = &s->broker->plugins;
+    bool undecided = false;
+
+    for (size_t i = 0; i < set->n_translators; i++) {
+        const struct loaded_plugin *t = &set->translators[i];
+        int r = t->desc->codec->sniff ? t->desc->codec->sniff(buf, len) : 0;
+        if (r == 1) {
+            s->translator = t;
+            return true;
+        }
+        undecided |= r < 0;
+    }
+    if (!undecided) {
+        log_notice("closing connection from %s: not a known wire format "
+                   "(first byte 0x%02x)", s->peer, buf[0]);
+        session_close(s, "unknown wire format");
+    }
+    return false;
+}
+
+static int open_streams(struct session *s)
+{
+    const struct mp_codec_ops *codec = codec_of(s);
+
+    if (codec->stream_new == NULL)
+        return 0;
+    s->decode_stream = codec->stream_new(s->translator->state);
+    s->encode_stream = codec->stream_new(s->translator->state);
+    return s->decode_stream != NULL && s->encode_stream != NULL ? 0 : -1;
+}
+
+static void handle_message(struct session *s, struct mp_message *msg)
+{
+    if (s->state == SESSION_AUTHENTICATING)
+        begin_auth(s, msg);
+    else
+        router_handle(s, msg);
+}
+
+/* Decode and handle one message. Returns false when the loop must stop
+ * (need more bytes, waiting for an authenticator, or closing). */
+static bool process_one(struct session *s, struct evbuffer *in)
+{
+    size_t len = evbuffer_get_length(in);
+    const unsigned char *buf;
+    struct mp_message msg;
+    size_t consumed = 0;
+    char err[200] = "";
+    enum mp_decode_status st;
+
+    if (len == 0 || s->state == SESSION_CLOSING || s->auth != NULL)
+        return false;
+    buf = evbuffer_pullup(in, -1);
+    if (buf == NULL) {
+        session_close(s, "out of memory");
+        return false;
+    }
+    if (s->translator == NULL) {
+        if (!pick_translator(s, buf, len))
+            return false;
+        if (open_streams(s) != 0) {
+            session_close(s, "out of memory");
+            return false;
+        }
+    }
+    memset(&msg, 0, sizeof msg);
+    st = codec_of(s)->decode(s->decode_stream, buf, len,
+                             s->broker->conf.max_message_size, &msg,
+                             &consumed, err, sizeof err);
+    if (st == MP_DECODE_NEED_MORE)
+        return false;
+    if (st != MP_DECODE_OK) {
+        err[sizeof err - 1] = '\0';
+        protocol_error(s, err[0] ? err : "malformed message");
+        return false;
+    }
+    evbuffer_drain(in, consumed);
+    handle_message(s, &msg);
+    mp_message_clear(&msg);
+    return true;
+}
+
+void session_process_input(struct session *s)
+{
+    struct evbuffer *in = bufferevent_get_input(s->bev);
+
+    s->processing = true;
+    while (process_one(s, in))
+        ;
+    s->processing = false;
+}
+
+static void read_cb(struct bufferevent *bev, void *arg)
+{
+    (void)bev;
+    session_process_input(arg);
+}
+
+static void event_cb(struct bufferevent *bev, short what, void *arg)
+{
+    struct session *s = arg;
+
+    (void)bev;
+    if (what & BEV_EVENT_EOF)
+        session_close(s, "connection closed by client");
+    else if (what & BEV_EVENT_ERROR)
+        session_close(s, evutil_socket_error_to_string(
+                             EVUTIL_SOCKET_ERROR()));
+    /* The socket is gone: nothing left to flush. */
+    schedule_free(s);
+}
+
+/* ------------------------------------------------------------------------
+ * Creation
+ */
+
+struct session *session_new(struct broker *b, const struct listener *l,
+                            evutil_socket_t fd, const char *peer)
+{
+    struct session *s = calloc(1, sizeof *s);
+
+    if (s == NULL)
+        goto fail;
+    s->bev = bufferevent_socket_new(b->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    if (s->bev == NULL)
+        goto fail;
+    fd = -1; /* owned by the bufferevent now */
+    s->timer = evtimer_new(b->base, timer_fired, s);
+    if (s->timer == NULL)
+        goto fail;
+    s->broker = b;
+    s->listener = l;
+    s->translator = l->translator;
+    s->state = SESSION_AUTHENTICATING;
+    snprintf(s->peer, sizeof s->peer, "%s", peer);
+    if (s->translator != NULL && open_streams(s) != 0)
+        goto fail;
+
+    s->next = b->sessions;
+    if (b->sessions != NULL)
+        b->sessions->prev = s;
+    b->sessions = s;
+    b->n_sessions++;
+
+    bufferevent_setcb(s->bev, read_cb, NULL, event_cb, s);
+    bufferevent_enable(s->bev, EV_READ);
+    set_timer(s, b->conf.auth_timeout_ms);
+    log_debug("connection from %s on %s", peer, l->label);
+    return s;
+fail:
+    log_error("cannot set up a session for %s: out of memory", peer);
+    if (s != NULL) {
+        if (s->translator != NULL && codec_of(s)->stream_free != NULL) {
+            codec_of(s)->stream_free(s->decode_stream);
+            codec_of(s)->stream_free(s->encode_stream);
+        }
+        if (s->timer != NULL)
+            event_free(s->timer);
+        if (s->bev != NULL)
+            bufferevent_free(s->bev);
+        free(s);
+    }
+    if (fd >= 0)
+        evutil_closesocket(fd);
+    return NULL;
+}

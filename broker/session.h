@@ -1,0 +1,94 @@
+/*
+ * session.h - one client socket: its bufferevent, wire format, state
+ * machine (AUTHENTICATING -> READY -> CLOSING) and teardown.
+ *
+ * Lifetime: a session is created by a listener and owned by the broker's
+ * session list. session_close() starts an orderly close (peers are told,
+ * queued output is flushed for a bounded time); the memory is released
+ * later by the broker's reaper, never from inside one of the session's own
+ * callbacks, so a pointer to a closing session stays valid until the loop
+ * runs again.
+ */
+#ifndef MP_BROKER_SESSION_H
+#define MP_BROKER_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <event2/util.h>
+#include <mp/plugin.h>
+
+#include "conn_table.h"
+
+struct broker;
+struct listener;
+struct loaded_plugin;
+struct bufferevent;
+struct event;
+struct mp_auth_ticket;
+
+enum session_state {
+    SESSION_AUTHENTICATING,
+    SESSION_READY,
+    SESSION_CLOSING,
+};
+
+struct session {
+    struct broker *broker;
+    const struct listener *listener;
+    struct bufferevent *bev;
+    const struct loaded_plugin *translator; /* NULL until sniffed (auto) */
+    void *decode_stream;
+    void *encode_stream;
+    enum session_state state;
+
+    char name[MP_NAME_MAX + 1]; /* asked for at Auth, owned once READY */
+    size_t name_len;
+    bool registered;            /* in broker->names */
+    unsigned level;             /* protocol level announced at Auth */
+    char peer[64];              /* "127.0.0.1:5555", "[::1]:5555", "unix" */
+
+    struct conn_peer conns;      /* connections this client is an end of */
+    struct event *timer;         /* auth timeout, then the close linger */
+    struct mp_auth_ticket *auth; /* authentication waiting on a plugin */
+    bool processing;             /* inside session_process_input() */
+    unsigned notified;           /* broker->notify_generation when told */
+    bool dying;                  /* on broker->dead, freed by the reaper */
+
+    struct session *prev, *next; /* broker->sessions */
+    struct session *next_dead;   /* broker->dead */
+};
+
+/* Start a session on an accepted socket (which it then owns). Returns
+ * NULL, having closed fd, on failure. */
+struct session *session_new(struct broker *broker,
+                            const struct listener *listener,
+                            evutil_socket_t fd, const char *peer);
+
+/* Queue `msg` for the client. Returns 0, or -1 if the session is closing
+ * or the message could not be encoded. */
+int session_send(struct session *s, const struct mp_message *msg);
+
+/* Send a broker message {meta, other_client, connection_id, reason}. */
+void session_send_notice(struct session *s, enum mp_meta meta,
+                         const char *other_client,
+                         const char *connection_id, size_t connection_id_len,
+                         const char *reason);
+
+/* Decode and handle what the client has sent, as far as possible. */
+void session_process_input(struct session *s);
+
+/* Orderly close: see the header comment. Idempotent. */
+void session_close(struct session *s, const char *reason);
+
+/* The authentication chain's verdict (called by auth_chain.c). */
+void session_auth_finished(struct session *s, enum mp_auth_result result,
+                           const char *reason);
+
+/* Free at once, without telling anyone (broker shutdown and reaper). */
+void session_free(struct session *s);
+
+/* Free every session on broker->dead (the reaper's job). */
+void sessions_reap(struct broker *broker);
+
+#endif

@@ -1,0 +1,21 @@
+/*
+ * codec.h - the wire formats, one implementation each, shared by the
+ * translator plugins, the broker's tests and libmpclient.
+ *
+ * The ops tables follow the contract of struct mp_codec_ops in
+ * mp/plugin.h. Both formats are stateless per stream except for the JSON
+ * decoder's scan position (so a large message arriving in small pieces is
+ * scanned once, not once per piece).
+ */
+#ifndef MP_COMMON_CODEC_H
+#define MP_COMMON_CODEC_H
+
+#include <mp/plugin.h>
+
+/* JSON, wire-compatible with the original Go JSON translator. */
+extern const struct mp_codec_ops mp_codec_json;
+
+/* The binary framing documented in doc/protocol.md. */
+extern const struct mp_codec_ops mp_codec_binary;
+
+#endif

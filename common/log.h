@@ -1,0 +1,33 @@
+/*
+ * log.h - the broker's logger: one line per event on stderr,
+ * "LEVEL: message", filtered by a global level.
+ *
+ * Not thread-safe by design: the broker has one thread.
+ */
+#ifndef MP_COMMON_LOG_H
+#define MP_COMMON_LOG_H
+
+#include <stdarg.h>
+
+#include <mp/plugin.h> /* enum mp_log_level */
+
+/* Messages above `level` are dropped. Default MP_LOG_INFO. */
+void mp_log_set_level(enum mp_log_level level);
+enum mp_log_level mp_log_get_level(void);
+
+/* Parse "error", "warning", "notice", "info", "debug". Return 0 or -1. */
+int mp_log_level_parse(const char *s, enum mp_log_level *out);
+const char *mp_log_level_name(enum mp_log_level level);
+
+void mp_log(enum mp_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void mp_vlog(enum mp_log_level level, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+#define log_error(...) mp_log(MP_LOG_ERROR, __VA_ARGS__)
+#define log_warn(...) mp_log(MP_LOG_WARNING, __VA_ARGS__)
+#define log_notice(...) mp_log(MP_LOG_NOTICE, __VA_ARGS__)
+#define log_info(...) mp_log(MP_LOG_INFO, __VA_ARGS__)
+#define log_debug(...) mp_log(MP_LOG_DEBUG, __VA_ARGS__)
+
+#endif

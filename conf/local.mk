@@ -1,0 +1,29 @@
+# The shipped configuration. Generated so that its paths are the ones this
+# build installs to; installed only where no file exists yet, so that
+# `make install` never overwrites an admin's config or users.
+EXTRA_DIST += conf/mpbroker.conf.in conf/mpbroker.passwd
+noinst_DATA = conf/mpbroker.conf
+CLEANFILES += conf/mpbroker.conf
+
+conf/mpbroker.conf: $(top_srcdir)/conf/mpbroker.conf.in Makefile
+	$(AM_V_GEN)$(MKDIR_P) conf && sed \
+		-e 's|@pkglibdir[@]|$(pkglibdir)|g' \
+		-e 's|@sysconfdir[@]|$(sysconfdir)|g' \
+		-e 's|@runstatedir[@]|$(runstatedir)|g' \
+		$(top_srcdir)/conf/mpbroker.conf.in > $@.tmp && mv $@.tmp $@
+
+install-data-local: conf/mpbroker.conf
+	$(MKDIR_P) '$(DESTDIR)$(sysconfdir)'
+	@for f in mpbroker.conf mpbroker.passwd; do \
+	  if test -f conf/$$f; then src=conf/$$f; else src=$(top_srcdir)/conf/$$f; fi; \
+	  if test -e '$(DESTDIR)$(sysconfdir)/'$$f; then \
+	    echo "keeping existing $(DESTDIR)$(sysconfdir)/$$f"; \
+	  else \
+	    echo " $(INSTALL_DATA) $$src '$(DESTDIR)$(sysconfdir)/$$f'"; \
+	    $(INSTALL_DATA) $$src '$(DESTDIR)$(sysconfdir)/'$$f || exit 1; \
+	  fi; \
+	done
+	chmod 600 '$(DESTDIR)$(sysconfdir)/mpbroker.passwd' 2>/dev/null || true
+
+uninstall-local:
+	@echo "leaving $(DESTDIR)$(sysconfdir)/mpbroker.conf and mpbroker.passwd in place"

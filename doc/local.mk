@@ -1,0 +1,1 @@
+EXTRA_DIST += doc/protocol.md doc/plugins.md doc/config.md

@@ -1,0 +1,301 @@
+/*
+ * mp/plugin.h - the mpbroker plugin ABI.
+ *
+ * A plugin is a shared object that exports one function, mp_plugin_entry(),
+ * returning a pointer to a static struct mp_plugin. The broker dlopen()s the
+ * modules its config file names, checks the ABI version, calls init() once
+ * with the plugin's options, and cleanup() once at exit.
+ *
+ * Rules that keep plugins built today working tomorrow:
+ *  - every struct the broker hands out starts with its size (or is opaque);
+ *    new members are only ever appended, and a plugin must not read past
+ *    the size it was given;
+ *  - every struct a plugin hands the broker carries `abi` or `size` and
+ *    reserved members that must be zero/NULL;
+ *  - no libevent or libconfig type crosses this boundary: a plugin builds
+ *    against this header and mp/protocol.h alone.
+ *
+ * Threading: the broker is single-threaded. Every callback below is called
+ * from the broker's event loop thread, and every host function must be
+ * called from that thread only.
+ *
+ * A minimal authenticator:
+ *
+ *     static enum mp_auth_result
+ *     authenticate(void *state, const struct mp_auth_request *req,
+ *                  struct mp_auth_ticket *ticket, char *reason, size_t len)
+ *     {
+ *         return req->secret_len > 0 ? MP_AUTH_ALLOW : MP_AUTH_DEFER;
+ *     }
+ *     static const struct mp_auth_ops ops = {
+ *         .size = sizeof ops, .authenticate = authenticate,
+ *     };
+ *     static const struct mp_plugin plugin = {
+ *         .abi = MP_PLUGIN_ABI, .kind = MP_PLUGIN_AUTHENTICATOR,
+ *         .name = "nonempty", .version = "1.0", .auth = &ops,
+ *     };
+ *     MP_PLUGIN_EXPORT const struct mp_plugin *mp_plugin_entry(void)
+ *     { return &plugin; }
+ */
+#ifndef MP_PLUGIN_H
+#define MP_PLUGIN_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <mp/protocol.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Bumped on any incompatible change; the broker refuses other versions. */
+#define MP_PLUGIN_ABI 1
+
+/* The symbol every plugin exports. */
+#define MP_PLUGIN_ENTRY_SYMBOL "mp_plugin_entry"
+
+#if defined(__GNUC__)
+#define MP_PLUGIN_EXPORT __attribute__((visibility("default")))
+#else
+#define MP_PLUGIN_EXPORT
+#endif
+
+enum mp_plugin_kind {
+    MP_PLUGIN_AUTHENTICATOR = 1,
+    MP_PLUGIN_TRANSLATOR = 2,
+};
+
+enum mp_log_level {
+    MP_LOG_ERROR = 0,
+    MP_LOG_WARNING = 1,
+    MP_LOG_NOTICE = 2,
+    MP_LOG_INFO = 3,
+    MP_LOG_DEBUG = 4,
+};
+
+/* ------------------------------------------------------------------------
+ * Options: the plugin's `options = { ... }` group from the config file.
+ *
+ * Accessors return 1 when the key is present with the requested type
+ * (storing the value), 0 when the key is absent (leaving *out untouched, so
+ * preset defaults survive), and -1 when it is present with another type
+ * (the broker has then already reported "FILE:LINE: options.KEY: expected
+ * a string" and will refuse to start; init() should fail too).
+ *
+ * The broker reports every key the plugin never asked for as an unknown
+ * setting, so a typo in the config file cannot go unnoticed.
+ *
+ * Strings returned are owned by the broker and valid only until init()
+ * returns: copy what you keep.
+ */
+struct mp_options; /* opaque */
+
+/* ------------------------------------------------------------------------
+ * Asynchronous authentication: a ticket stands for one pending request.
+ * It is opaque to the plugin and valid from the moment authenticate()
+ * returns MP_AUTH_PENDING until the plugin calls host->auth_done() on it or
+ * the broker calls ops->cancel() on it, whichever happens first.
+ */
+struct mp_auth_ticket;
+
+enum mp_auth_result {
+    MP_AUTH_ALLOW = 0,   /* let the client in; the chain stops */
+    MP_AUTH_DENY = 1,    /* refuse it; the chain stops */
+    MP_AUTH_DEFER = 2,   /* no opinion: ask the next authenticator */
+    MP_AUTH_PENDING = 3, /* will answer later through host->auth_done() */
+};
+
+/* A one-shot timer owned by the broker (see host->timer_start). */
+struct mp_timer;
+
+/*
+ * What the broker offers a plugin. Passed to init(); valid until cleanup()
+ * returns, so a plugin may keep the pointer in its state.
+ */
+struct mp_host {
+    unsigned abi;  /* MP_PLUGIN_ABI of the running broker */
+    size_t size;   /* sizeof(struct mp_host) in the running broker */
+
+    /* Log a line through the broker's logger, prefixed with the plugin's
+     * name. `fmt` is printf-style. Never log secrets. */
+    void (*log)(const struct mp_host *host, enum mp_log_level level,
+                const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
+    /* Option accessors (see above). `key` is a plain setting name. */
+    int (*option_string)(const struct mp_options *opts, const char *key,
+                         const char **out);
+    int (*option_int)(const struct mp_options *opts, const char *key,
+                      long long *out);
+    int (*option_bool)(const struct mp_options *opts, const char *key,
+                       int *out);
+
+    /*
+     * Complete a pending authentication. `result` is MP_AUTH_ALLOW,
+     * MP_AUTH_DENY or MP_AUTH_DEFER (the chain goes on to the next
+     * authenticator). `reason` (may be NULL) is a short text sent to a
+     * denied client; it is copied. The ticket is invalid once this
+     * returns. Must not be called from inside authenticate().
+     */
+    void (*auth_done)(struct mp_auth_ticket *ticket,
+                      enum mp_auth_result result, const char *reason);
+
+    /*
+     * Start a one-shot timer: cb(arg) runs on the event loop after `ms`
+     * milliseconds. The returned timer is freed by the broker right after
+     * cb returns, or by timer_cancel() if that comes first. Returns NULL
+     * on allocation failure.
+     */
+    struct mp_timer *(*timer_start)(const struct mp_host *host, unsigned ms,
+                                    void (*cb)(void *arg), void *arg);
+    void (*timer_cancel)(struct mp_timer *timer);
+
+    void *reserved[8];
+};
+
+/* ------------------------------------------------------------------------
+ * Authenticators
+ */
+
+/*
+ * One login attempt. Every pointer is owned by the broker and valid only
+ * during the authenticate() call: an asynchronous plugin copies what it
+ * needs before returning MP_AUTH_PENDING.
+ */
+struct mp_auth_request {
+    size_t size;                  /* sizeof(struct mp_auth_request) */
+    const char *name;             /* NUL-terminated, already checked */
+    size_t name_len;
+    const unsigned char *secret;  /* may hold any bytes, NUL included */
+    size_t secret_len;
+    const char *peer;             /* "192.0.2.1:4242", "[::1]:4242", "unix" */
+    const char *listener;         /* "tcp:127.0.0.1:7330", "unix:/path" */
+    const char *format;           /* translator name of the session */
+    unsigned level;               /* protocol level the client announced */
+    void *reserved[6];
+};
+
+struct mp_auth_ops {
+    size_t size; /* sizeof(struct mp_auth_ops) the plugin was built with */
+
+    /*
+     * Decide on a login. Return ALLOW, DENY or DEFER at once, or PENDING and
+     * later call host->auth_done(ticket, ...). On DENY, the plugin may write
+     * a short NUL-terminated reason for the client into reason[0..len).
+     */
+    enum mp_auth_result (*authenticate)(void *state,
+                                        const struct mp_auth_request *req,
+                                        struct mp_auth_ticket *ticket,
+                                        char *reason, size_t reason_len);
+
+    /* Optional. The client of a PENDING ticket went away: forget the ticket
+     * and do not call auth_done() on it. */
+    void (*cancel)(void *state, struct mp_auth_ticket *ticket);
+
+    /*
+     * Optional. May `from` open a connection for `protocol` (not
+     * NUL-terminated: protocol_len bytes) to `to`? ALLOW or DEFER let it
+     * through, DENY refuses it as an unknown protocol. PENDING is not
+     * allowed here.
+     */
+    enum mp_auth_result (*authorize_syn)(void *state, const char *from,
+                                         const char *to,
+                                         const unsigned char *protocol,
+                                         size_t protocol_len);
+
+    void *reserved[6];
+};
+
+/* ------------------------------------------------------------------------
+ * Translators (wire formats)
+ */
+
+enum mp_decode_status {
+    MP_DECODE_NEED_MORE = 0, /* not a whole message yet; call again later */
+    MP_DECODE_OK = 1,        /* one message decoded, *consumed bytes used */
+    MP_DECODE_ERROR = -1,    /* malformed input; err holds the reason */
+};
+
+/* Where an encoder writes. Returns 0, or -1 if the bytes could not be
+ * queued (the encoder then returns -1 too). */
+typedef int (*mp_write_fn)(void *ctx, const void *bytes, size_t len);
+
+struct mp_codec_ops {
+    size_t size; /* sizeof(struct mp_codec_ops) the plugin was built with */
+
+    /*
+     * Optional, for listeners with translator "auto": does a stream that
+     * starts with buf[0..len) (len >= 1) speak this format? Returns 1 yes,
+     * 0 no, -1 cannot tell yet.
+     */
+    int (*sniff)(const unsigned char *buf, size_t len);
+
+    /*
+     * Optional per-stream state, one per direction of each socket (formats
+     * such as gob keep type definitions per stream). stream_new() returns
+     * NULL on allocation failure; a codec without state leaves both NULL
+     * and receives NULL streams.
+     */
+    void *(*stream_new)(void *plugin_state);
+    void (*stream_free)(void *stream);
+
+    /*
+     * Decode the first message of buf[0..len), the bytes buffered so far
+     * on the stream. On MP_DECODE_OK, `msg` (zeroed by the caller) is
+     * filled - its data malloc()ed, owned by the caller afterwards - and
+     * *consumed is the number of bytes used. A message whose encoding is
+     * longer than `max_size` bytes is an error, reported as soon as that
+     * is known (before it is all buffered). On error, the NUL-terminated
+     * reason is written to err[0..errlen) and msg holds no allocation.
+     * The decoder must never read beyond buf[len-1].
+     */
+    enum mp_decode_status (*decode)(void *stream, const unsigned char *buf,
+                                    size_t len, size_t max_size,
+                                    struct mp_message *msg, size_t *consumed,
+                                    char *err, size_t errlen);
+
+    /* Encode `msg` (not modified) through write(ctx, ...). Returns 0, or -1
+     * if a write failed or the message cannot be represented. */
+    int (*encode)(void *stream, const struct mp_message *msg,
+                  mp_write_fn write, void *ctx);
+
+    void *reserved[6];
+};
+
+/* ------------------------------------------------------------------------
+ * The descriptor
+ */
+struct mp_plugin {
+    unsigned abi;             /* MP_PLUGIN_ABI the plugin was built with */
+    enum mp_plugin_kind kind;
+    const char *name;         /* short name for logs, e.g. "auth_passwd" */
+    const char *version;      /* the plugin's own version string */
+
+    /*
+     * Optional. Called once before any other callback. On success returns
+     * 0 and may set *state (passed back to every callback; NULL is fine).
+     * On failure returns -1 with a NUL-terminated message in err[0..errlen)
+     * (the broker prefixes the config file and line) and the broker does
+     * not start. `host` stays valid until cleanup() returns.
+     */
+    int (*init)(const struct mp_host *host, const struct mp_options *opts,
+                void **state, char *err, size_t errlen);
+
+    /* Optional. Called once at exit, after the last other callback. */
+    void (*cleanup)(void *state);
+
+    const struct mp_auth_ops *auth;   /* when kind == MP_PLUGIN_AUTHENTICATOR */
+    const struct mp_codec_ops *codec; /* when kind == MP_PLUGIN_TRANSLATOR */
+
+    void *reserved[8]; /* must be NULL */
+};
+
+/* The one symbol a plugin exports (see MP_PLUGIN_ENTRY_SYMBOL). */
+typedef const struct mp_plugin *(*mp_plugin_entry_fn)(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MP_PLUGIN_H */

@@ -1,0 +1,21 @@
+# The shipped plugins, installed to $(pkglibdir).
+pkglib_LTLIBRARIES += \
+	plugins/translator_json.la \
+	plugins/translator_binary.la \
+	plugins/auth_allow_all.la \
+	plugins/auth_passwd.la
+
+plugins_translator_json_la_SOURCES = plugins/translator_json.c
+plugins_translator_json_la_LDFLAGS = $(PLUGIN_LDFLAGS)
+plugins_translator_json_la_LIBADD = common/libmpcommon.la $(YAJL_LIBS)
+
+plugins_translator_binary_la_SOURCES = plugins/translator_binary.c
+plugins_translator_binary_la_LDFLAGS = $(PLUGIN_LDFLAGS)
+plugins_translator_binary_la_LIBADD = common/libmpcommon.la
+
+plugins_auth_allow_all_la_SOURCES = plugins/auth_allow_all.c
+plugins_auth_allow_all_la_LDFLAGS = $(PLUGIN_LDFLAGS)
+
+plugins_auth_passwd_la_SOURCES = plugins/auth_passwd.c
+plugins_auth_passwd_la_LDFLAGS = $(PLUGIN_LDFLAGS)
+plugins_auth_passwd_la_LIBADD = common/libmppasswd.la

@@ -1,0 +1,25 @@
+# The criterion test suite. Every test program speaks TAP (through
+# tests/criterion-tap.sh), so automake counts individual tests.
+if ENABLE_TESTS
+LOG_DRIVER = env AM_TAP_AWK='$(AWK)' $(SHELL) $(top_srcdir)/build-aux/tap-driver.sh
+LOG_COMPILER = $(SHELL) $(top_srcdir)/tests/criterion-tap.sh
+AM_TESTS_ENVIRONMENT = \
+	MP_BUILDDIR='$(abs_top_builddir)'; export MP_BUILDDIR; \
+	MP_SRCDIR='$(abs_top_srcdir)'; export MP_SRCDIR; \
+	MPBROKER='$(abs_top_builddir)/broker/mpbroker'; export MPBROKER; \
+	MP_PLUGIN_BUILD_DIR='$(abs_top_builddir)/plugins/.libs'; export MP_PLUGIN_BUILD_DIR; \
+	MP_TEST_PLUGIN_DIR='$(abs_top_builddir)/tests/plugins/.libs'; export MP_TEST_PLUGIN_DIR;
+
+TEST_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS)
+TEST_LIBS = $(CRITERION_LIBS)
+
+# Loadable test-only plugins: built for `make check`, never installed.
+TEST_PLUGIN_LDFLAGS = $(PLUGIN_LDFLAGS) -rpath /nowhere
+
+include tests/unit/local.mk
+include tests/codec.mk
+include tests/auth.mk
+include tests/integration/local.mk
+endif
+
+EXTRA_DIST += tests/criterion-tap.sh
