@@ -96,7 +96,9 @@ static void run_chain(struct mp_auth_ticket *t)
             return;
         }
     }
-    set_reason(t, "not authorized");
+    /* The same words as a wrong secret, so that a refusal does not tell
+     * whether the name exists. */
+    set_reason(t, "invalid name or secret");
     finish(t, MP_AUTH_DENY);
 }
 

@@ -193,8 +193,6 @@ static void begin_auth(struct session *s, const struct mp_message *msg)
         return;
     }
     s->level = msg->level ? msg->level : 1;
-    /* Hold further input until the chain has decided. */
-    bufferevent_disable(s->bev, EV_READ);
     auth_chain_start(s, msg->data, msg->data_len);
 }
 
@@ -225,7 +223,6 @@ void session_auth_finished(struct session *s, enum mp_auth_result result,
              s->name, s->peer, s->listener->label, s->translator->name,
              s->level);
     session_send_notice(s, MP_META_AUTH_OK, s->name, "", 0, NULL);
-    bufferevent_enable(s->bev, EV_READ);
     /* An asynchronous verdict: handle what the client sent meanwhile. */
     if (!s->processing)
         session_process_input(s);
@@ -346,8 +343,18 @@ void session_process_input(struct session *s)
 
 static void read_cb(struct bufferevent *bev, void *arg)
 {
-    (void)bev;
-    session_process_input(arg);
+    struct session *s = arg;
+
+    /* While an authenticator decides, input waits in the buffer (reading
+     * goes on so that a client leaving is noticed and its ticket
+     * cancelled), but no more than one message's worth of it. */
+    if (s->auth != NULL &&
+        evbuffer_get_length(bufferevent_get_input(bev)) >
+            s->broker->conf.max_message_size) {
+        protocol_error(s, "too much data before authentication completed");
+        return;
+    }
+    session_process_input(s);
 }
 
 static void event_cb(struct bufferevent *bev, short what, void *arg)

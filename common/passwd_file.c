@@ -1,0 +1,869 @@
+/* passwd_file.c - the `name:hash` password file (see passwd_file.h). */
+#include "config.h"
+
+#include <crypt.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "passwd_file.h"
+
+/* Same as MP_NAME_MAX: this file does not depend on the protocol header so
+ * that the tool builds from passwd_file.c alone. */
+#define NAME_LEN_MAX 255
+
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x) STRINGIFY_(x)
+
+/* A passwd file this big is a mistake (or /dev/zero), not a user list. */
+#define FILE_SIZE_MAX ((size_t)64 << 20)
+
+#if MP_PASSWD_HASH_MAX != CRYPT_OUTPUT_SIZE
+#error "MP_PASSWD_HASH_MAX must equal CRYPT_OUTPUT_SIZE"
+#endif
+#if MP_PASSWD_SECRET_MAX + 1 != CRYPT_MAX_PASSPHRASE_SIZE
+#error "MP_PASSWD_SECRET_MAX must be CRYPT_MAX_PASSPHRASE_SIZE - 1"
+#endif
+
+/*
+ * Hashed against when the name is unknown and the file has no user, so that
+ * an empty file answers as slowly as a full one. A yescrypt hash of random
+ * bytes nobody kept.
+ */
+static const char fallback_dummy_hash[] =
+    "$y$j9T$V/IQvlAo1td9loUiTVOHK/$3i4z6j5cfL9y.WQQMgnL4AYx1.4ZRBFpsBoAtw8BxN9";
+
+struct entry {
+    char *name;       /* one allocation: name, NUL, hash, NUL */
+    size_t name_len;
+    const char *hash; /* points into the same allocation */
+    size_t line;
+    bool legacy;
+};
+
+struct mp_passwd {
+    struct entry *entries; /* sorted by name (bytes, then length) */
+    size_t count;
+    size_t legacy;
+    const char *dummy_hash; /* settings for unknown names, see verify */
+};
+
+/* ---------------------------------------------------------------------- */
+/* Errors */
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (err == NULL || errlen == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Names and hashes */
+
+/* Length of the UTF-8 sequence at s[0..len), or 0 if it is invalid: the
+ * broker's rule (common/name.c), copied so this file stands alone. */
+static size_t utf8_sequence_length(const unsigned char *s, size_t len)
+{
+    unsigned char c = s[0];
+    unsigned long cp;
+    size_t n;
+
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf) {
+        n = 2;
+        cp = c & 0x1f;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        n = 3;
+        cp = c & 0x0f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 4;
+        cp = c & 0x07;
+    } else {
+        return 0;
+    }
+    if (n > len)
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    /* Overlong forms, surrogates and values past U+10FFFF. */
+    if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+        (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+        return 0;
+    return n;
+}
+
+const char *mp_passwd_name_check(const char *name, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)name;
+
+    if (len == 0)
+        return "name is empty";
+    if (len > NAME_LEN_MAX)
+        return "name is longer than 255 bytes";
+    /* The broker would take such a name, but its line would read back as
+     * a comment. */
+    if (s[0] == '#')
+        return "name starts with '#'";
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == ':')
+            return "name contains ':'";
+        if (s[i] < 0x20 || s[i] == 0x7f)
+            return "name contains a control character";
+    }
+    for (size_t i = 0, n; i < len; i += n) {
+        n = utf8_sequence_length(s + i, len - i);
+        if (n == 0)
+            return "name is not valid UTF-8";
+    }
+    return NULL;
+}
+
+/* NULL if hash[0..len) looks like a crypt(3) hash of a method this libcrypt
+ * supports (setting *legacy for old weak methods), else why not. */
+static const char *hash_check(const char *hash, size_t len, bool *legacy)
+{
+    char copy[MP_PASSWD_HASH_MAX];
+
+    if (len == 0)
+        return "expected NAME:HASH";
+    if (hash[len - 1] == '\r')
+        return "line ends with a carriage return (DOS line endings?)";
+    if (hash[0] != '$')
+        return "hash is not a crypt(3) hash (it must start with '$')";
+    if (len >= sizeof copy)
+        return "hash is too long";
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)hash[i];
+        if (c <= ' ' || c >= 0x7f)
+            return "hash contains a space, a control or a non-ASCII byte";
+        if (c == ':')
+            return "hash contains ':'";
+    }
+    memcpy(copy, hash, len);
+    copy[len] = '\0';
+    switch (crypt_checksalt(copy)) {
+    case CRYPT_SALT_OK:
+        *legacy = false;
+        return NULL;
+    case CRYPT_SALT_METHOD_LEGACY:
+        *legacy = true;
+        return NULL;
+    case CRYPT_SALT_METHOD_DISABLED:
+        return "hash method is disabled in this libcrypt";
+    default:
+        return "hash is not of a method this libcrypt supports";
+    }
+}
+
+/* ---------------------------------------------------------------------- */
+/* Lines */
+
+enum line_kind { LINE_SKIP, LINE_USER, LINE_BAD };
+
+struct line {
+    const char *name, *hash;
+    size_t name_len, hash_len;
+    bool legacy;
+    const char *why; /* LINE_BAD: the reason */
+};
+
+static bool is_blank(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (s[i] != ' ' && s[i] != '\t')
+            return false;
+    return true;
+}
+
+/* Classify one line (without its '\n'). */
+static enum line_kind parse_line(const char *s, size_t len, struct line *l)
+{
+    const char *colon;
+
+    memset(l, 0, sizeof *l);
+    if (len == 0 || s[0] == '#' || is_blank(s, len))
+        return LINE_SKIP;
+    if (memchr(s, '\0', len) != NULL) {
+        l->why = "line contains a NUL byte";
+        return LINE_BAD;
+    }
+    colon = memchr(s, ':', len);
+    if (colon == NULL) {
+        l->why = "expected NAME:HASH";
+        return LINE_BAD;
+    }
+    l->name = s;
+    l->name_len = (size_t)(colon - s);
+    l->hash = colon + 1;
+    l->hash_len = len - l->name_len - 1;
+    l->why = mp_passwd_name_check(l->name, l->name_len);
+    if (l->why == NULL)
+        l->why = hash_check(l->hash, l->hash_len, &l->legacy);
+    return l->why == NULL ? LINE_USER : LINE_BAD;
+}
+
+/* The next line of text[*pos..len): (*line)[0..*line_len), without its
+ * '\n'; *pos moves past the newline. Returns false at the end of text. */
+static bool next_line(const char *text, size_t len, size_t *pos,
+                      const char **line, size_t *line_len)
+{
+    const char *nl;
+
+    if (*pos >= len)
+        return false;
+    *line = text + *pos;
+    nl = memchr(*line, '\n', len - *pos);
+    *line_len = nl != NULL ? (size_t)(nl - *line) : len - *pos;
+    *pos += *line_len + (nl != NULL);
+    return true;
+}
+
+/* ---------------------------------------------------------------------- */
+/* The table */
+
+static int entry_cmp_key(const char *a, size_t alen, const char *b,
+                         size_t blen)
+{
+    int c = memcmp(a, b, alen < blen ? alen : blen);
+
+    if (c != 0)
+        return c;
+    return (alen > blen) - (alen < blen);
+}
+
+/* Sort by name, then by line so that duplicates sit in file order. */
+static int entry_cmp(const void *pa, const void *pb)
+{
+    const struct entry *a = pa, *b = pb;
+    int c = entry_cmp_key(a->name, a->name_len, b->name, b->name_len);
+
+    if (c != 0)
+        return c;
+    return (a->line > b->line) - (a->line < b->line);
+}
+
+struct key {
+    const char *name;
+    size_t len;
+};
+
+static int key_cmp(const void *pk, const void *pe)
+{
+    const struct key *k = pk;
+    const struct entry *e = pe;
+
+    return entry_cmp_key(k->name, k->len, e->name, e->name_len);
+}
+
+void mp_passwd_free(struct mp_passwd *pw)
+{
+    if (pw == NULL)
+        return;
+    for (size_t i = 0; i < pw->count; i++)
+        free(pw->entries[i].name);
+    free(pw->entries);
+    free(pw);
+}
+
+size_t mp_passwd_count(const struct mp_passwd *pw)
+{
+    return pw->count;
+}
+
+size_t mp_passwd_legacy_count(const struct mp_passwd *pw)
+{
+    return pw->legacy;
+}
+
+static int table_add(struct mp_passwd *pw, size_t *cap, const struct line *l,
+                     size_t lineno)
+{
+    struct entry *e;
+    char *block;
+
+    if (pw->count == *cap) {
+        size_t ncap = *cap ? *cap * 2 : 16;
+        struct entry *n = realloc(pw->entries, ncap * sizeof *n);
+        if (n == NULL)
+            return -1;
+        pw->entries = n;
+        *cap = ncap;
+    }
+    block = malloc(l->name_len + l->hash_len + 2);
+    if (block == NULL)
+        return -1;
+    memcpy(block, l->name, l->name_len);
+    block[l->name_len] = '\0';
+    memcpy(block + l->name_len + 1, l->hash, l->hash_len);
+    block[l->name_len + 1 + l->hash_len] = '\0';
+
+    e = &pw->entries[pw->count++];
+    e->name = block;
+    e->name_len = l->name_len;
+    e->hash = block + l->name_len + 1;
+    e->line = lineno;
+    e->legacy = l->legacy;
+    pw->legacy += l->legacy;
+    return 0;
+}
+
+/* After sorting: report the repeated line that comes first in the file. */
+static int check_duplicates(const struct mp_passwd *pw, const char *path,
+                            char *err, size_t errlen)
+{
+    const struct entry *dup = NULL, *first = NULL;
+
+    for (size_t i = 1; i < pw->count; i++) {
+        const struct entry *a = &pw->entries[i - 1], *b = &pw->entries[i];
+        if (a->name_len == b->name_len &&
+            memcmp(a->name, b->name, a->name_len) == 0 &&
+            (dup == NULL || b->line < dup->line)) {
+            dup = b;
+            first = a;
+        }
+    }
+    if (dup == NULL)
+        return 0;
+    /* Sorted by (name, line), the pair with the smallest later line is
+     * the first two occurrences of its name: `first` is the original. */
+    set_err(err, errlen, "%s:%zu: duplicate name '%s' (also on line %zu)",
+            path, dup->line, dup->name, first->line);
+    return -1;
+}
+
+/* The settings an unknown name is hashed against: a real entry's, so that
+ * the cost matches what a known name costs. Prefer a non-legacy one, as
+ * weak methods are also the fast ones. */
+static const char *pick_dummy_hash(const struct mp_passwd *pw)
+{
+    for (size_t i = 0; i < pw->count; i++)
+        if (!pw->entries[i].legacy)
+            return pw->entries[i].hash;
+    return pw->count > 0 ? pw->entries[0].hash : fallback_dummy_hash;
+}
+
+int mp_passwd_parse(const char *path, const char *text, size_t len,
+                    struct mp_passwd **out, char *err, size_t errlen)
+{
+    struct mp_passwd *pw = calloc(1, sizeof *pw);
+    size_t cap = 0, pos = 0, lineno = 0, line_len;
+    const char *line;
+    struct line l;
+
+    if (pw == NULL)
+        goto oom;
+    while (next_line(text, len, &pos, &line, &line_len)) {
+        lineno++;
+        switch (parse_line(line, line_len, &l)) {
+        case LINE_SKIP:
+            continue;
+        case LINE_BAD:
+            set_err(err, errlen, "%s:%zu: %s", path, lineno, l.why);
+            mp_passwd_free(pw);
+            return -1;
+        case LINE_USER:
+            if (table_add(pw, &cap, &l, lineno) < 0)
+                goto oom;
+            break;
+        }
+    }
+    if (pw->count > 1)
+        qsort(pw->entries, pw->count, sizeof *pw->entries, entry_cmp);
+    if (check_duplicates(pw, path, err, errlen) < 0) {
+        mp_passwd_free(pw);
+        return -1;
+    }
+    pw->dummy_hash = pick_dummy_hash(pw);
+    *out = pw;
+    return 0;
+
+oom:
+    mp_passwd_free(pw);
+    set_err(err, errlen, "%s: out of memory", path);
+    return -1;
+}
+
+/*
+ * Read all of `path` into a malloc()ed, NUL-terminated buffer, and stat it.
+ * Returns 0, or -1 with errno set (EFBIG past FILE_SIZE_MAX).
+ */
+static int read_all(const char *path, char **out, size_t *outlen,
+                    struct stat *st)
+{
+    size_t len = 0, cap = 4096;
+    char *buf = NULL;
+    int fd, saved;
+
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    if (fstat(fd, st) < 0)
+        goto fail;
+    buf = malloc(cap);
+    if (buf == NULL)
+        goto fail;
+    for (;;) {
+        ssize_t n;
+        if (len + 1 == cap) {
+            char *nbuf;
+            if (cap > FILE_SIZE_MAX) {
+                errno = EFBIG;
+                goto fail;
+            }
+            nbuf = realloc(buf, cap * 2);
+            if (nbuf == NULL)
+                goto fail;
+            buf = nbuf;
+            cap *= 2;
+        }
+        n = read(fd, buf + len, cap - 1 - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            goto fail;
+        if (n == 0)
+            break;
+        len += (size_t)n;
+    }
+    close(fd);
+    buf[len] = '\0';
+    *out = buf;
+    *outlen = len;
+    return 0;
+
+fail:
+    saved = errno;
+    free(buf);
+    close(fd);
+    errno = saved;
+    return -1;
+}
+
+int mp_passwd_load(const char *path, struct mp_passwd **out, char *err,
+                   size_t errlen)
+{
+    struct stat st;
+    char *text;
+    size_t len;
+    int rc;
+
+    if (read_all(path, &text, &len, &st) < 0) {
+        set_err(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    rc = mp_passwd_parse(path, text, len, out, err, errlen);
+    free(text);
+    return rc;
+}
+
+const char *mp_passwd_lookup(const struct mp_passwd *pw, const char *name,
+                             size_t name_len)
+{
+    struct key k = { name, name_len };
+    const struct entry *e;
+
+    if (pw->count == 0)
+        return NULL;
+    e = bsearch(&k, pw->entries, pw->count, sizeof *pw->entries, key_cmp);
+    return e != NULL ? e->hash : NULL;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Hashing */
+
+/*
+ * crypt(3) secret[0..len) with `setting` into out[0..MP_PASSWD_HASH_MAX).
+ * The caller has checked that the secret holds no NUL and is at most
+ * MP_PASSWD_SECRET_MAX bytes. Returns 1, 0 if crypt refused the setting
+ * (errno set), -1 out of memory.
+ */
+static int run_crypt(const char *setting, const unsigned char *secret,
+                     size_t len, char *out)
+{
+    char phrase[MP_PASSWD_SECRET_MAX + 1];
+    struct crypt_data *cd;
+    const char *h;
+    int ok;
+
+    /* About 32 KiB: too big for the stack of a library function. calloc
+     * also gives the zeroed `initialized` member crypt_rn wants. */
+    cd = calloc(1, sizeof *cd);
+    if (cd == NULL)
+        return -1;
+    if (len > 0)
+        memcpy(phrase, secret, len);
+    phrase[len] = '\0';
+    /*
+     * crypt_rn is crypt_r that fails with NULL rather than a "*0" token.
+     * It also keeps sanitizer builds working: ASan intercepts crypt_r, and
+     * its interceptor jumps to NULL when libcrypt is loaded only later, by
+     * dlopen() - as it is with auth_passwd.so in a broker built with
+     * --enable-sanitizers.
+     */
+    errno = 0;
+    h = crypt_rn(phrase, setting, cd, (int)sizeof *cd);
+    ok = h != NULL && h[0] == '$' && strlen(h) < MP_PASSWD_HASH_MAX;
+    if (ok)
+        memcpy(out, h, strlen(h) + 1);
+    else if (errno == 0)
+        errno = EINVAL;
+    /* The phrase, and crypt's scratch space, held the secret. */
+    explicit_bzero(phrase, sizeof phrase);
+    explicit_bzero(cd, sizeof *cd);
+    free(cd);
+    return ok;
+}
+
+/* Compare without an early exit, so that the time taken does not tell how
+ * long a prefix of the stored hash an attacker has got right. */
+static bool equal_in_constant_time(const char *computed, const char *stored)
+{
+    size_t m = strlen(computed), n = strlen(stored);
+    unsigned char diff = (unsigned char)(m != n);
+
+    for (size_t i = 0; i < n; i++)
+        diff |= (unsigned char)((i < m ? computed[i] : 0) ^ stored[i]);
+    return diff == 0;
+}
+
+static bool secret_is_hashable(const unsigned char *secret, size_t len)
+{
+    return len <= MP_PASSWD_SECRET_MAX &&
+           (len == 0 || memchr(secret, '\0', len) == NULL);
+}
+
+enum mp_passwd_result mp_passwd_verify(const struct mp_passwd *pw,
+                                       const char *name, size_t name_len,
+                                       const unsigned char *secret,
+                                       size_t secret_len)
+{
+    const char *hash = mp_passwd_lookup(pw, name, name_len);
+    char computed[MP_PASSWD_HASH_MAX];
+    bool match;
+    int rc;
+
+    /* Refused before any lookup-dependent work: the answer is the same for
+     * every name, and so is the time. */
+    if (!secret_is_hashable(secret, secret_len))
+        return hash != NULL ? MP_PASSWD_MISMATCH : MP_PASSWD_UNKNOWN;
+
+    rc = run_crypt(hash != NULL ? hash : pw->dummy_hash, secret, secret_len,
+                   computed);
+    if (rc < 0)
+        return MP_PASSWD_ERROR;
+    match = rc > 0 && equal_in_constant_time(computed, hash != NULL
+                                                            ? hash
+                                                            : pw->dummy_hash);
+    explicit_bzero(computed, sizeof computed);
+    if (hash == NULL)
+        return MP_PASSWD_UNKNOWN;
+    return match ? MP_PASSWD_MATCH : MP_PASSWD_MISMATCH;
+}
+
+static const char *secret_problem(const unsigned char *secret, size_t len)
+{
+    if (len == 0)
+        return "the secret is empty";
+    if (len > MP_PASSWD_SECRET_MAX)
+        return "the secret is longer than " STRINGIFY(MP_PASSWD_SECRET_MAX)
+               " bytes";
+    if (memchr(secret, '\0', len) != NULL)
+        return "the secret contains a NUL byte";
+    return NULL;
+}
+
+/*
+ * A fresh setting (method, cost, random salt) for `prefix`, or for yescrypt
+ * with a fall-back to sha512-crypt when prefix is NULL. *method names the
+ * one tried last. Returns 0, or -1 with errno set.
+ */
+static int make_setting(const char *prefix, char *setting, int size,
+                        const char **method)
+{
+    /* rbytes NULL: libxcrypt draws the salt from the OS (getrandom,
+     * getentropy or /dev/urandom) and fails rather than use a weak one. */
+    *method = prefix != NULL ? prefix : "$y$";
+    if (crypt_gensalt_rn(*method, 0, NULL, 0, setting, size) != NULL)
+        return 0;
+    if (prefix != NULL)
+        return -1;
+    *method = "$6$"; /* a libxcrypt built without yescrypt */
+    return crypt_gensalt_rn(*method, 0, NULL, 0, setting, size) != NULL ? 0
+                                                                         : -1;
+}
+
+int mp_passwd_hash(const unsigned char *secret, size_t secret_len,
+                   const char *prefix, char *out, size_t outlen, char *err,
+                   size_t errlen)
+{
+    char setting[CRYPT_GENSALT_OUTPUT_SIZE];
+    char hash[MP_PASSWD_HASH_MAX];
+    const char *why = secret_problem(secret, secret_len), *method;
+    int rc;
+
+    if (why != NULL) {
+        set_err(err, errlen, "%s", why);
+        return -1;
+    }
+    if (make_setting(prefix, setting, (int)sizeof setting, &method) < 0) {
+        set_err(err, errlen, "cannot make a salt for method '%s': %s",
+                method, strerror(errno));
+        return -1;
+    }
+    rc = run_crypt(setting, secret, secret_len, hash);
+    if (rc <= 0) {
+        set_err(err, errlen, "cannot hash with method '%s': %s", method,
+                strerror(rc < 0 ? ENOMEM : errno));
+        return -1;
+    }
+    rc = strlen(hash) < outlen ? 0 : -1;
+    if (rc == 0)
+        memcpy(out, hash, strlen(hash) + 1);
+    else
+        set_err(err, errlen, "hash buffer too small");
+    explicit_bzero(hash, sizeof hash);
+    return rc;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Rewriting */
+
+static int write_all(int fd, const char *p, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* Make the rename durable. Best effort: the new file is already in place,
+ * and there is nothing to undo if the directory cannot be synced. */
+static void sync_parent_dir(const char *target)
+{
+    const char *slash = strrchr(target, '/');
+    char *dir;
+    int fd;
+
+    if (slash == NULL) {
+        dir = strdup(".");
+    } else {
+        size_t n = slash == target ? 1 : (size_t)(slash - target);
+        dir = strndup(target, n);
+    }
+    if (dir == NULL)
+        return;
+    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        (void)fsync(fd);
+        close(fd);
+    }
+    free(dir);
+}
+
+/* The new file keeps the old one's owner, or the broker (often running as
+ * its own user) could lose read access to it. */
+static int keep_owner(int fd, const struct stat *old)
+{
+    struct stat now;
+
+    if (fstat(fd, &now) < 0)
+        return -1;
+    if (now.st_uid == old->st_uid && now.st_gid == old->st_gid)
+        return 0;
+    return fchown(fd, old->st_uid, old->st_gid);
+}
+
+/*
+ * Replace `target` with data[0..len) through a temporary file beside it.
+ * `old` is the stat of the file replaced, NULL if there is none.
+ */
+static int replace_file(const char *target, const struct stat *old,
+                        const char *data, size_t len, const char *shown,
+                        char *err, size_t errlen)
+{
+    size_t tlen = strlen(target);
+    const char *what = "cannot create a temporary file";
+    char *tmp = malloc(tlen + sizeof ".XXXXXX");
+    bool created = false;
+    int fd = -1, saved;
+
+    if (tmp == NULL) {
+        errno = ENOMEM;
+        goto fail;
+    }
+    memcpy(tmp, target, tlen);
+    memcpy(tmp + tlen, ".XXXXXX", sizeof ".XXXXXX");
+    fd = mkostemp(tmp, O_CLOEXEC); /* mode 0600 from the start */
+    if (fd < 0)
+        goto fail;
+    created = true;
+    what = "cannot keep the file's owner";
+    if (old != NULL && keep_owner(fd, old) < 0)
+        goto fail;
+    what = "cannot set the file's mode";
+    if (fchmod(fd, old != NULL ? old->st_mode & 07777 : 0600) < 0)
+        goto fail;
+    what = "cannot write";
+    if (write_all(fd, data, len) < 0 || fsync(fd) < 0)
+        goto fail;
+    saved = close(fd);
+    fd = -1;
+    if (saved < 0)
+        goto fail;
+    what = "cannot replace the file";
+    if (rename(tmp, target) < 0)
+        goto fail;
+    free(tmp);
+    sync_parent_dir(target);
+    return 0;
+
+fail:
+    saved = errno;
+    if (fd >= 0)
+        close(fd);
+    if (created)
+        (void)unlink(tmp);
+    free(tmp);
+    set_err(err, errlen, "%s: %s: %s", shown, what, strerror(saved));
+    return -1;
+}
+
+/*
+ * The file `path` names: a symbolic link is followed so that the rename
+ * replaces its target, not the link. A missing file is created at `path`.
+ */
+static char *resolve_target(const char *path)
+{
+    char *real = realpath(path, NULL);
+
+    if (real == NULL && errno == ENOENT)
+        return strdup(path);
+    return real;
+}
+
+/* Write "name:hash" (no newline, no NUL) at out + *o. */
+static void put_entry(char *out, size_t *o, const char *name, size_t name_len,
+                      const char *hash, size_t hash_len)
+{
+    memcpy(out + *o, name, name_len);
+    out[*o + name_len] = ':';
+    memcpy(out + *o + name_len + 1, hash, hash_len);
+    *o += name_len + 1 + hash_len;
+}
+
+/* text[0..len) with `name` set to `hash`, or removed when hash is NULL.
+ * *found tells whether the name was there. NULL when out of memory. */
+static char *rewrite_text(const char *text, size_t len, const char *name,
+                          const char *hash, bool *found, size_t *outlen)
+{
+    size_t name_len = strlen(name), hash_len = hash ? strlen(hash) : 0;
+    size_t pos = 0, o = 0, line_len;
+    const char *line;
+    struct line l;
+    /* At most: every line, a '\n' the last one may lack, and one new
+     * line (a replaced line grows by less than that). */
+    char *out = malloc(len + 1 + name_len + 1 + hash_len + 1);
+
+    if (out == NULL)
+        return NULL;
+    *found = false;
+    while (next_line(text, len, &pos, &line, &line_len)) {
+        bool ours = parse_line(line, line_len, &l) == LINE_USER &&
+                    l.name_len == name_len &&
+                    memcmp(l.name, name, name_len) == 0;
+        if (ours)
+            *found = true;
+        if (ours && hash == NULL)
+            continue; /* deleted */
+        if (ours) {
+            put_entry(out, &o, name, name_len, hash, hash_len); /* in place */
+        } else {
+            memcpy(out + o, line, line_len);
+            o += line_len;
+        }
+        out[o++] = '\n';
+    }
+    if (!*found && hash != NULL) {
+        put_entry(out, &o, name, name_len, hash, hash_len);
+        out[o++] = '\n';
+    }
+    *outlen = o;
+    return out;
+}
+
+int mp_passwd_update(const char *path, const char *name, const char *hash,
+                     char *err, size_t errlen)
+{
+    struct mp_passwd *pw;
+    struct stat st;
+    char *target = NULL, *text = NULL, *out = NULL;
+    size_t len = 0, outlen;
+    bool exists = true, found, legacy;
+    const char *why;
+    int rc = -1;
+
+    why = mp_passwd_name_check(name, strlen(name));
+    if (why == NULL && hash != NULL)
+        why = hash_check(hash, strlen(hash), &legacy);
+    if (why != NULL) {
+        set_err(err, errlen, "%s", why);
+        return -1;
+    }
+    target = resolve_target(path);
+    if (target == NULL) {
+        set_err(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (read_all(target, &text, &len, &st) < 0) {
+        if (errno != ENOENT || hash == NULL) {
+            set_err(err, errlen, "%s: %s", path, strerror(errno));
+            goto done;
+        }
+        exists = false;
+    }
+    /* Refuse to build on a file the broker would refuse. */
+    if (mp_passwd_parse(path, text, len, &pw, err, errlen) < 0)
+        goto done;
+    mp_passwd_free(pw);
+
+    out = rewrite_text(text, len, name, hash, &found, &outlen);
+    if (out == NULL) {
+        set_err(err, errlen, "%s: out of memory", path);
+        goto done;
+    }
+    if (hash == NULL && !found) {
+        set_err(err, errlen, "%s: no user '%s'", path, name);
+        goto done;
+    }
+    rc = replace_file(target, exists ? &st : NULL, out, outlen, path, err,
+                      errlen);
+done:
+    free(out);
+    free(text);
+    free(target);
+    return rc;
+}
