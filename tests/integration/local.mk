@@ -1,15 +1,64 @@
 # Integration tests: the real mpbroker from the build tree, started with a
-# generated config on ephemeral loopback ports, driven by raw sockets.
+# generated config on ephemeral loopback ports, driven by raw sockets whose
+# encoders are independent of common/codec_*.c.
+#
+# Environment (set by tests/local.mk): MPBROKER, MP_PLUGIN_BUILD_DIR,
+# MP_TEST_PLUGIN_DIR, MP_BUILDDIR. Optional: MP_BROKER_WRAPPER (e.g.
+# "valgrind -q --error-exitcode=99 --leak-check=full" - the broker runs
+# under it and must still exit 0), MP_TEST_TIMEOUT_SCALE, MP_TEST_VERBOSE
+# (echo the broker's log).
 check_LTLIBRARIES += tests/support/libmptest.la
 tests_support_libmptest_la_SOURCES = \
 	tests/support/harness.c tests/support/harness.h \
 	tests/support/rawclient.c tests/support/rawclient.h
-tests_support_libmptest_la_CFLAGS = $(TEST_CFLAGS)
+tests_support_libmptest_la_CFLAGS = $(TEST_CFLAGS) $(YAJL_CFLAGS)
+tests_support_libmptest_la_LIBADD = $(YAJL_LIBS) $(CRYPT_LIBS)
 
-check_PROGRAMS += tests/integration/test_broker
-TESTS += tests/integration/test_broker
-tests_integration_test_broker_SOURCES = tests/integration/test_broker.c
-tests_integration_test_broker_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/support
-tests_integration_test_broker_CFLAGS = $(TEST_CFLAGS)
-tests_integration_test_broker_LDADD = tests/support/libmptest.la \
-	common/libmpcommon.la $(TEST_LIBS) -lpthread
+INTEGRATION_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/support
+INTEGRATION_LDADD = tests/support/libmptest.la $(TEST_LIBS) -lpthread
+
+INTEGRATION_TESTS = \
+	tests/integration/test_auth \
+	tests/integration/test_routing \
+	tests/integration/test_formats \
+	tests/integration/test_limits \
+	tests/integration/test_config \
+	tests/integration/test_lifecycle \
+	tests/integration/test_transcript
+check_PROGRAMS += $(INTEGRATION_TESTS)
+TESTS += $(INTEGRATION_TESTS)
+
+tests_integration_test_auth_SOURCES = tests/integration/test_auth.c
+tests_integration_test_auth_CPPFLAGS = $(INTEGRATION_CPPFLAGS)
+tests_integration_test_auth_CFLAGS = $(TEST_CFLAGS)
+tests_integration_test_auth_LDADD = $(INTEGRATION_LDADD)
+
+tests_integration_test_routing_SOURCES = tests/integration/test_routing.c
+tests_integration_test_routing_CPPFLAGS = $(INTEGRATION_CPPFLAGS)
+tests_integration_test_routing_CFLAGS = $(TEST_CFLAGS)
+tests_integration_test_routing_LDADD = $(INTEGRATION_LDADD)
+
+tests_integration_test_formats_SOURCES = tests/integration/test_formats.c
+tests_integration_test_formats_CPPFLAGS = $(INTEGRATION_CPPFLAGS)
+tests_integration_test_formats_CFLAGS = $(TEST_CFLAGS)
+tests_integration_test_formats_LDADD = $(INTEGRATION_LDADD)
+
+tests_integration_test_limits_SOURCES = tests/integration/test_limits.c
+tests_integration_test_limits_CPPFLAGS = $(INTEGRATION_CPPFLAGS)
+tests_integration_test_limits_CFLAGS = $(TEST_CFLAGS)
+tests_integration_test_limits_LDADD = $(INTEGRATION_LDADD)
+
+tests_integration_test_config_SOURCES = tests/integration/test_config.c
+tests_integration_test_config_CPPFLAGS = $(INTEGRATION_CPPFLAGS)
+tests_integration_test_config_CFLAGS = $(TEST_CFLAGS)
+tests_integration_test_config_LDADD = $(INTEGRATION_LDADD)
+
+tests_integration_test_lifecycle_SOURCES = tests/integration/test_lifecycle.c
+tests_integration_test_lifecycle_CPPFLAGS = $(INTEGRATION_CPPFLAGS)
+tests_integration_test_lifecycle_CFLAGS = $(TEST_CFLAGS)
+tests_integration_test_lifecycle_LDADD = $(INTEGRATION_LDADD)
+
+tests_integration_test_transcript_SOURCES = tests/integration/test_transcript.c
+tests_integration_test_transcript_CPPFLAGS = $(INTEGRATION_CPPFLAGS)
+tests_integration_test_transcript_CFLAGS = $(TEST_CFLAGS)
+tests_integration_test_transcript_LDADD = $(INTEGRATION_LDADD)

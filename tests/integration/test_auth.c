@@ -1,0 +1,596 @@
+/*
+ * test_auth.c - sessions before READY: Auth, name rules, the authenticator
+ * chain (passwd, asynchronous), auth timeout, duplicate names, re-Auth.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <criterion/criterion.h>
+
+#include "harness.h"
+#include "rawclient.h"
+
+TestSuite(auth, .fini = harness_reap_all, .timeout = 60);
+
+/* Listener index for a format in MPT_LISTEN_JSON_BINARY. */
+static size_t lst(enum rc_format f)
+{
+    return f == RC_JSON ? 0 : 1;
+}
+
+static struct harness *start_allow_all(const char *extra)
+{
+    char body[2048];
+
+    snprintf(body, sizeof body, "%s%s%s", MPT_LISTEN_JSON_BINARY,
+             MPT_AUTH_ALLOW_ALL, extra);
+    return harness_start(body);
+}
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A Syn from a to b, delivered, then refused with UnknownProto: proves
+ * both sessions work without leaving anything in the connection table. */
+static void roundtrip(struct rc_client *a, struct rc_client *b, const char *id)
+{
+    cr_assert(rc_send(a, RC_SYN, rc_name(b), id, rc_str("ping")),
+              "%s cannot send: %s", rc_name(a), rc_error(a));
+    rc_expect(b, RC_SYN, rc_name(a), id, rc_str("ping"));
+    cr_assert(rc_send(b, RC_UNKNOWN_PROTO, rc_name(a), id, RC_NULL),
+              "%s cannot send: %s", rc_name(b), rc_error(b));
+    rc_expect(a, RC_UNKNOWN_PROTO, rc_name(b), id, RC_NULL);
+}
+
+/* ---------------------------------------------------------------------- */
+
+Test(auth, ok_json_exact_bytes)
+{
+    struct harness *h = start_allow_all("");
+    struct rc_client *c = rc_connect(h, 0, RC_JSON);
+
+    cr_assert(rc_send_json(c, "{\"Meta\":8,\"OtherClient\":\"alice\","
+                              "\"ConnectionID\":\"\",\"Data\":\"Tm8gcGFzc3dvcmQgbmVlZGVkIQ==\"}"));
+    rc_expect_line(c, "{\"Meta\":9,\"OtherClient\":\"alice\",\"ConnectionID\":\"\",\"Data\":null}");
+    rc_close(c);
+    harness_stop(h);
+}
+
+Test(auth, ok_binary_exact_bytes)
+{
+    static const unsigned char auth[] = {
+        0, 0, 0, 14, RC_AUTH, RC_FLAG_HAS_DATA, 5, 0,
+        'a', 'l', 'i', 'c', 'e', 'N', 'o', ' ', 'p', 'w' };
+    static const unsigned char ok[] = {
+        0, 0, 0, 9, RC_AUTH_OK, 0, 5, 0, 'a', 'l', 'i', 'c', 'e' };
+    struct harness *h = start_allow_all("");
+    struct rc_client *c = rc_connect(h, 1, RC_BINARY);
+    struct rc_msg m;
+
+    cr_assert(rc_send_raw(c, auth, sizeof auth));
+    rc_expect_any(c, &m);
+    cr_assert_eq(m.raw_len, sizeof ok, "AuthOk frame is %zu bytes, want %zu",
+                 m.raw_len, sizeof ok);
+    cr_assert_arr_eq(m.raw, ok, sizeof ok, "AuthOk frame bytes differ");
+    rc_msg_free(&m);
+    rc_close(c);
+    harness_stop(h);
+}
+
+Test(auth, auth_with_level_byte_binary)
+{
+    struct harness *h = start_allow_all("");
+    struct rc_client *c = rc_connect(h, 1, RC_BINARY);
+
+    cr_assert(rc_send_binary(c, RC_AUTH, "alice", "", rc_str("x"), 1));
+    rc_expect(c, RC_AUTH_OK, "alice", "", RC_NULL);
+    rc_close(c);
+    harness_stop(h);
+}
+
+/* Anything but Auth first: AuthFailure with a reason, then close. */
+static void not_auth_first(enum rc_format f, unsigned meta)
+{
+    struct harness *h = start_allow_all("");
+    struct rc_client *c = rc_connect(h, lst(f), f);
+    struct rc_client *bob = rc_login_any(h, lst(f), f, "bob");
+    struct rc_client *carol = rc_login_any(h, 0, RC_JSON, "carol");
+
+    cr_assert(rc_send(c, meta, "bob", "x:1", rc_str("echo")));
+    rc_expect_auth_failure(c, NULL);
+    roundtrip(bob, carol, "bob:1");
+    rc_close(c);
+    rc_close(bob);
+    rc_close(carol);
+    harness_stop(h);
+}
+
+Test(auth, syn_first_json) { not_auth_first(RC_JSON, RC_SYN); }
+Test(auth, syn_first_binary) { not_auth_first(RC_BINARY, RC_SYN); }
+Test(auth, data_first_json) { not_auth_first(RC_JSON, RC_DATA); }
+Test(auth, data_first_binary) { not_auth_first(RC_BINARY, RC_DATA); }
+Test(auth, authok_first_json) { not_auth_first(RC_JSON, RC_AUTH_OK); }
+
+Test(auth, expected_auth_reason)
+{
+    struct harness *h = start_allow_all("");
+    struct rc_client *c = rc_connect(h, 0, RC_JSON);
+
+    cr_assert(rc_send(c, RC_SYN, "bob", "x:1", rc_str("echo")));
+    rc_expect_auth_failure(c, "Auth");
+    rc_close(c);
+    harness_stop(h);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Name rules: 1..255 bytes, no ':', no control characters, valid UTF-8. */
+
+static void expect_bad_name_binary(struct harness *h, const char *name,
+                                   size_t len)
+{
+    unsigned char frame[300];
+    size_t rest = 4 + len + 1;
+    struct rc_client *c = rc_connect(h, 1, RC_BINARY);
+
+    frame[0] = 0;
+    frame[1] = 0;
+    frame[2] = (unsigned char)(rest >> 8);
+    frame[3] = (unsigned char)rest;
+    frame[4] = RC_AUTH;
+    frame[5] = RC_FLAG_HAS_DATA;
+    frame[6] = (unsigned char)len;
+    frame[7] = 0;
+    memcpy(frame + 8, name, len);
+    frame[8 + len] = 'x';
+    cr_assert(rc_send_raw(c, frame, 4 + rest));
+    rc_expect_auth_failure(c, NULL);
+    rc_close(c);
+}
+
+static void expect_bad_name_json(struct harness *h, const char *json_name)
+{
+    char line[1024];
+    struct rc_client *c = rc_connect(h, 0, RC_JSON);
+
+    snprintf(line, sizeof line,
+             "{\"Meta\":8,\"OtherClient\":\"%s\",\"ConnectionID\":\"\",\"Data\":\"eA==\"}",
+             json_name);
+    cr_assert(rc_send_json(c, line));
+    rc_expect_auth_failure(c, NULL);
+    rc_close(c);
+}
+
+Test(auth, bad_names_binary)
+{
+    struct harness *h = start_allow_all("");
+
+    expect_bad_name_binary(h, "", 0);
+    expect_bad_name_binary(h, "a:b", 3);
+    expect_bad_name_binary(h, ":", 1);
+    expect_bad_name_binary(h, "a\x01" "b", 3);
+    expect_bad_name_binary(h, "a\nb", 3);
+    expect_bad_name_binary(h, "a\0b", 3);
+    expect_bad_name_binary(h, "\xff\xfe", 2);
+    expect_bad_name_binary(h, "\xc0\xaf", 2);          /* overlong '/' */
+    expect_bad_name_binary(h, "\xed\xa0\x80", 3);      /* surrogate */
+    expect_bad_name_binary(h, "abc\xe2\x82", 5);       /* truncated */
+    /* The broker is still fine. */
+    rc_close(rc_login_any(h, 1, RC_BINARY, "alice"));
+    harness_stop(h);
+}
+
+Test(auth, bad_names_json)
+{
+    struct harness *h = start_allow_all("");
+    char long_name[300];
+
+    memset(long_name, 'n', 256);
+    long_name[256] = '\0';
+    expect_bad_name_json(h, "");
+    expect_bad_name_json(h, "a:b");
+    expect_bad_name_json(h, "tab\\there");
+    expect_bad_name_json(h, "\\u0001x");
+    expect_bad_name_json(h, "x\\u001f");
+    expect_bad_name_json(h, long_name);
+    rc_close(rc_login_any(h, 0, RC_JSON, "alice"));
+    harness_stop(h);
+}
+
+Test(auth, name_boundaries)
+{
+    struct harness *h = start_allow_all("");
+    char name[256];
+
+    memset(name, 'b', 255);
+    name[255] = '\0';
+    struct rc_client *b255 = rc_login_any(h, 1, RC_BINARY, name);
+    name[0] = 'j';
+    struct rc_client *j255 = rc_login_any(h, 0, RC_JSON, name);
+    struct rc_client *one = rc_login_any(h, 0, RC_JSON, "x");
+    struct rc_client *utf8 = rc_login_any(h, 1, RC_BINARY, "h\xc3\xa9l\xc3\xa8ne-\xe2\x82\xac");
+
+    roundtrip(one, b255, "x:1");
+    roundtrip(utf8, j255, "h\xc3\xa9l\xc3\xa8ne-\xe2\x82\xac:1");
+    rc_close(b255);
+    rc_close(j255);
+    rc_close(one);
+    rc_close(utf8);
+    harness_stop(h);
+}
+
+/* ---------------------------------------------------------------------- */
+/* auth_passwd */
+
+static struct harness *start_passwd(const char *extra_auth)
+{
+    struct harness *h = harness_new();
+    char *alice = harness_passwd_entry("alice", "s3cret");
+    char *bob = harness_passwd_entry("bob", "hunter2");
+    char text[1024], body[2048];
+
+    snprintf(text, sizeof text, "%s\n%s\n", alice, bob);
+    free(alice);
+    free(bob);
+    harness_write_file(h, "mpbroker.passwd", text);
+    snprintf(body, sizeof body,
+             "%s"
+             "authenticators = ( { module = \"auth_passwd.so\";"
+             " options = { file = \"@DIR@/mpbroker.passwd\"; }; }%s );\n",
+             MPT_LISTEN_JSON_BINARY, extra_auth);
+    harness_boot(h, body);
+    return h;
+}
+
+static void passwd_cases(enum rc_format f)
+{
+    struct harness *h = start_passwd("");
+    struct rc_client *alice = rc_login(h, lst(f), f, "alice", "s3cret");
+    struct rc_client *c;
+    struct rc_msg m;
+
+    c = rc_connect(h, lst(f), f);
+    cr_assert(rc_send(c, RC_AUTH, "bob", "", rc_str("hunter3")));
+    rc_expect_auth_failure(c, NULL);
+    rc_close(c);
+
+    c = rc_connect(h, lst(f), f);
+    cr_assert(rc_send(c, RC_AUTH, "mallory", "", rc_str("s3cret")));
+    rc_expect_auth_failure(c, NULL);
+    rc_close(c);
+
+    c = rc_connect(h, lst(f), f);
+    cr_assert(rc_send(c, RC_AUTH, "bob", "", RC_NULL));
+    rc_expect_meta(c, RC_AUTH_FAILURE, &m);
+    rc_msg_free(&m);
+    rc_expect_eof(c);
+    rc_close(c);
+
+    struct rc_client *bob = rc_login(h, lst(f), f, "bob", "hunter2");
+    roundtrip(alice, bob, "alice:1");
+    rc_close(alice);
+    rc_close(bob);
+    harness_stop(h);
+}
+
+Test(auth, passwd_json) { passwd_cases(RC_JSON); }
+Test(auth, passwd_binary) { passwd_cases(RC_BINARY); }
+
+/* The chain: passwd first, auth_delayed second. Unknown names defer to the
+ * next authenticator; a wrong secret for a known name stops the chain. */
+Test(auth, chain_defer_and_deny)
+{
+    struct harness *h = start_passwd(
+        ",\n { module = \"@TEST_PLUGIN_DIR@/auth_delayed.so\";"
+        " options = { delay_ms = 20; }; }");
+    struct rc_client *c;
+
+    struct rc_client *carol = rc_login(h, 0, RC_JSON, "carol", "delayed");
+    struct rc_client *alice = rc_login(h, 1, RC_BINARY, "alice", "s3cret");
+
+    c = rc_connect(h, 0, RC_JSON);
+    cr_assert(rc_send(c, RC_AUTH, "bob", "", rc_str("delayed")));
+    rc_expect_auth_failure(c, NULL);
+    rc_close(c);
+
+    c = rc_connect(h, 0, RC_JSON);
+    cr_assert(rc_send(c, RC_AUTH, "dave", "", rc_str("wrong")));
+    rc_expect_auth_failure(c, NULL);
+    rc_close(c);
+
+    roundtrip(carol, alice, "carol:1");
+    rc_close(carol);
+    rc_close(alice);
+    harness_stop(h);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Asynchronous authentication (auth_delayed) */
+
+static struct harness *start_delayed(int delay_ms, const char *extra)
+{
+    char body[2048];
+
+    snprintf(body, sizeof body,
+             "%s"
+             "authenticators = ( { module = \"@TEST_PLUGIN_DIR@/auth_delayed.so\";"
+             " options = { delay_ms = %d; secret = \"open sesame\"; }; } );\n%s",
+             MPT_LISTEN_JSON_BINARY, delay_ms, extra);
+    return harness_start(body);
+}
+
+Test(auth, async_allowed)
+{
+    struct harness *h = start_delayed(100, "");
+    long long t0 = now_ms();
+    struct rc_client *a = rc_login(h, 0, RC_JSON, "alice", "open sesame");
+
+    cr_assert_geq(now_ms() - t0, 90, "AuthOk came before the plugin's delay");
+    struct rc_client *b = rc_login(h, 1, RC_BINARY, "bob", "open sesame");
+    roundtrip(a, b, "alice:1");
+    rc_close(a);
+    rc_close(b);
+    harness_stop(h);
+}
+
+Test(auth, async_denied)
+{
+    struct harness *h = start_delayed(50, "");
+
+    for (int i = 0; i < 2; i++) {
+        enum rc_format f = i == 0 ? RC_JSON : RC_BINARY;
+        struct rc_client *c = rc_connect(h, lst(f), f);
+        cr_assert(rc_send(c, RC_AUTH, "alice", "", rc_str("delayed")));
+        rc_expect_auth_failure(c, NULL);
+        rc_close(c);
+    }
+    harness_stop(h);
+}
+
+/* Many clients pending at once, completed in any order, each answered. */
+Test(auth, async_many_pending)
+{
+    struct harness *h = start_delayed(100, "");
+    struct rc_client *c[8];
+    char name[16];
+
+    for (int i = 0; i < 8; i++) {
+        c[i] = rc_connect(h, lst(i % 2 ? RC_BINARY : RC_JSON),
+                          i % 2 ? RC_BINARY : RC_JSON);
+        snprintf(name, sizeof name, "user%d", i);
+        cr_assert(rc_send(c[i], RC_AUTH, name, "",
+                          rc_str(i == 3 ? "nope" : "open sesame")));
+    }
+    for (int i = 0; i < 8; i++) {
+        snprintf(name, sizeof name, "user%d", i);
+        if (i == 3)
+            rc_expect_auth_failure(c[i], NULL);
+        else
+            rc_expect(c[i], RC_AUTH_OK, name, "", RC_NULL);
+        rc_close(c[i]);
+    }
+    harness_stop(h);
+}
+
+/* A broker round trip through c: once it is back, the broker has most
+ * likely read whatever other clients sent before it. */
+static void barrier(struct rc_client *c)
+{
+    cr_assert(rc_send(c, RC_DATA, "nobody", "barrier:1", RC_NULL));
+    rc_expect(c, RC_NO_SUCH_CONN, "nobody", "barrier:1", RC_NULL);
+}
+
+/*
+ * Clients leave while their authentication is pending: the broker cancels
+ * it, survives the plugin's timer, and keeps serving. In particular a
+ * departed client must never be logged in afterwards - here it would
+ * replace the live session of the same name.
+ */
+Test(auth, async_client_leaves_while_pending)
+{
+    struct harness *h = start_delayed(200, "");
+    struct rc_client *ghost = rc_login(h, 0, RC_JSON, "ghost", "open sesame");
+    struct rc_client *bob = rc_login(h, 1, RC_BINARY, "bob", "open sesame");
+    struct rc_client *dead[3];
+    size_t mark = harness_log_mark(h);
+
+    for (int i = 0; i < 3; i++) {
+        enum rc_format f = i ? RC_BINARY : RC_JSON;
+        dead[i] = rc_connect(h, lst(f), f);
+        cr_assert(rc_send(dead[i], RC_AUTH, "ghost", "", rc_str("open sesame")));
+    }
+    barrier(bob);
+    for (int i = 0; i < 3; i++)
+        rc_close(dead[i]);
+    barrier(bob);
+    /* This login's timer starts after the departed ones': when it is
+     * answered, theirs are due. */
+    struct rc_client *sync = rc_login(h, 0, RC_JSON, "sync", "open sesame");
+    roundtrip(ghost, bob, "ghost:1");
+    roundtrip(sync, ghost, "sync:1");
+    cr_assert_not(harness_wait_log_from(h, mark, "error:", 0),
+                  "the broker logged an error");
+    rc_close(ghost);
+    rc_close(bob);
+    rc_close(sync);
+    harness_stop(h);
+}
+
+/* Messages pipelined right behind the Auth wait for the verdict, then
+ * are handled in order (the client need not wait for AuthOk). */
+static void pipelined(struct harness *h, const char *secret)
+{
+    struct rc_client *bob = rc_login(h, 1, RC_BINARY, "bob", secret);
+    struct rc_client *a = rc_connect(h, 0, RC_JSON);
+    char *auth = rc_json_line(RC_AUTH, "alice", "", rc_str(secret));
+    char *syn = rc_json_line(RC_SYN, "bob", "alice:1", rc_str("echo"));
+    char both[512];
+
+    snprintf(both, sizeof both, "%s\n%s\n", auth, syn);
+    free(auth);
+    free(syn);
+    cr_assert(rc_send_raw(a, both, strlen(both)));
+    rc_expect(a, RC_AUTH_OK, "alice", "", RC_NULL);
+    rc_expect(bob, RC_SYN, "alice", "alice:1", rc_str("echo"));
+    rc_close(a);
+    rc_close(bob);
+    harness_stop(h);
+}
+
+Test(auth, pipelined_after_auth) { pipelined(start_allow_all(""), "x"); }
+Test(auth, pipelined_after_async_auth)
+{
+    pipelined(start_delayed(50, ""), "open sesame");
+}
+
+/* ---------------------------------------------------------------------- */
+/* Auth timeout */
+
+Test(auth, timeout_silent_client)
+{
+    struct harness *h = start_allow_all("limits = { auth_timeout_ms = 200; };\n");
+    struct rc_client *ready = rc_login_any(h, 0, RC_JSON, "alice");
+    struct rc_client *peer = rc_login_any(h, 1, RC_BINARY, "bob");
+    long long t0 = now_ms();
+    struct rc_client *c = rc_connect(h, 0, RC_JSON);
+    struct rc_client *d = rc_connect(h, 1, RC_BINARY);
+
+    rc_expect_auth_failure(c, "authentication timed out");
+    long long took = now_ms() - t0;
+    cr_assert_geq(took, 150, "timed out after %lld ms, before 200", took);
+    cr_assert_leq(took, mpt_ms(2000), "timed out after %lld ms", took);
+    rc_expect_auth_failure(d, "authentication timed out");
+    /* READY sessions are not subject to the auth timeout. */
+    roundtrip(ready, peer, "alice:1");
+    rc_close(c);
+    rc_close(d);
+    rc_close(ready);
+    rc_close(peer);
+    harness_stop(h);
+}
+
+Test(auth, timeout_partial_auth)
+{
+    struct harness *h = start_allow_all("limits = { auth_timeout_ms = 200; };\n");
+    struct rc_client *c = rc_connect(h, 0, RC_JSON);
+    struct rc_client *d = rc_connect(h, 1, RC_BINARY);
+    static const unsigned char partial[] = { 0, 0, 0, 40, RC_AUTH, 1, 5, 0 };
+
+    cr_assert(rc_send_raw(c, "{\"Meta\":8,\"OtherClient\":", 24));
+    cr_assert(rc_send_raw(d, partial, sizeof partial));
+    rc_expect_auth_failure(c, "authentication timed out");
+    rc_expect_auth_failure(d, "authentication timed out");
+    rc_close(c);
+    rc_close(d);
+    harness_stop(h);
+}
+
+/* A pending asynchronous authentication that outlasts the timeout. */
+Test(auth, timeout_while_async_pending)
+{
+    struct harness *h = start_delayed(1500, "limits = { auth_timeout_ms = 200; };\n");
+    struct rc_client *c = rc_connect(h, 0, RC_JSON);
+    long long t0 = now_ms();
+
+    cr_assert(rc_send(c, RC_AUTH, "alice", "", rc_str("open sesame")));
+    rc_expect_auth_failure(c, "authentication timed out");
+    cr_assert_lt(now_ms() - t0, 1400, "the timeout waited for the plugin");
+    rc_close(c);
+    harness_stop(h);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Duplicate names */
+
+static void duplicate_replace(const char *extra)
+{
+    struct harness *h = start_allow_all(extra);
+    struct rc_client *alice1 = rc_login_any(h, 0, RC_JSON, "alice");
+    struct rc_client *bob = rc_login_any(h, 1, RC_BINARY, "bob");
+    struct rc_client *carol = rc_login_any(h, 0, RC_JSON, "carol");
+
+    rc_open_conn(bob, alice1, "bob:1", "echo");
+    struct rc_client *alice2 = rc_login_any(h, 1, RC_BINARY, "alice");
+    rc_expect_eof(alice1);
+    rc_expect(bob, RC_CLIENT_CLOSED, "alice", "", RC_NULL);
+    /* carol shared nothing with the old alice: she got nothing, and bob
+     * got only one ClientClosed. */
+    roundtrip(carol, bob, "carol:1");
+    /* The old connection is gone; the new alice is reachable. */
+    cr_assert(rc_send(bob, RC_DATA, "alice", "bob:1", rc_str("hi")));
+    rc_expect(bob, RC_NO_SUCH_CONN, "alice", "bob:1", rc_str("hi"));
+    rc_open_conn(bob, alice2, "bob:2", "echo");
+    cr_assert(rc_send(alice2, RC_DATA, "bob", "bob:2", rc_str("new")));
+    rc_expect(bob, RC_DATA, "alice", "bob:2", rc_str("new"));
+    rc_close(alice1);
+    rc_close(alice2);
+    rc_close(bob);
+    rc_close(carol);
+    harness_stop(h);
+}
+
+Test(auth, duplicate_replace_is_default) { duplicate_replace(""); }
+Test(auth, duplicate_replace) { duplicate_replace("duplicate_names = \"replace\";\n"); }
+
+Test(auth, duplicate_reject)
+{
+    struct harness *h = start_allow_all("duplicate_names = \"reject\";\n");
+    struct rc_client *alice1 = rc_login_any(h, 0, RC_JSON, "alice");
+    struct rc_client *bob = rc_login_any(h, 1, RC_BINARY, "bob");
+
+    rc_open_conn(bob, alice1, "bob:1", "echo");
+    for (int i = 0; i < 2; i++) {
+        enum rc_format f = i ? RC_BINARY : RC_JSON;
+        struct rc_client *alice2 = rc_connect(h, lst(f), f);
+        cr_assert(rc_send(alice2, RC_AUTH, "alice", "", rc_str("x")));
+        rc_expect_auth_failure(alice2, "name already in use");
+        rc_close(alice2);
+    }
+    /* The first alice is untouched. */
+    cr_assert(rc_send(bob, RC_DATA, "alice", "bob:1", rc_str("still there?")));
+    rc_expect(alice1, RC_DATA, "bob", "bob:1", rc_str("still there?"));
+    cr_assert(rc_send(alice1, RC_DATA, "bob", "bob:1", rc_str("yes")));
+    rc_expect(bob, RC_DATA, "alice", "bob:1", rc_str("yes"));
+    /* Once she leaves, the name is free again. */
+    rc_close(alice1);
+    rc_expect(bob, RC_CLIENT_CLOSED, "alice", "", RC_NULL);
+    struct rc_client *alice3 = rc_login_any(h, 0, RC_JSON, "alice");
+    roundtrip(alice3, bob, "alice:1");
+    rc_close(alice3);
+    rc_close(bob);
+    harness_stop(h);
+}
+
+/* ---------------------------------------------------------------------- */
+
+static void auth_again(enum rc_format f)
+{
+    struct harness *h = start_allow_all("");
+    struct rc_client *alice = rc_login_any(h, lst(f), f, "alice");
+    struct rc_client *bob = rc_login_any(h, 0, RC_JSON, "bob");
+    struct rc_msg m;
+
+    cr_assert(rc_send(alice, RC_AUTH, "mallory", "", rc_str("x")));
+    rc_expect_meta(alice, RC_WAT, &m);
+    rc_msg_free(&m);
+    cr_assert(rc_send(alice, RC_AUTH, "alice", "", rc_str("x")));
+    rc_expect_meta(alice, RC_WAT, &m);
+    rc_msg_free(&m);
+    /* Still open, still named alice. */
+    roundtrip(bob, alice, "bob:1");
+    roundtrip(alice, bob, "alice:1");
+    rc_close(alice);
+    rc_close(bob);
+    harness_stop(h);
+}
+
+Test(auth, auth_again_json) { auth_again(RC_JSON); }
+Test(auth, auth_again_binary) { auth_again(RC_BINARY); }

@@ -1,0 +1,315 @@
+/*
+ * test_limits.c - bad input and limits: undecodable bytes and oversize
+ * frames close only the offending client; large messages up to the limit
+ * arrive intact; max_clients.
+ */
+#include "config.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "harness.h"
+#include "rawclient.h"
+
+TestSuite(limits, .fini = harness_reap_all, .timeout = 90);
+
+#define SMALL_LIMIT 4096
+
+static size_t lst(enum rc_format f)
+{
+    return f == RC_JSON ? 0 : 1;
+}
+
+static void send_ok(struct rc_client *c, unsigned meta, const char *to,
+                    const char *id, struct rc_blob data)
+{
+    cr_assert(rc_send(c, meta, to, id, data), "send failed: %s", rc_error(c));
+}
+
+static void exchange(struct rc_client *a, struct rc_client *b, const char *id)
+{
+    send_ok(a, RC_DATA, rc_name(b), id, rc_str("ping"));
+    rc_expect(b, RC_DATA, rc_name(a), id, rc_str("ping"));
+    send_ok(b, RC_DATA, rc_name(a), id, rc_str("pong"));
+    rc_expect(a, RC_DATA, rc_name(b), id, rc_str("pong"));
+}
+
+/* Two well-behaved clients with an open connection, bob:1. */
+struct bystanders {
+    struct harness *h;
+    struct rc_client *bob, *carol;
+};
+
+static void bystanders_start(struct bystanders *s, int limit)
+{
+    char body[1024];
+
+    snprintf(body, sizeof body, "%s%slimits = { max_message_size = %d; };\n",
+             MPT_LISTEN_JSON_BINARY, MPT_AUTH_ALLOW_ALL, limit);
+    s->h = harness_start(body);
+    s->bob = rc_login_any(s->h, 1, RC_BINARY, "bob");
+    s->carol = rc_login_any(s->h, 0, RC_JSON, "carol");
+    rc_open_conn(s->bob, s->carol, "bob:1", "echo");
+}
+
+static void bystanders_stop(struct bystanders *s)
+{
+    rc_close(s->bob);
+    rc_close(s->carol);
+    harness_stop(s->h);
+}
+
+/*
+ * A fresh client on format f (authenticated or not, with a connection to
+ * bob if authenticated) sends `bytes`: it alone is closed, optionally
+ * after a WAT (AuthFailure before authentication); bob is told it left;
+ * bob and carol carry on.
+ */
+static void offend(struct bystanders *s, enum rc_format f, bool authed,
+                   const void *bytes, size_t len)
+{
+    static int serial;
+    char name[32], id[40];
+    struct rc_client *v;
+
+    snprintf(name, sizeof name, "v%d", serial++);
+    if (authed) {
+        v = rc_login_any(s->h, lst(f), f, name);
+        snprintf(id, sizeof id, "%s:1", name);
+        rc_open_conn(v, s->bob, id, "echo");
+    } else {
+        v = rc_connect(s->h, lst(f), f);
+    }
+    /* The broker may close while we are still writing: that is fine. */
+    rc_send_raw(v, bytes, len);
+    rc_expect_closed(v, authed ? RC_WAT : RC_AUTH_FAILURE);
+    rc_close(v);
+    if (authed)
+        rc_expect(s->bob, RC_CLIENT_CLOSED, name, "", RC_NULL);
+    exchange(s->bob, s->carol, "bob:1");
+}
+
+static void offend_str(struct bystanders *s, enum rc_format f, bool authed,
+                       const char *text)
+{
+    offend(s, f, authed, text, strlen(text));
+}
+
+/* ---------------------------------------------------------------------- */
+/* Undecodable input */
+
+static const char *const bad_json[] = {
+    "hello world\n",
+    "{\"Meta\":}\n",
+    "[1,2,3]\n",
+    "\"just a string\"\n",
+    "{\"Meta\":0,\"OtherClient\":\"bob\",\"ConnectionID\":\"x:1\",\"Data\":\"@@@@\"}\n",
+    "{\"Meta\":0,\"OtherClient\":\"bob\",\"ConnectionID\":\"x:1\",\"Data\":\"ZWNobw\"}\n",
+    "{\"Meta\":0,\"OtherClient\":\"bob\",\"ConnectionID\":\"x:1\",\"Data\":5}\n",
+    "{\"Meta\":256,\"OtherClient\":\"bob\",\"ConnectionID\":\"x:1\",\"Data\":null}\n",
+    "{\"Meta\":-1,\"OtherClient\":\"bob\",\"ConnectionID\":\"x:1\",\"Data\":null}\n",
+    "{\"Meta\":\"5\",\"OtherClient\":\"bob\",\"ConnectionID\":\"x:1\",\"Data\":null}\n",
+    "{\"Meta\":1.5,\"OtherClient\":\"bob\",\"ConnectionID\":\"x:1\",\"Data\":null}\n",
+    "{\"Meta\":0,\"OtherClient\":5,\"ConnectionID\":\"x:1\",\"Data\":null}\n",
+    "}\n",
+};
+
+static void garbage_json(bool authed)
+{
+    struct bystanders s;
+
+    bystanders_start(&s, SMALL_LIMIT);
+    for (size_t i = 0; i < sizeof bad_json / sizeof bad_json[0]; i++)
+        offend_str(&s, RC_JSON, authed, bad_json[i]);
+    offend(&s, RC_JSON, authed, "\x00\x01\x02\xff\n", 5);
+    bystanders_stop(&s);
+}
+
+Test(limits, garbage_json_ready) { garbage_json(true); }
+Test(limits, garbage_json_before_auth) { garbage_json(false); }
+
+struct raw_frame {
+    const char *what;
+    unsigned char bytes[16];
+    size_t len;
+};
+
+static const struct raw_frame bad_frames[] = {
+    { "reserved flag bit 2", { 0, 0, 0, 5, 0, 0x04, 0, 0, 'x' }, 9 },
+    { "reserved flag bit 7", { 0, 0, 0, 4, 5, 0x81, 0, 0 }, 8 },
+    { "name longer than the frame", { 0, 0, 0, 6, 0, 0, 200, 0, 'a', 'b' }, 10 },
+    { "id longer than the frame", { 0, 0, 0, 6, 0, 0, 1, 9, 'a', 'b' }, 10 },
+    { "length below the header", { 0, 0, 0, 2, 0, 0 }, 6 },
+    { "length zero", { 0, 0, 0, 0 }, 4 },
+    { "level flag without its byte", { 0, 0, 0, 4, 0, 0x02, 0, 0 }, 8 },
+};
+
+static void garbage_binary(bool authed)
+{
+    struct bystanders s;
+
+    bystanders_start(&s, SMALL_LIMIT);
+    for (size_t i = 0; i < sizeof bad_frames / sizeof bad_frames[0]; i++)
+        offend(&s, RC_BINARY, authed, bad_frames[i].bytes, bad_frames[i].len);
+    /* JSON sent to a binary listener reads as a huge length. */
+    offend_str(&s, RC_BINARY, authed,
+               "{\"Meta\":8,\"OtherClient\":\"x\",\"ConnectionID\":\"\",\"Data\":null}\n");
+    bystanders_stop(&s);
+}
+
+Test(limits, garbage_binary_ready) { garbage_binary(true); }
+Test(limits, garbage_binary_before_auth) { garbage_binary(false); }
+
+/* ---------------------------------------------------------------------- */
+/* Oversize */
+
+static unsigned char *pattern(size_t n)
+{
+    unsigned char *p = malloc(n);
+
+    cr_assert_not_null(p);
+    for (size_t i = 0; i < n; i++)
+        p[i] = (unsigned char)((i * 2654435761u) >> 13);
+    return p;
+}
+
+static void oversize(enum rc_format f, bool authed)
+{
+    struct bystanders s;
+    unsigned char *big = pattern(2 * SMALL_LIMIT);
+    unsigned meta = authed ? RC_DATA : RC_AUTH;
+    const char *to = authed ? "bob" : "big";
+    const char *id = authed ? "x:1" : "";
+    size_t len;
+
+    bystanders_start(&s, SMALL_LIMIT);
+    if (f == RC_BINARY) {
+        unsigned char *frame = rc_binary_frame(meta, to, id,
+                                               rc_bytes(big, 2 * SMALL_LIMIT),
+                                               -1, &len);
+        offend(&s, f, authed, frame, len);
+        /* Only the header of a 1 GiB frame: refused without the body. */
+        static const unsigned char huge[] = { 0x40, 0, 0, 0, 0, 1, 3, 0, 'b', 'o', 'b' };
+        offend(&s, f, authed, huge, sizeof huge);
+        free(frame);
+    } else {
+        char *line = rc_json_line(meta, to, id, rc_bytes(big, 2 * SMALL_LIMIT));
+        size_t n = strlen(line);
+        char *full = malloc(n + 2);
+        cr_assert_not_null(full);
+        snprintf(full, n + 2, "%s\n", line);
+        offend(&s, f, authed, full, n + 1);
+        free(full);
+        /* An object that never ends must not be buffered for ever. */
+        offend(&s, f, authed, line, n - 2);
+        free(line);
+    }
+    /* Well under the limit is fine, in both formats. */
+    struct rc_client *d = rc_login_any(s.h, lst(f), f, "dave");
+    rc_open_conn(d, s.bob, "dave:1", "echo");
+    send_ok(d, RC_DATA, "bob", "dave:1", rc_bytes(big, SMALL_LIMIT / 2));
+    rc_expect(s.bob, RC_DATA, "dave", "dave:1", rc_bytes(big, SMALL_LIMIT / 2));
+    send_ok(s.bob, RC_DATA, "dave", "dave:1", rc_bytes(big, SMALL_LIMIT / 2));
+    rc_expect(d, RC_DATA, "bob", "dave:1", rc_bytes(big, SMALL_LIMIT / 2));
+    rc_close(d);
+    free(big);
+    bystanders_stop(&s);
+}
+
+Test(limits, oversize_json_ready) { oversize(RC_JSON, true); }
+Test(limits, oversize_json_before_auth) { oversize(RC_JSON, false); }
+Test(limits, oversize_binary_ready) { oversize(RC_BINARY, true); }
+Test(limits, oversize_binary_before_auth) { oversize(RC_BINARY, false); }
+
+/* ---------------------------------------------------------------------- */
+/* Large messages arrive intact */
+
+struct sender {
+    struct rc_client *c;
+    const char *to, *id;
+    struct rc_blob data;
+    bool ok;
+};
+
+static void *sender_main(void *arg)
+{
+    struct sender *s = arg;
+
+    s->ok = rc_send(s->c, RC_DATA, s->to, s->id, s->data);
+    return NULL;
+}
+
+/* The receiver reads while the sender writes, so that no buffer between
+ * them has to hold the whole message. */
+static void large(enum rc_format fa, enum rc_format fb, size_t size)
+{
+    struct harness *h = harness_start(MPT_LISTEN_JSON_BINARY MPT_AUTH_ALLOW_ALL
+                                      "limits = { max_message_size = 1048576; };\n");
+    struct rc_client *a = rc_login_any(h, lst(fa), fa, "alice");
+    struct rc_client *b = rc_login_any(h, lst(fb), fb, "bob");
+    unsigned char *big = pattern(size);
+    struct sender s = { a, "bob", "alice:1", rc_bytes(big, size), false };
+    pthread_t t;
+
+    rc_open_conn(a, b, "alice:1", "bulk");
+    cr_assert_eq(pthread_create(&t, NULL, sender_main, &s), 0);
+    struct rc_msg m;
+    int r = rc_recv(b, &m, mpt_ms(10000));
+    pthread_join(t, NULL);
+    cr_assert(s.ok, "sending %zu bytes failed: %s", size, rc_error(a));
+    cr_assert_eq(r, RC_OK, "no message: %s %s", rc_status_name(r), rc_error(b));
+    bool same = m.meta == RC_DATA && m.has_data && m.data_len == size &&
+                memcmp(m.data, big, size) == 0 &&
+                strcmp(m.other_client, "alice") == 0 &&
+                strcmp(m.connection_id, "alice:1") == 0;
+    size_t got = m.data_len;
+    rc_msg_free(&m);
+    free(big);
+    cr_assert(same, "the large message was altered (%zu bytes received)", got);
+    /* And the stream goes on. */
+    exchange(a, b, "alice:1");
+    rc_close(a);
+    rc_close(b);
+    harness_stop(h);
+}
+
+Test(limits, large_900k_binary_to_binary) { large(RC_BINARY, RC_BINARY, 900 * 1024); }
+Test(limits, large_900k_binary_to_json) { large(RC_BINARY, RC_JSON, 900 * 1024); }
+/* 600 KiB: its JSON line (base64) stays under the 1 MiB limit too. */
+Test(limits, large_600k_json_to_binary) { large(RC_JSON, RC_BINARY, 600 * 1024); }
+
+/* ---------------------------------------------------------------------- */
+
+Test(limits, max_clients)
+{
+    struct harness *h = harness_start(MPT_LISTEN_JSON_BINARY MPT_AUTH_ALLOW_ALL
+                                      "limits = { max_clients = 3; };\n");
+    struct rc_client *a = rc_login_any(h, 0, RC_JSON, "a");
+    struct rc_client *b = rc_login_any(h, 1, RC_BINARY, "b");
+    struct rc_client *c = rc_login_any(h, 0, RC_JSON, "c");
+
+    rc_open_conn(a, b, "a:1", "echo");
+    for (int i = 0; i < 2; i++) {
+        enum rc_format f = i ? RC_BINARY : RC_JSON;
+        struct rc_client *d = rc_connect(h, lst(f), f);
+        /* Closed at once: no Auth needed (if it gets through, the Auth
+         * must fail anyway). */
+        rc_send(d, RC_AUTH, "d", "", rc_str("x"));
+        rc_expect_closed(d, RC_AUTH_FAILURE);
+        rc_close(d);
+    }
+    exchange(a, b, "a:1");
+    /* When one leaves, there is room again. */
+    rc_close(a);
+    rc_expect(b, RC_CLIENT_CLOSED, "a", "", RC_NULL);
+    struct rc_client *e = rc_login_any(h, 1, RC_BINARY, "e");
+    rc_open_conn(e, c, "e:1", "echo");
+    rc_close(b);
+    rc_close(c);
+    rc_close(e);
+    harness_stop(h);
+}
