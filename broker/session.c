@@ -95,6 +95,8 @@ static void schedule_free(struct session *s)
     event_active(b->reaper, 0, 0);
 }
 
+static void event_cb(struct bufferevent *bev, short what, void *arg);
+
 static void close_when_flushed(struct bufferevent *bev, void *arg)
 {
     struct session *s = arg;
@@ -122,7 +124,7 @@ void session_close(struct session *s, const char *reason)
     }
     /* Let the last words (AuthFailure, WAT) reach the client, within a
      * bounded time: a client that stops reading cannot hold us. */
-    bufferevent_setcb(s->bev, NULL, close_when_flushed, NULL, s);
+    bufferevent_setcb(s->bev, NULL, close_when_flushed, event_cb, s);
     set_timer(s, CLOSE_LINGER_MS);
 }
 
