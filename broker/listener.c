@@ -164,9 +164,9 @@ static int clear_stale_socket(const char *path, const struct listener_conf *lc,
     return 0;
 }
 
-/* Create the socket's directory if it is missing (one level: /run/x is
- * wiped at boot), so a fresh boot does not need an extra step. */
-static void make_parent_dir(const char *path)
+/* Create the socket's directory and any missing parent (mode 0755), as
+ * /run/NAME is wiped at boot: a fresh boot needs no extra step. */
+static void make_parent_dirs(const char *path)
 {
     char dir[sizeof ((struct sockaddr_un *)0)->sun_path];
     char *slash;
@@ -176,6 +176,13 @@ static void make_parent_dir(const char *path)
     if (slash == NULL || slash == dir)
         return;
     *slash = '\0';
+    for (char *p = dir + 1; *p != '\0'; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        mkdir(dir, 0755); /* EEXIST is the usual answer */
+        *p = '/';
+    }
     if (mkdir(dir, 0755) == 0)
         log_info("created directory %s", dir);
 }
@@ -192,7 +199,7 @@ static int bind_unix(const struct listener_conf *lc, char *label, size_t len,
         return -1;
     }
     memcpy(sun.sun_path, lc->unix_path, strlen(lc->unix_path) + 1);
-    make_parent_dir(lc->unix_path);
+    make_parent_dirs(lc->unix_path);
     if (clear_stale_socket(lc->unix_path, lc, errs) != 0)
         return -1;
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);

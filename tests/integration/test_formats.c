@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
@@ -283,4 +284,66 @@ Test(formats, ipv6_listener)
     rc_close(four);
     rc_close(sixb);
     harness_stop(h);
+}
+
+/* The socket's directory is created, parents included (/run/NAME is gone
+ * after a reboot), and the socket file is removed at exit. */
+Test(formats, unix_socket_directory_created_and_socket_removed)
+{
+    struct harness *h = harness_start(
+        "listeners = ( { unix = \"@DIR@/run/mpbroker/mp.sock\"; translator = \"json\"; } );\n"
+        MPT_AUTH_ALLOW_ALL);
+    char path[512];
+
+    snprintf(path, sizeof path, "%s", harness_path(h, "run/mpbroker/mp.sock"));
+    struct rc_client *c = rc_login_any(h, 0, RC_JSON, "inrun");
+    rc_close(c);
+    cr_assert_eq(access(path, F_OK), 0, "socket file missing while running");
+    harness_stop(h);
+    cr_assert_neq(access(path, F_OK), 0, "socket file left behind at exit");
+}
+
+/* A socket file left by a broker that died is replaced; one that a live
+ * process listens on is not stolen. */
+Test(formats, unix_socket_stale_file_replaced)
+{
+    struct harness *h = harness_new();
+    struct sockaddr_un sun = { .sun_family = AF_UNIX };
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+    snprintf(sun.sun_path, sizeof sun.sun_path, "%s",
+             harness_path(h, "stale.sock"));
+    cr_assert_eq(bind(fd, (struct sockaddr *)&sun, sizeof sun), 0);
+    close(fd); /* the file stays, nobody listens */
+    harness_boot(h,
+        "listeners = ( { unix = \"@DIR@/stale.sock\"; translator = \"json\"; } );\n"
+        MPT_AUTH_ALLOW_ALL);
+    struct rc_client *c = rc_login_any(h, 0, RC_JSON, "afterstale");
+    rc_close(c);
+    harness_stop(h);
+}
+
+Test(formats, unix_socket_in_use_is_an_error)
+{
+    struct harness *h = harness_new();
+    struct sockaddr_un sun = { .sun_family = AF_UNIX };
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    const char *conf;
+    struct run_result r;
+
+    snprintf(sun.sun_path, sizeof sun.sun_path, "%s",
+             harness_path(h, "busy.sock"));
+    cr_assert_eq(bind(fd, (struct sockaddr *)&sun, sizeof sun), 0);
+    cr_assert_eq(listen(fd, 1), 0);
+    conf = harness_write_config(h,
+        "listeners = ( { unix = \"@DIR@/busy.sock\"; translator = \"json\"; } );\n"
+        MPT_AUTH_ALLOW_ALL);
+    const char *args[] = { "-c", conf, NULL };
+    harness_run(args, mpt_ms(MPT_EXIT_MS), &r);
+    close(fd);
+    cr_assert_eq(r.exit_code, 1, "exit %d, stderr:\n%s", r.exit_code, r.err);
+    cr_assert_not_null(strstr(r.err, "in use"), "stderr:\n%s", r.err);
+    cr_assert_eq(access(sun.sun_path, F_OK), 0, "the live socket was removed");
+    run_result_free(&r);
+    harness_free(h);
 }
