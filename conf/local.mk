@@ -25,5 +25,15 @@ install-data-local: conf/mpbroker.conf
 	done
 	chmod 600 '$(DESTDIR)$(sysconfdir)/mpbroker.passwd' 2>/dev/null || true
 
-uninstall-local:
-	@echo "leaving $(DESTDIR)$(sysconfdir)/mpbroker.conf and mpbroker.passwd in place"
+# Remove the config and password file only when they are still the
+# shipped ones: an admin's edits are never thrown away.
+uninstall-local: conf/mpbroker.conf
+	@for f in mpbroker.conf mpbroker.passwd; do \
+	  if test -f conf/$$f; then src=conf/$$f; else src=$(top_srcdir)/conf/$$f; fi; \
+	  dst='$(DESTDIR)$(sysconfdir)/'$$f; \
+	  if test -f "$$dst" && cmp -s "$$src" "$$dst"; then \
+	    echo " rm -f $$dst"; rm -f "$$dst"; \
+	  elif test -e "$$dst"; then \
+	    echo "keeping modified $$dst"; \
+	  fi; \
+	done
