@@ -15,4 +15,4 @@ common_libmpcommon_la_LIBADD = $(YAJL_LIBS)
 # The name:hash password file, shared by auth_passwd and mpbroker-passwd.
 noinst_LTLIBRARIES += common/libmppasswd.la
 common_libmppasswd_la_SOURCES = common/passwd_file.c common/passwd_file.h
-common_libmppasswd_la_LIBADD = $(CRYPT_LIBS)
+common_libmppasswd_la_LIBADD = common/libmpcommon.la $(CRYPT_LIBS)

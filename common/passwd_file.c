@@ -12,11 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "name.h"
 #include "passwd_file.h"
-
-/* Same as MP_NAME_MAX: this file does not depend on the protocol header so
- * that the tool builds from passwd_file.c alone. */
-#define NAME_LEN_MAX 255
 
 #define STRINGIFY_(x) #x
 #define STRINGIFY(x) STRINGIFY_(x)
@@ -74,66 +71,13 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
 /* ---------------------------------------------------------------------- */
 /* Names and hashes */
 
-/* Length of the UTF-8 sequence at s[0..len), or 0 if it is invalid: the
- * broker's rule (common/name.c), copied so this file stands alone. */
-static size_t utf8_sequence_length(const unsigned char *s, size_t len)
-{
-    unsigned char c = s[0];
-    unsigned long cp;
-    size_t n;
-
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf) {
-        n = 2;
-        cp = c & 0x1f;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        n = 3;
-        cp = c & 0x0f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        n = 4;
-        cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    if (n > len)
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    /* Overlong forms, surrogates and values past U+10FFFF. */
-    if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
-        (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-        return 0;
-    return n;
-}
-
 const char *mp_passwd_name_check(const char *name, size_t len)
 {
-    const unsigned char *s = (const unsigned char *)name;
-
-    if (len == 0)
-        return "name is empty";
-    if (len > NAME_LEN_MAX)
-        return "name is longer than 255 bytes";
     /* The broker would take such a name, but its line would read back as
      * a comment. */
-    if (s[0] == '#')
+    if (len > 0 && name[0] == '#')
         return "name starts with '#'";
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] == ':')
-            return "name contains ':'";
-        if (s[i] < 0x20 || s[i] == 0x7f)
-            return "name contains a control character";
-    }
-    for (size_t i = 0, n; i < len; i += n) {
-        n = utf8_sequence_length(s + i, len - i);
-        if (n == 0)
-            return "name is not valid UTF-8";
-    }
-    return NULL;
+    return mp_name_check(name, len);
 }
 
 /* NULL if hash[0..len) looks like a crypt(3) hash of a method this libcrypt
