@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "codec.h"
+#include "errbuf.h"
 #include "message.h"
 #include "name.h"
 
@@ -40,16 +41,15 @@
 static enum mp_decode_status fail(char *err, size_t errlen, const char *fmt,
                                   ...) __attribute__((format(printf, 3, 4)));
 
+/* Report a malformed frame; returns the status for the caller to pass on. */
 static enum mp_decode_status fail(char *err, size_t errlen, const char *fmt,
                                   ...)
 {
     va_list ap;
 
-    if (err != NULL && errlen > 0) {
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
+    va_start(ap, fmt);
+    mp_vset_error(err, errlen, fmt, ap);
+    va_end(ap);
     return MP_DECODE_ERROR;
 }
 

@@ -20,7 +20,6 @@
  */
 #include "config.h"
 
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -31,25 +30,13 @@
 
 #include "base64.h"
 #include "codec.h"
+#include "errbuf.h"
 #include "message.h"
 #include "name.h"
 
 /* Go's encoding/json refuses input nested deeper than this. */
 #define MAX_DEPTH 10000
 
-static void set_error(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_error(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* ========================================================================
  * Scanner: where does the object end?
@@ -162,7 +149,7 @@ static enum scan_result scan_lead(struct json_scan *sc,
     if (i == len) {
         /* Whitespace costs memory too: bound it like a message. */
         if (i > max_size) {
-            set_error(err, errlen,
+            mp_set_error(err, errlen,
                       "more than %zu bytes of whitespace without a message",
                       max_size);
             return SCAN_ERROR;
@@ -170,7 +157,7 @@ static enum scan_result scan_lead(struct json_scan *sc,
         return SCAN_MORE;
     }
     if (buf[i] != '{') {
-        set_error(err, errlen, "message is not a JSON object");
+        mp_set_error(err, errlen, "message is not a JSON object");
         return SCAN_ERROR;
     }
     sc->start = i;
@@ -190,7 +177,7 @@ static enum scan_result scan_value_byte(struct json_scan *sc,
         return SCAN_MORE;
     case V_OPEN:
         if (++sc->depth > MAX_DEPTH) {
-            set_error(err, errlen, "invalid JSON: nested deeper than %d",
+            mp_set_error(err, errlen, "invalid JSON: nested deeper than %d",
                       MAX_DEPTH);
             return SCAN_ERROR;
         }
@@ -203,9 +190,9 @@ static enum scan_result scan_value_byte(struct json_scan *sc,
         return SCAN_MORE;
     default:
         if (c >= 0x20 && c < 0x7f)
-            set_error(err, errlen, "invalid JSON: unexpected '%c'", c);
+            mp_set_error(err, errlen, "invalid JSON: unexpected '%c'", c);
         else
-            set_error(err, errlen, "invalid JSON: unexpected byte 0x%02x",
+            mp_set_error(err, errlen, "invalid JSON: unexpected byte 0x%02x",
                       c);
         return SCAN_ERROR;
     }
@@ -223,11 +210,11 @@ static enum scan_result scan_escape_byte(struct json_scan *sc,
         return SCAN_MORE;
     }
     if (sc->want_low) {
-        set_error(err, errlen, "invalid JSON: unpaired surrogate escape");
+        mp_set_error(err, errlen, "invalid JSON: unpaired surrogate escape");
         return SCAN_ERROR;
     }
     if (strchr("\"\\/bfnrt", c) == NULL || c == '\0') {
-        set_error(err, errlen, "invalid JSON: invalid escape in a string");
+        mp_set_error(err, errlen, "invalid JSON: invalid escape in a string");
         return SCAN_ERROR;
     }
     sc->state = SCAN_STRING;
@@ -241,14 +228,14 @@ static enum scan_result scan_hex_byte(struct json_scan *sc, unsigned char c,
     int d = hex_digit(c);
 
     if (d < 0) {
-        set_error(err, errlen, "invalid JSON: bad \\u escape in a string");
+        mp_set_error(err, errlen, "invalid JSON: bad \\u escape in a string");
         return SCAN_ERROR;
     }
     sc->hex_val = (uint16_t)((unsigned)sc->hex_val << 4 | (unsigned)d);
     if (--sc->hex_left > 0)
         return SCAN_MORE;
     if (!finish_hex_escape(sc)) {
-        set_error(err, errlen, "invalid JSON: unpaired surrogate escape");
+        mp_set_error(err, errlen, "invalid JSON: unpaired surrogate escape");
         return SCAN_ERROR;
     }
     sc->state = SCAN_STRING;
@@ -261,7 +248,7 @@ static enum scan_result scan_string_stop(struct json_scan *sc,
                                          size_t errlen)
 {
     if (sc->want_low && c != '\\') {
-        set_error(err, errlen, "invalid JSON: unpaired surrogate escape");
+        mp_set_error(err, errlen, "invalid JSON: unpaired surrogate escape");
         return SCAN_ERROR;
     }
     if (c == '"') {
@@ -272,7 +259,7 @@ static enum scan_result scan_string_stop(struct json_scan *sc,
         sc->state = SCAN_ESCAPE;
         return SCAN_MORE;
     }
-    set_error(err, errlen, "invalid JSON: control character in a string");
+    mp_set_error(err, errlen, "invalid JSON: control character in a string");
     return SCAN_ERROR;
 }
 
@@ -333,7 +320,7 @@ static enum scan_result scan(struct json_scan *sc, const unsigned char *buf,
         limit = sc->start + max_size;
     r = scan_object(sc, buf, limit, end, err, errlen);
     if (r == SCAN_MORE && limit < len) {
-        set_error(err, errlen, "message exceeds %zu bytes", max_size);
+        mp_set_error(err, errlen, "message exceeds %zu bytes", max_size);
         return SCAN_ERROR;
     }
     return r;
@@ -586,11 +573,11 @@ static void yajl_reason(yajl_handle h, char *err, size_t errlen)
     unsigned char *text = yajl_get_error(h, 0, NULL, 0);
 
     if (text == NULL) {
-        set_error(err, errlen, "invalid JSON");
+        mp_set_error(err, errlen, "invalid JSON");
         return;
     }
     size_t n = strcspn((const char *)text, "\n");
-    set_error(err, errlen, "invalid JSON: %.*s", (int)n, (const char *)text);
+    mp_set_error(err, errlen, "invalid JSON: %.*s", (int)n, (const char *)text);
     yajl_free_error(h, text);
 }
 
@@ -603,14 +590,14 @@ static int parse_object(const unsigned char *span, size_t len,
     yajl_status st;
 
     if (h == NULL) {
-        set_error(err, errlen, "out of memory");
+        mp_set_error(err, errlen, "out of memory");
         return -1;
     }
     st = yajl_parse(h, span, len);
     if (st == yajl_status_ok)
         st = yajl_complete_parse(h);
     if (st == yajl_status_client_canceled)
-        set_error(err, errlen, "%s", p.error);
+        mp_set_error(err, errlen, "%s", p.error);
     else if (st != yajl_status_ok)
         yajl_reason(h, err, errlen);
     yajl_free(h);

@@ -4,7 +4,6 @@
 #include <crypt.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "errbuf.h"
 #include "name.h"
 #include "passwd_file.h"
 
@@ -54,19 +54,6 @@ struct mp_passwd {
 /* ---------------------------------------------------------------------- */
 /* Errors */
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* ---------------------------------------------------------------------- */
 /* Names and hashes */
@@ -288,7 +275,7 @@ static int check_duplicates(const struct mp_passwd *pw, const char *path,
         return 0;
     /* Sorted by (name, line), the pair with the smallest later line is
      * the first two occurrences of its name: `first` is the original. */
-    set_err(err, errlen, "%s:%zu: duplicate name '%s' (also on line %zu)",
+    mp_set_error(err, errlen, "%s:%zu: duplicate name '%s' (also on line %zu)",
             path, dup->line, dup->name, first->line);
     return -1;
 }
@@ -320,7 +307,7 @@ int mp_passwd_parse(const char *path, const char *text, size_t len,
         case LINE_SKIP:
             continue;
         case LINE_BAD:
-            set_err(err, errlen, "%s:%zu: %s", path, lineno, l.why);
+            mp_set_error(err, errlen, "%s:%zu: %s", path, lineno, l.why);
             mp_passwd_free(pw);
             return -1;
         case LINE_USER:
@@ -341,7 +328,7 @@ int mp_passwd_parse(const char *path, const char *text, size_t len,
 
 oom:
     mp_passwd_free(pw);
-    set_err(err, errlen, "%s: out of memory", path);
+    mp_set_error(err, errlen, "%s: out of memory", path);
     return -1;
 }
 
@@ -410,7 +397,7 @@ int mp_passwd_load(const char *path, struct mp_passwd **out, char *err,
     int rc;
 
     if (read_all(path, &text, &len, &st) < 0) {
-        set_err(err, errlen, "%s: %s", path, strerror(errno));
+        mp_set_error(err, errlen, "%s: %s", path, strerror(errno));
         return -1;
     }
     rc = mp_passwd_parse(path, text, len, out, err, errlen);
@@ -564,17 +551,17 @@ int mp_passwd_hash(const unsigned char *secret, size_t secret_len,
     int rc;
 
     if (why != NULL) {
-        set_err(err, errlen, "%s", why);
+        mp_set_error(err, errlen, "%s", why);
         return -1;
     }
     if (make_setting(prefix, setting, (int)sizeof setting, &method) < 0) {
-        set_err(err, errlen, "cannot make a salt for method '%s': %s",
+        mp_set_error(err, errlen, "cannot make a salt for method '%s': %s",
                 method, strerror(errno));
         return -1;
     }
     rc = run_crypt(setting, secret, secret_len, hash);
     if (rc <= 0) {
-        set_err(err, errlen, "cannot hash with method '%s': %s", method,
+        mp_set_error(err, errlen, "cannot hash with method '%s': %s", method,
                 strerror(rc < 0 ? ENOMEM : errno));
         return -1;
     }
@@ -582,7 +569,7 @@ int mp_passwd_hash(const unsigned char *secret, size_t secret_len,
     if (rc == 0)
         memcpy(out, hash, strlen(hash) + 1);
     else
-        set_err(err, errlen, "hash buffer too small");
+        mp_set_error(err, errlen, "hash buffer too small");
     explicit_bzero(hash, sizeof hash);
     return rc;
 }
@@ -692,7 +679,7 @@ fail:
     if (created)
         (void)unlink(tmp);
     free(tmp);
-    set_err(err, errlen, "%s: %s: %s", shown, what, strerror(saved));
+    mp_set_error(err, errlen, "%s: %s: %s", shown, what, strerror(saved));
     return -1;
 }
 
@@ -774,17 +761,17 @@ int mp_passwd_update(const char *path, const char *name, const char *hash,
     if (why == NULL && hash != NULL)
         why = hash_check(hash, strlen(hash), &legacy);
     if (why != NULL) {
-        set_err(err, errlen, "%s", why);
+        mp_set_error(err, errlen, "%s", why);
         return -1;
     }
     target = resolve_target(path);
     if (target == NULL) {
-        set_err(err, errlen, "%s: %s", path, strerror(errno));
+        mp_set_error(err, errlen, "%s: %s", path, strerror(errno));
         return -1;
     }
     if (read_all(target, &text, &len, &st) < 0) {
         if (errno != ENOENT || hash == NULL) {
-            set_err(err, errlen, "%s: %s", path, strerror(errno));
+            mp_set_error(err, errlen, "%s: %s", path, strerror(errno));
             goto done;
         }
         exists = false;
@@ -796,11 +783,11 @@ int mp_passwd_update(const char *path, const char *name, const char *hash,
 
     out = rewrite_text(text, len, name, hash, &found, &outlen);
     if (out == NULL) {
-        set_err(err, errlen, "%s: out of memory", path);
+        mp_set_error(err, errlen, "%s: out of memory", path);
         goto done;
     }
     if (hash == NULL && !found) {
-        set_err(err, errlen, "%s: no user '%s'", path, name);
+        mp_set_error(err, errlen, "%s: no user '%s'", path, name);
         goto done;
     }
     rc = replace_file(target, exists ? &st : NULL, out, outlen, path, err,
