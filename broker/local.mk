@@ -9,8 +9,7 @@ broker_mpbroker_SOURCES = \
 	broker/listener.c broker/listener.h \
 	broker/session.c broker/session.h \
 	broker/router.c broker/router.h \
-	broker/conn_table.c broker/conn_table.h \
-	broker/hashmap.c broker/hashmap.h
+	broker/conn_table.c broker/conn_table.h
 broker_mpbroker_CPPFLAGS = $(AM_CPPFLAGS) \
 	-DMP_DEFAULT_CONFIG='"$(sysconfdir)/mpbroker.conf"' \
 	-DMP_DEFAULT_PLUGIN_DIR='"$(pkglibdir)"'

@@ -6,6 +6,7 @@ common_libmpcommon_la_SOURCES = \
 	common/name.c common/name.h \
 	common/log.c common/log.h \
 	common/errbuf.c common/errbuf.h \
+	common/hashmap.c common/hashmap.h \
 	common/base64.c common/base64.h \
 	common/codec.h \
 	common/codec_json.c \

@@ -8,7 +8,9 @@ AM_TESTS_ENVIRONMENT = \
 	MP_SRCDIR='$(abs_top_srcdir)'; export MP_SRCDIR; \
 	MPBROKER='$(abs_top_builddir)/broker/mpbroker'; export MPBROKER; \
 	MP_PLUGIN_BUILD_DIR='$(abs_top_builddir)/plugins/.libs'; export MP_PLUGIN_BUILD_DIR; \
-	MP_TEST_PLUGIN_DIR='$(abs_top_builddir)/tests/plugins/.libs'; export MP_TEST_PLUGIN_DIR;
+	MP_TEST_PLUGIN_DIR='$(abs_top_builddir)/tests/plugins/.libs'; export MP_TEST_PLUGIN_DIR; \
+	MPCAT='$(abs_top_builddir)/tools/mpcat'; export MPCAT; \
+	MP_EXAMPLES_DIR='$(abs_top_builddir)/examples'; export MP_EXAMPLES_DIR;
 
 TEST_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS)
 TEST_LIBS = $(CRITERION_LIBS)
@@ -20,6 +22,7 @@ include tests/unit/local.mk
 include tests/codec.mk
 include tests/auth.mk
 include tests/integration/local.mk
+include tests/client.mk
 endif
 
 EXTRA_DIST += tests/criterion-tap.sh

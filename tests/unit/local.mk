@@ -8,15 +8,12 @@ tests_unit_test_name_SOURCES = tests/unit/test_name.c
 tests_unit_test_name_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_name_LDADD = common/libmpcommon.la $(TEST_LIBS)
 
-tests_unit_test_hashmap_SOURCES = tests/unit/test_hashmap.c \
-	broker/hashmap.c broker/hashmap.h
-tests_unit_test_hashmap_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/broker
+tests_unit_test_hashmap_SOURCES = tests/unit/test_hashmap.c
 tests_unit_test_hashmap_CFLAGS = $(TEST_CFLAGS)
-tests_unit_test_hashmap_LDADD = $(TEST_LIBS)
+tests_unit_test_hashmap_LDADD = common/libmpcommon.la $(TEST_LIBS)
 
 tests_unit_test_conn_table_SOURCES = tests/unit/test_conn_table.c \
-	broker/conn_table.c broker/conn_table.h \
-	broker/hashmap.c broker/hashmap.h
+	broker/conn_table.c broker/conn_table.h
 tests_unit_test_conn_table_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/broker
 tests_unit_test_conn_table_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_conn_table_LDADD = common/libmpcommon.la $(TEST_LIBS)

@@ -8,8 +8,8 @@
  * in the value (a session's name, a connection's id). Values are never
  * freed by the map.
  */
-#ifndef MP_BROKER_HASHMAP_H
-#define MP_BROKER_HASHMAP_H
+#ifndef MP_COMMON_HASHMAP_H
+#define MP_COMMON_HASHMAP_H
 
 #include <stddef.h>
 

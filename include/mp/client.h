@@ -1,0 +1,275 @@
+/*
+ * mp/client.h - libmpclient, the C client library of mpbroker.
+ *
+ * A client connects to the broker, logs in with a name and a secret, and
+ * then opens connections to other clients by (peer name, protocol) or
+ * accepts the ones they open through handlers registered per protocol
+ * (the original MessagePasser's MappedConnectionHandler). A connection is
+ * a two-way, ordered stream of whole messages.
+ *
+ *     struct mp_client_options o = MP_CLIENT_OPTIONS_INIT;
+ *     o.address = "tcp:127.0.0.1:7330";
+ *     o.name = "alice";
+ *     o.secret = "secret";
+ *     o.secret_len = 6;
+ *     struct mp_client *c = mp_client_new(NULL, &o, &err);
+ *     mp_client_handle(c, "echo", on_echo_connection, NULL);
+ *     if (mp_client_connect_wait(c, reason, sizeof reason) == MP_OK)
+ *         mp_client_run(c);
+ *     mp_client_free(c);
+ *
+ * EVENT LOOP. A client either runs on the caller's libevent event_base
+ * (pass it to mp_client_new(); the caller dispatches it) or creates and
+ * runs its own (pass NULL; then mp_client_run() dispatches it until
+ * mp_client_stop() or until the broker connection is gone).
+ *
+ * THREADING. A client and its connections are not thread-safe: call every
+ * function from the thread that dispatches the client's event_base. Every
+ * callback runs on that thread, from inside the event loop. Several clients
+ * may share one event_base.
+ *
+ * CALLBACKS AND LIFETIMES. Callbacks may call any function of this API,
+ * with one exception: mp_client_free() must not be called from inside a
+ * callback of that client (stop the loop, then free it).
+ * A `struct mp_conn *` is valid from the moment the library hands it to
+ * you (on_connection or the open callback) until your on_close callback
+ * returns or mp_conn_close() returns, whichever comes first; after that
+ * the library has freed it.
+ *
+ * ERRORS. Functions return MP_OK (0) or a negative enum mp_error;
+ * mp_strerror() gives a text. The library never prints, never exits or
+ * aborts on anything the network sends, and never raises signals (it
+ * sends with MSG_NOSIGNAL where available; set SIGPIPE to SIG_IGN if your
+ * platform lacks it).
+ */
+#ifndef MP_CLIENT_H
+#define MP_CLIENT_H
+
+#include <stddef.h>
+
+#include <mp/protocol.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct event_base;
+struct mp_client;
+struct mp_conn;
+
+enum mp_error {
+    MP_OK = 0,
+    MP_ERR_INVALID = -1,          /* bad argument */
+    MP_ERR_NOMEM = -2,            /* out of memory */
+    MP_ERR_ADDRESS = -3,          /* address not "tcp:HOST:PORT"/"unix:PATH", or unresolvable */
+    MP_ERR_CONNECT = -4,          /* the broker could not be reached */
+    MP_ERR_AUTH = -5,             /* the broker refused the login (see reason) */
+    MP_ERR_BROKER_GONE = -6,      /* the connection to the broker was lost */
+    MP_ERR_NO_SUCH_CLIENT = -7,   /* the peer is not connected */
+    MP_ERR_UNKNOWN_PROTOCOL = -8, /* the peer has no handler for the protocol */
+    MP_ERR_CLOSED = -9,           /* the connection is closed */
+    MP_ERR_TOO_BIG = -10,         /* message over max_message_size */
+    MP_ERR_PROTOCOL = -11,        /* the broker sent something undecodable */
+    MP_ERR_STATE = -12,           /* not possible now (not logged in, ...) */
+    MP_ERR_EXISTS = -13,          /* a handler for that protocol exists */
+    MP_ERR_TIMEOUT = -14,         /* no login within connect_timeout_ms */
+    MP_ERR_PEER_LEFT = -15,       /* the peer left before answering */
+};
+
+/* A static, never NULL, text for an mp_error value. */
+const char *mp_strerror(int error);
+
+/* Why a connection ended (the on_close callback's `reason`). */
+enum mp_close_reason {
+    MP_CLOSE_BY_PEER = 1,     /* the peer closed it */
+    MP_CLOSE_PEER_LEFT = 2,   /* the peer disconnected from the broker */
+    MP_CLOSE_BROKER_LOST = 3, /* this client lost the broker */
+    MP_CLOSE_CLIENT_FREED = 4 /* mp_client_free() while it was open */
+};
+
+/* A static text for an mp_close_reason. */
+const char *mp_close_reason_string(int reason);
+
+/* ------------------------------------------------------------------------
+ * Clients
+ */
+
+struct mp_client_options {
+    size_t size;             /* sizeof(struct mp_client_options): set by
+                                MP_CLIENT_OPTIONS_INIT */
+    const char *address;     /* "tcp:HOST:PORT" ("tcp:[::1]:7330") or
+                                "unix:PATH"; a HOST name is resolved with
+                                getaddrinfo(), which may block */
+    const char *format;      /* "binary" (default when NULL) or "json" */
+    const char *name;        /* the name to log in with */
+    const void *secret;      /* secret bytes (any, NUL included) */
+    size_t secret_len;
+    size_t max_message_size; /* bytes of one encoded message, both ways;
+                                0 = 1048576, the broker's default */
+    unsigned connect_timeout_ms; /* connect + login; 0 = 10000 */
+};
+
+#define MP_CLIENT_OPTIONS_INIT {sizeof(struct mp_client_options), NULL, NULL, NULL, NULL, 0, 0, 0}
+
+/*
+ * Create a client. `base` is the caller's event_base, or NULL for a loop of
+ * the client's own. Every string and the secret of `opts` are copied.
+ * Returns NULL and sets *error (if error is not NULL) on failure.
+ * Nothing is sent before mp_client_connect().
+ */
+struct mp_client *mp_client_new(struct event_base *base,
+                                const struct mp_client_options *opts,
+                                int *error);
+
+/*
+ * Close every connection (their on_close gets MP_CLOSE_CLIENT_FREED), the
+ * socket, and - in own-loop mode - the event_base, and free the client.
+ * Pending opens get MP_ERR_CLOSED. NULL is a no-op. Not from inside one of
+ * this client's callbacks.
+ */
+void mp_client_free(struct mp_client *c);
+
+/*
+ * Called once the login is decided: status MP_OK when logged in; otherwise
+ * an mp_error and, for MP_ERR_AUTH, `reason` holds the broker's text
+ * (valid during the call; NULL for other errors). After a failure the
+ * client is disconnected and can only be freed.
+ */
+typedef void (*mp_ready_cb)(struct mp_client *c, int status,
+                            const char *reason, void *arg);
+
+/*
+ * Called when the broker connection is lost after a successful login (the
+ * broker stopped, the network failed, or the broker closed it, e.g. for a
+ * newer login with the same name). By then every connection has had its
+ * on_close (MP_CLOSE_BROKER_LOST) and every pending open its callback
+ * (MP_ERR_BROKER_GONE). status is MP_ERR_BROKER_GONE or MP_ERR_PROTOCOL.
+ */
+typedef void (*mp_lost_cb)(struct mp_client *c, int status, void *arg);
+
+/* Set the lost callback (before or after connecting). */
+void mp_client_on_lost(struct mp_client *c, mp_lost_cb cb, void *arg);
+
+/* Start connecting and logging in; `cb` reports the outcome. Returns
+ * MP_OK if the attempt started (the outcome then always comes through
+ * cb), or an error (MP_ERR_ADDRESS, MP_ERR_STATE if already started). */
+int mp_client_connect(struct mp_client *c, mp_ready_cb cb, void *arg);
+
+/*
+ * The blocking helper for simple programs: connect, log in, and return
+ * once it is decided, dispatching the client's event_base meanwhile (in
+ * attached mode that runs the caller's other events too). Returns MP_OK or
+ * the error; on MP_ERR_AUTH the broker's reason is copied into
+ * reason[0..reason_len) (reason may be NULL).
+ */
+int mp_client_connect_wait(struct mp_client *c, char *reason,
+                           size_t reason_len);
+
+/* Own-loop mode: dispatch until mp_client_stop() or until nothing is left
+ * to do (the broker connection is closed). Returns MP_OK, or MP_ERR_STATE
+ * in attached mode (dispatch your own event_base). */
+int mp_client_run(struct mp_client *c);
+
+/* Make mp_client_run() (or mp_client_connect_wait()) return soon. */
+void mp_client_stop(struct mp_client *c);
+
+/* The event_base the client runs on (the caller's, or its own). */
+struct event_base *mp_client_base(const struct mp_client *c);
+
+/* The name the client logged in with (valid while the client lives). */
+const char *mp_client_name(const struct mp_client *c);
+
+/* ------------------------------------------------------------------------
+ * Incoming connections
+ */
+
+/* A peer opened a connection for a protocol you handle: it is accepted
+ * and open. Set its callbacks here (mp_conn_set_callbacks), or close it. */
+typedef void (*mp_connection_cb)(struct mp_conn *conn, void *arg);
+
+/*
+ * Accept connections for `protocol` (copied) with on_connection. A peer
+ * opening a protocol without a handler is refused with UnknownProto,
+ * automatically. Returns MP_OK, MP_ERR_EXISTS or MP_ERR_NOMEM.
+ */
+int mp_client_handle(struct mp_client *c, const char *protocol,
+                     mp_connection_cb on_connection, void *arg);
+
+/* Stop accepting `protocol` (open connections stay). MP_OK or
+ * MP_ERR_INVALID if no such handler. */
+int mp_client_unhandle(struct mp_client *c, const char *protocol);
+
+/* ------------------------------------------------------------------------
+ * Outgoing connections
+ */
+
+/*
+ * The outcome of mp_client_open(): conn is the open connection and status
+ * MP_OK, or conn is NULL and status is MP_ERR_UNKNOWN_PROTOCOL (refused),
+ * MP_ERR_NO_SUCH_CLIENT, MP_ERR_PEER_LEFT, MP_ERR_BROKER_GONE or
+ * MP_ERR_CLOSED (client freed).
+ */
+typedef void (*mp_open_cb)(struct mp_conn *conn, int status, void *arg);
+
+/*
+ * Open a connection to `peer` for `protocol` (both copied). Only once
+ * logged in (MP_ERR_STATE otherwise). Returns MP_OK if the request was
+ * sent - the outcome then always comes through cb, exactly once - or an
+ * error (MP_ERR_INVALID for a bad peer name, ...).
+ */
+int mp_client_open(struct mp_client *c, const char *peer,
+                   const char *protocol, mp_open_cb cb, void *arg);
+
+/* ------------------------------------------------------------------------
+ * Connections
+ */
+
+/* A message: data[0..len) is valid during the call only. */
+typedef void (*mp_message_cb)(struct mp_conn *conn, const void *data,
+                              size_t len, void *arg);
+
+/* The connection ended (enum mp_close_reason); it is freed when this
+ * returns. Not called for mp_conn_close(). */
+typedef void (*mp_close_cb)(struct mp_conn *conn, int reason, void *arg);
+
+/* Set the callbacks and their argument (either callback may be NULL:
+ * messages are then dropped). Messages are delivered in order. */
+void mp_conn_set_callbacks(struct mp_conn *conn, mp_message_cb on_message,
+                           mp_close_cb on_close, void *arg);
+
+/*
+ * Send one message (a copy of data[0..len); len 0 is an empty message).
+ * Returns MP_OK once it is queued, MP_ERR_TOO_BIG if its encoding would
+ * exceed max_message_size, MP_ERR_CLOSED if the broker is gone.
+ */
+int mp_conn_send(struct mp_conn *conn, const void *data, size_t len);
+
+/*
+ * Send without a copy where the format allows (binary): the library owns
+ * `data` from this call on and calls free_fn(data, len, free_arg) once it
+ * no longer needs it - immediately, or after the bytes left the socket.
+ * free_fn is called on every outcome, errors included (free_fn may be
+ * NULL for static data).
+ */
+int mp_conn_send_take(struct mp_conn *conn, void *data, size_t len,
+                      void (*free_fn)(void *data, size_t len, void *arg),
+                      void *free_arg);
+
+/* Close: the peer is told (its on_close gets MP_CLOSE_BY_PEER); conn is
+ * freed before this returns and its on_close is not called. */
+void mp_conn_close(struct mp_conn *conn);
+
+/* The peer's name, the protocol and the connection id (valid while conn
+ * lives). */
+const char *mp_conn_peer(const struct mp_conn *conn);
+const char *mp_conn_protocol(const struct mp_conn *conn);
+const char *mp_conn_id(const struct mp_conn *conn);
+
+/* The client the connection belongs to. */
+struct mp_client *mp_conn_client(const struct mp_conn *conn);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MP_CLIENT_H */

@@ -1,0 +1,558 @@
+/*
+ * client.c - libmpclient's client: the broker connection, login, the
+ * event loop modes, handlers, and decoding what the broker sends.
+ */
+#include "config.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "client-internal.h"
+#include "codec.h"
+#include "hashmap.h"
+#include "message.h"
+#include "name.h"
+
+enum {
+    DEFAULT_MAX_MESSAGE_SIZE = 1048576,
+    DEFAULT_CONNECT_TIMEOUT_MS = 10000,
+};
+
+static void set_timer(struct mp_client *c, unsigned ms)
+{
+    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+
+    evtimer_add(c->timer, &tv);
+}
+
+/* ------------------------------------------------------------------------
+ * Sending
+ */
+
+/* The encoder's sink: bytes go to the scratch buffer; the data of a
+ * message sent with mp_conn_send_take() is added by reference. */
+struct sink {
+    struct evbuffer *buf;
+    const void *take;
+    size_t take_len;
+    void (*free_fn)(void *, size_t, void *);
+    void *free_arg;
+    bool taken;
+};
+
+struct taken_data {
+    void (*free_fn)(void *, size_t, void *);
+    void *free_arg;
+};
+
+static void release_taken(const void *data, size_t len, void *extra)
+{
+    struct taken_data *t = extra;
+
+    if (t->free_fn != NULL)
+        t->free_fn((void *)data, len, t->free_arg);
+    free(t);
+}
+
+static int sink_write(void *ctx, const void *bytes, size_t len)
+{
+    struct sink *s = ctx;
+
+    if (s->take != NULL && !s->taken && bytes == s->take &&
+        len == s->take_len && len > 0) {
+        struct taken_data *t = malloc(sizeof *t);
+        if (t != NULL) {
+            t->free_fn = s->free_fn;
+            t->free_arg = s->free_arg;
+            if (evbuffer_add_reference(s->buf, bytes, len, release_taken,
+                                       t) == 0) {
+                s->taken = true;
+                return 0;
+            }
+            free(t);
+        }
+    }
+    return evbuffer_add(s->buf, bytes, len);
+}
+
+int client_send(struct mp_client *c, enum mp_meta meta, const char *other,
+                size_t other_len, const char *id, size_t id_len,
+                const void *data, size_t data_len, bool has_data,
+                void (*free_fn)(void *, size_t, void *), void *free_arg)
+{
+    struct mp_message msg;
+    struct sink sink = {.buf = c->scratch, .take = free_fn ? data : NULL,
+                        .take_len = data_len, .free_fn = free_fn,
+                        .free_arg = free_arg};
+    int rc = MP_OK;
+
+    if (c->state != CLIENT_READY && c->state != CLIENT_AUTHENTICATING)
+        rc = MP_ERR_CLOSED;
+    else if (data_len > c->max_message_size)
+        rc = MP_ERR_TOO_BIG;
+    if (rc != MP_OK)
+        goto done;
+    memset(&msg, 0, sizeof msg);
+    msg.meta = (uint8_t)meta;
+    mp_message_set_other_client(&msg, other, other_len);
+    mp_message_set_connection_id(&msg, id, id_len);
+    /* Borrowed: the message is not cleared, so data is never freed here. */
+    msg.has_data = has_data;
+    msg.data = (unsigned char *)data;
+    msg.data_len = data_len;
+    if (c->codec->encode(c->encode_stream, &msg, sink_write, &sink) != 0)
+        rc = MP_ERR_NOMEM;
+    else if (evbuffer_get_length(c->scratch) > c->max_message_size)
+        rc = MP_ERR_TOO_BIG;
+    if (rc == MP_OK &&
+        evbuffer_add_buffer(bufferevent_get_output(c->bev), c->scratch) != 0)
+        rc = MP_ERR_NOMEM;
+    /* On any error, draining releases taken data through release_taken. */
+    evbuffer_drain(c->scratch, evbuffer_get_length(c->scratch));
+done:
+    if (free_fn != NULL && !sink.taken)
+        free_fn((void *)data, data_len, free_arg);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------
+ * Login outcome and loss
+ */
+
+static void finish_login(struct mp_client *c, int status, const char *reason)
+{
+    mp_ready_cb cb = c->ready_cb;
+
+    evtimer_del(c->timer);
+    c->deferred_error = 0;
+    if (status == MP_OK) {
+        c->state = CLIENT_READY;
+    } else {
+        c->state = CLIENT_DONE;
+        if (c->bev != NULL) {
+            bufferevent_free(c->bev);
+            c->bev = NULL;
+        }
+    }
+    if (cb != NULL)
+        cb(c, status, reason, c->ready_arg);
+}
+
+/* The broker connection is gone after login: end every connection, then
+ * tell the application. */
+static void lose_broker(struct mp_client *c, int status)
+{
+    c->state = CLIENT_DONE;
+    if (c->bev != NULL) {
+        bufferevent_free(c->bev);
+        c->bev = NULL;
+    }
+    conns_end_all(c, NULL, 0, MP_CLOSE_BROKER_LOST, MP_ERR_BROKER_GONE);
+    if (c->lost_cb != NULL)
+        c->lost_cb(c, status, c->lost_arg);
+    if (c->own_base)
+        event_base_loopbreak(c->base);
+}
+
+/* A fatal problem with the broker connection, in any state. */
+static void connection_failed(struct mp_client *c, int status,
+                              const char *reason)
+{
+    if (c->state == CLIENT_READY)
+        lose_broker(c, status);
+    else if (c->state == CLIENT_CONNECTING ||
+             c->state == CLIENT_AUTHENTICATING)
+        finish_login(c, status, reason);
+}
+
+/* ------------------------------------------------------------------------
+ * Receiving
+ */
+
+static void handle_login_answer(struct mp_client *c, struct mp_message *msg)
+{
+    char reason[256];
+    size_t n;
+
+    if (msg->meta == MP_META_AUTH_OK) {
+        finish_login(c, MP_OK, NULL);
+        return;
+    }
+    if (msg->meta != MP_META_AUTH_FAILURE) {
+        finish_login(c, MP_ERR_PROTOCOL, NULL);
+        return;
+    }
+    n = msg->data_len < sizeof reason - 1 ? msg->data_len : sizeof reason - 1;
+    if (n > 0)
+        memcpy(reason, msg->data, n);
+    reason[n] = '\0';
+    finish_login(c, MP_ERR_AUTH, reason);
+}
+
+/* Decode and handle one message; false when the loop must stop. */
+static bool process_one(struct mp_client *c)
+{
+    struct evbuffer *in;
+    size_t len, consumed = 0;
+    const unsigned char *buf;
+    struct mp_message msg;
+    char err[160];
+    enum mp_decode_status st;
+
+    if (c->bev == NULL ||
+        (c->state != CLIENT_AUTHENTICATING && c->state != CLIENT_READY))
+        return false;
+    in = bufferevent_get_input(c->bev);
+    len = evbuffer_get_length(in);
+    if (len == 0)
+        return false;
+    buf = evbuffer_pullup(in, -1);
+    memset(&msg, 0, sizeof msg);
+    st = buf == NULL ? MP_DECODE_ERROR
+                     : c->codec->decode(c->decode_stream, buf, len,
+                                        c->max_message_size, &msg, &consumed,
+                                        err, sizeof err);
+    if (st == MP_DECODE_NEED_MORE)
+        return false;
+    if (st == MP_DECODE_ERROR) {
+        connection_failed(c, MP_ERR_PROTOCOL, NULL);
+        return false;
+    }
+    evbuffer_drain(in, consumed);
+    if (c->state == CLIENT_AUTHENTICATING)
+        handle_login_answer(c, &msg);
+    else
+        conn_handle_message(c, &msg);
+    mp_message_clear(&msg);
+    return true;
+}
+
+static void read_cb(struct bufferevent *bev, void *arg)
+{
+    (void)bev;
+    while (process_one(arg))
+        ;
+}
+
+static void send_auth(struct mp_client *c)
+{
+    c->state = CLIENT_AUTHENTICATING;
+    if (client_send(c, MP_META_AUTH, c->name, c->name_len, "", 0, c->secret,
+                    c->secret_len, true, NULL, NULL) != MP_OK)
+        finish_login(c, MP_ERR_NOMEM, NULL);
+}
+
+static void event_cb(struct bufferevent *bev, short what, void *arg)
+{
+    struct mp_client *c = arg;
+
+    if (what & BEV_EVENT_CONNECTED) {
+        int one = 1;
+        /* Small messages, latency matters. Fails harmlessly on Unix. */
+        setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &one,
+                   sizeof one);
+        send_auth(c);
+        return;
+    }
+    /* Messages that arrived with the close (an AuthFailure) come first. */
+    read_cb(bev, c);
+    if (c->state == CLIENT_CONNECTING)
+        connection_failed(c, MP_ERR_CONNECT, NULL);
+    else
+        connection_failed(c, MP_ERR_BROKER_GONE, NULL);
+}
+
+static void timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct mp_client *c = arg;
+
+    (void)fd;
+    (void)what;
+    connection_failed(c, c->deferred_error ? c->deferred_error
+                                           : MP_ERR_TIMEOUT, NULL);
+}
+
+/* ------------------------------------------------------------------------
+ * Public API: lifecycle
+ */
+
+static int copy_options(struct mp_client *c, const struct mp_client_options *o)
+{
+    const char *format = o->format ? o->format : "binary";
+
+    if (o->name == NULL || mp_name_check(o->name, strlen(o->name)) != NULL ||
+        (o->secret == NULL && o->secret_len > 0) || o->address == NULL)
+        return MP_ERR_INVALID;
+    if (strcmp(format, "binary") == 0)
+        c->codec = &mp_codec_binary;
+    else if (strcmp(format, "json") == 0)
+        c->codec = &mp_codec_json;
+    else
+        return MP_ERR_INVALID;
+    c->name_len = strlen(o->name);
+    memcpy(c->name, o->name, c->name_len + 1);
+    c->address = strdup(o->address);
+    c->secret = malloc(o->secret_len ? o->secret_len : 1);
+    if (c->address == NULL || c->secret == NULL)
+        return MP_ERR_NOMEM;
+    if (o->secret_len > 0)
+        memcpy(c->secret, o->secret, o->secret_len);
+    c->secret_len = o->secret_len;
+    c->max_message_size =
+        o->max_message_size ? o->max_message_size : DEFAULT_MAX_MESSAGE_SIZE;
+    c->connect_timeout_ms = o->connect_timeout_ms ? o->connect_timeout_ms
+                                                  : DEFAULT_CONNECT_TIMEOUT_MS;
+    return MP_OK;
+}
+
+static int open_streams(struct mp_client *c)
+{
+    if (c->codec->stream_new == NULL)
+        return MP_OK;
+    c->decode_stream = c->codec->stream_new(NULL);
+    c->encode_stream = c->codec->stream_new(NULL);
+    return c->decode_stream && c->encode_stream ? MP_OK : MP_ERR_NOMEM;
+}
+
+struct mp_client *mp_client_new(struct event_base *base,
+                                const struct mp_client_options *opts,
+                                int *error)
+{
+    struct mp_client *c;
+    int rc = MP_ERR_NOMEM;
+
+    if (opts == NULL || opts->size < sizeof *opts) {
+        rc = MP_ERR_INVALID;
+        c = NULL;
+        goto fail;
+    }
+    c = calloc(1, sizeof *c);
+    if (c == NULL)
+        goto fail;
+    c->own_base = base == NULL;
+    c->base = base ? base : event_base_new();
+    if (c->base == NULL)
+        goto fail;
+    rc = copy_options(c, opts);
+    if (rc != MP_OK)
+        goto fail;
+    rc = open_streams(c);
+    if (rc != MP_OK)
+        goto fail;
+    rc = MP_ERR_NOMEM;
+    c->scratch = evbuffer_new();
+    c->timer = evtimer_new(c->base, timer_cb, c);
+    c->conns_by_id = hashmap_new();
+    if (c->scratch == NULL || c->timer == NULL || c->conns_by_id == NULL)
+        goto fail;
+    /* A broker vanishing mid-write must not kill the program: libevent
+     * writes with writev(), which raises SIGPIPE. Only a default
+     * disposition is changed; a handler the program set stays. */
+    {
+        struct sigaction old;
+        if (sigaction(SIGPIPE, NULL, &old) == 0 && old.sa_handler == SIG_DFL)
+            signal(SIGPIPE, SIG_IGN);
+    }
+    c->state = CLIENT_NEW;
+    return c;
+fail:
+    if (error != NULL)
+        *error = rc;
+    mp_client_free(c);
+    return NULL;
+}
+
+void mp_client_free(struct mp_client *c)
+{
+    if (c == NULL)
+        return;
+    conns_end_all(c, NULL, 0, MP_CLOSE_CLIENT_FREED, MP_ERR_CLOSED);
+    while (c->handlers != NULL) {
+        struct handler *h = c->handlers;
+        c->handlers = h->next;
+        free(h->protocol);
+        free(h);
+    }
+    if (c->bev != NULL)
+        bufferevent_free(c->bev);
+    if (c->timer != NULL)
+        event_free(c->timer);
+    if (c->scratch != NULL)
+        evbuffer_free(c->scratch);
+    hashmap_free(c->conns_by_id);
+    if (c->codec != NULL && c->codec->stream_free != NULL) {
+        c->codec->stream_free(c->decode_stream);
+        c->codec->stream_free(c->encode_stream);
+    }
+    if (c->secret != NULL) {
+        explicit_bzero(c->secret, c->secret_len);
+        free(c->secret);
+    }
+    free(c->address);
+    if (c->own_base && c->base != NULL)
+        event_base_free(c->base);
+    free(c);
+}
+
+void mp_client_on_lost(struct mp_client *c, mp_lost_cb cb, void *arg)
+{
+    c->lost_cb = cb;
+    c->lost_arg = arg;
+}
+
+int mp_client_connect(struct mp_client *c, mp_ready_cb cb, void *arg)
+{
+    struct sockaddr_storage sa;
+    socklen_t len = 0;
+    int rc;
+
+    if (c == NULL)
+        return MP_ERR_INVALID;
+    if (c->state != CLIENT_NEW)
+        return MP_ERR_STATE;
+    rc = mp_address_parse(c->address, &sa, &len);
+    if (rc != MP_OK)
+        return rc;
+    c->bev = bufferevent_socket_new(c->base, -1, BEV_OPT_CLOSE_ON_FREE);
+    if (c->bev == NULL)
+        return MP_ERR_NOMEM;
+    c->ready_cb = cb;
+    c->ready_arg = arg;
+    c->state = CLIENT_CONNECTING;
+    bufferevent_setcb(c->bev, read_cb, NULL, event_cb, c);
+    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    set_timer(c, c->connect_timeout_ms);
+    if (bufferevent_socket_connect(c->bev, (struct sockaddr *)&sa,
+                                   (int)len) != 0) {
+        /* Refused at once (e.g. no Unix socket there): the outcome still
+         * goes through cb, from the loop, as promised. */
+        c->deferred_error = MP_ERR_CONNECT;
+        set_timer(c, 0);
+    }
+    return MP_OK;
+}
+
+static void wait_ready(struct mp_client *c, int status, const char *reason,
+                       void *arg)
+{
+    (void)arg;
+    c->wait_done = true;
+    c->wait_status = status;
+    snprintf(c->wait_reason, sizeof c->wait_reason, "%s",
+             reason ? reason : "");
+}
+
+int mp_client_connect_wait(struct mp_client *c, char *reason,
+                           size_t reason_len)
+{
+    int rc = mp_client_connect(c, wait_ready, NULL);
+
+    if (rc != MP_OK)
+        return rc;
+    c->waiting = true;
+    c->wait_done = false;
+    /* The login timer is always pending until the outcome, so each
+     * iteration has something to wait for. */
+    while (!c->wait_done && c->waiting)
+        event_base_loop(c->base, EVLOOP_ONCE);
+    if (!c->wait_done) {
+        c->ready_cb = NULL; /* stopped: the outcome is nobody's business */
+        return MP_ERR_STATE;
+    }
+    c->waiting = false;
+    if (reason != NULL && reason_len > 0)
+        snprintf(reason, reason_len, "%s", c->wait_reason);
+    return c->wait_status;
+}
+
+int mp_client_run(struct mp_client *c)
+{
+    if (c == NULL || !c->own_base)
+        return MP_ERR_STATE;
+    event_base_dispatch(c->base);
+    return MP_OK;
+}
+
+void mp_client_stop(struct mp_client *c)
+{
+    c->waiting = false;
+    event_base_loopbreak(c->base);
+}
+
+struct event_base *mp_client_base(const struct mp_client *c)
+{
+    return c->base;
+}
+
+const char *mp_client_name(const struct mp_client *c)
+{
+    return c->name;
+}
+
+/* ------------------------------------------------------------------------
+ * Handlers
+ */
+
+static struct handler **find_handler(struct mp_client *c, const char *protocol,
+                                     size_t len)
+{
+    struct handler **h = &c->handlers;
+
+    for (; *h != NULL; h = &(*h)->next) {
+        if (strlen((*h)->protocol) == len &&
+            memcmp((*h)->protocol, protocol, len) == 0)
+            break;
+    }
+    return h;
+}
+
+int mp_client_handle(struct mp_client *c, const char *protocol,
+                     mp_connection_cb on_connection, void *arg)
+{
+    struct handler *h;
+
+    if (c == NULL || protocol == NULL || on_connection == NULL)
+        return MP_ERR_INVALID;
+    if (*find_handler(c, protocol, strlen(protocol)) != NULL)
+        return MP_ERR_EXISTS;
+    h = calloc(1, sizeof *h);
+    if (h == NULL || (h->protocol = strdup(protocol)) == NULL) {
+        free(h);
+        return MP_ERR_NOMEM;
+    }
+    h->on_connection = on_connection;
+    h->arg = arg;
+    h->next = c->handlers;
+    c->handlers = h;
+    return MP_OK;
+}
+
+int mp_client_unhandle(struct mp_client *c, const char *protocol)
+{
+    struct handler **slot, *h;
+
+    if (c == NULL || protocol == NULL)
+        return MP_ERR_INVALID;
+    slot = find_handler(c, protocol, strlen(protocol));
+    h = *slot;
+    if (h == NULL)
+        return MP_ERR_INVALID;
+    *slot = h->next;
+    free(h->protocol);
+    free(h);
+    return MP_OK;
+}
+
+const struct handler *client_find_handler(struct mp_client *c,
+                                          const void *protocol, size_t len)
+{
+    return *find_handler(c, protocol ? protocol : "", len);
+}

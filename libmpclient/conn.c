@@ -1,0 +1,312 @@
+/*
+ * conn.c - libmpclient's connections: opening, accepting through
+ * handlers, messages, closing, and what the broker tells about them.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client-internal.h"
+#include "hashmap.h"
+#include "message.h"
+#include "name.h"
+
+/* ------------------------------------------------------------------------
+ * The connection list
+ */
+
+struct mp_conn *conn_new(struct mp_client *c, const char *id, size_t id_len,
+                         const char *peer, size_t peer_len,
+                         const void *protocol, size_t protocol_len,
+                         enum conn_state state)
+{
+    struct mp_conn *conn;
+
+    if (id_len > MP_NAME_MAX || peer_len > MP_NAME_MAX)
+        return NULL;
+    conn = calloc(1, sizeof *conn);
+    if (conn == NULL)
+        return NULL;
+    conn->protocol = malloc(protocol_len + 1);
+    if (conn->protocol == NULL) {
+        free(conn);
+        return NULL;
+    }
+    if (protocol_len > 0)
+        memcpy(conn->protocol, protocol, protocol_len);
+    conn->protocol[protocol_len] = '\0';
+    memcpy(conn->id, id, id_len);
+    conn->id_len = id_len;
+    memcpy(conn->peer, peer, peer_len);
+    conn->peer_len = peer_len;
+    conn->state = state;
+    conn->client = c;
+    if (hashmap_put(c->conns_by_id, conn->id, conn->id_len, conn) != 0) {
+        free(conn->protocol);
+        free(conn);
+        return NULL;
+    }
+    conn->next = c->conns;
+    if (c->conns != NULL)
+        c->conns->prev = conn;
+    c->conns = conn;
+    return conn;
+}
+
+struct mp_conn *conn_find(const struct mp_client *c, const char *id,
+                          size_t id_len)
+{
+    return hashmap_get(c->conns_by_id, id, id_len);
+}
+
+static void conn_unlink(struct mp_conn *conn)
+{
+    struct mp_client *c = conn->client;
+
+    hashmap_remove(c->conns_by_id, conn->id, conn->id_len);
+    if (conn->prev != NULL)
+        conn->prev->next = conn->next;
+    else
+        c->conns = conn->next;
+    if (conn->next != NULL)
+        conn->next->prev = conn->prev;
+    conn->prev = conn->next = NULL;
+}
+
+void conn_destroy(struct mp_conn *conn)
+{
+    conn_unlink(conn);
+    free(conn->protocol);
+    free(conn);
+}
+
+void conn_end(struct mp_conn *conn, int close_reason, int open_error)
+{
+    /* Unlinked first, so the callback sees a client without this
+     * connection and may open or close others freely. */
+    conn_unlink(conn);
+    conn->ending = true;
+    if (conn->state == CONN_OPENING) {
+        if (conn->open_cb != NULL)
+            conn->open_cb(NULL, open_error, conn->open_arg);
+    } else if (conn->on_close != NULL) {
+        conn->on_close(conn, close_reason, conn->arg);
+    }
+    free(conn->protocol);
+    free(conn);
+}
+
+static bool same_peer(const struct mp_conn *conn, const char *peer,
+                      size_t peer_len)
+{
+    return conn->peer_len == peer_len &&
+           memcmp(conn->peer, peer, peer_len) == 0;
+}
+
+void conns_end_all(struct mp_client *c, const char *peer, size_t peer_len,
+                   int close_reason, int open_error)
+{
+    /* A callback may close or open connections: restart from the head
+     * after each one instead of holding a pointer into the list. */
+    for (;;) {
+        struct mp_conn *conn = c->conns;
+        while (conn != NULL && peer != NULL && !same_peer(conn, peer, peer_len))
+            conn = conn->next;
+        if (conn == NULL)
+            return;
+        conn_end(conn, close_reason, open_error);
+    }
+}
+
+/* ------------------------------------------------------------------------
+ * What the broker sends
+ */
+
+static void send_reply(struct mp_client *c, enum mp_meta meta,
+                       const struct mp_message *msg)
+{
+    client_send(c, meta, msg->other_client, msg->other_client_len,
+                msg->connection_id, msg->connection_id_len, NULL, 0, false,
+                NULL, NULL);
+}
+
+/* A peer opens a connection: accept it through the protocol's handler,
+ * or refuse it as the original MappedConnectionHandler did. */
+static void handle_syn(struct mp_client *c, const struct mp_message *msg)
+{
+    const struct handler *h =
+        client_find_handler(c, msg->data, msg->data_len);
+    struct mp_conn *conn;
+
+    if (h == NULL || conn_find(c, msg->connection_id, msg->connection_id_len)) {
+        send_reply(c, MP_META_UNKNOWN_PROTO, msg);
+        return;
+    }
+    conn = conn_new(c, msg->connection_id, msg->connection_id_len,
+                    msg->other_client, msg->other_client_len, msg->data,
+                    msg->data_len, CONN_OPEN);
+    if (conn == NULL) {
+        send_reply(c, MP_META_UNKNOWN_PROTO, msg);
+        return;
+    }
+    send_reply(c, MP_META_CONN_ACK, msg);
+    h->on_connection(conn, h->arg);
+}
+
+static void handle_ack(struct mp_conn *conn)
+{
+    mp_open_cb cb = conn->open_cb;
+
+    conn->state = CONN_OPEN;
+    conn->open_cb = NULL;
+    if (cb != NULL)
+        cb(conn, MP_OK, conn->open_arg);
+}
+
+void conn_handle_message(struct mp_client *c, struct mp_message *msg)
+{
+    struct mp_conn *conn;
+
+    if (msg->meta == MP_META_CONN_SYN) {
+        handle_syn(c, msg);
+        return;
+    }
+    if (msg->meta == MP_META_CLIENT_CLOSED) {
+        conns_end_all(c, msg->other_client, msg->other_client_len,
+                      MP_CLOSE_PEER_LEFT, MP_ERR_PEER_LEFT);
+        return;
+    }
+    conn = conn_find(c, msg->connection_id, msg->connection_id_len);
+    /* Late messages for a connection we closed, and anything that does not
+     * come from the connection's peer, are ignored. */
+    if (conn == NULL ||
+        !same_peer(conn, msg->other_client, msg->other_client_len))
+        return;
+    switch (msg->meta) {
+    case MP_META_DATA:
+        if (conn->state == CONN_OPEN && conn->on_message != NULL)
+            conn->on_message(conn, msg->data ? msg->data : (const void *)"",
+                             msg->data_len, conn->arg);
+        break;
+    case MP_META_CONN_ACK:
+        if (conn->state == CONN_OPENING)
+            handle_ack(conn);
+        break;
+    case MP_META_UNKNOWN_PROTO:
+        conn_end(conn, MP_CLOSE_BY_PEER, MP_ERR_UNKNOWN_PROTOCOL);
+        break;
+    case MP_META_NO_SUCH_CONNECTION:
+        conn_end(conn, MP_CLOSE_BY_PEER, MP_ERR_NO_SUCH_CLIENT);
+        break;
+    case MP_META_CONN_CLOSED:
+        conn_end(conn, MP_CLOSE_BY_PEER, MP_ERR_CLOSED);
+        break;
+    default:
+        /* WAT or a meta of a later protocol level: nothing to do. */
+        break;
+    }
+}
+
+/* ------------------------------------------------------------------------
+ * Public API
+ */
+
+int mp_client_open(struct mp_client *c, const char *peer,
+                   const char *protocol, mp_open_cb cb, void *arg)
+{
+    char id[MP_NAME_MAX + 1];
+    int id_len;
+    struct mp_conn *conn;
+    int rc;
+
+    if (c == NULL || peer == NULL || protocol == NULL ||
+        mp_name_check(peer, strlen(peer)) != NULL)
+        return MP_ERR_INVALID;
+    if (c->state != CLIENT_READY)
+        return MP_ERR_STATE;
+    /* As the original client: "<name>:<lowercase hex counter>". */
+    id_len = snprintf(id, sizeof id, "%s:%lx", c->name, c->next_conn);
+    if (id_len < 0 || (size_t)id_len > MP_NAME_MAX)
+        return MP_ERR_INVALID;
+    conn = conn_new(c, id, (size_t)id_len, peer, strlen(peer), protocol,
+                    strlen(protocol), CONN_OPENING);
+    if (conn == NULL)
+        return MP_ERR_NOMEM;
+    rc = client_send(c, MP_META_CONN_SYN, peer, strlen(peer), id,
+                     (size_t)id_len, protocol, strlen(protocol), true, NULL,
+                     NULL);
+    if (rc != MP_OK) {
+        conn_destroy(conn);
+        return rc;
+    }
+    c->next_conn++;
+    conn->open_cb = cb;
+    conn->open_arg = arg;
+    return MP_OK;
+}
+
+void mp_conn_set_callbacks(struct mp_conn *conn, mp_message_cb on_message,
+                           mp_close_cb on_close, void *arg)
+{
+    conn->on_message = on_message;
+    conn->on_close = on_close;
+    conn->arg = arg;
+}
+
+int mp_conn_send(struct mp_conn *conn, const void *data, size_t len)
+{
+    if (conn == NULL || (data == NULL && len > 0))
+        return MP_ERR_INVALID;
+    if (conn->ending)
+        return MP_ERR_CLOSED;
+    return client_send(conn->client, MP_META_DATA, conn->peer,
+                       conn->peer_len, conn->id, conn->id_len, data, len,
+                       true, NULL, NULL);
+}
+
+int mp_conn_send_take(struct mp_conn *conn, void *data, size_t len,
+                      void (*free_fn)(void *data, size_t len, void *arg),
+                      void *free_arg)
+{
+    if (conn == NULL || (data == NULL && len > 0) || conn->ending) {
+        if (free_fn != NULL)
+            free_fn(data, len, free_arg);
+        return conn != NULL && conn->ending ? MP_ERR_CLOSED : MP_ERR_INVALID;
+    }
+    return client_send(conn->client, MP_META_DATA, conn->peer,
+                       conn->peer_len, conn->id, conn->id_len, data, len,
+                       true, free_fn, free_arg);
+}
+
+void mp_conn_close(struct mp_conn *conn)
+{
+    /* From inside its own on_close the connection is already over. */
+    if (conn == NULL || conn->ending)
+        return;
+    client_send(conn->client, MP_META_CONN_CLOSED, conn->peer,
+                conn->peer_len, conn->id, conn->id_len, NULL, 0, false, NULL,
+                NULL);
+    conn_destroy(conn);
+}
+
+const char *mp_conn_peer(const struct mp_conn *conn)
+{
+    return conn->peer;
+}
+
+const char *mp_conn_protocol(const struct mp_conn *conn)
+{
+    return conn->protocol;
+}
+
+const char *mp_conn_id(const struct mp_conn *conn)
+{
+    return conn->id;
+}
+
+struct mp_client *mp_conn_client(const struct mp_conn *conn)
+{
+    return conn->client;
+}

@@ -1,0 +1,23 @@
+# libmpclient: the C client library, installed with its header and a
+# pkg-config file.
+lib_LTLIBRARIES = libmpclient/libmpclient.la
+mpinclude_HEADERS += include/mp/client.h
+
+libmpclient_libmpclient_la_SOURCES = \
+	libmpclient/client.c libmpclient/client-internal.h \
+	libmpclient/conn.c \
+	libmpclient/address.c \
+	libmpclient/strerror.c
+libmpclient_libmpclient_la_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS)
+libmpclient_libmpclient_la_LIBADD = common/libmpcommon.la $(LIBEVENT_LIBS)
+# -version-info CURRENT:REVISION:AGE, the libtool rule: when a release
+# changes the library's code, REVISION++; when it changes the interface,
+# CURRENT++ and REVISION=0; when it only added interfaces, AGE++; when it
+# removed or changed any, AGE=0. Never tie these numbers to the package
+# version.
+libmpclient_libmpclient_la_LDFLAGS = $(AM_LDFLAGS) -version-info 0:0:0 \
+	-export-symbols-regex '^mp_(client_|conn_|strerror$$|close_reason_string$$)'
+
+pkgconfigdir = $(libdir)/pkgconfig
+pkgconfig_DATA = libmpclient/libmpclient.pc examples/mpbroker-plugin.pc
+DISTCLEANFILES += libmpclient/libmpclient.pc examples/mpbroker-plugin.pc

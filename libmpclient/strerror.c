@@ -1,0 +1,43 @@
+/* strerror.c - texts for libmpclient's error codes and close reasons. */
+#include "config.h"
+
+#include <mp/client.h>
+
+static const char *const error_texts[] = {
+    [0] = "success",
+    [1] = "invalid argument",
+    [2] = "out of memory",
+    [3] = "bad broker address (expected tcp:HOST:PORT or unix:PATH)",
+    [4] = "cannot connect to the broker",
+    [5] = "authentication failed",
+    [6] = "connection to the broker lost",
+    [7] = "no such client",
+    [8] = "unknown protocol: the peer has no handler for it",
+    [9] = "connection closed",
+    [10] = "message too big",
+    [11] = "protocol error: the broker sent something undecodable",
+    [12] = "not possible in the current state",
+    [13] = "a handler for that protocol already exists",
+    [14] = "timed out",
+    [15] = "the peer left",
+};
+
+const char *mp_strerror(int error)
+{
+    unsigned i = error <= 0 ? (unsigned)-error : 0u;
+
+    if (error > 0 || i >= sizeof error_texts / sizeof error_texts[0])
+        return "unknown error";
+    return error_texts[i];
+}
+
+const char *mp_close_reason_string(int reason)
+{
+    switch (reason) {
+    case MP_CLOSE_BY_PEER: return "closed by the peer";
+    case MP_CLOSE_PEER_LEFT: return "the peer left the broker";
+    case MP_CLOSE_BROKER_LOST: return "connection to the broker lost";
+    case MP_CLOSE_CLIENT_FREED: return "client freed";
+    default: return "unknown reason";
+    }
+}

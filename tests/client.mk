@@ -1,0 +1,15 @@
+# Tests of libmpclient and mpcat against the real broker.
+CLIENT_TESTS = tests/integration/test_client tests/integration/test_mpcat
+check_PROGRAMS += $(CLIENT_TESTS)
+TESTS += $(CLIENT_TESTS)
+
+tests_integration_test_client_SOURCES = tests/integration/test_client.c
+tests_integration_test_client_CPPFLAGS = $(INTEGRATION_CPPFLAGS)
+tests_integration_test_client_CFLAGS = $(TEST_CFLAGS) $(LIBEVENT_CFLAGS)
+tests_integration_test_client_LDADD = libmpclient/libmpclient.la \
+	$(INTEGRATION_LDADD) $(LIBEVENT_LIBS)
+
+tests_integration_test_mpcat_SOURCES = tests/integration/test_mpcat.c
+tests_integration_test_mpcat_CPPFLAGS = $(INTEGRATION_CPPFLAGS)
+tests_integration_test_mpcat_CFLAGS = $(TEST_CFLAGS)
+tests_integration_test_mpcat_LDADD = $(INTEGRATION_LDADD)
