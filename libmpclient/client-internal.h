@@ -23,6 +23,8 @@ enum client_state {
     CLIENT_CONNECTING,     /* TCP/Unix connect in progress */
     CLIENT_AUTHENTICATING, /* Auth sent, waiting for AuthOk */
     CLIENT_READY,          /* logged in */
+    CLIENT_CLOSING,        /* mp_client_disconnect(): flushing, waiting
+                              for the broker to close */
     CLIENT_DONE,           /* login failed or broker lost: free it */
 };
 
@@ -58,6 +60,8 @@ struct mp_client {
     void *ready_arg;
     mp_lost_cb lost_cb;
     void *lost_arg;
+    mp_disconnected_cb disconnected_cb;
+    void *disconnected_arg;
 
     struct handler *handlers;
     struct hashmap *conns_by_id;
@@ -113,6 +117,9 @@ void conn_end(struct mp_conn *conn, int close_reason, int open_error);
 /* End every connection with `peer` (all connections when peer is NULL). */
 void conns_end_all(struct mp_client *c, const char *peer, size_t peer_len,
                    int close_reason, int open_error);
+/* Close every connection as mp_conn_close() does; pending opens get
+ * MP_ERR_CLOSED. */
+void conns_close_all(struct mp_client *c);
 /* Handle a connection-level message from the broker. */
 void conn_handle_message(struct mp_client *c, struct mp_message *msg);
 

@@ -94,7 +94,8 @@ int client_send(struct mp_client *c, enum mp_meta meta, const char *other,
                         .free_arg = free_arg};
     int rc = MP_OK;
 
-    if (c->state != CLIENT_READY && c->state != CLIENT_AUTHENTICATING)
+    if (c->state != CLIENT_READY && c->state != CLIENT_AUTHENTICATING &&
+        c->state != CLIENT_CLOSING)
         rc = MP_ERR_CLOSED;
     else if (data_len > c->max_message_size)
         rc = MP_ERR_TOO_BIG;
@@ -127,6 +128,22 @@ done:
  * Login outcome and loss
  */
 
+/* Close the broker socket. What is still queued is dropped now: libevent
+ * frees a bufferevent lazily, and data sent with mp_conn_send_take()
+ * must be released before the caller moves on. */
+static void release_bev(struct mp_client *c)
+{
+    if (c->bev == NULL)
+        return;
+    /* A socket bufferevent keeps the front of its output frozen except
+     * while it writes itself. */
+    evbuffer_unfreeze(bufferevent_get_output(c->bev), 1);
+    evbuffer_drain(bufferevent_get_output(c->bev),
+                   evbuffer_get_length(bufferevent_get_output(c->bev)));
+    bufferevent_free(c->bev);
+    c->bev = NULL;
+}
+
 static void finish_login(struct mp_client *c, int status, const char *reason)
 {
     mp_ready_cb cb = c->ready_cb;
@@ -137,10 +154,10 @@ static void finish_login(struct mp_client *c, int status, const char *reason)
         c->state = CLIENT_READY;
     } else {
         c->state = CLIENT_DONE;
-        if (c->bev != NULL) {
-            bufferevent_free(c->bev);
-            c->bev = NULL;
-        }
+        release_bev(c);
+        /* Nothing left to run: let mp_client_run() return. */
+        if (c->own_base)
+            event_base_loopbreak(c->base);
     }
     if (cb != NULL)
         cb(c, status, reason, c->ready_arg);
@@ -151,10 +168,7 @@ static void finish_login(struct mp_client *c, int status, const char *reason)
 static void lose_broker(struct mp_client *c, int status)
 {
     c->state = CLIENT_DONE;
-    if (c->bev != NULL) {
-        bufferevent_free(c->bev);
-        c->bev = NULL;
-    }
+    release_bev(c);
     conns_end_all(c, NULL, 0, MP_CLOSE_BROKER_LOST, MP_ERR_BROKER_GONE);
     if (c->lost_cb != NULL)
         c->lost_cb(c, status, c->lost_arg);
@@ -163,10 +177,23 @@ static void lose_broker(struct mp_client *c, int status)
 }
 
 /* A fatal problem with the broker connection, in any state. */
+static void finish_disconnect(struct mp_client *c)
+{
+    c->state = CLIENT_DONE;
+    evtimer_del(c->timer);
+    release_bev(c);
+    if (c->disconnected_cb != NULL)
+        c->disconnected_cb(c, c->disconnected_arg);
+    if (c->own_base)
+        event_base_loopbreak(c->base);
+}
+
 static void connection_failed(struct mp_client *c, int status,
                               const char *reason)
 {
-    if (c->state == CLIENT_READY)
+    if (c->state == CLIENT_CLOSING)
+        finish_disconnect(c);
+    else if (c->state == CLIENT_READY)
         lose_broker(c, status);
     else if (c->state == CLIENT_CONNECTING ||
              c->state == CLIENT_AUTHENTICATING)
@@ -237,8 +264,15 @@ static bool process_one(struct mp_client *c)
 
 static void read_cb(struct bufferevent *bev, void *arg)
 {
-    (void)bev;
-    while (process_one(arg))
+    struct mp_client *c = arg;
+
+    if (c->state == CLIENT_CLOSING) {
+        /* Leaving: read only to see the broker's close. */
+        struct evbuffer *in = bufferevent_get_input(bev);
+        evbuffer_drain(in, evbuffer_get_length(in));
+        return;
+    }
+    while (process_one(c))
         ;
 }
 
@@ -278,6 +312,33 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
     (void)what;
     connection_failed(c, c->deferred_error ? c->deferred_error
                                            : MP_ERR_TIMEOUT, NULL);
+}
+
+/* Everything queued has left: half-close, so the broker reads to the end
+ * and closes its side, which event_cb then sees. */
+static void flushed_cb(struct bufferevent *bev, void *arg)
+{
+    (void)arg;
+    shutdown(bufferevent_getfd(bev), SHUT_WR);
+}
+
+int mp_client_disconnect(struct mp_client *c, mp_disconnected_cb cb,
+                         void *arg)
+{
+    if (c == NULL)
+        return MP_ERR_INVALID;
+    if (c->state != CLIENT_READY)
+        return MP_ERR_STATE;
+    /* CLOSING first: callbacks of pending opens cannot open new ones. */
+    c->state = CLIENT_CLOSING;
+    conns_close_all(c);
+    c->disconnected_cb = cb;
+    c->disconnected_arg = arg;
+    set_timer(c, c->connect_timeout_ms);
+    bufferevent_setcb(c->bev, read_cb, flushed_cb, event_cb, c);
+    if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+        flushed_cb(c->bev, c);
+    return MP_OK;
 }
 
 /* ------------------------------------------------------------------------
@@ -370,6 +431,26 @@ fail:
     return NULL;
 }
 
+/* Hand what is still queued (the last messages, the ConnClosed of the
+ * connections just closed) to the kernel, as far as it takes it without
+ * waiting: a program that sends and then frees its client expects its
+ * messages to leave. */
+static void flush_output(struct mp_client *c)
+{
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+    evutil_socket_t fd = bufferevent_getfd(c->bev);
+
+    if (fd < 0 || c->state != CLIENT_READY)
+        return;
+    /* The front of a socket bufferevent's output is frozen except while
+     * libevent writes it; we write it ourselves here, once, at the end. */
+    evbuffer_unfreeze(out, 1);
+    while (evbuffer_get_length(out) > 0) {
+        if (evbuffer_write(out, fd) <= 0)
+            break;
+    }
+}
+
 void mp_client_free(struct mp_client *c)
 {
     if (c == NULL)
@@ -381,8 +462,10 @@ void mp_client_free(struct mp_client *c)
         free(h->protocol);
         free(h);
     }
-    if (c->bev != NULL)
-        bufferevent_free(c->bev);
+    if (c->bev != NULL) {
+        flush_output(c);
+        release_bev(c);
+    }
     if (c->timer != NULL)
         event_free(c->timer);
     if (c->scratch != NULL)

@@ -120,6 +120,21 @@ void conns_end_all(struct mp_client *c, const char *peer, size_t peer_len,
     }
 }
 
+void conns_close_all(struct mp_client *c)
+{
+    while (c->conns != NULL) {
+        struct mp_conn *conn = c->conns;
+        if (conn->state == CONN_OPENING) {
+            /* Withdraw the Syn, then tell whoever waits for it. */
+            client_send(c, MP_META_CONN_CLOSED, conn->peer, conn->peer_len,
+                        conn->id, conn->id_len, NULL, 0, false, NULL, NULL);
+            conn_end(conn, MP_CLOSE_CLIENT_FREED, MP_ERR_CLOSED);
+        } else {
+            mp_conn_close(conn);
+        }
+    }
+}
+
 /* ------------------------------------------------------------------------
  * What the broker sends
  */

@@ -23,6 +23,7 @@ include tests/codec.mk
 include tests/auth.mk
 include tests/integration/local.mk
 include tests/client.mk
+include tests/examples.mk
 endif
 
 EXTRA_DIST += tests/criterion-tap.sh

@@ -1,9 +1,11 @@
 #!/bin/sh
 # quickstart.sh - the README's two commands, on a fresh Debian machine.
 #
-#   sh tools/quickstart.sh run    build, install under ./_install and run
-#                                 the broker in the foreground on the
-#                                 shipped config (Ctrl-C stops it)
+#   sh tools/quickstart.sh run    build, install under ./_install, start
+#                                 the broker on the shipped config, run
+#                                 the echo example through it, and keep
+#                                 the broker in the foreground (Ctrl-C
+#                                 stops it)
 #   sh tools/quickstart.sh test   build and run the whole test suite, then
 #                                 the integration tests with the broker
 #                                 under valgrind, then everything again
@@ -89,6 +91,16 @@ summarize() {
         END {printf "%s: %d passed, %d failed, %d skipped\n", name, p, f, s}' "$2"
 }
 
+# wait_for_line FILE TEXT SECONDS: until TEXT appears in FILE.
+wait_for_line() {
+    i=0
+    while ! grep -q "$2" "$1" 2>/dev/null; do
+        i=$((i + 1))
+        [ "$i" -gt $(($3 * 10)) ] && return 1
+        sleep 0.1
+    done
+}
+
 cmd_run() {
     install_packages $build_packages
     bootstrap
@@ -98,9 +110,36 @@ cmd_run() {
     say "make install (into $top/_install)"
     make -C "$top/_build" -j"$jobs" >/dev/null
     make -C "$top/_build" install >/dev/null
-    say "starting mpbroker on $top/_install/etc/mpbroker.conf (Ctrl-C stops it)"
-    say "demo user: name \"demo\", secret \"demo\"; listening on 127.0.0.1:7330, [::1]:7330"
-    exec "$top/_install/sbin/mpbroker" -c "$top/_install/etc/mpbroker.conf"
+
+    log="$top/_install/mpbroker.log"
+    : >"$log"
+    say "starting mpbroker on $top/_install/etc/mpbroker.conf"
+    "$top/_install/sbin/mpbroker" -c "$top/_install/etc/mpbroker.conf" 2>"$log" &
+    broker=$!
+    tail -n +1 -f "$log" &
+    tailer=$!
+    trap 'kill $tailer 2>/dev/null' EXIT
+    if ! wait_for_line "$log" "notice: ready" 20; then
+        say "the broker did not start; see above"
+        exit 1
+    fi
+
+    say "demo: echo_server logs in as \"echo\", echo_client as \"alice\" (secret \"demo\")"
+    "$top/_build/examples/echo_server" -n echo -s demo &
+    server=$!
+    if wait_for_line "$log" "client echo logged in" 20; then
+        "$top/_build/examples/echo_client" -n alice -s demo -p echo \
+            "hello from alice" "and goodbye" || say "echo_client failed"
+    else
+        say "echo_server did not log in"
+    fi
+    kill -TERM $server 2>/dev/null
+    wait $server 2>/dev/null || true
+
+    say "mpbroker keeps running (tcp 127.0.0.1:7330 and [::1]:7330, unix $top/_install/run/mpbroker/mpbroker.sock; users demo, echo, alice with secret \"demo\"). Ctrl-C stops it."
+    trap 'kill -INT $broker 2>/dev/null' INT TERM
+    wait $broker || true
+    wait $broker 2>/dev/null || true
 }
 
 integration_tests="test_auth test_routing test_formats test_limits test_config

@@ -1,0 +1,1332 @@
+/*
+ * test_mpcat.c - mpcat end to end: a real broker (harness.h), mpcat run as
+ * child processes on pipes, and raw-socket peers (rawclient.h).
+ *
+ * Synchronisation is on events, never on bare sleeps: a listening mpcat is
+ * ready once the broker logs "client NAME logged in"; output is awaited
+ * with poll() and a deadline; a process has exited once its pipes reach
+ * EOF and waitpid() says so. (The one test that sleeps does it to space
+ * out traffic, which is what it measures.)
+ *
+ * Environment: MPCAT, the mpcat to test (set by tests/local.mk).
+ * Optional: MPCAT_WRAPPER, words put before $MPCAT (for instance
+ * "libtool --mode=execute valgrind -q --error-exitcode=99
+ * --leak-check=full"); time limits are then multiplied by 10.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "harness.h"
+#include "rawclient.h"
+
+extern char **environ;
+
+/* Listener indexes in MPT_LISTEN_JSON_BINARY. */
+enum { JSON = 0, BIN = 1 };
+
+#define ALLOW_ALL MPT_LISTEN_JSON_BINARY MPT_AUTH_ALLOW_ALL
+
+/* A NULL-terminated argument list in place. */
+#define ARGS(...) ((const char *const[]){ __VA_ARGS__, NULL })
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static const char *wrapper(void)
+{
+    const char *w = getenv("MPCAT_WRAPPER");
+
+    return w != NULL && *w != '\0' ? w : NULL;
+}
+
+/* A time limit, scaled for slow runs (valgrind). */
+static int tmo(int ms)
+{
+    return mpt_ms(ms) * (wrapper() ? 10 : 1);
+}
+
+/* ----------------------------------------------------------------------
+ * Child processes
+ */
+
+struct obuf {
+    char *data;     /* NUL-terminated for messages */
+    size_t len, cap;
+};
+
+struct proc {
+    pid_t pid;
+    int in;         /* our end of its stdin; -1 when closed or none */
+    int out, err;   /* our ends of its stdout, stderr; -1 at EOF */
+    struct obuf o, e;
+    bool exited;
+    int status;
+};
+
+#define MAX_PROCS 16
+static struct proc procs[MAX_PROCS];
+static int n_procs;
+
+/* .fini: no mpcat outlives its test, whatever failed. */
+static void reap_procs(void)
+{
+    for (int i = 0; i < n_procs; i++) {
+        struct proc *p = &procs[i];
+        if (!p->exited && p->pid > 0) {
+            kill(p->pid, SIGKILL);
+            waitpid(p->pid, NULL, 0);
+        }
+        if (p->in >= 0)
+            close(p->in);
+        if (p->out >= 0)
+            close(p->out);
+        if (p->err >= 0)
+            close(p->err);
+        free(p->o.data);
+        free(p->e.data);
+    }
+    n_procs = 0;
+}
+
+static void fini(void)
+{
+    reap_procs();
+    harness_reap_all();
+}
+
+TestSuite(mpcat, .fini = fini, .timeout = 90);
+
+static void obuf_add(struct obuf *b, const char *p, size_t n)
+{
+    if (b->cap - b->len < n + 1) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap - b->len < n + 1)
+            cap *= 2;
+        b->data = realloc(b->data, cap);
+        cr_assert_not_null(b->data);
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+
+static void set_nonblock(int fd)
+{
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+}
+
+enum in_kind { IN_PIPE, IN_NULL, IN_FILE };
+
+/* The environment for a child: ours without MPCAT_ADDRESS and
+ * MPCAT_SECRET (so that the caller's shell cannot change a test), plus
+ * `extra` ("K=V" strings). Built before fork: the child only execs. */
+static char **child_env(const char *const *extra)
+{
+    size_t n = 0, k = 0;
+    char **env;
+
+    while (environ[n] != NULL)
+        n++;
+    for (size_t i = 0; extra != NULL && extra[i] != NULL; i++)
+        n++;
+    env = calloc(n + 1, sizeof *env);
+    cr_assert_not_null(env);
+    for (size_t i = 0; environ[i] != NULL; i++)
+        if (strncmp(environ[i], "MPCAT_ADDRESS=", 14) != 0 &&
+            strncmp(environ[i], "MPCAT_SECRET=", 13) != 0)
+            env[k++] = environ[i];
+    for (size_t i = 0; extra != NULL && extra[i] != NULL; i++)
+        env[k++] = (char *)extra[i];
+    env[k] = NULL;
+    return env;
+}
+
+/* The wrapper's words, then $MPCAT, then args; `words` keeps the storage. */
+static const char **mpcat_argv(const char *const *args, char **words)
+{
+    const char *mpcat = getenv("MPCAT");
+    const char **v = calloc(96, sizeof *v);
+    size_t n = 0;
+
+    cr_assert(mpcat != NULL && *mpcat != '\0',
+              "MPCAT is not set: run the tests through `make check`");
+    cr_assert_not_null(v);
+    *words = NULL;
+    if (wrapper() != NULL) {
+        char *save = NULL;
+        *words = strdup(wrapper());
+        for (char *w = strtok_r(*words, " \t", &save); w != NULL && n < 32;
+             w = strtok_r(NULL, " \t", &save))
+            v[n++] = w;
+    }
+    v[n++] = mpcat;
+    for (size_t i = 0; args[i] != NULL && n < 95; i++)
+        v[n++] = args[i];
+    v[n] = NULL;
+    return v;
+}
+
+static void exec_child(const char *const *argv, char **env, int in_fd,
+                       int out_fd, int err_fd, pid_t parent)
+{
+    if (dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0)
+        _exit(126);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent)
+        _exit(126);
+    if (close_range(3, ~0U, 0) != 0)
+        for (int fd = 3; fd < 1024; fd++)
+            close(fd);
+    signal(SIGPIPE, SIG_DFL);
+    execvpe(argv[0], (char *const *)argv, env);
+    dprintf(2, "cannot exec %s: %s\n", argv[0], strerror(errno));
+    _exit(127);
+}
+
+/* Start argv with stdin from a pipe (p->in is ours), /dev/null or a file. */
+static struct proc *spawn_argv(const char *const *argv, enum in_kind kind,
+                               const char *in_path, const char *const *env)
+{
+    int inp[2] = { -1, -1 }, outp[2], errp[2];
+    char **envp = child_env(env);
+    struct proc *p;
+    pid_t parent = getpid();
+
+    cr_assert(n_procs < MAX_PROCS, "too many processes in one test");
+    /* A child that exits must give EPIPE on its stdin, not kill us. */
+    signal(SIGPIPE, SIG_IGN);
+    p = &procs[n_procs++];
+    memset(p, 0, sizeof *p);
+    p->in = p->out = p->err = -1;
+    if (kind == IN_PIPE)
+        cr_assert(pipe2(inp, O_CLOEXEC) == 0);
+    else
+        inp[0] = open(kind == IN_NULL ? "/dev/null" : in_path,
+                      O_RDONLY | O_CLOEXEC);
+    cr_assert(inp[0] >= 0, "cannot open the input: %s", strerror(errno));
+    cr_assert(pipe2(outp, O_CLOEXEC) == 0 && pipe2(errp, O_CLOEXEC) == 0);
+    p->pid = fork();
+    cr_assert(p->pid >= 0, "fork: %s", strerror(errno));
+    if (p->pid == 0)
+        exec_child(argv, envp, inp[0], outp[1], errp[1], parent);
+    free(envp);
+    close(inp[0]);
+    close(outp[1]);
+    close(errp[1]);
+    p->in = inp[1];
+    p->out = outp[0];
+    p->err = errp[0];
+    if (p->in >= 0)
+        set_nonblock(p->in);
+    set_nonblock(p->out);
+    set_nonblock(p->err);
+    return p;
+}
+
+static struct proc *spawn_env(const char *const *args, enum in_kind kind,
+                              const char *in_path, const char *const *env)
+{
+    char *words;
+    const char **argv = mpcat_argv(args, &words);
+    struct proc *p = spawn_argv(argv, kind, in_path, env);
+
+    free(argv);
+    free(words);
+    return p;
+}
+
+static struct proc *spawn(const char *const *args, enum in_kind kind,
+                          const char *in_path)
+{
+    return spawn_env(args, kind, in_path, NULL);
+}
+
+static void drain_fd(int *fd, struct obuf *b)
+{
+    char chunk[65536];
+
+    for (;;) {
+        ssize_t n = read(*fd, chunk, sizeof chunk);
+        if (n > 0) {
+            obuf_add(b, chunk, (size_t)n);
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            return;
+        close(*fd);
+        *fd = -1;
+        return;
+    }
+}
+
+/*
+ * One poll over the stdout and stderr of every child still running (a
+ * listener whose output nobody reads would block and stall the test), and
+ * over p's stdin for writing if `in`. Returns the poll revents of p's
+ * stdin, or -1 if p has nothing left open.
+ */
+static int pump(struct proc *p, int timeout_ms, bool in)
+{
+    struct pollfd fds[2 * MAX_PROCS + 1];
+    int *fdp[2 * MAX_PROCS + 1];
+    struct obuf *bufs[2 * MAX_PROCS + 1];
+    int n = 0, io = -1;
+
+    if (p->out < 0 && p->err < 0 && !(in && p->in >= 0))
+        return -1;
+    if (in && p->in >= 0) {
+        io = n;
+        fdp[n] = NULL;
+        fds[n++] = (struct pollfd){ .fd = p->in, .events = POLLOUT };
+    }
+    for (int i = 0; i < n_procs; i++) {
+        struct proc *q = &procs[i];
+        if (q->out >= 0) {
+            fdp[n] = &q->out;
+            bufs[n] = &q->o;
+            fds[n++] = (struct pollfd){ .fd = q->out, .events = POLLIN };
+        }
+        if (q->err >= 0) {
+            fdp[n] = &q->err;
+            bufs[n] = &q->e;
+            fds[n++] = (struct pollfd){ .fd = q->err, .events = POLLIN };
+        }
+    }
+    if (poll(fds, (nfds_t)n, timeout_ms < 0 ? 0 : timeout_ms) <= 0)
+        return 0;
+    for (int k = 0; k < n; k++)
+        if (fdp[k] != NULL && fds[k].revents != 0)
+            drain_fd(fdp[k], bufs[k]);
+    return io >= 0 ? fds[io].revents : 0;
+}
+
+/* Write all of data to the child's stdin, reading its output meanwhile (a
+ * child echoing what it reads must never block on a full stdout). False
+ * if the child stopped reading (EPIPE) or the deadline passed. */
+static bool write_in(struct proc *p, const void *data, size_t len)
+{
+    const char *s = data;
+    long long deadline = now_ms() + tmo(MPT_MSG_MS * 3);
+
+    while (len > 0) {
+        ssize_t n = write(p->in, s, len);
+        if (n > 0) {
+            s += n;
+            len -= (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno != EAGAIN && errno != EINTR)
+            return false;
+        long long left = deadline - now_ms();
+        if (left <= 0)
+            return false;
+        pump(p, (int)(left < 50 ? left : 50), true);
+    }
+    return true;
+}
+
+static void write_str(struct proc *p, const char *s)
+{
+    cr_assert(write_in(p, s, strlen(s)), "cannot write to mpcat's stdin: %s",
+              strerror(errno));
+}
+
+static void close_in(struct proc *p)
+{
+    if (p->in >= 0)
+        close(p->in);
+    p->in = -1;
+}
+
+static bool has_out(const struct proc *p, const void *want, size_t len)
+{
+    return len == 0 || (p->o.len >= len &&
+                        memmem(p->o.data, p->o.len, want, len) != NULL);
+}
+
+/* Wait until stdout holds `want`. */
+static bool wait_out(struct proc *p, const void *want, size_t len, int ms)
+{
+    long long deadline = now_ms() + ms;
+
+    for (;;) {
+        if (has_out(p, want, len))
+            return true;
+        long long left = deadline - now_ms();
+        if (left <= 0 || pump(p, (int)left, false) < 0)
+            return has_out(p, want, len);
+    }
+}
+
+/* Wait for stdout to hold exactly `len` bytes or more. */
+static bool wait_out_len(struct proc *p, size_t len, int ms)
+{
+    long long deadline = now_ms() + ms;
+
+    while (p->o.len < len) {
+        long long left = deadline - now_ms();
+        if (left <= 0 || pump(p, (int)left, false) < 0)
+            break;
+    }
+    return p->o.len >= len;
+}
+
+static void expect_out(struct proc *p, const char *want)
+{
+    cr_assert(wait_out(p, want, strlen(want), tmo(MPT_MSG_MS)),
+              "mpcat did not print \"%s\"; stdout: \"%s\"; stderr: \"%s\"",
+              want, p->o.data ? p->o.data : "",
+              p->e.data ? p->e.data : "");
+}
+
+/* Wait for the exit: the pipes reach EOF when the child is gone, then
+ * waitpid() collects it (briefly polled: it may lag the EOF). */
+static bool wait_exit(struct proc *p, int ms)
+{
+    long long deadline = now_ms() + ms;
+
+    while (!p->exited) {
+        long long left = deadline - now_ms();
+        if (left <= 0)
+            return false;
+        if (pump(p, (int)left, false) >= 0)
+            continue;
+        pid_t r = waitpid(p->pid, &p->status, WNOHANG);
+        if (r == p->pid) {
+            p->exited = true;
+            break;
+        }
+        struct timespec ts = { 0, 2 * 1000000L };
+        nanosleep(&ts, NULL);
+    }
+    return true;
+}
+
+/* Assert an exit with `code` within ms. */
+static void expect_exit(struct proc *p, int code, int ms)
+{
+    cr_assert(wait_exit(p, ms),
+              "mpcat did not exit within %d ms; stdout: \"%s\"; stderr: "
+              "\"%s\"", ms, p->o.data ? p->o.data : "",
+              p->e.data ? p->e.data : "");
+    cr_assert(WIFEXITED(p->status), "mpcat died with signal %d; stderr: %s",
+              WTERMSIG(p->status), p->e.data ? p->e.data : "");
+    cr_assert_eq(WEXITSTATUS(p->status), code,
+                 "mpcat exited %d, want %d; stdout: \"%s\"; stderr: \"%s\"",
+                 WEXITSTATUS(p->status), code, p->o.data ? p->o.data : "",
+                 p->e.data ? p->e.data : "");
+}
+
+static void expect_err(const struct proc *p, const char *want)
+{
+    const char *e = p->e.data ? p->e.data : "";
+
+    cr_assert(strncmp(e, "mpcat: ", 7) == 0,
+              "stderr does not start with \"mpcat: \": \"%s\"", e);
+    cr_assert(strstr(e, want) != NULL, "stderr lacks \"%s\": \"%s\"", want, e);
+}
+
+static void stop(struct proc *p, int sig)
+{
+    cr_assert(kill(p->pid, sig) == 0);
+    expect_exit(p, 0, tmo(MPT_EXIT_MS));
+}
+
+/* ----------------------------------------------------------------------
+ * mpcat against the harness's broker
+ */
+
+static char addr[2][80];
+
+static struct harness *start(const char *body)
+{
+    struct harness *h = harness_start(body);
+
+    for (size_t i = 0; i < 2; i++) {
+        struct harness_listener l = harness_listener(h, i);
+        snprintf(addr[i], sizeof addr[i], "tcp:%s:%d", l.host, l.port);
+    }
+    return h;
+}
+
+/* mpcat -a ADDR -f FMT -n NAME args... */
+static struct proc *mpcat_env(int lst, const char *name,
+                              const char *const *args, enum in_kind kind,
+                              const char *in_path, const char *const *env)
+{
+    const char *v[64] = { "-a", addr[lst], "-f", lst == JSON ? "json" : "binary",
+                          "-n", name };
+    size_t n = 6;
+
+    for (size_t i = 0; args[i] != NULL && n < 63; i++)
+        v[n++] = args[i];
+    v[n] = NULL;
+    return spawn_env(v, kind, in_path, env);
+}
+
+static struct proc *mpcat(int lst, const char *name, const char *const *args,
+                          enum in_kind kind)
+{
+    return mpcat_env(lst, name, args, kind, NULL, NULL);
+}
+
+static void wait_login(struct harness *h, size_t mark, const char *name,
+                       struct proc *p)
+{
+    char want[300];
+
+    snprintf(want, sizeof want, "client %s logged in", name);
+    if (!harness_wait_log_from(h, mark, want, tmo(MPT_READY_MS))) {
+        pump(p, 0, false);
+        cr_assert_fail("mpcat %s did not log in; its stderr: \"%s\"", name,
+                       p->e.data ? p->e.data : "");
+    }
+}
+
+/* A listening mpcat, returned once the broker has logged it in. */
+static struct proc *listener(struct harness *h, int lst, const char *name,
+                             const char *const *args)
+{
+    size_t mark = harness_log_mark(h);
+    struct proc *p = mpcat(lst, name, args, IN_NULL);
+
+    wait_login(h, mark, name, p);
+    return p;
+}
+
+static const char *write_tmp(struct harness *h, const char *name,
+                             const void *data, size_t len)
+{
+    const char *path = harness_path(h, name);
+    FILE *f = fopen(path, "wb");
+
+    cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+    cr_assert(len == 0 || fwrite(data, 1, len, f) == len);
+    cr_assert(fclose(f) == 0);
+    return path;
+}
+
+/* ----------------------------------------------------------------------
+ * The command line (no broker needed)
+ */
+
+Test(mpcat, help_mentions_every_option)
+{
+    static const char *const want[] = {
+        "-a, --address", "-f, --format", "-n, --name", "-s, --secret",
+        "-S, --secret-file", "-0, --null", "-l, --length", "-w, --wait",
+        "-e, --echo", "-q, --once", "-v, --verbose", "-h, --help",
+        "-V, --version", "listen PROTO", "connect PEER PROTO [FILE...]",
+        "MPCAT_ADDRESS", "MPCAT_SECRET", "ps(1)", "tcp:127.0.0.1:7330",
+        "0 ok", "1 other error", "2 usage error", "3 authentication failed",
+        "4 connection refused", "5 broker unreachable",
+    };
+
+    for (int round = 0; round < 2; round++) {
+        struct proc *p = spawn(round ? ARGS("-h") : ARGS("--help"), IN_NULL,
+                               NULL);
+        expect_exit(p, 0, tmo(MPT_EXIT_MS));
+        cr_assert_not_null(p->o.data, "--help printed nothing");
+        for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+            cr_assert(strstr(p->o.data, want[i]) != NULL,
+                      "--help does not mention \"%s\":\n%s", want[i],
+                      p->o.data);
+        cr_assert_eq(p->e.len, 0, "--help wrote on stderr: %s", p->e.data);
+    }
+}
+
+Test(mpcat, version)
+{
+    struct proc *p = spawn(ARGS("-V"), IN_NULL, NULL);
+
+    expect_exit(p, 0, tmo(MPT_EXIT_MS));
+    cr_assert_str_eq(p->o.data ? p->o.data : "", "mpcat " PACKAGE_VERSION "\n");
+}
+
+Test(mpcat, usage_errors_exit_2)
+{
+    const char *const *const cases[] = {
+        ARGS("listen", "x"),                        /* no -n */
+        ARGS("-n", "a"),                            /* no command */
+        ARGS("-n", "a", "listen"),
+        ARGS("-n", "a", "listen", "x", "y"),
+        ARGS("-n", "a", "connect", "peer"),
+        ARGS("-n", "a", "publish", "x"),
+        ARGS("-n", "", "listen", "x"),
+        ARGS("-n", "a", "-f", "xml", "listen", "x"),
+        ARGS("-n", "a", "-0", "-l", "listen", "x"),
+        ARGS("-n", "a", "-w", "-1", "connect", "p", "x"),
+        ARGS("-n", "a", "-w", "soon", "connect", "p", "x"),
+        ARGS("-n", "a", "-w", "nan", "connect", "p", "x"),
+        ARGS("-n", "a", "-s", "x", "-S", "/dev/null", "listen", "x"),
+        ARGS("-n", "a", "-a", "http://localhost", "listen", "x"),
+        ARGS("-n", "a", "-a", "tcp:localhost", "listen", "x"),
+        ARGS("-n", "a", "-a", "tcp:localhost:99999", "listen", "x"),
+        ARGS("-n", "a", "-e", "connect", "p", "x"),
+        ARGS("-n", "a", "-q", "connect", "p", "x"),
+        ARGS("-n", "a", "-w", "1", "listen", "x"),
+        ARGS("--bogus", "-n", "a", "listen", "x"),
+    };
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct proc *p = spawn(cases[i], IN_NULL, NULL);
+        expect_exit(p, 2, tmo(MPT_EXIT_MS));
+        cr_assert_eq(p->o.len, 0, "case %zu printed on stdout", i);
+        cr_assert_not_null(p->e.data, "case %zu: nothing on stderr", i);
+        cr_assert_not_null(strstr(p->e.data, "usage:"),
+                           "case %zu: no usage on stderr: %s", i, p->e.data);
+        reap_procs();
+    }
+}
+
+/* ----------------------------------------------------------------------
+ * Line mode through the broker, in every pair of formats
+ */
+
+static void line_roundtrip(int lst_listen, int lst_connect)
+{
+    struct harness *h = start(ALLOW_ALL);
+    struct proc *srv = listener(h, lst_listen, "srv", ARGS("listen", "lines"));
+    struct proc *cli = mpcat(lst_connect, "cli",
+                             ARGS("-w", "0", "connect", "srv", "lines"),
+                             IN_PIPE);
+
+    write_str(cli, "hello\n\nworld with spaces\nlast line, no newline");
+    close_in(cli);
+    expect_exit(cli, 0, tmo(MPT_EXIT_MS));
+    cr_assert_eq(cli->o.len, 0, "connect printed \"%s\"", cli->o.data);
+    expect_out(srv, "hello\n\nworld with spaces\nlast line, no newline\n");
+    stop(srv, SIGTERM);
+    cr_assert_str_eq(srv->o.data,
+                     "hello\n\nworld with spaces\nlast line, no newline\n");
+    harness_stop(h);
+}
+
+Test(mpcat, lines_json_to_json) { line_roundtrip(JSON, JSON); }
+Test(mpcat, lines_binary_to_binary) { line_roundtrip(BIN, BIN); }
+Test(mpcat, lines_json_to_binary) { line_roundtrip(BIN, JSON); }
+Test(mpcat, lines_binary_to_json) { line_roundtrip(JSON, BIN); }
+
+/* `printf ... | mpcat connect srv echo | tr`: a real shell pipeline. */
+Test(mpcat, echo_from_shell_pipeline)
+{
+    struct harness *h = start(ALLOW_ALL);
+    struct proc *srv = listener(h, JSON, "srv", ARGS("-e", "listen", "echo"));
+    char env_addr[128];
+    const char *script =
+        "printf 'hello\\nworld\\n' | $MPCAT_WRAPPER \"$MPCAT\" -a \"$ADDR\" "
+        "-n cli connect srv echo | tr a-z A-Z";
+    struct proc *sh;
+    long long t0 = now_ms();
+
+    snprintf(env_addr, sizeof env_addr, "ADDR=%s", addr[BIN]);
+    sh = spawn_argv(ARGS("/bin/sh", "-c", script), IN_NULL, NULL,
+                    ARGS(env_addr));
+    expect_exit(sh, 0, tmo(MPT_EXIT_MS));
+    cr_assert_str_eq(sh->o.data ? sh->o.data : "", "HELLO\nWORLD\n",
+                     "stderr: %s", sh->e.data ? sh->e.data : "");
+    /* -w 1 after the input ended, plus some slack. */
+    cr_assert_lt(now_ms() - t0, 1000 + tmo(2000));
+    stop(srv, SIGTERM);
+    cr_assert_str_eq(srv->o.data, "hello\nworld\n");
+    harness_stop(h);
+}
+
+/* Thousands of lines cross many read chunks; every one comes back in
+ * order. stdin is a pipe written while the replies are read. */
+Test(mpcat, many_lines_echo_in_order)
+{
+    struct harness *h = start(ALLOW_ALL);
+    struct proc *srv = listener(h, JSON, "srv", ARGS("-e", "listen", "echo"));
+    struct proc *cli = mpcat(BIN, "cli", ARGS("connect", "srv", "echo"),
+                             IN_PIPE);
+    struct obuf want = { 0 };
+    char line[64];
+
+    for (int i = 0; i < 20000; i++) {
+        int n = snprintf(line, sizeof line, "line %05d %s\n", i,
+                         i % 7 ? "x" : "a somewhat longer line");
+        obuf_add(&want, line, (size_t)n);
+    }
+    cr_assert(write_in(cli, want.data, want.len));
+    close_in(cli);
+    expect_exit(cli, 0, tmo(MPT_EXIT_MS * 2));
+    cr_assert_eq(cli->o.len, want.len, "got %zu bytes back, want %zu",
+                 cli->o.len, want.len);
+    cr_assert(memcmp(cli->o.data, want.data, want.len) == 0,
+              "the echoed lines differ");
+    free(want.data);
+    stop(srv, SIGTERM);
+    harness_stop(h);
+}
+
+/* stdin a regular file (read synchronously) and /dev/null (a device). */
+Test(mpcat, stdin_regular_file_and_dev_null)
+{
+    struct harness *h = start(ALLOW_ALL);
+    struct proc *srv = listener(h, BIN, "srv", ARGS("-e", "listen", "echo"));
+    const char *in = write_tmp(h, "in.txt", "one\ntwo\nthree\n", 14);
+    struct proc *cli = mpcat_env(BIN, "cli", ARGS("connect", "srv", "echo"),
+                                 IN_FILE, in, NULL);
+    long long t0;
+
+    expect_exit(cli, 0, tmo(MPT_EXIT_MS));
+    cr_assert_str_eq(cli->o.data ? cli->o.data : "", "one\ntwo\nthree\n");
+
+    t0 = now_ms();
+    cli = mpcat(JSON, "cli2", ARGS("-w", "0", "connect", "srv", "echo"),
+                IN_NULL);
+    expect_exit(cli, 0, tmo(MPT_EXIT_MS));
+    cr_assert_eq(cli->o.len, 0);
+    cr_assert_lt(now_ms() - t0, tmo(2000));
+    stop(srv, SIGTERM);
+    cr_assert_str_eq(srv->o.data, "one\ntwo\nthree\n");
+    harness_stop(h);
+}
+
+/* -v: "PEER: " before each line. */
+Test(mpcat, verbose_prefixes_peer)
+{
+    struct harness *h = start(ALLOW_ALL);
+    struct proc *srv = listener(h, BIN, "srv", ARGS("-v", "listen", "p"));
+    struct proc *a = mpcat(JSON, "alice", ARGS("-w", "0", "connect", "srv", "p"),
+                           IN_PIPE);
+
+    write_str(a, "from alice\n");
+    close_in(a);
+    expect_exit(a, 0, tmo(MPT_EXIT_MS));
+    struct proc *b = mpcat(BIN, "bob", ARGS("-w", "0", "connect", "srv", "p"),
+                           IN_PIPE);
+    write_str(b, "from bob\n");
+    close_in(b);
+    expect_exit(b, 0, tmo(MPT_EXIT_MS));
+    expect_out(srv, "alice: from alice\nbob: from bob\n");
+    stop(srv, SIGINT);
+    harness_stop(h);
+}
+
+/* Without -a, $MPCAT_ADDRESS is the broker. */
+Test(mpcat, address_from_environment)
+{
+    struct harness *h = start(ALLOW_ALL);
+    struct proc *srv = listener(h, BIN, "srv", ARGS("-e", "listen", "echo"));
+    char env[128];
+    struct proc *cli;
+
+    snprintf(env, sizeof env, "MPCAT_ADDRESS=%s", addr[BIN]);
+    cli = spawn_env(ARGS("-n", "cli", "connect", "srv", "echo"), IN_PIPE,
+                    NULL, ARGS(env));
+    write_str(cli, "via env\n");
+    close_in(cli);
+    expect_exit(cli, 0, tmo(MPT_EXIT_MS));
+    cr_assert_str_eq(cli->o.data ? cli->o.data : "", "via env\n");
+    stop(srv, SIGTERM);
+    harness_stop(h);
+}
+
+/* ----------------------------------------------------------------------
+ * -0 and -l framing, FILE arguments
+ */
+
+static void nul_framing(int lst_listen, int lst_connect)
+{
+    static const char in[] = "a\0b\0\0multi\nline\0last";
+    static const char out[] = "a\0b\0\0multi\nline\0last\0";
+    struct harness *h = start(ALLOW_ALL);
+    struct proc *srv = listener(h, lst_listen, "srv",
+                                ARGS("-0", "-e", "listen", "echo"));
+    struct proc *cli = mpcat(lst_connect, "cli",
+                             ARGS("-0", "connect", "srv", "echo"), IN_PIPE);
+
+    cr_assert(write_in(cli, in, sizeof in - 1));
+    close_in(cli);
+    expect_exit(cli, 0, tmo(MPT_EXIT_MS));
+    cr_assert_eq(cli->o.len, sizeof out - 1, "connect printed %zu bytes",
+                 cli->o.len);
+    cr_assert(memcmp(cli->o.data, out, sizeof out - 1) == 0);
+    stop(srv, SIGTERM);
+    cr_assert_eq(srv->o.len, sizeof out - 1);
+    cr_assert(memcmp(srv->o.data, out, sizeof out - 1) == 0);
+    harness_stop(h);
+}
+
+Test(mpcat, nul_framing_binary) { nul_framing(BIN, BIN); }
+Test(mpcat, nul_framing_json) { nul_framing(JSON, JSON); }
+
+/* Frames of 3, 0 and 6 bytes (with NUL, newline and 0xff) both ways. */
+static const unsigned char frames[] = {
+    0, 0, 0, 3, 'a', 'b', 'c',
+    0, 0, 0, 0,
+    0, 0, 0, 6, 0, '\n', 0xff, '"', '\\', 'z',
+};
+
+static void length_framing(int lst_listen, int lst_connect)
+{
+    struct harness *h = start(ALLOW_ALL);
+    struct proc *srv = listener(h, lst_listen, "srv",
+                                ARGS("-l", "-e", "listen", "echo"));
+    struct proc *cli = mpcat(lst_connect, "cli",
+                             ARGS("-l", "connect", "srv", "echo"), IN_PIPE);
+
+    /* Split inside a header and inside a payload. */
+    cr_assert(write_in(cli, frames, 2));
+    cr_assert(write_in(cli, frames + 2, 10));
+    cr_assert(write_in(cli, frames + 12, sizeof frames - 12));
+    close_in(cli);
+    expect_exit(cli, 0, tmo(MPT_EXIT_MS));
+    cr_assert_eq(cli->o.len, sizeof frames, "connect printed %zu bytes",
+                 cli->o.len);
+    cr_assert(memcmp(cli->o.data, frames, sizeof frames) == 0);
+    stop(srv, SIGTERM);
+    cr_assert_eq(srv->o.len, sizeof frames);
+    cr_assert(memcmp(srv->o.data, frames, sizeof frames) == 0);
+    harness_stop(h);
+}
+
+Test(mpcat, length_framing_binary) { length_framing(BIN, BIN); }
+Test(mpcat, length_framing_json_to_binary) { length_framing(BIN, JSON); }
+
+Test(mpcat, length_framing_truncated_is_error)
+{
+    struct harness *h = start(ALLOW_ALL);
+    struct proc *srv = listener(h, BIN, "srv", ARGS("-l", "listen", "p"));
+    struct proc *cli = mpcat(BIN, "cli", ARGS("-l", "connect", "srv", "p"),
+                             IN_PIPE);
+
+    cr_assert(write_in(cli, "\0\0\0\2ok\0\0\0\5ab", 12));
+    close_in(cli);
+    expect_exit(cli, 1, tmo(MPT_EXIT_MS));
+    expect_err(cli, "frame");
+    stop(srv, SIGTERM);
+    harness_stop(h);
+}
+
+/* Each FILE is one message, whatever it holds; "-" is all of stdin. */
+Test(mpcat, files_are_whole_messages)
+{
+    static const char bin[] = "line 1\nline 2\n\0\xff tail";
+    struct harness *h = start(ALLOW_ALL);
+    struct proc *srv = listener(h, JSON, "srv", ARGS("-l", "listen", "files"));
+    const char *f1 = write_tmp(h, "f1", bin, sizeof bin - 1);
+    const char *f2 = write_tmp(h, "empty", "", 0);
+    struct proc *cli = mpcat(BIN, "cli",
+                             ARGS("-w", "0", "connect", "srv", "files", f1, f2,
+                                  "-"),
+                             IN_PIPE);
+    struct obuf want = { 0 };
+    unsigned char hdr[4] = { 0, 0, 0, 0 };
+
+    write_str(cli, "stdin\nas one\n");
+    close_in(cli);
+    expect_exit(cli, 0, tmo(MPT_EXIT_MS));
+    hdr[3] = sizeof bin - 1;
+    obuf_add(&want, (const char *)hdr, 4);
+    obuf_add(&want, bin, sizeof bin - 1);
+    hdr[3] = 0;
+    obuf_add(&want, (const char *)hdr, 4);
+    hdr[3] = 13;
+    obuf_add(&want, (const char *)hdr, 4);
+    obuf_add(&want, "stdin\nas one\n", 13);
+    cr_assert(wait_out_len(srv, want.len, tmo(MPT_MSG_MS)),
+              "the listener printed %zu bytes, want %zu", srv->o.len, want.len);
+    stop(srv, SIGTERM);
+    cr_assert_eq(srv->o.len, want.len);
+    cr_assert(memcmp(srv->o.data, want.data, want.len) == 0,
+              "the frames differ");
+    free(want.data);
+    harness_stop(h);
+}
+
+Test(mpcat, missing_file_is_error)
+{
+    struct harness *h = start(ALLOW_ALL);
+    struct proc *srv = listener(h, BIN, "srv", ARGS("listen", "files"));
+    struct proc *cli = mpcat(BIN, "cli",
+                             ARGS("connect", "srv", "files",
+                                  "/nonexistent/mpcat-test"),
+                             IN_NULL);
+
+    expect_exit(cli, 1, tmo(MPT_EXIT_MS));
+    expect_err(cli, "/nonexistent/mpcat-test");
+    stop(srv, SIGTERM);
+    harness_stop(h);
+}
+
+/* A message of almost 1 MB fits; exactly the limit or more does not
+ * (its encoding is longer), nor does a longer line from stdin. */
+Test(mpcat, message_size_limits)
+{
+    struct harness *h = start(ALLOW_ALL);
+    struct proc *srv = listener(h, BIN, "srv", ARGS("-l", "listen", "big"));
+    size_t big = 1000000;
+    char *data = malloc(1600000);
+    struct proc *cli;
+
+    cr_assert_not_null(data);
+    for (size_t i = 0; i < 1600000; i++)
+        data[i] = (char)('a' + i % 26);
+
+    cli = mpcat(BIN, "cli", ARGS("-w", "0", "connect", "srv", "big",
+                                 write_tmp(h, "fits", data, big)),
+                IN_NULL);
+    expect_exit(cli, 0, tmo(MPT_EXIT_MS));
+    cr_assert(wait_out_len(srv, big + 4, tmo(MPT_MSG_MS)));
+    cr_assert(memcmp(srv->o.data, "\0\x0f\x42\x40", 4) == 0);
+    cr_assert(memcmp(srv->o.data + 4, data, big) == 0);
+
+    cli = mpcat(BIN, "cli", ARGS("connect", "srv", "big",
+                                 write_tmp(h, "limit", data, 1048576)),
+                IN_NULL);
+    expect_exit(cli, 1, tmo(MPT_EXIT_MS));
+    expect_err(cli, "too big");
+
+    cli = mpcat(BIN, "cli", ARGS("connect", "srv", "big",
+                                 write_tmp(h, "over", data, 1600000)),
+                IN_NULL);
+    expect_exit(cli, 1, tmo(MPT_EXIT_MS));
+    expect_err(cli, "too big");
+
+    /* A line that does not end within the limit: refused as soon as it
+     * passes it, without waiting for the end of the input (stdin stays
+     * open; the write fails once mpcat has gone). */
+    cli = mpcat(BIN, "cli", ARGS("connect", "srv", "big"), IN_PIPE);
+    write_in(cli, data, 1600000);
+    expect_exit(cli, 1, tmo(MPT_EXIT_MS));
+    expect_err(cli, "too big");
+    close_in(cli);
+
+    free(data);
+    stop(srv, SIGTERM);
+    cr_assert_eq(srv->o.len, big + 4, "the listener got more messages");
+    harness_stop(h);
+}
+
+/* ----------------------------------------------------------------------
+ * -w: how long connect waits after its input ends
+ */
+
+Test(mpcat, wait_bounds_after_input_ends)
+{
+    struct harness *h = start(ALLOW_ALL);
+    struct proc *srv = listener(h, BIN, "srv", ARGS("-e", "listen", "echo"));
+    struct proc *cli = mpcat(JSON, "cli",
+                             ARGS("-w", "1.5", "connect", "srv", "echo"),
+                             IN_PIPE);
+    long long t0, dt;
+
+    write_str(cli, "x\n");
+    expect_out(cli, "x\n");   /* the reply is in: only idle time is left */
+    t0 = now_ms();
+    close_in(cli);
+    expect_exit(cli, 0, 1500 + tmo(3000));
+    dt = now_ms() - t0;
+    cr_assert_geq(dt, 1450, "exited %lld ms after the input ended, before -w 1.5",
+                  dt);
+    cr_assert_leq(dt, 1500 + tmo(1000),
+                  "exited %lld ms after the input ended, -w 1.5", dt);
+    stop(srv, SIGTERM);
+    harness_stop(h);
+}
+
+/* -w 0 closes at once, and still delivers everything: mpcat makes sure the
+ * broker has read it all before it exits. */
+Test(mpcat, wait_zero_closes_at_once_and_delivers)
+{
+    struct harness *h = start(ALLOW_ALL);
+    struct proc *srv = listener(h, BIN, "srv", ARGS("listen", "sink"));
+    struct proc *cli = mpcat(JSON, "cli",
+                             ARGS("-w", "0", "connect", "srv", "sink"),
+                             IN_PIPE);
+    struct obuf want = { 0 };
+    char line[32];
+    long long t0;
+
+    for (int i = 0; i < 5000; i++) {
+        int n = snprintf(line, sizeof line, "message %d\n", i);
+        obuf_add(&want, line, (size_t)n);
+    }
+    cr_assert(write_in(cli, want.data, want.len));
+    t0 = now_ms();
+    close_in(cli);
+    expect_exit(cli, 0, tmo(MPT_EXIT_MS));
+    cr_assert_lt(now_ms() - t0, tmo(1000), "-w 0 took %lld ms", now_ms() - t0);
+    cr_assert(wait_out_len(srv, want.len, tmo(MPT_MSG_MS)),
+              "the listener got %zu of %zu bytes", srv->o.len, want.len);
+    cr_assert(memcmp(srv->o.data, want.data, want.len) == 0);
+    free(want.data);
+    stop(srv, SIGTERM);
+    harness_stop(h);
+}
+
+/* A raw client as the peer: accept mpcat's Syn; return its id. */
+static void accept_syn(struct rc_client *raw, const char *from,
+                       const char *proto, char *id, size_t idlen)
+{
+    struct rc_msg m;
+
+    rc_expect_meta(raw, RC_SYN, &m);
+    cr_assert_str_eq(m.other_client, from);
+    cr_assert(m.has_data && strcmp((char *)m.data, proto) == 0,
+              "Syn for \"%s\", want \"%s\"", m.data, proto);
+    snprintf(id, idlen, "%s", m.connection_id);
+    rc_msg_free(&m);
+    cr_assert(rc_send(raw, RC_ACK, from, id, RC_NULL));
+}
+
+/* Messages arriving after the input ended restart the -w countdown. */
+Test(mpcat, wait_restarts_on_traffic)
+{
+    struct harness *h = start(ALLOW_ALL);
+    struct rc_client *raw = rc_login_any(h, BIN, RC_BINARY, "peer");
+    struct proc *cli = mpcat(JSON, "cli", ARGS("-w", "1", "connect", "peer",
+                                               "chat"),
+                             IN_PIPE);
+    char id[RC_STR_MAX + 1];
+    long long t_last;
+
+    accept_syn(raw, "cli", "chat", id, sizeof id);
+    close_in(cli);
+    for (int i = 1; i <= 3; i++) {
+        char text[8];
+        if (i > 1) {
+            /* Spacing the traffic is the point here: 0.6 s < -w 1. */
+            struct timespec ts = { 0, 600 * 1000000L };
+            nanosleep(&ts, NULL);
+        }
+        snprintf(text, sizeof text, "m%d", i);
+        cr_assert(rc_send(raw, RC_DATA, "cli", id, rc_str(text)));
+    }
+    t_last = now_ms();
+    expect_out(cli, "m1\nm2\nm3\n");
+    expect_exit(cli, 0, 1000 + tmo(3000));
+    cr_assert_geq(now_ms() - t_last, 900,
+                  "exited %lld ms after the last message, -w 1",
+                  now_ms() - t_last);
+    /* It closed the connection when it left. */
+    {
+        struct rc_msg m;
+        rc_expect_meta(raw, RC_CLOSED, &m);
+        cr_assert_str_eq(m.connection_id, id);
+        rc_msg_free(&m);
+    }
+    rc_close(raw);
+    harness_stop(h);
+}
+
+/* The peer closing ends connect at once, even with stdin still open. */
+Test(mpcat, peer_close_ends_connect)
+{
+    struct harness *h = start(ALLOW_ALL);
+    struct rc_client *raw = rc_login_any(h, JSON, RC_JSON, "peer");
+    struct proc *cli = mpcat(BIN, "cli", ARGS("-w", "30", "connect", "peer",
+                                              "chat"),
+                             IN_PIPE);
+    char id[RC_STR_MAX + 1];
+
+    accept_syn(raw, "cli", "chat", id, sizeof id);
+    write_str(cli, "ping\n");
+    rc_expect(raw, RC_DATA, "cli", id, rc_str("ping"));
+    cr_assert(rc_send(raw, RC_DATA, "cli", id, rc_str("pong")));
+    expect_out(cli, "pong\n");
+    cr_assert(rc_send(raw, RC_CLOSED, "cli", id, RC_NULL));
+    expect_exit(cli, 0, tmo(MPT_EXIT_MS));
+    rc_close(raw);
+    harness_stop(h);
+}
+
+/* ----------------------------------------------------------------------
+ * A raw-socket client opening a connection to a listening mpcat
+ */
+
+Test(mpcat, raw_client_to_listener)
+{
+    static const char payload[] = "hi\x01there\xff";
+    struct harness *h = start(ALLOW_ALL);
+    struct proc *srv = listener(h, BIN, "srv",
+                                ARGS("-e", "-q", "listen", "chat"));
+    struct rc_client *raw = rc_login_any(h, JSON, RC_JSON, "raw");
+    struct rc_msg m;
+
+    /* No handler for another protocol: refused by libmpclient. */
+    cr_assert(rc_send(raw, RC_SYN, "srv", "raw:0", rc_str("other")));
+    rc_expect_meta(raw, RC_UNKNOWN_PROTO, &m);
+    rc_msg_free(&m);
+
+    cr_assert(rc_send(raw, RC_SYN, "srv", "raw:1", rc_str("chat")));
+    rc_expect_meta(raw, RC_ACK, &m);
+    cr_assert_str_eq(m.connection_id, "raw:1");
+    rc_msg_free(&m);
+    cr_assert(rc_send(raw, RC_DATA, "srv", "raw:1",
+                      rc_bytes(payload, sizeof payload - 1)));
+    rc_expect(raw, RC_DATA, "srv", "raw:1",
+              rc_bytes(payload, sizeof payload - 1));
+    expect_out(srv, "hi\x01there\xff\n");
+    /* -q: the last connection closing ends the listener. */
+    cr_assert(rc_send(raw, RC_CLOSED, "srv", "raw:1", RC_NULL));
+    expect_exit(srv, 0, tmo(MPT_EXIT_MS));
+    rc_close(raw);
+    harness_stop(h);
+}
+
+/* Several connections at once: all their messages are printed. */
+Test(mpcat, listener_serves_several_connections)
+{
+    struct harness *h = start(ALLOW_ALL);
+    struct proc *srv = listener(h, JSON, "srv", ARGS("-v", "listen", "chat"));
+    struct rc_client *a = rc_login_any(h, JSON, RC_JSON, "ann");
+    struct rc_client *b = rc_login_any(h, BIN, RC_BINARY, "ben");
+    struct rc_msg m;
+
+    cr_assert(rc_send(a, RC_SYN, "srv", "ann:1", rc_str("chat")));
+    cr_assert(rc_send(b, RC_SYN, "srv", "ben:1", rc_str("chat")));
+    rc_expect_meta(a, RC_ACK, &m);
+    rc_msg_free(&m);
+    rc_expect_meta(b, RC_ACK, &m);
+    rc_msg_free(&m);
+    cr_assert(rc_send(a, RC_DATA, "srv", "ann:1", rc_str("one")));
+    expect_out(srv, "ann: one\n");
+    cr_assert(rc_send(b, RC_DATA, "srv", "ben:1", rc_str("two")));
+    expect_out(srv, "ben: two\n");
+    cr_assert(rc_send(a, RC_DATA, "srv", "ann:1", rc_str("three")));
+    expect_out(srv, "ann: three\n");
+    rc_close(a);
+    rc_close(b);
+    stop(srv, SIGTERM);
+    harness_stop(h);
+}
+
+/* ----------------------------------------------------------------------
+ * Exit codes 3, 4, 5
+ */
+
+static struct harness *start_passwd(void)
+{
+    struct harness *h = harness_new();
+    char *alice = harness_passwd_entry("alice", "s3cret");
+    char *bob = harness_passwd_entry("bob", "hunter2");
+    char text[1024];
+
+    snprintf(text, sizeof text, "%s\n%s\n", alice, bob);
+    free(alice);
+    free(bob);
+    harness_write_file(h, "mpbroker.passwd", text);
+    harness_boot(h, MPT_LISTEN_JSON_BINARY
+                 "authenticators = ( { module = \"auth_passwd.so\";"
+                 " options = { file = \"@DIR@/mpbroker.passwd\"; }; } );\n");
+    for (size_t i = 0; i < 2; i++) {
+        struct harness_listener l = harness_listener(h, i);
+        snprintf(addr[i], sizeof addr[i], "tcp:%s:%d", l.host, l.port);
+    }
+    return h;
+}
+
+Test(mpcat, auth_failure_exits_3)
+{
+    struct harness *h = start_passwd();
+    struct proc *p;
+
+    p = mpcat(BIN, "alice", ARGS("-s", "wrong", "listen", "x"), IN_NULL);
+    expect_exit(p, 3, tmo(MPT_EXIT_MS));
+    expect_err(p, "invalid name or secret");
+
+    p = mpcat_env(JSON, "bob", ARGS("connect", "alice", "x"), IN_NULL, NULL,
+                  ARGS("MPCAT_SECRET=hunter3"));
+    expect_exit(p, 3, tmo(MPT_EXIT_MS));
+    expect_err(p, "invalid name or secret");
+
+    /* No secret at all is the empty one. */
+    p = mpcat(JSON, "bob", ARGS("connect", "alice", "x"), IN_NULL);
+    expect_exit(p, 3, tmo(MPT_EXIT_MS));
+
+    p = mpcat(JSON, "bob", ARGS("-S", "/nonexistent/secret", "listen", "x"),
+              IN_NULL);
+    expect_exit(p, 1, tmo(MPT_EXIT_MS));
+    expect_err(p, "/nonexistent/secret");
+    harness_stop(h);
+}
+
+/* The right secret from each source: -S (one newline stripped),
+ * $MPCAT_SECRET, -s (then hidden from ps). */
+Test(mpcat, secrets_from_file_env_and_argument)
+{
+    struct harness *h = start_passwd();
+    const char *file = write_tmp(h, "alice.secret", "s3cret\n", 7);
+    size_t mark = harness_log_mark(h);
+    struct proc *srv = mpcat(BIN, "alice", ARGS("-S", file, "-e", "listen",
+                                                "echo"),
+                             IN_NULL);
+    struct proc *cli;
+    char path[64], cmdline[4096];
+    ssize_t n;
+    int fd;
+
+    wait_login(h, mark, "alice", srv);
+    cli = mpcat_env(JSON, "bob", ARGS("connect", "alice", "echo"), IN_PIPE,
+                    NULL, ARGS("MPCAT_SECRET=hunter2"));
+    write_str(cli, "authenticated\n");
+    close_in(cli);
+    expect_exit(cli, 0, tmo(MPT_EXIT_MS));
+    cr_assert_str_eq(cli->o.data ? cli->o.data : "", "authenticated\n");
+    stop(srv, SIGTERM);
+
+    mark = harness_log_mark(h);
+    srv = mpcat(BIN, "alice", ARGS("-s", "s3cret", "listen", "echo"), IN_NULL);
+    wait_login(h, mark, "alice", srv);
+    if (wrapper() == NULL) {
+        snprintf(path, sizeof path, "/proc/%d/cmdline", (int)srv->pid);
+        fd = open(path, O_RDONLY);
+        cr_assert(fd >= 0);
+        n = read(fd, cmdline, sizeof cmdline);
+        close(fd);
+        cr_assert_gt(n, 0);
+        cr_assert_null(memmem(cmdline, (size_t)n, "s3cret", 6),
+                       "the secret is still visible in %s", path);
+    }
+    stop(srv, SIGTERM);
+    harness_stop(h);
+}
+
+Test(mpcat, no_such_client_exits_4)
+{
+    struct harness *h = start(ALLOW_ALL);
+    struct proc *p = mpcat(BIN, "cli", ARGS("connect", "nobody", "echo"),
+                           IN_PIPE);
+
+    expect_exit(p, 4, tmo(MPT_EXIT_MS));
+    expect_err(p, "nobody");
+    harness_stop(h);
+}
+
+Test(mpcat, unknown_protocol_exits_4)
+{
+    struct harness *h = start(ALLOW_ALL);
+    struct proc *srv = listener(h, JSON, "srv", ARGS("listen", "echo"));
+    struct proc *p = mpcat(BIN, "cli", ARGS("connect", "srv", "ftp"),
+                           IN_PIPE);
+
+    expect_exit(p, 4, tmo(MPT_EXIT_MS));
+    expect_err(p, "ftp");
+    stop(srv, SIGTERM);
+    harness_stop(h);
+}
+
+/* A loopback port with nothing listening. */
+static int closed_port(void)
+{
+    struct sockaddr_in sa = { .sin_family = AF_INET };
+    socklen_t len = sizeof sa;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int port;
+
+    cr_assert(fd >= 0);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    cr_assert(bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0);
+    cr_assert(getsockname(fd, (struct sockaddr *)&sa, &len) == 0);
+    port = ntohs(sa.sin_port);
+    close(fd);
+    return port;
+}
+
+Test(mpcat, no_broker_exits_5)
+{
+    char a[64];
+    struct proc *p;
+
+    snprintf(a, sizeof a, "tcp:127.0.0.1:%d", closed_port());
+    p = spawn(ARGS("-a", a, "-n", "cli", "connect", "srv", "echo"), IN_PIPE,
+              NULL);
+    expect_exit(p, 5, tmo(MPT_EXIT_MS));
+    expect_err(p, a);
+    p = spawn(ARGS("-a", a, "-n", "srv", "listen", "echo"), IN_NULL, NULL);
+    expect_exit(p, 5, tmo(MPT_EXIT_MS));
+    p = spawn(ARGS("-a", "unix:/nonexistent/mpbroker.sock", "-n", "srv",
+                   "listen", "echo"),
+              IN_NULL, NULL);
+    expect_exit(p, 5, tmo(MPT_EXIT_MS));
+}
+
+/* The broker dies under a connected listener and a connected client. */
+Test(mpcat, broker_killed_exits_5)
+{
+    struct harness *h = start(ALLOW_ALL);
+    struct proc *srv = listener(h, BIN, "srv", ARGS("-e", "listen", "echo"));
+    struct proc *cli = mpcat(JSON, "cli", ARGS("-w", "30", "connect", "srv",
+                                               "echo"),
+                             IN_PIPE);
+
+    write_str(cli, "are you there\n");
+    expect_out(cli, "are you there\n");
+    cr_assert(harness_signal(h, SIGKILL));
+    cr_assert(harness_wait_exit(h, tmo(MPT_EXIT_MS), NULL));
+    expect_exit(cli, 5, tmo(MPT_EXIT_MS));
+    expect_err(cli, "lost the broker");
+    expect_exit(srv, 5, tmo(MPT_EXIT_MS));
+    expect_err(srv, "lost the broker");
+}
+
+/* SIGTERM: the listener closes its connections (ConnClosed, not just a
+ * vanished client) after what it had queued, then exits 0. */
+Test(mpcat, listener_sigterm_closes_connections)
+{
+    struct harness *h = start(ALLOW_ALL);
+    struct proc *srv = listener(h, JSON, "srv", ARGS("-e", "listen", "chat"));
+    struct rc_client *raw = rc_login_any(h, BIN, RC_BINARY, "raw");
+    struct rc_msg m;
+
+    cr_assert(rc_send(raw, RC_SYN, "srv", "raw:1", rc_str("chat")));
+    rc_expect_meta(raw, RC_ACK, &m);
+    rc_msg_free(&m);
+    cr_assert(rc_send(raw, RC_DATA, "srv", "raw:1", rc_str("bye")));
+    expect_out(srv, "bye\n");
+    stop(srv, SIGTERM);
+    rc_expect(raw, RC_DATA, "srv", "raw:1", rc_str("bye"));
+    rc_expect_meta(raw, RC_CLOSED, &m);
+    cr_assert_str_eq(m.connection_id, "raw:1");
+    rc_msg_free(&m);
+    rc_close(raw);
+    harness_stop(h);
+}
+
+/* SIGINT and SIGTERM end a listener cleanly; its peer sees the close. */
+Test(mpcat, listener_signals_exit_0)
+{
+    struct harness *h = start(ALLOW_ALL);
+    struct proc *srv = listener(h, BIN, "srv", ARGS("listen", "chat"));
+    struct proc *cli = mpcat(JSON, "cli", ARGS("-w", "30", "connect", "srv",
+                                               "chat"),
+                             IN_PIPE);
+
+    write_str(cli, "hello\n");
+    expect_out(srv, "hello\n");
+    stop(srv, SIGINT);
+    /* The listener's connection ended with it: the client is done. */
+    expect_exit(cli, 0, tmo(MPT_EXIT_MS));
+
+    srv = listener(h, JSON, "srv2", ARGS("listen", "chat"));
+    stop(srv, SIGTERM);
+    harness_stop(h);
+}
