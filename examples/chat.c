@@ -35,9 +35,6 @@
 /* A line longer than this is sent in pieces of this size. */
 #define MAX_LINE 16384
 
-/* A name nobody uses (see finish()). */
-#define DRAIN_PEER "nobody.drain"
-
 struct chat {
     struct event_base *base;
     struct mp_client *client;
@@ -62,26 +59,21 @@ static void usage(void)
     exit(2);
 }
 
-/*
- * Stopping. libmpclient queues what we send and writes it from the event
- * loop, and mp_client_free() drops whatever is still queued: our last
- * lines, our ConnClosed. So before leaving the loop, make a round trip:
- * ask for a connection to a name nobody uses. The broker reads our socket
- * in order, so its answer ("no such client") comes only after it has read,
- * and passed on, everything we sent before.
- */
-static void on_drained(struct mp_conn *conn, int status, void *arg)
+/* The graceful leave is over: the broker has read everything we sent. */
+static void on_disconnected(struct mp_client *client, void *arg)
 {
     struct chat *ch = arg;
 
-    (void)status; /* any answer will do */
-    if (conn != NULL) /* someone does use that name, and accepted */
-        mp_conn_close(conn);
+    (void)client;
     event_base_loopbreak(ch->base);
 }
 
-/* We are done: stop reading stdin, record the exit status, drain, then
- * leave the loop (main() frees the client). */
+/*
+ * We are done: stop reading stdin, record the exit status and leave
+ * (main() frees the client). libmpclient queues what we send and writes
+ * it from the event loop, so leave gracefully: our last lines and our
+ * ConnClosed reach the peer before the loop stops.
+ */
 static void finish(struct chat *ch, int status)
 {
     if (ch->finishing)
@@ -90,7 +82,7 @@ static void finish(struct chat *ch, int status)
     ch->status = status;
     event_del(ch->stdin_event);
     /* Fails when we are not logged in (any more): nothing to wait for. */
-    if (mp_client_open(ch->client, DRAIN_PEER, "drain", on_drained, ch) != MP_OK)
+    if (mp_client_disconnect(ch->client, on_disconnected, ch) != MP_OK)
         event_base_loopbreak(ch->base);
 }
 

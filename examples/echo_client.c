@@ -34,9 +34,6 @@
 /* How long to wait for all the replies, login included. */
 #define TIMEOUT_SECONDS 10
 
-/* A name nobody uses (see finish()). */
-#define DRAIN_PEER "nobody.drain"
-
 /* Everything the callbacks need, passed to them as their `arg`. */
 struct echo {
     struct event_base *base;
@@ -79,25 +76,20 @@ static void print_quoted(const void *data, size_t len)
     putchar('\'');
 }
 
-/*
- * Stopping. libmpclient queues what we send and writes it from the event
- * loop, and mp_client_free() drops whatever is still queued - here, the
- * ConnClosed we just sent. So before leaving the loop, make a round trip:
- * ask for a connection to a name nobody uses. The broker reads our socket
- * in order, so its answer ("no such client") comes only after it has read,
- * and passed on, everything we sent before.
- */
-static void on_drained(struct mp_conn *conn, int status, void *arg)
+/* The graceful leave is over: the broker has read everything we sent. */
+static void on_disconnected(struct mp_client *client, void *arg)
 {
     struct echo *e = arg;
 
-    (void)status; /* any answer will do */
-    if (conn != NULL) /* someone does use that name, and accepted */
-        mp_conn_close(conn);
+    (void)client;
     event_base_loopbreak(e->base);
 }
 
-/* We are done: record the exit status, drain, then leave the loop. */
+/*
+ * We are done: record the exit status and leave. libmpclient queues what we
+ * send and writes it from the event loop, so leave gracefully: the
+ * ConnClosed we just sent reaches the peer before the loop stops.
+ */
 static void finish(struct echo *e, int status)
 {
     if (e->finishing)
@@ -105,7 +97,7 @@ static void finish(struct echo *e, int status)
     e->finishing = 1;
     e->status = status;
     /* Fails when we are not logged in (any more): nothing to wait for. */
-    if (mp_client_open(e->client, DRAIN_PEER, "drain", on_drained, e) != MP_OK)
+    if (mp_client_disconnect(e->client, on_disconnected, e) != MP_OK)
         event_base_loopbreak(e->base);
 }
 
