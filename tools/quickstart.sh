@@ -143,7 +143,7 @@ cmd_run() {
 }
 
 integration_tests="test_auth test_routing test_formats test_limits test_config
-test_lifecycle test_transcript"
+test_lifecycle test_transcript test_client test_mpcat test_examples"
 
 cmd_test() {
     install_packages $build_packages $test_packages
@@ -166,6 +166,13 @@ cmd_test() {
         MP_BROKER_WRAPPER="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect"
     results_in "$top/_build-test" >"$results/valgrind"
 
+    # libmpclient's own tests under valgrind (criterion's test processes
+    # are followed; the broker they start is not).
+    say "libmpclient tests under valgrind"
+    check_in "$top/_build-test" TESTS=tests/integration/test_client \
+        MP_TEST_WRAPPER="valgrind -q --trace-children=yes --trace-children-skip=*mpbroker*,*lt-mpbroker* --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect"
+    results_in "$top/_build-test" >"$results/valgrind-client"
+
     configure_in "$top/_build-asan" --enable-werror --enable-sanitizers
     say "build and test (ASan+UBSan)"
     make -C "$top/_build-asan" -j"$jobs" >/dev/null
@@ -174,9 +181,11 @@ cmd_test() {
 
     summarize "plain build" "$results/plain"
     summarize "broker under valgrind" "$results/valgrind"
+    summarize "libmpclient under valgrind" "$results/valgrind-client"
     summarize "ASan+UBSan build" "$results/asan"
     # A test passes when it passed in every run it is part of.
-    cat "$results/plain" "$results/valgrind" "$results/asan" | awk '
+    cat "$results/plain" "$results/valgrind" "$results/valgrind-client" \
+        "$results/asan" | awk '
         {key = $2 " " $3; seen[key] = 1}
         $1 == "FAIL" || $1 == "ERROR" || $1 == "XPASS" {bad[key] = 1}
         $1 == "PASS" || $1 == "XFAIL" {good[key] = 1}
