@@ -24,7 +24,8 @@ static const char *const error_texts[] = {
 
 const char *mp_strerror(int error)
 {
-    unsigned i = error <= 0 ? (unsigned)-error : 0u;
+    /* 0u - error: -INT_MIN does not fit an int. */
+    unsigned i = error <= 0 ? 0u - (unsigned)error : 0u;
 
     if (error > 0 || i >= sizeof error_texts / sizeof error_texts[0])
         return "unknown error";
