@@ -142,6 +142,56 @@ cmd_run() {
     wait $broker 2>/dev/null || true
 }
 
+# install_check DIR RESULTS: `make install DESTDIR=...`, build the echo
+# examples out of tree with pkg-config against what was installed, and run
+# them through the installed broker with the installed plugins. Appends
+# one result line ("PASS install pkg_config_echo" or FAIL) to RESULTS.
+install_check() {
+    dir=$1
+    stage=$(mktemp -d)
+    status=FAIL
+    prefix=$(sed -n 's/^prefix = //p' "$dir/Makefile")
+    root="$stage$prefix"
+    if ! make -C "$dir" install DESTDIR="$stage" >"$stage/install.out" 2>&1; then
+        cat "$stage/install.out" >&2
+        echo "FAIL install pkg_config_echo" >>"$2"
+        rm -rf "$stage"
+        return
+    fi
+    flags=$(PKG_CONFIG_SYSROOT_DIR="$stage" PKG_CONFIG_PATH="$root/lib/pkgconfig" \
+        pkg-config --cflags --libs libmpclient)
+    printf '%s\n' "plugin_dir = \"$root/lib/mpbroker\";" \
+        'authenticators = ( { module = "auth_allow_all.so"; } );' \
+        "listeners = ( { unix = \"$stage/mp.sock\"; translator = \"auto\"; } );" \
+        >"$stage/test.conf"
+    if cc -o "$stage/echo_server" "$top/examples/echo_server.c" $flags &&
+        cc -o "$stage/echo_client" "$top/examples/echo_client.c" $flags; then
+        "$root/sbin/mpbroker" -c "$stage/test.conf" 2>"$stage/broker.log" &
+        broker=$!
+        if wait_for_line "$stage/broker.log" "notice: ready" 20; then
+            LD_LIBRARY_PATH="$root/lib" "$stage/echo_server" -a "unix:$stage/mp.sock" \
+                >"$stage/server.out" 2>&1 &
+            server=$!
+            if wait_for_line "$stage/broker.log" "client echo logged in" 20 &&
+                LD_LIBRARY_PATH="$root/lib" "$stage/echo_client" \
+                    -a "unix:$stage/mp.sock" -f json installed >"$stage/client.out" 2>&1 &&
+                grep -q "got 'installed' back from echo" "$stage/client.out"; then
+                status=PASS
+            fi
+            kill -TERM $server 2>/dev/null
+            wait $server 2>/dev/null
+        fi
+        kill -TERM $broker 2>/dev/null
+        wait $broker || status=FAIL
+    fi
+    if [ "$status" = FAIL ]; then
+        say "install check failed"
+        cat "$stage"/*.log "$stage"/*.out >&2 2>/dev/null
+    fi
+    echo "$status install pkg_config_echo" >>"$2"
+    rm -rf "$stage"
+}
+
 integration_tests="test_auth test_routing test_formats test_limits test_config
 test_lifecycle test_transcript test_client test_mpcat test_examples"
 
@@ -173,6 +223,10 @@ cmd_test() {
         MP_TEST_WRAPPER="valgrind -q --trace-children=yes --trace-children-skip=*mpbroker*,*lt-mpbroker* --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect"
     results_in "$top/_build-test" >"$results/valgrind-client"
 
+    say "install check: out-of-tree build with pkg-config, installed broker"
+    : >"$results/install"
+    install_check "$top/_build-test" "$results/install"
+
     configure_in "$top/_build-asan" --enable-werror --enable-sanitizers
     say "build and test (ASan+UBSan)"
     make -C "$top/_build-asan" -j"$jobs" >/dev/null
@@ -183,9 +237,10 @@ cmd_test() {
     summarize "broker under valgrind" "$results/valgrind"
     summarize "libmpclient under valgrind" "$results/valgrind-client"
     summarize "ASan+UBSan build" "$results/asan"
+    summarize "install check" "$results/install"
     # A test passes when it passed in every run it is part of.
     cat "$results/plain" "$results/valgrind" "$results/valgrind-client" \
-        "$results/asan" | awk '
+        "$results/asan" "$results/install" | awk '
         {key = $2 " " $3; seen[key] = 1}
         $1 == "FAIL" || $1 == "ERROR" || $1 == "XPASS" {bad[key] = 1}
         $1 == "PASS" || $1 == "XFAIL" {good[key] = 1}
