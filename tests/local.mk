@@ -10,7 +10,8 @@ AM_TESTS_ENVIRONMENT = \
 	MP_PLUGIN_BUILD_DIR='$(abs_top_builddir)/plugins/.libs'; export MP_PLUGIN_BUILD_DIR; \
 	MP_TEST_PLUGIN_DIR='$(abs_top_builddir)/tests/plugins/.libs'; export MP_TEST_PLUGIN_DIR; \
 	MPCAT='$(abs_top_builddir)/tools/mpcat'; export MPCAT; \
-	MP_EXAMPLES_DIR='$(abs_top_builddir)/examples'; export MP_EXAMPLES_DIR;
+	MP_EXAMPLES_DIR='$(abs_top_builddir)/examples'; export MP_EXAMPLES_DIR; \
+	LSAN_OPTIONS="suppressions=$(abs_top_srcdir)/tests/lsan.supp $${LSAN_OPTIONS:-}"; export LSAN_OPTIONS;
 
 TEST_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS)
 TEST_LIBS = $(CRITERION_LIBS)
@@ -26,4 +27,4 @@ include tests/client.mk
 include tests/examples.mk
 endif
 
-EXTRA_DIST += tests/criterion-tap.sh
+EXTRA_DIST += tests/criterion-tap.sh tests/lsan.supp

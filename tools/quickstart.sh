@@ -62,11 +62,15 @@ configure_in() {
     fi
 }
 
-# results_in DIR: one "STATUS program - test" line per test of the last
+# results_in DIR: one "STATUS program test" line per test of the last
 # `make check` there (automake's tap driver prints them).
 results_in() {
     sed -n -E 's/^(PASS|FAIL|ERROR|SKIP|XPASS|XFAIL): ([^ ]+) [0-9]+ - ([^ ]+).*/\1 \2 \3/p' \
         "$1/check.out"
+    # A program that crashed, exited non-zero or lost tests fails as a
+    # whole ("ERROR: prog - too few tests run"), even if each test it
+    # reported passed.
+    sed -n -E 's/^ERROR: ([^ ]+) - .*/ERROR \1 (program)/p' "$1/check.out" | sort -u
 }
 
 # check_in DIR [make args...]: run make check, show what failed.
