@@ -129,15 +129,24 @@ struct app {
  * Messages and the exit path
  */
 
+/* "mpcat: MESSAGE" on stderr, without the newline. */
+static void vnote_start(const char *fmt, va_list ap)
+    __attribute__((format(printf, 1, 0)));
+
+static void vnote_start(const char *fmt, va_list ap)
+{
+    fputs(PROG ": ", stderr);
+    vfprintf(stderr, fmt, ap);
+}
+
 static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 static void note(const char *fmt, ...)
 {
     va_list ap;
 
-    fputs(PROG ": ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vnote_start(fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
 }
@@ -261,9 +270,8 @@ static int usage_error(const char *fmt, ...)
 {
     va_list ap;
 
-    fputs(PROG ": ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vnote_start(fmt, ap);
     va_end(ap);
     fputs("\n" USAGE, stderr);
     return ST_USAGE;
