@@ -11,7 +11,7 @@ AM_TESTS_ENVIRONMENT = \
 	MP_TEST_PLUGIN_DIR='$(abs_top_builddir)/tests/plugins/.libs'; export MP_TEST_PLUGIN_DIR; \
 	MPCAT='$(abs_top_builddir)/tools/mpcat'; export MPCAT; \
 	MP_EXAMPLES_DIR='$(abs_top_builddir)/examples'; export MP_EXAMPLES_DIR; \
-	LSAN_OPTIONS="suppressions=$(abs_top_srcdir)/tests/lsan.supp $${LSAN_OPTIONS:-}"; export LSAN_OPTIONS;
+	LSAN_OPTIONS="suppressions=$(abs_top_srcdir)/tests/lsan.supp print_suppressions=0 $${LSAN_OPTIONS:-}"; export LSAN_OPTIONS;
 
 TEST_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS)
 TEST_LIBS = $(CRITERION_LIBS)
