@@ -34,6 +34,9 @@ struct broker {
     struct event *reaper;       /* frees `dead` from the loop, never from
                                    inside a session's own callback */
     unsigned notify_generation; /* dedupes ClientClosed (see router.c) */
+    struct session *sender;     /* whose message is being routed, if any:
+                                   the one to pause when a recipient's
+                                   output passes the high water mark */
 };
 
 #endif

@@ -48,7 +48,9 @@ static const struct setting_spec listener_specs[] = {
 
 static const struct setting_spec limits_specs[] = {
     {"max_message_size", V_INT}, {"auth_timeout_ms", V_INT},
-    {"max_clients", V_INT}, {NULL, 0},
+    {"max_clients", V_INT}, {"output_high_water", V_INT},
+    {"output_low_water", V_INT}, {"output_hard_limit", V_INT},
+    {NULL, 0},
 };
 
 static const struct setting_spec log_specs[] = {
@@ -374,12 +376,36 @@ static void read_listeners(struct broker_conf *conf,
     }
 }
 
+/* low <= high, and room above high for one more message of every size:
+ * a sender is paused only after the message that crossed the mark. */
+static void check_output_limits(const config_setting_t *g, long long max_msg,
+                                long long high, long long low,
+                                long long hard, struct errors *errs)
+{
+    if (low > high)
+        conf_setting_error(errs, config_setting_get_member(g, "output_low_water")
+                                     ? config_setting_get_member(g, "output_low_water")
+                                     : g,
+                           "output_low_water (%lld) is above output_high_water "
+                           "(%lld)", low, high);
+    if (hard < high + max_msg)
+        conf_setting_error(errs, config_setting_get_member(g, "output_hard_limit")
+                                     ? config_setting_get_member(g, "output_hard_limit")
+                                     : g,
+                           "output_hard_limit (%lld) must be at least "
+                           "output_high_water + max_message_size (%lld)", hard,
+                           high + max_msg);
+}
+
 static void read_limits(struct broker_conf *conf, const config_setting_t *g,
                         struct errors *errs)
 {
     long long max_message_size = CONF_DEFAULT_MAX_MESSAGE_SIZE;
     long long auth_timeout_ms = CONF_DEFAULT_AUTH_TIMEOUT_MS;
     long long max_clients = CONF_DEFAULT_MAX_CLIENTS;
+    long long high = CONF_DEFAULT_OUTPUT_HIGH_WATER;
+    long long low = CONF_DEFAULT_OUTPUT_LOW_WATER;
+    long long hard = CONF_DEFAULT_OUTPUT_HARD_LIMIT;
 
     if (g != NULL) {
         check_members(g, limits_specs, errs);
@@ -389,7 +415,14 @@ static void read_limits(struct broker_conf *conf, const config_setting_t *g,
                    errs);
         int_member(g, "auth_timeout_ms", 1, 3600000, &auth_timeout_ms, errs);
         int_member(g, "max_clients", 1, 10000000, &max_clients, errs);
+        int_member(g, "output_high_water", 1024, 1LL << 32, &high, errs);
+        int_member(g, "output_low_water", 0, 1LL << 32, &low, errs);
+        int_member(g, "output_hard_limit", 1024, 1LL << 40, &hard, errs);
+        check_output_limits(g, max_message_size, high, low, hard, errs);
     }
+    conf->output_high_water = (size_t)high;
+    conf->output_low_water = (size_t)low;
+    conf->output_hard_limit = (size_t)hard;
     conf->max_message_size = (size_t)max_message_size;
     conf->auth_timeout_ms = (unsigned)auth_timeout_ms;
     conf->max_clients = (unsigned)max_clients;

@@ -53,6 +53,9 @@ struct broker_conf {
     size_t max_message_size;
     unsigned auth_timeout_ms;
     unsigned max_clients;
+    size_t output_high_water; /* a recipient's queued bytes that pause senders */
+    size_t output_low_water;  /* ... and that resume them */
+    size_t output_hard_limit; /* ... that disconnect it as too slow */
     enum duplicate_policy duplicate_names;
     enum mp_log_level log_level;
 };
@@ -62,6 +65,9 @@ struct broker_conf {
 #define CONF_DEFAULT_MAX_MESSAGE_SIZE 1048576
 #define CONF_DEFAULT_AUTH_TIMEOUT_MS 10000
 #define CONF_DEFAULT_MAX_CLIENTS 10000
+#define CONF_DEFAULT_OUTPUT_HIGH_WATER (1024 * 1024)
+#define CONF_DEFAULT_OUTPUT_LOW_WATER (256 * 1024)
+#define CONF_DEFAULT_OUTPUT_HARD_LIMIT (16 * 1024 * 1024)
 
 /*
  * Read and check `file`. Every problem is added to errs; returns 0 if there

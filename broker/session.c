@@ -34,6 +34,137 @@ static void set_timer(struct session *s, unsigned ms)
 }
 
 /* ------------------------------------------------------------------------
+ * Backpressure: when a recipient's queued output passes output_high_water,
+ * the client whose message put it there stops being read; when the output
+ * drains below output_low_water (the bufferevent's write watermark), every
+ * client it paused is read again. A recipient whose output passes
+ * output_hard_limit anyway (many senders, broker notices) is disconnected
+ * as too slow. So no queue grows without bound, and a sender is never
+ * dropped for going faster than a reader.
+ */
+
+static int list_add(struct session_list *l, struct session *s)
+{
+    if (l->count == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 4;
+        struct session **items = realloc(l->items, cap * sizeof *items);
+        if (items == NULL)
+            return -1;
+        l->items = items;
+        l->cap = cap;
+    }
+    l->items[l->count++] = s;
+    return 0;
+}
+
+static void list_remove(struct session_list *l, const struct session *s)
+{
+    for (size_t i = 0; i < l->count; i++) {
+        if (l->items[i] == s) {
+            l->items[i] = l->items[--l->count];
+            return;
+        }
+    }
+}
+
+static bool list_contains(const struct session_list *l, const struct session *s)
+{
+    for (size_t i = 0; i < l->count; i++) {
+        if (l->items[i] == s)
+            return true;
+    }
+    return false;
+}
+
+static void pause_sender(struct session *sender, struct session *recipient)
+{
+    if (list_contains(&recipient->paused, sender))
+        return;
+    if (list_add(&recipient->paused, sender) != 0)
+        return; /* out of memory: the hard limit still bounds the queue */
+    if (list_add(&sender->blockers, recipient) != 0) {
+        list_remove(&recipient->paused, sender);
+        return;
+    }
+    if (sender->blockers.count == 1) {
+        log_debug("pausing %s: %s has %zu bytes queued", sender->name,
+                  recipient->name,
+                  evbuffer_get_length(bufferevent_get_output(recipient->bev)));
+        bufferevent_disable(sender->bev, EV_READ);
+    }
+}
+
+/* `recipient` no longer holds anyone: read its paused senders again. */
+static void resume_senders(struct session *recipient)
+{
+    while (recipient->paused.count > 0) {
+        struct session *sender = recipient->paused.items[--recipient->paused.count];
+        list_remove(&sender->blockers, recipient);
+        if (sender->blockers.count > 0 || sender->state == SESSION_CLOSING)
+            continue;
+        log_debug("resuming %s", sender->name);
+        bufferevent_enable(sender->bev, EV_READ);
+        /* What it sent meanwhile waits in its input buffer: run its read
+         * callback from the loop, not from inside whoever resumed it. */
+        if (evbuffer_get_length(bufferevent_get_input(sender->bev)) > 0)
+            bufferevent_trigger(sender->bev, EV_READ,
+                                BEV_TRIG_IGNORE_WATERMARKS |
+                                    BEV_TRIG_DEFER_CALLBACKS);
+    }
+}
+
+/* Forget every pause this session is part of (it is going away). */
+static void release_pauses(struct session *s)
+{
+    resume_senders(s);
+    while (s->blockers.count > 0) {
+        struct session *recipient = s->blockers.items[--s->blockers.count];
+        list_remove(&recipient->paused, s);
+    }
+    free(s->paused.items);
+    free(s->blockers.items);
+    memset(&s->paused, 0, sizeof s->paused);
+    memset(&s->blockers, 0, sizeof s->blockers);
+}
+
+static void output_drained(struct bufferevent *bev, void *arg)
+{
+    (void)bev;
+    resume_senders(arg);
+}
+
+/* Drop a client that cannot keep up: its backlog goes at once (that is
+ * what we must not keep), and no more is queued for it. The close itself
+ * runs from the loop (the session timer): we may be deep inside routing
+ * or inside another client's departure here. */
+static void drop_slow_consumer(struct session *s, size_t queued)
+{
+    struct evbuffer *out = bufferevent_get_output(s->bev);
+
+    log_warn("disconnecting slow client %s (peer %s): %zu bytes queued for "
+             "it, above output_hard_limit (%zu)", s->name, s->peer, queued,
+             s->broker->conf.output_hard_limit);
+    evbuffer_unfreeze(out, 1);
+    evbuffer_drain(out, evbuffer_get_length(out));
+    evbuffer_freeze(out, 1);
+    s->too_slow = true;
+    set_timer(s, 0);
+}
+
+/* After queueing for `s`: apply the limits to its output. */
+static void check_output(struct session *s)
+{
+    const struct broker_conf *conf = &s->broker->conf;
+    size_t queued = evbuffer_get_length(bufferevent_get_output(s->bev));
+
+    if (queued > conf->output_hard_limit)
+        drop_slow_consumer(s, queued);
+    else if (queued > conf->output_high_water && s->broker->sender != NULL &&
+             s->broker->sender->state != SESSION_CLOSING)
+        pause_sender(s->broker->sender, s);
+}
+
+/* ------------------------------------------------------------------------
  * Output
  */
 
@@ -46,7 +177,7 @@ int session_send(struct session *s, const struct mp_message *msg)
 {
     struct evbuffer *out;
 
-    if (s->state == SESSION_CLOSING || s->translator == NULL)
+    if (s->state == SESSION_CLOSING || s->translator == NULL || s->too_slow)
         return -1;
     out = bufferevent_get_output(s->bev);
     if (codec_of(s)->encode(s->encode_stream, msg, write_to_evbuffer, out) !=
@@ -56,6 +187,7 @@ int session_send(struct session *s, const struct mp_message *msg)
                  s->translator->name);
         return -1;
     }
+    check_output(s);
     return 0;
 }
 
@@ -117,6 +249,7 @@ void session_close(struct session *s, const char *reason)
     auth_chain_cancel(s);
     router_unregister(s, true);
     s->state = SESSION_CLOSING;
+    release_pauses(s);
     bufferevent_disable(s->bev, EV_READ);
     if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0) {
         schedule_free(s);
@@ -124,6 +257,7 @@ void session_close(struct session *s, const char *reason)
     }
     /* Let the last words (AuthFailure, WAT) reach the client, within a
      * bounded time: a client that stops reading cannot hold us. */
+    bufferevent_setwatermark(s->bev, EV_WRITE, 0, 0);
     bufferevent_setcb(s->bev, NULL, close_when_flushed, event_cb, s);
     set_timer(s, CLOSE_LINGER_MS);
 }
@@ -134,6 +268,7 @@ void session_free(struct session *s)
 
     auth_chain_cancel(s);
     router_unregister(s, false);
+    release_pauses(s);
     if (s->prev != NULL)
         s->prev->next = s->next;
     else
@@ -238,6 +373,8 @@ static void timer_fired(evutil_socket_t fd, short what, void *arg)
     (void)what;
     if (s->state == SESSION_CLOSING)
         schedule_free(s); /* linger over: close even if output remains */
+    else if (s->too_slow)
+        session_close(s, "too slow: output above output_hard_limit");
     else
         protocol_error(s, "authentication timed out");
 }
@@ -300,8 +437,10 @@ static bool process_one(struct session *s, struct evbuffer *in)
     size_t consumed = 0;
     char err[200] = "";
     enum mp_decode_status st;
+    struct session *previous_sender;
 
-    if (len == 0 || s->state == SESSION_CLOSING || s->auth != NULL)
+    if (len == 0 || s->state == SESSION_CLOSING || s->auth != NULL ||
+        s->blockers.count > 0)
         return false;
     buf = evbuffer_pullup(in, -1);
     if (buf == NULL) {
@@ -328,7 +467,10 @@ static bool process_one(struct session *s, struct evbuffer *in)
         return false;
     }
     evbuffer_drain(in, consumed);
+    previous_sender = s->broker->sender;
+    s->broker->sender = s;
     handle_message(s, &msg);
+    s->broker->sender = previous_sender;
     mp_message_clear(&msg);
     return true;
 }
@@ -405,7 +547,8 @@ struct session *session_new(struct broker *b, const struct listener *l,
     b->sessions = s;
     b->n_sessions++;
 
-    bufferevent_setcb(s->bev, read_cb, NULL, event_cb, s);
+    bufferevent_setcb(s->bev, read_cb, output_drained, event_cb, s);
+    bufferevent_setwatermark(s->bev, EV_WRITE, b->conf.output_low_water, 0);
     bufferevent_enable(s->bev, EV_READ);
     set_timer(s, b->conf.auth_timeout_ms);
     log_debug("connection from %s on %s", peer, l->label);

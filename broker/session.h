@@ -27,6 +27,12 @@ struct bufferevent;
 struct event;
 struct mp_auth_ticket;
 
+/* A small set of sessions (a few at most in practice). */
+struct session_list {
+    struct session **items;
+    size_t count, cap;
+};
+
 enum session_state {
     SESSION_AUTHENTICATING,
     SESSION_READY,
@@ -54,6 +60,12 @@ struct session {
     bool processing;             /* inside session_process_input() */
     unsigned notified;           /* broker->notify_generation when told */
     bool dying;                  /* on broker->dead, freed by the reaper */
+    bool too_slow;               /* output passed the hard limit: closing */
+
+    /* Backpressure (session.c): senders this session's queued output has
+     * paused, and the recipients that hold this session paused. */
+    struct session_list paused;
+    struct session_list blockers;
 
     struct session *prev, *next; /* broker->sessions */
     struct session *next_dead;   /* broker->dead */

@@ -24,6 +24,7 @@ include tests/codec.mk
 include tests/auth.mk
 include tests/integration/local.mk
 include tests/client.mk
+include tests/acl.mk
 include tests/examples.mk
 endif
 

@@ -197,7 +197,8 @@ install_check() {
 }
 
 integration_tests="test_auth test_routing test_formats test_limits test_config
-test_lifecycle test_transcript test_client test_mpcat test_examples"
+test_lifecycle test_transcript test_client test_mpcat test_examples test_acl
+test_backpressure"
 
 cmd_test() {
     install_packages $build_packages $test_packages

@@ -62,3 +62,10 @@ tests_integration_test_transcript_SOURCES = tests/integration/test_transcript.c
 tests_integration_test_transcript_CPPFLAGS = $(INTEGRATION_CPPFLAGS)
 tests_integration_test_transcript_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_transcript_LDADD = $(INTEGRATION_LDADD)
+
+check_PROGRAMS += tests/integration/test_backpressure
+TESTS += tests/integration/test_backpressure
+tests_integration_test_backpressure_SOURCES = tests/integration/test_backpressure.c
+tests_integration_test_backpressure_CPPFLAGS = $(INTEGRATION_CPPFLAGS)
+tests_integration_test_backpressure_CFLAGS = $(TEST_CFLAGS)
+tests_integration_test_backpressure_LDADD = $(INTEGRATION_LDADD)
