@@ -167,6 +167,33 @@ static bool syn_authorized(const struct session *from,
     return true;
 }
 
+/* A refused Syn reaches its initiator as the target's refusal would: an
+ * UnknownProto from the target, without data. */
+static void refuse_syn(struct session *from, struct mp_message *msg)
+{
+    msg->meta = MP_META_UNKNOWN_PROTO;
+    mp_message_clear_data(msg);
+    session_send(from, msg);
+}
+
+/* limits.max_connections_per_client: entries in the connection table,
+ * pending Syns included, for either end. */
+static bool over_connection_limit(const struct session *from,
+                                  const struct session *to)
+{
+    size_t max = from->broker->conf.max_connections_per_client;
+    const struct session *full = from->conns.count >= max ? from
+                                 : to->conns.count >= max ? to
+                                                          : NULL;
+
+    if (full == NULL)
+        return false;
+    log_notice("Syn from %s to %s refused: %s has %zu connections "
+               "(max_connections_per_client)", from->name, to->name,
+               full->name, full->conns.count);
+    return true;
+}
+
 static void handle_syn(struct session *from, struct mp_message *msg)
 {
     struct broker *b = from->broker;
@@ -188,9 +215,11 @@ static void handle_syn(struct session *from, struct mp_message *msg)
     if (!syn_authorized(from, to, msg)) {
         log_notice("Syn from %s to %s refused by an authenticator",
                    from->name, to->name);
-        msg->meta = MP_META_UNKNOWN_PROTO;
-        mp_message_clear_data(msg);
-        session_send(from, msg);
+        refuse_syn(from, msg);
+        return;
+    }
+    if (over_connection_limit(from, to)) {
+        refuse_syn(from, msg);
         return;
     }
     if (conn_table_add(b->conns, msg->connection_id, msg->connection_id_len,

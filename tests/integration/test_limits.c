@@ -313,3 +313,37 @@ Test(limits, max_clients)
     rc_close(e);
     harness_stop(h);
 }
+
+/* limits.max_connections_per_client counts table entries, pending Syns
+ * included, at both ends: a Syn past it is refused as UnknownProto. */
+Test(limits, max_connections_per_client)
+{
+    struct harness *h = harness_start(
+        MPT_LISTEN_JSON_BINARY MPT_AUTH_ALLOW_ALL
+        "limits = { max_connections_per_client = 3; };\n");
+    struct rc_client *a = rc_login_any(h, 0, RC_JSON, "a");
+    struct rc_client *b = rc_login_any(h, 1, RC_BINARY, "b");
+    struct rc_client *c = rc_login_any(h, 0, RC_JSON, "c");
+
+    rc_open_conn(a, b, "a:1", "p");
+    rc_open_conn(a, b, "a:2", "p");
+    /* A pending Syn counts too. */
+    send_ok(a, RC_SYN, "b", "a:3", rc_str("p"));
+    rc_expect(b, RC_SYN, "a", "a:3", rc_str("p"));
+    /* a is full: its fourth is refused, and b never sees it. */
+    send_ok(a, RC_SYN, "b", "a:4", rc_str("p"));
+    rc_expect(a, RC_UNKNOWN_PROTO, "b", "a:4", RC_NULL);
+    /* b is full too: c's Syn to b is refused. */
+    send_ok(c, RC_SYN, "b", "c:1", rc_str("p"));
+    rc_expect(c, RC_UNKNOWN_PROTO, "b", "c:1", RC_NULL);
+    /* Closing one frees a slot at both ends. */
+    send_ok(a, RC_CLOSED, "b", "a:1", RC_NULL);
+    rc_expect(b, RC_CLOSED, "a", "a:1", RC_NULL);
+    send_ok(c, RC_SYN, "b", "c:2", rc_str("p"));
+    rc_expect(b, RC_SYN, "c", "c:2", rc_str("p"));
+    cr_assert(harness_log_contains(h, "max_connections_per_client"));
+    rc_close(a);
+    rc_close(b);
+    rc_close(c);
+    harness_stop(h);
+}
