@@ -49,7 +49,7 @@ static const struct setting_spec listener_specs[] = {
 static const struct setting_spec limits_specs[] = {
     {"max_message_size", V_INT}, {"auth_timeout_ms", V_INT},
     {"max_clients", V_INT}, {"max_connections_per_client", V_INT},
-    {"output_high_water", V_INT},
+    {"output_high_water", V_INT}, {"tcp_keepalive_s", V_INT},
     {"output_low_water", V_INT}, {"output_hard_limit", V_INT},
     {NULL, 0},
 };
@@ -405,6 +405,7 @@ static void read_limits(struct broker_conf *conf, const config_setting_t *g,
     long long auth_timeout_ms = CONF_DEFAULT_AUTH_TIMEOUT_MS;
     long long max_clients = CONF_DEFAULT_MAX_CLIENTS;
     long long max_conns = CONF_DEFAULT_MAX_CONNECTIONS_PER_CLIENT;
+    long long keepalive = CONF_DEFAULT_TCP_KEEPALIVE_S;
     long long high = CONF_DEFAULT_OUTPUT_HIGH_WATER;
     long long low = CONF_DEFAULT_OUTPUT_LOW_WATER;
     long long hard = CONF_DEFAULT_OUTPUT_HARD_LIMIT;
@@ -419,12 +420,14 @@ static void read_limits(struct broker_conf *conf, const config_setting_t *g,
         int_member(g, "max_clients", 1, 10000000, &max_clients, errs);
         int_member(g, "max_connections_per_client", 1, 10000000, &max_conns,
                    errs);
+        int_member(g, "tcp_keepalive_s", 0, 86400, &keepalive, errs);
         int_member(g, "output_high_water", 1024, 1LL << 32, &high, errs);
         int_member(g, "output_low_water", 0, 1LL << 32, &low, errs);
         int_member(g, "output_hard_limit", 1024, 1LL << 40, &hard, errs);
         check_output_limits(g, max_message_size, high, low, hard, errs);
     }
     conf->max_connections_per_client = (size_t)max_conns;
+    conf->tcp_keepalive_s = (unsigned)keepalive;
     conf->output_high_water = (size_t)high;
     conf->output_low_water = (size_t)low;
     conf->output_hard_limit = (size_t)hard;

@@ -54,6 +54,7 @@ struct broker_conf {
     unsigned auth_timeout_ms;
     unsigned max_clients;
     size_t max_connections_per_client; /* table entries, pending included */
+    unsigned tcp_keepalive_s;  /* idle seconds before keepalive probes; 0 off */
     size_t output_high_water; /* a recipient's queued bytes that pause senders */
     size_t output_low_water;  /* ... and that resume them */
     size_t output_hard_limit; /* ... that disconnect it as too slow */
@@ -67,6 +68,7 @@ struct broker_conf {
 #define CONF_DEFAULT_AUTH_TIMEOUT_MS 10000
 #define CONF_DEFAULT_MAX_CLIENTS 10000
 #define CONF_DEFAULT_MAX_CONNECTIONS_PER_CLIENT 4096
+#define CONF_DEFAULT_TCP_KEEPALIVE_S 60
 #define CONF_DEFAULT_OUTPUT_HIGH_WATER (1024 * 1024)
 #define CONF_DEFAULT_OUTPUT_LOW_WATER (256 * 1024)
 #define CONF_DEFAULT_OUTPUT_HARD_LIMIT (16 * 1024 * 1024)

@@ -42,6 +42,24 @@ static void format_address(const struct sockaddr *sa, char *buf, size_t len)
     }
 }
 
+/* TCP keepalive finds peers that vanished without a FIN (a host that lost
+ * power, a NAT that forgot the flow), so their peers are told: probes
+ * start after idle_s seconds of silence, every idle_s/6 (at least 1 s),
+ * and 6 unanswered ones close the socket - about 2 x idle_s in all. */
+static void set_keepalive(evutil_socket_t fd, unsigned idle_s)
+{
+    int on = idle_s > 0;
+    int idle = (int)idle_s, interval = idle_s >= 6 ? (int)idle_s / 6 : 1;
+    int count = 6;
+
+    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+    if (!on)
+        return;
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof interval);
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count);
+}
+
 static void accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
                       struct sockaddr *sa, int socklen, void *arg)
 {
@@ -62,6 +80,7 @@ static void accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
         int one = 1;
         /* Messages are small and latency matters: no Nagle delay. */
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        set_keepalive(fd, b->conf.tcp_keepalive_s);
     }
     session_new(b, l, fd, peer);
 }

@@ -9,6 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <criterion/criterion.h>
 
@@ -347,3 +350,59 @@ Test(limits, max_connections_per_client)
     rc_close(c);
     harness_stop(h);
 }
+
+/* The timer the kernel runs for the broker's end of the TCP connection
+ * from local port `client_port` to `broker_port` (/proc/net/tcp's "tr"
+ * field: 2 = keepalive), or -1 if not found. */
+static int broker_side_timer(int broker_port, int client_port)
+{
+    FILE *f = fopen("/proc/net/tcp", "r");
+    char line[512];
+    int timer = -1;
+
+    cr_assert_not_null(f);
+    while (fgets(line, sizeof line, f) != NULL) {
+        unsigned local_port, remote_port, tr;
+        if (sscanf(line, " %*d: %*8x:%4x %*8x:%4x %*x %*x:%*x %x:", &local_port,
+                   &remote_port, &tr) == 3 &&
+            (int)local_port == broker_port && (int)remote_port == client_port)
+            timer = (int)tr;
+    }
+    fclose(f);
+    return timer;
+}
+
+static int local_port(int fd)
+{
+    struct sockaddr_in sin;
+    socklen_t len = sizeof sin;
+
+    cr_assert_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+    return ntohs(sin.sin_port);
+}
+
+/* limits.tcp_keepalive_s: the broker's client sockets carry TCP keepalive
+ * (so half-open peers are found), unless it is 0. */
+static void keepalive(const char *limits, int want_timer)
+{
+    char body[512];
+
+    snprintf(body, sizeof body, "%s%s%s", MPT_LISTEN_JSON_BINARY,
+             MPT_AUTH_ALLOW_ALL, limits);
+    struct harness *h = harness_start(body);
+    struct rc_client *a = rc_login_any(h, 0, RC_JSON, "a");
+    int timer = broker_side_timer(harness_listener(h, 0).port,
+                                  local_port(rc_fd(a)));
+
+    cr_assert_eq(timer, want_timer, "kernel timer %d on the broker's socket, "
+                 "want %d", timer, want_timer);
+    rc_close(a);
+    harness_stop(h);
+}
+
+Test(limits, tcp_keepalive_on_by_default) { keepalive("", 2); }
+Test(limits, tcp_keepalive_configurable)
+{
+    keepalive("limits = { tcp_keepalive_s = 5; };\n", 2);
+}
+Test(limits, tcp_keepalive_off) { keepalive("limits = { tcp_keepalive_s = 0; };\n", 0); }
