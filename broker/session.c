@@ -9,6 +9,8 @@
 #include <event2/event.h>
 
 #include "auth_chain.h"
+#include "bev_output.h"
+#include "codec.h"
 #include "broker.h"
 #include "listener.h"
 #include "log.h"
@@ -24,6 +26,19 @@ enum { CLOSE_LINGER_MS = 2000 };
 static const struct mp_codec_ops *codec_of(const struct session *s)
 {
     return s->translator->desc->codec;
+}
+
+static int open_streams(struct session *s)
+{
+    return mp_codec_streams_open(codec_of(s), s->translator->state,
+                                 &s->decode_stream, &s->encode_stream);
+}
+
+static void close_streams(struct session *s)
+{
+    if (s->translator != NULL)
+        mp_codec_streams_close(codec_of(s), s->decode_stream,
+                               s->encode_stream);
 }
 
 static void set_timer(struct session *s, unsigned ms)
@@ -139,14 +154,10 @@ static void output_drained(struct bufferevent *bev, void *arg)
  * or inside another client's departure here. */
 static void drop_slow_consumer(struct session *s, size_t queued)
 {
-    struct evbuffer *out = bufferevent_get_output(s->bev);
-
     log_warn("disconnecting slow client %s (peer %s): %zu bytes queued for "
              "it, above output_hard_limit (%zu)", s->name, s->peer, queued,
              s->broker->conf.output_hard_limit);
-    evbuffer_unfreeze(out, 1);
-    evbuffer_drain(out, evbuffer_get_length(out));
-    evbuffer_freeze(out, 1);
+    mp_bev_discard_output(s->bev);
     s->too_slow = true;
     set_timer(s, 0);
 }
@@ -276,10 +287,7 @@ void session_free(struct session *s)
     if (s->next != NULL)
         s->next->prev = s->prev;
     b->n_sessions--;
-    if (s->translator != NULL && codec_of(s)->stream_free != NULL) {
-        codec_of(s)->stream_free(s->decode_stream);
-        codec_of(s)->stream_free(s->encode_stream);
-    }
+    close_streams(s);
     bufferevent_free(s->bev);
     event_free(s->timer);
     free(s);
@@ -406,17 +414,6 @@ static bool pick_translator(struct session *s, const unsigned char *buf,
         session_close(s, "unknown wire format");
     }
     return false;
-}
-
-static int open_streams(struct session *s)
-{
-    const struct mp_codec_ops *codec = codec_of(s);
-
-    if (codec->stream_new == NULL)
-        return 0;
-    s->decode_stream = codec->stream_new(s->translator->state);
-    s->encode_stream = codec->stream_new(s->translator->state);
-    return s->decode_stream != NULL && s->encode_stream != NULL ? 0 : -1;
 }
 
 static void handle_message(struct session *s, struct mp_message *msg)
@@ -556,10 +553,7 @@ struct session *session_new(struct broker *b, const struct listener *l,
 fail:
     log_error("cannot set up a session for %s: out of memory", peer);
     if (s != NULL) {
-        if (s->translator != NULL && codec_of(s)->stream_free != NULL) {
-            codec_of(s)->stream_free(s->decode_stream);
-            codec_of(s)->stream_free(s->encode_stream);
-        }
+        close_streams(s);
         if (s->timer != NULL)
             event_free(s->timer);
         if (s->bev != NULL)

@@ -18,4 +18,15 @@ extern const struct mp_codec_ops mp_codec_json;
 /* The binary framing documented in doc/protocol.md. */
 extern const struct mp_codec_ops mp_codec_binary;
 
+/*
+ * The two streams of one socket, one per direction (formats without
+ * stream state get NULLs). open returns 0, or -1 on allocation failure
+ * (whatever was made must still be closed); close accepts NULLs and a
+ * NULL codec.
+ */
+int mp_codec_streams_open(const struct mp_codec_ops *codec,
+                          void *plugin_state, void **decode, void **encode);
+void mp_codec_streams_close(const struct mp_codec_ops *codec, void *decode,
+                            void *encode);
+
 #endif

@@ -10,7 +10,9 @@ common_libmpcommon_la_SOURCES = \
 	common/base64.c common/base64.h \
 	common/codec.h \
 	common/codec_json.c \
-	common/codec_binary.c
+	common/codec_binary.c \
+	common/codec_streams.c \
+	common/bev_output.h
 common_libmpcommon_la_CFLAGS = $(AM_CFLAGS) $(YAJL_CFLAGS)
 common_libmpcommon_la_LIBADD = $(YAJL_LIBS)
 

@@ -15,6 +15,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include "bev_output.h"
 #include "client-internal.h"
 #include "codec.h"
 #include "hashmap.h"
@@ -135,11 +136,7 @@ static void release_bev(struct mp_client *c)
 {
     if (c->bev == NULL)
         return;
-    /* A socket bufferevent keeps the front of its output frozen except
-     * while it writes itself. */
-    evbuffer_unfreeze(bufferevent_get_output(c->bev), 1);
-    evbuffer_drain(bufferevent_get_output(c->bev),
-                   evbuffer_get_length(bufferevent_get_output(c->bev)));
+    mp_bev_discard_output(c->bev);
     bufferevent_free(c->bev);
     c->bev = NULL;
 }
@@ -376,11 +373,10 @@ static int copy_options(struct mp_client *c, const struct mp_client_options *o)
 
 static int open_streams(struct mp_client *c)
 {
-    if (c->codec->stream_new == NULL)
-        return MP_OK;
-    c->decode_stream = c->codec->stream_new(NULL);
-    c->encode_stream = c->codec->stream_new(NULL);
-    return c->decode_stream && c->encode_stream ? MP_OK : MP_ERR_NOMEM;
+    return mp_codec_streams_open(c->codec, NULL, &c->decode_stream,
+                                 &c->encode_stream) == 0
+               ? MP_OK
+               : MP_ERR_NOMEM;
 }
 
 struct mp_client *mp_client_new(struct event_base *base,
@@ -471,10 +467,7 @@ void mp_client_free(struct mp_client *c)
     if (c->scratch != NULL)
         evbuffer_free(c->scratch);
     hashmap_free(c->conns_by_id);
-    if (c->codec != NULL && c->codec->stream_free != NULL) {
-        c->codec->stream_free(c->decode_stream);
-        c->codec->stream_free(c->encode_stream);
-    }
+    mp_codec_streams_close(c->codec, c->decode_stream, c->encode_stream);
     if (c->secret != NULL) {
         explicit_bzero(c->secret, c->secret_len);
         free(c->secret);
