@@ -107,6 +107,14 @@ void conf_setting_error(struct errors *errs, const config_setting_t *s,
                    (int)config_setting_source_line(s), "%s", message);
 }
 
+const config_setting_t *conf_member_or_group(const config_setting_t *group,
+                                             const char *name)
+{
+    const config_setting_t *s = config_setting_get_member(group, name);
+
+    return s != NULL ? s : group;
+}
+
 /* ------------------------------------------------------------------------
  * Schema checks
  */
@@ -384,15 +392,11 @@ static void check_output_limits(const config_setting_t *g, long long max_msg,
                                 long long hard, struct errors *errs)
 {
     if (low > high)
-        conf_setting_error(errs, config_setting_get_member(g, "output_low_water")
-                                     ? config_setting_get_member(g, "output_low_water")
-                                     : g,
+        conf_setting_error(errs, conf_member_or_group(g, "output_low_water"),
                            "output_low_water (%lld) is above output_high_water "
                            "(%lld)", low, high);
     if (hard < high + max_msg)
-        conf_setting_error(errs, config_setting_get_member(g, "output_hard_limit")
-                                     ? config_setting_get_member(g, "output_hard_limit")
-                                     : g,
+        conf_setting_error(errs, conf_member_or_group(g, "output_hard_limit"),
                            "output_hard_limit (%lld) must be at least "
                            "output_high_water + max_message_size (%lld)", hard,
                            high + max_msg);

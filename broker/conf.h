@@ -88,6 +88,11 @@ void conf_setting_error(struct errors *errs, const config_setting_t *s,
                         const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* The member `name` of `group`, or the group itself when the member is
+ * absent (a default was used): where an error about it should point. */
+const config_setting_t *conf_member_or_group(const config_setting_t *group,
+                                             const char *name);
+
 /* The dotted path of a setting ("listeners[1].port") into buf. */
 void conf_setting_path(const config_setting_t *s, char *buf, size_t len);
 

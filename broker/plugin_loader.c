@@ -220,9 +220,7 @@ static void host_init(struct loaded_plugin *p, struct event_base *base)
 
 static const config_setting_t *module_setting(const struct plugin_conf *pc)
 {
-    const config_setting_t *s = config_setting_get_member(pc->entry, "module");
-
-    return s != NULL ? s : pc->entry;
+    return conf_member_or_group(pc->entry, "module");
 }
 
 static bool reserved_empty(void *const *reserved, size_t n)
