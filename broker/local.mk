@@ -1,6 +1,7 @@
-sbin_PROGRAMS += broker/mpbroker
-broker_mpbroker_SOURCES = \
-	broker/main.c \
+# The broker's code lives in a convenience library so that the fuzz
+# harnesses (tests/fuzz/) can drive a real session without main().
+noinst_LTLIBRARIES += broker/libmpbroker.la
+broker_libmpbroker_la_SOURCES = \
 	broker/broker.h \
 	broker/conf.c broker/conf.h \
 	broker/errors.c broker/errors.h \
@@ -10,9 +11,16 @@ broker_mpbroker_SOURCES = \
 	broker/session.c broker/session.h \
 	broker/router.c broker/router.h \
 	broker/conn_table.c broker/conn_table.h
+broker_libmpbroker_la_CPPFLAGS = $(AM_CPPFLAGS)
+broker_libmpbroker_la_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) \
+	$(LIBEVENT_OPENSSL_CFLAGS) $(OPENSSL_CFLAGS) $(LIBCONFIG_CFLAGS)
+broker_libmpbroker_la_LIBADD = common/libmpcommon.la $(LIBEVENT_OPENSSL_LIBS) \
+	$(OPENSSL_LIBS) $(LIBEVENT_LIBS) $(LIBCONFIG_LIBS) $(DL_LIBS)
+
+sbin_PROGRAMS += broker/mpbroker
+broker_mpbroker_SOURCES = broker/main.c
 broker_mpbroker_CPPFLAGS = $(AM_CPPFLAGS) \
 	-DMP_DEFAULT_CONFIG='"$(sysconfdir)/mpbroker.conf"' \
 	-DMP_DEFAULT_PLUGIN_DIR='"$(pkglibdir)"'
 broker_mpbroker_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(LIBCONFIG_CFLAGS)
-broker_mpbroker_LDADD = common/libmpcommon.la $(LIBEVENT_LIBS) \
-	$(LIBCONFIG_LIBS) $(DL_LIBS)
+broker_mpbroker_LDADD = broker/libmpbroker.la

@@ -26,6 +26,8 @@ include tests/integration/local.mk
 include tests/client.mk
 include tests/acl.mk
 include tests/examples.mk
+include tests/hardening.mk
+include tests/tls.mk
 endif
 
 EXTRA_DIST += tests/criterion-tap.sh tests/lsan.supp

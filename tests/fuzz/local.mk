@@ -1,0 +1,3 @@
+# libFuzzer harnesses (configure --enable-fuzzing, CC=clang).
+if ENABLE_FUZZING
+endif

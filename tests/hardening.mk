@@ -1,0 +1,1 @@
+# Bad-input catalogue and fault tests (issue 5).

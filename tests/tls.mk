@@ -1,0 +1,1 @@
+# TLS listeners, libmpclient tls:, auth_cert (issue 5).
