@@ -22,7 +22,10 @@
 #include "log.h"
 #include "session.h"
 
-enum { LISTEN_BACKLOG = 512, ACCEPT_RETRY_MS = 1000 };
+/* ACCEPT_LOG_INTERVAL_S: while accept() keeps failing (an "episode", e.g.
+ * out of file descriptors), it is logged at its start and then at most
+ * once per interval, so a long shortage cannot flood the log. */
+enum { LISTEN_BACKLOG = 512, ACCEPT_RETRY_MS = 1000, ACCEPT_LOG_INTERVAL_S = 60 };
 
 /* "192.0.2.1:4242" or "[2001:db8::1]:4242" for a TCP peer, "unix" else. */
 static void format_address(const struct sockaddr *sa, char *buf, size_t len)
@@ -70,6 +73,11 @@ static void accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
     (void)evl;
     (void)socklen;
     format_address(sa, peer, sizeof peer);
+    if (l->failed_accepts > 0) {
+        log_notice("accepting on %s again after %lu failed accepts",
+                   l->label, l->failed_accepts);
+        l->failed_accepts = 0;
+    }
     if (b->n_sessions >= b->conf.max_clients) {
         log_warn("refusing connection from %s on %s: max_clients (%u) "
                  "reached", peer, l->label, b->conf.max_clients);
@@ -102,9 +110,15 @@ static void accept_error_cb(struct evconnlistener *evl, void *arg)
     struct timeval tv = {.tv_sec = ACCEPT_RETRY_MS / 1000,
                          .tv_usec = (ACCEPT_RETRY_MS % 1000) * 1000};
 
-    log_error("accept on %s failed: %s; pausing it for %d ms", l->label,
-              evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()),
-              ACCEPT_RETRY_MS);
+    time_t now = time(NULL);
+
+    if (l->failed_accepts++ == 0 ||
+        now - l->last_accept_log >= ACCEPT_LOG_INTERVAL_S) {
+        log_error("accept on %s failed: %s; pausing it for %d ms", l->label,
+                  evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()),
+                  ACCEPT_RETRY_MS);
+        l->last_accept_log = now;
+    }
     evconnlistener_disable(evl);
     evtimer_add(l->retry, &tv);
 }

@@ -8,6 +8,8 @@
 #ifndef MP_BROKER_LISTENER_H
 #define MP_BROKER_LISTENER_H
 
+#include <time.h>
+
 struct broker;
 struct errors;
 struct loaded_plugin;
@@ -21,6 +23,8 @@ struct listener {
     char label[300];                        /* "tcp:127.0.0.1:7330" */
     char *unix_path;                        /* to unlink at close */
     struct event *retry;                    /* re-enable after accept errors */
+    unsigned long failed_accepts;           /* in the current episode */
+    time_t last_accept_log;                 /* when one was last logged */
     struct listener *next;
 };
 
