@@ -9,6 +9,7 @@
 #include "listener.h"
 #include "log.h"
 #include "session.h"
+#include "tls.h"
 
 /* A login being decided; the plugin sees it as an opaque ticket. */
 struct mp_auth_ticket {
@@ -16,6 +17,8 @@ struct mp_auth_ticket {
     size_t index;            /* the authenticator asked now */
     unsigned char *secret;   /* copy, wiped before free */
     size_t secret_len;
+    char *tls_subject;       /* verified client certificate, or NULL */
+    char *tls_common_name;
     bool in_call;            /* inside authenticate() */
     bool answered_in_call;   /* a plugin called auth_done() too early */
     enum mp_auth_result early_result;
@@ -28,6 +31,8 @@ static void ticket_free(struct mp_auth_ticket *t)
         explicit_bzero(t->secret, t->secret_len);
         free(t->secret);
     }
+    free(t->tls_subject);
+    free(t->tls_common_name);
     free(t);
 }
 
@@ -66,6 +71,8 @@ static void run_chain(struct mp_auth_ticket *t)
             .listener = s->listener->label,
             .format = s->translator->name,
             .level = s->level,
+            .tls_subject = t->tls_subject,
+            .tls_common_name = t->tls_common_name,
         };
         enum mp_auth_result r;
 
@@ -107,8 +114,10 @@ void auth_chain_start(struct session *s, const unsigned char *secret,
 {
     struct mp_auth_ticket *t = calloc(1, sizeof *t);
 
-    if (t == NULL || (secret_len > 0 && (t->secret = malloc(secret_len)) == NULL)) {
-        free(t);
+    if (t == NULL || (secret_len > 0 && (t->secret = malloc(secret_len)) == NULL) ||
+        tls_peer_identity(s->bev, &t->tls_subject, &t->tls_common_name) != 0) {
+        if (t != NULL)
+            ticket_free(t);
         session_auth_finished(s, MP_AUTH_DENY, "out of memory");
         return;
     }

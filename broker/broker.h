@@ -16,6 +16,7 @@ struct event;
 struct event_base;
 struct hashmap;
 struct conn_table;
+struct auth_throttle;
 struct listener;
 struct session;
 
@@ -26,6 +27,7 @@ struct broker {
 
     struct hashmap *names;      /* name -> READY session */
     struct conn_table *conns;   /* connection id -> connection */
+    struct auth_throttle *auth_throttle; /* failed logins per address */
 
     struct listener *listeners;
     struct session *sessions;   /* every session, doubly linked */

@@ -43,7 +43,12 @@ static const struct setting_spec authenticator_specs[] = {
 
 static const struct setting_spec listener_specs[] = {
     {"address", V_STRING}, {"port", V_INT}, {"unix", V_STRING},
-    {"translator", V_STRING}, {NULL, 0},
+    {"translator", V_STRING}, {"tls", V_GROUP}, {NULL, 0},
+};
+
+static const struct setting_spec tls_specs[] = {
+    {"cert", V_STRING}, {"key", V_STRING}, {"ca", V_STRING},
+    {"verify_client", V_STRING}, {NULL, 0},
 };
 
 static const struct setting_spec limits_specs[] = {
@@ -51,6 +56,7 @@ static const struct setting_spec limits_specs[] = {
     {"max_clients", V_INT}, {"max_connections_per_client", V_INT},
     {"output_high_water", V_INT}, {"tcp_keepalive_s", V_INT},
     {"output_low_water", V_INT}, {"output_hard_limit", V_INT},
+    {"auth_failures_max", V_INT}, {"auth_block_s", V_INT},
     {NULL, 0},
 };
 
@@ -321,6 +327,54 @@ static bool translator_known(const struct broker_conf *conf, const char *name)
     return false;
 }
 
+/* A file path setting of the tls group: required or not, absolute. */
+static const char *tls_path(const config_setting_t *g, const char *name,
+                            bool required, struct errors *errs)
+{
+    const char *path = required ? required_string(g, name, errs)
+                                : string_member(g, name);
+
+    if (path != NULL && path[0] != '/') {
+        conf_setting_error(errs, config_setting_get_member(g, name),
+                           "must be an absolute path");
+        return NULL;
+    }
+    return path;
+}
+
+static void read_tls(const config_setting_t *g, struct tls_conf *tc,
+                     struct errors *errs)
+{
+    static const char *const verify_names[] = {
+        [TLS_VERIFY_NONE] = "none",
+        [TLS_VERIFY_OPTIONAL] = "optional",
+        [TLS_VERIFY_REQUIRED] = "required",
+    };
+    const char *verify = string_member(g, "verify_client");
+    bool known = verify == NULL;
+
+    check_members(g, tls_specs, errs);
+    tc->entry = g;
+    tc->cert = tls_path(g, "cert", true, errs);
+    tc->key = tls_path(g, "key", true, errs);
+    tc->ca = tls_path(g, "ca", false, errs);
+    tc->verify_client = TLS_VERIFY_NONE;
+    for (size_t i = 0; verify != NULL && i < 3; i++) {
+        if (strcmp(verify, verify_names[i]) == 0) {
+            tc->verify_client = (enum tls_verify)i;
+            known = true;
+        }
+    }
+    if (!known)
+        conf_setting_error(errs, config_setting_get_member(g, "verify_client"),
+                           "must be \"none\", \"optional\" or \"required\"");
+    if (tc->verify_client != TLS_VERIFY_NONE && tc->ca == NULL &&
+        config_setting_get_member(g, "ca") == NULL)
+        conf_setting_error(errs, g, "verify_client \"%s\" needs 'ca' (the "
+                                    "CAs that sign client certificates)",
+                           verify);
+}
+
 static void read_listener(const config_setting_t *e, struct listener_conf *l,
                           const struct broker_conf *conf, struct errors *errs)
 {
@@ -334,6 +388,12 @@ static void read_listener(const config_setting_t *e, struct listener_conf *l,
     int_member(e, "port", 0, 65535, &port, errs);
     l->port = (int)port;
     l->translator = tr != NULL ? config_setting_get_string(tr) : "auto";
+    if (member(e, "tls", V_GROUP) != NULL)
+        read_tls(member(e, "tls", V_GROUP), &l->tls, errs);
+    if (l->unix_path != NULL && l->tls.entry != NULL)
+        conf_setting_error(errs, l->tls.entry,
+                           "TLS is for TCP listeners; a Unix socket is "
+                           "protected by its file permissions");
 
     if (l->address == NULL && l->unix_path == NULL &&
         config_setting_get_member(e, "address") == NULL &&
@@ -413,6 +473,8 @@ static void read_limits(struct broker_conf *conf, const config_setting_t *g,
     long long high = CONF_DEFAULT_OUTPUT_HIGH_WATER;
     long long low = CONF_DEFAULT_OUTPUT_LOW_WATER;
     long long hard = CONF_DEFAULT_OUTPUT_HARD_LIMIT;
+    long long failures_max = CONF_DEFAULT_AUTH_FAILURES_MAX;
+    long long block_s = CONF_DEFAULT_AUTH_BLOCK_S;
 
     if (g != NULL) {
         check_members(g, limits_specs, errs);
@@ -429,7 +491,11 @@ static void read_limits(struct broker_conf *conf, const config_setting_t *g,
         int_member(g, "output_low_water", 0, 1LL << 32, &low, errs);
         int_member(g, "output_hard_limit", 1024, 1LL << 40, &hard, errs);
         check_output_limits(g, max_message_size, high, low, hard, errs);
+        int_member(g, "auth_failures_max", 0, 1000000, &failures_max, errs);
+        int_member(g, "auth_block_s", 1, 86400, &block_s, errs);
     }
+    conf->auth_failures_max = (unsigned)failures_max;
+    conf->auth_block_s = (unsigned)block_s;
     conf->max_connections_per_client = (size_t)max_conns;
     conf->tcp_keepalive_s = (unsigned)keepalive;
     conf->output_high_water = (size_t)high;

@@ -30,12 +30,28 @@ struct plugin_conf {
     const config_setting_t *options; /* the options group, or NULL */
 };
 
+/* A listener's `tls` group (see tls.h). */
+enum tls_verify {
+    TLS_VERIFY_NONE,     /* no client certificate asked for */
+    TLS_VERIFY_OPTIONAL, /* asked for; checked against `ca` if presented */
+    TLS_VERIFY_REQUIRED, /* a client without a valid one is refused */
+};
+
+struct tls_conf {
+    const config_setting_t *entry; /* the group; NULL: plain TCP */
+    const char *cert;              /* PEM certificate chain, server first */
+    const char *key;               /* PEM private key */
+    const char *ca;                /* PEM CAs for client certificates */
+    enum tls_verify verify_client;
+};
+
 struct listener_conf {
     const config_setting_t *entry;
     const char *address;    /* TCP: host address, or NULL */
     int port;               /* TCP: 0 = pick an ephemeral port */
     const char *unix_path;  /* Unix socket path, or NULL */
     const char *translator; /* a translator name, or "auto" */
+    struct tls_conf tls;    /* TCP only */
 };
 
 struct broker_conf {
@@ -58,6 +74,9 @@ struct broker_conf {
     size_t output_high_water; /* a recipient's queued bytes that pause senders */
     size_t output_low_water;  /* ... and that resume them */
     size_t output_hard_limit; /* ... that disconnect it as too slow */
+    unsigned auth_failures_max; /* refused logins per address before a
+                                   block; 0 off */
+    unsigned auth_block_s;      /* ... within and for this many seconds */
     enum duplicate_policy duplicate_names;
     enum mp_log_level log_level;
 };
@@ -72,6 +91,8 @@ struct broker_conf {
 #define CONF_DEFAULT_OUTPUT_HIGH_WATER (1024 * 1024)
 #define CONF_DEFAULT_OUTPUT_LOW_WATER (256 * 1024)
 #define CONF_DEFAULT_OUTPUT_HARD_LIMIT (16 * 1024 * 1024)
+#define CONF_DEFAULT_AUTH_FAILURES_MAX 10
+#define CONF_DEFAULT_AUTH_BLOCK_S 60
 
 /*
  * Read and check `file`. Every problem is added to errs; returns 0 if there

@@ -21,6 +21,7 @@
 #include "listener.h"
 #include "log.h"
 #include "session.h"
+#include "tls.h"
 
 /* ACCEPT_LOG_INTERVAL_S: while accept() keeps failing (an "episode", e.g.
  * out of file descriptors), it is logged at its start and then at most
@@ -269,6 +270,14 @@ static int open_one(struct broker *b, const struct listener_conf *lc,
         return -1;
     if (lc->unix_path != NULL)
         l->unix_path = strdup(lc->unix_path);
+    if (lc->tls.entry != NULL) {
+        l->tls = tls_server_new(&lc->tls, errs);
+        if (l->tls == NULL) {
+            close(fd);
+            return -1;
+        }
+        memcpy(l->label, "tls", 3); /* "tcp:HOST:PORT" -> "tls:HOST:PORT" */
+    }
     l->retry = evtimer_new(b->base, retry_cb, l);
     l->evl = evconnlistener_new(b->base, accept_cb, l,
                                 LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
@@ -304,6 +313,8 @@ void listeners_close(struct broker *b)
             evconnlistener_free(l->evl);
         if (l->retry != NULL)
             event_free(l->retry);
+        if (l->tls != NULL)
+            tls_server_free(l->tls);
         if (l->unix_path != NULL) {
             unlink(l->unix_path);
             free(l->unix_path);

@@ -15,12 +15,15 @@ struct errors;
 struct loaded_plugin;
 struct evconnlistener;
 struct event;
+struct ssl_ctx_st;
 
 struct listener {
     struct broker *broker;
     struct evconnlistener *evl;
     const struct loaded_plugin *translator; /* NULL: "auto" */
-    char label[300];                        /* "tcp:127.0.0.1:7330" */
+    char label[300];                        /* "tcp:127.0.0.1:7330",
+                                               "tls:...", "unix:PATH" */
+    struct ssl_ctx_st *tls;                 /* TLS listeners only */
     char *unix_path;                        /* to unlink at close */
     struct event *retry;                    /* re-enable after accept errors */
     unsigned long failed_accepts;           /* in the current episode */

@@ -7,7 +7,9 @@ broker_libmpbroker_la_SOURCES = \
 	broker/errors.c broker/errors.h \
 	broker/plugin_loader.c broker/plugin_loader.h \
 	broker/auth_chain.c broker/auth_chain.h \
+	broker/auth_throttle.c broker/auth_throttle.h \
 	broker/listener.c broker/listener.h \
+	broker/tls.c broker/tls.h \
 	broker/session.c broker/session.h \
 	broker/router.c broker/router.h \
 	broker/conn_table.c broker/conn_table.h

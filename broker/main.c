@@ -12,12 +12,14 @@
 
 #include <event2/event.h>
 
+#include "auth_throttle.h"
 #include "broker.h"
 #include "conn_table.h"
 #include "hashmap.h"
 #include "listener.h"
 #include "log.h"
 #include "session.h"
+#include "tls.h"
 
 enum exit_code {
     EXIT_OK = 0,
@@ -90,6 +92,7 @@ static void broker_teardown(struct broker *b)
         session_free(b->sessions);
     b->dead = NULL;
     conn_table_free(b->conns);
+    auth_throttle_free(b->auth_throttle);
     hashmap_free(b->names);
     if (b->reaper != NULL)
         event_free(b->reaper);
@@ -97,6 +100,23 @@ static void broker_teardown(struct broker *b)
     conf_free(&b->conf);
     if (b->base != NULL)
         event_base_free(b->base);
+}
+
+/* -t: load every listener's certificates and keys as starting would. */
+static int check_tls(const struct broker_conf *conf, struct errors *errs)
+{
+    int rc = 0;
+
+    for (size_t i = 0; i < conf->n_listeners; i++) {
+        struct ssl_ctx_st *ctx;
+        if (conf->listeners[i].tls.entry == NULL)
+            continue;
+        ctx = tls_server_new(&conf->listeners[i].tls, errs);
+        if (ctx == NULL)
+            rc = -1;
+        tls_server_free(ctx);
+    }
+    return rc;
 }
 
 static int check_only(const char *config_file)
@@ -109,6 +129,8 @@ static int check_only(const char *config_file)
     /* Plugins log through stderr; keep -t output to the verdict. */
     mp_log_set_level(MP_LOG_ERROR);
     rc = broker_setup(&b, config_file, &errs);
+    if (rc == 0)
+        rc = check_tls(&b.conf, &errs);
     if (rc == 0 && !errors_any(&errs)) {
         printf("configuration OK\n");
     } else {
@@ -140,8 +162,11 @@ static int run(const char *config_file)
         goto out;
     b.names = hashmap_new();
     b.conns = conn_table_new();
+    b.auth_throttle = auth_throttle_new(b.conf.auth_failures_max,
+                                        b.conf.auth_block_s);
     b.reaper = event_new(b.base, -1, 0, reaper_cb, &b);
     if (b.names == NULL || b.conns == NULL || b.reaper == NULL ||
+        b.auth_throttle == NULL ||
         add_signal(&b, &signals[0], SIGINT, stop_cb) != 0 ||
         add_signal(&b, &signals[1], SIGTERM, stop_cb) != 0 ||
         add_signal(&b, &signals[2], SIGHUP, hup_cb) != 0) {

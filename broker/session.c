@@ -3,12 +3,14 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
 #include "auth_chain.h"
+#include "auth_throttle.h"
 #include "bev_output.h"
 #include "codec.h"
 #include "broker.h"
@@ -18,6 +20,7 @@
 #include "name.h"
 #include "router.h"
 #include "session.h"
+#include "tls.h"
 
 /* How long a closing session may take to flush what is queued for it
  * (an AuthFailure, a WAT) before its socket is closed anyway. */
@@ -321,6 +324,8 @@ static void protocol_error(struct session *s, const char *reason)
  * Authentication
  */
 
+static void send_auth_failure(struct session *s, const char *reason);
+
 static void begin_auth(struct session *s, const struct mp_message *msg)
 {
     const char *bad_name;
@@ -338,6 +343,12 @@ static void begin_auth(struct session *s, const struct mp_message *msg)
         return;
     }
     s->level = msg->level ? msg->level : 1;
+    if (!auth_throttle_allows(s->broker->auth_throttle, s->peer, time(NULL))) {
+        /* No authenticator is asked: guesses from here cannot succeed. */
+        send_auth_failure(s, "too many failed logins from this address; "
+                             "try again later");
+        return;
+    }
     auth_chain_start(s, msg->data, msg->data_len);
 }
 
@@ -349,12 +360,23 @@ static void send_auth_failure(struct session *s, const char *reason)
     session_close(s, reason);
 }
 
+static void count_failure(struct session *s)
+{
+    struct broker *b = s->broker;
+
+    if (auth_throttle_failed(b->auth_throttle, s->peer, time(NULL)))
+        log_warn("refusing logins from the address of %s for %u s after "
+                 "%u failed logins", s->peer, b->conf.auth_block_s,
+                 b->conf.auth_failures_max);
+}
+
 void session_auth_finished(struct session *s, enum mp_auth_result result,
                            const char *reason)
 {
     if (s->state != SESSION_AUTHENTICATING)
         return;
     if (result != MP_AUTH_ALLOW) {
+        count_failure(s);
         send_auth_failure(s, reason ? reason : "authentication failed");
         return;
     }
@@ -502,10 +524,18 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 {
     struct session *s = arg;
 
-    (void)bev;
+    if (what & BEV_EVENT_CONNECTED) {
+        /* A TLS handshake completed: nothing to do until Auth. */
+        log_debug("TLS handshake with %s done", s->peer);
+        return;
+    }
     if (what & BEV_EVENT_EOF)
         session_close(s, "connection closed by client");
-    else if (what & BEV_EVENT_ERROR)
+    else if ((what & BEV_EVENT_ERROR) && s->listener->tls != NULL) {
+        char why[256];
+        tls_error_string(bev, why, sizeof why);
+        session_close(s, why);
+    } else if (what & BEV_EVENT_ERROR)
         session_close(s, evutil_socket_error_to_string(
                              EVUTIL_SOCKET_ERROR()));
     /* The socket is gone: nothing left to flush. */
@@ -523,10 +553,16 @@ struct session *session_new(struct broker *b, const struct listener *l,
 
     if (s == NULL)
         goto fail;
-    s->bev = bufferevent_socket_new(b->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    if (l->tls != NULL) {
+        s->bev = tls_bufferevent_new(b->base, fd, l->tls);
+        fd = -1; /* owned by the bufferevent, even on failure */
+    } else {
+        s->bev = bufferevent_socket_new(b->base, fd, BEV_OPT_CLOSE_ON_FREE);
+        if (s->bev != NULL)
+            fd = -1; /* owned by the bufferevent now */
+    }
     if (s->bev == NULL)
         goto fail;
-    fd = -1; /* owned by the bufferevent now */
     s->timer = evtimer_new(b->base, timer_fired, s);
     if (s->timer == NULL)
         goto fail;

@@ -1,4 +1,5 @@
-/* address.c - broker addresses: "tcp:HOST:PORT" and "unix:PATH". */
+/* address.c - broker addresses: "tcp:HOST:PORT", "tls:HOST:PORT" and
+ * "unix:PATH". */
 #include "config.h"
 
 #include <netdb.h>
@@ -9,9 +10,10 @@
 
 #include "client-internal.h"
 
-static int parse_unix(const char *path, struct sockaddr_storage *sa,
-                      socklen_t *len)
+static int parse_unix(const char *path, struct mp_address *a)
 {
+    struct sockaddr_storage *sa = &a->sa;
+    socklen_t *len = &a->len;
     struct sockaddr_un *sun = (struct sockaddr_un *)sa;
     size_t n = strlen(path);
 
@@ -25,10 +27,9 @@ static int parse_unix(const char *path, struct sockaddr_storage *sa,
 }
 
 /* "HOST:PORT" or "[V6ADDR]:PORT". */
-static int parse_tcp(const char *hostport, struct sockaddr_storage *sa,
-                     socklen_t *len)
+static int parse_tcp(const char *hostport, struct mp_address *a)
 {
-    char host[256];
+    char *host = a->host;
     const char *port;
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_NUMERICSERV};
@@ -49,27 +50,31 @@ static int parse_tcp(const char *hostport, struct sockaddr_storage *sa,
         host_len = (size_t)(colon - hostport);
         port = colon + 1;
     }
-    if (host_len == 0 || host_len >= sizeof host || port[0] == '\0' ||
+    if (host_len == 0 || host_len >= sizeof a->host || port[0] == '\0' ||
         strspn(port, "0123456789") != strlen(port) || atol(port) > 65535)
         return MP_ERR_ADDRESS;
     memcpy(host, hostport, host_len);
     host[host_len] = '\0';
     if (getaddrinfo(host, port, &hints, &res) != 0)
         return MP_ERR_ADDRESS;
-    memcpy(sa, res->ai_addr, res->ai_addrlen);
-    *len = res->ai_addrlen;
+    memcpy(&a->sa, res->ai_addr, res->ai_addrlen);
+    a->len = res->ai_addrlen;
     freeaddrinfo(res);
     return MP_OK;
 }
 
-int mp_address_parse(const char *address, struct sockaddr_storage *sa,
-                     socklen_t *len)
+int mp_address_parse(const char *address, struct mp_address *a)
 {
+    memset(a, 0, sizeof *a);
     if (address == NULL)
         return MP_ERR_ADDRESS;
     if (strncmp(address, "unix:", 5) == 0)
-        return parse_unix(address + 5, sa, len);
+        return parse_unix(address + 5, a);
     if (strncmp(address, "tcp:", 4) == 0)
-        return parse_tcp(address + 4, sa, len);
+        return parse_tcp(address + 4, a);
+    if (strncmp(address, "tls:", 4) == 0) {
+        a->tls = true;
+        return parse_tcp(address + 4, a);
+    }
     return MP_ERR_ADDRESS;
 }

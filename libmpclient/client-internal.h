@@ -17,6 +17,7 @@ struct bufferevent;
 struct event;
 struct evbuffer;
 struct hashmap;
+struct ssl_ctx_st;
 
 enum client_state {
     CLIENT_NEW,            /* created, not connecting yet */
@@ -50,11 +51,19 @@ struct mp_client {
     size_t secret_len;
     size_t max_message_size;
     unsigned connect_timeout_ms;
+    size_t max_queued;        /* see mp_client_options */
+    struct ssl_ctx_st *tls_ctx; /* "tls:" addresses only */
+    char *tls_server_name;
+    bool send_blocked;        /* a send got MP_ERR_WOULD_BLOCK */
+    mp_drained_cb drained_cb;
+    void *drained_arg;
 
     struct bufferevent *bev;
     struct evbuffer *scratch; /* one message being encoded */
     struct event *timer;      /* connect/login timeout, deferred errors */
     int deferred_error;       /* reported by the timer when non-zero */
+    char deferred_reason[256]; /* ... with this reason, if not empty */
+    char tls_error[256];      /* why the TLS context could not be made */
 
     mp_ready_cb ready_cb;
     void *ready_arg;
@@ -98,10 +107,33 @@ struct mp_conn {
     struct mp_conn *prev, *next;
 };
 
-/* address.c: parse "tcp:HOST:PORT" / "unix:PATH" into a socket address.
+/* A parsed broker address. */
+struct mp_address {
+    struct sockaddr_storage sa;
+    socklen_t len;
+    bool tls;      /* "tls:HOST:PORT" */
+    char host[256]; /* TCP and TLS: HOST, without brackets */
+};
+
+/* address.c: parse "tcp:HOST:PORT" / "tls:HOST:PORT" / "unix:PATH".
  * Returns MP_OK or MP_ERR_ADDRESS. */
-int mp_address_parse(const char *address, struct sockaddr_storage *sa,
-                     socklen_t *len);
+int mp_address_parse(const char *address, struct mp_address *a);
+
+/* tls.c: a client TLS context from the options (c->tls_ctx), created when
+ * the address is "tls:"; MP_OK, MP_ERR_TLS (reason in c->wait_reason is
+ * not touched: the text goes to err) or MP_ERR_NOMEM. */
+int mp_tls_context_new(struct mp_client *c, const struct mp_client_options *o,
+                       char *err, size_t errlen);
+void mp_tls_context_free(struct mp_client *c);
+/* A connecting TLS bufferevent verifying `host` (or tls_server_name). */
+struct bufferevent *mp_tls_bufferevent_new(struct mp_client *c,
+                                           const char *host);
+/* OpenSSL's reason a TLS bufferevent failed, or false if it was not TLS. */
+bool mp_tls_error(struct bufferevent *bev, char *buf, size_t len);
+/* Hand queued output to the kernel through TLS without waiting, then send
+ * close_notify. */
+void mp_tls_flush(struct bufferevent *bev);
+void mp_tls_close_notify(struct bufferevent *bev);
 
 /* conn.c */
 struct mp_conn *conn_new(struct mp_client *c, const char *id, size_t id_len,

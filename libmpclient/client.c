@@ -25,7 +25,12 @@
 enum {
     DEFAULT_MAX_MESSAGE_SIZE = 1048576,
     DEFAULT_CONNECT_TIMEOUT_MS = 10000,
+    DEFAULT_MAX_QUEUED = 16 * 1024 * 1024,
 };
+
+static void read_cb(struct bufferevent *bev, void *arg);
+static void drained_cb(struct bufferevent *bev, void *arg);
+static void event_cb(struct bufferevent *bev, short what, void *arg);
 
 static void set_timer(struct mp_client *c, unsigned ms)
 {
@@ -84,6 +89,22 @@ static int sink_write(void *ctx, const void *bytes, size_t len)
     return evbuffer_add(s->buf, bytes, len);
 }
 
+/* Sends the application starts (Data, Syn) wait while max_queued bytes
+ * are queued; answers the protocol owes (Ack, Closed, refusals) never do,
+ * as they are small and bounded by what the broker sends us. */
+static bool queue_full(struct mp_client *c, enum mp_meta meta)
+{
+    size_t queued;
+
+    if (meta != MP_META_DATA && meta != MP_META_CONN_SYN)
+        return false;
+    queued = evbuffer_get_length(bufferevent_get_output(c->bev));
+    if (queued == 0 || queued < c->max_queued)
+        return false;
+    c->send_blocked = true;
+    return true;
+}
+
 int client_send(struct mp_client *c, enum mp_meta meta, const char *other,
                 size_t other_len, const char *id, size_t id_len,
                 const void *data, size_t data_len, bool has_data,
@@ -100,6 +121,8 @@ int client_send(struct mp_client *c, enum mp_meta meta, const char *other,
         rc = MP_ERR_CLOSED;
     else if (data_len > c->max_message_size)
         rc = MP_ERR_TOO_BIG;
+    else if (queue_full(c, meta))
+        rc = MP_ERR_WOULD_BLOCK;
     if (rc != MP_OK)
         goto done;
     memset(&msg, 0, sizeof msg);
@@ -149,6 +172,9 @@ static void finish_login(struct mp_client *c, int status, const char *reason)
     c->deferred_error = 0;
     if (status == MP_OK) {
         c->state = CLIENT_READY;
+        /* From now on, the write callback reports a drained queue. */
+        bufferevent_setwatermark(c->bev, EV_WRITE, c->max_queued / 2, 0);
+        bufferevent_setcb(c->bev, read_cb, drained_cb, event_cb, c);
     } else {
         c->state = CLIENT_DONE;
         release_bev(c);
@@ -284,6 +310,7 @@ static void send_auth(struct mp_client *c)
 static void event_cb(struct bufferevent *bev, short what, void *arg)
 {
     struct mp_client *c = arg;
+    char tls_reason[200];
 
     if (what & BEV_EVENT_CONNECTED) {
         int one = 1;
@@ -295,7 +322,10 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
     }
     /* Messages that arrived with the close (an AuthFailure) come first. */
     read_cb(bev, c);
-    if (c->state == CLIENT_CONNECTING)
+    if ((c->state == CLIENT_CONNECTING || c->state == CLIENT_AUTHENTICATING) &&
+        (what & BEV_EVENT_ERROR) && mp_tls_error(bev, tls_reason, sizeof tls_reason))
+        connection_failed(c, MP_ERR_TLS, tls_reason);
+    else if (c->state == CLIENT_CONNECTING)
         connection_failed(c, MP_ERR_CONNECT, NULL);
     else
         connection_failed(c, MP_ERR_BROKER_GONE, NULL);
@@ -308,7 +338,8 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     connection_failed(c, c->deferred_error ? c->deferred_error
-                                           : MP_ERR_TIMEOUT, NULL);
+                                           : MP_ERR_TIMEOUT,
+                      c->deferred_reason[0] ? c->deferred_reason : NULL);
 }
 
 /* Everything queued has left: half-close, so the broker reads to the end
@@ -316,7 +347,34 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 static void flushed_cb(struct bufferevent *bev, void *arg)
 {
     (void)arg;
+    mp_tls_close_notify(bev);
     shutdown(bufferevent_getfd(bev), SHUT_WR);
+}
+
+/* The output queue fell to the low water mark (max_queued / 2). */
+static void drained_cb(struct bufferevent *bev, void *arg)
+{
+    struct mp_client *c = arg;
+
+    (void)bev;
+    if (!c->send_blocked || c->state != CLIENT_READY)
+        return;
+    c->send_blocked = false;
+    if (c->drained_cb != NULL)
+        c->drained_cb(c, c->drained_arg);
+}
+
+size_t mp_client_queued(const struct mp_client *c)
+{
+    return c != NULL && c->bev != NULL
+               ? evbuffer_get_length(bufferevent_get_output(c->bev))
+               : 0;
+}
+
+void mp_client_on_drained(struct mp_client *c, mp_drained_cb cb, void *arg)
+{
+    c->drained_cb = cb;
+    c->drained_arg = arg;
 }
 
 int mp_client_disconnect(struct mp_client *c, mp_disconnected_cb cb,
@@ -332,6 +390,7 @@ int mp_client_disconnect(struct mp_client *c, mp_disconnected_cb cb,
     c->disconnected_cb = cb;
     c->disconnected_arg = arg;
     set_timer(c, c->connect_timeout_ms);
+    bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
     bufferevent_setcb(c->bev, read_cb, flushed_cb, event_cb, c);
     if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
         flushed_cb(c->bev, c);
@@ -341,6 +400,19 @@ int mp_client_disconnect(struct mp_client *c, mp_disconnected_cb cb,
 /* ------------------------------------------------------------------------
  * Public API: lifecycle
  */
+
+/* A member of the options, or 0/NULL when the program was built against
+ * an older header whose struct ends before it. */
+#define OPTION(o, member)                                                   \
+    ((o)->size >= offsetof(struct mp_client_options, member) +              \
+                      sizeof (o)->member                                   \
+         ? (o)->member                                                      \
+         : 0)
+
+/* sizeof(struct mp_client_options) in libmpclient 0.1. */
+#define OPTIONS_SIZE_0_1                                                    \
+    (offsetof(struct mp_client_options, connect_timeout_ms) +              \
+     sizeof(unsigned))
 
 static int copy_options(struct mp_client *c, const struct mp_client_options *o)
 {
@@ -368,6 +440,11 @@ static int copy_options(struct mp_client *c, const struct mp_client_options *o)
         o->max_message_size ? o->max_message_size : DEFAULT_MAX_MESSAGE_SIZE;
     c->connect_timeout_ms = o->connect_timeout_ms ? o->connect_timeout_ms
                                                   : DEFAULT_CONNECT_TIMEOUT_MS;
+    c->max_queued = OPTION(o, max_queued) ? OPTION(o, max_queued)
+                                          : DEFAULT_MAX_QUEUED;
+    if (OPTION(o, tls_server_name) != NULL &&
+        (c->tls_server_name = strdup(o->tls_server_name)) == NULL)
+        return MP_ERR_NOMEM;
     return MP_OK;
 }
 
@@ -379,6 +456,22 @@ static int open_streams(struct mp_client *c)
                : MP_ERR_NOMEM;
 }
 
+/* For "tls:" addresses: the TLS context. A file that cannot be loaded is
+ * reported by mp_client_connect() with OpenSSL's reason. */
+static int setup_tls(struct mp_client *c, const struct mp_client_options *o)
+{
+    struct mp_client_options tls = MP_CLIENT_OPTIONS_INIT;
+    int rc;
+
+    if (strncmp(c->address, "tls:", 4) != 0)
+        return MP_OK;
+    tls.tls_ca_file = OPTION(o, tls_ca_file);
+    tls.tls_cert_file = OPTION(o, tls_cert_file);
+    tls.tls_key_file = OPTION(o, tls_key_file);
+    rc = mp_tls_context_new(c, &tls, c->tls_error, sizeof c->tls_error);
+    return rc == MP_ERR_TLS ? MP_OK : rc;
+}
+
 struct mp_client *mp_client_new(struct event_base *base,
                                 const struct mp_client_options *opts,
                                 int *error)
@@ -386,7 +479,7 @@ struct mp_client *mp_client_new(struct event_base *base,
     struct mp_client *c;
     int rc = MP_ERR_NOMEM;
 
-    if (opts == NULL || opts->size < sizeof *opts) {
+    if (opts == NULL || opts->size < OPTIONS_SIZE_0_1) {
         rc = MP_ERR_INVALID;
         c = NULL;
         goto fail;
@@ -402,6 +495,9 @@ struct mp_client *mp_client_new(struct event_base *base,
     if (rc != MP_OK)
         goto fail;
     rc = open_streams(c);
+    if (rc != MP_OK)
+        goto fail;
+    rc = setup_tls(c, opts);
     if (rc != MP_OK)
         goto fail;
     rc = MP_ERR_NOMEM;
@@ -438,6 +534,10 @@ static void flush_output(struct mp_client *c)
 
     if (fd < 0 || c->state != CLIENT_READY)
         return;
+    if (c->tls_ctx != NULL) {
+        mp_tls_flush(c->bev);
+        return;
+    }
     /* The front of a socket bufferevent's output is frozen except while
      * libevent writes it; we write it ourselves here, once, at the end. */
     evbuffer_unfreeze(out, 1);
@@ -473,6 +573,8 @@ void mp_client_free(struct mp_client *c)
         free(c->secret);
     }
     free(c->address);
+    free(c->tls_server_name);
+    mp_tls_context_free(c);
     if (c->own_base && c->base != NULL)
         event_base_free(c->base);
     free(c);
@@ -484,20 +586,37 @@ void mp_client_on_lost(struct mp_client *c, mp_lost_cb cb, void *arg)
     c->lost_arg = arg;
 }
 
+/* The TLS context could not be set up at mp_client_new() (c->tls_error
+ * says why): report it through cb from the loop, as any connect outcome. */
+static int deferred_failure(struct mp_client *c, mp_ready_cb cb, void *arg,
+                            int status)
+{
+    c->ready_cb = cb;
+    c->ready_arg = arg;
+    c->state = CLIENT_CONNECTING;
+    c->deferred_error = status;
+    snprintf(c->deferred_reason, sizeof c->deferred_reason, "%s",
+             c->tls_error);
+    set_timer(c, 0);
+    return MP_OK;
+}
+
 int mp_client_connect(struct mp_client *c, mp_ready_cb cb, void *arg)
 {
-    struct sockaddr_storage sa;
-    socklen_t len = 0;
+    struct mp_address a;
     int rc;
 
     if (c == NULL)
         return MP_ERR_INVALID;
     if (c->state != CLIENT_NEW)
         return MP_ERR_STATE;
-    rc = mp_address_parse(c->address, &sa, &len);
+    rc = mp_address_parse(c->address, &a);
     if (rc != MP_OK)
         return rc;
-    c->bev = bufferevent_socket_new(c->base, -1, BEV_OPT_CLOSE_ON_FREE);
+    if (a.tls && c->tls_ctx == NULL)
+        return deferred_failure(c, cb, arg, MP_ERR_TLS);
+    c->bev = a.tls ? mp_tls_bufferevent_new(c, a.host)
+                   : bufferevent_socket_new(c->base, -1, BEV_OPT_CLOSE_ON_FREE);
     if (c->bev == NULL)
         return MP_ERR_NOMEM;
     c->ready_cb = cb;
@@ -506,8 +625,8 @@ int mp_client_connect(struct mp_client *c, mp_ready_cb cb, void *arg)
     bufferevent_setcb(c->bev, read_cb, NULL, event_cb, c);
     bufferevent_enable(c->bev, EV_READ | EV_WRITE);
     set_timer(c, c->connect_timeout_ms);
-    if (bufferevent_socket_connect(c->bev, (struct sockaddr *)&sa,
-                                   (int)len) != 0) {
+    if (bufferevent_socket_connect(c->bev, (struct sockaddr *)&a.sa,
+                                   (int)a.len) != 0) {
         /* Refused at once (e.g. no Unix socket there): the outcome still
          * goes through cb, from the loop, as promised. */
         c->deferred_error = MP_ERR_CONNECT;

@@ -7,15 +7,21 @@ libmpclient_libmpclient_la_SOURCES = \
 	libmpclient/client.c libmpclient/client-internal.h \
 	libmpclient/conn.c \
 	libmpclient/address.c \
+	libmpclient/tls.c \
 	libmpclient/strerror.c
-libmpclient_libmpclient_la_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS)
-libmpclient_libmpclient_la_LIBADD = common/libmpcommon.la $(LIBEVENT_LIBS)
+libmpclient_libmpclient_la_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) \
+	$(LIBEVENT_OPENSSL_CFLAGS) $(OPENSSL_CFLAGS)
+libmpclient_libmpclient_la_LIBADD = common/libmpcommon.la \
+	$(LIBEVENT_OPENSSL_LIBS) $(OPENSSL_LIBS) $(LIBEVENT_LIBS)
 # -version-info CURRENT:REVISION:AGE, the libtool rule: when a release
 # changes the library's code, REVISION++; when it changes the interface,
 # CURRENT++ and REVISION=0; when it only added interfaces, AGE++; when it
 # removed or changed any, AGE=0. Never tie these numbers to the package
 # version.
-libmpclient_libmpclient_la_LDFLAGS = $(AM_LDFLAGS) -version-info 0:0:0 \
+#   0:0:0  mpbroker 0.1
+#   1:0:1  mpbroker 0.2: tls: addresses, max_queued, mp_client_queued,
+#          mp_client_on_drained (options struct grown; 0.1 sizes accepted)
+libmpclient_libmpclient_la_LDFLAGS = $(AM_LDFLAGS) -version-info 1:0:1 \
 	-export-symbols-regex '^mp_(client_|conn_|strerror$$|close_reason_string$$)'
 
 pkgconfigdir = $(libdir)/pkgconfig

@@ -7,7 +7,7 @@ static const char *const error_texts[] = {
     [0] = "success",
     [1] = "invalid argument",
     [2] = "out of memory",
-    [3] = "bad broker address (expected tcp:HOST:PORT or unix:PATH)",
+    [3] = "bad broker address (expected tcp:HOST:PORT, tls:HOST:PORT or unix:PATH)",
     [4] = "cannot connect to the broker",
     [5] = "authentication failed",
     [6] = "connection to the broker lost",
@@ -20,6 +20,8 @@ static const char *const error_texts[] = {
     [13] = "a handler for that protocol already exists",
     [14] = "timed out",
     [15] = "the peer left",
+    [16] = "too much queued for the broker; retry when drained",
+    [17] = "TLS failed",
 };
 
 const char *mp_strerror(int error)

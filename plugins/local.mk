@@ -19,3 +19,7 @@ plugins_auth_allow_all_la_LDFLAGS = $(PLUGIN_LDFLAGS)
 plugins_auth_passwd_la_SOURCES = plugins/auth_passwd.c
 plugins_auth_passwd_la_LDFLAGS = $(PLUGIN_LDFLAGS)
 plugins_auth_passwd_la_LIBADD = common/libmppasswd.la
+
+pkglib_LTLIBRARIES += plugins/auth_cert.la
+plugins_auth_cert_la_SOURCES = plugins/auth_cert.c
+plugins_auth_cert_la_LDFLAGS = $(PLUGIN_LDFLAGS)

@@ -45,6 +45,8 @@
 
 /* Bytes read from the input per loop pass. */
 #define CHUNK 65536
+/* What may wait in libmpclient for the broker before input is paused. */
+#define QUEUE_MAX (4u * 1024 * 1024)
 
 /* The longest secret read from -S or MPCAT_SECRET. */
 #define SECRET_MAX 65536
@@ -80,6 +82,10 @@ struct config {
     bool echo;              /* listen: send every message back */
     bool once;              /* listen: exit when the connections are over */
     bool verbose;
+    const char *tls_ca;     /* tls: addresses */
+    const char *tls_cert;
+    const char *tls_key;
+    const char *tls_server_name;
     enum mode mode;
     const char *peer;       /* connect only */
     const char *protocol;
@@ -104,6 +110,9 @@ struct input {
     size_t scanned;         /* pending[0..scanned) holds no delimiter */
     struct event *ev;
     unsigned serial;        /* counts inputs begun, to tell them apart */
+    bool blocked;           /* libmpclient's queue is full: wait for
+                               on_drained before reading on */
+    bool eof_pending;       /* ... and the input ended meanwhile */
 };
 
 struct app {
@@ -199,6 +208,7 @@ static int status_of(int error)
     case MP_ERR_BROKER_GONE:
     case MP_ERR_TIMEOUT:
     case MP_ERR_CLOSED:
+    case MP_ERR_TLS:
         return ST_BROKER;
     default:
         return ST_ERROR;
@@ -232,7 +242,8 @@ static void help(void)
           "                 after the input ends, close once the peer closes\n"
           "                 or -w SECONDS pass without a message\n"
           "\n"
-          "  -a, --address ADDR     broker: tcp:HOST:PORT or unix:PATH\n"
+          "  -a, --address ADDR     broker: tcp:HOST:PORT, tls:HOST:PORT or\n"
+          "                         unix:PATH\n"
           "                         (default $MPCAT_ADDRESS, else " DEFAULT_ADDRESS ")\n"
           "  -f, --format FMT       wire format of that listener: binary (default)\n"
           "                         or json\n"
@@ -254,6 +265,12 @@ static void help(void)
           "  -v, --verbose          prefix each printed line with \"PEER: \" (line\n"
           "                         mode) and report logins and connections on\n"
           "                         stderr\n"
+          "      --ca FILE          tls: the CAs (PEM) that sign the broker's\n"
+          "                         certificate (default: the system's)\n"
+          "      --cert FILE        tls: a client certificate (PEM) to present\n"
+          "      --key FILE         tls: its private key (default: in --cert)\n"
+          "      --server-name NAME tls: the name the broker's certificate must\n"
+          "                         carry (default: HOST of the address)\n"
           "  -h, --help             print this help\n"
           "  -V, --version          print the version\n"
           "\n"
@@ -288,7 +305,7 @@ static bool address_ok(const char *s)
 
     if (strncmp(s, "unix:", 5) == 0)
         return s[5] != '\0';
-    if (strncmp(s, "tcp:", 4) != 0)
+    if (strncmp(s, "tcp:", 4) != 0 && strncmp(s, "tls:", 4) != 0)
         return false;
     host = s + 4;
     port = strrchr(host, ':');
@@ -438,13 +455,22 @@ static int check_combination(const struct config *c, bool wait_given)
     if (*c->name == '\0')
         return usage_error("NAME must not be empty");
     if (!address_ok(c->address))
-        return usage_error("bad address \"%s\" (want tcp:HOST:PORT or "
-                           "unix:PATH)", c->address);
+        return usage_error("bad address \"%s\" (want tcp:HOST:PORT, "
+                           "tls:HOST:PORT or unix:PATH)", c->address);
+    if ((c->tls_ca || c->tls_cert || c->tls_key || c->tls_server_name) &&
+        strncmp(c->address, "tls:", 4) != 0)
+        return usage_error("--ca, --cert, --key and --server-name need a "
+                           "tls:HOST:PORT address");
+    if (c->tls_key != NULL && c->tls_cert == NULL)
+        return usage_error("--key needs --cert");
     if (strcmp(c->format, "json") != 0 && strcmp(c->format, "binary") != 0)
         return usage_error("bad format \"%s\" (want json or binary)",
                            c->format);
     return ST_OK;
 }
+
+/* Long-only options. */
+enum { OPT_CA = 256, OPT_CERT, OPT_KEY, OPT_SERVER_NAME };
 
 static const struct option long_options[] = {
     { "address", required_argument, NULL, 'a' },
@@ -460,6 +486,10 @@ static const struct option long_options[] = {
     { "verbose", no_argument, NULL, 'v' },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
+    { "ca", required_argument, NULL, OPT_CA },
+    { "cert", required_argument, NULL, OPT_CERT },
+    { "key", required_argument, NULL, OPT_KEY },
+    { "server-name", required_argument, NULL, OPT_SERVER_NAME },
     { NULL, 0, NULL, 0 }
 };
 
@@ -505,6 +535,10 @@ static int parse_args(struct config *c, int argc, char **argv)
         case 'v': c->verbose = true; break;
         case 'h': help(); return ST_OK;
         case 'V': puts(PROG " " PACKAGE_VERSION); return ST_OK;
+        case OPT_CA: c->tls_ca = optarg; break;
+        case OPT_CERT: c->tls_cert = optarg; break;
+        case OPT_KEY: c->tls_key = optarg; break;
+        case OPT_SERVER_NAME: c->tls_server_name = optarg; break;
         default: fputs(USAGE, stderr); return ST_USAGE;
         }
     }
@@ -742,22 +776,32 @@ static void buf_consume(struct buf *b, size_t n)
     b->len -= n;
 }
 
-static bool send_message(struct app *a, const void *data, size_t len)
+enum sent { SENT, BLOCKED, FAILED };
+
+/* Send one message of the input. BLOCKED: libmpclient's queue is full;
+ * the input pauses until on_drained and this message is sent again. */
+static enum sent send_message(struct app *a, const void *data, size_t len)
 {
     int r;
 
     if (a->finished || a->conn == NULL)
-        return false;
+        return FAILED;
     r = mp_conn_send(a->conn, data, len);
     if (r == MP_OK)
-        return true;
+        return SENT;
+    if (r == MP_ERR_WOULD_BLOCK) {
+        a->in.blocked = true;
+        if (a->in.ev != NULL && a->in.pollable)
+            event_del(a->in.ev);
+        return BLOCKED;
+    }
     if (r == MP_ERR_TOO_BIG)
         fail(a, ST_ERROR, "%s: a message of %zu bytes is too big: %s",
              a->in.label, len, mp_strerror(r));
     else
         fail(a, status_of(r), "cannot send to %s: %s", a->cfg.peer,
              mp_strerror(r));
-    return false;
+    return FAILED;
 }
 
 static bool too_big(struct app *a)
@@ -776,11 +820,18 @@ static bool split_delimited(struct app *a, unsigned char delim)
 
     while ((d = memchr(b->data + from, delim, b->len - from)) != NULL) {
         size_t end = (size_t)(d - b->data);
-        if (!send_message(a, b->data + start, end - start))
+        enum sent r = send_message(a, b->data + start, end - start);
+        if (r == FAILED)
             return false;
+        if (r == BLOCKED)
+            break; /* resend from `start` once drained */
         start = from = end + 1;
     }
     buf_consume(b, start);
+    if (a->in.blocked) {
+        a->in.scanned = 0; /* lines still wait in there */
+        return true;
+    }
     a->in.scanned = b->len;
     return b->len <= MESSAGE_MAX || too_big(a);
 }
@@ -801,8 +852,11 @@ static bool split_frames(struct app *a)
         }
         if (b->len - off - 4 < n)
             break;
-        if (!send_message(a, p + 4, n))
+        enum sent r = send_message(a, p + 4, n);
+        if (r == FAILED)
             return false;
+        if (r == BLOCKED)
+            break;
         off += 4 + n;
     }
     buf_consume(b, off);
@@ -827,19 +881,23 @@ static bool split_input(struct app *a)
 /* What is left at the end of the input: an unterminated last line or
  * message counts; half a frame is an error; a FILE is one message, even
  * an empty one. */
-static bool flush_input(struct app *a)
+static enum sent flush_input(struct app *a)
 {
     struct buf *b = &a->in.pending;
 
+    if (a->in.framing != FRAME_WHOLE && !split_input(a))
+        return FAILED;
+    if (a->in.blocked)
+        return BLOCKED;
     switch (a->in.framing) {
     case FRAME_LINE:
     case FRAME_NUL:
-        return b->len == 0 || send_message(a, b->data, b->len);
+        return b->len == 0 ? SENT : send_message(a, b->data, b->len);
     case FRAME_LENGTH:
         if (b->len != 0)
             fail(a, ST_ERROR, "%s: the input ends inside a frame",
                  a->in.label);
-        return b->len == 0;
+        return b->len == 0 ? SENT : FAILED;
     case FRAME_WHOLE:
         break;
     }
@@ -858,16 +916,45 @@ static void input_close(struct input *in)
     in->owned = false;
     in->pending.len = 0;
     in->scanned = 0;
+    in->blocked = false;
+    in->eof_pending = false;
 }
 
 static void next_input(struct app *a);
 
 static void input_eof(struct app *a)
 {
-    if (!flush_input(a))
+    enum sent r = flush_input(a);
+
+    if (r == BLOCKED)
+        a->in.eof_pending = true; /* finish from on_drained */
+    if (r != SENT)
         return;
     input_close(&a->in);
     next_input(a);
+}
+
+/* libmpclient's queue has room again: send what waited, read on. */
+static void on_drained(struct mp_client *client, void *arg)
+{
+    struct app *a = arg;
+    struct input *in = &a->in;
+
+    (void)client;
+    if (a->finished || !in->blocked || in->ev == NULL)
+        return;
+    in->blocked = false;
+    if (in->eof_pending) {
+        in->eof_pending = false;
+        input_eof(a);
+        return;
+    }
+    if (!split_input(a) || in->blocked)
+        return;
+    if (in->pollable)
+        event_add(in->ev, NULL);
+    else
+        event_active(in->ev, EV_READ, 0);
 }
 
 /* Read one chunk and send the messages it completes. */
@@ -876,6 +963,8 @@ static void input_read(struct app *a)
     struct input *in = &a->in;
     ssize_t n;
 
+    if (in->blocked)
+        return; /* on_drained goes on */
     if (!buf_reserve(&in->pending, CHUNK)) {
         fail(a, ST_ERROR, "out of memory");
         return;
@@ -907,7 +996,7 @@ static void on_input(evutil_socket_t fd, short what, void *arg)
      * socket is served between chunks. input_read may have moved on to
      * the next input, which has already been started. */
     if (!a->finished && a->in.serial == serial && a->in.ev != NULL &&
-        !a->in.pollable)
+        !a->in.pollable && !a->in.blocked)
         event_active(a->in.ev, EV_READ, 0);
 }
 
@@ -1070,6 +1159,11 @@ static int make_client(struct app *a)
     o.name = c->name;
     o.secret = c->secret;
     o.secret_len = c->secret_len;
+    o.max_queued = QUEUE_MAX;
+    o.tls_ca_file = c->tls_ca;
+    o.tls_cert_file = c->tls_cert;
+    o.tls_key_file = c->tls_key;
+    o.tls_server_name = c->tls_server_name;
     a->client = mp_client_new(a->base, &o, &err);
     /* libmpclient keeps its own copy: ours is of no more use. */
     explicit_bzero(c->secret, c->secret_len);
@@ -1078,6 +1172,7 @@ static int make_client(struct app *a)
         return err == MP_ERR_INVALID ? ST_USAGE : status_of(err);
     }
     mp_client_on_lost(a->client, on_lost, a);
+    mp_client_on_drained(a->client, on_drained, a);
     return ST_OK;
 }
 

@@ -61,7 +61,7 @@ enum mp_error {
     MP_OK = 0,
     MP_ERR_INVALID = -1,          /* bad argument */
     MP_ERR_NOMEM = -2,            /* out of memory */
-    MP_ERR_ADDRESS = -3,          /* address not "tcp:HOST:PORT"/"unix:PATH", or unresolvable */
+    MP_ERR_ADDRESS = -3,          /* address not tcp:/tls:HOST:PORT or unix:PATH, or unresolvable */
     MP_ERR_CONNECT = -4,          /* the broker could not be reached */
     MP_ERR_AUTH = -5,             /* the broker refused the login (see reason) */
     MP_ERR_BROKER_GONE = -6,      /* the connection to the broker was lost */
@@ -74,6 +74,10 @@ enum mp_error {
     MP_ERR_EXISTS = -13,          /* a handler for that protocol exists */
     MP_ERR_TIMEOUT = -14,         /* no login within connect_timeout_ms */
     MP_ERR_PEER_LEFT = -15,       /* the peer left before answering */
+    MP_ERR_WOULD_BLOCK = -16,     /* max_queued bytes already wait for the
+                                     broker: retry after on_drained */
+    MP_ERR_TLS = -17,             /* TLS setup or handshake failed (see
+                                     reason) */
 };
 
 /* A static, never NULL, text for an mp_error value. */
@@ -97,9 +101,10 @@ const char *mp_close_reason_string(int reason);
 struct mp_client_options {
     size_t size;             /* sizeof(struct mp_client_options): set by
                                 MP_CLIENT_OPTIONS_INIT */
-    const char *address;     /* "tcp:HOST:PORT" ("tcp:[::1]:7330") or
-                                "unix:PATH"; a HOST name is resolved with
-                                getaddrinfo(), which may block */
+    const char *address;     /* "tcp:HOST:PORT" ("tcp:[::1]:7330"),
+                                "tls:HOST:PORT" or "unix:PATH"; a HOST name
+                                is resolved with getaddrinfo(), which may
+                                block */
     const char *format;      /* "binary" (default when NULL) or "json" */
     const char *name;        /* the name to log in with */
     const void *secret;      /* secret bytes (any, NUL included) */
@@ -107,9 +112,26 @@ struct mp_client_options {
     size_t max_message_size; /* bytes of one encoded message, both ways;
                                 0 = 1048576, the broker's default */
     unsigned connect_timeout_ms; /* connect + login; 0 = 10000 */
+
+    /* Since libmpclient 0.2 (a program built against 0.1 passes a smaller
+     * `size`, and these take their defaults). */
+    size_t max_queued;       /* bytes waiting to reach the broker past which
+                                mp_conn_send() and mp_client_open() fail
+                                with MP_ERR_WOULD_BLOCK; 0 = 16 MiB. A
+                                message is always accepted into an empty
+                                queue, so a single one may exceed it. */
+    /* tls: only. The broker's certificate is verified against tls_ca_file
+     * (PEM), or the system's CAs when NULL, and must name HOST (or
+     * tls_server_name when set): a DNS name or an IP address. */
+    const char *tls_ca_file;
+    const char *tls_cert_file;   /* client certificate chain (PEM), for
+                                    brokers that ask for one; or NULL */
+    const char *tls_key_file;    /* its private key (PEM); NULL: in
+                                    tls_cert_file */
+    const char *tls_server_name; /* name to verify instead of HOST */
 };
 
-#define MP_CLIENT_OPTIONS_INIT {sizeof(struct mp_client_options), NULL, NULL, NULL, NULL, 0, 0, 0}
+#define MP_CLIENT_OPTIONS_INIT {sizeof(struct mp_client_options), NULL, NULL, NULL, NULL, 0, 0, 0, 0, NULL, NULL, NULL, NULL}
 
 /*
  * Create a client. `base` is the caller's event_base, or NULL for a loop of
@@ -134,8 +156,8 @@ void mp_client_free(struct mp_client *c);
 
 /*
  * Called once the login is decided: status MP_OK when logged in; otherwise
- * an mp_error and, for MP_ERR_AUTH, `reason` holds the broker's text
- * (valid during the call; NULL for other errors). After a failure the
+ * an mp_error and `reason` holds the broker's text for MP_ERR_AUTH, or
+ * OpenSSL's for MP_ERR_TLS (valid during the call; NULL for other errors). After a failure the
  * client is disconnected and can only be freed.
  */
 typedef void (*mp_ready_cb)(struct mp_client *c, int status,
@@ -196,6 +218,16 @@ struct event_base *mp_client_base(const struct mp_client *c);
 
 /* The name the client logged in with (valid while the client lives). */
 const char *mp_client_name(const struct mp_client *c);
+
+/* Bytes queued for the broker and not yet handed to the kernel. */
+size_t mp_client_queued(const struct mp_client *c);
+
+/* Called once the queue, after a send failed with MP_ERR_WOULD_BLOCK, has
+ * fallen to half of max_queued: send again from here. */
+typedef void (*mp_drained_cb)(struct mp_client *c, void *arg);
+
+/* Set the drained callback (NULL to remove it). */
+void mp_client_on_drained(struct mp_client *c, mp_drained_cb cb, void *arg);
 
 /* ------------------------------------------------------------------------
  * Incoming connections
@@ -258,7 +290,9 @@ void mp_conn_set_callbacks(struct mp_conn *conn, mp_message_cb on_message,
 /*
  * Send one message (a copy of data[0..len); len 0 is an empty message).
  * Returns MP_OK once it is queued, MP_ERR_TOO_BIG if its encoding would
- * exceed max_message_size, MP_ERR_CLOSED if the broker is gone.
+ * exceed max_message_size, MP_ERR_WOULD_BLOCK if max_queued bytes already
+ * wait for the broker (nothing was queued: retry from on_drained),
+ * MP_ERR_CLOSED if the broker is gone.
  */
 int mp_conn_send(struct mp_conn *conn, const void *data, size_t len);
 

@@ -173,7 +173,15 @@ struct mp_auth_request {
     const char *listener;         /* "tcp:127.0.0.1:7330", "unix:/path" */
     const char *format;           /* translator name of the session */
     unsigned level;               /* protocol level the client announced */
-    void *reserved[6];
+    /* On a TLS listener whose client presented a certificate that verified
+     * against the listener's CA: its subject as RFC 2253 text
+     * ("CN=alice,O=Example") and its common name (UTF-8; NULL if the
+     * subject has no CN, several, or one containing a NUL byte). Both NULL
+     * otherwise. (Added in mpbroker 0.2 in place of reserved members, so
+     * a broker of 0.1 passes NULL.) */
+    const char *tls_subject;
+    const char *tls_common_name;
+    void *reserved[4];
 };
 
 struct mp_auth_ops {

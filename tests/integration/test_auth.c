@@ -594,3 +594,68 @@ static void auth_again(enum rc_format f)
 
 Test(auth, auth_again_json) { auth_again(RC_JSON); }
 Test(auth, auth_again_binary) { auth_again(RC_BINARY); }
+
+/* ------------------------------------------------------------------------
+ * Failed logins are rate-limited per source address
+ * (limits.auth_failures_max, limits.auth_block_s).
+ */
+
+static void wrong_secret(struct harness *h, size_t listener, const char *why)
+{
+    struct rc_client *c = rc_connect(h, listener, RC_BINARY);
+
+    cr_assert(rc_send(c, RC_AUTH, "alice", "", rc_str("guess-1234")));
+    rc_expect_auth_failure(c, why);
+    rc_close(c);
+}
+
+Test(auth, failed_logins_block_the_address)
+{
+    struct harness *h = harness_new();
+    char *alice = harness_passwd_entry("alice", "s3cret");
+    char passwd[512];
+    struct rc_client *c;
+
+    snprintf(passwd, sizeof passwd, "%s\n", alice);
+    free(alice);
+    harness_write_file(h, "mpbroker.passwd", passwd);
+    harness_boot(h,
+        "listeners = ( { address = \"127.0.0.1\"; port = 0; translator = \"binary\"; },\n"
+        "              { unix = \"@DIR@/s\"; translator = \"binary\"; } );\n"
+        "authenticators = ( { module = \"auth_passwd.so\";"
+        " options = { file = \"@DIR@/mpbroker.passwd\"; }; } );\n"
+        "limits = { auth_failures_max = 3; auth_block_s = 600; };\n");
+    for (int i = 0; i < 3; i++)
+        wrong_secret(h, 0, "invalid name or secret");
+    cr_assert(harness_wait_log(h, "refusing logins from the address of "
+                                  "127.0.0.1:", mpt_ms(MPT_MSG_MS)));
+    /* Blocked: even the right secret is refused now, unasked. */
+    c = rc_connect(h, 0, RC_BINARY);
+    cr_assert(rc_send(c, RC_AUTH, "alice", "", rc_str("s3cret")));
+    rc_expect_auth_failure(c, "too many failed logins from this address; "
+                              "try again later");
+    rc_close(c);
+    /* Unix socket peers are not counted: alice still gets in there. */
+    wrong_secret(h, 1, "invalid name or secret");
+    c = rc_login(h, 1, RC_BINARY, "alice", "s3cret");
+    rc_close(c);
+    /* The guesses never reach the log. */
+    char *log = harness_log_text(h);
+    cr_assert(strstr(log, "guess-1234") == NULL, "a secret was logged");
+    free(log);
+    harness_stop(h);
+}
+
+Test(auth, failed_logins_below_the_limit_do_not_block)
+{
+    struct harness *h = start_passwd("");
+    struct rc_client *c;
+
+    /* The default limit is 10 in 60 s: 9 failures leave the door open. */
+    for (int i = 0; i < 9; i++)
+        wrong_secret(h, 1, "invalid name or secret");
+    c = rc_login(h, 1, RC_BINARY, "alice", "s3cret");
+    rc_close(c);
+    cr_assert_not(harness_log_contains(h, "refusing logins"));
+    harness_stop(h);
+}

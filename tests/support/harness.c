@@ -480,8 +480,9 @@ static bool parse_listener(const char *line, struct harness_listener *l)
         snprintf(l->path, sizeof l->path, "%.*s", (int)(tr - p - 5), p + 5);
         return true;
     }
-    if (strncmp(p, "tcp:", 4) != 0)
+    if (strncmp(p, "tcp:", 4) != 0 && strncmp(p, "tls:", 4) != 0)
         return false;
+    l->is_tls = strncmp(p, "tls:", 4) == 0;
     p += 4;
     const char *colon;
     if (*p == '[') {

@@ -46,6 +46,7 @@ struct harness_listener {
     int port;
     char path[256];    /* Unix socket path */
     char translator[64];
+    bool is_tls;       /* a TCP listener speaking TLS */
 };
 
 /* The outcome of a short-lived broker run (mpbroker -t, -v, -h, ...). */
