@@ -1103,6 +1103,10 @@ static void login_failed(struct app *a, int status, const char *reason)
         fail(a, ST_AUTH, "authentication as %s failed: %s", c->name,
              reason != NULL && *reason != '\0' ? reason : "no reason given");
         break;
+    case MP_ERR_TLS:
+        fail(a, ST_BROKER, "TLS with %s failed: %s", c->address,
+             reason != NULL && *reason != '\0' ? reason : "no reason given");
+        break;
     case MP_ERR_PROTOCOL:
         fail(a, ST_ERROR, "the broker at %s sent something undecodable "
              "(is -f %s the format of that listener?)", c->address,

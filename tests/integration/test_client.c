@@ -26,6 +26,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -3387,3 +3388,93 @@ static void disconnect_own_loop(const char *fmt)
 
 Test(client, disconnect_own_loop_binary) { disconnect_own_loop("binary"); }
 Test(client, disconnect_own_loop_json) { disconnect_own_loop("json"); }
+
+/* ----------------------------------------------------------------------
+ * A bounded send queue: max_queued, mp_client_queued, on_drained
+ */
+
+static void count_drained(struct mp_client *c, void *arg)
+{
+    (void)c;
+    (*(int *)arg)++;
+}
+
+Test(client, send_queue_is_bounded_and_reports_when_drained)
+{
+    static unsigned char chunk[16384];
+    struct mp_client_options o = MP_CLIENT_OPTIONS_INIT;
+    struct fake f;
+    struct ready r = { 0 };
+    struct server s = { 0 };
+    struct wire w;
+    int err = 0, drained = 0, rc = MP_OK;
+    size_t sent = 0;
+
+    fake_start(&f, true);
+    o.address = fake_address(&f);
+    o.name = "alice";
+    o.secret = SECRET;
+    o.secret_len = strlen(SECRET);
+    o.max_queued = 256 * 1024;
+    struct mp_client *c = mp_client_new(base, &o, &err);
+    cr_assert_not_null(c, "%s", mp_strerror(err));
+    mp_client_on_drained(c, count_drained, &drained);
+    handle(c, "sink", &s);
+    cr_assert_eq(mp_client_connect(c, on_ready, &r), MP_OK);
+    fake_take(&f, "binary", &w);
+    fake_send_msg(&f, "binary", RC_AUTH_OK, "alice", "", RC_NULL);
+    WAIT(r.calls > 0 && r.status == MP_OK, "no login");
+    fake_send_msg(&f, "binary", RC_SYN, "bob", "bob:1", rc_str("sink"));
+    WAIT(s.n == 1, "on_connection did not run");
+
+    /* The fake broker stops reading: the kernel's buffers fill, then the
+     * library's queue, which stops at max_queued. Bounded: 64 MiB. */
+    event_del(f.read_ev);
+    for (int i = 0; i < 4096 && rc == MP_OK; i++) {
+        rc = mp_conn_send(s.ends[0].conn, chunk, sizeof chunk);
+        if (rc == MP_OK)
+            sent++;
+        event_base_loop(base, EVLOOP_NONBLOCK);
+    }
+    cr_assert_eq(rc, MP_ERR_WOULD_BLOCK, "send: %s after %zu messages",
+                 mp_strerror(rc), sent);
+    cr_assert_geq(mp_client_queued(c), o.max_queued);
+    cr_assert_lt(mp_client_queued(c), o.max_queued + sizeof chunk + 64,
+                 "queued %zu: more than max_queued and one message",
+                 mp_client_queued(c));
+    cr_assert_eq(drained, 0, "drained before the broker read anything");
+    /* Answers the protocol owes are never refused (a Syn is accepted). */
+    fake_send_msg(&f, "binary", RC_SYN, "bob", "bob:2", rc_str("sink"));
+    WAIT(s.n == 2, "a Syn was not accepted while the queue was full");
+
+    /* The broker reads again: on_drained, once, and sends work again. */
+    event_add(f.read_ev, NULL);
+    WAIT(drained > 0, "on_drained did not run");
+    cr_assert_eq(drained, 1);
+    cr_assert_leq(mp_client_queued(c), o.max_queued / 2);
+    cr_assert_eq(mp_conn_send(s.ends[0].conn, chunk, sizeof chunk), MP_OK);
+    drain();
+    mp_client_free(c);
+    fake_stop(&f);
+    server_free(&s);
+}
+
+Test(client, options_of_an_older_program_are_accepted)
+{
+    /* A program built against libmpclient 0.1 passes the smaller struct:
+     * the members it does not know take their defaults. */
+    struct mp_client_options o = MP_CLIENT_OPTIONS_INIT;
+    int err = 0;
+
+    o.size = offsetof(struct mp_client_options, connect_timeout_ms) +
+             sizeof o.connect_timeout_ms;
+    o.address = "tcp:127.0.0.1:1";
+    o.name = "old";
+    o.max_queued = 1; /* beyond its size: must be ignored */
+    struct mp_client *c = mp_client_new(base, &o, &err);
+    cr_assert_not_null(c, "%s", mp_strerror(err));
+    mp_client_free(c);
+    o.size = 8;
+    cr_assert_null(mp_client_new(base, &o, &err));
+    cr_assert_eq(err, MP_ERR_INVALID);
+}

@@ -32,6 +32,7 @@
 
 #include <criterion/criterion.h>
 
+#include "certs.h"
 #include "harness.h"
 #include "rawclient.h"
 
@@ -541,6 +542,8 @@ Test(mpcat, help_mentions_every_option)
         "-S, --secret-file", "-0, --null", "-l, --length", "-w, --wait",
         "-e, --echo", "-q, --once", "-v, --verbose", "-h, --help",
         "-V, --version", "listen PROTO", "connect PEER PROTO [FILE...]",
+        "--ca FILE", "--cert FILE", "--key FILE", "--server-name NAME",
+        "tls:HOST:PORT",
         "MPCAT_ADDRESS", "MPCAT_SECRET", "ps(1)", "tcp:127.0.0.1:7330",
         "0 ok", "1 other error", "2 usage error", "3 authentication failed",
         "4 connection refused", "5 broker unreachable",
@@ -590,6 +593,8 @@ Test(mpcat, usage_errors_exit_2)
         ARGS("-n", "a", "-q", "connect", "p", "x"),
         ARGS("-n", "a", "-w", "1", "listen", "x"),
         ARGS("--bogus", "-n", "a", "listen", "x"),
+        ARGS("-n", "a", "--ca", "/x", "listen", "x"),  /* tcp: address */
+        ARGS("-n", "a", "-a", "tls:localhost:1", "--key", "/k", "listen", "x"),
     };
 
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -1328,5 +1333,70 @@ Test(mpcat, listener_signals_exit_0)
 
     srv = listener(h, JSON, "srv2", ARGS("listen", "chat"));
     stop(srv, SIGTERM);
+    harness_stop(h);
+}
+
+/* ----------------------------------------------------------------------
+ * TLS: --ca, --cert, --key, --server-name
+ */
+
+Test(mpcat, tls_listen_and_connect_with_a_client_certificate)
+{
+    struct harness *h = harness_new();
+    char tls_addr[128], ca[512], cert[512], key[512];
+    size_t mark;
+
+    mpt_make_certs(h);
+    harness_boot(h, MPT_AUTH_ALLOW_ALL
+        "listeners = ( { address = \"127.0.0.1\"; port = 0; translator = \"binary\";\n"
+        "                tls = { cert = \"@DIR@/server.pem\"; key = \"@DIR@/server.key\";\n"
+        "                        ca = \"@DIR@/ca.pem\"; verify_client = \"required\"; }; } );\n");
+    snprintf(tls_addr, sizeof tls_addr, "tls:localhost:%d",
+             harness_listener(h, 0).port);
+    snprintf(ca, sizeof ca, "%s/ca.pem", harness_dir(h));
+    snprintf(cert, sizeof cert, "%s/alice.pem", harness_dir(h));
+    snprintf(key, sizeof key, "%s/alice.key", harness_dir(h));
+
+    mark = harness_log_mark(h);
+    struct proc *srv = spawn(ARGS("-a", tls_addr, "--ca", ca, "--cert", cert,
+                                  "--key", key, "-n", "srv", "listen", "t"),
+                             IN_NULL, NULL);
+    wait_login(h, mark, "srv", srv);
+    struct proc *cli = spawn(ARGS("-a", tls_addr, "--ca", ca, "--cert", cert,
+                                  "-n", "cli", "-w", "0", "connect", "srv",
+                                  "t"),
+                             IN_PIPE, NULL);
+    /* --key omitted: alice.pem holds no key, so the client must fail. */
+    expect_exit(cli, 5, tmo(MPT_EXIT_MS));
+    expect_err(cli, "cannot load private key");
+
+    cli = spawn(ARGS("-a", tls_addr, "--ca", ca, "--cert", cert, "--key", key,
+                     "-n", "cli", "-w", "0", "connect", "srv", "t"),
+                IN_PIPE, NULL);
+    write_str(cli, "over tls\n");
+    close_in(cli);
+    expect_exit(cli, 0, tmo(MPT_EXIT_MS));
+    expect_out(srv, "over tls\n");
+    stop(srv, SIGTERM);
+    harness_stop(h);
+}
+
+Test(mpcat, tls_wrong_server_name_exits_5)
+{
+    struct harness *h = harness_new();
+    char tls_addr[128], ca[512];
+
+    mpt_make_certs(h);
+    harness_boot(h, MPT_AUTH_ALLOW_ALL
+        "listeners = ( { address = \"127.0.0.1\"; port = 0;\n"
+        "                tls = { cert = \"@DIR@/server.pem\"; key = \"@DIR@/server.key\"; }; } );\n");
+    snprintf(tls_addr, sizeof tls_addr, "tls:127.0.0.1:%d",
+             harness_listener(h, 0).port);
+    snprintf(ca, sizeof ca, "%s/ca.pem", harness_dir(h));
+    struct proc *p = spawn(ARGS("-a", tls_addr, "--ca", ca, "--server-name",
+                                "elsewhere.example", "-n", "x", "listen", "t"),
+                           IN_NULL, NULL);
+    expect_exit(p, 5, tmo(MPT_EXIT_MS));
+    expect_err(p, "hostname mismatch");
     harness_stop(h);
 }
