@@ -60,13 +60,23 @@ static void stop_cb(evutil_socket_t sig, short what, void *arg)
     event_base_loopbreak(b->base);
 }
 
+/* SIGHUP: plugins re-read their files (ACL rules, password lists). The
+ * config file itself is read at start-up only in this version. */
 static void hup_cb(evutil_socket_t sig, short what, void *arg)
 {
+    struct broker *b = arg;
+    unsigned failed;
+
     (void)sig;
     (void)what;
-    (void)arg;
-    log_notice("received SIGHUP: configuration reload is not supported by "
-               "this version; restart to apply changes");
+    log_notice("received SIGHUP: reloading plugin data (changes to %s "
+               "itself need a restart)", b->conf.file);
+    failed = plugins_reload(&b->plugins);
+    if (failed == 0)
+        log_notice("reload done");
+    else
+        log_error("reload done; %u plugin%s kept their old data", failed,
+                  failed == 1 ? "" : "s");
 }
 
 /* Everything the config needs, in order. Errors go to errs. */

@@ -423,6 +423,31 @@ void plugins_unload(struct plugin_set *set)
     memset(set, 0, sizeof *set);
 }
 
+static bool reload_one(struct loaded_plugin *p)
+{
+    char err[512] = "";
+
+    if (!p->initialized || p->desc->reload == NULL)
+        return true;
+    if (p->desc->reload(p->state, err, sizeof err) == 0)
+        return true;
+    err[sizeof err - 1] = '\0';
+    log_error("%s: reload failed, keeping the data loaded before: %s",
+              p->desc->name, err[0] ? err : "no reason given");
+    return false;
+}
+
+unsigned plugins_reload(struct plugin_set *set)
+{
+    unsigned failed = 0;
+
+    for (size_t i = 0; i < set->n_translators; i++)
+        failed += !reload_one(&set->translators[i]);
+    for (size_t i = 0; i < set->n_authenticators; i++)
+        failed += !reload_one(&set->authenticators[i]);
+    return failed;
+}
+
 const struct loaded_plugin *plugins_translator(const struct plugin_set *set,
                                                const char *name)
 {

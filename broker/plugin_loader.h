@@ -48,6 +48,11 @@ int plugins_load(struct plugin_set *set, const struct broker_conf *conf,
                  struct event_base *base, struct errors *errs);
 void plugins_unload(struct plugin_set *set);
 
+/* SIGHUP: call reload() of every plugin that has one, logging each
+ * outcome. Returns the number of plugins whose reload failed (they keep
+ * their old data). */
+unsigned plugins_reload(struct plugin_set *set);
+
 /* The translator configured under `name`, or NULL. */
 const struct loaded_plugin *plugins_translator(const struct plugin_set *set,
                                                const char *name);

@@ -19,8 +19,10 @@
  * reaches the initiator as UnknownProto, as if the target did not speak
  * the protocol, so the rules are not revealed.
  *
- * The file is read once, at init(), at start-up. Matching
- * only compares strings and never allocates: it runs on every Syn.
+ * The file is read at init(), and again when the broker gets SIGHUP: the
+ * new rules replace the old ones only if the whole file is valid;
+ * otherwise the error is logged and the old rules stay. Matching only
+ * compares strings and never allocates: it runs on every Syn.
  */
 #include "config.h"
 
@@ -51,6 +53,7 @@ struct acl_rule {
 
 struct acl_state {
     const struct mp_host *host; /* valid until cleanup() returns */
+    char *file;                 /* the rules file, for reloads */
     struct acl_rule *rules;
     size_t n_rules, cap_rules;
     enum mp_auth_result fallback; /* when no rule matches */
@@ -233,16 +236,51 @@ static int load_rules(struct acl_state *st, const char *file, char *err,
  * Options, init, cleanup
  */
 
+static void free_rules(struct acl_state *st)
+{
+    for (size_t i = 0; i < st->n_rules; i++)
+        free_rule(&st->rules[i]);
+    free(st->rules);
+    st->rules = NULL;
+    st->n_rules = st->cap_rules = 0;
+}
+
 static void acl_cleanup(void *state)
 {
     struct acl_state *st = state;
 
     if (st == NULL)
         return;
-    for (size_t i = 0; i < st->n_rules; i++)
-        free_rule(&st->rules[i]);
-    free(st->rules);
+    free_rules(st);
+    free(st->file);
     free(st);
+}
+
+static void log_loaded(const struct acl_state *st, const char *verb)
+{
+    st->host->log(st->host, MP_LOG_INFO, "%zu rule%s %s from %s, default %s",
+                  st->n_rules, st->n_rules == 1 ? "" : "s", verb, st->file,
+                  st->fallback == MP_AUTH_ALLOW ? "allow" : "deny");
+}
+
+/* SIGHUP: read the file into a fresh rule list; swap only if all of it
+ * parsed, so a broken edit leaves the old rules in force. */
+static int acl_reload(void *state, char *err, size_t errlen)
+{
+    struct acl_state *st = state;
+    struct acl_state fresh = {.host = st->host, .file = st->file,
+                              .fallback = st->fallback};
+
+    if (load_rules(&fresh, st->file, err, errlen) < 0) {
+        free_rules(&fresh);
+        return -1;
+    }
+    free_rules(st);
+    st->rules = fresh.rules;
+    st->n_rules = fresh.n_rules;
+    st->cap_rules = fresh.cap_rules;
+    log_loaded(st, "reloaded");
+    return 0;
 }
 
 static int get_rules_option(const struct mp_host *host,
@@ -309,13 +347,17 @@ static int acl_init(const struct mp_host *host, const struct mp_options *opts,
     }
     st->host = host;
     st->fallback = fallback;
+    st->file = strdup(file);
+    if (st->file == NULL) {
+        snprintf(err, errlen, "out of memory");
+        acl_cleanup(st);
+        return -1;
+    }
     if (load_rules(st, file, err, errlen) < 0) {
         acl_cleanup(st);
         return -1;
     }
-    host->log(host, MP_LOG_INFO, "%zu rule%s loaded from %s, default %s",
-              st->n_rules, st->n_rules == 1 ? "" : "s", file,
-              fallback == MP_AUTH_ALLOW ? "allow" : "deny");
+    log_loaded(st, "loaded");
     *state = st;
     return 0;
 }
@@ -413,6 +455,7 @@ static const struct mp_plugin acl_plugin = {
     .init = acl_init,
     .cleanup = acl_cleanup,
     .auth = &acl_ops,
+    .reload = acl_reload,
 };
 
 MP_PLUGIN_EXPORT const struct mp_plugin *mp_plugin_entry(void);

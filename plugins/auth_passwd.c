@@ -18,14 +18,15 @@
  * An unknown name costs a hash too (see mp_passwd_verify()), so the time an
  * answer takes does not tell which names exist.
  *
- * The file is read once, at init(): the broker's reload runs init() again
- * to pick up changes. Hashing blocks the event loop for the cost of one
+ * The file is read at init() and again when the broker gets SIGHUP; a
+ * file that no longer parses is reported and the old users stay. Hashing blocks the event loop for the cost of one
  * hash (~10-20 ms for yescrypt at its default cost) per login attempt.
  */
 #include "config.h"
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 
 #include <mp/plugin.h>
@@ -37,6 +38,7 @@
 struct passwd_state {
     const struct mp_host *host; /* valid until cleanup() returns */
     struct mp_passwd *table;
+    char *file;                 /* for reloads */
 };
 
 static void set_reason(char *reason, size_t len, const char *text)
@@ -106,7 +108,11 @@ static int passwd_init(const struct mp_host *host,
         return -1;
     }
     /* Names the file and line of any malformed entry. */
-    if (mp_passwd_load(file, &st->table, err, errlen) < 0) {
+    st->file = strdup(file);
+    if (st->file == NULL || mp_passwd_load(file, &st->table, err, errlen) < 0) {
+        if (st->file == NULL)
+            snprintf(err, errlen, "out of memory");
+        free(st->file);
         free(st);
         return -1;
     }
@@ -124,7 +130,23 @@ static void passwd_cleanup(void *state)
     if (st == NULL)
         return;
     mp_passwd_free(st->table);
+    free(st->file);
     free(st);
+}
+
+/* SIGHUP: a new table replaces the old one only if the file loads. */
+static int passwd_reload(void *state, char *err, size_t errlen)
+{
+    struct passwd_state *st = state;
+    struct mp_passwd *table;
+
+    if (mp_passwd_load(st->file, &table, err, errlen) < 0)
+        return -1;
+    mp_passwd_free(st->table);
+    st->table = table;
+    warn_if_world_accessible(st->host, st->file);
+    log_table(st->host, st->file, st->table);
+    return 0;
 }
 
 static enum mp_auth_result passwd_authenticate(
@@ -174,6 +196,7 @@ static const struct mp_plugin passwd_plugin = {
     .init = passwd_init,
     .cleanup = passwd_cleanup,
     .auth = &passwd_ops,
+    .reload = passwd_reload,
 };
 
 MP_PLUGIN_EXPORT const struct mp_plugin *mp_plugin_entry(void);

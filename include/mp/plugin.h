@@ -296,7 +296,18 @@ struct mp_plugin {
     const struct mp_auth_ops *auth;   /* when kind == MP_PLUGIN_AUTHENTICATOR */
     const struct mp_codec_ops *codec; /* when kind == MP_PLUGIN_TRANSLATOR */
 
-    void *reserved[8]; /* must be NULL */
+    /*
+     * Optional (mpbroker 0.2, in place of a reserved member: a 0.1 broker
+     * never calls it). The broker got SIGHUP: re-read the files the plugin
+     * loaded at init() (rules, user lists). Return 0 once the new data is
+     * in use, or -1 with a NUL-terminated message in err[0..errlen) when
+     * it could not be read or is invalid: the plugin then goes on with
+     * its old data, untouched, so a mistake in a file never opens or
+     * closes the door by accident.
+     */
+    int (*reload)(void *state, char *err, size_t errlen);
+
+    void *reserved[7]; /* must be NULL */
 };
 
 /* The one symbol a plugin exports (see MP_PLUGIN_ENTRY_SYMBOL). */

@@ -16,6 +16,7 @@
 #include "config.h"
 
 #include <stdbool.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -427,4 +428,56 @@ Test(acl, bad_default)
 Test(acl, unknown_option)
 {
     expect_error("", RULES_OPT " defualt = \"allow\";", "defualt");
+}
+
+/* ---------------------------------------------------------------------- */
+/* SIGHUP reloads the rules; a broken file keeps the old ones */
+
+/* Replace the rules file and send SIGHUP; wait for the verdict's log line. */
+static void reload_rules(struct cast *c, const char *rules, const char *want)
+{
+    char text[4096];
+    size_t mark = harness_log_mark(c->h);
+
+    snprintf(text, sizeof text, "%s%s", PROBE_RULE, rules);
+    harness_write_file(c->h, "acl.rules", text);
+    cr_assert(harness_signal(c->h, SIGHUP));
+    cr_assert(harness_wait_log_from(c->h, mark, want, mpt_ms(MPT_MSG_MS)),
+              "no \"%s\" after SIGHUP", want);
+}
+
+Test(acl, sighup_reloads_the_rules)
+{
+    struct cast c = cast_start("allow alice -> bob chat\n", DEFAULT_DENY);
+    struct rc_client *alice = login(&c, RC_BINARY, "alice");
+    struct rc_client *bob = login(&c, RC_BINARY, "bob");
+
+    expect_allowed(&c, alice, bob, "chat");
+    expect_denied(&c, alice, bob, "mail");
+    reload_rules(&c, "allow alice -> bob mail\n", "2 rules reloaded from");
+    cr_assert(harness_wait_log(c.h, "notice: reload done", mpt_ms(MPT_MSG_MS)));
+    /* The new rules decide; logged-in clients stay logged in. */
+    expect_allowed(&c, alice, bob, "mail");
+    expect_denied(&c, alice, bob, "chat");
+    cast_stop(&c, (struct rc_client *[]){ alice, bob }, 2);
+}
+
+Test(acl, sighup_with_a_broken_file_keeps_the_old_rules)
+{
+    struct cast c = cast_start("allow alice -> bob chat\n", DEFAULT_DENY);
+    struct rc_client *alice = login(&c, RC_BINARY, "alice");
+    struct rc_client *bob = login(&c, RC_BINARY, "bob");
+
+    reload_rules(&c, "allow alice -> bob mail\npermit everyone\n",
+                 "acl: reload failed, keeping the data loaded before: ");
+    cr_assert(harness_log_contains(c.h, "acl.rules:3"),
+              "the error does not name the file and line");
+    cr_assert(harness_wait_log(c.h, "1 plugin kept their old data",
+                               mpt_ms(MPT_MSG_MS)));
+    expect_allowed(&c, alice, bob, "chat");
+    expect_denied(&c, alice, bob, "mail");
+    /* A fixed file is picked up by the next SIGHUP. */
+    reload_rules(&c, "allow alice -> bob mail\n", "2 rules reloaded from");
+    expect_allowed(&c, alice, bob, "mail");
+    cast_stop(&c, (struct rc_client *[]){ alice, bob }, 2);
 }

@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -657,5 +658,43 @@ Test(auth, failed_logins_below_the_limit_do_not_block)
     c = rc_login(h, 1, RC_BINARY, "alice", "s3cret");
     rc_close(c);
     cr_assert_not(harness_log_contains(h, "refusing logins"));
+    harness_stop(h);
+}
+
+/* SIGHUP: auth_passwd reads its file again; a broken file changes nothing. */
+Test(auth, passwd_file_reloaded_on_sighup)
+{
+    struct harness *h = start_passwd("");
+    struct rc_client *alice = rc_login(h, 1, RC_BINARY, "alice", "s3cret");
+    char *carol = harness_passwd_entry("carol", "new-secret");
+    char text[1024];
+    size_t mark;
+    struct rc_client *c;
+
+    /* A broken edit: the old users stay. */
+    mark = harness_log_mark(h);
+    harness_write_file(h, "mpbroker.passwd", "carol has no hash\n");
+    cr_assert(harness_signal(h, SIGHUP));
+    cr_assert(harness_wait_log_from(h, mark, "auth_passwd: reload failed",
+                                    mpt_ms(MPT_MSG_MS)));
+    c = rc_login(h, 1, RC_BINARY, "bob", "hunter2");
+    rc_close(c);
+
+    /* A good one: carol in, bob out; alice's session is not touched. */
+    snprintf(text, sizeof text, "%s\n", carol);
+    free(carol);
+    mark = harness_log_mark(h);
+    harness_write_file(h, "mpbroker.passwd", text);
+    cr_assert(harness_signal(h, SIGHUP));
+    cr_assert(harness_wait_log_from(h, mark, "notice: reload done",
+                                    mpt_ms(MPT_MSG_MS)));
+    struct rc_client *carol_c = rc_login(h, 1, RC_BINARY, "carol", "new-secret");
+    c = rc_connect(h, 1, RC_BINARY);
+    cr_assert(rc_send(c, RC_AUTH, "bob", "", rc_str("hunter2")));
+    rc_expect_auth_failure(c, "invalid name or secret");
+    rc_close(c);
+    roundtrip(alice, carol_c, "alice:1");
+    rc_close(alice);
+    rc_close(carol_c);
     harness_stop(h);
 }
