@@ -9,9 +9,11 @@
 #   sh tools/quickstart.sh test   build and run the whole test suite, then
 #                                 the integration tests with the broker
 #                                 under valgrind, then everything again
-#                                 under ASan+UBSan; the last line reads
-#                                 "tests: N passed, M failed" (a test
-#                                 passes if it passed in every run)
+#                                 under ASan+UBSan, then each libFuzzer
+#                                 harness for $MP_FUZZ_SECONDS (30) s;
+#                                 the last line reads "tests: N passed,
+#                                 M failed" (a test passes if it passed
+#                                 in every run)
 #
 # Each installs the Debian packages it needs (as root, with apt-get) when
 # they are missing. Builds happen out of tree, in _build and _build-asan.
@@ -21,8 +23,8 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 jobs=$(nproc 2>/dev/null || echo 2)
 
 build_packages="autoconf automake libtool pkg-config make gcc libevent-dev
-libyajl-dev libconfig-dev libcrypt-dev"
-test_packages="libcriterion-dev valgrind"
+libyajl-dev libconfig-dev libcrypt-dev libssl-dev"
+test_packages="libcriterion-dev valgrind openssl clang libclang-rt-dev"
 
 say() { printf '==> %s\n' "$*" >&2; }
 
@@ -198,7 +200,7 @@ install_check() {
 
 integration_tests="test_auth test_routing test_formats test_limits test_config
 test_lifecycle test_transcript test_client test_mpcat test_examples test_acl
-test_backpressure"
+test_backpressure test_tls test_badinput test_faults"
 
 cmd_test() {
     install_packages $build_packages $test_packages
@@ -224,8 +226,8 @@ cmd_test() {
     # libmpclient's own tests under valgrind (criterion's test processes
     # are followed; the broker they start is not).
     say "libmpclient tests under valgrind"
-    check_in "$top/_build-test" TESTS=tests/integration/test_client \
-        MP_TEST_WRAPPER="valgrind -q --trace-children=yes --trace-children-skip=*mpbroker*,*lt-mpbroker* --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect"
+    check_in "$top/_build-test" TESTS="tests/integration/test_client tests/integration/test_tls" \
+        MP_TEST_WRAPPER="valgrind -q --trace-children=yes --trace-children-skip=*mpbroker*,*lt-mpbroker*,*openssl*,*/sh --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect"
     results_in "$top/_build-test" >"$results/valgrind-client"
 
     say "install check: out-of-tree build with pkg-config, installed broker"
@@ -238,14 +240,21 @@ cmd_test() {
     check_in "$top/_build-asan"
     results_in "$top/_build-asan" >"$results/asan"
 
+    say "fuzzing: each harness for ${MP_FUZZ_SECONDS:-30} s"
+    sh "$top/tools/fuzz.sh" "${MP_FUZZ_SECONDS:-30}" >"$results/fuzz" ||
+        say "a fuzz harness failed (see above)"
+    grep -E '^(PASS|FAIL) ' "$results/fuzz" >"$results/fuzz.results" || :
+    [ -s "$results/fuzz.results" ] || echo "FAIL fuzz harnesses" >"$results/fuzz.results"
+
     summarize "plain build" "$results/plain"
     summarize "broker under valgrind" "$results/valgrind"
     summarize "libmpclient under valgrind" "$results/valgrind-client"
     summarize "ASan+UBSan build" "$results/asan"
     summarize "install check" "$results/install"
+    summarize "fuzzing" "$results/fuzz.results"
     # A test passes when it passed in every run it is part of.
     cat "$results/plain" "$results/valgrind" "$results/valgrind-client" \
-        "$results/asan" "$results/install" | awk '
+        "$results/asan" "$results/install" "$results/fuzz.results" | awk '
         {key = $2 " " $3; seen[key] = 1}
         $1 == "FAIL" || $1 == "ERROR" || $1 == "XPASS" {bad[key] = 1}
         $1 == "PASS" || $1 == "XFAIL" {good[key] = 1}
