@@ -278,6 +278,9 @@ static void handle_conn_message(struct session *from, struct mp_message *msg,
 
 void router_handle(struct session *from, struct mp_message *msg)
 {
+    /* A level means something only at Auth (session.c). Elsewhere it is
+     * dropped, never forwarded or bounced: the broker never sends one. */
+    msg->level = 0;
     if (msg->meta == MP_META_CONN_SYN) {
         handle_syn(from, msg);
         return;

@@ -146,16 +146,18 @@ static enum scan_result scan_lead(struct json_scan *sc,
     while (i < len && is_json_space(buf[i]))
         i++;
     sc->off = i;
-    if (i == len) {
-        /* Whitespace costs memory too: bound it like a message. */
-        if (i > max_size) {
-            mp_set_error(err, errlen,
-                      "more than %zu bytes of whitespace without a message",
-                      max_size);
-            return SCAN_ERROR;
-        }
-        return SCAN_MORE;
+    /* Whitespace costs memory too: bound it like a message. The bound
+     * holds whether or not an object follows, so that the answer does not
+     * depend on how the bytes arrived (all at once, or the whitespace
+     * first). */
+    if (i > max_size) {
+        mp_set_error(err, errlen,
+                     "more than %zu bytes of whitespace without a message",
+                     max_size);
+        return SCAN_ERROR;
     }
+    if (i == len)
+        return SCAN_MORE;
     if (buf[i] != '{') {
         mp_set_error(err, errlen, "message is not a JSON object");
         return SCAN_ERROR;
@@ -516,6 +518,10 @@ static int on_string(void *ctx, const unsigned char *s, size_t len)
 
     switch (f) {
     case F_NONE:
+        /* Ignored, but still held to the rule every string follows:
+         * yajl lets overlong forms and encoded surrogates through. */
+        if (!mp_utf8_valid(s, len))
+            return fail_with(p, "a string is not valid UTF-8");
         return 1;
     case F_OTHER_CLIENT:
     case F_CONNECTION_ID:
@@ -542,6 +548,8 @@ static int on_map_key(void *ctx, const unsigned char *key, size_t len)
 {
     struct parse *p = ctx;
 
+    if (!mp_utf8_valid(key, len))
+        return fail_with(p, "a key is not valid UTF-8");
     if (p->depth == 1)
         p->field = match_field(key, len);
     return 1;

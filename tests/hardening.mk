@@ -1,1 +1,16 @@
 # Bad-input catalogue and fault tests (issue 5).
+HARDENING_TESTS = \
+	tests/integration/test_badinput \
+	tests/integration/test_faults
+check_PROGRAMS += $(HARDENING_TESTS)
+TESTS += $(HARDENING_TESTS)
+
+tests_integration_test_badinput_SOURCES = tests/integration/test_badinput.c
+tests_integration_test_badinput_CPPFLAGS = $(INTEGRATION_CPPFLAGS)
+tests_integration_test_badinput_CFLAGS = $(TEST_CFLAGS)
+tests_integration_test_badinput_LDADD = $(INTEGRATION_LDADD)
+
+tests_integration_test_faults_SOURCES = tests/integration/test_faults.c
+tests_integration_test_faults_CPPFLAGS = $(INTEGRATION_CPPFLAGS)
+tests_integration_test_faults_CFLAGS = $(TEST_CFLAGS)
+tests_integration_test_faults_LDADD = $(INTEGRATION_LDADD)

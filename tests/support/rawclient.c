@@ -969,3 +969,245 @@ void rc_open_conn(struct rc_client *a, struct rc_client *b, const char *id,
               site(), b->error);
     rc_expect(a, RC_ACK, b->name, id, RC_NULL);
 }
+
+/* ----------------------------------------------------------------------
+ * The pump (see rawclient.h)
+ */
+
+#include <pthread.h>
+
+#define PUMP_WINDOW 4
+
+struct rc_pump {
+    struct rc_client *c[2]; /* direction d: from c[d] to c[1 - d] */
+    char name[2][RC_STR_MAX + 1];
+    char id[RC_STR_MAX + 1];
+    int interval_ms;
+    pthread_t thread;
+
+    pthread_mutex_t mu;     /* guards what follows */
+    pthread_cond_t cv;      /* CLOCK_MONOTONIC */
+    bool stop, done;
+    long long drain_ms;     /* how long to wait for the last messages */
+    unsigned sent[2], got[2];
+    bool failed;
+    char why[512];
+};
+
+static void pump_fail(struct rc_pump *p, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void pump_fail(struct rc_pump *p, const char *fmt, ...)
+{
+    va_list ap;
+
+    pthread_mutex_lock(&p->mu);
+    if (!p->failed) {
+        va_start(ap, fmt);
+        vsnprintf(p->why, sizeof p->why, fmt, ap);
+        va_end(ap);
+        p->failed = true;
+    }
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
+static void pump_text(char *buf, size_t len, int d, unsigned seq)
+{
+    snprintf(buf, len, "pump %d #%u", d, seq);
+}
+
+/* Take every message already readable on c[r]; each must be the next. */
+static bool pump_receive(struct rc_pump *p, int r)
+{
+    int d = 1 - r;
+    struct rc_msg m;
+    char want[64];
+    int st;
+
+    while ((st = rc_recv(p->c[r], &m, 0)) == RC_OK) {
+        pump_text(want, sizeof want, d, p->got[d]);
+        bool ok = m.meta == RC_DATA && strcmp(m.other_client, p->name[d]) == 0 &&
+                  strcmp(m.connection_id, p->id) == 0 && m.has_data &&
+                  m.data_len == strlen(want) &&
+                  memcmp(m.data, want, m.data_len) == 0;
+        if (!ok) {
+            pump_fail(p, "%s expected Data \"%s\" from %s on %s, got meta %d "
+                      "from \"%.64s\" on \"%.64s\" with \"%.*s\"", p->name[r],
+                      want, p->name[d], p->id, m.meta, m.other_client,
+                      m.connection_id,
+                      m.has_data ? (int)(m.data_len > 64 ? 64 : m.data_len) : 4,
+                      m.has_data ? (const char *)m.data : "null");
+            rc_msg_free(&m);
+            return false;
+        }
+        rc_msg_free(&m);
+        pthread_mutex_lock(&p->mu);
+        p->got[d]++;
+        pthread_cond_broadcast(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+    }
+    if (st != RC_TIMEOUT) {
+        pump_fail(p, "%s: %s %s (after %u messages in)", p->name[r],
+                  rc_status_name(st), p->c[r]->error, p->got[d]);
+        return false;
+    }
+    return true;
+}
+
+static void *pump_main(void *arg)
+{
+    struct rc_pump *p = arg;
+    long long last[2] = { 0, 0 }, drain_deadline = 0;
+    char text[64];
+
+    for (;;) {
+        pthread_mutex_lock(&p->mu);
+        bool stop = p->stop;
+        bool drained = p->got[0] == p->sent[0] && p->got[1] == p->sent[1];
+        pthread_mutex_unlock(&p->mu);
+        if (stop && drained)
+            break;
+        if (stop && drain_deadline == 0)
+            drain_deadline = now_ms() + p->drain_ms;
+        if (stop && now_ms() > drain_deadline) {
+            pump_fail(p, "messages lost: %u of %u arrived at %s, %u of %u at %s",
+                      p->got[0], p->sent[0], p->name[1], p->got[1],
+                      p->sent[1], p->name[0]);
+            break;
+        }
+        long long t = now_ms();
+        int wait = p->interval_ms;
+        for (int d = 0; d < 2 && !stop; d++) {
+            if (p->sent[d] - p->got[d] >= PUMP_WINDOW)
+                continue;
+            if (t - last[d] < p->interval_ms) {
+                int left = (int)(p->interval_ms - (t - last[d]));
+                wait = left < wait ? left : wait;
+                continue;
+            }
+            pump_text(text, sizeof text, d, p->sent[d]);
+            if (!rc_send(p->c[d], RC_DATA, p->name[1 - d], p->id, rc_str(text))) {
+                pump_fail(p, "%s cannot send: %s", p->name[d], p->c[d]->error);
+                goto out;
+            }
+            last[d] = t;
+            pthread_mutex_lock(&p->mu);
+            p->sent[d]++;
+            pthread_mutex_unlock(&p->mu);
+        }
+        struct pollfd pf[2] = { { .fd = p->c[0]->fd, .events = POLLIN },
+                                { .fd = p->c[1]->fd, .events = POLLIN } };
+        poll(pf, 2, wait > 0 ? wait : 1);
+        if (!pump_receive(p, 0) || !pump_receive(p, 1))
+            break;
+    }
+out:
+    pthread_mutex_lock(&p->mu);
+    p->done = true;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+/* Wait for the counts; false on failure, end or timeout. */
+static bool pump_wait(struct rc_pump *p, unsigned want0, unsigned want1,
+                      int timeout_ms)
+{
+    long long deadline = now_ms() + timeout_ms;
+    struct timespec ts = { (time_t)(deadline / 1000),
+                           (long)(deadline % 1000) * 1000000L };
+    bool ok;
+
+    pthread_mutex_lock(&p->mu);
+    while (!p->failed && !p->done &&
+           (p->got[0] < want0 || p->got[1] < want1))
+        if (pthread_cond_timedwait(&p->cv, &p->mu, &ts) == ETIMEDOUT)
+            break;
+    ok = !p->failed && p->got[0] >= want0 && p->got[1] >= want1;
+    pthread_mutex_unlock(&p->mu);
+    return ok;
+}
+
+struct rc_pump *rc_pump_start(struct rc_client *a, struct rc_client *b,
+                              const char *id, int interval_ms,
+                              unsigned warmup)
+{
+    struct rc_pump *p = calloc(1, sizeof *p);
+    pthread_condattr_t ca;
+
+    cr_assert_not_null(p, "out of memory");
+    p->c[0] = a;
+    p->c[1] = b;
+    snprintf(p->name[0], sizeof p->name[0], "%s", a->name);
+    snprintf(p->name[1], sizeof p->name[1], "%s", b->name);
+    snprintf(p->id, sizeof p->id, "%s", id);
+    p->interval_ms = interval_ms > 0 ? interval_ms : 1;
+    p->drain_ms = mpt_ms(MPT_MSG_MS);
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&p->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    cr_assert_eq(pthread_create(&p->thread, NULL, pump_main, p), 0,
+                 "pthread_create failed");
+    rc_pump_progress(p, warmup, mpt_ms(MPT_MSG_MS));
+    return p;
+}
+
+void rc_pump_counts(struct rc_pump *p, unsigned *a_to_b, unsigned *b_to_a)
+{
+    pthread_mutex_lock(&p->mu);
+    *a_to_b = p->got[0];
+    *b_to_a = p->got[1];
+    pthread_mutex_unlock(&p->mu);
+}
+
+void rc_pump_progress(struct rc_pump *p, unsigned count, int timeout_ms)
+{
+    unsigned g0, g1;
+
+    rc_pump_counts(p, &g0, &g1);
+    if (pump_wait(p, g0 + count, g1 + count, timeout_ms))
+        return;
+    unsigned n0, n1;
+    rc_pump_counts(p, &n0, &n1);
+    snprintf(describe_buf[0], sizeof describe_buf[0], "%s",
+             p->failed ? p->why : "no error, too slow");
+    cr_assert_fail("%sthe pump %s <-> %s stalled: %u and %u messages "
+                   "delivered, %u more each way wanted within %d ms: %s",
+                   site(), p->name[0], p->name[1], n0, n1, count, timeout_ms,
+                   describe_buf[0]);
+}
+
+void rc_pump_finish(struct rc_pump *p, int timeout_ms)
+{
+    pthread_mutex_lock(&p->mu);
+    p->stop = true;
+    p->drain_ms = timeout_ms;
+    pthread_mutex_unlock(&p->mu);
+    pthread_join(p->thread, NULL);
+
+    bool failed = p->failed;
+    unsigned got0 = p->got[0], got1 = p->got[1];
+    unsigned sent0 = p->sent[0], sent1 = p->sent[1];
+    int st[2];
+    snprintf(describe_buf[0], sizeof describe_buf[0], "%s", p->why);
+    snprintf(describe_buf[1], sizeof describe_buf[1], "%.400s and %.400s",
+             p->name[0], p->name[1]);
+    for (int i = 0; i < 2; i++)
+        st[i] = failed ? RC_TIMEOUT : rc_wait_eof(p->c[i], 0);
+    pthread_cond_destroy(&p->cv);
+    pthread_mutex_destroy(&p->mu);
+    free(p);
+    cr_assert(!failed, "%spump %s: %s", site(), describe_buf[1],
+              describe_buf[0]);
+    cr_assert(got0 == sent0 && got1 == sent1,
+              "%spump %s: %u of %u and %u of %u messages arrived", site(),
+              describe_buf[1], got0, sent0, got1, sent1);
+    for (int i = 0; i < 2; i++)
+        cr_assert_eq(st[i], RC_TIMEOUT, "%spump %s: client %d: expected a "
+                     "quiet open socket, got %s", site(), describe_buf[1], i,
+                     st[i] == RC_OK ? "unexpected bytes"
+                                    : rc_status_name(st[i]));
+}

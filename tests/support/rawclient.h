@@ -191,4 +191,35 @@ void rc_at(const char *file, int line);
 #define rc_open_conn(...) RC_AT_(rc_open_conn(__VA_ARGS__))
 #endif
 
+/* ----------------------------------------------------------------------
+ * A pump: two logged-in clients with an open connection exchanging
+ * numbered Data messages in both directions, from a thread of their own,
+ * while a test does something else to the broker. Every message is
+ * checked as it arrives (sender, connection id, number), so a message
+ * lost, duplicated, reordered or injected is found. Only the pump's
+ * thread uses the two clients until rc_pump_finish() returns.
+ */
+struct rc_pump;
+
+/* Start pumping between a and b on connection `id` (already open): at
+ * most one new message per direction every interval_ms, at most 4 in
+ * flight each way. Asserts that `warmup` messages get through each way. */
+struct rc_pump *rc_pump_start(struct rc_client *a, struct rc_client *b,
+                              const char *id, int interval_ms,
+                              unsigned warmup);
+/* Assert that `count` more messages arrive each way within timeout_ms. */
+void rc_pump_progress(struct rc_pump *p, unsigned count, int timeout_ms);
+/* Messages delivered so far a -> b and b -> a. */
+void rc_pump_counts(struct rc_pump *p, unsigned *a_to_b, unsigned *b_to_a);
+/* Stop sending; assert that every message sent arrived (within
+ * timeout_ms), in order and once, and that both clients are still
+ * connected with nothing else to read. Frees the pump, not the clients. */
+void rc_pump_finish(struct rc_pump *p, int timeout_ms);
+
+#ifndef RC_NO_SITE_MACROS
+#define rc_pump_start(...) RC_AT_(rc_pump_start(__VA_ARGS__))
+#define rc_pump_progress(...) RC_AT_(rc_pump_progress(__VA_ARGS__))
+#define rc_pump_finish(...) RC_AT_(rc_pump_finish(__VA_ARGS__))
+#endif
+
 #endif
