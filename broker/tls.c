@@ -91,7 +91,10 @@ SSL_CTX *tls_server_new(const struct tls_conf *tc, struct errors *errs)
      * released buffers keep an idle TLS client small. */
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
                                  SSL_OP_CIPHER_SERVER_PREFERENCE);
-    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+    /* Moving buffers: a partial write may be retried from wherever the
+     * evbuffer now holds the same bytes. */
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS |
+                              SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     if (load_identity(ctx, tc, errs) != 0 ||
         (tc->ca != NULL && load_client_ca(ctx, tc, errs) != 0)) {
         SSL_CTX_free(ctx);

@@ -75,7 +75,10 @@ int mp_tls_context_new(struct mp_client *c, const struct mp_client_options *o,
         return MP_ERR_NOMEM;
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+    /* Moving buffers: a partial write may be retried from wherever the
+     * evbuffer now holds the same bytes. */
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS |
+                              SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     rc = load_trust(ctx, o->tls_ca_file, err, errlen);
     if (rc == MP_OK)
         rc = load_client_cert(ctx, o->tls_cert_file, o->tls_key_file, err,
