@@ -61,7 +61,8 @@ static const struct setting_spec limits_specs[] = {
 };
 
 static const struct setting_spec log_specs[] = {
-    {"level", V_STRING}, {NULL, 0},
+    {"level", V_STRING}, {"syslog", V_BOOL}, {"facility", V_STRING},
+    {NULL, 0},
 };
 
 static const char *const kind_names[] = {
@@ -524,9 +525,11 @@ static void read_duplicate_names(struct broker_conf *conf,
 static void read_log(struct broker_conf *conf, const config_setting_t *g,
                      struct errors *errs)
 {
-    const config_setting_t *level;
+    const config_setting_t *level, *syslog_on, *facility;
 
     conf->log_level = MP_LOG_INFO;
+    conf->log_syslog = false;
+    mp_log_facility_parse("daemon", &conf->log_facility);
     if (g == NULL)
         return;
     check_members(g, log_specs, errs);
@@ -536,6 +539,15 @@ static void read_log(struct broker_conf *conf, const config_setting_t *g,
                                 &conf->log_level) != 0)
         conf_setting_error(errs, level, "must be one of error, warning, "
                                         "notice, info, debug");
+    syslog_on = member(g, "syslog", V_BOOL);
+    if (syslog_on != NULL)
+        conf->log_syslog = config_setting_get_bool(syslog_on) != 0;
+    facility = member(g, "facility", V_STRING);
+    if (facility != NULL &&
+        mp_log_facility_parse(config_setting_get_string(facility),
+                              &conf->log_facility) != 0)
+        conf_setting_error(errs, facility, "must be daemon, user, auth or "
+                                           "local0 to local7");
 }
 
 /* ------------------------------------------------------------------------

@@ -79,6 +79,8 @@ struct broker_conf {
     unsigned auth_block_s;      /* ... within and for this many seconds */
     enum duplicate_policy duplicate_names;
     enum mp_log_level log_level;
+    bool log_syslog;           /* log to syslog(3) instead of stderr */
+    int log_facility;          /* LOG_DAEMON, ... */
 };
 
 /* Defaults, also documented in doc/config.md and README.md. */

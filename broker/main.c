@@ -185,6 +185,11 @@ static int run(const char *config_file)
     }
     if (listeners_open(&b, &errs) != 0)
         goto out;
+    if (b.conf.log_syslog) {
+        /* The last line on stderr says where the others went. */
+        log_notice("logging to syslog from now on");
+        mp_log_to_syslog(b.conf.log_facility);
+    }
     log_notice("ready");
     if (event_base_dispatch(b.base) < 0)
         log_error("event loop failed");
@@ -205,6 +210,7 @@ out:
     errors_free(&errs);
     if (rc == EXIT_OK)
         log_notice("stopped");
+    mp_log_to_stderr();
     return rc;
 }
 

@@ -1,12 +1,60 @@
 /* log.c - "LEVEL: message" lines on stderr (see log.h). */
 #include "config.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <syslog.h>
 
 #include "log.h"
 
 static enum mp_log_level current_level = MP_LOG_INFO;
+static bool to_syslog;
+
+/* Our levels are syslog's, one to one. */
+static const int syslog_priorities[] = {
+    [MP_LOG_ERROR] = LOG_ERR,
+    [MP_LOG_WARNING] = LOG_WARNING,
+    [MP_LOG_NOTICE] = LOG_NOTICE,
+    [MP_LOG_INFO] = LOG_INFO,
+    [MP_LOG_DEBUG] = LOG_DEBUG,
+};
+
+static const struct {
+    const char *name;
+    int facility;
+} facilities[] = {
+    {"daemon", LOG_DAEMON}, {"user", LOG_USER},     {"auth", LOG_AUTH},
+    {"local0", LOG_LOCAL0}, {"local1", LOG_LOCAL1}, {"local2", LOG_LOCAL2},
+    {"local3", LOG_LOCAL3}, {"local4", LOG_LOCAL4}, {"local5", LOG_LOCAL5},
+    {"local6", LOG_LOCAL6}, {"local7", LOG_LOCAL7},
+};
+
+int mp_log_facility_parse(const char *s, int *out)
+{
+    for (size_t i = 0; i < sizeof facilities / sizeof facilities[0]; i++) {
+        if (strcmp(s, facilities[i].name) == 0) {
+            *out = facilities[i].facility;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+void mp_log_to_syslog(int facility)
+{
+    /* LOG_NDELAY: connect now, before a chroot or privilege drop could
+     * make /dev/log unreachable. */
+    openlog("mpbroker", LOG_PID | LOG_NDELAY, facility);
+    to_syslog = true;
+}
+
+void mp_log_to_stderr(void)
+{
+    if (to_syslog)
+        closelog();
+    to_syslog = false;
+}
 
 static const char *const level_names[] = {
     [MP_LOG_ERROR] = "error",
@@ -51,6 +99,10 @@ void mp_vlog(enum mp_log_level level, const char *fmt, va_list ap)
     if (level > current_level)
         return;
     vsnprintf(line, sizeof line, fmt, ap);
+    if (to_syslog) {
+        syslog(syslog_priorities[level], "%s", line);
+        return;
+    }
     /* One fprintf per line so concurrent writers to a shared stderr (tests
      * reading the log) never see half lines. */
     fprintf(stderr, "%s: %s\n", mp_log_level_name(level), line);

@@ -1,6 +1,7 @@
 /*
- * log.h - the broker's logger: one line per event on stderr,
- * "LEVEL: message", filtered by a global level.
+ * log.h - the broker's logger: one line per event, filtered by a global
+ * level, on stderr as "LEVEL: message" (what systemd's journal and a
+ * terminal want) or, when asked, to syslog(3) with the matching priority.
  *
  * Not thread-safe by design: the broker has one thread.
  */
@@ -18,6 +19,15 @@ enum mp_log_level mp_log_get_level(void);
 /* Parse "error", "warning", "notice", "info", "debug". Return 0 or -1. */
 int mp_log_level_parse(const char *s, enum mp_log_level *out);
 const char *mp_log_level_name(enum mp_log_level level);
+
+/* Send lines to syslog(3) with `facility` (LOG_DAEMON, ...) and the
+ * identity "mpbroker", instead of stderr. */
+void mp_log_to_syslog(int facility);
+/* Back to stderr (closes the syslog connection if open). */
+void mp_log_to_stderr(void);
+
+/* "daemon", "user", "local0".."local7" -> LOG_*; 0 or -1 if unknown. */
+int mp_log_facility_parse(const char *s, int *out);
 
 void mp_log(enum mp_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

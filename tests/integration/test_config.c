@@ -393,3 +393,11 @@ Test(config, missing_config_file)
                        "the error does not name the file:\n%s", failure);
     run_result_free(&r);
 }
+
+Test(config, log_syslog_settings_checked)
+{
+    bad_config(GOOD6 "log = { syslog = \"yes\"; facility = \"kern\"; };\n",  /* 7 */
+               WANTS({ 7, "log.syslog: expected true or false", false, NULL },
+                     { 7, "log.facility: must be daemon, user, auth or local0 "
+                          "to local7", false, NULL }));
+}
