@@ -7,6 +7,7 @@
 #ifndef MP_BROKER_BROKER_H
 #define MP_BROKER_BROKER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "conf.h"
@@ -39,6 +40,8 @@ struct broker {
     struct session *sender;     /* whose message is being routed, if any:
                                    the one to pause when a recipient's
                                    output passes the high water mark */
+    bool shutting_down;         /* SIGTERM/SIGINT: flushing, then exit */
+    struct event *shutdown_timer; /* bounds that by shutdown_timeout_ms */
 };
 
 #endif

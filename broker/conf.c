@@ -29,7 +29,8 @@ static const struct setting_spec top_specs[] = {
     {"plugin_dir", V_STRING},   {"translators", V_LIST},
     {"authenticators", V_LIST}, {"listeners", V_LIST},
     {"limits", V_GROUP},        {"duplicate_names", V_STRING},
-    {"log", V_GROUP},           {NULL, 0},
+    {"log", V_GROUP},           {"shutdown_timeout_ms", V_INT},
+    {NULL, 0},
 };
 
 static const struct setting_spec translator_specs[] = {
@@ -522,6 +523,16 @@ static void read_duplicate_names(struct broker_conf *conf,
         conf_setting_error(errs, s, "must be \"replace\" or \"reject\"");
 }
 
+static void read_shutdown_timeout(struct broker_conf *conf,
+                                  const config_setting_t *root,
+                                  struct errors *errs)
+{
+    long long ms = CONF_DEFAULT_SHUTDOWN_TIMEOUT_MS;
+
+    int_member(root, "shutdown_timeout_ms", 0, 3600000, &ms, errs);
+    conf->shutdown_timeout_ms = (unsigned)ms;
+}
+
 static void read_log(struct broker_conf *conf, const config_setting_t *g,
                      struct errors *errs)
 {
@@ -622,6 +633,7 @@ int conf_load(struct broker_conf *conf, const char *file,
     read_limits(conf, member(root, "limits", V_GROUP), errs);
     read_duplicate_names(conf, root, errs);
     read_log(conf, member(root, "log", V_GROUP), errs);
+    read_shutdown_timeout(conf, root, errs);
 
     return errs->count + errs->unrecorded > errors_before ? -1 : 0;
 }

@@ -77,6 +77,7 @@ struct broker_conf {
     unsigned auth_failures_max; /* refused logins per address before a
                                    block; 0 off */
     unsigned auth_block_s;      /* ... within and for this many seconds */
+    unsigned shutdown_timeout_ms; /* SIGTERM: time to flush clients */
     enum duplicate_policy duplicate_names;
     enum mp_log_level log_level;
     bool log_syslog;           /* log to syslog(3) instead of stderr */
@@ -93,6 +94,7 @@ struct broker_conf {
 #define CONF_DEFAULT_OUTPUT_HIGH_WATER (1024 * 1024)
 #define CONF_DEFAULT_OUTPUT_LOW_WATER (256 * 1024)
 #define CONF_DEFAULT_OUTPUT_HARD_LIMIT (16 * 1024 * 1024)
+#define CONF_DEFAULT_SHUTDOWN_TIMEOUT_MS 5000
 #define CONF_DEFAULT_AUTH_FAILURES_MAX 10
 #define CONF_DEFAULT_AUTH_BLOCK_S 60
 

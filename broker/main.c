@@ -46,18 +46,57 @@ static void usage(FILE *out, const char *argv0)
 
 static void reaper_cb(evutil_socket_t fd, short what, void *arg)
 {
+    struct broker *b = arg;
+
     (void)fd;
     (void)what;
-    sessions_reap(arg);
+    sessions_reap(b);
+    if (b->shutting_down && b->n_sessions == 0) {
+        log_notice("every client flushed and closed");
+        event_base_loopbreak(b->base);
+    }
 }
 
-static void stop_cb(evutil_socket_t sig, short what, void *arg)
+static void shutdown_timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct broker *b = arg;
 
+    (void)fd;
     (void)what;
-    log_notice("received %s, shutting down", strsignal((int)sig));
+    log_warn("shutdown_timeout_ms passed with %zu client%s still flushing; "
+             "closing them", b->n_sessions, b->n_sessions == 1 ? "" : "s");
     event_base_loopbreak(b->base);
+}
+
+/*
+ * SIGINT/SIGTERM: stop accepting and reading, then let what is queued
+ * for each client go out: every session closes once its output is
+ * flushed (its peers are told), and the broker exits when all are gone,
+ * or after shutdown_timeout_ms. A second signal exits at once.
+ */
+static void stop_cb(evutil_socket_t sig, short what, void *arg)
+{
+    struct broker *b = arg;
+    struct timeval tv = {.tv_sec = b->conf.shutdown_timeout_ms / 1000,
+                         .tv_usec = (b->conf.shutdown_timeout_ms % 1000) * 1000};
+
+    (void)what;
+    if (b->shutting_down) {
+        log_notice("received %s again, exiting now", strsignal((int)sig));
+        event_base_loopbreak(b->base);
+        return;
+    }
+    b->shutting_down = true;
+    log_notice("received %s, shutting down: flushing %zu client%s for at "
+               "most %u ms", strsignal((int)sig), b->n_sessions,
+               b->n_sessions == 1 ? "" : "s", b->conf.shutdown_timeout_ms);
+    listeners_close(b);
+    for (struct session *s = b->sessions; s != NULL; s = s->next)
+        session_close(s, "broker shutting down");
+    evtimer_add(b->shutdown_timer, &tv);
+    /* The reaper frees the closed sessions and ends the loop when none
+     * is left; with no client at all, that is now. */
+    event_active(b->reaper, 0, 0);
 }
 
 /* SIGHUP: plugins re-read their files (ACL rules, password lists). The
@@ -106,6 +145,8 @@ static void broker_teardown(struct broker *b)
     hashmap_free(b->names);
     if (b->reaper != NULL)
         event_free(b->reaper);
+    if (b->shutdown_timer != NULL)
+        event_free(b->shutdown_timer);
     plugins_unload(&b->plugins);
     conf_free(&b->conf);
     if (b->base != NULL)
@@ -175,7 +216,9 @@ static int run(const char *config_file)
     b.auth_throttle = auth_throttle_new(b.conf.auth_failures_max,
                                         b.conf.auth_block_s);
     b.reaper = event_new(b.base, -1, 0, reaper_cb, &b);
+    b.shutdown_timer = evtimer_new(b.base, shutdown_timeout_cb, &b);
     if (b.names == NULL || b.conns == NULL || b.reaper == NULL ||
+        b.shutdown_timer == NULL ||
         b.auth_throttle == NULL ||
         add_signal(&b, &signals[0], SIGINT, stop_cb) != 0 ||
         add_signal(&b, &signals[1], SIGTERM, stop_cb) != 0 ||

@@ -273,7 +273,9 @@ void session_close(struct session *s, const char *reason)
      * bounded time: a client that stops reading cannot hold us. */
     bufferevent_setwatermark(s->bev, EV_WRITE, 0, 0);
     bufferevent_setcb(s->bev, NULL, close_when_flushed, event_cb, s);
-    set_timer(s, CLOSE_LINGER_MS);
+    /* At shutdown, the broker's shutdown_timeout_ms bounds it instead. */
+    set_timer(s, s->broker->shutting_down ? s->broker->conf.shutdown_timeout_ms
+                                          : CLOSE_LINGER_MS);
 }
 
 void session_free(struct session *s)

@@ -327,3 +327,78 @@ Test(lifecycle, log_to_syslog)
                   "a line went to stderr after the switch to syslog");
     harness_stop(h);
 }
+
+/*
+ * SIGTERM flushes: what the broker had accepted for a client that was
+ * not reading reaches it after the signal, in order, then ClientClosed
+ * for its peer and the close; the broker exits 0.
+ */
+Test(lifecycle, sigterm_flushes_queued_output)
+{
+    enum { N = 2000, SIZE = 200 };
+    struct harness *h = harness_start(MPT_AUTH_ALLOW_ALL MPT_LISTEN_JSON_BINARY);
+    struct rc_client *a = rc_login_any(h, 1, RC_BINARY, "a");
+    struct rc_client *b = rc_login_any(h, 1, RC_BINARY, "b");
+    struct rc_client *probe = rc_login_any(h, 1, RC_BINARY, "probe");
+    unsigned char data[SIZE];
+    struct rc_msg m;
+    int status, got = 0;
+
+    rc_open_conn(a, b, "a:1", "bulk");
+    rc_open_conn(a, probe, "a:2", "probe");
+    memset(data, 'x', sizeof data);
+    for (int i = 0; i < N; i++) {
+        snprintf((char *)data, sizeof data, "%d", i);
+        cr_assert(rc_send(a, RC_DATA, "b", "a:1", rc_bytes(data, SIZE)));
+    }
+    /* Routed in order: once the probe has this, all N are queued for b. */
+    cr_assert(rc_send(a, RC_DATA, "probe", "a:2", rc_str("after")));
+    rc_expect(probe, RC_DATA, "a", "a:2", rc_str("after"));
+    cr_assert(harness_signal(h, SIGTERM));
+    cr_assert(harness_wait_log(h, "shutting down: flushing",
+                               mpt_ms(MPT_MSG_MS)));
+    while (got < N) {
+        cr_assert_eq(rc_recv(b, &m, mpt_ms(MPT_MSG_MS)), RC_OK,
+                     "b got %d of %d messages", got, N);
+        if (m.meta == RC_DATA) {
+            cr_assert_eq(atoi((const char *)m.data), got, "out of order");
+            got++;
+        }
+        rc_msg_free(&m);
+    }
+    cr_assert(harness_wait_exit(h, mpt_ms(MPT_EXIT_MS), &status));
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+              "exit status %d", status);
+    rc_close(a);
+    rc_close(b);
+    rc_close(probe);
+    harness_free(h);
+}
+
+/* A client that never reads cannot hold the exit beyond
+ * shutdown_timeout_ms (here far below the 2 s close linger). */
+Test(lifecycle, shutdown_timeout_bounds_the_flush)
+{
+    struct harness *h = harness_start(MPT_AUTH_ALLOW_ALL MPT_LISTEN_JSON_BINARY
+                                      "shutdown_timeout_ms = 200;\n");
+    struct rc_client *a = rc_login_any(h, 1, RC_BINARY, "a");
+    struct rc_client *b = rc_login_any(h, 1, RC_BINARY, "b");
+    static unsigned char data[60000];
+    int status;
+
+    rc_open_conn(a, b, "a:1", "bulk");
+    /* Far more than the kernel buffers: b's queue in the broker stays
+     * full (backpressure pauses a, which is fine). */
+    for (int i = 0; i < 200; i++)
+        if (!rc_send(a, RC_DATA, "b", "a:1", rc_bytes(data, sizeof data)))
+            break;
+    cr_assert(harness_signal(h, SIGTERM));
+    cr_assert(harness_wait_log(h, "shutdown_timeout_ms passed",
+                               mpt_ms(1500)),
+              "the broker waited past shutdown_timeout_ms");
+    cr_assert(harness_wait_exit(h, mpt_ms(MPT_EXIT_MS), &status));
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    rc_close(a);
+    rc_close(b);
+    harness_free(h);
+}
