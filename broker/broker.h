@@ -12,6 +12,7 @@
 
 #include "conf.h"
 #include "plugin_loader.h"
+#include "stats.h"
 
 struct event;
 struct event_base;
@@ -20,6 +21,7 @@ struct conn_table;
 struct auth_throttle;
 struct listener;
 struct session;
+struct evhttp;
 
 struct broker {
     struct event_base *base;
@@ -40,6 +42,8 @@ struct broker {
     struct session *sender;     /* whose message is being routed, if any:
                                    the one to pause when a recipient's
                                    output passes the high water mark */
+    struct broker_stats stats;  /* for the metrics endpoint */
+    struct evhttp *metrics;     /* the metrics listener, if configured */
     bool shutting_down;         /* SIGTERM/SIGINT: flushing, then exit */
     struct event *shutdown_timer; /* bounds that by shutdown_timeout_ms */
 };

@@ -30,7 +30,11 @@ static const struct setting_spec top_specs[] = {
     {"authenticators", V_LIST}, {"listeners", V_LIST},
     {"limits", V_GROUP},        {"duplicate_names", V_STRING},
     {"log", V_GROUP},           {"shutdown_timeout_ms", V_INT},
-    {NULL, 0},
+    {"metrics", V_GROUP},       {NULL, 0},
+};
+
+static const struct setting_spec metrics_specs[] = {
+    {"address", V_STRING}, {"port", V_INT}, {NULL, 0},
 };
 
 static const struct setting_spec translator_specs[] = {
@@ -533,6 +537,22 @@ static void read_shutdown_timeout(struct broker_conf *conf,
     conf->shutdown_timeout_ms = (unsigned)ms;
 }
 
+static void read_metrics(struct broker_conf *conf, const config_setting_t *g,
+                         struct errors *errs)
+{
+    const char *address;
+    long long port = CONF_DEFAULT_METRICS_PORT;
+
+    if (g == NULL)
+        return;
+    check_members(g, metrics_specs, errs);
+    address = string_member(g, "address");
+    int_member(g, "port", 0, 65535, &port, errs);
+    conf->metrics.entry = g;
+    conf->metrics.address = address ? address : CONF_DEFAULT_METRICS_ADDRESS;
+    conf->metrics.port = (int)port;
+}
+
 static void read_log(struct broker_conf *conf, const config_setting_t *g,
                      struct errors *errs)
 {
@@ -634,6 +654,7 @@ int conf_load(struct broker_conf *conf, const char *file,
     read_duplicate_names(conf, root, errs);
     read_log(conf, member(root, "log", V_GROUP), errs);
     read_shutdown_timeout(conf, root, errs);
+    read_metrics(conf, member(root, "metrics", V_GROUP), errs);
 
     return errs->count + errs->unrecorded > errors_before ? -1 : 0;
 }
@@ -645,4 +666,94 @@ void conf_free(struct broker_conf *conf)
     free(conf->listeners);
     config_destroy(&conf->tree);
     memset(conf, 0, sizeof *conf);
+}
+
+/* ------------------------------------------------------------------------
+ * The schema as a list of settings, for documentation checks
+ * (tests/unit/test_man_conf.c keeps mpbroker.conf(5) in sync with it).
+ */
+
+/* Where each table above applies, by dotted path ("" is the file's top
+ * level; list entries' members are LIST.MEMBER). A table added above must
+ * be added here too: a group or list that is neither here nor free-form is
+ * reported to conf_each_setting()'s callback with a NULL type. */
+static const struct {
+    const char *path;
+    const struct setting_spec *specs;
+} conf_doc_tables[] = {
+    {"", top_specs},
+    {"translators", translator_specs},
+    {"authenticators", authenticator_specs},
+    {"listeners", listener_specs},
+    {"listeners.tls", tls_specs},
+    {"limits", limits_specs},
+    {"log", log_specs},
+};
+
+/* Groups whose members belong to a plugin (checked by plugin_loader.c
+ * against the options the plugin asks for), not to this schema. */
+static const char *const conf_doc_free_form[] = {
+    "translators.options",
+    "authenticators.options",
+};
+
+static const char *const conf_doc_type_names[] = {
+    [V_STRING] = "string",
+    [V_INT] = "integer",
+    [V_BOOL] = "bool",
+    [V_GROUP] = "group",
+    [V_LIST] = "list",
+};
+
+static const struct setting_spec *conf_doc_table(const char *path)
+{
+    for (size_t i = 0; i < sizeof conf_doc_tables / sizeof conf_doc_tables[0];
+         i++) {
+        if (strcmp(conf_doc_tables[i].path, path) == 0)
+            return conf_doc_tables[i].specs;
+    }
+    return NULL;
+}
+
+static bool conf_doc_is_free_form(const char *path)
+{
+    for (size_t i = 0;
+         i < sizeof conf_doc_free_form / sizeof conf_doc_free_form[0]; i++) {
+        if (strcmp(conf_doc_free_form[i], path) == 0)
+            return true;
+    }
+    return false;
+}
+
+static void conf_doc_walk(const char *prefix, const struct setting_spec *specs,
+                          void (*fn)(const char *path, const char *type,
+                                     void *arg),
+                          void *arg)
+{
+    for (; specs->name != NULL; specs++) {
+        char path[256];
+        const struct setting_spec *members;
+
+        snprintf(path, sizeof path, "%s%s%s", prefix, prefix[0] ? "." : "",
+                 specs->name);
+        if (specs->kind != V_GROUP && specs->kind != V_LIST) {
+            fn(path, conf_doc_type_names[specs->kind], arg);
+            continue;
+        }
+        members = conf_doc_table(path);
+        if (members == NULL && !conf_doc_is_free_form(path)) {
+            fn(path, NULL, arg);
+            continue;
+        }
+        fn(path, conf_doc_type_names[specs->kind], arg);
+        if (members != NULL)
+            conf_doc_walk(path, members, fn, arg);
+    }
+}
+
+void conf_each_setting(void (*fn)(const char *path, const char *type,
+                                  void *arg),
+                       void *arg)
+{
+    conf_doc_walk("", top_specs, fn, arg);
 }

@@ -54,6 +54,13 @@ struct listener_conf {
     struct tls_conf tls;    /* TCP only */
 };
 
+/* The `metrics` group: where to serve /metrics and /healthz. */
+struct metrics_conf {
+    const config_setting_t *entry; /* NULL: no metrics listener */
+    const char *address;
+    int port;
+};
+
 struct broker_conf {
     config_t tree;
     const char *file;
@@ -78,6 +85,7 @@ struct broker_conf {
                                    block; 0 off */
     unsigned auth_block_s;      /* ... within and for this many seconds */
     unsigned shutdown_timeout_ms; /* SIGTERM: time to flush clients */
+    struct metrics_conf metrics;
     enum duplicate_policy duplicate_names;
     enum mp_log_level log_level;
     bool log_syslog;           /* log to syslog(3) instead of stderr */
@@ -95,6 +103,8 @@ struct broker_conf {
 #define CONF_DEFAULT_OUTPUT_LOW_WATER (256 * 1024)
 #define CONF_DEFAULT_OUTPUT_HARD_LIMIT (16 * 1024 * 1024)
 #define CONF_DEFAULT_SHUTDOWN_TIMEOUT_MS 5000
+#define CONF_DEFAULT_METRICS_ADDRESS "127.0.0.1"
+#define CONF_DEFAULT_METRICS_PORT 9330
 #define CONF_DEFAULT_AUTH_FAILURES_MAX 10
 #define CONF_DEFAULT_AUTH_BLOCK_S 60
 
@@ -120,5 +130,19 @@ const config_setting_t *conf_member_or_group(const config_setting_t *group,
 
 /* The dotted path of a setting ("listeners[1].port") into buf. */
 void conf_setting_path(const config_setting_t *s, char *buf, size_t len);
+
+/*
+ * Call fn once for every setting the schema accepts, in schema order, with
+ * its dotted path ("plugin_dir", "listeners.tls.cert", "limits.max_clients":
+ * members of a list's entries are LIST.MEMBER) and its type: "string",
+ * "integer", "bool", "group" or "list". Groups and lists come before their
+ * members; the members of a plugin's `options` are the plugin's and are
+ * not listed. A group or list whose members this walker does not know (a
+ * table added to conf.c but not to the walker) gets a NULL type.
+ * For documentation checks (tests/unit/test_man_conf.c).
+ */
+void conf_each_setting(void (*fn)(const char *path, const char *type,
+                                  void *arg),
+                       void *arg);
 
 #endif

@@ -262,6 +262,12 @@ static int open_one(struct broker *b, const struct listener_conf *lc,
     l->broker = b;
     l->next = b->listeners;
     b->listeners = l;
+    l->traffic = calloc(b->plugins.n_translators ? b->plugins.n_translators : 1,
+                        sizeof *l->traffic);
+    if (l->traffic == NULL) {
+        errors_add(errs, NULL, 0, "out of memory");
+        return -1;
+    }
     if (strcmp(lc->translator, "auto") != 0)
         l->translator = plugins_translator(&b->plugins, lc->translator);
     fd = lc->unix_path ? bind_unix(lc, l->label, sizeof l->label, errs)
@@ -304,6 +310,17 @@ int listeners_open(struct broker *b, struct errors *errs)
     return rc;
 }
 
+void listeners_stop_accepting(struct broker *b)
+{
+    for (struct listener *l = b->listeners; l != NULL; l = l->next) {
+        if (l->evl != NULL)
+            evconnlistener_free(l->evl);
+        l->evl = NULL;
+        if (l->retry != NULL)
+            evtimer_del(l->retry);
+    }
+}
+
 void listeners_close(struct broker *b)
 {
     while (b->listeners != NULL) {
@@ -315,6 +332,7 @@ void listeners_close(struct broker *b)
             event_free(l->retry);
         if (l->tls != NULL)
             tls_server_free(l->tls);
+        free(l->traffic);
         if (l->unix_path != NULL) {
             unlink(l->unix_path);
             free(l->unix_path);

@@ -16,6 +16,7 @@ struct loaded_plugin;
 struct evconnlistener;
 struct event;
 struct ssl_ctx_st;
+struct traffic_stats;
 
 struct listener {
     struct broker *broker;
@@ -24,6 +25,7 @@ struct listener {
     char label[300];                        /* "tcp:127.0.0.1:7330",
                                                "tls:...", "unix:PATH" */
     struct ssl_ctx_st *tls;                 /* TLS listeners only */
+    struct traffic_stats *traffic;          /* per translator index */
     char *unix_path;                        /* to unlink at close */
     struct event *retry;                    /* re-enable after accept errors */
     unsigned long failed_accepts;           /* in the current episode */
@@ -35,5 +37,8 @@ struct listener {
  * or -1 with errors (file, line) added. */
 int listeners_open(struct broker *broker, struct errors *errs);
 void listeners_close(struct broker *broker);
+/* Close the listening sockets but keep the listeners (sessions point to
+ * them) until listeners_close(): shutting down. */
+void listeners_stop_accepting(struct broker *broker);
 
 #endif

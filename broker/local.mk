@@ -10,6 +10,7 @@ broker_libmpbroker_la_SOURCES = \
 	broker/auth_throttle.c broker/auth_throttle.h \
 	broker/listener.c broker/listener.h \
 	broker/tls.c broker/tls.h \
+	broker/metrics.c broker/metrics.h broker/stats.h \
 	broker/session.c broker/session.h \
 	broker/router.c broker/router.h \
 	broker/conn_table.c broker/conn_table.h

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/event.h>
 
@@ -18,6 +19,7 @@
 #include "hashmap.h"
 #include "listener.h"
 #include "log.h"
+#include "metrics.h"
 #include "session.h"
 #include "tls.h"
 
@@ -90,7 +92,8 @@ static void stop_cb(evutil_socket_t sig, short what, void *arg)
     log_notice("received %s, shutting down: flushing %zu client%s for at "
                "most %u ms", strsignal((int)sig), b->n_sessions,
                b->n_sessions == 1 ? "" : "s", b->conf.shutdown_timeout_ms);
-    listeners_close(b);
+    listeners_stop_accepting(b);
+    metrics_close(b);
     for (struct session *s = b->sessions; s != NULL; s = s->next)
         session_close(s, "broker shutting down");
     evtimer_add(b->shutdown_timer, &tv);
@@ -136,6 +139,7 @@ static int broker_setup(struct broker *b, const char *config_file,
 
 static void broker_teardown(struct broker *b)
 {
+    metrics_close(b);
     listeners_close(b);
     while (b->sessions != NULL)
         session_free(b->sessions);
@@ -226,7 +230,8 @@ static int run(const char *config_file)
         errors_add(&errs, NULL, 0, "out of memory");
         goto out;
     }
-    if (listeners_open(&b, &errs) != 0)
+    b.stats.started = time(NULL);
+    if (listeners_open(&b, &errs) != 0 || metrics_open(&b, &errs) != 0)
         goto out;
     if (b.conf.log_syslog) {
         /* The last line on stderr says where the others went. */

@@ -134,6 +134,7 @@ static void bounce(struct session *from, struct mp_message *msg,
               mp_meta_name(msg->meta), from->name, msg->other_client,
               msg->connection_id, why);
     msg->meta = MP_META_NO_SUCH_CONNECTION;
+    from->broker->stats.bounced++;
     session_send(from, msg);
 }
 
@@ -230,6 +231,7 @@ static void handle_syn(struct session *from, struct mp_message *msg)
             bounce(from, msg, "out of memory");
         return;
     }
+    b->stats.connections_opened++;
     deliver(to, from, msg);
 }
 

@@ -105,6 +105,7 @@ static void pause_sender(struct session *sender, struct session *recipient)
         return;
     }
     if (sender->blockers.count == 1) {
+        sender->broker->stats.backpressure_stalls++;
         log_debug("pausing %s: %s has %zu bytes queued", sender->name,
                   recipient->name,
                   evbuffer_get_length(bufferevent_get_output(recipient->bev)));
@@ -162,6 +163,7 @@ static void drop_slow_consumer(struct session *s, size_t queued)
              s->broker->conf.output_hard_limit);
     mp_bev_discard_output(s->bev);
     s->too_slow = true;
+    s->broker->stats.slow_disconnects++;
     set_timer(s, 0);
 }
 
@@ -187,13 +189,22 @@ static int write_to_evbuffer(void *ctx, const void *bytes, size_t len)
     return evbuffer_add(ctx, bytes, len);
 }
 
+/* The traffic counters of this session's listener and format. */
+static struct traffic_stats *traffic_of(const struct session *s)
+{
+    return &s->listener->traffic[s->translator -
+                                 s->broker->plugins.translators];
+}
+
 int session_send(struct session *s, const struct mp_message *msg)
 {
     struct evbuffer *out;
+    size_t before;
 
     if (s->state == SESSION_CLOSING || s->translator == NULL || s->too_slow)
         return -1;
     out = bufferevent_get_output(s->bev);
+    before = evbuffer_get_length(out);
     if (codec_of(s)->encode(s->encode_stream, msg, write_to_evbuffer, out) !=
         0) {
         log_warn("cannot encode %s for client %s (peer %s, format %s)",
@@ -201,6 +212,8 @@ int session_send(struct session *s, const struct mp_message *msg)
                  s->translator->name);
         return -1;
     }
+    traffic_of(s)->messages_out++;
+    traffic_of(s)->bytes_out += evbuffer_get_length(out) - before;
     check_output(s);
     return 0;
 }
@@ -347,6 +360,7 @@ static void begin_auth(struct session *s, const struct mp_message *msg)
     s->level = msg->level ? msg->level : 1;
     if (!auth_throttle_allows(s->broker->auth_throttle, s->peer, time(NULL))) {
         /* No authenticator is asked: guesses from here cannot succeed. */
+        s->broker->stats.auth_failures++;
         send_auth_failure(s, "too many failed logins from this address; "
                              "try again later");
         return;
@@ -366,6 +380,7 @@ static void count_failure(struct session *s)
 {
     struct broker *b = s->broker;
 
+    b->stats.auth_failures++;
     if (auth_throttle_failed(b->auth_throttle, s->peer, time(NULL)))
         log_warn("refusing logins from the address of %s for %u s after "
                  "%u failed logins", s->peer, b->conf.auth_block_s,
@@ -387,6 +402,7 @@ void session_auth_finished(struct session *s, enum mp_auth_result result,
         return;
     }
     s->state = SESSION_READY;
+    s->broker->stats.auth_successes++;
     evtimer_del(s->timer);
     log_info("client %s logged in (peer %s, listener %s, format %s, level %u)",
              s->name, s->peer, s->listener->label, s->translator->name,
@@ -488,6 +504,8 @@ static bool process_one(struct session *s, struct evbuffer *in)
         return false;
     }
     evbuffer_drain(in, consumed);
+    traffic_of(s)->messages_in++;
+    traffic_of(s)->bytes_in += consumed;
     previous_sender = s->broker->sender;
     s->broker->sender = s;
     handle_message(s, &msg);

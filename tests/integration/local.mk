@@ -70,3 +70,10 @@ tests_integration_test_backpressure_SOURCES = tests/integration/test_backpressur
 tests_integration_test_backpressure_CPPFLAGS = $(INTEGRATION_CPPFLAGS)
 tests_integration_test_backpressure_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_backpressure_LDADD = $(INTEGRATION_LDADD)
+
+check_PROGRAMS += tests/integration/test_metrics
+TESTS += tests/integration/test_metrics
+tests_integration_test_metrics_SOURCES = tests/integration/test_metrics.c
+tests_integration_test_metrics_CPPFLAGS = $(INTEGRATION_CPPFLAGS)
+tests_integration_test_metrics_CFLAGS = $(TEST_CFLAGS)
+tests_integration_test_metrics_LDADD = $(INTEGRATION_LDADD)

@@ -1,0 +1,29 @@
+/*
+ * stats.h - the broker's counters, read by the metrics endpoint
+ * (metrics.c). Counting is a plain increment on the one broker thread.
+ *
+ * Traffic is counted per listener and per format (translator index),
+ * because an "auto" listener serves several formats.
+ */
+#ifndef MP_BROKER_STATS_H
+#define MP_BROKER_STATS_H
+
+#include <stdint.h>
+#include <time.h>
+
+struct traffic_stats {
+    uint64_t messages_in, bytes_in;   /* decoded from clients */
+    uint64_t messages_out, bytes_out; /* encoded for clients */
+};
+
+struct broker_stats {
+    time_t started;
+    uint64_t auth_successes;
+    uint64_t auth_failures;         /* refused logins, blocked ones included */
+    uint64_t bounced;               /* answered NoSuchConnection */
+    uint64_t slow_disconnects;      /* past output_hard_limit */
+    uint64_t backpressure_stalls;   /* a sender paused for a recipient */
+    uint64_t connections_opened;    /* Syns accepted into the table */
+};
+
+#endif
