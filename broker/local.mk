@@ -11,14 +11,17 @@ broker_libmpbroker_la_SOURCES = \
 	broker/listener.c broker/listener.h \
 	broker/tls.c broker/tls.h \
 	broker/metrics.c broker/metrics.h broker/stats.h \
+	broker/notify.c broker/notify.h \
 	broker/session.c broker/session.h \
 	broker/router.c broker/router.h \
 	broker/conn_table.c broker/conn_table.h
 broker_libmpbroker_la_CPPFLAGS = $(AM_CPPFLAGS)
 broker_libmpbroker_la_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) \
-	$(LIBEVENT_OPENSSL_CFLAGS) $(OPENSSL_CFLAGS) $(LIBCONFIG_CFLAGS)
+	$(LIBEVENT_OPENSSL_CFLAGS) $(OPENSSL_CFLAGS) $(LIBCONFIG_CFLAGS) \
+	$(LIBSYSTEMD_CFLAGS)
 broker_libmpbroker_la_LIBADD = common/libmpcommon.la $(LIBEVENT_OPENSSL_LIBS) \
-	$(OPENSSL_LIBS) $(LIBEVENT_LIBS) $(LIBCONFIG_LIBS) $(DL_LIBS)
+	$(OPENSSL_LIBS) $(LIBEVENT_LIBS) $(LIBCONFIG_LIBS) $(DL_LIBS) \
+	$(LIBSYSTEMD_LIBS)
 
 sbin_PROGRAMS += broker/mpbroker
 broker_mpbroker_SOURCES = broker/main.c

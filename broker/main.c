@@ -20,6 +20,7 @@
 #include "listener.h"
 #include "log.h"
 #include "metrics.h"
+#include "notify.h"
 #include "session.h"
 #include "tls.h"
 
@@ -89,6 +90,7 @@ static void stop_cb(evutil_socket_t sig, short what, void *arg)
         return;
     }
     b->shutting_down = true;
+    service_notify("STOPPING=1");
     log_notice("received %s, shutting down: flushing %zu client%s for at "
                "most %u ms", strsignal((int)sig), b->n_sessions,
                b->n_sessions == 1 ? "" : "s", b->conf.shutdown_timeout_ms);
@@ -113,7 +115,9 @@ static void hup_cb(evutil_socket_t sig, short what, void *arg)
     (void)what;
     log_notice("received SIGHUP: reloading plugin data (changes to %s "
                "itself need a restart)", b->conf.file);
+    service_notify("RELOADING=1");
     failed = plugins_reload(&b->plugins);
+    service_notify("READY=1");
     if (failed == 0)
         log_notice("reload done");
     else
@@ -239,6 +243,7 @@ static int run(const char *config_file)
         mp_log_to_syslog(b.conf.log_facility);
     }
     log_notice("ready");
+    service_notify("READY=1\nSTATUS=serving");
     if (event_base_dispatch(b.base) < 0)
         log_error("event loop failed");
     else

@@ -1,9 +1,25 @@
 # The shipped configuration. Generated so that its paths are the ones this
 # build installs to; installed only where no file exists yet, so that
 # `make install` never overwrites an admin's config or users.
-EXTRA_DIST += conf/mpbroker.conf.in conf/mpbroker.passwd
-noinst_DATA = conf/mpbroker.conf
-CLEANFILES += conf/mpbroker.conf
+EXTRA_DIST += conf/mpbroker.conf.in conf/mpbroker.passwd \
+	conf/mpbroker.service.in
+noinst_DATA = conf/mpbroker.conf conf/mpbroker.service
+CLEANFILES += conf/mpbroker.conf conf/mpbroker.service
+
+# The systemd unit, with this build's paths.
+conf/mpbroker.service: $(top_srcdir)/conf/mpbroker.service.in Makefile
+	$(AM_V_GEN)$(MKDIR_P) conf && sed \
+		-e 's|@sbindir[@]|$(sbindir)|g' \
+		-e 's|@sysconfdir[@]|$(sysconfdir)|g' \
+		-e 's|@SERVICE_TYPE[@]|$(SERVICE_TYPE)|g' \
+		$(top_srcdir)/conf/mpbroker.service.in > $@.tmp && mv $@.tmp $@
+
+if HAVE_SYSTEMD_UNIT
+systemdsystemunit_DATA = conf/mpbroker.service
+endif
+# distcheck installs under its own prefix, never into the real unit dir.
+AM_DISTCHECK_CONFIGURE_FLAGS = \
+	--with-systemdsystemunitdir='$${libdir}/systemd/system'
 
 conf/mpbroker.conf: $(top_srcdir)/conf/mpbroker.conf.in Makefile
 	$(AM_V_GEN)$(MKDIR_P) conf && sed \

@@ -30,4 +30,5 @@ include tests/hardening.mk
 include tests/tls.mk
 endif
 
-EXTRA_DIST += tests/criterion-tap.sh tests/lsan.supp tests/support/make-certs.sh
+EXTRA_DIST += tests/criterion-tap.sh tests/lsan.supp tests/support/make-certs.sh \
+	tests/systemd-verify.sh

@@ -23,8 +23,8 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 jobs=$(nproc 2>/dev/null || echo 2)
 
 build_packages="autoconf automake libtool pkg-config make gcc libevent-dev
-libyajl-dev libconfig-dev libcrypt-dev libssl-dev"
-test_packages="libcriterion-dev valgrind openssl clang libclang-rt-dev"
+libyajl-dev libconfig-dev libcrypt-dev libssl-dev libsystemd-dev"
+test_packages="libcriterion-dev valgrind openssl clang libclang-rt-dev systemd"
 
 say() { printf '==> %s\n' "$*" >&2; }
 
@@ -233,6 +233,7 @@ cmd_test() {
     say "install check: out-of-tree build with pkg-config, installed broker"
     : >"$results/install"
     install_check "$top/_build-test" "$results/install"
+    sh "$top/tests/systemd-verify.sh" "$top/_build-test" >>"$results/install" || :
 
     configure_in "$top/_build-asan" --enable-werror --enable-sanitizers
     say "build and test (ASan+UBSan)"

@@ -402,3 +402,47 @@ Test(lifecycle, shutdown_timeout_bounds_the_flush)
     rc_close(b);
     harness_free(h);
 }
+
+#ifdef HAVE_LIBSYSTEMD
+/* Read notify datagrams until one contains `want`; false on timeout. */
+static bool notified(int fd, const char *want)
+{
+    char buf[1024];
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+
+    while (poll(&p, 1, mpt_ms(MPT_MSG_MS)) == 1) {
+        ssize_t n = recv(fd, buf, sizeof buf - 1, 0);
+        if (n <= 0)
+            return false;
+        buf[n] = '\0';
+        if (strstr(buf, want) != NULL)
+            return true;
+    }
+    return false;
+}
+
+/* systemd's Type=notify: READY=1 once listening, RELOADING=1 and READY=1
+ * around SIGHUP, STOPPING=1 at SIGTERM, all on $NOTIFY_SOCKET. */
+Test(lifecycle, sd_notify_ready_reloading_stopping)
+{
+    struct harness *h = harness_new();
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    const char *path = harness_path(h, "notify");
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+    cr_assert(fd >= 0);
+    snprintf(sun.sun_path, sizeof sun.sun_path, "%s", path);
+    cr_assert_eq(bind(fd, (struct sockaddr *)&sun, sizeof sun), 0);
+    setenv("NOTIFY_SOCKET", path, 1);
+    harness_boot(h, MPT_AUTH_ALLOW_ALL MPT_LISTEN_JSON_BINARY);
+    unsetenv("NOTIFY_SOCKET");
+    cr_assert(notified(fd, "READY=1"), "no READY=1");
+    cr_assert(harness_signal(h, SIGHUP));
+    cr_assert(notified(fd, "RELOADING=1"), "no RELOADING=1");
+    cr_assert(notified(fd, "READY=1"), "no READY=1 after the reload");
+    cr_assert(harness_signal(h, SIGTERM));
+    cr_assert(notified(fd, "STOPPING=1"), "no STOPPING=1");
+    close(fd);
+    harness_stop(h);
+}
+#endif
