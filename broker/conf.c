@@ -30,7 +30,9 @@ static const struct setting_spec top_specs[] = {
     {"authenticators", V_LIST}, {"listeners", V_LIST},
     {"limits", V_GROUP},        {"duplicate_names", V_STRING},
     {"log", V_GROUP},           {"shutdown_timeout_ms", V_INT},
-    {"metrics", V_GROUP},       {NULL, 0},
+    {"metrics", V_GROUP},       {"user", V_STRING},
+    {"group", V_STRING},        {"allow_root", V_BOOL},
+    {NULL, 0},
 };
 
 static const struct setting_spec metrics_specs[] = {
@@ -527,6 +529,22 @@ static void read_duplicate_names(struct broker_conf *conf,
         conf_setting_error(errs, s, "must be \"replace\" or \"reject\"");
 }
 
+static void read_identity(struct broker_conf *conf,
+                          const config_setting_t *root, struct errors *errs)
+{
+    const config_setting_t *allow = member(root, "allow_root", V_BOOL);
+
+    conf->user = string_member(root, "user");
+    conf->group = string_member(root, "group");
+    if (conf->user != NULL && conf->user[0] == '\0')
+        conf_setting_error(errs, config_setting_get_member(root, "user"),
+                           "must not be empty");
+    if (conf->group != NULL && conf->group[0] == '\0')
+        conf_setting_error(errs, config_setting_get_member(root, "group"),
+                           "must not be empty");
+    conf->allow_root = allow != NULL && config_setting_get_bool(allow);
+}
+
 static void read_shutdown_timeout(struct broker_conf *conf,
                                   const config_setting_t *root,
                                   struct errors *errs)
@@ -654,6 +672,7 @@ int conf_load(struct broker_conf *conf, const char *file,
     read_duplicate_names(conf, root, errs);
     read_log(conf, member(root, "log", V_GROUP), errs);
     read_shutdown_timeout(conf, root, errs);
+    read_identity(conf, root, errs);
     read_metrics(conf, member(root, "metrics", V_GROUP), errs);
 
     return errs->count + errs->unrecorded > errors_before ? -1 : 0;
@@ -688,6 +707,7 @@ static const struct {
     {"listeners.tls", tls_specs},
     {"limits", limits_specs},
     {"log", log_specs},
+    {"metrics", metrics_specs},
 };
 
 /* Groups whose members belong to a plugin (checked by plugin_loader.c

@@ -85,6 +85,9 @@ struct broker_conf {
                                    block; 0 off */
     unsigned auth_block_s;      /* ... within and for this many seconds */
     unsigned shutdown_timeout_ms; /* SIGTERM: time to flush clients */
+    const char *user;          /* switch to this user after binding */
+    const char *group;         /* ... and group (default: the user's) */
+    bool allow_root;           /* run as root without `user` */
     struct metrics_conf metrics;
     enum duplicate_policy duplicate_names;
     enum mp_log_level log_level;

@@ -12,6 +12,7 @@ broker_libmpbroker_la_SOURCES = \
 	broker/tls.c broker/tls.h \
 	broker/metrics.c broker/metrics.h broker/stats.h \
 	broker/notify.c broker/notify.h \
+	broker/privileges.c broker/privileges.h \
 	broker/session.c broker/session.h \
 	broker/router.c broker/router.h \
 	broker/conn_table.c broker/conn_table.h

@@ -21,6 +21,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
+#include "privileges.h"
 #include "session.h"
 #include "tls.h"
 
@@ -138,6 +139,8 @@ static int broker_setup(struct broker *b, const char *config_file,
     if (conf_load(&b->conf, config_file, MP_DEFAULT_PLUGIN_DIR, errs) != 0)
         return -1;
     mp_log_set_level(b->conf.log_level);
+    if (privileges_check(&b->conf, errs) != 0)
+        return -1;
     return plugins_load(&b->plugins, &b->conf, b->base, errs);
 }
 
@@ -242,6 +245,8 @@ static int run(const char *config_file)
         log_notice("logging to syslog from now on");
         mp_log_to_syslog(b.conf.log_facility);
     }
+    if (privileges_drop(&b.conf, &errs) != 0)
+        goto out;
     log_notice("ready");
     service_notify("READY=1\nSTATUS=serving");
     if (event_base_dispatch(b.base) < 0)

@@ -117,6 +117,15 @@ cmd_run() {
     make -C "$top/_build" -j"$jobs" >/dev/null
     make -C "$top/_build" install >/dev/null
 
+    # The shipped config drops root for the user "mpbroker".
+    if ! id mpbroker >/dev/null 2>&1; then
+        say "creating the system user mpbroker"
+        useradd --system --no-create-home --home-dir /nonexistent \
+            --shell /usr/sbin/nologin mpbroker
+    fi
+    chgrp mpbroker "$top/_install/etc/mpbroker.passwd"
+    chmod 640 "$top/_install/etc/mpbroker.passwd"
+
     log="$top/_install/mpbroker.log"
     : >"$log"
     say "starting mpbroker on $top/_install/etc/mpbroker.conf"
@@ -166,7 +175,7 @@ install_check() {
     fi
     flags=$(PKG_CONFIG_SYSROOT_DIR="$stage" PKG_CONFIG_PATH="$root/lib/pkgconfig" \
         pkg-config --cflags --libs libmpclient)
-    printf '%s\n' "plugin_dir = \"$root/lib/mpbroker\";" \
+    printf '%s\n' "plugin_dir = \"$root/lib/mpbroker\"; allow_root = true;" \
         'authenticators = ( { module = "auth_allow_all.so"; } );' \
         "listeners = ( { unix = \"$stage/mp.sock\"; translator = \"auto\"; } );" \
         >"$stage/test.conf"

@@ -20,7 +20,7 @@ TestSuite(config, .fini = harness_reap_all, .timeout = 60);
 
 /* Lines 1-3: plugin_dir and translators. */
 #define HEAD3 \
-    "plugin_dir = \"@PLUGIN_DIR@\";\n" \
+    "plugin_dir = \"@PLUGIN_DIR@\"; allow_root = true;\n" \
     "translators = ( { name = \"json\"; module = \"translator_json.so\"; },\n" \
     "                { name = \"binary\"; module = \"translator_binary.so\"; } );\n"
 /* Line 4. */
@@ -172,7 +172,7 @@ Test(config, unknown_settings_in_groups)
 
 Test(config, unknown_setting_in_a_translator)
 {
-    bad_config("plugin_dir = \"@PLUGIN_DIR@\";\n"
+    bad_config("plugin_dir = \"@PLUGIN_DIR@\"; allow_root = true;\n"
                "translators = ( { name = \"json\"; module = \"translator_json.so\";"
                " flavour = \"x\"; } );\n"                                   /* 2 */
                AUTH4
@@ -239,7 +239,7 @@ Test(config, bad_values)
 
 Test(config, missing_plugin_file)
 {
-    bad_config("plugin_dir = \"@PLUGIN_DIR@\";\n"
+    bad_config("plugin_dir = \"@PLUGIN_DIR@\"; allow_root = true;\n"
                "translators = ( { name = \"json\"; module = \"translator_json.so\"; },\n"
                "                { name = \"xml\"; module = \"translator_xml.so\"; } );\n" /* 3 */
                "authenticators = ( { module = \"nonexistent.so\"; } );\n"    /* 4 */

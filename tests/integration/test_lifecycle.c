@@ -446,3 +446,83 @@ Test(lifecycle, sd_notify_ready_reloading_stopping)
     harness_stop(h);
 }
 #endif
+
+/* ---------------------------------------------------------------------- */
+/* Privileges: user, group, allow_root */
+
+/* Uid: and Gid: lines of /proc/PID/status: real, effective, saved, fs. */
+static void proc_ids(pid_t pid, const char *key, unsigned ids[4])
+{
+    char path[64], line[256];
+    FILE *f;
+    bool found = false;
+
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    f = fopen(path, "r");
+    cr_assert_not_null(f);
+    while (fgets(line, sizeof line, f) != NULL) {
+        if (strncmp(line, key, strlen(key)) == 0 &&
+            sscanf(line + strlen(key), "%u %u %u %u", &ids[0], &ids[1],
+                   &ids[2], &ids[3]) == 4)
+            found = true;
+    }
+    fclose(f);
+    cr_assert(found, "no %s line in %s", key, path);
+}
+
+Test(lifecycle, drops_root_for_user_and_group_after_binding)
+{
+    struct harness *h;
+    struct rc_client *c;
+    unsigned uid[4], gid[4];
+
+    if (geteuid() != 0)
+        cr_skip_test("needs root");
+    h = harness_start(MPT_AUTH_ALLOW_ALL MPT_LISTEN_JSON_BINARY
+                      "user = \"nobody\"; group = \"nogroup\";\n");
+    cr_assert(harness_log_contains(h, "running as user nobody (uid 65534, gid 65534)"));
+    proc_ids(harness_pid(h), "Uid:", uid);
+    proc_ids(harness_pid(h), "Gid:", gid);
+    for (int i = 0; i < 4; i++) {
+        cr_assert_eq(uid[i], 65534, "uid %d is %u", i, uid[i]);
+        cr_assert_eq(gid[i], 65534, "gid %d is %u", i, gid[i]);
+    }
+    c = rc_login_any(h, 1, RC_BINARY, "after-drop");
+    rc_close(c);
+    harness_stop(h);
+}
+
+/* mpbroker -t on `body` as root: exit 1 with `error` on stderr. */
+static void refused_as_root(const char *body, const char *error)
+{
+    struct harness *h = harness_new();
+    char text[2048];
+    const char *conf;
+    const char *args[] = {"-t", "-c", NULL, NULL};
+    struct run_result r;
+
+    /* Without the harness prologue, which says allow_root. */
+    snprintf(text, sizeof text,
+             "plugin_dir = \"@PLUGIN_DIR@\";\n%s%s%s", MPT_AUTH_ALLOW_ALL,
+             MPT_LISTEN_JSON_BINARY, body);
+    conf = harness_write_file(h, "root.conf", text);
+    args[2] = conf;
+    cr_assert(harness_run(args, mpt_ms(MPT_EXIT_MS), &r));
+    cr_assert_eq(r.exit_code, 1, "exit %d: %s", r.exit_code, r.err);
+    cr_assert(strstr(r.err, error) != NULL, "stderr lacks \"%s\":\n%s", error,
+              r.err);
+    run_result_free(&r);
+    harness_free(h);
+}
+
+Test(lifecycle, refuses_root_without_user_or_allow_root)
+{
+    if (geteuid() != 0)
+        cr_skip_test("needs root");
+    refused_as_root("", "running as root: set 'user'");
+    refused_as_root("user = \"no-such-user-here\";\n",
+                    "user: no user named \"no-such-user-here\"");
+    refused_as_root("user = \"nobody\"; group = \"no-such-group-here\";\n",
+                    "group: no group named \"no-such-group-here\"");
+    refused_as_root("group = \"nogroup\";\n", "group: 'group' needs 'user'");
+}

@@ -344,7 +344,7 @@ const char *harness_write_config(struct harness *h, const char *body)
 {
     static const char prologue[] =
         "# written by the integration test harness\n"
-        "plugin_dir = \"@PLUGIN_DIR@\";\n"
+        "plugin_dir = \"@PLUGIN_DIR@\"; allow_root = true;\n"
         "translators = ( { name = \"json\"; module = \"translator_json.so\"; },\n"
         "                { name = \"binary\"; module = \"translator_binary.so\"; } );\n"
         "\n";
