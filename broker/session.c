@@ -287,8 +287,10 @@ void session_close(struct session *s, const char *reason)
     bufferevent_setwatermark(s->bev, EV_WRITE, 0, 0);
     bufferevent_setcb(s->bev, NULL, close_when_flushed, event_cb, s);
     /* At shutdown, the broker's shutdown_timeout_ms bounds it instead. */
-    set_timer(s, s->broker->shutting_down ? s->broker->conf.shutdown_timeout_ms
-                                          : CLOSE_LINGER_MS);
+    if (s->broker->shutting_down)
+        evtimer_del(s->timer);
+    else
+        set_timer(s, CLOSE_LINGER_MS);
 }
 
 void session_free(struct session *s)

@@ -244,6 +244,16 @@ cmd_test() {
     install_check "$top/_build-test" "$results/install"
     sh "$top/tests/systemd-verify.sh" "$top/_build-test" >>"$results/install" || :
 
+    # The release tarball builds, passes its tests and installs cleanly
+    # (distcheck runs the plain suite once more, from the tarball).
+    say "make distcheck"
+    if make -C "$top/_build-test" -j"$jobs" distcheck >"$results/distcheck.out" 2>&1; then
+        echo "PASS dist distcheck" >>"$results/install"
+    else
+        tail -n 40 "$results/distcheck.out" >&2
+        echo "FAIL dist distcheck" >>"$results/install"
+    fi
+
     configure_in "$top/_build-asan" --enable-werror --enable-sanitizers
     say "build and test (ASan+UBSan)"
     make -C "$top/_build-asan" -j"$jobs" >/dev/null

@@ -4,6 +4,8 @@
  */
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -380,18 +382,37 @@ Test(lifecycle, sigterm_flushes_queued_output)
 Test(lifecycle, shutdown_timeout_bounds_the_flush)
 {
     struct harness *h = harness_start(MPT_AUTH_ALLOW_ALL MPT_LISTEN_JSON_BINARY
-                                      "shutdown_timeout_ms = 200;\n");
+                                      "shutdown_timeout_ms = 200;\n"
+                                      "log = { level = \"debug\"; };\n");
     struct rc_client *a = rc_login_any(h, 1, RC_BINARY, "a");
     struct rc_client *b = rc_login_any(h, 1, RC_BINARY, "b");
     static unsigned char data[60000];
-    int status;
+    unsigned char *frame;
+    size_t frame_len, queued = 0;
+    int status, fd = rc_fd(a);
 
     rc_open_conn(a, b, "a:1", "bulk");
-    /* Far more than the kernel buffers: b's queue in the broker stays
-     * full (backpressure pauses a, which is fine). */
-    for (int i = 0; i < 200; i++)
-        if (!rc_send(a, RC_DATA, "b", "a:1", rc_bytes(data, sizeof data)))
-            break;
+    /* Keep a writing (never blocking) until the broker pauses it: b's
+     * queue in the broker has then passed the high water mark, and there
+     * is something that cannot be flushed. */
+    frame = rc_binary_frame(RC_DATA, "b", "a:1", rc_bytes(data, sizeof data),
+                            -1, &frame_len);
+    cr_assert_not_null(frame);
+    cr_assert_eq(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK), 0);
+    for (size_t off = 0; !harness_log_contains(h, "pausing a: b has");) {
+        struct pollfd p = {.fd = fd, .events = POLLOUT};
+        cr_assert_lt(queued, (size_t)256 << 20, "no pause after %zu bytes",
+                     queued);
+        if (poll(&p, 1, 20) != 1)
+            continue;
+        ssize_t n = write(fd, frame + off, frame_len - off);
+        cr_assert(n > 0 || errno == EAGAIN, "write: %s", strerror(errno));
+        if (n > 0) {
+            queued += (size_t)n;
+            off = (off + (size_t)n) % frame_len;
+        }
+    }
+    free(frame);
     cr_assert(harness_signal(h, SIGTERM));
     cr_assert(harness_wait_log(h, "shutdown_timeout_ms passed",
                                mpt_ms(1500)),
