@@ -3,9 +3,10 @@
  * translator plugins, the broker's tests and libmpclient.
  *
  * The ops tables follow the contract of struct mp_codec_ops in
- * mp/plugin.h. Both formats are stateless per stream except for the JSON
- * decoder's scan position (so a large message arriving in small pieces is
- * scanned once, not once per piece).
+ * mp/plugin.h. JSON and binary are stateless per stream except for the
+ * JSON decoder's scan position (so a large message arriving in small
+ * pieces is scanned once, not once per piece); gob keeps the type
+ * definitions of each stream.
  */
 #ifndef MP_COMMON_CODEC_H
 #define MP_COMMON_CODEC_H
@@ -17,6 +18,10 @@ extern const struct mp_codec_ops mp_codec_json;
 
 /* The binary framing documented in doc/protocol.md. */
 extern const struct mp_codec_ops mp_codec_binary;
+
+/* Go's encoding/gob of the original's Message struct (the original's Gob
+ * translator). Needs its streams (mp_codec_streams_open). */
+extern const struct mp_codec_ops mp_codec_gob;
 
 /*
  * The two streams of one socket, one per direction (formats without

@@ -11,6 +11,7 @@ common_libmpcommon_la_SOURCES = \
 	common/codec.h \
 	common/codec_json.c \
 	common/codec_binary.c \
+	common/codec_gob.c \
 	common/codec_streams.c \
 	common/bev_output.h
 common_libmpcommon_la_CFLAGS = $(AM_CFLAGS) $(YAJL_CFLAGS)

@@ -425,6 +425,8 @@ static int copy_options(struct mp_client *c, const struct mp_client_options *o)
         c->codec = &mp_codec_binary;
     else if (strcmp(format, "json") == 0)
         c->codec = &mp_codec_json;
+    else if (strcmp(format, "gob") == 0)
+        c->codec = &mp_codec_gob;
     else
         return MP_ERR_INVALID;
     c->name_len = strlen(o->name);

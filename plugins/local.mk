@@ -2,6 +2,7 @@
 pkglib_LTLIBRARIES += \
 	plugins/translator_json.la \
 	plugins/translator_binary.la \
+	plugins/translator_gob.la \
 	plugins/auth_allow_all.la \
 	plugins/auth_passwd.la
 
@@ -12,6 +13,10 @@ plugins_translator_json_la_LIBADD = common/libmpcommon.la $(YAJL_LIBS)
 plugins_translator_binary_la_SOURCES = plugins/translator_binary.c
 plugins_translator_binary_la_LDFLAGS = $(PLUGIN_LDFLAGS)
 plugins_translator_binary_la_LIBADD = common/libmpcommon.la
+
+plugins_translator_gob_la_SOURCES = plugins/translator_gob.c
+plugins_translator_gob_la_LDFLAGS = $(PLUGIN_LDFLAGS)
+plugins_translator_gob_la_LIBADD = common/libmpcommon.la
 
 plugins_auth_allow_all_la_SOURCES = plugins/auth_allow_all.c
 plugins_auth_allow_all_la_LDFLAGS = $(PLUGIN_LDFLAGS)

@@ -23,6 +23,7 @@ include tests/unit/local.mk
 include tests/codec.mk
 include tests/auth.mk
 include tests/integration/local.mk
+include tests/gob.mk
 include tests/client.mk
 include tests/acl.mk
 include tests/examples.mk

@@ -105,7 +105,9 @@ struct mp_client_options {
                                 "tls:HOST:PORT" or "unix:PATH"; a HOST name
                                 is resolved with getaddrinfo(), which may
                                 block */
-    const char *format;      /* "binary" (default when NULL) or "json" */
+    const char *format;      /* "binary" (default when NULL), "json" or
+                                "gob" (Go's encoding/gob, as the
+                                original's Gob translator) */
     const char *name;        /* the name to log in with */
     const void *secret;      /* secret bytes (any, NUL included) */
     size_t secret_len;
