@@ -220,9 +220,9 @@ static int status_of(int error)
  */
 
 #define USAGE                                                                 \
-    "usage: " PROG " [-a ADDR] [-f json|binary] -n NAME [-s SECRET | -S FILE]\n" \
+    "usage: " PROG " [-a ADDR] [-f json|binary|gob] -n NAME [-s SECRET | -S FILE]\n" \
     "             [-0 | -l] [-v] [-e] [-q] listen PROTO\n"                   \
-    "       " PROG " [-a ADDR] [-f json|binary] -n NAME [-s SECRET | -S FILE]\n" \
+    "       " PROG " [-a ADDR] [-f json|binary|gob] -n NAME [-s SECRET | -S FILE]\n" \
     "             [-0 | -l] [-v] [-w SECONDS] connect PEER PROTO [FILE...]\n" \
     "       " PROG " -h | -V\n"
 
@@ -245,8 +245,8 @@ static void help(void)
           "  -a, --address ADDR     broker: tcp:HOST:PORT, tls:HOST:PORT or\n"
           "                         unix:PATH\n"
           "                         (default $MPCAT_ADDRESS, else " DEFAULT_ADDRESS ")\n"
-          "  -f, --format FMT       wire format of that listener: binary (default)\n"
-          "                         or json\n"
+          "  -f, --format FMT       wire format of that listener: binary (default),\n"
+          "                         json, or gob (the original's Go clients)\n"
           "  -n, --name NAME        the name to log in with (required)\n"
           "  -s, --secret SECRET    the secret; WARNING: other users can see it\n"
           "                         in ps(1) - prefer -S or $MPCAT_SECRET\n"
@@ -463,8 +463,9 @@ static int check_combination(const struct config *c, bool wait_given)
                            "tls:HOST:PORT address");
     if (c->tls_key != NULL && c->tls_cert == NULL)
         return usage_error("--key needs --cert");
-    if (strcmp(c->format, "json") != 0 && strcmp(c->format, "binary") != 0)
-        return usage_error("bad format \"%s\" (want json or binary)",
+    if (strcmp(c->format, "json") != 0 && strcmp(c->format, "binary") != 0 &&
+        strcmp(c->format, "gob") != 0)
+        return usage_error("bad format \"%s\" (want json, binary or gob)",
                            c->format);
     return ST_OK;
 }

@@ -1400,3 +1400,34 @@ Test(mpcat, tls_wrong_server_name_exits_5)
     expect_err(p, "hostname mismatch");
     harness_stop(h);
 }
+
+/* -f gob: two mpcats speak gob through a broker that loads translator_gob. */
+Test(mpcat, gob_format)
+{
+    struct harness *h = harness_new();
+    char gob_addr[128];
+    size_t mark;
+
+    harness_write_file(h, "gob.conf",
+        "plugin_dir = \"@PLUGIN_DIR@\"; allow_root = true;\n"
+        "translators = ( { name = \"gob\"; module = \"translator_gob.so\"; } );\n"
+        MPT_AUTH_ALLOW_ALL
+        "listeners = ( { address = \"127.0.0.1\"; port = 0; translator = \"gob\"; } );\n");
+    harness_launch(h, harness_path(h, "gob.conf"));
+    cr_assert(harness_wait_ready(h, tmo(MPT_READY_MS)));
+    snprintf(gob_addr, sizeof gob_addr, "tcp:127.0.0.1:%d",
+             harness_listener(h, 0).port);
+    mark = harness_log_mark(h);
+    struct proc *srv = spawn(ARGS("-a", gob_addr, "-f", "gob", "-n", "srv",
+                                  "listen", "g"), IN_NULL, NULL);
+    wait_login(h, mark, "srv", srv);
+    struct proc *cli = spawn(ARGS("-a", gob_addr, "-f", "gob", "-n", "cli",
+                                  "-w", "0", "connect", "srv", "g"),
+                             IN_PIPE, NULL);
+    write_str(cli, "gob one\ngob two\n");
+    close_in(cli);
+    expect_exit(cli, 0, tmo(MPT_EXIT_MS));
+    expect_out(srv, "gob one\ngob two\n");
+    stop(srv, SIGTERM);
+    harness_stop(h);
+}
