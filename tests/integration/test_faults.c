@@ -845,7 +845,7 @@ Test(faults, sigterm_while_busy_exits_cleanly)
               (unsigned)status);
     cr_log_info("SIGTERM while busy: exited after %lld ms; %zu KiB per pair "
                 "before the signal", took, before / 1024);
-    cr_assert(harness_log_contains(h, "shutting down"));
+    cr_assert(harness_wait_log(h, "shutting down", mpt_ms(MPT_MSG_MS)));
     /* Every client sees the end (the thread stops when all are closed). */
     pthread_join(b.thread, NULL);
     for (int i = 0; i < BUSY_PAIRS; i++)
