@@ -43,8 +43,9 @@ static void usage(FILE *out, const char *argv0)
             "  -v       print the version and exit\n"
             "  -h       print this help and exit\n"
             "\n"
-            "Runs in the foreground and logs to stderr. SIGINT or SIGTERM "
-            "stop it.\n",
+            "Runs in the foreground and logs to stderr (or syslog, see "
+            "log.syslog).\nSIGINT or SIGTERM stop it after flushing "
+            "every client; SIGHUP makes plugins\nre-read their files.\n",
             argv0, argv0, MP_DEFAULT_CONFIG);
 }
 
@@ -96,7 +97,7 @@ static void stop_cb(evutil_socket_t sig, short what, void *arg)
                "most %u ms", strsignal((int)sig), b->n_sessions,
                b->n_sessions == 1 ? "" : "s", b->conf.shutdown_timeout_ms);
     listeners_stop_accepting(b);
-    metrics_close(b);
+    /* The metrics listener stays: /healthz says 503 while flushing. */
     for (struct session *s = b->sessions; s != NULL; s = s->next)
         session_close(s, "broker shutting down");
     evtimer_add(b->shutdown_timer, &tv);

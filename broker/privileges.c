@@ -53,8 +53,10 @@ int privileges_check(const struct broker_conf *conf, struct errors *errs)
     uid_t uid;
     gid_t gid;
 
+    /* Not root: `user` is ignored (privileges_drop warns), so a config
+     * naming a user this machine lacks still runs for a developer. */
     if (conf->user != NULL)
-        return lookup(conf, &uid, &gid, errs);
+        return geteuid() == 0 ? lookup(conf, &uid, &gid, errs) : 0;
     if (conf->group != NULL) {
         conf_setting_error(errs, root_setting(conf, "group"),
                            "'group' needs 'user'");

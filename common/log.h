@@ -26,7 +26,8 @@ void mp_log_to_syslog(int facility);
 /* Back to stderr (closes the syslog connection if open). */
 void mp_log_to_stderr(void);
 
-/* "daemon", "user", "local0".."local7" -> LOG_*; 0 or -1 if unknown. */
+/* "daemon", "user", "auth", "local0".."local7" -> LOG_*; 0 or -1 if
+ * unknown. */
 int mp_log_facility_parse(const char *s, int *out);
 
 void mp_log(enum mp_log_level level, const char *fmt, ...)

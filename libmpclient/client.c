@@ -247,6 +247,16 @@ static void handle_login_answer(struct mp_client *c, struct mp_message *msg)
     finish_login(c, MP_ERR_AUTH, reason);
 }
 
+/* The broker checks a message's size in its sender's format. Re-encoded
+ * as JSON, binary data grows by a third (base64) plus the keys; so a JSON
+ * reader accepts that much more than it may send. */
+static size_t receive_limit(const struct mp_client *c)
+{
+    if (c->codec == &mp_codec_json)
+        return c->max_message_size + c->max_message_size / 3 + 1024;
+    return c->max_message_size + 1024;
+}
+
 /* Decode and handle one message; false when the loop must stop. */
 static bool process_one(struct mp_client *c)
 {
@@ -268,7 +278,7 @@ static bool process_one(struct mp_client *c)
     memset(&msg, 0, sizeof msg);
     st = buf == NULL ? MP_DECODE_ERROR
                      : c->codec->decode(c->decode_stream, buf, len,
-                                        c->max_message_size, &msg, &consumed,
+                                        receive_limit(c), &msg, &consumed,
                                         err, sizeof err);
     if (st == MP_DECODE_NEED_MORE)
         return false;

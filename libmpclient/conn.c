@@ -239,6 +239,10 @@ int mp_client_open(struct mp_client *c, const char *peer,
     if (c == NULL || peer == NULL || protocol == NULL ||
         mp_name_check(peer, strlen(peer)) != NULL)
         return MP_ERR_INVALID;
+    /* Both ends of a connection to oneself would share one id, and the
+     * two directions could not be told apart. */
+    if (strcmp(peer, c->name) == 0)
+        return MP_ERR_INVALID;
     if (c->state != CLIENT_READY)
         return MP_ERR_STATE;
     /* As the original client: "<name>:<lowercase hex counter>". */

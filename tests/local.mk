@@ -29,6 +29,7 @@ include tests/acl.mk
 include tests/examples.mk
 include tests/hardening.mk
 include tests/tls.mk
+include tests/man.mk
 endif
 
 EXTRA_DIST += tests/criterion-tap.sh tests/lsan.supp tests/support/make-certs.sh \

@@ -24,7 +24,8 @@ jobs=$(nproc 2>/dev/null || echo 2)
 
 build_packages="autoconf automake libtool pkg-config make gcc libevent-dev
 libyajl-dev libconfig-dev libcrypt-dev libssl-dev libsystemd-dev"
-test_packages="libcriterion-dev valgrind openssl clang libclang-rt-dev systemd"
+test_packages="libcriterion-dev valgrind openssl clang libclang-rt-dev systemd
+mandoc python3-pytest python3-venv python3-setuptools python3-wheel"
 
 say() { printf '==> %s\n' "$*" >&2; }
 
@@ -207,6 +208,32 @@ install_check() {
     rm -rf "$stage"
 }
 
+# python_check BUILDDIR RESULTS: `pip install` the Python client into a
+# fresh venv (offline: Debian's setuptools, no build isolation) and import
+# it from there; then its pytest suite against BUILDDIR's broker, mpcat
+# and examples. Appends "PASS python ..." lines to RESULTS.
+python_check() {
+    dir=$(cd "$1" && pwd)
+    venv=$(mktemp -d)
+    if /usr/bin/python3 -m venv --system-site-packages "$venv/env" >"$venv/pip.out" 2>&1 &&
+        "$venv/env/bin/pip" install -q --no-build-isolation --no-index \
+            "$top/clients/python" >>"$venv/pip.out" 2>&1 &&
+        (cd "$venv" && "$venv/env/bin/python" -c \
+            'import mpclient, sys; sys.exit(not mpclient.__file__.startswith(sys.argv[1]))' \
+            "$venv/env") >>"$venv/pip.out" 2>&1; then
+        echo "PASS python pip_install" >>"$2"
+    else
+        cat "$venv/pip.out" >&2
+        echo "FAIL python pip_install" >>"$2"
+    fi
+    rm -rf "$venv"
+    MPBROKER="$dir/broker/mpbroker" MP_PLUGIN_BUILD_DIR="$dir/plugins/.libs" \
+        MPCAT="$dir/tools/mpcat" MP_EXAMPLES_DIR="$dir/examples" \
+        sh "$top/clients/python/run-tests.sh" --results "$2.pytest" >&2 || :
+    cat "$2.pytest" >>"$2" 2>/dev/null || echo "FAIL python pytest" >>"$2"
+    rm -f "$2.pytest"
+}
+
 integration_tests="test_auth test_routing test_formats test_limits test_config
 test_lifecycle test_transcript test_client test_mpcat test_examples test_acl
 test_backpressure test_tls test_badinput test_faults test_metrics test_gob"
@@ -243,6 +270,11 @@ cmd_test() {
     : >"$results/install"
     install_check "$top/_build-test" "$results/install"
     sh "$top/tests/systemd-verify.sh" "$top/_build-test" >>"$results/install" || :
+    sh "$top/tests/man-lint.sh" "$top" | grep -E "^(PASS|FAIL) " >>"$results/install" || :
+
+    say "Python client: pip install, then its tests"
+    : >"$results/python"
+    python_check "$top/_build-test" "$results/python"
 
     # The release tarball builds, passes its tests and installs cleanly
     # (distcheck runs the plain suite once more, from the tarball).
@@ -271,10 +303,11 @@ cmd_test() {
     summarize "libmpclient under valgrind" "$results/valgrind-client"
     summarize "ASan+UBSan build" "$results/asan"
     summarize "install check" "$results/install"
+    summarize "Python client" "$results/python"
     summarize "fuzzing" "$results/fuzz.results"
     # A test passes when it passed in every run it is part of.
     cat "$results/plain" "$results/valgrind" "$results/valgrind-client" \
-        "$results/asan" "$results/install" "$results/fuzz.results" | awk '
+        "$results/asan" "$results/install" "$results/python" "$results/fuzz.results" | awk '
         {key = $2 " " $3; seen[key] = 1}
         $1 == "FAIL" || $1 == "ERROR" || $1 == "XPASS" {bad[key] = 1}
         $1 == "PASS" || $1 == "XFAIL" {good[key] = 1}

@@ -38,9 +38,11 @@
  *
  * ERRORS. Functions return MP_OK (0) or a negative enum mp_error;
  * mp_strerror() gives a text. The library never prints, never exits or
- * aborts on anything the network sends, and never raises signals (it
- * sends with MSG_NOSIGNAL where available; set SIGPIPE to SIG_IGN if your
- * platform lacks it).
+ * aborts on anything the network sends, and a broker that vanishes
+ * mid-write does not kill the program: libevent writes with writev(),
+ * which raises SIGPIPE, so mp_client_new() sets SIGPIPE to SIG_IGN when
+ * its disposition is still the default (a handler or an ignore the
+ * program set stays as it is).
  */
 #ifndef MP_CLIENT_H
 #define MP_CLIENT_H
@@ -111,8 +113,12 @@ struct mp_client_options {
     const char *name;        /* the name to log in with */
     const void *secret;      /* secret bytes (any, NUL included) */
     size_t secret_len;
-    size_t max_message_size; /* bytes of one encoded message, both ways;
-                                0 = 1048576, the broker's default */
+    size_t max_message_size; /* bytes of one encoded message we send;
+                                0 = 1048576, the broker's default. What
+                                we receive may be larger: the broker
+                                checks the sender's encoding, and JSON
+                                grows binary data by a third, so up to
+                                4/3 of this plus 1 KiB is accepted */
     unsigned connect_timeout_ms; /* connect + login; 0 = 10000 */
 
     /* Since libmpclient 0.2 (a program built against 0.1 passes a smaller
@@ -269,6 +275,8 @@ typedef void (*mp_open_cb)(struct mp_conn *conn, int status, void *arg);
  * sent - the outcome then always comes through cb, exactly once - or an
  * error (MP_ERR_INVALID for a bad peer name, ...).
  */
+/* (A client cannot open a connection to itself: MP_ERR_INVALID. Both ends
+ * would share one id, and the directions could not be told apart.) */
 int mp_client_open(struct mp_client *c, const char *peer,
                    const char *protocol, mp_open_cb cb, void *arg);
 

@@ -3478,3 +3478,40 @@ Test(client, options_of_an_older_program_are_accepted)
     cr_assert_null(mp_client_new(base, &o, &err));
     cr_assert_eq(err, MP_ERR_INVALID);
 }
+
+/* The broker checks the sender's encoding: a binary sender's message near
+ * the limit arrives at a JSON reader a third larger, and is accepted. */
+Test(client, json_reader_accepts_what_the_broker_forwards)
+{
+    struct harness *h = harness_start(MPT_AUTH_ALLOW_ALL MPT_LISTEN_JSON_BINARY);
+    struct mp_client *bin = join(h, "binary", "bin");
+    struct mp_client *js = join(h, "json", "js");
+    struct server s = { 0 };
+    size_t n = 900 * 1024;
+    unsigned char *big = pattern(n, 7);
+
+    struct end e = { 0 };
+
+    handle(js, "big", &s);
+    struct end *o = open_pair(bin, "js", "big", &e, &s);
+    send_ok(&e, big, n);
+    WAIT(o->nmsg == 1, "the JSON reader did not get it");
+    cr_assert(msg_eq(o, 0, big, n));
+    free(big);
+    end_free(&e);
+    drain();
+    mp_client_free(bin);
+    mp_client_free(js);
+    server_free(&s);
+    harness_stop(h);
+}
+
+Test(client, open_to_itself_is_refused_at_once)
+{
+    struct harness *h = harness_start(MPT_AUTH_ALLOW_ALL MPT_LISTEN_JSON_BINARY);
+    struct mp_client *c = join(h, "binary", "me");
+
+    cr_assert_eq(mp_client_open(c, "me", "x", NULL, NULL), MP_ERR_INVALID);
+    mp_client_free(c);
+    harness_stop(h);
+}

@@ -1,0 +1,82 @@
+"""mpclient - a pure-Python (asyncio) client for mpbroker.
+
+mpbroker is a name-routed message broker (a re-creation of the Go library
+MessagePasser): clients connect out to one broker, log in with a name and a
+secret, and open connections to each other by (peer name, protocol). A
+connection is a two-way, ordered stream of whole messages.
+
+::
+
+    import asyncio, mpclient
+
+    async def echo(conn: mpclient.Connection) -> None:
+        async for msg in conn:
+            await conn.send(msg)
+
+    async def main() -> None:
+        async with mpclient.Client("tcp:127.0.0.1:7330", "alice", b"pw",
+                                   handlers={"echo": echo}) as client:
+            conn = await client.open("bob", "echo")
+            await conn.send(b"hi")
+            print(await conn.recv())
+            await conn.close()
+
+    asyncio.run(main())
+
+The blocking facade is :mod:`mpclient.sync`; the wire formats are in
+:mod:`mpclient.codec`.
+"""
+
+from .address import Address, parse_address
+from .client import DEFAULT_MAX_MESSAGE_SIZE, Client, Connection, Handler, connect, tls_context
+from .errors import (
+    AuthError,
+    BrokerLost,
+    ConnectError,
+    ConnectionClosed,
+    ConnectionEnded,
+    ConnectTimeout,
+    DecodeError,
+    MessageTooBig,
+    MPError,
+    NoSuchClient,
+    OpenError,
+    PeerLeft,
+    TLSError,
+    UnknownProtocol,
+)
+from .protocol import NAME_MAX, PROTOCOL_LEVEL, CloseReason, Message, Meta, check_name
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Address",
+    "AuthError",
+    "BrokerLost",
+    "Client",
+    "CloseReason",
+    "ConnectError",
+    "ConnectTimeout",
+    "Connection",
+    "ConnectionClosed",
+    "ConnectionEnded",
+    "DEFAULT_MAX_MESSAGE_SIZE",
+    "DecodeError",
+    "Handler",
+    "MPError",
+    "Message",
+    "MessageTooBig",
+    "Meta",
+    "NAME_MAX",
+    "NoSuchClient",
+    "OpenError",
+    "PROTOCOL_LEVEL",
+    "PeerLeft",
+    "TLSError",
+    "UnknownProtocol",
+    "check_name",
+    "connect",
+    "parse_address",
+    "tls_context",
+    "__version__",
+]

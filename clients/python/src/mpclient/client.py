@@ -1,0 +1,832 @@
+"""The asyncio client: :class:`Client` and :class:`Connection`.
+
+A client connects to the broker, logs in with a name and a secret, and then
+opens connections to other clients by (peer name, protocol) with
+:meth:`Client.open`, or accepts the ones they open through handlers
+registered per protocol with :meth:`Client.handle` (the original
+MessagePasser's MappedConnectionHandler: a Syn for a protocol without a
+handler is refused with UnknownProto, automatically).
+
+A :class:`Connection` is a two-way, ordered stream of whole messages::
+
+    async with Client("tcp:127.0.0.1:7330", "alice", b"secret") as client:
+        conn = await client.open("bob", "echo")
+        await conn.send(b"hello")
+        async for msg in conn:          # ends when bob closes
+            print(msg)
+            await conn.close()
+
+How a connection ends, as seen by ``recv()`` and ``async for``:
+
+=====================  ==========================  ===========================
+the connection ended   ``async for msg in conn``   ``await conn.recv()``
+=====================  ==========================  ===========================
+the peer closed it     iteration ends              raises ConnectionClosed
+this side closed it    iteration ends              raises ConnectionClosed
+the peer left          raises :class:`PeerLeft`    raises PeerLeft
+the broker was lost    raises :class:`BrokerLost`  raises BrokerLost
+=====================  ==========================  ===========================
+
+In every case the messages that arrived before the end are delivered first,
+and ``conn.close_reason`` (a :class:`CloseReason`) says why it ended.
+
+Flow control: every send awaits :meth:`asyncio.StreamWriter.drain`, so a
+sender waits while the broker does not keep up, and nothing is buffered
+without bound. Received messages wait in a per-connection inbox of at most
+``inbox_limit`` bytes (a single larger message is always accepted); while
+one connection's inbox is full, the client stops reading from the broker
+(for every connection: consume, or close, every connection you hold), and
+the broker in turn stalls the senders.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import inspect
+import logging
+import ssl as _ssl
+from collections.abc import Awaitable, Callable, Mapping
+from types import TracebackType
+from typing import Any
+
+from .address import Address, parse_address
+from .codec import Codec, Decoder, get_codec
+from .errors import (
+    AuthError,
+    BrokerLost,
+    ConnectError,
+    ConnectionClosed,
+    ConnectionEnded,
+    ConnectTimeout,
+    MessageTooBig,
+    MPError,
+    NoSuchClient,
+    PeerLeft,
+    TLSError,
+    UnknownProtocol,
+)
+from .protocol import NAME_MAX, CloseReason, Message, Meta, check_name, name_error
+
+__all__ = [
+    "Client",
+    "Connection",
+    "Handler",
+    "connect",
+    "tls_context",
+    "DEFAULT_MAX_MESSAGE_SIZE",
+]
+
+log = logging.getLogger("mpclient")
+
+#: The broker's default ``limits.max_message_size``.
+DEFAULT_MAX_MESSAGE_SIZE = 1048576
+
+_READ_CHUNK = 65536
+
+#: A handler: called with each accepted connection. It may be a coroutine
+#: function (the coroutine then runs as a task, and the connection is
+#: closed when it returns) or a plain callable (it then owns the
+#: connection; if it returns an awaitable, that is run as for a coroutine).
+Handler = Callable[["Connection"], Any]
+
+_NEW, _CONNECTING, _READY, _CLOSING, _CLOSED, _LOST = (
+    "new",
+    "connecting",
+    "ready",
+    "closing",
+    "closed",
+    "lost",
+)
+
+
+def tls_context(
+    ca_file: str | None = None,
+    cert_file: str | None = None,
+    key_file: str | None = None,
+) -> _ssl.SSLContext:
+    """An :class:`ssl.SSLContext` for ``tls:`` addresses: the broker's
+    certificate is verified against ``ca_file`` (PEM; the system's CAs when
+    ``None``) and must name the host (hostname verification is on). With
+    ``cert_file`` (and ``key_file``, or the key inside ``cert_file``) the
+    client presents that certificate to brokers that ask for one."""
+    ctx = _ssl.create_default_context(_ssl.Purpose.SERVER_AUTH, cafile=ca_file)
+    ctx.minimum_version = _ssl.TLSVersion.TLSv1_2
+    if cert_file is not None:
+        ctx.load_cert_chain(cert_file, key_file)
+    return ctx
+
+
+class Connection:
+    """One connection between this client and a peer: a two-way, ordered
+    stream of whole messages (``bytes``).
+
+    Made by the library: returned by :meth:`Client.open`, or handed to a
+    handler. Iterate it (``async for msg in conn``) or call :meth:`recv`;
+    :meth:`send` and :meth:`close`. Also an async context manager that
+    closes it on exit.
+    """
+
+    def __init__(
+        self, client: Client, conn_id: str, peer: str, protocol: str, *, opening: bool
+    ) -> None:
+        self._client = client
+        self._id = conn_id
+        self._peer = peer
+        self._protocol = protocol
+        self._opening = opening
+        self._opened: asyncio.Future[None] | None = (
+            asyncio.get_running_loop().create_future() if opening else None
+        )
+        self._inbox: collections.deque[bytes] = collections.deque()
+        self._inbox_bytes = 0
+        self._readable = asyncio.Event()
+        self._space = asyncio.Event()
+        self._space.set()
+        self.close_reason: CloseReason | None = None
+        """Why the connection ended, or ``None`` while it is open."""
+        self._end_detail = ""
+
+    # -- properties ---------------------------------------------------------
+
+    @property
+    def id(self) -> str:
+        """The connection id, ``"<initiator>:<suffix>"``."""
+        return self._id
+
+    @property
+    def peer(self) -> str:
+        """The name of the client at the other end."""
+        return self._peer
+
+    @property
+    def protocol(self) -> str:
+        """The protocol the connection was opened for."""
+        return self._protocol
+
+    @property
+    def client(self) -> Client:
+        """The client this connection belongs to."""
+        return self._client
+
+    @property
+    def closed(self) -> bool:
+        """True once the connection has ended, for whatever reason."""
+        return self.close_reason is not None
+
+    def __repr__(self) -> str:
+        state = "open" if self.close_reason is None else self.close_reason.name.lower()
+        return f"<Connection {self._id} peer={self._peer!r} protocol={self._protocol!r} {state}>"
+
+    # -- sending ------------------------------------------------------------
+
+    async def send(self, data: bytes | bytearray | memoryview) -> None:
+        """Send one message (``b""`` is an empty message) and wait until the
+        transport has room again (flow control).
+
+        Raises :class:`ConnectionClosed` (closed by either side),
+        :class:`PeerLeft`, :class:`BrokerLost`, :class:`MessageTooBig`, or
+        ``TypeError`` for anything but bytes-like data.
+        """
+        await self._client._send_data(self, data)
+
+    async def close(self) -> None:
+        """Close the connection: the peer is told (its iteration ends).
+        Messages not yet received are dropped. A no-op once ended."""
+        self._client._close_conn(self)
+        await self._client._drain_quietly()
+
+    # -- receiving ----------------------------------------------------------
+
+    async def recv(self) -> bytes:
+        """The next message. Raises :class:`ConnectionClosed` once the
+        connection was closed (by the peer, after the messages it sent
+        before closing; or by this side), :class:`PeerLeft` or
+        :class:`BrokerLost`."""
+        while not self._inbox:
+            if self.close_reason is not None:
+                raise self._end_error()
+            self._readable.clear()
+            await self._readable.wait()
+        data = self._inbox.popleft()
+        self._inbox_bytes -= len(data)
+        if self._inbox_bytes < self._client.inbox_limit:
+            self._space.set()
+        return data
+
+    def __aiter__(self) -> Connection:
+        return self
+
+    async def __anext__(self) -> bytes:
+        try:
+            return await self.recv()
+        except ConnectionClosed:
+            raise StopAsyncIteration from None
+
+    async def __aenter__(self) -> Connection:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # -- library side -------------------------------------------------------
+
+    def _end_error(self) -> ConnectionEnded:
+        reason = self.close_reason or CloseReason.LOCAL
+        if reason is CloseReason.PEER_LEFT:
+            return PeerLeft(self._peer)
+        if reason is CloseReason.BROKER_LOST:
+            return BrokerLost(self._end_detail)
+        return ConnectionClosed(reason, self._end_detail)
+
+    def _deliver(self, data: bytes) -> None:
+        self._inbox.append(data)
+        self._inbox_bytes += len(data)
+        if self._inbox_bytes >= self._client.inbox_limit:
+            self._space.clear()
+        self._readable.set()
+
+    async def _wait_space(self) -> None:
+        while self.close_reason is None and self._inbox_bytes >= self._client.inbox_limit:
+            self._space.clear()
+            await self._space.wait()
+
+    def _open_done(self) -> None:
+        self._opening = False
+        if self._opened is not None and not self._opened.done():
+            self._opened.set_result(None)
+
+    def _fail_open(self, error: BaseException) -> None:
+        fut = self._opened
+        if fut is not None and not fut.done():
+            fut.set_exception(error)
+
+    def _end(self, reason: CloseReason, detail: str = "") -> None:
+        if self.close_reason is not None:
+            return
+        self.close_reason = reason
+        self._end_detail = detail
+        if reason is CloseReason.LOCAL:
+            self._inbox.clear()
+            self._inbox_bytes = 0
+        if self._opening:
+            self._fail_open(self._end_error())
+        self._readable.set()
+        self._space.set()
+
+
+class Client:
+    """A client of an mpbroker.
+
+    :param address: ``"tcp:HOST:PORT"`` (``"tcp:[::1]:7330"``),
+        ``"tls:HOST:PORT"`` or ``"unix:PATH"``.
+    :param name: the name to log in with (1-255 bytes of UTF-8, no ``:``,
+        no control character).
+    :param secret: the secret, bytes (a ``str`` is encoded as UTF-8).
+    :param format: the listener's wire format, ``"binary"`` (default) or
+        ``"json"``.
+    :param ssl: for ``tls:`` addresses, the :class:`ssl.SSLContext` (see
+        :func:`tls_context`); default: the system's CAs, hostname checked.
+    :param server_hostname: the name the broker's certificate must carry
+        (default: HOST of the address).
+    :param max_message_size: the largest encoded message this client sends
+        (:class:`MessageTooBig` beyond); received messages may be up to
+        twice that, since the broker re-encodes messages between formats
+        (base64 makes JSON a third larger). Default: the broker's default,
+        1 MiB.
+    :param connect_timeout: seconds for connecting and logging in, and for
+        a graceful :meth:`close`.
+    :param inbox_limit: bytes of received messages a connection holds
+        before the client stops reading from the broker (flow control).
+    :param handlers: protocol -> handler, as by :meth:`handle`.
+    """
+
+    def __init__(
+        self,
+        address: str,
+        name: str,
+        secret: bytes | str = b"",
+        *,
+        format: str = "binary",
+        ssl: _ssl.SSLContext | None = None,
+        server_hostname: str | None = None,
+        max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+        connect_timeout: float = 10.0,
+        inbox_limit: int = 1048576,
+        handlers: Mapping[str, Handler] | None = None,
+    ) -> None:
+        self._address: Address = parse_address(address)
+        if ssl is not None and self._address.scheme != "tls":
+            raise ValueError("an SSL context is only for tls: addresses")
+        self._name = check_name(name)
+        self._secret = secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)
+        self._codec: Codec = get_codec(format)
+        self._ssl = ssl
+        self._server_hostname = server_hostname
+        if max_message_size < 256:
+            raise ValueError("max_message_size must be at least 256")
+        self.max_message_size: int = max_message_size
+        self.connect_timeout: float = connect_timeout
+        if inbox_limit < 1:
+            raise ValueError("inbox_limit must be positive")
+        self.inbox_limit: int = inbox_limit
+        self._handlers: dict[str, Handler] = {}
+        for protocol, handler in (handlers or {}).items():
+            self.handle(protocol, handler)
+        self._state = _NEW
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._decoder: Decoder = self._codec.decoder(2 * max_message_size + 4096)
+        self._pending: collections.deque[Message] = collections.deque()
+        self._conns: dict[str, Connection] = {}
+        self._next_conn = 0
+        self._read_task: asyncio.Task[None] | None = None
+        self._handler_tasks: set[asyncio.Task[None]] = set()
+        self._done: asyncio.Event | None = None
+        self._lost_detail: str | None = None
+
+    # -- properties ---------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        """The name this client logs in with (once logged in: the name the
+        broker's AuthOk confirmed)."""
+        return self._name
+
+    @property
+    def address(self) -> str:
+        """The broker address, as text."""
+        return str(self._address)
+
+    @property
+    def format(self) -> str:
+        """The wire format, ``"json"`` or ``"binary"``."""
+        return self._codec.name
+
+    @property
+    def logged_in(self) -> bool:
+        """True between a successful login and the end (close or loss)."""
+        return self._state == _READY
+
+    @property
+    def lost_reason(self) -> str | None:
+        """Why the broker connection was lost, or ``None`` if it was not."""
+        return self._lost_detail
+
+    @property
+    def connections(self) -> list[Connection]:
+        """The connections open or being opened now."""
+        return list(self._conns.values())
+
+    def __repr__(self) -> str:
+        return f"<Client {self._name!r} at {self._address} ({self._codec.name}) {self._state}>"
+
+    # -- handlers -----------------------------------------------------------
+
+    def handle(self, protocol: str, handler: Handler) -> None:
+        """Accept connections for ``protocol`` with ``handler`` (see
+        :data:`Handler`). A peer opening a protocol without a handler is
+        refused with UnknownProto, automatically. Raises ``ValueError`` if
+        ``protocol`` already has one."""
+        if not isinstance(protocol, str):
+            raise TypeError("protocol must be a str")
+        if not callable(handler):
+            raise TypeError("handler must be callable")
+        if protocol in self._handlers:
+            raise ValueError(f"protocol {protocol!r} already has a handler")
+        self._handlers[protocol] = handler
+
+    def unhandle(self, protocol: str) -> None:
+        """Stop accepting ``protocol`` (open connections stay). Raises
+        ``KeyError`` if it has no handler."""
+        del self._handlers[protocol]
+
+    # -- lifecycle ----------------------------------------------------------
+
+    async def connect(self) -> None:
+        """Connect and log in; return once logged in.
+
+        Raises :class:`AuthError` (with the broker's ``reason``) if the
+        login is refused, :class:`TLSError`, :class:`ConnectTimeout`
+        (after ``connect_timeout`` seconds) or :class:`ConnectError`.
+        A client connects once; after a failure it is closed.
+        """
+        if self._state != _NEW:
+            raise MPError(f"connect() on a client that is {self._state}")
+        self._state = _CONNECTING
+        self._done = asyncio.Event()
+        try:
+            async with asyncio.timeout(self.connect_timeout):
+                await self._login()
+        except BaseException as e:
+            self._state = _CLOSED
+            self._done.set()
+            if self._writer is not None:
+                self._writer.transport.abort()
+            if isinstance(e, TimeoutError) and not isinstance(e, MPError):
+                raise ConnectTimeout(
+                    f"no login at {self._address} within {self.connect_timeout} s"
+                ) from None
+            if isinstance(e, _ssl.SSLError):
+                raise TLSError(f"TLS with {self._address} failed: {e}") from e
+            if isinstance(e, (OSError, EOFError)):
+                raise ConnectError(f"cannot connect to {self._address}: {e}") from e
+            raise
+        if self._state != _CONNECTING:  # close() or abort() meanwhile
+            if self._writer is not None:
+                self._writer.transport.abort()
+            self._state = _CLOSED
+            self._done.set()
+            raise ConnectionClosed(CloseReason.LOCAL, "the client was closed during the login")
+        self._state = _READY
+        self._read_task = asyncio.create_task(self._read_loop(), name=f"mpclient-read-{self._name}")
+
+    async def _login(self) -> None:
+        a = self._address
+        if a.scheme == "unix":
+            self._reader, self._writer = await asyncio.open_unix_connection(a.path)
+        elif a.scheme == "tls":
+            ctx = self._ssl if self._ssl is not None else tls_context()
+            self._reader, self._writer = await asyncio.open_connection(
+                a.host, a.port, ssl=ctx, server_hostname=self._server_hostname or a.host
+            )
+        else:
+            self._reader, self._writer = await asyncio.open_connection(a.host, a.port)
+        self._writer.write(self._codec.encode(Message(Meta.AUTH, self._name, "", self._secret)))
+        await self._writer.drain()
+        try:
+            msg = await self._next_message()
+        except MPError as e:  # DecodeError
+            raise ConnectError(f"undecodable login answer from {a}: {e}") from e
+        if msg is None:
+            raise ConnectError(f"{a} closed the connection without answering the login")
+        if msg.meta == Meta.AUTH_FAILURE:
+            reason = (msg.data or b"").decode("utf-8", "replace")
+            raise AuthError(reason)
+        if msg.meta != Meta.AUTH_OK:
+            raise ConnectError(f"{a} answered the login with meta {msg.meta}")
+        if msg.other_client and name_error(msg.other_client) is None:
+            self._name = msg.other_client
+
+    async def close(self) -> None:
+        """Leave the broker gracefully: every connection is closed (the
+        peers are told), pending :meth:`open` calls raise
+        :class:`ConnectionClosed`, everything queued is sent, and this
+        returns once the broker has read it all and closed its side (or
+        after ``connect_timeout``). Handler tasks still running are then
+        cancelled. A no-op on a client already closed or lost."""
+        if self._state in (_NEW, _CONNECTING):
+            self._state = _CLOSED
+            return
+        if self._state in (_CLOSED, _LOST):
+            return
+        assert self._done is not None and self._writer is not None
+        if self._state == _CLOSING:
+            await self._done.wait()
+            return
+        self._state = _CLOSING
+        writer = self._writer
+        for conn in list(self._conns.values()):
+            self._write(Message(Meta.CONN_CLOSED, conn.peer, conn.id))
+            conn._end(CloseReason.LOCAL)
+        self._conns.clear()
+        try:
+            async with asyncio.timeout(self.connect_timeout):
+                await writer.drain()
+                if writer.can_write_eof():
+                    # Half-close: the broker reads to the end, then closes
+                    # its side, which ends the read loop.
+                    writer.write_eof()
+                    if self._read_task is not None:
+                        await asyncio.shield(self._read_task)
+        except (TimeoutError, OSError):
+            pass
+        finally:  # also when cancelled: then the cancellation goes on
+            await self._shutdown()
+
+    def abort(self) -> None:
+        """Drop the broker connection at once, without closing the
+        connections first: the peers get ClientClosed, as if this process
+        had died. Nothing queued is sent."""
+        if self._state in (_NEW, _CONNECTING):
+            self._state = _CLOSED
+            return
+        if self._state in (_CLOSED, _LOST):
+            return
+        self._state = _CLOSED
+        for conn in list(self._conns.values()):
+            conn._end(CloseReason.LOCAL)
+        self._conns.clear()
+        if self._writer is not None:
+            self._writer.transport.abort()
+        if self._read_task is not None:
+            self._read_task.cancel()
+        self._cancel_handlers()
+        if self._done is not None:
+            self._done.set()
+
+    async def wait_closed(self) -> None:
+        """Wait until the client is done: return after :meth:`close` or
+        :meth:`abort`; raise :class:`BrokerLost` when the broker
+        connection was lost. Use it to serve until the broker goes away."""
+        if self._done is None:
+            raise MPError("wait_closed() before connect()")
+        await self._done.wait()
+        if self._lost_detail is not None:
+            raise BrokerLost(self._lost_detail)
+
+    async def __aenter__(self) -> Client:
+        if self._state == _NEW:
+            await self.connect()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def _shutdown(self) -> None:
+        task = self._read_task
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.wait({task}, timeout=self.connect_timeout)
+        if self._writer is not None:
+            self._writer.close()
+            try:
+                async with asyncio.timeout(self.connect_timeout):
+                    await self._writer.wait_closed()
+            except (TimeoutError, OSError):
+                pass
+        await self._cancel_handlers_and_wait()
+        self._state = _CLOSED
+        assert self._done is not None
+        self._done.set()
+
+    def _cancel_handlers(self) -> list[asyncio.Task[None]]:
+        current = asyncio.current_task()
+        tasks = [t for t in self._handler_tasks if t is not current and not t.done()]
+        for t in tasks:
+            t.cancel()
+        return tasks
+
+    async def _cancel_handlers_and_wait(self) -> None:
+        tasks = self._cancel_handlers()
+        if tasks:
+            await asyncio.wait(tasks, timeout=self.connect_timeout)
+
+    # -- opening connections ------------------------------------------------
+
+    async def open(self, peer: str, protocol: str, *, timeout: float | None = None) -> Connection:
+        """Open a connection to ``peer`` for ``protocol`` and wait until
+        the peer accepts it.
+
+        Raises :class:`NoSuchClient` (no client of that name is connected),
+        :class:`UnknownProtocol` (the peer has no handler for it),
+        :class:`PeerLeft`, :class:`BrokerLost`, :class:`ConnectionClosed`
+        (the peer or this client closed it meanwhile), ``TimeoutError``
+        (after ``timeout`` seconds; the Syn is then withdrawn), or
+        ``ValueError`` for a bad peer name or this client's own name.
+        """
+        check_name(peer)
+        if peer == self._name:
+            raise ValueError(
+                "a client cannot open a connection to itself: both ends would "
+                "share one connection id"
+            )
+        if not isinstance(protocol, str):
+            raise TypeError("protocol must be a str")
+        self._check_ready()
+        conn_id = f"{self._name}:{self._next_conn:x}"
+        if len(conn_id.encode("utf-8")) > NAME_MAX:
+            raise MPError("connection id too long: use a shorter client name")
+        frame = self._codec.encode(
+            Message(Meta.CONN_SYN, peer, conn_id, protocol.encode("utf-8"))
+        )
+        if len(frame) > self.max_message_size:
+            raise MessageTooBig(f"a Syn of {len(frame)} bytes is over {self.max_message_size}")
+        self._next_conn += 1
+        conn = Connection(self, conn_id, peer, protocol, opening=True)
+        self._conns[conn_id] = conn
+        assert self._writer is not None and conn._opened is not None
+        self._writer.write(frame)
+        try:
+            await self._drain()
+            async with asyncio.timeout(timeout):
+                await asyncio.shield(conn._opened)
+        except BaseException:
+            if not conn._opened.done():
+                conn._opened.cancel()
+            elif not conn._opened.cancelled():
+                conn._opened.exception()  # retrieved: no "never retrieved" warning
+            self._close_conn(conn)  # withdraws the Syn, or closes it if acked
+            raise
+        return conn
+
+    # -- sending ------------------------------------------------------------
+
+    def _check_ready(self) -> None:
+        if self._state == _READY:
+            return
+        if self._state == _LOST:
+            raise BrokerLost(self._lost_detail or "")
+        if self._state in (_CLOSING, _CLOSED):
+            raise ConnectionClosed(CloseReason.LOCAL, "the client is closed")
+        raise MPError("not logged in: call connect() first")
+
+    def _write(self, msg: Message) -> None:
+        if self._writer is not None and not self._writer.is_closing():
+            self._writer.write(self._codec.encode(msg))
+
+    async def _drain(self) -> None:
+        assert self._writer is not None
+        try:
+            await self._writer.drain()
+        except (ConnectionError, OSError) as e:
+            if self._state == _READY:
+                self._lose(f"write failed: {e}")
+            raise BrokerLost(self._lost_detail or str(e)) from e
+
+    async def _drain_quietly(self) -> None:
+        if self._writer is None or self._state not in (_READY, _CLOSING):
+            return
+        try:
+            await self._writer.drain()
+        except (ConnectionError, OSError):
+            pass
+
+    async def _send_data(self, conn: Connection, data: bytes | bytearray | memoryview) -> None:
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f"a message is bytes, not {type(data).__name__}")
+        if conn.close_reason is not None:
+            raise conn._end_error()
+        if conn._opening:
+            raise MPError("the connection is not open yet")
+        self._check_ready()
+        frame = self._codec.encode(Message(Meta.DATA, conn.peer, conn.id, bytes(data)))
+        if len(frame) > self.max_message_size:
+            raise MessageTooBig(
+                f"a message of {len(data)} bytes encodes to {len(frame)} bytes in "
+                f"{self._codec.name}, over max_message_size {self.max_message_size}"
+            )
+        assert self._writer is not None
+        self._writer.write(frame)
+        await self._drain()
+
+    def _close_conn(self, conn: Connection) -> None:
+        if conn.close_reason is not None:
+            return
+        if self._state == _READY:
+            self._write(Message(Meta.CONN_CLOSED, conn.peer, conn.id))
+        self._conns.pop(conn.id, None)
+        conn._end(CloseReason.LOCAL)
+
+    # -- receiving ----------------------------------------------------------
+
+    async def _next_message(self) -> Message | None:
+        """The next message from the broker, or None at EOF."""
+        assert self._reader is not None
+        while not self._pending:
+            chunk = await self._reader.read(_READ_CHUNK)
+            if not chunk:
+                return None
+            self._pending.extend(self._decoder.feed(chunk))
+        return self._pending.popleft()
+
+    async def _read_loop(self) -> None:
+        try:
+            while True:
+                msg = await self._next_message()
+                if msg is None:
+                    if self._state == _READY:
+                        self._lose("the broker closed the connection")
+                    return
+                if self._state == _READY:
+                    await self._dispatch(msg)
+        except asyncio.CancelledError:
+            raise
+        except MPError as e:  # DecodeError
+            self._lose(f"undecodable message from the broker: {e}")
+        except (OSError, EOFError) as e:
+            self._lose(f"read failed: {e}")
+
+    def _lose(self, detail: str) -> None:
+        if self._state != _READY:
+            return
+        self._state = _LOST
+        self._lost_detail = detail
+        log.debug("%s: broker lost: %s", self._name, detail)
+        for conn in list(self._conns.values()):
+            conn._end(CloseReason.BROKER_LOST, detail)
+        self._conns.clear()
+        if self._writer is not None:
+            self._writer.transport.abort()
+        assert self._done is not None
+        self._done.set()
+
+    async def _dispatch(self, msg: Message) -> None:
+        meta = msg.meta
+        if meta == Meta.CONN_SYN:
+            self._handle_syn(msg)
+            return
+        if meta == Meta.CLIENT_CLOSED:
+            for gone in [c for c in self._conns.values() if c.peer == msg.other_client]:
+                del self._conns[gone.id]
+                gone._end(CloseReason.PEER_LEFT)
+            return
+        if meta == Meta.WAT:
+            log.warning(
+                "%s: the broker did not understand a message (WAT): %s",
+                self._name,
+                (msg.data or b"").decode("utf-8", "replace"),
+            )
+            return
+        conn = self._conns.get(msg.connection_id)
+        # Late messages for a connection we closed, and anything that does
+        # not come from the connection's peer, are ignored.
+        if conn is None or conn.peer != msg.other_client:
+            log.debug("%s: ignored meta %d on %r", self._name, meta, msg.connection_id)
+            return
+        if meta == Meta.DATA:
+            if not conn._opening:
+                conn._deliver(msg.data if msg.data is not None else b"")
+                await conn._wait_space()
+        elif meta == Meta.CONN_ACK:
+            if conn._opening:
+                conn._open_done()
+        elif meta in (Meta.UNKNOWN_PROTO, Meta.NO_SUCH_CONNECTION, Meta.CONN_CLOSED):
+            del self._conns[conn.id]
+            if conn._opening:
+                if meta == Meta.UNKNOWN_PROTO:
+                    conn._fail_open(UnknownProtocol(conn.peer, conn.protocol))
+                elif meta == Meta.NO_SUCH_CONNECTION:
+                    conn._fail_open(NoSuchClient(conn.peer, conn.protocol))
+            conn._end(CloseReason.BY_PEER)
+        else:
+            log.debug("%s: ignored meta %d from the broker", self._name, meta)
+
+    def _handle_syn(self, msg: Message) -> None:
+        try:
+            protocol: str | None = (msg.data or b"").decode("utf-8")
+        except UnicodeDecodeError:
+            protocol = None
+        handler = self._handlers.get(protocol) if protocol is not None else None
+        if (
+            handler is None
+            or protocol is None
+            or msg.connection_id in self._conns
+            or name_error(msg.other_client) is not None
+        ):
+            self._write(Message(Meta.UNKNOWN_PROTO, msg.other_client, msg.connection_id))
+            return
+        conn = Connection(self, msg.connection_id, msg.other_client, protocol, opening=False)
+        self._conns[conn.id] = conn
+        self._write(Message(Meta.CONN_ACK, conn.peer, conn.id))
+        try:
+            result = handler(conn)
+        except Exception:
+            log.exception("%s: the handler for %r raised", self._name, protocol)
+            self._close_conn(conn)
+            return
+        if inspect.isawaitable(result):
+            task = asyncio.ensure_future(self._run_handler(result, conn))
+            self._handler_tasks.add(task)
+            task.add_done_callback(self._handler_tasks.discard)
+
+    async def _run_handler(self, work: Awaitable[Any], conn: Connection) -> None:
+        try:
+            await work
+        except ConnectionEnded as e:
+            log.debug("%s: handler for %r ended: %s", self._name, conn.protocol, e)
+        except asyncio.CancelledError:
+            pass
+        except Exception:
+            log.exception("%s: the handler for %r raised", self._name, conn.protocol)
+        finally:
+            self._close_conn(conn)
+            await self._drain_quietly()
+
+
+async def connect(
+    address: str,
+    name: str,
+    secret: bytes | str = b"",
+    **options: Any,
+) -> Client:
+    """Create a :class:`Client` (same arguments), log it in and return it.
+
+    ::
+
+        client = await mpclient.connect("tcp:127.0.0.1:7330", "alice", b"pw",
+                                        handlers={"echo": echo})
+    """
+    client = Client(address, name, secret, **options)
+    await client.connect()
+    return client

@@ -1,0 +1,440 @@
+"""The two wire formats (translators) of mpbroker, byte for byte.
+
+* ``json``: one object per line, exactly as the original Go JSON translator
+  (and the broker) write it::
+
+      {"Meta":5,"OtherClient":"bob","ConnectionID":"alice:0","Data":"ZWNobw=="}
+
+* ``binary``: a big-endian u32 LENGTH of the rest, then meta, flags, name
+  length, id length, [level], name, id, data.
+
+Each format has an encoder (:meth:`Codec.encode`, a pure function of the
+message) and an incremental decoder (:meth:`Codec.decoder`), which is fed
+bytes as they arrive and returns the complete messages.
+
+See ``doc/protocol.md`` in the mpbroker source tree.
+"""
+
+from __future__ import annotations
+
+import binascii
+import json
+import re
+import struct
+from collections.abc import Callable
+from typing import Any
+
+from .errors import DecodeError
+from .protocol import NAME_MAX, Message
+
+__all__ = [
+    "Codec",
+    "Decoder",
+    "JsonDecoder",
+    "BinaryDecoder",
+    "JSON",
+    "BINARY",
+    "FORMATS",
+    "get_codec",
+    "encode_json",
+    "encode_binary",
+    "go_json_string",
+]
+
+FLAG_HAS_DATA = 0x01
+FLAG_HAS_LEVEL = 0x02
+_FLAGS_RESERVED = 0xFC
+
+_HEADER = struct.Struct(">IBBBB")
+
+
+def _check_byte(what: str, value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 255:
+        raise ValueError(f"{what} must be an integer 0-255, not {value!r}")
+    return value
+
+
+def _name_bytes(what: str, value: str) -> bytes:
+    try:
+        b = value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"{what} is not valid UTF-8: {value!r}") from None
+    if len(b) > NAME_MAX:
+        raise ValueError(f"{what} is longer than {NAME_MAX} bytes")
+    return b
+
+
+# ----------------------------------------------------------------------------
+# JSON: writing
+
+
+# Everything Go's encoding/json (with its default HTML escaping) writes as an
+# escape; lone surrogates stand for bytes that were not valid UTF-8.
+_GO_ESCAPE_RE = re.compile('[\x00-\x1f"\\\\<>&\u2028\u2029\ud800-\udfff]')
+_GO_ESCAPES = {
+    '"': '\\"',
+    "\\": "\\\\",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+    "<": "\\u003c",
+    ">": "\\u003e",
+    "&": "\\u0026",
+    "\u2028": "\\u2028",
+    "\u2029": "\\u2029",
+}
+
+
+def _go_escape(m: re.Match[str]) -> str:
+    ch = m.group()
+    esc = _GO_ESCAPES.get(ch)
+    if esc is not None:
+        return esc
+    if "\ud800" <= ch <= "\udfff":
+        return "\\ufffd"
+    return f"\\u{ord(ch):04x}"
+
+
+def go_json_string(s: str) -> str:
+    """``s`` as a JSON string literal, quotes included, escaped exactly as
+    Go's ``encoding/json`` escapes it: ``"``, ``\\``, ``\\n``, ``\\r``,
+    ``\\t``; other control characters as ``\\u00XX`` (lower-case hex);
+    ``<``, ``>``, ``&``, U+2028 and U+2029 as ``\\uXXXX``; a lone surrogate
+    (a byte that was not valid UTF-8, kept by ``surrogateescape``) as
+    ``\\ufffd``; everything else, DEL and ``/`` included, as itself."""
+    return '"' + _GO_ESCAPE_RE.sub(_go_escape, s) + '"'
+
+
+def encode_json(msg: Message) -> bytes:
+    """One message in the JSON format, with its trailing newline: the bytes
+    the original Go translator writes (plus ``"Level":N`` when the message
+    announces a level)."""
+    meta = _check_byte("meta", msg.meta)
+    _name_bytes("other_client", msg.other_client)
+    _name_bytes("connection_id", msg.connection_id)
+    if msg.data is None:
+        data = "null"
+    else:
+        data = '"' + binascii.b2a_base64(msg.data, newline=False).decode("ascii") + '"'
+    text = (
+        f'{{"Meta":{meta},"OtherClient":{go_json_string(msg.other_client)},'
+        f'"ConnectionID":{go_json_string(msg.connection_id)},"Data":{data}'
+    )
+    if msg.level is not None:
+        text += f',"Level":{_check_byte("level", msg.level)}'
+    return (text + "}\n").encode("utf-8", "surrogateescape")
+
+
+# ----------------------------------------------------------------------------
+# JSON: reading
+
+
+class _Pairs(list[tuple[str, Any]]):
+    """A JSON object, as its (key, value) pairs in order."""
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+_JSON_DECODER = json.JSONDecoder(
+    object_pairs_hook=_Pairs, parse_constant=_reject_constant, strict=True
+)
+
+
+def _valid_str(what: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise DecodeError(f"{what} is not a string")
+    try:
+        b = value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise DecodeError(f"{what} has a lone UTF-16 surrogate") from None
+    if len(b) > NAME_MAX:
+        raise DecodeError(f"{what} is longer than {NAME_MAX} bytes")
+    return value
+
+
+def _byte_value(what: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 255:
+        raise DecodeError(f"{what} must be an integer 0-255")
+    return value
+
+
+def _check_strings(value: Any) -> None:
+    """Every string inside an ignored value must be valid too."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise DecodeError("a string has a lone UTF-16 surrogate") from None
+    elif isinstance(value, list):
+        for item in value:
+            if isinstance(item, tuple):
+                _check_strings(item[0])
+                _check_strings(item[1])
+            else:
+                _check_strings(item)
+
+
+def _message_from_pairs(pairs: Any) -> Message:
+    if not isinstance(pairs, _Pairs):
+        raise DecodeError("the top level is not a JSON object")
+    meta = 0
+    other = ""
+    conn_id = ""
+    data: bytes | None = None
+    level: int | None = None
+    for key, value in pairs:
+        _check_strings(key)
+        k = key.lower()
+        if k == "meta":
+            if value is not None:
+                meta = _byte_value("Meta", value)
+        elif k == "otherclient":
+            if value is not None:
+                other = _valid_str("OtherClient", value)
+        elif k == "connectionid":
+            if value is not None:
+                conn_id = _valid_str("ConnectionID", value)
+        elif k == "data":
+            if value is None:
+                data = None
+            elif isinstance(value, str):
+                raw = value.replace("\r", "").replace("\n", "")
+                try:
+                    data = binascii.a2b_base64(raw.encode("ascii"), strict_mode=True)
+                except (UnicodeEncodeError, binascii.Error) as e:
+                    raise DecodeError(f"Data is not padded standard base64: {e}") from None
+            else:
+                raise DecodeError("Data is neither null nor a string")
+        elif k == "level":
+            if value is not None:
+                level = _byte_value("Level", value)
+        else:
+            _check_strings(value)
+    return Message(meta, other, conn_id, data, level)
+
+
+_JSON_WS = b" \t\r\n"
+
+
+class Decoder:
+    """An incremental decoder: :meth:`feed` it bytes as they arrive; it
+    returns the messages they complete. ``max_size`` bounds one encoded
+    message (and so the bytes it keeps). After a :class:`DecodeError` the
+    stream is unusable."""
+
+    def __init__(self, max_size: int) -> None:
+        if max_size < 16:
+            raise ValueError("max_size too small")
+        self.max_size: int = max_size
+        self._buf = bytearray()
+
+    @property
+    def buffered(self) -> int:
+        """Bytes received and not yet part of a complete message."""
+        return len(self._buf)
+
+    def feed(self, data: bytes) -> list[Message]:
+        """Add ``data``; return the complete messages, in order."""
+        raise NotImplementedError
+
+
+class JsonDecoder(Decoder):
+    """Reads the JSON format: objects separated by JSON whitespace, in
+    practice one per line as the broker writes them. Keys are
+    case-insensitive, unknown keys ignored, missing keys zero values."""
+
+    def __init__(self, max_size: int) -> None:
+        super().__init__(max_size)
+        self._scanned = 0  # bytes of _buf known to hold no newline
+
+    def feed(self, data: bytes) -> list[Message]:
+        buf = self._buf
+        buf += data
+        out: list[Message] = []
+        start = 0
+        search = self._scanned
+        while True:
+            nl = buf.find(b"\n", search)
+            if nl < 0:
+                break
+            self._decode_line(bytes(buf[start:nl]), out)
+            start = search = nl + 1
+        if start:
+            del buf[:start]
+        self._scanned = len(buf)
+        if len(buf) > self.max_size:
+            stripped = buf.lstrip(_JSON_WS)
+            if (
+                not stripped
+                or len(stripped) > self.max_size
+                or len(buf) - len(stripped) > self.max_size
+            ):
+                raise DecodeError(f"a JSON message longer than {self.max_size} bytes")
+        return out
+
+    def _decode_line(self, line: bytes, out: list[Message]) -> None:
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise DecodeError(f"not valid UTF-8: {e}") from None
+        pos = 0
+        n = len(text)
+        while True:
+            while pos < n and text[pos] in " \t\r\n":
+                pos += 1
+            if pos >= n:
+                return
+            if text[pos] != "{":
+                raise DecodeError("the top level is not a JSON object")
+            begin = pos
+            try:
+                value, pos = _JSON_DECODER.raw_decode(text, pos)
+            except (ValueError, RecursionError) as e:
+                raise DecodeError(f"malformed JSON: {e}") from None
+            if pos - begin > self.max_size and len(
+                text[begin:pos].encode("utf-8", "surrogatepass")
+            ) > self.max_size:
+                raise DecodeError(f"a JSON message longer than {self.max_size} bytes")
+            out.append(_message_from_pairs(value))
+
+
+def decode_json(data: bytes, max_size: int = 1 << 30) -> list[Message]:
+    """Decode complete JSON text (every message ended by a newline)."""
+    d = JsonDecoder(max_size)
+    msgs = d.feed(data)
+    if d.buffered and bytes(d._buf).strip(_JSON_WS):
+        raise DecodeError("an incomplete JSON message at the end")
+    return msgs
+
+
+# ----------------------------------------------------------------------------
+# Binary
+
+
+def encode_binary(msg: Message) -> bytes:
+    """One message in the binary format (see the module docstring)."""
+    meta = _check_byte("meta", msg.meta)
+    name = _name_bytes("other_client", msg.other_client)
+    conn_id = _name_bytes("connection_id", msg.connection_id)
+    data = b"" if msg.data is None else bytes(msg.data)
+    flags = 0 if msg.data is None else FLAG_HAS_DATA
+    level = b""
+    if msg.level is not None:
+        flags |= FLAG_HAS_LEVEL
+        level = bytes((_check_byte("level", msg.level),))
+    length = 4 + len(level) + len(name) + len(conn_id) + len(data)
+    if length > 0xFFFFFFFF:
+        raise ValueError("message too long for the binary format")
+    return b"".join(
+        (_HEADER.pack(length, meta, flags, len(name), len(conn_id)), level, name, conn_id, data)
+    )
+
+
+class BinaryDecoder(Decoder):
+    """Reads the binary format: length-prefixed frames back to back."""
+
+    def feed(self, data: bytes) -> list[Message]:
+        buf = self._buf
+        buf += data
+        out: list[Message] = []
+        pos = 0
+        while len(buf) - pos >= 4:
+            (length,) = struct.unpack_from(">I", buf, pos)
+            if length + 4 > self.max_size:
+                raise DecodeError(
+                    f"a binary frame of {length + 4} bytes is over {self.max_size}"
+                )
+            if len(buf) - pos < 4 + length:
+                break
+            out.append(self._frame(memoryview(buf)[pos + 4 : pos + 4 + length]))
+            pos += 4 + length
+        if pos:
+            del buf[:pos]
+        return out
+
+    @staticmethod
+    def _frame(frame: memoryview) -> Message:
+        try:
+            if len(frame) < 4:
+                raise DecodeError("a binary frame shorter than its header")
+            meta, flags, name_len, id_len = frame[0], frame[1], frame[2], frame[3]
+            if flags & _FLAGS_RESERVED:
+                raise DecodeError("reserved flag bits set in a binary frame")
+            pos = 4
+            level: int | None = None
+            if flags & FLAG_HAS_LEVEL:
+                if len(frame) < 5:
+                    raise DecodeError("a binary frame too short for its level")
+                level = frame[4]
+                pos = 5
+            if len(frame) < pos + name_len + id_len:
+                raise DecodeError("a binary frame too short for its names")
+            try:
+                name = bytes(frame[pos : pos + name_len]).decode("utf-8")
+                conn_id = bytes(frame[pos + name_len : pos + name_len + id_len]).decode("utf-8")
+            except UnicodeDecodeError:
+                raise DecodeError("a name in a binary frame is not valid UTF-8") from None
+            pos += name_len + id_len
+            data: bytes | None = None
+            if flags & FLAG_HAS_DATA:
+                data = bytes(frame[pos:])
+            elif pos != len(frame):
+                raise DecodeError("data bytes in a binary frame without HAS_DATA")
+            return Message(meta, name, conn_id, data, level)
+        finally:
+            frame.release()
+
+
+def decode_binary(data: bytes, max_size: int = 1 << 30) -> list[Message]:
+    """Decode complete binary frames."""
+    d = BinaryDecoder(max_size)
+    msgs = d.feed(data)
+    if d.buffered:
+        raise DecodeError("an incomplete binary frame at the end")
+    return msgs
+
+
+# ----------------------------------------------------------------------------
+# The registry
+
+
+class Codec:
+    """A wire format: its ``name``, an encoder and a decoder factory."""
+
+    def __init__(
+        self,
+        name: str,
+        encode: Callable[[Message], bytes],
+        decoder: Callable[[int], Decoder],
+    ) -> None:
+        self.name: str = name
+        self._encode = encode
+        self._decoder = decoder
+
+    def encode(self, msg: Message) -> bytes:
+        """The bytes of ``msg`` in this format."""
+        return self._encode(msg)
+
+    def decoder(self, max_size: int) -> Decoder:
+        """A new incremental decoder for one stream."""
+        return self._decoder(max_size)
+
+    def __repr__(self) -> str:
+        return f"<Codec {self.name}>"
+
+
+JSON = Codec("json", encode_json, JsonDecoder)
+BINARY = Codec("binary", encode_binary, BinaryDecoder)
+
+#: The formats by name.
+FORMATS: dict[str, Codec] = {"json": JSON, "binary": BINARY}
+
+
+def get_codec(name: str) -> Codec:
+    """The codec called ``name`` (``"json"`` or ``"binary"``)."""
+    try:
+        return FORMATS[name]
+    except KeyError:
+        raise ValueError(f"unknown wire format {name!r} (json or binary)") from None
