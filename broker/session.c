@@ -168,12 +168,17 @@ static void drop_slow_consumer(struct session *s, size_t queued)
 }
 
 /* After queueing for `s`: apply the limits to its output. */
-static void check_output(struct session *s)
+static void check_output(struct session *s, size_t before)
 {
     const struct broker_conf *conf = &s->broker->conf;
     size_t queued = evbuffer_get_length(bufferevent_get_output(s->bev));
 
-    if (queued > conf->output_hard_limit)
+    /* Only a queue that was already past the high water mark makes a
+     * client too slow: one message re-encoded for it (JSON escapes and
+     * base64 grow it) may alone pass the hard limit of a small config,
+     * and that says nothing about the reader. The queue stays bounded by
+     * the hard limit plus one message. */
+    if (queued > conf->output_hard_limit && before > conf->output_high_water)
         drop_slow_consumer(s, queued);
     else if (queued > conf->output_high_water && s->broker->sender != NULL &&
              s->broker->sender->state != SESSION_CLOSING)
@@ -214,7 +219,7 @@ int session_send(struct session *s, const struct mp_message *msg)
     }
     traffic_of(s)->messages_out++;
     traffic_of(s)->bytes_out += evbuffer_get_length(out) - before;
-    check_output(s);
+    check_output(s, before);
     return 0;
 }
 

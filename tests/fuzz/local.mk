@@ -1,3 +1,59 @@
-# libFuzzer harnesses (configure --enable-fuzzing, CC=clang).
+# libFuzzer harnesses (configure --enable-fuzzing, CC=clang). Built by
+# `make` in a fuzzing build only; tools/fuzz.sh builds and runs them, and
+# tests/fuzz/README.md says how to run one by hand.
+FUZZ_SESSION_PLUGINS = plugins/translator_json.la \
+	plugins/translator_binary.la plugins/auth_allow_all.la
+FUZZ_CONFIG_PLUGINS = $(FUZZ_SESSION_PLUGINS) plugins/auth_passwd.la \
+	plugins/acl.la
+
 if ENABLE_FUZZING
+noinst_PROGRAMS += tests/fuzz/fuzz_json tests/fuzz/fuzz_binary \
+	tests/fuzz/fuzz_config tests/fuzz/fuzz_session
+
+FUZZ_HARNESS_COMPILE = $(AM_CFLAGS) $(FUZZ_CFLAGS)
+FUZZ_HARNESS_LINK = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
+# The broker harnesses load the build's own plugins (fuzz_plugins.h).
+FUZZ_BROKER_INCLUDES = $(AM_CPPFLAGS) -I$(top_srcdir)/broker \
+	-DMP_FUZZ_PLUGIN_DIR='"$(abs_top_builddir)/plugins/.libs"'
+FUZZ_BROKER_COMPILE = $(FUZZ_HARNESS_COMPILE) $(LIBEVENT_CFLAGS) \
+	$(LIBCONFIG_CFLAGS)
+
+tests_fuzz_fuzz_json_SOURCES = tests/fuzz/fuzz_json.c \
+	tests/fuzz/fuzz_codec.c tests/fuzz/fuzz_codec.h \
+	tests/fuzz/fuzz_util.c tests/fuzz/fuzz_util.h
+tests_fuzz_fuzz_json_CFLAGS = $(FUZZ_HARNESS_COMPILE)
+tests_fuzz_fuzz_json_LDFLAGS = $(FUZZ_HARNESS_LINK)
+tests_fuzz_fuzz_json_LDADD = common/libmpcommon.la
+
+tests_fuzz_fuzz_binary_SOURCES = tests/fuzz/fuzz_binary.c \
+	tests/fuzz/fuzz_codec.c tests/fuzz/fuzz_codec.h \
+	tests/fuzz/fuzz_util.c tests/fuzz/fuzz_util.h
+tests_fuzz_fuzz_binary_CFLAGS = $(FUZZ_HARNESS_COMPILE)
+tests_fuzz_fuzz_binary_LDFLAGS = $(FUZZ_HARNESS_LINK)
+tests_fuzz_fuzz_binary_LDADD = common/libmpcommon.la
+
+tests_fuzz_fuzz_config_SOURCES = tests/fuzz/fuzz_config.c \
+	tests/fuzz/fuzz_plugins.h tests/fuzz/fuzz_util.c tests/fuzz/fuzz_util.h
+tests_fuzz_fuzz_config_CPPFLAGS = $(FUZZ_BROKER_INCLUDES)
+tests_fuzz_fuzz_config_CFLAGS = $(FUZZ_BROKER_COMPILE)
+tests_fuzz_fuzz_config_LDFLAGS = $(FUZZ_HARNESS_LINK)
+tests_fuzz_fuzz_config_LDADD = broker/libmpbroker.la
+EXTRA_tests_fuzz_fuzz_config_DEPENDENCIES = $(FUZZ_CONFIG_PLUGINS)
+
+tests_fuzz_fuzz_session_SOURCES = tests/fuzz/fuzz_session.c \
+	tests/fuzz/fuzz_plugins.h tests/fuzz/fuzz_util.c tests/fuzz/fuzz_util.h
+tests_fuzz_fuzz_session_CPPFLAGS = $(FUZZ_BROKER_INCLUDES)
+tests_fuzz_fuzz_session_CFLAGS = $(FUZZ_BROKER_COMPILE)
+tests_fuzz_fuzz_session_LDFLAGS = $(FUZZ_HARNESS_LINK)
+tests_fuzz_fuzz_session_LDADD = broker/libmpbroker.la
+EXTRA_tests_fuzz_fuzz_session_DEPENDENCIES = $(FUZZ_SESSION_PLUGINS)
 endif
+
+# Distributed whatever the configuration, so that a tarball can fuzz.
+EXTRA_DIST += tools/fuzz.sh tests/fuzz/README.md tests/fuzz/corpus \
+	tests/fuzz/fuzz_json.c tests/fuzz/fuzz_binary.c \
+	tests/fuzz/fuzz_config.c tests/fuzz/fuzz_session.c \
+	tests/fuzz/fuzz_codec.c tests/fuzz/fuzz_codec.h \
+	tests/fuzz/fuzz_util.c tests/fuzz/fuzz_util.h tests/fuzz/fuzz_plugins.h \
+	tests/fuzz/fuzz_json.dict tests/fuzz/fuzz_binary.dict \
+	tests/fuzz/fuzz_config.dict tests/fuzz/fuzz_session.dict
