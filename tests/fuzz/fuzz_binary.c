@@ -15,6 +15,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    fuzz_codec_one_input(&mp_codec_binary, &mp_codec_json, data, size);
+    fuzz_codec_one_input(&mp_codec_binary, &mp_codec_json, false, data, size);
     return 0;
 }

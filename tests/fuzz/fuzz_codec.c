@@ -281,14 +281,15 @@ static size_t piece_size(const uint8_t *data, size_t size)
 }
 
 static void check_max_size(const struct mp_codec_ops *codec,
-                           const uint8_t *data, size_t size, size_t max_size,
+                           bool needs_stream, const uint8_t *data,
+                           size_t size, size_t max_size,
                            struct decode_run *whole)
 {
     struct decode_run run = { 0 };
 
     decode_stream(codec, true, data, size, max_size, 0, whole);
 
-    if (codec->stream_new != NULL) {
+    if (codec->stream_new != NULL && !needs_stream) {
         decode_stream(codec, false, data, size, max_size, 0, &run);
         compare_runs(whole, &run, "without stream state");
         run_free(&run);
@@ -305,14 +306,14 @@ static void check_max_size(const struct mp_codec_ops *codec,
 }
 
 void fuzz_codec_one_input(const struct mp_codec_ops *codec,
-                          const struct mp_codec_ops *other,
+                          const struct mp_codec_ops *other, bool needs_stream,
                           const uint8_t *data, size_t size)
 {
     check_sniff(codec, data, size);
     for (size_t i = 0; i < sizeof max_sizes / sizeof max_sizes[0]; i++) {
         struct decode_run whole = { 0 };
 
-        check_max_size(codec, data, size, max_sizes[i], &whole);
+        check_max_size(codec, needs_stream, data, size, max_sizes[i], &whole);
         /* The messages are the same whatever the limit: check round trips
          * once, on the run with the largest limit (the most messages). */
         if (i + 1 == sizeof max_sizes / sizeof max_sizes[0]) {

@@ -12,11 +12,15 @@
 
 #include <mp/plugin.h>
 
-/* Run every check on data[0..size) as a stream of `codec`; `other` is the
- * other wire format (a decoded message must be representable there too,
- * since the broker re-encodes every message for its recipient). */
+#include <stdbool.h>
+
+/* Run every check on data[0..size) as a stream of `codec`; `other` is
+ * another wire format (a decoded message must be representable there too,
+ * since the broker re-encodes every message for its recipient).
+ * `needs_stream`: the codec cannot decode without its stream state (gob
+ * keeps the peer's type definition there), so no run goes without it. */
 void fuzz_codec_one_input(const struct mp_codec_ops *codec,
-                          const struct mp_codec_ops *other,
+                          const struct mp_codec_ops *other, bool needs_stream,
                           const uint8_t *data, size_t size);
 
 #endif

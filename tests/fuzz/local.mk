@@ -7,7 +7,7 @@ FUZZ_CONFIG_PLUGINS = $(FUZZ_SESSION_PLUGINS) plugins/auth_passwd.la \
 	plugins/acl.la
 
 if ENABLE_FUZZING
-noinst_PROGRAMS += tests/fuzz/fuzz_json tests/fuzz/fuzz_binary \
+noinst_PROGRAMS += tests/fuzz/fuzz_json tests/fuzz/fuzz_binary tests/fuzz/fuzz_gob \
 	tests/fuzz/fuzz_config tests/fuzz/fuzz_session
 
 FUZZ_HARNESS_COMPILE = $(AM_CFLAGS) $(FUZZ_CFLAGS)
@@ -24,6 +24,13 @@ tests_fuzz_fuzz_json_SOURCES = tests/fuzz/fuzz_json.c \
 tests_fuzz_fuzz_json_CFLAGS = $(FUZZ_HARNESS_COMPILE)
 tests_fuzz_fuzz_json_LDFLAGS = $(FUZZ_HARNESS_LINK)
 tests_fuzz_fuzz_json_LDADD = common/libmpcommon.la
+
+tests_fuzz_fuzz_gob_SOURCES = tests/fuzz/fuzz_gob.c \
+	tests/fuzz/fuzz_codec.c tests/fuzz/fuzz_codec.h \
+	tests/fuzz/fuzz_util.c tests/fuzz/fuzz_util.h
+tests_fuzz_fuzz_gob_CFLAGS = $(FUZZ_HARNESS_COMPILE)
+tests_fuzz_fuzz_gob_LDFLAGS = $(FUZZ_HARNESS_LINK)
+tests_fuzz_fuzz_gob_LDADD = common/libmpcommon.la
 
 tests_fuzz_fuzz_binary_SOURCES = tests/fuzz/fuzz_binary.c \
 	tests/fuzz/fuzz_codec.c tests/fuzz/fuzz_codec.h \
@@ -51,9 +58,9 @@ endif
 
 # Distributed whatever the configuration, so that a tarball can fuzz.
 EXTRA_DIST += tools/fuzz.sh tests/fuzz/README.md tests/fuzz/corpus \
-	tests/fuzz/fuzz_json.c tests/fuzz/fuzz_binary.c \
+	tests/fuzz/fuzz_json.c tests/fuzz/fuzz_binary.c tests/fuzz/fuzz_gob.c \
 	tests/fuzz/fuzz_config.c tests/fuzz/fuzz_session.c \
 	tests/fuzz/fuzz_codec.c tests/fuzz/fuzz_codec.h \
 	tests/fuzz/fuzz_util.c tests/fuzz/fuzz_util.h tests/fuzz/fuzz_plugins.h \
-	tests/fuzz/fuzz_json.dict tests/fuzz/fuzz_binary.dict \
+	tests/fuzz/fuzz_json.dict tests/fuzz/fuzz_binary.dict tests/fuzz/fuzz_gob.dict \
 	tests/fuzz/fuzz_config.dict tests/fuzz/fuzz_session.dict
