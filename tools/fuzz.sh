@@ -30,8 +30,6 @@ jobs=$(nproc 2>/dev/null || echo 2)
 packages="autoconf automake libtool pkg-config make clang libclang-rt-dev
 libevent-dev libyajl-dev libconfig-dev libcrypt-dev libssl-dev"
 
-say() { printf '==> %s\n' "$*" >&2; }
-
 case $seconds in
 '' | *[!0-9]*)
     echo "usage: sh tools/fuzz.sh [SECONDS]" >&2
@@ -39,24 +37,7 @@ case $seconds in
     ;;
 esac
 
-# As tools/quickstart.sh: install what is missing, as root.
-install_packages() {
-    missing=
-    for p in "$@"; do
-        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
-            missing="$missing $p"
-    done
-    [ -z "$missing" ] && return 0
-    say "installing Debian packages:$missing"
-    if [ "$(id -u)" -ne 0 ]; then
-        echo "fuzz.sh: run as root to install:$missing" >&2
-        exit 1
-    fi
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    # shellcheck disable=SC2086
-    apt-get install -y -qq $missing >/dev/null
-}
+. "$top/tools/packages.sh"
 
 # A source tree configured in place refuses out-of-tree builds. Rather
 # than touch it (make distclean), build from a tree of symlinks to its

@@ -27,25 +27,7 @@ libyajl-dev libconfig-dev libcrypt-dev libssl-dev libsystemd-dev"
 test_packages="libcriterion-dev valgrind openssl clang libclang-rt-dev systemd
 mandoc python3-pytest python3-venv python3-setuptools python3-wheel"
 
-say() { printf '==> %s\n' "$*" >&2; }
-
-install_packages() {
-    missing=
-    for p in "$@"; do
-        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
-            missing="$missing $p"
-    done
-    [ -z "$missing" ] && return 0
-    say "installing Debian packages:$missing"
-    if [ "$(id -u)" -ne 0 ]; then
-        echo "quickstart.sh: run as root to install:$missing" >&2
-        exit 1
-    fi
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    # shellcheck disable=SC2086
-    apt-get install -y -qq $missing >/dev/null
-}
+. "$top/tools/packages.sh"
 
 bootstrap() {
     if [ ! -x "$top/configure" ] || [ "$top/configure.ac" -nt "$top/configure" ]; then

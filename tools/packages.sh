@@ -1,0 +1,24 @@
+# packages.sh - sourced by tools/quickstart.sh and tools/fuzz.sh: the
+# Debian packages each needs are installed (as root, with apt-get) when
+# missing.
+
+say() { printf '==> %s\n' "$*" >&2; }
+
+# install_packages PACKAGE...: install those not installed yet.
+install_packages() {
+    missing=
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
+            missing="$missing $p"
+    done
+    [ -z "$missing" ] && return 0
+    say "installing Debian packages:$missing"
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "${0##*/}: run as root to install:$missing" >&2
+        exit 1
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    # shellcheck disable=SC2086
+    apt-get install -y -qq $missing >/dev/null
+}
