@@ -142,6 +142,25 @@ void auth_chain_cancel(struct session *s)
     ticket_free(t);
 }
 
+int auth_chain_suspend(struct session *s, unsigned char **secret,
+                       size_t *secret_len)
+{
+    struct mp_auth_ticket *t = s->auth;
+
+    *secret = NULL;
+    *secret_len = t->secret_len;
+    if (t->secret_len > 0) {
+        *secret = malloc(t->secret_len);
+        if (*secret == NULL) {
+            auth_chain_cancel(s);
+            return -1;
+        }
+        memcpy(*secret, t->secret, t->secret_len);
+    }
+    auth_chain_cancel(s);
+    return 0;
+}
+
 void auth_chain_done(struct mp_auth_ticket *t, enum mp_auth_result result,
                      const char *reason)
 {

@@ -22,6 +22,13 @@ void auth_chain_start(struct session *s, const unsigned char *secret,
  * the ticket. No-op when nothing is pending. */
 void auth_chain_cancel(struct session *s);
 
+/* Reloads: cancel s's pending login at the old authenticators and hand
+ * back a malloc'd copy of its secret (*secret NULL when none was given),
+ * so that auth_chain_start() can ask the new chain. Returns -1 if out of
+ * memory (the login is then refused). */
+int auth_chain_suspend(struct session *s, unsigned char **secret,
+                       size_t *secret_len);
+
 /* host->auth_done (see mp/plugin.h). */
 void auth_chain_done(struct mp_auth_ticket *ticket,
                      enum mp_auth_result result, const char *reason);

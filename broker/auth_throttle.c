@@ -38,6 +38,13 @@ struct auth_throttle *auth_throttle_new(unsigned max_failures,
     return t;
 }
 
+void auth_throttle_configure(struct auth_throttle *t, unsigned max_failures,
+                             unsigned block_s)
+{
+    t->max_failures = max_failures;
+    t->block_s = block_s;
+}
+
 static void unlink_source(struct auth_throttle *t, struct source *s)
 {
     if (s->prev != NULL)

@@ -32,6 +32,10 @@ struct auth_throttle *auth_throttle_new(unsigned max_failures,
                                         unsigned block_s);
 void auth_throttle_free(struct auth_throttle *t);
 
+/* New limits (a reload); the addresses counted so far are kept. */
+void auth_throttle_configure(struct auth_throttle *t, unsigned max_failures,
+                             unsigned block_s);
+
 /* May `peer` ("192.0.2.1:4242", "[::1]:4242", "unix") try to log in now? */
 bool auth_throttle_allows(struct auth_throttle *t, const char *peer,
                           time_t now);

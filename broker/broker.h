@@ -26,6 +26,7 @@ struct evhttp;
 struct broker {
     struct event_base *base;
     struct broker_conf conf;
+    const char *default_plugin_dir; /* for config files without plugin_dir */
     struct plugin_set plugins;
 
     struct hashmap *names;      /* name -> READY session */

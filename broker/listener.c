@@ -249,54 +249,107 @@ static int bind_unix(const struct listener_conf *lc, char *label, size_t len,
     return fd;
 }
 
-static int open_one(struct broker *b, const struct listener_conf *lc,
-                    struct errors *errs)
+static void listener_free(struct listener *l)
+{
+    if (l->evl != NULL)
+        evconnlistener_free(l->evl);
+    if (l->retry != NULL)
+        event_free(l->retry);
+    if (l->tls != NULL)
+        tls_server_free(l->tls);
+    free(l->traffic);
+    if (l->unix_path != NULL) {
+        if (!l->retired)
+            unlink(l->unix_path); /* a retired one was unlinked then */
+        free(l->unix_path);
+    }
+    free(l->address);
+    free(l);
+}
+
+/* The TLS context and label prefix of `l` from lc's tls group. */
+static int apply_tls(struct listener *l, const struct listener_conf *lc,
+                     struct errors *errs)
+{
+    struct ssl_ctx_st *ctx = NULL;
+
+    if (lc->tls.entry != NULL && (ctx = tls_server_new(&lc->tls, errs)) == NULL)
+        return -1;
+    if (l->tls != NULL)
+        tls_server_free(l->tls); /* sessions keep their own reference */
+    l->tls = ctx;
+    if (lc->unix_path == NULL)
+        memcpy(l->label, ctx != NULL ? "tls" : "tcp", 3);
+    return 0;
+}
+
+static const struct loaded_plugin *translator_of(struct broker *b,
+                                                 const struct listener_conf *lc)
+{
+    if (strcmp(lc->translator, "auto") == 0)
+        return NULL;
+    return plugins_translator(&b->plugins, lc->translator);
+}
+
+struct listener *listener_open(struct broker *b, const struct listener_conf *lc,
+                               struct errors *errs)
 {
     struct listener *l = calloc(1, sizeof *l);
     int fd;
 
     if (l == NULL) {
         errors_add(errs, NULL, 0, "out of memory");
-        return -1;
+        return NULL;
     }
     l->broker = b;
-    l->next = b->listeners;
-    b->listeners = l;
+    l->port = lc->port;
     l->traffic = calloc(b->plugins.n_translators ? b->plugins.n_translators : 1,
                         sizeof *l->traffic);
-    if (l->traffic == NULL) {
+    if (l->traffic == NULL ||
+        (lc->address != NULL && (l->address = strdup(lc->address)) == NULL) ||
+        (lc->unix_path != NULL && (l->unix_path = strdup(lc->unix_path)) == NULL)) {
         errors_add(errs, NULL, 0, "out of memory");
-        return -1;
+        listener_free(l);
+        return NULL;
     }
-    if (strcmp(lc->translator, "auto") != 0)
-        l->translator = plugins_translator(&b->plugins, lc->translator);
+    l->translator = translator_of(b, lc);
     fd = lc->unix_path ? bind_unix(lc, l->label, sizeof l->label, errs)
                        : bind_tcp(lc, l->label, sizeof l->label, errs);
-    if (fd < 0)
-        return -1;
-    if (lc->unix_path != NULL)
-        l->unix_path = strdup(lc->unix_path);
-    if (lc->tls.entry != NULL) {
-        l->tls = tls_server_new(&lc->tls, errs);
-        if (l->tls == NULL) {
-            close(fd);
-            return -1;
-        }
-        memcpy(l->label, "tls", 3); /* "tcp:HOST:PORT" -> "tls:HOST:PORT" */
+    if (fd < 0) {
+        free(l->unix_path); /* not ours to unlink: it may be in use */
+        l->unix_path = NULL;
+        listener_free(l);
+        return NULL;
     }
     l->retry = evtimer_new(b->base, retry_cb, l);
     l->evl = evconnlistener_new(b->base, accept_cb, l,
                                 LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
                                 -1, fd);
+    if (l->evl == NULL)
+        close(fd);
     if (l->evl == NULL || l->retry == NULL) {
         errors_add(errs, NULL, 0, "out of memory");
-        if (l->evl == NULL)
-            close(fd);
-        return -1;
+        listener_free(l);
+        return NULL;
+    }
+    if (apply_tls(l, lc, errs) != 0) {
+        listener_free(l);
+        return NULL;
     }
     evconnlistener_set_error_cb(l->evl, accept_error_cb);
     log_info("listening on %s translator=%s", l->label, lc->translator);
-    return 0;
+    return l;
+}
+
+void listener_link(struct broker *b, struct listener *l)
+{
+    l->next = b->listeners;
+    b->listeners = l;
+}
+
+void listener_discard(struct listener *l)
+{
+    listener_free(l);
 }
 
 int listeners_open(struct broker *b, struct errors *errs)
@@ -304,10 +357,73 @@ int listeners_open(struct broker *b, struct errors *errs)
     int rc = 0;
 
     for (size_t i = 0; i < b->conf.n_listeners; i++) {
-        if (open_one(b, &b->conf.listeners[i], errs) != 0)
+        struct listener *l = listener_open(b, &b->conf.listeners[i], errs);
+        if (l != NULL)
+            listener_link(b, l);
+        else
             rc = -1;
     }
     return rc;
+}
+
+bool listener_is(const struct listener *l, const struct listener_conf *lc)
+{
+    if (l->retired)
+        return false;
+    if (lc->unix_path != NULL || l->unix_path != NULL)
+        return lc->unix_path != NULL && l->unix_path != NULL &&
+               strcmp(lc->unix_path, l->unix_path) == 0;
+    if (lc->address == NULL || l->address == NULL ||
+        strcmp(lc->address, l->address) != 0 || lc->port != l->port)
+        return false;
+    /* Several listeners on port 0 (any port) of one address differ only
+     * by what they speak. */
+    return lc->port != 0 ||
+           (translator_of(l->broker, lc) == l->translator &&
+            (lc->tls.entry != NULL) == (l->tls != NULL));
+}
+
+int listener_update(struct listener *l, const struct listener_conf *lc,
+                    struct errors *errs)
+{
+    if (apply_tls(l, lc, errs) != 0)
+        return -1;
+    l->translator = translator_of(l->broker, lc);
+    return 0;
+}
+
+static void unlink_listener(struct broker *b, struct listener *l)
+{
+    for (struct listener **p = &b->listeners; *p != NULL; p = &(*p)->next) {
+        if (*p == l) {
+            *p = l->next;
+            return;
+        }
+    }
+}
+
+void listener_retire(struct listener *l)
+{
+    log_info("no longer listening on %s", l->label);
+    if (l->evl != NULL)
+        evconnlistener_free(l->evl);
+    l->evl = NULL;
+    evtimer_del(l->retry);
+    if (l->unix_path != NULL)
+        unlink(l->unix_path);
+    l->retired = true;
+    if (l->n_sessions == 0) {
+        unlink_listener(l->broker, l);
+        listener_free(l);
+    }
+}
+
+void listener_session_gone(struct listener *l)
+{
+    if (--l->n_sessions == 0 && l->retired) {
+        unlink_listener(l->broker, l);
+        listener_free(l);
+    }
 }
 
 void listeners_stop_accepting(struct broker *b)
@@ -326,17 +442,6 @@ void listeners_close(struct broker *b)
     while (b->listeners != NULL) {
         struct listener *l = b->listeners;
         b->listeners = l->next;
-        if (l->evl != NULL)
-            evconnlistener_free(l->evl);
-        if (l->retry != NULL)
-            event_free(l->retry);
-        if (l->tls != NULL)
-            tls_server_free(l->tls);
-        free(l->traffic);
-        if (l->unix_path != NULL) {
-            unlink(l->unix_path);
-            free(l->unix_path);
-        }
-        free(l);
+        listener_free(l);
     }
 }

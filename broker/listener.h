@@ -8,6 +8,7 @@
 #ifndef MP_BROKER_LISTENER_H
 #define MP_BROKER_LISTENER_H
 
+#include <stdbool.h>
 #include <time.h>
 
 struct broker;
@@ -26,6 +27,10 @@ struct listener {
                                                "tls:...", "unix:PATH" */
     struct ssl_ctx_st *tls;                 /* TLS listeners only */
     struct traffic_stats *traffic;          /* per translator index */
+    char *address;                          /* as configured (TCP) */
+    int port;                               /* as configured (0: any) */
+    unsigned n_sessions;                    /* sessions that point here */
+    bool retired;                           /* removed by a reload */
     char *unix_path;                        /* to unlink at close */
     struct event *retry;                    /* re-enable after accept errors */
     unsigned long failed_accepts;           /* in the current episode */
@@ -36,6 +41,28 @@ struct listener {
 /* Open every configured listener and log "listening on LABEL". Returns 0,
  * or -1 with errors (file, line) added. */
 int listeners_open(struct broker *broker, struct errors *errs);
+
+/* Reloads (reload.c). A listener is identified by its configured address
+ * and port, or its socket path. */
+struct listener_conf;
+/* Bind one listener, not yet in broker->listeners; NULL with errors. */
+struct listener *listener_open(struct broker *broker,
+                               const struct listener_conf *lc,
+                               struct errors *errs);
+void listener_link(struct broker *broker, struct listener *l);
+/* Close and free a listener from listener_open() that was never linked. */
+void listener_discard(struct listener *l);
+/* Is `l` (active) the listener lc describes: same socket path, or same
+ * address and port (and, for port 0, the same translator and TLS)? */
+bool listener_is(const struct listener *l, const struct listener_conf *lc);
+/* Take lc's translator and TLS settings (certificates re-read); the
+ * sessions already accepted keep theirs. */
+int listener_update(struct listener *l, const struct listener_conf *lc,
+                    struct errors *errs);
+/* Stop accepting; freed once the last of its sessions is gone. */
+void listener_retire(struct listener *l);
+/* A session of `l` was freed (session.c). */
+void listener_session_gone(struct listener *l);
 void listeners_close(struct broker *broker);
 /* Close the listening sockets but keep the listeners (sessions point to
  * them) until listeners_close(): shutting down. */

@@ -22,6 +22,7 @@
 #include "metrics.h"
 #include "notify.h"
 #include "privileges.h"
+#include "reload.h"
 #include "session.h"
 #include "tls.h"
 
@@ -106,8 +107,10 @@ static void stop_cb(evutil_socket_t sig, short what, void *arg)
     event_active(b->reaper, 0, 0);
 }
 
-/* SIGHUP: plugins re-read their files (ACL rules, password lists). The
- * config file itself is read at start-up only in this version. */
+/* SIGHUP: the config file again (reload.c); the plugins re-initialized
+ * from it read their files again. If the file is broken, the running
+ * configuration stays, and so do its plugins, which are then asked to
+ * re-read their own files (ACL rules, password lists). */
 static void hup_cb(evutil_socket_t sig, short what, void *arg)
 {
     struct broker *b = arg;
@@ -115,13 +118,19 @@ static void hup_cb(evutil_socket_t sig, short what, void *arg)
 
     (void)sig;
     (void)what;
-    log_notice("received SIGHUP: reloading plugin data (changes to %s "
-               "itself need a restart)", b->conf.file);
+    if (b->shutting_down)
+        return;
+    log_notice("received SIGHUP: reloading %s", b->conf.file);
     service_notify("RELOADING=1");
+    if (broker_reload(b) == 0) {
+        service_notify("READY=1");
+        log_notice("reload done");
+        return;
+    }
     failed = plugins_reload(&b->plugins);
     service_notify("READY=1");
     if (failed == 0)
-        log_notice("reload done");
+        log_notice("reload done: the plugins re-read their files");
     else
         log_error("reload done; %u plugin%s kept their old data", failed,
                   failed == 1 ? "" : "s");
@@ -137,6 +146,7 @@ static int broker_setup(struct broker *b, const char *config_file,
         errors_add(errs, NULL, 0, "cannot create the event loop");
         return -1;
     }
+    b->default_plugin_dir = MP_DEFAULT_PLUGIN_DIR;
     if (conf_load(&b->conf, config_file, MP_DEFAULT_PLUGIN_DIR, errs) != 0)
         return -1;
     mp_log_set_level(b->conf.log_level);

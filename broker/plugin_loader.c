@@ -342,7 +342,13 @@ static int load_one(struct loaded_plugin *p, const struct plugin_conf *pc,
     const char *problem;
 
     host_init(p, base);
-    p->name = pc->name;
+    if (pc->name != NULL) {
+        p->name = p->name_copy = strdup(pc->name);
+        if (p->name == NULL) {
+            errors_add(errs, NULL, 0, "out of memory");
+            return -1;
+        }
+    }
     if (pc->module == NULL)
         return -1; /* already reported by conf_load */
     p->dl = open_module(pc, plugin_dir, errs);
@@ -409,7 +415,26 @@ static void unload_one(struct loaded_plugin *p)
         timer_destroy(p->timers);
     if (p->dl != NULL)
         dlclose(p->dl);
+    free(p->name_copy);
     memset(p, 0, sizeof *p);
+}
+
+int plugins_load_authenticators(struct plugin_set *set,
+                                const struct broker_conf *conf,
+                                struct event_base *base, struct errors *errs)
+{
+    return load_all(&set->authenticators, &set->n_authenticators,
+                    conf->authenticators, conf->n_authenticators,
+                    MP_PLUGIN_AUTHENTICATOR, conf->plugin_dir, base, errs);
+}
+
+void plugins_unload_authenticators(struct plugin_set *set)
+{
+    for (size_t i = set->n_authenticators; i-- > 0;)
+        unload_one(&set->authenticators[i]);
+    free(set->authenticators);
+    set->authenticators = NULL;
+    set->n_authenticators = 0;
 }
 
 void plugins_unload(struct plugin_set *set)

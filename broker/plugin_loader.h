@@ -23,7 +23,9 @@ struct mp_timer;
 struct loaded_plugin {
     struct mp_host host;           /* first: host functions find us from it */
     const struct mp_plugin *desc;  /* static, inside the module */
-    const char *name;              /* translators: the configured name */
+    const char *name;              /* translators: the configured name
+                                      (name_copy), else desc->name */
+    char *name_copy;               /* owned: outlives the config tree */
     void *dl;                      /* dlopen handle */
     void *state;                   /* from init() */
     bool initialized;
@@ -47,6 +49,13 @@ struct plugin_set {
 int plugins_load(struct plugin_set *set, const struct broker_conf *conf,
                  struct event_base *base, struct errors *errs);
 void plugins_unload(struct plugin_set *set);
+
+/* Reloads: load only the authenticators of `conf` into set (translators
+ * untouched), or unload only those of set. */
+int plugins_load_authenticators(struct plugin_set *set,
+                                const struct broker_conf *conf,
+                                struct event_base *base, struct errors *errs);
+void plugins_unload_authenticators(struct plugin_set *set);
 
 /* SIGHUP: call reload() of every plugin that has one, logging each
  * outcome. Returns the number of plugins whose reload failed (they keep

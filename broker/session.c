@@ -315,6 +315,7 @@ void session_free(struct session *s)
     close_streams(s);
     bufferevent_free(s->bev);
     event_free(s->timer);
+    listener_session_gone(s->listener);
     free(s);
 }
 
@@ -573,7 +574,7 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
  * Creation
  */
 
-struct session *session_new(struct broker *b, const struct listener *l,
+struct session *session_new(struct broker *b, struct listener *l,
                             evutil_socket_t fd, const char *peer)
 {
     struct session *s = calloc(1, sizeof *s);
@@ -595,6 +596,7 @@ struct session *session_new(struct broker *b, const struct listener *l,
         goto fail;
     s->broker = b;
     s->listener = l;
+    l->n_sessions++;
     s->translator = l->translator;
     s->state = SESSION_AUTHENTICATING;
     snprintf(s->peer, sizeof s->peer, "%s", peer);
@@ -616,6 +618,8 @@ struct session *session_new(struct broker *b, const struct listener *l,
 fail:
     log_error("cannot set up a session for %s: out of memory", peer);
     if (s != NULL) {
+        if (s->listener != NULL)
+            s->listener->n_sessions--;
         close_streams(s);
         if (s->timer != NULL)
             event_free(s->timer);

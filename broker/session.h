@@ -41,7 +41,7 @@ enum session_state {
 
 struct session {
     struct broker *broker;
-    const struct listener *listener;
+    struct listener *listener;  /* counts us in n_sessions */
     struct bufferevent *bev;
     const struct loaded_plugin *translator; /* NULL until sniffed (auto) */
     void *decode_stream;
@@ -74,7 +74,7 @@ struct session {
 /* Start a session on an accepted socket (which it then owns). Returns
  * NULL, having closed fd, on failure. */
 struct session *session_new(struct broker *broker,
-                            const struct listener *listener,
+                            struct listener *listener,
                             evutil_socket_t fd, const char *peer);
 
 /* Queue `msg` for the client. Returns 0, or -1 if the session is closing

@@ -77,3 +77,10 @@ tests_integration_test_metrics_SOURCES = tests/integration/test_metrics.c
 tests_integration_test_metrics_CPPFLAGS = $(INTEGRATION_CPPFLAGS)
 tests_integration_test_metrics_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_metrics_LDADD = $(INTEGRATION_LDADD)
+
+check_PROGRAMS += tests/integration/test_reload
+TESTS += tests/integration/test_reload
+tests_integration_test_reload_SOURCES = tests/integration/test_reload.c
+tests_integration_test_reload_CPPFLAGS = $(INTEGRATION_CPPFLAGS)
+tests_integration_test_reload_CFLAGS = $(TEST_CFLAGS)
+tests_integration_test_reload_LDADD = $(INTEGRATION_LDADD)

@@ -454,7 +454,7 @@ Test(acl, sighup_reloads_the_rules)
 
     expect_allowed(&c, alice, bob, "chat");
     expect_denied(&c, alice, bob, "mail");
-    reload_rules(&c, "allow alice -> bob mail\n", "2 rules reloaded from");
+    reload_rules(&c, "allow alice -> bob mail\n", "2 rules loaded from");
     cr_assert(harness_wait_log(c.h, "notice: reload done", mpt_ms(MPT_MSG_MS)));
     /* The new rules decide; logged-in clients stay logged in. */
     expect_allowed(&c, alice, bob, "mail");
@@ -477,7 +477,7 @@ Test(acl, sighup_with_a_broken_file_keeps_the_old_rules)
     expect_allowed(&c, alice, bob, "chat");
     expect_denied(&c, alice, bob, "mail");
     /* A fixed file is picked up by the next SIGHUP. */
-    reload_rules(&c, "allow alice -> bob mail\n", "2 rules reloaded from");
+    reload_rules(&c, "allow alice -> bob mail\n", "2 rules loaded from");
     expect_allowed(&c, alice, bob, "mail");
     cast_stop(&c, (struct rc_client *[]){ alice, bob }, 2);
 }
