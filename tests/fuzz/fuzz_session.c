@@ -112,7 +112,7 @@ static const struct mp_codec_ops *codecs[2]; /* json, binary */
 static char conf_path[300];
 
 static struct client fuzz_client, victim, bystander;
-static const struct listener *victim_listener;
+static struct listener *victim_listener;
 static struct victim_view view;
 
 /* ------------------------------------------------------------------------
@@ -255,7 +255,7 @@ static void client_send(struct client *c, const struct mp_message *msg)
 
 /* Start a session for a new client whose end is returned in c->fd. */
 static void client_connect(struct client *c, const char *role,
-                           const char *peer, const struct listener *l,
+                           const char *peer, struct listener *l,
                            const struct mp_codec_ops *codec,
                            void (*on_message)(struct client *,
                                               const struct mp_message *))
@@ -689,7 +689,7 @@ static const struct mp_codec_ops *fuzz_codec(unsigned mode,
                                              const uint8_t *payload,
                                              size_t size)
 {
-    const struct listener *l = &fuzz_listeners[mode];
+    struct listener *l = &fuzz_listeners[mode];
 
     if (l->translator != NULL)
         return l->translator->desc->codec;
