@@ -80,8 +80,9 @@ static void accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
         l->failed_accepts = 0;
     }
     if (b->n_sessions >= b->conf.max_clients) {
-        log_warn("refusing connection from %s on %s: max_clients (%u) "
-                 "reached", peer, l->label, b->conf.max_clients);
+        log_warn("refusing connection from %s: peer=%s listener=%s "
+                 "reason=max_clients max_clients=%u", peer, peer,
+                 LOG_VALUE(l->label), b->conf.max_clients);
         evutil_closesocket(fd);
         return;
     }

@@ -74,8 +74,9 @@ int router_register(struct session *s, const char **reason)
             *reason = "name already in use";
             return -1;
         }
-        log_notice("client %s logged in again from %s: closing the older "
-                   "session (peer %s)", s->name, s->peer, old->peer);
+        log_notice("client %s logged in again: closing the older session: "
+                   "client=%s peer=%s older_peer=%s", LOG_VALUE(s->name),
+                   LOG_VALUE(s->name), s->peer, old->peer);
         session_close(old, "replaced by a newer login");
     }
     if (hashmap_put(b->names, s->name, s->name_len, s) != 0) {
@@ -141,7 +142,8 @@ static void bounce(struct session *from, struct mp_message *msg,
 static void answer_wat(struct session *from, const struct mp_message *msg,
                        const char *why)
 {
-    log_notice("WAT to %s (peer %s): %s", from->name, from->peer, why);
+    log_notice("WAT to %s: client=%s peer=%s reason=%s", LOG_VALUE(from->name),
+               LOG_VALUE(from->name), from->peer, LOG_VALUE(why));
     session_send_notice(from, MP_META_WAT, msg->other_client,
                         msg->connection_id, msg->connection_id_len, why);
 }
@@ -189,9 +191,10 @@ static bool over_connection_limit(const struct session *from,
 
     if (full == NULL)
         return false;
-    log_notice("Syn from %s to %s refused: %s has %zu connections "
-               "(max_connections_per_client)", from->name, to->name,
-               full->name, full->conns.count);
+    log_notice("Syn from %s to %s refused: client=%s to=%s full=%s "
+               "connections=%zu reason=max_connections_per_client",
+               LOG_VALUE(from->name), LOG_VALUE(to->name), LOG_VALUE(from->name),
+               LOG_VALUE(to->name), LOG_VALUE(full->name), full->conns.count);
     return true;
 }
 
@@ -203,8 +206,9 @@ static void handle_syn(struct session *from, struct mp_message *msg)
 
     if (!mp_connection_id_is_from(msg->connection_id, msg->connection_id_len,
                                   from->name, from->name_len)) {
-        log_notice("client %s sent a Syn with a connection id not its own "
-                   "(\"%s\")", from->name, msg->connection_id);
+        log_notice("client %s sent a Syn with a connection id not its own: "
+                   "client=%s id=%s", LOG_VALUE(from->name),
+                   LOG_VALUE(from->name), LOG_VALUE(msg->connection_id));
         bounce(from, msg, "connection id does not start with sender's name");
         return;
     }
@@ -214,8 +218,9 @@ static void handle_syn(struct session *from, struct mp_message *msg)
         return;
     }
     if (!syn_authorized(from, to, msg)) {
-        log_notice("Syn from %s to %s refused by an authenticator",
-                   from->name, to->name);
+        log_notice("Syn from %s to %s refused by an authenticator: "
+                   "client=%s to=%s", LOG_VALUE(from->name), LOG_VALUE(to->name),
+                   LOG_VALUE(from->name), LOG_VALUE(to->name));
         refuse_syn(from, msg);
         return;
     }

@@ -158,9 +158,9 @@ static void output_drained(struct bufferevent *bev, void *arg)
  * or inside another client's departure here. */
 static void drop_slow_consumer(struct session *s, size_t queued)
 {
-    log_warn("disconnecting slow client %s (peer %s): %zu bytes queued for "
-             "it, above output_hard_limit (%zu)", s->name, s->peer, queued,
-             s->broker->conf.output_hard_limit);
+    log_warn("disconnecting slow client %s: client=%s peer=%s queued=%zu "
+             "output_hard_limit=%zu", LOG_VALUE(s->name), LOG_VALUE(s->name),
+             s->peer, queued, s->broker->conf.output_hard_limit);
     mp_bev_discard_output(s->bev);
     s->too_slow = true;
     s->broker->stats.slow_disconnects++;
@@ -274,10 +274,13 @@ void session_close(struct session *s, const char *reason)
     if (s->state == SESSION_CLOSING)
         return;
     if (s->registered)
-        log_info("client %s left (peer %s): %s", s->name, s->peer, reason);
+        log_info("client %s left: client=%s peer=%s listener=%s reason=%s",
+                 LOG_VALUE(s->name), LOG_VALUE(s->name), s->peer,
+                 LOG_VALUE(s->listener->label), LOG_VALUE(reason));
     else
-        log_info("connection from %s closed before authentication: %s",
-                 s->peer, reason);
+        log_info("connection from %s closed before authentication: peer=%s "
+                 "listener=%s reason=%s", s->peer, s->peer,
+                 LOG_VALUE(s->listener->label), LOG_VALUE(reason));
     auth_chain_cancel(s);
     router_unregister(s, true);
     s->state = SESSION_CLOSING;
@@ -333,9 +336,10 @@ void sessions_reap(struct broker *b)
  * error (AuthFailure before login, WAT after) and close. */
 static void protocol_error(struct session *s, const char *reason)
 {
-    log_notice("protocol error from %s (peer %s): %s",
-               s->registered ? s->name : "unauthenticated client", s->peer,
-               reason);
+    log_notice("protocol error from %s: client=%s peer=%s reason=%s",
+               s->registered ? LOG_VALUE(s->name) : "an unauthenticated client",
+               s->registered ? LOG_VALUE(s->name) : "-", s->peer,
+               LOG_VALUE(reason));
     if (s->state == SESSION_AUTHENTICATING)
         session_send_notice(s, MP_META_AUTH_FAILURE, s->name, "", 0, reason);
     else
@@ -378,8 +382,9 @@ static void begin_auth(struct session *s, const struct mp_message *msg)
 
 static void send_auth_failure(struct session *s, const char *reason)
 {
-    log_notice("authentication failed for %s (peer %s, listener %s): %s",
-               s->name, s->peer, s->listener->label, reason);
+    log_notice("authentication failed for %s: client=%s peer=%s "
+               "listener=%s reason=%s", LOG_VALUE(s->name), LOG_VALUE(s->name),
+               s->peer, LOG_VALUE(s->listener->label), LOG_VALUE(reason));
     session_send_notice(s, MP_META_AUTH_FAILURE, s->name, "", 0, reason);
     session_close(s, reason);
 }
@@ -391,8 +396,9 @@ static void count_failure(struct session *s)
     b->stats.auth_failures++;
     if (auth_throttle_failed(b->auth_throttle, s->peer, time(NULL)))
         log_warn("refusing logins from the address of %s for %u s after "
-                 "%u failed logins", s->peer, b->conf.auth_block_s,
-                 b->conf.auth_failures_max);
+                 "%u failed logins: peer=%s client=%s", s->peer,
+                 b->conf.auth_block_s, b->conf.auth_failures_max, s->peer,
+                 LOG_VALUE(s->name));
 }
 
 void session_auth_finished(struct session *s, enum mp_auth_result result,
@@ -412,9 +418,9 @@ void session_auth_finished(struct session *s, enum mp_auth_result result,
     s->state = SESSION_READY;
     s->broker->stats.auth_successes++;
     evtimer_del(s->timer);
-    log_info("client %s logged in (peer %s, listener %s, format %s, level %u)",
-             s->name, s->peer, s->listener->label, s->translator->name,
-             s->level);
+    log_info("client %s logged in: client=%s peer=%s listener=%s format=%s "
+             "level=%u", LOG_VALUE(s->name), LOG_VALUE(s->name), s->peer,
+             LOG_VALUE(s->listener->label), s->translator->name, s->level);
     session_send_notice(s, MP_META_AUTH_OK, s->name, "", 0, NULL);
     /* An asynchronous verdict: handle what the client sent meanwhile. */
     if (!s->processing)

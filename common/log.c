@@ -92,6 +92,47 @@ const char *mp_log_level_name(enum mp_log_level level)
     return "?";
 }
 
+static bool plain_char(unsigned char c)
+{
+    return c > ' ' && c < 0x7f && c != '"' && c != '\\' && c != '=';
+}
+
+const char *mp_log_value(char *buf, size_t len, const char *value)
+{
+    const unsigned char *p = (const unsigned char *)(value ? value : "");
+    bool plain = *p != '\0';
+    size_t n = 0;
+
+    for (const unsigned char *q = p; *q != '\0' && plain; q++)
+        plain = plain_char(*q);
+    if (plain) {
+        snprintf(buf, len, "%s", (const char *)p);
+        return buf;
+    }
+    /* Room for the closing quote and NUL, and the longest escape. */
+    if (len < 8) {
+        if (len > 0)
+            buf[0] = '\0';
+        return buf;
+    }
+    buf[n++] = '"';
+    for (; *p != '\0' && n + 6 < len; p++) {
+        if (*p == '"' || *p == '\\')
+            n += (size_t)snprintf(buf + n, len - n, "\\%c", *p);
+        else if (*p == '\n')
+            n += (size_t)snprintf(buf + n, len - n, "\\n");
+        else if (*p == '\t')
+            n += (size_t)snprintf(buf + n, len - n, "\\t");
+        else if (*p < ' ' || *p == 0x7f)
+            n += (size_t)snprintf(buf + n, len - n, "\\x%02x", *p);
+        else
+            buf[n++] = (char)*p; /* UTF-8 bytes pass: the log is UTF-8 */
+    }
+    buf[n++] = '"';
+    buf[n] = '\0';
+    return buf;
+}
+
 void mp_vlog(enum mp_log_level level, const char *fmt, va_list ap)
 {
     char line[1024];

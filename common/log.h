@@ -30,6 +30,19 @@ void mp_log_to_stderr(void);
  * unknown. */
 int mp_log_facility_parse(const char *s, int *out);
 
+/*
+ * A value for a key=value field of a log line: as is when it is made of
+ * printable ASCII other than space, quote, backslash and '='; otherwise in
+ * double quotes, with \\, \", \n, \t and \xNN escapes, so that no client
+ * input can start a line of its own or forge a field. Written to
+ * buf[0..len) (cut to fit); returns buf.
+ */
+const char *mp_log_value(char *buf, size_t len, const char *value);
+
+/* One field buffer per use: LOG_VALUE(v) in a log_*() argument list. */
+#define MP_LOG_VALUE_MAX 600
+#define LOG_VALUE(v) mp_log_value((char[MP_LOG_VALUE_MAX]){0}, MP_LOG_VALUE_MAX, (v))
+
 void mp_log(enum mp_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void mp_vlog(enum mp_log_level level, const char *fmt, va_list ap)

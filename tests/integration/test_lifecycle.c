@@ -547,3 +547,25 @@ Test(lifecycle, refuses_root_without_user_or_allow_root)
                     "group: no group named \"no-such-group-here\"");
     refused_as_root("group = \"nogroup\";\n", "group: 'group' needs 'user'");
 }
+
+/* Log lines carry key=value fields; client input in them is escaped, so
+ * it cannot forge a line (here: a connection id with a newline). */
+Test(lifecycle, log_fields_escape_client_input)
+{
+    struct harness *h = harness_start(MPT_AUTH_ALLOW_ALL MPT_LISTEN_JSON_BINARY);
+    struct rc_client *a = rc_login_any(h, 1, RC_BINARY, "a");
+    struct rc_client *b = rc_login_any(h, 1, RC_BINARY, "b");
+    struct rc_msg m;
+
+    cr_assert(harness_wait_log(h, "client a logged in: client=a peer=127.0.0.1:",
+                               mpt_ms(MPT_MSG_MS)));
+    cr_assert(rc_send(a, RC_SYN, "b", "b:1\nerror: forged line", rc_str("x")));
+    rc_expect_meta(a, RC_NO_SUCH_CONN, &m);
+    rc_msg_free(&m);
+    cr_assert(harness_wait_log(h, "id=\"b:1\\nerror: forged line\"",
+                               mpt_ms(MPT_MSG_MS)), "the id was not escaped");
+    assert_log_format(h);
+    rc_close(a);
+    rc_close(b);
+    harness_stop(h);
+}

@@ -25,3 +25,9 @@ tests_unit_test_auth_throttle_SOURCES = tests/unit/test_auth_throttle.c \
 tests_unit_test_auth_throttle_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/broker
 tests_unit_test_auth_throttle_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_auth_throttle_LDADD = common/libmpcommon.la $(TEST_LIBS)
+
+check_PROGRAMS += tests/unit/test_log
+TESTS += tests/unit/test_log
+tests_unit_test_log_SOURCES = tests/unit/test_log.c
+tests_unit_test_log_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_log_LDADD = common/libmpcommon.la $(TEST_LIBS)
