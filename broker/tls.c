@@ -14,6 +14,7 @@
 #include "conf.h"
 #include "errors.h"
 #include "tls.h"
+#include "tls_reason.h"
 
 /* The newest error of OpenSSL's queue as text, and clear the queue. */
 static void openssl_error(char *buf, size_t len)
@@ -200,26 +201,12 @@ int tls_peer_identity(struct bufferevent *bev, char **subject,
 
 void tls_error_string(struct bufferevent *bev, char *buf, size_t len)
 {
-    unsigned long e = bufferevent_get_openssl_error(bev);
     int sock_err = EVUTIL_SOCKET_ERROR();
 
-    if (e != 0) {
-        SSL *ssl = bufferevent_openssl_get_ssl(bev);
-        long verify = ssl != NULL ? SSL_get_verify_result(ssl) : X509_V_OK;
-        size_t used;
-
-        ERR_error_string_n(e, buf, len);
-        /* "certificate verify failed" alone does not say what was wrong. */
-        used = strlen(buf);
-        if (verify != X509_V_OK && used < len)
-            snprintf(buf + used, len - used, " (%s)",
-                     X509_verify_cert_error_string(verify));
-        /* Drain the rest so the next session starts clean. */
-        while (bufferevent_get_openssl_error(bev) != 0)
-            continue;
-    } else if (sock_err != 0) {
+    if (mp_tls_reason(bev, buf, len))
+        return;
+    if (sock_err != 0)
         snprintf(buf, len, "%s", evutil_socket_error_to_string(sock_err));
-    } else {
+    else
         snprintf(buf, len, "TLS connection closed uncleanly");
-    }
 }

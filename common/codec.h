@@ -34,4 +34,10 @@ int mp_codec_streams_open(const struct mp_codec_ops *codec,
 void mp_codec_streams_close(const struct mp_codec_ops *codec, void *decode,
                             void *encode);
 
+/* For decoders: the reason into err[0..errlen), and MP_DECODE_ERROR to
+ * return. */
+enum mp_decode_status mp_decode_fail(char *err, size_t errlen,
+                                     const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 #endif

@@ -38,21 +38,6 @@
  * the same write. */
 #define ENCODE_STACK 1024
 
-static enum mp_decode_status fail(char *err, size_t errlen, const char *fmt,
-                                  ...) __attribute__((format(printf, 3, 4)));
-
-/* Report a malformed frame; returns the status for the caller to pass on. */
-static enum mp_decode_status fail(char *err, size_t errlen, const char *fmt,
-                                  ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    mp_vset_error(err, errlen, fmt, ap);
-    va_end(ap);
-    return MP_DECODE_ERROR;
-}
-
 static uint32_t read_be32(const unsigned char *p)
 {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
@@ -89,11 +74,11 @@ static enum mp_decode_status parse_header(const unsigned char *buf,
     /* In 64 bits: a 4 GiB frame must not wrap on 32-bit hosts. */
     uint64_t total = (uint64_t)h->length + PREFIX_LEN;
     if (total > max_size)
-        return fail(err, errlen,
+        return mp_decode_fail(err, errlen,
                     "message of %" PRIu64 " bytes exceeds the limit of %zu",
                     total, max_size);
     if (h->length < FIXED_LEN)
-        return fail(err, errlen, "frame length %" PRIu32 " is too short",
+        return mp_decode_fail(err, errlen, "frame length %" PRIu32 " is too short",
                     h->length);
     if (len < PREFIX_LEN + FIXED_LEN)
         return MP_DECODE_NEED_MORE;
@@ -103,20 +88,20 @@ static enum mp_decode_status parse_header(const unsigned char *buf,
     h->name_len = buf[6];
     h->id_len = buf[7];
     if (h->flags & FLAGS_RESERVED)
-        return fail(err, errlen, "reserved flag bits set (flags 0x%02x)",
+        return mp_decode_fail(err, errlen, "reserved flag bits set (flags 0x%02x)",
                     h->flags);
 
     size_t level_len = (h->flags & FLAG_HAS_LEVEL) ? 1 : 0;
     size_t needed = FIXED_LEN + level_len + h->name_len + h->id_len;
     if (needed > h->length)
-        return fail(err, errlen,
+        return mp_decode_fail(err, errlen,
                     "frame length %" PRIu32 " is too short for its header"
                     " and names (%zu bytes)",
                     h->length, needed);
     h->header_len = PREFIX_LEN + FIXED_LEN + level_len;
     h->data_len = h->length - needed;
     if (h->data_len > 0 && !(h->flags & FLAG_HAS_DATA))
-        return fail(err, errlen,
+        return mp_decode_fail(err, errlen,
                     "%zu bytes of data in a frame without the data flag",
                     h->data_len);
     if (len < h->header_len)
@@ -132,7 +117,7 @@ static int take_string(const unsigned char *p, size_t n, const char *what,
                        struct mp_message *msg, char *err, size_t errlen)
 {
     if (!mp_utf8_valid(p, n)) {
-        fail(err, errlen, "%s is not valid UTF-8", what);
+        mp_decode_fail(err, errlen, "%s is not valid UTF-8", what);
         return -1;
     }
     return set(msg, (const char *)p, n);
@@ -171,7 +156,7 @@ static enum mp_decode_status binary_decode(void *stream,
     if ((h.flags & FLAG_HAS_DATA) &&
         mp_message_set_data(msg, p, h.data_len) < 0) {
         mp_message_clear(msg);
-        return fail(err, errlen, "out of memory");
+        return mp_decode_fail(err, errlen, "out of memory");
     }
     *consumed = PREFIX_LEN + (size_t)h.length;
     return MP_DECODE_OK;

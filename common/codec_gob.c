@@ -174,20 +174,6 @@ static int unexpected(struct reader *r, const char *fmt, ...)
     return failf(r, "gob: unexpected type definition: %s", why);
 }
 
-static enum mp_decode_status fail(char *err, size_t errlen, const char *fmt,
-                                  ...) __attribute__((format(printf, 3, 4)));
-
-static enum mp_decode_status fail(char *err, size_t errlen, const char *fmt,
-                                  ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    mp_vset_error(err, errlen, fmt, ap);
-    va_end(ap);
-    return MP_DECODE_ERROR;
-}
-
 /* An unsigned integer: R_OK, R_SHORT if its bytes are not all there, or
  * R_BAD for a length byte claiming more than eight bytes. */
 static int get_uint(struct reader *r, uint64_t *v)
@@ -664,16 +650,16 @@ static enum mp_decode_status frame(const unsigned char *buf, size_t len,
     case R_SHORT:
         return MP_DECODE_NEED_MORE;
     case R_BAD:
-        return fail(err, errlen,
+        return mp_decode_fail(err, errlen,
                     "gob: invalid message length (length byte 0x%02x)",
                     buf[off]);
     }
     prefix = r.off;
     if (count == 0)
-        return fail(err, errlen, "gob: empty message");
+        return mp_decode_fail(err, errlen, "gob: empty message");
     /* Compared without adding: a count near 2^64 must not wrap. */
     if (count > e->limit || prefix > e->limit - count)
-        return fail(err, errlen,
+        return mp_decode_fail(err, errlen,
                     "gob: %s of %" PRIu64 " bytes exceeds the limit of %zu",
                     e->what,
                     count > UINT64_MAX - prefix ? UINT64_MAX : prefix + count,
@@ -741,7 +727,7 @@ static enum mp_decode_status gob_decode(void *stream,
     enum mp_decode_status st;
 
     if (gs == NULL)
-        return fail(err, errlen, "gob: no stream state");
+        return mp_decode_fail(err, errlen, "gob: no stream state");
     /* Work on a copy: the definition is only committed with the first
      * value, so NEED_MORE leaves the stream as it was and the next call
      * (the same bytes and more) reads the definition again. It is at

@@ -13,7 +13,7 @@ common_libmpcommon_la_SOURCES = \
 	common/codec_binary.c \
 	common/codec_gob.c \
 	common/codec_streams.c \
-	common/bev_output.h
+	common/bev_output.h common/tls_reason.h
 common_libmpcommon_la_CFLAGS = $(AM_CFLAGS) $(YAJL_CFLAGS)
 common_libmpcommon_la_LIBADD = $(YAJL_LIBS)
 

@@ -19,6 +19,7 @@
 #include <openssl/x509v3.h>
 
 #include "client-internal.h"
+#include "tls_reason.h"
 
 /* The newest OpenSSL error as "what: reason", and clear the queue. */
 static int tls_fail(char *err, size_t errlen, const char *what,
@@ -147,25 +148,7 @@ struct bufferevent *mp_tls_bufferevent_new(struct mp_client *c,
 
 bool mp_tls_error(struct bufferevent *bev, char *buf, size_t len)
 {
-    unsigned long e;
-    long verify;
-    size_t used;
-
-    if (bufferevent_openssl_get_ssl(bev) == NULL)
-        return false;
-    e = bufferevent_get_openssl_error(bev);
-    if (e == 0)
-        return false;
-    ERR_error_string_n(e, buf, len);
-    verify = SSL_get_verify_result(bufferevent_openssl_get_ssl(bev));
-    used = strlen(buf);
-    /* Say what was wrong with the broker's certificate. */
-    if (verify != X509_V_OK && used < len)
-        snprintf(buf + used, len - used, " (%s)",
-                 X509_verify_cert_error_string(verify));
-    while (bufferevent_get_openssl_error(bev) != 0)
-        continue;
-    return true;
+    return mp_tls_reason(bev, buf, len);
 }
 
 void mp_tls_flush(struct bufferevent *bev)
