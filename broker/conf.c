@@ -50,7 +50,8 @@ static const struct setting_spec authenticator_specs[] = {
 
 static const struct setting_spec listener_specs[] = {
     {"address", V_STRING}, {"port", V_INT}, {"unix", V_STRING},
-    {"translator", V_STRING}, {"tls", V_GROUP}, {NULL, 0},
+    {"translator", V_STRING}, {"tls", V_GROUP}, {"mode", V_STRING},
+    {NULL, 0},
 };
 
 static const struct setting_spec tls_specs[] = {
@@ -383,6 +384,30 @@ static void read_tls(const config_setting_t *g, struct tls_conf *tc,
                            verify);
 }
 
+/* `mode`: octal permissions of a Unix socket, "0666" by default. */
+static void read_unix_mode(const config_setting_t *e, struct listener_conf *l,
+                           struct errors *errs)
+{
+    const config_setting_t *s = member(e, "mode", V_STRING);
+    const char *text = s ? config_setting_get_string(s) : NULL;
+    char *end = NULL;
+    unsigned long mode;
+
+    l->unix_mode = 0666;
+    if (text == NULL)
+        return;
+    if (config_setting_get_member(e, "unix") == NULL) {
+        conf_setting_error(errs, s, "'mode' is for Unix socket listeners");
+        return;
+    }
+    mode = strtoul(text, &end, 8);
+    if (text[0] == '\0' || *end != '\0' || mode > 0777 || text[0] == '-')
+        conf_setting_error(errs, s, "must be octal permissions such as "
+                                    "\"0660\"");
+    else
+        l->unix_mode = (unsigned)mode;
+}
+
 static void read_listener(const config_setting_t *e, struct listener_conf *l,
                           const struct broker_conf *conf, struct errors *errs)
 {
@@ -398,6 +423,7 @@ static void read_listener(const config_setting_t *e, struct listener_conf *l,
     l->translator = tr != NULL ? config_setting_get_string(tr) : "auto";
     if (member(e, "tls", V_GROUP) != NULL)
         read_tls(member(e, "tls", V_GROUP), &l->tls, errs);
+    read_unix_mode(e, l, errs);
     if (l->unix_path != NULL && l->tls.entry != NULL)
         conf_setting_error(errs, l->tls.entry,
                            "TLS is for TCP listeners; a Unix socket is "

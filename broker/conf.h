@@ -50,6 +50,7 @@ struct listener_conf {
     const char *address;    /* TCP: host address, or NULL */
     int port;               /* TCP: 0 = pick an ephemeral port */
     const char *unix_path;  /* Unix socket path, or NULL */
+    unsigned unix_mode;     /* its permissions (default 0666) */
     const char *translator; /* a translator name, or "auto" */
     struct tls_conf tls;    /* TCP only */
 };

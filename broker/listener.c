@@ -246,6 +246,17 @@ static int bind_unix(const struct listener_conf *lc, char *label, size_t len,
             close(fd);
         return -1;
     }
+    /* Connecting needs write permission on the socket; whatever umask
+     * the broker runs under, the listener's mode decides (logging in is
+     * the access control; a stricter mode narrows who may try). */
+    if (chmod(lc->unix_path, lc->unix_mode) != 0) {
+        conf_setting_error(errs, conf_member_or_group(lc->entry, "mode"),
+                           "cannot set mode %04o on %s: %s", lc->unix_mode,
+                           lc->unix_path, strerror(errno));
+        close(fd);
+        unlink(lc->unix_path);
+        return -1;
+    }
     snprintf(label, len, "unix:%s", lc->unix_path);
     return fd;
 }

@@ -254,6 +254,9 @@ cmd_test() {
     sh "$top/tests/systemd-verify.sh" "$top/_build-test" >>"$results/install" || :
     sh "$top/tests/man-lint.sh" "$top" | grep -E "^(PASS|FAIL) " >>"$results/install" || :
 
+    say "Debian packages: build, lintian, install, run, purge"
+    sh "$top/tests/deb-check.sh" "$top" "$results/install" >&2 || :
+
     say "Python client: pip install, then its tests"
     : >"$results/python"
     python_check "$top/_build-test" "$results/python"

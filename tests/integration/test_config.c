@@ -401,3 +401,12 @@ Test(config, log_syslog_settings_checked)
                      { 7, "log.facility: must be daemon, user, auth or local0 "
                           "to local7", false, NULL }));
 }
+
+Test(config, unix_socket_mode_checked)
+{
+    bad_config(HEAD3 AUTH4
+               "listeners = ( { unix = \"/tmp/x.sock\"; mode = \"rw\"; },\n"   /* 5 */
+               "              { address = \"127.0.0.1\"; mode = \"0600\"; } );\n", /* 6 */
+               WANTS({ 5, "listeners[0].mode: must be octal permissions", false, NULL },
+                     { 6, "listeners[1].mode: 'mode' is for Unix socket listeners", false, NULL }));
+}

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -567,5 +568,22 @@ Test(lifecycle, log_fields_escape_client_input)
     assert_log_format(h);
     rc_close(a);
     rc_close(b);
+    harness_stop(h);
+}
+
+/* A Unix socket's permissions come from `mode` (0666 by default),
+ * whatever the broker's umask. */
+Test(lifecycle, unix_socket_mode)
+{
+    struct harness *h = harness_start(MPT_AUTH_ALLOW_ALL
+        "listeners = ( { unix = \"@DIR@/open.sock\"; translator = \"binary\"; },\n"
+        "              { unix = \"@DIR@/group.sock\"; translator = \"binary\";"
+        " mode = \"0660\"; } );\n");
+    struct stat st;
+
+    cr_assert_eq(stat(harness_path(h, "open.sock"), &st), 0);
+    cr_assert_eq(st.st_mode & 07777, 0666, "mode %04o", st.st_mode & 07777);
+    cr_assert_eq(stat(harness_path(h, "group.sock"), &st), 0);
+    cr_assert_eq(st.st_mode & 07777, 0660, "mode %04o", st.st_mode & 07777);
     harness_stop(h);
 }
