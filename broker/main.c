@@ -158,10 +158,11 @@ static int broker_setup(struct broker *b, const char *config_file,
 static void broker_teardown(struct broker *b)
 {
     metrics_close(b);
-    listeners_close(b);
+    /* Sessions first: each tells its listener it is gone. */
     while (b->sessions != NULL)
         session_free(b->sessions);
     b->dead = NULL;
+    listeners_close(b);
     conn_table_free(b->conns);
     auth_throttle_free(b->auth_throttle);
     hashmap_free(b->names);
