@@ -34,6 +34,13 @@ static bool same_string(const char *a, const char *b)
            (a != NULL && b != NULL && strcmp(a, b) == 0);
 }
 
+/* The setting `name` of the new file (or its root): where to point. */
+static const config_setting_t *at(const struct broker_conf *conf,
+                                  const char *name)
+{
+    return conf_member_or_group(config_root_setting(&conf->tree), name);
+}
+
 /* Settings a running broker cannot take: a restart is needed. */
 static void check_fixed(const struct broker_conf *old,
                         const struct broker_conf *new, struct errors *errs)
@@ -46,16 +53,21 @@ static void check_fixed(const struct broker_conf *old,
                same_string(old->translators[i].module,
                            new->translators[i].module);
     if (!same)
-        errors_add(errs, new->file, 0, "translators: changing the wire "
-                   "formats needs a restart (sessions hold their state)");
-    if (!same_string(old->user, new->user) ||
-        !same_string(old->group, new->group) ||
-        old->allow_root != new->allow_root)
-        errors_add(errs, new->file, 0, "user, group, allow_root: changing "
-                   "them needs a restart (root is gone)");
+        conf_setting_error(errs, at(new, "translators"), "changing the wire "
+                           "formats needs a restart (sessions hold their "
+                           "state)");
+    if (!same_string(old->user, new->user))
+        conf_setting_error(errs, at(new, "user"), "changing it needs a "
+                           "restart (root is gone)");
+    if (!same_string(old->group, new->group))
+        conf_setting_error(errs, at(new, "group"), "changing it needs a "
+                           "restart (root is gone)");
+    if (old->allow_root != new->allow_root)
+        conf_setting_error(errs, at(new, "allow_root"), "changing it needs "
+                           "a restart");
     if (!same_string(old->plugin_dir, new->plugin_dir))
-        errors_add(errs, new->file, 0, "plugin_dir: changing it needs a "
-                   "restart");
+        conf_setting_error(errs, at(new, "plugin_dir"), "changing it needs "
+                           "a restart");
 }
 
 static bool is_kept(const struct reload_plan *p, const struct listener *l)

@@ -181,8 +181,9 @@ Test(reload, changing_translators_needs_a_restart)
         MPT_AUTH_ALLOW_ALL
         "listeners = ( { address = \"127.0.0.1\"; port = 0; translator = \"json\"; } );\n");
     cr_assert(harness_signal(h, SIGHUP));
-    cr_assert(harness_wait_log(h, "translators: changing the wire formats "
-                                  "needs a restart", mpt_ms(MPT_MSG_MS)));
+    cr_assert(harness_wait_log(h, "mpbroker.conf:2: translators: changing "
+                                  "the wire formats needs a restart",
+                               mpt_ms(MPT_MSG_MS)));
     cr_assert(harness_wait_log(h, "reload failed", mpt_ms(MPT_MSG_MS)));
     rc_close(rc_login_any(h, BINARY, RC_BINARY, "still"));
     harness_stop(h);
