@@ -21,6 +21,7 @@
 #include <criterion/criterion.h>
 
 #include "harness.h"
+#include "numbered.h"
 #include "rawclient.h"
 
 TestSuite(backpressure, .fini = harness_reap_all, .timeout = 120);
@@ -40,114 +41,6 @@ static void set_nonblocking(int fd)
     int flags = fcntl(fd, F_GETFL);
 
     cr_assert(flags >= 0 && fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0);
-}
-
-/* A binary Data frame to `to` on connection `id`, whose data starts with
- * the big-endian sequence number `seq`; returns its length. */
-static size_t data_frame(unsigned char *buf, const char *to, const char *id,
-                         uint32_t seq, size_t data_len)
-{
-    size_t name_len = strlen(to), id_len = strlen(id);
-    size_t body = 4 + name_len + id_len + data_len;
-    unsigned char *p = buf;
-
-    *p++ = (unsigned char)(body >> 24);
-    *p++ = (unsigned char)(body >> 16);
-    *p++ = (unsigned char)(body >> 8);
-    *p++ = (unsigned char)body;
-    *p++ = RC_DATA;
-    *p++ = RC_FLAG_HAS_DATA;
-    *p++ = (unsigned char)name_len;
-    *p++ = (unsigned char)id_len;
-    memcpy(p, to, name_len);
-    p += name_len;
-    memcpy(p, id, id_len);
-    p += id_len;
-    memset(p, 'x', data_len);
-    p[0] = (unsigned char)(seq >> 24);
-    p[1] = (unsigned char)(seq >> 16);
-    p[2] = (unsigned char)(seq >> 8);
-    p[3] = (unsigned char)seq;
-    return 4 + body;
-}
-
-/* Sender state: `total` frames of one size, written without blocking. */
-struct blaster {
-    int fd;
-    unsigned char *frame;
-    size_t frame_len;
-    uint32_t next;     /* next sequence number to encode */
-    uint32_t total;
-    size_t offset;     /* bytes of the current frame already written */
-    const char *to, *id;
-    size_t data_len;
-};
-
-/* Write as much as the socket takes now; true when everything is sent. */
-static bool blast(struct blaster *b)
-{
-    while (b->next < b->total) {
-        if (b->offset == 0)
-            b->frame_len = data_frame(b->frame, b->to, b->id, b->next,
-                                      b->data_len);
-        ssize_t n = write(b->fd, b->frame + b->offset, b->frame_len - b->offset);
-        if (n < 0) {
-            cr_assert(errno == EAGAIN || errno == EWOULDBLOCK,
-                      "sender write: %s", strerror(errno));
-            return false;
-        }
-        b->offset += (size_t)n;
-        if (b->offset == b->frame_len) {
-            b->offset = 0;
-            b->next++;
-        }
-    }
-    return true;
-}
-
-/* Receiver state: parses binary frames and checks their order. */
-struct reader {
-    int fd;
-    unsigned char *buf;
-    size_t len, cap;
-    uint32_t received;
-    bool eof;
-};
-
-static void read_frames(struct reader *r, const char *from)
-{
-    ssize_t n = 1;
-
-    /* Fill the buffer (a full buffer is parsed below, then read again). */
-    while (r->len < r->cap && (n = read(r->fd, r->buf + r->len,
-                                        r->cap - r->len)) > 0)
-        r->len += (size_t)n;
-    if (n == 0 || (n < 0 && errno == ECONNRESET))
-        r->eof = true;
-    else if (n < 0)
-        cr_assert(errno == EAGAIN || errno == EWOULDBLOCK,
-                  "receiver read: %s", strerror(errno));
-    size_t pos = 0;
-    while (r->len - pos >= 4) {
-        const unsigned char *f = r->buf + pos;
-        size_t body = (size_t)f[0] << 24 | (size_t)f[1] << 16 |
-                      (size_t)f[2] << 8 | f[3];
-        if (r->len - pos < 4 + body)
-            break;
-        cr_assert_eq(f[4], RC_DATA, "frame %u: meta %u", r->received, f[4]);
-        size_t name_len = f[6], id_len = f[7];
-        cr_assert_eq(name_len, strlen(from));
-        cr_assert(memcmp(f + 8, from, name_len) == 0, "other_client rewritten");
-        const unsigned char *data = f + 8 + name_len + id_len;
-        uint32_t seq = (uint32_t)data[0] << 24 | (uint32_t)data[1] << 16 |
-                       (uint32_t)data[2] << 8 | data[3];
-        cr_assert_eq(seq, r->received, "message %u arrived as number %u",
-                     seq, r->received);
-        r->received++;
-        pos += 4 + body;
-    }
-    memmove(r->buf, r->buf + pos, r->len - pos);
-    r->len -= pos;
 }
 
 /* A pair of bystanders exchanging numbered messages: proof that the rest

@@ -35,6 +35,7 @@
 #include <criterion/criterion.h>
 
 #include "harness.h"
+#include "numbered.h"
 #include "rawclient.h"
 
 TestSuite(faults, .fini = harness_reap_all, .timeout = 300);
@@ -154,41 +155,6 @@ static void bystanders_finish(struct bystanders *b)
     rc_close(b->y);
 }
 
-/* A binary Data frame to `to` on `id`: data_len bytes starting with the
- * big-endian sequence number. Returns the frame's length. */
-static size_t data_frame(unsigned char *buf, const char *to, const char *id,
-                         uint32_t seq, size_t data_len)
-{
-    size_t name_len = strlen(to), id_len = strlen(id);
-    size_t body = 4 + name_len + id_len + data_len;
-    unsigned char *p = buf;
-
-    *p++ = (unsigned char)(body >> 24);
-    *p++ = (unsigned char)(body >> 16);
-    *p++ = (unsigned char)(body >> 8);
-    *p++ = (unsigned char)body;
-    *p++ = RC_DATA;
-    *p++ = RC_FLAG_HAS_DATA;
-    *p++ = (unsigned char)name_len;
-    *p++ = (unsigned char)id_len;
-    memcpy(p, to, name_len);
-    p += name_len;
-    memcpy(p, id, id_len);
-    p += id_len;
-    memset(p, 'x', data_len);
-    p[0] = (unsigned char)(seq >> 24);
-    p[1] = (unsigned char)(seq >> 16);
-    p[2] = (unsigned char)(seq >> 8);
-    p[3] = (unsigned char)seq;
-    return 4 + body;
-}
-
-static uint32_t be32(const unsigned char *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
-           p[3];
-}
-
 /* ======================================================================
  * kill -9 of a client in the middle of a stream
  */
@@ -243,7 +209,9 @@ static bool sink_next(struct rc_client *sink, uint32_t *seq, int timeout_ms)
     bool ok = m.meta == RC_DATA && strcmp(m.other_client, "blaster") == 0 &&
               strcmp(m.connection_id, "blaster:1") == 0 &&
               m.data_len == BLAST_DATA;
-    uint32_t got = ok ? be32(m.data) : 0;
+    uint32_t got = ok ? (uint32_t)m.data[0] << 24 | (uint32_t)m.data[1] << 16 |
+                            (uint32_t)m.data[2] << 8 | m.data[3]
+                      : 0;
     int meta = m.meta;
     rc_msg_free(&m);
     cr_assert(ok, "sink: unexpected message (meta %d) after %u", meta, *seq);
@@ -322,80 +290,6 @@ Test(faults, sigkill_of_a_client_with_unread_input) { sigkill_mid_stream(true); 
 /* ======================================================================
  * A client that stops reading while others blast it
  */
-
-/* Write numbered frames to `fd` without blocking. */
-struct blaster {
-    int fd;
-    unsigned char *frame;
-    size_t frame_len;
-    uint32_t next, total;
-    size_t offset;
-    const char *to, *id;
-    size_t data_len;
-};
-
-/* Write what the socket takes now: true once `total` frames are out. */
-static bool blast(struct blaster *b)
-{
-    while (b->next < b->total) {
-        if (b->offset == 0)
-            b->frame_len = data_frame(b->frame, b->to, b->id, b->next,
-                                      b->data_len);
-        ssize_t n = write(b->fd, b->frame + b->offset, b->frame_len - b->offset);
-        if (n < 0) {
-            cr_assert(errno == EAGAIN || errno == EWOULDBLOCK,
-                      "sender write: %s", strerror(errno));
-            return false;
-        }
-        b->offset += (size_t)n;
-        if (b->offset == b->frame_len) {
-            b->offset = 0;
-            b->next++;
-        }
-    }
-    return true;
-}
-
-/* Read binary frames from `fd`, checking their numbers; false at EOF. */
-struct reader {
-    int fd;
-    unsigned char *buf;
-    size_t len, cap;
-    uint32_t received;
-};
-
-static bool read_frames(struct reader *r, const char *from)
-{
-    ssize_t n = 1;
-    bool open = true;
-
-    while (r->len < r->cap &&
-           (n = read(r->fd, r->buf + r->len, r->cap - r->len)) > 0)
-        r->len += (size_t)n;
-    if (n == 0 || (n < 0 && errno == ECONNRESET))
-        open = false;
-    else if (n < 0)
-        cr_assert(errno == EAGAIN || errno == EWOULDBLOCK, "read: %s",
-                  strerror(errno));
-    size_t pos = 0;
-    while (r->len - pos >= 4) {
-        const unsigned char *f = r->buf + pos;
-        size_t body = be32(f);
-        if (r->len - pos < 4 + body)
-            break;
-        cr_assert_eq(f[4], RC_DATA, "frame %u: meta %u", r->received, f[4]);
-        cr_assert(f[6] == strlen(from) && memcmp(f + 8, from, f[6]) == 0,
-                  "frame %u: from someone else", r->received);
-        uint32_t seq = be32(f + 8 + f[6] + f[7]);
-        cr_assert_eq(seq, r->received, "message %u arrived as number %u", seq,
-                     r->received);
-        r->received++;
-        pos += 4 + body;
-    }
-    memmove(r->buf, r->buf + pos, r->len - pos);
-    r->len -= pos;
-    return open;
-}
 
 /*
  * Backpressure: a sender blasting at a reader that stopped is paused once
