@@ -5,6 +5,7 @@ check_PROGRAMS += tests/unit/test_codec_gob tests/integration/test_gob
 TESTS += tests/unit/test_codec_gob tests/integration/test_gob
 
 tests_unit_test_codec_gob_SOURCES = tests/unit/test_codec_gob.c \
+	tests/unit/codec_check.c tests/unit/codec_check.h \
 	tests/gob_transcript.h
 tests_unit_test_codec_gob_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests
 tests_unit_test_codec_gob_CFLAGS = $(TEST_CFLAGS)

@@ -9,6 +9,7 @@
 #include <criterion/criterion.h>
 
 #include "codec.h"
+#include "codec_check.h"
 #include "message.h"
 
 #define MAX_SIZE 1048576
@@ -22,35 +23,11 @@ static const struct mp_codec_ops *const codec = &mp_codec_binary;
  * Helpers
  */
 
-struct out {
-    unsigned char *p;
-    size_t len, cap;
-    int writes;
-    int fail_from; /* fail this write call and later ones (0 = never) */
-};
-
-static int out_write(void *ctx, const void *bytes, size_t len)
+static struct codec_out encode(const struct mp_message *msg)
 {
-    struct out *o = ctx;
+    struct codec_out o = { 0 };
 
-    o->writes++;
-    if (o->fail_from != 0 && o->writes >= o->fail_from)
-        return -1;
-    if (o->len + len > o->cap) {
-        o->cap = (o->len + len) * 2 + 1;
-        o->p = realloc(o->p, o->cap);
-        cr_assert(o->p != NULL);
-    }
-    memcpy(o->p + o->len, bytes, len);
-    o->len += len;
-    return 0;
-}
-
-static struct out encode(const struct mp_message *msg)
-{
-    struct out o = { 0 };
-
-    cr_assert_eq(codec->encode(NULL, msg, out_write, &o), 0);
+    cr_assert_eq(codec->encode(NULL, msg, codec_out_write, &o), 0);
     return o;
 }
 
@@ -59,22 +36,8 @@ static enum mp_decode_status decode_n(const void *bytes, size_t len,
                                       size_t max_size, struct mp_message *msg,
                                       size_t *consumed, char *err)
 {
-    unsigned char *copy = malloc(len > 0 ? len : 1);
-    enum mp_decode_status st;
-
-    cr_assert(copy != NULL);
-    if (len > 0)
-        memcpy(copy, bytes, len);
-    memset(msg, 0, sizeof *msg);
-    err[0] = '\0';
-    st = codec->decode(NULL, copy, len, max_size, msg, consumed, err,
-                       ERRLEN);
-    free(copy);
-    if (st == MP_DECODE_ERROR) {
-        cr_assert(err[0] != '\0', "an error needs a reason");
-        cr_assert_null(msg->data, "an error leaves no allocation");
-    }
-    return st;
+    return codec_decode_exact(codec, NULL, bytes, len, max_size, msg,
+                              consumed, err, ERRLEN);
 }
 
 static void make(struct mp_message *m, unsigned meta, const char *other,
@@ -107,7 +70,7 @@ static void assert_same(const struct mp_message *a,
         cr_assert(memcmp(a->data, b->data, a->data_len) == 0);
 }
 
-static void assert_bytes(const struct out *o, const char *want, size_t len)
+static void assert_bytes(const struct codec_out *o, const char *want, size_t len)
 {
     cr_assert_eq(o->len, len, "length %zu, want %zu", o->len, len);
     for (size_t i = 0; i < len; i++)
@@ -125,7 +88,7 @@ static void assert_bytes(const struct out *o, const char *want, size_t len)
 Test(binary_encode, worked_example)
 {
     struct mp_message msg;
-    struct out o;
+    struct codec_out o;
 
     make(&msg, MP_META_CONN_SYN, "bob", "alice:0", "echo", 4);
     o = encode(&msg);
@@ -142,7 +105,7 @@ Test(binary_encode, worked_example)
 Test(binary_encode, null_and_empty_data)
 {
     struct mp_message msg;
-    struct out o;
+    struct codec_out o;
 
     make(&msg, MP_META_AUTH_OK, "alice", "", NULL, 0);
     o = encode(&msg);
@@ -159,7 +122,7 @@ Test(binary_encode, null_and_empty_data)
 Test(binary_encode, level_byte_only_when_set)
 {
     struct mp_message msg;
-    struct out o;
+    struct codec_out o;
 
     make(&msg, MP_META_AUTH, "alice", "", "pw", 2);
     msg.level = 2;
@@ -178,7 +141,7 @@ Test(binary_encode, large_data_in_two_writes)
     size_t n = 70000;
     unsigned char *data = malloc(n);
     struct mp_message msg;
-    struct out o;
+    struct codec_out o;
 
     memset(data, 0xab, n);
     make(&msg, 0, "b", "a:1", data, n);
@@ -199,15 +162,15 @@ Test(binary_encode, write_failure_is_reported)
 {
     struct mp_message msg;
     unsigned char *big = calloc(1, 5000);
-    struct out o = { .fail_from = 1 };
+    struct codec_out o = { .fail_from = 1 };
 
     make(&msg, 0, "b", "a:1", "x", 1);
-    cr_assert_eq(codec->encode(NULL, &msg, out_write, &o), -1);
+    cr_assert_eq(codec->encode(NULL, &msg, codec_out_write, &o), -1);
     mp_message_set_data(&msg, big, 5000);
-    o = (struct out){ .fail_from = 1 };
-    cr_assert_eq(codec->encode(NULL, &msg, out_write, &o), -1);
-    o = (struct out){ .fail_from = 2 };
-    cr_assert_eq(codec->encode(NULL, &msg, out_write, &o), -1);
+    o = (struct codec_out){ .fail_from = 1 };
+    cr_assert_eq(codec->encode(NULL, &msg, codec_out_write, &o), -1);
+    o = (struct codec_out){ .fail_from = 2 };
+    cr_assert_eq(codec->encode(NULL, &msg, codec_out_write, &o), -1);
     free(o.p);
     free(big);
     mp_message_clear(&msg);
@@ -258,7 +221,7 @@ Test(binary_decode, level_zero_byte_is_accepted)
 static void round_trip(const struct mp_message *msg)
 {
     struct mp_message back;
-    struct out o = encode(msg);
+    struct codec_out o = encode(msg);
     size_t consumed;
     char err[ERRLEN];
 
@@ -316,21 +279,21 @@ Test(binary_roundtrip, longest_names_empty_names_and_sizes)
  * Every split point
  */
 
-static void build_stream(struct out *o, size_t ends[3])
+static void build_stream(struct codec_out *o, size_t ends[3])
 {
     struct mp_message m;
 
-    *o = (struct out){ 0 };
+    *o = (struct codec_out){ 0 };
     make(&m, 5, "bob", "alice:0", "echo", 4);
-    cr_assert_eq(codec->encode(NULL, &m, out_write, o), 0);
+    cr_assert_eq(codec->encode(NULL, &m, codec_out_write, o), 0);
     ends[0] = o->len;
     mp_message_clear(&m);
     make(&m, 9, "alice", "", NULL, 0);
     m.level = 3;
-    cr_assert_eq(codec->encode(NULL, &m, out_write, o), 0);
+    cr_assert_eq(codec->encode(NULL, &m, codec_out_write, o), 0);
     ends[1] = o->len;
     make(&m, 0, "", "x:1", "", 0);
-    cr_assert_eq(codec->encode(NULL, &m, out_write, o), 0);
+    cr_assert_eq(codec->encode(NULL, &m, codec_out_write, o), 0);
     ends[2] = o->len;
     mp_message_clear(&m);
 }
@@ -362,7 +325,7 @@ static void check_message(size_t k, const struct mp_message *m)
 /* First `first` bytes arrive, then `step` more at a time. */
 static void feed(size_t first, size_t step)
 {
-    struct out o;
+    struct codec_out o;
     size_t ends[3], pos = 0, avail = 0, k = 0;
     bool started = false;
 
@@ -406,7 +369,7 @@ Test(binary_split, every_prefix_one_byte_at_a_time)
 
 Test(binary_split, every_split_into_two_pieces)
 {
-    struct out o;
+    struct codec_out o;
     size_t ends[3];
 
     build_stream(&o, ends);
@@ -490,7 +453,7 @@ Test(binary_limits, oversize_refused_from_the_length_alone)
 Test(binary_limits, frame_of_exactly_max_size)
 {
     struct mp_message msg;
-    struct out o;
+    struct codec_out o;
     size_t consumed;
     char err[ERRLEN];
 

@@ -23,6 +23,7 @@
 
 #include "codec.h"
 #include "gob_transcript.h"
+#include "codec_check.h"
 #include "message.h"
 
 #define MAX_SIZE 1048576
@@ -36,30 +37,6 @@ static const struct mp_codec_ops *const codec = &mp_codec_gob;
 /* ------------------------------------------------------------------------
  * Helpers
  */
-
-struct out {
-    unsigned char *p;
-    size_t len, cap;
-    int writes;
-    int fail_from; /* fail this write call and later ones (0 = never) */
-};
-
-static int out_write(void *ctx, const void *bytes, size_t len)
-{
-    struct out *o = ctx;
-
-    o->writes++;
-    if (o->fail_from != 0 && o->writes >= o->fail_from)
-        return -1;
-    if (o->len + len > o->cap) {
-        o->cap = (o->len + len) * 2 + 1;
-        o->p = realloc(o->p, o->cap);
-        cr_assert(o->p != NULL);
-    }
-    memcpy(o->p + o->len, bytes, len);
-    o->len += len;
-    return 0;
-}
 
 static void *new_stream(void)
 {
@@ -75,24 +52,8 @@ static enum mp_decode_status decode_n(void *stream, const void *bytes,
                                       struct mp_message *msg,
                                       size_t *consumed, char *err)
 {
-    unsigned char *copy = malloc(len > 0 ? len : 1);
-    enum mp_decode_status st;
-
-    cr_assert(copy != NULL);
-    if (len > 0)
-        memcpy(copy, bytes, len);
-    memset(msg, 0, sizeof *msg);
-    err[0] = '\0';
-    st = codec->decode(stream, copy, len, max_size, msg, consumed, err,
-                       ERRLEN);
-    free(copy);
-    if (st == MP_DECODE_ERROR) {
-        cr_assert(err[0] != '\0', "an error needs a reason");
-        cr_assert_null(msg->data, "an error leaves no allocation");
-    }
-    if (st == MP_DECODE_OK)
-        cr_assert(*consumed > 0 && *consumed <= len);
-    return st;
+    return codec_decode_exact(codec, stream, bytes, len, max_size, msg,
+                              consumed, err, ERRLEN);
 }
 
 static void make(struct mp_message *m, unsigned meta, const char *other,
@@ -389,7 +350,7 @@ static void replay_close(struct replay *r)
 }
 
 /* Decode every message of one chunk; re-encode them into *o. */
-static void replay_chunk(struct replay *r, size_t i, struct out *o,
+static void replay_chunk(struct replay *r, size_t i, struct codec_out *o,
                          void (*check)(size_t, const struct mp_message *))
 {
     const struct gob_chunk *c = &gob_transcript[i];
@@ -407,7 +368,7 @@ static void replay_chunk(struct replay *r, size_t i, struct out *o,
         cr_assert_eq(st, MP_DECODE_OK, "chunk %zu at %zu: %s", i, off, err);
         if (check != NULL)
             check(i, &m);
-        cr_assert_eq(codec->encode(r->enc[c->client - 1][s], &m, out_write, o),
+        cr_assert_eq(codec->encode(r->enc[c->client - 1][s], &m, codec_out_write, o),
                      0);
         r->messages[c->client - 1][s]++;
         off += used;
@@ -463,7 +424,7 @@ Test(gob_go, every_chunk_decodes_and_reencodes_byte_exact)
     replay_open(&r);
     for (size_t i = 0; i < GOB_TRANSCRIPT_LEN; i++) {
         const struct gob_chunk *c = &gob_transcript[i];
-        struct out o = { 0 };
+        struct codec_out o = { 0 };
         size_t len;
         unsigned char *want;
 
@@ -497,12 +458,12 @@ Test(gob_go, auth_ok_like_go_server)
 {
     void *s = new_stream();
     struct mp_message m;
-    struct out o = { 0 };
+    struct codec_out o = { 0 };
     size_t len;
     unsigned char *want = unhex(gob_transcript[1].hex, &len);
 
     make(&m, MP_META_AUTH_OK, "goecho69300", "", NULL, 0);
-    cr_assert_eq(codec->encode(s, &m, out_write, &o), 0);
+    cr_assert_eq(codec->encode(s, &m, codec_out_write, &o), 0);
     assert_bytes(o.p, o.len, want, len, "AuthOk");
     cr_assert_eq(o.writes, 1, "definition and value in one write");
     free(want);
@@ -579,11 +540,11 @@ Test(gob_go, first_chunk_every_split)
  * Encoding
  */
 
-static struct out encode_on(void *s, const struct mp_message *m)
+static struct codec_out encode_on(void *s, const struct mp_message *m)
 {
-    struct out o = { 0 };
+    struct codec_out o = { 0 };
 
-    cr_assert_eq(codec->encode(s, m, out_write, &o), 0);
+    cr_assert_eq(codec->encode(s, m, codec_out_write, &o), 0);
     return o;
 }
 
@@ -591,7 +552,7 @@ Test(gob_encode, definition_once_per_stream)
 {
     void *s1 = new_stream(), *s2 = new_stream();
     struct mp_message m;
-    struct out a, b, c;
+    struct codec_out a, b, c;
 
     make(&m, MP_META_CONN_ACK, "bob", "alice:0", NULL, 0);
     a = encode_on(s1, &m);
@@ -612,7 +573,7 @@ Test(gob_encode, zero_fields_omitted)
 {
     void *s = new_stream();
     struct mp_message m;
-    struct out o;
+    struct codec_out o;
 
     free(encode_on(s, &(struct mp_message){ 0 }).p); /* the definition */
 
@@ -640,10 +601,10 @@ Test(gob_encode, zero_fields_omitted)
     codec->stream_free(s);
 }
 
-static struct out encode_after_definition(const struct mp_message *m)
+static struct codec_out encode_after_definition(const struct mp_message *m)
 {
     void *s = new_stream();
-    struct out o;
+    struct codec_out o;
 
     free(encode_on(s, &(struct mp_message){ 0 }).p);
     o = encode_on(s, m);
@@ -655,7 +616,7 @@ static struct out encode_after_definition(const struct mp_message *m)
 Test(gob_encode, null_and_empty_data_both_omitted)
 {
     struct mp_message null_data, empty_data, one_byte;
-    struct out a, b, c;
+    struct codec_out a, b, c;
 
     make(&null_data, 0, "b", "a:1", NULL, 0);
     make(&empty_data, 0, "b", "a:1", "", 0);
@@ -681,7 +642,7 @@ Test(gob_encode, null_and_empty_data_both_omitted)
 Test(gob_encode, level_is_not_sent)
 {
     struct mp_message m;
-    struct out a, b;
+    struct codec_out a, b;
 
     make(&m, MP_META_AUTH, "alice", "", "pw", 2);
     a = encode_after_definition(&m);
@@ -705,7 +666,7 @@ Test(gob_encode, long_counts_and_large_data)
         unsigned char *data = malloc(n);
         struct mp_message m, back;
         struct gb want = { .n = 0 };
-        struct out o;
+        struct codec_out o;
         void *enc = new_stream(), *dec = new_stream();
         size_t used;
         char err[ERRLEN];
@@ -737,21 +698,21 @@ Test(gob_encode, write_failure_is_reported)
 {
     void *s = new_stream();
     struct mp_message m;
-    struct out o = { .fail_from = 1 };
+    struct codec_out o = { .fail_from = 1 };
     unsigned char *big = calloc(1, 10000);
 
     make(&m, 0, "b", "a:1", "x", 1);
-    cr_assert_eq(codec->encode(s, &m, out_write, &o), -1);
+    cr_assert_eq(codec->encode(s, &m, codec_out_write, &o), -1);
     /* Nothing went out: the next message still carries the definition. */
     o.fail_from = 0;
-    cr_assert_eq(codec->encode(s, &m, out_write, &o), 0);
+    cr_assert_eq(codec->encode(s, &m, codec_out_write, &o), 0);
     cr_assert_eq(o.p[0], 0x48);
     mp_message_clear(&m);
 
     make(&m, 0, "b", "a:1", big, 10000);
     for (int from = 1; from <= 3; from++) {
-        struct out f = { .fail_from = from };
-        cr_assert_eq(codec->encode(s, &m, out_write, &f), -1, "%d", from);
+        struct codec_out f = { .fail_from = from };
+        cr_assert_eq(codec->encode(s, &m, codec_out_write, &f), -1, "%d", from);
         free(f.p);
     }
     free(o.p);
@@ -763,10 +724,10 @@ Test(gob_encode, write_failure_is_reported)
 Test(gob_encode, needs_a_stream)
 {
     struct mp_message m;
-    struct out o = { 0 };
+    struct codec_out o = { 0 };
 
     make(&m, 0, "b", "a:1", NULL, 0);
-    cr_assert_eq(codec->encode(NULL, &m, out_write, &o), -1);
+    cr_assert_eq(codec->encode(NULL, &m, codec_out_write, &o), -1);
     cr_assert_eq(o.writes, 0);
 }
 

@@ -11,6 +11,7 @@
 #include <criterion/criterion.h>
 
 #include "codec.h"
+#include "codec_check.h"
 #include "message.h"
 
 #define MAX_SIZE 1048576
@@ -22,37 +23,13 @@ static const struct mp_codec_ops *const codec = &mp_codec_json;
  * Helpers
  */
 
-struct out {
-    unsigned char *p;
-    size_t len, cap;
-    int writes;     /* write calls so far */
-    int fail_from;  /* fail this write call and later ones (0 = never) */
-};
-
-static int out_write(void *ctx, const void *bytes, size_t len)
-{
-    struct out *o = ctx;
-
-    o->writes++;
-    if (o->fail_from != 0 && o->writes >= o->fail_from)
-        return -1;
-    if (o->len + len > o->cap) {
-        o->cap = (o->len + len) * 2;
-        o->p = realloc(o->p, o->cap);
-        cr_assert(o->p != NULL);
-    }
-    memcpy(o->p + o->len, bytes, len);
-    o->len += len;
-    return 0;
-}
-
 /* Encode msg; the result is NUL-terminated, caller frees out.p. */
-static struct out encode(const struct mp_message *msg)
+static struct codec_out encode(const struct mp_message *msg)
 {
-    struct out o = { 0 };
+    struct codec_out o = { 0 };
 
-    cr_assert_eq(codec->encode(NULL, msg, out_write, &o), 0);
-    out_write(&o, "", 1);
+    cr_assert_eq(codec->encode(NULL, msg, codec_out_write, &o), 0);
+    codec_out_write(&o, "", 1);
     o.len--;
     o.writes--;
     return o;
@@ -67,23 +44,8 @@ static enum mp_decode_status decode_n(void *stream, const void *bytes,
                                       struct mp_message *msg,
                                       size_t *consumed, char *err)
 {
-    unsigned char *copy = malloc(len > 0 ? len : 1);
-    enum mp_decode_status st;
-
-    cr_assert(copy != NULL);
-    if (len > 0)
-        memcpy(copy, bytes, len);
-    memset(msg, 0, sizeof *msg);
-    *consumed = (size_t)-1;
-    err[0] = '\0';
-    st = codec->decode(stream, copy, len, max_size, msg, consumed, err,
-                       ERRLEN);
-    free(copy);
-    if (st == MP_DECODE_ERROR) {
-        cr_assert(err[0] != '\0', "an error needs a reason");
-        cr_assert_null(msg->data, "an error leaves no allocation");
-    }
-    return st;
+    return codec_decode_exact(codec, stream, bytes, len, max_size, msg,
+                              consumed, err, ERRLEN);
 }
 
 static enum mp_decode_status decode_str(const char *s, struct mp_message *msg,
@@ -238,7 +200,7 @@ static const struct {
 static void assert_reencodes_exactly(const char *line)
 {
     struct mp_message msg;
-    struct out o;
+    struct codec_out o;
 
     decode_ok(line, &msg);
     o = encode(&msg);
@@ -281,7 +243,7 @@ Test(json_go, client_lines_reencode_byte_exact)
 Test(json_go, encode_auth_ok_like_go_server)
 {
     struct mp_message msg;
-    struct out o;
+    struct codec_out o;
 
     make(&msg, MP_META_AUTH_OK, "goecho56782", "", NULL, 0);
     o = encode(&msg);
@@ -341,7 +303,7 @@ static void assert_encodes_name(const char *raw, size_t len,
                                 const char *want_json)
 {
     struct mp_message msg;
-    struct out o;
+    struct codec_out o;
     char want[1024];
 
     memset(&msg, 0, sizeof msg);
@@ -409,7 +371,7 @@ Test(json_encode, invalid_utf8_becomes_replacement_like_go)
 Test(json_encode, data_null_empty_and_bytes)
 {
     struct mp_message msg;
-    struct out o;
+    struct codec_out o;
 
     make(&msg, 0, "a", "a:1", NULL, 0);
     o = encode(&msg);
@@ -443,7 +405,7 @@ Test(json_encode, meta_digits)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct mp_message msg;
         char want[128];
-        struct out o;
+        struct codec_out o;
         make(&msg, cases[i].meta, "", "", NULL, 0);
         o = encode(&msg);
         snprintf(want, sizeof want,
@@ -458,7 +420,7 @@ Test(json_encode, meta_digits)
 Test(json_encode, level_after_data_only_when_set)
 {
     struct mp_message msg;
-    struct out o;
+    struct codec_out o;
 
     make(&msg, MP_META_AUTH, "alice", "", "pw", 2);
     msg.level = 2;
@@ -480,7 +442,7 @@ Test(json_encode, worst_case_names)
 {
     struct mp_message msg, back;
     char name[255];
-    struct out o;
+    struct codec_out o;
 
     memset(name, '<', sizeof name);
     memset(&msg, 0, sizeof msg);
@@ -501,17 +463,17 @@ Test(json_encode, worst_case_names)
 Test(json_encode, write_failure_is_reported)
 {
     struct mp_message msg;
-    struct out o = { .fail_from = 1 };
+    struct codec_out o = { .fail_from = 1 };
 
     make(&msg, 0, "a", "a:1", "x", 1);
-    cr_assert_eq(codec->encode(NULL, &msg, out_write, &o), -1);
+    cr_assert_eq(codec->encode(NULL, &msg, codec_out_write, &o), -1);
     mp_message_clear(&msg);
 
     /* The heap path too. */
     unsigned char *big = calloc(1, 100000);
     make(&msg, 0, "a", "a:1", big, 100000);
-    o = (struct out){ .fail_from = 1 };
-    cr_assert_eq(codec->encode(NULL, &msg, out_write, &o), -1);
+    o = (struct codec_out){ .fail_from = 1 };
+    cr_assert_eq(codec->encode(NULL, &msg, codec_out_write, &o), -1);
     free(big);
     mp_message_clear(&msg);
 }
@@ -523,7 +485,7 @@ Test(json_encode, write_failure_is_reported)
 static void round_trip(const struct mp_message *msg)
 {
     struct mp_message back;
-    struct out o = encode(msg);
+    struct codec_out o = encode(msg);
     size_t consumed;
     char err[ERRLEN];
 
@@ -1219,7 +1181,7 @@ Test(json_split, large_message_in_small_pieces)
     for (size_t i = 0; i < n; i++)
         data[i] = (unsigned char)(i ^ (i >> 8));
     make(&msg, 0, "peer", "me:1", data, n);
-    struct out o = encode(&msg);
+    struct codec_out o = encode(&msg);
     size_t avail = 0, consumed = 0;
     char err[ERRLEN];
     enum mp_decode_status st = MP_DECODE_NEED_MORE;
