@@ -1,5 +1,5 @@
 # Examples to copy: built by `make`, never installed.
-noinst_PROGRAMS = examples/echo_server examples/echo_client examples/chat
+noinst_PROGRAMS += examples/echo_server examples/echo_client examples/chat
 EXAMPLE_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS)
 EXAMPLE_LDADD = libmpclient/libmpclient.la $(LIBEVENT_LIBS)
 

@@ -1,0 +1,20 @@
+# bench/: mpbench, the load generator, and relay, the one-hop baseline.
+# Built by `make`, never installed; `make bench` runs the comparison
+# (bench/compare.sh) and rewrites bench/RESULTS.md.
+noinst_PROGRAMS += bench/mpbench bench/relay
+bench_mpbench_SOURCES = bench/mpbench.c bench/driver.h \
+	bench/histogram.c bench/histogram.h \
+	bench/driver_mp.c bench/driver_nats.c bench/driver_mqtt.c \
+	bench/driver_redis.c bench/driver_relay.c
+bench_mpbench_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS)
+bench_mpbench_LDADD = common/libmpcommon.la $(LIBEVENT_LIBS)
+
+bench_relay_SOURCES = bench/relay.c
+bench_relay_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS)
+bench_relay_LDADD = $(LIBEVENT_LIBS)
+
+EXTRA_DIST += bench/compare.sh bench/results.awk bench/RESULTS.md
+
+.PHONY: bench
+bench: bench/mpbench bench/relay broker/mpbroker $(pkglib_LTLIBRARIES)
+	sh $(srcdir)/bench/compare.sh --build-dir . --results $(srcdir)/bench/RESULTS.md

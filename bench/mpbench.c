@@ -1,0 +1,685 @@
+/*
+ * mpbench.c - one load generator for mpbroker and its peers.
+ *
+ *   mpbench -t TARGET -a HOST:PORT -w WORKLOAD [options]
+ *   mpbench --free-ports N
+ *   mpbench --wait-port HOST:PORT
+ *
+ * Targets are drivers (driver.h): mp-binary, mp-json, nats, mqtt, redis,
+ * relay. Workloads:
+ *   throughput  P sender->receiver pairs, S-byte messages, at most W in
+ *               flight per pair, counted at the receivers
+ *   latency     one pair, ping-pong (window 1): round trip percentiles
+ *   connect     C connectors in parallel, each connect -> ready -> close
+ *   memory      the server's RSS before and after K idle ready clients
+ * Each runs --reps times after a warm-up; the result is the median with
+ * the spread (min..max). Every result is one "result key=value ..." line
+ * on stdout, then a human-readable row.
+ *
+ * Single-threaded on purpose: the generator's cost per message is the
+ * same for every target, and compare.sh gives it a core of its own.
+ */
+#define _GNU_SOURCE
+#include "driver.h"
+#include "histogram.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/util.h>
+
+#define MAX_REPS 15
+
+enum workload { THROUGHPUT, LATENCY, CONNECT, MEMORY };
+static const char *const workload_names[] = {"throughput", "latency", "connect", "memory"};
+
+struct options {
+    const struct bench_driver *driver;
+    const char *address;
+    enum workload workload;
+    size_t size;
+    unsigned pairs, window, reps, clients, concurrency;
+    double duration, warmup;
+    long server_pid;
+};
+
+/* One repetition of a workload: its clients and what they counted. */
+struct run {
+    const struct options *opt;
+    struct event_base *base;
+    struct sockaddr_storage addr;
+    int addrlen;
+    unsigned tag;                 /* makes names unique across runs */
+
+    struct bench_client *clients;
+    unsigned n_clients, n_ready, n_linked, next_name;
+    unsigned ready_target;        /* all_ready once n_ready reaches it */
+    bool all_ready, all_linked;
+    bool measuring, stopped;
+    char error[256];
+
+    uint64_t received, bytes;     /* at receivers, while measuring */
+    struct histogram *latency;    /* latency workload */
+};
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* --- the filler payload ------------------------------------------------ */
+
+static unsigned char *filler;
+
+const unsigned char *bench_filler(void)
+{
+    return filler;
+}
+
+void bench_add_filler(struct evbuffer *out, size_t len)
+{
+    evbuffer_add_reference(out, filler, len, NULL, NULL);
+}
+
+size_t bench_peek(struct evbuffer *in, void *buf, size_t cap)
+{
+    ev_ssize_t got = evbuffer_copyout(in, buf, cap);
+    return got < 0 ? 0 : (size_t)got;
+}
+
+/* --- clients ------------------------------------------------------------ */
+
+void bench_fail(struct bench_client *c, const char *fmt, ...)
+{
+    struct run *run = c->workload;
+    if (run->error[0] != '\0')
+        return;
+    int n = snprintf(run->error, sizeof run->error, "%s: ", c->name);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(run->error + n, sizeof run->error - (size_t)n, fmt, ap);
+    va_end(ap);
+    event_base_loopbreak(run->base);
+}
+
+static void client_read(struct bufferevent *bev, void *arg)
+{
+    struct bench_client *c = arg;
+    c->driver->input(c, bufferevent_get_input(bev));
+}
+
+static void client_event(struct bufferevent *bev, short what, void *arg)
+{
+    struct bench_client *c = arg;
+    if (what & BEV_EVENT_CONNECTED) {
+        int one = 1;
+        setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        return;
+    }
+    if (!c->closing)
+        bench_fail(c, "connection %s", (what & BEV_EVENT_EOF) ? "closed by the server"
+                                       : evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+}
+
+static void client_close(struct bench_client *c)
+{
+    c->closing = true;
+    if (c->bev != NULL)
+        bufferevent_free(c->bev);
+    c->bev = NULL;
+}
+
+/* Connect and queue the login; the name is prefix + a number unique to
+ * this process. */
+static void client_open(struct run *run, struct bench_client *c, char prefix)
+{
+    struct bench_client fresh = {.driver = run->opt->driver, .workload = run,
+                                 .index = c->index, .pair_token = c->pair_token,
+                                 .partner = c->partner};
+    *c = fresh;
+    snprintf(c->name, sizeof c->name, "%c%u-%u", prefix, run->tag, run->next_name++);
+    c->bev = bufferevent_socket_new(run->base, -1, BEV_OPT_CLOSE_ON_FREE);
+    bufferevent_setcb(c->bev, client_read, NULL, client_event, c);
+    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    c->driver->hello(c);
+    if (bufferevent_socket_connect(c->bev, (struct sockaddr *)&run->addr, run->addrlen) < 0)
+        bench_fail(c, "cannot connect: %s", strerror(errno));
+}
+
+/* --- waiting on events --------------------------------------------------- */
+
+static void on_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    *(bool *)arg = true;
+}
+
+/* Run the loop until *done: 1; `seconds` passed first: 0; a failure: -1
+ * (run->error says which). */
+static int loop_until(struct run *run, const bool *done, double seconds)
+{
+    bool expired = false;
+    struct timeval tv = {(time_t)seconds, (suseconds_t)((seconds - (time_t)seconds) * 1e6)};
+    struct event *timer = evtimer_new(run->base, on_timeout, &expired);
+    evtimer_add(timer, &tv);
+    while (!*done && !expired && run->error[0] == '\0')
+        event_base_loop(run->base, EVLOOP_ONCE);
+    event_free(timer);
+    return run->error[0] != '\0' ? -1 : *done ? 1 : 0;
+}
+
+/* Until *done, which must come within `seconds`: 0, or -1 with run->error. */
+static int wait_for(struct run *run, const bool *done, double seconds, const char *what)
+{
+    int got = loop_until(run, done, seconds);
+    if (got == 0)
+        snprintf(run->error, sizeof run->error, "timed out after %.0f s waiting for %s",
+                 seconds, what);
+    return got > 0 ? 0 : -1;
+}
+
+/* Run the loop for `seconds` (a measuring window): 0, or -1 on a failure. */
+static int run_for(struct run *run, double seconds)
+{
+    static const bool never = false;
+    return loop_until(run, &never, seconds) < 0 ? -1 : 0;
+}
+
+/* connect workload: a ready client is closed and replaced, from the loop
+ * (not from inside its own input callback). */
+static void reopen(evutil_socket_t fd, short what, void *arg)
+{
+    struct bench_client *c = arg;
+    struct run *run = c->workload;
+    (void)fd, (void)what;
+    if (!run->stopped)
+        client_open(run, c, 'c');
+}
+
+void bench_ready(struct bench_client *c)
+{
+    struct run *run = c->workload;
+    c->ready = true;
+    if (++run->n_ready == run->ready_target)
+        run->all_ready = true;
+    if (run->opt->workload == CONNECT) {
+        if (run->measuring)
+            run->received++;
+        client_close(c);
+        event_base_once(run->base, -1, EV_TIMEOUT, reopen, c, NULL);
+    }
+}
+
+/* Senders are clients[0..pairs), their receivers clients[pairs..2 pairs). */
+static bool is_sender(const struct run *run, const struct bench_client *c)
+{
+    return c->index < run->opt->pairs;
+}
+
+void bench_linked(struct bench_client *c)
+{
+    struct run *run = c->workload;
+    if (!c->linked && is_sender(run, c) && ++run->n_linked == run->opt->pairs)
+        run->all_linked = true;
+    c->linked = true;
+}
+
+static void refill(struct run *run, struct bench_client *sender)
+{
+    unsigned window = run->opt->window;
+    while (!run->stopped && sender->sent - sender->partner->received < window) {
+        sender->driver->send(sender, run->opt->size);
+        sender->sent++;
+    }
+}
+
+void bench_received(struct bench_client *c, size_t len)
+{
+    struct run *run = c->workload;
+    c->received++;
+    if (run->opt->workload == LATENCY) {
+        if (!is_sender(run, c)) {
+            c->driver->send(c, len); /* the pong */
+            return;
+        }
+        if (run->measuring)
+            histogram_add(run->latency, now_ns() - c->sent_at_ns);
+        if (!run->stopped) {
+            c->sent_at_ns = now_ns();
+            c->driver->send(c, run->opt->size);
+        }
+        return;
+    }
+    if (run->measuring) {
+        run->received++;
+        run->bytes += len;
+    }
+    refill(run, c->partner);
+}
+
+/* --- workloads -------------------------------------------------------- */
+
+static int resolve(struct run *run, const char *address)
+{
+    char host[256];
+    const char *colon = strrchr(address, ':');
+    if (colon == NULL || (size_t)(colon - address) >= sizeof host)
+        return -1;
+    memcpy(host, address, (size_t)(colon - address));
+    host[colon - address] = '\0';
+    char spec[300];
+    snprintf(spec, sizeof spec, "%s:%s", host, colon + 1);
+    run->addrlen = sizeof run->addr;
+    return evutil_parse_sockaddr_port(spec, (struct sockaddr *)&run->addr, &run->addrlen);
+}
+
+static void run_start(struct run *run, const struct options *opt, unsigned n, unsigned rep)
+{
+    memset(run, 0, sizeof *run);
+    run->opt = opt;
+    run->base = event_base_new();
+    run->tag = (unsigned)getpid() % 100000 * 100 + rep;
+    run->n_clients = run->ready_target = n;
+    run->clients = calloc(n, sizeof *run->clients);
+    for (unsigned i = 0; i < n; i++)
+        run->clients[i].index = UINT32_MAX; /* neither sender nor receiver */
+    resolve(run, opt->address);
+}
+
+static void run_finish(struct run *run)
+{
+    for (unsigned i = 0; i < run->n_clients; i++)
+        client_close(&run->clients[i]);
+    /* Let the closes reach the server before the next repetition. */
+    event_base_loop(run->base, EVLOOP_NONBLOCK);
+    free(run->clients);
+    event_base_free(run->base);
+}
+
+/* Connect every client, then link each sender to its receiver. */
+static int connect_pairs(struct run *run)
+{
+    unsigned pairs = run->opt->pairs;
+    for (unsigned i = 0; i < pairs; i++) {
+        struct bench_client *s = &run->clients[i], *r = &run->clients[pairs + i];
+        s->index = i, r->index = pairs + i;
+        s->partner = r, r->partner = s;
+        s->pair_token = r->pair_token = run->tag * 64 + i;
+    }
+    for (unsigned i = 0; i < run->n_clients; i++)
+        client_open(run, &run->clients[(i + pairs) % run->n_clients],
+                    i < pairs ? 'r' : 's');
+    if (wait_for(run, &run->all_ready, 20, "logins") < 0)
+        return -1;
+    for (unsigned i = 0; i < pairs; i++) {
+        struct bench_client *s = &run->clients[i], *r = s->partner;
+        snprintf(s->peer, sizeof s->peer, "%s", r->name);
+        snprintf(r->peer, sizeof r->peer, "%s", s->name);
+        if (s->driver->link != NULL)
+            s->driver->link(s);
+        else
+            bench_linked(s), bench_linked(r);
+    }
+    return wait_for(run, &run->all_linked, 20, "connections to open");
+}
+
+/* The measuring window: counts start after the warm-up. */
+static int measure(struct run *run, double *elapsed)
+{
+    if (run_for(run, run->opt->warmup) < 0)
+        return -1;
+    run->measuring = true;
+    uint64_t start = now_ns();
+    if (run_for(run, run->opt->duration) < 0)
+        return -1;
+    run->measuring = false;
+    run->stopped = true;
+    *elapsed = (double)(now_ns() - start) / 1e9;
+    return 0;
+}
+
+static int throughput_once(const struct options *opt, unsigned rep, double *value)
+{
+    struct run run;
+    double elapsed;
+    run_start(&run, opt, 2 * opt->pairs, rep);
+    int rc = connect_pairs(&run);
+    for (unsigned i = 0; rc == 0 && i < opt->pairs; i++)
+        refill(&run, &run.clients[i]);
+    if (rc == 0)
+        rc = measure(&run, &elapsed);
+    if (rc == 0)
+        *value = (double)run.received / elapsed;
+    else
+        fprintf(stderr, "mpbench: %s: %s\n", opt->driver->name, run.error);
+    run_finish(&run);
+    return rc;
+}
+
+static int latency_once(const struct options *opt, unsigned rep, struct histogram *h)
+{
+    struct run run;
+    double elapsed;
+    struct options one = *opt;
+    one.pairs = 1;
+    run_start(&run, &one, 2, rep);
+    run.latency = h;
+    int rc = connect_pairs(&run);
+    if (rc == 0) {
+        run.clients[0].sent_at_ns = now_ns();
+        run.clients[0].driver->send(&run.clients[0], opt->size);
+        rc = measure(&run, &elapsed);
+    }
+    if (rc != 0)
+        fprintf(stderr, "mpbench: %s: %s\n", opt->driver->name, run.error);
+    run_finish(&run);
+    return rc;
+}
+
+static int connect_once(const struct options *opt, unsigned rep, double *value)
+{
+    struct run run;
+    double elapsed;
+    run_start(&run, opt, opt->concurrency, rep);
+    run.ready_target = UINT32_MAX; /* they come and go */
+    for (unsigned i = 0; i < opt->concurrency; i++)
+        client_open(&run, &run.clients[i], 'c');
+    int rc = measure(&run, &elapsed);
+    if (rc == 0)
+        *value = (double)run.received / elapsed;
+    else
+        fprintf(stderr, "mpbench: %s: %s\n", opt->driver->name, run.error);
+    run_finish(&run);
+    return rc;
+}
+
+static long rss_bytes(long pid)
+{
+    char path[64], line[256];
+    long kib = -1;
+    snprintf(path, sizeof path, "/proc/%ld/status", pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return -1;
+    while (fgets(line, sizeof line, f) != NULL)
+        if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+            break;
+    fclose(f);
+    return kib < 0 ? -1 : kib * 1024;
+}
+
+/* K idle clients, connected `concurrency` at a time. */
+static int memory_once(const struct options *opt, unsigned rep, double *value)
+{
+    struct run run;
+    long before = rss_bytes(opt->server_pid);
+    if (before < 0) {
+        fprintf(stderr, "mpbench: cannot read the RSS of pid %ld (--server-pid)\n",
+                opt->server_pid);
+        return -1;
+    }
+    run_start(&run, opt, opt->clients, rep);
+    unsigned opened = 0;
+    int rc = 0;
+    while (rc == 0 && opened < opt->clients) {
+        unsigned batch = opened + opt->concurrency < opt->clients ? opt->concurrency
+                                                                  : opt->clients - opened;
+        for (unsigned i = 0; i < batch; i++, opened++)
+            client_open(&run, &run.clients[opened], 'm');
+        run.ready_target = opened;
+        run.all_ready = run.n_ready >= opened;
+        rc = wait_for(&run, &run.all_ready, 30, "logins");
+    }
+    /* A settling pause, so that the server's last allocations are in. */
+    if (rc == 0)
+        rc = run_for(&run, 0.5);
+    long after = rss_bytes(opt->server_pid);
+    if (rc == 0)
+        *value = (double)(after - before) / opt->clients;
+    else
+        fprintf(stderr, "mpbench: %s: %s\n", opt->driver->name, run.error);
+    run_finish(&run);
+    return rc;
+}
+
+/* --- results ------------------------------------------------------------ */
+
+static int compare_doubles(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static void print_series(const struct options *opt, const char *metric, double *v,
+                         unsigned n, const char *unit)
+{
+    qsort(v, n, sizeof *v, compare_doubles);
+    double median = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+    printf("result target=%s workload=%s size=%zu pairs=%u window=%u "
+           "metric=%s median=%.1f min=%.1f max=%.1f reps=%u",
+           opt->driver->name, workload_names[opt->workload], opt->size, opt->pairs,
+           opt->window, metric, median, v[0], v[n - 1], n);
+    if (opt->workload == THROUGHPUT)
+        printf(" mb_s=%.1f", median * (double)opt->size / 1e6);
+    printf("\n");
+    printf("  %-10s %-10s %6zu B x%-2u %14.0f %s  (min %.0f, max %.0f)\n",
+           opt->driver->name, workload_names[opt->workload], opt->size, opt->pairs, median,
+           unit, v[0], v[n - 1]);
+}
+
+static int run_workload(const struct options *opt)
+{
+    double values[MAX_REPS];
+    unsigned reps = opt->reps;
+    int rc = 0;
+
+    if (opt->workload == LATENCY) {
+        struct histogram *h = calloc(1, sizeof *h);
+        for (unsigned r = 0; rc == 0 && r < reps; r++)
+            rc = latency_once(opt, r, h);
+        if (rc == 0) {
+            printf("result target=%s workload=latency size=%zu pairs=1 window=1 "
+                   "samples=%llu p50_us=%.1f p90_us=%.1f p99_us=%.1f p99_9_us=%.1f\n",
+                   opt->driver->name, opt->size, (unsigned long long)h->count,
+                   histogram_percentile(h, 0.5) / 1e3, histogram_percentile(h, 0.9) / 1e3,
+                   histogram_percentile(h, 0.99) / 1e3, histogram_percentile(h, 0.999) / 1e3);
+            printf("  %-10s latency    %6zu B  p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f us"
+                   " (%llu round trips)\n",
+                   opt->driver->name, opt->size, histogram_percentile(h, 0.5) / 1e3,
+                   histogram_percentile(h, 0.9) / 1e3, histogram_percentile(h, 0.99) / 1e3,
+                   histogram_percentile(h, 0.999) / 1e3, (unsigned long long)h->count);
+        }
+        free(h);
+        return rc;
+    }
+    for (unsigned r = 0; rc == 0 && r < reps; r++) {
+        switch (opt->workload) {
+        case THROUGHPUT: rc = throughput_once(opt, r, &values[r]); break;
+        case CONNECT: rc = connect_once(opt, r, &values[r]); break;
+        case MEMORY: rc = memory_once(opt, r, &values[r]); break;
+        case LATENCY: break;
+        }
+    }
+    if (rc != 0)
+        return rc;
+    if (opt->workload == THROUGHPUT)
+        print_series(opt, "msgs_s", values, reps, "msgs/s");
+    else if (opt->workload == CONNECT)
+        print_series(opt, "conns_s", values, reps, "conns/s");
+    else
+        print_series(opt, "bytes_per_client", values, reps, "B/client");
+    return 0;
+}
+
+/* --- command line --------------------------------------------------------- */
+
+static const struct bench_driver *const drivers[] = {
+    &bench_driver_mp_binary, &bench_driver_mp_json, &bench_driver_nats,
+    &bench_driver_mqtt, &bench_driver_redis, &bench_driver_relay,
+};
+
+static void usage(FILE *to)
+{
+    fprintf(to,
+            "usage: mpbench -t TARGET -a HOST:PORT [-w WORKLOAD] [options]\n"
+            "       mpbench --free-ports N       print N free loopback ports\n"
+            "       mpbench --wait-port HOST:PORT until it accepts (10 s)\n"
+            "targets: mp-binary mp-json nats mqtt redis relay\n"
+            "workloads: throughput (default), latency, connect, memory\n"
+            "  -s, --size BYTES        message size (64)\n"
+            "  -p, --pairs N           sender->receiver pairs (1)\n"
+            "  -W, --window N          messages in flight per pair (500)\n"
+            "  -d, --duration SECONDS  measuring time per repetition (2)\n"
+            "      --warmup SECONDS    before measuring (0.5)\n"
+            "  -r, --reps N            repetitions, median reported (3, at most %d)\n"
+            "  -k, --clients K         memory: idle clients (10000)\n"
+            "  -c, --concurrency N     connect/memory: connections at once (16)\n"
+            "      --server-pid PID    memory: whose RSS to read\n",
+            MAX_REPS);
+}
+
+/* Print N ports free on 127.0.0.1 (bound together, so distinct). */
+static int free_ports(unsigned n)
+{
+    int fds[64];
+    if (n == 0 || n > 64)
+        return 2;
+    for (unsigned i = 0; i < n; i++) {
+        struct sockaddr_in sin = {.sin_family = AF_INET,
+                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        socklen_t len = sizeof sin;
+        fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+        if (fds[i] < 0 || bind(fds[i], (struct sockaddr *)&sin, sizeof sin) < 0 ||
+            getsockname(fds[i], (struct sockaddr *)&sin, &len) < 0)
+            return 1;
+        printf("%u\n", ntohs(sin.sin_port));
+    }
+    for (unsigned i = 0; i < n; i++)
+        close(fds[i]);
+    return 0;
+}
+
+/* Until HOST:PORT accepts a connection, for at most 10 s: 0, or 1. */
+static int wait_port(const char *address)
+{
+    struct run run = {0};
+    if (resolve(&run, address) < 0)
+        return 2;
+    for (int tries = 0; tries < 500; tries++) {
+        int fd = socket(run.addr.ss_family, SOCK_STREAM, 0);
+        int ok = fd >= 0 && connect(fd, (struct sockaddr *)&run.addr, (socklen_t)run.addrlen) == 0;
+        if (fd >= 0)
+            close(fd);
+        if (ok)
+            return 0;
+        usleep(20000); /* a server starting up: nothing to wait on but time */
+    }
+    fprintf(stderr, "mpbench: nothing accepts on %s\n", address);
+    return 1;
+}
+
+static int parse_options(int argc, char **argv, struct options *opt)
+{
+    static const struct option longs[] = {
+        {"target", 1, 0, 't'}, {"address", 1, 0, 'a'}, {"workload", 1, 0, 'w'},
+        {"size", 1, 0, 's'}, {"pairs", 1, 0, 'p'}, {"window", 1, 0, 'W'},
+        {"duration", 1, 0, 'd'}, {"warmup", 1, 0, 'u'}, {"reps", 1, 0, 'r'},
+        {"clients", 1, 0, 'k'}, {"concurrency", 1, 0, 'c'}, {"server-pid", 1, 0, 'P'},
+        {"free-ports", 1, 0, 'F'}, {"wait-port", 1, 0, 'X'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+    int ch;
+    *opt = (struct options){.workload = THROUGHPUT, .size = 64, .pairs = 1, .window = 500,
+                            .reps = 3, .clients = 10000, .concurrency = 16,
+                            .duration = 2, .warmup = 0.5};
+    while ((ch = getopt_long(argc, argv, "t:a:w:s:p:W:d:r:k:c:h", longs, NULL)) != -1) {
+        switch (ch) {
+        case 't':
+            for (size_t i = 0; i < sizeof drivers / sizeof *drivers; i++)
+                if (strcmp(optarg, drivers[i]->name) == 0)
+                    opt->driver = drivers[i];
+            if (opt->driver == NULL) {
+                fprintf(stderr, "mpbench: unknown target %s\n", optarg);
+                return 2;
+            }
+            break;
+        case 'a': opt->address = optarg; break;
+        case 'w': {
+            int found = -1;
+            for (int i = 0; i < 4; i++)
+                if (strcmp(optarg, workload_names[i]) == 0)
+                    found = i;
+            if (found < 0) {
+                fprintf(stderr, "mpbench: unknown workload %s\n", optarg);
+                return 2;
+            }
+            opt->workload = (enum workload)found;
+            break;
+        }
+        case 's': opt->size = strtoul(optarg, NULL, 10); break;
+        case 'p': opt->pairs = (unsigned)strtoul(optarg, NULL, 10); break;
+        case 'W': opt->window = (unsigned)strtoul(optarg, NULL, 10); break;
+        case 'd': opt->duration = strtod(optarg, NULL); break;
+        case 'u': opt->warmup = strtod(optarg, NULL); break;
+        case 'r': opt->reps = (unsigned)strtoul(optarg, NULL, 10); break;
+        case 'k': opt->clients = (unsigned)strtoul(optarg, NULL, 10); break;
+        case 'c': opt->concurrency = (unsigned)strtoul(optarg, NULL, 10); break;
+        case 'P': opt->server_pid = strtol(optarg, NULL, 10); break;
+        case 'F': exit(free_ports((unsigned)strtoul(optarg, NULL, 10)));
+        case 'X': exit(wait_port(optarg));
+        case 'h': usage(stdout); exit(0);
+        default: usage(stderr); return 2;
+        }
+    }
+    if (opt->driver == NULL || opt->address == NULL || opt->size > BENCH_MAX_PAYLOAD ||
+        opt->pairs == 0 || opt->pairs > 64 || opt->window == 0 || opt->reps == 0 ||
+        opt->reps > MAX_REPS || opt->concurrency == 0 || opt->clients == 0 ||
+        opt->duration <= 0) {
+        usage(stderr);
+        return 2;
+    }
+    if ((opt->workload == CONNECT || opt->workload == MEMORY) && !opt->driver->has_names) {
+        fprintf(stderr, "mpbench: %s has no logins: no %s workload\n", opt->driver->name,
+                workload_names[opt->workload]);
+        return 2;
+    }
+    return 0;
+}
+
+/* As many descriptors as the hard limit allows (the memory workload). */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    struct options opt;
+    int rc = parse_options(argc, argv, &opt);
+    if (rc != 0)
+        return rc;
+    raise_fd_limit();
+    filler = malloc(BENCH_MAX_PAYLOAD);
+    for (size_t i = 0; i < BENCH_MAX_PAYLOAD; i++)
+        filler[i] = (unsigned char)('a' + i % 26);
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    rc = run_workload(&opt);
+    free(filler);
+    return rc == 0 ? 0 : 1;
+}
