@@ -617,6 +617,109 @@ static int parse_object(const unsigned char *span, size_t len,
 }
 
 /* ========================================================================
+ * The fast path
+ *
+ * Every known writer - the original's Go encoder, this file's encoder,
+ * libmpclient, the Python client - writes the canonical form
+ *
+ *   {"Meta":N,"OtherClient":"...","ConnectionID":"...","Data":"..."|null}
+ *
+ * keys in that order and spelling, no whitespace inside the object, and
+ * strings without escapes. Such a message is read in one pass, without
+ * the scanner and yajl (which cost half of a JSON broker's time). Any
+ * other form - spacing, key order or case, escapes, Level, unknown keys -
+ * and any error at all take the general path, which therefore alone words
+ * every error: the fast path only accepts what the general path accepts,
+ * with the same result (tests/unit/test_codec_json.c holds the two paths
+ * to that on every input it has).
+ */
+
+/* Step over the literal lit[0..n) at *p. */
+static bool skip_literal(const unsigned char **p, const unsigned char *end,
+                         const char *lit, size_t n)
+{
+    if ((size_t)(end - *p) < n || memcmp(*p, lit, n) != 0)
+        return false;
+    *p += n;
+    return true;
+}
+
+/* A string without escapes or control bytes; *p is just past its opening
+ * quote and ends just past its closing one. */
+static bool plain_string(const unsigned char **p, const unsigned char *end,
+                         const unsigned char **s, size_t *len)
+{
+    const unsigned char *q = *p;
+
+    while (q < end && !string_stop[*q])
+        q++;
+    if (q == end || *q != '"')
+        return false;
+    *s = *p;
+    *len = (size_t)(q - *p);
+    *p = q + 1;
+    return true;
+}
+
+static bool plain_name(const unsigned char **p, const unsigned char *end,
+                       const unsigned char **s, size_t *len)
+{
+    return plain_string(p, end, s, len) && *len <= MP_NAME_MAX &&
+           mp_utf8_valid(*s, *len);
+}
+
+static bool fast_decode(const unsigned char *buf, size_t len, size_t max_size,
+                        struct mp_message *msg, size_t *consumed)
+{
+    const unsigned char *p = buf, *end = buf + len, *digits, *other, *id,
+                        *data = NULL;
+    size_t other_len, id_len, data_len = 0;
+    uint8_t meta;
+
+    while (p < end && is_json_space(*p))
+        p++;
+    if (!skip_literal(&p, end, "{\"Meta\":", 8))
+        return false;
+    for (digits = p; p < end && *p >= '0' && *p <= '9'; p++)
+        ;
+    if ((p - digits > 1 && *digits == '0') ||
+        !parse_uint8((const char *)digits, (size_t)(p - digits), &meta))
+        return false;
+    if (!skip_literal(&p, end, ",\"OtherClient\":\"", 16) ||
+        !plain_name(&p, end, &other, &other_len) ||
+        !skip_literal(&p, end, ",\"ConnectionID\":\"", 17) ||
+        !plain_name(&p, end, &id, &id_len) ||
+        !skip_literal(&p, end, ",\"Data\":", 8))
+        return false;
+    if (!skip_literal(&p, end, "null}", 5) &&
+        !(skip_literal(&p, end, "\"", 1) &&
+          plain_string(&p, end, &data, &data_len) &&
+          skip_literal(&p, end, "}", 1)))
+        return false;
+    if ((size_t)(p - buf) > max_size)
+        return false;
+
+    unsigned char *bytes = NULL;
+    size_t n = 0;
+    if (data != NULL && data_len > 0) {
+        bytes = malloc(mp_base64_decoded_max(data_len));
+        if (bytes == NULL ||
+            mp_base64_decode((const char *)data, data_len, bytes, &n) < 0 ||
+            n == 0) {
+            free(bytes);
+            return false;
+        }
+    }
+    msg->meta = meta;
+    mp_message_set_other_client(msg, (const char *)other, other_len);
+    mp_message_set_connection_id(msg, (const char *)id, id_len);
+    if (data != NULL)
+        mp_message_take_data(msg, bytes, n);
+    *consumed = (size_t)(p - buf);
+    return true;
+}
+
+/* ========================================================================
  * The ops
  */
 
@@ -647,6 +750,10 @@ static enum mp_decode_status json_decode(void *stream,
      * over rather than trust offsets past its end. */
     if (sc->off > len)
         memset(sc, 0, sizeof *sc);
+    /* A message seen whole at its first look may take the fast path; one
+     * that arrives in pieces is scanned once, as it comes. */
+    if (sc->off == 0 && fast_decode(buf, len, max_size, msg, consumed))
+        return MP_DECODE_OK;
     r = scan(sc, buf, len, max_size, &end, err, errlen);
     if (r == SCAN_MORE)
         return MP_DECODE_NEED_MORE;

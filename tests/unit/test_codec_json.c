@@ -1236,6 +1236,105 @@ Test(json_split, stream_reusable_after_error)
 }
 
 /* ------------------------------------------------------------------------
+ * The fast path (the canonical form, read without yajl) against the
+ * general path: "meta" for "Meta" is the same object to the decoder (keys
+ * are case-insensitive) and as long, but only the general path reads it.
+ * Both must give the same verdict, the same message and the same reason.
+ */
+
+static void assert_paths_agree(const char *canonical, size_t max_size)
+{
+    size_t len = strlen(canonical);
+    char *general = strdup(canonical);
+    struct mp_message fast, slow;
+    size_t fast_used = 0, slow_used = 0;
+    char fast_err[ERRLEN] = "", slow_err[ERRLEN] = "";
+
+    cr_assert(strncmp(canonical, "{\"Meta\":", 8) == 0, "%s", canonical);
+    general[2] = 'm';
+    memset(&fast, 0, sizeof fast);
+    memset(&slow, 0, sizeof slow);
+    enum mp_decode_status a = decode_n(NULL, canonical, len, max_size, &fast,
+                                       &fast_used, fast_err);
+    enum mp_decode_status b = decode_n(NULL, general, len, max_size, &slow,
+                                       &slow_used, slow_err);
+    cr_assert_eq(a, b, "%s: %d (%s), general path %d (%s)", canonical, a,
+                 fast_err, b, slow_err);
+    if (a == MP_DECODE_OK) {
+        assert_same(&fast, &slow);
+        cr_assert_eq(fast_used, slow_used, "%s", canonical);
+    } else if (a == MP_DECODE_ERROR) {
+        cr_assert_str_eq(fast_err, slow_err, "%s", canonical);
+    }
+    mp_message_clear(&fast);
+    mp_message_clear(&slow);
+    free(general);
+}
+
+/* {"Meta":M,"OtherClient":"<name>","ConnectionID":"x:1","Data":DATA} */
+static char *canonical_with(const char *meta, const char *name, const char *data)
+{
+    size_t n = strlen(meta) + strlen(name) + strlen(data) + 80;
+    char *s = malloc(n);
+    snprintf(s, n, "{\"Meta\":%s,\"OtherClient\":\"%s\",\"ConnectionID\":\"x:1\","
+             "\"Data\":%s}", meta, name, data);
+    return s;
+}
+
+Test(json_fast_path, agrees_with_general_path)
+{
+    static const char *const metas[] = {"0", "5", "255", "256", "01", "00", "-1", "1.0", "1e0", ""};
+    static const char *const names[] = {"bob", "", "caf\xc3\xa9", "\xc0\xaf", "\xed\xa0\x80",
+                                        "a<b>&", "tab\there", "q\\\"x", "\x7f"};
+    static const char *const datas[] = {"null", "\"\"", "\"AA==\"", "\"AAE=\"", "\"AAEC\"",
+                                        "\"QR==\"", "\"A\"", "\"A===\"", "\"QQ\"", "\"QQ=\"",
+                                        "\"QQ==QQ==\"", "\"Q\\u0051==\"", "\"\xc3\xa9\"", "5",
+                                        "true", "[]", "{}", "nul", "\"AA==\"x"};
+
+    for (size_t m = 0; m < sizeof metas / sizeof *metas; m++)
+        for (size_t n = 0; n < sizeof names / sizeof *names; n++)
+            for (size_t d = 0; d < sizeof datas / sizeof *datas; d++) {
+                char *s = canonical_with(metas[m], names[n], datas[d]);
+                assert_paths_agree(s, MAX_SIZE);
+                free(s);
+            }
+    for (size_t i = 0; i < N_CLIENT_LINES; i++)
+        assert_paths_agree(go_client_lines[i].line, MAX_SIZE);
+    for (size_t i = 0; i < sizeof go_server_lines / sizeof *go_server_lines; i++)
+        assert_paths_agree(go_server_lines[i], MAX_SIZE);
+}
+
+Test(json_fast_path, agrees_on_name_lengths_and_size_limits)
+{
+    char name[300];
+
+    for (size_t len = 250; len < 260; len++) {
+        memset(name, 'n', len);
+        name[len] = '\0';
+        char *s = canonical_with("0", name, "\"AAEC\"");
+        assert_paths_agree(s, MAX_SIZE);
+        /* Around the size limit: the message is strlen(s) bytes. */
+        for (size_t max = strlen(s) - 2; max <= strlen(s) + 2; max++)
+            assert_paths_agree(s, max);
+        free(s);
+    }
+}
+
+Test(json_fast_path, truncated_canonical_needs_more)
+{
+    const char *line = go_client_lines[0].line;
+
+    for (size_t len = 1; len < strlen(line); len++) {
+        struct mp_message msg;
+        size_t used;
+        char err[ERRLEN];
+        memset(&msg, 0, sizeof msg);
+        cr_assert_eq(decode_n(NULL, line, len, MAX_SIZE, &msg, &used, err),
+                     MP_DECODE_NEED_MORE, "%zu bytes: %s", len, err);
+    }
+}
+
+/* ------------------------------------------------------------------------
  * Sniffing and the ops table
  */
 
