@@ -3,6 +3,7 @@
 # redis-server and a plain relay, in one run on this machine.
 #
 #   sh bench/compare.sh [--build-dir DIR] [--results FILE] [--smoke]
+#                       [--targets "mp-binary mp-json nats mqtt redis relay"]
 #
 # Installs the three servers from Debian when they are missing (keeping
 # their system services from starting), builds mpbroker in _build-bench
@@ -31,13 +32,15 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 build=
 results="$top/bench/RESULTS.md"
 smoke=false
+targets="mp-binary mp-json nats mqtt redis relay"
 command_line="sh bench/compare.sh $*"
 while [ $# -gt 0 ]; do
     case $1 in
     --build-dir) build=$(cd "$2" && pwd); shift 2 ;;
     --results) results=$2; shift 2 ;;
     --smoke) smoke=true; shift ;;
-    *) echo "usage: sh bench/compare.sh [--build-dir DIR] [--results FILE] [--smoke]" >&2; exit 2 ;;
+    --targets) targets=$2; shift 2 ;;
+    *) echo "usage: sh bench/compare.sh [--build-dir DIR] [--results FILE] [--smoke] [--targets LIST]" >&2; exit 2 ;;
     esac
 done
 
@@ -160,7 +163,8 @@ bench() {
     target=$1 port=$2
     shift 2
     if ! $bench_cpu "$mpbench" -t "$target" -a "127.0.0.1:$port" -d "$duration" \
-        --warmup "$warmup" -r "$reps" "$@" >"$work/out" 2>"$work/err"; then
+        --warmup "$warmup" -r "$reps" --server-pid "$server_pid" "$@" \
+        >"$work/out" 2>"$work/err"; then
         say "mpbench -t $target $* failed: $(cat "$work/err")"
         failed=$((failed + 1))
         return 0
@@ -175,8 +179,7 @@ run_target() {
     say "$target on 127.0.0.1:$port"
     start_server "$target" "$port" || { failed=$((failed + 1)); return 0; }
     if [ "$target" != relay ]; then
-        bench "$target" "$port" -w memory -r 1 -k "$idle_clients" -c 200 \
-            --server-pid "$server_pid"
+        bench "$target" "$port" -w memory -r 1 -k "$idle_clients" -c 200
         bench "$target" "$port" -w connect -c 16
     fi
     bench "$target" "$port" -w latency -s 64
@@ -188,7 +191,6 @@ run_target() {
     stop_server
 }
 
-targets="mp-binary mp-json nats mqtt redis relay"
 started=$(date +%s)
 for target in $targets; do
     run_target "$target"

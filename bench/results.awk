@@ -40,6 +40,8 @@ $1 == "result" {
         p999[t] = field("p99_9_us"); samples[t] = field("samples")
     } else {
         median[key] = field("median"); lo[key] = field("min"); hi[key] = field("max")
+        if (field("server_cpu") != "")
+            cpu[key] = field("server_cpu") " / " field("bench_cpu")
     }
 }
 
@@ -124,6 +126,27 @@ END {
             continue
         printf "| %s | %.0f | %.0f |\n", label(t), median[t tp "4096" SUBSEP "1"] * 4096 / 1e6, \
             median[t tp "4096" SUBSEP "8"] * 4096 / 1e6
+    }
+
+    print ""
+    print "Who was busy: CPU use of the server / of mpbench, in % of one core,"
+    print "while measuring (each has a core of its own). A server below 100 %"
+    print "next to mpbench at 100 % was not the limit: the generator was."
+    print ""
+    print "| target | 64 B, 1 pair | 64 B, 8 pairs | 4 KiB, 1 pair | 4 KiB, 8 pairs | connect |"
+    print "|---|---|---|---|---|---|"
+    for (i = 1; i <= n; i++) {
+        t = order[i]
+        if (!(t in seen))
+            continue
+        line = "| " label(t)
+        for (c = 1; c <= 4; c++) {
+            split(cases[c], sp, " ")
+            key = t tp sp[1] SUBSEP sp[2]
+            line = line " | " ((key in cpu) ? cpu[key] : "-")
+        }
+        key = t SUBSEP "connect" SUBSEP "64" SUBSEP "1"
+        print line " | " ((key in cpu) ? cpu[key] : "-") " |"
     }
 
     print ""
