@@ -45,11 +45,34 @@ static void close_streams(struct session *s)
                                s->encode_stream);
 }
 
+static void timer_fired(evutil_socket_t fd, short what, void *arg);
+static void schedule_free(struct session *s);
+
+/* The name of a session before Auth. */
+static char no_name[] = "";
+
+/* Arm the session's timer, making it first if the session has none. If
+ * that fails (out of memory), the session is freed at once: what the
+ * timer was for (a timeout, a bounded linger) must not be lost. */
 static void set_timer(struct session *s, unsigned ms)
 {
     struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
 
+    if (s->timer == NULL)
+        s->timer = evtimer_new(s->broker->base, timer_fired, s);
+    if (s->timer == NULL) {
+        log_error("cannot arm a timer for %s (out of memory): closing it now",
+                  s->peer);
+        schedule_free(s);
+        return;
+    }
     evtimer_add(s->timer, &tv);
+}
+
+static void stop_timer(struct session *s)
+{
+    if (s->timer != NULL)
+        evtimer_del(s->timer);
 }
 
 /* ------------------------------------------------------------------------
@@ -254,7 +277,7 @@ static void schedule_free(struct session *s)
         return; /* already scheduled */
     s->dying = true;
     bufferevent_disable(s->bev, EV_READ | EV_WRITE);
-    evtimer_del(s->timer);
+    stop_timer(s);
     s->next_dead = b->dead;
     b->dead = s;
     event_active(b->reaper, 0, 0);
@@ -297,7 +320,7 @@ void session_close(struct session *s, const char *reason)
     bufferevent_setcb(s->bev, NULL, close_when_flushed, event_cb, s);
     /* At shutdown, the broker's shutdown_timeout_ms bounds it instead. */
     if (s->broker->shutting_down)
-        evtimer_del(s->timer);
+        stop_timer(s);
     else
         set_timer(s, CLOSE_LINGER_MS);
 }
@@ -318,7 +341,10 @@ void session_free(struct session *s)
     b->n_sessions--;
     close_streams(s);
     bufferevent_free(s->bev);
-    event_free(s->timer);
+    if (s->timer != NULL)
+        event_free(s->timer);
+    if (s->name != no_name)
+        free(s->name);
     listener_session_gone(s->listener);
     free(s);
 }
@@ -362,8 +388,16 @@ static void begin_auth(struct session *s, const struct mp_message *msg)
         protocol_error(s, "expected Auth");
         return;
     }
-    memcpy(s->name, msg->other_client, msg->other_client_len);
-    s->name[msg->other_client_len] = '\0';
+    char *name = malloc((size_t)msg->other_client_len + 1);
+    if (name == NULL) {
+        protocol_error(s, "out of memory");
+        return;
+    }
+    memcpy(name, msg->other_client, msg->other_client_len);
+    name[msg->other_client_len] = '\0';
+    if (s->name != no_name)
+        free(s->name);
+    s->name = name;
     s->name_len = msg->other_client_len;
     bad_name = mp_name_check(s->name, s->name_len);
     if (bad_name != NULL) {
@@ -418,7 +452,8 @@ void session_auth_finished(struct session *s, enum mp_auth_result result,
     }
     s->state = SESSION_READY;
     s->broker->stats.auth_successes++;
-    evtimer_del(s->timer);
+    event_free(s->timer);
+    s->timer = NULL;
     log_info("client %s logged in: client=%s peer=%s listener=%s format=%s "
              "level=%u", LOG_VALUE(s->name), LOG_VALUE(s->name), s->peer,
              LOG_VALUE(s->listener->label), s->translator->name, s->level);
@@ -673,6 +708,7 @@ struct session *session_new(struct broker *b, struct listener *l,
     s->timer = evtimer_new(b->base, timer_fired, s);
     if (s->timer == NULL)
         goto fail;
+    s->name = no_name;
     s->broker = b;
     s->listener = l;
     l->n_sessions++;

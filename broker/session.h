@@ -48,14 +48,20 @@ struct session {
     void *encode_stream;
     enum session_state state;
 
-    char name[MP_NAME_MAX + 1]; /* asked for at Auth, owned once READY */
+    /* Asked for at Auth, owned once READY: a malloc'ed copy of exactly
+     * name_len + 1 bytes, or a shared "" before Auth (an idle client
+     * should not carry 256 bytes for a short name). Never NULL. */
+    char *name;
     size_t name_len;
     bool registered;            /* in broker->names */
     unsigned level;             /* protocol level announced at Auth */
     char peer[64];              /* "127.0.0.1:5555", "[::1]:5555", "unix" */
 
     struct conn_peer conns;      /* connections this client is an end of */
-    struct event *timer;         /* auth timeout, then the close linger */
+    /* The auth timeout, the close linger, the slow-consumer close; NULL
+     * while a logged-in client needs none of them (memory per idle
+     * client), made again on demand. */
+    struct event *timer;
     struct mp_auth_ticket *auth; /* authentication waiting on a plugin */
     bool processing;             /* inside session_process_input() */
     unsigned notified;           /* broker->notify_generation when told */
