@@ -579,7 +579,7 @@ static bool process_one(struct session *s, struct evbuffer *in)
         }
     }
     err[0] = '\0';
-    memset(&msg, 0, sizeof msg);
+    mp_zero(&msg, sizeof msg); /* not memset: see mp_zero() */
     st = decode_buffered(s, in, &msg, &consumed, err, sizeof err);
     if (st == MP_DECODE_NEED_MORE)
         return false;

@@ -185,9 +185,9 @@ static int binary_encode(void *stream, const struct mp_message *msg,
     unsigned char *p = buf + PREFIX_LEN + FIXED_LEN;
     if (level_len)
         *p++ = msg->level;
-    memcpy(p, msg->other_client, msg->other_client_len);
+    mp_copy(p, msg->other_client, msg->other_client_len);
     p += msg->other_client_len;
-    memcpy(p, msg->connection_id, msg->connection_id_len);
+    mp_copy(p, msg->connection_id, msg->connection_id_len);
     p += msg->connection_id_len;
 
     /* Small data rides in the same write; large data gets its own. */

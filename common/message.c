@@ -6,10 +6,21 @@
 
 #include "message.h"
 
+void mp_copy(void *dst, const void *src, size_t n)
+{
+    if (n > 0) /* src may be NULL then */
+        memcpy(dst, src, n);
+}
+
+void mp_zero(void *dst, size_t n)
+{
+    memset(dst, 0, n);
+}
+
 void mp_message_clear(struct mp_message *msg)
 {
     free(msg->data);
-    memset(msg, 0, sizeof *msg);
+    mp_zero(msg, sizeof *msg);
 }
 
 static int set_inline_string(char *dst, uint8_t *dst_len, const char *s,
@@ -17,8 +28,7 @@ static int set_inline_string(char *dst, uint8_t *dst_len, const char *s,
 {
     if (len > MP_NAME_MAX)
         return -1;
-    if (len > 0)
-        memcpy(dst, s, len);
+    mp_copy(dst, s, len);
     dst[len] = '\0';
     *dst_len = (uint8_t)len;
     return 0;

@@ -9,6 +9,18 @@
 
 #include <mp/protocol.h>
 
+/*
+ * memcpy and memset through the C library, for the hot paths: GCC inlines
+ * a memcpy whose length it knows to be at most 255 (a uint8_t name
+ * length), and a memset of the 536-byte struct mp_message, as "rep movs"
+ * and "rep stos", which take tens of cycles to start. perf put those two
+ * instructions at 80 % of binary_encode and a third of process_one at
+ * 64 B messages. Out of line, the caller's compiler knows no bound and
+ * the library's vector code does the work.
+ */
+void mp_copy(void *dst, const void *src, size_t n) __attribute__((noinline));
+void mp_zero(void *dst, size_t n) __attribute__((noinline));
+
 /* Free the data and zero every field. Safe on a zeroed message. */
 void mp_message_clear(struct mp_message *msg);
 
