@@ -283,6 +283,27 @@ static void handle_conn_message(struct session *from, struct mp_message *msg,
     deliver(to, from, msg);
 }
 
+bool router_forward_wire(struct session *from, struct mp_message *msg,
+                         const unsigned char *wire, size_t wire_len)
+{
+    struct conn *conn;
+    struct session *to;
+
+    if (msg->meta != MP_META_DATA)
+        return false;
+    conn = conn_table_find(from->broker->conns, msg->connection_id,
+                           msg->connection_id_len);
+    to = conn != NULL ? addressed_peer(conn, from, msg) : NULL;
+    /* The checks of handle_conn_message() for Data (conn_rules). */
+    if (to == NULL || !(conn_rules[MP_META_DATA].states & CONN_BIT(conn->state)) ||
+        to->translator != from->translator)
+        return false;
+    msg->level = 0;
+    mp_message_set_other_client(msg, from->name, from->name_len);
+    session_send_wire(to, msg, wire, wire_len);
+    return true;
+}
+
 void router_handle(struct session *from, struct mp_message *msg)
 {
     /* A level means something only at Auth (session.c). Elsewhere it is

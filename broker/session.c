@@ -225,17 +225,25 @@ static struct traffic_stats *traffic_of(const struct session *s)
                                  s->broker->plugins.translators];
 }
 
-int session_send(struct session *s, const struct mp_message *msg)
+/* Encode msg for s, its data as bytes (wire NULL) or in wire form. */
+static int send_encoded(struct session *s, const struct mp_message *msg,
+                        const unsigned char *wire, size_t wire_len)
 {
+    const struct mp_codec_ops *codec;
     struct evbuffer *out;
     size_t before;
+    int rc;
 
     if (s->state == SESSION_CLOSING || s->translator == NULL || s->too_slow)
         return -1;
+    codec = codec_of(s);
     out = bufferevent_get_output(s->bev);
     before = evbuffer_get_length(out);
-    if (codec_of(s)->encode(s->encode_stream, msg, write_to_evbuffer, out) !=
-        0) {
+    rc = wire != NULL ? codec->encode_wire(s->encode_stream, msg, wire,
+                                           wire_len, write_to_evbuffer, out)
+                      : codec->encode(s->encode_stream, msg,
+                                      write_to_evbuffer, out);
+    if (rc != 0) {
         log_warn("cannot encode %s for client %s (peer %s, format %s)",
                  mp_meta_name(msg->meta), s->name, s->peer,
                  s->translator->name);
@@ -245,6 +253,20 @@ int session_send(struct session *s, const struct mp_message *msg)
     traffic_of(s)->bytes_out += evbuffer_get_length(out) - before;
     check_output(s, before);
     return 0;
+}
+
+int session_send(struct session *s, const struct mp_message *msg)
+{
+    return send_encoded(s, msg, NULL, 0);
+}
+
+int session_send_wire(struct session *s, const struct mp_message *msg,
+                      const unsigned char *wire, size_t wire_len)
+{
+    /* A NULL wire means "decoded data" to send_encoded(): empty data
+     * in wire form is any pointer with length 0. */
+    return send_encoded(s, msg, wire != NULL ? wire : (const unsigned char *)"",
+                        wire_len);
 }
 
 void session_send_notice(struct session *s, enum mp_meta meta,
@@ -515,39 +537,42 @@ static void handle_message(struct session *s, struct mp_message *msg)
 }
 
 /*
- * Decode the first message buffered in `in`. Most messages lie whole in
- * the input's first chunk, where the decoder reads them in place; only a
- * message that spans chunks costs a copy (evbuffer_pullup) to make it
- * contiguous. Offering the first chunk, then everything, is the growing
- * view of one stream that decoders expect.
+ * The fast lane (the translator's decode_wire and encode_wire): a Data
+ * message to a client of the same format goes out with its data as it
+ * came in, neither decoded nor encoded again (binary: a header rewrite;
+ * JSON: the base64 text passed on). Returns true when the first message
+ * in `in` went that way and was consumed; false leaves everything to the
+ * general path (another format at the other end, control messages,
+ * anything invalid: decode() words the errors).
  */
-static enum mp_decode_status decode_buffered(struct session *s,
-                                             struct evbuffer *in,
-                                             struct mp_message *msg,
-                                             size_t *consumed, char *err,
-                                             size_t errlen)
+static bool forward_wire(struct session *s, struct evbuffer *in,
+                         const unsigned char *buf, size_t len)
 {
-    size_t len = evbuffer_get_length(in);
-    size_t first = evbuffer_get_contiguous_space(in);
     const struct mp_codec_ops *codec = codec_of(s);
-    size_t max = s->broker->conf.max_message_size;
-    const unsigned char *buf;
-    enum mp_decode_status st;
+    size_t consumed, wire_off, wire_len;
+    struct mp_message msg;
+    struct session *previous_sender;
+    bool done;
 
-    if (first < len) {
-        buf = evbuffer_pullup(in, (ev_ssize_t)first);
-        st = codec->decode(s->decode_stream, buf, first, max, msg, consumed,
-                           err, errlen);
-        if (st != MP_DECODE_NEED_MORE)
-            return st;
-    }
-    buf = evbuffer_pullup(in, -1);
-    if (buf == NULL) {
-        snprintf(err, errlen, "out of memory");
-        return MP_DECODE_ERROR;
-    }
-    return codec->decode(s->decode_stream, buf, len, max, msg, consumed, err,
-                         errlen);
+    if (codec->decode_wire == NULL || codec->encode_wire == NULL ||
+        s->state != SESSION_READY)
+        return false;
+    mp_zero(&msg, sizeof msg);
+    if (!codec->decode_wire(s->decode_stream, buf, len,
+                            s->broker->conf.max_message_size, &msg,
+                            &consumed, &wire_off, &wire_len))
+        return false;
+    previous_sender = s->broker->sender;
+    s->broker->sender = s;
+    done = router_forward_wire(s, &msg, buf + wire_off, wire_len);
+    s->broker->sender = previous_sender;
+    mp_message_clear(&msg);
+    if (!done)
+        return false;
+    evbuffer_drain(in, consumed);
+    traffic_of(s)->messages_in++;
+    traffic_of(s)->bytes_in += consumed;
+    return true;
 }
 
 /* Decode and handle one message. Returns false when the loop must stop
@@ -565,12 +590,14 @@ static bool process_one(struct session *s, struct evbuffer *in)
     if (len == 0 || s->state == SESSION_CLOSING || s->auth != NULL ||
         s->blockers.count > 0)
         return false;
+    /* One copy per read at most: after it, the buffered messages lie in
+     * one chunk, and the next calls find them there. */
+    buf = evbuffer_pullup(in, -1);
+    if (buf == NULL) {
+        session_close(s, "out of memory");
+        return false;
+    }
     if (s->translator == NULL) {
-        buf = evbuffer_pullup(in, -1);
-        if (buf == NULL) {
-            session_close(s, "out of memory");
-            return false;
-        }
         if (!pick_translator(s, buf, len))
             return false;
         if (open_streams(s) != 0) {
@@ -578,9 +605,13 @@ static bool process_one(struct session *s, struct evbuffer *in)
             return false;
         }
     }
+    if (forward_wire(s, in, buf, len))
+        return true;
     err[0] = '\0';
     mp_zero(&msg, sizeof msg); /* not memset: see mp_zero() */
-    st = decode_buffered(s, in, &msg, &consumed, err, sizeof err);
+    st = codec_of(s)->decode(s->decode_stream, buf, len,
+                             s->broker->conf.max_message_size, &msg,
+                             &consumed, err, sizeof err);
     if (st == MP_DECODE_NEED_MORE)
         return false;
     if (st != MP_DECODE_OK) {

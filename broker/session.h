@@ -87,6 +87,11 @@ struct session *session_new(struct broker *broker,
  * or the message could not be encoded. */
 int session_send(struct session *s, const struct mp_message *msg);
 
+/* session_send() with the data given in the wire form of the session's
+ * translator (its encode_wire()), in place of msg->data. */
+int session_send_wire(struct session *s, const struct mp_message *msg,
+                      const unsigned char *wire, size_t wire_len);
+
 /* Send a broker message {meta, other_client, connection_id, reason}. */
 void session_send_notice(struct session *s, enum mp_meta meta,
                          const char *other_client,

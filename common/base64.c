@@ -74,6 +74,26 @@ size_t mp_base64_encode(const unsigned char *in, size_t n, char *out)
     return (size_t)(o - out);
 }
 
+bool mp_base64_is_canonical(const char *in, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)in;
+    size_t pad = 0;
+
+    if (len % 4 != 0)
+        return false;
+    if (len > 0 && s[len - 1] == '=')
+        pad = s[len - 2] == '=' ? 2 : 1;
+    for (size_t i = 0; i < len - pad; i++)
+        if (decode_table[s[i]] >= 64)
+            return false;
+    /* "xx==" carries 8 bits in 12, "xxx=" 16 in 18: the rest must be 0. */
+    if (pad == 2)
+        return (decode_table[s[len - 3]] & 0x0f) == 0;
+    if (pad == 1)
+        return (decode_table[s[len - 2]] & 0x03) == 0;
+    return true;
+}
+
 /*
  * Every 4 characters that are not skipped produce at most 3 bytes, and the
  * decoder writes the bytes of a quantum only once it is complete (a padded

@@ -15,6 +15,7 @@
 #ifndef MP_COMMON_BASE64_H
 #define MP_COMMON_BASE64_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,6 +30,12 @@ size_t mp_base64_encoded_len(size_t n);
  * mp_base64_encoded_len(n) characters. No NUL is appended. Returns the
  * number of characters written. */
 size_t mp_base64_encode(const unsigned char *in, size_t n, char *out);
+
+/* Is in[0..len) exactly what mp_base64_encode() writes for some bytes:
+ * whole quanta of the alphabet, '=' only to pad the last one, and its
+ * unused bits zero? (Then passing it on is the same as decoding and
+ * encoding it again.) */
+bool mp_base64_is_canonical(const char *in, size_t len);
 
 /* An upper bound of the bytes mp_base64_decode() writes for len input
  * characters (0 for len < 4). */

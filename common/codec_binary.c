@@ -162,16 +162,17 @@ static enum mp_decode_status binary_decode(void *stream,
     return MP_DECODE_OK;
 }
 
-static int binary_encode(void *stream, const struct mp_message *msg,
-                         mp_write_fn write, void *ctx)
+/* The frame of msg, with data[0..data_len) as its data (when has_data). */
+static int encode_frame(const struct mp_message *msg, const unsigned char *data,
+                        size_t data_len, mp_write_fn write, void *ctx)
 {
     unsigned char buf[ENCODE_STACK];
     size_t level_len = msg->level != 0 ? 1 : 0;
-    size_t data_len = msg->has_data ? msg->data_len : 0;
     size_t head = PREFIX_LEN + FIXED_LEN + level_len + msg->other_client_len +
                   msg->connection_id_len;
 
-    (void)stream;
+    if (!msg->has_data)
+        data_len = 0;
     /* LENGTH must fit in a u32 (compared in 64 bits for 32-bit hosts). */
     if ((uint64_t)data_len > UINT32_MAX - (head - PREFIX_LEN))
         return -1;
@@ -192,13 +193,58 @@ static int binary_encode(void *stream, const struct mp_message *msg,
 
     /* Small data rides in the same write; large data gets its own. */
     if (data_len <= sizeof buf - head) {
-        if (data_len > 0)
-            memcpy(p, msg->data, data_len);
+        mp_copy(p, data, data_len);
         return write(ctx, buf, head + data_len);
     }
     if (write(ctx, buf, head) < 0)
         return -1;
-    return write(ctx, msg->data, data_len);
+    return write(ctx, data, data_len);
+}
+
+static int binary_encode(void *stream, const struct mp_message *msg,
+                         mp_write_fn write, void *ctx)
+{
+    (void)stream;
+    return encode_frame(msg, msg->data, msg->data_len, write, ctx);
+}
+
+/* The fast lane (mp_codec_ops.decode_wire): binary_decode() without the
+ * copy of the data, which the frame already holds as it is. */
+static int binary_decode_wire(void *stream, const unsigned char *buf,
+                              size_t len, size_t max_size,
+                              struct mp_message *msg, size_t *consumed,
+                              size_t *wire_off, size_t *wire_len)
+{
+    struct header h = { 0 };
+    char err[64]; /* binary_decode() words the errors */
+
+    (void)stream;
+    if (len < PREFIX_LEN ||
+        parse_header(buf, len, max_size, &h, err, sizeof err) != MP_DECODE_OK ||
+        len - PREFIX_LEN < h.length)
+        return 0;
+    const unsigned char *p = buf + h.header_len;
+    if (!mp_utf8_valid(p, h.name_len) ||
+        !mp_utf8_valid(p + h.name_len, h.id_len))
+        return 0;
+    msg->meta = h.meta;
+    msg->level = h.level;
+    mp_message_set_other_client(msg, (const char *)p, h.name_len);
+    mp_message_set_connection_id(msg, (const char *)p + h.name_len, h.id_len);
+    msg->has_data = (h.flags & FLAG_HAS_DATA) != 0;
+    *wire_off = h.header_len + h.name_len + h.id_len;
+    *wire_len = h.data_len;
+    *consumed = PREFIX_LEN + (size_t)h.length;
+    return 1;
+}
+
+/* Binary data is its own wire form: the frame is a header rewrite. */
+static int binary_encode_wire(void *stream, const struct mp_message *msg,
+                              const unsigned char *wire, size_t wire_len,
+                              mp_write_fn write, void *ctx)
+{
+    (void)stream;
+    return encode_frame(msg, wire, wire_len, write, ctx);
 }
 
 /* A frame starts with the high byte of LENGTH, which is 0 for any frame
@@ -216,4 +262,6 @@ const struct mp_codec_ops mp_codec_binary = {
     .stream_free = NULL,
     .decode = binary_decode,
     .encode = binary_encode,
+    .decode_wire = binary_decode_wire,
+    .encode_wire = binary_encode_wire,
 };

@@ -668,13 +668,18 @@ static bool plain_name(const unsigned char **p, const unsigned char *end,
            mp_utf8_valid(*s, *len);
 }
 
-static bool fast_decode(const unsigned char *buf, size_t len, size_t max_size,
-                        struct mp_message *msg, size_t *consumed)
-{
-    const unsigned char *p = buf, *end = buf + len, *digits, *other, *id,
-                        *data = NULL;
-    size_t other_len, id_len, data_len = 0;
+/* The parts of a canonical message, pointing into the buffer. */
+struct canonical {
     uint8_t meta;
+    const unsigned char *other, *id, *data; /* data NULL: null */
+    size_t other_len, id_len, data_len;
+    size_t end;                             /* bytes up to the '}' */
+};
+
+static bool parse_canonical(const unsigned char *buf, size_t len,
+                            size_t max_size, struct canonical *c)
+{
+    const unsigned char *p = buf, *end = buf + len, *digits;
 
     while (p < end && is_json_space(*p))
         p++;
@@ -683,40 +688,97 @@ static bool fast_decode(const unsigned char *buf, size_t len, size_t max_size,
     for (digits = p; p < end && *p >= '0' && *p <= '9'; p++)
         ;
     if ((p - digits > 1 && *digits == '0') ||
-        !parse_uint8((const char *)digits, (size_t)(p - digits), &meta))
+        !parse_uint8((const char *)digits, (size_t)(p - digits), &c->meta))
         return false;
     if (!skip_literal(&p, end, ",\"OtherClient\":\"", 16) ||
-        !plain_name(&p, end, &other, &other_len) ||
+        !plain_name(&p, end, &c->other, &c->other_len) ||
         !skip_literal(&p, end, ",\"ConnectionID\":\"", 17) ||
-        !plain_name(&p, end, &id, &id_len) ||
+        !plain_name(&p, end, &c->id, &c->id_len) ||
         !skip_literal(&p, end, ",\"Data\":", 8))
         return false;
+    c->data = NULL;
+    c->data_len = 0;
     if (!skip_literal(&p, end, "null}", 5) &&
         !(skip_literal(&p, end, "\"", 1) &&
-          plain_string(&p, end, &data, &data_len) &&
+          plain_string(&p, end, &c->data, &c->data_len) &&
           skip_literal(&p, end, "}", 1)))
         return false;
-    if ((size_t)(p - buf) > max_size)
-        return false;
+    c->end = (size_t)(p - buf);
+    return c->end <= max_size;
+}
 
+static void set_envelope(struct mp_message *msg, const struct canonical *c)
+{
+    msg->meta = c->meta;
+    mp_message_set_other_client(msg, (const char *)c->other, c->other_len);
+    mp_message_set_connection_id(msg, (const char *)c->id, c->id_len);
+}
+
+static bool fast_decode(const unsigned char *buf, size_t len, size_t max_size,
+                        struct mp_message *msg, size_t *consumed)
+{
+    struct canonical c;
     unsigned char *bytes = NULL;
     size_t n = 0;
-    if (data != NULL && data_len > 0) {
-        bytes = malloc(mp_base64_decoded_max(data_len));
+
+    if (!parse_canonical(buf, len, max_size, &c))
+        return false;
+    if (c.data_len > 0) {
+        bytes = malloc(mp_base64_decoded_max(c.data_len));
         if (bytes == NULL ||
-            mp_base64_decode((const char *)data, data_len, bytes, &n) < 0 ||
+            mp_base64_decode((const char *)c.data, c.data_len, bytes, &n) < 0 ||
             n == 0) {
             free(bytes);
             return false;
         }
     }
-    msg->meta = meta;
-    mp_message_set_other_client(msg, (const char *)other, other_len);
-    mp_message_set_connection_id(msg, (const char *)id, id_len);
-    if (data != NULL)
+    set_envelope(msg, &c);
+    if (c.data != NULL)
         mp_message_take_data(msg, bytes, n);
-    *consumed = (size_t)(p - buf);
+    *consumed = c.end;
     return true;
+}
+
+/*
+ * The fast lane (mp_codec_ops.decode_wire): a canonical message whose
+ * base64 is canonical too, so that passing the text on is the same as
+ * decoding and encoding it. A message seen whole at the first look is
+ * read at once; one that arrives in pieces goes through the stream's
+ * scanner as decode() does (the two share it), and is read when the
+ * scanner has found its end. Anything not taken is left to decode(),
+ * with the scanner where decode() expects it: after a piece, at the end
+ * of what was scanned; after an error or a whole message, at the start.
+ */
+static int json_decode_wire(void *stream, const unsigned char *buf, size_t len,
+                            size_t max_size, struct mp_message *msg,
+                            size_t *consumed, size_t *wire_off,
+                            size_t *wire_len)
+{
+    struct json_scan local = { 0 };
+    struct json_scan *sc = stream != NULL ? stream : &local;
+    struct canonical c;
+    size_t end = 0;
+    char err[64];
+
+    if (sc->off > len)
+        memset(sc, 0, sizeof *sc);
+    if (sc->off != 0 || !parse_canonical(buf, len, max_size, &c)) {
+        enum scan_result r = scan(sc, buf, len, max_size, &end, err, sizeof err);
+        if (r == SCAN_MORE)
+            return 0;
+        memset(sc, 0, sizeof *sc);
+        if (r == SCAN_ERROR || !parse_canonical(buf, end, max_size, &c))
+            return 0;
+    }
+    if (c.data != NULL &&
+        !mp_base64_is_canonical((const char *)c.data, c.data_len))
+        return 0;
+    set_envelope(msg, &c);
+    msg->has_data = c.data != NULL;
+    *wire_off = c.data != NULL ? (size_t)(c.data - buf) : 0;
+    *wire_len = c.data_len;
+    *consumed = c.end;
+    return 1;
 }
 
 /* ========================================================================
@@ -761,6 +823,10 @@ static enum mp_decode_status json_decode(void *stream,
     memset(sc, 0, sizeof *sc); /* the next call starts a new message */
     if (r == SCAN_ERROR)
         return MP_DECODE_ERROR;
+    /* Whole now, perhaps after several pieces: canonical, it still needs
+     * no yajl. */
+    if (fast_decode(buf, end, max_size, msg, consumed))
+        return MP_DECODE_OK;
     if (parse_object(buf + start, end - start, msg, err, errlen) < 0)
         return MP_DECODE_ERROR;
     *consumed = end;
@@ -892,7 +958,9 @@ static char *put_string(char *o, const unsigned char *s, size_t n)
 }
 
 /* Write the whole line into out; returns its end. */
-static char *put_message(char *o, const struct mp_message *msg)
+/* msg as JSON; its data is `wire`, base64 text, when that is not NULL. */
+static char *put_message(char *o, const struct mp_message *msg,
+                         const unsigned char *wire, size_t wire_len)
 {
     o = PUT_LITERAL(o, "{\"Meta\":");
     o = put_u8(o, msg->meta);
@@ -905,7 +973,12 @@ static char *put_message(char *o, const struct mp_message *msg)
     o = PUT_LITERAL(o, ",\"Data\":");
     if (msg->has_data) {
         *o++ = '"';
-        o += mp_base64_encode(msg->data, msg->data_len, o);
+        if (wire != NULL) {
+            mp_copy(o, wire, wire_len);
+            o += wire_len;
+        } else {
+            o += mp_base64_encode(msg->data, msg->data_len, o);
+        }
         *o++ = '"';
     } else {
         o = PUT_LITERAL(o, "null");
@@ -918,8 +991,9 @@ static char *put_message(char *o, const struct mp_message *msg)
     return PUT_LITERAL(o, "}\n");
 }
 
-static int json_encode(void *stream, const struct mp_message *msg,
-                       mp_write_fn write, void *ctx)
+/* Encode msg with its data as bytes (wire NULL) or as base64 text. */
+static int encode_message(const struct mp_message *msg, const unsigned char *wire,
+                          size_t wire_len, mp_write_fn write, void *ctx)
 {
     char stack[ENCODE_STACK];
     char *buf = stack;
@@ -928,8 +1002,11 @@ static int json_encode(void *stream, const struct mp_message *msg,
                         msg->connection_id_len);
     int rc;
 
-    (void)stream;
-    if (msg->has_data) {
+    if (msg->has_data && wire != NULL) {
+        if (wire_len > SIZE_MAX - bound)
+            return -1;
+        bound += wire_len;
+    } else if (msg->has_data) {
         if (msg->data_len > MP_BASE64_ENCODE_MAX ||
             mp_base64_encoded_len(msg->data_len) > SIZE_MAX - bound)
             return -1;
@@ -941,10 +1018,27 @@ static int json_encode(void *stream, const struct mp_message *msg,
             return -1;
     }
     /* One write: the host may queue it as one piece. */
-    rc = write(ctx, buf, (size_t)(put_message(buf, msg) - buf));
+    rc = write(ctx, buf, (size_t)(put_message(buf, msg, wire, wire_len) - buf));
     if (buf != stack)
         free(buf);
     return rc < 0 ? -1 : 0;
+}
+
+static int json_encode(void *stream, const struct mp_message *msg,
+                       mp_write_fn write, void *ctx)
+{
+    (void)stream;
+    return encode_message(msg, NULL, 0, write, ctx);
+}
+
+static int json_encode_wire(void *stream, const struct mp_message *msg,
+                            const unsigned char *wire, size_t wire_len,
+                            mp_write_fn write, void *ctx)
+{
+    (void)stream;
+    /* A zero-length text is "" (present, empty): never NULL here. */
+    return encode_message(msg, wire != NULL ? wire : (const unsigned char *)"",
+                          wire_len, write, ctx);
 }
 
 /* JSON text starts with '{' or whitespace; a binary frame with 0x00. */
@@ -961,4 +1055,6 @@ const struct mp_codec_ops mp_codec_json = {
     .stream_free = json_stream_free,
     .decode = json_decode,
     .encode = json_encode,
+    .decode_wire = json_decode_wire,
+    .encode_wire = json_encode_wire,
 };

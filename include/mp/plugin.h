@@ -268,7 +268,36 @@ struct mp_codec_ops {
     int (*encode)(void *stream, const struct mp_message *msg,
                   mp_write_fn write, void *ctx);
 
-    void *reserved[6];
+    /*
+     * Optional (mpbroker 0.3, in place of reserved members: a broker
+     * without them leaves them alone), both or neither: a fast lane for
+     * messages between two clients of this format, whose data the broker
+     * passes on as it came instead of decoding and encoding it again.
+     *
+     * decode_wire() reads the first message of buf[0..len) as decode()
+     * would, but leaves the data where it is: msg->data stays NULL,
+     * msg->has_data is set, and buf[*wire_off .. *wire_off + *wire_len)
+     * is the data in this format's own form (binary: the bytes; JSON: the
+     * base64 text). It returns 1 when it did so, and 0, msg untouched,
+     * for anything it does not take: an incomplete or invalid message, a
+     * form it does not handle. The host then calls decode() on the same
+     * bytes, which alone reports errors; so decode_wire() must never
+     * accept what decode() refuses, nor read it differently. It may keep
+     * state in the stream that decode() shares (a scan position), as long
+     * as decode() goes on correctly from it.
+     *
+     * encode_wire() writes what encode() would write for msg with the
+     * decoded data in place of msg->data, byte for byte, taking the data
+     * in its wire form wire[0..wire_len) as decode_wire() found it.
+     */
+    int (*decode_wire)(void *stream, const unsigned char *buf, size_t len,
+                       size_t max_size, struct mp_message *msg,
+                       size_t *consumed, size_t *wire_off, size_t *wire_len);
+    int (*encode_wire)(void *stream, const struct mp_message *msg,
+                       const unsigned char *wire, size_t wire_len,
+                       mp_write_fn write, void *ctx);
+
+    void *reserved[4];
 };
 
 /* ------------------------------------------------------------------------

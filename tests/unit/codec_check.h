@@ -6,6 +6,7 @@
 #ifndef MP_TEST_CODEC_CHECK_H
 #define MP_TEST_CODEC_CHECK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <mp/plugin.h>
@@ -34,5 +35,16 @@ enum mp_decode_status codec_decode_exact(const struct mp_codec_ops *codec,
                                          struct mp_message *msg,
                                          size_t *consumed, char *err,
                                          size_t errlen);
+
+/*
+ * The fast lane's contract (decode_wire, encode_wire) on bytes[0..len),
+ * stateless streams: when decode_wire() takes the first message, decode()
+ * takes it too, with the same fields and length, and encode_wire() with
+ * the wire data writes exactly what encode() writes for the decoded
+ * message. When it does not take it, the message is left untouched.
+ * Returns whether decode_wire() took it.
+ */
+bool codec_check_wire(const struct mp_codec_ops *codec, const void *bytes,
+                      size_t len, size_t max_size);
 
 #endif

@@ -491,6 +491,65 @@ Test(binary_limits, truncated_frames_need_more)
  * Sniffing and the ops table
  */
 
+/* ------------------------------------------------------------------------
+ * The fast lane: decode_wire and encode_wire against decode and encode
+ */
+
+static void assert_wire_takes(const struct mp_message *msg)
+{
+    struct codec_out o = encode(msg);
+
+    cr_assert(codec_check_wire(codec, o.p, o.len, MAX_SIZE),
+              "decode_wire refused meta %u", msg->meta);
+    for (size_t cut = 0; cut < o.len; cut += 1 + cut / 4)
+        cr_assert(!codec_check_wire(codec, o.p, cut, MAX_SIZE),
+                  "took %zu of %zu bytes", cut, o.len);
+    cr_assert(!codec_check_wire(codec, o.p, o.len, o.len - 1),
+              "took a frame over the size limit");
+    free(o.p);
+}
+
+Test(binary_wire, takes_every_valid_frame_and_writes_what_encode_writes)
+{
+    unsigned char big[3000];
+
+    for (size_t i = 0; i < sizeof big; i++)
+        big[i] = (unsigned char)(i * 7);
+    for (unsigned meta = 0; meta <= 255; meta++) {
+        struct mp_message msg;
+        make(&msg, meta, meta % 2 ? "alice" : "", "alice:ff", NULL, 0);
+        assert_wire_takes(&msg);
+        mp_message_set_data(&msg, "", 0);
+        assert_wire_takes(&msg);
+        mp_message_set_data(&msg, BINARY, 6);
+        assert_wire_takes(&msg);
+        mp_message_set_data(&msg, big, sizeof big);
+        assert_wire_takes(&msg);
+        msg.level = (uint8_t)meta;
+        assert_wire_takes(&msg);
+        mp_message_clear(&msg);
+    }
+}
+
+Test(binary_wire, leaves_malformed_frames_to_decode)
+{
+    static const struct {
+        const char *frame;
+        size_t len;
+    } bad[] = {
+        { "\x00\x00\x00\x04\x00\xff\x00\x00", 8 },          /* reserved flags */
+        { "\x00\x00\x00\x03\x00\x00\x00", 7 },              /* too short */
+        { "\x00\x00\x00\x05\x00\x00\x00\x00x", 9 },         /* data, no flag */
+        { "\x00\x00\x00\x06\x00\x00\x02\x00\xc0\xaf", 10 }, /* bad UTF-8 */
+        { "\x00\x00\x00\x06\x00\x00\x00\x02\xed\xa0", 10 }, /* bad UTF-8 id */
+        { "\x00\x00\x00\x08\x00\x00\x09\x00" "abc", 11 },       /* names overrun */
+    };
+
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        cr_assert(!codec_check_wire(codec, bad[i].frame, bad[i].len, MAX_SIZE),
+                  "case %zu", i);
+}
+
 Test(binary_ops, sniff)
 {
     static const unsigned char no[] = { '{', ' ', '\n', 0x01, 0xff };

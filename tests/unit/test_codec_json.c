@@ -1335,6 +1335,92 @@ Test(json_fast_path, truncated_canonical_needs_more)
 }
 
 /* ------------------------------------------------------------------------
+ * The fast lane: decode_wire and encode_wire against decode and encode
+ */
+
+Test(json_wire, agrees_with_decode_and_encode)
+{
+    static const char *const metas[] = {"0", "5", "255", "256", "01"};
+    static const char *const names[] = {"bob", "", "caf\xc3\xa9", "\xc0\xaf", "a<b>&",
+                                        "q\\\"x"};
+    static const char *const datas[] = {"null", "\"\"", "\"AA==\"", "\"AAE=\"", "\"AAEC\"",
+                                        "\"QR==\"", "\"QUI=\"", "\"QUJ=\"", "\"A\"", "\"A===\"",
+                                        "\"QQ\"", "\"Q\\u0051==\"", "5", "\"AA==\"x"};
+
+    for (size_t m = 0; m < sizeof metas / sizeof *metas; m++)
+        for (size_t n = 0; n < sizeof names / sizeof *names; n++)
+            for (size_t d = 0; d < sizeof datas / sizeof *datas; d++) {
+                char *line = canonical_with(metas[m], names[n], datas[d]);
+                codec_check_wire(codec, line, strlen(line), MAX_SIZE);
+                for (size_t cut = 0; cut < strlen(line); cut += 7)
+                    cr_assert(!codec_check_wire(codec, line, cut, MAX_SIZE));
+                free(line);
+            }
+    /* Everything the original and this encoder write is passed on. */
+    for (size_t i = 0; i < N_CLIENT_LINES; i++)
+        cr_assert(codec_check_wire(codec, go_client_lines[i].line,
+                                   strlen(go_client_lines[i].line), MAX_SIZE));
+    for (size_t i = 0; i < sizeof go_server_lines / sizeof *go_server_lines; i++)
+        cr_assert(codec_check_wire(codec, go_server_lines[i],
+                                   strlen(go_server_lines[i]), MAX_SIZE));
+}
+
+Test(json_wire, only_canonical_base64_is_passed_on)
+{
+    char *canonical = canonical_with("0", "bob", "\"QQ==\"");
+    char *unused_bits = canonical_with("0", "bob", "\"QR==\"");
+    char *other_form = canonical_with("0", "bob", "\"QQ==\"");
+    other_form[2] = 'm';
+
+    cr_assert(codec_check_wire(codec, canonical, strlen(canonical), MAX_SIZE));
+    cr_assert(!codec_check_wire(codec, unused_bits, strlen(unused_bits), MAX_SIZE));
+    cr_assert(!codec_check_wire(codec, other_form, strlen(other_form), MAX_SIZE));
+    free(canonical);
+    free(unused_bits);
+    free(other_form);
+}
+
+/* A stream: a message in two pieces is taken when whole (the scanner,
+ * shared with decode, found its end); one decode_wire does not take is
+ * then read by decode from the same scanner. */
+Test(json_wire, pieces_share_the_scanner_with_decode)
+{
+    void *stream = codec->stream_new(NULL);
+    char *taken = canonical_with("0", "bob", "\"AAEC\"");
+    char *left = canonical_with("0", "bob", "\"AAEC\"");
+    left[2] = 'm';
+    struct mp_message msg;
+    size_t used, off, wlen, half = strlen(taken) / 2;
+    char err[ERRLEN];
+
+    memset(&msg, 0, sizeof msg);
+    cr_assert_eq(codec->decode_wire(stream, (unsigned char *)taken, half, MAX_SIZE,
+                                    &msg, &used, &off, &wlen), 0);
+    cr_assert_eq(codec->decode_wire(stream, (unsigned char *)taken, strlen(taken),
+                                    MAX_SIZE, &msg, &used, &off, &wlen), 1);
+    cr_assert_eq(used, strlen(taken));
+    cr_assert_eq(wlen, 4);
+    cr_assert(memcmp(taken + off, "AAEC", 4) == 0);
+    cr_assert_str_eq(msg.other_client, "bob");
+    mp_message_clear(&msg);
+
+    cr_assert_eq(codec->decode_wire(stream, (unsigned char *)left, half, MAX_SIZE,
+                                    &msg, &used, &off, &wlen), 0);
+    cr_assert_eq(decode_n(stream, left, half, MAX_SIZE, &msg, &used, err),
+                 MP_DECODE_NEED_MORE);
+    cr_assert_eq(codec->decode_wire(stream, (unsigned char *)left, strlen(left),
+                                    MAX_SIZE, &msg, &used, &off, &wlen), 0);
+    cr_assert_eq(decode_n(stream, left, strlen(left), MAX_SIZE, &msg, &used, err),
+                 MP_DECODE_OK, "%s", err);
+    cr_assert_eq(used, strlen(left));
+    cr_assert_eq(msg.data_len, 3);
+    mp_message_clear(&msg);
+    codec->stream_free(stream);
+    free(taken);
+    free(left);
+}
+
+/* ------------------------------------------------------------------------
  * Sniffing and the ops table
  */
 
@@ -1356,6 +1442,8 @@ Test(json_ops, table_is_complete)
     cr_assert_not_null(codec->encode);
     cr_assert_not_null(codec->stream_new);
     cr_assert_not_null(codec->stream_free);
+    cr_assert_not_null(codec->decode_wire);
+    cr_assert_not_null(codec->encode_wire);
     for (size_t i = 0; i < sizeof codec->reserved / sizeof codec->reserved[0];
          i++)
         cr_assert_null(codec->reserved[i]);
