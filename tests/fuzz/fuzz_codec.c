@@ -14,6 +14,9 @@
  * and every run must give the same messages and end the same way: how a
  * peer's bytes are split by TCP must never change what they mean.
  *
+ * The broker's own way - the fast lane (decode_wire, encode_wire) first,
+ * decode() for what it does not take - must give the same messages too.
+ *
  * Each decoded message must then survive encode -> decode unchanged in
  * its own format and in the other one, and encode to the same bytes twice.
  */
@@ -113,6 +116,62 @@ static enum mp_decode_status decode_exact(const struct mp_codec_ops *codec,
     return st;
 }
 
+static void encode(const struct mp_codec_ops *codec,
+                   const struct mp_message *msg, struct fuzz_buf *out);
+
+/*
+ * The fast lane on exactly buf[0..len), as the broker tries it before
+ * decode(): when decode_wire() takes the message, what encode_wire()
+ * writes for it must decode to a message (returned in msg, data and all)
+ * that encode() writes as the very same bytes. Returns whether it was
+ * taken; a message not taken must be left untouched.
+ */
+static bool wire_exact(const struct mp_codec_ops *codec, void *stream,
+                       const unsigned char *buf, size_t len, size_t max_size,
+                       struct mp_message *msg, size_t *consumed)
+{
+    unsigned char *copy = malloc(len ? len : 1);
+    struct mp_message env, zero;
+    size_t off = 0, wire_len = 0, used;
+    struct fuzz_buf out = { 0 }, again = { 0 };
+    char err[200];
+
+    FUZZ_CHECK(copy != NULL, "out of memory");
+    if (len > 0)
+        memcpy(copy, buf, len);
+    memset(&env, 0, sizeof env);
+    memset(&zero, 0, sizeof zero);
+    *consumed = 0;
+    int took = codec->decode_wire(stream, copy, len, max_size, &env, consumed,
+                                  &off, &wire_len);
+    FUZZ_CHECK(took == 0 || took == 1, "decode_wire returned %d", took);
+    if (!took) {
+        FUZZ_CHECK(memcmp(&env, &zero, sizeof env) == 0,
+                   "decode_wire changed a message it did not take");
+        free(copy);
+        return false;
+    }
+    FUZZ_CHECK(env.data == NULL, "decode_wire set data");
+    FUZZ_CHECK(*consumed > 0 && *consumed <= len && off <= len &&
+                   wire_len <= len - off,
+               "decode_wire: consumed %zu, wire %zu+%zu of %zu bytes",
+               *consumed, off, wire_len, len);
+    FUZZ_CHECK(codec->encode_wire(NULL, &env, copy + off, wire_len,
+                                  fuzz_buf_write, &out) == 0,
+               "encode_wire failed");
+    FUZZ_CHECK(decode_exact(codec, NULL, out.bytes, out.len, ROUND_TRIP_MAX,
+                            msg, &used, err, sizeof err) == MP_DECODE_OK,
+               "what encode_wire wrote does not decode: %s", err);
+    encode(codec, msg, &again);
+    FUZZ_CHECK(again.len == out.len && memcmp(again.bytes, out.bytes, out.len) == 0,
+               "encode_wire and encode write different bytes");
+    fuzz_buf_free(&out);
+    fuzz_buf_free(&again);
+    mp_message_clear(&env);
+    free(copy);
+    return true;
+}
+
 /*
  * Decode data[0..size) as one stream. step 0: the whole input is there
  * from the start; otherwise it arrives `step` bytes at a time and the
@@ -120,7 +179,7 @@ static enum mp_decode_status decode_exact(const struct mp_codec_ops *codec,
  */
 static void decode_stream(const struct mp_codec_ops *codec, bool use_stream,
                           const uint8_t *data, size_t size, size_t max_size,
-                          size_t step, struct decode_run *run)
+                          size_t step, bool wire, struct decode_run *run)
 {
     void *stream = NULL;
     size_t off = 0, avail = step == 0 || step > size ? size : step;
@@ -140,6 +199,12 @@ static void decode_stream(const struct mp_codec_ops *codec, bool use_stream,
             if (avail == size)
                 break;
             avail = size - avail > step ? avail + step : size;
+            continue;
+        }
+        if (wire && wire_exact(codec, stream, data + off, avail - off,
+                               max_size, &msg, &consumed)) {
+            run_add(run, &msg);
+            off += consumed;
             continue;
         }
         st = decode_exact(codec, stream, data + off, avail - off, max_size,
@@ -287,22 +352,32 @@ static void check_max_size(const struct mp_codec_ops *codec,
 {
     struct decode_run run = { 0 };
 
-    decode_stream(codec, true, data, size, max_size, 0, whole);
+    decode_stream(codec, true, data, size, max_size, 0, false, whole);
 
     if (codec->stream_new != NULL && !needs_stream) {
-        decode_stream(codec, false, data, size, max_size, 0, &run);
+        decode_stream(codec, false, data, size, max_size, 0, false, &run);
         compare_runs(whole, &run, "without stream state");
         run_free(&run);
     }
     if (size <= 512) {
-        decode_stream(codec, true, data, size, max_size, 1, &run);
+        decode_stream(codec, true, data, size, max_size, 1, false, &run);
         compare_runs(whole, &run, "one byte at a time");
         run_free(&run);
     }
     decode_stream(codec, true, data, size, max_size, piece_size(data, size),
-                  &run);
+                  false, &run);
     compare_runs(whole, &run, "in pieces");
     run_free(&run);
+    /* The broker's way: the fast lane first, decode() for the rest. */
+    if (codec->decode_wire != NULL) {
+        decode_stream(codec, true, data, size, max_size, 0, true, &run);
+        compare_runs(whole, &run, "through the fast lane");
+        run_free(&run);
+        decode_stream(codec, true, data, size, max_size,
+                      piece_size(data, size), true, &run);
+        compare_runs(whole, &run, "through the fast lane, in pieces");
+        run_free(&run);
+    }
 }
 
 void fuzz_codec_one_input(const struct mp_codec_ops *codec,
