@@ -213,7 +213,7 @@ fi
 # --- RESULTS.md ---------------------------------------------------------------
 
 versions() {
-    echo "- mpbroker $("$build/broker/mpbroker" -V 2>&1 | head -n 1), libevent $(pkg-config --modversion libevent 2>/dev/null || echo '?')"
+    echo "- $("$build/broker/mpbroker" -v 2>&1 | head -n 1), libevent $(pkg-config --modversion libevent 2>/dev/null || echo '?')"
     echo "- $(nats-server --version 2>&1 | head -n 1)"
     echo "- $(mosquitto -h 2>&1 | head -n 1)"
     echo "- $(redis-server --version 2>&1 | head -n 1)"
@@ -242,6 +242,10 @@ versions() {
     echo "waits for the answer, closes. Memory: the server's VmRSS before and"
     echo "after $idle_clients idle ready clients, on a fresh server."
     [ "$failed" -gt 0 ] && echo && echo "**$failed mpbench runs failed; their figures are missing.**"
+    echo
+    # What the profiles showed, and what bounds the goals not met: written
+    # by hand from perf and massif runs (the commands are in it).
+    cat "$top/bench/profiles.md"
 } >"$work/RESULTS.md"
 cp "$work/RESULTS.md" "$results"
 say "wrote $results in $elapsed s"

@@ -13,7 +13,7 @@ bench_relay_SOURCES = bench/relay.c
 bench_relay_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS)
 bench_relay_LDADD = $(LIBEVENT_LIBS)
 
-EXTRA_DIST += bench/compare.sh bench/results.awk bench/RESULTS.md
+EXTRA_DIST += bench/compare.sh bench/results.awk bench/profiles.md bench/RESULTS.md
 
 .PHONY: bench
 bench: bench/mpbench bench/relay broker/mpbroker $(pkglib_LTLIBRARIES)

@@ -46,7 +46,8 @@ static void usage(FILE *out, const char *argv0)
             "\n"
             "Runs in the foreground and logs to stderr (or syslog, see "
             "log.syslog).\nSIGINT or SIGTERM stop it after flushing "
-            "every client; SIGHUP makes plugins\nre-read their files.\n",
+            "every client; SIGHUP reloads the\nconfiguration file "
+            "(see mpbroker(8)).\n",
             argv0, argv0, MP_DEFAULT_CONFIG);
 }
 

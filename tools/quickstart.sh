@@ -10,7 +10,8 @@
 #                                 the integration tests with the broker
 #                                 under valgrind, then everything again
 #                                 under ASan+UBSan, then each libFuzzer
-#                                 harness for $MP_FUZZ_SECONDS (30) s;
+#                                 harness for $MP_FUZZ_SECONDS (30) s,
+#                                 and a seconds-long benchmark smoke run;
 #                                 the last line reads "tests: N passed,
 #                                 M failed" (a test passes if it passed
 #                                 in every run)
@@ -261,6 +262,16 @@ cmd_test() {
     : >"$results/python"
     python_check "$top/_build-test" "$results/python"
 
+    # bench/compare.sh at a fraction of a second per target, so that
+    # mpbench, the relay and every peer's driver keep working.
+    say "benchmark smoke run: mpbroker, nats-server, mosquitto, redis-server, relay"
+    sh "$top/bench/compare.sh" --build-dir "$top/_build-test" --smoke \
+        2>"$results/bench.err" | grep -E '^(PASS|FAIL) ' >"$results/bench" || :
+    if [ ! -s "$results/bench" ] || grep -q '^FAIL' "$results/bench"; then
+        cat "$results/bench.err" >&2
+        [ -s "$results/bench" ] || echo "FAIL bench smoke" >"$results/bench"
+    fi
+
     # The release tarball builds, passes its tests and installs cleanly
     # (distcheck runs the plain suite once more, from the tarball).
     say "make distcheck"
@@ -289,10 +300,12 @@ cmd_test() {
     summarize "ASan+UBSan build" "$results/asan"
     summarize "install check" "$results/install"
     summarize "Python client" "$results/python"
+    summarize "benchmark smoke" "$results/bench"
     summarize "fuzzing" "$results/fuzz.results"
     # A test passes when it passed in every run it is part of.
     cat "$results/plain" "$results/valgrind" "$results/valgrind-client" \
-        "$results/asan" "$results/install" "$results/python" "$results/fuzz.results" | awk '
+        "$results/asan" "$results/install" "$results/python" "$results/bench" \
+        "$results/fuzz.results" | awk '
         {key = $2 " " $3; seen[key] = 1}
         $1 == "FAIL" || $1 == "ERROR" || $1 == "XPASS" {bad[key] = 1}
         $1 == "PASS" || $1 == "XFAIL" {good[key] = 1}
