@@ -76,6 +76,12 @@ const unsigned char *bench_filler(void);
 /* Append filler[0..len) to out by reference (no copy until written). */
 void bench_add_filler(struct evbuffer *out, size_t len);
 
+/* Call one(c, in) for each whole message: it returns 1 after one, 0 when
+ * the next is not all here, -1 after bench_fail. Stops when c closes.
+ * Returns 0, or -1 after a failure. */
+int bench_parse_all(struct bench_client *c, struct evbuffer *in,
+                    int (*one)(struct bench_client *c, struct evbuffer *in));
+
 /* Copy up to cap bytes of the start of `in` into buf; return how many. */
 size_t bench_peek(struct evbuffer *in, void *buf, size_t cap);
 

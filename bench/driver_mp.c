@@ -124,11 +124,7 @@ static int binary_one(struct bench_client *c, struct evbuffer *in)
 
 static int mp_binary_input(struct bench_client *c, struct evbuffer *in)
 {
-    int got = 0;
-
-    while (!c->closing && (got = binary_one(c, in)) > 0)
-        ;
-    return got < 0 ? -1 : 0;
+    return bench_parse_all(c, in, binary_one);
 }
 
 static void mp_binary_send(struct bench_client *c, size_t len)

@@ -114,11 +114,7 @@ static int mqtt_one(struct bench_client *c, struct evbuffer *in)
 
 static int mqtt_input(struct bench_client *c, struct evbuffer *in)
 {
-    int got = 0;
-
-    while (!c->closing && (got = mqtt_one(c, in)) > 0)
-        ;
-    return got < 0 ? -1 : 0;
+    return bench_parse_all(c, in, mqtt_one);
 }
 
 static void mqtt_send(struct bench_client *c, size_t len)

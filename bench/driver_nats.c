@@ -72,11 +72,7 @@ static int nats_one(struct bench_client *c, struct evbuffer *in)
 
 static int nats_input(struct bench_client *c, struct evbuffer *in)
 {
-    int got = 0;
-
-    while (!c->closing && (got = nats_one(c, in)) > 0)
-        ;
-    return got < 0 ? -1 : 0;
+    return bench_parse_all(c, in, nats_one);
 }
 
 static void nats_send(struct bench_client *c, size_t len)

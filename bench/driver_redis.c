@@ -122,11 +122,7 @@ static int redis_one(struct bench_client *c, struct evbuffer *in)
 
 static int redis_input(struct bench_client *c, struct evbuffer *in)
 {
-    int got = 0;
-
-    while (!c->closing && (got = redis_one(c, in)) > 0)
-        ;
-    return got < 0 ? -1 : 0;
+    return bench_parse_all(c, in, redis_one);
 }
 
 static void redis_send(struct bench_client *c, size_t len)

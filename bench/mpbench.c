@@ -22,6 +22,7 @@
 #define _GNU_SOURCE
 #include "driver.h"
 #include "histogram.h"
+#include "read_batch.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -33,7 +34,6 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -99,6 +99,16 @@ void bench_add_filler(struct evbuffer *out, size_t len)
     evbuffer_add(out, filler, len);
 }
 
+int bench_parse_all(struct bench_client *c, struct evbuffer *in,
+                    int (*one)(struct bench_client *c, struct evbuffer *in))
+{
+    int got = 0;
+
+    while (!c->closing && (got = one(c, in)) > 0)
+        ;
+    return got < 0 ? -1 : 0;
+}
+
 size_t bench_peek(struct evbuffer *in, void *buf, size_t cap)
 {
     ev_ssize_t got = evbuffer_copyout(in, buf, cap);
@@ -120,29 +130,12 @@ void bench_fail(struct bench_client *c, const char *fmt, ...)
     event_base_loopbreak(run->base);
 }
 
-/* libevent 2.1 reads 4 KiB per readiness event; the generator must not
- * be what limits a server, so it takes all the socket holds, up to
- * 256 KiB, in one readv before parsing. */
-static void read_more(struct bufferevent *bev)
-{
-    struct evbuffer *in = bufferevent_get_input(bev);
-    struct evbuffer_iovec vec[2];
-    int n = evbuffer_reserve_space(in, 256 * 1024, vec, 2);
-    if (n <= 0)
-        return;
-    ssize_t got = readv(bufferevent_getfd(bev), (struct iovec *)vec, n);
-    for (int i = 0; i < n; i++) {
-        size_t used = got <= 0 ? 0 : (size_t)got < vec[i].iov_len ? (size_t)got : vec[i].iov_len;
-        vec[i].iov_len = used;
-        got -= (ssize_t)used;
-    }
-    evbuffer_commit_space(in, vec, n);
-}
-
 static void client_read(struct bufferevent *bev, void *arg)
 {
     struct bench_client *c = arg;
-    read_more(bev);
+    /* The generator must not be what limits a server: it takes all the
+     * socket holds, not libevent's 4 KiB, before parsing. */
+    mp_read_batch(bufferevent_get_input(bev), bufferevent_getfd(bev), 256 * 1024);
     c->driver->input(c, bufferevent_get_input(bev));
 }
 
@@ -416,6 +409,19 @@ static void add_cpu(const struct run *run)
     cpu_samples++;
 }
 
+/* The end of a counting workload: received per second, or the error. */
+static int finish_rate(struct run *run, int rc, double elapsed, double *value)
+{
+    if (rc == 0) {
+        *value = (double)run->received / elapsed;
+        add_cpu(run);
+    } else {
+        fprintf(stderr, "mpbench: %s: %s\n", run->opt->driver->name, run->error);
+    }
+    run_finish(run);
+    return rc;
+}
+
 static int throughput_once(const struct options *opt, unsigned rep, double *value)
 {
     struct run run;
@@ -426,13 +432,7 @@ static int throughput_once(const struct options *opt, unsigned rep, double *valu
         refill(&run, &run.clients[i]);
     if (rc == 0)
         rc = measure(&run, &elapsed);
-    if (rc == 0) {
-        *value = (double)run.received / elapsed;
-        add_cpu(&run);
-    } else
-        fprintf(stderr, "mpbench: %s: %s\n", opt->driver->name, run.error);
-    run_finish(&run);
-    return rc;
+    return finish_rate(&run, rc, elapsed, value);
 }
 
 static int latency_once(const struct options *opt, unsigned rep, struct histogram *h)
@@ -464,13 +464,7 @@ static int connect_once(const struct options *opt, unsigned rep, double *value)
     for (unsigned i = 0; i < opt->concurrency; i++)
         client_open(&run, &run.clients[i], 'c');
     int rc = measure(&run, &elapsed);
-    if (rc == 0) {
-        *value = (double)run.received / elapsed;
-        add_cpu(&run);
-    } else
-        fprintf(stderr, "mpbench: %s: %s\n", opt->driver->name, run.error);
-    run_finish(&run);
-    return rc;
+    return finish_rate(&run, rc, elapsed, value);
 }
 
 static long rss_bytes(long pid)

@@ -22,13 +22,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/listener.h>
+
+#include "read_batch.h"
 
 #define HIGH_WATER (4u << 20)
 #define READ_SIZE (256u << 10)
@@ -104,23 +105,11 @@ static int flush(struct side *to)
 static void on_readable(evutil_socket_t fd, short what, void *arg)
 {
     struct side *s = arg;
-    struct evbuffer_iovec vec[2];
     (void)what;
-    int n = evbuffer_reserve_space(s->peer->pending, READ_SIZE, vec, 2);
-    ssize_t got = readv(fd, (struct iovec *)vec, n);
+    ssize_t got = mp_read_batch(s->peer->pending, fd, READ_SIZE);
     if (got < 0 && retriable())
         return;
-    if (got <= 0) {
-        close_pair(s);
-        return;
-    }
-    for (int i = 0; i < n; i++) {
-        size_t used = (size_t)got < vec[i].iov_len ? (size_t)got : vec[i].iov_len;
-        vec[i].iov_len = used;
-        got -= (ssize_t)used;
-    }
-    evbuffer_commit_space(s->peer->pending, vec, n);
-    if (flush(s->peer) < 0)
+    if (got <= 0 || flush(s->peer) < 0)
         close_pair(s);
 }
 

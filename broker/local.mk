@@ -16,7 +16,8 @@ broker_libmpbroker_la_SOURCES = \
 	broker/reload.c broker/reload.h \
 	broker/session.c broker/session.h \
 	broker/router.c broker/router.h \
-	broker/conn_table.c broker/conn_table.h
+	broker/conn_table.c broker/conn_table.h \
+	common/read_batch.c common/read_batch.h
 broker_libmpbroker_la_CPPFLAGS = $(AM_CPPFLAGS)
 broker_libmpbroker_la_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) \
 	$(LIBEVENT_OPENSSL_CFLAGS) $(OPENSSL_CFLAGS) $(LIBCONFIG_CFLAGS) \

@@ -3,7 +3,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <sys/uio.h>
 #include <time.h>
 
 #include <event2/buffer.h>
@@ -19,6 +18,7 @@
 #include "log.h"
 #include "message.h"
 #include "name.h"
+#include "read_batch.h"
 #include "router.h"
 #include "session.h"
 #include "tls.h"
@@ -641,39 +641,22 @@ void session_process_input(struct session *s)
 }
 
 /*
- * libevent 2.1 reads at most 4 KiB per readiness event (EVBUFFER_MAX_READ,
- * and evbuffer_set_max_read() came only in 2.2): an epoll_wait, an ioctl
- * and a readv for every 4 KiB, most of the broker's time at large
- * messages. So before decoding, whatever else the socket already holds
- * is read too, up to READ_BATCH bytes in one readv (below glibc's mmap
- * threshold, so the chunk comes from the heap). Only for plain sockets of
- * logged-in clients that are not paused: backpressure and the limits
- * before authentication stay as they were. End of file and errors are
- * left for libevent's own next read to report.
+ * Before decoding, read whatever else the socket already holds, up to
+ * READ_BATCH bytes in one readv (read_batch.h: libevent 2.1 reads 4 KiB
+ * per event; the batch stays below glibc's mmap threshold, so its chunk
+ * comes from the heap). Only for plain sockets of logged-in clients that
+ * are not paused: backpressure and the limits before authentication
+ * stay as they were. End of file and errors are left for libevent's own
+ * next read to report.
  */
 enum { READ_BATCH = 64 * 1024, WRITE_BATCH = 256 * 1024 };
 
 static void read_more(struct session *s, struct evbuffer *in)
 {
-    struct evbuffer_iovec vec[2];
-    ssize_t got;
-    int n;
-
     if (s->listener->tls != NULL || s->state != SESSION_READY ||
         s->blockers.count > 0 || evbuffer_get_length(in) >= READ_BATCH)
         return;
-    n = evbuffer_reserve_space(in, READ_BATCH, vec, 2);
-    if (n <= 0)
-        return;
-    got = readv(bufferevent_getfd(s->bev), (struct iovec *)vec, n);
-    for (int i = 0; i < n; i++) {
-        size_t used = got <= 0 ? 0
-                      : (size_t)got < vec[i].iov_len ? (size_t)got
-                                                    : vec[i].iov_len;
-        vec[i].iov_len = used;
-        got -= (ssize_t)used;
-    }
-    evbuffer_commit_space(in, vec, n);
+    mp_read_batch(in, bufferevent_getfd(s->bev), READ_BATCH);
 }
 
 static void read_cb(struct bufferevent *bev, void *arg)
