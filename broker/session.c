@@ -545,34 +545,41 @@ static void handle_message(struct session *s, struct mp_message *msg)
  * general path (another format at the other end, control messages,
  * anything invalid: decode() words the errors).
  */
+/* One message's bytes were used: drop them from the input, count them. */
+static void consume_input(struct session *s, struct evbuffer *in,
+                          size_t consumed)
+{
+    evbuffer_drain(in, consumed);
+    traffic_of(s)->messages_in++;
+    traffic_of(s)->bytes_in += consumed;
+}
+
+/* `msg` is empty on entry, and on a false return again. */
 static bool forward_wire(struct session *s, struct evbuffer *in,
-                         const unsigned char *buf, size_t len)
+                         const unsigned char *buf, size_t len,
+                         struct mp_message *msg)
 {
     const struct mp_codec_ops *codec = codec_of(s);
     size_t consumed, wire_off, wire_len;
-    struct mp_message msg;
     struct session *previous_sender;
     bool done;
 
     if (codec->decode_wire == NULL || codec->encode_wire == NULL ||
         s->state != SESSION_READY)
         return false;
-    mp_zero(&msg, sizeof msg);
+    /* Not taken: msg is untouched (the decode_wire contract). */
     if (!codec->decode_wire(s->decode_stream, buf, len,
-                            s->broker->conf.max_message_size, &msg,
+                            s->broker->conf.max_message_size, msg,
                             &consumed, &wire_off, &wire_len))
         return false;
     previous_sender = s->broker->sender;
     s->broker->sender = s;
-    done = router_forward_wire(s, &msg, buf + wire_off, wire_len);
+    done = router_forward_wire(s, msg, buf + wire_off, wire_len);
     s->broker->sender = previous_sender;
-    mp_message_clear(&msg);
-    if (!done)
-        return false;
-    evbuffer_drain(in, consumed);
-    traffic_of(s)->messages_in++;
-    traffic_of(s)->bytes_in += consumed;
-    return true;
+    mp_message_clear(msg);
+    if (done)
+        consume_input(s, in, consumed); /* after routing: wire is in `in` */
+    return done;
 }
 
 /* Decode and handle one message. Returns false when the loop must stop
@@ -605,10 +612,10 @@ static bool process_one(struct session *s, struct evbuffer *in)
             return false;
         }
     }
-    if (forward_wire(s, in, buf, len))
+    mp_zero(&msg, sizeof msg); /* not memset: see mp_zero() */
+    if (forward_wire(s, in, buf, len, &msg))
         return true;
     err[0] = '\0';
-    mp_zero(&msg, sizeof msg); /* not memset: see mp_zero() */
     st = codec_of(s)->decode(s->decode_stream, buf, len,
                              s->broker->conf.max_message_size, &msg,
                              &consumed, err, sizeof err);
@@ -619,9 +626,7 @@ static bool process_one(struct session *s, struct evbuffer *in)
         protocol_error(s, err[0] ? err : "malformed message");
         return false;
     }
-    evbuffer_drain(in, consumed);
-    traffic_of(s)->messages_in++;
-    traffic_of(s)->bytes_in += consumed;
+    consume_input(s, in, consumed);
     previous_sender = s->broker->sender;
     s->broker->sender = s;
     handle_message(s, &msg);
