@@ -344,10 +344,12 @@ class Client:
         :func:`tls_context`); default: the system's CAs, hostname checked.
     :param server_hostname: the name the broker's certificate must carry
         (default: HOST of the address).
-    :param max_message_size: the largest encoded message this client sends
-        (:class:`MessageTooBig` beyond); received messages may be up to
-        twice that, since the broker re-encodes messages between formats
-        (base64 makes JSON a third larger). Default: the broker's default,
+    :param max_message_size: the broker's limit: the largest encoded
+        message this client sends (:class:`MessageTooBig` beyond). A
+        received message may be longer, since the broker re-encodes
+        messages between formats; the client accepts exactly the longest
+        encoding of a message legal under this limit
+        (:meth:`Codec.max_received_size`). Default: the broker's default,
         1 MiB.
     :param connect_timeout: seconds for connecting and logging in, and for
         a graceful :meth:`close`.
