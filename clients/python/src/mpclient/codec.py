@@ -136,16 +136,163 @@ def encode_json(msg: Message) -> bytes:
 
 
 class _Pairs(list[tuple[str, Any]]):
-    """A JSON object, as its (key, value) pairs in order."""
+    """A JSON object, as its (key, value) pairs in order: only the keys a
+    message has (any case); the others were checked and skipped."""
 
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+#: Lines up to this many characters are parsed by the json module in one go
+#: (fast; its objects cost up to 30 times the text, so at most ~0.5 MB);
+#: longer ones - a message with a lot of data, or a hostile line - field
+#: by field, building only the fields of a message (see _skip_value).
+_FAST_LINE = 16384
+
+
+def _fields_only(pairs: list[tuple[str, Any]]) -> _Pairs:
+    """object_pairs_hook of the fast path: keep the message fields, check
+    the strings of the rest (as _skip_value does on the long path)."""
+    kept = _Pairs()
+    for key, value in pairs:
+        if key.lower() in _FIELDS:
+            kept.append((key, value))
+        else:
+            _check_string(key)
+            _check_strings_in(value)
+    return kept
+
+
+def _check_strings_in(value: Any) -> None:
+    if isinstance(value, str):
+        _check_string(value)
+    elif isinstance(value, list):  # an array, or the fields of an object
+        for item in value:
+            if isinstance(item, tuple):
+                _check_strings_in(item[1])
+            else:
+                _check_strings_in(item)
+
+
 _JSON_DECODER = json.JSONDecoder(
-    object_pairs_hook=_Pairs, parse_constant=_reject_constant, strict=True
+    object_pairs_hook=_fields_only, parse_constant=_reject_constant, strict=True
 )
+_scan_scalar = _JSON_DECODER.scan_once  # C: a string, number or literal
+_scan_string = json.decoder.scanstring  # C: the rest of a string literal
+_skip_ws = re.compile(r"[ \t\n\r]*").match
+
+#: The keys of a message, lower case (keys are case-insensitive).
+_FIELDS = frozenset(("meta", "otherclient", "connectionid", "data", "level"))
+
+
+class _Container:
+    """Stands for an object or array where a message field is: never a
+    valid field value, and not built."""
+
+
+_CONTAINER = _Container()
+
+
+def _malformed(what: str, pos: int) -> DecodeError:
+    return DecodeError(f"malformed JSON: {what} at character {pos}")
+
+
+def _skip_key(text: str, pos: int) -> int:
+    """Skip ``"key" :`` and the space after it, checking the key."""
+    if text[pos : pos + 1] != '"':
+        raise _malformed("expecting a key", pos)
+    key, pos = _scan_string(text, pos + 1, True)
+    _check_string(key)
+    pos = _skip_ws(text, pos).end()
+    if text[pos : pos + 1] != ":":
+        raise _malformed("expecting ':'", pos)
+    return _skip_ws(text, pos + 1).end()
+
+
+def _skip_scalar(text: str, pos: int) -> int:
+    """Skip a string (checked), number or literal."""
+    if text[pos : pos + 1] == '"':
+        value, pos = _scan_string(text, pos + 1, True)
+        _check_string(value)
+        return int(pos)
+    try:
+        _, end = _scan_scalar(text, pos)
+    except StopIteration:
+        raise _malformed("expecting a value", pos) from None
+    return int(end)
+
+
+def _skip_value(text: str, pos: int) -> int:
+    """Skip any JSON value, checking it, without building it: the memory
+    an ignored value costs is its nesting depth, not its size (a line of
+    tiny objects or arrays must not cost 30 times its length)."""
+    stack: list[str] = []  # the closers of the containers we are in
+    while True:
+        c = text[pos : pos + 1]
+        if c == "{" or c == "[":
+            closer = "}" if c == "{" else "]"
+            pos = _skip_ws(text, pos + 1).end()
+            if text[pos : pos + 1] == closer:
+                pos += 1
+            else:
+                stack.append(closer)
+                if closer == "}":
+                    pos = _skip_key(text, pos)
+                continue
+        else:
+            pos = _skip_scalar(text, pos)
+        while True:  # after a value: a comma, or the end of containers
+            if not stack:
+                return pos
+            pos = _skip_ws(text, pos).end()
+            c = text[pos : pos + 1]
+            if c == ",":
+                pos = _skip_ws(text, pos + 1).end()
+                if stack[-1] == "}":
+                    pos = _skip_key(text, pos)
+                break
+            if c != stack[-1]:
+                raise _malformed(f"expecting ',' or {stack[-1]!r}", pos)
+            stack.pop()
+            pos += 1
+
+
+def _parse_object(text: str, pos: int) -> tuple[_Pairs, int]:
+    """The object at ``text[pos]`` (a ``{``): its message fields, and the
+    position after it. Other keys' values are checked and skipped."""
+    pairs = _Pairs()
+    pos = _skip_ws(text, pos + 1).end()
+    if text[pos : pos + 1] == "}":
+        return pairs, pos + 1
+    while True:
+        if text[pos : pos + 1] != '"':
+            raise _malformed("expecting a key", pos)
+        key, pos = _scan_string(text, pos + 1, True)
+        pos = _skip_ws(text, pos).end()
+        if text[pos : pos + 1] != ":":
+            raise _malformed("expecting ':'", pos)
+        pos = _skip_ws(text, pos + 1).end()
+        if key.lower() in _FIELDS:
+            if text[pos : pos + 1] in ("{", "["):
+                pairs.append((key, _CONTAINER))
+                pos = _skip_value(text, pos)
+            else:
+                try:
+                    value, pos = _scan_scalar(text, pos)
+                except StopIteration:
+                    raise _malformed("expecting a value", pos) from None
+                pairs.append((key, value))
+        else:
+            _check_string(key)
+            pos = _skip_value(text, pos)
+        pos = _skip_ws(text, pos).end()
+        c = text[pos : pos + 1]
+        if c == "}":
+            return pairs, pos + 1
+        if c != ",":
+            raise _malformed("expecting ',' or '}'", pos)
+        pos = _skip_ws(text, pos + 1).end()
 
 
 def _valid_str(what: str, value: Any) -> str:
@@ -166,32 +313,21 @@ def _byte_value(what: str, value: Any) -> int:
     return value
 
 
-def _check_strings(value: Any) -> None:
+def _check_string(value: str) -> None:
     """Every string inside an ignored value must be valid too."""
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise DecodeError("a string has a lone UTF-16 surrogate") from None
-    elif isinstance(value, list):
-        for item in value:
-            if isinstance(item, tuple):
-                _check_strings(item[0])
-                _check_strings(item[1])
-            else:
-                _check_strings(item)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise DecodeError("a string has a lone UTF-16 surrogate") from None
 
 
-def _message_from_pairs(pairs: Any) -> Message:
-    if not isinstance(pairs, _Pairs):
-        raise DecodeError("the top level is not a JSON object")
+def _message_from_pairs(pairs: _Pairs) -> Message:
     meta = 0
     other = ""
     conn_id = ""
     data: bytes | None = None
     level: int | None = None
     for key, value in pairs:
-        _check_strings(key)
         k = key.lower()
         if k == "meta":
             if value is not None:
@@ -213,11 +349,9 @@ def _message_from_pairs(pairs: Any) -> Message:
                     raise DecodeError(f"Data is not padded standard base64: {e}") from None
             else:
                 raise DecodeError("Data is neither null nor a string")
-        elif k == "level":
+        else:  # level
             if value is not None:
                 level = _byte_value("Level", value)
-        else:
-            _check_strings(value)
     return Message(meta, other, conn_id, data, level)
 
 
@@ -331,8 +465,13 @@ class JsonDecoder(Decoder):
                 raise DecodeError("the top level is not a JSON object")
             begin = pos
             try:
-                value, pos = _JSON_DECODER.raw_decode(text, pos)
-            except (ValueError, RecursionError) as e:
+                if n <= _FAST_LINE:
+                    value, pos = _JSON_DECODER.raw_decode(text, pos)
+                else:
+                    value, pos = _parse_object(text, pos)
+            except DecodeError:
+                raise
+            except (ValueError, RecursionError) as e:  # json.JSONDecodeError
                 raise DecodeError(f"malformed JSON: {e}") from None
             if pos - begin > self.max_size and len(
                 text[begin:pos].encode("utf-8", "surrogatepass")
