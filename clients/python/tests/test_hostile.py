@@ -119,6 +119,50 @@ async def test_empty_data_flood_fills_the_inbox(fmt: str) -> None:
         client.abort()
 
 
+@pytest.mark.parametrize("fmt", FORMATS)
+async def test_inboxes_are_bounded_in_total(fmt: str) -> None:
+    """200 connections, each sent a bit less than inbox_limit: all the
+    inboxes together stop at inbox_total_limit."""
+    accepted: list[mpclient.Connection] = []
+    limit, total = 65536, 1048576
+    with FakeBroker(fmt) as fake:
+        client = mpclient.Client(
+            fake.address, "victim", format=fmt, handlers={"p": accepted.append},
+            inbox_limit=limit, inbox_total_limit=total,
+        )
+        session = await connect_to(fake, client)
+        n = 200
+        flood = frames(session, [(Meta.CONN_SYN, "evil", f"evil:{i:x}", b"p") for i in range(n)])
+        flood += frames(session, [(Meta.DATA, "evil", f"evil:{i:x}", b"d" * (limit - 1024)) for i in range(n)])
+        session.send(flood)
+
+        def held() -> int:
+            return sum(len(m) for c in accepted for m in c._inbox)
+
+        await until(
+            lambda: paused(client) or (len(accepted) == n and held() >= n * (limit - 1024)),
+            T(30), "the client to pause or to take the whole flood",
+        )
+        print(f"{fmt}: {held()} bytes in {len(accepted)} inboxes")
+        assert held() <= total + limit, f"{held()} bytes held in the inboxes"
+        # Reading from one inbox lets the client go on.
+        before = held()
+        await accepted[0].recv()
+        await until(lambda: held() >= before, T(10), "the client to read on")
+        client.abort()
+
+
+async def test_open_past_max_connections(broker: Broker) -> None:
+    async with mpclient.Client(broker.address("binary"), "srv", handlers={"p": lambda c: None}):
+        async with mpclient.Client(broker.address("binary"), "cli", max_connections=2) as cli:
+            await cli.open("srv", "p", timeout=T(10))
+            await cli.open("srv", "p", timeout=T(10))
+            with pytest.raises(mpclient.MPError, match="max_connections"):
+                await cli.open("srv", "p", timeout=T(10))
+            await cli.connections[0].close()
+            await cli.open("srv", "p", timeout=T(10))
+
+
 async def test_json_line_of_empty_objects_stays_bounded() -> None:
     """One line of ~175000 ``{}``, as long as a legal line may be: decoded
     a batch at a time, not all at once."""
