@@ -37,7 +37,9 @@ class FakeSession:
         self.name = ""
         self._senders: list[threading.Thread] = []
 
-    def frame(self, meta: int, other: str = "", conn_id: str = "", data: bytes | None = None) -> bytes:
+    def frame(
+        self, meta: int, other: str = "", conn_id: str = "", data: bytes | None = None
+    ) -> bytes:
         """One message in this session's format."""
         return self.codec.encode(Message(meta, other, conn_id, data))
 
@@ -120,7 +122,9 @@ class FakeBroker:
         self.close()
 
 
-async def connect_to(fake: FakeBroker, client: Any, *, small_send_buffer: bool = True) -> FakeSession:
+async def connect_to(
+    fake: FakeBroker, client: Any, *, small_send_buffer: bool = True
+) -> FakeSession:
     """Connect ``client`` (an mpclient.Client) to ``fake``; return the
     fake broker's session. With ``small_send_buffer`` the client's socket
     gets a small send buffer, so what it writes backs up in the client."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import struct
+import threading
 
 import pytest
 from conftest import ALLOW_ALL, DEFAULT_LISTENERS, T, Broker, BrokerFactory
@@ -19,6 +20,7 @@ from mpclient.codec import get_codec
 from mpclient.protocol import Message, Meta
 
 FORMATS = ["binary", "json"]
+IGNORE_P = {"p": lambda conn: None}  # accepts protocol "p", never reads
 MB = 1_000_000
 
 
@@ -68,7 +70,9 @@ async def test_refused_syns_replies_wait_in_the_socket(fmt: str) -> None:
     high-water mark (plus one batch); the client stops reading instead."""
     accepted: list[mpclient.Connection] = []
     with FakeBroker(fmt) as fake:
-        client = mpclient.Client(fake.address, "victim", format=fmt, handlers={"p": accepted.append})
+        client = mpclient.Client(
+            fake.address, "victim", format=fmt, handlers={"p": accepted.append}
+        )
         session = await connect_to(fake, client)
         n = 100000
         flood = frames(session, [(Meta.CONN_SYN, "evil", f"evil:{i:x}", b"q") for i in range(n)])
@@ -133,7 +137,8 @@ async def test_inboxes_are_bounded_in_total(fmt: str) -> None:
         session = await connect_to(fake, client)
         n = 200
         flood = frames(session, [(Meta.CONN_SYN, "evil", f"evil:{i:x}", b"p") for i in range(n)])
-        flood += frames(session, [(Meta.DATA, "evil", f"evil:{i:x}", b"d" * (limit - 1024)) for i in range(n)])
+        data = b"d" * (limit - 1024)
+        flood += frames(session, [(Meta.DATA, "evil", f"evil:{i:x}", data) for i in range(n)])
         session.send(flood)
 
         def held() -> int:
@@ -193,7 +198,7 @@ async def test_concurrent_senders_share_one_bounded_queue(fmt: str) -> None:
     """20 tasks each send 256 KiB to a broker that does not read: the
     transport holds its high-water mark plus one message, not 20."""
     with FakeBroker(fmt) as fake:
-        client = mpclient.Client(fake.address, "victim", format=fmt, handlers={"p": lambda c: None})
+        client = mpclient.Client(fake.address, "victim", format=fmt, handlers=IGNORE_P)
         session = await connect_to(fake, client)
         session.send(session.frame(Meta.CONN_SYN, "evil", "evil:0", b"p"))
         await until(lambda: bool(client.connections), T(10), "the Syn")
@@ -220,7 +225,7 @@ async def test_send_timeout_sheds_a_stalled_peer(fmt: str) -> None:
     raises TimeoutError with nothing queued, and the connection can be
     closed."""
     with FakeBroker(fmt) as fake:
-        client = mpclient.Client(fake.address, "victim", format=fmt, handlers={"p": lambda c: None})
+        client = mpclient.Client(fake.address, "victim", format=fmt, handlers=IGNORE_P)
         session = await connect_to(fake, client)
         session.send(session.frame(Meta.CONN_SYN, "evil", "evil:0", b"p"))
         await until(lambda: bool(client.connections), T(10), "the Syn")
@@ -252,7 +257,7 @@ GARBAGE = {
 async def test_garbage_is_a_clear_error_and_other_clients_go_on(fmt: str) -> None:
     with FakeBroker(fmt) as fake:
         victim = mpclient.Client(fake.address, "victim", format=fmt)
-        bystander = mpclient.Client(fake.address, "bystander", format=fmt, handlers={"p": lambda c: None})
+        bystander = mpclient.Client(fake.address, "bystander", format=fmt, handlers=IGNORE_P)
         session = await connect_to(fake, victim)
         other = await connect_to(fake, bystander)
         session.send(GARBAGE[fmt])
@@ -296,7 +301,10 @@ def test_worst_case_encoding_is_the_limit() -> None:
         assert len(wire) <= limit, (fmt, len(wire), limit)
         assert codec.decoder(limit).feed(wire) == [worst]
         extra = 0
-        while len(over := codec.encode(Message(255, "<" * 255, "<" * 255, b"\xff" * (m + extra)))) <= limit:
+        while True:  # the shortest encoding over the limit
+            over = codec.encode(Message(255, "<" * 255, "<" * 255, b"\xff" * (m + extra)))
+            if len(over) > limit:
+                break
             extra += 1
         with pytest.raises(mpclient.DecodeError):
             codec.decoder(limit).feed(over)
@@ -310,14 +318,18 @@ async def test_largest_legal_message_through_the_broker(
     id are all ``<`` (6 bytes each in JSON) sends a message of exactly the
     broker's max_message_size; a receiver of each format gets it."""
     m = 4096
-    b: Broker = broker_factory(ALLOW_ALL + DEFAULT_LISTENERS + f"limits = {{ max_message_size = {m}; }};\n")
+    limits = f"limits = {{ max_message_size = {m}; }};\n"
+    b: Broker = broker_factory(ALLOW_ALL + DEFAULT_LISTENERS + limits)
     got: asyncio.Queue[bytes] = asyncio.Queue()
 
     async def sink(conn: mpclient.Connection) -> None:
         async for msg in conn:
             got.put_nowait(msg)
 
-    async with mpclient.Client(b.address(fmt), "r", format=fmt, max_message_size=m, handlers={"s": sink}) as r:
+    receiver = mpclient.Client(
+        b.address(fmt), "r", format=fmt, max_message_size=m, handlers={"s": sink}
+    )
+    async with receiver as r:
         async with mpclient.Client(b.address("binary"), "<" * 253, max_message_size=m) as s:
             conn = await s.open("r", "s", timeout=T(10))
             assert len(conn.id.encode()) == 255
@@ -393,13 +405,28 @@ async def test_idle_timeout_gives_up_a_silent_broker(fmt: str) -> None:
 
 def test_idle_timeout_blocking_api() -> None:
     with FakeBroker() as fake:
-        accepting: list[object] = []
-        import threading
-
-        t = threading.Thread(target=lambda: accepting.append(fake.accept_login(T(10))))
-        t.start()
+        accepting = threading.Thread(target=fake.accept_login, args=(T(10),))
+        accepting.start()
         client = sync.connect(fake.address, "victim", idle_timeout=0.3, timeout=T(10))
-        t.join(T(10))
+        accepting.join(T(10))
         with pytest.raises(mpclient.BrokerLost, match="idle_timeout"):
             client.wait_closed(timeout=T(10))
         client.close()
+
+
+async def test_idle_timeout_spares_a_broker_that_talks() -> None:
+    """Traffic resets the idle timer: a broker that sends something every
+    0.1 s outlives an idle_timeout of 0.5 s (2 s of it), then falls
+    silent and is given up."""
+    with FakeBroker() as fake:
+        client = mpclient.Client(fake.address, "victim", idle_timeout=0.5)
+        session = await connect_to(fake, client)
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        while loop.time() - start < 2.0:  # the broker's own pace, not synchronisation
+            # Data for no connection: ignored, but it is traffic.
+            session.sock.sendall(session.frame(Meta.DATA, "evil", "evil:none", b"tick"))
+            await asyncio.sleep(0.1)
+            assert client.logged_in
+        with pytest.raises(mpclient.BrokerLost, match="idle_timeout"):
+            await asyncio.wait_for(client.wait_closed(), T(10))

@@ -66,12 +66,12 @@ from .address import Address, parse_address
 from .codec import Codec, Decoder, get_codec
 from .errors import (
     AuthError,
-    DecodeError,
     BrokerLost,
     ConnectError,
     ConnectionClosed,
     ConnectionEnded,
     ConnectTimeout,
+    DecodeError,
     MessageTooBig,
     MPError,
     NoSuchClient,
