@@ -243,6 +243,27 @@ async def test_send_timeout_sheds_a_stalled_peer(fmt: str) -> None:
         client.abort()
 
 
+async def test_open_timeout_covers_a_full_transport() -> None:
+    """open(timeout=) while the broker takes nothing: TimeoutError, and
+    neither a Syn nor a ConnClosed to withdraw it was queued."""
+    with FakeBroker() as fake:
+        client = mpclient.Client(fake.address, "victim", handlers=IGNORE_P)
+        session = await connect_to(fake, client)
+        session.send(session.frame(Meta.CONN_SYN, "evil", "evil:0", b"p"))
+        await until(lambda: bool(client.connections), T(10), "the Syn")
+        conn = client.connections[0]
+        with pytest.raises(TimeoutError):
+            for _ in range(1000):
+                await conn.send(b"x" * 65536, timeout=0.2)
+        transport = client._writer.transport
+        queued = transport.get_write_buffer_size()
+        with pytest.raises(TimeoutError):
+            await client.open("evil", "p", timeout=0.1)
+        assert transport.get_write_buffer_size() == queued
+        assert client.connections == [conn]
+        client.abort()
+
+
 # ----------------------------------------------------------------------------
 # Garbage and huge frames
 

@@ -700,7 +700,8 @@ class Client:
         :class:`UnknownProtocol` (the peer has no handler for it),
         :class:`PeerLeft`, :class:`BrokerLost`, :class:`ConnectionClosed`
         (the peer or this client closed it meanwhile), ``TimeoutError``
-        (after ``timeout`` seconds; the Syn is then withdrawn), or
+        (after ``timeout`` seconds, waiting for room to send the Syn
+        included; a Syn sent is then withdrawn), or
         ``ValueError`` for a bad peer name or this client's own name.
         """
         check_name(peer)
@@ -726,16 +727,22 @@ class Client:
         conn = Connection(self, conn_id, peer, protocol, opening=True)
         self._conns[conn_id] = conn
         assert conn._opened is not None
+        syn_queued = False
         try:
-            await self._queue_frame(frame, conn)
             async with asyncio.timeout(timeout):
+                await self._queue_frame(frame, conn)
+                syn_queued = True
                 await asyncio.shield(conn._opened)
         except BaseException:
             if not conn._opened.done():
                 conn._opened.cancel()
             elif not conn._opened.cancelled():
                 conn._opened.exception()  # retrieved: no "never retrieved" warning
-            self._close_conn(conn)  # withdraws the Syn, or closes it if acked
+            if syn_queued:
+                self._close_conn(conn)  # withdraws the Syn, or closes it if acked
+            else:  # the broker never heard of it
+                self._conns.pop(conn.id, None)
+                conn._end(CloseReason.LOCAL)
             raise
         return conn
 
