@@ -62,11 +62,15 @@ class FakeSession:
 
     def send(self, data: bytes) -> threading.Event:
         """Send ``data`` from a thread (it blocks while the client does not
-        read); the event is set once all of it went, or the socket closed."""
+        read), after what earlier calls sent; the event is set once all of
+        it went, or the socket closed."""
         done = threading.Event()
+        previous = self._senders[-1] if self._senders else None
 
         def run() -> None:
             try:
+                if previous is not None:
+                    previous.join()
                 self.sock.sendall(data)
             except OSError:
                 pass

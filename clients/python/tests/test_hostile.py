@@ -398,6 +398,31 @@ async def test_overflowing_connection_is_closed_others_served(broker: Broker) ->
         assert server.logged_in
 
 
+async def test_overflow_close_accepts_one_large_message() -> None:
+    """inbox_overflow="close" still takes one message larger than
+    inbox_limit (without pausing); the next one closes the connection."""
+    accepted: list[mpclient.Connection] = []
+    with FakeBroker() as fake:
+        client = mpclient.Client(
+            fake.address, "victim", handlers={"p": accepted.append},
+            inbox_limit=4096, inbox_overflow="close",
+        )
+        session = await connect_to(fake, client, small_send_buffer=False)
+        session.send(
+            session.frame(Meta.CONN_SYN, "evil", "evil:0", b"p")
+            + session.frame(Meta.DATA, "evil", "evil:0", b"B" * 10000)
+        )
+        await until(lambda: bool(accepted and accepted[0]._inbox), T(10), "the message")
+        conn = accepted[0]
+        assert not conn.closed and client.paused is None
+        session.send(session.frame(Meta.DATA, "evil", "evil:0", b"s"))
+        await until(lambda: conn.closed, T(10), "the connection to be shed")
+        with pytest.raises(mpclient.ConnectionClosed, match="inbox_limit"):
+            await conn.recv()
+        assert client.logged_in
+        client.abort()
+
+
 # ----------------------------------------------------------------------------
 # A dead network
 
@@ -437,14 +462,14 @@ def test_idle_timeout_blocking_api() -> None:
 
 async def test_idle_timeout_spares_a_broker_that_talks() -> None:
     """Traffic resets the idle timer: a broker that sends something every
-    0.1 s outlives an idle_timeout of 0.5 s (2 s of it), then falls
+    0.1 s outlives an idle_timeout of 1 s (2.5 s of it), then falls
     silent and is given up."""
     with FakeBroker() as fake:
-        client = mpclient.Client(fake.address, "victim", idle_timeout=0.5)
+        client = mpclient.Client(fake.address, "victim", idle_timeout=1.0)
         session = await connect_to(fake, client)
         loop = asyncio.get_running_loop()
         start = loop.time()
-        while loop.time() - start < 2.0:  # the broker's own pace, not synchronisation
+        while loop.time() - start < 2.5:  # the broker's own pace, not synchronisation
             # Data for no connection: ignored, but it is traffic.
             session.sock.sendall(session.frame(Meta.DATA, "evil", "evil:none", b"tick"))
             await asyncio.sleep(0.1)

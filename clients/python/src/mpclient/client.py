@@ -861,10 +861,12 @@ class Client:
         return conn.close_reason is None and conn._inbox_bytes >= self.inbox_limit
 
     async def _wait_inbox_room(self, conn: Connection) -> None:
-        """After a delivery to ``conn``: wait (not reading from the broker)
-        while its inbox, or all of them, are full; or, with
-        ``inbox_overflow="close"``, close ``conn`` when its inbox is."""
-        if self._inbox_over(conn) and self.inbox_overflow == "close":
+        """After a delivery to ``conn``: with ``inbox_overflow="pause"``,
+        wait (not reading from the broker) while its inbox is full; with
+        ``"close"``, close ``conn`` when its inbox is over the limit with
+        more than one message (one larger message is always accepted).
+        Either way, wait while all the inboxes together are full."""
+        if self._inbox_over(conn) and self.inbox_overflow == "close" and len(conn._inbox) > 1:
             log.warning(
                 "%s: closed %s: its inbox passed inbox_limit (%d bytes) "
                 "(inbox_overflow = close)",
@@ -873,7 +875,10 @@ class Client:
                 self.inbox_limit,
             )
             self._close_conn(conn, f"its inbox passed inbox_limit ({self.inbox_limit} bytes)")
-        while self._inbox_over(conn) or self._inbox_total >= self.inbox_total_limit:
+        pause_for_conn = self.inbox_overflow == "pause"
+        while (pause_for_conn and self._inbox_over(conn)) or (
+            self._inbox_total >= self.inbox_total_limit
+        ):
             self._paused = "an inbox is full"
             self._room.clear()
             try:
