@@ -362,7 +362,8 @@ class Client:
     :param inbox_overflow: ``"pause"`` (default: stop reading from the
         broker until the connection's inbox is read; no message is lost,
         but every connection waits) or ``"close"`` (close the connection
-        whose inbox is full, telling the peer; the others go on).
+        whose inbox is over the limit with more than one message, telling
+        the peer; the others go on).
     :param max_connections: the most connections open or being opened at
         once: a peer's Syn past it is refused with UnknownProto, an
         :meth:`open` past it raises :class:`MPError`.
