@@ -198,29 +198,38 @@ def _malformed(what: str, pos: int) -> DecodeError:
     return DecodeError(f"malformed JSON: {what} at character {pos}")
 
 
-def _skip_key(text: str, pos: int) -> int:
-    """Skip ``"key" :`` and the space after it, checking the key."""
+def _key(text: str, pos: int) -> tuple[str, int]:
+    """The key at ``pos`` and the position of its value (after the ``:``
+    and the space around it)."""
     if text[pos : pos + 1] != '"':
         raise _malformed("expecting a key", pos)
     key, pos = _scan_string(text, pos + 1, True)
-    _check_string(key)
     pos = _skip_ws(text, pos).end()
     if text[pos : pos + 1] != ":":
         raise _malformed("expecting ':'", pos)
-    return _skip_ws(text, pos + 1).end()
+    return key, _skip_ws(text, pos + 1).end()
+
+
+def _scalar(text: str, pos: int) -> tuple[Any, int]:
+    """The string, number or literal at ``pos``, and the position after."""
+    try:
+        value, end = _scan_scalar(text, pos)
+    except StopIteration:
+        raise _malformed("expecting a value", pos) from None
+    return value, int(end)
+
+
+def _skip_key(text: str, pos: int) -> int:
+    key, pos = _key(text, pos)
+    _check_string(key)
+    return pos
 
 
 def _skip_scalar(text: str, pos: int) -> int:
-    """Skip a string (checked), number or literal."""
-    if text[pos : pos + 1] == '"':
-        value, pos = _scan_string(text, pos + 1, True)
+    value, pos = _scalar(text, pos)
+    if isinstance(value, str):
         _check_string(value)
-        return int(pos)
-    try:
-        _, end = _scan_scalar(text, pos)
-    except StopIteration:
-        raise _malformed("expecting a value", pos) from None
-    return int(end)
+    return pos
 
 
 def _skip_value(text: str, pos: int) -> int:
@@ -266,22 +275,13 @@ def _parse_object(text: str, pos: int) -> tuple[_Pairs, int]:
     if text[pos : pos + 1] == "}":
         return pairs, pos + 1
     while True:
-        if text[pos : pos + 1] != '"':
-            raise _malformed("expecting a key", pos)
-        key, pos = _scan_string(text, pos + 1, True)
-        pos = _skip_ws(text, pos).end()
-        if text[pos : pos + 1] != ":":
-            raise _malformed("expecting ':'", pos)
-        pos = _skip_ws(text, pos + 1).end()
+        key, pos = _key(text, pos)
         if key.lower() in _FIELDS:
             if text[pos : pos + 1] in ("{", "["):
                 pairs.append((key, _CONTAINER))
                 pos = _skip_value(text, pos)
             else:
-                try:
-                    value, pos = _scan_scalar(text, pos)
-                except StopIteration:
-                    raise _malformed("expecting a value", pos) from None
+                value, pos = _scalar(text, pos)
                 pairs.append((key, value))
         else:
             _check_string(key)
