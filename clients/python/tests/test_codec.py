@@ -73,16 +73,22 @@ def test_json_null_empty_and_missing() -> None:
     ]
 
 
-def test_json_reading_rules() -> None:
+# Lines up to 16 KiB are parsed by the json module, longer ones field by
+# field (codec._FAST_LINE): the same rules either way. PAD makes a line long.
+PAD = [b"", b" " * 20000]
+
+
+@pytest.mark.parametrize("pad", PAD, ids=["short", "long"])
+def test_json_reading_rules(pad: bytes) -> None:
     # Case-insensitive keys, unknown keys ignored (nested too), last
     # duplicate wins, any whitespace between objects, several per line.
-    text = (
+    text = pad + (
         b' \t{"meta":3,"META":6,"otherclient":"bob","x":{"y":[1,{"z":null}]},'
         b'"connectionid":"bob:1","data":"eA==","M\\u0065ta":7}{"Meta":1}\r\n\n'
     )
     assert decode_json(text) == [Message(7, "bob", "bob:1", b"x"), Message(1)]
     # null leaves a string alone; "\r\n" inside base64 is ignored.
-    assert decode_json(b'{"OtherClient":null,"Data":"eH\\r\\nk="}\n') == [
+    assert decode_json(pad + b'{"OtherClient":null,"Data":"eH\\r\\nk="}\n') == [
         Message(0, "", "", b"xy")
     ]
 
@@ -108,11 +114,66 @@ def test_json_reading_rules() -> None:
         b'{"x":"\xff"}\n',
         b'{"x":NaN}\n',
         b'{"Meta":1\n',
+        b'{"x":[1,]}\n',
+        b'{"x":[1 2]}\n',
+        b'{"x":{"a" 1}}\n',
+        b'{"x":{1:2}}\n',
+        b'{"x":[{"y":"\\udc00"}]}\n',
+        b'{"x":[[[]]}\n',
+        b'{"x":tru}\n',
+        b'{"Meta":[0]}\n',
+        b'{"Data":{"a":"b"}}\n',
+        b'{"x":"a\tb"}\n',
+        b'{"a":1,}\n',
+        b'{"a":1 "b":2}\n',
+        b"{}x\n",
     ],
 )
-def test_json_rejects(text: bytes) -> None:
+@pytest.mark.parametrize("pad", PAD, ids=["short", "long"])
+def test_json_rejects(text: bytes, pad: bytes) -> None:
     with pytest.raises(DecodeError):
-        decode_json(text)
+        decode_json(pad + text)
+
+
+@pytest.mark.parametrize("pad", PAD, ids=["short", "long"])
+def test_json_ignored_values_of_every_shape(pad: bytes) -> None:
+    text = pad + (
+        b'{"a":[],"b":{},"c":[1,-2.5e3,"s",true,false,null,[{}],{"d":[[]]}],'
+        b'"e" : { "f" : [ 1 , { } ] } ,"Meta":4,"g":"\\u003c"}\n'
+    )
+    assert decode_json(text) == [Message(4)]
+
+
+def test_json_long_hostile_lines_cost_their_length() -> None:
+    """A long line of tiny values (objects, arrays, keys, a deep nest) is
+    checked without building it: a few times its length in memory, where
+    building it would cost ~30 times."""
+    import tracemalloc
+
+    n = 30000
+    lines = [
+        b"{" + b'"x":{},' * n + b'"Meta":1}\n',
+        b'{"x":[' + b"[]," * n + b'0],"Meta":1}\n',
+        b'{"x":[' + b'"ab",' * n + b'0],"Meta":1}\n',
+        b'{"x":' + b"[" * n + b"]" * n + b',"Meta":1}\n',
+    ]
+    for line in lines:
+        tracemalloc.start()
+        try:
+            assert decode_json(line) == [Message(1)]
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert peak < 6 * len(line), (line[:12], peak, len(line))
+
+
+def test_json_many_objects_a_batch_at_a_time() -> None:
+    d = JsonDecoder(1 << 20, max_batch=100)
+    out = d.feed(b"{}" * 250 + b"\n")
+    assert len(out) == 100 and d.more
+    assert len(d.feed(b"")) == 100 and d.more
+    out = d.feed(b'{"Meta":3}\n')  # the rest of the line first
+    assert len(out) == 51 and out[-1] == Message(3) and not d.more
 
 
 def test_json_size_limit() -> None:

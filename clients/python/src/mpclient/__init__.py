@@ -28,7 +28,15 @@ The blocking facade is :mod:`mpclient.sync`; the wire formats are in
 """
 
 from .address import Address, parse_address
-from .client import DEFAULT_MAX_MESSAGE_SIZE, Client, Connection, Handler, connect, tls_context
+from .client import (
+    DEFAULT_MAX_MESSAGE_SIZE,
+    MESSAGE_OVERHEAD,
+    Client,
+    Connection,
+    Handler,
+    connect,
+    tls_context,
+)
 from .errors import (
     AuthError,
     BrokerLost,
@@ -63,6 +71,7 @@ __all__ = [
     "DEFAULT_MAX_MESSAGE_SIZE",
     "DecodeError",
     "Handler",
+    "MESSAGE_OVERHEAD",
     "MPError",
     "Message",
     "MessageTooBig",

@@ -30,13 +30,24 @@ the broker was lost    raises :class:`BrokerLost`  raises BrokerLost
 In every case the messages that arrived before the end are delivered first,
 and ``conn.close_reason`` (a :class:`CloseReason`) says why it ended.
 
-Flow control: every send awaits :meth:`asyncio.StreamWriter.drain`, so a
-sender waits while the broker does not keep up, and nothing is buffered
-without bound. Received messages wait in a per-connection inbox of at most
-``inbox_limit`` bytes (a single larger message is always accepted); while
-one connection's inbox is full, the client stops reading from the broker
-(for every connection: consume, or close, every connection you hold), and
-the broker in turn stalls the senders.
+Flow control and memory: a send waits (in turn with the other senders)
+until the transport holds less than its high-water mark, then queues its
+message, so a sender waits while the broker does not keep up, and the
+transport holds at most that mark plus one message. The replies the library
+writes on its own (ConnAck, UnknownProto, ConnClosed) count too: past the
+mark the client stops reading from the broker until it drains. Received
+messages wait in a per-connection inbox of at most ``inbox_limit`` bytes,
+counted as memory (payload plus a fixed overhead per message, so a flood of
+empty messages fills it too; a single larger message is always accepted),
+and all inboxes together hold at most ``inbox_total_limit``. While an inbox
+is full the client stops reading from the broker (for every connection:
+consume, or close, every connection you hold), and the broker in turn
+stalls the senders; with ``inbox_overflow="close"`` the connection that
+overflows is closed instead and the others keep being served. At most
+``max_connections`` connections exist at once (further Syns are refused
+with UnknownProto), and a decoder returns at most a bounded batch of
+messages per read, so whatever the broker sends, the client's memory stays
+bounded.
 """
 
 from __future__ import annotations
@@ -45,6 +56,7 @@ import asyncio
 import collections
 import inspect
 import logging
+import socket
 import ssl as _ssl
 from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
@@ -59,6 +71,7 @@ from .errors import (
     ConnectionClosed,
     ConnectionEnded,
     ConnectTimeout,
+    DecodeError,
     MessageTooBig,
     MPError,
     NoSuchClient,
@@ -75,6 +88,7 @@ __all__ = [
     "connect",
     "tls_context",
     "DEFAULT_MAX_MESSAGE_SIZE",
+    "MESSAGE_OVERHEAD",
 ]
 
 log = logging.getLogger("mpclient")
@@ -83,6 +97,19 @@ log = logging.getLogger("mpclient")
 DEFAULT_MAX_MESSAGE_SIZE = 1048576
 
 _READ_CHUNK = 65536
+
+#: What one received message costs beyond its payload in an inbox: the
+#: bytes object's header and the deque slot, rounded up. An inbox counts
+#: memory, so a flood of empty messages fills it as surely as big ones.
+MESSAGE_OVERHEAD = 64
+
+#: The most messages decoded from one read (the decoder's max_batch).
+_DECODE_BATCH = 256
+
+#: TCP keepalive: probes every sixth of the idle time, this many of them
+#: (as the broker's tcp_keepalive_s), so a dead peer is found in about
+#: twice the idle time.
+_KEEPALIVE_PROBES = 6
 
 #: A handler: called with each accepted connection. It may be a coroutine
 #: function (the coroutine then runs as a task, and the connection is
@@ -117,6 +144,22 @@ def tls_context(
     return ctx
 
 
+def _set_keepalive(sock: socket.socket | None, idle: float) -> None:
+    """TCP keepalive on ``sock``: probes after ``idle`` seconds without
+    traffic, every sixth of that, 6 of them (the broker's scheme)."""
+    if sock is None:
+        return
+    seconds = max(1, round(idle))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    for option, value in (
+        ("TCP_KEEPIDLE", seconds),
+        ("TCP_KEEPINTVL", max(1, seconds // _KEEPALIVE_PROBES)),
+        ("TCP_KEEPCNT", _KEEPALIVE_PROBES),
+    ):
+        if hasattr(socket, option):  # Linux; other systems use their defaults
+            sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, option), value)
+
+
 class Connection:
     """One connection between this client and a peer: a two-way, ordered
     stream of whole messages (``bytes``).
@@ -139,10 +182,8 @@ class Connection:
             asyncio.get_running_loop().create_future() if opening else None
         )
         self._inbox: collections.deque[bytes] = collections.deque()
-        self._inbox_bytes = 0
+        self._inbox_bytes = 0  # memory: payload + MESSAGE_OVERHEAD each
         self._readable = asyncio.Event()
-        self._space = asyncio.Event()
-        self._space.set()
         self.close_reason: CloseReason | None = None
         """Why the connection ended, or ``None`` while it is open."""
         self._end_detail = ""
@@ -180,21 +221,35 @@ class Connection:
 
     # -- sending ------------------------------------------------------------
 
-    async def send(self, data: bytes | bytearray | memoryview) -> None:
-        """Send one message (``b""`` is an empty message) and wait until the
-        transport has room again (flow control).
+    async def send(
+        self, data: bytes | bytearray | memoryview, *, timeout: float | None = None
+    ) -> None:
+        """Send one message (``b""`` is an empty message): wait, in turn
+        with the other senders, until the transport has room (flow
+        control), then queue it.
+
+        With ``timeout`` (seconds), raises ``TimeoutError`` when there was
+        no room in time; nothing was queued then. A server sheds a peer
+        that does not read this way: the broker stalls this client while a
+        recipient of its messages is slow, so close that connection (or
+        the client) when its sends time out.
 
         Raises :class:`ConnectionClosed` (closed by either side),
         :class:`PeerLeft`, :class:`BrokerLost`, :class:`MessageTooBig`, or
         ``TypeError`` for anything but bytes-like data.
         """
-        await self._client._send_data(self, data)
+        if timeout is None:
+            await self._client._send_data(self, data)
+            return
+        async with asyncio.timeout(timeout):
+            await self._client._send_data(self, data)
 
     async def close(self) -> None:
         """Close the connection: the peer is told (its iteration ends).
-        Messages not yet received are dropped. A no-op once ended."""
+        Messages not yet received are dropped. A no-op once ended. It
+        queues the ConnClosed and returns without waiting for the broker
+        to take it, so it also sheds a connection whose sends time out."""
         self._client._close_conn(self)
-        await self._client._drain_quietly()
 
     # -- receiving ----------------------------------------------------------
 
@@ -209,9 +264,7 @@ class Connection:
             self._readable.clear()
             await self._readable.wait()
         data = self._inbox.popleft()
-        self._inbox_bytes -= len(data)
-        if self._inbox_bytes < self._client.inbox_limit:
-            self._space.set()
+        self._client._inbox_taken(self, len(data) + MESSAGE_OVERHEAD)
         return data
 
     def __aiter__(self) -> Connection:
@@ -246,15 +299,10 @@ class Connection:
 
     def _deliver(self, data: bytes) -> None:
         self._inbox.append(data)
-        self._inbox_bytes += len(data)
-        if self._inbox_bytes >= self._client.inbox_limit:
-            self._space.clear()
+        cost = len(data) + MESSAGE_OVERHEAD
+        self._inbox_bytes += cost
+        self._client._inbox_total += cost
         self._readable.set()
-
-    async def _wait_space(self) -> None:
-        while self.close_reason is None and self._inbox_bytes >= self._client.inbox_limit:
-            self._space.clear()
-            await self._space.wait()
 
     def _open_done(self) -> None:
         self._opening = False
@@ -271,13 +319,15 @@ class Connection:
             return
         self.close_reason = reason
         self._end_detail = detail
+        # What is left in the inbox stays readable but leaves the client's
+        # total: the library no longer adds to it.
+        self._client._inbox_left(self._inbox_bytes)
         if reason is CloseReason.LOCAL:
             self._inbox.clear()
             self._inbox_bytes = 0
         if self._opening:
             self._fail_open(self._end_error())
         self._readable.set()
-        self._space.set()
 
 
 class Client:
@@ -294,15 +344,37 @@ class Client:
         :func:`tls_context`); default: the system's CAs, hostname checked.
     :param server_hostname: the name the broker's certificate must carry
         (default: HOST of the address).
-    :param max_message_size: the largest encoded message this client sends
-        (:class:`MessageTooBig` beyond); received messages may be up to
-        twice that, since the broker re-encodes messages between formats
-        (base64 makes JSON a third larger). Default: the broker's default,
+    :param max_message_size: the broker's limit: the largest encoded
+        message this client sends (:class:`MessageTooBig` beyond). A
+        received message may be longer, since the broker re-encodes
+        messages between formats; the client accepts exactly the longest
+        encoding of a message legal under this limit
+        (:meth:`Codec.max_received_size`). Default: the broker's default,
         1 MiB.
     :param connect_timeout: seconds for connecting and logging in, and for
         a graceful :meth:`close`.
     :param inbox_limit: bytes of received messages a connection holds
-        before the client stops reading from the broker (flow control).
+        (payload plus :data:`MESSAGE_OVERHEAD` each) before the client
+        stops reading from the broker (flow control) or, with
+        ``inbox_overflow="close"``, closes that connection.
+    :param inbox_total_limit: the same bound for all the inboxes together
+        (always pauses reading).
+    :param inbox_overflow: ``"pause"`` (default: stop reading from the
+        broker until the connection's inbox is read; no message is lost,
+        but every connection waits) or ``"close"`` (close the connection
+        whose inbox is over the limit with more than one message, telling
+        the peer; the others go on).
+    :param max_connections: the most connections open or being opened at
+        once: a peer's Syn past it is refused with UnknownProto, an
+        :meth:`open` past it raises :class:`MPError`.
+    :param keepalive: TCP keepalive for ``tcp:`` and ``tls:``: probes
+        after this many idle seconds, every sixth of it, 6 of them, so a
+        dead network is noticed in about twice this time (as the broker's
+        ``tcp_keepalive_s``); ``None`` or 0 turns it off.
+    :param idle_timeout: seconds without a byte from the broker after
+        which the client gives it up as lost (:class:`BrokerLost`); for
+        applications whose peers send regularly (the protocol has no ping
+        yet). ``None`` (default): wait forever.
     :param handlers: protocol -> handler, as by :meth:`handle`.
     """
 
@@ -318,6 +390,11 @@ class Client:
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
         connect_timeout: float = 10.0,
         inbox_limit: int = 1048576,
+        inbox_total_limit: int = 16777216,
+        inbox_overflow: str = "pause",
+        max_connections: int = 4096,
+        keepalive: float | None = 60.0,
+        idle_timeout: float | None = None,
         handlers: Mapping[str, Handler] | None = None,
     ) -> None:
         self._address: Address = parse_address(address)
@@ -332,17 +409,38 @@ class Client:
             raise ValueError("max_message_size must be at least 256")
         self.max_message_size: int = max_message_size
         self.connect_timeout: float = connect_timeout
-        if inbox_limit < 1:
-            raise ValueError("inbox_limit must be positive")
+        if inbox_limit < 1 or inbox_total_limit < 1:
+            raise ValueError("inbox_limit and inbox_total_limit must be positive")
         self.inbox_limit: int = inbox_limit
+        self.inbox_total_limit: int = inbox_total_limit
+        if inbox_overflow not in ("pause", "close"):
+            raise ValueError(f"inbox_overflow must be 'pause' or 'close', not {inbox_overflow!r}")
+        self.inbox_overflow: str = inbox_overflow
+        if max_connections < 1:
+            raise ValueError("max_connections must be positive")
+        self.max_connections: int = max_connections
+        if keepalive is not None and keepalive < 0:
+            raise ValueError("keepalive must be None or at least 0")
+        self.keepalive: float | None = keepalive or None
+        if idle_timeout is not None and idle_timeout <= 0:
+            raise ValueError("idle_timeout must be None or positive")
+        self.idle_timeout: float | None = idle_timeout
         self._handlers: dict[str, Handler] = {}
         for protocol, handler in (handlers or {}).items():
             self.handle(protocol, handler)
         self._state = _NEW
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
-        self._decoder: Decoder = self._codec.decoder(2 * max_message_size + 4096)
+        # Exactly what a legal message may take, no more.
+        self._decoder: Decoder = self._codec.decoder(
+            self._codec.max_received_size(max_message_size), _DECODE_BATCH
+        )
         self._pending: collections.deque[Message] = collections.deque()
+        self._inbox_total = 0
+        self._room = asyncio.Event()  # set when an inbox shrinks
+        self._send_lock = asyncio.Lock()  # senders queue one at a time
+        self._paused: str | None = None
+        self._syn_limit_logged = False
         self._conns: dict[str, Connection] = {}
         self._next_conn = 0
         self._read_task: asyncio.Task[None] | None = None
@@ -377,6 +475,13 @@ class Client:
     def lost_reason(self) -> str | None:
         """Why the broker connection was lost, or ``None`` if it was not."""
         return self._lost_detail
+
+    @property
+    def paused(self) -> str | None:
+        """Why the client is not reading from the broker now (an inbox is
+        full, or the broker does not take what this client writes), or
+        ``None`` while it reads."""
+        return self._paused
 
     @property
     def connections(self) -> list[Connection]:
@@ -457,12 +562,16 @@ class Client:
             )
         else:
             self._reader, self._writer = await asyncio.open_connection(a.host, a.port)
+        if a.scheme != "unix" and self.keepalive:
+            _set_keepalive(self._writer.get_extra_info("socket"), self.keepalive)
         self._writer.write(self._codec.encode(Message(Meta.AUTH, self._name, "", self._secret)))
         await self._writer.drain()
         try:
             msg = await self._next_message()
-        except MPError as e:  # DecodeError
+        except DecodeError as e:
             raise ConnectError(f"undecodable login answer from {a}: {e}") from e
+        except BrokerLost as e:  # idle_timeout
+            raise ConnectError(f"{a}: {e.detail}") from e
         if msg is None:
             raise ConnectError(f"{a} closed the connection without answering the login")
         if msg.meta == Meta.AUTH_FAILURE:
@@ -592,7 +701,8 @@ class Client:
         :class:`UnknownProtocol` (the peer has no handler for it),
         :class:`PeerLeft`, :class:`BrokerLost`, :class:`ConnectionClosed`
         (the peer or this client closed it meanwhile), ``TimeoutError``
-        (after ``timeout`` seconds; the Syn is then withdrawn), or
+        (after ``timeout`` seconds, waiting for room to send the Syn
+        included; a Syn sent is then withdrawn), or
         ``ValueError`` for a bad peer name or this client's own name.
         """
         check_name(peer)
@@ -604,6 +714,8 @@ class Client:
         if not isinstance(protocol, str):
             raise TypeError("protocol must be a str")
         self._check_ready()
+        if len(self._conns) >= self.max_connections:
+            raise MPError(f"max_connections ({self.max_connections}) connections are open")
         conn_id = f"{self._name}:{self._next_conn:x}"
         if len(conn_id.encode("utf-8")) > NAME_MAX:
             raise MPError("connection id too long: use a shorter client name")
@@ -615,18 +727,23 @@ class Client:
         self._next_conn += 1
         conn = Connection(self, conn_id, peer, protocol, opening=True)
         self._conns[conn_id] = conn
-        assert self._writer is not None and conn._opened is not None
-        self._writer.write(frame)
+        assert conn._opened is not None
+        syn_queued = False
         try:
-            await self._drain()
             async with asyncio.timeout(timeout):
+                await self._queue_frame(frame, conn)
+                syn_queued = True
                 await asyncio.shield(conn._opened)
         except BaseException:
             if not conn._opened.done():
                 conn._opened.cancel()
             elif not conn._opened.cancelled():
                 conn._opened.exception()  # retrieved: no "never retrieved" warning
-            self._close_conn(conn)  # withdraws the Syn, or closes it if acked
+            if syn_queued:
+                self._close_conn(conn)  # withdraws the Syn, or closes it if acked
+            else:  # the broker never heard of it
+                self._conns.pop(conn.id, None)
+                conn._end(CloseReason.LOCAL)
             raise
         return conn
 
@@ -644,6 +761,19 @@ class Client:
     def _write(self, msg: Message) -> None:
         if self._writer is not None and not self._writer.is_closing():
             self._writer.write(self._codec.encode(msg))
+
+    async def _queue_frame(self, frame: bytes, conn: Connection) -> None:
+        """Queue ``frame`` for ``conn`` once the transport has room, in turn
+        with the other senders: the transport then holds at most its
+        high-water mark plus one message, however many tasks send. Nothing
+        is queued when this raises (or is cancelled)."""
+        async with self._send_lock:
+            await self._drain()
+            if conn.close_reason is not None:
+                raise conn._end_error()
+            self._check_ready()
+            assert self._writer is not None
+            self._writer.write(frame)
 
     async def _drain(self) -> None:
         assert self._writer is not None
@@ -676,29 +806,95 @@ class Client:
                 f"a message of {len(data)} bytes encodes to {len(frame)} bytes in "
                 f"{self._codec.name}, over max_message_size {self.max_message_size}"
             )
-        assert self._writer is not None
-        self._writer.write(frame)
-        await self._drain()
+        await self._queue_frame(frame, conn)
 
-    def _close_conn(self, conn: Connection) -> None:
+    def _close_conn(self, conn: Connection, detail: str = "") -> None:
         if conn.close_reason is not None:
             return
         if self._state == _READY:
             self._write(Message(Meta.CONN_CLOSED, conn.peer, conn.id))
         self._conns.pop(conn.id, None)
-        conn._end(CloseReason.LOCAL)
+        conn._end(CloseReason.LOCAL, detail)
 
     # -- receiving ----------------------------------------------------------
 
     async def _next_message(self) -> Message | None:
-        """The next message from the broker, or None at EOF."""
-        assert self._reader is not None
+        """The next message from the broker, or None at EOF. Raises
+        :class:`BrokerLost` after ``idle_timeout`` seconds without a byte."""
         while not self._pending:
-            chunk = await self._reader.read(_READ_CHUNK)
+            if self._decoder.more:  # a batch was left in the decoder
+                self._pending.extend(self._decoder.feed(b""))
+                continue
+            chunk = await self._read_chunk()
             if not chunk:
                 return None
             self._pending.extend(self._decoder.feed(chunk))
         return self._pending.popleft()
+
+    async def _read_chunk(self) -> bytes:
+        assert self._reader is not None
+        if self.idle_timeout is None:
+            return await self._reader.read(_READ_CHUNK)
+        try:
+            async with asyncio.timeout(self.idle_timeout):
+                return await self._reader.read(_READ_CHUNK)
+        except TimeoutError:
+            raise BrokerLost(
+                f"nothing from the broker for {self.idle_timeout:g} s (idle_timeout)"
+            ) from None
+
+    async def _wait_write_room(self) -> None:
+        """Stop reading while the broker does not take what this client
+        writes: the replies the library writes on its own (ConnAck,
+        UnknownProto, ConnClosed) are bounded by the transport's high-water
+        mark like the messages the application sends."""
+        assert self._writer is not None
+        transport = self._writer.transport
+        if transport.get_write_buffer_size() <= transport.get_write_buffer_limits()[1]:
+            return
+        self._paused = "the broker does not read what this client writes"
+        try:
+            await self._writer.drain()
+        finally:
+            self._paused = None
+
+    def _inbox_over(self, conn: Connection) -> bool:
+        return conn.close_reason is None and conn._inbox_bytes >= self.inbox_limit
+
+    async def _wait_inbox_room(self, conn: Connection) -> None:
+        """After a delivery to ``conn``: with ``inbox_overflow="pause"``,
+        wait (not reading from the broker) while its inbox is full; with
+        ``"close"``, close ``conn`` when its inbox is over the limit with
+        more than one message (one larger message is always accepted).
+        Either way, wait while all the inboxes together are full."""
+        if self._inbox_over(conn) and self.inbox_overflow == "close" and len(conn._inbox) > 1:
+            log.warning(
+                "%s: closed %s: its inbox passed inbox_limit (%d bytes) "
+                "(inbox_overflow = close)",
+                self._name,
+                conn.id,
+                self.inbox_limit,
+            )
+            self._close_conn(conn, f"its inbox passed inbox_limit ({self.inbox_limit} bytes)")
+        pause_for_conn = self.inbox_overflow == "pause"
+        while (pause_for_conn and self._inbox_over(conn)) or (
+            self._inbox_total >= self.inbox_total_limit
+        ):
+            self._paused = "an inbox is full"
+            self._room.clear()
+            try:
+                await self._room.wait()
+            finally:
+                self._paused = None
+
+    def _inbox_taken(self, conn: Connection, cost: int) -> None:
+        conn._inbox_bytes -= cost
+        if conn.close_reason is None:
+            self._inbox_left(cost)
+
+    def _inbox_left(self, cost: int) -> None:
+        self._inbox_total -= cost
+        self._room.set()
 
     async def _read_loop(self) -> None:
         try:
@@ -710,8 +906,11 @@ class Client:
                     return
                 if self._state == _READY:
                     await self._dispatch(msg)
+                    await self._wait_write_room()
         except asyncio.CancelledError:
             raise
+        except BrokerLost as e:  # idle_timeout
+            self._lose(e.detail)
         except MPError as e:  # DecodeError
             self._lose(f"undecodable message from the broker: {e}")
         except (OSError, EOFError) as e:
@@ -757,7 +956,7 @@ class Client:
         if meta == Meta.DATA:
             if not conn._opening:
                 conn._deliver(msg.data if msg.data is not None else b"")
-                await conn._wait_space()
+                await self._wait_inbox_room(conn)
         elif meta == Meta.CONN_ACK:
             if conn._opening:
                 conn._open_done()
@@ -784,6 +983,17 @@ class Client:
             or msg.connection_id in self._conns
             or name_error(msg.other_client) is not None
         ):
+            self._write(Message(Meta.UNKNOWN_PROTO, msg.other_client, msg.connection_id))
+            return
+        if len(self._conns) >= self.max_connections:
+            # As the broker's max_connections_per_client: refused, logged.
+            if not self._syn_limit_logged:
+                log.warning(
+                    "%s: max_connections (%d) reached: refusing Syns with UnknownProto",
+                    self._name,
+                    self.max_connections,
+                )
+                self._syn_limit_logged = True
             self._write(Message(Meta.UNKNOWN_PROTO, msg.other_client, msg.connection_id))
             return
         conn = Connection(self, msg.connection_id, msg.other_client, protocol, opening=False)
