@@ -65,6 +65,7 @@ static void conn_unlink(struct mp_conn *conn)
 {
     struct mp_client *c = conn->client;
 
+    outq_forget_conn(c, conn);
     hashmap_remove(c->conns_by_id, conn->id, conn->id_len);
     if (conn->prev != NULL)
         conn->prev->next = conn->next;
@@ -126,7 +127,7 @@ void conns_close_all(struct mp_client *c)
         struct mp_conn *conn = c->conns;
         if (conn->state == CONN_OPENING) {
             /* Withdraw the Syn, then tell whoever waits for it. */
-            client_send(c, MP_META_CONN_CLOSED, conn->peer, conn->peer_len,
+            client_send(c, NULL, MP_META_CONN_CLOSED, conn->peer, conn->peer_len,
                         conn->id, conn->id_len, NULL, 0, false, NULL, NULL);
             conn_end(conn, MP_CLOSE_CLIENT_FREED, MP_ERR_CLOSED);
         } else {
@@ -142,7 +143,7 @@ void conns_close_all(struct mp_client *c)
 static void send_reply(struct mp_client *c, enum mp_meta meta,
                        const struct mp_message *msg)
 {
-    client_send(c, meta, msg->other_client, msg->other_client_len,
+    client_send(c, NULL, meta, msg->other_client, msg->other_client_len,
                 msg->connection_id, msg->connection_id_len, NULL, 0, false,
                 NULL, NULL);
 }
@@ -253,7 +254,7 @@ int mp_client_open(struct mp_client *c, const char *peer,
                     strlen(protocol), CONN_OPENING);
     if (conn == NULL)
         return MP_ERR_NOMEM;
-    rc = client_send(c, MP_META_CONN_SYN, peer, strlen(peer), id,
+    rc = client_send(c, conn, MP_META_CONN_SYN, peer, strlen(peer), id,
                      (size_t)id_len, protocol, strlen(protocol), true, NULL,
                      NULL);
     if (rc != MP_OK) {
@@ -280,7 +281,7 @@ int mp_conn_send(struct mp_conn *conn, const void *data, size_t len)
         return MP_ERR_INVALID;
     if (conn->ending)
         return MP_ERR_CLOSED;
-    return client_send(conn->client, MP_META_DATA, conn->peer,
+    return client_send(conn->client, conn, MP_META_DATA, conn->peer,
                        conn->peer_len, conn->id, conn->id_len, data, len,
                        true, NULL, NULL);
 }
@@ -294,7 +295,7 @@ int mp_conn_send_take(struct mp_conn *conn, void *data, size_t len,
             free_fn(data, len, free_arg);
         return conn != NULL && conn->ending ? MP_ERR_CLOSED : MP_ERR_INVALID;
     }
-    return client_send(conn->client, MP_META_DATA, conn->peer,
+    return client_send(conn->client, conn, MP_META_DATA, conn->peer,
                        conn->peer_len, conn->id, conn->id_len, data, len,
                        true, free_fn, free_arg);
 }
@@ -304,7 +305,7 @@ void mp_conn_close(struct mp_conn *conn)
     /* From inside its own on_close the connection is already over. */
     if (conn == NULL || conn->ending)
         return;
-    client_send(conn->client, MP_META_CONN_CLOSED, conn->peer,
+    client_send(conn->client, NULL, MP_META_CONN_CLOSED, conn->peer,
                 conn->peer_len, conn->id, conn->id_len, NULL, 0, false, NULL,
                 NULL);
     conn_destroy(conn);
