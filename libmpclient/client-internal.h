@@ -189,9 +189,6 @@ struct outq_taken {
     void *extra;
     bool added;
 };
-/* Room the library's own replies (Ack, refusals) may take past
- * max_queued and one message before input pauses. */
-#define OUTQ_REPLY_RESERVE (64 * 1024)
 int outq_init(struct mp_client *c);
 void outq_free(struct mp_client *c);
 /* Follow the output of c->bev (after it is made), and stop (before it is

@@ -253,8 +253,11 @@ int outq_admit(struct mp_client *c, struct mp_conn *conn)
 
 size_t outq_pause_level(const struct mp_client *c)
 {
+    /* Past what the application may queue (max_queued, and the one
+     * message a nearly full queue still accepts, JSON-encoded), the
+     * library's answers may take a quarter more. */
     return c->max_queued + c->max_message_size + c->max_message_size / 3 +
-           OUTQ_REPLY_RESERVE;
+           c->max_queued / 4;
 }
 
 /* The first connection whose blocked send may be retried, or NULL. */

@@ -135,9 +135,10 @@ struct mp_client_options {
                                 message is always accepted into an empty
                                 queue, so a single one may exceed it.
                                 The library's own answers (ConnAck,
-                                refusals) may add up to max_message_size
-                                and 64 KiB past it; then it stops reading
-                                from the broker until the queue drains. */
+                                refusals) may add a quarter of it and 4/3
+                                of max_message_size; then it stops
+                                reading from the broker until the queue
+                                is back under max_queued. */
     /* tls: only. The broker's certificate is verified against tls_ca_file
      * (PEM), or the system's CAs when NULL, and must name HOST (or
      * tls_server_name when set): a DNS name or an IP address. */
