@@ -387,3 +387,25 @@ bool fb_flood(struct fakebroker *fb, const unsigned char *buf, size_t len,
     }
     return !fb_stopping(fb);
 }
+
+bool fb_read_to_eof(struct fakebroker *fb, int ms)
+{
+    long long deadline = now_ms() + mpt_ms(ms);
+    struct rc_msg m;
+    int rc = RC_OK;
+
+    while (rc == RC_OK && !fb_stopping(fb)) {
+        long long left = deadline - now_ms();
+        rc = left > 0 ? rc_recv(fb->client, &m, (int)left) : RC_TIMEOUT;
+        if (rc == RC_OK)
+            rc_msg_free(&m);
+    }
+    if (rc != RC_EOF)
+        fb_fail(fb, "waiting for the client to close: %s %s",
+                rc_status_name(rc), rc_error(fb->client));
+    pthread_mutex_lock(&fb->mu);
+    rc_close(fb->client);
+    fb->client = NULL;
+    pthread_mutex_unlock(&fb->mu);
+    return rc == RC_EOF;
+}

@@ -80,6 +80,9 @@ bool fb_encode(struct fakebroker *fb, unsigned char **buf, size_t *len,
 bool fb_flood(struct fakebroker *fb, const unsigned char *buf, size_t len,
               atomic_bool *all_sent, int meta, unsigned want,
               unsigned *got, int ms);
+/* Read and drop everything until the client closes (true), ms pass or
+ * an error (false, after fb_fail); then close our end. */
+bool fb_read_to_eof(struct fakebroker *fb, int ms);
 /* Has the test given up (fb_join timed out)? */
 bool fb_stopping(struct fakebroker *fb);
 /* Record why the script failed (the first reason wins). */
