@@ -367,9 +367,9 @@ static void send_auth(struct mp_client *c)
 
 /*
  * A dead network (a cut cable, a NAT that forgot us) sends nothing: TCP
- * keepalive probes the silence, and TCP_USER_TIMEOUT bounds how long
- * unacknowledged output may wait, which keepalive does not cover. All of
- * it fails harmlessly on Unix sockets.
+ * keepalive probes the silence. (Not TCP_USER_TIMEOUT: Linux applies it
+ * to a zero window too, and a broker holding us back for a slow peer
+ * would then cut us off.) All of it fails harmlessly on Unix sockets.
  */
 static void set_socket_options(struct mp_client *c, evutil_socket_t fd)
 {
@@ -382,17 +382,10 @@ static void set_socket_options(struct mp_client *c, evutil_socket_t fd)
     int idle = c->keepalive_s;
     int interval = idle / KEEPALIVE_PROBES > 0 ? idle / KEEPALIVE_PROBES : 1;
     int probes = KEEPALIVE_PROBES;
-    unsigned user_timeout = (unsigned)(idle + probes * interval) * 1000u;
     setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
     setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
     setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof interval);
     setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &probes, sizeof probes);
-#ifdef TCP_USER_TIMEOUT
-    setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout,
-               sizeof user_timeout);
-#else
-    (void)user_timeout;
-#endif
 }
 
 static void event_cb(struct bufferevent *bev, short what, void *arg)
@@ -476,6 +469,11 @@ int mp_client_disconnect(struct mp_client *c, mp_disconnected_cb cb,
     c->disconnected_cb = cb;
     c->disconnected_arg = arg;
     set_timer(c, c->connect_timeout_ms);
+    /* Input paused for backpressure: the broker's close must be seen. */
+    if (c->read_paused) {
+        c->read_paused = false;
+        bufferevent_enable(c->bev, EV_READ);
+    }
     bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
     bufferevent_setcb(c->bev, read_cb, flushed_cb, event_cb, c);
     if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)

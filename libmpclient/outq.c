@@ -183,6 +183,13 @@ static void output_changed(struct evbuffer *buf,
         if (r->left == 0)
             record_done(c, r);
     }
+    /* A burst's ring is not kept once it is over. */
+    if (c->outq_len == 0 && c->outq_cap > 1024) {
+        free(c->outq);
+        c->outq = NULL;
+        c->outq_cap = 0;
+        c->outq_head = 0;
+    }
     if (info->n_deleted > 0 && anyone_waits(c))
         event_active(c->notify, EV_WRITE, 0);
 }

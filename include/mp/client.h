@@ -158,8 +158,7 @@ struct mp_client_options {
                                    (at most max_queued) */
     int keepalive_s;         /* TCP keepalive: probe after this many
                                 seconds of silence, then every third of
-                                it; three lost probes (or unacknowledged
-                                output for as long) end the broker
+                                it; three lost probes end the broker
                                 connection. 0 = 60; negative = off */
     unsigned idle_timeout_ms; /* end the broker connection (lost_cb with
                                 MP_ERR_TIMEOUT) when nothing arrives from
