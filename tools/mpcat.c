@@ -284,7 +284,8 @@ static void help(void)
           "  limits:\n"
           "      --queue BYTES      memory that messages waiting for the broker may\n"
           "                         hold before input pauses (default 4194304)\n"
-          "      --conn-queue BYTES one connection's share of it (default 1048576)\n"
+          "      --conn-queue BYTES listen: one connection's share of it (default\n"
+          "                         1048576)\n"
           "      --keepalive SECONDS  TCP keepalive: probe a silent broker after\n"
           "                         SECONDS (default 60; 0 = off)\n"
           "      --idle-timeout SECONDS  give up on a broker that sends nothing for\n"
@@ -552,7 +553,6 @@ static int parse_args(struct config *c, int argc, char **argv)
     c->framing = FRAME_LINE;
     c->wait_s = 1.0;
     c->queue = QUEUE_MAX;
-    c->conn_queue = CONN_QUEUE_MAX;
     while ((opt = getopt_long(argc, argv, "a:f:n:s:S:0lw:eqvhV", long_options,
                               NULL)) != -1) {
         switch (opt) {
@@ -1260,7 +1260,10 @@ static int make_client(struct app *a)
     o.secret = c->secret;
     o.secret_len = c->secret_len;
     o.max_queued = c->queue;
-    o.max_queued_per_conn = c->conn_queue;
+    /* connect has one connection: it may use the whole queue. */
+    o.max_queued_per_conn = c->conn_queue       ? c->conn_queue
+                            : c->mode == MODE_LISTEN ? CONN_QUEUE_MAX
+                                                     : c->queue;
     o.keepalive_s = c->keepalive_s;
     o.idle_timeout_ms = (unsigned)(c->idle_timeout_s * 1000 + 0.5);
     /* At least 1 ms: 0 would mean "never". */
