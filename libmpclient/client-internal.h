@@ -211,8 +211,9 @@ size_t client_receive_limit(const struct mp_client *c);
 /* client.c: read the broker again after a pause (from outq.c). */
 void client_resume_reading(struct mp_client *c);
 
-/* client.c: queue a message for the broker. `take`/`free_fn` as in
- * mp_conn_send_take (take may be NULL: copy). */
+/* client.c: queue a message for the broker, counted against `conn` (NULL:
+ * the library's own; a Data send is also bounded by conn's share).
+ * `free_fn` as in mp_conn_send_take (NULL: data is copied). */
 int client_send(struct mp_client *c, struct mp_conn *conn,
                 enum mp_meta meta, const char *other,
                 size_t other_len, const char *id, size_t id_len,

@@ -360,8 +360,8 @@ static void read_cb(struct bufferevent *bev, void *arg)
 static void send_auth(struct mp_client *c)
 {
     c->state = CLIENT_AUTHENTICATING;
-    if (client_send(c, NULL, MP_META_AUTH, c->name, c->name_len, "", 0, c->secret,
-                    c->secret_len, true, NULL, NULL) != MP_OK)
+    if (client_send(c, NULL, MP_META_AUTH, c->name, c->name_len, "", 0,
+                    c->secret, c->secret_len, true, NULL, NULL) != MP_OK)
         finish_login(c, MP_ERR_NOMEM, NULL);
 }
 

@@ -127,8 +127,9 @@ void conns_close_all(struct mp_client *c)
         struct mp_conn *conn = c->conns;
         if (conn->state == CONN_OPENING) {
             /* Withdraw the Syn, then tell whoever waits for it. */
-            client_send(c, NULL, MP_META_CONN_CLOSED, conn->peer, conn->peer_len,
-                        conn->id, conn->id_len, NULL, 0, false, NULL, NULL);
+            client_send(c, NULL, MP_META_CONN_CLOSED, conn->peer,
+                        conn->peer_len, conn->id, conn->id_len, NULL, 0,
+                        false, NULL, NULL);
             conn_end(conn, MP_CLOSE_CLIENT_FREED, MP_ERR_CLOSED);
         } else {
             mp_conn_close(conn);
