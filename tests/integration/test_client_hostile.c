@@ -1,5 +1,5 @@
 /*
- * test_hostile.c - libmpclient against hostile brokers and peers that do
+ * test_client_hostile.c - libmpclient against hostile brokers and peers that do
  * not read (issue 13): a scripted fake broker (tests/support/fakebroker.h)
  * floods, sends garbage, huge and worst-case frames and stops reading;
  * the real broker forwards the worst-case legal messages in each format.
@@ -54,7 +54,7 @@ static void suite_fini(void)
     base = NULL;
 }
 
-TestSuite(hostile, .init = suite_init, .fini = suite_fini, .timeout = 60);
+TestSuite(client_hostile, .init = suite_init, .fini = suite_fini, .timeout = 60);
 
 #define SECRET MPT_SECRET_ALLOW_ALL
 #define OBSERVE_MS 400
@@ -295,7 +295,7 @@ static void script_sink_then_read(struct fakebroker *fb, void *arg)
 /* Many small messages to a broker that does not read: the library's
  * count of its queue is its memory. libmpclient 0.2 counted payload and
  * kept a 1 KiB chain per message: 52 MB of heap for a 1 MiB max_queued. */
-Test(hostile, small_messages_cost_what_they_count)
+Test(client_hostile, small_messages_cost_what_they_count)
 {
     struct fakebroker *fb = fb_new(RC_BINARY, 4096);
     struct plan p = {.fmt = "binary"};
@@ -415,8 +415,8 @@ static void syn_flood(enum rc_format f, const char *fmt)
     fb_free(fb);
 }
 
-Test(hostile, syn_flood_answers_stay_bounded_binary) { syn_flood(RC_BINARY, "binary"); }
-Test(hostile, syn_flood_answers_stay_bounded_json) { syn_flood(RC_JSON, "json"); }
+Test(client_hostile, syn_flood_answers_stay_bounded_binary) { syn_flood(RC_BINARY, "binary"); }
+Test(client_hostile, syn_flood_answers_stay_bounded_json) { syn_flood(RC_JSON, "json"); }
 
 /* ----------------------------------------------------------------------
  * Item 1: one connection's backlog is bounded on its own
@@ -440,7 +440,7 @@ static void script_sink_close_read(struct fakebroker *fb, void *arg)
     p->replies = 1;
 }
 
-Test(hostile, one_connection_backlog_leaves_room_for_others)
+Test(client_hostile, one_connection_backlog_leaves_room_for_others)
 {
     static unsigned char chunk[8192];
     struct fakebroker *fb = fb_new(RC_BINARY, 4096);
@@ -496,7 +496,7 @@ static void script_sink_read_all(struct fakebroker *fb, void *arg)
 }
 
 /* A connection's on_drained runs once its backlog falls to half. */
-Test(hostile, connection_drained_callback)
+Test(client_hostile, connection_drained_callback)
 {
     static unsigned char chunk[8192];
     struct fakebroker *fb = fb_new(RC_BINARY, 4096);
@@ -588,27 +588,27 @@ static void bad_broker(enum rc_format f, const char *fmt, const void *junk,
     fb_free(good);
 }
 
-Test(hostile, garbage_binary)
+Test(client_hostile, garbage_binary)
 {
     /* a frame too short to hold its header */
     static const unsigned char g[] = {0, 0, 0, 2, 0, 1};
     bad_broker(RC_BINARY, "binary", g, sizeof g, "garbage");
 }
 
-Test(hostile, garbage_json)
+Test(client_hostile, garbage_json)
 {
     static const char g[] = "{\"Meta\":\"zero\"}\n";
     bad_broker(RC_JSON, "json", g, sizeof g - 1, "garbage");
 }
 
-Test(hostile, frame_past_the_limit_binary)
+Test(client_hostile, frame_past_the_limit_binary)
 {
     /* announces 1 MiB to a client whose limit is 1000 + 255 + 1024 */
     static const unsigned char g[64] = {0, 0x10, 0, 0, 0, 1, 3, 5};
     bad_broker(RC_BINARY, "binary", g, sizeof g, "past the limit");
 }
 
-Test(hostile, frame_past_the_limit_json)
+Test(client_hostile, frame_past_the_limit_json)
 {
     static char g[16384];
     int n = snprintf(g, sizeof g, "{\"Meta\":0,\"Data\":\"");
@@ -698,9 +698,9 @@ static void worst_case(size_t listener, const char *fmt)
     harness_stop(h);
 }
 
-Test(hostile, worst_case_legal_messages_json) { worst_case(0, "json"); }
-Test(hostile, worst_case_legal_messages_binary) { worst_case(1, "binary"); }
-Test(hostile, worst_case_legal_messages_gob) { worst_case(2, "gob"); }
+Test(client_hostile, worst_case_legal_messages_json) { worst_case(0, "json"); }
+Test(client_hostile, worst_case_legal_messages_binary) { worst_case(1, "binary"); }
+Test(client_hostile, worst_case_legal_messages_gob) { worst_case(2, "gob"); }
 
 /* ----------------------------------------------------------------------
  * Item 10: a dead or silent broker is noticed
@@ -760,11 +760,11 @@ static void keepalive(int keepalive_s, int want_on, int want_idle)
     fb_free(fb);
 }
 
-Test(hostile, tcp_keepalive_is_on_by_default) { keepalive(0, 1, 60); }
-Test(hostile, tcp_keepalive_can_be_set) { keepalive(5, 1, 5); }
-Test(hostile, tcp_keepalive_can_be_turned_off) { keepalive(-1, 0, 0); }
+Test(client_hostile, tcp_keepalive_is_on_by_default) { keepalive(0, 1, 60); }
+Test(client_hostile, tcp_keepalive_can_be_set) { keepalive(5, 1, 5); }
+Test(client_hostile, tcp_keepalive_can_be_turned_off) { keepalive(-1, 0, 0); }
 
-Test(hostile, idle_timeout_ends_a_silent_broker)
+Test(client_hostile, idle_timeout_ends_a_silent_broker)
 {
     struct fakebroker *fb = fb_new(RC_BINARY, 0);
     struct mp_client_options o = MP_CLIENT_OPTIONS_INIT;
