@@ -116,7 +116,9 @@ translators = ( { name = "json"; module = "translator_json.so"; },
                 { name = "binary"; module = "translator_binary.so"; } );
 authenticators = ( { module = "auth_allow_all.so"; } );
 listeners = ( { address = "127.0.0.1"; port = $2; translator = "$translator"; } );
-limits = { max_clients = 30000; };
+# All load comes from 127.0.0.1: the per-address limits must not count.
+limits = { max_clients = 30000; max_clients_per_address = 0;
+           max_unauthenticated = 30000; max_unauthenticated_per_address = 0; };
 log = { level = "error"; };
 EOF
         $server_cpu "$build/broker/mpbroker" -c "$work/mpbroker.conf" 2>"$log" &

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "client_log.h"
 #include "conf.h"
 #include "plugin_loader.h"
 #include "stats.h"
@@ -22,6 +23,7 @@ struct auth_throttle;
 struct listener;
 struct session;
 struct evhttp;
+struct source_table;
 
 struct broker {
     struct event_base *base;
@@ -32,6 +34,9 @@ struct broker {
     struct hashmap *names;      /* name -> READY session */
     struct conn_table *conns;   /* connection id -> connection */
     struct auth_throttle *auth_throttle; /* failed logins per address */
+    struct source_table *sources; /* sockets per source address */
+    size_t n_unauthenticated;   /* sessions not logged in yet */
+    struct log_limit log_limit; /* client-caused log lines, all clients */
 
     struct listener *listeners;
     struct session *sessions;   /* every session, doubly linked */

@@ -65,11 +65,19 @@ static const struct setting_spec limits_specs[] = {
     {"output_high_water", V_INT}, {"tcp_keepalive_s", V_INT},
     {"output_low_water", V_INT}, {"output_hard_limit", V_INT},
     {"auth_failures_max", V_INT}, {"auth_block_s", V_INT},
+    {"slow_consumer_timeout_ms", V_INT},
+    {"max_clients_per_address", V_INT},
+    {"max_unauthenticated", V_INT},
+    {"max_unauthenticated_per_address", V_INT},
+    {"max_auth_message_size", V_INT},
+    {"max_connections_per_pair", V_INT},
+    {"bad_messages_max", V_INT},
     {NULL, 0},
 };
 
 static const struct setting_spec log_specs[] = {
     {"level", V_STRING}, {"syslog", V_BOOL}, {"facility", V_STRING},
+    {"client_lines_per_s", V_INT}, {"lines_per_s", V_INT},
     {NULL, 0},
 };
 
@@ -509,6 +517,13 @@ static void read_limits(struct broker_conf *conf, const config_setting_t *g,
     long long hard = CONF_DEFAULT_OUTPUT_HARD_LIMIT;
     long long failures_max = CONF_DEFAULT_AUTH_FAILURES_MAX;
     long long block_s = CONF_DEFAULT_AUTH_BLOCK_S;
+    long long slow_ms = CONF_DEFAULT_SLOW_CONSUMER_TIMEOUT_MS;
+    long long per_address = CONF_DEFAULT_MAX_CLIENTS_PER_ADDRESS;
+    long long unauth = CONF_DEFAULT_MAX_UNAUTHENTICATED;
+    long long unauth_per_address = CONF_DEFAULT_MAX_UNAUTHENTICATED_PER_ADDRESS;
+    long long auth_size = CONF_DEFAULT_MAX_AUTH_MESSAGE_SIZE;
+    long long per_pair = CONF_DEFAULT_MAX_CONNECTIONS_PER_PAIR;
+    long long bad_max = CONF_DEFAULT_BAD_MESSAGES_MAX;
 
     if (g != NULL) {
         check_members(g, limits_specs, errs);
@@ -527,7 +542,29 @@ static void read_limits(struct broker_conf *conf, const config_setting_t *g,
         check_output_limits(g, max_message_size, high, low, hard, errs);
         int_member(g, "auth_failures_max", 0, 1000000, &failures_max, errs);
         int_member(g, "auth_block_s", 1, 86400, &block_s, errs);
+        int_member(g, "slow_consumer_timeout_ms", 0, 3600000, &slow_ms, errs);
+        int_member(g, "max_clients_per_address", 0, 10000000, &per_address,
+                   errs);
+        int_member(g, "max_unauthenticated", 1, 10000000, &unauth, errs);
+        int_member(g, "max_unauthenticated_per_address", 0, 10000000,
+                   &unauth_per_address, errs);
+        /* 256 bytes: an Auth with a short name and secret in any format. */
+        int_member(g, "max_auth_message_size", 256, 1LL << 30, &auth_size,
+                   errs);
+        int_member(g, "max_connections_per_pair", 1, 10000000, &per_pair,
+                   errs);
+        int_member(g, "bad_messages_max", 0, 10000000, &bad_max, errs);
     }
+    conf->slow_consumer_timeout_ms = (unsigned)slow_ms;
+    conf->max_clients_per_address = (unsigned)per_address;
+    conf->max_unauthenticated = (unsigned)unauth;
+    conf->max_unauthenticated_per_address = (unsigned)unauth_per_address;
+    /* An Auth is a message too: never more than max_message_size. */
+    conf->max_auth_message_size = (size_t)(auth_size < max_message_size
+                                               ? auth_size
+                                               : max_message_size);
+    conf->max_connections_per_pair = (size_t)per_pair;
+    conf->bad_messages_max = (unsigned)bad_max;
     conf->auth_failures_max = (unsigned)failures_max;
     conf->auth_block_s = (unsigned)block_s;
     conf->max_connections_per_client = (size_t)max_conns;
@@ -601,13 +638,21 @@ static void read_log(struct broker_conf *conf, const config_setting_t *g,
                      struct errors *errs)
 {
     const config_setting_t *level, *syslog_on, *facility;
+    long long client_rate = CONF_DEFAULT_LOG_CLIENT_LINES_PER_S;
+    long long rate = CONF_DEFAULT_LOG_LINES_PER_S;
 
     conf->log_level = MP_LOG_INFO;
     conf->log_syslog = false;
+    conf->log_client_lines_per_s = (unsigned)client_rate;
+    conf->log_lines_per_s = (unsigned)rate;
     mp_log_facility_parse("daemon", &conf->log_facility);
     if (g == NULL)
         return;
     check_members(g, log_specs, errs);
+    int_member(g, "client_lines_per_s", 0, 1000000, &client_rate, errs);
+    int_member(g, "lines_per_s", 0, 1000000, &rate, errs);
+    conf->log_client_lines_per_s = (unsigned)client_rate;
+    conf->log_lines_per_s = (unsigned)rate;
     level = member(g, "level", V_STRING);
     if (level != NULL &&
         mp_log_level_parse(config_setting_get_string(level),

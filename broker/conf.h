@@ -85,6 +85,18 @@ struct broker_conf {
     unsigned auth_failures_max; /* refused logins per address before a
                                    block; 0 off */
     unsigned auth_block_s;      /* ... within and for this many seconds */
+    unsigned slow_consumer_timeout_ms; /* above output_high_water for
+                                          longer: disconnected; 0 off */
+    unsigned max_clients_per_address;  /* sockets from one address (IPv4,
+                                          IPv6 /64, Unix uid); 0 off */
+    unsigned max_unauthenticated;      /* sockets not logged in yet */
+    unsigned max_unauthenticated_per_address; /* ... from one address; 0 off */
+    size_t max_auth_message_size;      /* largest message before login */
+    size_t max_connections_per_pair;   /* table entries between two clients */
+    unsigned bad_messages_max;         /* WAT-worthy messages per minute
+                                          before a disconnect; 0 off */
+    unsigned log_client_lines_per_s;   /* per-event lines about one client */
+    unsigned log_lines_per_s;          /* ... about all clients together */
     unsigned shutdown_timeout_ms; /* SIGTERM: time to flush clients */
     const char *user;          /* switch to this user after binding */
     const char *group;         /* ... and group (default: the user's) */
@@ -111,6 +123,15 @@ struct broker_conf {
 #define CONF_DEFAULT_METRICS_PORT 9330
 #define CONF_DEFAULT_AUTH_FAILURES_MAX 10
 #define CONF_DEFAULT_AUTH_BLOCK_S 60
+#define CONF_DEFAULT_SLOW_CONSUMER_TIMEOUT_MS 10000
+#define CONF_DEFAULT_MAX_CLIENTS_PER_ADDRESS 1000
+#define CONF_DEFAULT_MAX_UNAUTHENTICATED 1000
+#define CONF_DEFAULT_MAX_UNAUTHENTICATED_PER_ADDRESS 50
+#define CONF_DEFAULT_MAX_AUTH_MESSAGE_SIZE 8192
+#define CONF_DEFAULT_MAX_CONNECTIONS_PER_PAIR 256
+#define CONF_DEFAULT_BAD_MESSAGES_MAX 100
+#define CONF_DEFAULT_LOG_CLIENT_LINES_PER_S 10
+#define CONF_DEFAULT_LOG_LINES_PER_S 200
 
 /*
  * Read and check `file`. Every problem is added to errs; returns 0 if there

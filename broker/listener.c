@@ -21,6 +21,7 @@
 #include "listener.h"
 #include "log.h"
 #include "session.h"
+#include "sources.h"
 #include "tls.h"
 
 /* ACCEPT_LOG_INTERVAL_S: while accept() keeps failing (an "episode", e.g.
@@ -64,12 +65,54 @@ static void set_keepalive(evutil_socket_t fd, unsigned idle_s)
     setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count);
 }
 
+/*
+ * Which limit, if any, refuses one more socket from `src` (NULL: none
+ * from there yet)? The limits on sockets not logged in yet answer a
+ * flood of idle connections (OpenSSH's MaxStartups and
+ * PerSourceMaxStartups); the one per address keeps a single host from
+ * taking every slot of max_clients.
+ */
+static const char *admission_refusal(struct broker *b, const struct source *src,
+                                     unsigned *limit)
+{
+    const struct broker_conf *c = &b->conf;
+
+    if (b->n_sessions >= c->max_clients) {
+        b->stats.refused_max_clients++;
+        *limit = c->max_clients;
+        return "max_clients";
+    }
+    if (b->n_unauthenticated >= c->max_unauthenticated) {
+        b->stats.refused_unauthenticated++;
+        *limit = c->max_unauthenticated;
+        return "max_unauthenticated";
+    }
+    if (src == NULL)
+        return NULL;
+    if (c->max_clients_per_address > 0 &&
+        src->sockets >= c->max_clients_per_address) {
+        b->stats.refused_per_address++;
+        *limit = c->max_clients_per_address;
+        return "max_clients_per_address";
+    }
+    if (c->max_unauthenticated_per_address > 0 &&
+        src->unauthenticated >= c->max_unauthenticated_per_address) {
+        b->stats.refused_unauthenticated_per_address++;
+        *limit = c->max_unauthenticated_per_address;
+        return "max_unauthenticated_per_address";
+    }
+    return NULL;
+}
+
 static void accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
                       struct sockaddr *sa, int socklen, void *arg)
 {
     struct listener *l = arg;
     struct broker *b = l->broker;
-    char peer[64];
+    char peer[64], key[SOURCE_KEY_MAX];
+    const char *refusal;
+    struct source *src;
+    unsigned limit = 0;
 
     (void)evl;
     (void)socklen;
@@ -79,10 +122,19 @@ static void accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
                    l->label, l->failed_accepts);
         l->failed_accepts = 0;
     }
-    if (b->n_sessions >= b->conf.max_clients) {
-        log_warn("refusing connection from %s: peer=%s listener=%s "
-                 "reason=max_clients max_clients=%u", peer, peer,
-                 LOG_VALUE(l->label), b->conf.max_clients);
+    source_key(sa, fd, key);
+    refusal = admission_refusal(b, source_find(b->sources, key), &limit);
+    if (refusal != NULL) {
+        if (client_log_allowed(b, NULL))
+            log_warn("refusing connection from %s: peer=%s source=%s "
+                     "listener=%s reason=%s %s=%u", peer, peer, key,
+                     LOG_VALUE(l->label), refusal, refusal, limit);
+        evutil_closesocket(fd);
+        return;
+    }
+    src = source_acquire(b->sources, key);
+    if (src == NULL) {
+        log_error("refusing connection from %s: out of memory", peer);
         evutil_closesocket(fd);
         return;
     }
@@ -92,7 +144,7 @@ static void accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         set_keepalive(fd, b->conf.tcp_keepalive_s);
     }
-    session_new(b, l, fd, peer);
+    session_new(b, l, fd, peer, src);
 }
 
 static void retry_cb(evutil_socket_t fd, short what, void *arg)

@@ -8,6 +8,8 @@ broker_libmpbroker_la_SOURCES = \
 	broker/plugin_loader.c broker/plugin_loader.h \
 	broker/auth_chain.c broker/auth_chain.h \
 	broker/auth_throttle.c broker/auth_throttle.h \
+	broker/client_log.c broker/client_log.h \
+	broker/sources.c broker/sources.h \
 	broker/listener.c broker/listener.h \
 	broker/tls.c broker/tls.h \
 	broker/metrics.c broker/metrics.h broker/stats.h \

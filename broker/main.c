@@ -14,6 +14,7 @@
 #include <event2/event.h>
 
 #include "auth_throttle.h"
+#include "sources.h"
 #include "broker.h"
 #include "conn_table.h"
 #include "hashmap.h"
@@ -166,6 +167,7 @@ static void broker_teardown(struct broker *b)
     listeners_close(b);
     conn_table_free(b->conns);
     auth_throttle_free(b->auth_throttle);
+    source_table_free(b->sources);
     hashmap_free(b->names);
     if (b->reaper != NULL)
         event_free(b->reaper);
@@ -239,11 +241,12 @@ static int run(const char *config_file)
     b.conns = conn_table_new();
     b.auth_throttle = auth_throttle_new(b.conf.auth_failures_max,
                                         b.conf.auth_block_s);
+    b.sources = source_table_new();
     b.reaper = event_new(b.base, -1, 0, reaper_cb, &b);
     b.shutdown_timer = evtimer_new(b.base, shutdown_timeout_cb, &b);
     if (b.names == NULL || b.conns == NULL || b.reaper == NULL ||
         b.shutdown_timer == NULL ||
-        b.auth_throttle == NULL ||
+        b.auth_throttle == NULL || b.sources == NULL ||
         add_signal(&b, &signals[0], SIGINT, stop_cb) != 0 ||
         add_signal(&b, &signals[1], SIGTERM, stop_cb) != 0 ||
         add_signal(&b, &signals[2], SIGHUP, hup_cb) != 0) {

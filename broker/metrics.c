@@ -117,6 +117,56 @@ static void write_counter(struct evbuffer *out, const char *name,
     sample_u64(out, name, v);
 }
 
+/* A counter family with one label: a sample per reason. */
+struct reason_count {
+    const char *reason;
+    uint64_t value;
+};
+
+static void write_reasons(struct evbuffer *out, const char *name,
+                          const char *help, const struct reason_count *rows,
+                          size_t n)
+{
+    family(out, name, "counter", help);
+    for (size_t i = 0; i < n; i++)
+        evbuffer_add_printf(out, "%s{reason=\"%s\"} %llu\n", name,
+                            rows[i].reason,
+                            (unsigned long long)rows[i].value);
+}
+
+/* What the limits against hostile clients refused (doc/security.md). */
+static void write_refusals(struct evbuffer *out, const struct broker_stats *st)
+{
+    const struct reason_count sockets[] = {
+        {"max_clients", st->refused_max_clients},
+        {"max_clients_per_address", st->refused_per_address},
+        {"max_unauthenticated", st->refused_unauthenticated},
+        {"max_unauthenticated_per_address",
+         st->refused_unauthenticated_per_address},
+    };
+    const struct reason_count syns[] = {
+        {"max_connections_per_client", st->syns_refused_per_client},
+        {"max_connections_per_pair", st->syns_refused_per_pair},
+    };
+
+    write_reasons(out, "mpbroker_sockets_refused_total",
+                  "Sockets closed at accept, by the limit that refused them.",
+                  sockets, sizeof sockets / sizeof sockets[0]);
+    write_reasons(out, "mpbroker_syns_refused_total",
+                  "Syns refused by a connection-table limit.", syns,
+                  sizeof syns / sizeof syns[0]);
+    write_counter(out, "mpbroker_slow_consumer_deadline_disconnects_total",
+                  "Of the slow-consumer disconnects: clients above "
+                  "output_high_water for slow_consumer_timeout_ms.",
+                  st->slow_deadline_disconnects);
+    write_counter(out, "mpbroker_bad_message_disconnects_total",
+                  "Clients disconnected past bad_messages_max.",
+                  st->bad_message_disconnects);
+    write_counter(out, "mpbroker_log_lines_suppressed_total",
+                  "Client-caused log lines not written (log rate limits).",
+                  st->log_lines_suppressed);
+}
+
 static void write_metrics(struct evbuffer *out, const struct broker *b)
 {
     const struct broker_stats *st = &b->stats;
@@ -152,11 +202,13 @@ static void write_metrics(struct evbuffer *out, const struct broker *b)
     write_counter(out, "mpbroker_bounced_messages_total",
                   "Messages answered with NoSuchConnection.", st->bounced);
     write_counter(out, "mpbroker_slow_consumer_disconnects_total",
-                  "Clients disconnected past output_hard_limit.",
+                  "Clients disconnected as too slow (output_hard_limit or "
+                  "slow_consumer_timeout_ms).",
                   st->slow_disconnects);
     write_counter(out, "mpbroker_backpressure_stalls_total",
                   "Times a client was paused for a slow recipient.",
                   st->backpressure_stalls);
+    write_refusals(out, st);
 }
 
 /* ------------------------------------------------------------------------

@@ -289,6 +289,19 @@ static void describe(const struct broker_conf *old,
     CHANGED_NUM(c, old, new, output_hard_limit);
     CHANGED_NUM(c, old, new, auth_failures_max);
     CHANGED_NUM(c, old, new, auth_block_s);
+    CHANGED_NUM(c, old, new, slow_consumer_timeout_ms);
+    CHANGED_NUM(c, old, new, max_clients_per_address);
+    CHANGED_NUM(c, old, new, max_unauthenticated);
+    CHANGED_NUM(c, old, new, max_unauthenticated_per_address);
+    CHANGED_NUM(c, old, new, max_auth_message_size);
+    CHANGED_NUM(c, old, new, max_connections_per_pair);
+    CHANGED_NUM(c, old, new, bad_messages_max);
+    if (old->log_client_lines_per_s != new->log_client_lines_per_s)
+        changed(c, "log.client_lines_per_s %u -> %u",
+                old->log_client_lines_per_s, new->log_client_lines_per_s);
+    if (old->log_lines_per_s != new->log_lines_per_s)
+        changed(c, "log.lines_per_s %u -> %u", old->log_lines_per_s,
+                new->log_lines_per_s);
     CHANGED_NUM(c, old, new, shutdown_timeout_ms);
     if (old->log_level != new->log_level)
         changed(c, "log.level %s -> %s", mp_log_level_name(old->log_level),

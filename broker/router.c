@@ -142,16 +142,19 @@ static void bounce(struct session *from, struct mp_message *msg,
 static void answer_wat(struct session *from, const struct mp_message *msg,
                        const char *why)
 {
-    log_notice("WAT to %s: client=%s peer=%s reason=%s", LOG_VALUE(from->name),
-               LOG_VALUE(from->name), from->peer, LOG_VALUE(why));
+    if (client_log_allowed(from->broker, from))
+        log_notice("WAT to %s: client=%s peer=%s reason=%s",
+                   LOG_VALUE(from->name), LOG_VALUE(from->name), from->peer,
+                   LOG_VALUE(why));
     session_send_notice(from, MP_META_WAT, msg->other_client,
                         msg->connection_id, msg->connection_id_len, why);
+    session_bad_message(from, why);
 }
 
-/* May `from` open this connection? Asks each authenticator's optional
+/* May `from` open this connection to the client named in the Syn,
+ * whether or not it is logged in? Asks each authenticator's optional
  * authorize_syn hook; a DENY refuses it as an unknown protocol. */
 static bool syn_authorized(const struct session *from,
-                           const struct session *to,
                            const struct mp_message *msg)
 {
     const struct plugin_set *set = &from->broker->plugins;
@@ -163,8 +166,8 @@ static bool syn_authorized(const struct session *from,
                             sizeof ops->authorize_syn ||
             ops->authorize_syn == NULL)
             continue;
-        if (ops->authorize_syn(p->state, from->name, to->name, msg->data,
-                               msg->data_len) == MP_AUTH_DENY)
+        if (ops->authorize_syn(p->state, from->name, msg->other_client,
+                               msg->data, msg->data_len) == MP_AUTH_DENY)
             return false;
     }
     return true;
@@ -179,22 +182,54 @@ static void refuse_syn(struct session *from, struct mp_message *msg)
     session_send(from, msg);
 }
 
+/* Connections between `a` and `b`, counted on the shorter list. */
+static size_t connections_between(const struct session *a,
+                                  const struct session *b)
+{
+    const struct conn_peer *mine = a->conns.count <= b->conns.count
+                                       ? &a->conns : &b->conns;
+    const struct conn_peer *theirs = mine == &a->conns ? &b->conns : &a->conns;
+    size_t n = 0;
+
+    for (const struct conn_link *l = mine->first; l != NULL; l = l->next) {
+        if (conn_other_end(l->conn, mine) == theirs)
+            n++;
+    }
+    return n;
+}
+
 /* limits.max_connections_per_client: entries in the connection table,
- * pending Syns included, for either end. */
-static bool over_connection_limit(const struct session *from,
+ * pending Syns included, for either end; and max_connections_per_pair
+ * between these two, so that one peer cannot take all of a server's. */
+static bool over_connection_limit(struct session *from,
                                   const struct session *to)
 {
-    size_t max = from->broker->conf.max_connections_per_client;
+    struct broker *b = from->broker;
+    size_t max = b->conf.max_connections_per_client;
     const struct session *full = from->conns.count >= max ? from
                                  : to->conns.count >= max ? to
                                                           : NULL;
+    size_t pair;
 
-    if (full == NULL)
+    if (full != NULL) {
+        b->stats.syns_refused_per_client++;
+        if (client_log_allowed(b, from))
+            log_notice("Syn from %s to %s refused: client=%s to=%s full=%s "
+                       "connections=%zu reason=max_connections_per_client",
+                       LOG_VALUE(from->name), LOG_VALUE(to->name),
+                       LOG_VALUE(from->name), LOG_VALUE(to->name),
+                       LOG_VALUE(full->name), full->conns.count);
+        return true;
+    }
+    pair = connections_between(from, to);
+    if (pair < b->conf.max_connections_per_pair)
         return false;
-    log_notice("Syn from %s to %s refused: client=%s to=%s full=%s "
-               "connections=%zu reason=max_connections_per_client",
-               LOG_VALUE(from->name), LOG_VALUE(to->name), LOG_VALUE(from->name),
-               LOG_VALUE(to->name), LOG_VALUE(full->name), full->conns.count);
+    b->stats.syns_refused_per_pair++;
+    if (client_log_allowed(b, from))
+        log_notice("Syn from %s to %s refused: client=%s to=%s "
+                   "connections=%zu reason=max_connections_per_pair",
+                   LOG_VALUE(from->name), LOG_VALUE(to->name),
+                   LOG_VALUE(from->name), LOG_VALUE(to->name), pair);
     return true;
 }
 
@@ -206,22 +241,28 @@ static void handle_syn(struct session *from, struct mp_message *msg)
 
     if (!mp_connection_id_is_from(msg->connection_id, msg->connection_id_len,
                                   from->name, from->name_len)) {
-        log_notice("client %s sent a Syn with a connection id not its own: "
-                   "client=%s id=%s", LOG_VALUE(from->name),
-                   LOG_VALUE(from->name), LOG_VALUE(msg->connection_id));
+        if (client_log_allowed(b, from))
+            log_notice("client %s sent a Syn with a connection id not its "
+                       "own: client=%s id=%s", LOG_VALUE(from->name),
+                       LOG_VALUE(from->name), LOG_VALUE(msg->connection_id));
         bounce(from, msg, "connection id does not start with sender's name");
+        session_bad_message(from, "connection id not its own");
+        return;
+    }
+    /* The rules first: a denial must read the same whether or not the
+     * target is logged in, or it tells who is. */
+    if (!syn_authorized(from, msg)) {
+        if (client_log_allowed(b, from))
+            log_notice("Syn from %s to %s refused by an authenticator: "
+                       "client=%s to=%s", LOG_VALUE(from->name),
+                       LOG_VALUE(msg->other_client), LOG_VALUE(from->name),
+                       LOG_VALUE(msg->other_client));
+        refuse_syn(from, msg);
         return;
     }
     to = find_client(b, msg->other_client, msg->other_client_len);
     if (to == NULL || to->state != SESSION_READY) {
         bounce(from, msg, "no such client");
-        return;
-    }
-    if (!syn_authorized(from, to, msg)) {
-        log_notice("Syn from %s to %s refused by an authenticator: "
-                   "client=%s to=%s", LOG_VALUE(from->name), LOG_VALUE(to->name),
-                   LOG_VALUE(from->name), LOG_VALUE(to->name));
-        refuse_syn(from, msg);
         return;
     }
     if (over_connection_limit(from, to)) {

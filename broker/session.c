@@ -21,6 +21,7 @@
 #include "read_batch.h"
 #include "router.h"
 #include "session.h"
+#include "sources.h"
 #include "tls.h"
 
 /* How long a closing session may take to flush what is queued for it
@@ -170,25 +171,59 @@ static void release_pauses(struct session *s)
     memset(&s->blockers, 0, sizeof s->blockers);
 }
 
-static void output_drained(struct bufferevent *bev, void *arg)
-{
-    (void)bev;
-    resume_senders(arg);
-}
-
 /* Drop a client that cannot keep up: its backlog goes at once (that is
  * what we must not keep), and no more is queued for it. The close itself
  * runs from the loop (the session timer): we may be deep inside routing
  * or inside another client's departure here. */
-static void drop_slow_consumer(struct session *s, size_t queued)
+static void drop_slow_consumer(struct session *s, size_t queued,
+                               const char *limit)
 {
     log_warn("disconnecting slow client %s: client=%s peer=%s queued=%zu "
-             "output_hard_limit=%zu", LOG_VALUE(s->name), LOG_VALUE(s->name),
-             s->peer, queued, s->broker->conf.output_hard_limit);
+             "reason=%s", LOG_VALUE(s->name), LOG_VALUE(s->name), s->peer,
+             queued, limit);
     mp_bev_discard_output(s->bev);
     s->too_slow = true;
+    s->slow_deadline = false;
     s->broker->stats.slow_disconnects++;
     set_timer(s, 0);
+}
+
+/*
+ * The slow-consumer deadline (limits.slow_consumer_timeout_ms, as NATS's
+ * write_deadline): a client whose queue passed the high water mark must
+ * drain it below the low water mark within the deadline. Without it, a
+ * client that never reads would keep its senders paused for as long as
+ * it stays connected - and a paused server is paused for all of its
+ * clients - while its own queue never reaches the hard limit, because
+ * the pause stops the messages that would fill it.
+ */
+static void start_slow_deadline(struct session *s)
+{
+    unsigned ms = s->broker->conf.slow_consumer_timeout_ms;
+
+    if (ms == 0 || s->slow_deadline || s->too_slow ||
+        s->state != SESSION_READY)
+        return;
+    s->slow_deadline = true;
+    set_timer(s, ms);
+}
+
+static void stop_slow_deadline(struct session *s)
+{
+    if (!s->slow_deadline)
+        return;
+    s->slow_deadline = false;
+    stop_timer(s);
+}
+
+/* Output fell below output_low_water. */
+static void output_drained(struct bufferevent *bev, void *arg)
+{
+    struct session *s = arg;
+
+    (void)bev;
+    stop_slow_deadline(s);
+    resume_senders(s);
 }
 
 /* After queueing for `s`: apply the limits to its output. */
@@ -202,10 +237,15 @@ static void check_output(struct session *s, size_t before)
      * base64 grow it) may alone pass the hard limit of a small config,
      * and that says nothing about the reader. The queue stays bounded by
      * the hard limit plus one message. */
-    if (queued > conf->output_hard_limit && before > conf->output_high_water)
-        drop_slow_consumer(s, queued);
-    else if (queued > conf->output_high_water && s->broker->sender != NULL &&
-             s->broker->sender->state != SESSION_CLOSING)
+    if (queued > conf->output_hard_limit && before > conf->output_high_water) {
+        drop_slow_consumer(s, queued, "output_hard_limit");
+        return;
+    }
+    if (queued <= conf->output_high_water)
+        return;
+    start_slow_deadline(s);
+    if (s->broker->sender != NULL &&
+        s->broker->sender->state != SESSION_CLOSING)
         pause_sender(s->broker->sender, s);
 }
 
@@ -288,6 +328,29 @@ void session_send_notice(struct session *s, enum mp_meta meta,
 }
 
 /* ------------------------------------------------------------------------
+ * Counting sessions that have not logged in (limits.max_unauthenticated
+ * and max_unauthenticated_per_address)
+ */
+
+static void stop_counting_unauthenticated(struct session *s)
+{
+    if (!s->unauthenticated)
+        return;
+    s->unauthenticated = false;
+    s->broker->n_unauthenticated--;
+    if (s->source != NULL)
+        s->source->unauthenticated--;
+}
+
+static void release_source(struct session *s)
+{
+    stop_counting_unauthenticated(s);
+    if (s->source != NULL)
+        source_release(s->broker->sources, s->source, 0);
+    s->source = NULL;
+}
+
+/* ------------------------------------------------------------------------
  * Closing and freeing
  */
 
@@ -319,11 +382,12 @@ void session_close(struct session *s, const char *reason)
 {
     if (s->state == SESSION_CLOSING)
         return;
+    client_log_flush(s);
     if (s->registered)
         log_info("client %s left: client=%s peer=%s listener=%s reason=%s",
                  LOG_VALUE(s->name), LOG_VALUE(s->name), s->peer,
                  LOG_VALUE(s->listener->label), LOG_VALUE(reason));
-    else
+    else if (client_log_allowed(s->broker, NULL))
         log_info("connection from %s closed before authentication: peer=%s "
                  "listener=%s reason=%s", s->peer, s->peer,
                  LOG_VALUE(s->listener->label), LOG_VALUE(reason));
@@ -361,6 +425,7 @@ void session_free(struct session *s)
     if (s->next != NULL)
         s->next->prev = s->prev;
     b->n_sessions--;
+    release_source(s);
     close_streams(s);
     bufferevent_free(s->bev);
     if (s->timer != NULL)
@@ -385,10 +450,12 @@ void sessions_reap(struct broker *b)
  * error (AuthFailure before login, WAT after) and close. */
 static void protocol_error(struct session *s, const char *reason)
 {
-    log_notice("protocol error from %s: client=%s peer=%s reason=%s",
-               s->registered ? LOG_VALUE(s->name) : "an unauthenticated client",
-               s->registered ? LOG_VALUE(s->name) : "-", s->peer,
-               LOG_VALUE(reason));
+    if (client_log_allowed(s->broker, s))
+        log_notice("protocol error from %s: client=%s peer=%s reason=%s",
+                   s->registered ? LOG_VALUE(s->name)
+                                 : "an unauthenticated client",
+                   s->registered ? LOG_VALUE(s->name) : "-", s->peer,
+                   LOG_VALUE(reason));
     if (s->state == SESSION_AUTHENTICATING)
         session_send_notice(s, MP_META_AUTH_FAILURE, s->name, "", 0, reason);
     else
@@ -396,11 +463,46 @@ static void protocol_error(struct session *s, const char *reason)
     session_close(s, reason);
 }
 
+/*
+ * A client that keeps sending what it should not (WAT-worthy messages,
+ * Syns with ids not its own) is a broken or hostile one: NATS and
+ * Mosquitto disconnect at the first protocol error; a level-1 client
+ * survives a WAT, so a few are forgiven, but not a stream of them.
+ */
+enum { BAD_MESSAGE_WINDOW_S = 60 };
+
+bool session_bad_message(struct session *s, const char *why)
+{
+    unsigned max = s->broker->conf.bad_messages_max;
+    struct timespec ts;
+    uint32_t now;
+
+    if (max == 0 || s->state != SESSION_READY)
+        return false;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    now = (uint32_t)ts.tv_sec;
+    if (s->bad_messages == 0 || now - s->bad_window_s >= BAD_MESSAGE_WINDOW_S) {
+        s->bad_messages = 0;
+        s->bad_window_s = now;
+    }
+    if (++s->bad_messages <= max)
+        return false;
+    s->broker->stats.bad_message_disconnects++;
+    log_warn("disconnecting %s after %u bad messages within %d s: client=%s "
+             "peer=%s reason=bad_messages_max last=%s", LOG_VALUE(s->name),
+             s->bad_messages, BAD_MESSAGE_WINDOW_S, LOG_VALUE(s->name), s->peer,
+             LOG_VALUE(why));
+    session_send_notice(s, MP_META_WAT, "", "", 0, "too many bad messages");
+    session_close(s, "too many bad messages");
+    return true;
+}
+
 /* ------------------------------------------------------------------------
  * Authentication
  */
 
 static void send_auth_failure(struct session *s, const char *reason);
+static void refuse_login(struct session *s, const char *reason);
 
 static void begin_auth(struct session *s, const struct mp_message *msg)
 {
@@ -430,20 +532,28 @@ static void begin_auth(struct session *s, const struct mp_message *msg)
     if (!auth_throttle_allows(s->broker->auth_throttle, s->peer, time(NULL))) {
         /* No authenticator is asked: guesses from here cannot succeed. */
         s->broker->stats.auth_failures++;
-        send_auth_failure(s, "too many failed logins from this address; "
-                             "try again later");
+        refuse_login(s, "too many failed logins from this address; "
+                        "try again later");
         return;
     }
     auth_chain_start(s, msg->data, msg->data_len);
 }
 
-static void send_auth_failure(struct session *s, const char *reason)
+/* AuthFailure and close, without a log line of its own. */
+static void refuse_login(struct session *s, const char *reason)
 {
-    log_notice("authentication failed for %s: client=%s peer=%s "
-               "listener=%s reason=%s", LOG_VALUE(s->name), LOG_VALUE(s->name),
-               s->peer, LOG_VALUE(s->listener->label), LOG_VALUE(reason));
     session_send_notice(s, MP_META_AUTH_FAILURE, s->name, "", 0, reason);
     session_close(s, reason);
+}
+
+static void send_auth_failure(struct session *s, const char *reason)
+{
+    if (client_log_allowed(s->broker, s))
+        log_notice("authentication failed for %s: client=%s peer=%s "
+                   "listener=%s reason=%s", LOG_VALUE(s->name),
+                   LOG_VALUE(s->name), s->peer, LOG_VALUE(s->listener->label),
+                   LOG_VALUE(reason));
+    refuse_login(s, reason);
 }
 
 static void count_failure(struct session *s)
@@ -473,6 +583,7 @@ void session_auth_finished(struct session *s, enum mp_auth_result result,
         return;
     }
     s->state = SESSION_READY;
+    stop_counting_unauthenticated(s);
     s->broker->stats.auth_successes++;
     event_free(s->timer);
     s->timer = NULL;
@@ -494,9 +605,15 @@ static void timer_fired(evutil_socket_t fd, short what, void *arg)
     if (s->state == SESSION_CLOSING)
         schedule_free(s); /* linger over: close even if output remains */
     else if (s->too_slow)
-        session_close(s, "too slow: output above output_hard_limit");
-    else
+        session_close(s, "too slow to read its messages");
+    else if (s->slow_deadline) { /* never drained: too slow */
+        s->broker->stats.slow_deadline_disconnects++;
+        drop_slow_consumer(s,
+                           evbuffer_get_length(bufferevent_get_output(s->bev)),
+                           "slow_consumer_timeout_ms");
+    } else {
         protocol_error(s, "authentication timed out");
+    }
 }
 
 /* ------------------------------------------------------------------------
@@ -521,8 +638,9 @@ static bool pick_translator(struct session *s, const unsigned char *buf,
         undecided |= r < 0;
     }
     if (!undecided) {
-        log_notice("closing connection from %s: not a known wire format "
-                   "(first byte 0x%02x)", s->peer, buf[0]);
+        if (client_log_allowed(s->broker, s))
+            log_notice("closing connection from %s: not a known wire format "
+                       "(first byte 0x%02x)", s->peer, buf[0]);
         session_close(s, "unknown wire format");
     }
     return false;
@@ -582,6 +700,17 @@ static bool forward_wire(struct session *s, struct evbuffer *in,
     return done;
 }
 
+/* The largest message the client may send now: before login, an Auth
+ * needs a few hundred bytes, and a socket that never logs in must not
+ * hold a partial message of max_message_size (limits.max_auth_message_size). */
+static size_t input_limit(const struct session *s)
+{
+    const struct broker_conf *conf = &s->broker->conf;
+
+    return s->state == SESSION_READY ? conf->max_message_size
+                                     : conf->max_auth_message_size;
+}
+
 /* Decode and handle one message. Returns false when the loop must stop
  * (need more bytes, waiting for an authenticator, or closing). */
 static bool process_one(struct session *s, struct evbuffer *in)
@@ -616,8 +745,7 @@ static bool process_one(struct session *s, struct evbuffer *in)
     if (forward_wire(s, in, buf, len, &msg))
         return true;
     err[0] = '\0';
-    st = codec_of(s)->decode(s->decode_stream, buf, len,
-                             s->broker->conf.max_message_size, &msg,
+    st = codec_of(s)->decode(s->decode_stream, buf, len, input_limit(s), &msg,
                              &consumed, err, sizeof err);
     if (st == MP_DECODE_NEED_MORE)
         return false;
@@ -670,10 +798,9 @@ static void read_cb(struct bufferevent *bev, void *arg)
 
     /* While an authenticator decides, input waits in the buffer (reading
      * goes on so that a client leaving is noticed and its ticket
-     * cancelled), but no more than one message's worth of it. */
+     * cancelled), but no more than a message allowed before login. */
     if (s->auth != NULL &&
-        evbuffer_get_length(bufferevent_get_input(bev)) >
-            s->broker->conf.max_message_size) {
+        evbuffer_get_length(bufferevent_get_input(bev)) > input_limit(s)) {
         protocol_error(s, "too much data before authentication completed");
         return;
     }
@@ -708,12 +835,18 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
  */
 
 struct session *session_new(struct broker *b, struct listener *l,
-                            evutil_socket_t fd, const char *peer)
+                            evutil_socket_t fd, const char *peer,
+                            struct source *source)
 {
     struct session *s = calloc(1, sizeof *s);
 
     if (s == NULL)
         goto fail;
+    s->broker = b;
+    s->source = source;
+    source = NULL; /* the session's now, released with it */
+    s->unauthenticated = true;
+    b->n_unauthenticated++;
     if (l->tls != NULL) {
         s->bev = tls_bufferevent_new(b->base, fd, l->tls);
         fd = -1; /* owned by the bufferevent, even on failure */
@@ -728,7 +861,6 @@ struct session *session_new(struct broker *b, struct listener *l,
     if (s->timer == NULL)
         goto fail;
     s->name = no_name;
-    s->broker = b;
     s->listener = l;
     l->n_sessions++;
     s->translator = l->translator;
@@ -754,9 +886,12 @@ struct session *session_new(struct broker *b, struct listener *l,
     return s;
 fail:
     log_error("cannot set up a session for %s: out of memory", peer);
+    if (source != NULL)
+        source_release(b->sources, source, 1);
     if (s != NULL) {
         if (s->listener != NULL)
             s->listener->n_sessions--;
+        release_source(s);
         close_streams(s);
         if (s->timer != NULL)
             event_free(s->timer);

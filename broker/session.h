@@ -18,6 +18,7 @@
 #include <event2/util.h>
 #include <mp/plugin.h>
 
+#include "client_log.h"
 #include "conn_table.h"
 
 struct broker;
@@ -26,6 +27,7 @@ struct loaded_plugin;
 struct bufferevent;
 struct event;
 struct mp_auth_ticket;
+struct source;
 
 /* A small set of sessions (a few at most in practice). */
 struct session_list {
@@ -56,6 +58,11 @@ struct session {
     bool registered;            /* in broker->names */
     unsigned level;             /* protocol level announced at Auth */
     char peer[64];              /* "127.0.0.1:5555", "[::1]:5555", "unix" */
+    struct source *source;      /* its address's counts (sources.h); NULL
+                                   for a session made without one */
+    struct log_limit log_limit; /* lines about this client (client_log.h) */
+    uint32_t bad_messages;      /* WAT-worthy messages in this window */
+    uint32_t bad_window_s;      /* the window's start, monotonic seconds */
 
     struct conn_peer conns;      /* connections this client is an end of */
     /* The auth timeout, the close linger, the slow-consumer close; NULL
@@ -66,7 +73,12 @@ struct session {
     bool processing;             /* inside session_process_input() */
     unsigned notified;           /* broker->notify_generation when told */
     bool dying;                  /* on broker->dead, freed by the reaper */
-    bool too_slow;               /* output passed the hard limit: closing */
+    bool too_slow;               /* too slow a reader: closing */
+    bool unauthenticated;        /* counted in broker->n_unauthenticated
+                                    and source->unauthenticated */
+    bool slow_deadline;          /* the timer is the slow-consumer deadline:
+                                    output passed the high water mark and
+                                    has not drained below the low one */
 
     /* Backpressure (session.c): senders this session's queued output has
      * paused, and the recipients that hold this session paused. */
@@ -77,11 +89,19 @@ struct session {
     struct session *next_dead;   /* broker->dead */
 };
 
-/* Start a session on an accepted socket (which it then owns). Returns
- * NULL, having closed fd, on failure. */
+/* Start a session on an accepted socket (which it then owns), counted
+ * as not logged in yet. It takes over one reference to `source` (from
+ * source_acquire(); NULL: none), released when it is freed. Returns
+ * NULL, having closed fd and released the source, on failure. */
 struct session *session_new(struct broker *broker,
                             struct listener *listener,
-                            evutil_socket_t fd, const char *peer);
+                            evutil_socket_t fd, const char *peer,
+                            struct source *source);
+
+/* The client sent something WAT-worthy (`why`): counted against
+ * limits.bad_messages_max per minute; past it, the client is answered
+ * WAT and disconnected. Returns true if it was. */
+bool session_bad_message(struct session *s, const char *why);
 
 /* Queue `msg` for the client. Returns 0, or -1 if the session is closing
  * or the message could not be encoded. */

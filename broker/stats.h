@@ -24,6 +24,18 @@ struct broker_stats {
     uint64_t slow_disconnects;      /* past output_hard_limit */
     uint64_t backpressure_stalls;   /* a sender paused for a recipient */
     uint64_t connections_opened;    /* Syns accepted into the table */
+    uint64_t slow_deadline_disconnects; /* of slow_disconnects: past
+                                       slow_consumer_timeout_ms */
+    uint64_t bad_message_disconnects; /* past bad_messages_max */
+    uint64_t log_lines_suppressed;  /* client_log.h */
+    /* Sockets closed at accept, by the limit that refused them. */
+    uint64_t refused_max_clients;
+    uint64_t refused_per_address;       /* max_clients_per_address */
+    uint64_t refused_unauthenticated;   /* max_unauthenticated */
+    uint64_t refused_unauthenticated_per_address;
+    /* Syns refused (as UnknownProto) by a table limit. */
+    uint64_t syns_refused_per_client;   /* max_connections_per_client */
+    uint64_t syns_refused_per_pair;     /* max_connections_per_pair */
 };
 
 #endif

@@ -219,7 +219,8 @@ python_check() {
 
 integration_tests="test_auth test_routing test_formats test_limits test_config
 test_lifecycle test_transcript test_client test_mpcat test_examples test_acl
-test_backpressure test_tls test_badinput test_faults test_metrics test_gob test_reload"
+test_backpressure test_tls test_badinput test_faults test_metrics test_gob test_reload
+test_hostile"
 
 cmd_test() {
     install_packages $build_packages $test_packages

@@ -280,7 +280,7 @@ static void client_connect(struct client *c, const char *role,
     if (codec != NULL && codec->stream_new != NULL)
         c->stream = codec->stream_new(NULL);
     /* session_new closes sv[0] itself when it fails. */
-    FUZZ_CHECK(session_new(&broker, l, sv[0], peer) != NULL,
+    FUZZ_CHECK(session_new(&broker, l, sv[0], peer, NULL) != NULL,
                "session_new failed");
 }
 

@@ -88,7 +88,9 @@ Test(backpressure, stalled_reader_pauses_its_sender_and_loses_nothing)
     struct harness *h = harness_start(
         MPT_LISTEN_JSON_BINARY MPT_AUTH_ALLOW_ALL
         "limits = { output_high_water = 65536; output_low_water = 16384;\n"
-        "           output_hard_limit = 4194304; };\n"
+        "           output_hard_limit = 4194304;\n"
+        /* The stall is the point here: no slow-consumer deadline. */
+        "           slow_consumer_timeout_ms = 0; };\n"
         "log = { level = \"debug\"; };\n");
     struct rc_client *s = rc_login_any(h, BINARY_LISTENER, RC_BINARY, "s");
     struct rc_client *r = rc_login_any(h, BINARY_LISTENER, RC_BINARY, "r");
@@ -221,7 +223,9 @@ Test(backpressure, paused_sender_resumes_when_the_reader_leaves)
     struct harness *h = harness_start(
         MPT_LISTEN_JSON_BINARY MPT_AUTH_ALLOW_ALL
         "limits = { output_high_water = 65536; output_low_water = 16384;\n"
-        "           output_hard_limit = 4194304; };\n"
+        "           output_hard_limit = 4194304;\n"
+        /* The stall is the point here: no slow-consumer deadline. */
+        "           slow_consumer_timeout_ms = 0; };\n"
         "log = { level = \"debug\"; };\n");
     struct rc_client *s = rc_login_any(h, BINARY_LISTENER, RC_BINARY, "s");
     struct rc_client *r = rc_login_any(h, BINARY_LISTENER, RC_BINARY, "r");

@@ -61,6 +61,9 @@ TestSuite(badinput, .fini = harness_reap_all, .timeout = 180);
 #define MAX_CONNS 4
 #define MAX_CONNS_S "4"
 #define MAX_MSG_S "32768"
+/* Before login, a smaller limit holds (limits.max_auth_message_size). */
+#define MAX_AUTH_MSG 2048
+#define MAX_AUTH_MSG_S "2048"
 
 /* Listener 0 speaks json, 1 binary (as MPT_LISTEN_JSON_BINARY), 2 auto. */
 #define CONFIG                                                           \
@@ -69,6 +72,7 @@ TestSuite(badinput, .fini = harness_reap_all, .timeout = 180);
     "              { address = \"127.0.0.1\"; port = 0; translator = \"auto\"; } );\n" \
     MPT_AUTH_ALLOW_ALL                                                   \
     "limits = { max_message_size = " MAX_MSG_S ";\n"                     \
+    "           max_auth_message_size = " MAX_AUTH_MSG_S ";\n"          \
     "           max_connections_per_client = " MAX_CONNS_S "; };\n"
 
 #define JSON_LISTENER 0
@@ -231,6 +235,14 @@ static unsigned char *gen_json_oversize(size_t *len)
 static unsigned char *gen_json_unterminated(size_t *len)
 {
     return gen_fill(J_DATA_P ",\"Data\":\"", 'A', 40000, "", len);
+}
+
+/* An Auth with a secret that fits max_message_size but not the limit
+ * before login. */
+static unsigned char *gen_json_auth_over_auth_limit(size_t *len)
+{
+    return gen_fill("{\"Meta\":8,\"OtherClient\":\"off\",\"Data\":\"", 'A',
+                    MAX_AUTH_MSG + 1000, "\"}\n", len);
 }
 
 static unsigned char *gen_whitespace_flood(size_t *len)
@@ -1022,6 +1034,7 @@ static bool message_then_eof(struct ctx *x)
     X(pre_reserved_flags)                                                \
     X(pre_oversize_header)                                               \
     X(pre_oversize_unterminated)                                         \
+    X(pre_auth_over_auth_limit)                                          \
     X(pre_whitespace_then_auth)                                          \
     X(pre_truncated_binary_then_eof)                                     \
     X(pre_truncated_json_then_eof)                                       \
@@ -1047,6 +1060,7 @@ enum case_id {
 #define R_META "Meta is not an integer 0-255"
 #define R_NOT_OBJECT "message is not a JSON object"
 #define R_EXCEEDS "exceeds the limit of " MAX_MSG_S
+#define R_AUTH_EXCEEDS "exceeds the limit of " MAX_AUTH_MSG_S
 #define R_TYPE "unexpected message type from a client"
 
 static const struct bad_case cases[N_CASES] = {
@@ -1406,9 +1420,12 @@ static const struct bad_case cases[N_CASES] = {
         CLOSE(R_NOT_OBJECT) },
     [C_pre_reserved_flags] = { BB, RAW("\0\0\0\x09\x08\x41\x03\0offpw"),
         CLOSE("reserved flag bits set (flags 0x41)") },
-    [C_pre_oversize_header] = { BB, RAW("\x01\0\0\0"), CLOSE(R_EXCEEDS) },
+    [C_pre_oversize_header] = { BB, RAW("\x01\0\0\0"),
+        CLOSE(R_AUTH_EXCEEDS) },
     [C_pre_oversize_unterminated] = { JB, .gen = gen_json_unterminated,
-        CLOSE("message exceeds " MAX_MSG_S " bytes") },
+        CLOSE("message exceeds " MAX_AUTH_MSG_S " bytes") },
+    [C_pre_auth_over_auth_limit] = { JB, .gen = gen_json_auth_over_auth_limit,
+        CLOSE("message exceeds " MAX_AUTH_MSG_S " bytes") },
     [C_pre_whitespace_then_auth] = { JB, RAW(" \r\n\t\n\n"),
         .expect = X_IGNORED },
     [C_pre_truncated_binary_then_eof] = { BB, RAW("\0\0\0\x09\x08\x01\x03"),
@@ -1425,7 +1442,7 @@ static const struct bad_case cases[N_CASES] = {
     [C_auto_whitespace_picks_json] = { JB, .on_auto = true, RAW("\r\n \t"),
         .expect = X_IGNORED },
     [C_auto_nul_picks_binary_then_json_text] = { BB, .on_auto = true,
-        RAW("\0{\"Meta\":8}\n"), CLOSE(R_EXCEEDS) },
+        RAW("\0{\"Meta\":8}\n"), CLOSE(R_AUTH_EXCEEDS) },
 };
 
 #define X_TEST(n) \

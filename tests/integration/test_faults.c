@@ -309,7 +309,9 @@ Test(faults, stalled_reader_pauses_its_sender_with_bounded_memory)
     snprintf(body, sizeof body,
              MPT_LISTEN_JSON_BINARY MPT_AUTH_ALLOW_ALL
              "limits = { output_high_water = %ld; output_low_water = %ld;\n"
-             "           output_hard_limit = %ld; max_message_size = %ld; };\n"
+             "           output_hard_limit = %ld; max_message_size = %ld;\n"
+             /* The stall is the point here: no slow-consumer deadline. */
+             "           slow_consumer_timeout_ms = 0; };\n"
              "log = { level = \"debug\"; };\n",
              STALL_HIGH, STALL_HIGH / 4, STALL_HARD, STALL_MSG);
     struct harness *h = harness_start(body);
