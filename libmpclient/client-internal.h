@@ -57,6 +57,8 @@ struct mp_client {
     size_t max_queued_per_conn;
     int keepalive_s;          /* < 0: off */
     unsigned idle_timeout_ms; /* 0: none */
+    unsigned max_incoming_conns;
+    unsigned incoming_conns;  /* open connections peers opened */
     struct ssl_ctx_st *tls_ctx; /* "tls:" addresses only */
     char *tls_server_name;
     bool send_blocked;        /* a send got MP_ERR_WOULD_BLOCK for the
@@ -114,6 +116,7 @@ struct mp_conn {
     size_t peer_len;
     char *protocol;
     bool ending;  /* inside its on_close: being freed */
+    bool incoming; /* a peer opened it (counted in incoming_conns) */
     size_t queued_cost;  /* memory its messages hold in the output */
     size_t queued_msgs;  /* ... in that many records */
     bool send_blocked;   /* a send got MP_ERR_WOULD_BLOCK */

@@ -33,6 +33,8 @@ enum {
      * keepalive), then every 20 s; three unanswered, and the broker is
      * declared gone: about 2 minutes for a dead network. */
     DEFAULT_KEEPALIVE_S = 60,
+    /* As the broker's max_connections_per_client. */
+    DEFAULT_MAX_INCOMING_CONNS = 4096,
     KEEPALIVE_PROBES = 3,
 };
 
@@ -536,6 +538,9 @@ static int copy_options(struct mp_client *c, const struct mp_client_options *o)
     c->keepalive_s = OPTION(o, keepalive_s) ? OPTION(o, keepalive_s)
                                             : DEFAULT_KEEPALIVE_S;
     c->idle_timeout_ms = OPTION(o, idle_timeout_ms);
+    c->max_incoming_conns = OPTION(o, max_incoming_conns)
+                                ? OPTION(o, max_incoming_conns)
+                                : DEFAULT_MAX_INCOMING_CONNS;
     if (OPTION(o, tls_server_name) != NULL &&
         (c->tls_server_name = strdup(o->tls_server_name)) == NULL)
         return MP_ERR_NOMEM;

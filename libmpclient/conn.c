@@ -66,6 +66,9 @@ static void conn_unlink(struct mp_conn *conn)
     struct mp_client *c = conn->client;
 
     outq_forget_conn(c, conn);
+    if (conn->incoming)
+        c->incoming_conns--;
+    conn->incoming = false;
     hashmap_remove(c->conns_by_id, conn->id, conn->id_len);
     if (conn->prev != NULL)
         conn->prev->next = conn->next;
@@ -157,7 +160,11 @@ static void handle_syn(struct mp_client *c, const struct mp_message *msg)
         client_find_handler(c, msg->data, msg->data_len);
     struct mp_conn *conn;
 
-    if (h == NULL || conn_find(c, msg->connection_id, msg->connection_id_len)) {
+    /* Past max_incoming_conns, as for an unknown protocol: a broker
+     * opening connection after connection cannot take our memory. */
+    if (h == NULL ||
+        conn_find(c, msg->connection_id, msg->connection_id_len) != NULL ||
+        c->incoming_conns >= c->max_incoming_conns) {
         send_reply(c, MP_META_UNKNOWN_PROTO, msg);
         return;
     }
@@ -168,6 +175,8 @@ static void handle_syn(struct mp_client *c, const struct mp_message *msg)
         send_reply(c, MP_META_UNKNOWN_PROTO, msg);
         return;
     }
+    conn->incoming = true;
+    c->incoming_conns++;
     send_reply(c, MP_META_CONN_ACK, msg);
     h->on_connection(conn, h->arg);
 }

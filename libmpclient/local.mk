@@ -23,6 +23,7 @@ libmpclient_libmpclient_la_LIBADD = common/libmpcommon.la \
 #   1:0:1  mpbroker 0.2: tls: addresses, max_queued, mp_client_queued,
 #          mp_client_on_drained (options struct grown; 0.1 sizes accepted)
 #   2:0:2  mpbroker 0.3: max_queued_per_conn, keepalive_s, idle_timeout_ms,
+#          max_incoming_conns,
 #          mp_conn_queued, mp_conn_on_drained, mp_client_lost_reason
 #          (options struct grown; 0.1 and 0.2 sizes accepted)
 libmpclient_libmpclient_la_LDFLAGS = $(AM_LDFLAGS) -version-info 2:0:2 \

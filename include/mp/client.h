@@ -165,9 +165,15 @@ struct mp_client_options {
                                 the broker for this long; 0 = never. For
                                 applications that expect regular
                                 traffic: protocol level 1 has no ping */
+    unsigned max_incoming_conns; /* connections peers opened to us that
+                                may be open at once; a Syn past it is
+                                refused with UnknownProto, as for a
+                                protocol without a handler. 0 = 4096
+                                (the broker's max_connections_per_client
+                                default) */
 };
 
-#define MP_CLIENT_OPTIONS_INIT {sizeof(struct mp_client_options), NULL, NULL, NULL, NULL, 0, 0, 0, 0, NULL, NULL, NULL, NULL, 0, 0, 0}
+#define MP_CLIENT_OPTIONS_INIT {sizeof(struct mp_client_options), NULL, NULL, NULL, NULL, 0, 0, 0, 0, NULL, NULL, NULL, NULL, 0, 0, 0, 0}
 
 /*
  * Create a client. `base` is the caller's event_base, or NULL for a loop of

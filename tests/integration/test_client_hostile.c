@@ -781,3 +781,57 @@ Test(client_hostile, idle_timeout_ends_a_silent_broker)
     mp_client_free(c);
     fb_free(fb);
 }
+
+/* ----------------------------------------------------------------------
+ * Item 8: connections a broker opens to us are bounded too
+ */
+
+static void script_syn_sink_flood(struct fakebroker *fb, void *arg)
+{
+    struct plan *p = arg;
+    struct rc_msg m;
+    unsigned acks = 0, refusals = 0;
+
+    if (!fb_login(fb, MPT_MSG_MS))
+        return;
+    for (unsigned i = 0; i < p->n; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "bob:%x", i);
+        if (!fb_send(fb, RC_SYN, "bob", id, rc_str("sink")))
+            return;
+    }
+    while (acks + refusals < p->n) {
+        if (!fb_expect(fb, -1, NULL, &m, MPT_MSG_MS, NULL))
+            return;
+        acks += m.meta == RC_ACK;
+        refusals += m.meta == RC_UNKNOWN_PROTO;
+        rc_msg_free(&m);
+    }
+    p->replies = acks;
+    p->skipped = refusals;
+}
+
+/* A broker that opens connection after connection (the real one stops
+ * at max_connections_per_client): past max_incoming_conns, Syns are
+ * refused as UnknownProto, so that memory stays bounded. 0.2 accepted
+ * every one. */
+Test(client_hostile, accepted_connections_are_capped)
+{
+    struct fakebroker *fb = fb_new(RC_BINARY, 0);
+    struct plan p = {.fmt = "binary", .n = 300};
+    struct mp_client_options o = MP_CLIENT_OPTIONS_INIT;
+    struct watch w = {0};
+
+    fb_run(fb, script_syn_sink_flood, &p);
+    o.max_incoming_conns = 100;
+    struct mp_client *c = client_at(fb_address(fb), "binary", &o, &w);
+    WAIT_MS(10000, fb_done(fb), "not every Syn was answered");
+    const char *err = fb_join(fb, 1000);
+    cr_assert_null(err, "fake broker: %s", err);
+    cr_assert_eq(p.replies, 100, "%u accepted", p.replies);
+    cr_assert_eq(p.skipped, 200, "%u refused", p.skipped);
+    cr_assert_eq(w.conns, 100);
+    cr_assert_eq(w.lost_calls, 0);
+    mp_client_free(c);
+    fb_free(fb);
+}

@@ -268,7 +268,8 @@ bool fb_expect(struct fakebroker *fb, int meta, const char *id,
                     rc_error(fb->client));
             return false;
         }
-        if (m->meta == meta && (id == NULL || strcmp(m->connection_id, id) == 0))
+        if ((meta < 0 || m->meta == meta) &&
+            (id == NULL || strcmp(m->connection_id, id) == 0))
             return true;
         rc_msg_free(m);
         if (skipped != NULL)

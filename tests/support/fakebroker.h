@@ -60,7 +60,8 @@ bool fb_send(struct fakebroker *fb, unsigned meta, const char *other,
 bool fb_send_raw(struct fakebroker *fb, const void *bytes, size_t len);
 /* Wait up to ms for a fb_signal of the test; false on timeout or stop. */
 bool fb_await(struct fakebroker *fb, int ms);
-/* Receive messages until one with `meta` (and `id`, unless NULL)
+/* Receive messages until one with `meta` (any when < 0; and `id`,
+ * unless NULL)
  * arrives; others are counted into *skipped (may be NULL). false (after
  * fb_fail) on timeout, EOF or garbage. */
 bool fb_expect(struct fakebroker *fb, int meta, const char *id,
