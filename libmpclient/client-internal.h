@@ -16,6 +16,8 @@
 struct bufferevent;
 struct event;
 struct evbuffer;
+struct evbuffer_cb_entry;
+struct out_record;
 struct hashmap;
 struct ssl_ctx_st;
 
@@ -52,14 +54,31 @@ struct mp_client {
     size_t max_message_size;
     unsigned connect_timeout_ms;
     size_t max_queued;        /* see mp_client_options */
+    size_t max_queued_per_conn;
+    int keepalive_s;          /* < 0: off */
+    unsigned idle_timeout_ms; /* 0: none */
+    unsigned max_incoming_conns;
+    unsigned incoming_conns;  /* open connections peers opened */
     struct ssl_ctx_st *tls_ctx; /* "tls:" addresses only */
     char *tls_server_name;
-    bool send_blocked;        /* a send got MP_ERR_WOULD_BLOCK */
+    bool send_blocked;        /* a send got MP_ERR_WOULD_BLOCK for the
+                                 client's whole queue */
+    unsigned blocked_conns;   /* connections with send_blocked */
+    bool read_paused;         /* output past outq_pause_level(): input
+                                 waits (backpressure on the broker) */
     mp_drained_cb drained_cb;
     void *drained_arg;
 
     struct bufferevent *bev;
     struct evbuffer *scratch; /* one message being encoded */
+    /* The output queue (outq.c): a ring of records, oldest first. */
+    struct out_record *outq;
+    size_t outq_head, outq_len, outq_cap;
+    size_t queued_cost;       /* memory the output holds, in bytes */
+    bool outq_tail_is_block;  /* the output ends with a reference chain */
+    struct evbuffer_cb_entry *outq_cb;
+    struct event *notify;     /* drained callbacks, resuming input */
+    char lost_reason[256];    /* why the broker connection was lost */
     struct event *timer;      /* connect/login timeout, deferred errors */
     int deferred_error;       /* reported by the timer when non-zero */
     char deferred_reason[256]; /* ... with this reason, if not empty */
@@ -97,6 +116,12 @@ struct mp_conn {
     size_t peer_len;
     char *protocol;
     bool ending;  /* inside its on_close: being freed */
+    bool incoming; /* a peer opened it (counted in incoming_conns) */
+    size_t queued_cost;  /* memory its messages hold in the output */
+    size_t queued_msgs;  /* ... in that many records */
+    bool send_blocked;   /* a send got MP_ERR_WOULD_BLOCK */
+    mp_conn_drained_cb drained_cb;
+    void *drained_arg;
 
     mp_open_cb open_cb;
     void *open_arg;
@@ -155,9 +180,45 @@ void conns_close_all(struct mp_client *c);
 /* Handle a connection-level message from the broker. */
 void conn_handle_message(struct mp_client *c, struct mp_message *msg);
 
-/* client.c: queue a message for the broker. `take`/`free_fn` as in
- * mp_conn_send_take (take may be NULL: copy). */
-int client_send(struct mp_client *c, enum mp_meta meta, const char *other,
+/* outq.c: the output queue (see there). */
+/* Data sent with mp_conn_send_take(), referenced, not copied: it goes in
+ * after the first `offset` bytes of the encoding. `added` is set once
+ * libevent owns it (cleanup then runs when it has left). */
+struct outq_taken {
+    size_t offset;
+    const void *data;
+    size_t len;
+    void (*cleanup)(const void *data, size_t len, void *extra);
+    void *extra;
+    bool added;
+};
+int outq_init(struct mp_client *c);
+void outq_free(struct mp_client *c);
+/* Follow the output of c->bev (after it is made), and stop (before it is
+ * freed: every record is dropped). */
+int outq_attach(struct mp_client *c);
+void outq_detach(struct mp_client *c);
+/* Move the encoded message in scratch (emptied) to the output. */
+int outq_append(struct mp_client *c, struct mp_conn *conn,
+                struct evbuffer *scratch, struct outq_taken *taken);
+/* MP_OK if an application send on conn (NULL: a Syn) may be queued, else
+ * MP_ERR_WOULD_BLOCK, remembering who waits. */
+int outq_admit(struct mp_client *c, struct mp_conn *conn);
+/* The queued memory past which the client stops reading the broker. */
+size_t outq_pause_level(const struct mp_client *c);
+/* conn is going away: its records stay, as the library's own. */
+void outq_forget_conn(struct mp_client *c, struct mp_conn *conn);
+
+/* client.c: the longest encoding of a legal message we accept. */
+size_t client_receive_limit(const struct mp_client *c);
+/* client.c: read the broker again after a pause (from outq.c). */
+void client_resume_reading(struct mp_client *c);
+
+/* client.c: queue a message for the broker, counted against `conn` (NULL:
+ * the library's own; a Data send is also bounded by conn's share).
+ * `free_fn` as in mp_conn_send_take (NULL: data is copied). */
+int client_send(struct mp_client *c, struct mp_conn *conn,
+                enum mp_meta meta, const char *other,
                 size_t other_len, const char *id, size_t id_len,
                 const void *data, size_t data_len, bool has_data,
                 void (*free_fn)(void *, size_t, void *), void *free_arg);

@@ -26,10 +26,19 @@ enum {
     DEFAULT_MAX_MESSAGE_SIZE = 1048576,
     DEFAULT_CONNECT_TIMEOUT_MS = 10000,
     DEFAULT_MAX_QUEUED = 16 * 1024 * 1024,
+    /* One connection may hold half of the queue by default, so that a
+     * peer that does not read leaves room for the others. */
+    DEFAULT_PER_CONN_SHARE = 2,
+    /* TCP keepalive: probes after 60 s of silence (Mosquitto's default
+     * keepalive), then every 20 s; three unanswered, and the broker is
+     * declared gone: about 2 minutes for a dead network. */
+    DEFAULT_KEEPALIVE_S = 60,
+    /* As the broker's max_connections_per_client. */
+    DEFAULT_MAX_INCOMING_CONNS = 4096,
+    KEEPALIVE_PROBES = 3,
 };
 
 static void read_cb(struct bufferevent *bev, void *arg);
-static void drained_cb(struct bufferevent *bev, void *arg);
 static void event_cb(struct bufferevent *bev, short what, void *arg);
 
 static void set_timer(struct mp_client *c, unsigned ms)
@@ -43,15 +52,15 @@ static void set_timer(struct mp_client *c, unsigned ms)
  * Sending
  */
 
-/* The encoder's sink: bytes go to the scratch buffer; the data of a
- * message sent with mp_conn_send_take() is added by reference. */
+/* The encoder's sink: bytes go to the scratch buffer, except the data of
+ * a message sent with mp_conn_send_take(), which is only noted: the
+ * output queue adds it by reference. */
 struct sink {
     struct evbuffer *buf;
     const void *take;
     size_t take_len;
-    void (*free_fn)(void *, size_t, void *);
-    void *free_arg;
-    bool taken;
+    struct outq_taken taken;
+    bool has_taken;
 };
 
 struct taken_data {
@@ -72,48 +81,52 @@ static int sink_write(void *ctx, const void *bytes, size_t len)
 {
     struct sink *s = ctx;
 
-    if (s->take != NULL && !s->taken && bytes == s->take &&
+    if (s->take != NULL && !s->has_taken && bytes == s->take &&
         len == s->take_len && len > 0) {
-        struct taken_data *t = malloc(sizeof *t);
-        if (t != NULL) {
-            t->free_fn = s->free_fn;
-            t->free_arg = s->free_arg;
-            if (evbuffer_add_reference(s->buf, bytes, len, release_taken,
-                                       t) == 0) {
-                s->taken = true;
-                return 0;
-            }
-            free(t);
-        }
+        s->has_taken = true;
+        s->taken.offset = evbuffer_get_length(s->buf);
+        s->taken.data = bytes;
+        s->taken.len = len;
+        return 0;
     }
     return evbuffer_add(s->buf, bytes, len);
 }
 
-/* Sends the application starts (Data, Syn) wait while max_queued bytes
- * are queued; answers the protocol owes (Ack, Closed, refusals) never do,
- * as they are small and bounded by what the broker sends us. */
-static bool queue_full(struct mp_client *c, enum mp_meta meta)
+/* Encode msg into the scratch buffer and queue it; MP_OK or an error
+ * (nothing queued). */
+static int encode_and_queue(struct mp_client *c, struct mp_conn *conn,
+                            const struct mp_message *msg, struct sink *sink,
+                            struct taken_data *t)
 {
-    size_t queued;
+    int rc = MP_OK;
 
-    if (meta != MP_META_DATA && meta != MP_META_CONN_SYN)
-        return false;
-    queued = evbuffer_get_length(bufferevent_get_output(c->bev));
-    if (queued == 0 || queued < c->max_queued)
-        return false;
-    c->send_blocked = true;
-    return true;
+    if (c->codec->encode(c->encode_stream, msg, sink_write, sink) != 0)
+        rc = MP_ERR_NOMEM;
+    else if (evbuffer_get_length(c->scratch) +
+                 (sink->has_taken ? sink->taken.len : 0) >
+             c->max_message_size)
+        rc = MP_ERR_TOO_BIG;
+    if (rc == MP_OK && sink->has_taken) {
+        sink->taken.cleanup = release_taken;
+        sink->taken.extra = t;
+    }
+    if (rc == MP_OK)
+        rc = outq_append(c, conn, c->scratch,
+                         sink->has_taken ? &sink->taken : NULL);
+    evbuffer_drain(c->scratch, evbuffer_get_length(c->scratch));
+    return rc;
 }
 
-int client_send(struct mp_client *c, enum mp_meta meta, const char *other,
-                size_t other_len, const char *id, size_t id_len,
-                const void *data, size_t data_len, bool has_data,
-                void (*free_fn)(void *, size_t, void *), void *free_arg)
+int client_send(struct mp_client *c, struct mp_conn *conn, enum mp_meta meta,
+                const char *other, size_t other_len, const char *id,
+                size_t id_len, const void *data, size_t data_len,
+                bool has_data, void (*free_fn)(void *, size_t, void *),
+                void *free_arg)
 {
     struct mp_message msg;
     struct sink sink = {.buf = c->scratch, .take = free_fn ? data : NULL,
-                        .take_len = data_len, .free_fn = free_fn,
-                        .free_arg = free_arg};
+                        .take_len = data_len};
+    struct taken_data *t = NULL;
     int rc = MP_OK;
 
     if (c->state != CLIENT_READY && c->state != CLIENT_AUTHENTICATING &&
@@ -121,10 +134,18 @@ int client_send(struct mp_client *c, enum mp_meta meta, const char *other,
         rc = MP_ERR_CLOSED;
     else if (data_len > c->max_message_size)
         rc = MP_ERR_TOO_BIG;
-    else if (queue_full(c, meta))
-        rc = MP_ERR_WOULD_BLOCK;
+    /* Sends the application starts (Data, Syn) wait for room; answers the
+     * protocol owes (Ack, Closed, refusals) never do: the client stops
+     * reading the broker instead when they pile up (read_cb). */
+    else if (meta == MP_META_DATA || meta == MP_META_CONN_SYN)
+        rc = outq_admit(c, meta == MP_META_DATA ? conn : NULL);
+    if (rc == MP_OK && free_fn != NULL &&
+        (t = malloc(sizeof *t)) == NULL)
+        rc = MP_ERR_NOMEM;
     if (rc != MP_OK)
         goto done;
+    if (t != NULL)
+        *t = (struct taken_data){.free_fn = free_fn, .free_arg = free_arg};
     memset(&msg, 0, sizeof msg);
     msg.meta = (uint8_t)meta;
     mp_message_set_other_client(&msg, other, other_len);
@@ -133,18 +154,14 @@ int client_send(struct mp_client *c, enum mp_meta meta, const char *other,
     msg.has_data = has_data;
     msg.data = (unsigned char *)data;
     msg.data_len = data_len;
-    if (c->codec->encode(c->encode_stream, &msg, sink_write, &sink) != 0)
-        rc = MP_ERR_NOMEM;
-    else if (evbuffer_get_length(c->scratch) > c->max_message_size)
-        rc = MP_ERR_TOO_BIG;
-    if (rc == MP_OK &&
-        evbuffer_add_buffer(bufferevent_get_output(c->bev), c->scratch) != 0)
-        rc = MP_ERR_NOMEM;
-    /* On any error, draining releases taken data through release_taken. */
-    evbuffer_drain(c->scratch, evbuffer_get_length(c->scratch));
+    rc = encode_and_queue(c, conn, &msg, &sink, t);
 done:
-    if (free_fn != NULL && !sink.taken)
-        free_fn((void *)data, data_len, free_arg);
+    /* Unless libevent took the data (it then calls release_taken). */
+    if (!sink.taken.added) {
+        free(t);
+        if (free_fn != NULL)
+            free_fn((void *)data, data_len, free_arg);
+    }
     return rc;
 }
 
@@ -159,9 +176,21 @@ static void release_bev(struct mp_client *c)
 {
     if (c->bev == NULL)
         return;
+    outq_detach(c);
     mp_bev_discard_output(c->bev);
     bufferevent_free(c->bev);
     c->bev = NULL;
+}
+
+/* idle_timeout_ms: the broker must send something that often. While
+ * input is paused, libevent does not run the timeout. */
+static void set_idle_timeout(struct mp_client *c)
+{
+    struct timeval tv = {.tv_sec = c->idle_timeout_ms / 1000,
+                         .tv_usec = (c->idle_timeout_ms % 1000) * 1000};
+
+    if (c->idle_timeout_ms > 0)
+        bufferevent_set_timeouts(c->bev, &tv, NULL);
 }
 
 static void finish_login(struct mp_client *c, int status, const char *reason)
@@ -172,9 +201,7 @@ static void finish_login(struct mp_client *c, int status, const char *reason)
     c->deferred_error = 0;
     if (status == MP_OK) {
         c->state = CLIENT_READY;
-        /* From now on, the write callback reports a drained queue. */
-        bufferevent_setwatermark(c->bev, EV_WRITE, c->max_queued / 2, 0);
-        bufferevent_setcb(c->bev, read_cb, drained_cb, event_cb, c);
+        set_idle_timeout(c);
     } else {
         c->state = CLIENT_DONE;
         release_bev(c);
@@ -214,6 +241,8 @@ static void finish_disconnect(struct mp_client *c)
 static void connection_failed(struct mp_client *c, int status,
                               const char *reason)
 {
+    if (c->lost_reason[0] == '\0' && reason != NULL)
+        snprintf(c->lost_reason, sizeof c->lost_reason, "%s", reason);
     if (c->state == CLIENT_CLOSING)
         finish_disconnect(c);
     else if (c->state == CLIENT_READY)
@@ -247,14 +276,23 @@ static void handle_login_answer(struct mp_client *c, struct mp_message *msg)
     finish_login(c, MP_ERR_AUTH, reason);
 }
 
-/* The broker checks a message's size in its sender's format. Re-encoded
- * as JSON, binary data grows by a third (base64) plus the keys; so a JSON
- * reader accepts that much more than it may send. */
-static size_t receive_limit(const struct mp_client *c)
+/*
+ * The largest encoding of a legal message in our format. The broker
+ * checks a message's size in its sender's format, and the message's raw
+ * bytes (names and data) are at most that; but it replaces OtherClient
+ * with the sender's name (up to 255 bytes, however short the target's
+ * name was), and it re-encodes for us. JSON is the worst: base64 grows
+ * data by a third, and Go's escaping writes one byte of a name or id as
+ * up to six ("<" as \u003c, a stray byte as \ufffd). Binary and gob
+ * carry the raw bytes with a few bytes of framing.
+ */
+size_t client_receive_limit(const struct mp_client *c)
 {
+    size_t max = c->max_message_size;
+
     if (c->codec == &mp_codec_json)
-        return c->max_message_size + c->max_message_size / 3 + 1024;
-    return c->max_message_size + 1024;
+        return max + max / 3 + 4 + 2 * 6 * MP_NAME_MAX + 1024;
+    return max + MP_NAME_MAX + 1024;
 }
 
 /* Decode and handle one message; false when the loop must stop. */
@@ -270,6 +308,14 @@ static bool process_one(struct mp_client *c)
     if (c->bev == NULL ||
         (c->state != CLIENT_AUTHENTICATING && c->state != CLIENT_READY))
         return false;
+    if (c->queued_cost >= outq_pause_level(c)) {
+        /* The broker sends faster than it reads what we owe it (Acks,
+         * refusals): read no more until the output drains, rather than
+         * queue without bound. outq.c resumes. */
+        c->read_paused = true;
+        bufferevent_disable(c->bev, EV_READ);
+        return false;
+    }
     in = bufferevent_get_input(c->bev);
     len = evbuffer_get_length(in);
     if (len == 0)
@@ -278,12 +324,16 @@ static bool process_one(struct mp_client *c)
     memset(&msg, 0, sizeof msg);
     st = buf == NULL ? MP_DECODE_ERROR
                      : c->codec->decode(c->decode_stream, buf, len,
-                                        receive_limit(c), &msg, &consumed,
+                                        client_receive_limit(c), &msg,
+                                        &consumed,
                                         err, sizeof err);
     if (st == MP_DECODE_NEED_MORE)
         return false;
     if (st == MP_DECODE_ERROR) {
-        connection_failed(c, MP_ERR_PROTOCOL, NULL);
+        char reason[sizeof c->lost_reason];
+        snprintf(reason, sizeof reason, "undecodable input from the broker: %s",
+                 buf == NULL ? "out of memory" : err);
+        connection_failed(c, MP_ERR_PROTOCOL, reason);
         return false;
     }
     evbuffer_drain(in, consumed);
@@ -312,9 +362,32 @@ static void read_cb(struct bufferevent *bev, void *arg)
 static void send_auth(struct mp_client *c)
 {
     c->state = CLIENT_AUTHENTICATING;
-    if (client_send(c, MP_META_AUTH, c->name, c->name_len, "", 0, c->secret,
-                    c->secret_len, true, NULL, NULL) != MP_OK)
+    if (client_send(c, NULL, MP_META_AUTH, c->name, c->name_len, "", 0,
+                    c->secret, c->secret_len, true, NULL, NULL) != MP_OK)
         finish_login(c, MP_ERR_NOMEM, NULL);
+}
+
+/*
+ * A dead network (a cut cable, a NAT that forgot us) sends nothing: TCP
+ * keepalive probes the silence. (Not TCP_USER_TIMEOUT: Linux applies it
+ * to a zero window too, and a broker holding us back for a slow peer
+ * would then cut us off.) All of it fails harmlessly on Unix sockets.
+ */
+static void set_socket_options(struct mp_client *c, evutil_socket_t fd)
+{
+    int one = 1;
+
+    /* Small messages, latency matters. */
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (c->keepalive_s < 0)
+        return;
+    int idle = c->keepalive_s;
+    int interval = idle / KEEPALIVE_PROBES > 0 ? idle / KEEPALIVE_PROBES : 1;
+    int probes = KEEPALIVE_PROBES;
+    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof interval);
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &probes, sizeof probes);
 }
 
 static void event_cb(struct bufferevent *bev, short what, void *arg)
@@ -323,11 +396,16 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
     char tls_reason[200];
 
     if (what & BEV_EVENT_CONNECTED) {
-        int one = 1;
-        /* Small messages, latency matters. Fails harmlessly on Unix. */
-        setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &one,
-                   sizeof one);
+        set_socket_options(c, bufferevent_getfd(bev));
         send_auth(c);
+        return;
+    }
+    if ((what & BEV_EVENT_TIMEOUT) && c->state == CLIENT_READY) {
+        char reason[128];
+        snprintf(reason, sizeof reason,
+                 "nothing from the broker for %u ms (idle_timeout_ms)",
+                 c->idle_timeout_ms);
+        connection_failed(c, MP_ERR_TIMEOUT, reason);
         return;
     }
     /* Messages that arrived with the close (an AuthFailure) come first. */
@@ -361,24 +439,17 @@ static void flushed_cb(struct bufferevent *bev, void *arg)
     shutdown(bufferevent_getfd(bev), SHUT_WR);
 }
 
-/* The output queue fell to the low water mark (max_queued / 2). */
-static void drained_cb(struct bufferevent *bev, void *arg)
+void client_resume_reading(struct mp_client *c)
 {
-    struct mp_client *c = arg;
-
-    (void)bev;
-    if (!c->send_blocked || c->state != CLIENT_READY)
-        return;
-    c->send_blocked = false;
-    if (c->drained_cb != NULL)
-        c->drained_cb(c, c->drained_arg);
+    c->read_paused = false;
+    bufferevent_enable(c->bev, EV_READ);
+    /* What is already buffered is not announced again by libevent. */
+    read_cb(c->bev, c);
 }
 
-size_t mp_client_queued(const struct mp_client *c)
+const char *mp_client_lost_reason(const struct mp_client *c)
 {
-    return c != NULL && c->bev != NULL
-               ? evbuffer_get_length(bufferevent_get_output(c->bev))
-               : 0;
+    return c->lost_reason;
 }
 
 void mp_client_on_drained(struct mp_client *c, mp_drained_cb cb, void *arg)
@@ -400,6 +471,11 @@ int mp_client_disconnect(struct mp_client *c, mp_disconnected_cb cb,
     c->disconnected_cb = cb;
     c->disconnected_arg = arg;
     set_timer(c, c->connect_timeout_ms);
+    /* Input paused for backpressure: the broker's close must be seen. */
+    if (c->read_paused) {
+        c->read_paused = false;
+        bufferevent_enable(c->bev, EV_READ);
+    }
     bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
     bufferevent_setcb(c->bev, read_cb, flushed_cb, event_cb, c);
     if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
@@ -454,6 +530,17 @@ static int copy_options(struct mp_client *c, const struct mp_client_options *o)
                                                   : DEFAULT_CONNECT_TIMEOUT_MS;
     c->max_queued = OPTION(o, max_queued) ? OPTION(o, max_queued)
                                           : DEFAULT_MAX_QUEUED;
+    c->max_queued_per_conn = OPTION(o, max_queued_per_conn)
+                                 ? OPTION(o, max_queued_per_conn)
+                                 : c->max_queued / DEFAULT_PER_CONN_SHARE;
+    if (c->max_queued_per_conn > c->max_queued)
+        c->max_queued_per_conn = c->max_queued;
+    c->keepalive_s = OPTION(o, keepalive_s) ? OPTION(o, keepalive_s)
+                                            : DEFAULT_KEEPALIVE_S;
+    c->idle_timeout_ms = OPTION(o, idle_timeout_ms);
+    c->max_incoming_conns = OPTION(o, max_incoming_conns)
+                                ? OPTION(o, max_incoming_conns)
+                                : DEFAULT_MAX_INCOMING_CONNS;
     if (OPTION(o, tls_server_name) != NULL &&
         (c->tls_server_name = strdup(o->tls_server_name)) == NULL)
         return MP_ERR_NOMEM;
@@ -516,7 +603,8 @@ struct mp_client *mp_client_new(struct event_base *base,
     c->scratch = evbuffer_new();
     c->timer = evtimer_new(c->base, timer_cb, c);
     c->conns_by_id = hashmap_new();
-    if (c->scratch == NULL || c->timer == NULL || c->conns_by_id == NULL)
+    if (c->scratch == NULL || c->timer == NULL || c->conns_by_id == NULL ||
+        outq_init(c) != MP_OK)
         goto fail;
     /* A broker vanishing mid-write must not kill the program: libevent
      * writes with writev(), which raises SIGPIPE. Only a default
@@ -576,6 +664,7 @@ void mp_client_free(struct mp_client *c)
     }
     if (c->timer != NULL)
         event_free(c->timer);
+    outq_free(c);
     if (c->scratch != NULL)
         evbuffer_free(c->scratch);
     hashmap_free(c->conns_by_id);
@@ -631,6 +720,11 @@ int mp_client_connect(struct mp_client *c, mp_ready_cb cb, void *arg)
                    : bufferevent_socket_new(c->base, -1, BEV_OPT_CLOSE_ON_FREE);
     if (c->bev == NULL)
         return MP_ERR_NOMEM;
+    if (outq_attach(c) != MP_OK) {
+        bufferevent_free(c->bev);
+        c->bev = NULL;
+        return MP_ERR_NOMEM;
+    }
     c->ready_cb = cb;
     c->ready_arg = arg;
     c->state = CLIENT_CONNECTING;

@@ -65,6 +65,10 @@ static void conn_unlink(struct mp_conn *conn)
 {
     struct mp_client *c = conn->client;
 
+    outq_forget_conn(c, conn);
+    if (conn->incoming)
+        c->incoming_conns--;
+    conn->incoming = false;
     hashmap_remove(c->conns_by_id, conn->id, conn->id_len);
     if (conn->prev != NULL)
         conn->prev->next = conn->next;
@@ -126,8 +130,9 @@ void conns_close_all(struct mp_client *c)
         struct mp_conn *conn = c->conns;
         if (conn->state == CONN_OPENING) {
             /* Withdraw the Syn, then tell whoever waits for it. */
-            client_send(c, MP_META_CONN_CLOSED, conn->peer, conn->peer_len,
-                        conn->id, conn->id_len, NULL, 0, false, NULL, NULL);
+            client_send(c, NULL, MP_META_CONN_CLOSED, conn->peer,
+                        conn->peer_len, conn->id, conn->id_len, NULL, 0,
+                        false, NULL, NULL);
             conn_end(conn, MP_CLOSE_CLIENT_FREED, MP_ERR_CLOSED);
         } else {
             mp_conn_close(conn);
@@ -142,7 +147,7 @@ void conns_close_all(struct mp_client *c)
 static void send_reply(struct mp_client *c, enum mp_meta meta,
                        const struct mp_message *msg)
 {
-    client_send(c, meta, msg->other_client, msg->other_client_len,
+    client_send(c, NULL, meta, msg->other_client, msg->other_client_len,
                 msg->connection_id, msg->connection_id_len, NULL, 0, false,
                 NULL, NULL);
 }
@@ -155,7 +160,11 @@ static void handle_syn(struct mp_client *c, const struct mp_message *msg)
         client_find_handler(c, msg->data, msg->data_len);
     struct mp_conn *conn;
 
-    if (h == NULL || conn_find(c, msg->connection_id, msg->connection_id_len)) {
+    /* Past max_incoming_conns, as for an unknown protocol: a broker
+     * opening connection after connection cannot take our memory. */
+    if (h == NULL ||
+        conn_find(c, msg->connection_id, msg->connection_id_len) != NULL ||
+        c->incoming_conns >= c->max_incoming_conns) {
         send_reply(c, MP_META_UNKNOWN_PROTO, msg);
         return;
     }
@@ -166,6 +175,8 @@ static void handle_syn(struct mp_client *c, const struct mp_message *msg)
         send_reply(c, MP_META_UNKNOWN_PROTO, msg);
         return;
     }
+    conn->incoming = true;
+    c->incoming_conns++;
     send_reply(c, MP_META_CONN_ACK, msg);
     h->on_connection(conn, h->arg);
 }
@@ -253,7 +264,7 @@ int mp_client_open(struct mp_client *c, const char *peer,
                     strlen(protocol), CONN_OPENING);
     if (conn == NULL)
         return MP_ERR_NOMEM;
-    rc = client_send(c, MP_META_CONN_SYN, peer, strlen(peer), id,
+    rc = client_send(c, conn, MP_META_CONN_SYN, peer, strlen(peer), id,
                      (size_t)id_len, protocol, strlen(protocol), true, NULL,
                      NULL);
     if (rc != MP_OK) {
@@ -280,7 +291,7 @@ int mp_conn_send(struct mp_conn *conn, const void *data, size_t len)
         return MP_ERR_INVALID;
     if (conn->ending)
         return MP_ERR_CLOSED;
-    return client_send(conn->client, MP_META_DATA, conn->peer,
+    return client_send(conn->client, conn, MP_META_DATA, conn->peer,
                        conn->peer_len, conn->id, conn->id_len, data, len,
                        true, NULL, NULL);
 }
@@ -294,7 +305,7 @@ int mp_conn_send_take(struct mp_conn *conn, void *data, size_t len,
             free_fn(data, len, free_arg);
         return conn != NULL && conn->ending ? MP_ERR_CLOSED : MP_ERR_INVALID;
     }
-    return client_send(conn->client, MP_META_DATA, conn->peer,
+    return client_send(conn->client, conn, MP_META_DATA, conn->peer,
                        conn->peer_len, conn->id, conn->id_len, data, len,
                        true, free_fn, free_arg);
 }
@@ -304,7 +315,7 @@ void mp_conn_close(struct mp_conn *conn)
     /* From inside its own on_close the connection is already over. */
     if (conn == NULL || conn->ending)
         return;
-    client_send(conn->client, MP_META_CONN_CLOSED, conn->peer,
+    client_send(conn->client, NULL, MP_META_CONN_CLOSED, conn->peer,
                 conn->peer_len, conn->id, conn->id_len, NULL, 0, false, NULL,
                 NULL);
     conn_destroy(conn);

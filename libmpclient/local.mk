@@ -6,6 +6,7 @@ mpinclude_HEADERS += include/mp/client.h
 libmpclient_libmpclient_la_SOURCES = \
 	libmpclient/client.c libmpclient/client-internal.h \
 	libmpclient/conn.c \
+	libmpclient/outq.c \
 	libmpclient/address.c \
 	libmpclient/tls.c \
 	libmpclient/strerror.c
@@ -21,7 +22,11 @@ libmpclient_libmpclient_la_LIBADD = common/libmpcommon.la \
 #   0:0:0  mpbroker 0.1
 #   1:0:1  mpbroker 0.2: tls: addresses, max_queued, mp_client_queued,
 #          mp_client_on_drained (options struct grown; 0.1 sizes accepted)
-libmpclient_libmpclient_la_LDFLAGS = $(AM_LDFLAGS) -version-info 1:0:1 \
+#   2:0:2  mpbroker 0.3: max_queued_per_conn, keepalive_s, idle_timeout_ms,
+#          max_incoming_conns,
+#          mp_conn_queued, mp_conn_on_drained, mp_client_lost_reason
+#          (options struct grown; 0.1 and 0.2 sizes accepted)
+libmpclient_libmpclient_la_LDFLAGS = $(AM_LDFLAGS) -version-info 2:0:2 \
 	-export-symbols-regex '^mp_(client_|conn_|strerror$$|close_reason_string$$)'
 
 pkgconfigdir = $(libdir)/pkgconfig

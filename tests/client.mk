@@ -1,5 +1,6 @@
 # Tests of libmpclient and mpcat against the real broker.
-CLIENT_TESTS = tests/integration/test_client tests/integration/test_mpcat
+CLIENT_TESTS = tests/integration/test_client tests/integration/test_mpcat \
+	tests/integration/test_client_hostile
 check_PROGRAMS += $(CLIENT_TESTS)
 TESTS += $(CLIENT_TESTS)
 
@@ -13,3 +14,10 @@ tests_integration_test_mpcat_SOURCES = tests/integration/test_mpcat.c
 tests_integration_test_mpcat_CPPFLAGS = $(INTEGRATION_CPPFLAGS)
 tests_integration_test_mpcat_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_mpcat_LDADD = $(INTEGRATION_LDADD)
+
+# libmpclient against a scripted hostile broker (tests/support/fakebroker.c)
+tests_integration_test_client_hostile_SOURCES = tests/integration/test_client_hostile.c
+tests_integration_test_client_hostile_CPPFLAGS = $(INTEGRATION_CPPFLAGS)
+tests_integration_test_client_hostile_CFLAGS = $(TEST_CFLAGS) $(LIBEVENT_CFLAGS)
+tests_integration_test_client_hostile_LDADD = libmpclient/libmpclient.la \
+	$(INTEGRATION_LDADD) $(LIBEVENT_LIBS)

@@ -45,8 +45,10 @@
 
 /* Bytes read from the input per loop pass. */
 #define CHUNK 65536
-/* What may wait in libmpclient for the broker before input is paused. */
+/* What may wait in libmpclient for the broker (its memory) before input
+ * is paused; one connection's share of it, past which -e sheds the peer. */
 #define QUEUE_MAX (4u * 1024 * 1024)
+#define CONN_QUEUE_MAX (1024u * 1024)
 
 /* The longest secret read from -S or MPCAT_SECRET. */
 #define SECRET_MAX 65536
@@ -86,6 +88,10 @@ struct config {
     const char *tls_cert;
     const char *tls_key;
     const char *tls_server_name;
+    size_t queue;           /* libmpclient's max_queued */
+    size_t conn_queue;      /* ... and max_queued_per_conn */
+    int keepalive_s;        /* TCP keepalive; < 0 = off */
+    double idle_timeout_s;  /* 0 = none */
     enum mode mode;
     const char *peer;       /* connect only */
     const char *protocol;
@@ -113,6 +119,7 @@ struct input {
     bool blocked;           /* libmpclient's queue is full: wait for
                                on_drained before reading on */
     bool eof_pending;       /* ... and the input ended meanwhile */
+    bool told_paused;       /* -v: the pause was reported */
 };
 
 struct app {
@@ -221,9 +228,9 @@ static int status_of(int error)
 
 #define USAGE                                                                 \
     "usage: " PROG " [-a ADDR] [-f json|binary|gob] -n NAME [-s SECRET | -S FILE]\n" \
-    "             [-0 | -l] [-v] [-e] [-q] listen PROTO\n"                   \
+    "             [-0 | -l] [-v] [-e] [-q] [limits] listen PROTO\n"                   \
     "       " PROG " [-a ADDR] [-f json|binary|gob] -n NAME [-s SECRET | -S FILE]\n" \
-    "             [-0 | -l] [-v] [-w SECONDS] connect PEER PROTO [FILE...]\n" \
+    "             [-0 | -l] [-v] [-w SECONDS] [limits] connect PEER PROTO [FILE...]\n" \
     "       " PROG " -h | -V\n"
 
 static void help(void)
@@ -259,7 +266,9 @@ static void help(void)
           "  -w, --wait SECONDS     connect: idle time after the input ends\n"
           "                         before closing (default 1, fractions allowed,\n"
           "                         0 = close at once)\n"
-          "  -e, --echo             listen: send every message back to its sender\n"
+          "  -e, --echo             listen: send every message back to its sender;\n"
+          "                         a peer that does not read its echoes (its\n"
+          "                         backlog passes --conn-queue) is disconnected\n"
           "  -q, --once             listen: exit 0 once every accepted connection\n"
           "                         has closed (after the first one arrived)\n"
           "  -v, --verbose          prefix each printed line with \"PEER: \" (line\n"
@@ -271,6 +280,16 @@ static void help(void)
           "      --key FILE         tls: its private key (default: in --cert)\n"
           "      --server-name NAME tls: the name the broker's certificate must\n"
           "                         carry (default: HOST of the address)\n"
+          "\n"
+          "  limits:\n"
+          "      --queue BYTES      memory that messages waiting for the broker may\n"
+          "                         hold before input pauses (default 4194304)\n"
+          "      --conn-queue BYTES listen: one connection's share of it (default\n"
+          "                         1048576)\n"
+          "      --keepalive SECONDS  TCP keepalive: probe a silent broker after\n"
+          "                         SECONDS (default 60; 0 = off)\n"
+          "      --idle-timeout SECONDS  give up on a broker that sends nothing for\n"
+          "                         SECONDS (fractions allowed; default 0 = never)\n"
           "  -h, --help             print this help\n"
           "  -V, --version          print the version\n"
           "\n"
@@ -317,6 +336,21 @@ static bool address_ok(const char *s)
     errno = 0;
     p = strtol(port, &end, 10);
     return errno == 0 && *end == '\0' && p > 0 && p <= 65535;
+}
+
+/* A byte count from 1 KiB to 1 GiB. */
+static bool parse_bytes(const char *s, size_t *out)
+{
+    char *end;
+    unsigned long long v;
+
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || *s == '-' || v < 1024 ||
+        v > (1ull << 30))
+        return false;
+    *out = (size_t)v;
+    return true;
 }
 
 /* A non-negative, finite number of seconds, at most ~31 years. */
@@ -471,7 +505,10 @@ static int check_combination(const struct config *c, bool wait_given)
 }
 
 /* Long-only options. */
-enum { OPT_CA = 256, OPT_CERT, OPT_KEY, OPT_SERVER_NAME };
+enum {
+    OPT_CA = 256, OPT_CERT, OPT_KEY, OPT_SERVER_NAME, OPT_QUEUE,
+    OPT_CONN_QUEUE, OPT_KEEPALIVE, OPT_IDLE_TIMEOUT
+};
 
 static const struct option long_options[] = {
     { "address", required_argument, NULL, 'a' },
@@ -491,6 +528,10 @@ static const struct option long_options[] = {
     { "cert", required_argument, NULL, OPT_CERT },
     { "key", required_argument, NULL, OPT_KEY },
     { "server-name", required_argument, NULL, OPT_SERVER_NAME },
+    { "queue", required_argument, NULL, OPT_QUEUE },
+    { "conn-queue", required_argument, NULL, OPT_CONN_QUEUE },
+    { "keepalive", required_argument, NULL, OPT_KEEPALIVE },
+    { "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
     { NULL, 0, NULL, 0 }
 };
 
@@ -511,6 +552,7 @@ static int parse_args(struct config *c, int argc, char **argv)
     c->format = "binary";
     c->framing = FRAME_LINE;
     c->wait_s = 1.0;
+    c->queue = QUEUE_MAX;
     while ((opt = getopt_long(argc, argv, "a:f:n:s:S:0lw:eqvhV", long_options,
                               NULL)) != -1) {
         switch (opt) {
@@ -540,6 +582,29 @@ static int parse_args(struct config *c, int argc, char **argv)
         case OPT_CERT: c->tls_cert = optarg; break;
         case OPT_KEY: c->tls_key = optarg; break;
         case OPT_SERVER_NAME: c->tls_server_name = optarg; break;
+        case OPT_QUEUE:
+        case OPT_CONN_QUEUE:
+            if (!parse_bytes(optarg, opt == OPT_QUEUE ? &c->queue
+                                                      : &c->conn_queue))
+                return usage_error("bad --%s \"%s\" (want bytes, 1024 to "
+                                   "1073741824)", opt == OPT_QUEUE
+                                   ? "queue" : "conn-queue", optarg);
+            break;
+        case OPT_KEEPALIVE: {
+            double v;
+            if (!parse_seconds(optarg, &v) || v > 86400 ||
+                v != (double)(int)v)
+                return usage_error("bad --keepalive \"%s\" (want whole "
+                                   "seconds, 0 to 86400)", optarg);
+            c->keepalive_s = v == 0 ? -1 : (int)v;
+            break;
+        }
+        case OPT_IDLE_TIMEOUT:
+            if (!parse_seconds(optarg, &c->idle_timeout_s) ||
+                c->idle_timeout_s > 86400)
+                return usage_error("bad --idle-timeout \"%s\" (want "
+                                   "seconds, 0 to 86400)", optarg);
+            break;
         default: fputs(USAGE, stderr); return ST_USAGE;
         }
     }
@@ -605,6 +670,26 @@ static void rearm_idle(struct app *a)
     evtimer_add(a->idle, &tv);
 }
 
+static void leave(struct app *a);
+
+/*
+ * -e: the echo cannot be queued, because this peer does not read what we
+ * send it (its backlog passed --conn-queue) or everyone's backlog passed
+ * --queue. Waiting would stall every connection (they share our socket)
+ * and exiting would drop them all: disconnect this peer, as a NATS
+ * server cuts a slow consumer. What was queued for it still goes.
+ */
+static void shed(struct app *a, struct mp_conn *conn)
+{
+    note("%s does not read its echoes (%zu bytes wait for it): closing "
+         "connection %s", mp_conn_peer(conn), mp_conn_queued(conn),
+         mp_conn_id(conn));
+    mp_conn_close(conn);
+    a->open_conns--;
+    if (a->cfg.once && a->open_conns == 0)
+        leave(a);
+}
+
 static void on_message(struct mp_conn *conn, const void *data, size_t len,
                        void *arg)
 {
@@ -619,6 +704,10 @@ static void on_message(struct mp_conn *conn, const void *data, size_t len,
     }
     if (a->cfg.echo) {
         r = mp_conn_send(conn, data, len);
+        if (r == MP_ERR_WOULD_BLOCK) {
+            shed(a, conn);
+            return;
+        }
         if (r != MP_OK) {
             fail(a, r == MP_ERR_TOO_BIG ? ST_ERROR : status_of(r),
                  "cannot echo to %s: %s", mp_conn_peer(conn), mp_strerror(r));
@@ -634,9 +723,11 @@ static void on_lost(struct mp_client *c, int status, void *arg)
 {
     struct app *a = arg;
 
-    (void)c;
+    const char *why = mp_client_lost_reason(c);
+
     fail(a, status == MP_ERR_PROTOCOL ? ST_ERROR : ST_BROKER,
-         "lost the broker at %s: %s", a->cfg.address, mp_strerror(status));
+         "lost the broker at %s: %s%s%s", a->cfg.address, mp_strerror(status),
+         *why ? ": " : "", why);
 }
 
 static void on_left(struct mp_client *c, void *arg)
@@ -791,6 +882,10 @@ static enum sent send_message(struct app *a, const void *data, size_t len)
     if (r == MP_OK)
         return SENT;
     if (r == MP_ERR_WOULD_BLOCK) {
+        if (a->cfg.verbose && !a->in.told_paused)
+            note("the broker does not take more: input paused (%zu bytes "
+                 "queued)", mp_client_queued(a->client));
+        a->in.told_paused = true;
         a->in.blocked = true;
         if (a->in.ev != NULL && a->in.pollable)
             event_del(a->in.ev);
@@ -1164,7 +1259,16 @@ static int make_client(struct app *a)
     o.name = c->name;
     o.secret = c->secret;
     o.secret_len = c->secret_len;
-    o.max_queued = QUEUE_MAX;
+    o.max_queued = c->queue;
+    /* connect has one connection: it may use the whole queue. */
+    o.max_queued_per_conn = c->conn_queue       ? c->conn_queue
+                            : c->mode == MODE_LISTEN ? CONN_QUEUE_MAX
+                                                     : c->queue;
+    o.keepalive_s = c->keepalive_s;
+    o.idle_timeout_ms = (unsigned)(c->idle_timeout_s * 1000 + 0.5);
+    /* At least 1 ms: 0 would mean "never". */
+    if (c->idle_timeout_s > 0 && o.idle_timeout_ms == 0)
+        o.idle_timeout_ms = 1;
     o.tls_ca_file = c->tls_ca;
     o.tls_cert_file = c->tls_cert;
     o.tls_key_file = c->tls_key;

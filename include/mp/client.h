@@ -74,10 +74,13 @@ enum mp_error {
     MP_ERR_PROTOCOL = -11,        /* the broker sent something undecodable */
     MP_ERR_STATE = -12,           /* not possible now (not logged in, ...) */
     MP_ERR_EXISTS = -13,          /* a handler for that protocol exists */
-    MP_ERR_TIMEOUT = -14,         /* no login within connect_timeout_ms */
+    MP_ERR_TIMEOUT = -14,         /* no login within connect_timeout_ms, or
+                                     nothing from the broker within
+                                     idle_timeout_ms */
     MP_ERR_PEER_LEFT = -15,       /* the peer left before answering */
-    MP_ERR_WOULD_BLOCK = -16,     /* max_queued bytes already wait for the
-                                     broker: retry after on_drained */
+    MP_ERR_WOULD_BLOCK = -16,     /* the client's queue (max_queued) or the
+                                     connection's (max_queued_per_conn)
+                                     is full: retry after on_drained */
     MP_ERR_TLS = -17,             /* TLS setup or handshake failed (see
                                      reason) */
 };
@@ -123,11 +126,19 @@ struct mp_client_options {
 
     /* Since libmpclient 0.2 (a program built against 0.1 passes a smaller
      * `size`, and these take their defaults). */
-    size_t max_queued;       /* bytes waiting to reach the broker past which
+    size_t max_queued;       /* memory (bytes) that messages waiting to
+                                reach the broker may hold - their bytes
+                                plus a per-message overhead of 48 bytes,
+                                or 256 for one over 4 KiB - past which
                                 mp_conn_send() and mp_client_open() fail
                                 with MP_ERR_WOULD_BLOCK; 0 = 16 MiB. A
                                 message is always accepted into an empty
-                                queue, so a single one may exceed it. */
+                                queue, so a single one may exceed it.
+                                The library's own answers (ConnAck,
+                                refusals) may add a quarter of it and 4/3
+                                of max_message_size; then it stops
+                                reading from the broker until the queue
+                                is back under max_queued. */
     /* tls: only. The broker's certificate is verified against tls_ca_file
      * (PEM), or the system's CAs when NULL, and must name HOST (or
      * tls_server_name when set): a DNS name or an IP address. */
@@ -137,9 +148,32 @@ struct mp_client_options {
     const char *tls_key_file;    /* its private key (PEM); NULL: in
                                     tls_cert_file */
     const char *tls_server_name; /* name to verify instead of HOST */
+
+    /* Since libmpclient 0.3. */
+    size_t max_queued_per_conn; /* memory one connection's messages may
+                                   hold in the queue, counted as
+                                   max_queued: past it, mp_conn_send() on
+                                   that connection alone fails with
+                                   MP_ERR_WOULD_BLOCK. 0 = max_queued / 2
+                                   (at most max_queued) */
+    int keepalive_s;         /* TCP keepalive: probe after this many
+                                seconds of silence, then every third of
+                                it; three lost probes end the broker
+                                connection. 0 = 60; negative = off */
+    unsigned idle_timeout_ms; /* end the broker connection (lost_cb with
+                                MP_ERR_TIMEOUT) when nothing arrives from
+                                the broker for this long; 0 = never. For
+                                applications that expect regular
+                                traffic: protocol level 1 has no ping */
+    unsigned max_incoming_conns; /* connections peers opened to us that
+                                may be open at once; a Syn past it is
+                                refused with UnknownProto, as for a
+                                protocol without a handler. 0 = 4096
+                                (the broker's max_connections_per_client
+                                default) */
 };
 
-#define MP_CLIENT_OPTIONS_INIT {sizeof(struct mp_client_options), NULL, NULL, NULL, NULL, 0, 0, 0, 0, NULL, NULL, NULL, NULL}
+#define MP_CLIENT_OPTIONS_INIT {sizeof(struct mp_client_options), NULL, NULL, NULL, NULL, 0, 0, 0, 0, NULL, NULL, NULL, NULL, 0, 0, 0, 0}
 
 /*
  * Create a client. `base` is the caller's event_base, or NULL for a loop of
@@ -176,12 +210,21 @@ typedef void (*mp_ready_cb)(struct mp_client *c, int status,
  * broker stopped, the network failed, or the broker closed it, e.g. for a
  * newer login with the same name). By then every connection has had its
  * on_close (MP_CLOSE_BROKER_LOST) and every pending open its callback
- * (MP_ERR_BROKER_GONE). status is MP_ERR_BROKER_GONE or MP_ERR_PROTOCOL.
+ * (MP_ERR_BROKER_GONE). status is MP_ERR_BROKER_GONE, MP_ERR_PROTOCOL (the
+ * broker sent something undecodable, or a message past the receive
+ * limit) or MP_ERR_TIMEOUT (idle_timeout_ms); mp_client_lost_reason()
+ * says more.
  */
 typedef void (*mp_lost_cb)(struct mp_client *c, int status, void *arg);
 
 /* Set the lost callback (before or after connecting). */
 void mp_client_on_lost(struct mp_client *c, mp_lost_cb cb, void *arg);
+
+/* Why the broker connection was lost or the login failed, when the
+ * library knows more than the error code ("undecodable input from the
+ * broker: ..."); "" otherwise. Valid until the client is freed. (Since
+ * 0.3.) */
+const char *mp_client_lost_reason(const struct mp_client *c);
 
 /* Called once a disconnect is complete (see mp_client_disconnect). */
 typedef void (*mp_disconnected_cb)(struct mp_client *c, void *arg);
@@ -227,11 +270,14 @@ struct event_base *mp_client_base(const struct mp_client *c);
 /* The name the client logged in with (valid while the client lives). */
 const char *mp_client_name(const struct mp_client *c);
 
-/* Bytes queued for the broker and not yet handed to the kernel. */
+/* Memory held by what is queued for the broker and not yet handed to the
+ * kernel, counted as max_queued is (since 0.3; 0.2 counted bytes). */
 size_t mp_client_queued(const struct mp_client *c);
 
 /* Called once the queue, after a send failed with MP_ERR_WOULD_BLOCK, has
- * fallen to half of max_queued: send again from here. */
+ * fallen to half of max_queued: send again from here. A send refused for
+ * a connection's own bound calls this too, when that connection has no
+ * on_drained of its own (mp_conn_on_drained). */
 typedef void (*mp_drained_cb)(struct mp_client *c, void *arg);
 
 /* Set the drained callback (NULL to remove it). */
@@ -329,6 +375,30 @@ const char *mp_conn_id(const struct mp_conn *conn);
 
 /* The client the connection belongs to. */
 struct mp_client *mp_conn_client(const struct mp_conn *conn);
+
+/*
+ * PEERS THAT DO NOT READ (since 0.3). All connections share one socket to
+ * the broker; a peer that stops reading makes the broker stop reading us
+ * (protocol level 1 has no per-connection credit), and what we send to
+ * it piles up in our queue. max_queued_per_conn bounds one connection's
+ * share: past it mp_conn_send() on that connection returns
+ * MP_ERR_WOULD_BLOCK, while the others still have room. A server then
+ * either waits for on_drained or sheds the peer: mp_conn_close() the
+ * connection (what it queued is still sent; the peer is told), as a NATS
+ * server cuts a slow consumer. mpcat -e does the latter.
+ */
+
+/* Memory held by this connection's messages in the queue. */
+size_t mp_conn_queued(const struct mp_conn *conn);
+
+/* Called once, after mp_conn_send() on conn failed with
+ * MP_ERR_WOULD_BLOCK, when conn's share and the whole queue have fallen
+ * to half their bounds: send again from here. */
+typedef void (*mp_conn_drained_cb)(struct mp_conn *conn, void *arg);
+
+/* Set conn's drained callback (NULL to remove it). */
+void mp_conn_on_drained(struct mp_conn *conn, mp_conn_drained_cb cb,
+                        void *arg);
 
 #ifdef __cplusplus
 }

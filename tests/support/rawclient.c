@@ -349,6 +349,11 @@ static int connect_fd(int family, const struct sockaddr *sa, socklen_t len)
     return fd;
 }
 
+struct rc_client *rc_adopt(int fd, enum rc_format fmt)
+{
+    return client_new(fd, fmt);
+}
+
 struct rc_client *rc_connect_tcp(const char *host, int port,
                                  enum rc_format fmt)
 {

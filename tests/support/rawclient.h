@@ -86,6 +86,9 @@ struct rc_client;
 struct rc_client *rc_connect_tcp(const char *host, int port,
                                  enum rc_format fmt);
 struct rc_client *rc_connect_unix(const char *path, enum rc_format fmt);
+/* A client on a socket of the caller's (the fake broker's accepted one);
+ * it is closed by rc_close. NULL (fd closed) when out of memory. */
+struct rc_client *rc_adopt(int fd, enum rc_format fmt);
 /* Connect to the harness's listener i (config order). Asserts. */
 struct rc_client *rc_connect(struct harness *h, size_t listener,
                              enum rc_format fmt);
