@@ -28,8 +28,29 @@
  * once per interval, so a long shortage cannot flood the log. */
 enum { LISTEN_BACKLOG = 512, ACCEPT_RETRY_MS = 1000, ACCEPT_LOG_INTERVAL_S = 60 };
 
-/* "192.0.2.1:4242" or "[2001:db8::1]:4242" for a TCP peer, "unix" else. */
-static void format_address(const struct sockaddr *sa, char *buf, size_t len)
+/* A Unix peer by its uid ("unix(uid=1000)"), which the login throttle
+ * counts under (auth_throttle.h); "unix" where the kernel does not say. */
+static void format_unix_peer(evutil_socket_t fd, char *buf, size_t len)
+{
+#ifdef SO_PEERCRED
+    struct ucred cred;
+    socklen_t cred_len = sizeof cred;
+
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cred_len) == 0 &&
+        cred_len == sizeof cred) {
+        snprintf(buf, len, "unix(uid=%lu)", (unsigned long)cred.uid);
+        return;
+    }
+#else
+    (void)fd;
+#endif
+    snprintf(buf, len, "unix");
+}
+
+/* "192.0.2.1:4242" or "[2001:db8::1]:4242" for a TCP peer, "unix(uid=N)"
+ * for a Unix one. */
+static void format_address(evutil_socket_t fd, const struct sockaddr *sa,
+                           char *buf, size_t len)
 {
     char host[INET6_ADDRSTRLEN] = "?";
 
@@ -42,7 +63,7 @@ static void format_address(const struct sockaddr *sa, char *buf, size_t len)
         inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
         snprintf(buf, len, "[%s]:%u", host, ntohs(in6->sin6_port));
     } else {
-        snprintf(buf, len, "unix");
+        format_unix_peer(fd, buf, len);
     }
 }
 
@@ -73,7 +94,7 @@ static void accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
 
     (void)evl;
     (void)socklen;
-    format_address(sa, peer, sizeof peer);
+    format_address(fd, sa, peer, sizeof peer);
     if (l->failed_accepts > 0) {
         log_notice("accepting on %s again after %lu failed accepts",
                    l->label, l->failed_accepts);
@@ -156,7 +177,7 @@ static int bind_tcp(const struct listener_conf *lc, char *label, size_t len,
         getsockname(fd, (struct sockaddr *)&bound, &bound_len) != 0)
         goto fail;
     freeaddrinfo(res);
-    format_address((struct sockaddr *)&bound, label + 4, len - 4);
+    format_address(fd, (struct sockaddr *)&bound, label + 4, len - 4);
     memcpy(label, "tcp:", 4);
     return fd;
 fail:

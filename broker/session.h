@@ -55,7 +55,8 @@ struct session {
     size_t name_len;
     bool registered;            /* in broker->names */
     unsigned level;             /* protocol level announced at Auth */
-    char peer[64];              /* "127.0.0.1:5555", "[::1]:5555", "unix" */
+    char peer[64];              /* "127.0.0.1:5555", "[::1]:5555",
+                                   "unix(uid=1000)" */
 
     struct conn_peer conns;      /* connections this client is an end of */
     /* The auth timeout, the close linger, the slow-consumer close; NULL
