@@ -19,6 +19,7 @@ struct event_base;
 struct hashmap;
 struct conn_table;
 struct auth_throttle;
+struct work_pool;
 struct listener;
 struct session;
 struct evhttp;
@@ -32,6 +33,7 @@ struct broker {
     struct hashmap *names;      /* name -> READY session */
     struct conn_table *conns;   /* connection id -> connection */
     struct auth_throttle *auth_throttle; /* failed logins per address */
+    struct work_pool *work_pool; /* hashing off the loop (run_blocking) */
 
     struct listener *listeners;
     struct session *sessions;   /* every session, doubly linked */

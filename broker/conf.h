@@ -85,6 +85,9 @@ struct broker_conf {
     unsigned auth_failures_max; /* refused logins per address before a
                                    block; 0 off */
     unsigned auth_block_s;      /* ... within and for this many seconds */
+    unsigned auth_workers;      /* threads hashing secrets (restart) */
+    unsigned auth_queue_max;    /* logins waiting for one; more: busy */
+    unsigned auth_queue_per_source; /* ... of them from one source */
     unsigned shutdown_timeout_ms; /* SIGTERM: time to flush clients */
     const char *user;          /* switch to this user after binding */
     const char *group;         /* ... and group (default: the user's) */
@@ -111,6 +114,9 @@ struct broker_conf {
 #define CONF_DEFAULT_METRICS_PORT 9330
 #define CONF_DEFAULT_AUTH_FAILURES_MAX 10
 #define CONF_DEFAULT_AUTH_BLOCK_S 60
+#define CONF_DEFAULT_AUTH_WORKERS 2
+#define CONF_DEFAULT_AUTH_QUEUE_MAX 64
+#define CONF_DEFAULT_AUTH_QUEUE_PER_SOURCE 4
 
 /*
  * Read and check `file`. Every problem is added to errs; returns 0 if there

@@ -8,6 +8,7 @@ broker_libmpbroker_la_SOURCES = \
 	broker/plugin_loader.c broker/plugin_loader.h \
 	broker/auth_chain.c broker/auth_chain.h \
 	broker/auth_throttle.c broker/auth_throttle.h \
+	broker/work_pool.c broker/work_pool.h \
 	broker/listener.c broker/listener.h \
 	broker/tls.c broker/tls.h \
 	broker/metrics.c broker/metrics.h broker/stats.h \

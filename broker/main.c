@@ -25,6 +25,7 @@
 #include "reload.h"
 #include "session.h"
 #include "tls.h"
+#include "work_pool.h"
 
 enum exit_code {
     EXIT_OK = 0,
@@ -166,6 +167,8 @@ static void broker_teardown(struct broker *b)
     listeners_close(b);
     conn_table_free(b->conns);
     auth_throttle_free(b->auth_throttle);
+    /* Before the plugins whose functions its jobs call are unloaded. */
+    work_pool_free(b->work_pool);
     hashmap_free(b->names);
     if (b->reaper != NULL)
         event_free(b->reaper);
@@ -229,6 +232,7 @@ static int run(const char *config_file)
     struct broker b;
     struct errors errs;
     struct event *signals[3] = {NULL, NULL, NULL};
+    char pool_err[256];
     int rc = EXIT_CONFIG;
 
     errors_init(&errs);
@@ -239,6 +243,14 @@ static int run(const char *config_file)
     b.conns = conn_table_new();
     b.auth_throttle = auth_throttle_new(b.conf.auth_failures_max,
                                         b.conf.auth_block_s);
+    b.work_pool = work_pool_new(b.base, b.conf.auth_workers,
+                                b.conf.auth_queue_max,
+                                b.conf.auth_queue_per_source, pool_err,
+                                sizeof pool_err);
+    if (b.work_pool == NULL) {
+        errors_add(&errs, NULL, 0, "%s", pool_err);
+        goto out;
+    }
     b.reaper = event_new(b.base, -1, 0, reaper_cb, &b);
     b.shutdown_timer = evtimer_new(b.base, shutdown_timeout_cb, &b);
     if (b.names == NULL || b.conns == NULL || b.reaper == NULL ||
