@@ -114,11 +114,11 @@ static struct work_job *take_next(struct work_pool *pool)
     struct source_queue *q = TAILQ_FIRST(&pool->ring);
     struct work_job *job = TAILQ_FIRST(&q->jobs);
 
-    unqueue(pool, job);
-    if (q->count > 0) {
+    if (q->count > 1) { /* else unqueue() frees q */
         TAILQ_REMOVE(&pool->ring, q, turn);
         TAILQ_INSERT_TAIL(&pool->ring, q, turn);
     }
+    unqueue(pool, job);
     return job;
 }
 
