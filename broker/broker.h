@@ -1,8 +1,10 @@
 /*
  * broker.h - the broker's process-wide state, shared by its parts.
  *
- * One thread, one event_base. Ownership: struct broker owns the config,
- * the plugins, the listeners, every session and both tables.
+ * One event loop thread, one event_base; only the work pool's threads
+ * (work_pool.h) run beside it, on jobs they are handed. Ownership: struct
+ * broker owns the work pool, the config, the plugins, the listeners, every
+ * session and both tables.
  */
 #ifndef MP_BROKER_BROKER_H
 #define MP_BROKER_BROKER_H
