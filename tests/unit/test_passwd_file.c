@@ -710,7 +710,7 @@ static const char mixed_file[] =
     "carol:$6$rounds=1000$Qx7Lm2Pa$yjrFnxNg6TTl0rn7Sx4dMRz1ms6sFtQ2Wf/ZntHPhB7un0vrVRqiewF6UoVjHsSFU46fg4lgbEdKolgslRXQu0\n"
     "dave:$1$Zr4Kp8Wq$jQm.MlEowj8UU54clHj6N1\n";
 
-enum { KNOWN = 4, UNKNOWN = 32, NAMES = KNOWN + UNKNOWN, ROUNDS = 5 };
+enum { KNOWN = 4, UNKNOWN = 32, NAMES = KNOWN + UNKNOWN, ROUNDS = 7 };
 
 static double now_ms(void)
 {
@@ -718,13 +718,6 @@ static double now_ms(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-
-    return (x > y) - (x < y);
 }
 
 static bool within_factor(double a, double b, double factor)
@@ -738,7 +731,7 @@ Test(passwd, unknown_names_cost_what_each_method_costs)
     static const char *const users[KNOWN] = {"alice", "bob", "carol", "dave"};
     struct mp_passwd *pw = load_text(mixed_file);
     char names[NAMES][16];
-    double samples[NAMES][ROUNDS], median[NAMES];
+    double fastest[NAMES];
 
     cr_assert_not_null(pw, "%s", err);
     for (int i = 0; i < NAMES; i++) {
@@ -748,40 +741,48 @@ Test(passwd, unknown_names_cost_what_each_method_costs)
             snprintf(names[i], sizeof names[i], "nobody%02d", i);
     }
     /* Round-robin over the names, so that load on the machine spreads
-     * over all of them alike. */
+     * over all of them alike; the fastest of the rounds is the hash's own
+     * cost (other load on the machine only ever adds to it). */
+    for (int i = 0; i < NAMES; i++)
+        fastest[i] = 1e9;
     for (int r = 0; r < ROUNDS; r++) {
         for (int i = 0; i < NAMES; i++) {
             double t0 = now_ms();
             enum mp_passwd_result res = mp_passwd_verify(
                 pw, names[i], strlen(names[i]), wrong, sizeof wrong - 1);
 
-            samples[i][r] = now_ms() - t0;
+            double took = now_ms() - t0;
+
+            if (took < fastest[i])
+                fastest[i] = took;
             cr_assert_eq(res, i < KNOWN ? MP_PASSWD_MISMATCH
                                         : MP_PASSWD_UNKNOWN);
         }
-    }
-    for (int i = 0; i < NAMES; i++) {
-        qsort(samples[i], ROUNDS, sizeof samples[i][0], cmp_double);
-        median[i] = samples[i][ROUNDS / 2];
     }
     /* Every method's cost is matched by some unknown names ... */
     for (int k = 0; k < KNOWN; k++) {
         int matched = 0;
 
         for (int u = KNOWN; u < NAMES; u++)
-            matched += within_factor(median[u], median[k], 3.0);
+            matched += within_factor(fastest[u], fastest[k], 3.0);
         cr_assert_gt(matched, 0, "no unknown name costs what '%s' costs "
                      "(%.3f ms; an unknown one: %.3f ms)", names[k],
-                     median[k], median[KNOWN]);
+                     fastest[k], fastest[KNOWN]);
     }
-    /* ... and no unknown name costs what no user costs. */
+    /* ... and unknown names do not cost what no user costs. A busy
+     * machine can stretch even the fastest round of a few of them (a
+     * 4 ms yescrypt is longer than a time slice), so a handful of
+     * outliers is tolerated: one fixed dummy hash fails above anyway. */
+    int unlike = 0;
+
     for (int u = KNOWN; u < NAMES; u++) {
         bool like_a_user = false;
 
         for (int k = 0; k < KNOWN; k++)
-            like_a_user |= within_factor(median[u], median[k], 3.0);
-        cr_assert(like_a_user, "'%s' costs %.3f ms, unlike any user",
-                  names[u], median[u]);
+            like_a_user |= within_factor(fastest[u], fastest[k], 3.0);
+        unlike += !like_a_user;
     }
+    cr_assert_leq(unlike, UNKNOWN / 8, "%d unknown names cost what no user "
+                  "costs", unlike);
     mp_passwd_free(pw);
 }
