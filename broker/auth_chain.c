@@ -5,11 +5,13 @@
 #include <string.h>
 
 #include "auth_chain.h"
+#include "auth_throttle.h"
 #include "broker.h"
 #include "listener.h"
 #include "log.h"
 #include "session.h"
 #include "tls.h"
+#include "work_pool.h"
 
 /* A login being decided; the plugin sees it as an opaque ticket. */
 struct mp_auth_ticket {
@@ -19,6 +21,7 @@ struct mp_auth_ticket {
     size_t secret_len;
     char *tls_subject;       /* verified client certificate, or NULL */
     char *tls_common_name;
+    struct work_job *job;    /* host->run_blocking() job, or NULL */
     bool in_call;            /* inside authenticate() */
     bool answered_in_call;   /* a plugin called auth_done() too early */
     enum mp_auth_result early_result;
@@ -27,6 +30,10 @@ struct mp_auth_ticket {
 
 static void ticket_free(struct mp_auth_ticket *t)
 {
+    /* The job's done() still comes, cancelled, and frees the plugin's
+     * argument; it no longer refers to this ticket. */
+    if (t->job != NULL)
+        work_pool_cancel(t->job);
     if (t->secret != NULL) {
         explicit_bzero(t->secret, t->secret_len);
         free(t->secret);
@@ -178,4 +185,27 @@ void auth_chain_done(struct mp_auth_ticket *t, enum mp_auth_result result,
         return;
     }
     finish(t, result == MP_AUTH_ALLOW ? MP_AUTH_ALLOW : MP_AUTH_DENY);
+}
+
+int auth_chain_run_blocking(struct mp_auth_ticket *t, void (*work)(void *arg),
+                            void (*done)(void *arg, int cancelled), void *arg)
+{
+    struct broker *b;
+    char source[AUTH_SOURCE_MAX];
+
+    if (t == NULL || work == NULL || done == NULL || t->job != NULL ||
+        t->session->broker->work_pool == NULL)
+        return -1;
+    b = t->session->broker;
+    auth_throttle_source(t->session->peer, source, sizeof source);
+    switch (work_pool_submit(b->work_pool, source, work, done, arg, &t->job)) {
+    case WORK_QUEUED:
+        return 0;
+    case WORK_BUSY:
+        /* The refusal itself is logged with the plugin's reason. */
+        b->stats.auth_busy++;
+        return 1;
+    default:
+        return -1;
+    }
 }

@@ -33,4 +33,10 @@ int auth_chain_suspend(struct session *s, unsigned char **secret,
 void auth_chain_done(struct mp_auth_ticket *ticket,
                      enum mp_auth_result result, const char *reason);
 
+/* host->run_blocking (see mp/plugin.h): queue work for the broker's work
+ * pool, fairly per source of the ticket's client (auth_throttle_source). */
+int auth_chain_run_blocking(struct mp_auth_ticket *ticket,
+                            void (*work)(void *arg),
+                            void (*done)(void *arg, int cancelled), void *arg);
+
 #endif

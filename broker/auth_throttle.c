@@ -1,6 +1,9 @@
 /* auth_throttle.c - failed logins per source address (see auth_throttle.h). */
 #include "config.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,7 +13,7 @@
 /* One source address. Entries form a list from least to most recently
  * counted, so the stale ones are at the front. */
 struct source {
-    char address[64];     /* the key in `by_address` */
+    char address[AUTH_SOURCE_MAX]; /* the key in `by_address` */
     size_t len;
     unsigned failures;    /* within the current window */
     time_t last_failure;
@@ -85,21 +88,65 @@ void auth_throttle_free(struct auth_throttle *t)
     free(t);
 }
 
-/* The address part of a peer label; false for Unix peers. */
+/* "2001:db8:1:2::/64" for an IPv6 address: one host usually gets a whole
+ * /64 (SLAAC, privacy addresses), so it could rotate through 2^64
+ * addresses; an IPv4-mapped address is the IPv4 address. */
+static bool ipv6_source(const char *text, size_t len, char *out,
+                        size_t outlen)
+{
+    char buf[INET6_ADDRSTRLEN];
+    struct in6_addr a;
+
+    if (len >= sizeof buf)
+        return false;
+    memcpy(buf, text, len);
+    buf[len] = '\0';
+    if (inet_pton(AF_INET6, buf, &a) != 1)
+        return false;
+    if (IN6_IS_ADDR_V4MAPPED(&a))
+        return inet_ntop(AF_INET, &a.s6_addr[12], out, (socklen_t)outlen) !=
+               NULL;
+    memset(&a.s6_addr[8], 0, 8);
+    if (inet_ntop(AF_INET6, &a, buf, sizeof buf) == NULL)
+        return false;
+    return (size_t)snprintf(out, outlen, "%s/64", buf) < outlen;
+}
+
+bool auth_throttle_source(const char *peer, char *out, size_t outlen)
+{
+    const char *colon = strrchr(peer, ':');
+    unsigned long uid;
+    char *end;
+    size_t n;
+
+    if (strncmp(peer, "unix(uid=", 9) == 0) {
+        uid = strtoul(peer + 9, &end, 10);
+        if (end != peer + 9 && strcmp(end, ")") == 0 &&
+            (size_t)snprintf(out, outlen, "uid:%lu", uid) < outlen)
+            return true;
+    } else if (peer[0] == '[' && colon != NULL && colon > peer + 1 &&
+               colon[-1] == ']') {
+        if (ipv6_source(peer + 1, (size_t)(colon - peer) - 2, out, outlen))
+            return true;
+    } else if (colon != NULL) {
+        n = (size_t)(colon - peer);
+        if (n > 0 && n < outlen) {
+            memcpy(out, peer, n);
+            out[n] = '\0';
+            return true;
+        }
+    }
+    snprintf(out, outlen, "%s", peer);
+    return false;
+}
+
+/* The counted source of a peer; false for peers not counted. */
 static bool source_of(const char *peer, char *out, size_t outlen,
                       size_t *len)
 {
-    const char *colon = strrchr(peer, ':');
-    size_t n;
-
-    if (colon == NULL)
-        return false; /* "unix" */
-    n = (size_t)(colon - peer);
-    if (n == 0 || n >= outlen)
+    if (!auth_throttle_source(peer, out, outlen))
         return false;
-    memcpy(out, peer, n);
-    out[n] = '\0';
-    *len = n;
+    *len = strlen(out);
     return true;
 }
 

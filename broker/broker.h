@@ -1,8 +1,10 @@
 /*
  * broker.h - the broker's process-wide state, shared by its parts.
  *
- * One thread, one event_base. Ownership: struct broker owns the config,
- * the plugins, the listeners, every session and both tables.
+ * One event loop thread, one event_base; only the work pool's threads
+ * (work_pool.h) run beside it, on jobs they are handed. Ownership: struct
+ * broker owns the work pool, the config, the plugins, the listeners, every
+ * session and both tables.
  */
 #ifndef MP_BROKER_BROKER_H
 #define MP_BROKER_BROKER_H
@@ -20,6 +22,7 @@ struct event_base;
 struct hashmap;
 struct conn_table;
 struct auth_throttle;
+struct work_pool;
 struct listener;
 struct session;
 struct evhttp;
@@ -37,6 +40,7 @@ struct broker {
     struct source_table *sources; /* sockets per source address */
     size_t n_unauthenticated;   /* sessions not logged in yet */
     struct log_limit log_limit; /* client-caused log lines, all clients */
+    struct work_pool *work_pool; /* hashing off the loop (run_blocking) */
 
     struct listener *listeners;
     struct session *sessions;   /* every session, doubly linked */

@@ -17,6 +17,7 @@
 
 #include "conf.h"
 #include "log.h"
+#include "work_pool.h"
 
 enum value_kind { V_STRING, V_INT, V_BOOL, V_GROUP, V_LIST };
 
@@ -72,6 +73,8 @@ static const struct setting_spec limits_specs[] = {
     {"max_auth_message_size", V_INT},
     {"max_connections_per_pair", V_INT},
     {"bad_messages_max", V_INT},
+    {"auth_workers", V_INT}, {"auth_queue_max", V_INT},
+    {"auth_queue_per_source", V_INT},
     {NULL, 0},
 };
 
@@ -504,6 +507,24 @@ static void check_output_limits(const config_setting_t *g, long long max_msg,
                            high + max_msg);
 }
 
+/* The hashing workers and their queue (see broker/work_pool.h). */
+static void read_auth_workers(struct broker_conf *conf,
+                              const config_setting_t *g, struct errors *errs)
+{
+    long long workers = CONF_DEFAULT_AUTH_WORKERS;
+    long long queue_max = CONF_DEFAULT_AUTH_QUEUE_MAX;
+    long long per_source = CONF_DEFAULT_AUTH_QUEUE_PER_SOURCE;
+
+    if (g != NULL) {
+        int_member(g, "auth_workers", 1, WORK_POOL_WORKERS_MAX, &workers, errs);
+        int_member(g, "auth_queue_max", 1, 1000000, &queue_max, errs);
+        int_member(g, "auth_queue_per_source", 1, 1000000, &per_source, errs);
+    }
+    conf->auth_workers = (unsigned)workers;
+    conf->auth_queue_max = (unsigned)queue_max;
+    conf->auth_queue_per_source = (unsigned)per_source;
+}
+
 static void read_limits(struct broker_conf *conf, const config_setting_t *g,
                         struct errors *errs)
 {
@@ -565,6 +586,7 @@ static void read_limits(struct broker_conf *conf, const config_setting_t *g,
                                                : max_message_size);
     conf->max_connections_per_pair = (size_t)per_pair;
     conf->bad_messages_max = (unsigned)bad_max;
+    read_auth_workers(conf, g, errs);
     conf->auth_failures_max = (unsigned)failures_max;
     conf->auth_block_s = (unsigned)block_s;
     conf->max_connections_per_client = (size_t)max_conns;

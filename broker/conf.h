@@ -97,6 +97,9 @@ struct broker_conf {
                                           before a disconnect; 0 off */
     unsigned log_client_lines_per_s;   /* per-event lines about one client */
     unsigned log_lines_per_s;          /* ... about all clients together */
+    unsigned auth_workers;      /* threads hashing secrets (restart) */
+    unsigned auth_queue_max;    /* logins waiting for one; more: busy */
+    unsigned auth_queue_per_source; /* ... of them from one source */
     unsigned shutdown_timeout_ms; /* SIGTERM: time to flush clients */
     const char *user;          /* switch to this user after binding */
     const char *group;         /* ... and group (default: the user's) */
@@ -132,6 +135,9 @@ struct broker_conf {
 #define CONF_DEFAULT_BAD_MESSAGES_MAX 100
 #define CONF_DEFAULT_LOG_CLIENT_LINES_PER_S 10
 #define CONF_DEFAULT_LOG_LINES_PER_S 200
+#define CONF_DEFAULT_AUTH_WORKERS 2
+#define CONF_DEFAULT_AUTH_QUEUE_MAX 64
+#define CONF_DEFAULT_AUTH_QUEUE_PER_SOURCE 4
 
 /*
  * Read and check `file`. Every problem is added to errs; returns 0 if there

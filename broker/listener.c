@@ -17,6 +17,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "auth_throttle.h"
 #include "broker.h"
 #include "listener.h"
 #include "log.h"
@@ -29,8 +30,29 @@
  * once per interval, so a long shortage cannot flood the log. */
 enum { LISTEN_BACKLOG = 512, ACCEPT_RETRY_MS = 1000, ACCEPT_LOG_INTERVAL_S = 60 };
 
-/* "192.0.2.1:4242" or "[2001:db8::1]:4242" for a TCP peer, "unix" else. */
-static void format_address(const struct sockaddr *sa, char *buf, size_t len)
+/* A Unix peer by its uid ("unix(uid=1000)"), which the login throttle
+ * counts under (auth_throttle.h); "unix" where the kernel does not say. */
+static void format_unix_peer(evutil_socket_t fd, char *buf, size_t len)
+{
+#ifdef SO_PEERCRED
+    struct ucred cred;
+    socklen_t cred_len = sizeof cred;
+
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cred_len) == 0 &&
+        cred_len == sizeof cred) {
+        snprintf(buf, len, "unix(uid=%lu)", (unsigned long)cred.uid);
+        return;
+    }
+#else
+    (void)fd;
+#endif
+    snprintf(buf, len, "unix");
+}
+
+/* "192.0.2.1:4242" or "[2001:db8::1]:4242" for a TCP peer, "unix(uid=N)"
+ * for a Unix one. */
+static void format_address(evutil_socket_t fd, const struct sockaddr *sa,
+                           char *buf, size_t len)
 {
     char host[INET6_ADDRSTRLEN] = "?";
 
@@ -43,7 +65,7 @@ static void format_address(const struct sockaddr *sa, char *buf, size_t len)
         inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
         snprintf(buf, len, "[%s]:%u", host, ntohs(in6->sin6_port));
     } else {
-        snprintf(buf, len, "unix");
+        format_unix_peer(fd, buf, len);
     }
 }
 
@@ -72,6 +94,8 @@ static void set_keepalive(evutil_socket_t fd, unsigned idle_s)
  * PerSourceMaxStartups); the one per address keeps a single host from
  * taking every slot of max_clients.
  */
+_Static_assert(SOURCE_KEY_MAX == AUTH_SOURCE_MAX, "one key for both tables");
+
 static const char *admission_refusal(struct broker *b, const struct source *src,
                                      unsigned *limit)
 {
@@ -109,20 +133,20 @@ static void accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
 {
     struct listener *l = arg;
     struct broker *b = l->broker;
-    char peer[64], key[SOURCE_KEY_MAX];
+    char peer[64], key[AUTH_SOURCE_MAX];
     const char *refusal;
     struct source *src;
     unsigned limit = 0;
 
     (void)evl;
     (void)socklen;
-    format_address(sa, peer, sizeof peer);
+    format_address(fd, sa, peer, sizeof peer);
     if (l->failed_accepts > 0) {
         log_notice("accepting on %s again after %lu failed accepts",
                    l->label, l->failed_accepts);
         l->failed_accepts = 0;
     }
-    source_key(sa, fd, key);
+    auth_throttle_source(peer, key, sizeof key);
     refusal = admission_refusal(b, source_find(b->sources, key), &limit);
     if (refusal != NULL) {
         if (client_log_allowed(b, NULL))
@@ -208,7 +232,7 @@ static int bind_tcp(const struct listener_conf *lc, char *label, size_t len,
         getsockname(fd, (struct sockaddr *)&bound, &bound_len) != 0)
         goto fail;
     freeaddrinfo(res);
-    format_address((struct sockaddr *)&bound, label + 4, len - 4);
+    format_address(fd, (struct sockaddr *)&bound, label + 4, len - 4);
     memcpy(label, "tcp:", 4);
     return fd;
 fail:

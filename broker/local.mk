@@ -10,6 +10,7 @@ broker_libmpbroker_la_SOURCES = \
 	broker/auth_throttle.c broker/auth_throttle.h \
 	broker/client_log.c broker/client_log.h \
 	broker/sources.c broker/sources.h \
+	broker/work_pool.c broker/work_pool.h \
 	broker/listener.c broker/listener.h \
 	broker/tls.c broker/tls.h \
 	broker/metrics.c broker/metrics.h broker/stats.h \

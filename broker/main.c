@@ -26,6 +26,7 @@
 #include "reload.h"
 #include "session.h"
 #include "tls.h"
+#include "work_pool.h"
 
 enum exit_code {
     EXIT_OK = 0,
@@ -168,6 +169,8 @@ static void broker_teardown(struct broker *b)
     conn_table_free(b->conns);
     auth_throttle_free(b->auth_throttle);
     source_table_free(b->sources);
+    /* Before the plugins whose functions its jobs call are unloaded. */
+    work_pool_free(b->work_pool);
     hashmap_free(b->names);
     if (b->reaper != NULL)
         event_free(b->reaper);
@@ -231,6 +234,7 @@ static int run(const char *config_file)
     struct broker b;
     struct errors errs;
     struct event *signals[3] = {NULL, NULL, NULL};
+    char pool_err[256];
     int rc = EXIT_CONFIG;
 
     errors_init(&errs);
@@ -242,6 +246,14 @@ static int run(const char *config_file)
     b.auth_throttle = auth_throttle_new(b.conf.auth_failures_max,
                                         b.conf.auth_block_s);
     b.sources = source_table_new();
+    b.work_pool = work_pool_new(b.base, b.conf.auth_workers,
+                                b.conf.auth_queue_max,
+                                b.conf.auth_queue_per_source, pool_err,
+                                sizeof pool_err);
+    if (b.work_pool == NULL) {
+        errors_add(&errs, NULL, 0, "%s", pool_err);
+        goto out;
+    }
     b.reaper = event_new(b.base, -1, 0, reaper_cb, &b);
     b.shutdown_timer = evtimer_new(b.base, shutdown_timeout_cb, &b);
     if (b.names == NULL || b.conns == NULL || b.reaper == NULL ||

@@ -19,6 +19,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "session.h"
+#include "work_pool.h"
 
 /* ------------------------------------------------------------------------
  * The exposition format
@@ -196,6 +197,13 @@ static void write_metrics(struct evbuffer *out, const struct broker *b)
     write_counter(out, "mpbroker_auth_failures_total",
                   "Logins refused, blocked addresses included.",
                   st->auth_failures);
+    write_counter(out, "mpbroker_auth_busy_total",
+                  "Logins refused because the hashing queue was full.",
+                  st->auth_busy);
+    family(out, "mpbroker_auth_queued", "gauge",
+           "Logins waiting for a hashing worker.");
+    sample_u64(out, "mpbroker_auth_queued",
+               b->work_pool != NULL ? work_pool_queued(b->work_pool) : 0);
     write_counter(out, "mpbroker_connections_opened_total",
                   "Connection requests (Syn) accepted.",
                   st->connections_opened);

@@ -211,6 +211,7 @@ static void host_init(struct loaded_plugin *p, struct event_base *base)
     p->host.auth_done = auth_chain_done;
     p->host.timer_start = host_timer_start;
     p->host.timer_cancel = host_timer_cancel;
+    p->host.run_blocking = auth_chain_run_blocking;
     p->base = base;
 }
 

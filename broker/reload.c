@@ -17,6 +17,7 @@
 #include "metrics.h"
 #include "reload.h"
 #include "session.h"
+#include "work_pool.h"
 
 /* What the new config needs before anything changes. */
 struct reload_plan {
@@ -68,6 +69,10 @@ static void check_fixed(const struct broker_conf *old,
     if (!same_string(old->plugin_dir, new->plugin_dir))
         conf_setting_error(errs, at(new, "plugin_dir"), "changing it needs "
                            "a restart");
+    if (old->auth_workers != new->auth_workers)
+        conf_setting_error(errs, conf_member_or_group(at(new, "limits"),
+                                                      "auth_workers"),
+                           "changing it needs a restart (the threads run)");
 }
 
 static bool is_kept(const struct reload_plan *p, const struct listener *l)
@@ -148,6 +153,9 @@ static void swap_authenticators(struct broker *b, struct plugin_set *fresh)
         }
         waiting[n++] = s;
     }
+    /* The old plugins' jobs (all cancelled now) call into their code:
+     * finish them before it is unloaded. */
+    work_pool_drain(b->work_pool);
     plugins_unload_authenticators(&b->plugins);
     b->plugins.authenticators = fresh->authenticators;
     b->plugins.n_authenticators = fresh->n_authenticators;
@@ -205,6 +213,8 @@ static void apply_limits(struct broker *b)
     }
     auth_throttle_configure(b->auth_throttle, b->conf.auth_failures_max,
                             b->conf.auth_block_s);
+    work_pool_configure(b->work_pool, b->conf.auth_queue_max,
+                        b->conf.auth_queue_per_source);
 }
 
 static void apply_log(const struct broker_conf *old,
@@ -302,6 +312,8 @@ static void describe(const struct broker_conf *old,
     if (old->log_lines_per_s != new->log_lines_per_s)
         changed(c, "log.lines_per_s %u -> %u", old->log_lines_per_s,
                 new->log_lines_per_s);
+    CHANGED_NUM(c, old, new, auth_queue_max);
+    CHANGED_NUM(c, old, new, auth_queue_per_source);
     CHANGED_NUM(c, old, new, shutdown_timeout_ms);
     if (old->log_level != new->log_level)
         changed(c, "log.level %s -> %s", mp_log_level_name(old->log_level),

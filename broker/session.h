@@ -57,12 +57,13 @@ struct session {
     size_t name_len;
     bool registered;            /* in broker->names */
     unsigned level;             /* protocol level announced at Auth */
-    char peer[64];              /* "127.0.0.1:5555", "[::1]:5555", "unix" */
     struct source *source;      /* its address's counts (sources.h); NULL
                                    for a session made without one */
     struct log_limit log_limit; /* lines about this client (client_log.h) */
     uint32_t bad_messages;      /* WAT-worthy messages in this window */
     uint32_t bad_window_s;      /* the window's start, monotonic seconds */
+    char peer[64];              /* "127.0.0.1:5555", "[::1]:5555",
+                                   "unix(uid=1000)" */
 
     struct conn_peer conns;      /* connections this client is an end of */
     /* The auth timeout, the close linger, the slow-consumer close; NULL

@@ -1,13 +1,8 @@
 /* sources.c - sockets per source address (see sources.h). */
-#define _GNU_SOURCE /* struct ucred */
 #include "config.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 
 #include "hashmap.h"
 #include "sources.h"
@@ -40,44 +35,6 @@ void source_table_free(struct source_table *t)
     }
     hashmap_free(t->by_key);
     free(t);
-}
-
-/* An IPv6 address's /64: its first 8 bytes, the rest zero. */
-static void ipv6_prefix_key(const struct in6_addr *addr, char *key)
-{
-    struct in6_addr prefix = *addr;
-    char text[INET6_ADDRSTRLEN];
-
-    memset(prefix.s6_addr + 8, 0, 8);
-    inet_ntop(AF_INET6, &prefix, text, sizeof text);
-    snprintf(key, SOURCE_KEY_MAX, "%s/64", text);
-}
-
-void source_key(const struct sockaddr *sa, evutil_socket_t fd, char *key)
-{
-    const struct sockaddr_in6 *in6;
-    struct ucred cred;
-    socklen_t len = sizeof cred;
-
-    if (sa->sa_family == AF_INET) {
-        const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)sa;
-        inet_ntop(AF_INET, &in->sin_addr, key, SOURCE_KEY_MAX);
-        return;
-    }
-    if (sa->sa_family == AF_INET6) {
-        in6 = (const struct sockaddr_in6 *)(const void *)sa;
-        /* An IPv4 client of a dual-stack socket is its IPv4 address. */
-        if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
-            inet_ntop(AF_INET, in6->sin6_addr.s6_addr + 12, key,
-                      SOURCE_KEY_MAX);
-        else
-            ipv6_prefix_key(&in6->sin6_addr, key);
-        return;
-    }
-    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0)
-        snprintf(key, SOURCE_KEY_MAX, "uid:%lu", (unsigned long)cred.uid);
-    else
-        snprintf(key, SOURCE_KEY_MAX, "unix");
 }
 
 struct source *source_find(const struct source_table *t, const char *key)

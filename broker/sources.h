@@ -4,9 +4,11 @@
  * limits.max_unauthenticated_per_address).
  *
  * A source is where a socket comes from, grouped as an attacker's
- * addresses are: an IPv4 address; an IPv6 /64 (the smallest prefix a
- * site is given, so one host can rotate through 2^64 addresses); the
- * user id of a Unix socket peer (SO_PEERCRED). A source lives while
+ * addresses are, and as the login throttle counts them (its
+ * auth_throttle_source() makes the keys): an IPv4 address; an IPv6 /64
+ * (the smallest prefix a site is given, so one host can rotate through
+ * 2^64 addresses); the user id of a Unix socket peer (SO_PEERCRED). A
+ * source lives while
  * sockets of it do, so the table holds no more entries than sockets.
  *
  * Ownership: the broker owns the table; the table owns its sources. A
@@ -17,9 +19,6 @@
 #define MP_BROKER_SOURCES_H
 
 #include <stddef.h>
-#include <sys/socket.h>
-
-#include <event2/util.h>
 
 struct source_table;
 
@@ -29,15 +28,13 @@ struct source {
     char key[];               /* "192.0.2.7", "2001:db8:1:2::/64", "uid:1000" */
 };
 
-/* Longest key, with its NUL. */
-#define SOURCE_KEY_MAX 56
+/* Longest key, with its NUL (keys are made by auth_throttle_source(),
+ * whose AUTH_SOURCE_MAX this is). */
+#define SOURCE_KEY_MAX 64
 
 struct source_table *source_table_new(void);
 /* Every source must have been released. */
 void source_table_free(struct source_table *table);
-
-/* The source key of a socket accepted from `sa` into key[SOURCE_KEY_MAX]. */
-void source_key(const struct sockaddr *sa, evutil_socket_t fd, char *key);
 
 /* The source named `key`, or NULL if it has no socket now. */
 struct source *source_find(const struct source_table *table, const char *key);

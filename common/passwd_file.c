@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -48,7 +49,8 @@ struct mp_passwd {
     struct entry *entries; /* sorted by name (bytes, then length) */
     size_t count;
     size_t legacy;
-    const char *dummy_hash; /* settings for unknown names, see verify */
+    const char *dummy_hash; /* settings when the file has no user */
+    uint64_t dummy_key;     /* picks an entry for an unknown name */
 };
 
 /* ---------------------------------------------------------------------- */
@@ -280,15 +282,54 @@ static int check_duplicates(const struct mp_passwd *pw, const char *path,
     return -1;
 }
 
-/* The settings an unknown name is hashed against: a real entry's, so that
- * the cost matches what a known name costs. Prefer a non-legacy one, as
- * weak methods are also the fast ones. */
-static const char *pick_dummy_hash(const struct mp_passwd *pw)
+/*
+ * An unknown name is hashed against the settings of a real entry, so that
+ * it costs what a known name costs. Which entry is a keyed hash of the
+ * name: the same name always gets the same entry (as a real user always
+ * has the same method), and in a file that mixes methods the unknown names
+ * spread over them as the users do. One fixed entry would not do: in a
+ * file of yescrypt users and one md5-crypt user, every unknown name would
+ * cost 200 ms and the md5-crypt user 0.5 ms, which tells that user exists.
+ *
+ * The key is drawn from the stored hashes (their salts and outputs are
+ * secret), so clients cannot predict the mapping, and it survives
+ * restarts while the file is unchanged (a per-process key would let a
+ * client compare a name's cost before and after a restart).
+ */
+static uint64_t mix64(uint64_t x)
 {
+    /* splitmix64's finalizer */
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ULL;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
+static uint64_t absorb(uint64_t h, const char *bytes, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        h = mix64(h ^ (unsigned char)bytes[i]);
+    return h;
+}
+
+static void pick_dummies(struct mp_passwd *pw)
+{
+    uint64_t key = 0x6d7062726f6b6572ULL; /* "mpbroker" */
+
     for (size_t i = 0; i < pw->count; i++)
-        if (!pw->entries[i].legacy)
-            return pw->entries[i].hash;
-    return pw->count > 0 ? pw->entries[0].hash : fallback_dummy_hash;
+        key = absorb(key, pw->entries[i].hash, strlen(pw->entries[i].hash));
+    pw->dummy_key = key;
+    pw->dummy_hash = fallback_dummy_hash;
+}
+
+static const char *dummy_hash_for(const struct mp_passwd *pw,
+                                  const char *name, size_t name_len)
+{
+    if (pw->count == 0)
+        return pw->dummy_hash;
+    return pw->entries[absorb(pw->dummy_key, name, name_len) % pw->count]
+        .hash;
 }
 
 int mp_passwd_parse(const char *path, const char *text, size_t len,
@@ -322,7 +363,7 @@ int mp_passwd_parse(const char *path, const char *text, size_t len,
         mp_passwd_free(pw);
         return -1;
     }
-    pw->dummy_hash = pick_dummy_hash(pw);
+    pick_dummies(pw);
     *out = pw;
     return 0;
 
@@ -487,6 +528,8 @@ enum mp_passwd_result mp_passwd_verify(const struct mp_passwd *pw,
                                        size_t secret_len)
 {
     const char *hash = mp_passwd_lookup(pw, name, name_len);
+    const char *setting = hash != NULL ? hash
+                                       : dummy_hash_for(pw, name, name_len);
     char computed[MP_PASSWD_HASH_MAX];
     bool match;
     int rc;
@@ -496,13 +539,10 @@ enum mp_passwd_result mp_passwd_verify(const struct mp_passwd *pw,
     if (!secret_is_hashable(secret, secret_len))
         return hash != NULL ? MP_PASSWD_MISMATCH : MP_PASSWD_UNKNOWN;
 
-    rc = run_crypt(hash != NULL ? hash : pw->dummy_hash, secret, secret_len,
-                   computed);
+    rc = run_crypt(setting, secret, secret_len, computed);
     if (rc < 0)
         return MP_PASSWD_ERROR;
-    match = rc > 0 && equal_in_constant_time(computed, hash != NULL
-                                                            ? hash
-                                                            : pw->dummy_hash);
+    match = rc > 0 && equal_in_constant_time(computed, setting);
     explicit_bzero(computed, sizeof computed);
     if (hash == NULL)
         return MP_PASSWD_UNKNOWN;

@@ -71,9 +71,12 @@ enum mp_passwd_result {
 /*
  * Check secret[0..secret_len) (any bytes) for name[0..name_len).
  *
- * An unknown name costs about as much as a known one (the secret is hashed
- * against a real entry's settings and the result thrown away), so timing
- * does not tell which names exist. A secret holding a NUL byte or longer
+ * An unknown name costs about as much as a known one: the secret is hashed
+ * against the settings of a real entry, picked by a keyed hash of the name
+ * (secret, and fixed while the file is), and the result thrown away. In a
+ * file that mixes methods, unknown names cost what the users of each
+ * method cost, in the same proportions, so timing does not tell which
+ * names exist. A secret holding a NUL byte or longer
  * than MP_PASSWD_SECRET_MAX never matches: crypt(3) would silently cut it
  * at the NUL, so "pw\0anything" would pass for "pw".
  */

@@ -15,9 +15,10 @@
  *  - no libevent or libconfig type crosses this boundary: a plugin builds
  *    against this header and mp/protocol.h alone.
  *
- * Threading: the broker is single-threaded. Every callback below is called
- * from the broker's event loop thread, and every host function must be
- * called from that thread only.
+ * Threading: every callback below is called from the broker's event loop
+ * thread, and every host function must be called from that thread only.
+ * The one exception is the work() function a plugin hands to
+ * host->run_blocking(): it runs on a broker worker thread (see there).
  *
  * A minimal authenticator:
  *
@@ -151,7 +152,37 @@ struct mp_host {
                                     void (*cb)(void *arg), void *arg);
     void (*timer_cancel)(struct mp_timer *timer);
 
-    void *reserved[8];
+    /*
+     * Optional (mpbroker 0.4, in place of a reserved member: an older
+     * broker leaves it NULL, so test it before use). Run the blocking part
+     * of a login - hashing a password, a blocking lookup - off the event
+     * loop: work(arg) runs on one of the broker's worker threads, then
+     * done(arg, cancelled) runs on the loop thread.
+     *
+     * Call it from authenticate() for `ticket` and return MP_AUTH_PENDING
+     * (or later, while the ticket is pending); one job per ticket at a time.
+     * Returns 0 when queued; then done() is called exactly once, and:
+     *  - cancelled == 0: the ticket is still pending; done() must answer it
+     *    with auth_done() (or start another job);
+     *  - cancelled != 0: the client left (or the broker reloads or exits):
+     *    the ticket is gone; done() only frees arg. work() may or may not
+     *    have run. The broker waits for such jobs before cleanup().
+     * Returns 1 when the broker is busy (its queue of logins waiting for a
+     * worker is full, or this client's source has its share of it queued):
+     * refuse the login with a reason such as "busy, try later". Returns -1
+     * on other errors (out of memory, a job already running for the
+     * ticket). done() is not called after 1 or -1.
+     *
+     * work() runs concurrently with the loop thread and other work()s: it
+     * may read data the plugin does not change while jobs run (keep such
+     * data alive until done()), must use thread-safe calls (crypt_r, not
+     * crypt), and must call no host function.
+     */
+    int (*run_blocking)(struct mp_auth_ticket *ticket,
+                        void (*work)(void *arg),
+                        void (*done)(void *arg, int cancelled), void *arg);
+
+    void *reserved[7];
 };
 
 /* ------------------------------------------------------------------------
@@ -169,7 +200,9 @@ struct mp_auth_request {
     size_t name_len;
     const unsigned char *secret;  /* may hold any bytes, NUL included */
     size_t secret_len;
-    const char *peer;             /* "192.0.2.1:4242", "[::1]:4242", "unix" */
+    const char *peer;             /* "192.0.2.1:4242", "[::1]:4242",
+                                     "unix(uid=1000)" ("unix" when the
+                                     kernel does not tell the uid) */
     const char *listener;         /* "tcp:127.0.0.1:7330", "unix:/path" */
     const char *format;           /* translator name of the session */
     unsigned level;               /* protocol level the client announced */

@@ -29,7 +29,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -110,21 +109,6 @@ static void remove_files(void)
     rmdir(dir);
 }
 
-static void write_file(const char *path, const void *bytes, size_t len)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    const char *p = bytes;
-
-    FUZZ_CHECK(fd >= 0, "cannot create %s: %s", path, strerror(errno));
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        FUZZ_CHECK(n > 0, "cannot write %s: %s", path, strerror(errno));
-        p += n;
-        len -= (size_t)n;
-    }
-    close(fd);
-}
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     const char *tmp = getenv("TMPDIR");
@@ -141,7 +125,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     snprintf(conf_path, sizeof conf_path, "%s/fuzz.conf", dir);
     for (size_t i = 0; i < N_INCLUDES; i++) {
         snprintf(path, sizeof path, "%s/%s", dir, include_files[i].name);
-        write_file(path, include_files[i].text, strlen(include_files[i].text));
+        fuzz_write_file(path, include_files[i].text,
+                        strlen(include_files[i].text));
     }
     atexit(remove_files);
     base = event_base_new();
@@ -332,7 +317,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (!includes_safe(data, size))
         return 0;
-    write_file(conf_path, data, size);
+    fuzz_write_file(conf_path, data, size);
     errors_init(&errs);
     if (conf_load(&conf, conf_path, "/nonexistent", &errs) == 0) {
         FUZZ_CHECK(!errors_any(&errs), "success with %zu errors", errs.count);

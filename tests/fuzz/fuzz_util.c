@@ -1,10 +1,13 @@
 /* fuzz_util.c - helpers shared by the harnesses (see fuzz_util.h). */
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fuzz_util.h"
 
@@ -119,4 +122,19 @@ uint64_t fuzz_hash(const uint8_t *data, size_t size)
         h *= 0x100000001b3u;
     }
     return h;
+}
+
+void fuzz_write_file(const char *path, const void *bytes, size_t len)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    const char *p = bytes;
+
+    FUZZ_CHECK(fd >= 0, "cannot create %s: %s", path, strerror(errno));
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        FUZZ_CHECK(n > 0, "cannot write %s: %s", path, strerror(errno));
+        p += n;
+        len -= (size_t)n;
+    }
+    close(fd);
 }

@@ -49,6 +49,10 @@ bool fuzz_message_equal(const struct mp_message *a,
 /* Print a message on stderr, for failure reports. */
 void fuzz_print_message(const char *label, const struct mp_message *msg);
 
+/* Write path (created 0600, or truncated) with bytes[0..len); aborts on
+ * failure. */
+void fuzz_write_file(const char *path, const void *bytes, size_t len);
+
 /* FNV-1a: a cheap, deterministic hash of the input. */
 uint64_t fuzz_hash(const uint8_t *data, size_t size);
 

@@ -22,6 +22,7 @@ INTEGRATION_LDADD = tests/support/libmptest.la $(TEST_LIBS) -lpthread
 
 INTEGRATION_TESTS = \
 	tests/integration/test_auth \
+	tests/integration/test_hashing \
 	tests/integration/test_routing \
 	tests/integration/test_formats \
 	tests/integration/test_limits \
@@ -35,6 +36,11 @@ tests_integration_test_auth_SOURCES = tests/integration/test_auth.c
 tests_integration_test_auth_CPPFLAGS = $(INTEGRATION_CPPFLAGS)
 tests_integration_test_auth_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_auth_LDADD = $(INTEGRATION_LDADD)
+
+tests_integration_test_hashing_SOURCES = tests/integration/test_hashing.c
+tests_integration_test_hashing_CPPFLAGS = $(INTEGRATION_CPPFLAGS)
+tests_integration_test_hashing_CFLAGS = $(TEST_CFLAGS)
+tests_integration_test_hashing_LDADD = $(INTEGRATION_LDADD) $(CRYPT_LIBS)
 
 tests_integration_test_routing_SOURCES = tests/integration/test_routing.c
 tests_integration_test_routing_CPPFLAGS = $(INTEGRATION_CPPFLAGS)

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 
@@ -636,7 +637,8 @@ Test(auth, failed_logins_block_the_address)
     rc_expect_auth_failure(c, "too many failed logins from this address; "
                               "try again later");
     rc_close(c);
-    /* Unix socket peers are not counted: alice still gets in there. */
+    /* Unix socket peers count by uid, apart from 127.0.0.1: alice still
+     * gets in there. */
     wrong_secret(h, 1, "invalid name or secret");
     c = rc_login(h, 1, RC_BINARY, "alice", "s3cret");
     rc_close(c);
@@ -644,6 +646,41 @@ Test(auth, failed_logins_block_the_address)
     char *log = harness_log_text(h);
     cr_assert(strstr(log, "guess-1234") == NULL, "a secret was logged");
     free(log);
+    harness_stop(h);
+}
+
+/* Issue 13: guessing over the Unix socket was never throttled. Now its
+ * peers are counted by uid (SO_PEERCRED). */
+Test(auth, failed_logins_over_unix_socket_block_the_uid)
+{
+    struct harness *h = harness_new();
+    char *alice = harness_passwd_entry("alice", "s3cret");
+    char passwd[512], expected[64];
+    struct rc_client *c;
+
+    snprintf(passwd, sizeof passwd, "%s\n", alice);
+    free(alice);
+    harness_write_file(h, "mpbroker.passwd", passwd);
+    harness_boot(h,
+        "listeners = ( { unix = \"@DIR@/s\"; translator = \"binary\"; },\n"
+        "              { address = \"127.0.0.1\"; port = 0; translator = \"binary\"; } );\n"
+        "authenticators = ( { module = \"auth_passwd.so\";"
+        " options = { file = \"@DIR@/mpbroker.passwd\"; }; } );\n"
+        "limits = { auth_failures_max = 3; auth_block_s = 600; };\n");
+    for (int i = 0; i < 3; i++)
+        wrong_secret(h, 0, "invalid name or secret");
+    snprintf(expected, sizeof expected,
+             "refusing logins from the address of unix(uid=%lu)",
+             (unsigned long)getuid());
+    cr_assert(harness_wait_log(h, expected, mpt_ms(MPT_MSG_MS)));
+    c = rc_connect(h, 0, RC_BINARY);
+    cr_assert(rc_send(c, RC_AUTH, "alice", "", rc_str("s3cret")));
+    rc_expect_auth_failure(c, "too many failed logins from this address; "
+                              "try again later");
+    rc_close(c);
+    /* Other sources are counted apart: TCP from 127.0.0.1 still works. */
+    c = rc_login(h, 1, RC_BINARY, "alice", "s3cret");
+    rc_close(c);
     harness_stop(h);
 }
 

@@ -188,3 +188,22 @@ Test(reload, changing_translators_needs_a_restart)
     rc_close(rc_login_any(h, BINARY, RC_BINARY, "still"));
     harness_stop(h);
 }
+
+/* The hashing queue's limits reload; the number of workers does not (the
+ * threads are running). */
+Test(reload, auth_queue_limits_reload_but_workers_need_a_restart)
+{
+    struct harness *h = harness_start(MPT_AUTH_ALLOW_ALL MPT_LISTEN_JSON_BINARY);
+
+    reload_with(h, MPT_AUTH_ALLOW_ALL MPT_LISTEN_JSON_BINARY
+                   "limits = { auth_queue_max = 8; auth_queue_per_source = 2; };\n",
+                "configuration reloaded");
+    cr_assert(harness_log_contains(h, "auth_queue_max 64 -> 8"));
+    cr_assert(harness_log_contains(h, "auth_queue_per_source 4 -> 2"));
+    reload_with(h, MPT_AUTH_ALLOW_ALL MPT_LISTEN_JSON_BINARY
+                   "limits = { auth_workers = 3; };\n",
+                "limits.auth_workers: changing it needs a restart");
+    cr_assert(harness_wait_log(h, "reload failed", mpt_ms(MPT_MSG_MS)));
+    rc_close(rc_login_any(h, BINARY, RC_BINARY, "still"));
+    harness_stop(h);
+}

@@ -31,3 +31,12 @@ TESTS += tests/unit/test_log
 tests_unit_test_log_SOURCES = tests/unit/test_log.c
 tests_unit_test_log_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_log_LDADD = common/libmpcommon.la $(TEST_LIBS)
+
+check_PROGRAMS += tests/unit/test_work_pool
+TESTS += tests/unit/test_work_pool
+tests_unit_test_work_pool_SOURCES = tests/unit/test_work_pool.c \
+	broker/work_pool.c broker/work_pool.h
+tests_unit_test_work_pool_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/broker
+tests_unit_test_work_pool_CFLAGS = $(TEST_CFLAGS) $(LIBEVENT_CFLAGS)
+tests_unit_test_work_pool_LDADD = common/libmpcommon.la $(LIBEVENT_LIBS) \
+	$(TEST_LIBS)
