@@ -21,7 +21,7 @@ struct conn_table;
 struct auth_throttle;
 struct listener;
 struct session;
-struct evhttp;
+struct http_server;
 
 struct broker {
     struct event_base *base;
@@ -44,7 +44,7 @@ struct broker {
                                    the one to pause when a recipient's
                                    output passes the high water mark */
     struct broker_stats stats;  /* for the metrics endpoint */
-    struct evhttp *metrics;     /* the metrics listener, if configured */
+    struct http_server *metrics; /* the metrics listener, if configured */
     bool shutting_down;         /* SIGTERM/SIGINT: flushing, then exit */
     struct event *shutdown_timer; /* bounds that by shutdown_timeout_ms */
 };

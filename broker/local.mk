@@ -8,7 +8,9 @@ broker_libmpbroker_la_SOURCES = \
 	broker/plugin_loader.c broker/plugin_loader.h \
 	broker/auth_chain.c broker/auth_chain.h \
 	broker/auth_throttle.c broker/auth_throttle.h \
+	broker/accept_pause.c broker/accept_pause.h \
 	broker/listener.c broker/listener.h \
+	broker/http_server.c broker/http_server.h \
 	broker/tls.c broker/tls.h \
 	broker/metrics.c broker/metrics.h broker/stats.h \
 	broker/notify.c broker/notify.h \

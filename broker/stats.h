@@ -24,6 +24,13 @@ struct broker_stats {
     uint64_t slow_disconnects;      /* past output_hard_limit */
     uint64_t backpressure_stalls;   /* a sender paused for a recipient */
     uint64_t connections_opened;    /* Syns accepted into the table */
+    /* The metrics listener's HTTP clients (http_server.h): */
+    uint64_t http_connections;      /* accepted */
+    uint64_t http_unanswered;       /* closed before a request reached a
+                                       handler (too large, malformed,
+                                       timed out, abandoned) */
+    uint64_t http_timeouts;         /* closed at metrics.timeout_ms */
+    uint64_t http_connection_limit; /* times max_connections was reached */
 };
 
 #endif
