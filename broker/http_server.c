@@ -56,7 +56,7 @@ struct http_server {
     struct http_conn *conns;
     time_t last_limit_log;
     bool closing;                 /* in http_server_free */
-    struct http_route routes[HTTP_SERVER_MAX_ROUTES + 1];
+    struct http_route routes[HTTP_SERVER_MAX_ROUTES];
     size_t n_routes;
     struct http_server *next;     /* in `servers` */
 };
@@ -69,6 +69,7 @@ struct http_conn {
     struct event *deadline;       /* timeout_ms after the accept */
     bool set_up;                  /* finish_setup() ran */
     bool answered;                /* a request reached a handler */
+    bool done;                    /* ... and its answer went out */
     struct http_conn *prev, *next;
 };
 
@@ -157,7 +158,8 @@ static void setup_cb(evutil_socket_t fd, short what, void *arg)
     finish_setup(arg);
 }
 
-/* timeout_ms since the accept: end the connection as evhttp ends one on
+/* timeout_ms since the accept, or an answer sent on a connection evhttp
+ * would keep open (answer_sent): end the connection as evhttp ends one on
  * its own timeout (which frees it, and `c` with it). */
 static void deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -165,7 +167,8 @@ static void deadline_cb(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
-    c->server->stats->http_timeouts++;
+    if (!c->done)
+        c->server->stats->http_timeouts++;
     bufferevent_trigger_event(c->bev, BEV_EVENT_TIMEOUT | BEV_EVENT_READING,
                               0);
 }
@@ -234,18 +237,30 @@ static void accept_error_cb(struct evconnlistener *evl, void *http)
  * Requests
  */
 
-static void mark_answered(struct http_server *s, struct evhttp_request *req)
+static struct http_conn *conn_of(struct http_server *s,
+                                 struct evhttp_request *req)
 {
     struct evhttp_connection *evcon = evhttp_request_get_connection(req);
     struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon)
                                     : NULL;
+    struct http_conn *c = s->conns;
 
-    for (struct http_conn *c = s->conns; c != NULL; c = c->next) {
-        if (c->bev == bev) {
-            c->answered = true;
-            return;
-        }
-    }
+    while (c != NULL && c->bev != bev)
+        c = c->next;
+    return c;
+}
+
+/* The answer is out. "Connection: close" makes evhttp close the
+ * connection right after this, except after CONNECT (it keeps a tunnel
+ * open, whatever the headers say): close it then from the loop. */
+static void answer_sent(struct evhttp_request *req, void *arg)
+{
+    struct http_conn *c = arg;
+    struct timeval now = {0, 0};
+
+    (void)req;
+    c->done = true;
+    evtimer_add(c->deadline, &now);
 }
 
 /* 405 with the methods allowed (evhttp_send_error() would drop the
@@ -268,8 +283,22 @@ static void route_cb(struct evhttp_request *req, void *arg)
 {
     struct http_route *r = arg;
     enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+    struct http_conn *c = conn_of(r->server, req);
 
-    mark_answered(r->server, req);
+    if (c != NULL && c->done) {
+        /* A request pipelined after the answer to CONNECT: one request a
+         * connection, so close it unanswered. evhttp's error path frees
+         * the connection (and `c`) and leaves this request, detached, to
+         * us; evhttp 2.1 touches neither after this callback. */
+        bufferevent_trigger_event(c->bev, BEV_EVENT_EOF | BEV_EVENT_READING,
+                                  0);
+        evhttp_request_free(req);
+        return;
+    }
+    if (c != NULL) {
+        c->answered = true;
+        evhttp_request_set_on_complete_cb(req, answer_sent, c);
+    }
     /* One request a connection: nothing for a slow client to keep open
      * past its answer, and timeout_ms bounds a connection's whole life. */
     evhttp_add_header(evhttp_request_get_output_headers(req), "Connection",
@@ -285,7 +314,7 @@ int http_server_route(struct http_server *s, const char *path,
 {
     struct http_route *r;
 
-    if (s->n_routes == HTTP_SERVER_MAX_ROUTES + 1)
+    if (s->n_routes == HTTP_SERVER_MAX_ROUTES)
         return -1;
     r = &s->routes[s->n_routes++];
     r->server = s;

@@ -45,7 +45,8 @@ struct http_server *http_server_new(struct event_base *base,
                                     struct errors *errs);
 
 /* Answer GET/HEAD `path` with `handler`; any other path with the one
- * given for NULL. At most HTTP_SERVER_MAX_ROUTES; returns 0 or -1. */
+ * given for NULL. At most HTTP_SERVER_MAX_ROUTES in all, the NULL one
+ * included; returns 0 or -1. */
 enum { HTTP_SERVER_MAX_ROUTES = 4 };
 int http_server_route(struct http_server *s, const char *path,
                       http_handler handler, void *arg);

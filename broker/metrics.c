@@ -156,7 +156,7 @@ static void write_metrics(struct evbuffer *out, const struct broker *b)
                   "Times a client was paused for a slow recipient.",
                   st->backpressure_stalls);
     write_counter(out, "mpbroker_http_connections_total",
-                  "Connections accepted by this metrics listener.",
+                  "Connections accepted on the metrics listener.",
                   st->http_connections);
     write_counter(out, "mpbroker_http_unanswered_total",
                   "Metrics connections closed before their request was "
