@@ -1,6 +1,7 @@
 /* fuzz_util.c - helpers shared by the harnesses (see fuzz_util.h). */
 #include "config.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -119,4 +120,19 @@ uint64_t fuzz_hash(const uint8_t *data, size_t size)
         h *= 0x100000001b3u;
     }
     return h;
+}
+
+FILE *fuzz_temp_config(const char *name, char *path, size_t len)
+{
+    const char *tmp = getenv("TMPDIR");
+    FILE *f;
+    int fd;
+
+    snprintf(path, len, "%s/%s-XXXXXX.conf",
+             tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp", name);
+    fd = mkstemps(path, 5);
+    FUZZ_CHECK(fd >= 0, "mkstemps %s: %s", path, strerror(errno));
+    f = fdopen(fd, "w");
+    FUZZ_CHECK(f != NULL, "fdopen: %s", strerror(errno));
+    return f;
 }
