@@ -219,6 +219,17 @@ static void metrics_answer_on(int port)
     http_response_free(&r);
 }
 
+/* A reload with `body` fails, logging `error`; nothing of it applies. */
+static void reload_fails(struct harness *h, const char *body,
+                         const char *error)
+{
+    reload_with(h, body, "reload failed: still running on the configuration "
+                         "loaded before");
+    cr_assert(harness_log_contains(h, error), "no \"%s\" in the log", error);
+    cr_assert_not(harness_log_contains(h, "configuration reloaded"));
+    cr_assert_not(harness_log_contains(h, "no longer listening"));
+}
+
 #define METRICS_ON(port) "metrics = { address = \"127.0.0.1\"; port = " port "; };\n"
 
 /* Before: the old metrics listener was closed, the new one failed to
@@ -237,12 +248,9 @@ Test(reload, metrics_on_a_busy_port_fails_the_reload)
              "metrics = { address = \"127.0.0.1\"; port = ");
     snprintf(body + strlen(body), sizeof body - strlen(body), "%d; };\n",
              busy_port);
-    reload_with(h, body, "reload failed: still running on the configuration "
-                         "loaded before");
     snprintf(want, sizeof want, "metrics.port: cannot listen on 127.0.0.1 "
              "port %d: Address already in use", busy_port);
-    cr_assert(harness_log_contains(h, want), "no \"%s\" in the log", want);
-    cr_assert_not(harness_log_contains(h, "configuration reloaded"));
+    reload_fails(h, body, want);
     metrics_answer_on(old_port);
     /* The rest of that file was not applied either. */
     cr_assert_not(harness_log_contains(h, "max_clients 10000 -> 77"));
@@ -272,12 +280,9 @@ Test(reload, a_listener_on_a_busy_port_fails_the_reload)
              "listeners = ( { address = \"127.0.0.1\"; port = %d; translator = \"binary\"; } );\n"
              "metrics = { address = \"127.0.0.1\"; port = 0; max_connections = 5; };\n",
              MPT_AUTH_ALLOW_ALL, busy_port);
-    reload_with(h, body, "reload failed: still running on the configuration "
-                         "loaded before");
     snprintf(want, sizeof want, "cannot listen on 127.0.0.1 port %d: Address "
              "already in use", busy_port);
-    cr_assert(harness_log_contains(h, want), "no \"%s\" in the log", want);
-    cr_assert_not(harness_log_contains(h, "no longer listening"));
+    reload_fails(h, body, want);
     /* The old listeners still accept, and the old metrics still answer. */
     c = rc_connect_tcp(json.host, json.port, RC_JSON);
     cr_assert_not_null(c, "the json listener was closed by a failed reload");
