@@ -25,7 +25,7 @@ struct auth_throttle;
 struct work_pool;
 struct listener;
 struct session;
-struct evhttp;
+struct http_server;
 struct source_table;
 
 struct broker {
@@ -53,7 +53,7 @@ struct broker {
                                    the one to pause when a recipient's
                                    output passes the high water mark */
     struct broker_stats stats;  /* for the metrics endpoint */
-    struct evhttp *metrics;     /* the metrics listener, if configured */
+    struct http_server *metrics; /* the metrics listener, if configured */
     bool shutting_down;         /* SIGTERM/SIGINT: flushing, then exit */
     struct event *shutdown_timer; /* bounds that by shutdown_timeout_ms */
 };

@@ -37,7 +37,8 @@ static const struct setting_spec top_specs[] = {
 };
 
 static const struct setting_spec metrics_specs[] = {
-    {"address", V_STRING}, {"port", V_INT}, {NULL, 0},
+    {"address", V_STRING}, {"port", V_INT}, {"max_connections", V_INT},
+    {"timeout_ms", V_INT}, {"max_header_size", V_INT}, {NULL, 0},
 };
 
 static const struct setting_spec translator_specs[] = {
@@ -645,15 +646,25 @@ static void read_metrics(struct broker_conf *conf, const config_setting_t *g,
 {
     const char *address;
     long long port = CONF_DEFAULT_METRICS_PORT;
+    long long max_conns = CONF_DEFAULT_METRICS_MAX_CONNECTIONS;
+    long long timeout_ms = CONF_DEFAULT_METRICS_TIMEOUT_MS;
+    long long max_header = CONF_DEFAULT_METRICS_MAX_HEADER_SIZE;
 
     if (g == NULL)
         return;
     check_members(g, metrics_specs, errs);
     address = string_member(g, "address");
     int_member(g, "port", 0, 65535, &port, errs);
+    int_member(g, "max_connections", 1, 4096, &max_conns, errs);
+    int_member(g, "timeout_ms", 100, 3600000, &timeout_ms, errs);
+    /* Below 1 KiB a browser's or a proxy's request may not fit. */
+    int_member(g, "max_header_size", 1024, 1 << 20, &max_header, errs);
     conf->metrics.entry = g;
     conf->metrics.address = address ? address : CONF_DEFAULT_METRICS_ADDRESS;
     conf->metrics.port = (int)port;
+    conf->metrics.max_connections = (unsigned)max_conns;
+    conf->metrics.timeout_ms = (unsigned)timeout_ms;
+    conf->metrics.max_header_size = (size_t)max_header;
 }
 
 static void read_log(struct broker_conf *conf, const config_setting_t *g,

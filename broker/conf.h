@@ -55,11 +55,15 @@ struct listener_conf {
     struct tls_conf tls;    /* TCP only */
 };
 
-/* The `metrics` group: where to serve /metrics and /healthz. */
+/* The `metrics` group: where to serve /metrics and /healthz, and the
+ * limits on its HTTP clients (see metrics.h). */
 struct metrics_conf {
     const config_setting_t *entry; /* NULL: no metrics listener */
     const char *address;
     int port;
+    unsigned max_connections;      /* open at once; more wait to be accepted */
+    unsigned timeout_ms;           /* a connection's whole life */
+    size_t max_header_size;        /* request line and headers, in bytes */
 };
 
 struct broker_conf {
@@ -124,6 +128,9 @@ struct broker_conf {
 #define CONF_DEFAULT_SHUTDOWN_TIMEOUT_MS 5000
 #define CONF_DEFAULT_METRICS_ADDRESS "127.0.0.1"
 #define CONF_DEFAULT_METRICS_PORT 9330
+#define CONF_DEFAULT_METRICS_MAX_CONNECTIONS 16
+#define CONF_DEFAULT_METRICS_TIMEOUT_MS 10000
+#define CONF_DEFAULT_METRICS_MAX_HEADER_SIZE 8192
 #define CONF_DEFAULT_AUTH_FAILURES_MAX 10
 #define CONF_DEFAULT_AUTH_BLOCK_S 60
 #define CONF_DEFAULT_SLOW_CONSUMER_TIMEOUT_MS 10000

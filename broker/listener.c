@@ -17,6 +17,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "accept_pause.h"
 #include "auth_throttle.h"
 #include "broker.h"
 #include "listener.h"
@@ -25,10 +26,7 @@
 #include "sources.h"
 #include "tls.h"
 
-/* ACCEPT_LOG_INTERVAL_S: while accept() keeps failing (an "episode", e.g.
- * out of file descriptors), it is logged at its start and then at most
- * once per interval, so a long shortage cannot flood the log. */
-enum { LISTEN_BACKLOG = 512, ACCEPT_RETRY_MS = 1000, ACCEPT_LOG_INTERVAL_S = 60 };
+enum { LISTEN_BACKLOG = 512 };
 
 /* A Unix peer by its uid ("unix(uid=1000)"), which the login throttle
  * counts under (auth_throttle.h); "unix" where the kernel does not say. */
@@ -141,11 +139,7 @@ static void accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
     (void)evl;
     (void)socklen;
     format_address(fd, sa, peer, sizeof peer);
-    if (l->failed_accepts > 0) {
-        log_notice("accepting on %s again after %lu failed accepts",
-                   l->label, l->failed_accepts);
-        l->failed_accepts = 0;
-    }
+    accept_pause_accepted(&l->pause);
     auth_throttle_source(peer, key, sizeof key);
     refusal = admission_refusal(b, source_find(b->sources, key), &limit);
     if (refusal != NULL) {
@@ -171,38 +165,18 @@ static void accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
     session_new(b, l, fd, peer, src);
 }
 
-static void retry_cb(evutil_socket_t fd, short what, void *arg)
-{
-    struct listener *l = arg;
-
-    (void)fd;
-    (void)what;
-    evconnlistener_enable(l->evl);
-}
-
 /* accept() failed (e.g. out of file descriptors): pause this listener for
  * a while instead of spinning on a socket that stays readable. */
 static void accept_error_cb(struct evconnlistener *evl, void *arg)
 {
     struct listener *l = arg;
-    struct timeval tv = {.tv_sec = ACCEPT_RETRY_MS / 1000,
-                         .tv_usec = (ACCEPT_RETRY_MS % 1000) * 1000};
 
-    time_t now = time(NULL);
-
-    if (l->failed_accepts++ == 0 ||
-        now - l->last_accept_log >= ACCEPT_LOG_INTERVAL_S) {
-        log_error("accept on %s failed: %s; pausing it for %d ms", l->label,
-                  evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()),
-                  ACCEPT_RETRY_MS);
-        l->last_accept_log = now;
-    }
-    evconnlistener_disable(evl);
-    evtimer_add(l->retry, &tv);
+    (void)evl;
+    accept_pause_failed(&l->pause);
 }
 
-static int bind_tcp(const struct listener_conf *lc, char *label, size_t len,
-                    struct errors *errs)
+int listen_tcp(const config_setting_t *entry, const char *address, int port,
+               char *label, size_t len, struct errors *errs)
 {
     struct addrinfo hints = {.ai_family = AF_UNSPEC,
                              .ai_socktype = SOCK_STREAM,
@@ -210,14 +184,14 @@ static int bind_tcp(const struct listener_conf *lc, char *label, size_t len,
     struct addrinfo *res = NULL;
     struct sockaddr_storage bound;
     socklen_t bound_len = sizeof bound;
-    char port[8];
+    char service[8];
     int fd = -1, one = 1, rc;
 
-    snprintf(port, sizeof port, "%d", lc->port);
-    rc = getaddrinfo(lc->address, port, &hints, &res);
+    snprintf(service, sizeof service, "%d", port);
+    rc = getaddrinfo(address, service, &hints, &res);
     if (rc != 0) {
-        conf_setting_error(errs, lc->entry, "address \"%s\": %s",
-                           lc->address, gai_strerror(rc));
+        conf_setting_error(errs, entry, "address \"%s\": %s", address,
+                           gai_strerror(rc));
         return -1;
     }
     fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -232,12 +206,11 @@ static int bind_tcp(const struct listener_conf *lc, char *label, size_t len,
         getsockname(fd, (struct sockaddr *)&bound, &bound_len) != 0)
         goto fail;
     freeaddrinfo(res);
-    format_address(fd, (struct sockaddr *)&bound, label + 4, len - 4);
-    memcpy(label, "tcp:", 4);
+    format_address(fd, (struct sockaddr *)&bound, label, len);
     return fd;
 fail:
-    conf_setting_error(errs, lc->entry, "cannot listen on %s port %d: %s",
-                       lc->address, lc->port, strerror(errno));
+    conf_setting_error(errs, entry, "cannot listen on %s port %d: %s",
+                       address, port, strerror(errno));
     if (fd >= 0)
         close(fd);
     freeaddrinfo(res);
@@ -339,10 +312,9 @@ static int bind_unix(const struct listener_conf *lc, char *label, size_t len,
 
 static void listener_free(struct listener *l)
 {
+    accept_pause_clear(&l->pause);
     if (l->evl != NULL)
         evconnlistener_free(l->evl);
-    if (l->retry != NULL)
-        event_free(l->retry);
     if (l->tls != NULL)
         tls_server_free(l->tls);
     free(l->traffic);
@@ -401,21 +373,26 @@ struct listener *listener_open(struct broker *b, const struct listener_conf *lc,
         return NULL;
     }
     l->translator = translator_of(b, lc);
-    fd = lc->unix_path ? bind_unix(lc, l->label, sizeof l->label, errs)
-                       : bind_tcp(lc, l->label, sizeof l->label, errs);
+    if (lc->unix_path != NULL) {
+        fd = bind_unix(lc, l->label, sizeof l->label, errs);
+    } else {
+        memcpy(l->label, "tcp:", 4);
+        fd = listen_tcp(lc->entry, lc->address, lc->port, l->label + 4,
+                        sizeof l->label - 4, errs);
+    }
     if (fd < 0) {
         free(l->unix_path); /* not ours to unlink: it may be in use */
         l->unix_path = NULL;
         listener_free(l);
         return NULL;
     }
-    l->retry = evtimer_new(b->base, retry_cb, l);
     l->evl = evconnlistener_new(b->base, accept_cb, l,
                                 LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
                                 -1, fd);
     if (l->evl == NULL)
         close(fd);
-    if (l->evl == NULL || l->retry == NULL) {
+    if (l->evl == NULL ||
+        accept_pause_init(&l->pause, b->base, l->evl, l->label) != 0) {
         errors_add(errs, NULL, 0, "out of memory");
         listener_free(l);
         return NULL;
@@ -493,10 +470,10 @@ static void unlink_listener(struct broker *b, struct listener *l)
 void listener_retire(struct listener *l)
 {
     log_info("no longer listening on %s", l->label);
+    accept_pause_clear(&l->pause);
     if (l->evl != NULL)
         evconnlistener_free(l->evl);
     l->evl = NULL;
-    evtimer_del(l->retry);
     if (l->unix_path != NULL)
         unlink(l->unix_path);
     l->retired = true;
@@ -517,11 +494,10 @@ void listener_session_gone(struct listener *l)
 void listeners_stop_accepting(struct broker *b)
 {
     for (struct listener *l = b->listeners; l != NULL; l = l->next) {
+        accept_pause_clear(&l->pause);
         if (l->evl != NULL)
             evconnlistener_free(l->evl);
         l->evl = NULL;
-        if (l->retry != NULL)
-            evtimer_del(l->retry);
     }
 }
 

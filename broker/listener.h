@@ -9,13 +9,15 @@
 #define MP_BROKER_LISTENER_H
 
 #include <stdbool.h>
-#include <time.h>
+#include <stddef.h>
+
+#include <libconfig.h>
+
+#include "accept_pause.h"
 
 struct broker;
 struct errors;
 struct loaded_plugin;
-struct evconnlistener;
-struct event;
 struct ssl_ctx_st;
 struct traffic_stats;
 
@@ -32,11 +34,16 @@ struct listener {
     unsigned n_sessions;                    /* sessions that point here */
     bool retired;                           /* removed by a reload */
     char *unix_path;                        /* to unlink at close */
-    struct event *retry;                    /* re-enable after accept errors */
-    unsigned long failed_accepts;           /* in the current episode */
-    time_t last_accept_log;                 /* when one was last logged */
+    struct accept_pause pause;              /* after accept errors */
     struct listener *next;
 };
+
+/* A TCP socket listening on address:port (nonblocking, close-on-exec;
+ * "::" is IPv6 only), its actual address written to label as "ADDR:PORT"
+ * or "[ADDR]:PORT". Returns the socket, or -1 with an error about the
+ * setting `entry` ("cannot listen on ADDR port N: why"). */
+int listen_tcp(const config_setting_t *entry, const char *address, int port,
+               char *label, size_t len, struct errors *errs);
 
 /* Open every configured listener and log "listening on LABEL". Returns 0,
  * or -1 with errors (file, line) added. */

@@ -11,7 +11,9 @@ broker_libmpbroker_la_SOURCES = \
 	broker/client_log.c broker/client_log.h \
 	broker/sources.c broker/sources.h \
 	broker/work_pool.c broker/work_pool.h \
+	broker/accept_pause.c broker/accept_pause.h \
 	broker/listener.c broker/listener.h \
+	broker/http_server.c broker/http_server.h \
 	broker/tls.c broker/tls.h \
 	broker/metrics.c broker/metrics.h broker/stats.h \
 	broker/notify.c broker/notify.h \

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include <event2/event.h>
@@ -110,6 +111,43 @@ static void stop_cb(evutil_socket_t sig, short what, void *arg)
     event_active(b->reaper, 0, 0);
 }
 
+/*
+ * Descriptor planning: every client socket (max_clients), the metrics
+ * listener's socket and connections (metrics_descriptors) and the
+ * listening sockets, plus a reserve for the log, the event loop, plugins'
+ * files and TLS. The soft RLIMIT_NOFILE is raised to cover it where the
+ * hard limit allows; short of it, a warning names the settings (past the
+ * limit, accept() fails and the listener pauses: accept_pause.h).
+ */
+enum { FD_RESERVE = 32 };
+
+static void plan_descriptors(const struct broker *b)
+{
+    const struct broker_conf *c = &b->conf;
+    rlim_t need = (rlim_t)c->max_clients + metrics_descriptors(c) +
+                  c->n_listeners + FD_RESERVE;
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= need)
+        return;
+    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need
+                      ? need : rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur >= need) {
+        log_info("raised the descriptor limit (RLIMIT_NOFILE) to %llu",
+                 (unsigned long long)need);
+        return;
+    }
+    getrlimit(RLIMIT_NOFILE, &rl);
+    log_warn("the descriptor limit (RLIMIT_NOFILE) is %llu, but "
+             "limits.max_clients (%u), metrics.max_connections (%u) and "
+             "%zu listener%s need about %llu: raise it (LimitNOFILE= in "
+             "the systemd unit) or lower max_clients",
+             (unsigned long long)rl.rlim_cur, c->max_clients,
+             c->metrics.entry != NULL ? c->metrics.max_connections : 0,
+             c->n_listeners, c->n_listeners == 1 ? "" : "s",
+             (unsigned long long)need);
+}
+
 /* SIGHUP: the config file again (reload.c); the plugins re-initialized
  * from it read their files again. If the file is broken, the running
  * configuration stays, and so do its plugins, which are then asked to
@@ -126,6 +164,7 @@ static void hup_cb(evutil_socket_t sig, short what, void *arg)
     log_notice("received SIGHUP: reloading %s", b->conf.file);
     service_notify("RELOADING=1");
     if (broker_reload(b) == 0) {
+        plan_descriptors(b);
         service_notify("READY=1");
         log_notice("reload done");
         return;
@@ -268,6 +307,7 @@ static int run(const char *config_file)
     b.stats.started = time(NULL);
     if (listeners_open(&b, &errs) != 0 || metrics_open(&b, &errs) != 0)
         goto out;
+    plan_descriptors(&b);
     if (b.conf.log_syslog) {
         /* The last line on stderr says where the others went. */
         log_notice("logging to syslog from now on");

@@ -2,19 +2,17 @@
  * metrics.h). */
 #include "config.h"
 
-#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/http.h>
-#include <event2/util.h>
 
 #include "broker.h"
 #include "conn_table.h"
+#include "http_server.h"
 #include "listener.h"
 #include "log.h"
 #include "metrics.h"
@@ -217,36 +215,46 @@ static void write_metrics(struct evbuffer *out, const struct broker *b)
                   "Times a client was paused for a slow recipient.",
                   st->backpressure_stalls);
     write_refusals(out, st);
+    write_counter(out, "mpbroker_http_connections_total",
+                  "Connections accepted on the metrics listener.",
+                  st->http_connections);
+    write_counter(out, "mpbroker_http_unanswered_total",
+                  "Metrics connections closed before their request was "
+                  "served: too large, malformed, timed out or abandoned.",
+                  st->http_unanswered);
+    write_counter(out, "mpbroker_http_timeouts_total",
+                  "Metrics connections closed at metrics.timeout_ms.",
+                  st->http_timeouts);
+    write_counter(out, "mpbroker_http_connection_limit_total",
+                  "Times metrics.max_connections was reached.",
+                  st->http_connection_limit);
 }
 
 /* ------------------------------------------------------------------------
- * HTTP
+ * HTTP (the methods and limits are http_server.c's)
  */
-
-static bool is_get(struct evhttp_request *req)
-{
-    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
-
-    return cmd == EVHTTP_REQ_GET || cmd == EVHTTP_REQ_HEAD;
-}
 
 static void reply(struct evhttp_request *req, int code, const char *reason,
                   const char *type, struct evbuffer *body)
 {
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-                      type);
-    evhttp_send_reply(req, code, reason, body);
+    struct evkeyvalq *out = evhttp_request_get_output_headers(req);
+    char length[24];
+
+    evhttp_add_header(out, "Content-Type", type);
+    if (evhttp_request_get_command(req) != EVHTTP_REQ_HEAD) {
+        evhttp_send_reply(req, code, reason, body);
+        return;
+    }
+    /* HEAD: GET's headers without its body (evhttp 2.1 would send it). */
+    snprintf(length, sizeof length, "%zu", evbuffer_get_length(body));
+    evhttp_add_header(out, "Content-Length", length);
+    evhttp_send_reply(req, code, reason, NULL);
 }
 
 static void metrics_cb(struct evhttp_request *req, void *arg)
 {
-    struct evbuffer *body;
+    struct evbuffer *body = evbuffer_new();
 
-    if (!is_get(req)) {
-        evhttp_send_error(req, 405, "Method Not Allowed");
-        return;
-    }
-    body = evbuffer_new();
     if (body == NULL) {
         evhttp_send_error(req, 500, "Out of memory");
         return;
@@ -280,63 +288,67 @@ static void other_cb(struct evhttp_request *req, void *arg)
     evhttp_send_error(req, 404, "Not Found");
 }
 
-static void log_bound(struct evhttp_bound_socket *bound)
+bool metrics_moves(const struct broker_conf *old, const struct broker_conf *new)
 {
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof ss;
-    char host[64] = "?";
-    int port = 0;
+    if ((old->metrics.entry == NULL) != (new->metrics.entry == NULL))
+        return true;
+    return new->metrics.entry != NULL &&
+           (strcmp(old->metrics.address, new->metrics.address) != 0 ||
+            old->metrics.port != new->metrics.port);
+}
 
-    if (getsockname(evhttp_bound_socket_get_fd(bound), (struct sockaddr *)&ss,
-                    &len) == 0) {
-        if (ss.ss_family == AF_INET6) {
-            struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
-            host[0] = '[';
-            evutil_inet_ntop(AF_INET6, &in6->sin6_addr, host + 1,
-                             sizeof host - 2);
-            strcat(host, "]");
-            port = ntohs(in6->sin6_port);
-        } else {
-            struct sockaddr_in *in = (struct sockaddr_in *)&ss;
-            evutil_inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
-            port = ntohs(in->sin_port);
-        }
+int metrics_prepare(struct broker *b, const struct broker_conf *conf,
+                    struct http_server **out, struct errors *errs)
+{
+    struct http_server *s;
+
+    *out = NULL;
+    if (conf->metrics.entry == NULL)
+        return 0;
+    s = http_server_new(b->base, &conf->metrics, &b->stats, errs);
+    if (s == NULL)
+        return -1;
+    if (http_server_route(s, "/metrics", metrics_cb, b) != 0 ||
+        http_server_route(s, "/healthz", healthz_cb, b) != 0 ||
+        http_server_route(s, NULL, other_cb, b) != 0) {
+        errors_add(errs, NULL, 0, "out of memory");
+        http_server_free(s);
+        return -1;
     }
-    log_info("metrics on http://%s:%d/metrics", host, port);
+    *out = s;
+    return 0;
+}
+
+void metrics_replace(struct broker *b, struct http_server *fresh)
+{
+    http_server_free(b->metrics);
+    b->metrics = fresh;
+    if (fresh != NULL)
+        http_server_start(fresh);
+}
+
+void metrics_update(struct broker *b)
+{
+    if (b->metrics != NULL)
+        http_server_set_limits(b->metrics, &b->conf.metrics);
 }
 
 int metrics_open(struct broker *b, struct errors *errs)
 {
-    const struct broker_conf *c = &b->conf;
-    struct evhttp_bound_socket *bound;
+    struct http_server *s;
 
-    if (c->metrics.entry == NULL)
-        return 0;
-    b->metrics = evhttp_new(b->base);
-    if (b->metrics == NULL) {
-        errors_add(errs, NULL, 0, "out of memory");
+    if (metrics_prepare(b, &b->conf, &s, errs) != 0)
         return -1;
-    }
-    evhttp_set_allowed_methods(b->metrics, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
-    evhttp_set_cb(b->metrics, "/metrics", metrics_cb, b);
-    evhttp_set_cb(b->metrics, "/healthz", healthz_cb, b);
-    evhttp_set_gencb(b->metrics, other_cb, b);
-    bound = evhttp_bind_socket_with_handle(b->metrics, c->metrics.address,
-                                           (ev_uint16_t)c->metrics.port);
-    if (bound == NULL) {
-        conf_setting_error(errs, c->metrics.entry,
-                           "cannot serve metrics on %s port %d: %s",
-                           c->metrics.address, c->metrics.port,
-                           evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
-        return -1;
-    }
-    log_bound(bound);
+    metrics_replace(b, s);
     return 0;
 }
 
 void metrics_close(struct broker *b)
 {
-    if (b->metrics != NULL)
-        evhttp_free(b->metrics);
-    b->metrics = NULL;
+    metrics_replace(b, NULL);
+}
+
+unsigned metrics_descriptors(const struct broker_conf *conf)
+{
+    return conf->metrics.entry != NULL ? conf->metrics.max_connections + 1 : 0;
 }

@@ -12,6 +12,7 @@
 #include "auth_chain.h"
 #include "auth_throttle.h"
 #include "broker.h"
+#include "http_server.h"
 #include "listener.h"
 #include "log.h"
 #include "metrics.h"
@@ -27,6 +28,9 @@ struct reload_plan {
                                         listener it describes, or NULL */
     struct listener **added;         /* bound, not linked yet */
     size_t n_added;
+    bool metrics_moved;              /* the metrics listener moves */
+    struct http_server *metrics;     /* ... bound there, not serving yet
+                                        (NULL: none any more) */
 };
 
 static bool same_string(const char *a, const char *b)
@@ -123,6 +127,7 @@ static void abandon(struct reload_plan *p)
 {
     for (size_t i = 0; i < p->n_added; i++)
         listener_discard(p->added[i]);
+    http_server_free(p->metrics);
     free(p->added);
     free(p->kept);
     plugins_unload_authenticators(&p->auth);
@@ -232,16 +237,6 @@ static void apply_log(const struct broker_conf *old,
     }
 }
 
-static bool metrics_changed(const struct broker_conf *old,
-                            const struct broker_conf *new)
-{
-    if ((old->metrics.entry == NULL) != (new->metrics.entry == NULL))
-        return true;
-    return new->metrics.entry != NULL &&
-           (!same_string(old->metrics.address, new->metrics.address) ||
-            old->metrics.port != new->metrics.port);
-}
-
 /* ------------------------------------------------------------------------
  * What changed, for the log
  */
@@ -324,8 +319,11 @@ static void describe(const struct broker_conf *old,
         changed(c, "duplicate_names %s",
                 new->duplicate_names == DUPLICATE_REPLACE ? "replace"
                                                           : "reject");
-    if (metrics_changed(old, new))
+    if (metrics_moves(old, new))
         changed(c, "metrics listener");
+    CHANGED_NUM(c, old, new, metrics.max_connections);
+    CHANGED_NUM(c, old, new, metrics.timeout_ms);
+    CHANGED_NUM(c, old, new, metrics.max_header_size);
 }
 
 static size_t count_removed(struct broker *b, const struct reload_plan *p)
@@ -344,6 +342,8 @@ static size_t count_removed(struct broker *b, const struct reload_plan *p)
 static int prepare(struct broker *b, struct reload_plan *p,
                    struct errors *errs)
 {
+    int rc;
+
     if (conf_load(&p->conf, b->conf.file, b->default_plugin_dir, errs) != 0)
         return -1;
     check_fixed(&b->conf, &p->conf, errs);
@@ -351,7 +351,14 @@ static int prepare(struct broker *b, struct reload_plan *p,
         return -1;
     if (plugins_load_authenticators(&p->auth, &p->conf, b->base, errs) != 0)
         return -1;
-    return plan_listeners(b, p, errs);
+    /* Every new socket is bound before anything changes: a port in use
+     * fails the reload (both errors reported) and keeps the old config. */
+    rc = plan_listeners(b, p, errs);
+    p->metrics_moved = metrics_moves(&b->conf, &p->conf);
+    if (p->metrics_moved &&
+        metrics_prepare(b, &p->conf, &p->metrics, errs) != 0)
+        rc = -1;
+    return rc;
 }
 
 int broker_reload(struct broker *b)
@@ -361,7 +368,6 @@ int broker_reload(struct broker *b)
     struct change_log log = {.len = 0};
     struct errors errs;
     size_t removed;
-    bool metrics_moved;
 
     memset(&plan, 0, sizeof plan);
     errors_init(&errs);
@@ -381,19 +387,14 @@ int broker_reload(struct broker *b)
     swap_authenticators(b, &plan.auth);
     apply_listeners(b, &plan);
     apply_log(&b->conf, &plan.conf);
-    metrics_moved = metrics_changed(&b->conf, &plan.conf);
     old = b->conf;
     b->conf = plan.conf;
     conf_free(&old);
     apply_limits(b);
-    if (metrics_moved) {
-        errors_init(&errs);
-        metrics_close(b);
-        if (metrics_open(b, &errs) != 0)
-            for (size_t i = 0; i < errs.count; i++)
-                log_error("%s", errs.lines[i]);
-        errors_free(&errs);
-    }
+    if (plan.metrics_moved)
+        metrics_replace(b, plan.metrics);
+    else
+        metrics_update(b);
     log_notice("configuration reloaded: %s", log.text);
     return 0;
 }

@@ -37,6 +37,13 @@ struct broker_stats {
     /* Syns refused (as UnknownProto) by a table limit. */
     uint64_t syns_refused_per_client;   /* max_connections_per_client */
     uint64_t syns_refused_per_pair;     /* max_connections_per_pair */
+    /* The metrics listener's HTTP clients (http_server.h): */
+    uint64_t http_connections;      /* accepted */
+    uint64_t http_unanswered;       /* closed before a request reached a
+                                       handler (too large, malformed,
+                                       timed out, abandoned) */
+    uint64_t http_timeouts;         /* closed at metrics.timeout_ms */
+    uint64_t http_connection_limit; /* times max_connections was reached */
 };
 
 #endif

@@ -128,16 +128,8 @@ static void reaper_cb(evutil_socket_t fd, short what, void *arg)
 
 static void write_config(void)
 {
-    const char *tmp = getenv("TMPDIR");
-    int fd;
-    FILE *f;
+    FILE *f = fuzz_temp_config("mpbroker-fuzz", conf_path, sizeof conf_path);
 
-    snprintf(conf_path, sizeof conf_path, "%s/mpbroker-fuzz-XXXXXX.conf",
-             tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp");
-    fd = mkstemps(conf_path, 5);
-    FUZZ_CHECK(fd >= 0, "mkstemps %s: %s", conf_path, strerror(errno));
-    f = fdopen(fd, "w");
-    FUZZ_CHECK(f != NULL, "fdopen: %s", strerror(errno));
     fprintf(f,
             "plugin_dir = \"%s\";\n"
             "translators = ( { name = \"json\"; module = \"translator_json.so\"; },\n"

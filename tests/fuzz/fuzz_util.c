@@ -138,3 +138,18 @@ void fuzz_write_file(const char *path, const void *bytes, size_t len)
     }
     close(fd);
 }
+
+FILE *fuzz_temp_config(const char *name, char *path, size_t len)
+{
+    const char *tmp = getenv("TMPDIR");
+    FILE *f;
+    int fd;
+
+    snprintf(path, len, "%s/%s-XXXXXX.conf",
+             tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp", name);
+    fd = mkstemps(path, 5);
+    FUZZ_CHECK(fd >= 0, "mkstemps %s: %s", path, strerror(errno));
+    f = fdopen(fd, "w");
+    FUZZ_CHECK(f != NULL, "fdopen: %s", strerror(errno));
+    return f;
+}

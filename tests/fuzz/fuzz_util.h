@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <mp/protocol.h>
 
@@ -52,6 +53,10 @@ void fuzz_print_message(const char *label, const struct mp_message *msg);
 /* Write path (created 0600, or truncated) with bytes[0..len); aborts on
  * failure. */
 void fuzz_write_file(const char *path, const void *bytes, size_t len);
+
+/* A new file $TMPDIR/NAME-XXXXXX.conf (TMPDIR default /tmp), open for
+ * writing; its path goes to path. Aborts if it cannot be made. */
+FILE *fuzz_temp_config(const char *name, char *path, size_t len);
 
 /* FNV-1a: a cheap, deterministic hash of the input. */
 uint64_t fuzz_hash(const uint8_t *data, size_t size);

@@ -9,7 +9,7 @@ FUZZ_CONFIG_PLUGINS = $(FUZZ_SESSION_PLUGINS) plugins/auth_passwd.la \
 if ENABLE_FUZZING
 noinst_PROGRAMS += tests/fuzz/fuzz_json tests/fuzz/fuzz_binary tests/fuzz/fuzz_gob \
 	tests/fuzz/fuzz_config tests/fuzz/fuzz_session tests/fuzz/fuzz_passwd \
-	tests/fuzz/fuzz_acl
+	tests/fuzz/fuzz_acl tests/fuzz/fuzz_http
 
 FUZZ_HARNESS_COMPILE = $(AM_CFLAGS) $(FUZZ_CFLAGS)
 FUZZ_HARNESS_LINK = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
@@ -68,15 +68,24 @@ tests_fuzz_fuzz_acl_SOURCES = tests/fuzz/fuzz_acl.c plugins/acl.c \
 tests_fuzz_fuzz_acl_CFLAGS = $(FUZZ_HARNESS_COMPILE)
 tests_fuzz_fuzz_acl_LDFLAGS = $(FUZZ_HARNESS_LINK)
 tests_fuzz_fuzz_acl_LDADD = common/libmpcommon.la
+
+# The metrics listener's HTTP front; no plugin is loaded.
+tests_fuzz_fuzz_http_SOURCES = tests/fuzz/fuzz_http.c \
+	tests/fuzz/fuzz_util.c tests/fuzz/fuzz_util.h
+tests_fuzz_fuzz_http_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/broker
+tests_fuzz_fuzz_http_CFLAGS = $(FUZZ_BROKER_COMPILE)
+tests_fuzz_fuzz_http_LDFLAGS = $(FUZZ_HARNESS_LINK)
+tests_fuzz_fuzz_http_LDADD = broker/libmpbroker.la
 endif
 
 # Distributed whatever the configuration, so that a tarball can fuzz.
 EXTRA_DIST += tools/fuzz.sh tests/fuzz/README.md tests/fuzz/corpus \
 	tests/fuzz/fuzz_json.c tests/fuzz/fuzz_binary.c tests/fuzz/fuzz_gob.c \
 	tests/fuzz/fuzz_config.c tests/fuzz/fuzz_session.c \
-	tests/fuzz/fuzz_passwd.c tests/fuzz/fuzz_acl.c \
+	tests/fuzz/fuzz_passwd.c tests/fuzz/fuzz_acl.c tests/fuzz/fuzz_http.c \
 	tests/fuzz/fuzz_codec.c tests/fuzz/fuzz_codec.h \
 	tests/fuzz/fuzz_util.c tests/fuzz/fuzz_util.h tests/fuzz/fuzz_plugins.h \
 	tests/fuzz/fuzz_json.dict tests/fuzz/fuzz_binary.dict tests/fuzz/fuzz_gob.dict \
 	tests/fuzz/fuzz_config.dict tests/fuzz/fuzz_session.dict \
-	tests/fuzz/fuzz_passwd.dict tests/fuzz/fuzz_acl.dict
+	tests/fuzz/fuzz_passwd.dict tests/fuzz/fuzz_acl.dict \
+	tests/fuzz/fuzz_http.dict

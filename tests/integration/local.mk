@@ -13,7 +13,8 @@ tests_support_libmptest_la_SOURCES = \
 	tests/support/rawclient.c tests/support/rawclient.h \
 	tests/support/certs.c tests/support/certs.h \
 	tests/support/numbered.c tests/support/numbered.h \
-	tests/support/fakebroker.c tests/support/fakebroker.h
+	tests/support/fakebroker.c tests/support/fakebroker.h \
+	tests/support/httpclient.c tests/support/httpclient.h
 tests_support_libmptest_la_CFLAGS = $(TEST_CFLAGS) $(YAJL_CFLAGS)
 tests_support_libmptest_la_LIBADD = $(YAJL_LIBS) $(CRYPT_LIBS)
 

@@ -10,15 +10,19 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <regex.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
 
 #include "harness.h"
+#include "httpclient.h"
 #include "rawclient.h"
 
 TestSuite(metrics, .fini = harness_reap_all, .timeout = 60);
@@ -27,66 +31,17 @@ TestSuite(metrics, .fini = harness_reap_all, .timeout = 60);
     MPT_AUTH_ALLOW_ALL MPT_LISTEN_JSON_BINARY                                \
     "metrics = { address = \"127.0.0.1\"; port = 0; };\n"
 
-/* The port from "info: metrics on http://127.0.0.1:PORT/metrics". */
-static int metrics_port(struct harness *h)
+/* METHOD path over HTTP/1.0, read to the end. */
+static struct http_response http_get(struct harness *h, const char *method,
+                                     const char *path)
 {
-    char *log = harness_log_text(h);
-    const char *p = strstr(log, "metrics on http://127.0.0.1:");
-    int port = 0;
+    char request[256];
+    struct http_response r;
 
-    cr_assert_not_null(p, "no metrics line in the log:\n%s", log);
-    port = atoi(p + strlen("metrics on http://127.0.0.1:"));
-    free(log);
-    cr_assert_gt(port, 0);
-    return port;
-}
-
-struct response {
-    int status;
-    char *headers;
-    char *body;
-};
-
-/* GET `path` over HTTP/1.0 and read to the end. */
-static struct response http_get(struct harness *h, const char *method,
-                                const char *path)
-{
-    struct sockaddr_in sa = {.sin_family = AF_INET,
-                             .sin_port = htons((uint16_t)metrics_port(h))};
-    struct response r = {0};
-    char request[256], *all = NULL, *split;
-    size_t len = 0;
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-    cr_assert(fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0,
-              "connect: %s", strerror(errno));
     snprintf(request, sizeof request, "%s %s HTTP/1.0\r\nHost: x\r\n\r\n",
              method, path);
-    cr_assert_eq(write(fd, request, strlen(request)), (ssize_t)strlen(request));
-    for (;;) {
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        char chunk[4096];
-        ssize_t n;
-        cr_assert_eq(poll(&p, 1, mpt_ms(MPT_MSG_MS)), 1, "no HTTP answer");
-        n = read(fd, chunk, sizeof chunk);
-        cr_assert(n >= 0, "read: %s", strerror(errno));
-        if (n == 0)
-            break;
-        all = realloc(all, len + (size_t)n + 1);
-        cr_assert_not_null(all);
-        memcpy(all + len, chunk, (size_t)n);
-        len += (size_t)n;
-        all[len] = '\0';
-    }
-    close(fd);
-    cr_assert_not_null(all, "empty HTTP answer");
-    cr_assert_eq(sscanf(all, "HTTP/1.%*d %d", &r.status), 1, "%s", all);
-    split = strstr(all, "\r\n\r\n");
-    cr_assert_not_null(split, "no end of headers: %s", all);
-    *split = '\0';
-    r.headers = all;
-    r.body = split + 4;
+    r = http_exchange(http_metrics_port(h), request);
+    cr_assert_neq(r.status, 0, "no status line in: %s", r.headers);
     return r;
 }
 
@@ -189,9 +144,9 @@ static double value_of(const char *body, const char *prefix)
     return strtod(p + strlen(want), NULL);
 }
 
-static struct response scrape(struct harness *h, struct exposition *e)
+static struct http_response scrape(struct harness *h, struct exposition *e)
 {
-    struct response r = http_get(h, "GET", "/metrics");
+    struct http_response r = http_get(h, "GET", "/metrics");
 
     cr_assert_eq(r.status, 200);
     cr_assert(strstr(r.headers, "Content-Type: text/plain; version=0.0.4") != NULL,
@@ -216,7 +171,7 @@ Test(metrics, exposition_is_well_formed_and_complete, .init = compile_regexes,
     };
     struct harness *h = harness_start(CONFIG);
     struct exposition e;
-    struct response r = scrape(h, &e);
+    struct http_response r = scrape(h, &e);
 
     for (size_t i = 0; i < sizeof families / sizeof families[0]; i++) {
         size_t j = 0;
@@ -236,7 +191,7 @@ Test(metrics, counters_move_with_traffic, .init = compile_regexes,
     struct harness_listener lj = harness_listener(h, 0), lb = harness_listener(h, 1);
     char jlabel[128], blabel[128], key[256];
     struct exposition e;
-    struct response before, after;
+    struct http_response before, after;
 
     snprintf(jlabel, sizeof jlabel, "listener=\"tcp:%s:%d\"", lj.host, lj.port);
     snprintf(blabel, sizeof blabel, "listener=\"tcp:%s:%d\"", lb.host, lb.port);
@@ -281,7 +236,7 @@ Test(metrics, counters_move_with_traffic, .init = compile_regexes,
 Test(metrics, healthz_and_other_paths)
 {
     struct harness *h = harness_start(CONFIG);
-    struct response r = http_get(h, "GET", "/healthz");
+    struct http_response r = http_get(h, "GET", "/healthz");
 
     cr_assert_eq(r.status, 200);
     cr_assert_str_eq(r.body, "ok\n");
@@ -289,8 +244,22 @@ Test(metrics, healthz_and_other_paths)
     r = http_get(h, "GET", "/nothing");
     cr_assert_eq(r.status, 404);
     free(r.headers);
+    /* Known methods but GET and HEAD: 405 with the methods allowed. */
     r = http_get(h, "POST", "/metrics");
-    cr_assert(r.status == 405 || r.status == 501, "POST got %d", r.status);
+    cr_assert_eq(r.status, 405, "POST got %d", r.status);
+    cr_assert(strstr(r.headers, "\r\nAllow: GET, HEAD") != NULL, "%s", r.headers);
+    free(r.headers);
+    r = http_get(h, "DELETE", "/healthz");
+    cr_assert_eq(r.status, 405, "DELETE got %d", r.status);
+    free(r.headers);
+    /* A method HTTP does not define: 501, as RFC 9110 says. */
+    r = http_get(h, "BREW", "/metrics");
+    cr_assert_eq(r.status, 501, "BREW got %d", r.status);
+    free(r.headers);
+    /* HEAD: the headers of GET, no body. */
+    r = http_get(h, "HEAD", "/metrics");
+    cr_assert_eq(r.status, 200);
+    cr_assert_str_eq(r.body, "");
     free(r.headers);
     harness_stop(h);
 }
@@ -299,7 +268,9 @@ Test(metrics, config_errors)
 {
     struct harness *h = harness_new();
     const char *conf = harness_write_config(h, MPT_AUTH_ALLOW_ALL MPT_LISTEN_JSON_BINARY
-                                            "metrics = { port = 70000; path = \"/x\"; };\n");
+                                            "metrics = { port = 70000; path = \"/x\";\n"
+                                            "            max_connections = 0; timeout_ms = 50;\n"
+                                            "            max_header_size = 100; };\n");
     const char *args[] = {"-t", "-c", conf, NULL};
     struct run_result r;
 
@@ -307,6 +278,276 @@ Test(metrics, config_errors)
     cr_assert_eq(r.exit_code, 1);
     cr_assert(strstr(r.err, "metrics.port: must be between 0 and 65535"), "%s", r.err);
     cr_assert(strstr(r.err, "metrics.path: unknown setting 'path'"), "%s", r.err);
+    cr_assert(strstr(r.err, "metrics.max_connections: must be between 1 and 4096"), "%s", r.err);
+    cr_assert(strstr(r.err, "metrics.timeout_ms: must be between 100 and 3600000"), "%s", r.err);
+    cr_assert(strstr(r.err, "metrics.max_header_size: must be between 1024 and 1048576"), "%s", r.err);
     run_result_free(&r);
     harness_free(h);
+}
+
+/* ------------------------------------------------------------------------
+ * Hostile HTTP clients: every limit of the metrics group, each with a
+ * small value so that it is reached at once. Everyone else - the next
+ * scrape, client logins - must keep being served.
+ */
+
+#define LIMITED(settings)                                                    \
+    MPT_AUTH_ALLOW_ALL MPT_LISTEN_JSON_BINARY                                \
+    "metrics = { address = \"127.0.0.1\"; port = 0; " settings " };\n"
+
+#define MIB (1024 * 1024)
+
+/* The broker still answers a scrape and lets a client log in. */
+static void still_serving(struct harness *h)
+{
+    struct http_response r = http_get(h, "GET", "/healthz");
+
+    cr_assert_eq(r.status, 200);
+    free(r.headers);
+    rc_close(rc_login_any(h, 0, RC_JSON, "bystander"));
+}
+
+/* The value of a sample with no labels, scraped now. */
+static double scraped(struct harness *h, const char *name)
+{
+    struct http_response r = http_get(h, "GET", "/metrics");
+    char *body = NULL;
+    double v;
+
+    cr_assert_eq(r.status, 200);
+    cr_assert_gt(asprintf(&body, "\n%s", r.body), 0);
+    v = value_of(body, name);
+    free(body);
+    free(r.headers);
+    return v;
+}
+
+/* Send `prefix` and then `filler` for ever (up to 64 MiB): the broker
+ * must close the connection, its RSS growing by less than 2 MiB. */
+static void flood_is_cut(struct harness *h, const char *what,
+                         const char *prefix, const char *filler)
+{
+    long before = harness_broker_kib(h, "VmRSS"), grew;
+    bool closed;
+    size_t sent = http_send_until_closed(http_metrics_port(h), prefix, filler,
+                                         64 * MIB, &closed);
+
+    grew = harness_broker_kib(h, "VmRSS") - before;
+    cr_log_info("%s: %zu bytes sent before the close; RSS grew by %ld KiB",
+                what, sent, grew);
+    cr_assert(closed, "the broker took %zu bytes of %s without closing the "
+              "connection (RSS grew by %ld KiB)", sent, what, grew);
+    if (!harness_rss_unreliable())
+        cr_assert_lt(grew, 2 * 1024, "RSS grew by %ld KiB", grew);
+}
+
+/* Before: one connection sending headers for ever took the broker from
+ * 5.5 MB to 1 GB in 6 s. Now the request is cut at max_header_size. */
+Test(metrics, endless_headers_are_cut_at_max_header_size)
+{
+    struct harness *h = harness_start(LIMITED("max_header_size = 4096;"));
+
+    flood_is_cut(h, "headers", "GET /metrics HTTP/1.1\r\nHost: x\r\n",
+                 "X-Filler: aaaaaaaaaaaaaaaaaaaaaaaa\r\n");
+    cr_assert_geq(scraped(h, "mpbroker_http_unanswered_total"), 1);
+    still_serving(h);
+    harness_stop(h);
+}
+
+/* Before: a 300 MB body was read whole (337 MB held). Now a request may
+ * carry no body at all: 413, and the connection is closed. */
+Test(metrics, a_request_body_is_refused)
+{
+    struct harness *h = harness_start(LIMITED(""));
+    struct http_response r;
+
+    flood_is_cut(h, "body", "GET /metrics HTTP/1.1\r\nHost: x\r\n"
+                 "Content-Length: 300000000\r\n\r\n", "0123456789abcdef");
+    /* A small one, sent whole, gets its answer. */
+    r = http_exchange(http_metrics_port(h), "GET /metrics HTTP/1.1\r\nHost: x\r\n"
+                      "Content-Length: 5\r\n\r\nhello");
+    cr_assert_eq(r.status, 413, "%s", r.headers);
+    http_response_free(&r);
+    still_serving(h);
+    harness_stop(h);
+}
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Wait for the broker to close fd; returns the ms it took, -1 if it did
+ * not within limit_ms. Every `trickle_ms` (if > 0) one more header line
+ * is sent, as a slow-loris client does. */
+static long long wait_closed(int fd, int limit_ms, int trickle_ms)
+{
+    long long t0 = now_ms();
+
+    while (now_ms() - t0 < limit_ms) {
+        char buf[512];
+        int wait = trickle_ms > 0 ? trickle_ms : limit_ms;
+        if (http_readable(fd, wait)) {
+            ssize_t n = read(fd, buf, sizeof buf);
+            if (n == 0 || (n < 0 && errno == ECONNRESET))
+                return now_ms() - t0;
+            continue; /* an error page: the end comes next */
+        }
+        if (trickle_ms > 0 && send(fd, "X: y\r\n", 6, MSG_NOSIGNAL) < 0)
+            return now_ms() - t0;
+    }
+    return -1;
+}
+
+/* Before: idle and half-sent connections stayed open for ever. Now each
+ * connection has timeout_ms to deliver its request, trickling or not. */
+Test(metrics, slow_and_idle_connections_are_closed_after_timeout_ms)
+{
+    struct harness *h = harness_start(LIMITED("timeout_ms = 500;"));
+    int port = http_metrics_port(h);
+    int idle = http_connect(port), slow = http_connect(port);
+    long long idle_ms, slow_ms;
+
+    http_send(slow, "GET /metrics HTTP/1.1\r\n");
+    slow_ms = wait_closed(slow, mpt_ms(5000), 100);
+    idle_ms = wait_closed(idle, mpt_ms(5000), 0);
+    cr_log_info("timeout_ms 500: slow client closed after %lld ms, idle one "
+                "%lld ms later", slow_ms, idle_ms);
+    cr_assert_neq(slow_ms, -1, "a client sending a header line every 100 ms "
+                  "was not closed within %d ms", mpt_ms(5000));
+    cr_assert_neq(idle_ms, -1, "an idle client was not closed");
+    cr_assert_geq(slow_ms, 400, "closed before its time: %lld ms", slow_ms);
+    close(slow);
+    close(idle);
+    cr_assert_geq(scraped(h, "mpbroker_http_timeouts_total"), 2);
+    still_serving(h);
+    harness_stop(h);
+}
+
+/* Before: no cap (300 idle connections made client logins time out at
+ * nofile=256). Now at most max_connections are open; the next one waits
+ * in the kernel's backlog, holding no descriptor of the broker, until
+ * one of them closes. */
+Test(metrics, connections_past_max_connections_wait)
+{
+    struct harness *h = harness_start(LIMITED("max_connections = 3; "
+                                              "timeout_ms = 60000;"));
+    int port = http_metrics_port(h), held[3], next;
+    struct http_response r;
+
+    for (int i = 0; i < 3; i++) {
+        held[i] = http_connect(port);
+        http_send(held[i], "GET /metrics HTTP/1.1\r\n");
+    }
+    cr_assert(harness_wait_log(h, "3 connections open (max_connections)",
+                               mpt_ms(MPT_MSG_MS)),
+              "no log line about max_connections");
+    next = http_connect(port);
+    http_send(next, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    cr_assert_not(http_readable(next, 300), "the 4th connection was served "
+                  "while 3 were open");
+    /* Client logins do not wait. */
+    rc_close(rc_login_any(h, 1, RC_BINARY, "client"));
+    close(held[0]);
+    r = http_read_response(next, mpt_ms(MPT_MSG_MS));
+    cr_assert_eq(r.status, 200, "%s", r.headers);
+    http_response_free(&r);
+    close(held[1]);
+    close(held[2]);
+    cr_assert_geq(scraped(h, "mpbroker_http_connection_limit_total"), 1);
+    still_serving(h);
+    harness_stop(h);
+}
+
+/* One request a connection: an HTTP/1.1 answer says so and closes. */
+Test(metrics, one_request_per_connection)
+{
+    struct harness *h = harness_start(LIMITED(""));
+    struct http_response r = http_exchange(http_metrics_port(h),
+                                           "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+                                           "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+
+    cr_assert_eq(r.status, 200);
+    cr_assert(strstr(r.headers, "\r\nConnection: close") != NULL, "%s", r.headers);
+    cr_assert_str_eq(r.body, "ok\n", "a second answer came: %s", r.body);
+    http_response_free(&r);
+    /* evhttp keeps a connection open after CONNECT (a tunnel), whatever
+     * the headers say: the broker closes it. Found by fuzz_http. */
+    r = http_exchange(http_metrics_port(h), "CONNECT x:1 HTTP/1.1\r\n\r\n"
+                      "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    cr_assert_eq(r.status, 405);
+    cr_assert_null(strstr(r.body, "HTTP/1."), "a second answer came: %s", r.body);
+    http_response_free(&r);
+    harness_stop(h);
+}
+
+/* The broker's soft RLIMIT_NOFILE of this test's (inherited) is raised to
+ * what the config needs, the metrics listener's connections counted; with
+ * a hard limit below that, a warning names the settings. */
+#define FD_CONFIG                                                            \
+    "limits = { max_clients = 1000; };\n"                                    \
+    LIMITED("max_connections = 64;")
+#define FD_NEED "1099" /* 1000 + 64 + 1 + 2 listeners + 32 in reserve */
+
+Test(metrics, descriptor_planning_counts_the_metrics_listener)
+{
+    const char *wrapper = getenv("MP_BROKER_WRAPPER");
+    struct rlimit rl;
+    struct harness *h;
+
+    if (wrapper != NULL && *wrapper != '\0')
+        cr_skip_test("valgrind keeps descriptors and limits of its own");
+    cr_assert_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    cr_assert_geq(rl.rlim_max, 1200, "the hard limit is too low to test");
+    rl.rlim_cur = 256;
+    cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+    h = harness_start(FD_CONFIG);
+    cr_assert(harness_log_contains(h, "raised the descriptor limit "
+                                      "(RLIMIT_NOFILE) to " FD_NEED));
+    harness_stop(h);
+
+    rl.rlim_cur = rl.rlim_max = 512;
+    cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+    h = harness_start(FD_CONFIG);
+    cr_assert(harness_log_contains(h, "the descriptor limit (RLIMIT_NOFILE) "
+                                      "is 512, but limits.max_clients (1000), "
+                                      "metrics.max_connections (64) and 2 "
+                                      "listeners need about " FD_NEED),
+              "no warning about the descriptor limit");
+    harness_stop(h);
+}
+
+/* A reload that keeps the address and port keeps the server (and its
+ * open connections) and applies the new limits to the next ones. */
+Test(metrics, a_reload_changes_the_limits_in_place)
+{
+    struct harness *h = harness_start(LIMITED(""));
+    int port = http_metrics_port(h), held, next;
+    size_t mark = harness_log_mark(h);
+    struct http_response r;
+
+    held = http_connect(port);
+    http_send(held, "GET /metrics HTTP/1.1\r\n");
+    harness_write_config(h, LIMITED("max_connections = 2; timeout_ms = 60000;"));
+    cr_assert(harness_signal(h, SIGHUP));
+    cr_assert(harness_wait_log_from(h, mark, "metrics.max_connections 16 -> 2",
+                                    mpt_ms(MPT_MSG_MS)));
+    cr_assert(harness_log_contains(h, "metrics.timeout_ms 10000 -> 60000"));
+    cr_assert_not(harness_log_contains(h, "metrics listener"),
+                  "the server was replaced");
+    cr_assert_eq(http_metrics_port(h), port);
+    next = http_connect(port);
+    http_send(next, "GET /metrics HTTP/1.1\r\n");
+    cr_assert(harness_wait_log_from(h, mark, "2 connections open (max_connections)",
+                                    mpt_ms(MPT_MSG_MS)));
+    /* The one opened before the reload is still served. */
+    http_send(held, "Host: x\r\n\r\n");
+    r = http_read_response(held, mpt_ms(MPT_MSG_MS));
+    cr_assert_eq(r.status, 200);
+    http_response_free(&r);
+    close(next);
+    harness_stop(h);
 }

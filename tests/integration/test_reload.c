@@ -6,15 +6,20 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 
 #include "harness.h"
+#include "httpclient.h"
 #include "rawclient.h"
 
 TestSuite(reload, .fini = harness_reap_all, .timeout = 60);
@@ -205,5 +210,108 @@ Test(reload, auth_queue_limits_reload_but_workers_need_a_restart)
                 "limits.auth_workers: changing it needs a restart");
     cr_assert(harness_wait_log(h, "reload failed", mpt_ms(MPT_MSG_MS)));
     rc_close(rc_login_any(h, BINARY, RC_BINARY, "still"));
+    harness_stop(h);
+}
+
+/* A TCP socket listening on 127.0.0.1 on a port the kernel picks: the
+ * "busy port" a reload must not be able to take. Returns the fd. */
+static int occupy_port(int *port)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    socklen_t len = sizeof sa;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    cr_assert(fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
+                  listen(fd, 1) == 0 &&
+                  getsockname(fd, (struct sockaddr *)&sa, &len) == 0,
+              "busy socket: %s", strerror(errno));
+    *port = ntohs(sa.sin_port);
+    return fd;
+}
+
+static void metrics_answer_on(int port)
+{
+    struct http_response r = http_exchange(port, "GET /metrics HTTP/1.0\r\n\r\n");
+
+    cr_assert_eq(r.status, 200, "port %d: %s", port, r.headers);
+    http_response_free(&r);
+}
+
+/* A reload with `body` fails, logging `error`; nothing of it applies. */
+static void reload_fails(struct harness *h, const char *body,
+                         const char *error)
+{
+    reload_with(h, body, "reload failed: still running on the configuration "
+                         "loaded before");
+    cr_assert(harness_log_contains(h, error), "no \"%s\" in the log", error);
+    cr_assert_not(harness_log_contains(h, "configuration reloaded"));
+    cr_assert_not(harness_log_contains(h, "no longer listening"));
+}
+
+#define METRICS_ON(port) "metrics = { address = \"127.0.0.1\"; port = " port "; };\n"
+
+/* Before: the old metrics listener was closed, the new one failed to
+ * bind, and the reload logged success - metrics were gone. Now the new
+ * socket is bound before anything changes. */
+Test(reload, metrics_on_a_busy_port_fails_the_reload)
+{
+    struct harness *h = harness_start(MPT_AUTH_ALLOW_ALL MPT_LISTEN_JSON_BINARY
+                                      METRICS_ON("0"));
+    int old_port = http_metrics_port(h), busy_port;
+    int busy = occupy_port(&busy_port);
+    char body[1024], want[128];
+
+    snprintf(body, sizeof body, "%s%s%s", MPT_AUTH_ALLOW_ALL,
+             MPT_LISTEN_JSON_BINARY "limits = { max_clients = 77; };\n",
+             "metrics = { address = \"127.0.0.1\"; port = ");
+    snprintf(body + strlen(body), sizeof body - strlen(body), "%d; };\n",
+             busy_port);
+    snprintf(want, sizeof want, "metrics.port: cannot listen on 127.0.0.1 "
+             "port %d: Address already in use", busy_port);
+    reload_fails(h, body, want);
+    metrics_answer_on(old_port);
+    /* The rest of that file was not applied either. */
+    cr_assert_not(harness_log_contains(h, "max_clients 10000 -> 77"));
+
+    /* Once the port is free, the same reload moves the metrics. */
+    close(busy);
+    reload_with(h, body, "configuration reloaded");
+    cr_assert(harness_log_contains(h, "metrics listener"));
+    cr_assert_eq(http_metrics_port(h), busy_port);
+    metrics_answer_on(busy_port);
+    struct rc_client *c = rc_login_any(h, JSON, RC_JSON, "c");
+    rc_close(c);
+    harness_stop(h);
+}
+
+Test(reload, a_listener_on_a_busy_port_fails_the_reload)
+{
+    struct harness *h = harness_start(MPT_AUTH_ALLOW_ALL MPT_LISTEN_JSON_BINARY
+                                      METRICS_ON("0"));
+    struct harness_listener json = harness_listener(h, JSON);
+    int busy_port, busy = occupy_port(&busy_port);
+    char body[1024], want[128];
+    struct rc_client *a = rc_login_any(h, JSON, RC_JSON, "a");
+    struct rc_client *c;
+
+    snprintf(body, sizeof body, "%s"
+             "listeners = ( { address = \"127.0.0.1\"; port = %d; translator = \"binary\"; } );\n"
+             "metrics = { address = \"127.0.0.1\"; port = 0; max_connections = 5; };\n",
+             MPT_AUTH_ALLOW_ALL, busy_port);
+    snprintf(want, sizeof want, "cannot listen on 127.0.0.1 port %d: Address "
+             "already in use", busy_port);
+    reload_fails(h, body, want);
+    /* The old listeners still accept, and the old metrics still answer. */
+    c = rc_connect_tcp(json.host, json.port, RC_JSON);
+    cr_assert_not_null(c, "the json listener was closed by a failed reload");
+    rc_close(c);
+    metrics_answer_on(http_metrics_port(h));
+    c = rc_login_any(h, BINARY, RC_BINARY, "b2");
+    rc_open_conn(a, c, "a:1", "chat");
+    still_talking(a, c, "a:1", "after a failed reload");
+    rc_close(c);
+    close(busy);
+    rc_close(a);
     harness_stop(h);
 }

@@ -726,6 +726,58 @@ pid_t harness_pid(const struct harness *h)
     return h->pid;
 }
 
+long harness_broker_kib(struct harness *h, const char *field)
+{
+    char path[64], line[256];
+    size_t n = strlen(field);
+    long kib = -1;
+    FILE *f;
+
+    snprintf(path, sizeof path, "/proc/%d/status", (int)harness_pid(h));
+    f = fopen(path, "r");
+    cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+    while (fgets(line, sizeof line, f) != NULL) {
+        if (strncmp(line, field, n) == 0 && line[n] == ':') {
+            kib = strtol(line + n + 1, NULL, 10);
+            break;
+        }
+    }
+    fclose(f);
+    cr_assert_gt(kib, 0, "no %s in %s", field, path);
+    return kib;
+}
+
+long long harness_broker_cpu_ms(struct harness *h)
+{
+    char path[64], buf[1024];
+    unsigned long long utime, stime;
+    FILE *f;
+
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)harness_pid(h));
+    f = fopen(path, "r");
+    cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    /* After "pid (comm) ": state is field 3, utime 14, stime 15. */
+    const char *p = strrchr(buf, ')');
+    cr_assert_not_null(p, "cannot parse %s", path);
+    cr_assert_eq(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+                        "%llu %llu", &utime, &stime), 2,
+                 "cannot parse %s", path);
+    return (long long)(utime + stime) * 1000 / sysconf(_SC_CLK_TCK);
+}
+
+bool harness_rss_unreliable(void)
+{
+    const char *w = getenv("MP_BROKER_WRAPPER");
+
+#if defined(__SANITIZE_ADDRESS__)
+    return true;
+#endif
+    return w != NULL && *w != '\0';
+}
+
 bool harness_signal(struct harness *h, int sig)
 {
     return h->pid > 0 && !h->exited && kill(h->pid, sig) == 0;

@@ -104,6 +104,15 @@ size_t harness_listener_count(struct harness *h);
 struct harness_listener harness_listener(struct harness *h, size_t i);
 
 pid_t harness_pid(const struct harness *h);
+/* A field of /proc/<broker>/status in KiB ("VmRSS", "VmHWM"). Asserts. */
+long harness_broker_kib(struct harness *h, const char *field);
+/* CPU time the broker has used (user + system), in milliseconds. */
+long long harness_broker_cpu_ms(struct harness *h);
+/* Under valgrind ($MP_BROKER_WRAPPER) or AddressSanitizer (its shadow
+ * memory and quarantine of freed blocks) the broker's RSS says nothing
+ * about its own use of memory: RSS bounds are only checked in a plain
+ * build, which CI runs too. */
+bool harness_rss_unreliable(void);
 bool harness_signal(struct harness *h, int sig);
 /* Wait for the broker to exit; store its waitpid status. */
 bool harness_wait_exit(struct harness *h, int timeout_ms, int *status);
