@@ -220,7 +220,7 @@ python_check() {
 integration_tests="test_auth test_routing test_formats test_limits test_config
 test_lifecycle test_transcript test_client test_mpcat test_examples test_acl
 test_backpressure test_tls test_badinput test_faults test_metrics test_gob test_reload
-test_hostile"
+test_hostile test_hashing"
 
 cmd_test() {
     install_packages $build_packages $test_packages
@@ -246,7 +246,7 @@ cmd_test() {
     # libmpclient's own tests under valgrind (criterion's test processes
     # are followed; the broker they start is not).
     say "libmpclient tests under valgrind"
-    check_in "$top/_build-test" TESTS="tests/integration/test_client tests/integration/test_tls" \
+    check_in "$top/_build-test" TESTS="tests/integration/test_client tests/integration/test_client_hostile tests/integration/test_tls" \
         MP_TEST_WRAPPER="valgrind -q --trace-children=yes --trace-children-skip=*mpbroker*,*lt-mpbroker*,*openssl*,*/sh --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect"
     results_in "$top/_build-test" >"$results/valgrind-client"
 

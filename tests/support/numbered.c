@@ -2,11 +2,14 @@
 #include "config.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
 
+#include "harness.h"
 #include "numbered.h"
 #include "rawclient.h"
 
@@ -62,6 +65,28 @@ bool blast(struct blaster *b)
         }
     }
     return true;
+}
+
+static long long monotonic_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void blast_until_paused(struct blaster *b)
+{
+    long long deadline = monotonic_ms() + mpt_ms(20000);
+
+    for (;;) {
+        struct pollfd p = {.fd = b->fd, .events = POLLOUT};
+        cr_assert(!blast(b), "all %u frames went out: nothing paused the "
+                             "sender", b->total);
+        if (poll(&p, 1, 300) == 0)
+            return;
+        cr_assert_lt(monotonic_ms(), deadline, "the sender never blocked");
+    }
 }
 
 bool read_frames(struct reader *r, const char *from)

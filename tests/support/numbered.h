@@ -32,6 +32,11 @@ struct blaster {
 /* Write what the socket takes now; true once all `total` frames are out. */
 bool blast(struct blaster *b);
 
+/* Blast until the socket has taken nothing for 300 ms: the broker has
+ * stopped reading the sender. Asserts that this happens within
+ * mpt_ms(20000), and before every frame went out. */
+void blast_until_paused(struct blaster *b);
+
 /* Reader state: buf[0..cap) is the caller's buffer. */
 struct reader {
     int fd;
