@@ -43,11 +43,13 @@ bool log_limit_take(struct log_limit *l, unsigned rate, uint64_t now_ms)
 
 static void say_suppressed_for(struct session *s)
 {
-    log_notice("%u similar log lines about %s suppressed "
-               "(log.client_lines_per_s): client=%s peer=%s",
-               s->log_limit.suppressed,
-               s->registered ? LOG_VALUE(s->name) : "an unauthenticated client",
-               s->registered ? LOG_VALUE(s->name) : "-", s->peer);
+    /* A warning: the suppression itself is news, whatever the level of
+     * the lines it hid. */
+    log_warn("%u similar log lines about %s suppressed "
+             "(log.client_lines_per_s): client=%s peer=%s",
+             s->log_limit.suppressed,
+             s->registered ? LOG_VALUE(s->name) : "an unauthenticated client",
+             s->registered ? LOG_VALUE(s->name) : "-", s->peer);
     s->log_limit.suppressed = 0;
 }
 
@@ -65,8 +67,8 @@ bool client_log_allowed(struct broker *b, struct session *s)
         return false;
     }
     if (b->log_limit.suppressed > 0) {
-        log_notice("%u log lines about clients suppressed (log.lines_per_s)",
-                   b->log_limit.suppressed);
+        log_warn("%u log lines about clients suppressed (log.lines_per_s)",
+                 b->log_limit.suppressed);
         b->log_limit.suppressed = 0;
     }
     if (s != NULL && s->log_limit.suppressed > 0)
