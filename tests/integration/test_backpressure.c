@@ -28,21 +28,6 @@ TestSuite(backpressure, .fini = harness_reap_all, .timeout = 120);
 
 #define BINARY_LISTENER 1
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void set_nonblocking(int fd)
-{
-    int flags = fcntl(fd, F_GETFL);
-
-    cr_assert(flags >= 0 && fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0);
-}
-
 /* A pair of bystanders exchanging numbered messages: proof that the rest
  * of the broker keeps serving. */
 static void bystanders_exchange(struct rc_client *x, struct rc_client *y,
@@ -106,8 +91,8 @@ Test(backpressure, stalled_reader_pauses_its_sender_and_loses_nothing)
     b.frame = malloc(DATA + 64);
     rd.buf = malloc(rd.cap);
     cr_assert(b.frame && rd.buf);
-    set_nonblocking(b.fd);
-    set_nonblocking(rd.fd);
+    mpt_set_nonblocking(b.fd);
+    mpt_set_nonblocking(rd.fd);
 
     /* Phase 1: blast until the sender has been blocked for 300 ms. */
     blast_until_paused(&b);
@@ -121,7 +106,7 @@ Test(backpressure, stalled_reader_pauses_its_sender_and_loses_nothing)
     }
 
     /* Phase 2: the receiver reads; the sender finishes. */
-    deadline = now_ms() + mpt_ms(60000);
+    deadline = mpt_now_ms() + mpt_ms(60000);
     while (rd.received < COUNT) {
         struct pollfd p[2] = {{.fd = rd.fd, .events = POLLIN},
                               {.fd = b.fd, .events = POLLOUT}};
@@ -130,7 +115,7 @@ Test(backpressure, stalled_reader_pauses_its_sender_and_loses_nothing)
         read_frames(&rd, "s");
         cr_assert(!rd.eof, "the receiver was disconnected after %u messages",
                   rd.received);
-        cr_assert_lt(now_ms(), deadline, "%u of %d messages arrived",
+        cr_assert_lt(mpt_now_ms(), deadline, "%u of %d messages arrived",
                      rd.received, COUNT);
     }
     cr_assert(!harness_log_contains(h, "disconnecting slow client"));
@@ -185,17 +170,17 @@ Test(backpressure, slow_consumer_past_the_hard_limit_is_disconnected)
         rc_expect(senders[i], RC_CLIENT_CLOSED, "r", "", RC_NULL);
     bystanders_exchange(x, y, 50);
     /* The receiver finds its socket closed once it reads what reached it. */
-    set_nonblocking(rc_fd(r));
+    mpt_set_nonblocking(rc_fd(r));
     struct reader rd = {.fd = rc_fd(r), .cap = 4 << 20};
     rd.buf = malloc(rd.cap);
-    long long deadline = now_ms() + mpt_ms(10000);
+    long long deadline = mpt_now_ms() + mpt_ms(10000);
     while (!rd.eof) {
         struct pollfd p = {.fd = rd.fd, .events = POLLIN};
         poll(&p, 1, 100);
         /* Contents do not matter here: only the close. */
         ssize_t n = read(rd.fd, rd.buf, rd.cap);
         rd.eof = n == 0 || (n < 0 && errno == ECONNRESET);
-        cr_assert_lt(now_ms(), deadline, "the slow receiver was never closed");
+        cr_assert_lt(mpt_now_ms(), deadline, "the slow receiver was never closed");
     }
     free(rd.buf);
     free(frame);
@@ -230,7 +215,7 @@ Test(backpressure, paused_sender_resumes_when_the_reader_leaves)
     rc_open_conn(y, s, "y:1", "chat");
     b.frame = malloc(DATA + 64);
     cr_assert_not_null(b.frame);
-    set_nonblocking(b.fd);
+    mpt_set_nonblocking(b.fd);
     blast_until_paused(&b);
     cr_assert(harness_wait_log(h, "pausing s", mpt_ms(MPT_MSG_MS)));
     rc_close(r); /* the reader leaves */
@@ -238,13 +223,13 @@ Test(backpressure, paused_sender_resumes_when_the_reader_leaves)
               "the sender was not resumed");
     /* Finish the frame in flight so the stream stays well-formed; the
      * rest would bounce (no such connection) and is not needed. */
-    deadline = now_ms() + mpt_ms(20000);
+    deadline = mpt_now_ms() + mpt_ms(20000);
     while (b.offset != 0) {
         struct pollfd p = {.fd = b.fd, .events = POLLOUT};
         poll(&p, 1, 100);
         b.total = b.next + 1;
         blast(&b);
-        cr_assert_lt(now_ms(), deadline, "the sender stayed blocked");
+        cr_assert_lt(mpt_now_ms(), deadline, "the sender stayed blocked");
     }
     /* The sender is read again: a message to y gets through. Its reply
      * stream holds a ClientClosed for r and bounces for messages sent

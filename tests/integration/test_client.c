@@ -73,14 +73,6 @@ TestSuite(client, .init = suite_init, .fini = suite_fini, .timeout = 60);
  * Time and waiting
  */
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static struct timeval tv_ms(long long ms)
 {
     struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000) };
@@ -611,13 +603,13 @@ static void on_lost(struct mp_client *c, int status, void *arg)
 /* rc_recv without blocking the loop: the library keeps running. */
 static int raw_recv(struct rc_client *rc, struct rc_msg *m, int ms)
 {
-    long long deadline = now_ms() + ms;
+    long long deadline = mpt_now_ms() + ms;
 
     for (;;) {
         int r = rc_recv(rc, m, 0);
         if (r != RC_TIMEOUT)
             return r;
-        long long left = deadline - now_ms();
+        long long left = deadline - mpt_now_ms();
         if (left <= 0)
             return RC_TIMEOUT;
         bool fired = false;
@@ -1320,9 +1312,9 @@ Test(client, connect_timeout)
     fake_start(&f, false);
     struct mp_client *c = client_new_full(NULL, fake_address(&f), "binary", "alice",
                                           SECRET, strlen(SECRET), 0, 300);
-    long long t0 = now_ms();
+    long long t0 = mpt_now_ms();
     int rc = mp_client_connect_wait(c, NULL, 0);
-    long long took = now_ms() - t0;
+    long long took = mpt_now_ms() - t0;
     mp_client_free(c);
     cr_assert_eq(rc, MP_ERR_TIMEOUT, "connect_wait: %s", mp_strerror(rc));
     cr_assert(took >= 250, "timed out after %lld ms, want 300", took);
@@ -1333,10 +1325,10 @@ Test(client, connect_timeout)
     c = client_new_full(base, fake_address(&f), "json", "alice", SECRET,
                         strlen(SECRET), 0, 300);
     mp_client_on_lost(c, on_lost, &l);
-    t0 = now_ms();
+    t0 = mpt_now_ms();
     cr_assert_eq(mp_client_connect(c, on_ready, &r), MP_OK);
     WAIT(r.calls > 0, "no outcome");
-    took = now_ms() - t0;
+    took = mpt_now_ms() - t0;
     cr_assert_eq(r.status, MP_ERR_TIMEOUT, "%s", mp_strerror(r.status));
     cr_assert(took >= 250, "timed out after %lld ms, want 300", took);
     drain();
@@ -1411,9 +1403,9 @@ Test(client, connect_wait_stopped)
                                               strlen(SECRET), 0, 0);
         cr_assert_eq(event_base_once(mp_client_base(c), -1, EV_TIMEOUT, stop_after,
                                      c, &later), 0);
-        long long t0 = now_ms();
+        long long t0 = mpt_now_ms();
         int rc = mp_client_connect_wait(c, NULL, 0);
-        long long took = now_ms() - t0;
+        long long took = mpt_now_ms() - t0;
         mp_client_free(c);
         cr_assert_neq(rc, MP_OK, "a stopped connect_wait logged in");
         cr_assert(took < mpt_ms(2000), "%s: connect_wait returned after %lld ms, "

@@ -80,14 +80,6 @@ static int limit(int ms)
     return mpt_ms(ms);
 }
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void text_add(struct text *t, const char *s, size_t n)
 {
     if (t->len + n + 1 > t->cap) {
@@ -215,12 +207,12 @@ static void proc_pump(struct proc *p, int timeout_ms)
 static bool proc_wait_text(struct proc *p, int stream, const char *needle,
                            int timeout_ms)
 {
-    long long deadline = now_ms() + timeout_ms;
+    long long deadline = mpt_now_ms() + timeout_ms;
 
     for (;;) {
         if (strstr(p->out[stream].buf, needle) != NULL)
             return true;
-        long long left = deadline - now_ms();
+        long long left = deadline - mpt_now_ms();
         if (left <= 0 || p->fd[stream] < 0)
             return false;
         proc_pump(p, (int)left);
@@ -230,10 +222,10 @@ static bool proc_wait_text(struct proc *p, int stream, const char *needle,
 /* Wait for the process to exit (reading its output meanwhile). */
 static bool proc_wait_exit(struct proc *p, int timeout_ms)
 {
-    long long deadline = now_ms() + timeout_ms;
+    long long deadline = mpt_now_ms() + timeout_ms;
 
     while (p->fd[0] >= 0 || p->fd[1] >= 0) {
-        long long left = deadline - now_ms();
+        long long left = deadline - mpt_now_ms();
         if (left <= 0)
             return false;
         proc_pump(p, (int)left);
@@ -248,7 +240,7 @@ static bool proc_wait_exit(struct proc *p, int timeout_ms)
             p->exited = true;
             break;
         }
-        long long left = deadline - now_ms();
+        long long left = deadline - mpt_now_ms();
         if ((r < 0 && errno != EINTR) || left <= 0)
             break;
         struct pollfd pf = {.fd = pidfd, .events = POLLIN};

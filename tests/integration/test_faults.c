@@ -47,21 +47,6 @@ TestSuite(faults, .fini = harness_reap_all, .timeout = 300);
 #define KIB 1024L
 #define MIB (1024L * 1024L)
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void set_nonblocking(int fd)
-{
-    int flags = fcntl(fd, F_GETFL);
-
-    cr_assert(flags >= 0 && fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0);
-}
-
 /* Lines of the broker's log containing both substrings. */
 static int count_log_lines(struct harness *h, const char *a, const char *b)
 {
@@ -195,7 +180,7 @@ static void sigkill_mid_stream(bool unread)
     cr_assert_eq(waitpid(child, &status, WNOHANG), 0,
                  "the blaster child exited (status %#x)", (unsigned)status);
     cr_assert_eq(kill(child, SIGKILL), 0);
-    long long killed = now_ms();
+    long long killed = mpt_now_ms();
     cr_assert_eq(waitpid(child, &status, 0), child);
     cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
               "the blaster was not killed by SIGKILL (status %#x)",
@@ -204,10 +189,10 @@ static void sigkill_mid_stream(bool unread)
     /* What the broker had already taken still arrives, then the notice. */
     uint32_t at_kill = seq;
     while (!sink_next(sink, &seq, mpt_ms(MPT_MSG_MS)))
-        cr_assert_lt(now_ms() - killed, mpt_ms(MPT_MSG_MS),
+        cr_assert_lt(mpt_now_ms() - killed, mpt_ms(MPT_MSG_MS),
                      "no ClientClosed within %d ms of the kill (%u messages "
                      "since)", mpt_ms(MPT_MSG_MS), seq - at_kill);
-    long long told = now_ms() - killed;
+    long long told = mpt_now_ms() - killed;
     cr_assert_lt(told, mpt_ms(MPT_MSG_MS), "ClientClosed came %lld ms after "
                  "the kill", told);
     cr_log_info("kill -9%s: ClientClosed %lld ms after the kill, %u messages "
@@ -270,14 +255,14 @@ Test(faults, stalled_reader_pauses_its_sender_with_bounded_memory)
     b.frame = malloc(DATA + 64);
     rd.buf = malloc(rd.cap);
     cr_assert(b.frame && rd.buf);
-    set_nonblocking(b.fd);
-    set_nonblocking(rd.fd);
+    mpt_set_nonblocking(b.fd);
+    mpt_set_nonblocking(rd.fd);
     long base = harness_broker_kib(h, "VmRSS");
 
     /* Blast until the broker has paused the sender and its socket is
      * full: then it has been refusing to read for a while. */
     size_t mark = harness_log_mark(h);
-    long long deadline = now_ms() + mpt_ms(20000);
+    long long deadline = mpt_now_ms() + mpt_ms(20000);
     bool paused = false;
     long peak_sample = base;
     for (;;) {
@@ -293,7 +278,7 @@ Test(faults, stalled_reader_pauses_its_sender_with_bounded_memory)
             break;
         if (!paused)
             poll(&p, 1, 10);
-        cr_assert_lt(now_ms(), deadline, "the sender was never paused");
+        cr_assert_lt(mpt_now_ms(), deadline, "the sender was never paused");
     }
     /* While stalled: the bystanders go on, the reader stays. */
     rc_pump_progress(by.pump, 50, mpt_ms(MPT_MSG_MS));
@@ -317,7 +302,7 @@ Test(faults, stalled_reader_pauses_its_sender_with_bounded_memory)
 
     /* The reader reads again: everything arrives, in order. */
     b.total = b.next + (b.offset != 0);
-    deadline = now_ms() + mpt_ms(60000);
+    deadline = mpt_now_ms() + mpt_ms(60000);
     while (rd.received < b.total) {
         struct pollfd p[2] = { { .fd = rd.fd, .events = POLLIN },
                                { .fd = b.fd, .events = POLLOUT } };
@@ -325,7 +310,7 @@ Test(faults, stalled_reader_pauses_its_sender_with_bounded_memory)
         poll(p, done ? 1 : 2, 100);
         cr_assert(read_frames(&rd, "s"), "the reader was disconnected after "
                   "%u messages", rd.received);
-        cr_assert_lt(now_ms(), deadline, "%u of %u messages arrived",
+        cr_assert_lt(mpt_now_ms(), deadline, "%u of %u messages arrived",
                      rd.received, b.total);
     }
     bystanders_finish(&by);
@@ -395,18 +380,18 @@ Test(faults, stalled_reader_past_the_hard_limit_is_disconnected)
         cr_assert_lt(peak, bound, "peak RSS %ld KiB, bound %ld", peak, bound);
     }
     /* The reader finds its socket closed once it reads what reached it. */
-    set_nonblocking(rc_fd(r));
+    mpt_set_nonblocking(rc_fd(r));
     struct reader rd = { .fd = rc_fd(r), .cap = 4 << 20 };
     rd.buf = malloc(rd.cap);
     cr_assert_not_null(rd.buf);
-    long long deadline = now_ms() + mpt_ms(10000);
+    long long deadline = mpt_now_ms() + mpt_ms(10000);
     for (;;) {
         struct pollfd p = { .fd = rd.fd, .events = POLLIN };
         poll(&p, 1, 100);
         ssize_t n = read(rd.fd, rd.buf, rd.cap);
         if (n == 0 || (n < 0 && errno == ECONNRESET))
             break;
-        cr_assert_lt(now_ms(), deadline, "the slow reader was never closed");
+        cr_assert_lt(mpt_now_ms(), deadline, "the slow reader was never closed");
     }
     /* A sender whose message the broker read only after the reader had
      * gone gets it back as NoSuchConnection (documented); nothing else
@@ -608,7 +593,7 @@ static size_t busy_least_locked(struct busy *b)
 /* Wait until every receiver has read `bytes`; the least read so far. */
 static size_t busy_wait(struct busy *b, size_t bytes, int timeout_ms)
 {
-    long long deadline = now_ms() + timeout_ms;
+    long long deadline = mpt_now_ms() + timeout_ms;
     struct timespec ts = { (time_t)(deadline / 1000),
                            (long)(deadline % 1000) * 1000000L };
     size_t least;
@@ -678,9 +663,9 @@ Test(faults, sigterm_while_busy_exits_cleanly)
     cr_assert_geq(before, 1024 * 1024, "the pairs did not get going (%zu "
                   "bytes)", before);
     cr_assert(harness_signal(h, SIGTERM));
-    long long sent = now_ms();
+    long long sent = mpt_now_ms();
     bool exited = harness_wait_exit(h, mpt_ms(MPT_EXIT_MS), &status);
-    long long took = now_ms() - sent;
+    long long took = mpt_now_ms() - sent;
     pthread_mutex_lock(&b.mu);
     b.stop = exited ? false : true;
     pthread_mutex_unlock(&b.mu);
@@ -783,10 +768,10 @@ static void exhaust_descriptors(struct harness *h, int port, const char *label)
     cr_assert(harness_wait_log_from(h, mark, "; pausing it for 1000 ms", 0));
 
     /* Pressure: the backlog stays full for FD_PRESSURE_MS. */
-    long long cpu0 = harness_broker_cpu_ms(h), t0 = now_ms();
+    long long cpu0 = harness_broker_cpu_ms(h), t0 = mpt_now_ms();
     size_t after_first = harness_log_mark(h);
     bool more = harness_wait_log_from(h, after_first, failed, FD_PRESSURE_MS);
-    long long cpu = harness_broker_cpu_ms(h) - cpu0, wall = now_ms() - t0;
+    long long cpu = harness_broker_cpu_ms(h) - cpu0, wall = mpt_now_ms() - t0;
     int lines = count_log_lines(h, "accept on ", " failed");
     int spins = count_log_lines(h, "Error from accept()", NULL);
     cr_log_info("fd exhaustion on %s: limit %lu; %lld ms of CPU in %lld ms; "

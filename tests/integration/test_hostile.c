@@ -39,21 +39,6 @@ TestSuite(hostile, .fini = harness_reap_all, .timeout = 120);
     "              { address = \"127.0.0.1\"; port = 0; translator = \"binary\"; },\n" \
     "              { unix = \"@DIR@/mp.sock\"; translator = \"binary\"; } );\n"
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void set_nonblocking(int fd)
-{
-    int flags = fcntl(fd, F_GETFL);
-
-    cr_assert(flags >= 0 && fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0);
-}
-
 /* x and y (logged in, connection "x:1" open) still talk. */
 static void bystanders_talk(struct rc_client *x, struct rc_client *y)
 {
@@ -123,12 +108,12 @@ Test(hostile, slow_consumer_deadline_releases_the_server_it_paused)
     rc_open_conn(b, s, "b:1", "service");
     answers.frame = malloc(DATA + 64);
     cr_assert_not_null(answers.frame);
-    set_nonblocking(answers.fd);
+    mpt_set_nonblocking(answers.fd);
 
     /* s answers n until the broker stops reading s. */
     blast_until_paused(&answers);
     cr_assert(harness_wait_log(h, "pausing s", mpt_ms(MPT_MSG_MS)));
-    paused_at = now_ms();
+    paused_at = mpt_now_ms();
 
     /* b asks s; s reads the request (s's own input is not paused) and
      * finishes the frame in flight, then answers b - behind everything
@@ -136,7 +121,7 @@ Test(hostile, slow_consumer_deadline_releases_the_server_it_paused)
      * gone. s keeps reading meanwhile, so that it is no slow reader. */
     answers.total = answers.next + (answers.offset != 0);
     cr_assert(rc_send(b, RC_DATA, "s", "b:1", rc_str("request")));
-    deadline = now_ms() + mpt_ms(20000);
+    deadline = mpt_now_ms() + mpt_ms(20000);
     while (!finished || !asked) {
         int st = rc_recv(s, &m, 20);
         finished = blast(&answers);
@@ -146,13 +131,13 @@ Test(hostile, slow_consumer_deadline_releases_the_server_it_paused)
             asked |= m.meta == RC_DATA && strcmp(m.other_client, "b") == 0;
             rc_msg_free(&m);
         }
-        cr_assert_lt(now_ms(), deadline,
+        cr_assert_lt(mpt_now_ms(), deadline,
                      "s stayed paused: n was never disconnected");
     }
     cr_assert(harness_wait_log(h, "disconnecting slow client n",
                                mpt_ms(MPT_MSG_MS)));
     cr_assert(harness_log_contains(h, "reason=slow_consumer_timeout_ms"));
-    cr_assert_geq(now_ms() - paused_at, 500, "dropped before its deadline");
+    cr_assert_geq(mpt_now_ms() - paused_at, 500, "dropped before its deadline");
     /* s answers, and goes on reading (the bounces of what it sent to n)
      * as a server does, until b has the answer. */
     cr_assert(rc_send(s, RC_DATA, "b", "b:1", rc_str("answer")));
@@ -172,7 +157,7 @@ Test(hostile, slow_consumer_deadline_releases_the_server_it_paused)
             got = true;
             rc_msg_free(&m);
         }
-        cr_assert_lt(now_ms(), deadline, "b never got its answer");
+        cr_assert_lt(mpt_now_ms(), deadline, "b never got its answer");
     }
     cr_assert(!harness_log_contains(h, "disconnecting slow client s"));
     free(answers.frame);
@@ -197,14 +182,14 @@ Test(hostile, a_reader_that_drains_in_time_is_kept)
     struct blaster bl = {.fd = rc_fd(s), .total = COUNT, .to = "r",
                          .id = "s:1", .data_len = DATA};
     struct reader rd = {.fd = rc_fd(r), .cap = 1 << 20};
-    long long deadline = now_ms() + mpt_ms(20000);
+    long long deadline = mpt_now_ms() + mpt_ms(20000);
 
     rc_open_conn(s, r, "s:1", "sink");
     bl.frame = malloc(DATA + 64);
     rd.buf = malloc(rd.cap);
     cr_assert(bl.frame && rd.buf);
-    set_nonblocking(bl.fd);
-    set_nonblocking(rd.fd);
+    mpt_set_nonblocking(bl.fd);
+    mpt_set_nonblocking(rd.fd);
     while (rd.received < COUNT) {
         struct pollfd p[2] = {{.fd = rd.fd, .events = POLLIN},
                               {.fd = bl.fd, .events = POLLOUT}};
@@ -212,7 +197,7 @@ Test(hostile, a_reader_that_drains_in_time_is_kept)
         poll(p, done ? 1 : 2, 100);
         read_frames(&rd, "s");
         cr_assert(!rd.eof, "r was disconnected");
-        cr_assert_lt(now_ms(), deadline, "%u of %d arrived", rd.received,
+        cr_assert_lt(mpt_now_ms(), deadline, "%u of %d arrived", rd.received,
                      COUNT);
     }
     cr_assert(!harness_log_contains(h, "disconnecting slow client"));
@@ -387,11 +372,11 @@ Test(hostile, lines_about_one_client_are_rate_limited)
         "limits = { bad_messages_max = 0; };\n"
         "log = { client_lines_per_s = 5; lines_per_s = 0; };\n");
     struct rc_client *w = rc_login_any(h, BINARY_LISTENER, RC_BINARY, "w");
-    long long start = now_ms(), elapsed_s;
+    long long start = mpt_now_ms(), elapsed_s;
     unsigned logged, allowed;
 
     send_wat_worthy(w, SENT);
-    elapsed_s = (now_ms() - start) / 1000 + 1;
+    elapsed_s = (mpt_now_ms() - start) / 1000 + 1;
     rc_close(w);
     cr_assert(harness_wait_log(h, "client w left", mpt_ms(MPT_MSG_MS)));
     logged = log_count(h, "WAT to w");
@@ -413,7 +398,7 @@ Test(hostile, lines_about_all_clients_are_rate_limited)
         "log = { client_lines_per_s = 0; lines_per_s = 5; };\n");
     struct rc_client *w[CLIENTS];
     char name[8];
-    long long start = now_ms(), elapsed_s, deadline;
+    long long start = mpt_now_ms(), elapsed_s, deadline;
     unsigned logged;
 
     for (int i = 0; i < CLIENTS; i++) {
@@ -422,17 +407,17 @@ Test(hostile, lines_about_all_clients_are_rate_limited)
     }
     for (int i = 0; i < CLIENTS; i++)
         send_wat_worthy(w[i], EACH);
-    elapsed_s = (now_ms() - start) / 1000 + 1;
+    elapsed_s = (mpt_now_ms() - start) / 1000 + 1;
     logged = log_count(h, "WAT to w");
     cr_assert_leq(logged, RATE + (unsigned)(elapsed_s * RATE),
                   "%u of %d WATs logged in %lld s", logged, CLIENTS * EACH,
                   elapsed_s);
     /* The next line that passes says how many did not. */
-    deadline = now_ms() + mpt_ms(5000);
+    deadline = mpt_now_ms() + mpt_ms(5000);
     while (!harness_log_contains(h, "log lines about clients suppressed")) {
         send_wat_worthy(w[0], 1);
         harness_wait_log(h, "log lines about clients suppressed", 100);
-        cr_assert_lt(now_ms(), deadline, "no summary line");
+        cr_assert_lt(mpt_now_ms(), deadline, "no summary line");
     }
     for (int i = 0; i < CLIENTS; i++)
         rc_close(w[i]);

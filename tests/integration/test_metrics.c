@@ -372,32 +372,24 @@ Test(metrics, a_request_body_is_refused)
     harness_stop(h);
 }
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Wait for the broker to close fd; returns the ms it took, -1 if it did
  * not within limit_ms. Every `trickle_ms` (if > 0) one more header line
  * is sent, as a slow-loris client does. */
 static long long wait_closed(int fd, int limit_ms, int trickle_ms)
 {
-    long long t0 = now_ms();
+    long long t0 = mpt_now_ms();
 
-    while (now_ms() - t0 < limit_ms) {
+    while (mpt_now_ms() - t0 < limit_ms) {
         char buf[512];
         int wait = trickle_ms > 0 ? trickle_ms : limit_ms;
         if (http_readable(fd, wait)) {
             ssize_t n = read(fd, buf, sizeof buf);
             if (n == 0 || (n < 0 && errno == ECONNRESET))
-                return now_ms() - t0;
+                return mpt_now_ms() - t0;
             continue; /* an error page: the end comes next */
         }
         if (trickle_ms > 0 && send(fd, "X: y\r\n", 6, MSG_NOSIGNAL) < 0)
-            return now_ms() - t0;
+            return mpt_now_ms() - t0;
     }
     return -1;
 }

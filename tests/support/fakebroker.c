@@ -95,22 +95,14 @@ bool fb_done(struct fakebroker *fb)
     return atomic_load(&fb->done);
 }
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 const char *fb_join(struct fakebroker *fb, int ms)
 {
-    long long deadline = now_ms() + ms;
+    long long deadline = mpt_now_ms() + ms;
 
     if (!fb->started || fb->joined)
         return fb->error[0] ? fb->error : NULL;
     pthread_mutex_lock(&fb->mu);
-    while (!atomic_load(&fb->done) && now_ms() < deadline) {
+    while (!atomic_load(&fb->done) && mpt_now_ms() < deadline) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_nsec += 20 * 1000000L;
@@ -177,12 +169,12 @@ void fb_fail(struct fakebroker *fb, const char *fmt, ...)
 
 bool fb_await(struct fakebroker *fb, int ms)
 {
-    long long deadline = now_ms() + mpt_ms(ms);
+    long long deadline = mpt_now_ms() + mpt_ms(ms);
     bool got = false;
 
     pthread_mutex_lock(&fb->mu);
     while (fb->signals == 0 && !atomic_load(&fb->stop) &&
-           now_ms() < deadline) {
+           mpt_now_ms() < deadline) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_nsec += 20 * 1000000L;
@@ -257,10 +249,10 @@ bool fb_send_raw(struct fakebroker *fb, const void *bytes, size_t len)
 bool fb_expect(struct fakebroker *fb, int meta, const char *id,
                struct rc_msg *m, int ms, unsigned *skipped)
 {
-    long long deadline = now_ms() + mpt_ms(ms);
+    long long deadline = mpt_now_ms() + mpt_ms(ms);
 
     while (!fb_stopping(fb)) {
-        long long left = deadline - now_ms();
+        long long left = deadline - mpt_now_ms();
         int rc = left > 0 ? rc_recv(fb->client, m, (int)left) : RC_TIMEOUT;
         if (rc != RC_OK) {
             fb_fail(fb, "waiting for meta %d (%s): %s %s", meta,
@@ -353,13 +345,13 @@ bool fb_flood(struct fakebroker *fb, const unsigned char *buf, size_t len,
               atomic_bool *all_sent, int meta, unsigned want,
               unsigned *got, int ms)
 {
-    long long deadline = now_ms() + mpt_ms(ms);
+    long long deadline = mpt_now_ms() + mpt_ms(ms);
     int fd = rc_fd(fb->client);
     bool reading = false;
     size_t off = 0;
 
     while (!fb_stopping(fb) && (off < len || !reading || *got < want)) {
-        if (now_ms() > deadline) {
+        if (mpt_now_ms() > deadline) {
             fb_fail(fb, "flood: %zu of %zu bytes sent, %u of %u answers "
                     "after %d ms", off, len, *got, want, ms);
             return false;
@@ -391,12 +383,12 @@ bool fb_flood(struct fakebroker *fb, const unsigned char *buf, size_t len,
 
 bool fb_read_to_eof(struct fakebroker *fb, int ms)
 {
-    long long deadline = now_ms() + mpt_ms(ms);
+    long long deadline = mpt_now_ms() + mpt_ms(ms);
     struct rc_msg m;
     int rc = RC_OK;
 
     while (rc == RC_OK && !fb_stopping(fb)) {
-        long long left = deadline - now_ms();
+        long long left = deadline - mpt_now_ms();
         rc = left > 0 ? rc_recv(fb->client, &m, (int)left) : RC_TIMEOUT;
         if (rc == RC_OK)
             rc_msg_free(&m);

@@ -58,12 +58,19 @@ static char failure_text[16384];
  * Small utilities
  */
 
-static long long now_ms(void)
+long long mpt_now_ms(void)
 {
     struct timespec ts;
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void mpt_set_nonblocking(int fd)
+{
+    int flags = fcntl(fd, F_GETFL);
+
+    cr_assert(flags >= 0 && fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0);
 }
 
 static void deadline_timespec(long long deadline_ms, struct timespec *ts)
@@ -235,7 +242,7 @@ static bool wait_child(pid_t pid, long long deadline, int *status)
                 close(pidfd);
             return false;
         }
-        long long left = deadline - now_ms();
+        long long left = deadline - mpt_now_ms();
         if (left <= 0) {
             if (pidfd >= 0)
                 close(pidfd);
@@ -608,7 +615,7 @@ static bool find_line_locked(struct harness *h, size_t *from, const char *s)
 bool harness_wait_log_from(struct harness *h, size_t mark,
                            const char *substring, int timeout_ms)
 {
-    long long deadline = now_ms() + timeout_ms;
+    long long deadline = mpt_now_ms() + timeout_ms;
     struct timespec ts;
     bool found;
 
@@ -788,7 +795,7 @@ bool harness_wait_exit(struct harness *h, int timeout_ms, int *status)
     if (h->pid <= 0)
         return false;
     if (!h->exited) {
-        if (!wait_child(h->pid, now_ms() + timeout_ms, &h->status))
+        if (!wait_child(h->pid, mpt_now_ms() + timeout_ms, &h->status))
             return false;
         h->exited = true;
     }
@@ -858,7 +865,7 @@ static void read_into(int *fd, char **buf, size_t *len, size_t *cap)
 
 bool harness_run(const char *const *args, int timeout_ms, struct run_result *r)
 {
-    long long deadline = now_ms() + timeout_ms;
+    long long deadline = mpt_now_ms() + timeout_ms;
     struct argv_buf a;
     int out[2], err[2], status = 0;
     size_t olen = 0, ocap = 0, elen = 0, ecap = 0;
@@ -876,7 +883,7 @@ bool harness_run(const char *const *args, int timeout_ms, struct run_result *r)
     while (out[0] >= 0 || err[0] >= 0) {
         struct pollfd p[2] = { { .fd = out[0], .events = POLLIN },
                                { .fd = err[0], .events = POLLIN } };
-        long long left = deadline - now_ms();
+        long long left = deadline - mpt_now_ms();
         if (left <= 0 || poll(p, 2, (int)left) == 0)
             break;
         if (p[0].revents)

@@ -62,6 +62,12 @@ struct run_result {
  * a $MP_BROKER_WRAPPER (valgrind) is set. */
 int mpt_ms(int ms);
 
+/* Milliseconds on the monotonic clock (for deadlines). */
+long long mpt_now_ms(void);
+
+/* Make fd non-blocking; asserts that it worked (call from a test body). */
+void mpt_set_nonblocking(int fd);
+
 /* A fresh harness with its temporary directory; no broker yet. Asserts. */
 struct harness *harness_new(void);
 const char *harness_dir(const struct harness *h);

@@ -67,17 +67,9 @@ bool blast(struct blaster *b)
     return true;
 }
 
-static long long monotonic_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void blast_until_paused(struct blaster *b)
 {
-    long long deadline = monotonic_ms() + mpt_ms(20000);
+    long long deadline = mpt_now_ms() + mpt_ms(20000);
 
     for (;;) {
         struct pollfd p = {.fd = b->fd, .events = POLLOUT};
@@ -85,7 +77,7 @@ void blast_until_paused(struct blaster *b)
                              "sender", b->total);
         if (poll(&p, 1, 300) == 0)
             return;
-        cr_assert_lt(monotonic_ms(), deadline, "the sender never blocked");
+        cr_assert_lt(mpt_now_ms(), deadline, "the sender never blocked");
     }
 }
 

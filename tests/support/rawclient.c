@@ -64,14 +64,6 @@ static const char *site(void)
  * Buffers, blobs, time
  */
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static bool buf_reserve(struct rc_buf *b, size_t extra)
 {
     if (b->len + extra + 1 <= b->cap)
@@ -442,7 +434,7 @@ const char *rc_name(const struct rc_client *c)
 bool rc_send_raw(struct rc_client *c, const void *bytes, size_t len)
 {
     const unsigned char *p = bytes;
-    long long deadline = now_ms() + mpt_ms(SEND_TIMEOUT_MS);
+    long long deadline = mpt_now_ms() + mpt_ms(SEND_TIMEOUT_MS);
 
     while (len > 0) {
         ssize_t n = send(c->fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -456,7 +448,7 @@ bool rc_send_raw(struct rc_client *c, const void *bytes, size_t len)
             return false;
         }
         struct pollfd pf = { .fd = c->fd, .events = POLLOUT };
-        long long left = deadline - now_ms();
+        long long left = deadline - mpt_now_ms();
         if (left <= 0 || poll(&pf, 1, (int)left) == 0) {
             set_error(c, "send: %s", "timed out");
             return false;
@@ -696,7 +688,7 @@ static int fill(struct rc_client *c, long long left)
 
 int rc_recv(struct rc_client *c, struct rc_msg *m, int timeout_ms)
 {
-    long long deadline = now_ms() + timeout_ms;
+    long long deadline = mpt_now_ms() + timeout_ms;
 
     memset(m, 0, sizeof *m);
     for (;;) {
@@ -712,7 +704,7 @@ int rc_recv(struct rc_client *c, struct rc_msg *m, int timeout_ms)
             rc_msg_free(m);
             return r;
         }
-        r = fill(c, deadline - now_ms());
+        r = fill(c, deadline - mpt_now_ms());
         if (r == RC_EOF && c->in.len > 0)
             set_error(c, "%s", "EOF after a partial message");
         if (r != RC_OK) {
@@ -724,12 +716,12 @@ int rc_recv(struct rc_client *c, struct rc_msg *m, int timeout_ms)
 
 int rc_wait_eof(struct rc_client *c, int timeout_ms)
 {
-    long long deadline = now_ms() + timeout_ms;
+    long long deadline = mpt_now_ms() + timeout_ms;
 
     if (c->in.len > 0)
         return RC_OK;
     for (;;) {
-        int r = fill(c, deadline - now_ms());
+        int r = fill(c, deadline - mpt_now_ms());
         if (r != RC_OK || c->in.len > 0)
             return r;
     }
@@ -1074,14 +1066,14 @@ static void *pump_main(void *arg)
         if (stop && drained)
             break;
         if (stop && drain_deadline == 0)
-            drain_deadline = now_ms() + p->drain_ms;
-        if (stop && now_ms() > drain_deadline) {
+            drain_deadline = mpt_now_ms() + p->drain_ms;
+        if (stop && mpt_now_ms() > drain_deadline) {
             pump_fail(p, "messages lost: %u of %u arrived at %s, %u of %u at %s",
                       p->got[0], p->sent[0], p->name[1], p->got[1],
                       p->sent[1], p->name[0]);
             break;
         }
-        long long t = now_ms();
+        long long t = mpt_now_ms();
         int wait = p->interval_ms;
         for (int d = 0; d < 2 && !stop; d++) {
             if (p->sent[d] - p->got[d] >= PUMP_WINDOW)
@@ -1119,7 +1111,7 @@ out:
 static bool pump_wait(struct rc_pump *p, unsigned want0, unsigned want1,
                       int timeout_ms)
 {
-    long long deadline = now_ms() + timeout_ms;
+    long long deadline = mpt_now_ms() + timeout_ms;
     struct timespec ts = { (time_t)(deadline / 1000),
                            (long)(deadline % 1000) * 1000000L };
     bool ok;
