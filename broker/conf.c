@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -508,96 +509,138 @@ static void check_output_limits(const config_setting_t *g, long long max_msg,
                            high + max_msg);
 }
 
-/* The hashing workers and their queue (see broker/work_pool.h). */
+/* limits.auth_workers, the hashing threads (broker/work_pool.h): not a
+ * row of int_limits, as a reload cannot change it. */
 static void read_auth_workers(struct broker_conf *conf,
                               const config_setting_t *g, struct errors *errs)
 {
     long long workers = CONF_DEFAULT_AUTH_WORKERS;
-    long long queue_max = CONF_DEFAULT_AUTH_QUEUE_MAX;
-    long long per_source = CONF_DEFAULT_AUTH_QUEUE_PER_SOURCE;
 
-    if (g != NULL) {
+    if (g != NULL)
         int_member(g, "auth_workers", 1, WORK_POOL_WORKERS_MAX, &workers, errs);
-        int_member(g, "auth_queue_max", 1, 1000000, &queue_max, errs);
-        int_member(g, "auth_queue_per_source", 1, 1000000, &per_source, errs);
-    }
     conf->auth_workers = (unsigned)workers;
-    conf->auth_queue_max = (unsigned)queue_max;
-    conf->auth_queue_per_source = (unsigned)per_source;
+}
+
+/*
+ * The integer members of `limits` that stand alone: name, range, default
+ * and where the value goes. A new limit is a row here (and in
+ * limits_specs); reloads report a change of any row (conf_limit_changes).
+ */
+struct int_limit {
+    const char *name;
+    long long min, max, def;
+    size_t offset;  /* in struct broker_conf */
+    bool is_size;   /* a size_t member, else unsigned */
+};
+
+#define AS_UNSIGNED(field) offsetof(struct broker_conf, field), false
+#define AS_SIZE(field) offsetof(struct broker_conf, field), true
+
+static const struct int_limit int_limits[] = {
+    /* 256 bytes holds any header with short names; 1 GiB keeps the
+     * binary length prefix and buffer arithmetic far from overflow. */
+    {"max_message_size", 256, 1LL << 30, CONF_DEFAULT_MAX_MESSAGE_SIZE,
+     AS_SIZE(max_message_size)},
+    {"auth_timeout_ms", 1, 3600000, CONF_DEFAULT_AUTH_TIMEOUT_MS,
+     AS_UNSIGNED(auth_timeout_ms)},
+    {"max_clients", 1, 10000000, CONF_DEFAULT_MAX_CLIENTS,
+     AS_UNSIGNED(max_clients)},
+    {"max_connections_per_client", 1, 10000000,
+     CONF_DEFAULT_MAX_CONNECTIONS_PER_CLIENT,
+     AS_SIZE(max_connections_per_client)},
+    {"tcp_keepalive_s", 0, 86400, CONF_DEFAULT_TCP_KEEPALIVE_S,
+     AS_UNSIGNED(tcp_keepalive_s)},
+    {"output_high_water", 1024, 1LL << 32, CONF_DEFAULT_OUTPUT_HIGH_WATER,
+     AS_SIZE(output_high_water)},
+    {"output_low_water", 0, 1LL << 32, CONF_DEFAULT_OUTPUT_LOW_WATER,
+     AS_SIZE(output_low_water)},
+    {"output_hard_limit", 1024, 1LL << 40, CONF_DEFAULT_OUTPUT_HARD_LIMIT,
+     AS_SIZE(output_hard_limit)},
+    {"auth_failures_max", 0, 1000000, CONF_DEFAULT_AUTH_FAILURES_MAX,
+     AS_UNSIGNED(auth_failures_max)},
+    {"auth_block_s", 1, 86400, CONF_DEFAULT_AUTH_BLOCK_S,
+     AS_UNSIGNED(auth_block_s)},
+    {"slow_consumer_timeout_ms", 0, 3600000,
+     CONF_DEFAULT_SLOW_CONSUMER_TIMEOUT_MS,
+     AS_UNSIGNED(slow_consumer_timeout_ms)},
+    {"max_clients_per_address", 0, 10000000,
+     CONF_DEFAULT_MAX_CLIENTS_PER_ADDRESS,
+     AS_UNSIGNED(max_clients_per_address)},
+    {"max_unauthenticated", 1, 10000000, CONF_DEFAULT_MAX_UNAUTHENTICATED,
+     AS_UNSIGNED(max_unauthenticated)},
+    {"max_unauthenticated_per_address", 0, 10000000,
+     CONF_DEFAULT_MAX_UNAUTHENTICATED_PER_ADDRESS,
+     AS_UNSIGNED(max_unauthenticated_per_address)},
+    /* 256 bytes: an Auth with a short name and secret in any format. */
+    {"max_auth_message_size", 256, 1LL << 30,
+     CONF_DEFAULT_MAX_AUTH_MESSAGE_SIZE, AS_SIZE(max_auth_message_size)},
+    {"max_connections_per_pair", 1, 10000000,
+     CONF_DEFAULT_MAX_CONNECTIONS_PER_PAIR,
+     AS_SIZE(max_connections_per_pair)},
+    {"bad_messages_max", 0, 10000000, CONF_DEFAULT_BAD_MESSAGES_MAX,
+     AS_UNSIGNED(bad_messages_max)},
+    {"auth_queue_max", 1, 1000000, CONF_DEFAULT_AUTH_QUEUE_MAX,
+     AS_UNSIGNED(auth_queue_max)},
+    {"auth_queue_per_source", 1, 1000000, CONF_DEFAULT_AUTH_QUEUE_PER_SOURCE,
+     AS_UNSIGNED(auth_queue_per_source)},
+};
+
+static unsigned long long limit_value(const struct broker_conf *conf,
+                                      const struct int_limit *l)
+{
+    const char *field = (const char *)conf + l->offset;
+
+    return l->is_size ? *(const size_t *)(const void *)field
+                      : *(const unsigned *)(const void *)field;
+}
+
+static void set_limit(struct broker_conf *conf, const struct int_limit *l,
+                      long long v)
+{
+    char *field = (char *)conf + l->offset;
+
+    if (l->is_size)
+        *(size_t *)(void *)field = (size_t)v;
+    else
+        *(unsigned *)(void *)field = (unsigned)v;
+}
+
+void conf_limit_changes(const struct broker_conf *old,
+                        const struct broker_conf *new,
+                        void (*changed)(const char *name,
+                                        unsigned long long from,
+                                        unsigned long long to, void *arg),
+                        void *arg)
+{
+    for (size_t i = 0; i < sizeof int_limits / sizeof int_limits[0]; i++) {
+        unsigned long long from = limit_value(old, &int_limits[i]);
+        unsigned long long to = limit_value(new, &int_limits[i]);
+        if (from != to)
+            changed(int_limits[i].name, from, to, arg);
+    }
 }
 
 static void read_limits(struct broker_conf *conf, const config_setting_t *g,
                         struct errors *errs)
 {
-    long long max_message_size = CONF_DEFAULT_MAX_MESSAGE_SIZE;
-    long long auth_timeout_ms = CONF_DEFAULT_AUTH_TIMEOUT_MS;
-    long long max_clients = CONF_DEFAULT_MAX_CLIENTS;
-    long long max_conns = CONF_DEFAULT_MAX_CONNECTIONS_PER_CLIENT;
-    long long keepalive = CONF_DEFAULT_TCP_KEEPALIVE_S;
-    long long high = CONF_DEFAULT_OUTPUT_HIGH_WATER;
-    long long low = CONF_DEFAULT_OUTPUT_LOW_WATER;
-    long long hard = CONF_DEFAULT_OUTPUT_HARD_LIMIT;
-    long long failures_max = CONF_DEFAULT_AUTH_FAILURES_MAX;
-    long long block_s = CONF_DEFAULT_AUTH_BLOCK_S;
-    long long slow_ms = CONF_DEFAULT_SLOW_CONSUMER_TIMEOUT_MS;
-    long long per_address = CONF_DEFAULT_MAX_CLIENTS_PER_ADDRESS;
-    long long unauth = CONF_DEFAULT_MAX_UNAUTHENTICATED;
-    long long unauth_per_address = CONF_DEFAULT_MAX_UNAUTHENTICATED_PER_ADDRESS;
-    long long auth_size = CONF_DEFAULT_MAX_AUTH_MESSAGE_SIZE;
-    long long per_pair = CONF_DEFAULT_MAX_CONNECTIONS_PER_PAIR;
-    long long bad_max = CONF_DEFAULT_BAD_MESSAGES_MAX;
-
-    if (g != NULL) {
+    if (g != NULL)
         check_members(g, limits_specs, errs);
-        /* 256 bytes holds any header with short names; 1 GiB keeps the
-         * binary length prefix and buffer arithmetic far from overflow. */
-        int_member(g, "max_message_size", 256, 1LL << 30, &max_message_size,
-                   errs);
-        int_member(g, "auth_timeout_ms", 1, 3600000, &auth_timeout_ms, errs);
-        int_member(g, "max_clients", 1, 10000000, &max_clients, errs);
-        int_member(g, "max_connections_per_client", 1, 10000000, &max_conns,
-                   errs);
-        int_member(g, "tcp_keepalive_s", 0, 86400, &keepalive, errs);
-        int_member(g, "output_high_water", 1024, 1LL << 32, &high, errs);
-        int_member(g, "output_low_water", 0, 1LL << 32, &low, errs);
-        int_member(g, "output_hard_limit", 1024, 1LL << 40, &hard, errs);
-        check_output_limits(g, max_message_size, high, low, hard, errs);
-        int_member(g, "auth_failures_max", 0, 1000000, &failures_max, errs);
-        int_member(g, "auth_block_s", 1, 86400, &block_s, errs);
-        int_member(g, "slow_consumer_timeout_ms", 0, 3600000, &slow_ms, errs);
-        int_member(g, "max_clients_per_address", 0, 10000000, &per_address,
-                   errs);
-        int_member(g, "max_unauthenticated", 1, 10000000, &unauth, errs);
-        int_member(g, "max_unauthenticated_per_address", 0, 10000000,
-                   &unauth_per_address, errs);
-        /* 256 bytes: an Auth with a short name and secret in any format. */
-        int_member(g, "max_auth_message_size", 256, 1LL << 30, &auth_size,
-                   errs);
-        int_member(g, "max_connections_per_pair", 1, 10000000, &per_pair,
-                   errs);
-        int_member(g, "bad_messages_max", 0, 10000000, &bad_max, errs);
+    for (size_t i = 0; i < sizeof int_limits / sizeof int_limits[0]; i++) {
+        const struct int_limit *l = &int_limits[i];
+        long long v = l->def;
+        if (g != NULL)
+            int_member(g, l->name, l->min, l->max, &v, errs);
+        set_limit(conf, l, v);
     }
-    conf->slow_consumer_timeout_ms = (unsigned)slow_ms;
-    conf->max_clients_per_address = (unsigned)per_address;
-    conf->max_unauthenticated = (unsigned)unauth;
-    conf->max_unauthenticated_per_address = (unsigned)unauth_per_address;
+    if (g != NULL)
+        check_output_limits(g, (long long)conf->max_message_size,
+                            (long long)conf->output_high_water,
+                            (long long)conf->output_low_water,
+                            (long long)conf->output_hard_limit, errs);
     /* An Auth is a message too: never more than max_message_size. */
-    conf->max_auth_message_size = (size_t)(auth_size < max_message_size
-                                               ? auth_size
-                                               : max_message_size);
-    conf->max_connections_per_pair = (size_t)per_pair;
-    conf->bad_messages_max = (unsigned)bad_max;
+    if (conf->max_auth_message_size > conf->max_message_size)
+        conf->max_auth_message_size = conf->max_message_size;
     read_auth_workers(conf, g, errs);
-    conf->auth_failures_max = (unsigned)failures_max;
-    conf->auth_block_s = (unsigned)block_s;
-    conf->max_connections_per_client = (size_t)max_conns;
-    conf->tcp_keepalive_s = (unsigned)keepalive;
-    conf->output_high_water = (size_t)high;
-    conf->output_low_water = (size_t)low;
-    conf->output_hard_limit = (size_t)hard;
-    conf->max_message_size = (size_t)max_message_size;
-    conf->auth_timeout_ms = (unsigned)auth_timeout_ms;
-    conf->max_clients = (unsigned)max_clients;
 }
 
 static void read_duplicate_names(struct broker_conf *conf,

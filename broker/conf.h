@@ -155,6 +155,16 @@ int conf_load(struct broker_conf *conf, const char *file,
               const char *default_plugin_dir, struct errors *errs);
 void conf_free(struct broker_conf *conf);
 
+/* Call changed(name, from, to, arg) for each integer member of `limits`
+ * (auth_workers aside) whose value differs between old and new, in
+ * schema order: what a reload reports. */
+void conf_limit_changes(const struct broker_conf *old,
+                        const struct broker_conf *new,
+                        void (*changed)(const char *name,
+                                        unsigned long long from,
+                                        unsigned long long to, void *arg),
+                        void *arg);
+
 /* Add "FILE:LINE: PATH: message" for setting `s` (e.g.
  * "mpbroker.conf:7: listeners[1].translator: no translator named "x""). */
 void conf_setting_error(struct errors *errs, const config_setting_t *s,

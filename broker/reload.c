@@ -274,6 +274,12 @@ static void changed(struct change_log *c, const char *fmt, ...)
                     (unsigned long long)(new)->field);                       \
     } while (0)
 
+static void limit_changed(const char *name, unsigned long long from,
+                          unsigned long long to, void *arg)
+{
+    changed(arg, "%s %llu -> %llu", name, from, to);
+}
+
 static void describe(const struct broker_conf *old,
                      const struct broker_conf *new, size_t added,
                      size_t removed, struct change_log *c)
@@ -284,31 +290,13 @@ static void describe(const struct broker_conf *old,
         changed(c, "%zu listener%s added", added, added == 1 ? "" : "s");
     if (removed > 0)
         changed(c, "%zu listener%s removed", removed, removed == 1 ? "" : "s");
-    CHANGED_NUM(c, old, new, max_message_size);
-    CHANGED_NUM(c, old, new, auth_timeout_ms);
-    CHANGED_NUM(c, old, new, max_clients);
-    CHANGED_NUM(c, old, new, max_connections_per_client);
-    CHANGED_NUM(c, old, new, tcp_keepalive_s);
-    CHANGED_NUM(c, old, new, output_high_water);
-    CHANGED_NUM(c, old, new, output_low_water);
-    CHANGED_NUM(c, old, new, output_hard_limit);
-    CHANGED_NUM(c, old, new, auth_failures_max);
-    CHANGED_NUM(c, old, new, auth_block_s);
-    CHANGED_NUM(c, old, new, slow_consumer_timeout_ms);
-    CHANGED_NUM(c, old, new, max_clients_per_address);
-    CHANGED_NUM(c, old, new, max_unauthenticated);
-    CHANGED_NUM(c, old, new, max_unauthenticated_per_address);
-    CHANGED_NUM(c, old, new, max_auth_message_size);
-    CHANGED_NUM(c, old, new, max_connections_per_pair);
-    CHANGED_NUM(c, old, new, bad_messages_max);
+    conf_limit_changes(old, new, limit_changed, c);
     if (old->log_client_lines_per_s != new->log_client_lines_per_s)
         changed(c, "log.client_lines_per_s %u -> %u",
                 old->log_client_lines_per_s, new->log_client_lines_per_s);
     if (old->log_lines_per_s != new->log_lines_per_s)
         changed(c, "log.lines_per_s %u -> %u", old->log_lines_per_s,
                 new->log_lines_per_s);
-    CHANGED_NUM(c, old, new, auth_queue_max);
-    CHANGED_NUM(c, old, new, auth_queue_per_source);
     CHANGED_NUM(c, old, new, shutdown_timeout_ms);
     if (old->log_level != new->log_level)
         changed(c, "log.level %s -> %s", mp_log_level_name(old->log_level),
