@@ -113,6 +113,14 @@ static const char *wrapper_env(void)
     return (w != NULL && *w != '\0') ? w : NULL;
 }
 
+/* The test program itself runs under $MP_TEST_WRAPPER (valgrind). */
+static bool test_wrapped(void)
+{
+    const char *w = getenv("MP_TEST_WRAPPER");
+
+    return w != NULL && *w != '\0';
+}
+
 int mpt_ms(int ms)
 {
     const char *s = getenv("MP_TEST_TIMEOUT_SCALE");
@@ -120,7 +128,7 @@ int mpt_ms(int ms)
 
     if (s != NULL && *s != '\0')
         scale = strtol(s, NULL, 10);
-    else if (wrapper_env() != NULL)
+    else if (wrapper_env() != NULL || test_wrapped())
         scale = 20;
     if (scale < 1)
         scale = 1;

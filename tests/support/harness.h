@@ -59,7 +59,8 @@ struct run_result {
 };
 
 /* Scale a time limit: multiplied by $MP_TEST_TIMEOUT_SCALE, or by 20 when
- * a $MP_BROKER_WRAPPER (valgrind) is set. */
+ * the broker or the test itself runs under valgrind ($MP_BROKER_WRAPPER,
+ * $MP_TEST_WRAPPER). */
 int mpt_ms(int ms);
 
 /* Milliseconds on the monotonic clock (for deadlines). */
