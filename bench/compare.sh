@@ -4,6 +4,7 @@
 #
 #   sh bench/compare.sh [--build-dir DIR] [--results FILE] [--smoke]
 #                       [--targets "mp-binary mp-json nats mqtt redis relay"]
+#   sh bench/compare.sh --list-targets      (prints the default targets)
 #
 # Installs the three servers from Debian when they are missing (keeping
 # their system services from starting), builds mpbroker in _build-bench
@@ -40,7 +41,8 @@ while [ $# -gt 0 ]; do
     --results) results=$2; shift 2 ;;
     --smoke) smoke=true; shift ;;
     --targets) targets=$2; shift 2 ;;
-    *) echo "usage: sh bench/compare.sh [--build-dir DIR] [--results FILE] [--smoke] [--targets LIST]" >&2; exit 2 ;;
+    --list-targets) echo "$targets"; exit 0 ;;
+    *) echo "usage: sh bench/compare.sh [--build-dir DIR] [--results FILE] [--smoke] [--targets LIST] [--list-targets]" >&2; exit 2 ;;
     esac
 done
 

@@ -13,8 +13,14 @@
 # one failed is a FAIL too. The last line on stdout is "deb: N passed,
 # M failed"; the exit status is 1 when a step failed.
 #
-# Runs as root on Debian 12 (apt-get, dpkg, the service's user); installs
-# the build dependencies it lacks. SRCDIR itself is never written to: the
+# THIS CHANGES THE SYSTEM while it runs: it installs packages (the build
+# dependencies it lacks, then mpbroker's own), writes /etc/mpbroker.conf,
+# creates the user mpbroker and starts a broker on 127.0.0.1:7330. On exit
+# it undoes all of it: the packages it installed, build dependencies
+# included, are purged (dpkg's package list is as before), and the user
+# is removed when this run created it. Run it on a machine you can spare
+# (tools/quickstart.sh runs it only in CI or with MP_SYSTEM_TESTS=1).
+# Runs as root on Debian 12 (apt-get, dpkg, the service's user). SRCDIR itself is never written to: the
 # packages are built in a copy of its files (tracked and untracked, not
 # ignored ones, when it is a git checkout). Everything the script starts
 # is stopped on exit, whatever failed: the broker and clients, the
@@ -135,6 +141,23 @@ purge_packages() {
     DEBIAN_FRONTEND=noninteractive apt-get purge -y -q $known >>"$work/purge.out" 2>&1
 }
 
+# restore_package_list: purge what this run installed (build dependencies
+# and what they pulled in), so that dpkg lists what it listed before.
+packages_before=
+restore_package_list() {
+    [ -n "$packages_before" ] || return 0
+    added=$(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' 2>/dev/null |
+        awk '$1 ~ /^.i/ {print $2}' | sort | comm -13 "$packages_before" -)
+    if [ -n "$added" ]; then
+        say "purging the packages this run installed: $(echo $added)"
+        # shellcheck disable=SC2086
+        DEBIAN_FRONTEND=noninteractive apt-get purge -y -q $added >/dev/null 2>&1 ||
+            say "could not purge all of: $(echo $added)"
+    fi
+    rm -f "$packages_before"
+    packages_before=
+}
+
 cleanup() {
     trap - EXIT INT TERM HUP
     for pid in $client_pids; do stop_pid "$pid" 2>/dev/null; done
@@ -152,6 +175,7 @@ cleanup() {
         userdel mpbroker 2>/dev/null
         getent group mpbroker >/dev/null && groupdel mpbroker 2>/dev/null
     fi
+    restore_package_list
     [ -n "$work" ] && rm -rf "$work"
     for s in $STEPS; do
         result "$s" FAIL "not run"
@@ -165,6 +189,10 @@ trap 'exit 1' INT TERM HUP
 
 start=$(date +%s)
 work=$(mktemp -d /tmp/deb-check.XXXXXX)
+say "deb check: this installs and purges system packages, writes /etc/mpbroker.conf and may create the user mpbroker; all of it is undone on exit"
+packages_before=$(mktemp /tmp/deb-check-packages.XXXXXX)
+dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' 2>/dev/null |
+    awk '$1 ~ /^.i/ {print $2}' | sort >"$packages_before"
 triplet=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -print-multiarch)
 
 # --- build ---------------------------------------------------------------
@@ -218,12 +246,16 @@ check_install() {
         dpkg-query -W -f='${Status}\n' "$p" | grep -qx 'install ok installed' ||
             { echo "$p is not installed" >&3; return 1; }
     done
-    # The system user and group of postinst.
+    # The system user and group of postinst. A user that existed before
+    # (the README's useradd, the quick start) is the admin's: postinst
+    # leaves it alone, and so does this check.
     pw=$(getent passwd mpbroker) || { echo "no user mpbroker" >&3; return 1; }
-    uid=$(echo "$pw" | cut -d: -f3)
-    [ "$uid" -lt 1000 ] && [ "$(echo "$pw" | cut -d: -f6)" = /nonexistent ] &&
-        [ "$(id -gn mpbroker)" = mpbroker ] ||
-        { echo "mpbroker is not a system user with group mpbroker: $pw" >&3; return 1; }
+    if [ -z "$user_existed" ]; then
+        uid=$(echo "$pw" | cut -d: -f3)
+        [ "$uid" -lt 1000 ] && [ "$(echo "$pw" | cut -d: -f6)" = /nonexistent ] &&
+            [ "$(id -gn mpbroker)" = mpbroker ] ||
+            { echo "mpbroker is not a system user with group mpbroker: $pw" >&3; return 1; }
+    fi
     # Both files in /etc are conffiles; the password file is the group's.
     conffiles=$(dpkg-query -W -f='${Conffiles}' mpbroker)
     for f in /etc/mpbroker.conf /etc/mpbroker.passwd; do

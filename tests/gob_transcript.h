@@ -4,7 +4,7 @@
  * clients speaking encoding/gob, copied here line for line so that the
  * tests need nothing outside the tree. Shared by tests/unit/test_codec_gob.c
  * and tests/integration/test_gob.c; the unit test checks this copy against
- * the capture file when $MP_SRCDIR/../shared/wire holds it.
+ * the capture file, tests/data/wire/go-gob-transcript.txt.
  *
  * Each chunk is what one read() returned, in hex: c1 (goecho69300)
  * serves "echo", c2 (gocli69300) initiates; the secret is

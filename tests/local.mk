@@ -32,5 +32,13 @@ include tests/tls.mk
 include tests/man.mk
 endif
 
+# tools/quickstart.sh asks which programs the suite has, so that none of
+# its stages keeps a copy of the list.
+print-tests:
+	@echo $(TESTS)
+.PHONY: print-tests
+
+EXTRA_DIST += tests/data/wire/go-gob-transcript.txt \
+	tests/data/wire/go-json-transcript.txt
 EXTRA_DIST += tests/criterion-tap.sh tests/lsan.supp tests/support/make-certs.sh \
 	tests/systemd-verify.sh
