@@ -35,6 +35,8 @@
 
 #include <mp/client.h>
 
+#include "name.h"
+
 #define PROG "mpcat"
 #define DEFAULT_ADDRESS "tcp:127.0.0.1:7330"
 
@@ -60,7 +62,8 @@ enum status {
     ST_USAGE = 2,
     ST_AUTH = 3,    /* the broker refused the login */
     ST_REFUSED = 4, /* no such client, or no handler for the protocol */
-    ST_BROKER = 5   /* the broker is unreachable, or went away */
+    ST_BROKER = 5,  /* the broker is unreachable, or went away */
+    ST_SHORT = 6    /* -c N: the end came before N messages arrived */
 };
 
 /* How messages are cut from the input and framed on stdout. */
@@ -75,12 +78,14 @@ enum mode { MODE_LISTEN, MODE_CONNECT };
 
 struct config {
     const char *address;
+    const char *address_from; /* "-a", "MPCAT_ADDRESS": for messages */
     const char *format;
     const char *name;
     unsigned char *secret;  /* malloc'd; wiped once libmpclient has a copy */
     size_t secret_len;
     enum framing framing;
     double wait_s;          /* connect: idle time before closing */
+    unsigned long count;    /* -c: leave after this many messages; 0 = no */
     bool echo;              /* listen: send every message back */
     bool once;              /* listen: exit when the connections are over */
     bool verbose;
@@ -135,8 +140,11 @@ struct app {
     bool lingering;            /* input done, waiting for the peer */
     /* listen mode */
     unsigned open_conns;
+    /* both */
+    unsigned long received;    /* messages printed, for -c */
     /* the outcome */
     bool leaving;              /* mp_client_disconnect() under way */
+    int leave_status;          /* ... and the status it ends with */
     bool finished;
     int status;
 };
@@ -228,9 +236,10 @@ static int status_of(int error)
 
 #define USAGE                                                                 \
     "usage: " PROG " [-a ADDR] [-f json|binary|gob] -n NAME [-s SECRET | -S FILE]\n" \
-    "             [-0 | -l] [-v] [-e] [-q] [limits] listen PROTO\n"                   \
+    "             [-0 | -l] [-v] [-c N] [-e] [-q] [limits] listen PROTO\n"            \
     "       " PROG " [-a ADDR] [-f json|binary|gob] -n NAME [-s SECRET | -S FILE]\n" \
-    "             [-0 | -l] [-v] [-w SECONDS] [limits] connect PEER PROTO [FILE...]\n" \
+    "             [-0 | -l] [-v] [-c N] [-w SECONDS] [limits]\n"                      \
+    "             connect PEER PROTO [FILE...]\n"                                      \
     "       " PROG " -h | -V\n"
 
 static void help(void)
@@ -248,6 +257,7 @@ static void help(void)
           "                 whole content, \"-\" = all of stdin); print replies;\n"
           "                 after the input ends, close once the peer closes\n"
           "                 or -w SECONDS pass without a message\n"
+          "                 (with -c N: as soon as N messages arrived)\n"
           "\n"
           "  -a, --address ADDR     broker: tcp:HOST:PORT, tls:HOST:PORT or\n"
           "                         unix:PATH\n"
@@ -266,6 +276,10 @@ static void help(void)
           "  -w, --wait SECONDS     connect: idle time after the input ends\n"
           "                         before closing (default 1, fractions allowed,\n"
           "                         0 = close at once)\n"
+          "  -c, --count N          exit 0 as soon as N messages have arrived\n"
+          "                         (connect: from the peer; listen: from all\n"
+          "                         connections); ending before that (-w ran\n"
+          "                         out, the peer closed) exits 6\n"
           "  -e, --echo             listen: send every message back to its sender;\n"
           "                         a peer that does not read its echoes (its\n"
           "                         backlog passes --conn-queue) is disconnected\n"
@@ -294,14 +308,17 @@ static void help(void)
           "  -V, --version          print the version\n"
           "\n"
           "Exit status: 0 ok; 1 other error (I/O, message too big, ...);\n"
-          "2 usage error; 3 authentication failed; 4 connection refused (no\n"
-          "such client, or no handler for the protocol); 5 broker unreachable\n"
-          "or gone.\n",
+          "2 usage error (also an invalid name, or PEER the same as NAME);\n"
+          "3 authentication failed; 4 connection refused (no such client, or\n"
+          "no handler for the protocol); 5 broker unreachable or gone;\n"
+          "6 fewer than -c N messages arrived.\n",
           stdout);
 }
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* A command line of the wrong form: one line saying what is wrong, and
+ * where to read more (as GNU tools do: the whole usage would bury it). */
 static int usage_error(const char *fmt, ...)
 {
     va_list ap;
@@ -309,7 +326,23 @@ static int usage_error(const char *fmt, ...)
     va_start(ap, fmt);
     vnote_start(fmt, ap);
     va_end(ap);
-    fputs("\n" USAGE, stderr);
+    fputs("\nTry '" PROG " --help' for more information.\n", stderr);
+    return ST_USAGE;
+}
+
+/* A command line of the right form with a value the broker would refuse:
+ * one line naming the rule, which is all the fix needs. */
+static int argument_error(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+
+static int argument_error(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vnote_start(fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
     return ST_USAGE;
 }
 
@@ -368,6 +401,21 @@ static bool parse_seconds(const char *s, double *out)
     return true;
 }
 
+/* A message count from 1 to 10^9 (no shell loop needs more). */
+static bool parse_count(const char *s, unsigned long *out)
+{
+    char *end;
+    unsigned long v;
+
+    errno = 0;
+    v = strtoul(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || *s == '-' || *s == '+' ||
+        v < 1 || v > 1000000000ul)
+        return false;
+    *out = v;
+    return true;
+}
+
 static bool set_secret(struct config *c, const void *bytes, size_t len)
 {
     free(c->secret);
@@ -388,7 +436,8 @@ static int read_secret_file(struct config *c, const char *path)
     int rc = ST_OK;
 
     if (fd < 0) {
-        note("%s: %s", path, strerror(errno));
+        note("cannot read the secret file '%s' (-S): %s", path,
+             strerror(errno));
         return ST_ERROR;
     }
     while (len < sizeof buf) {
@@ -396,7 +445,8 @@ static int read_secret_file(struct config *c, const char *path)
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
-            note("%s: %s", path, strerror(errno));
+            note("cannot read the secret file '%s' (-S): %s", path,
+                 strerror(errno));
             rc = ST_ERROR;
             break;
         }
@@ -406,7 +456,8 @@ static int read_secret_file(struct config *c, const char *path)
     }
     close(fd);
     if (rc == ST_OK && len > SECRET_MAX) {
-        note("%s: a secret is at most %d bytes", path, SECRET_MAX);
+        note("the secret file '%s' (-S) is too long: a secret is at most "
+             "%d bytes", path, SECRET_MAX);
         rc = ST_ERROR;
     }
     if (rc == ST_OK) {
@@ -441,7 +492,8 @@ static int resolve_secret(struct config *c, char *arg_secret,
     if (secret_file != NULL)
         return read_secret_file(c, secret_file);
     if (env != NULL && strlen(env) > SECRET_MAX) {
-        note("MPCAT_SECRET: a secret is at most %d bytes", SECRET_MAX);
+        note("MPCAT_SECRET is too long: a secret is at most %d bytes",
+             SECRET_MAX);
         return ST_ERROR;
     }
     if (!set_secret(c, env ? env : "", env ? strlen(env) : 0)) {
@@ -455,17 +507,20 @@ static int resolve_secret(struct config *c, char *arg_secret,
 static int parse_command(struct config *c, int argc, char **argv)
 {
     if (argc < 1)
-        return usage_error("missing command (listen or connect)");
+        return usage_error("missing command: give 'listen PROTO' or "
+                           "'connect PEER PROTO'");
     if (strcmp(argv[0], "listen") == 0) {
         if (argc != 2)
-            return usage_error("listen takes one PROTO");
+            return usage_error("listen takes one operand, PROTO (got %d)",
+                               argc - 1);
         c->mode = MODE_LISTEN;
         c->protocol = argv[1];
         return ST_OK;
     }
     if (strcmp(argv[0], "connect") == 0) {
         if (argc < 3)
-            return usage_error("connect takes PEER PROTO [FILE...]");
+            return usage_error("connect takes PEER PROTO [FILE...] (got %d "
+                               "operand%s)", argc - 1, argc == 2 ? "" : "s");
         c->mode = MODE_CONNECT;
         c->peer = argv[1];
         c->protocol = argv[2];
@@ -473,7 +528,8 @@ static int parse_command(struct config *c, int argc, char **argv)
         c->n_files = argc - 3;
         return ST_OK;
     }
-    return usage_error("unknown command \"%s\"", argv[0]);
+    return usage_error("unknown command '%s': the commands are listen and "
+                       "connect", argv[0]);
 }
 
 /* Options that make sense for one command only are refused with the
@@ -481,26 +537,56 @@ static int parse_command(struct config *c, int argc, char **argv)
 static int check_combination(const struct config *c, bool wait_given)
 {
     if (c->mode == MODE_CONNECT && (c->echo || c->once))
-        return usage_error("-e and -q apply to listen only");
+        return usage_error("-e and -q apply to listen only: drop them, or "
+                           "use listen");
     if (c->mode == MODE_LISTEN && wait_given)
-        return usage_error("-w applies to connect only");
+        return usage_error("-w applies to connect only: drop it, or use "
+                           "connect");
     if (c->name == NULL)
-        return usage_error("-n NAME is required");
-    if (*c->name == '\0')
-        return usage_error("NAME must not be empty");
+        return usage_error("-n NAME is required: the name to log in with");
     if (!address_ok(c->address))
-        return usage_error("bad address \"%s\" (want tcp:HOST:PORT, "
-                           "tls:HOST:PORT or unix:PATH)", c->address);
+        return usage_error("bad broker address '%s' (%s): want "
+                           "tcp:HOST:PORT, tls:HOST:PORT or unix:PATH",
+                           c->address, c->address_from);
     if ((c->tls_ca || c->tls_cert || c->tls_key || c->tls_server_name) &&
         strncmp(c->address, "tls:", 4) != 0)
         return usage_error("--ca, --cert, --key and --server-name need a "
-                           "tls:HOST:PORT address");
+                           "tls:HOST:PORT address, not '%s'", c->address);
     if (c->tls_key != NULL && c->tls_cert == NULL)
-        return usage_error("--key needs --cert");
+        return usage_error("--key needs --cert: give the certificate too");
     if (strcmp(c->format, "json") != 0 && strcmp(c->format, "binary") != 0 &&
         strcmp(c->format, "gob") != 0)
-        return usage_error("bad format \"%s\" (want json, binary or gob)",
+        return usage_error("bad format '%s' (-f): want json, binary or gob",
                            c->format);
+    return ST_OK;
+}
+
+/*
+ * The names, against the broker's rules (common/name.c, which the broker
+ * and libmpclient use too), before connecting: libmpclient could only say
+ * "invalid argument", and the broker would refuse the login. Connecting
+ * to oneself is refused by libmpclient (both ends would share one id);
+ * said here, it needs no broker and names the fix.
+ */
+static int check_names(const struct config *c)
+{
+    static const char rule[] = "a name is 1 to 255 bytes of UTF-8 without "
+                               "':' or control characters";
+    const char *why = mp_name_check(c->name, strlen(c->name));
+
+    if (why != NULL)
+        return argument_error("invalid name '%s' (-n): %s; %s", c->name, why,
+                              rule);
+    if (c->mode != MODE_CONNECT)
+        return ST_OK;
+    why = mp_name_check(c->peer, strlen(c->peer));
+    if (why != NULL)
+        return argument_error("invalid peer name '%s': %s; %s", c->peer, why,
+                              rule);
+    if (strcmp(c->peer, c->name) == 0)
+        return argument_error("cannot connect to yourself: PEER '%s' is the "
+                              "-n name; log in with another -n NAME, or "
+                              "connect to another client", c->peer);
     return ST_OK;
 }
 
@@ -519,6 +605,7 @@ static const struct option long_options[] = {
     { "null", no_argument, NULL, '0' },
     { "length", no_argument, NULL, 'l' },
     { "wait", required_argument, NULL, 'w' },
+    { "count", required_argument, NULL, 'c' },
     { "echo", no_argument, NULL, 'e' },
     { "once", no_argument, NULL, 'q' },
     { "verbose", no_argument, NULL, 'v' },
@@ -535,6 +622,36 @@ static const struct option long_options[] = {
     { NULL, 0, NULL, 0 }
 };
 
+/* getopt's failures, for `arg` (argv[optind - 1]: the word it was on).
+ * optopt is the option character, or 0 for an unknown long option. */
+static bool is_long(const char *arg)
+{
+    return arg[0] == '-' && arg[1] == '-';
+}
+
+/* "--name=value" as "--name". */
+static int long_name_len(const char *arg)
+{
+    return (int)strcspn(arg, "=");
+}
+
+static int unknown_option(const char *arg)
+{
+    if (!is_long(arg))
+        return usage_error("unknown option '-%c'", optopt);
+    if (optopt != 0) /* a known long option, given a value */
+        return usage_error("option '%.*s' takes no value",
+                           long_name_len(arg), arg);
+    return usage_error("unknown option '%.*s'", long_name_len(arg), arg);
+}
+
+static int missing_argument(const char *arg)
+{
+    if (!is_long(arg))
+        return usage_error("option '-%c' needs a value", optopt);
+    return usage_error("option '%s' needs a value", arg);
+}
+
 /*
  * Fill *c from the command line and the environment. Returns -1 to go on,
  * or the exit status (0 after --help or --version).
@@ -547,16 +664,26 @@ static int parse_args(struct config *c, int argc, char **argv)
     int opt, rc;
 
     c->address = getenv("MPCAT_ADDRESS");
-    if (c->address == NULL || *c->address == '\0')
+    c->address_from = "MPCAT_ADDRESS";
+    if (c->address == NULL || *c->address == '\0') {
         c->address = DEFAULT_ADDRESS;
+        c->address_from = "the default";
+    }
     c->format = "binary";
     c->framing = FRAME_LINE;
     c->wait_s = 1.0;
     c->queue = QUEUE_MAX;
-    while ((opt = getopt_long(argc, argv, "a:f:n:s:S:0lw:eqvhV", long_options,
-                              NULL)) != -1) {
+    /* Our own messages for unknown options and missing arguments: one
+     * line each, named "mpcat", whatever argv[0] is (a path, libtool's
+     * lt-mpcat). */
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, ":a:f:n:s:S:0lw:c:eqvhV",
+                              long_options, NULL)) != -1) {
         switch (opt) {
-        case 'a': c->address = optarg; break;
+        case 'a':
+            c->address = optarg;
+            c->address_from = "-a";
+            break;
         case 'f': c->format = optarg; break;
         case 'n': c->name = optarg; break;
         case 's': arg_secret = optarg; break;
@@ -569,9 +696,14 @@ static int parse_args(struct config *c, int argc, char **argv)
             break;
         case 'w':
             if (!parse_seconds(optarg, &c->wait_s))
-                return usage_error("bad -w \"%s\" (want seconds >= 0)",
-                                   optarg);
+                return usage_error("bad -w '%s': want seconds, 0 or more "
+                                   "(fractions allowed)", optarg);
             wait_given = true;
+            break;
+        case 'c':
+            if (!parse_count(optarg, &c->count))
+                return usage_error("bad -c '%s': want a whole number of "
+                                   "messages, 1 or more", optarg);
             break;
         case 'e': c->echo = true; break;
         case 'q': c->once = true; break;
@@ -586,33 +718,37 @@ static int parse_args(struct config *c, int argc, char **argv)
         case OPT_CONN_QUEUE:
             if (!parse_bytes(optarg, opt == OPT_QUEUE ? &c->queue
                                                       : &c->conn_queue))
-                return usage_error("bad --%s \"%s\" (want bytes, 1024 to "
-                                   "1073741824)", opt == OPT_QUEUE
+                return usage_error("bad --%s '%s': want bytes, 1024 to "
+                                   "1073741824", opt == OPT_QUEUE
                                    ? "queue" : "conn-queue", optarg);
             break;
         case OPT_KEEPALIVE: {
             double v;
             if (!parse_seconds(optarg, &v) || v > 86400 ||
                 v != (double)(int)v)
-                return usage_error("bad --keepalive \"%s\" (want whole "
-                                   "seconds, 0 to 86400)", optarg);
+                return usage_error("bad --keepalive '%s': want whole "
+                                   "seconds, 0 to 86400", optarg);
             c->keepalive_s = v == 0 ? -1 : (int)v;
             break;
         }
         case OPT_IDLE_TIMEOUT:
             if (!parse_seconds(optarg, &c->idle_timeout_s) ||
                 c->idle_timeout_s > 86400)
-                return usage_error("bad --idle-timeout \"%s\" (want "
-                                   "seconds, 0 to 86400)", optarg);
+                return usage_error("bad --idle-timeout '%s': want "
+                                   "seconds, 0 to 86400", optarg);
             break;
-        default: fputs(USAGE, stderr); return ST_USAGE;
+        case ':': return missing_argument(argv[optind - 1]);
+        default: return unknown_option(argv[optind - 1]);
         }
     }
     if (arg_secret != NULL && secret_file != NULL)
-        return usage_error("-s and -S exclude each other");
+        return usage_error("-s and -S exclude each other: give the secret "
+                           "once");
     rc = parse_command(c, argc - optind, argv + optind);
     if (rc == ST_OK)
         rc = check_combination(c, wait_given);
+    if (rc == ST_OK)
+        rc = check_names(c);
     if (rc == ST_OK)
         rc = resolve_secret(c, arg_secret, secret_file);
     return rc == ST_OK ? -1 : rc;
@@ -670,7 +806,27 @@ static void rearm_idle(struct app *a)
     evtimer_add(a->idle, &tv);
 }
 
-static void leave(struct app *a);
+static void leave(struct app *a, int status);
+
+static bool short_of_count(struct app *a, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* -c N: did fewer than N messages arrive? Then say so, with what ended
+ * the wait (fmt), and the caller ends with ST_SHORT. */
+static bool short_of_count(struct app *a, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (a->cfg.count == 0 || a->received >= a->cfg.count)
+        return false;
+    fprintf(stderr, PROG ": only %lu of %lu messages (-c %lu) arrived: ",
+            a->received, a->cfg.count, a->cfg.count);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return true;
+}
 
 /*
  * -e: the echo cannot be queued, because this peer does not read what we
@@ -687,7 +843,8 @@ static void shed(struct app *a, struct mp_conn *conn)
     mp_conn_close(conn);
     a->open_conns--;
     if (a->cfg.once && a->open_conns == 0)
-        leave(a);
+        leave(a, short_of_count(a, "the last connection ended (-q)")
+                     ? ST_SHORT : ST_OK);
 }
 
 static void on_message(struct mp_conn *conn, const void *data, size_t len,
@@ -714,6 +871,14 @@ static void on_message(struct mp_conn *conn, const void *data, size_t len,
             return;
         }
     }
+    /* -c N: the Nth message ends it, whatever input is left (its echo,
+     * queued above, still goes: leaving flushes). */
+    if (a->cfg.count != 0 && ++a->received >= a->cfg.count) {
+        if (a->cfg.verbose)
+            note("%lu messages arrived (-c): closing", a->received);
+        leave(a, ST_OK);
+        return;
+    }
     /* -w counts idle time: traffic starts it again. */
     if (a->lingering)
         rearm_idle(a);
@@ -732,8 +897,10 @@ static void on_lost(struct mp_client *c, int status, void *arg)
 
 static void on_left(struct mp_client *c, void *arg)
 {
+    struct app *a = arg;
+
     (void)c;
-    finish(arg, ST_OK);
+    finish(a, a->leave_status);
 }
 
 static void input_close(struct input *in);
@@ -745,21 +912,24 @@ static void input_close(struct input *in);
  * the broker gracefully first: libmpclient closes the connections (the
  * peers are told), sends everything, and calls on_left once the broker
  * has read it all (or after its connect timeout, 10 s). Asked a second
- * time (a second Ctrl-C while that is slow), exit at once.
+ * time (a second Ctrl-C while that is slow), exit at once. `status` is
+ * the exit status once gone (ST_SHORT when -c was not met); the first
+ * call decides it.
  */
-static void leave(struct app *a)
+static void leave(struct app *a, int status)
 {
     if (a->leaving) {
-        finish(a, ST_OK);
+        finish(a, a->leave_status);
         return;
     }
     a->leaving = true;
+    a->leave_status = status;
     a->conn = NULL;          /* closed by the disconnect, without on_close */
     input_close(&a->in);     /* nothing more can be sent */
     evtimer_del(a->idle);
     /* Not logged in (yet, or any more: on_lost has then decided). */
     if (mp_client_disconnect(a->client, on_left, a) != MP_OK)
-        finish(a, ST_OK);
+        finish(a, status);
 }
 
 /* ------------------------------------------------------------------------
@@ -779,7 +949,8 @@ static void listen_on_close(struct mp_conn *conn, int reason, void *arg)
              mp_conn_peer(conn), mp_close_reason_string(reason));
     a->open_conns--;
     if (a->cfg.once && a->open_conns == 0)
-        leave(a);
+        leave(a, short_of_count(a, "the last connection ended (-q)")
+                     ? ST_SHORT : ST_OK);
 }
 
 static void on_connection(struct mp_conn *conn, void *arg)
@@ -806,18 +977,29 @@ static void on_idle(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
-    if (a->cfg.verbose)
-        note("no message for %g s: closing", a->cfg.wait_s);
-    leave(a);
+    if (short_of_count(a, "none for %g s (-w); raise -w if the peer is slow",
+                       a->cfg.wait_s))
+        leave(a, ST_SHORT);
+    else {
+        if (a->cfg.verbose)
+            note("no message for %g s: closing", a->cfg.wait_s);
+        leave(a, ST_OK);
+    }
 }
 
 /* All input sent: close now (-w 0) or wait for the peer. */
 static void input_finished(struct app *a)
 {
     if (a->cfg.wait_s <= 0) {
-        leave(a);
+        leave(a, short_of_count(a, "-w 0 closes when the input ends; give -w "
+                                 "SECONDS to wait for replies")
+                     ? ST_SHORT : ST_OK);
         return;
     }
+    /* Tests wait for this line to know when the countdown began. */
+    if (a->cfg.verbose)
+        note("input done: closing after %g s without a message",
+             a->cfg.wait_s);
     a->lingering = true;
     rearm_idle(a);
 }
@@ -835,7 +1017,8 @@ static void connect_on_close(struct mp_conn *conn, int reason, void *arg)
      * even if some input was not sent. */
     if (a->cfg.verbose)
         note("%s: %s", a->cfg.peer, mp_close_reason_string(reason));
-    leave(a);
+    leave(a, short_of_count(a, "the peer closed the connection")
+                 ? ST_SHORT : ST_OK);
 }
 
 /* ------------------------------------------------------------------------
@@ -1165,13 +1348,34 @@ static void next_input(struct app *a)
  * Connect mode: opening
  */
 
+/* What to do about a refused open, which libmpclient cannot know: it
+ * does not know the command line. "" when nothing useful. */
+static const char *open_hint(int status)
+{
+    switch (status) {
+    case MP_ERR_NO_SUCH_CLIENT:
+        return " (is PEER logged in to this broker? names are "
+               "case-sensitive)";
+    case MP_ERR_UNKNOWN_PROTOCOL:
+        return " (PEER must listen for PROTO, as 'mpcat listen PROTO' does)";
+    default:
+        return "";
+    }
+}
+
+static void open_failed(struct app *a, int status)
+{
+    fail(a, status_of(status), "cannot open %s to %s: %s%s",
+         a->cfg.protocol, a->cfg.peer, mp_strerror(status),
+         open_hint(status));
+}
+
 static void on_open(struct mp_conn *conn, int status, void *arg)
 {
     struct app *a = arg;
 
     if (conn == NULL) {
-        fail(a, status_of(status), "cannot open %s to %s: %s",
-             a->cfg.protocol, a->cfg.peer, mp_strerror(status));
+        open_failed(a, status);
         return;
     }
     if (a->finished || a->leaving) {
@@ -1190,29 +1394,49 @@ static void on_open(struct mp_conn *conn, int status, void *arg)
  * Logging in
  */
 
+/*
+ * The login failed: libmpclient's text for the error and its reason (the
+ * broker's, OpenSSL's, the system's), then a hint naming the option to
+ * change, which only mpcat knows.
+ */
 static void login_failed(struct app *a, int status, const char *reason)
 {
     const struct config *c = &a->cfg;
+    bool has_reason = reason != NULL && *reason != '\0';
+    char hint[160] = "";
 
     switch (status) {
     case MP_ERR_AUTH:
-        fail(a, ST_AUTH, "authentication as %s failed: %s", c->name,
-             reason != NULL && *reason != '\0' ? reason : "no reason given");
+        snprintf(hint, sizeof hint, " (check -n and the secret: -s, -S or "
+                 "MPCAT_SECRET)");
         break;
     case MP_ERR_TLS:
-        fail(a, ST_BROKER, "TLS with %s failed: %s", c->address,
-             reason != NULL && *reason != '\0' ? reason : "no reason given");
+        snprintf(hint, sizeof hint, " (check --ca, --server-name, --cert "
+                 "and --key)");
         break;
     case MP_ERR_PROTOCOL:
-        fail(a, ST_ERROR, "the broker at %s sent something undecodable "
-             "(is -f %s the format of that listener?)", c->address,
-             c->format);
+    case MP_ERR_BROKER_GONE:
+        /* A listener of another format drops us, or answers in it. */
+        snprintf(hint, sizeof hint, " (is -f %s the format of the listener "
+                 "at %s?)", c->format, c->address);
+        break;
+    case MP_ERR_CONNECT:
+    case MP_ERR_ADDRESS:
+    case MP_ERR_TIMEOUT:
+        snprintf(hint, sizeof hint, " (is mpbroker running and listening "
+                 "there? the address is from %s)", c->address_from);
         break;
     default:
-        fail(a, status_of(status), "cannot log in at %s: %s", c->address,
-             mp_strerror(status));
         break;
     }
+    if (status == MP_ERR_AUTH)
+        fail(a, ST_AUTH, "authentication as %s failed: %s%s", c->name,
+             has_reason ? reason : "no reason given", hint);
+    else
+        fail(a, status == MP_ERR_PROTOCOL ? ST_ERROR : status_of(status),
+             "cannot log in at %s: %s%s%s%s", c->address,
+             mp_strerror(status), has_reason ? ": " : "",
+             has_reason ? reason : "", hint);
 }
 
 static void on_ready(struct mp_client *client, int status, const char *reason,
@@ -1231,8 +1455,7 @@ static void on_ready(struct mp_client *client, int status, const char *reason,
         return;
     r = mp_client_open(client, a->cfg.peer, a->cfg.protocol, on_open, a);
     if (r != MP_OK)
-        fail(a, status_of(r), "cannot open %s to %s: %s", a->cfg.protocol,
-             a->cfg.peer, mp_strerror(r));
+        open_failed(a, r);
 }
 
 /* ------------------------------------------------------------------------
@@ -1245,7 +1468,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 
     (void)sig;
     (void)what;
-    leave(a);
+    leave(a, ST_OK);
 }
 
 static int make_client(struct app *a)
@@ -1316,9 +1539,11 @@ static int setup(struct app *a)
     }
     r = mp_client_connect(a->client, on_ready, a);
     if (r == MP_ERR_ADDRESS) {
-        /* The shape was checked: most likely the host does not resolve. */
-        note("%s: bad broker address, or the host does not resolve",
-             a->cfg.address);
+        /* The shape was checked: the host does not resolve, or a unix:
+         * path is longer than a socket address holds. */
+        note("cannot use the broker address %s: its host does not resolve, "
+             "or its path is too long (the address is from %s)",
+             a->cfg.address, a->cfg.address_from);
         return status_of(r);
     }
     if (r != MP_OK) {
