@@ -875,7 +875,8 @@ static void on_message(struct mp_conn *conn, const void *data, size_t len,
      * queued above, still goes: leaving flushes). */
     if (a->cfg.count != 0 && ++a->received >= a->cfg.count) {
         if (a->cfg.verbose)
-            note("%lu messages arrived (-c): closing", a->received);
+            note("%lu message%s arrived (-c): closing", a->received,
+                 a->received == 1 ? "" : "s");
         leave(a, ST_OK);
         return;
     }
@@ -1348,26 +1349,22 @@ static void next_input(struct app *a)
  * Connect mode: opening
  */
 
-/* What to do about a refused open, which libmpclient cannot know: it
- * does not know the command line. "" when nothing useful. */
-static const char *open_hint(int status)
-{
-    switch (status) {
-    case MP_ERR_NO_SUCH_CLIENT:
-        return " (is PEER logged in to this broker? names are "
-               "case-sensitive)";
-    case MP_ERR_UNKNOWN_PROTOCOL:
-        return " (PEER must listen for PROTO, as 'mpcat listen PROTO' does)";
-    default:
-        return "";
-    }
-}
-
+/* A refused open, with what to do about it, which libmpclient cannot
+ * say: it does not know the command line. */
 static void open_failed(struct app *a, int status)
 {
-    fail(a, status_of(status), "cannot open %s to %s: %s%s",
-         a->cfg.protocol, a->cfg.peer, mp_strerror(status),
-         open_hint(status));
+    const struct config *c = &a->cfg;
+    char hint[600] = "";
+
+    if (status == MP_ERR_NO_SUCH_CLIENT)
+        snprintf(hint, sizeof hint, " (is %s logged in to this broker? "
+                 "names are case-sensitive)", c->peer);
+    else if (status == MP_ERR_UNKNOWN_PROTOCOL)
+        snprintf(hint, sizeof hint, " (%s must listen for %s, as "
+                 "'mpcat -n %s listen %s' does)", c->peer, c->protocol,
+                 c->peer, c->protocol);
+    fail(a, status_of(status), "cannot open %s to %s: %s%s", c->protocol,
+         c->peer, mp_strerror(status), hint);
 }
 
 static void on_open(struct mp_conn *conn, int status, void *arg)
@@ -1541,9 +1538,12 @@ static int setup(struct app *a)
     if (r == MP_ERR_ADDRESS) {
         /* The shape was checked: the host does not resolve, or a unix:
          * path is longer than a socket address holds. */
-        note("cannot use the broker address %s: its host does not resolve, "
-             "or its path is too long (the address is from %s)",
-             a->cfg.address, a->cfg.address_from);
+        note("cannot use the broker address %s: %s (the address is from "
+             "%s)", a->cfg.address,
+             strncmp(a->cfg.address, "unix:", 5) == 0
+                 ? "the path is too long for a unix socket"
+                 : "its host does not resolve",
+             a->cfg.address_from);
         return status_of(r);
     }
     if (r != MP_OK) {
