@@ -1076,18 +1076,30 @@ static enum sent send_message(struct app *a, const void *data, size_t len)
         return BLOCKED;
     }
     if (r == MP_ERR_TOO_BIG)
-        fail(a, ST_ERROR, "%s: a message of %zu bytes is too big: %s",
-             a->in.label, len, mp_strerror(r));
+        fail(a, ST_ERROR, "%s: a message of %zu bytes is too big: %s (the "
+             "broker takes at most 1 MiB encoded: split it)", a->in.label,
+             len, mp_strerror(r));
     else
         fail(a, status_of(r), "cannot send to %s: %s", a->cfg.peer,
              mp_strerror(r));
     return FAILED;
 }
 
+/* The input holds a message over the limit: most often input in another
+ * framing than the one given (binary data read as lines, text read as
+ * -l frames), which the hint says. */
 static bool too_big(struct app *a)
 {
-    fail(a, ST_ERROR, "%s: a message longer than %u bytes is too big",
-         a->in.label, MESSAGE_MAX);
+    static const char *const hint[] = {
+        [FRAME_LINE] = "no newline in it: for binary data use -0 or -l",
+        [FRAME_NUL] = "no NUL byte in it: is the input -0 framed?",
+        [FRAME_LENGTH] = "is the input -l framed (a 4-byte big-endian "
+                         "length before each message)?",
+        [FRAME_WHOLE] = "split the file",
+    };
+
+    fail(a, ST_ERROR, "%s: a message longer than %u bytes is too big (%s)",
+         a->in.label, MESSAGE_MAX, hint[a->in.framing]);
     return false;
 }
 
@@ -1175,8 +1187,8 @@ static enum sent flush_input(struct app *a)
         return b->len == 0 ? SENT : send_message(a, b->data, b->len);
     case FRAME_LENGTH:
         if (b->len != 0)
-            fail(a, ST_ERROR, "%s: the input ends inside a frame",
-                 a->in.label);
+            fail(a, ST_ERROR, "%s: the input ends inside a frame (cut "
+                 "short, or not -l framed?)", a->in.label);
         return b->len == 0 ? SENT : FAILED;
     case FRAME_WHOLE:
         break;
@@ -1305,7 +1317,8 @@ static void input_begin(struct app *a, int fd, const char *label, bool owned,
     in->ev = event_new(a->base, in->pollable ? fd : -1,
                        in->pollable ? EV_READ | EV_PERSIST : 0, on_input, a);
     if (in->ev == NULL || (in->pollable && event_add(in->ev, NULL) != 0)) {
-        fail(a, ST_ERROR, "%s: cannot watch it", label);
+        fail(a, ST_ERROR, "%s: cannot watch it for input",
+             label);
         input_close(in);
         return;
     }
