@@ -521,6 +521,19 @@ static struct proc *listener(struct harness *h, int lst, const char *name,
     return p;
 }
 
+/* A connecting mpcat (stdin a pipe), returned once the broker has logged
+ * it in: its Syn follows at once, so a raw peer's wait for it needs no
+ * allowance for mpcat's start-up (slow under MPCAT_WRAPPER). */
+static struct proc *connector(struct harness *h, int lst, const char *name,
+                              const char *const *args)
+{
+    size_t mark = harness_log_mark(h);
+    struct proc *p = mpcat(lst, name, args, IN_PIPE);
+
+    wait_login(h, mark, name, p);
+    return p;
+}
+
 static const char *write_tmp(struct harness *h, const char *name,
                              const void *data, size_t len)
 {
@@ -1106,9 +1119,8 @@ Test(mpcat, wait_restarts_on_traffic)
     long long t_armed, t_sent, t_exit;
 
     snprintf(w_arg, sizeof w_arg, "%g", w / 1000.0);
-    cli = mpcat(JSON, "cli", ARGS("-v", "-w", w_arg, "connect", "peer",
-                                  "chat"),
-                IN_PIPE);
+    cli = connector(h, JSON, "cli", ARGS("-v", "-w", w_arg, "connect", "peer",
+                                         "chat"));
     accept_syn(raw, "cli", "chat", id, sizeof id);
     close_in(cli);
     cr_assert(wait_err(cli, "input done", tmo(MPT_MSG_MS)),
@@ -1201,9 +1213,8 @@ Test(mpcat, count_not_reached_exits_6)
     stop(srv, SIGTERM);
 
     raw = rc_login_any(h, BIN, RC_BINARY, "peer");
-    cli = mpcat(JSON, "cli", ARGS("-c", "1", "-w", "600", "connect", "peer",
-                                  "chat"),
-                IN_PIPE);
+    cli = connector(h, JSON, "cli", ARGS("-c", "1", "-w", "600", "connect",
+                                         "peer", "chat"));
     accept_syn(raw, "cli", "chat", id, sizeof id);
     cr_assert(rc_send(raw, RC_CLOSED, "cli", id, RC_NULL));
     expect_exit(cli, 6, tmo(MPT_EXIT_MS));
@@ -1238,9 +1249,8 @@ Test(mpcat, peer_close_ends_connect)
 {
     struct harness *h = start(ALLOW_ALL);
     struct rc_client *raw = rc_login_any(h, JSON, RC_JSON, "peer");
-    struct proc *cli = mpcat(BIN, "cli", ARGS("-w", "30", "connect", "peer",
-                                              "chat"),
-                             IN_PIPE);
+    struct proc *cli = connector(h, BIN, "cli", ARGS("-w", "30", "connect",
+                                                     "peer", "chat"));
     char id[RC_STR_MAX + 1];
 
     accept_syn(raw, "cli", "chat", id, sizeof id);
