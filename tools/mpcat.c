@@ -327,13 +327,13 @@ static void on_idle(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     if (short_of_count(a, "none for %g s (-w); raise -w if the peer is slow",
-                       a->cfg.wait_s))
+                       a->cfg.wait_s)) {
         leave(a, ST_SHORT);
-    else {
-        if (a->cfg.verbose)
-            note("no message for %g s: closing", a->cfg.wait_s);
-        leave(a, ST_OK);
+        return;
     }
+    if (a->cfg.verbose)
+        note("no message for %g s: closing", a->cfg.wait_s);
+    leave(a, ST_OK);
 }
 
 /* All input sent: close now (-w 0) or wait for the peer. */
