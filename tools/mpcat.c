@@ -12,152 +12,37 @@
  * and the timers. Every way out goes through finish(), which records the
  * exit status and breaks the loop; main() then frees everything.
  *
+ * This file: the messages and the exit path, printing, the connections of
+ * both commands, logging in, setting up and tearing down. The command
+ * line is in mpcat_args.c, connect's input in mpcat_input.c; mpcat.h is
+ * what they share.
+ *
  * Exit status: see enum status and the --help text.
  */
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <getopt.h>
-#include <math.h>
 #include <signal.h>
 #include <stdarg.h>
-#include <stdbool.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <event2/event.h>
-
-#include <mp/client.h>
-
-#define PROG "mpcat"
-#define DEFAULT_ADDRESS "tcp:127.0.0.1:7330"
-
-/* libmpclient's (and the broker's) default limit on one encoded message.
- * No payload can be longer, so input without a delimiter is refused once
- * it passes this: memory stays bounded whatever stdin holds. */
-#define MESSAGE_MAX 1048576u
-
-/* Bytes read from the input per loop pass. */
-#define CHUNK 65536
-/* What may wait in libmpclient for the broker (its memory) before input
- * is paused; one connection's share of it, past which -e sheds the peer. */
-#define QUEUE_MAX (4u * 1024 * 1024)
-#define CONN_QUEUE_MAX (1024u * 1024)
-
-/* The longest secret read from -S or MPCAT_SECRET. */
-#define SECRET_MAX 65536
-
-
-enum status {
-    ST_OK = 0,
-    ST_ERROR = 1,   /* I/O, a message too big, anything else */
-    ST_USAGE = 2,
-    ST_AUTH = 3,    /* the broker refused the login */
-    ST_REFUSED = 4, /* no such client, or no handler for the protocol */
-    ST_BROKER = 5   /* the broker is unreachable, or went away */
-};
-
-/* How messages are cut from the input and framed on stdout. */
-enum framing {
-    FRAME_LINE,   /* one per line, '\n' removed / appended */
-    FRAME_NUL,    /* each ended by a NUL byte */
-    FRAME_LENGTH, /* a 4-byte big-endian length, then the bytes */
-    FRAME_WHOLE   /* a FILE argument: its whole content (input only) */
-};
-
-enum mode { MODE_LISTEN, MODE_CONNECT };
-
-struct config {
-    const char *address;
-    const char *format;
-    const char *name;
-    unsigned char *secret;  /* malloc'd; wiped once libmpclient has a copy */
-    size_t secret_len;
-    enum framing framing;
-    double wait_s;          /* connect: idle time before closing */
-    bool echo;              /* listen: send every message back */
-    bool once;              /* listen: exit when the connections are over */
-    bool verbose;
-    const char *tls_ca;     /* tls: addresses */
-    const char *tls_cert;
-    const char *tls_key;
-    const char *tls_server_name;
-    size_t queue;           /* libmpclient's max_queued */
-    size_t conn_queue;      /* ... and max_queued_per_conn */
-    int keepalive_s;        /* TCP keepalive; < 0 = off */
-    double idle_timeout_s;  /* 0 = none */
-    enum mode mode;
-    const char *peer;       /* connect only */
-    const char *protocol;
-    char **files;           /* connect: FILE arguments */
-    int n_files;
-};
-
-/* A byte buffer: data[0..len) in use. */
-struct buf {
-    unsigned char *data;
-    size_t len, cap;
-};
-
-/* The input being read in connect mode: stdin or one FILE argument. */
-struct input {
-    int fd;                 /* -1 when none is open */
-    const char *label;      /* "stdin" or the FILE, for messages */
-    bool owned;             /* we opened it: close it */
-    bool pollable;          /* watched by epoll (else read synchronously) */
-    enum framing framing;
-    struct buf pending;     /* bytes not yet part of a whole message */
-    size_t scanned;         /* pending[0..scanned) holds no delimiter */
-    struct event *ev;
-    unsigned serial;        /* counts inputs begun, to tell them apart */
-    bool blocked;           /* libmpclient's queue is full: wait for
-                               on_drained before reading on */
-    bool eof_pending;       /* ... and the input ended meanwhile */
-    bool told_paused;       /* -v: the pause was reported */
-};
-
-struct app {
-    struct config cfg;
-    struct event_base *base;
-    struct mp_client *client;
-    struct event *sig_int, *sig_term;
-    struct event *idle;        /* connect: the -w timer */
-    /* connect mode */
-    struct mp_conn *conn;      /* the open connection; NULL once closed */
-    struct input in;
-    int next_file;             /* index of the next FILE argument */
-    bool lingering;            /* input done, waiting for the peer */
-    /* listen mode */
-    unsigned open_conns;
-    /* the outcome */
-    bool leaving;              /* mp_client_disconnect() under way */
-    bool finished;
-    int status;
-};
+#include "mpcat.h"
 
 /* ------------------------------------------------------------------------
  * Messages and the exit path
  */
 
-/* "mpcat: MESSAGE" on stderr, without the newline. */
-static void vnote_start(const char *fmt, va_list ap)
-    __attribute__((format(printf, 1, 0)));
-
-static void vnote_start(const char *fmt, va_list ap)
+void vnote_start(const char *fmt, va_list ap)
 {
     fputs(PROG ": ", stderr);
     vfprintf(stderr, fmt, ap);
 }
 
-static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void note(const char *fmt, ...)
+void note(const char *fmt, ...)
 {
     va_list ap;
 
@@ -170,7 +55,7 @@ static void note(const char *fmt, ...)
 /* Record the exit status and leave the loop after the current callback.
  * Only the first outcome counts: later ones are consequences of it (the
  * broker being lost fails the open, closes the connection, ...). */
-static void finish(struct app *a, int status)
+void finish(struct app *a, int status)
 {
     if (a->finished)
         return;
@@ -179,10 +64,7 @@ static void finish(struct app *a, int status)
     event_base_loopbreak(a->base);
 }
 
-static void fail(struct app *a, int status, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void fail(struct app *a, int status, const char *fmt, ...)
+void fail(struct app *a, int status, const char *fmt, ...)
 {
     va_list ap;
 
@@ -197,7 +79,7 @@ static void fail(struct app *a, int status, const char *fmt, ...)
 }
 
 /* The exit status for a libmpclient error. */
-static int status_of(int error)
+int status_of(int error)
 {
     switch (error) {
     case MP_OK:
@@ -220,402 +102,6 @@ static int status_of(int error)
     default:
         return ST_ERROR;
     }
-}
-
-/* ------------------------------------------------------------------------
- * Command line
- */
-
-#define USAGE                                                                 \
-    "usage: " PROG " [-a ADDR] [-f json|binary|gob] -n NAME [-s SECRET | -S FILE]\n" \
-    "             [-0 | -l] [-v] [-e] [-q] [limits] listen PROTO\n"                   \
-    "       " PROG " [-a ADDR] [-f json|binary|gob] -n NAME [-s SECRET | -S FILE]\n" \
-    "             [-0 | -l] [-v] [-w SECONDS] [limits] connect PEER PROTO [FILE...]\n" \
-    "       " PROG " -h | -V\n"
-
-static void help(void)
-{
-    fputs(USAGE
-          "\n"
-          "Send and receive messages through an mpbroker.\n"
-          "\n"
-          "  listen PROTO   accept connections for protocol PROTO and print\n"
-          "                 every message they carry; runs until SIGINT or\n"
-          "                 SIGTERM (exit 0) or until the broker is gone\n"
-          "  connect PEER PROTO [FILE...]\n"
-          "                 open a connection to client PEER for PROTO; send\n"
-          "                 each line of stdin as one message (or each FILE's\n"
-          "                 whole content, \"-\" = all of stdin); print replies;\n"
-          "                 after the input ends, close once the peer closes\n"
-          "                 or -w SECONDS pass without a message\n"
-          "\n"
-          "  -a, --address ADDR     broker: tcp:HOST:PORT, tls:HOST:PORT or\n"
-          "                         unix:PATH\n"
-          "                         (default $MPCAT_ADDRESS, else " DEFAULT_ADDRESS ")\n"
-          "  -f, --format FMT       wire format of that listener: binary (default),\n"
-          "                         json, or gob (the original's Go clients)\n"
-          "  -n, --name NAME        the name to log in with (required)\n"
-          "  -s, --secret SECRET    the secret; WARNING: other users can see it\n"
-          "                         in ps(1) - prefer -S or $MPCAT_SECRET\n"
-          "  -S, --secret-file FILE read the secret from FILE (one trailing\n"
-          "                         newline removed); default $MPCAT_SECRET,\n"
-          "                         else the empty secret\n"
-          "  -0, --null             messages end with a NUL byte, in and out\n"
-          "  -l, --length           messages are a 4-byte big-endian length and\n"
-          "                         the bytes, in and out\n"
-          "  -w, --wait SECONDS     connect: idle time after the input ends\n"
-          "                         before closing (default 1, fractions allowed,\n"
-          "                         0 = close at once)\n"
-          "  -e, --echo             listen: send every message back to its sender;\n"
-          "                         a peer that does not read its echoes (its\n"
-          "                         backlog passes --conn-queue) is disconnected\n"
-          "  -q, --once             listen: exit 0 once every accepted connection\n"
-          "                         has closed (after the first one arrived)\n"
-          "  -v, --verbose          prefix each printed line with \"PEER: \" (line\n"
-          "                         mode) and report logins and connections on\n"
-          "                         stderr\n"
-          "      --ca FILE          tls: the CAs (PEM) that sign the broker's\n"
-          "                         certificate (default: the system's)\n"
-          "      --cert FILE        tls: a client certificate (PEM) to present\n"
-          "      --key FILE         tls: its private key (default: in --cert)\n"
-          "      --server-name NAME tls: the name the broker's certificate must\n"
-          "                         carry (default: HOST of the address)\n"
-          "\n"
-          "  limits:\n"
-          "      --queue BYTES      memory that messages waiting for the broker may\n"
-          "                         hold before input pauses (default 4194304)\n"
-          "      --conn-queue BYTES listen: one connection's share of it (default\n"
-          "                         1048576)\n"
-          "      --keepalive SECONDS  TCP keepalive: probe a silent broker after\n"
-          "                         SECONDS (default 60; 0 = off)\n"
-          "      --idle-timeout SECONDS  give up on a broker that sends nothing for\n"
-          "                         SECONDS (fractions allowed; default 0 = never)\n"
-          "  -h, --help             print this help\n"
-          "  -V, --version          print the version\n"
-          "\n"
-          "Exit status: 0 ok; 1 other error (I/O, message too big, ...);\n"
-          "2 usage error; 3 authentication failed; 4 connection refused (no\n"
-          "such client, or no handler for the protocol); 5 broker unreachable\n"
-          "or gone.\n",
-          stdout);
-}
-
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int usage_error(const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vnote_start(fmt, ap);
-    va_end(ap);
-    fputs("\n" USAGE, stderr);
-    return ST_USAGE;
-}
-
-/* Only the shape: "unix:PATH" or "tcp:HOST:PORT". A typo is a usage error
- * (2); an address of the right shape that does not work is an unreachable
- * broker (5). libmpclient does the real parsing. */
-static bool address_ok(const char *s)
-{
-    const char *host, *port;
-    char *end;
-    long p;
-
-    if (strncmp(s, "unix:", 5) == 0)
-        return s[5] != '\0';
-    if (strncmp(s, "tcp:", 4) != 0 && strncmp(s, "tls:", 4) != 0)
-        return false;
-    host = s + 4;
-    port = strrchr(host, ':');
-    if (port == NULL || port == host)
-        return false;
-    port++;
-    if (*port < '0' || *port > '9')
-        return false;
-    errno = 0;
-    p = strtol(port, &end, 10);
-    return errno == 0 && *end == '\0' && p > 0 && p <= 65535;
-}
-
-/* A byte count from 1 KiB to 1 GiB. */
-static bool parse_bytes(const char *s, size_t *out)
-{
-    char *end;
-    unsigned long long v;
-
-    errno = 0;
-    v = strtoull(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || *s == '-' || v < 1024 ||
-        v > (1ull << 30))
-        return false;
-    *out = (size_t)v;
-    return true;
-}
-
-/* A non-negative, finite number of seconds, at most ~31 years. */
-static bool parse_seconds(const char *s, double *out)
-{
-    char *end;
-    double v;
-
-    errno = 0;
-    v = strtod(s, &end);
-    if (errno != 0 || end == s || *end != '\0' || !isfinite(v) || v < 0 ||
-        v > 1e9)
-        return false;
-    *out = v;
-    return true;
-}
-
-static bool set_secret(struct config *c, const void *bytes, size_t len)
-{
-    free(c->secret);
-    c->secret = malloc(len + 1);
-    if (c->secret == NULL)
-        return false;
-    memcpy(c->secret, bytes, len);
-    c->secret_len = len;
-    return true;
-}
-
-/* The content of `path`, minus one trailing newline (editors add one). */
-static int read_secret_file(struct config *c, const char *path)
-{
-    unsigned char buf[SECRET_MAX + 1];
-    size_t len = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    int rc = ST_OK;
-
-    if (fd < 0) {
-        note("%s: %s", path, strerror(errno));
-        return ST_ERROR;
-    }
-    while (len < sizeof buf) {
-        ssize_t n = read(fd, buf + len, sizeof buf - len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            note("%s: %s", path, strerror(errno));
-            rc = ST_ERROR;
-            break;
-        }
-        if (n == 0)
-            break;
-        len += (size_t)n;
-    }
-    close(fd);
-    if (rc == ST_OK && len > SECRET_MAX) {
-        note("%s: a secret is at most %d bytes", path, SECRET_MAX);
-        rc = ST_ERROR;
-    }
-    if (rc == ST_OK) {
-        if (len > 0 && buf[len - 1] == '\n')
-            len--;
-        if (!set_secret(c, buf, len)) {
-            note("out of memory");
-            rc = ST_ERROR;
-        }
-    }
-    explicit_bzero(buf, sizeof buf);
-    return rc;
-}
-
-/* -s, -S, else $MPCAT_SECRET, else empty. */
-static int resolve_secret(struct config *c, char *arg_secret,
-                          const char *secret_file)
-{
-    const char *env = getenv("MPCAT_SECRET");
-
-    if (arg_secret != NULL) {
-        bool ok = set_secret(c, arg_secret, strlen(arg_secret));
-        /* Shorten the time the secret shows in ps(1); it cannot be
-         * avoided entirely, hence the warning in --help. */
-        explicit_bzero(arg_secret, strlen(arg_secret));
-        if (!ok) {
-            note("out of memory");
-            return ST_ERROR;
-        }
-        return ST_OK;
-    }
-    if (secret_file != NULL)
-        return read_secret_file(c, secret_file);
-    if (env != NULL && strlen(env) > SECRET_MAX) {
-        note("MPCAT_SECRET: a secret is at most %d bytes", SECRET_MAX);
-        return ST_ERROR;
-    }
-    if (!set_secret(c, env ? env : "", env ? strlen(env) : 0)) {
-        note("out of memory");
-        return ST_ERROR;
-    }
-    return ST_OK;
-}
-
-/* The command and its operands, after the options. */
-static int parse_command(struct config *c, int argc, char **argv)
-{
-    if (argc < 1)
-        return usage_error("missing command (listen or connect)");
-    if (strcmp(argv[0], "listen") == 0) {
-        if (argc != 2)
-            return usage_error("listen takes one PROTO");
-        c->mode = MODE_LISTEN;
-        c->protocol = argv[1];
-        return ST_OK;
-    }
-    if (strcmp(argv[0], "connect") == 0) {
-        if (argc < 3)
-            return usage_error("connect takes PEER PROTO [FILE...]");
-        c->mode = MODE_CONNECT;
-        c->peer = argv[1];
-        c->protocol = argv[2];
-        c->files = argv + 3;
-        c->n_files = argc - 3;
-        return ST_OK;
-    }
-    return usage_error("unknown command \"%s\"", argv[0]);
-}
-
-/* Options that make sense for one command only are refused with the
- * other, so that a misplaced option is noticed rather than ignored. */
-static int check_combination(const struct config *c, bool wait_given)
-{
-    if (c->mode == MODE_CONNECT && (c->echo || c->once))
-        return usage_error("-e and -q apply to listen only");
-    if (c->mode == MODE_LISTEN && wait_given)
-        return usage_error("-w applies to connect only");
-    if (c->name == NULL)
-        return usage_error("-n NAME is required");
-    if (*c->name == '\0')
-        return usage_error("NAME must not be empty");
-    if (!address_ok(c->address))
-        return usage_error("bad address \"%s\" (want tcp:HOST:PORT, "
-                           "tls:HOST:PORT or unix:PATH)", c->address);
-    if ((c->tls_ca || c->tls_cert || c->tls_key || c->tls_server_name) &&
-        strncmp(c->address, "tls:", 4) != 0)
-        return usage_error("--ca, --cert, --key and --server-name need a "
-                           "tls:HOST:PORT address");
-    if (c->tls_key != NULL && c->tls_cert == NULL)
-        return usage_error("--key needs --cert");
-    if (strcmp(c->format, "json") != 0 && strcmp(c->format, "binary") != 0 &&
-        strcmp(c->format, "gob") != 0)
-        return usage_error("bad format \"%s\" (want json, binary or gob)",
-                           c->format);
-    return ST_OK;
-}
-
-/* Long-only options. */
-enum {
-    OPT_CA = 256, OPT_CERT, OPT_KEY, OPT_SERVER_NAME, OPT_QUEUE,
-    OPT_CONN_QUEUE, OPT_KEEPALIVE, OPT_IDLE_TIMEOUT
-};
-
-static const struct option long_options[] = {
-    { "address", required_argument, NULL, 'a' },
-    { "format", required_argument, NULL, 'f' },
-    { "name", required_argument, NULL, 'n' },
-    { "secret", required_argument, NULL, 's' },
-    { "secret-file", required_argument, NULL, 'S' },
-    { "null", no_argument, NULL, '0' },
-    { "length", no_argument, NULL, 'l' },
-    { "wait", required_argument, NULL, 'w' },
-    { "echo", no_argument, NULL, 'e' },
-    { "once", no_argument, NULL, 'q' },
-    { "verbose", no_argument, NULL, 'v' },
-    { "help", no_argument, NULL, 'h' },
-    { "version", no_argument, NULL, 'V' },
-    { "ca", required_argument, NULL, OPT_CA },
-    { "cert", required_argument, NULL, OPT_CERT },
-    { "key", required_argument, NULL, OPT_KEY },
-    { "server-name", required_argument, NULL, OPT_SERVER_NAME },
-    { "queue", required_argument, NULL, OPT_QUEUE },
-    { "conn-queue", required_argument, NULL, OPT_CONN_QUEUE },
-    { "keepalive", required_argument, NULL, OPT_KEEPALIVE },
-    { "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
-    { NULL, 0, NULL, 0 }
-};
-
-/*
- * Fill *c from the command line and the environment. Returns -1 to go on,
- * or the exit status (0 after --help or --version).
- */
-static int parse_args(struct config *c, int argc, char **argv)
-{
-    char *arg_secret = NULL;
-    const char *secret_file = NULL;
-    bool wait_given = false;
-    int opt, rc;
-
-    c->address = getenv("MPCAT_ADDRESS");
-    if (c->address == NULL || *c->address == '\0')
-        c->address = DEFAULT_ADDRESS;
-    c->format = "binary";
-    c->framing = FRAME_LINE;
-    c->wait_s = 1.0;
-    c->queue = QUEUE_MAX;
-    while ((opt = getopt_long(argc, argv, "a:f:n:s:S:0lw:eqvhV", long_options,
-                              NULL)) != -1) {
-        switch (opt) {
-        case 'a': c->address = optarg; break;
-        case 'f': c->format = optarg; break;
-        case 'n': c->name = optarg; break;
-        case 's': arg_secret = optarg; break;
-        case 'S': secret_file = optarg; break;
-        case '0':
-        case 'l':
-            if (c->framing != FRAME_LINE)
-                return usage_error("-0 and -l exclude each other");
-            c->framing = opt == '0' ? FRAME_NUL : FRAME_LENGTH;
-            break;
-        case 'w':
-            if (!parse_seconds(optarg, &c->wait_s))
-                return usage_error("bad -w \"%s\" (want seconds >= 0)",
-                                   optarg);
-            wait_given = true;
-            break;
-        case 'e': c->echo = true; break;
-        case 'q': c->once = true; break;
-        case 'v': c->verbose = true; break;
-        case 'h': help(); return ST_OK;
-        case 'V': puts(PROG " " PACKAGE_VERSION); return ST_OK;
-        case OPT_CA: c->tls_ca = optarg; break;
-        case OPT_CERT: c->tls_cert = optarg; break;
-        case OPT_KEY: c->tls_key = optarg; break;
-        case OPT_SERVER_NAME: c->tls_server_name = optarg; break;
-        case OPT_QUEUE:
-        case OPT_CONN_QUEUE:
-            if (!parse_bytes(optarg, opt == OPT_QUEUE ? &c->queue
-                                                      : &c->conn_queue))
-                return usage_error("bad --%s \"%s\" (want bytes, 1024 to "
-                                   "1073741824)", opt == OPT_QUEUE
-                                   ? "queue" : "conn-queue", optarg);
-            break;
-        case OPT_KEEPALIVE: {
-            double v;
-            if (!parse_seconds(optarg, &v) || v > 86400 ||
-                v != (double)(int)v)
-                return usage_error("bad --keepalive \"%s\" (want whole "
-                                   "seconds, 0 to 86400)", optarg);
-            c->keepalive_s = v == 0 ? -1 : (int)v;
-            break;
-        }
-        case OPT_IDLE_TIMEOUT:
-            if (!parse_seconds(optarg, &c->idle_timeout_s) ||
-                c->idle_timeout_s > 86400)
-                return usage_error("bad --idle-timeout \"%s\" (want "
-                                   "seconds, 0 to 86400)", optarg);
-            break;
-        default: fputs(USAGE, stderr); return ST_USAGE;
-        }
-    }
-    if (arg_secret != NULL && secret_file != NULL)
-        return usage_error("-s and -S exclude each other");
-    rc = parse_command(c, argc - optind, argv + optind);
-    if (rc == ST_OK)
-        rc = check_combination(c, wait_given);
-    if (rc == ST_OK)
-        rc = resolve_secret(c, arg_secret, secret_file);
-    return rc == ST_OK ? -1 : rc;
 }
 
 /* ------------------------------------------------------------------------
@@ -670,7 +156,27 @@ static void rearm_idle(struct app *a)
     evtimer_add(a->idle, &tv);
 }
 
-static void leave(struct app *a);
+static void leave(struct app *a, int status);
+
+static bool short_of_count(struct app *a, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* -c N: did fewer than N messages arrive? Then say so, with what ended
+ * the wait (fmt), and the caller ends with ST_SHORT. */
+static bool short_of_count(struct app *a, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (a->cfg.count == 0 || a->received >= a->cfg.count)
+        return false;
+    fprintf(stderr, PROG ": only %lu of %lu messages (-c %lu) arrived: ",
+            a->received, a->cfg.count, a->cfg.count);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return true;
+}
 
 /*
  * -e: the echo cannot be queued, because this peer does not read what we
@@ -687,7 +193,8 @@ static void shed(struct app *a, struct mp_conn *conn)
     mp_conn_close(conn);
     a->open_conns--;
     if (a->cfg.once && a->open_conns == 0)
-        leave(a);
+        leave(a, short_of_count(a, "the last connection ended (-q)")
+                     ? ST_SHORT : ST_OK);
 }
 
 static void on_message(struct mp_conn *conn, const void *data, size_t len,
@@ -714,6 +221,15 @@ static void on_message(struct mp_conn *conn, const void *data, size_t len,
             return;
         }
     }
+    /* -c N: the Nth message ends it, whatever input is left (its echo,
+     * queued above, still goes: leaving flushes). */
+    if (a->cfg.count != 0 && ++a->received >= a->cfg.count) {
+        if (a->cfg.verbose)
+            note("%lu message%s arrived (-c): closing", a->received,
+                 a->received == 1 ? "" : "s");
+        leave(a, ST_OK);
+        return;
+    }
     /* -w counts idle time: traffic starts it again. */
     if (a->lingering)
         rearm_idle(a);
@@ -732,11 +248,11 @@ static void on_lost(struct mp_client *c, int status, void *arg)
 
 static void on_left(struct mp_client *c, void *arg)
 {
-    (void)c;
-    finish(arg, ST_OK);
-}
+    struct app *a = arg;
 
-static void input_close(struct input *in);
+    (void)c;
+    finish(a, a->leave_status);
+}
 
 /*
  * Every normal end goes through here: the input is done and the -w time
@@ -745,21 +261,24 @@ static void input_close(struct input *in);
  * the broker gracefully first: libmpclient closes the connections (the
  * peers are told), sends everything, and calls on_left once the broker
  * has read it all (or after its connect timeout, 10 s). Asked a second
- * time (a second Ctrl-C while that is slow), exit at once.
+ * time (a second Ctrl-C while that is slow), exit at once. `status` is
+ * the exit status once gone (ST_SHORT when -c was not met); the first
+ * call decides it.
  */
-static void leave(struct app *a)
+static void leave(struct app *a, int status)
 {
     if (a->leaving) {
-        finish(a, ST_OK);
+        finish(a, a->leave_status);
         return;
     }
     a->leaving = true;
+    a->leave_status = status;
     a->conn = NULL;          /* closed by the disconnect, without on_close */
     input_close(&a->in);     /* nothing more can be sent */
     evtimer_del(a->idle);
     /* Not logged in (yet, or any more: on_lost has then decided). */
     if (mp_client_disconnect(a->client, on_left, a) != MP_OK)
-        finish(a, ST_OK);
+        finish(a, status);
 }
 
 /* ------------------------------------------------------------------------
@@ -779,7 +298,8 @@ static void listen_on_close(struct mp_conn *conn, int reason, void *arg)
              mp_conn_peer(conn), mp_close_reason_string(reason));
     a->open_conns--;
     if (a->cfg.once && a->open_conns == 0)
-        leave(a);
+        leave(a, short_of_count(a, "the last connection ended (-q)")
+                     ? ST_SHORT : ST_OK);
 }
 
 static void on_connection(struct mp_conn *conn, void *arg)
@@ -806,18 +326,29 @@ static void on_idle(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
+    if (short_of_count(a, "none for %g s (-w); raise -w if the peer is slow",
+                       a->cfg.wait_s)) {
+        leave(a, ST_SHORT);
+        return;
+    }
     if (a->cfg.verbose)
         note("no message for %g s: closing", a->cfg.wait_s);
-    leave(a);
+    leave(a, ST_OK);
 }
 
 /* All input sent: close now (-w 0) or wait for the peer. */
-static void input_finished(struct app *a)
+void input_finished(struct app *a)
 {
     if (a->cfg.wait_s <= 0) {
-        leave(a);
+        leave(a, short_of_count(a, "-w 0 closes when the input ends; give -w "
+                                 "SECONDS to wait for replies")
+                     ? ST_SHORT : ST_OK);
         return;
     }
+    /* Tests wait for this line to know when the countdown began. */
+    if (a->cfg.verbose)
+        note("input done: closing after %g s without a message",
+             a->cfg.wait_s);
     a->lingering = true;
     rearm_idle(a);
 }
@@ -835,343 +366,38 @@ static void connect_on_close(struct mp_conn *conn, int reason, void *arg)
      * even if some input was not sent. */
     if (a->cfg.verbose)
         note("%s: %s", a->cfg.peer, mp_close_reason_string(reason));
-    leave(a);
-}
-
-/* ------------------------------------------------------------------------
- * Connect mode: input
- */
-
-static bool buf_reserve(struct buf *b, size_t more)
-{
-    size_t cap = b->cap ? b->cap : CHUNK;
-    unsigned char *p;
-
-    if (b->cap - b->len >= more)
-        return true;
-    while (cap - b->len < more)
-        cap *= 2;
-    p = realloc(b->data, cap);
-    if (p == NULL)
-        return false;
-    b->data = p;
-    b->cap = cap;
-    return true;
-}
-
-/* Drop the first n bytes: once per chunk read, not once per message. */
-static void buf_consume(struct buf *b, size_t n)
-{
-    if (n == 0)
-        return;
-    memmove(b->data, b->data + n, b->len - n);
-    b->len -= n;
-}
-
-enum sent { SENT, BLOCKED, FAILED };
-
-/* Send one message of the input. BLOCKED: libmpclient's queue is full;
- * the input pauses until on_drained and this message is sent again. */
-static enum sent send_message(struct app *a, const void *data, size_t len)
-{
-    int r;
-
-    if (a->finished || a->conn == NULL)
-        return FAILED;
-    r = mp_conn_send(a->conn, data, len);
-    if (r == MP_OK)
-        return SENT;
-    if (r == MP_ERR_WOULD_BLOCK) {
-        if (a->cfg.verbose && !a->in.told_paused)
-            note("the broker does not take more: input paused (%zu bytes "
-                 "queued)", mp_client_queued(a->client));
-        a->in.told_paused = true;
-        a->in.blocked = true;
-        if (a->in.ev != NULL && a->in.pollable)
-            event_del(a->in.ev);
-        return BLOCKED;
-    }
-    if (r == MP_ERR_TOO_BIG)
-        fail(a, ST_ERROR, "%s: a message of %zu bytes is too big: %s",
-             a->in.label, len, mp_strerror(r));
-    else
-        fail(a, status_of(r), "cannot send to %s: %s", a->cfg.peer,
-             mp_strerror(r));
-    return FAILED;
-}
-
-static bool too_big(struct app *a)
-{
-    fail(a, ST_ERROR, "%s: a message longer than %u bytes is too big",
-         a->in.label, MESSAGE_MAX);
-    return false;
-}
-
-/* Send every complete line (or NUL-ended message) in the pending bytes. */
-static bool split_delimited(struct app *a, unsigned char delim)
-{
-    struct buf *b = &a->in.pending;
-    size_t start = 0, from = a->in.scanned;
-    unsigned char *d;
-
-    while ((d = memchr(b->data + from, delim, b->len - from)) != NULL) {
-        size_t end = (size_t)(d - b->data);
-        enum sent r = send_message(a, b->data + start, end - start);
-        if (r == FAILED)
-            return false;
-        if (r == BLOCKED)
-            break; /* resend from `start` once drained */
-        start = from = end + 1;
-    }
-    buf_consume(b, start);
-    if (a->in.blocked) {
-        a->in.scanned = 0; /* lines still wait in there */
-        return true;
-    }
-    a->in.scanned = b->len;
-    return b->len <= MESSAGE_MAX || too_big(a);
-}
-
-/* Send every complete length-prefixed frame in the pending bytes. */
-static bool split_frames(struct app *a)
-{
-    struct buf *b = &a->in.pending;
-    size_t off = 0;
-
-    while (b->len - off >= 4) {
-        const unsigned char *p = b->data + off;
-        size_t n = (size_t)p[0] << 24 | (size_t)p[1] << 16 |
-                   (size_t)p[2] << 8 | p[3];
-        if (n > MESSAGE_MAX) {
-            buf_consume(b, off);
-            return too_big(a);
-        }
-        if (b->len - off - 4 < n)
-            break;
-        enum sent r = send_message(a, p + 4, n);
-        if (r == FAILED)
-            return false;
-        if (r == BLOCKED)
-            break;
-        off += 4 + n;
-    }
-    buf_consume(b, off);
-    return true;
-}
-
-static bool split_input(struct app *a)
-{
-    switch (a->in.framing) {
-    case FRAME_LINE:
-        return split_delimited(a, '\n');
-    case FRAME_NUL:
-        return split_delimited(a, '\0');
-    case FRAME_LENGTH:
-        return split_frames(a);
-    case FRAME_WHOLE:
-        break;
-    }
-    return a->in.pending.len <= MESSAGE_MAX || too_big(a);
-}
-
-/* What is left at the end of the input: an unterminated last line or
- * message counts; half a frame is an error; a FILE is one message, even
- * an empty one. */
-static enum sent flush_input(struct app *a)
-{
-    struct buf *b = &a->in.pending;
-
-    if (a->in.framing != FRAME_WHOLE && !split_input(a))
-        return FAILED;
-    if (a->in.blocked)
-        return BLOCKED;
-    switch (a->in.framing) {
-    case FRAME_LINE:
-    case FRAME_NUL:
-        return b->len == 0 ? SENT : send_message(a, b->data, b->len);
-    case FRAME_LENGTH:
-        if (b->len != 0)
-            fail(a, ST_ERROR, "%s: the input ends inside a frame",
-                 a->in.label);
-        return b->len == 0 ? SENT : FAILED;
-    case FRAME_WHOLE:
-        break;
-    }
-    return send_message(a, b->data, b->len);
-}
-
-static void input_close(struct input *in)
-{
-    if (in->ev != NULL) {
-        event_free(in->ev);
-        in->ev = NULL;
-    }
-    if (in->owned && in->fd >= 0)
-        close(in->fd);
-    in->fd = -1;
-    in->owned = false;
-    in->pending.len = 0;
-    in->scanned = 0;
-    in->blocked = false;
-    in->eof_pending = false;
-}
-
-static void next_input(struct app *a);
-
-static void input_eof(struct app *a)
-{
-    enum sent r = flush_input(a);
-
-    if (r == BLOCKED)
-        a->in.eof_pending = true; /* finish from on_drained */
-    if (r != SENT)
-        return;
-    input_close(&a->in);
-    next_input(a);
-}
-
-/* libmpclient's queue has room again: send what waited, read on. */
-static void on_drained(struct mp_client *client, void *arg)
-{
-    struct app *a = arg;
-    struct input *in = &a->in;
-
-    (void)client;
-    if (a->finished || !in->blocked || in->ev == NULL)
-        return;
-    in->blocked = false;
-    if (in->eof_pending) {
-        in->eof_pending = false;
-        input_eof(a);
-        return;
-    }
-    if (!split_input(a) || in->blocked)
-        return;
-    if (in->pollable)
-        event_add(in->ev, NULL);
-    else
-        event_active(in->ev, EV_READ, 0);
-}
-
-/* Read one chunk and send the messages it completes. */
-static void input_read(struct app *a)
-{
-    struct input *in = &a->in;
-    ssize_t n;
-
-    if (in->blocked)
-        return; /* on_drained goes on */
-    if (!buf_reserve(&in->pending, CHUNK)) {
-        fail(a, ST_ERROR, "out of memory");
-        return;
-    }
-    n = read(in->fd, in->pending.data + in->pending.len, CHUNK);
-    if (n < 0 && (errno == EINTR || errno == EAGAIN))
-        return;
-    if (n < 0) {
-        fail(a, ST_ERROR, "%s: %s", in->label, strerror(errno));
-        return;
-    }
-    if (n == 0) {
-        input_eof(a);
-        return;
-    }
-    in->pending.len += (size_t)n;
-    split_input(a);
-}
-
-static void on_input(evutil_socket_t fd, short what, void *arg)
-{
-    struct app *a = arg;
-    unsigned serial = a->in.serial;
-
-    (void)fd;
-    (void)what;
-    input_read(a);
-    /* A file is read synchronously, one chunk per loop pass, so that the
-     * socket is served between chunks. input_read may have moved on to
-     * the next input, which has already been started. */
-    if (!a->finished && a->in.serial == serial && a->in.ev != NULL &&
-        !a->in.pollable && !a->in.blocked)
-        event_active(a->in.ev, EV_READ, 0);
-}
-
-/* Pipes, sockets and terminals can be polled; epoll refuses regular files
- * and most devices (/dev/null), which never block: read those directly. */
-static bool fd_pollable(int fd)
-{
-    struct stat st;
-
-    if (fstat(fd, &st) != 0)
-        return false;
-    return S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) || isatty(fd);
-}
-
-static void input_begin(struct app *a, int fd, const char *label, bool owned,
-                        enum framing framing)
-{
-    struct input *in = &a->in;
-
-    in->serial++;
-    in->fd = fd;
-    in->label = label;
-    in->owned = owned;
-    in->framing = framing;
-    in->pollable = fd_pollable(fd);
-    in->ev = event_new(a->base, in->pollable ? fd : -1,
-                       in->pollable ? EV_READ | EV_PERSIST : 0, on_input, a);
-    if (in->ev == NULL || (in->pollable && event_add(in->ev, NULL) != 0)) {
-        fail(a, ST_ERROR, "%s: cannot watch it", label);
-        input_close(in);
-        return;
-    }
-    if (!in->pollable)
-        event_active(in->ev, EV_READ, 0); /* the first chunk, next pass */
-}
-
-/* Start reading stdin, or the next FILE argument; or, when there is none
- * left, go on to closing. */
-static void next_input(struct app *a)
-{
-    const struct config *c = &a->cfg;
-    const char *path;
-    int fd;
-
-    if (a->finished)
-        return;
-    if (c->n_files == 0 && a->next_file == 0) {
-        a->next_file = 1;
-        input_begin(a, STDIN_FILENO, "stdin", false, c->framing);
-        return;
-    }
-    if (a->next_file >= c->n_files) {
-        input_finished(a);
-        return;
-    }
-    path = c->files[a->next_file++];
-    if (strcmp(path, "-") == 0) {
-        input_begin(a, STDIN_FILENO, "stdin", false, FRAME_WHOLE);
-        return;
-    }
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        fail(a, ST_ERROR, "%s: %s", path, strerror(errno));
-        return;
-    }
-    input_begin(a, fd, path, true, FRAME_WHOLE);
+    leave(a, short_of_count(a, "the peer closed the connection")
+                 ? ST_SHORT : ST_OK);
 }
 
 /* ------------------------------------------------------------------------
  * Connect mode: opening
  */
 
+/* A refused open, with what to do about it, which libmpclient cannot
+ * say: it does not know the command line. */
+static void open_failed(struct app *a, int status)
+{
+    const struct config *c = &a->cfg;
+    char hint[600] = "";
+
+    if (status == MP_ERR_NO_SUCH_CLIENT)
+        snprintf(hint, sizeof hint, " (is %s logged in to this broker? "
+                 "names are case-sensitive)", c->peer);
+    else if (status == MP_ERR_UNKNOWN_PROTOCOL)
+        snprintf(hint, sizeof hint, " (%s must listen for %s, as "
+                 "'mpcat -n %s listen %s' does)", c->peer, c->protocol,
+                 c->peer, c->protocol);
+    fail(a, status_of(status), "cannot open %s to %s: %s%s", c->protocol,
+         c->peer, mp_strerror(status), hint);
+}
+
 static void on_open(struct mp_conn *conn, int status, void *arg)
 {
     struct app *a = arg;
 
     if (conn == NULL) {
-        fail(a, status_of(status), "cannot open %s to %s: %s",
-             a->cfg.protocol, a->cfg.peer, mp_strerror(status));
+        open_failed(a, status);
         return;
     }
     if (a->finished || a->leaving) {
@@ -1190,29 +416,49 @@ static void on_open(struct mp_conn *conn, int status, void *arg)
  * Logging in
  */
 
+/*
+ * The login failed: libmpclient's text for the error and its reason (the
+ * broker's, OpenSSL's, the system's), then a hint naming the option to
+ * change, which only mpcat knows.
+ */
 static void login_failed(struct app *a, int status, const char *reason)
 {
     const struct config *c = &a->cfg;
+    bool has_reason = reason != NULL && *reason != '\0';
+    char hint[160] = "";
 
     switch (status) {
     case MP_ERR_AUTH:
-        fail(a, ST_AUTH, "authentication as %s failed: %s", c->name,
-             reason != NULL && *reason != '\0' ? reason : "no reason given");
+        snprintf(hint, sizeof hint, " (check -n and the secret: -s, -S or "
+                 "MPCAT_SECRET)");
         break;
     case MP_ERR_TLS:
-        fail(a, ST_BROKER, "TLS with %s failed: %s", c->address,
-             reason != NULL && *reason != '\0' ? reason : "no reason given");
+        snprintf(hint, sizeof hint, " (check --ca, --server-name, --cert "
+                 "and --key)");
         break;
     case MP_ERR_PROTOCOL:
-        fail(a, ST_ERROR, "the broker at %s sent something undecodable "
-             "(is -f %s the format of that listener?)", c->address,
-             c->format);
+    case MP_ERR_BROKER_GONE:
+        /* A listener of another format drops us, or answers in it. */
+        snprintf(hint, sizeof hint, " (is -f %s the format of the listener "
+                 "at %s?)", c->format, c->address);
+        break;
+    case MP_ERR_CONNECT:
+    case MP_ERR_ADDRESS:
+    case MP_ERR_TIMEOUT:
+        snprintf(hint, sizeof hint, " (is mpbroker running and listening "
+                 "there? the address is from %s)", c->address_from);
         break;
     default:
-        fail(a, status_of(status), "cannot log in at %s: %s", c->address,
-             mp_strerror(status));
         break;
     }
+    if (status == MP_ERR_AUTH)
+        fail(a, ST_AUTH, "authentication as %s failed: %s%s", c->name,
+             has_reason ? reason : "no reason given", hint);
+    else
+        fail(a, status == MP_ERR_PROTOCOL ? ST_ERROR : status_of(status),
+             "cannot log in at %s: %s%s%s%s", c->address,
+             mp_strerror(status), has_reason ? ": " : "",
+             has_reason ? reason : "", hint);
 }
 
 static void on_ready(struct mp_client *client, int status, const char *reason,
@@ -1231,8 +477,7 @@ static void on_ready(struct mp_client *client, int status, const char *reason,
         return;
     r = mp_client_open(client, a->cfg.peer, a->cfg.protocol, on_open, a);
     if (r != MP_OK)
-        fail(a, status_of(r), "cannot open %s to %s: %s", a->cfg.protocol,
-             a->cfg.peer, mp_strerror(r));
+        open_failed(a, r);
 }
 
 /* ------------------------------------------------------------------------
@@ -1245,7 +490,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 
     (void)sig;
     (void)what;
-    leave(a);
+    leave(a, ST_OK);
 }
 
 static int make_client(struct app *a)
@@ -1316,9 +561,14 @@ static int setup(struct app *a)
     }
     r = mp_client_connect(a->client, on_ready, a);
     if (r == MP_ERR_ADDRESS) {
-        /* The shape was checked: most likely the host does not resolve. */
-        note("%s: bad broker address, or the host does not resolve",
-             a->cfg.address);
+        /* The shape was checked: the host does not resolve, or a unix:
+         * path is longer than a socket address holds. */
+        note("cannot use the broker address %s: %s (the address is from "
+             "%s)", a->cfg.address,
+             strncmp(a->cfg.address, "unix:", 5) == 0
+                 ? "the path is too long for a unix socket"
+                 : "its host does not resolve",
+             a->cfg.address_from);
         return status_of(r);
     }
     if (r != MP_OK) {

@@ -5,8 +5,9 @@
  * Synchronisation is on events, never on bare sleeps: a listening mpcat is
  * ready once the broker logs "client NAME logged in"; output is awaited
  * with poll() and a deadline; a process has exited once its pipes reach
- * EOF and waitpid() says so. (The one test that sleeps does it to space
- * out traffic, which is what it measures.)
+ * EOF and waitpid() says so. (wait_restarts_on_traffic spaces out its
+ * traffic, which is what it measures, from times taken on events, with
+ * margins of half the window.)
  *
  * Environment: MPCAT, the mpcat to test (set by tests/local.mk).
  * Optional: MPCAT_WRAPPER, words put before $MPCAT (for instance
@@ -520,6 +521,19 @@ static struct proc *listener(struct harness *h, int lst, const char *name,
     return p;
 }
 
+/* A connecting mpcat (stdin a pipe), returned once the broker has logged
+ * it in: its Syn follows at once, so a raw peer's wait for it needs no
+ * allowance for mpcat's start-up (slow under MPCAT_WRAPPER). */
+static struct proc *connector(struct harness *h, int lst, const char *name,
+                              const char *const *args)
+{
+    size_t mark = harness_log_mark(h);
+    struct proc *p = mpcat(lst, name, args, IN_PIPE);
+
+    wait_login(h, mark, name, p);
+    return p;
+}
+
 static const char *write_tmp(struct harness *h, const char *name,
                              const void *data, size_t len)
 {
@@ -532,6 +546,23 @@ static const char *write_tmp(struct harness *h, const char *name,
     return path;
 }
 
+/* A usage error is one line naming the problem, then the GNU pointer to
+ * --help; not the whole usage, which would bury the line that matters. */
+static void expect_usage_error(const struct proc *p, size_t i)
+{
+    static const char hint[] = "Try 'mpcat --help' for more information.\n";
+    const char *e = p->e.data ? p->e.data : "";
+    const char *nl = strchr(e, '\n');
+
+    cr_assert(strncmp(e, "mpcat: ", 7) == 0 && nl != NULL && nl - e > 8,
+              "case %zu: the first line is not \"mpcat: PROBLEM\": %s", i, e);
+    cr_assert_str_eq(nl + 1, hint, "case %zu: want one line, then the "
+                     "hint; stderr: %s", i, e);
+}
+
+/* A loopback port with nothing listening. */
+static int closed_port(void);
+
 /* ----------------------------------------------------------------------
  * The command line (no broker needed)
  */
@@ -541,7 +572,7 @@ Test(mpcat, help_mentions_every_option)
     static const char *const want[] = {
         "-a, --address", "-f, --format", "-n, --name", "-s, --secret",
         "-S, --secret-file", "-0, --null", "-l, --length", "-w, --wait",
-        "-e, --echo", "-q, --once", "-v, --verbose", "-h, --help",
+        "-c, --count", "-e, --echo", "-q, --once", "-v, --verbose", "-h, --help",
         "-V, --version", "listen PROTO", "connect PEER PROTO [FILE...]",
         "--ca FILE", "--cert FILE", "--key FILE", "--server-name NAME",
         "--queue BYTES", "--conn-queue BYTES", "--keepalive SECONDS",
@@ -550,6 +581,7 @@ Test(mpcat, help_mentions_every_option)
         "MPCAT_ADDRESS", "MPCAT_SECRET", "ps(1)", "tcp:127.0.0.1:7330",
         "0 ok", "1 other error", "2 usage error", "3 authentication failed",
         "4 connection refused", "5 broker unreachable",
+        "6 fewer than -c N messages",
     };
 
     for (int round = 0; round < 2; round++) {
@@ -582,7 +614,6 @@ Test(mpcat, usage_errors_exit_2)
         ARGS("-n", "a", "listen", "x", "y"),
         ARGS("-n", "a", "connect", "peer"),
         ARGS("-n", "a", "publish", "x"),
-        ARGS("-n", "", "listen", "x"),
         ARGS("-n", "a", "-f", "xml", "listen", "x"),
         ARGS("-n", "a", "-0", "-l", "listen", "x"),
         ARGS("-n", "a", "-w", "-1", "connect", "p", "x"),
@@ -602,15 +633,54 @@ Test(mpcat, usage_errors_exit_2)
         ARGS("-n", "a", "--conn-queue", "lots", "listen", "x"),
         ARGS("-n", "a", "--keepalive", "1.5", "listen", "x"),
         ARGS("-n", "a", "--idle-timeout", "-1", "listen", "x"),
+        ARGS("-n", "a", "-c", "0", "listen", "x"),
+        ARGS("-n", "a", "-c", "many", "connect", "p", "x"),
+        ARGS("-n", "a", "-c", "-1", "connect", "p", "x"),
+        ARGS("-n", "a", "listen", "x", "-w"),          /* no value */
+        ARGS("-n", "a", "--echo=yes", "listen", "x"),
+        ARGS("-xn", "a", "listen", "x"),
     };
 
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct proc *p = spawn(cases[i], IN_NULL, NULL);
         expect_exit(p, 2, tmo(MPT_EXIT_MS));
         cr_assert_eq(p->o.len, 0, "case %zu printed on stdout", i);
-        cr_assert_not_null(p->e.data, "case %zu: nothing on stderr", i);
-        cr_assert_not_null(strstr(p->e.data, "usage:"),
-                           "case %zu: no usage on stderr: %s", i, p->e.data);
+        expect_usage_error(p, i);
+        reap_procs();
+    }
+}
+
+/* The names are checked by the broker's rules before connecting (no
+ * broker is listening at the address: exit 2, not 5), each error on one
+ * line naming the rule; connecting to oneself likewise. */
+Test(mpcat, invalid_name_and_self_exit_2_with_one_line)
+{
+    const struct {
+        const char *const *args;
+        const char *want;
+    } cases[] = {
+        { ARGS("-n", "a:b", "listen", "x"),
+          "mpcat: invalid name 'a:b' (-n): name contains ':'; a name is 1 "
+          "to 255 bytes of UTF-8 without ':' or control characters\n" },
+        { ARGS("-n", "", "listen", "x"),
+          "mpcat: invalid name '' (-n): name is empty; a name is 1 to 255 "
+          "bytes of UTF-8 without ':' or control characters\n" },
+        { ARGS("-n", "a", "connect", "b:c", "x"),
+          "mpcat: invalid peer name 'b:c': name contains ':'; a name is 1 "
+          "to 255 bytes of UTF-8 without ':' or control characters\n" },
+        { ARGS("-n", "me", "connect", "me", "x"),
+          "mpcat: cannot connect to yourself: PEER 'me' is the -n name; log "
+          "in with another -n NAME, or connect to another client\n" },
+    };
+    char a[64];
+
+    snprintf(a, sizeof a, "MPCAT_ADDRESS=tcp:127.0.0.1:%d", closed_port());
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct proc *p = spawn_env(cases[i].args, IN_NULL, NULL, ARGS(a));
+        expect_exit(p, 2, tmo(MPT_EXIT_MS));
+        cr_assert_eq(p->o.len, 0, "case %zu printed on stdout", i);
+        cr_assert_str_eq(p->e.data ? p->e.data : "", cases[i].want,
+                         "case %zu", i);
         reap_procs();
     }
 }
@@ -1009,35 +1079,69 @@ static void accept_syn(struct rc_client *raw, const char *from,
     cr_assert(rc_send(raw, RC_ACK, from, id, RC_NULL));
 }
 
-/* Messages arriving after the input ended restart the -w countdown. */
+/* Wait until stderr holds `want`, serving the pipes. */
+static bool wait_err(struct proc *p, const char *want, int ms);
+
+/* Send `text` to mpcat from the raw peer once `at` (ms) has come, while
+ * serving mpcat's pipes; fails the test if mpcat exits meanwhile (it must
+ * be waiting). Returns the time it was sent. */
+static long long send_at(struct rc_client *raw, struct proc *cli,
+                         const char *id, const char *text, long long at)
+{
+    long long now;
+
+    while ((now = now_ms()) < at)
+        cr_assert(pump(cli, (int)(at - now), false) >= 0,
+                  "mpcat exited before %s was sent; stderr: %s", text,
+                  cli->e.data ? cli->e.data : "");
+    cr_assert(rc_send(raw, RC_DATA, "cli", id, rc_str(text)));
+    return now;
+}
+
+/*
+ * Messages arriving after the input ended restart the -w countdown. The
+ * times that decide are taken on events, with margins of half the window
+ * either way: mpcat's "input done" line (-v) comes after it armed the
+ * countdown, so without a restart it would exit at most W after we saw
+ * that line; each message is sent W/2 after the previous event, and a
+ * countdown restarted by it cannot end before W after it was sent. So
+ * the test fails without the restart and passes however slow the
+ * machine, as long as a message crosses the broker within W/2.
+ */
 Test(mpcat, wait_restarts_on_traffic)
 {
+    const int w = wrapper() ? 6000 : 2000;  /* -w, ms */
+    char w_arg[16];
     struct harness *h = start(ALLOW_ALL);
     struct rc_client *raw = rc_login_any(h, BIN, RC_BINARY, "peer");
-    struct proc *cli = mpcat(JSON, "cli", ARGS("-w", "1", "connect", "peer",
-                                               "chat"),
-                             IN_PIPE);
+    struct proc *cli;
     char id[RC_STR_MAX + 1];
-    long long t_last;
+    long long t_armed, t_sent, t_exit;
 
+    snprintf(w_arg, sizeof w_arg, "%g", w / 1000.0);
+    cli = connector(h, JSON, "cli", ARGS("-v", "-w", w_arg, "connect", "peer",
+                                         "chat"));
     accept_syn(raw, "cli", "chat", id, sizeof id);
     close_in(cli);
-    for (int i = 1; i <= 3; i++) {
-        char text[8];
-        if (i > 1) {
-            /* Spacing the traffic is the point here: 0.6 s < -w 1. */
-            struct timespec ts = { 0, 600 * 1000000L };
-            nanosleep(&ts, NULL);
-        }
-        snprintf(text, sizeof text, "m%d", i);
-        cr_assert(rc_send(raw, RC_DATA, "cli", id, rc_str(text)));
-    }
-    t_last = now_ms();
-    expect_out(cli, "m1\nm2\nm3\n");
-    expect_exit(cli, 0, 1000 + tmo(3000));
-    cr_assert_geq(now_ms() - t_last, 900,
-                  "exited %lld ms after the last message, -w 1",
-                  now_ms() - t_last);
+    cr_assert(wait_err(cli, "input done", tmo(MPT_MSG_MS)),
+              "no \"input done\" from mpcat -v; stderr: %s",
+              cli->e.data ? cli->e.data : "");
+    t_armed = now_ms();
+    /* Without a restart mpcat exits by t_armed + w: m1 at w/2 keeps it
+     * alive only if it restarts the countdown, as m2 does after it. */
+    t_sent = send_at(raw, cli, id, "m1", t_armed + w / 2);
+    expect_out(cli, "m1\n");
+    t_sent = send_at(raw, cli, id, "m2", t_sent + w / 2);
+    expect_out(cli, "m2\n");
+    cr_assert(wait_exit(cli, w + tmo(MPT_EXIT_MS)),
+              "mpcat did not exit after -w; stderr: %s", cli->e.data);
+    t_exit = now_ms();
+    expect_exit(cli, 0, 0);
+    cr_assert_geq(t_exit - t_sent, w,
+                  "exited %lld ms after the last message, -w %d ms: the "
+                  "message did not restart the countdown",
+                  t_exit - t_sent, w);
+    cr_assert_str_eq(cli->o.data, "peer: m1\npeer: m2\n"); /* -v */
     /* It closed the connection when it left. */
     {
         struct rc_msg m;
@@ -1049,14 +1153,104 @@ Test(mpcat, wait_restarts_on_traffic)
     harness_stop(h);
 }
 
+/* ----------------------------------------------------------------------
+ * -c N: leave once N messages arrived
+ */
+
+/* Issue 14 friction 4: a request/reply through an echo server ends with
+ * the reply, not after the whole -w (here 600 s: any wait for it would
+ * time the test out), with stdin at EOF and with stdin still open. */
+Test(mpcat, count_stops_after_the_reply)
+{
+    struct harness *h = start(ALLOW_ALL);
+    struct proc *srv = listener(h, BIN, "srv", ARGS("-e", "listen", "echo"));
+
+    for (int open_stdin = 0; open_stdin < 2; open_stdin++) {
+        const char *name = open_stdin ? "cli2" : "cli";
+        long long t0 = now_ms(), dt;
+        struct proc *cli = mpcat(JSON, name,
+                                 ARGS("-c", "1", "-w", "600", "connect", "srv",
+                                      "echo"),
+                                 IN_PIPE);
+
+        write_str(cli, "GET /status\n");
+        if (!open_stdin)
+            close_in(cli);
+        expect_exit(cli, 0, tmo(MPT_EXIT_MS));
+        dt = now_ms() - t0;
+        cr_assert_str_eq(cli->o.data ? cli->o.data : "", "GET /status\n");
+        cr_assert_eq(cli->e.len, 0, "stderr: %s", cli->e.data);
+        cr_assert_lt(dt, 60000, "took %lld ms, -w 600 s", dt);
+        cr_log_info("-c 1 request/reply: %lld ms (stdin %s)", dt,
+                    open_stdin ? "open" : "closed");
+        close_in(cli);
+    }
+    stop(srv, SIGTERM);
+    cr_assert_str_eq(srv->o.data, "GET /status\nGET /status\n");
+    harness_stop(h);
+}
+
+/* Fewer than N messages: -w running out, or the peer closing, exits 6
+ * with a line saying how many came and what ended the wait. */
+Test(mpcat, count_not_reached_exits_6)
+{
+    struct harness *h = start(ALLOW_ALL);
+    struct proc *srv = listener(h, BIN, "srv", ARGS("-e", "listen", "echo"));
+    struct proc *cli = mpcat(JSON, "cli",
+                             ARGS("-c", "2", "-w", "0.2", "connect", "srv",
+                                  "echo"),
+                             IN_PIPE);
+    struct rc_client *raw;
+    char id[RC_STR_MAX + 1];
+
+    write_str(cli, "one\n");
+    close_in(cli);
+    expect_exit(cli, 6, tmo(MPT_EXIT_MS));
+    cr_assert_str_eq(cli->o.data ? cli->o.data : "", "one\n");
+    cr_assert_str_eq(cli->e.data ? cli->e.data : "",
+                     "mpcat: only 1 of 2 messages (-c 2) arrived: none for "
+                     "0.2 s (-w); raise -w if the peer is slow\n");
+    stop(srv, SIGTERM);
+
+    raw = rc_login_any(h, BIN, RC_BINARY, "peer");
+    cli = connector(h, JSON, "cli", ARGS("-c", "1", "-w", "600", "connect",
+                                         "peer", "chat"));
+    accept_syn(raw, "cli", "chat", id, sizeof id);
+    cr_assert(rc_send(raw, RC_CLOSED, "cli", id, RC_NULL));
+    expect_exit(cli, 6, tmo(MPT_EXIT_MS));
+    expect_err(cli, "only 0 of 1 messages (-c 1) arrived: the peer closed "
+               "the connection");
+    rc_close(raw);
+    harness_stop(h);
+}
+
+/* listen -c N: exits 0 after the Nth message, once its echo is sent (the
+ * client sees it, then the close, and exits 0 itself). */
+Test(mpcat, listen_count_exits_after_n_messages)
+{
+    struct harness *h = start(ALLOW_ALL);
+    struct proc *srv = listener(h, JSON, "srv",
+                                ARGS("-e", "-c", "2", "listen", "echo"));
+    struct proc *cli = mpcat(BIN, "cli", ARGS("-w", "600", "connect", "srv",
+                                              "echo"),
+                             IN_PIPE);
+
+    write_str(cli, "one\ntwo\n");
+    expect_exit(srv, 0, tmo(MPT_EXIT_MS));
+    cr_assert_str_eq(srv->o.data ? srv->o.data : "", "one\ntwo\n");
+    /* The listener closed the connection: the client ends, at once. */
+    expect_exit(cli, 0, tmo(MPT_EXIT_MS));
+    cr_assert_str_eq(cli->o.data ? cli->o.data : "", "one\ntwo\n");
+    harness_stop(h);
+}
+
 /* The peer closing ends connect at once, even with stdin still open. */
 Test(mpcat, peer_close_ends_connect)
 {
     struct harness *h = start(ALLOW_ALL);
     struct rc_client *raw = rc_login_any(h, JSON, RC_JSON, "peer");
-    struct proc *cli = mpcat(BIN, "cli", ARGS("-w", "30", "connect", "peer",
-                                              "chat"),
-                             IN_PIPE);
+    struct proc *cli = connector(h, BIN, "cli", ARGS("-w", "30", "connect",
+                                                     "peer", "chat"));
     char id[RC_STR_MAX + 1];
 
     accept_syn(raw, "cli", "chat", id, sizeof id);

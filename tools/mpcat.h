@@ -1,0 +1,174 @@
+/*
+ * mpcat.h - what the parts of mpcat share: the configuration from the
+ * command line (mpcat_args.c), the state of the one run (struct app),
+ * the exit statuses, and the messages and exit path (mpcat.c). The input
+ * of connect mode is read in mpcat_input.c.
+ *
+ * Ownership: one struct app, static in main(), lives for the whole run;
+ * the struct config in it points into argv and the environment, except
+ * `secret`, which it owns.
+ */
+#ifndef MPCAT_H
+#define MPCAT_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <event2/event.h>
+
+#include <mp/client.h>
+
+#define PROG "mpcat"
+#define DEFAULT_ADDRESS "tcp:127.0.0.1:7330"
+
+/* libmpclient's (and the broker's) default limit on one encoded message.
+ * No payload can be longer, so input without a delimiter is refused once
+ * it passes this: memory stays bounded whatever stdin holds. */
+#define MESSAGE_MAX 1048576u
+
+/* Bytes read from the input per loop pass. */
+#define CHUNK 65536
+/* What may wait in libmpclient for the broker (its memory) before input
+ * is paused; one connection's share of it, past which -e sheds the peer. */
+#define QUEUE_MAX (4u * 1024 * 1024)
+#define CONN_QUEUE_MAX (1024u * 1024)
+
+/* The longest secret read from -S or MPCAT_SECRET. */
+#define SECRET_MAX 65536
+
+
+enum status {
+    ST_OK = 0,
+    ST_ERROR = 1,   /* I/O, a message too big, anything else */
+    ST_USAGE = 2,
+    ST_AUTH = 3,    /* the broker refused the login */
+    ST_REFUSED = 4, /* no such client, or no handler for the protocol */
+    ST_BROKER = 5,  /* the broker is unreachable, or went away */
+    ST_SHORT = 6    /* -c N: the end came before N messages arrived */
+};
+
+/* How messages are cut from the input and framed on stdout. */
+enum framing {
+    FRAME_LINE,   /* one per line, '\n' removed / appended */
+    FRAME_NUL,    /* each ended by a NUL byte */
+    FRAME_LENGTH, /* a 4-byte big-endian length, then the bytes */
+    FRAME_WHOLE   /* a FILE argument: its whole content (input only) */
+};
+
+enum mode { MODE_LISTEN, MODE_CONNECT };
+
+struct config {
+    const char *address;
+    const char *address_from; /* "-a", "MPCAT_ADDRESS": for messages */
+    const char *format;
+    const char *name;
+    unsigned char *secret;  /* malloc'd; wiped once libmpclient has a copy */
+    size_t secret_len;
+    enum framing framing;
+    double wait_s;          /* connect: idle time before closing */
+    unsigned long count;    /* -c: leave after this many messages; 0 = no */
+    bool echo;              /* listen: send every message back */
+    bool once;              /* listen: exit when the connections are over */
+    bool verbose;
+    const char *tls_ca;     /* tls: addresses */
+    const char *tls_cert;
+    const char *tls_key;
+    const char *tls_server_name;
+    size_t queue;           /* libmpclient's max_queued */
+    size_t conn_queue;      /* ... and max_queued_per_conn */
+    int keepalive_s;        /* TCP keepalive; < 0 = off */
+    double idle_timeout_s;  /* 0 = none */
+    enum mode mode;
+    const char *peer;       /* connect only */
+    const char *protocol;
+    char **files;           /* connect: FILE arguments */
+    int n_files;
+};
+
+/* A byte buffer: data[0..len) in use. */
+struct buf {
+    unsigned char *data;
+    size_t len, cap;
+};
+
+/* The input being read in connect mode: stdin or one FILE argument. */
+struct input {
+    int fd;                 /* -1 when none is open */
+    const char *label;      /* "stdin" or the FILE, for messages */
+    bool owned;             /* we opened it: close it */
+    bool pollable;          /* watched by epoll (else read synchronously) */
+    enum framing framing;
+    struct buf pending;     /* bytes not yet part of a whole message */
+    size_t scanned;         /* pending[0..scanned) holds no delimiter */
+    struct event *ev;
+    unsigned serial;        /* counts inputs begun, to tell them apart */
+    bool blocked;           /* libmpclient's queue is full: wait for
+                               on_drained before reading on */
+    bool eof_pending;       /* ... and the input ended meanwhile */
+    bool told_paused;       /* -v: the pause was reported */
+};
+
+struct app {
+    struct config cfg;
+    struct event_base *base;
+    struct mp_client *client;
+    struct event *sig_int, *sig_term;
+    struct event *idle;        /* connect: the -w timer */
+    /* connect mode */
+    struct mp_conn *conn;      /* the open connection; NULL once closed */
+    struct input in;
+    int next_file;             /* index of the next FILE argument */
+    bool lingering;            /* input done, waiting for the peer */
+    /* listen mode */
+    unsigned open_conns;
+    /* both */
+    unsigned long received;    /* messages printed, for -c */
+    /* the outcome */
+    bool leaving;              /* mp_client_disconnect() under way */
+    int leave_status;          /* ... and the status it ends with */
+    bool finished;
+    int status;
+};
+
+/* ------------------------------------------------------------------------
+ * mpcat.c: messages and the exit path
+ */
+
+/* "mpcat: MESSAGE" on stderr, without the newline. */
+void vnote_start(const char *fmt, va_list ap)
+    __attribute__((format(printf, 1, 0)));
+/* "mpcat: MESSAGE\n" on stderr. */
+void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Record the exit status (the first one counts) and leave the loop. */
+void finish(struct app *a, int status);
+/* note(), then finish(); nothing once finished. */
+void fail(struct app *a, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* The exit status for a libmpclient error. */
+int status_of(int error);
+/* Connect mode: all input sent; close now (-w 0) or wait for the peer. */
+void input_finished(struct app *a);
+
+/* ------------------------------------------------------------------------
+ * mpcat_args.c: the command line
+ */
+
+/* Fill *c from the command line and the environment. Returns -1 to go on,
+ * or the exit status (0 after --help or --version), its error printed. */
+int parse_args(struct config *c, int argc, char **argv);
+
+/* ------------------------------------------------------------------------
+ * mpcat_input.c: connect mode's input
+ */
+
+/* Start reading stdin, or the next FILE argument; or, when none is left,
+ * go on to input_finished(). */
+void next_input(struct app *a);
+/* Stop reading: the input is closed (if ours) and its bytes dropped. */
+void input_close(struct input *in);
+/* libmpclient's queue has room again (mp_drained_cb): send what waited,
+ * read on. */
+void on_drained(struct mp_client *client, void *arg);
+
+#endif
