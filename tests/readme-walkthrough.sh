@@ -5,7 +5,8 @@
 #
 #   sh tests/readme-walkthrough.sh SRCDIR RESULTS_FILE
 #
-# Every ```sh block of SRCDIR/README.md is run, in order, by one `sh -e`
+# Every ```sh block of SRCDIR/README.md, then of doc/mpcat.md (whose
+# examples use the quick-start broker too), is run, in order, by one `sh -e`
 # in a copy of SRCDIR (tracked and untracked files, as a fresh clone has
 # them), with these exceptions, which stand for what a user does in a
 # terminal:
@@ -97,7 +98,7 @@ awk '
         } else
             print line
         line = ""
-    }' "$src/README.md" >"$work/blocks.sh"
+    }' "$src/README.md" "$src/doc/mpcat.md" >"$work/blocks.sh"
 
 cat >"$work/walk.sh" <<'EOF'
 set -e
