@@ -18,6 +18,7 @@ each address and why it failed.
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 from dataclasses import dataclass, field
 from typing import Any
@@ -78,8 +79,9 @@ def interleave(infos: list[_AddrInfo]) -> list[_AddrInfo]:
 
 
 def _error_text(e: BaseException) -> str:
-    if isinstance(e, OSError) and e.strerror:
-        return e.strerror
+    # asyncio's text repeats the address ("Connect call failed (...)").
+    if isinstance(e, OSError) and e.errno:
+        return os.strerror(e.errno)
     return str(e) or type(e).__name__
 
 
