@@ -179,6 +179,18 @@ async def test_every_address_fails_names_each(
     assert "is the broker running" in text
 
 
+async def test_unknown_host_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The resolver's answer is made here: no DNS is asked (or waited for).
+    def no_such_host(*args: Any, **kwargs: Any) -> list[Any]:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_such_host)
+    with pytest.raises(mpclient.ConnectError) as info:
+        await asyncio.wait_for(mpclient.connect("tcp:no-such-host.invalid:7330", "alice"), T(5))
+    assert "cannot resolve 'no-such-host.invalid'" in str(info.value)
+    assert "check the host name" in str(info.value)
+
+
 async def test_timeout_names_the_addresses_tried(
     silent_port: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -539,6 +539,11 @@ class Client:
                 raise ConnectTimeout(self._timeout_text()) from None
             if isinstance(e, _ssl.SSLError):
                 raise TLSError(f"TLS with {self._address} failed: {e}") from e
+            if isinstance(e, socket.gaierror):
+                raise ConnectError(
+                    f"cannot connect to {self._address}: cannot resolve "
+                    f"{self._address.host!r}: {e.strerror or e} (check the host name)"
+                ) from e
             if isinstance(e, (OSError, EOFError)):
                 raise ConnectError(
                     f"cannot connect to {self._address}: {e} "
