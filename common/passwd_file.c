@@ -838,3 +838,60 @@ done:
     free(target);
     return rc;
 }
+
+/* The first line of a file mp_passwd_create() writes. */
+static const char created_header[] =
+    "# mpbroker.passwd - the users of auth_passwd: NAME:HASH, one a line\n"
+    "# (written by mpbroker-passwd -c; see mpbroker-passwd(1))\n";
+
+int mp_passwd_create(const char *path, const char *name, const char *hash,
+                     char *err, size_t errlen)
+{
+    size_t hlen = sizeof created_header - 1, name_len = strlen(name);
+    size_t hash_len = strlen(hash), o = hlen;
+    struct stat st;
+    bool exists = true, legacy;
+    const char *why;
+    char *target, *out;
+    int rc;
+
+    why = mp_passwd_name_check(name, name_len);
+    if (why == NULL)
+        why = hash_check(hash, hash_len, &legacy);
+    if (why != NULL) {
+        mp_set_error(err, errlen, "%s", why);
+        return -1;
+    }
+    target = resolve_target(path);
+    if (target == NULL) {
+        mp_set_error(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    /* An existing file is replaced whatever it holds (it may be the
+     * broken file being started over), but keeps its mode and owner. */
+    if (stat(target, &st) < 0) {
+        if (errno != ENOENT) {
+            mp_set_error(err, errlen, "%s: %s", path, strerror(errno));
+            free(target);
+            return -1;
+        }
+        exists = false;
+    } else if (!S_ISREG(st.st_mode)) {
+        mp_set_error(err, errlen, "%s: not a regular file", path);
+        free(target);
+        return -1;
+    }
+    out = malloc(hlen + name_len + 1 + hash_len + 1);
+    if (out == NULL) {
+        mp_set_error(err, errlen, "%s: out of memory", path);
+        free(target);
+        return -1;
+    }
+    memcpy(out, created_header, hlen);
+    put_entry(out, &o, name, name_len, hash, hash_len);
+    out[o++] = '\n';
+    rc = replace_file(target, exists ? &st : NULL, out, o, path, err, errlen);
+    free(out);
+    free(target);
+    return rc;
+}

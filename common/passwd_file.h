@@ -121,4 +121,17 @@ const char *mp_passwd_name_check(const char *name, size_t len);
 int mp_passwd_update(const char *path, const char *name, const char *hash,
                      char *err, size_t errlen);
 
+/*
+ * Write a new `path` holding only `name` with `hash` (after a comment line
+ * or two), as `mosquitto_passwd -c` does: an existing file is replaced
+ * whatever it holds - its users are lost, and it need not parse - but
+ * keeps its mode and owner; a missing one is created with mode 0600. The
+ * same temporary file, fsync and rename as mp_passwd_update(), and a
+ * symbolic link is followed the same way.
+ *
+ * Returns 0, or -1 with the reason in err; on error `path` is untouched.
+ */
+int mp_passwd_create(const char *path, const char *name, const char *hash,
+                     char *err, size_t errlen);
+
 #endif

@@ -13,3 +13,11 @@ TESTS += tests/unit/test_passwd_file
 tests_unit_test_passwd_file_SOURCES = tests/unit/test_passwd_file.c
 tests_unit_test_passwd_file_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_passwd_file_LDADD = common/libmppasswd.la $(TEST_LIBS)
+
+# mpbroker-passwd itself: -c, -b, -S, modes, and a broker using its file.
+check_PROGRAMS += tests/integration/test_passwd_tool
+TESTS += tests/integration/test_passwd_tool
+tests_integration_test_passwd_tool_SOURCES = tests/integration/test_passwd_tool.c
+tests_integration_test_passwd_tool_CPPFLAGS = $(INTEGRATION_CPPFLAGS)
+tests_integration_test_passwd_tool_CFLAGS = $(TEST_CFLAGS)
+tests_integration_test_passwd_tool_LDADD = common/libmppasswd.la $(INTEGRATION_LDADD)

@@ -1,11 +1,17 @@
 /*
  * mpbroker-passwd - add, change or delete a user of an auth_passwd file.
  *
- *     mpbroker-passwd [-D] FILE NAME
+ *     mpbroker-passwd [-c] [-S SECRETFILE] FILE NAME
+ *     mpbroker-passwd [-c] -b FILE NAME SECRET
+ *     mpbroker-passwd -D FILE NAME
  *
  * The secret comes from standard input: asked twice with echo off when it
- * is a terminal, else the first line (its newline removed). It is never
- * printed, and every buffer that held it is wiped before exit.
+ * is a terminal, else the first line (its newline removed); or from
+ * SECRETFILE with -S (its content less one trailing newline, as mpcat -S;
+ * "-" is standard input read the same way); or, with -b, from the command
+ * line (with a warning: ps(1) shows it). -c starts FILE over, holding
+ * only NAME, as mosquitto_passwd -c. The secret is never printed, and
+ * every buffer that held it is wiped before exit.
  *
  * Exit status: 0 done, 1 error, 2 usage error.
  */
@@ -13,6 +19,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -53,7 +60,9 @@ static void error(const char *fmt, ...)
 }
 
 #define USAGE                                                                 \
-    "usage: " PROG " [-D] FILE NAME\n"                                        \
+    "usage: " PROG " [-c] [-S SECRETFILE] FILE NAME\n"                        \
+    "       " PROG " [-c] -b FILE NAME SECRET\n"                              \
+    "       " PROG " -D FILE NAME\n"                                          \
     "       " PROG " -h | -v\n"
 
 static void help(void)
@@ -63,11 +72,21 @@ static void help(void)
           "Add NAME to the auth_passwd FILE, or change its secret. The secret\n"
           "is read from standard input: asked twice without echo on a\n"
           "terminal, else the first line. FILE is created with mode 0600 if\n"
-          "it does not exist.\n"
+          "it does not exist; an existing FILE keeps its mode and owner.\n"
           "\n"
-          "  -D  delete NAME from FILE\n"
-          "  -h  print this help\n"
-          "  -v  print the version\n",
+          "  -c, --create        start FILE over, holding only NAME (as\n"
+          "                      mosquitto_passwd -c): an existing FILE's users\n"
+          "                      are lost, its mode and owner kept\n"
+          "  -S, --secret-file SECRETFILE\n"
+          "                      read the secret from SECRETFILE: its content,\n"
+          "                      less one trailing newline (as mpcat -S);\n"
+          "                      - is standard input, read the same way\n"
+          "  -b, --batch         the secret is the argument after NAME;\n"
+          "                      WARNING: other users can see it in ps(1), and\n"
+          "                      it stays in the shell's history: prefer -S\n"
+          "  -D, --delete        delete NAME from FILE (no secret is read)\n"
+          "  -h, --help          print this help\n"
+          "  -v, --version       print the version\n",
           stdout);
 }
 
@@ -284,6 +303,81 @@ done:
     return rc;
 }
 
+/*
+ * Read all of fd into s, as mpcat -S reads a secret file: the content,
+ * less one trailing newline. Bytes past the room in s set s->too_long.
+ */
+static int read_secret_fd(int fd, const char *shown, struct secret *s)
+{
+    s->len = 0;
+    s->too_long = false;
+    for (;;) {
+        unsigned char extra;
+        bool full = s->len == sizeof s->buf;
+        ssize_t n = full ? read(fd, &extra, 1)
+                         : read(fd, s->buf + s->len, sizeof s->buf - s->len);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            error("cannot read the secret from %s: %s", shown, strerror(errno));
+            return -1;
+        }
+        if (n == 0)
+            break;
+        if (full) {
+            /* One byte more than a secret and its newline: too long. The
+             * rest is not read (it could be endless). */
+            explicit_bzero(&extra, sizeof extra);
+            s->too_long = true;
+            break;
+        }
+        s->len += (size_t)n;
+    }
+    if (!s->too_long && s->len > 0 && s->buf[s->len - 1] == '\n')
+        s->buf[--s->len] = '\0';
+    if (s->len > MP_PASSWD_SECRET_MAX)
+        s->too_long = true;
+    if (!s->too_long && s->len == 0) {
+        error("no secret in %s", shown);
+        return -1;
+    }
+    return secret_check(s);
+}
+
+static int read_secret_file(const char *path, struct secret *s)
+{
+    int fd, rc;
+
+    if (strcmp(path, "-") == 0)
+        return read_secret_fd(STDIN_FILENO, "standard input", s);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        error("%s: %s", path, strerror(errno));
+        return -1;
+    }
+    rc = read_secret_fd(fd, path, s);
+    close(fd);
+    return rc;
+}
+
+/* -b: the secret from the command line. The argument is blanked at once,
+ * which shortens the time ps(1) shows it but cannot undo what it showed. */
+static int take_secret_arg(char *arg, struct secret *s)
+{
+    size_t len = strlen(arg);
+
+    error("warning: a secret on the command line can be seen by other "
+          "users (ps, /proc) and stays in the shell's history; prefer -S "
+          "FILE or standard input");
+    s->too_long = len > MP_PASSWD_SECRET_MAX;
+    s->len = s->too_long ? 0 : len;
+    if (!s->too_long)
+        memcpy(s->buf, arg, len);
+    explicit_bzero(arg, len);
+    return secret_check(s);
+}
+
 static int read_secret(struct secret *s)
 {
     if (isatty(STDIN_FILENO))
@@ -295,15 +389,32 @@ static int read_secret(struct secret *s)
 
 /* ---------------------------------------------------------------------- */
 
-static int set_user(const char *file, const char *name)
+/* Where the secret comes from: -b's argument, -S's file, else stdin. */
+struct secret_source {
+    char *arg;        /* -b: the argument after NAME */
+    const char *file; /* -S */
+};
+
+static int get_secret(const struct secret_source *src, struct secret *s)
+{
+    if (src->arg != NULL)
+        return take_secret_arg(src->arg, s);
+    if (src->file != NULL)
+        return read_secret_file(src->file, s);
+    return read_secret(s);
+}
+
+static int set_user(const char *file, const char *name, bool create,
+                    const struct secret_source *src)
 {
     char hash[MP_PASSWD_HASH_MAX], err[512];
     struct secret s;
     struct mp_passwd *pw;
     int rc;
 
-    /* Say a file is broken before asking for a secret, not after. */
-    if (access(file, F_OK) == 0) {
+    /* Say a file is broken before asking for a secret, not after (-c
+     * replaces it, broken or not). */
+    if (!create && access(file, F_OK) == 0) {
         if (mp_passwd_load(file, &pw, err, sizeof err) < 0) {
             error("%s", err);
             return -1;
@@ -311,7 +422,7 @@ static int set_user(const char *file, const char *name)
         mp_passwd_free(pw);
     }
     memset(&s, 0, sizeof s);
-    if (read_secret(&s) < 0) {
+    if (get_secret(src, &s) < 0) {
         secret_wipe(&s);
         return -1;
     }
@@ -319,7 +430,8 @@ static int set_user(const char *file, const char *name)
                         sizeof err);
     secret_wipe(&s);
     if (rc == 0)
-        rc = mp_passwd_update(file, name, hash, err, sizeof err);
+        rc = create ? mp_passwd_create(file, name, hash, err, sizeof err)
+                    : mp_passwd_update(file, name, hash, err, sizeof err);
     if (rc < 0)
         error("%s", err);
     return rc;
@@ -336,17 +448,38 @@ static int delete_user(const char *file, const char *name)
     return 0;
 }
 
+static const struct option long_options[] = {
+    { "create", no_argument, NULL, 'c' },
+    { "batch", no_argument, NULL, 'b' },
+    { "secret-file", required_argument, NULL, 'S' },
+    { "delete", no_argument, NULL, 'D' },
+    { "help", no_argument, NULL, 'h' },
+    { "version", no_argument, NULL, 'v' },
+    { NULL, 0, NULL, 0 },
+};
+
 int main(int argc, char **argv)
 {
+    struct secret_source src = { NULL, NULL };
     const char *file, *name, *why;
-    bool want_delete = false;
-    int c;
+    bool want_delete = false, create = false, batch = false;
+    int c, args;
 
     opterr = 0; /* getopt would name argv[0], not PROG */
-    while ((c = getopt(argc, argv, "Dhv")) != -1) {
+    while ((c = getopt_long(argc, argv, ":DcbS:hv", long_options, NULL)) !=
+           -1) {
         switch (c) {
         case 'D':
             want_delete = true;
+            break;
+        case 'c':
+            create = true;
+            break;
+        case 'b':
+            batch = true;
+            break;
+        case 'S':
+            src.file = optarg;
             break;
         case 'h':
             help();
@@ -354,21 +487,44 @@ int main(int argc, char **argv)
         case 'v':
             printf("%s (mpbroker) %s\n", PROG, PACKAGE_VERSION);
             return 0;
+        case ':':
+            error("option %s needs an argument", argv[optind - 1]);
+            return usage_error();
         default:
-            error("unknown option -%c", optopt);
+            if (optopt != 0)
+                error("unknown option -%c", optopt);
+            else
+                error("unknown option %s", argv[optind - 1]);
             return usage_error();
         }
     }
-    if (argc - optind != 2)
+    if (want_delete && (create || batch || src.file != NULL)) {
+        error("-D reads no secret and writes no new file: not with -c, -b "
+              "or -S");
         return usage_error();
+    }
+    if (batch && src.file != NULL) {
+        error("one secret at a time: -b or -S, not both");
+        return usage_error();
+    }
+    args = batch ? 3 : 2;
+    if (argc - optind != args) {
+        if (!batch && argc - optind == 3)
+            error("a third argument is only for -b (the secret)");
+        return usage_error();
+    }
     file = argv[optind];
     name = argv[optind + 1];
+    if (batch)
+        src.arg = argv[optind + 2];
     why = mp_passwd_name_check(name, strlen(name));
     if (why != NULL) {
+        if (batch)
+            explicit_bzero(src.arg, strlen(src.arg));
         error("invalid name: %s", why);
         return 1;
     }
     if (want_delete)
         return delete_user(file, name) < 0 ? 1 : 0;
-    return set_user(file, name) < 0 ? 1 : 0;
+    return set_user(file, name, create, &src) < 0 ? 1 : 0;
 }

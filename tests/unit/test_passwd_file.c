@@ -786,3 +786,69 @@ Test(passwd, unknown_names_cost_what_each_method_costs)
                   "costs", unlike);
     mp_passwd_free(pw);
 }
+
+/* ---------------------------------------------------------------------- */
+/* mp_passwd_create (mpbroker-passwd -c) */
+
+Test(passwd, create_new_file_has_mode_0600_and_one_user)
+{
+    const char *path = path_of("new.passwd");
+    struct mp_passwd *pw;
+
+    cr_assert_eq(mp_passwd_create(path, "carol", CAROL_HASH, err, sizeof err),
+                 0, "%s", err);
+    cr_assert_eq(mode_of(path) & 07777, 0600, "mode %o",
+                 (unsigned)(mode_of(path) & 07777));
+    cr_assert_eq(mp_passwd_load(path, &pw, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(mp_passwd_count(pw), 1);
+    cr_assert_str_eq(mp_passwd_lookup(pw, "carol", 5), CAROL_HASH);
+    mp_passwd_free(pw);
+}
+
+Test(passwd, create_starts_over_keeping_mode_and_following_a_link)
+{
+    const char *real = "real.passwd";
+    char link_path[sizeof pathbuf];
+    struct mp_passwd *pw;
+    char *text;
+
+    write_text(path_of(real), kept_file, strlen(kept_file));
+    cr_assert_eq(chmod(path_of(real), 0640), 0);
+    snprintf(link_path, sizeof link_path, "%s", path_of("link.passwd"));
+    cr_assert_eq(symlink(real, link_path), 0, "%s", strerror(errno));
+    cr_assert_eq(mp_passwd_create(link_path, "carol", CAROL_HASH, err,
+                                  sizeof err),
+                 0, "%s", err);
+    cr_assert(S_ISLNK(mode_of(link_path)), "the link was replaced");
+    cr_assert_eq(mode_of(path_of(real)) & 07777, 0640);
+    text = read_text(path_of(real));
+    cr_assert_null(strstr(text, "alice:"), "the old users are kept:\n%s", text);
+    cr_assert_null(strstr(text, "by hand"), "the old comments are kept");
+    free(text);
+    cr_assert_eq(mp_passwd_load(path_of(real), &pw, err, sizeof err), 0,
+                 "%s", err);
+    cr_assert_eq(mp_passwd_count(pw), 1);
+    mp_passwd_free(pw);
+}
+
+Test(passwd, create_refuses_bad_input_and_leaves_the_file)
+{
+    const char *path = path_of("mpbroker.passwd");
+    char *text;
+
+    write_text(path, kept_file, strlen(kept_file));
+    cr_assert_eq(mp_passwd_create(path, "a:b", CAROL_HASH, err, sizeof err),
+                 -1);
+    cr_assert_eq(mp_passwd_create(path, "carol", "plain", err, sizeof err),
+                 -1);
+    text = read_text(path);
+    cr_assert_str_eq(text, kept_file);
+    free(text);
+
+    cr_assert_eq(mkdir(path_of("adir"), 0700), 0);
+    cr_assert_eq(mp_passwd_create(path_of("adir"), "carol", CAROL_HASH, err,
+                                  sizeof err),
+                 -1);
+    cr_assert(strstr(err, "not a regular file") != NULL, "%s", err);
+    rmdir(path_of("adir"));
+}

@@ -22,7 +22,9 @@ until every one has come back, closes the connection and exits 0. It exits
 connected or does not speak "echo", or when no reply comes within 10
 seconds.
 
-The secret defaults to $MP_SECRET, else "demo". Both speak to the C
+The address defaults to $MP_ADDRESS, else tcp:127.0.0.1:7330, and the
+secret to $MP_SECRET, else "demo": the broker of the quick start
+(sh tools/quickstart.sh run) and its demo users. Both speak to the C
 examples: this server answers echo_client, this client talks to
 echo_server.
 """
@@ -197,8 +199,10 @@ async def run_client(args: argparse.Namespace) -> int:
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("-a", dest="address", default="tcp:127.0.0.1:7330",
-                        help="broker address: tcp:HOST:PORT, tls:HOST:PORT or unix:PATH")
+    common.add_argument("-a", dest="address",
+                        default=os.environ.get("MP_ADDRESS", "tcp:127.0.0.1:7330"),
+                        help="broker address: tcp:HOST:PORT, tls:HOST:PORT or unix:PATH "
+                        "(default: $MP_ADDRESS, else tcp:127.0.0.1:7330, the quick start's)")
     common.add_argument("-f", dest="format", choices=["json", "binary"], default="binary",
                         help="wire format of that listener (default binary)")
     common.add_argument("-s", dest="secret", default=os.environ.get("MP_SECRET", "demo"),

@@ -165,16 +165,16 @@ class Broker:
 
     # -- running --------------------------------------------------------------
 
-    def start(self, body: str) -> Broker:
-        """Write mpbroker.conf (prologue + body), start the broker, and
-        wait for "notice: ready"."""
+    def start(self, body: str, raw: bool = False) -> Broker:
+        """Write mpbroker.conf (prologue + body; with ``raw``, body alone),
+        start the broker, and wait for "notice: ready"."""
         prologue = (
             "# written by clients/python/tests/conftest.py\n"
             f'plugin_dir = "{PLUGIN_DIR}"; allow_root = true;\n'
             'translators = ( { name = "json"; module = "translator_json.so"; },\n'
             '                { name = "binary"; module = "translator_binary.so"; } );\n'
         )
-        config = self.write_file("mpbroker.conf", prologue + body)
+        config = self.write_file("mpbroker.conf", body if raw else prologue + body)
         self.proc = subprocess.Popen(
             [*WRAPPER, MPBROKER, "-c", config],
             stdin=subprocess.DEVNULL,
@@ -283,22 +283,24 @@ BrokerFactory = Callable[..., Broker]
 
 @pytest.fixture
 def broker_factory(request: pytest.FixtureRequest) -> Iterator[BrokerFactory]:
-    """``start(body=None, setup=None)``: a broker with ``body`` after the
-    standard prologue (default: allow_all and the default listeners: tcp
+    """``start(body=None, setup=None, raw=False)``: a broker with ``body``
+    after the standard prologue (with ``raw``, the whole config) (default: allow_all and the default listeners: tcp
     json, tcp binary, unix auto); ``setup(broker)`` runs before it starts
     (to write files). ``@DIR@`` in the body is the broker's directory.
     Every broker is stopped with SIGTERM at the end, and must exit 0."""
     brokers: list[Broker] = []
 
     def start(
-        body: str | None = None, setup: Callable[[Broker], None] | None = None
+        body: str | None = None,
+        setup: Callable[[Broker], None] | None = None,
+        raw: bool = False,
     ) -> Broker:
         b = Broker(Path(short_tmpdir()))
         brokers.append(b)
         if setup is not None:
             setup(b)
         text = ALLOW_ALL + DEFAULT_LISTENERS if body is None else body
-        return b.start(text.replace("@DIR@", str(b.dir)))
+        return b.start(text.replace("@DIR@", str(b.dir)), raw=raw)
 
     yield start
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import socket
 import subprocess
 from collections.abc import Awaitable, Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 from conftest import MAKE_CERTS, T, Broker, BrokerFactory, short_tmpdir
@@ -92,6 +93,30 @@ async def test_tls_login_with_ca_verification(tls_broker: Broker, fmt: str, host
     assert await within(conn.recv()) == b"through TLS"
     await within(client.close())
     await within(server.close())
+
+
+async def test_tls_localhost_with_ipv6_first(
+    tls_broker: Broker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A stock Debian /etc/hosts gives ::1 first for localhost; the broker
+    # listens on 127.0.0.1 only. The client moves on to 127.0.0.1 and
+    # still checks the certificate against the name, "localhost".
+    port, _ = tls_ports(tls_broker)
+    real = socket.getaddrinfo
+
+    def v6_first(host: Any, p: Any, *args: Any, **kwargs: Any) -> list[Any]:
+        if host != "localhost":
+            return real(host, p, *args, **kwargs)
+        return [
+            (socket.AF_INET6, socket.SOCK_STREAM, 6, "", ("::1", p, 0, 0)),
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", p)),
+        ]
+
+    monkeypatch.setattr(socket, "getaddrinfo", v6_first)
+    ctx = mpclient.tls_context(cert(tls_broker, "ca.pem"))
+    client = await within(mpclient.connect(f"tls:localhost:{port}", "cli", b"x", ssl=ctx))
+    assert client.logged_in
+    await within(client.close())
 
 
 async def test_tls_unknown_ca_is_refused(tls_broker: Broker) -> None:

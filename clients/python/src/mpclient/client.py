@@ -64,6 +64,7 @@ from typing import Any
 
 from .address import Address, parse_address
 from .codec import Codec, Decoder, get_codec
+from .netconnect import Attempts, connect_any
 from .errors import (
     AuthError,
     BrokerLost,
@@ -447,6 +448,7 @@ class Client:
         self._handler_tasks: set[asyncio.Task[None]] = set()
         self._done: asyncio.Event | None = None
         self._lost_detail: str | None = None
+        self._attempts = Attempts()  # the addresses connect() tried
 
     # -- properties ---------------------------------------------------------
 
@@ -534,13 +536,19 @@ class Client:
             if self._writer is not None:
                 self._writer.transport.abort()
             if isinstance(e, TimeoutError) and not isinstance(e, MPError):
-                raise ConnectTimeout(
-                    f"no login at {self._address} within {self.connect_timeout} s"
-                ) from None
+                raise ConnectTimeout(self._timeout_text()) from None
             if isinstance(e, _ssl.SSLError):
                 raise TLSError(f"TLS with {self._address} failed: {e}") from e
+            if isinstance(e, socket.gaierror):
+                raise ConnectError(
+                    f"cannot connect to {self._address}: cannot resolve "
+                    f"{self._address.host!r}: {e.strerror or e} (check the host name)"
+                ) from e
             if isinstance(e, (OSError, EOFError)):
-                raise ConnectError(f"cannot connect to {self._address}: {e}") from e
+                raise ConnectError(
+                    f"cannot connect to {self._address}: {e} "
+                    "(is the broker running, with a listener at that address?)"
+                ) from e
             raise
         if self._state != _CONNECTING:  # close() or abort() meanwhile
             if self._writer is not None:
@@ -551,22 +559,62 @@ class Client:
         self._state = _READY
         self._read_task = asyncio.create_task(self._read_loop(), name=f"mpclient-read-{self._name}")
 
+    async def _read_first_answer(self) -> None:
+        """Read the start of the broker's answer to the Auth and check that
+        it is in this client's wire format before decoding it: a listener
+        of the other format answers in its own (an AuthFailure the client
+        would misread, e.g. JSON's ``{"`` as a binary length of 2065845609
+        bytes), and one that does not recognise the format at all writes a
+        text line ``mpbroker: ...`` before closing. Either is a
+        :class:`ConnectError` naming the cause and the fix."""
+        first = b""
+        # Read on only while the bytes so far could start either (an AuthOk
+        # may be shorter than the text line: no more is read than needed).
+        while not first or first == b"{" or (
+            len(first) < len(_REFUSAL_PREFIX) and _REFUSAL_PREFIX.startswith(first)
+        ):
+            chunk = await self._read_chunk()
+            if not chunk:
+                break
+            first += chunk
+        if first:
+            hint = _wrong_format_hint(self._codec.name, first)
+            if hint is not None:
+                raise ConnectError(f"{self._address}: {hint}")
+            self._pending.extend(self._decoder.feed(first))
+
+    def _timeout_text(self) -> str:
+        tried = self._attempts.results
+        if tried and not any(outcome == "connected" for _, outcome in tried):
+            return (
+                f"cannot connect to {self._address} within {self.connect_timeout:g} s "
+                f"(connect_timeout): {self._attempts.describe()}"
+            )
+        return (
+            f"no login at {self._address} within {self.connect_timeout:g} s "
+            "(connect_timeout): connected, but the login (or the TLS handshake) "
+            "got no answer (a busy broker, or not an mpbroker listener?)"
+        )
+
     async def _login(self) -> None:
         a = self._address
         if a.scheme == "unix":
             self._reader, self._writer = await asyncio.open_unix_connection(a.path)
         elif a.scheme == "tls":
             ctx = self._ssl if self._ssl is not None else tls_context()
+            sock = await connect_any(a.host, a.port, self._attempts)
             self._reader, self._writer = await asyncio.open_connection(
-                a.host, a.port, ssl=ctx, server_hostname=self._server_hostname or a.host
+                sock=sock, ssl=ctx, server_hostname=self._server_hostname or a.host
             )
         else:
-            self._reader, self._writer = await asyncio.open_connection(a.host, a.port)
+            sock = await connect_any(a.host, a.port, self._attempts)
+            self._reader, self._writer = await asyncio.open_connection(sock=sock)
         if a.scheme != "unix" and self.keepalive:
             _set_keepalive(self._writer.get_extra_info("socket"), self.keepalive)
         self._writer.write(self._codec.encode(Message(Meta.AUTH, self._name, "", self._secret)))
         await self._writer.drain()
         try:
+            await self._read_first_answer()
             msg = await self._next_message()
         except DecodeError as e:
             raise ConnectError(f"undecodable login answer from {a}: {e}") from e
@@ -576,7 +624,7 @@ class Client:
             raise ConnectError(f"{a} closed the connection without answering the login")
         if msg.meta == Meta.AUTH_FAILURE:
             reason = (msg.data or b"").decode("utf-8", "replace")
-            raise AuthError(reason)
+            raise AuthError(reason, self._name)
         if msg.meta != Meta.AUTH_OK:
             raise ConnectError(f"{a} answered the login with meta {msg.meta}")
         if msg.other_client and name_error(msg.other_client) is None:
@@ -708,8 +756,9 @@ class Client:
         check_name(peer)
         if peer == self._name:
             raise ValueError(
-                "a client cannot open a connection to itself: both ends would "
-                "share one connection id"
+                f"{peer!r} is this client's own name: a client cannot open a "
+                "connection to itself (both ends would share one connection id); "
+                "log in a second client under another name to talk to this one"
             )
         if not isinstance(protocol, str):
             raise TypeError("protocol must be a str")
@@ -1022,6 +1071,55 @@ class Client:
         finally:
             self._close_conn(conn)
             await self._drain_quietly()
+
+
+#: How the broker's line starts when it does not recognise a client's wire
+#: format ("mpbroker: unknown wire format; this listener speaks: ...").
+_REFUSAL_PREFIX = b"mpbroker: "
+
+
+def _broker_line(first: bytes) -> str:
+    """The first line of what the broker sent, as printable text."""
+    line = first.split(b"\n", 1)[0][:200].decode("utf-8", "replace")
+    return "".join(ch if ch.isprintable() else "?" for ch in line)
+
+
+def _wrong_format_hint(fmt: str, first: bytes) -> str | None:
+    """Why the first bytes of the broker's answer cannot be in ``fmt``, and
+    what to do; ``None`` when they may be."""
+    if first.startswith(_REFUSAL_PREFIX):
+        # The broker did not recognise this client's wire format.
+        return (
+            f"the broker refused this client's wire format ({fmt}): it said "
+            f"{_broker_line(first)!r}; use a format= the listener speaks, "
+            "or another listener"
+        )
+    if fmt == "binary" and first.startswith(b'{"'):
+        reason = ""
+        try:
+            answer = get_codec("json").decoder(len(first) + 1).feed(first)
+            if answer and answer[0].data:
+                text = answer[0].data.decode("utf-8", "replace")
+                reason = f" (its answer: {text})"
+        except MPError:
+            pass
+        return (
+            "the broker answered in JSON: this listener speaks JSON, not "
+            f"binary{reason}; use format='json', or a binary or \"auto\" listener"
+        )
+    if fmt == "json" and first[:1] not in (b"{", b" ", b"\t", b"\r", b"\n"):
+        # A binary frame starts with its length, 4 bytes big-endian: for
+        # any answer to a login, a zero byte.
+        if first[:1] == b"\x00":
+            return (
+                "the broker answered in the binary format: this listener speaks "
+                "binary, not JSON; use format='binary', or a JSON or \"auto\" listener"
+            )
+        return (
+            f"the broker's answer is not JSON ({_broker_line(first)!r}): is this an "
+            "mpbroker listener of the JSON format?"
+        )
+    return None
 
 
 async def connect(

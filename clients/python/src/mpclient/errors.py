@@ -65,9 +65,26 @@ class AuthError(MPError):
     ``reason`` is the broker's text, e.g. ``"invalid name or secret"``.
     """
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(f"login refused: {reason}")
+    def __init__(self, reason: str, name: str = "") -> None:
+        super().__init__(f"login refused: {reason}{_auth_hint(reason, name)}")
         self.reason: str = reason
+
+
+def _auth_hint(reason: str, name: str) -> str:
+    """What to do about the broker's usual refusals."""
+    who = f" {name!r}" if name else ""
+    if reason == "invalid name or secret":
+        return (
+            f" (the broker knows no user{who} with this secret: check the "
+            "name and the secret; an admin adds users with mpbroker-passwd)"
+        )
+    if reason == "name already in use":
+        return (
+            f" (another client is logged in as{who or ' this name'} and the "
+            "broker's duplicate_names is \"reject\": use another name, or "
+            "close the other client)"
+        )
+    return ""
 
 
 class OpenError(MPError):

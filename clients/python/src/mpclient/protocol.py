@@ -125,5 +125,8 @@ def check_name(name: str) -> str:
     with the reason otherwise."""
     why = name_error(name)
     if why is not None:
-        raise ValueError(f"invalid client name {name!r}: {why}")
+        raise ValueError(
+            f"invalid client name {name!r}: {why} (a name is 1-255 bytes of "
+            "UTF-8 without ':' or control characters: choose another)"
+        )
     return name
