@@ -790,6 +790,7 @@ int conf_load(struct broker_conf *conf, const char *file,
     conf->plugin_dir = default_plugin_dir;
     if (read_tree(conf, file, errs) != 0)
         return -1;
+    conf->parsed = true;
 
     root = config_root_setting(&conf->tree);
     check_members(root, top_specs, errs);

@@ -69,6 +69,8 @@ struct metrics_conf {
 struct broker_conf {
     config_t tree;
     const char *file;
+    bool parsed;               /* the file was read and parsed: its settings
+                                  were checked (with or without errors) */
     const char *plugin_dir;
 
     struct plugin_conf *translators;
@@ -149,7 +151,10 @@ struct broker_conf {
 /*
  * Read and check `file`. Every problem is added to errs; returns 0 if there
  * were none. Plugins are not loaded here (see plugin_loader.h). On error
- * the conf must still be released with conf_free().
+ * the conf must still be released with conf_free(); if conf->parsed is
+ * set, what it holds is what could be read despite the errors, so that
+ * the next checks (plugins, user, TLS files) can run and report theirs in
+ * the same pass.
  */
 int conf_load(struct broker_conf *conf, const char *file,
               const char *default_plugin_dir, struct errors *errs);

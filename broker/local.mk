@@ -19,6 +19,7 @@ broker_libmpbroker_la_SOURCES = \
 	broker/notify.c broker/notify.h \
 	broker/privileges.c broker/privileges.h \
 	broker/reload.c broker/reload.h \
+	broker/user_check.c broker/user_check.h \
 	broker/session.c broker/session.h \
 	broker/router.c broker/router.h \
 	broker/conn_table.c broker/conn_table.h \
