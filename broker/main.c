@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -390,5 +391,8 @@ int main(int argc, char **argv)
     }
     /* A client vanishing mid-write must not kill the broker. */
     signal(SIGPIPE, SIG_IGN);
+    /* The journal stamps each line itself; anything else gets our stamp. */
+    mp_log_set_timestamps(!mp_log_fd_is_journal(getenv("JOURNAL_STREAM"),
+                                                STDERR_FILENO));
     return check ? check_only(config_file) : run(config_file);
 }

@@ -44,6 +44,18 @@ struct want {
                             "PATH:LINE" may appear anywhere in the line */
 };
 
+/* A log line without its timestamp ("2026-12-02T14:05:01.123+00:00 "),
+ * which the broker writes when stderr is not the journal. */
+static const char *unstamped(const char *line)
+{
+    const char *space = strchr(line, ' ');
+
+    if (strlen(line) > 20 && line[4] == '-' && line[10] == 'T' &&
+        space != NULL && space - line >= 20)
+        return space + 1;
+    return line;
+}
+
 /* Does one line of `err` match w? */
 static bool matches(const char *err, const char *conf, const struct want *w)
 {
@@ -57,7 +69,8 @@ static bool matches(const char *err, const char *conf, const struct want *w)
     for (const char *p = err; *p != '\0';) {
         const char *end = strchr(p, '\n');
         size_t n = end ? (size_t)(end - p) : strlen(p);
-        char *line = strndup(p, n);
+        char *whole = strndup(p, n);
+        const char *line = unstamped(whole);
         const char *at = strstr(line, prefix);
         /* At the start of the line: bare with -t, or as an error log
          * line when the broker refuses to start. */
@@ -67,7 +80,7 @@ static bool matches(const char *err, const char *conf, const struct want *w)
         if (ok && w->needle != NULL)
             ok = w->nocase ? strcasestr(line, w->needle) != NULL
                            : strstr(line, w->needle) != NULL;
-        free(line);
+        free(whole);
         if (ok)
             return true;
         p += n + (end ? 1 : 0);
