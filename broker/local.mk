@@ -8,6 +8,7 @@ broker_libmpbroker_la_SOURCES = \
 	broker/plugin_loader.c broker/plugin_loader.h \
 	broker/auth_chain.c broker/auth_chain.h \
 	broker/auth_throttle.c broker/auth_throttle.h \
+	broker/cidr.c broker/cidr.h \
 	broker/client_log.c broker/client_log.h \
 	broker/sources.c broker/sources.h \
 	broker/work_pool.c broker/work_pool.h \

@@ -293,6 +293,7 @@ static int run(const char *config_file)
     struct errors errs;
     struct event *signals[3] = {NULL, NULL, NULL};
     char pool_err[256];
+    struct auth_throttle_limits throttle;
     int rc = EXIT_CONFIG;
 
     errors_init(&errs);
@@ -301,8 +302,8 @@ static int run(const char *config_file)
         goto out;
     b.names = hashmap_new();
     b.conns = conn_table_new();
-    b.auth_throttle = auth_throttle_new(b.conf.auth_failures_max,
-                                        b.conf.auth_block_s);
+    conf_throttle_limits(&b.conf, &throttle);
+    b.auth_throttle = auth_throttle_new(&throttle);
     b.sources = source_table_new();
     b.work_pool = work_pool_new(b.base, b.conf.auth_workers,
                                 b.conf.auth_queue_max,

@@ -167,6 +167,7 @@ Test(metrics, exposition_is_well_formed_and_complete, .init = compile_regexes,
         "mpbroker_bounced_messages_total",
         "mpbroker_slow_consumer_disconnects_total",
         "mpbroker_backpressure_stalls_total", "mpbroker_auth_busy_total",
+        "mpbroker_auth_blocked_total",
         "mpbroker_auth_queued",
     };
     struct harness *h = harness_start(CONFIG);
