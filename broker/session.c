@@ -561,42 +561,46 @@ static void refuse_login(struct session *s, const char *reason)
 }
 
 /*
- * A refused login is one line: who (name, peer, listener), why (the
- * reason the client hears, and the authenticator that decided: by=none
- * when every one deferred, as for an unknown name), and, when this
- * failure starts a throttle block, that block - as a warning, which is
- * never suppressed by the client log limits.
+ * A refused login is one line: who (name, peer, listener, and the subject
+ * of its TLS client certificate if it showed one), why (the reason the
+ * client hears, and the authenticator that decided: by=none when every
+ * one deferred, as for an unknown name), and, when this failure starts a
+ * throttle block, that block - as a warning, which the client log limits
+ * never suppress.
  */
 static void log_refused_login(struct session *s, const char *reason,
                               const char *by, enum auth_block started)
 {
     const struct broker_conf *conf = &s->broker->conf;
+    char fields[1024], cert[MP_LOG_VALUE_MAX + 8] = "";
+    char *subject = NULL, *common_name = NULL;
 
-    if (started == AUTH_BLOCK_NONE) {
-        if (client_log_allowed(s->broker, s))
-            log_notice("authentication failed for %s: client=%s peer=%s "
-                       "listener=%s reason=%s by=%s", LOG_VALUE(s->name),
-                       LOG_VALUE(s->name), s->peer,
-                       LOG_VALUE(s->listener->label), LOG_VALUE(reason),
-                       by != NULL ? LOG_VALUE(by) : "none");
+    if (started == AUTH_BLOCK_NONE && !client_log_allowed(s->broker, s))
         return;
-    }
-    if (started == AUTH_BLOCK_SOURCE)
+    if (s->listener->tls != NULL &&
+        tls_peer_identity(s->bev, &subject, &common_name) == 0 &&
+        subject != NULL)
+        snprintf(cert, sizeof cert, " cert=%s", LOG_VALUE(subject));
+    free(subject);
+    free(common_name);
+    snprintf(fields, sizeof fields, "client=%s peer=%s listener=%s "
+             "reason=%s by=%s%s", LOG_VALUE(s->name), s->peer,
+             LOG_VALUE(s->listener->label), LOG_VALUE(reason),
+             by != NULL ? LOG_VALUE(by) : "none", cert);
+    if (started == AUTH_BLOCK_NONE)
+        log_notice("authentication failed for %s: %s", LOG_VALUE(s->name),
+                   fields);
+    else if (started == AUTH_BLOCK_SOURCE)
         log_warn("authentication failed for %s; refusing every login from "
-                 "the address of %s for %u s after %u failed logins: "
-                 "client=%s peer=%s listener=%s reason=%s by=%s "
+                 "the address of %s for %u s after %u failed logins: %s "
                  "block=source", LOG_VALUE(s->name), s->peer,
-                 conf->auth_block_s, conf->auth_failures_max,
-                 LOG_VALUE(s->name), s->peer, LOG_VALUE(s->listener->label),
-                 LOG_VALUE(reason), by != NULL ? LOG_VALUE(by) : "none");
+                 conf->auth_block_s, conf->auth_failures_max, fields);
     else
         log_warn("authentication failed for %s; refusing logins as %s from "
-                 "the address of %s for %u s after %u failed logins: "
-                 "client=%s peer=%s listener=%s reason=%s by=%s block=name",
-                 LOG_VALUE(s->name), LOG_VALUE(s->name), s->peer,
-                 conf->auth_block_s, conf->auth_failures_per_name_max,
-                 LOG_VALUE(s->name), s->peer, LOG_VALUE(s->listener->label),
-                 LOG_VALUE(reason), by != NULL ? LOG_VALUE(by) : "none");
+                 "the address of %s for %u s after %u failed logins: %s "
+                 "block=name", LOG_VALUE(s->name), LOG_VALUE(s->name),
+                 s->peer, conf->auth_block_s,
+                 conf->auth_failures_per_name_max, fields);
 }
 
 void session_auth_finished(struct session *s, enum mp_auth_result result,

@@ -682,9 +682,9 @@ Test(auth, failed_logins_below_the_limit_do_not_block)
     struct harness *h = start_passwd("");
     struct rc_client *c;
 
-    /* The default limit for one name is 5 in 60 s: 4 failures leave the
+    /* The default limit for one name is 10 in 60 s: 9 failures leave the
      * door open. */
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 9; i++)
         wrong_secret(h, 1, "invalid name or secret");
     c = rc_login(h, 1, RC_BINARY, "alice", "s3cret");
     rc_close(c);
