@@ -218,13 +218,18 @@ int privileges_check_as_user(const struct broker_conf *conf,
 {
     uid_t uid;
     gid_t gid;
-    int fds[2], status;
+    int fds[2], status, found;
     pid_t pid;
+    struct errors unknown;
 
     if (conf->user == NULL || conf->user[0] == '\0' || geteuid() != 0)
         return 0;
-    if (lookup(conf, &uid, &gid, errs) != 0)
-        return -1;
+    /* An unknown user or group: privileges_check() has said so. */
+    errors_init(&unknown);
+    found = lookup(conf, &uid, &gid, &unknown);
+    errors_free(&unknown);
+    if (found != 0)
+        return 0;
     if (uid == 0)
         return 0; /* root reads what it read at start-up */
     if (pipe(fds) != 0) {

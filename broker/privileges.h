@@ -30,7 +30,8 @@ int privileges_drop(const struct broker_conf *conf, struct errors *errs);
  * privileges_drop() switches (`who` names them for messages, e.g.
  * "user 'mpbroker'"), and adds every error fn added to errs. Does
  * nothing when not root, without `user`, or when `user` is root.
- * Returns 0, or -1 with an error added if the check could not run.
+ * Returns 0, or -1 with an error added if the check could not run (an
+ * unknown user or group is privileges_check()'s to report).
  */
 int privileges_check_as_user(const struct broker_conf *conf,
                              void (*fn)(void *arg, const char *who,
