@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,8 +57,8 @@ int privileges_check(const struct broker_conf *conf, struct errors *errs)
     gid_t gid;
 
     /* Not root: `user` is ignored (privileges_drop warns), so a config
-     * naming a user this machine lacks still runs for a developer. */
-    /* An empty `user` is reported by conf_load already. */
+     * naming a user this machine lacks still runs for a developer. An
+     * empty `user` is conf_load's to report. */
     if (conf->user != NULL)
         return geteuid() == 0 && conf->user[0] != '\0'
                    ? lookup(conf, &uid, &gid, errs)
@@ -193,8 +192,11 @@ static void collect(int fd, struct errors *errs)
         if (n <= 0)
             break;
         char *bigger = realloc(text, len + (size_t)n + 1);
-        if (bigger == NULL)
+        if (bigger == NULL) {
+            errors_add(errs, NULL, 0, "out of memory reading the checks "
+                       "made as user");
             break;
+        }
         text = bigger;
         memcpy(text + len, buf, (size_t)n);
         len += (size_t)n;
