@@ -46,13 +46,18 @@ static void ticket_free(struct mp_auth_ticket *t)
 static void finish(struct mp_auth_ticket *t, enum mp_auth_result result)
 {
     struct session *s = t->session;
+    const struct plugin_set *set = &s->broker->plugins;
+    /* Past the end: every authenticator deferred. */
+    const char *by = t->index < set->n_authenticators
+                         ? set->authenticators[t->index].name
+                         : NULL;
     char reason[sizeof t->reason];
 
     memcpy(reason, t->reason, sizeof reason);
     s->auth = NULL;
     ticket_free(t);
     session_auth_finished(s, result,
-                          reason[0] ? reason : "invalid name or secret");
+                          reason[0] ? reason : "invalid name or secret", by);
 }
 
 static void set_reason(struct mp_auth_ticket *t, const char *reason)
@@ -125,7 +130,7 @@ void auth_chain_start(struct session *s, const unsigned char *secret,
         tls_peer_identity(s->bev, &t->tls_subject, &t->tls_common_name) != 0) {
         if (t != NULL)
             ticket_free(t);
-        session_auth_finished(s, MP_AUTH_DENY, "out of memory");
+        session_auth_finished(s, MP_AUTH_DENY, "out of memory", NULL);
         return;
     }
     if (secret_len > 0)

@@ -1,4 +1,5 @@
-/* auth_throttle.c - failed logins per source address (see auth_throttle.h). */
+/* auth_throttle.c - failed logins per source and per (source, name)
+ * (see auth_throttle.h). */
 #include "config.h"
 
 #include <arpa/inet.h>
@@ -10,81 +11,182 @@
 #include "auth_throttle.h"
 #include "hashmap.h"
 
-/* One source address. Entries form a list from least to most recently
- * counted, so the stale ones are at the front. */
-struct source {
-    char address[AUTH_SOURCE_MAX]; /* the key in `by_address` */
-    size_t len;
+/* One source, or one (source, name) pair. Entries of a table form a list
+ * from least to most recently counted, so the stale ones are at the
+ * front. */
+struct entry {
     unsigned failures;    /* within the current window */
     time_t last_failure;
-    struct source *prev, *next;
+    struct entry *prev, *next;
+    size_t len;
+    char key[];           /* the source, or the source, NUL, the name */
+};
+
+struct table {
+    struct hashmap *map;  /* key -> entry */
+    struct entry *oldest, *newest;
 };
 
 struct auth_throttle {
-    unsigned max_failures;
+    unsigned per_source_max;
+    unsigned per_name_max;
     unsigned block_s;
-    struct hashmap *by_address;
-    struct source *oldest, *newest;
+    struct cidr *exempt;  /* owned */
+    size_t n_exempt;
+    struct table sources;
+    struct table pairs;
 };
 
-struct auth_throttle *auth_throttle_new(unsigned max_failures,
-                                        unsigned block_s)
+/* ------------------------------------------------------------------------
+ * A table of counters, bounded and expiring
+ */
+
+static void unlink_entry(struct table *tb, struct entry *e)
+{
+    if (e->prev != NULL)
+        e->prev->next = e->next;
+    else
+        tb->oldest = e->next;
+    if (e->next != NULL)
+        e->next->prev = e->prev;
+    else
+        tb->newest = e->prev;
+    e->prev = e->next = NULL;
+}
+
+static void append_entry(struct table *tb, struct entry *e)
+{
+    e->prev = tb->newest;
+    if (tb->newest != NULL)
+        tb->newest->next = e;
+    else
+        tb->oldest = e;
+    tb->newest = e;
+}
+
+static void forget(struct table *tb, struct entry *e)
+{
+    unlink_entry(tb, e);
+    hashmap_remove(tb->map, e->key, e->len);
+    free(e);
+}
+
+static void table_clear(struct table *tb)
+{
+    while (tb->oldest != NULL)
+        forget(tb, tb->oldest);
+    hashmap_free(tb->map);
+    tb->map = NULL;
+}
+
+/* Drop the entries whose last failure is older than the block time. */
+static void expire(struct table *tb, unsigned block_s, time_t now)
+{
+    while (tb->oldest != NULL &&
+           now - tb->oldest->last_failure >= (time_t)block_s)
+        forget(tb, tb->oldest);
+}
+
+static struct entry *add_entry(struct table *tb, const char *key, size_t len)
+{
+    struct entry *e = calloc(1, sizeof *e + len);
+
+    if (e == NULL)
+        return NULL;
+    memcpy(e->key, key, len);
+    e->len = len;
+    if (hashmap_count(tb->map) >= THROTTLE_MAX_TRACKED)
+        forget(tb, tb->oldest);
+    if (hashmap_put(tb->map, e->key, e->len, e) != 0) {
+        free(e);
+        return NULL;
+    }
+    append_entry(tb, e);
+    return e;
+}
+
+/* Is the counter under key at max (max 0: never)? */
+static bool at_max(const struct table *tb, const char *key, size_t len,
+                   unsigned max)
+{
+    const struct entry *e;
+
+    if (max == 0)
+        return false;
+    e = hashmap_get(tb->map, key, len);
+    return e != NULL && e->failures >= max;
+}
+
+/* Count a failure under key; true when it reaches max (a new block). */
+static bool count(struct table *tb, const char *key, size_t len,
+                  unsigned max, time_t now)
+{
+    struct entry *e;
+    bool was_blocked;
+
+    if (max == 0)
+        return false;
+    e = hashmap_get(tb->map, key, len);
+    if (e == NULL && (e = add_entry(tb, key, len)) == NULL)
+        return false; /* out of memory: fail open rather than lock out */
+    was_blocked = e->failures >= max;
+    if (!was_blocked)
+        e->failures++;
+    e->last_failure = now;
+    unlink_entry(tb, e);
+    append_entry(tb, e);
+    return !was_blocked && e->failures >= max;
+}
+
+/* ------------------------------------------------------------------------
+ * The throttle
+ */
+
+struct auth_throttle *auth_throttle_new(const struct auth_throttle_limits *l)
 {
     struct auth_throttle *t = calloc(1, sizeof *t);
 
-    if (t == NULL || (t->by_address = hashmap_new()) == NULL) {
-        free(t);
+    if (t == NULL)
+        return NULL;
+    t->sources.map = hashmap_new();
+    t->pairs.map = hashmap_new();
+    if (t->sources.map == NULL || t->pairs.map == NULL ||
+        auth_throttle_configure(t, l) != 0) {
+        auth_throttle_free(t);
         return NULL;
     }
-    t->max_failures = max_failures;
-    t->block_s = block_s;
     return t;
 }
 
-void auth_throttle_configure(struct auth_throttle *t, unsigned max_failures,
-                             unsigned block_s)
+int auth_throttle_configure(struct auth_throttle *t,
+                            const struct auth_throttle_limits *l)
 {
-    t->max_failures = max_failures;
-    t->block_s = block_s;
-}
+    struct cidr *exempt = NULL;
 
-static void unlink_source(struct auth_throttle *t, struct source *s)
-{
-    if (s->prev != NULL)
-        s->prev->next = s->next;
-    else
-        t->oldest = s->next;
-    if (s->next != NULL)
-        s->next->prev = s->prev;
-    else
-        t->newest = s->prev;
-    s->prev = s->next = NULL;
-}
-
-static void append_source(struct auth_throttle *t, struct source *s)
-{
-    s->prev = t->newest;
-    if (t->newest != NULL)
-        t->newest->next = s;
-    else
-        t->oldest = s;
-    t->newest = s;
-}
-
-static void forget(struct auth_throttle *t, struct source *s)
-{
-    unlink_source(t, s);
-    hashmap_remove(t->by_address, s->address, s->len);
-    free(s);
+    if (l->n_exempt > 0) {
+        exempt = calloc(l->n_exempt, sizeof *exempt);
+        if (exempt == NULL)
+            return -1;
+        memcpy(exempt, l->exempt, l->n_exempt * sizeof *exempt);
+    }
+    free(t->exempt);
+    t->exempt = exempt;
+    t->n_exempt = l->n_exempt;
+    t->per_source_max = l->per_source_max;
+    t->per_name_max = l->per_name_max;
+    t->block_s = l->block_s;
+    return 0;
 }
 
 void auth_throttle_free(struct auth_throttle *t)
 {
     if (t == NULL)
         return;
-    while (t->oldest != NULL)
-        forget(t, t->oldest);
-    hashmap_free(t->by_address);
+    if (t->sources.map != NULL)
+        table_clear(&t->sources);
+    if (t->pairs.map != NULL)
+        table_clear(&t->pairs);
+    free(t->exempt);
     free(t);
 }
 
@@ -140,84 +242,80 @@ bool auth_throttle_source(const char *peer, char *out, size_t outlen)
     return false;
 }
 
-/* The counted source of a peer; false for peers not counted. */
-static bool source_of(const char *peer, char *out, size_t outlen,
-                      size_t *len)
+bool auth_throttle_exempt(const struct auth_throttle *t, const char *peer)
 {
-    if (!auth_throttle_source(peer, out, outlen))
+    return cidr_list_has_peer(t->exempt, t->n_exempt, peer);
+}
+
+/* The keys a login is counted under: the source, and source NUL name
+ * (names hold no NUL). False for peers that are not counted. */
+struct keys {
+    char pair[AUTH_SOURCE_MAX + 256];
+    size_t source_len, pair_len;
+};
+
+static bool keys_of(const struct auth_throttle *t, const char *peer,
+                    const char *name, struct keys *k)
+{
+    size_t name_len = strnlen(name, 255);
+
+    if ((t->per_source_max == 0 && t->per_name_max == 0) ||
+        !auth_throttle_source(peer, k->pair, AUTH_SOURCE_MAX) ||
+        auth_throttle_exempt(t, peer))
         return false;
-    *len = strlen(out);
+    k->source_len = strlen(k->pair);
+    memcpy(k->pair + k->source_len + 1, name, name_len);
+    k->pair_len = k->source_len + 1 + name_len;
     return true;
 }
 
-/* Drop the sources whose last failure is older than the block time. */
-static void expire(struct auth_throttle *t, time_t now)
+static void expire_all(struct auth_throttle *t, time_t now)
 {
-    while (t->oldest != NULL &&
-           now - t->oldest->last_failure >= (time_t)t->block_s)
-        forget(t, t->oldest);
+    expire(&t->sources, t->block_s, now);
+    expire(&t->pairs, t->block_s, now);
 }
 
-static struct source *lookup(struct auth_throttle *t, const char *peer,
-                             time_t now)
+enum auth_block auth_throttle_check(struct auth_throttle *t,
+                                    const char *peer, const char *name,
+                                    time_t now)
 {
-    char address[sizeof ((struct source *)0)->address];
-    size_t len;
+    struct keys k;
 
-    if (t->max_failures == 0 || !source_of(peer, address, sizeof address, &len))
-        return NULL;
-    expire(t, now);
-    return hashmap_get(t->by_address, address, len);
+    if (!keys_of(t, peer, name, &k))
+        return AUTH_BLOCK_NONE;
+    expire_all(t, now);
+    if (at_max(&t->sources, k.pair, k.source_len, t->per_source_max))
+        return AUTH_BLOCK_SOURCE;
+    if (at_max(&t->pairs, k.pair, k.pair_len, t->per_name_max))
+        return AUTH_BLOCK_NAME;
+    return AUTH_BLOCK_NONE;
 }
 
-bool auth_throttle_allows(struct auth_throttle *t, const char *peer,
-                          time_t now)
+enum auth_block auth_throttle_failed(struct auth_throttle *t,
+                                     const char *peer, const char *name,
+                                     time_t now)
 {
-    struct source *s = lookup(t, peer, now);
+    struct keys k;
+    bool source_blocked, name_blocked;
 
-    return s == NULL || s->failures < t->max_failures;
-}
-
-static struct source *add_source(struct auth_throttle *t, const char *peer)
-{
-    struct source *s = calloc(1, sizeof *s);
-
-    if (s == NULL)
-        return NULL;
-    source_of(peer, s->address, sizeof s->address, &s->len);
-    if (hashmap_count(t->by_address) >= THROTTLE_MAX_TRACKED)
-        forget(t, t->oldest);
-    if (hashmap_put(t->by_address, s->address, s->len, s) != 0) {
-        free(s);
-        return NULL;
-    }
-    append_source(t, s);
-    return s;
-}
-
-bool auth_throttle_failed(struct auth_throttle *t, const char *peer,
-                          time_t now)
-{
-    char address[sizeof ((struct source *)0)->address];
-    size_t len;
-    struct source *s;
-
-    if (t->max_failures == 0 || !source_of(peer, address, sizeof address, &len))
-        return false;
-    s = lookup(t, peer, now);
-    if (s == NULL && (s = add_source(t, peer)) == NULL)
-        return false; /* out of memory: fail open rather than lock out */
-    bool was_blocked = s->failures >= t->max_failures;
-
-    if (!was_blocked)
-        s->failures++;
-    s->last_failure = now;
-    unlink_source(t, s);
-    append_source(t, s);
-    return !was_blocked && s->failures >= t->max_failures;
+    if (!keys_of(t, peer, name, &k))
+        return AUTH_BLOCK_NONE;
+    expire_all(t, now);
+    source_blocked = count(&t->sources, k.pair, k.source_len,
+                           t->per_source_max, now);
+    name_blocked = count(&t->pairs, k.pair, k.pair_len, t->per_name_max,
+                         now);
+    return source_blocked ? AUTH_BLOCK_SOURCE
+           : name_blocked ? AUTH_BLOCK_NAME
+                          : AUTH_BLOCK_NONE;
 }
 
 size_t auth_throttle_tracked(const struct auth_throttle *t)
 {
-    return hashmap_count(t->by_address);
+    return hashmap_count(t->sources.map);
+}
+
+size_t auth_throttle_tracked_names(const struct auth_throttle *t)
+{
+    return hashmap_count(t->pairs.map);
 }

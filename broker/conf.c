@@ -16,11 +16,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth_throttle.h"
 #include "conf.h"
 #include "log.h"
 #include "work_pool.h"
 
-enum value_kind { V_STRING, V_INT, V_BOOL, V_GROUP, V_LIST };
+/* V_ARRAY: an array of strings, [ "a", "b" ]. */
+enum value_kind { V_STRING, V_INT, V_BOOL, V_GROUP, V_LIST, V_ARRAY };
 
 struct setting_spec {
     const char *name;
@@ -68,6 +70,8 @@ static const struct setting_spec limits_specs[] = {
     {"output_high_water", V_INT}, {"tcp_keepalive_s", V_INT},
     {"output_low_water", V_INT}, {"output_hard_limit", V_INT},
     {"auth_failures_max", V_INT}, {"auth_block_s", V_INT},
+    {"auth_failures_per_name_max", V_INT},
+    {"auth_throttle_exempt", V_ARRAY},
     {"slow_consumer_timeout_ms", V_INT},
     {"max_clients_per_address", V_INT},
     {"max_unauthenticated", V_INT},
@@ -92,6 +96,7 @@ static const char *const kind_names[] = {
     [V_BOOL] = "true or false",
     [V_GROUP] = "a group { ... }",
     [V_LIST] = "a list ( { ... }, ... )",
+    [V_ARRAY] = "an array of strings [ \"...\", ... ]",
 };
 
 /* ------------------------------------------------------------------------
@@ -156,6 +161,7 @@ static bool has_kind(const config_setting_t *s, enum value_kind kind)
     case CONFIG_TYPE_BOOL: return kind == V_BOOL;
     case CONFIG_TYPE_GROUP: return kind == V_GROUP;
     case CONFIG_TYPE_LIST: return kind == V_LIST;
+    case CONFIG_TYPE_ARRAY: return kind == V_ARRAY;
     default: return false;
     }
 }
@@ -521,6 +527,43 @@ static void read_auth_workers(struct broker_conf *conf,
     conf->auth_workers = (unsigned)workers;
 }
 
+/* limits.auth_throttle_exempt: address ranges the login throttle leaves
+ * alone (auth_throttle.h). Absent: none. */
+static void read_throttle_exempt(struct broker_conf *conf,
+                                 const config_setting_t *array,
+                                 struct errors *errs)
+{
+    int n = array ? config_setting_length(array) : 0;
+
+    if (n == 0)
+        return;
+    conf->auth_throttle_exempt = calloc((size_t)n,
+                                        sizeof *conf->auth_throttle_exempt);
+    if (conf->auth_throttle_exempt == NULL) {
+        errors_add(errs, NULL, 0, "out of memory");
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        const config_setting_t *e = config_setting_get_elem(array, (unsigned)i);
+        const char *text = config_setting_get_string(e);
+        const char *problem;
+        char why[160];
+
+        if (text == NULL) {
+            conf_setting_error(errs, e, "expected a string such as "
+                                        "\"10.0.0.0/8\" or \"::1\"");
+            continue;
+        }
+        problem = cidr_parse(text, &conf->auth_throttle_exempt
+                                        [conf->n_auth_throttle_exempt],
+                             why, sizeof why);
+        if (problem != NULL)
+            conf_setting_error(errs, e, "\"%s\": %s", text, problem);
+        else
+            conf->n_auth_throttle_exempt++;
+    }
+}
+
 /*
  * The integer members of `limits` that stand alone: name, range, default
  * and where the value goes. A new limit is a row here (and in
@@ -558,6 +601,9 @@ static const struct int_limit int_limits[] = {
      AS_SIZE(output_hard_limit)},
     {"auth_failures_max", 0, 1000000, CONF_DEFAULT_AUTH_FAILURES_MAX,
      AS_UNSIGNED(auth_failures_max)},
+    {"auth_failures_per_name_max", 0, 1000000,
+     CONF_DEFAULT_AUTH_FAILURES_PER_NAME_MAX,
+     AS_UNSIGNED(auth_failures_per_name_max)},
     {"auth_block_s", 1, 86400, CONF_DEFAULT_AUTH_BLOCK_S,
      AS_UNSIGNED(auth_block_s)},
     {"slow_consumer_timeout_ms", 0, 3600000,
@@ -641,6 +687,28 @@ static void read_limits(struct broker_conf *conf, const config_setting_t *g,
     if (conf->max_auth_message_size > conf->max_message_size)
         conf->max_auth_message_size = conf->max_message_size;
     read_auth_workers(conf, g, errs);
+    read_throttle_exempt(conf, member(g, "auth_throttle_exempt", V_ARRAY),
+                         errs);
+}
+
+void conf_throttle_limits(const struct broker_conf *conf,
+                          struct auth_throttle_limits *out)
+{
+    out->per_source_max = conf->auth_failures_max;
+    out->per_name_max = conf->auth_failures_per_name_max;
+    out->block_s = conf->auth_block_s;
+    out->exempt = conf->auth_throttle_exempt;
+    out->n_exempt = conf->n_auth_throttle_exempt;
+}
+
+bool conf_same_throttle_exempt(const struct broker_conf *old,
+                               const struct broker_conf *new)
+{
+    return old->n_auth_throttle_exempt == new->n_auth_throttle_exempt &&
+           (old->n_auth_throttle_exempt == 0 ||
+            memcmp(old->auth_throttle_exempt, new->auth_throttle_exempt,
+                   old->n_auth_throttle_exempt *
+                       sizeof *old->auth_throttle_exempt) == 0);
 }
 
 static void read_duplicate_names(struct broker_conf *conf,
@@ -790,6 +858,7 @@ int conf_load(struct broker_conf *conf, const char *file,
     conf->plugin_dir = default_plugin_dir;
     if (read_tree(conf, file, errs) != 0)
         return -1;
+    conf->parsed = true;
 
     root = config_root_setting(&conf->tree);
     check_members(root, top_specs, errs);
@@ -827,6 +896,7 @@ int conf_load(struct broker_conf *conf, const char *file,
 
 void conf_free(struct broker_conf *conf)
 {
+    free(conf->auth_throttle_exempt);
     free(conf->translators);
     free(conf->authenticators);
     free(conf->listeners);
@@ -870,6 +940,7 @@ static const char *const conf_doc_type_names[] = {
     [V_BOOL] = "bool",
     [V_GROUP] = "group",
     [V_LIST] = "list",
+    [V_ARRAY] = "array",
 };
 
 static const struct setting_spec *conf_doc_table(const char *path)

@@ -15,6 +15,7 @@
 #include <libconfig.h>
 #include <mp/plugin.h>
 
+#include "cidr.h"
 #include "errors.h"
 
 enum duplicate_policy {
@@ -69,6 +70,8 @@ struct metrics_conf {
 struct broker_conf {
     config_t tree;
     const char *file;
+    bool parsed;               /* the file was read and parsed: its settings
+                                  were checked (with or without errors) */
     const char *plugin_dir;
 
     struct plugin_conf *translators;
@@ -86,9 +89,13 @@ struct broker_conf {
     size_t output_high_water; /* a recipient's queued bytes that pause senders */
     size_t output_low_water;  /* ... and that resume them */
     size_t output_hard_limit; /* ... that disconnect it as too slow */
-    unsigned auth_failures_max; /* refused logins per address before a
-                                   block; 0 off */
+    unsigned auth_failures_max; /* refused logins per source before a
+                                   block of the source; 0 off */
+    unsigned auth_failures_per_name_max; /* ... per (source, name) before
+                                   a block of that name from there; 0 off */
     unsigned auth_block_s;      /* ... within and for this many seconds */
+    struct cidr *auth_throttle_exempt; /* owned: ranges never throttled */
+    size_t n_auth_throttle_exempt;
     unsigned slow_consumer_timeout_ms; /* above output_high_water for
                                           longer: disconnected; 0 off */
     unsigned max_clients_per_address;  /* sockets from one address (IPv4,
@@ -131,7 +138,8 @@ struct broker_conf {
 #define CONF_DEFAULT_METRICS_MAX_CONNECTIONS 16
 #define CONF_DEFAULT_METRICS_TIMEOUT_MS 10000
 #define CONF_DEFAULT_METRICS_MAX_HEADER_SIZE 8192
-#define CONF_DEFAULT_AUTH_FAILURES_MAX 10
+#define CONF_DEFAULT_AUTH_FAILURES_MAX 30
+#define CONF_DEFAULT_AUTH_FAILURES_PER_NAME_MAX 10
 #define CONF_DEFAULT_AUTH_BLOCK_S 60
 #define CONF_DEFAULT_SLOW_CONSUMER_TIMEOUT_MS 10000
 #define CONF_DEFAULT_MAX_CLIENTS_PER_ADDRESS 1000
@@ -149,7 +157,10 @@ struct broker_conf {
 /*
  * Read and check `file`. Every problem is added to errs; returns 0 if there
  * were none. Plugins are not loaded here (see plugin_loader.h). On error
- * the conf must still be released with conf_free().
+ * the conf must still be released with conf_free(); if conf->parsed is
+ * set, what it holds is what could be read despite the errors, so that
+ * the next checks (plugins, user, TLS files) can run and report theirs in
+ * the same pass.
  */
 int conf_load(struct broker_conf *conf, const char *file,
               const char *default_plugin_dir, struct errors *errs);
@@ -164,6 +175,15 @@ void conf_limit_changes(const struct broker_conf *old,
                                         unsigned long long from,
                                         unsigned long long to, void *arg),
                         void *arg);
+
+/* The login throttle's limits in conf (they point into it). */
+struct auth_throttle_limits;
+void conf_throttle_limits(const struct broker_conf *conf,
+                          struct auth_throttle_limits *out);
+
+/* Do old and new exempt the same ranges? (what a reload reports) */
+bool conf_same_throttle_exempt(const struct broker_conf *old,
+                               const struct broker_conf *new);
 
 /* Add "FILE:LINE: PATH: message" for setting `s` (e.g.
  * "mpbroker.conf:7: listeners[1].translator: no translator named "x""). */

@@ -8,6 +8,7 @@ broker_libmpbroker_la_SOURCES = \
 	broker/plugin_loader.c broker/plugin_loader.h \
 	broker/auth_chain.c broker/auth_chain.h \
 	broker/auth_throttle.c broker/auth_throttle.h \
+	broker/cidr.c broker/cidr.h \
 	broker/client_log.c broker/client_log.h \
 	broker/sources.c broker/sources.h \
 	broker/work_pool.c broker/work_pool.h \
@@ -19,6 +20,7 @@ broker_libmpbroker_la_SOURCES = \
 	broker/notify.c broker/notify.h \
 	broker/privileges.c broker/privileges.h \
 	broker/reload.c broker/reload.h \
+	broker/user_check.c broker/user_check.h \
 	broker/session.c broker/session.h \
 	broker/router.c broker/router.h \
 	broker/conn_table.c broker/conn_table.h \

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -27,6 +28,7 @@
 #include "reload.h"
 #include "session.h"
 #include "tls.h"
+#include "user_check.h"
 #include "work_pool.h"
 
 enum exit_code {
@@ -178,10 +180,15 @@ static void hup_cb(evutil_socket_t sig, short what, void *arg)
                   failed == 1 ? "" : "s");
 }
 
-/* Everything the config needs, in order. Errors go to errs. */
+/* Everything the config needs, in order. Errors go to errs. Once the
+ * file is parsed, every step runs even after errors in the ones before,
+ * so that one run reports every problem (a typo, a missing plugin and
+ * a missing `user` at once, not in three rounds). */
 static int broker_setup(struct broker *b, const char *config_file,
-                        struct errors *errs)
+                        bool quiet, struct errors *errs)
 {
+    int rc;
+
     memset(b, 0, sizeof *b);
     b->base = event_base_new();
     if (b->base == NULL) {
@@ -189,12 +196,16 @@ static int broker_setup(struct broker *b, const char *config_file,
         return -1;
     }
     b->default_plugin_dir = MP_DEFAULT_PLUGIN_DIR;
-    if (conf_load(&b->conf, config_file, MP_DEFAULT_PLUGIN_DIR, errs) != 0)
+    rc = conf_load(&b->conf, config_file, MP_DEFAULT_PLUGIN_DIR, errs);
+    if (!b->conf.parsed)
         return -1;
-    mp_log_set_level(b->conf.log_level);
+    if (!quiet)
+        mp_log_set_level(b->conf.log_level);
     if (privileges_check(&b->conf, errs) != 0)
-        return -1;
-    return plugins_load(&b->plugins, &b->conf, b->base, errs);
+        rc = -1;
+    if (plugins_load(&b->plugins, &b->conf, b->base, errs) != 0)
+        rc = -1;
+    return rc;
 }
 
 static void broker_teardown(struct broker *b)
@@ -228,9 +239,11 @@ static int check_tls(const struct broker_conf *conf, struct errors *errs)
 
     for (size_t i = 0; i < conf->n_listeners; i++) {
         struct ssl_ctx_st *ctx;
-        if (conf->listeners[i].tls.entry == NULL)
+        const struct tls_conf *tc = &conf->listeners[i].tls;
+        /* Without cert or key, conf_load has said so already. */
+        if (tc->entry == NULL || tc->cert == NULL || tc->key == NULL)
             continue;
-        ctx = tls_server_new(&conf->listeners[i].tls, errs);
+        ctx = tls_server_new(tc, errs);
         if (ctx == NULL)
             rc = -1;
         tls_server_free(ctx);
@@ -238,27 +251,33 @@ static int check_tls(const struct broker_conf *conf, struct errors *errs)
     return rc;
 }
 
+/* -t: everything starting would do short of binding, and what a reload
+ * will read once root is gone. */
 static int check_only(const char *config_file)
 {
     struct broker b;
     struct errors errs;
+    struct user_check uc;
     int rc;
 
     errors_init(&errs);
     /* Plugins log through stderr; keep -t output to the verdict. */
     mp_log_set_level(MP_LOG_ERROR);
-    rc = broker_setup(&b, config_file, &errs);
-    if (rc == 0)
-        rc = check_tls(&b.conf, &errs);
-    if (rc == 0 && !errors_any(&errs)) {
-        printf("configuration OK\n");
-    } else {
-        errors_print(&errs, stderr);
-        rc = -1;
+    broker_setup(&b, config_file, true, &errs);
+    if (b.conf.parsed) {
+        check_tls(&b.conf, &errs);
+        uc = (struct user_check){.conf = &b.conf, .loaded = &b.plugins,
+                                 .base = b.base};
+        privileges_check_as_user(&b.conf, user_check_run, &uc, &errs);
     }
+    rc = errors_any(&errs) ? EXIT_CONFIG : EXIT_OK;
+    if (rc != EXIT_OK)
+        errors_print(&errs, stderr);
+    else
+        printf("configuration OK\n");
     broker_teardown(&b);
     errors_free(&errs);
-    return rc == 0 ? EXIT_OK : EXIT_CONFIG;
+    return rc;
 }
 
 static int add_signal(struct broker *b, struct event **ev, int sig,
@@ -274,16 +293,17 @@ static int run(const char *config_file)
     struct errors errs;
     struct event *signals[3] = {NULL, NULL, NULL};
     char pool_err[256];
+    struct auth_throttle_limits throttle;
     int rc = EXIT_CONFIG;
 
     errors_init(&errs);
     log_notice("mpbroker %s starting with %s", PACKAGE_VERSION, config_file);
-    if (broker_setup(&b, config_file, &errs) != 0)
+    if (broker_setup(&b, config_file, false, &errs) != 0)
         goto out;
     b.names = hashmap_new();
     b.conns = conn_table_new();
-    b.auth_throttle = auth_throttle_new(b.conf.auth_failures_max,
-                                        b.conf.auth_block_s);
+    conf_throttle_limits(&b.conf, &throttle);
+    b.auth_throttle = auth_throttle_new(&throttle);
     b.sources = source_table_new();
     b.work_pool = work_pool_new(b.base, b.conf.auth_workers,
                                 b.conf.auth_queue_max,
@@ -372,5 +392,8 @@ int main(int argc, char **argv)
     }
     /* A client vanishing mid-write must not kill the broker. */
     signal(SIGPIPE, SIG_IGN);
+    /* The journal stamps each line itself; anything else gets our stamp. */
+    mp_log_set_timestamps(!mp_log_fd_is_journal(getenv("JOURNAL_STREAM"),
+                                                STDERR_FILENO));
     return check ? check_only(config_file) : run(config_file);
 }

@@ -195,6 +195,10 @@ static void write_metrics(struct evbuffer *out, const struct broker *b)
     write_counter(out, "mpbroker_auth_failures_total",
                   "Logins refused, blocked addresses included.",
                   st->auth_failures);
+    write_counter(out, "mpbroker_auth_blocked_total",
+                  "Logins refused unasked: their source, or their name from "
+                  "that source, had too many failed logins.",
+                  st->auth_blocked);
     write_counter(out, "mpbroker_auth_busy_total",
                   "Logins refused because the hashing queue was full.",
                   st->auth_busy);

@@ -211,13 +211,17 @@ static void apply_listeners(struct broker *b, struct reload_plan *p)
  * already there. */
 static void apply_limits(struct broker *b)
 {
+    struct auth_throttle_limits throttle;
+
     for (struct session *s = b->sessions; s != NULL; s = s->next) {
         if (s->state != SESSION_CLOSING)
             bufferevent_setwatermark(s->bev, EV_WRITE,
                                      b->conf.output_low_water, 0);
     }
-    auth_throttle_configure(b->auth_throttle, b->conf.auth_failures_max,
-                            b->conf.auth_block_s);
+    conf_throttle_limits(&b->conf, &throttle);
+    if (auth_throttle_configure(b->auth_throttle, &throttle) != 0)
+        log_error("out of memory: the login throttle keeps its old "
+                  "limits");
     work_pool_configure(b->work_pool, b->conf.auth_queue_max,
                         b->conf.auth_queue_per_source);
 }
@@ -291,6 +295,10 @@ static void describe(const struct broker_conf *old,
     if (removed > 0)
         changed(c, "%zu listener%s removed", removed, removed == 1 ? "" : "s");
     conf_limit_changes(old, new, limit_changed, c);
+    if (!conf_same_throttle_exempt(old, new))
+        changed(c, "limits.auth_throttle_exempt: %zu range%s",
+                new->n_auth_throttle_exempt,
+                new->n_auth_throttle_exempt == 1 ? "" : "s");
     if (old->log_client_lines_per_s != new->log_client_lines_per_s)
         changed(c, "log.client_lines_per_s %u -> %u",
                 old->log_client_lines_per_s, new->log_client_lines_per_s);

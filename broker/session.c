@@ -387,7 +387,7 @@ void session_close(struct session *s, const char *reason)
         log_info("client %s left: client=%s peer=%s listener=%s reason=%s",
                  LOG_VALUE(s->name), LOG_VALUE(s->name), s->peer,
                  LOG_VALUE(s->listener->label), LOG_VALUE(reason));
-    else if (client_log_allowed(s->broker, NULL))
+    else if (!s->close_logged && client_log_allowed(s->broker, NULL))
         log_info("connection from %s closed before authentication: peer=%s "
                  "listener=%s reason=%s", s->peer, s->peer,
                  LOG_VALUE(s->listener->label), LOG_VALUE(reason));
@@ -501,12 +501,17 @@ bool session_bad_message(struct session *s, const char *why)
  * Authentication
  */
 
-static void send_auth_failure(struct session *s, const char *reason);
 static void refuse_login(struct session *s, const char *reason);
+
+/* What a login refused for a throttle block hears (the same words for
+ * both blocks: a guesser learns nothing about which names it hit). */
+static const char blocked_reason[] =
+    "too many failed logins from this address; try again later";
 
 static void begin_auth(struct session *s, const struct mp_message *msg)
 {
     const char *bad_name;
+    enum auth_block block;
 
     if (msg->meta != MP_META_AUTH) {
         protocol_error(s, "expected Auth");
@@ -529,57 +534,95 @@ static void begin_auth(struct session *s, const struct mp_message *msg)
         return;
     }
     s->level = msg->level ? msg->level : 1;
-    if (!auth_throttle_allows(s->broker->auth_throttle, s->peer, time(NULL))) {
-        /* No authenticator is asked: guesses from here cannot succeed. */
+    block = auth_throttle_check(s->broker->auth_throttle, s->peer, s->name,
+                                time(NULL));
+    if (block != AUTH_BLOCK_NONE) {
+        /* No authenticator is asked: guesses from here cannot succeed.
+         * Not logged: the line that started the block was (a guesser
+         * must not be able to fill the log). */
         s->broker->stats.auth_failures++;
-        refuse_login(s, "too many failed logins from this address; "
-                        "try again later");
+        s->broker->stats.auth_blocked++;
+        log_debug("login refused unasked: client=%s peer=%s block=%s",
+                  LOG_VALUE(s->name), s->peer,
+                  block == AUTH_BLOCK_NAME ? "name" : "source");
+        refuse_login(s, blocked_reason);
         return;
     }
     auth_chain_start(s, msg->data, msg->data_len);
 }
 
-/* AuthFailure and close, without a log line of its own. */
+/* AuthFailure and close. The caller has logged the one line this login
+ * gets, if any: the close adds none. */
 static void refuse_login(struct session *s, const char *reason)
 {
+    s->close_logged = true;
     session_send_notice(s, MP_META_AUTH_FAILURE, s->name, "", 0, reason);
     session_close(s, reason);
 }
 
-static void send_auth_failure(struct session *s, const char *reason)
+/*
+ * A refused login is one line: who (name, peer, listener, and the subject
+ * of its TLS client certificate if it showed one), why (the reason the
+ * client hears, and the authenticator that decided: by=none when every
+ * one deferred, as for an unknown name), and, when this failure starts a
+ * throttle block, that block - as a warning, which the client log limits
+ * never suppress.
+ */
+static void log_refused_login(struct session *s, const char *reason,
+                              const char *by, enum auth_block started)
 {
-    if (client_log_allowed(s->broker, s))
-        log_notice("authentication failed for %s: client=%s peer=%s "
-                   "listener=%s reason=%s", LOG_VALUE(s->name),
-                   LOG_VALUE(s->name), s->peer, LOG_VALUE(s->listener->label),
-                   LOG_VALUE(reason));
-    refuse_login(s, reason);
-}
+    const struct broker_conf *conf = &s->broker->conf;
+    char fields[1024], cert[MP_LOG_VALUE_MAX + 8] = "";
+    char *subject = NULL, *common_name = NULL;
 
-static void count_failure(struct session *s)
-{
-    struct broker *b = s->broker;
-
-    b->stats.auth_failures++;
-    if (auth_throttle_failed(b->auth_throttle, s->peer, time(NULL)))
-        log_warn("refusing logins from the address of %s for %u s after "
-                 "%u failed logins: peer=%s client=%s", s->peer,
-                 b->conf.auth_block_s, b->conf.auth_failures_max, s->peer,
-                 LOG_VALUE(s->name));
+    if (started == AUTH_BLOCK_NONE && !client_log_allowed(s->broker, s))
+        return;
+    if (s->listener->tls != NULL &&
+        tls_peer_identity(s->bev, &subject, &common_name) == 0 &&
+        subject != NULL)
+        snprintf(cert, sizeof cert, " cert=%s", LOG_VALUE(subject));
+    free(subject);
+    free(common_name);
+    snprintf(fields, sizeof fields, "client=%s peer=%s listener=%s "
+             "reason=%s by=%s%s", LOG_VALUE(s->name), s->peer,
+             LOG_VALUE(s->listener->label), LOG_VALUE(reason),
+             by != NULL ? LOG_VALUE(by) : "none", cert);
+    if (started == AUTH_BLOCK_NONE)
+        log_notice("authentication failed for %s: %s", LOG_VALUE(s->name),
+                   fields);
+    else if (started == AUTH_BLOCK_SOURCE)
+        log_warn("authentication failed for %s; refusing every login from "
+                 "the address of %s for %u s after %u failed logins: %s "
+                 "block=source", LOG_VALUE(s->name), s->peer,
+                 conf->auth_block_s, conf->auth_failures_max, fields);
+    else
+        log_warn("authentication failed for %s; refusing logins as %s from "
+                 "the address of %s for %u s after %u failed logins: %s "
+                 "block=name", LOG_VALUE(s->name), LOG_VALUE(s->name),
+                 s->peer, conf->auth_block_s,
+                 conf->auth_failures_per_name_max, fields);
 }
 
 void session_auth_finished(struct session *s, enum mp_auth_result result,
-                           const char *reason)
+                           const char *reason, const char *by)
 {
+    struct broker *b = s->broker;
+    enum auth_block started;
+
     if (s->state != SESSION_AUTHENTICATING)
         return;
     if (result != MP_AUTH_ALLOW) {
-        count_failure(s);
-        send_auth_failure(s, reason ? reason : "authentication failed");
+        reason = reason ? reason : "authentication failed";
+        b->stats.auth_failures++;
+        started = auth_throttle_failed(b->auth_throttle, s->peer, s->name,
+                                       time(NULL));
+        log_refused_login(s, reason, by, started);
+        refuse_login(s, reason);
         return;
     }
     if (router_register(s, &reason) != 0) {
-        send_auth_failure(s, reason);
+        log_refused_login(s, reason, NULL, AUTH_BLOCK_NONE);
+        refuse_login(s, reason);
         return;
     }
     s->state = SESSION_READY;

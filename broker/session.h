@@ -77,6 +77,8 @@ struct session {
     bool too_slow;               /* too slow a reader: closing */
     bool unauthenticated;        /* counted in broker->n_unauthenticated
                                     and source->unauthenticated */
+    bool close_logged;           /* the line about its refused login said
+                                    it all: its close adds none */
     bool slow_deadline;          /* the timer is the slow-consumer deadline:
                                     output passed the high water mark and
                                     has not drained below the low one */
@@ -125,9 +127,11 @@ void session_process_input(struct session *s);
 /* Orderly close: see the header comment. Idempotent. */
 void session_close(struct session *s, const char *reason);
 
-/* The authentication chain's verdict (called by auth_chain.c). */
+/* The authentication chain's verdict (called by auth_chain.c); `by` is
+ * the authenticator that gave it (its name, for the log), NULL when none
+ * did (every one deferred, or the broker ran out of memory). */
 void session_auth_finished(struct session *s, enum mp_auth_result result,
-                           const char *reason);
+                           const char *reason, const char *by);
 
 /* Free at once, without telling anyone (broker shutdown and reaper). */
 void session_free(struct session *s);

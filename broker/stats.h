@@ -21,6 +21,7 @@ struct broker_stats {
     uint64_t auth_successes;
     uint64_t auth_failures;         /* refused logins, blocked ones included */
     uint64_t auth_busy;             /* refused: the hashing queue was full */
+    uint64_t auth_blocked;          /* refused unasked: a throttle block */
     uint64_t bounced;               /* answered NoSuchConnection */
     uint64_t slow_disconnects;      /* past output_hard_limit */
     uint64_t backpressure_stalls;   /* a sender paused for a recipient */

@@ -3,13 +3,16 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
 
 #include "log.h"
 
 static enum mp_log_level current_level = MP_LOG_INFO;
 static bool to_syslog;
+static bool timestamps;
 
 /* Our levels are syslog's, one to one. */
 static const int syslog_priorities[] = {
@@ -54,6 +57,52 @@ void mp_log_to_stderr(void)
     if (to_syslog)
         closelog();
     to_syslog = false;
+}
+
+void mp_log_set_timestamps(bool on)
+{
+    timestamps = on;
+}
+
+bool mp_log_fd_is_journal(const char *journal_stream, int fd)
+{
+    unsigned long long dev, ino;
+    struct stat st;
+    char *end;
+
+    if (journal_stream == NULL || fstat(fd, &st) != 0)
+        return false;
+    /* Two decimal numbers, "DEVICE:INODE", nothing around them. */
+    if (journal_stream[0] < '0' || journal_stream[0] > '9')
+        return false;
+    dev = strtoull(journal_stream, &end, 10);
+    if (*end != ':' || end[1] < '0' || end[1] > '9')
+        return false;
+    ino = strtoull(end + 1, &end, 10);
+    if (*end != '\0')
+        return false;
+    return (unsigned long long)st.st_dev == dev &&
+           (unsigned long long)st.st_ino == ino;
+}
+
+const char *mp_log_timestamp(char *buf, size_t len, const struct timespec *ts)
+{
+    struct tm tm;
+    char date[32];
+    long off_min;
+
+    if (len == 0)
+        return buf;
+    buf[0] = '\0';
+    if (localtime_r(&ts->tv_sec, &tm) == NULL ||
+        strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+        return buf;
+    off_min = tm.tm_gmtoff / 60;
+    if ((size_t)snprintf(buf, len, "%s.%03ld%c%02ld:%02ld", date,
+                         ts->tv_nsec / 1000000, off_min < 0 ? '-' : '+',
+                         labs(off_min) / 60, labs(off_min) % 60) >= len)
+        buf[0] = '\0';
+    return buf;
 }
 
 static const char *const level_names[] = {
@@ -146,6 +195,16 @@ void mp_vlog(enum mp_log_level level, const char *fmt, va_list ap)
     }
     /* One fprintf per line so concurrent writers to a shared stderr (tests
      * reading the log) never see half lines. */
+    if (timestamps) {
+        char stamp[MP_LOG_TIMESTAMP_MAX];
+        struct timespec now;
+
+        clock_gettime(CLOCK_REALTIME, &now);
+        fprintf(stderr, "%s %s: %s\n",
+                mp_log_timestamp(stamp, sizeof stamp, &now),
+                mp_log_level_name(level), line);
+        return;
+    }
     fprintf(stderr, "%s: %s\n", mp_log_level_name(level), line);
 }
 

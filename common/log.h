@@ -1,7 +1,9 @@
 /*
  * log.h - the broker's logger: one line per event, filtered by a global
- * level, on stderr as "LEVEL: message" (what systemd's journal and a
- * terminal want) or, when asked, to syslog(3) with the matching priority.
+ * level, on stderr as "LEVEL: message" (what systemd's journal wants: it
+ * stamps each line itself), "TIMESTAMP LEVEL: message" when stderr is
+ * anything else (a terminal, a file, a pipe to another collector), or,
+ * when asked, to syslog(3) with the matching priority.
  *
  * Not thread-safe by design: the broker has one thread.
  */
@@ -9,6 +11,9 @@
 #define MP_COMMON_LOG_H
 
 #include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
 
 #include <mp/plugin.h> /* enum mp_log_level */
 
@@ -25,6 +30,31 @@ const char *mp_log_level_name(enum mp_log_level level);
 void mp_log_to_syslog(int facility);
 /* Back to stderr (closes the syslog connection if open). */
 void mp_log_to_stderr(void);
+
+/*
+ * Timestamps on stderr lines: off by default (a library's choice); the
+ * broker turns them on unless stderr is the journal. The stamp is local
+ * time with its UTC offset and milliseconds, RFC 3339:
+ * "2026-12-02T14:45:01.123+01:00" - what a reader compares with other
+ * logs of the machine, and unambiguous across time zones and DST.
+ */
+void mp_log_set_timestamps(bool on);
+
+/*
+ * Is fd the journal's stream? systemd sets $JOURNAL_STREAM to
+ * "DEVICE:INODE" of the stream it connects stdout/stderr to
+ * (systemd.exec(5)); the variable is inherited by children whose stderr
+ * may be something else, so it counts only when fd is that same file
+ * (fstat(2) device and inode equal). journal_stream is the variable's
+ * value, or NULL when unset.
+ */
+bool mp_log_fd_is_journal(const char *journal_stream, int fd);
+
+/* Write the stamp of *ts (CLOCK_REALTIME) to buf; returns buf ("" if
+ * len is too small, at least MP_LOG_TIMESTAMP_MAX fits any). */
+#define MP_LOG_TIMESTAMP_MAX 40
+const char *mp_log_timestamp(char *buf, size_t len,
+                             const struct timespec *ts);
 
 /* "daemon", "user", "auth", "local0".."local7" -> LOG_*; 0 or -1 if
  * unknown. */

@@ -226,7 +226,8 @@ static enum mp_auth_result decide(const struct passwd_state *st,
                       "no user '%s' (peer %s): deferring", name, peer);
         return MP_AUTH_DEFER;
     case MP_PASSWD_MISMATCH:
-        st->host->log(st->host, MP_LOG_INFO, "wrong secret for '%s' (peer %s)",
+        /* The broker logs the refusal in one line (by=auth_passwd). */
+        st->host->log(st->host, MP_LOG_DEBUG, "wrong secret for '%s' (peer %s)",
                       name, peer);
         set_reason(reason, reason_len, DENY_REASON);
         return MP_AUTH_DENY;

@@ -759,6 +759,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t scene;
     unsigned mode, piece_sel;
     size_t piece;
+    struct auth_throttle_limits throttle;
 
     if (size == 0)
         return 0;
@@ -773,8 +774,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* Failed logins are counted per address across sessions: a fresh
      * count for each input, or an input's outcome would depend on the
      * ones before it. */
-    broker.auth_throttle = auth_throttle_new(broker.conf.auth_failures_max,
-                                             broker.conf.auth_block_s);
+    conf_throttle_limits(&broker.conf, &throttle);
+    broker.auth_throttle = auth_throttle_new(&throttle);
     FUZZ_CHECK(broker.auth_throttle != NULL, "out of memory");
 
     start_peers(scene, data, size);

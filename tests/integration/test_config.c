@@ -8,9 +8,12 @@
  */
 #include "config.h"
 
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 
@@ -41,6 +44,18 @@ struct want {
                             "PATH:LINE" may appear anywhere in the line */
 };
 
+/* A log line without its timestamp ("2026-12-02T14:05:01.123+00:00 "),
+ * which the broker writes when stderr is not the journal. */
+static const char *unstamped(const char *line)
+{
+    const char *space = strchr(line, ' ');
+
+    if (strlen(line) > 20 && line[4] == '-' && line[10] == 'T' &&
+        space != NULL && space - line >= 20)
+        return space + 1;
+    return line;
+}
+
 /* Does one line of `err` match w? */
 static bool matches(const char *err, const char *conf, const struct want *w)
 {
@@ -54,7 +69,8 @@ static bool matches(const char *err, const char *conf, const struct want *w)
     for (const char *p = err; *p != '\0';) {
         const char *end = strchr(p, '\n');
         size_t n = end ? (size_t)(end - p) : strlen(p);
-        char *line = strndup(p, n);
+        char *whole = strndup(p, n);
+        const char *line = unstamped(whole);
         const char *at = strstr(line, prefix);
         /* At the start of the line: bare with -t, or as an error log
          * line when the broker refuses to start. */
@@ -64,7 +80,7 @@ static bool matches(const char *err, const char *conf, const struct want *w)
         if (ok && w->needle != NULL)
             ok = w->nocase ? strcasestr(line, w->needle) != NULL
                            : strstr(line, w->needle) != NULL;
-        free(line);
+        free(whole);
         if (ok)
             return true;
         p += n + (end ? 1 : 0);
@@ -409,4 +425,87 @@ Test(config, unix_socket_mode_checked)
                "              { address = \"127.0.0.1\"; mode = \"0600\"; } );\n", /* 6 */
                WANTS({ 5, "listeners[0].mode: must be octal permissions", false, NULL },
                      { 6, "listeners[1].mode: 'mode' is for Unix socket listeners", false, NULL }));
+}
+
+/* ---------------------------------------------------------------------- */
+/* One run reports the errors of every stage: the file's settings, the
+ * plugins, the TLS files and the user to run as (before, each stage
+ * stopped the next, and a config needed a run per stage). */
+
+Test(config, every_stage_in_one_run)
+{
+    /* No allow_root and no user: as root, that is an error too. */
+    const char *text =
+        "plugin_dir = \"@PLUGIN_DIR@\";\n"                               /* 1 */
+        "authenticators = ( { module = \"no_such_auth.so\"; } );\n"      /* 2 */
+        "listeners = ( { address = \"127.0.0.1\"; port = 0;\n"           /* 3 */
+        "                tls = { cert = \"@DIR@/missing.pem\";\n"        /* 4 */
+        "                        key = \"@DIR@/missing.key\"; }; } );\n" /* 5 */
+        "limits = { max_client = 5;\n"                                   /* 6 */
+        "           auth_timeout_ms = 0; };\n";                          /* 7 */
+    const struct want common[] = {
+        { 6, "limits.max_client: unknown setting", false, NULL },
+        { 7, "limits.auth_timeout_ms: must be between", false, NULL },
+        { 2, "authenticators[0].module: cannot load", false, NULL },
+        { 4, "listeners[0].tls.cert: cannot load certificate", false, NULL },
+        { 0, "running as root: set 'user'", false, NULL },
+    };
+    size_t n = sizeof common / sizeof common[0];
+
+    /* The last one is only an error for root. */
+    bad_config(text, common, geteuid() == 0 ? n : n - 1);
+}
+
+/* A file the broker reads again on SIGHUP must be readable by `user`:
+ * started as root, it reads the password file as root, then a reload
+ * runs as the user and fails. -t checks as that user. */
+Test(config, files_unreadable_by_user)
+{
+    struct harness *h;
+    char *entry;
+    const char *pw, *conf;
+    const char *args[4] = { "-t", "-c", NULL, NULL };
+    struct run_result r;
+    char want[600];
+
+    if (geteuid() != 0)
+        cr_skip("needs root: checks access as another user");
+    if (getpwnam("nobody") == NULL)
+        cr_skip("no user 'nobody' on this machine");
+    h = harness_new();
+    /* The directory and config are the user's to read; the password
+     * file, root's alone. */
+    cr_assert_eq(chmod(harness_dir(h), 0755), 0);
+    entry = harness_passwd_entry("alice", "pw");
+    pw = harness_write_file(h, "mpbroker.passwd", entry);
+    free(entry);
+    cr_assert_eq(chown(pw, 0, 0), 0);
+    cr_assert_eq(chmod(pw, 0600), 0);
+    conf = harness_write_file(h, "user.conf",
+        "plugin_dir = \"@PLUGIN_DIR@\";\n"
+        "user = \"nobody\";\n"
+        "authenticators = ( { module = \"auth_passwd.so\";\n"
+        "                     options = { file = \"@DIR@/mpbroker.passwd\"; }; } );\n" /* 4 */
+        "listeners = ( { address = \"127.0.0.1\"; port = 0; } );\n");
+    cr_assert_eq(chmod(conf, 0644), 0);
+    args[2] = conf;
+    snprintf(want, sizeof want, "%s: not readable by user 'nobody' (needed "
+             "on reload): Permission denied", pw);
+    check_t(conf, WANTS({ 4, want, false, NULL }));
+
+    /* Readable by the user: that error is gone (the build tree itself
+     * may be out of the user's reach, so nothing else is asserted). */
+    cr_assert_eq(chmod(pw, 0644), 0);
+    harness_run(args, mpt_ms(MPT_EXIT_MS), &r);
+    snprintf(failure, sizeof failure, "%s", r.err);
+    cr_assert_null(strstr(r.err, "not readable by user 'nobody'"),
+                   "a readable file reported:\n%s", failure);
+    run_result_free(&r);
+
+    /* The config file itself. */
+    cr_assert_eq(chmod(conf, 0600), 0);
+    snprintf(want, sizeof want, "not readable by user 'nobody' (needed on "
+             "reload): Permission denied");
+    check_t(conf, WANTS({ 0, want, false, NULL }));
+    harness_free(h);
 }

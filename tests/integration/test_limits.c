@@ -408,3 +408,117 @@ Test(limits, tcp_keepalive_configurable)
     keepalive("limits = { tcp_keepalive_s = 5; };\n", 2);
 }
 Test(limits, tcp_keepalive_off) { keepalive("limits = { tcp_keepalive_s = 0; };\n", 0); }
+
+/* ---------------------------------------------------------------------- */
+/* Input held while an authenticator decides (issue 14, item 12) */
+
+/*
+ * While a login waits for an authenticator (here auth_delayed, a minute),
+ * the broker keeps reading the socket (to notice the client leaving) but
+ * holds no more than max_auth_message_size of what arrives: a client that
+ * floods it meanwhile is refused with that reason at once, not after the
+ * minute, and nobody else notices.
+ */
+Test(limits, input_held_while_an_authenticator_decides_is_bounded)
+{
+    enum { FLOOD = 64 * 1024 };
+    struct harness *h = harness_new();
+    char *alice = harness_passwd_entry("alice", "a-secret");
+    char *bob = harness_passwd_entry("bob", "b-secret");
+    char text[1024];
+    struct rc_client *a, *b, *v;
+    unsigned char *junk;
+
+    snprintf(text, sizeof text, "%s\n%s\n", alice, bob);
+    free(alice);
+    free(bob);
+    harness_write_file(h, "passwd", text);
+    /* Known names get in through auth_passwd at once; the others wait a
+     * minute for auth_delayed. */
+    harness_boot(h, MPT_LISTEN_JSON_BINARY
+        "authenticators = ( { module = \"auth_passwd.so\";"
+        " options = { file = \"@DIR@/passwd\"; }; },\n"
+        "   { module = \"@TEST_PLUGIN_DIR@/auth_delayed.so\";"
+        " options = { delay_ms = 60000; }; } );\n"
+        "limits = { auth_timeout_ms = 3600000; max_auth_message_size = 8192; };\n");
+    a = rc_login(h, 1, RC_BINARY, "alice", "a-secret");
+    b = rc_login(h, 0, RC_JSON, "bob", "b-secret");
+    rc_open_conn(a, b, "alice:1", "echo");
+
+    v = rc_connect(h, 1, RC_BINARY);
+    cr_assert(rc_send(v, RC_AUTH, "slow", "", rc_str("delayed")));
+    junk = pattern(FLOOD);
+    /* The broker may close while we are still writing: that is fine. */
+    rc_send_raw(v, junk, FLOOD);
+    free(junk);
+    rc_expect_auth_failure(v, "too much data before authentication "
+                              "completed");
+    rc_close(v);
+
+    exchange(a, b, "alice:1");
+    rc_close(a);
+    rc_close(b);
+    harness_stop(h);
+}
+
+/* ---------------------------------------------------------------------- */
+/* max_connections_per_client at each end on its own (issue 14, item 12):
+ * the test above opens every connection between one pair, so the target
+ * is as full as the initiator and either check alone refuses the Syn. */
+
+static void open_conn_to(struct rc_client *from, struct rc_client *to,
+                         const char *id)
+{
+    rc_open_conn(from, to, id, "p");
+}
+
+static void refused_syn(struct rc_client *from, const char *to,
+                        const char *id)
+{
+    send_ok(from, RC_SYN, to, id, rc_str("p"));
+    rc_expect(from, RC_UNKNOWN_PROTO, to, id, RC_NULL);
+}
+
+Test(limits, max_connections_per_client_at_each_end)
+{
+    enum { MAX = 3 };
+    struct harness *h = harness_start(
+        MPT_LISTEN_JSON_BINARY MPT_AUTH_ALLOW_ALL
+        "limits = { max_connections_per_client = 3; };\n");
+    struct rc_client *a = rc_login_any(h, 0, RC_JSON, "a");
+    struct rc_client *t[MAX + 1], *in[MAX + 1];
+    char name[16], id[32];
+
+    for (int i = 0; i <= MAX; i++) {
+        snprintf(name, sizeof name, "t%d", i);
+        t[i] = rc_login_any(h, 1, RC_BINARY, name);
+        snprintf(name, sizeof name, "i%d", i);
+        in[i] = rc_login_any(h, 0, RC_JSON, name);
+    }
+    /* The initiator: MAX connections to MAX different targets, each of
+     * which holds one; the next, to a target with none, is refused. */
+    for (int i = 0; i < MAX; i++) {
+        snprintf(id, sizeof id, "a:%d", i + 1);
+        open_conn_to(a, t[i], id);
+    }
+    refused_syn(a, "t3", "a:4");
+    /* The target: MAX connections from MAX different initiators, each of
+     * which holds one; the next is refused. (t3's first Syn is i0's: a's
+     * refused one never reached it.) */
+    for (int i = 0; i < MAX; i++) {
+        snprintf(id, sizeof id, "i%d:1", i);
+        open_conn_to(in[i], t[MAX], id);
+    }
+    refused_syn(in[MAX], "t3", "i3:1");
+    /* A slot freed at the initiator is usable again. */
+    send_ok(a, RC_CLOSED, "t0", "a:1", RC_NULL);
+    rc_expect(t[0], RC_CLOSED, "a", "a:1", RC_NULL);
+    open_conn_to(a, in[MAX], "a:5");
+
+    rc_close(a);
+    for (int i = 0; i <= MAX; i++) {
+        rc_close(t[i]);
+        rc_close(in[i]);
+    }
+    harness_stop(h);
+}

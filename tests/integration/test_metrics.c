@@ -167,6 +167,7 @@ Test(metrics, exposition_is_well_formed_and_complete, .init = compile_regexes,
         "mpbroker_bounced_messages_total",
         "mpbroker_slow_consumer_disconnects_total",
         "mpbroker_backpressure_stalls_total", "mpbroker_auth_busy_total",
+        "mpbroker_auth_blocked_total",
         "mpbroker_auth_queued",
     };
     struct harness *h = harness_start(CONFIG);
@@ -230,6 +231,37 @@ Test(metrics, counters_move_with_traffic, .init = compile_regexes,
     free(after.headers);
     rc_close(a);
     rc_close(b);
+    harness_stop(h);
+}
+
+/* Every other method HTTP defines, as mpbroker.conf(5) and config.md
+ * list them: 405 with Allow, on both paths; any other method: 501. */
+Test(metrics, methods_but_get_and_head_are_refused_as_documented)
+{
+    static const char *const defined[] = { "POST", "PUT", "DELETE",
+                                           "OPTIONS", "TRACE", "CONNECT",
+                                           "PATCH" };
+    static const char *const unknown[] = { "PROPFIND", "BREW", "LINK" };
+    static const char *const paths[] = { "/metrics", "/healthz" };
+    struct harness *h = harness_start(CONFIG);
+    struct http_response r;
+
+    for (size_t p = 0; p < 2; p++) {
+        for (size_t i = 0; i < sizeof defined / sizeof defined[0]; i++) {
+            r = http_get(h, defined[i], paths[p]);
+            cr_assert_eq(r.status, 405, "%s %s got %d", defined[i], paths[p],
+                         r.status);
+            cr_assert(strstr(r.headers, "\r\nAllow: GET, HEAD\r\n") != NULL,
+                      "%s %s: %s", defined[i], paths[p], r.headers);
+            free(r.headers);
+        }
+        for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
+            r = http_get(h, unknown[i], paths[p]);
+            cr_assert_eq(r.status, 501, "%s %s got %d", unknown[i], paths[p],
+                         r.status);
+            free(r.headers);
+        }
+    }
     harness_stop(h);
 }
 

@@ -21,7 +21,8 @@ tests_unit_test_conn_table_LDADD = common/libmpcommon.la $(TEST_LIBS)
 check_PROGRAMS += tests/unit/test_auth_throttle
 TESTS += tests/unit/test_auth_throttle
 tests_unit_test_auth_throttle_SOURCES = tests/unit/test_auth_throttle.c \
-	broker/auth_throttle.c broker/auth_throttle.h
+	broker/auth_throttle.c broker/auth_throttle.h \
+	broker/cidr.c broker/cidr.h
 tests_unit_test_auth_throttle_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/broker
 tests_unit_test_auth_throttle_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_auth_throttle_LDADD = common/libmpcommon.la $(TEST_LIBS)
