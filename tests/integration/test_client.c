@@ -1105,6 +1105,108 @@ static struct harness *start_passwd(const char *limits)
 
 #define BAD_LOGIN "invalid name or secret"
 
+/* A NUL-terminated secret needs no secret_len (o.secret = "s3cret" alone
+ * used to send an empty secret); an explicit length still wins, for
+ * binary secrets. Each with a wrong variant, to show the secret is what
+ * decides. */
+Test(client, secret_length_is_optional)
+{
+    struct harness *h = start_passwd("");
+    const char *addr = address_of(h, lst("binary"));
+    char reason[128];
+    const struct {
+        const char *secret;
+        size_t len;
+        int want;
+    } cases[] = {
+        { "s3cret", 0, MP_OK },          /* up to the NUL */
+        { "s3cret!", 0, MP_ERR_AUTH },   /* ... all of it */
+        { "s3cret!", 6, MP_OK },         /* an explicit length wins */
+        { "s3cret", 5, MP_ERR_AUTH },
+        { "", 0, MP_ERR_AUTH },          /* empty */
+        { NULL, 0, MP_ERR_AUTH },
+    };
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct mp_client *c = client_new_full(NULL, addr, "binary", "alice",
+                                              cases[i].secret, cases[i].len,
+                                              0, 0);
+        int rc = mp_client_connect_wait(c, reason, sizeof reason);
+        mp_client_free(c);
+        cr_assert_eq(rc, cases[i].want, "case %zu (\"%s\", %zu): %s (%s)", i,
+                     cases[i].secret ? cases[i].secret : "NULL", cases[i].len,
+                     mp_strerror(rc), reason);
+    }
+    harness_stop(h);
+}
+
+/* A client whose format an auto listener does not speak (no gob
+ * translator here) is told so by the broker's line, and gets
+ * MP_ERR_FORMAT with that line, not a bare "connection lost". */
+Test(client, format_the_listener_does_not_speak)
+{
+    struct harness *h = harness_start(
+        MPT_AUTH_ALLOW_ALL
+        "listeners = ( { address = \"127.0.0.1\"; port = 0; translator = \"auto\"; } );\n");
+    const char *addr = address_of(h, 0);
+    const char *line = "\"mpbroker: unknown wire format; this listener speaks: "
+                       "json, binary\"";
+    char reason[512] = "";
+
+    struct mp_client *c = client_new_full(NULL, addr, "gob", "gopher", SECRET,
+                                          strlen(SECRET), 0, 0);
+    int rc = mp_client_connect_wait(c, reason, sizeof reason);
+    cr_assert_eq(rc, MP_ERR_FORMAT, "%s (%s)", mp_strerror(rc), reason);
+    cr_assert_not_null(strstr(mp_strerror(rc), "wire format"), "%s",
+                       mp_strerror(rc));
+    cr_assert_not_null(strstr(reason, "does not speak gob"), "%s", reason);
+    cr_assert_not_null(strstr(reason, line), "%s", reason);
+    cr_assert_str_eq(mp_client_lost_reason(c), reason);
+    mp_client_free(c);
+
+    /* attached, through the ready callback; no lost callback */
+    struct ready r = { 0 };
+    struct lost l = { 0 };
+    c = client_new_full(base, addr, "gob", "gopher", SECRET, strlen(SECRET),
+                        0, 0);
+    mp_client_on_lost(c, on_lost, &l);
+    cr_assert_eq(mp_client_connect(c, on_ready, &r), MP_OK);
+    WAIT(r.calls > 0, "no login outcome");
+    cr_assert_eq(r.status, MP_ERR_FORMAT, "%s (%s)", mp_strerror(r.status),
+                 r.reason);
+    cr_assert_not_null(strstr(r.reason, line), "%s", r.reason);
+    drain();
+    mp_client_free(c);
+    cr_assert_eq(r.calls, 1);
+    cr_assert_eq(l.calls, 0);
+
+    /* the formats it speaks still log in there */
+    c = client_new_full(NULL, addr, "json", "jo", SECRET, strlen(SECRET), 0, 0);
+    rc = mp_client_connect_wait(c, reason, sizeof reason);
+    cr_assert_eq(rc, MP_OK, "%s (%s)", mp_strerror(rc), reason);
+    mp_client_free(c);
+    cr_assert(harness_wait_log(h, "not a known wire format", mpt_ms(MPT_MSG_MS)));
+    harness_stop(h);
+}
+
+/* An invalid name of one's own: MP_ERR_NAME, whose text says what a name
+ * must be. */
+Test(client, invalid_own_name)
+{
+    struct mp_client_options o = MP_CLIENT_OPTIONS_INIT;
+    const char *names[] = { "a:b", "", "tab\there" };
+    int err = 0;
+
+    o.address = "tcp:127.0.0.1:1";
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        o.name = names[i];
+        cr_assert_null(mp_client_new(base, &o, &err), "\"%s\" accepted", names[i]);
+        cr_assert_eq(err, MP_ERR_NAME, "\"%s\": %s", names[i], mp_strerror(err));
+    }
+    cr_assert_not_null(strstr(mp_strerror(MP_ERR_NAME), "invalid client name"));
+    cr_assert_not_null(strstr(mp_strerror(MP_ERR_NAME), "':'"));
+}
+
 static void auth_failure(const char *fmt)
 {
     struct harness *h = start_passwd("");
