@@ -888,8 +888,13 @@ int mp_client_connect_wait(struct mp_client *c, char *reason,
 {
     int rc = mp_client_connect(c, wait_ready, NULL);
 
-    if (rc != MP_OK)
+    if (rc != MP_OK) {
+        /* MP_ERR_ADDRESS says why in lost_reason. */
+        if (c != NULL && reason != NULL && reason_len > 0)
+            snprintf(reason, reason_len, "%s",
+                     rc == MP_ERR_ADDRESS ? c->lost_reason : "");
         return rc;
+    }
     c->waiting = true;
     c->wait_done = false;
     /* The login timer is always pending until the outcome, so each

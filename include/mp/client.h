@@ -136,9 +136,12 @@ struct mp_client_options {
     size_t max_message_size; /* bytes of one encoded message we send;
                                 0 = 1048576, the broker's default. What
                                 we receive may be larger: the broker
-                                checks the sender's encoding, and JSON
-                                grows binary data by a third, so up to
-                                4/3 of this plus 1 KiB is accepted */
+                                checks the sender's encoding, puts the
+                                sender's name in, and encodes for us, so
+                                a message of up to this + 255 + 1024
+                                bytes is accepted in binary and gob, and
+                                in JSON (base64 data, escaped names) up
+                                to 4/3 of this + 6 * 510 + 1028 */
     unsigned connect_timeout_ms; /* connect (every address) + TLS + login;
                                     0 = 10000 */
 
@@ -147,9 +150,11 @@ struct mp_client_options {
     size_t max_queued;       /* memory (bytes) that messages waiting to
                                 reach the broker may hold - their bytes
                                 plus a per-message overhead of 48 bytes,
-                                or 256 for one over 4 KiB - past which
-                                mp_conn_send() and mp_client_open() fail
-                                with MP_ERR_WOULD_BLOCK; 0 = 16 MiB. A
+                                and 256 more for one over 4 KiB or sent
+                                with mp_conn_send_take() (a block of its
+                                own) - past which mp_conn_send() and
+                                mp_client_open() fail with
+                                MP_ERR_WOULD_BLOCK; 0 = 16 MiB. A
                                 message is always accepted into an empty
                                 queue, so a single one may exceed it.
                                 The library's own answers (ConnAck,
@@ -287,7 +292,8 @@ int mp_client_connect_wait(struct mp_client *c, char *reason,
  * in attached mode (dispatch your own event_base). */
 int mp_client_run(struct mp_client *c);
 
-/* Make mp_client_run() (or mp_client_connect_wait()) return soon. */
+/* Make mp_client_run() (or mp_client_connect_wait(), which then returns
+ * MP_ERR_STATE: the login goes on, its outcome unreported) return soon. */
 void mp_client_stop(struct mp_client *c);
 
 /* The event_base the client runs on (the caller's, or its own). */
@@ -375,12 +381,14 @@ void mp_conn_set_callbacks(struct mp_conn *conn, mp_message_cb on_message,
  * Returns MP_OK once it is queued, MP_ERR_TOO_BIG if its encoding would
  * exceed max_message_size, MP_ERR_WOULD_BLOCK if max_queued bytes already
  * wait for the broker (nothing was queued: retry from on_drained),
- * MP_ERR_CLOSED if the broker is gone.
+ * MP_ERR_CLOSED if the broker is gone or conn is in its on_close,
+ * MP_ERR_INVALID for a NULL conn, or NULL data with a length.
  */
 int mp_conn_send(struct mp_conn *conn, const void *data, size_t len);
 
 /*
- * Send without a copy where the format allows (binary): the library owns
+ * Send without a copy where the format allows (binary; gob for data over
+ * about 2 KiB; JSON copies, in base64): the library owns
  * `data` from this call on and calls free_fn(data, len, free_arg) once it
  * no longer needs it - immediately, or after the bytes left the socket.
  * free_fn is called on every outcome, errors included (free_fn may be
