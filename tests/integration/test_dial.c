@@ -216,9 +216,9 @@ static const char *broker_address(struct harness *h, size_t listener,
  * The tests
  */
 
-/* The first address refuses, the second is the broker: logged in, at
- * once (a refusal starts the next attempt without waiting). The library
- * used to try the first address only. */
+/* The first address refuses, the second is the broker: logged in. The
+ * library used to try the first address only. (That the refusal starts
+ * the next attempt at once is timed below, with a black hole first.) */
 Test(dial, refused_first_address_then_the_broker)
 {
     struct harness *h = harness_start(MPT_AUTH_ALLOW_ALL LISTEN_BINARY);
@@ -230,9 +230,6 @@ Test(dial, refused_first_address_then_the_broker)
     struct attempt a = dial(broker_address(h, 0, "tcp", MULTI), (struct login_opts){ 0 });
     cr_assert_gt(mpt_fake_resolve_calls(), 0, "the fake resolver was not asked");
     cr_assert_eq(a.status, MP_OK, "%s (%s)", mp_strerror(a.status), a.reason);
-    cr_assert_lt(a.took_ms, mpt_ms(ATTEMPT_DELAY_MS - 50),
-                 "took %lld ms: the refusal did not start the next attempt "
-                 "at once", a.took_ms);
     close(closed_fd);
     harness_stop(h);
 }
