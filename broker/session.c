@@ -681,6 +681,21 @@ static bool pick_translator(struct session *s, const unsigned char *buf,
         undecided |= r < 0;
     }
     if (!undecided) {
+        /* Say it in words before closing, or the client sees only a
+         * closed socket while the reason is in our log: one line, of
+         * bounded length (this is before authentication), listing the
+         * formats this listener speaks (doc/protocol.md). */
+        char line[256] = "mpbroker: unknown wire format; this listener speaks:";
+        size_t n = strlen(line);
+        for (size_t i = 0; i < set->n_translators; i++) {
+            int w = snprintf(line + n, sizeof line - n - 1, "%s %s",
+                             i > 0 ? "," : "", set->translators[i].name);
+            if (w < 0 || (size_t)w >= sizeof line - n - 1)
+                break; /* what does not fit is left out */
+            n += (size_t)w;
+        }
+        line[n++] = '\n';
+        bufferevent_write(s->bev, line, n);
         if (client_log_allowed(s->broker, s))
             log_notice("closing connection from %s: not a known wire format "
                        "(first byte 0x%02x)", s->peer, buf[0]);

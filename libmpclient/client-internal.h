@@ -13,6 +13,8 @@
 #include <mp/client.h>
 #include <mp/plugin.h>
 
+#include "dialer.h"
+
 struct bufferevent;
 struct event;
 struct evbuffer;
@@ -21,9 +23,14 @@ struct out_record;
 struct hashmap;
 struct ssl_ctx_st;
 
+/* Room for a reason: "cannot connect to HOST:PORT: tried" and up to
+ * MP_DIAL_MAX addresses with what became of each. */
+#define MP_REASON_MAX 1024
+
 enum client_state {
     CLIENT_NEW,            /* created, not connecting yet */
-    CLIENT_CONNECTING,     /* TCP/Unix connect in progress */
+    CLIENT_CONNECTING,     /* TCP/Unix connect (the dialer), then the
+                              TLS handshake, in progress */
     CLIENT_AUTHENTICATING, /* Auth sent, waiting for AuthOk */
     CLIENT_READY,          /* logged in */
     CLIENT_CLOSING,        /* mp_client_disconnect(): flushing, waiting
@@ -59,8 +66,12 @@ struct mp_client {
     unsigned idle_timeout_ms; /* 0: none */
     unsigned max_incoming_conns;
     unsigned incoming_conns;  /* open connections peers opened */
+    const char *format_name;  /* "binary", "json" or "gob" (static) */
     struct ssl_ctx_st *tls_ctx; /* "tls:" addresses only */
     char *tls_server_name;
+    char tls_host[256];       /* HOST of a "tls:" address, to verify */
+    struct mp_dialer *dialer; /* while the TCP/Unix connect is under way */
+    bool input_ended;         /* the broker closed its side */
     bool send_blocked;        /* a send got MP_ERR_WOULD_BLOCK for the
                                  client's whole queue */
     unsigned blocked_conns;   /* connections with send_blocked */
@@ -78,10 +89,10 @@ struct mp_client {
     bool outq_tail_is_block;  /* the output ends with a reference chain */
     struct evbuffer_cb_entry *outq_cb;
     struct event *notify;     /* drained callbacks, resuming input */
-    char lost_reason[256];    /* why the broker connection was lost */
+    char lost_reason[MP_REASON_MAX];    /* why the broker connection was lost */
     struct event *timer;      /* connect/login timeout, deferred errors */
     int deferred_error;       /* reported by the timer when non-zero */
-    char deferred_reason[256]; /* ... with this reason, if not empty */
+    char deferred_reason[MP_REASON_MAX]; /* ... with this reason, if not empty */
     char tls_error[256];      /* why the TLS context could not be made */
 
     mp_ready_cb ready_cb;
@@ -99,7 +110,7 @@ struct mp_client {
     bool waiting;             /* inside mp_client_connect_wait() */
     bool wait_done;
     int wait_status;
-    char wait_reason[256];
+    char wait_reason[MP_REASON_MAX];
 };
 
 enum conn_state {
@@ -132,17 +143,19 @@ struct mp_conn {
     struct mp_conn *prev, *next;
 };
 
-/* A parsed broker address. */
+/* A parsed broker address, resolved: the sockets to try (dialer.h). */
 struct mp_address {
-    struct sockaddr_storage sa;
-    socklen_t len;
+    bool is_unix;  /* "unix:PATH" */
     bool tls;      /* "tls:HOST:PORT" */
     char host[256]; /* TCP and TLS: HOST, without brackets */
+    struct mp_sockaddr addrs[MP_DIAL_MAX]; /* in the resolver's order */
+    size_t n_addrs;
 };
 
-/* address.c: parse "tcp:HOST:PORT" / "tls:HOST:PORT" / "unix:PATH".
- * Returns MP_OK or MP_ERR_ADDRESS. */
-int mp_address_parse(const char *address, struct mp_address *a);
+/* address.c: parse "tcp:HOST:PORT" / "tls:HOST:PORT" / "unix:PATH" and
+ * resolve HOST. Returns MP_OK, or MP_ERR_ADDRESS with why in err. */
+int mp_address_parse(const char *address, struct mp_address *a, char *err,
+                     size_t errlen);
 
 /* tls.c: a client TLS context from the options (c->tls_ctx), created when
  * the address is "tls:"; MP_OK, MP_ERR_TLS (reason in c->wait_reason is
@@ -150,9 +163,11 @@ int mp_address_parse(const char *address, struct mp_address *a);
 int mp_tls_context_new(struct mp_client *c, const struct mp_client_options *o,
                        char *err, size_t errlen);
 void mp_tls_context_free(struct mp_client *c);
-/* A connecting TLS bufferevent verifying `host` (or tls_server_name). */
+/* A TLS bufferevent on the connected socket fd, starting the handshake
+ * and verifying `host` (or tls_server_name). It owns fd; NULL if it could
+ * not be made (fd is then still the caller's). */
 struct bufferevent *mp_tls_bufferevent_new(struct mp_client *c,
-                                           const char *host);
+                                           const char *host, int fd);
 /* OpenSSL's reason a TLS bufferevent failed, or false if it was not TLS. */
 bool mp_tls_error(struct bufferevent *bev, char *buf, size_t len);
 /* Hand queued output to the kernel through TLS without waiting, then send

@@ -204,6 +204,8 @@ static void finish_login(struct mp_client *c, int status, const char *reason)
         set_idle_timeout(c);
     } else {
         c->state = CLIENT_DONE;
+        mp_dialer_free(c->dialer);
+        c->dialer = NULL;
         release_bev(c);
         /* Nothing left to run: let mp_client_run() return. */
         if (c->own_base)
@@ -295,6 +297,51 @@ size_t client_receive_limit(const struct mp_client *c)
     return max + MP_NAME_MAX + 1024;
 }
 
+/*
+ * An "auto" listener that recognises none of its formats in what we sent
+ * writes one line, "mpbroker: unknown wire format; this listener speaks:
+ * json, binary\n", and closes (doc/protocol.md). The line comes where
+ * the login answer is due, and no answer of any format starts so: binary
+ * frames start with 0x00, JSON with '{', and gob's first message defines
+ * a type (a negative type id, 0xff..., after its length byte).
+ * MP_DECODE_OK: it was the line, and the login failed with MP_ERR_FORMAT;
+ * MP_DECODE_NEED_MORE: it may be; MP_DECODE_ERROR: it is not.
+ */
+enum { REFUSAL_LINE_MAX = 512 };
+static const char refusal_prefix[] = "mpbroker: ";
+
+static enum mp_decode_status check_refusal(struct mp_client *c,
+                                           const unsigned char *buf,
+                                           size_t len)
+{
+    size_t prefix_len = sizeof refusal_prefix - 1;
+    const unsigned char *nl;
+    char line[REFUSAL_LINE_MAX + 1], reason[MP_REASON_MAX];
+    size_t n;
+
+    if (memcmp(buf, refusal_prefix, len < prefix_len ? len : prefix_len) != 0)
+        return MP_DECODE_ERROR;
+    if (len < prefix_len)
+        return c->input_ended ? MP_DECODE_ERROR : MP_DECODE_NEED_MORE;
+    nl = memchr(buf, '\n', len);
+    if (nl == NULL && len < REFUSAL_LINE_MAX && !c->input_ended)
+        return MP_DECODE_NEED_MORE;
+    n = nl != NULL ? (size_t)(nl - buf) : len;
+    if (n > REFUSAL_LINE_MAX)
+        n = REFUSAL_LINE_MAX;
+    /* Printable ASCII only: the text may end up on a terminal. */
+    for (size_t i = 0; i < n; i++)
+        line[i] = buf[i] >= 0x20 && buf[i] < 0x7f ? (char)buf[i] : '?';
+    while (n > 0 && line[n - 1] == '?' && buf[n - 1] == '\r')
+        n--;
+    line[n] = '\0';
+    snprintf(reason, sizeof reason,
+             "the broker does not speak %s on this listener: \"%s\"",
+             c->format_name, line);
+    connection_failed(c, MP_ERR_FORMAT, reason);
+    return MP_DECODE_OK;
+}
+
 /* Decode and handle one message; false when the loop must stop. */
 static bool process_one(struct mp_client *c)
 {
@@ -321,6 +368,9 @@ static bool process_one(struct mp_client *c)
     if (len == 0)
         return false;
     buf = evbuffer_pullup(in, -1);
+    if (c->state == CLIENT_AUTHENTICATING && buf != NULL &&
+        check_refusal(c, buf, len) != MP_DECODE_ERROR)
+        return false;
     memset(&msg, 0, sizeof msg);
     st = buf == NULL ? MP_DECODE_ERROR
                      : c->codec->decode(c->decode_stream, buf, len,
@@ -396,7 +446,7 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
     char tls_reason[200];
 
     if (what & BEV_EVENT_CONNECTED) {
-        set_socket_options(c, bufferevent_getfd(bev));
+        /* TLS only: the handshake is done. */
         send_auth(c);
         return;
     }
@@ -409,6 +459,8 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
         return;
     }
     /* Messages that arrived with the close (an AuthFailure) come first. */
+    if (what & BEV_EVENT_EOF)
+        c->input_ended = true;
     read_cb(bev, c);
     if ((c->state == CLIENT_CONNECTING || c->state == CLIENT_AUTHENTICATING) &&
         (what & BEV_EVENT_ERROR) && mp_tls_error(bev, tls_reason, sizeof tls_reason))
@@ -419,15 +471,49 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
         connection_failed(c, MP_ERR_BROKER_GONE, NULL);
 }
 
+/* HOST:PORT or PATH: the address without its "tcp:", "tls:" or "unix:". */
+static const char *target_of(const struct mp_client *c)
+{
+    const char *colon = strchr(c->address, ':');
+
+    return colon != NULL ? colon + 1 : c->address;
+}
+
+/* connect_timeout_ms ran out before the login was decided: say where it
+ * got to. */
+static void timeout_reason(const struct mp_client *c, char *buf, size_t len)
+{
+    char tried[MP_REASON_MAX - 256]; /* room for the rest of the text */
+
+    if (c->dialer != NULL) {
+        mp_dialer_describe(c->dialer, tried, sizeof tried);
+        snprintf(buf, len, "no connection to %s within %u ms: tried %s",
+                 target_of(c), c->connect_timeout_ms, tried);
+    } else if (c->state == CLIENT_CONNECTING) {
+        snprintf(buf, len, "no TLS handshake with %s within %u ms",
+                 target_of(c), c->connect_timeout_ms);
+    } else if (c->state == CLIENT_AUTHENTICATING) {
+        snprintf(buf, len, "no answer to the login from %s within %u ms",
+                 target_of(c), c->connect_timeout_ms);
+    } else {
+        buf[0] = '\0';
+    }
+}
+
 static void timer_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct mp_client *c = arg;
+    char reason[MP_REASON_MAX];
 
     (void)fd;
     (void)what;
-    connection_failed(c, c->deferred_error ? c->deferred_error
-                                           : MP_ERR_TIMEOUT,
-                      c->deferred_reason[0] ? c->deferred_reason : NULL);
+    if (c->deferred_error) {
+        connection_failed(c, c->deferred_error,
+                          c->deferred_reason[0] ? c->deferred_reason : NULL);
+        return;
+    }
+    timeout_reason(c, reason, sizeof reason);
+    connection_failed(c, MP_ERR_TIMEOUT, reason[0] ? reason : NULL);
 }
 
 /* Everything queued has left: half-close, so the broker reads to the end
@@ -504,8 +590,15 @@ static int copy_options(struct mp_client *c, const struct mp_client_options *o)
 {
     const char *format = o->format ? o->format : "binary";
 
-    if (o->name == NULL || mp_name_check(o->name, strlen(o->name)) != NULL ||
-        (o->secret == NULL && o->secret_len > 0) || o->address == NULL)
+    /* A NUL-terminated secret needs no length (o.secret = "demo"); an
+     * explicit one is for binary secrets. */
+    size_t secret_len = o->secret_len == 0 && o->secret != NULL
+                            ? strlen(o->secret)
+                            : o->secret_len;
+
+    if (o->name == NULL || mp_name_check(o->name, strlen(o->name)) != NULL)
+        return MP_ERR_NAME;
+    if ((o->secret == NULL && o->secret_len > 0) || o->address == NULL)
         return MP_ERR_INVALID;
     if (strcmp(format, "binary") == 0)
         c->codec = &mp_codec_binary;
@@ -515,15 +608,18 @@ static int copy_options(struct mp_client *c, const struct mp_client_options *o)
         c->codec = &mp_codec_gob;
     else
         return MP_ERR_INVALID;
+    c->format_name = c->codec == &mp_codec_binary ? "binary"
+                     : c->codec == &mp_codec_json ? "json"
+                                                  : "gob";
     c->name_len = strlen(o->name);
     memcpy(c->name, o->name, c->name_len + 1);
     c->address = strdup(o->address);
-    c->secret = malloc(o->secret_len ? o->secret_len : 1);
+    c->secret = malloc(secret_len ? secret_len : 1);
     if (c->address == NULL || c->secret == NULL)
         return MP_ERR_NOMEM;
-    if (o->secret_len > 0)
-        memcpy(c->secret, o->secret, o->secret_len);
-    c->secret_len = o->secret_len;
+    if (secret_len > 0)
+        memcpy(c->secret, o->secret, secret_len);
+    c->secret_len = secret_len;
     c->max_message_size =
         o->max_message_size ? o->max_message_size : DEFAULT_MAX_MESSAGE_SIZE;
     c->connect_timeout_ms = o->connect_timeout_ms ? o->connect_timeout_ms
@@ -662,6 +758,7 @@ void mp_client_free(struct mp_client *c)
         flush_output(c);
         release_bev(c);
     }
+    mp_dialer_free(c->dialer);
     if (c->timer != NULL)
         event_free(c->timer);
     outq_free(c);
@@ -702,42 +799,77 @@ static int deferred_failure(struct mp_client *c, mp_ready_cb cb, void *arg,
     return MP_OK;
 }
 
+/* The broker's socket is connected: put a bufferevent on it (TLS starts
+ * its handshake, and says BEV_EVENT_CONNECTED when done) and log in. */
+static int attach_socket(struct mp_client *c, evutil_socket_t fd)
+{
+    c->bev = c->tls_ctx != NULL
+                 ? mp_tls_bufferevent_new(c, c->tls_host, fd)
+                 : bufferevent_socket_new(c->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    if (c->bev == NULL) {
+        evutil_closesocket(fd);
+        return MP_ERR_NOMEM;
+    }
+    if (outq_attach(c) != MP_OK) {
+        bufferevent_free(c->bev);
+        c->bev = NULL;
+        return MP_ERR_NOMEM;
+    }
+    set_socket_options(c, fd);
+    bufferevent_setcb(c->bev, read_cb, NULL, event_cb, c);
+    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    if (c->tls_ctx == NULL)
+        send_auth(c);
+    return MP_OK;
+}
+
+/* The dialer's outcome: a connected socket, or what every address gave. */
+static void dialed(int fd, const char *why, void *arg)
+{
+    struct mp_client *c = arg;
+    char reason[MP_REASON_MAX];
+    int rc;
+
+    mp_dialer_free(c->dialer);
+    c->dialer = NULL;
+    if (fd < 0) {
+        snprintf(reason, sizeof reason, "cannot connect to %s: tried %s",
+                 target_of(c), why);
+        connection_failed(c, MP_ERR_CONNECT, reason);
+        return;
+    }
+    rc = attach_socket(c, fd);
+    if (rc != MP_OK)
+        connection_failed(c, rc, NULL);
+}
+
 int mp_client_connect(struct mp_client *c, mp_ready_cb cb, void *arg)
 {
     struct mp_address a;
+    char err[MP_REASON_MAX / 2];
     int rc;
 
     if (c == NULL)
         return MP_ERR_INVALID;
     if (c->state != CLIENT_NEW)
         return MP_ERR_STATE;
-    rc = mp_address_parse(c->address, &a);
-    if (rc != MP_OK)
+    rc = mp_address_parse(c->address, &a, err, sizeof err);
+    if (rc != MP_OK) {
+        snprintf(c->lost_reason, sizeof c->lost_reason, "%s: %s", c->address,
+                 err);
         return rc;
+    }
     if (a.tls && c->tls_ctx == NULL)
         return deferred_failure(c, cb, arg, MP_ERR_TLS);
-    c->bev = a.tls ? mp_tls_bufferevent_new(c, a.host)
-                   : bufferevent_socket_new(c->base, -1, BEV_OPT_CLOSE_ON_FREE);
-    if (c->bev == NULL)
+    snprintf(c->tls_host, sizeof c->tls_host, "%s", a.host);
+    /* Every address is tried, and the outcome comes from the loop. */
+    c->dialer = mp_dialer_new(c->base, a.addrs, a.n_addrs, dialed, c);
+    if (c->dialer == NULL)
         return MP_ERR_NOMEM;
-    if (outq_attach(c) != MP_OK) {
-        bufferevent_free(c->bev);
-        c->bev = NULL;
-        return MP_ERR_NOMEM;
-    }
     c->ready_cb = cb;
     c->ready_arg = arg;
     c->state = CLIENT_CONNECTING;
-    bufferevent_setcb(c->bev, read_cb, NULL, event_cb, c);
-    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
     set_timer(c, c->connect_timeout_ms);
-    if (bufferevent_socket_connect(c->bev, (struct sockaddr *)&a.sa,
-                                   (int)a.len) != 0) {
-        /* Refused at once (e.g. no Unix socket there): the outcome still
-         * goes through cb, from the loop, as promised. */
-        c->deferred_error = MP_ERR_CONNECT;
-        set_timer(c, 0);
-    }
     return MP_OK;
 }
 
@@ -756,8 +888,13 @@ int mp_client_connect_wait(struct mp_client *c, char *reason,
 {
     int rc = mp_client_connect(c, wait_ready, NULL);
 
-    if (rc != MP_OK)
+    if (rc != MP_OK) {
+        /* MP_ERR_ADDRESS says why in lost_reason. */
+        if (c != NULL && reason != NULL && reason_len > 0)
+            snprintf(reason, reason_len, "%s",
+                     rc == MP_ERR_ADDRESS ? c->lost_reason : "");
         return rc;
+    }
     c->waiting = true;
     c->wait_done = false;
     /* The login timer is always pending until the outcome, so each

@@ -247,13 +247,14 @@ int mp_client_open(struct mp_client *c, const char *peer,
     struct mp_conn *conn;
     int rc;
 
-    if (c == NULL || peer == NULL || protocol == NULL ||
-        mp_name_check(peer, strlen(peer)) != NULL)
+    if (c == NULL || peer == NULL || protocol == NULL)
         return MP_ERR_INVALID;
+    if (mp_name_check(peer, strlen(peer)) != NULL)
+        return MP_ERR_NAME;
     /* Both ends of a connection to oneself would share one id, and the
      * two directions could not be told apart. */
     if (strcmp(peer, c->name) == 0)
-        return MP_ERR_INVALID;
+        return MP_ERR_SELF;
     if (c->state != CLIENT_READY)
         return MP_ERR_STATE;
     /* As the original client: "<name>:<lowercase hex counter>". */

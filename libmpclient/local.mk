@@ -8,6 +8,7 @@ libmpclient_libmpclient_la_SOURCES = \
 	libmpclient/conn.c \
 	libmpclient/outq.c \
 	libmpclient/address.c \
+	libmpclient/dialer.c libmpclient/dialer.h \
 	libmpclient/tls.c \
 	libmpclient/strerror.c
 libmpclient_libmpclient_la_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) \

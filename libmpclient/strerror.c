@@ -22,6 +22,12 @@ static const char *const error_texts[] = {
     [15] = "the peer left",
     [16] = "too much queued for the broker; retry when drained",
     [17] = "TLS failed",
+    [18] = "the broker's listener does not speak this wire format; use a "
+           "format the listener speaks",
+    [19] = "invalid client name: a name must be 1 to 255 bytes of UTF-8, "
+           "with no ':' and no control character",
+    [20] = "cannot open a connection to yourself: open it to another "
+           "client's name",
 };
 
 const char *mp_strerror(int error)

@@ -122,18 +122,20 @@ static int expect_name(SSL *ssl, const char *host)
 }
 
 struct bufferevent *mp_tls_bufferevent_new(struct mp_client *c,
-                                           const char *host)
+                                           const char *host, int fd)
 {
     SSL *ssl = SSL_new(c->tls_ctx);
     struct bufferevent *bev;
 
     if (ssl == NULL)
         return NULL;
+    /* The name, never the address the dialer connected to: a name that
+     * resolves to several addresses is verified the same on each. */
     if (expect_name(ssl, c->tls_server_name ? c->tls_server_name : host) != 0) {
         SSL_free(ssl);
         return NULL;
     }
-    bev = bufferevent_openssl_socket_new(c->base, -1, ssl,
+    bev = bufferevent_openssl_socket_new(c->base, fd, ssl,
                                          BUFFEREVENT_SSL_CONNECTING,
                                          BEV_OPT_CLOSE_ON_FREE);
     if (bev == NULL) {

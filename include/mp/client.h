@@ -10,8 +10,7 @@
  *     struct mp_client_options o = MP_CLIENT_OPTIONS_INIT;
  *     o.address = "tcp:127.0.0.1:7330";
  *     o.name = "alice";
- *     o.secret = "secret";
- *     o.secret_len = 6;
+ *     o.secret = "secret";     // NUL-terminated: secret_len may stay 0
  *     struct mp_client *c = mp_client_new(NULL, &o, &err);
  *     mp_client_handle(c, "echo", on_echo_connection, NULL);
  *     if (mp_client_connect_wait(c, reason, sizeof reason) == MP_OK)
@@ -83,6 +82,15 @@ enum mp_error {
                                      is full: retry after on_drained */
     MP_ERR_TLS = -17,             /* TLS setup or handshake failed (see
                                      reason) */
+    /* Since libmpclient 0.4 (before, these were MP_ERR_BROKER_GONE,
+     * MP_ERR_INVALID and MP_ERR_INVALID). */
+    MP_ERR_FORMAT = -18,          /* the broker's listener does not speak
+                                     the client's format (the reason
+                                     quotes the broker's line, which
+                                     names the formats it speaks) */
+    MP_ERR_NAME = -19,            /* an invalid client name: own or peer */
+    MP_ERR_SELF = -20,            /* mp_client_open() to the client's own
+                                     name */
 };
 
 /* A static, never NULL, text for an mp_error value. */
@@ -107,31 +115,46 @@ struct mp_client_options {
     size_t size;             /* sizeof(struct mp_client_options): set by
                                 MP_CLIENT_OPTIONS_INIT */
     const char *address;     /* "tcp:HOST:PORT" ("tcp:[::1]:7330"),
-                                "tls:HOST:PORT" or "unix:PATH"; a HOST name
-                                is resolved with getaddrinfo(), which may
-                                block */
+                                "tls:HOST:PORT" or "unix:PATH". A HOST
+                                name is resolved by mp_client_connect()
+                                with getaddrinfo(), which may block; every
+                                address it gives is tried (Happy Eyeballs,
+                                RFC 8305: families alternate, the next
+                                starts when one is refused or after 250 ms
+                                without an answer, the first to connect
+                                wins), all within connect_timeout_ms */
     const char *format;      /* "binary" (default when NULL), "json" or
                                 "gob" (Go's encoding/gob, as the
                                 original's Gob translator) */
-    const char *name;        /* the name to log in with */
-    const void *secret;      /* secret bytes (any, NUL included) */
+    const char *name;        /* the name to log in with: 1 to 255 bytes
+                                of UTF-8, no ':', no control character */
+    const void *secret;      /* the secret: a NUL-terminated string when
+                                secret_len is 0 (since 0.4; before, 0
+                                meant an empty secret), or secret_len
+                                bytes (any, NUL included) */
     size_t secret_len;
     size_t max_message_size; /* bytes of one encoded message we send;
                                 0 = 1048576, the broker's default. What
                                 we receive may be larger: the broker
-                                checks the sender's encoding, and JSON
-                                grows binary data by a third, so up to
-                                4/3 of this plus 1 KiB is accepted */
-    unsigned connect_timeout_ms; /* connect + login; 0 = 10000 */
+                                checks the sender's encoding, puts the
+                                sender's name in, and encodes for us, so
+                                a message of up to this + 255 + 1024
+                                bytes is accepted in binary and gob, and
+                                in JSON (base64 data, escaped names) up
+                                to 4/3 of this + 6 * 510 + 1028 */
+    unsigned connect_timeout_ms; /* connect (every address) + TLS + login;
+                                    0 = 10000 */
 
     /* Since libmpclient 0.2 (a program built against 0.1 passes a smaller
      * `size`, and these take their defaults). */
     size_t max_queued;       /* memory (bytes) that messages waiting to
                                 reach the broker may hold - their bytes
                                 plus a per-message overhead of 48 bytes,
-                                or 256 for one over 4 KiB - past which
-                                mp_conn_send() and mp_client_open() fail
-                                with MP_ERR_WOULD_BLOCK; 0 = 16 MiB. A
+                                and 256 more for one over 4 KiB or sent
+                                with mp_conn_send_take() (a block of its
+                                own) - past which mp_conn_send() and
+                                mp_client_open() fail with
+                                MP_ERR_WOULD_BLOCK; 0 = 16 MiB. A
                                 message is always accepted into an empty
                                 queue, so a single one may exceed it.
                                 The library's own answers (ConnAck,
@@ -178,8 +201,10 @@ struct mp_client_options {
 /*
  * Create a client. `base` is the caller's event_base, or NULL for a loop of
  * the client's own. Every string and the secret of `opts` are copied.
- * Returns NULL and sets *error (if error is not NULL) on failure.
- * Nothing is sent before mp_client_connect().
+ * Returns NULL and sets *error (if error is not NULL) on failure:
+ * MP_ERR_NAME (no or an invalid name), MP_ERR_INVALID (another bad
+ * option), MP_ERR_NOMEM. Nothing is sent, and the address is not
+ * resolved, before mp_client_connect().
  */
 struct mp_client *mp_client_new(struct event_base *base,
                                 const struct mp_client_options *opts,
@@ -198,9 +223,13 @@ void mp_client_free(struct mp_client *c);
 
 /*
  * Called once the login is decided: status MP_OK when logged in; otherwise
- * an mp_error and `reason` holds the broker's text for MP_ERR_AUTH, or
- * OpenSSL's for MP_ERR_TLS (valid during the call; NULL for other errors). After a failure the
- * client is disconnected and can only be freed.
+ * an mp_error and `reason` (valid during the call) says more, or is NULL:
+ * the broker's text for MP_ERR_AUTH, OpenSSL's for MP_ERR_TLS, the
+ * broker's line for MP_ERR_FORMAT, and for MP_ERR_CONNECT and
+ * MP_ERR_TIMEOUT the addresses tried and what each gave ("cannot connect
+ * to localhost:7330: tried ::1 (connection refused), 127.0.0.1
+ * (connection refused)"). After a failure the client is disconnected and
+ * can only be freed; mp_client_lost_reason() keeps the reason.
  */
 typedef void (*mp_ready_cb)(struct mp_client *c, int status,
                             const char *reason, void *arg);
@@ -220,10 +249,10 @@ typedef void (*mp_lost_cb)(struct mp_client *c, int status, void *arg);
 /* Set the lost callback (before or after connecting). */
 void mp_client_on_lost(struct mp_client *c, mp_lost_cb cb, void *arg);
 
-/* Why the broker connection was lost or the login failed, when the
- * library knows more than the error code ("undecodable input from the
- * broker: ..."); "" otherwise. Valid until the client is freed. (Since
- * 0.3.) */
+/* Why the broker connection was lost, the login failed or
+ * mp_client_connect() returned MP_ERR_ADDRESS, when the library knows
+ * more than the error code ("undecodable input from the broker: ...");
+ * "" otherwise. Valid until the client is freed. (Since 0.3.) */
 const char *mp_client_lost_reason(const struct mp_client *c);
 
 /* Called once a disconnect is complete (see mp_client_disconnect). */
@@ -241,17 +270,19 @@ typedef void (*mp_disconnected_cb)(struct mp_client *c, void *arg);
 int mp_client_disconnect(struct mp_client *c, mp_disconnected_cb cb,
                          void *arg);
 
-/* Start connecting and logging in; `cb` reports the outcome. Returns
- * MP_OK if the attempt started (the outcome then always comes through
- * cb), or an error (MP_ERR_ADDRESS, MP_ERR_STATE if already started). */
+/* Start connecting and logging in; `cb` reports the outcome. Resolves a
+ * HOST name first, with getaddrinfo() (it may block). Returns MP_OK if
+ * the attempt started (the outcome then always comes through cb), or an
+ * error (MP_ERR_ADDRESS, with mp_client_lost_reason() saying why;
+ * MP_ERR_STATE if already started). */
 int mp_client_connect(struct mp_client *c, mp_ready_cb cb, void *arg);
 
 /*
  * The blocking helper for simple programs: connect, log in, and return
  * once it is decided, dispatching the client's event_base meanwhile (in
  * attached mode that runs the caller's other events too). Returns MP_OK or
- * the error; on MP_ERR_AUTH the broker's reason is copied into
- * reason[0..reason_len) (reason may be NULL).
+ * the error; the ready callback's reason (see mp_ready_cb), or "", is
+ * copied into reason[0..reason_len) (reason may be NULL).
  */
 int mp_client_connect_wait(struct mp_client *c, char *reason,
                            size_t reason_len);
@@ -261,7 +292,8 @@ int mp_client_connect_wait(struct mp_client *c, char *reason,
  * in attached mode (dispatch your own event_base). */
 int mp_client_run(struct mp_client *c);
 
-/* Make mp_client_run() (or mp_client_connect_wait()) return soon. */
+/* Make mp_client_run() (or mp_client_connect_wait(), which then returns
+ * MP_ERR_STATE: the login goes on, its outcome unreported) return soon. */
 void mp_client_stop(struct mp_client *c);
 
 /* The event_base the client runs on (the caller's, or its own). */
@@ -319,9 +351,10 @@ typedef void (*mp_open_cb)(struct mp_conn *conn, int status, void *arg);
  * Open a connection to `peer` for `protocol` (both copied). Only once
  * logged in (MP_ERR_STATE otherwise). Returns MP_OK if the request was
  * sent - the outcome then always comes through cb, exactly once - or an
- * error (MP_ERR_INVALID for a bad peer name, ...).
+ * error (MP_ERR_NAME for an invalid peer name, MP_ERR_INVALID for a NULL
+ * one or a NULL protocol, ...).
  */
-/* (A client cannot open a connection to itself: MP_ERR_INVALID. Both ends
+/* (A client cannot open a connection to itself: MP_ERR_SELF. Both ends
  * would share one id, and the directions could not be told apart.) */
 int mp_client_open(struct mp_client *c, const char *peer,
                    const char *protocol, mp_open_cb cb, void *arg);
@@ -348,12 +381,14 @@ void mp_conn_set_callbacks(struct mp_conn *conn, mp_message_cb on_message,
  * Returns MP_OK once it is queued, MP_ERR_TOO_BIG if its encoding would
  * exceed max_message_size, MP_ERR_WOULD_BLOCK if max_queued bytes already
  * wait for the broker (nothing was queued: retry from on_drained),
- * MP_ERR_CLOSED if the broker is gone.
+ * MP_ERR_CLOSED if the broker is gone or conn is in its on_close,
+ * MP_ERR_INVALID for a NULL conn, or NULL data with a length.
  */
 int mp_conn_send(struct mp_conn *conn, const void *data, size_t len);
 
 /*
- * Send without a copy where the format allows (binary): the library owns
+ * Send without a copy where the format allows (binary; gob for data over
+ * about 2 KiB; JSON copies, in base64): the library owns
  * `data` from this call on and calls free_fn(data, len, free_arg) once it
  * no longer needs it - immediately, or after the bytes left the socket.
  * free_fn is called on every outcome, errors included (free_fn may be

@@ -984,10 +984,11 @@ Test(client, new_rejects_bad_options)
     cr_assert_null(mp_client_new(NULL, NULL, NULL), "NULL options accepted");
     mp_client_free(NULL);
 
-    /* An unknown format or no name: refused by mp_client_new or, at the
-     * latest, by connecting - with MP_ERR_INVALID either way. */
+    /* An unknown format (MP_ERR_INVALID) or no name (MP_ERR_NAME):
+     * refused by mp_client_new or, at the latest, by connecting. */
     const char *formats[] = { "xml", "", "JSON-ish" };
     for (size_t i = 0; i < 4; i++) {
+        int want = i < 3 ? MP_ERR_INVALID : MP_ERR_NAME;
         o.address = "tcp:127.0.0.1:1";
         o.format = i < 3 ? formats[i] : "binary";
         o.name = i < 3 ? "alice" : NULL;
@@ -996,12 +997,12 @@ Test(client, new_rejects_bad_options)
         err = 0;
         struct mp_client *c = mp_client_new(NULL, &o, &err);
         if (c == NULL) {
-            cr_assert_eq(err, MP_ERR_INVALID, "case %zu: %s", i, mp_strerror(err));
+            cr_assert_eq(err, want, "case %zu: %s", i, mp_strerror(err));
             continue;
         }
         int rc = mp_client_connect_wait(c, NULL, 0);
         mp_client_free(c);
-        cr_assert_eq(rc, MP_ERR_INVALID, "case %zu (format %s, name %s): %s", i,
+        cr_assert_eq(rc, want, "case %zu (format %s, name %s): %s", i,
                      o.format, o.name ? o.name : "NULL", mp_strerror(rc));
     }
 }
@@ -1103,6 +1104,108 @@ static struct harness *start_passwd(const char *limits)
 }
 
 #define BAD_LOGIN "invalid name or secret"
+
+/* A NUL-terminated secret needs no secret_len (o.secret = "s3cret" alone
+ * used to send an empty secret); an explicit length still wins, for
+ * binary secrets. Each with a wrong variant, to show the secret is what
+ * decides. */
+Test(client, secret_length_is_optional)
+{
+    struct harness *h = start_passwd("");
+    const char *addr = address_of(h, lst("binary"));
+    char reason[128];
+    const struct {
+        const char *secret;
+        size_t len;
+        int want;
+    } cases[] = {
+        { "s3cret", 0, MP_OK },          /* up to the NUL */
+        { "s3cret!", 0, MP_ERR_AUTH },   /* ... all of it */
+        { "s3cret!", 6, MP_OK },         /* an explicit length wins */
+        { "s3cret", 5, MP_ERR_AUTH },
+        { "", 0, MP_ERR_AUTH },          /* empty */
+        { NULL, 0, MP_ERR_AUTH },
+    };
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct mp_client *c = client_new_full(NULL, addr, "binary", "alice",
+                                              cases[i].secret, cases[i].len,
+                                              0, 0);
+        int rc = mp_client_connect_wait(c, reason, sizeof reason);
+        mp_client_free(c);
+        cr_assert_eq(rc, cases[i].want, "case %zu (\"%s\", %zu): %s (%s)", i,
+                     cases[i].secret ? cases[i].secret : "NULL", cases[i].len,
+                     mp_strerror(rc), reason);
+    }
+    harness_stop(h);
+}
+
+/* A client whose format an auto listener does not speak (no gob
+ * translator here) is told so by the broker's line, and gets
+ * MP_ERR_FORMAT with that line, not a bare "connection lost". */
+Test(client, format_the_listener_does_not_speak)
+{
+    struct harness *h = harness_start(
+        MPT_AUTH_ALLOW_ALL
+        "listeners = ( { address = \"127.0.0.1\"; port = 0; translator = \"auto\"; } );\n");
+    const char *addr = address_of(h, 0);
+    const char *line = "\"mpbroker: unknown wire format; this listener speaks: "
+                       "json, binary\"";
+    char reason[512] = "";
+
+    struct mp_client *c = client_new_full(NULL, addr, "gob", "gopher", SECRET,
+                                          strlen(SECRET), 0, 0);
+    int rc = mp_client_connect_wait(c, reason, sizeof reason);
+    cr_assert_eq(rc, MP_ERR_FORMAT, "%s (%s)", mp_strerror(rc), reason);
+    cr_assert_not_null(strstr(mp_strerror(rc), "wire format"), "%s",
+                       mp_strerror(rc));
+    cr_assert_not_null(strstr(reason, "does not speak gob"), "%s", reason);
+    cr_assert_not_null(strstr(reason, line), "%s", reason);
+    cr_assert_str_eq(mp_client_lost_reason(c), reason);
+    mp_client_free(c);
+
+    /* attached, through the ready callback; no lost callback */
+    struct ready r = { 0 };
+    struct lost l = { 0 };
+    c = client_new_full(base, addr, "gob", "gopher", SECRET, strlen(SECRET),
+                        0, 0);
+    mp_client_on_lost(c, on_lost, &l);
+    cr_assert_eq(mp_client_connect(c, on_ready, &r), MP_OK);
+    WAIT(r.calls > 0, "no login outcome");
+    cr_assert_eq(r.status, MP_ERR_FORMAT, "%s (%s)", mp_strerror(r.status),
+                 r.reason);
+    cr_assert_not_null(strstr(r.reason, line), "%s", r.reason);
+    drain();
+    mp_client_free(c);
+    cr_assert_eq(r.calls, 1);
+    cr_assert_eq(l.calls, 0);
+
+    /* the formats it speaks still log in there */
+    c = client_new_full(NULL, addr, "json", "jo", SECRET, strlen(SECRET), 0, 0);
+    rc = mp_client_connect_wait(c, reason, sizeof reason);
+    cr_assert_eq(rc, MP_OK, "%s (%s)", mp_strerror(rc), reason);
+    mp_client_free(c);
+    cr_assert(harness_wait_log(h, "not a known wire format", mpt_ms(MPT_MSG_MS)));
+    harness_stop(h);
+}
+
+/* An invalid name of one's own: MP_ERR_NAME, whose text says what a name
+ * must be. */
+Test(client, invalid_own_name)
+{
+    struct mp_client_options o = MP_CLIENT_OPTIONS_INIT;
+    const char *names[] = { "a:b", "", "tab\there" };
+    int err = 0;
+
+    o.address = "tcp:127.0.0.1:1";
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        o.name = names[i];
+        cr_assert_null(mp_client_new(base, &o, &err), "\"%s\" accepted", names[i]);
+        cr_assert_eq(err, MP_ERR_NAME, "\"%s\": %s", names[i], mp_strerror(err));
+    }
+    cr_assert_not_null(strstr(mp_strerror(MP_ERR_NAME), "invalid client name"));
+    cr_assert_not_null(strstr(mp_strerror(MP_ERR_NAME), "':'"));
+}
 
 static void auth_failure(const char *fmt)
 {
@@ -1234,17 +1337,37 @@ Test(client, bad_addresses)
     }
 }
 
+/* The reason for MP_ERR_CONNECT: "cannot connect to TARGET: tried
+ * TARGET (WHY)" for an address of one socket. */
+static void check_connect_reason(const char *addr, const char *reason,
+                                 const char *why)
+{
+    char want[600];
+    const char *target = strchr(addr, ':') + 1;
+    const char *host_end = strrchr(target, ':');
+    bool is_unix = strncmp(addr, "unix:", 5) == 0;
+
+    snprintf(want, sizeof want, "cannot connect to %s: tried %.*s (%s)",
+             target, is_unix ? (int)strlen(target) : (int)(host_end - target),
+             target, why);
+    cr_assert_str_eq(reason, want, "%s: the reason", addr);
+}
+
 /* No broker: MP_ERR_CONNECT, through connect_wait and through the ready
  * callback (or, for a connect() that fails at once, from
- * mp_client_connect itself). */
-static void no_broker_case(const char *addr)
+ * mp_client_connect itself), with a reason saying what was tried and what
+ * it gave (`why`, strerror's text). */
+static void no_broker_case(const char *addr, const char *why)
 {
     struct mp_client *c = client_new_full(NULL, addr, "binary", "alice", SECRET,
                                           strlen(SECRET), 0, 0);
-    int rc = mp_client_connect_wait(c, NULL, 0);
+    char reason[512] = "unset";
+    int rc = mp_client_connect_wait(c, reason, sizeof reason);
 
-    mp_client_free(c);
     cr_assert_eq(rc, MP_ERR_CONNECT, "%s: connect_wait: %s", addr, mp_strerror(rc));
+    check_connect_reason(addr, reason, why);
+    check_connect_reason(addr, mp_client_lost_reason(c), why);
+    mp_client_free(c);
 
     struct ready r = { 0 };
     struct lost l = { 0 };
@@ -1255,7 +1378,8 @@ static void no_broker_case(const char *addr)
     if (rc == MP_OK) {
         WAIT(r.calls > 0, "%s: no outcome", addr);
         cr_assert_eq(r.status, MP_ERR_CONNECT, "%s: %s", addr, mp_strerror(r.status));
-        cr_assert(r.reason_null, "a reason for MP_ERR_CONNECT");
+        cr_assert(!r.reason_null, "MP_ERR_CONNECT without a reason");
+        check_connect_reason(addr, r.reason, why);
     } else {
         cr_assert_eq(rc, MP_ERR_CONNECT, "%s: connect: %s", addr, mp_strerror(rc));
     }
@@ -1278,7 +1402,7 @@ Test(client, no_broker_tcp)
     cr_assert(fd >= 0 && bind(fd, (struct sockaddr *)&sin, sizeof sin) == 0);
     cr_assert(getsockname(fd, (struct sockaddr *)&sin, &sl) == 0);
     snprintf(addr, sizeof addr, "tcp:127.0.0.1:%d", ntohs(sin.sin_port));
-    no_broker_case(addr);
+    no_broker_case(addr, "connection refused");
     close(fd);
 }
 
@@ -1289,7 +1413,7 @@ Test(client, no_broker_unix)
     struct sockaddr_un sun = { .sun_family = AF_UNIX };
 
     snprintf(addr, sizeof addr, "unix:%s", harness_path(h, "absent.sock"));
-    no_broker_case(addr);
+    no_broker_case(addr, "no such file or directory");
 
     /* a socket file nobody listens on */
     const char *path = harness_path(h, "deaf.sock");
@@ -1298,7 +1422,7 @@ Test(client, no_broker_unix)
     cr_assert(fd >= 0 && bind(fd, (struct sockaddr *)&sun, sizeof sun) == 0,
               "bind %s: %s", path, strerror(errno));
     snprintf(addr, sizeof addr, "unix:%s", path);
-    no_broker_case(addr);
+    no_broker_case(addr, "connection refused");
     close(fd);
     harness_free(h);
 }
@@ -1764,7 +1888,8 @@ static void open_no_such_client(const char *fmt)
     const char *names[] = { "", longname, "a:b", NULL };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         int rc = mp_client_open(alice, names[i], "echo", end_open, &bad);
-        cr_assert_eq(rc, MP_ERR_INVALID, "peer name \"%.20s\": %s",
+        cr_assert_eq(rc, names[i] ? MP_ERR_NAME : MP_ERR_INVALID,
+                     "peer name \"%.20s\": %s",
                      names[i] ? names[i] : "NULL", mp_strerror(rc));
     }
     int rc = mp_client_open(alice, "bob", NULL, end_open, &bad);
@@ -3508,7 +3633,10 @@ Test(client, open_to_itself_is_refused_at_once)
     struct harness *h = harness_start(MPT_AUTH_ALLOW_ALL MPT_LISTEN_JSON_BINARY);
     struct mp_client *c = join(h, "binary", "me");
 
-    cr_assert_eq(mp_client_open(c, "me", "x", NULL, NULL), MP_ERR_INVALID);
+    int rc = mp_client_open(c, "me", "x", NULL, NULL);
+    cr_assert_eq(rc, MP_ERR_SELF, "%s", mp_strerror(rc));
+    cr_assert_not_null(strstr(mp_strerror(rc), "yourself"), "%s",
+                       mp_strerror(rc));
     mp_client_free(c);
     harness_stop(h);
 }

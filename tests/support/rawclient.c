@@ -905,6 +905,27 @@ void rc_expect_eof(struct rc_client *c)
                  site(), rc_status_name(r), c->error);
 }
 
+void rc_expect_text_then_eof(struct rc_client *c, const char *text)
+{
+    long long deadline = mpt_now_ms() + mpt_ms(MPT_MSG_MS);
+    int r = RC_OK;
+
+    while (r == RC_OK)
+        r = fill(c, deadline - mpt_now_ms());
+    struct rc_buf b = { 0 };
+    describe_bytes(&b, c->in.p, c->in.len);
+    snprintf(describe_buf[0], sizeof describe_buf[0], "%s",
+             b.p ? (char *)b.p : "?");
+    free(b.p);
+    cr_assert_eq(r, RC_EOF, "%sexpected \"%s\" and the broker to close the "
+                 "socket, got %s %s after %s", site(), text,
+                 rc_status_name(r), c->error, describe_buf[0]);
+    cr_assert(c->in.len == strlen(text) &&
+                  memcmp(c->in.p, text, c->in.len) == 0,
+              "%sexpected \"%s\", got %s", site(), text, describe_buf[0]);
+    c->in.len = 0;
+}
+
 void rc_expect_closed(struct rc_client *c, int allowed)
 {
     struct rc_msg m;

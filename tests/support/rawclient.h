@@ -151,6 +151,10 @@ void rc_expect_meta(struct rc_client *c, unsigned meta, struct rc_msg *m);
 void rc_expect_line(struct rc_client *c, const char *line);
 /* Assert that the broker closes the socket, nothing being sent first. */
 void rc_expect_eof(struct rc_client *c);
+/* Assert that the broker sends exactly `text` (raw bytes, no message
+ * format: the line an auto listener writes for an unknown format) and
+ * then closes the socket. */
+void rc_expect_text_then_eof(struct rc_client *c, const char *text);
 /* Assert that the broker closes the socket, optionally after one message
  * of meta `allowed` (e.g. WAT or AuthFailure with a reason). */
 void rc_expect_closed(struct rc_client *c, int allowed);
@@ -187,6 +191,7 @@ void rc_at(const char *file, int line);
 #define rc_expect_meta(...) RC_AT_(rc_expect_meta(__VA_ARGS__))
 #define rc_expect_line(...) RC_AT_(rc_expect_line(__VA_ARGS__))
 #define rc_expect_eof(...) RC_AT_(rc_expect_eof(__VA_ARGS__))
+#define rc_expect_text_then_eof(...) RC_AT_(rc_expect_text_then_eof(__VA_ARGS__))
 #define rc_expect_closed(...) RC_AT_(rc_expect_closed(__VA_ARGS__))
 #define rc_expect_auth_failure(...) RC_AT_(rc_expect_auth_failure(__VA_ARGS__))
 #define rc_login(...) RC_AT_(rc_login(__VA_ARGS__))
