@@ -85,6 +85,8 @@ int status_of(int error)
     case MP_OK:
         return ST_OK;
     case MP_ERR_INVALID:
+    case MP_ERR_NAME:
+    case MP_ERR_SELF:
         return ST_USAGE;
     case MP_ERR_AUTH:
         return ST_AUTH;
@@ -98,6 +100,7 @@ int status_of(int error)
     case MP_ERR_TIMEOUT:
     case MP_ERR_CLOSED:
     case MP_ERR_TLS:
+    case MP_ERR_FORMAT:
         return ST_BROKER;
     default:
         return ST_ERROR;
@@ -442,6 +445,9 @@ static void login_failed(struct app *a, int status, const char *reason)
         snprintf(hint, sizeof hint, " (is -f %s the format of the listener "
                  "at %s?)", c->format, c->address);
         break;
+    case MP_ERR_FORMAT:
+        snprintf(hint, sizeof hint, " (-f %s)", c->format);
+        break;
     case MP_ERR_CONNECT:
     case MP_ERR_ADDRESS:
     case MP_ERR_TIMEOUT:
@@ -523,7 +529,7 @@ static int make_client(struct app *a)
     explicit_bzero(c->secret, c->secret_len);
     if (a->client == NULL) {
         note("cannot create the client: %s", mp_strerror(err));
-        return err == MP_ERR_INVALID ? ST_USAGE : status_of(err);
+        return status_of(err);
     }
     mp_client_on_lost(a->client, on_lost, a);
     mp_client_on_drained(a->client, on_drained, a);

@@ -1633,6 +1633,33 @@ Test(mpcat, gob_format)
     harness_stop(h);
 }
 
+/* -f gob at an auto listener that has no gob translator: exit 5, and the
+ * one line names the formats the listener speaks and the option. */
+Test(mpcat, format_the_listener_lacks_exits_5_naming_its_formats)
+{
+    struct harness *h = harness_new();
+    char auto_addr[128];
+
+    harness_write_file(h, "auto.conf",
+        "plugin_dir = \"@PLUGIN_DIR@\"; allow_root = true;\n"
+        "translators = ( { name = \"json\"; module = \"translator_json.so\"; },\n"
+        "                { name = \"binary\"; module = \"translator_binary.so\"; } );\n"
+        MPT_AUTH_ALLOW_ALL
+        "listeners = ( { address = \"127.0.0.1\"; port = 0; translator = \"auto\"; } );\n");
+    harness_launch(h, harness_path(h, "auto.conf"));
+    cr_assert(harness_wait_ready(h, tmo(MPT_READY_MS)));
+    snprintf(auto_addr, sizeof auto_addr, "tcp:127.0.0.1:%d",
+             harness_listener(h, 0).port);
+    struct proc *p = spawn(ARGS("-a", auto_addr, "-f", "gob", "-n", "g",
+                                "listen", "x"), IN_NULL, NULL);
+    expect_exit(p, 5, tmo(MPT_EXIT_MS));
+    expect_err(p, "this listener speaks: json, binary");
+    expect_err(p, "(-f gob)");
+    cr_assert_eq(strchr(p->e.data, '\n'), p->e.data + p->e.len - 1,
+                 "one line: %s", p->e.data);
+    harness_stop(h);
+}
+
 /* ----------------------------------------------------------------------
  * Hostile brokers and peers that do not read (issue 13), with the fake
  * broker of tests/support/fakebroker.h
