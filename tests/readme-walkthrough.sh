@@ -41,6 +41,9 @@ esac
 say() { printf '==> %s\n' "$*" >&2; }
 
 work=$(mktemp -d /tmp/readme-walk.XXXXXX)
+# As a clone others can enter (/srv, /home/USER): the quick-start broker
+# runs as mpbroker and re-reads its files as that user.
+chmod 755 "$work"
 copy=$work/mpbroker
 user_existed=
 id mpbroker >/dev/null 2>&1 && user_existed=1

@@ -139,6 +139,40 @@ wait_for_line() {
     done
 }
 
+# first_closed_dir FILE: the first directory above FILE that the user
+# mpbroker cannot enter ("" when it can read FILE).
+first_closed_dir() {
+    runuser -u mpbroker -- test -r "$1" 2>/dev/null && return 0
+    d=$(dirname "$1")
+    closed=$d
+    while [ "$d" != / ]; do
+        runuser -u mpbroker -- test -x "$d" 2>/dev/null || closed=$d
+        d=$(dirname "$d")
+    done
+    echo "$closed"
+}
+
+# run_as_mpbroker_or_root: the shipped config drops root for the user
+# mpbroker, who must read the config, the password file and the plugins
+# again on a reload (SIGHUP; `mpbroker -t` checks it). A clone under a
+# directory mpbroker cannot enter (root's home is 0700) cannot be: the
+# quick-start broker then stays root (allow_root; it listens on loopback
+# only), and says how to avoid it.
+run_as_mpbroker_or_root() {
+    conf=$top/_install/etc/mpbroker.conf
+    closed=$(first_closed_dir "$top/_install/etc/mpbroker.passwd")
+    if [ -z "$closed" ]; then
+        sed -i -e 's|^# quickstart: user = "mpbroker";.*|user = "mpbroker";|' \
+            -e '/^allow_root = true; # quickstart/d' "$conf"
+        return 0
+    fi
+    say "the user mpbroker cannot enter $closed, so it could not re-read $top/_install on a reload: the quick-start broker runs as root (allow_root in $conf, loopback only); clone under a directory others can enter (e.g. /srv, /opt) to run it as mpbroker"
+    if grep -q '^user = "mpbroker";' "$conf"; then
+        sed -i 's|^user = "mpbroker";.*|# quickstart: user = "mpbroker"; (mpbroker cannot enter '"$closed"')\
+allow_root = true; # quickstart: the clone is not readable by mpbroker|' "$conf"
+    fi
+}
+
 cmd_run() {
     install_packages $build_packages
     bootstrap
@@ -157,6 +191,8 @@ cmd_run() {
     fi
     chgrp mpbroker "$top/_install/etc/mpbroker.passwd"
     chmod 640 "$top/_install/etc/mpbroker.passwd"
+    run_as_mpbroker_or_root
+
 
     log="$top/_install/mpbroker.log"
     : >"$log"
