@@ -48,6 +48,10 @@ copy=$work/mpbroker
 user_existed=
 id mpbroker >/dev/null 2>&1 && user_existed=1
 etc_existed=
+# The directories `make install` may create: those that are new are
+# removed after `make uninstall` (which leaves directories).
+dirs_before=$(mktemp /tmp/readme-walk-dirs.XXXXXX)
+find /usr/local -type d 2>/dev/null | sort >"$dirs_before"
 for f in /etc/mpbroker.conf /etc/mpbroker.passwd; do
     [ -e "$f" ] && etc_existed="$etc_existed $f"
 done
@@ -60,6 +64,9 @@ cleanup() {
     done
     pkill -TERM -f "^$copy/_install/sbin/mpbroker " 2>/dev/null
     [ -f "$copy/Makefile" ] && make -C "$copy" uninstall >/dev/null 2>&1
+    find /usr/local -type d 2>/dev/null | sort | comm -13 "$dirs_before" - |
+        sort -r | while read -r d; do rmdir "$d" 2>/dev/null; done
+    rm -f "$dirs_before"
     for f in /etc/mpbroker.conf /etc/mpbroker.passwd; do
         case " $etc_existed " in *" $f "*) ;; *) rm -f "$f" ;; esac
     done
