@@ -224,7 +224,10 @@ Test(auth, name_boundaries)
 /* ---------------------------------------------------------------------- */
 /* auth_passwd */
 
-static struct harness *start_passwd(const char *extra_auth)
+/* A broker with alice (s3cret) and bob (hunter2) in auth_passwd, then
+ * extra_auth in its authenticators and extra_conf after them. */
+static struct harness *start_alice_and_bob(const char *extra_auth,
+                                           const char *extra_conf)
 {
     struct harness *h = harness_new();
     char *alice = harness_passwd_entry("alice", "s3cret");
@@ -238,10 +241,16 @@ static struct harness *start_passwd(const char *extra_auth)
     snprintf(body, sizeof body,
              "%s"
              "authenticators = ( { module = \"auth_passwd.so\";"
-             " options = { file = \"@DIR@/mpbroker.passwd\"; }; }%s );\n",
-             MPT_LISTEN_JSON_BINARY, extra_auth);
+             " options = { file = \"@DIR@/mpbroker.passwd\"; }; }%s );\n"
+             "%s",
+             MPT_LISTEN_JSON_BINARY, extra_auth, extra_conf);
     harness_boot(h, body);
     return h;
+}
+
+static struct harness *start_passwd(const char *extra_auth)
+{
+    return start_alice_and_bob(extra_auth, "");
 }
 
 static void passwd_cases(enum rc_format f)
@@ -695,21 +704,10 @@ Test(auth, failed_logins_below_the_limit_do_not_block)
 /* alice (s3cret) and bob (hunter2) in auth_passwd, with `limits`. */
 static struct harness *start_throttled(const char *limits)
 {
-    struct harness *h = harness_new();
-    char *alice = harness_passwd_entry("alice", "s3cret");
-    char *bob = harness_passwd_entry("bob", "hunter2");
-    char text[1024], body[2048];
+    char conf[1024];
 
-    snprintf(text, sizeof text, "%s\n%s\n", alice, bob);
-    free(alice);
-    free(bob);
-    harness_write_file(h, "mpbroker.passwd", text);
-    snprintf(body, sizeof body,
-             "%sauthenticators = ( { module = \"auth_passwd.so\";"
-             " options = { file = \"@DIR@/mpbroker.passwd\"; }; } );\n"
-             "limits = { %s };\n", MPT_LISTEN_JSON_BINARY, limits);
-    harness_boot(h, body);
-    return h;
+    snprintf(conf, sizeof conf, "limits = { %s };\n", limits);
+    return start_alice_and_bob("", conf);
 }
 
 static void bad_login(struct harness *h, const char *name, const char *why)
