@@ -10,8 +10,8 @@
  * closing it or leaving the broker ends it too; either way chat exits (0).
  * Notices ("*** ...") go to stderr, so stdout holds the conversation only.
  *
- *     terminal 1:  ./chat -n bob
- *     terminal 2:  ./chat -n alice bob
+ *     terminal 1:  ./chat -n alice
+ *     terminal 2:  ./chat -n demo alice
  *
  * What it shows: a libmpclient client attached to the program's own
  * event_base, next to a libevent event on stdin, so that one thread waits
