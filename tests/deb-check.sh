@@ -189,6 +189,9 @@ trap 'exit 1' INT TERM HUP
 
 start=$(date +%s)
 work=$(mktemp -d /tmp/deb-check.XXXXXX)
+# The broker runs as mpbroker and checks (mpbroker -t) that it can re-read
+# its files there after a reload.
+chmod 755 "$work"
 say "deb check: this installs and purges system packages, writes /etc/mpbroker.conf and may create the user mpbroker; all of it is undone on exit"
 packages_before=$(mktemp /tmp/deb-check-packages.XXXXXX)
 dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' 2>/dev/null |

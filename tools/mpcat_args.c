@@ -214,6 +214,8 @@ static bool set_secret(struct config *c, const void *bytes, size_t len)
     if (c->secret == NULL)
         return false;
     memcpy(c->secret, bytes, len);
+    /* libmpclient reads a secret of length 0 as a C string. */
+    ((char *)c->secret)[len] = '\0';
     c->secret_len = len;
     return true;
 }

@@ -130,8 +130,10 @@ struct mp_client_options {
                                 of UTF-8, no ':', no control character */
     const void *secret;      /* the secret: a NUL-terminated string when
                                 secret_len is 0 (since 0.4; before, 0
-                                meant an empty secret), or secret_len
-                                bytes (any, NUL included) */
+                                meant an empty secret, whatever secret
+                                pointed to: an empty secret is now NULL
+                                or ""), or secret_len bytes (any, NUL
+                                included) */
     size_t secret_len;
     size_t max_message_size; /* bytes of one encoded message we send;
                                 0 = 1048576, the broker's default. What
