@@ -78,7 +78,9 @@ struct client {
     const char *role;       /* for reports */
     char name[MP_NAME_MAX + 1];
     int fd;                 /* -1 once closed by the harness */
-    const struct mp_codec_ops *codec; /* NULL: expects no bytes at all */
+    const struct mp_codec_ops *codec; /* NULL: expects no bytes but the
+                                         refusal line of an auto listener */
+    bool refusal_seen;      /* got that line */
     void *stream;           /* decode stream for what the broker sends */
     struct fuzz_buf in, out;
     bool reading;           /* false: a slow client, the socket is left */
@@ -305,6 +307,30 @@ static void send_auth(struct client *c, const char *name)
     mp_message_clear(&msg);
 }
 
+/* A client whose format an auto listener cannot tell gets one line of at
+ * most 255 bytes naming the formats it speaks, then the close
+ * (broker/session.c pick_translator, doc/protocol.md); nothing else. */
+static void expect_refusal_line(struct client *c)
+{
+    static const char prefix[] =
+        "mpbroker: unknown wire format; this listener speaks: ";
+    size_t n = c->in.len < sizeof prefix - 1 ? c->in.len : sizeof prefix - 1;
+    const unsigned char *nl = memchr(c->in.bytes, '\n', c->in.len);
+
+    FUZZ_CHECK(!c->refusal_seen && memcmp(c->in.bytes, prefix, n) == 0,
+               "%s: the broker sent %zu bytes to a client it should have "
+               "closed at once after its refusal line", c->role, c->in.len);
+    if (nl == NULL) {
+        FUZZ_CHECK(c->in.len < 255, "%s: a refusal line over 255 bytes",
+                   c->role);
+        return;
+    }
+    FUZZ_CHECK((size_t)(nl - c->in.bytes) < 255,
+               "%s: a refusal line over 255 bytes", c->role);
+    c->refusal_seen = true;
+    fuzz_buf_consume(&c->in, (size_t)(nl - c->in.bytes) + 1);
+}
+
 /* Decode and hand over every whole message in c->in. */
 static void client_dispatch(struct client *c)
 {
@@ -314,8 +340,13 @@ static void client_dispatch(struct client *c)
         char err[200] = "";
         enum mp_decode_status st;
 
-        FUZZ_CHECK(c->codec != NULL, "%s: the broker sent %zu bytes to a "
-                   "client it should have closed at once", c->role, c->in.len);
+        if (c->codec == NULL) {
+            size_t before = c->in.len;
+            expect_refusal_line(c);
+            if (c->in.len == before)
+                return;
+            continue;
+        }
         memset(&msg, 0, sizeof msg);
         st = c->codec->decode(c->stream, c->in.bytes, c->in.len, SIZE_MAX,
                               &msg, &consumed, err, sizeof err);
