@@ -786,6 +786,28 @@ static char *rewrite_text(const char *text, size_t len, const char *name,
     return out;
 }
 
+/* The file a write to `path` replaces (symlinks followed), once `name`
+ * and `hash` (NULL: a deletion) are ones the broker would load. NULL,
+ * with err set, otherwise. The caller frees it. */
+static char *checked_target(const char *path, const char *name,
+                            const char *hash, char *err, size_t errlen)
+{
+    const char *why = mp_passwd_name_check(name, strlen(name));
+    bool legacy;
+    char *target;
+
+    if (why == NULL && hash != NULL)
+        why = hash_check(hash, strlen(hash), &legacy);
+    if (why != NULL) {
+        mp_set_error(err, errlen, "%s", why);
+        return NULL;
+    }
+    target = resolve_target(path);
+    if (target == NULL)
+        mp_set_error(err, errlen, "%s: %s", path, strerror(errno));
+    return target;
+}
+
 int mp_passwd_update(const char *path, const char *name, const char *hash,
                      char *err, size_t errlen)
 {
@@ -793,22 +815,12 @@ int mp_passwd_update(const char *path, const char *name, const char *hash,
     struct stat st;
     char *target = NULL, *text = NULL, *out = NULL;
     size_t len = 0, outlen;
-    bool exists = true, found, legacy;
-    const char *why;
+    bool exists = true, found;
     int rc = -1;
 
-    why = mp_passwd_name_check(name, strlen(name));
-    if (why == NULL && hash != NULL)
-        why = hash_check(hash, strlen(hash), &legacy);
-    if (why != NULL) {
-        mp_set_error(err, errlen, "%s", why);
+    target = checked_target(path, name, hash, err, errlen);
+    if (target == NULL)
         return -1;
-    }
-    target = resolve_target(path);
-    if (target == NULL) {
-        mp_set_error(err, errlen, "%s: %s", path, strerror(errno));
-        return -1;
-    }
     if (read_all(target, &text, &len, &st) < 0) {
         if (errno != ENOENT || hash == NULL) {
             mp_set_error(err, errlen, "%s: %s", path, strerror(errno));
@@ -850,23 +862,13 @@ int mp_passwd_create(const char *path, const char *name, const char *hash,
     size_t hlen = sizeof created_header - 1, name_len = strlen(name);
     size_t hash_len = strlen(hash), o = hlen;
     struct stat st;
-    bool exists = true, legacy;
-    const char *why;
+    bool exists = true;
     char *target, *out;
     int rc;
 
-    why = mp_passwd_name_check(name, name_len);
-    if (why == NULL)
-        why = hash_check(hash, hash_len, &legacy);
-    if (why != NULL) {
-        mp_set_error(err, errlen, "%s", why);
+    target = checked_target(path, name, hash, err, errlen);
+    if (target == NULL)
         return -1;
-    }
-    target = resolve_target(path);
-    if (target == NULL) {
-        mp_set_error(err, errlen, "%s: %s", path, strerror(errno));
-        return -1;
-    }
     /* An existing file is replaced whatever it holds (it may be the
      * broken file being started over), but keeps its mode and owner. */
     if (stat(target, &st) < 0) {
