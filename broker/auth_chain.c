@@ -65,7 +65,8 @@ static void set_reason(struct mp_auth_ticket *t, const char *reason)
     snprintf(t->reason, sizeof t->reason, "%s", reason ? reason : "");
 }
 
-/* Ask authenticators from t->index on; stops at a verdict or PENDING. */
+/* Ask authenticators from t->index on; stops at a verdict or PENDING.
+ * Authorizers share the list but take no part: no authenticate(). */
 static void run_chain(struct mp_auth_ticket *t)
 {
     struct session *s = t->session;
@@ -88,10 +89,12 @@ static void run_chain(struct mp_auth_ticket *t)
         };
         enum mp_auth_result r;
 
+        if (p->auth.authenticate == NULL)
+            continue;
         t->reason[0] = '\0';
         t->in_call = true;
-        r = p->desc->auth->authenticate(p->state, &req, t, t->reason,
-                                        sizeof t->reason);
+        r = p->auth.authenticate(p->state, &req, t, t->reason,
+                                 sizeof t->reason);
         t->in_call = false;
         t->reason[sizeof t->reason - 1] = '\0';
         if (t->answered_in_call) {
@@ -149,8 +152,8 @@ void auth_chain_cancel(struct session *s)
         return;
     p = &s->broker->plugins.authenticators[t->index];
     s->auth = NULL;
-    if (p->desc->auth->cancel != NULL)
-        p->desc->auth->cancel(p->state, t);
+    if (p->auth.cancel != NULL)
+        p->auth.cancel(p->state, t);
     ticket_free(t);
 }
 
@@ -213,4 +216,13 @@ int auth_chain_run_blocking(struct mp_auth_ticket *t, void (*work)(void *arg),
     default:
         return -1;
     }
+}
+
+struct plugin_services auth_chain_services(struct event_base *base)
+{
+    return (struct plugin_services){
+        .base = base,
+        .auth_done = auth_chain_done,
+        .run_blocking = auth_chain_run_blocking,
+    };
 }

@@ -11,6 +11,9 @@
 
 #include <mp/plugin.h>
 
+#include "plugin_loader.h"
+
+struct event_base;
 struct session;
 
 /* Start authenticating s (whose name is set) with `secret`, which is
@@ -38,5 +41,10 @@ void auth_chain_done(struct mp_auth_ticket *ticket,
 int auth_chain_run_blocking(struct mp_auth_ticket *ticket,
                             void (*work)(void *arg),
                             void (*done)(void *arg, int cancelled), void *arg);
+
+/* The services a broker lends its plugins (for plugins_load()): timers on
+ * `base`, and the two host functions above, so that logins a plugin
+ * answers come back to this chain. */
+struct plugin_services auth_chain_services(struct event_base *base);
 
 #endif

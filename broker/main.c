@@ -15,6 +15,7 @@
 
 #include <event2/event.h>
 
+#include "auth_chain.h"
 #include "auth_throttle.h"
 #include "sources.h"
 #include "broker.h"
@@ -187,6 +188,7 @@ static void hup_cb(evutil_socket_t sig, short what, void *arg)
 static int broker_setup(struct broker *b, const char *config_file,
                         bool quiet, struct errors *errs)
 {
+    struct plugin_services services;
     int rc;
 
     memset(b, 0, sizeof *b);
@@ -203,7 +205,8 @@ static int broker_setup(struct broker *b, const char *config_file,
         mp_log_set_level(b->conf.log_level);
     if (privileges_check(&b->conf, errs) != 0)
         rc = -1;
-    if (plugins_load(&b->plugins, &b->conf, b->base, errs) != 0)
+    services = auth_chain_services(b->base);
+    if (plugins_load(&b->plugins, &b->conf, &services, errs) != 0)
         rc = -1;
     return rc;
 }
@@ -266,8 +269,7 @@ static int check_only(const char *config_file)
     broker_setup(&b, config_file, true, &errs);
     if (b.conf.parsed) {
         check_tls(&b.conf, &errs);
-        uc = (struct user_check){.conf = &b.conf, .loaded = &b.plugins,
-                                 .base = b.base};
+        uc = (struct user_check){.conf = &b.conf, .loaded = &b.plugins};
         privileges_check_as_user(&b.conf, user_check_run, &uc, &errs);
     }
     rc = errors_any(&errs) ? EXIT_CONFIG : EXIT_OK;

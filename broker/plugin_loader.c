@@ -1,9 +1,11 @@
-/* plugin_loader.c - dlopen, ABI check, init and host side of mp_host. */
+/* plugin_loader.c - dlopen, ABI check, ops tables, init and the host side
+ * of mp_host (see plugin_loader.h). */
 #include "config.h"
 
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +13,6 @@
 
 #include <event2/event.h>
 
-#include "auth_chain.h"
 #include "log.h"
 #include "plugin_loader.h"
 
@@ -129,24 +130,13 @@ struct mp_timer {
     struct event *ev;
     void (*cb)(void *arg);
     void *arg;
-    struct loaded_plugin *owner;
-    struct mp_timer *prev, *next;
+    LIST_ENTRY(mp_timer) link; /* in the owner's `timers` */
     bool firing;
 };
 
-static void timer_unlink(struct mp_timer *t)
-{
-    if (t->prev != NULL)
-        t->prev->next = t->next;
-    else
-        t->owner->timers = t->next;
-    if (t->next != NULL)
-        t->next->prev = t->prev;
-}
-
 static void timer_destroy(struct mp_timer *t)
 {
-    timer_unlink(t);
+    LIST_REMOVE(t, link);
     event_free(t->ev);
     free(t);
 }
@@ -177,11 +167,7 @@ static struct mp_timer *host_timer_start(const struct mp_host *host,
         goto fail;
     t->cb = cb;
     t->arg = arg;
-    t->owner = p;
-    t->next = p->timers;
-    if (p->timers != NULL)
-        p->timers->prev = t;
-    p->timers = t;
+    LIST_INSERT_HEAD(&p->timers, t, link);
     return t;
 fail:
     if (t != NULL && t->ev != NULL)
@@ -199,7 +185,8 @@ static void host_timer_cancel(struct mp_timer *t)
     timer_destroy(t);
 }
 
-static void host_init(struct loaded_plugin *p, struct event_base *base)
+static void host_init(struct loaded_plugin *p,
+                      const struct plugin_services *services)
 {
     memset(&p->host, 0, sizeof p->host);
     p->host.abi = MP_PLUGIN_ABI;
@@ -208,11 +195,12 @@ static void host_init(struct loaded_plugin *p, struct event_base *base)
     p->host.option_string = option_string;
     p->host.option_int = option_int;
     p->host.option_bool = option_bool;
-    p->host.auth_done = auth_chain_done;
+    p->host.auth_done = services->auth_done;
     p->host.timer_start = host_timer_start;
     p->host.timer_cancel = host_timer_cancel;
-    p->host.run_blocking = auth_chain_run_blocking;
-    p->base = base;
+    p->host.run_blocking = services->run_blocking;
+    p->base = services->base;
+    LIST_INIT(&p->timers);
 }
 
 /* ------------------------------------------------------------------------
@@ -233,24 +221,92 @@ static bool reserved_empty(void *const *reserved, size_t n)
     return true;
 }
 
-/* Is the descriptor one this broker can use as `kind`? */
-static const char *descriptor_problem(const struct mp_plugin *d,
-                                      enum mp_plugin_kind kind)
+/* May a plugin of `kind` appear in the config list that loads `list`?
+ * Authorizers share the authenticators' list (see mp/plugin.h). */
+static bool kind_fits(enum mp_plugin_kind kind, enum mp_plugin_kind list)
 {
-    if (d->kind != kind)
-        return kind == MP_PLUGIN_TRANSLATOR ? "is not a translator plugin"
+    if (list == MP_PLUGIN_TRANSLATOR)
+        return kind == MP_PLUGIN_TRANSLATOR;
+    return kind == MP_PLUGIN_AUTHENTICATOR || kind == MP_PLUGIN_AUTHORIZER;
+}
+
+/* Is the descriptor one this broker can load from the list of `list`? */
+static const char *descriptor_problem(const struct mp_plugin *d,
+                                      enum mp_plugin_kind list)
+{
+    if (!kind_fits(d->kind, list))
+        return list == MP_PLUGIN_TRANSLATOR ? "is not a translator plugin"
                                             : "is not an authenticator plugin";
     if (d->name == NULL || d->version == NULL)
         return "has no name or version";
     if (!reserved_empty(d->reserved, sizeof d->reserved / sizeof d->reserved[0]))
         return "has non-NULL reserved fields";
-    if (kind == MP_PLUGIN_TRANSLATOR &&
-        (d->codec == NULL || d->codec->size == 0 || d->codec->decode == NULL ||
-         d->codec->encode == NULL))
-        return "has no decode/encode operations";
-    if (kind == MP_PLUGIN_AUTHENTICATOR &&
-        (d->auth == NULL || d->auth->size == 0 || d->auth->authenticate == NULL))
+    return NULL;
+}
+
+/*
+ * Copy a plugin's ops table into `full`, this broker's table of
+ * `full_size` bytes, zero-filled first. Only the `size` bytes the plugin
+ * declares are read, cut at `known` (this broker's reserved members, which
+ * stay NULL whatever a newer plugin has there) and down to whole members:
+ * an operation the plugin's header did not have reads as NULL, so callers
+ * never compare sizes.
+ */
+static void copy_ops(void *full, size_t full_size, const void *ops,
+                     size_t known)
+{
+    size_t declared;
+
+    memset(full, 0, full_size);
+    if (ops == NULL)
+        return;
+    memcpy(&declared, ops, sizeof declared); /* every table starts with it */
+    if (declared > known)
+        declared = known;
+    declared -= declared % sizeof(void (*)(void));
+    memcpy(full, ops, declared);
+}
+
+static const char *copy_auth_tables(struct loaded_plugin *p)
+{
+    copy_ops(&p->auth, sizeof p->auth, p->desc->auth,
+             offsetof(struct mp_auth_ops, reserved));
+    copy_ops(&p->authz, sizeof p->authz, p->desc->authz,
+             offsetof(struct mp_authz_ops, reserved));
+    if (p->desc->kind == MP_PLUGIN_AUTHORIZER) {
+        /* Not in the login chain, whatever its descriptor says. */
+        memset(&p->auth, 0, sizeof p->auth);
+        return p->authz.authorize_syn == NULL
+                   ? "has no authorize_syn operation"
+                   : NULL;
+    }
+    if (p->auth.authenticate == NULL)
         return "has no authenticate operation";
+    if (p->auth.authorize_syn != NULL) {
+        if (p->authz.authorize_syn != NULL)
+            return "has authorize_syn in both its auth and authz tables";
+        /* Built before mp_authz_ops: its hook goes where callers look. */
+        p->authz.authorize_syn = p->auth.authorize_syn;
+        p->auth.authorize_syn = NULL;
+    }
+    return NULL;
+}
+
+/* Fill p's ops tables from its descriptor (only the tables of its kind);
+ * NULL, or what is wrong with them. */
+static const char *copy_tables(struct loaded_plugin *p)
+{
+    if (p->desc->kind != MP_PLUGIN_TRANSLATOR)
+        return copy_auth_tables(p);
+    copy_ops(&p->codec, sizeof p->codec, p->desc->codec,
+             offsetof(struct mp_codec_ops, reserved));
+    if (p->codec.decode == NULL || p->codec.encode == NULL)
+        return "has no decode/encode operations";
+    /* The fast lane is both halves or neither. */
+    if (p->codec.decode_wire == NULL || p->codec.encode_wire == NULL) {
+        p->codec.decode_wire = NULL;
+        p->codec.encode_wire = NULL;
+    }
     return NULL;
 }
 
@@ -338,11 +394,12 @@ static int init_plugin(struct loaded_plugin *p, const struct plugin_conf *pc,
 
 static int load_one(struct loaded_plugin *p, const struct plugin_conf *pc,
                     enum mp_plugin_kind kind, const char *plugin_dir,
-                    struct event_base *base, struct errors *errs)
+                    const struct plugin_services *services,
+                    struct errors *errs)
 {
     const char *problem;
 
-    host_init(p, base);
+    host_init(p, services);
     if (pc->name != NULL) {
         p->name = p->name_copy = strdup(pc->name);
         if (p->name == NULL) {
@@ -359,6 +416,8 @@ static int load_one(struct loaded_plugin *p, const struct plugin_conf *pc,
     if (p->desc == NULL)
         return -1;
     problem = descriptor_problem(p->desc, kind);
+    if (problem == NULL)
+        problem = copy_tables(p);
     if (problem != NULL) {
         conf_setting_error(errs, module_setting(pc), "\"%s\" %s", pc->module,
                            problem);
@@ -373,7 +432,8 @@ static int load_one(struct loaded_plugin *p, const struct plugin_conf *pc,
 static int load_all(struct loaded_plugin **out, size_t *count,
                     const struct plugin_conf *confs, size_t n,
                     enum mp_plugin_kind kind, const char *plugin_dir,
-                    struct event_base *base, struct errors *errs)
+                    const struct plugin_services *services,
+                    struct errors *errs)
 {
     int rc = 0;
 
@@ -384,7 +444,9 @@ static int load_all(struct loaded_plugin **out, size_t *count,
         return -1;
     }
     for (size_t i = 0; i < n; i++) {
-        if (load_one(&(*out)[i], &confs[i], kind, plugin_dir, base, errs) != 0)
+        (*out)[i].translator_index = i; /* meaningful for translators */
+        if (load_one(&(*out)[i], &confs[i], kind, plugin_dir, services,
+                     errs) != 0)
             rc = -1;
         *count = i + 1;
     }
@@ -392,18 +454,17 @@ static int load_all(struct loaded_plugin **out, size_t *count,
 }
 
 int plugins_load(struct plugin_set *set, const struct broker_conf *conf,
-                 struct event_base *base, struct errors *errs)
+                 const struct plugin_services *services, struct errors *errs)
 {
     int rc = 0;
 
     memset(set, 0, sizeof *set);
+    set->services = *services;
     if (load_all(&set->translators, &set->n_translators, conf->translators,
                  conf->n_translators, MP_PLUGIN_TRANSLATOR, conf->plugin_dir,
-                 base, errs) != 0)
+                 services, errs) != 0)
         rc = -1;
-    if (load_all(&set->authenticators, &set->n_authenticators,
-                 conf->authenticators, conf->n_authenticators,
-                 MP_PLUGIN_AUTHENTICATOR, conf->plugin_dir, base, errs) != 0)
+    if (plugins_load_authenticators(set, conf, services, errs) != 0)
         rc = -1;
     return rc;
 }
@@ -412,8 +473,8 @@ static void unload_one(struct loaded_plugin *p)
 {
     if (p->initialized && p->desc->cleanup != NULL)
         p->desc->cleanup(p->state);
-    while (p->timers != NULL)
-        timer_destroy(p->timers);
+    while (!LIST_EMPTY(&p->timers))
+        timer_destroy(LIST_FIRST(&p->timers));
     if (p->dl != NULL)
         dlclose(p->dl);
     free(p->name_copy);
@@ -422,11 +483,14 @@ static void unload_one(struct loaded_plugin *p)
 
 int plugins_load_authenticators(struct plugin_set *set,
                                 const struct broker_conf *conf,
-                                struct event_base *base, struct errors *errs)
+                                const struct plugin_services *services,
+                                struct errors *errs)
 {
+    set->services = *services;
     return load_all(&set->authenticators, &set->n_authenticators,
                     conf->authenticators, conf->n_authenticators,
-                    MP_PLUGIN_AUTHENTICATOR, conf->plugin_dir, base, errs);
+                    MP_PLUGIN_AUTHENTICATOR, conf->plugin_dir, services,
+                    errs);
 }
 
 void plugins_unload_authenticators(struct plugin_set *set)
@@ -472,6 +536,21 @@ unsigned plugins_reload(struct plugin_set *set)
     for (size_t i = 0; i < set->n_authenticators; i++)
         failed += !reload_one(&set->authenticators[i]);
     return failed;
+}
+
+bool plugins_authorize_syn(const struct plugin_set *set, const char *from,
+                           const char *to, const unsigned char *protocol,
+                           size_t protocol_len)
+{
+    for (size_t i = 0; i < set->n_authenticators; i++) {
+        const struct loaded_plugin *p = &set->authenticators[i];
+
+        if (p->authz.authorize_syn != NULL &&
+            p->authz.authorize_syn(p->state, from, to, protocol,
+                                   protocol_len) == MP_AUTH_DENY)
+            return false;
+    }
+    return true;
 }
 
 const struct loaded_plugin *plugins_translator(const struct plugin_set *set,

@@ -345,7 +345,8 @@ static int prepare(struct broker *b, struct reload_plan *p,
     check_fixed(&b->conf, &p->conf, errs);
     if (errors_any(errs))
         return -1;
-    if (plugins_load_authenticators(&p->auth, &p->conf, b->base, errs) != 0)
+    if (plugins_load_authenticators(&p->auth, &p->conf, &b->plugins.services,
+                                    errs) != 0)
         return -1;
     /* Every new socket is bound before anything changes: a port in use
      * fails the reload (both errors reported) and keeps the old config. */

@@ -152,25 +152,13 @@ static void answer_wat(struct session *from, const struct mp_message *msg,
 }
 
 /* May `from` open this connection to the client named in the Syn,
- * whether or not it is logged in? Asks each authenticator's optional
- * authorize_syn hook; a DENY refuses it as an unknown protocol. */
+ * whether or not it is logged in? Asks the plugins that authorize (see
+ * plugins_authorize_syn); a DENY refuses it as an unknown protocol. */
 static bool syn_authorized(const struct session *from,
                            const struct mp_message *msg)
 {
-    const struct plugin_set *set = &from->broker->plugins;
-
-    for (size_t i = 0; i < set->n_authenticators; i++) {
-        const struct loaded_plugin *p = &set->authenticators[i];
-        const struct mp_auth_ops *ops = p->desc->auth;
-        if (ops->size < offsetof(struct mp_auth_ops, authorize_syn) +
-                            sizeof ops->authorize_syn ||
-            ops->authorize_syn == NULL)
-            continue;
-        if (ops->authorize_syn(p->state, from->name, msg->other_client,
-                               msg->data, msg->data_len) == MP_AUTH_DENY)
-            return false;
-    }
-    return true;
+    return plugins_authorize_syn(&from->broker->plugins, from->name,
+                                 msg->other_client, msg->data, msg->data_len);
 }
 
 /* A refused Syn reaches its initiator as the target's refusal would: an

@@ -30,7 +30,7 @@ enum { CLOSE_LINGER_MS = 2000 };
 
 static const struct mp_codec_ops *codec_of(const struct session *s)
 {
-    return s->translator->desc->codec;
+    return &s->translator->codec;
 }
 
 static int open_streams(struct session *s)
@@ -673,7 +673,7 @@ static bool pick_translator(struct session *s, const unsigned char *buf,
 
     for (size_t i = 0; i < set->n_translators; i++) {
         const struct loaded_plugin *t = &set->translators[i];
-        int r = t->desc->codec->sniff ? t->desc->codec->sniff(buf, len) : 0;
+        int r = t->codec.sniff ? t->codec.sniff(buf, len) : 0;
         if (r == 1) {
             s->translator = t;
             return true;
@@ -740,8 +740,8 @@ static bool forward_wire(struct session *s, struct evbuffer *in,
     struct session *previous_sender;
     bool done;
 
-    if (codec->decode_wire == NULL || codec->encode_wire == NULL ||
-        s->state != SESSION_READY)
+    /* The loader keeps both halves of the fast lane or neither. */
+    if (codec->decode_wire == NULL || s->state != SESSION_READY)
         return false;
     /* Not taken: msg is untouched (the decode_wire contract). */
     if (!codec->decode_wire(s->decode_stream, buf, len,

@@ -207,7 +207,8 @@ static void reinit_authenticators(const struct user_check *uc,
     subset.n_authenticators = n;
     memset(&set, 0, sizeof set);
     errors_init(&found);
-    plugins_load_authenticators(&set, &subset, uc->base, &found);
+    plugins_load_authenticators(&set, &subset, &uc->loaded->services,
+                                &found);
     plugins_unload_authenticators(&set);
     for (size_t i = 0; i < found.count; i++)
         errors_add(errs, NULL, 0, "%s (as %s, needed on reload)",

@@ -24,12 +24,10 @@
 #include "errors.h"
 #include "plugin_loader.h"
 
-struct event_base;
-
 struct user_check {
     const struct broker_conf *conf;
-    const struct plugin_set *loaded; /* as started: which plugins work */
-    struct event_base *base;         /* for plugins initialized again */
+    const struct plugin_set *loaded; /* as started: which plugins work,
+                                        and the services they get */
 };
 
 /* fn of privileges_check_as_user(): arg is a struct user_check. */

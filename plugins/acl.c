@@ -1,15 +1,17 @@
 /*
- * acl - an authenticator that decides who may open which protocol to whom.
+ * acl - an authorizer (MP_PLUGIN_AUTHORIZER): decides who may open which
+ * protocol to whom.
  *
  *     authenticators = (
  *         { module = "acl.so";
  *           options = { rules = "/etc/mpbroker.acl"; default = "deny"; }; },
  *         { module = "auth_passwd.so"; options = { file = "..."; }; } );
  *
- * It has no opinion on logins: authenticate() always answers DEFER, so it
- * must be combined with a real authenticator in the chain (alone, every
- * login would end in the chain's final deny). Its work is authorize_syn():
- * each ConnSyn is checked against the rules file, one rule a line,
+ * It is listed among the authenticators but takes no part in logins (it
+ * has no authenticate(): the broker skips it in the login chain), so the
+ * other authenticators alone decide who logs in. Its work is
+ * authorize_syn(): each ConnSyn is checked against the rules file, one
+ * rule a line,
  *
  *     allow|deny FROM -> TO PROTOCOL
  *
@@ -366,20 +368,6 @@ static int acl_init(const struct mp_host *host, const struct mp_options *opts,
  * Answers
  */
 
-/* Logins are for the other authenticators of the chain. */
-static enum mp_auth_result acl_authenticate(void *state,
-                                            const struct mp_auth_request *req,
-                                            struct mp_auth_ticket *ticket,
-                                            char *reason, size_t reason_len)
-{
-    (void)state;
-    (void)req;
-    (void)ticket;
-    (void)reason;
-    (void)reason_len;
-    return MP_AUTH_DEFER;
-}
-
 static bool name_matches(const char *pattern, const char *name)
 {
     return pattern == NULL || strcmp(pattern, name) == 0;
@@ -441,21 +429,20 @@ static enum mp_auth_result acl_authorize_syn(void *state, const char *from,
     return verdict;
 }
 
-static const struct mp_auth_ops acl_ops = {
-    .size = sizeof(struct mp_auth_ops),
-    .authenticate = acl_authenticate,
+static const struct mp_authz_ops acl_ops = {
+    .size = sizeof(struct mp_authz_ops),
     .authorize_syn = acl_authorize_syn,
 };
 
 static const struct mp_plugin acl_plugin = {
     .abi = MP_PLUGIN_ABI,
-    .kind = MP_PLUGIN_AUTHENTICATOR,
+    .kind = MP_PLUGIN_AUTHORIZER,
     .name = "acl",
     .version = PACKAGE_VERSION,
     .init = acl_init,
     .cleanup = acl_cleanup,
-    .auth = &acl_ops,
     .reload = acl_reload,
+    .authz = &acl_ops,
 };
 
 MP_PLUGIN_EXPORT const struct mp_plugin *mp_plugin_entry(void);

@@ -1,4 +1,4 @@
-# The acl authenticator: rules on who may open which protocol to whom.
+# The acl authorizer: rules on who may open which protocol to whom.
 pkglib_LTLIBRARIES += plugins/acl.la
 
 plugins_acl_la_SOURCES = plugins/acl.c

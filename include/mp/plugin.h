@@ -11,7 +11,10 @@
  *    new members are only ever appended, and a plugin must not read past
  *    the size it was given;
  *  - every struct a plugin hands the broker carries `abi` or `size` and
- *    reserved members that must be zero/NULL;
+ *    reserved members that must be zero/NULL; the broker reads an ops
+ *    table only up to its `size`, copying it at load time into a
+ *    zero-filled table of its own, so an operation that the plugin's
+ *    (older) header did not have is simply absent;
  *  - no libevent or libconfig type crosses this boundary: a plugin builds
  *    against this header and mp/protocol.h alone.
  *
@@ -62,9 +65,24 @@ extern "C" {
 #define MP_PLUGIN_EXPORT
 #endif
 
+/*
+ * What a plugin is, which says in which config list it may appear and
+ * which operations it must have. Each capability has its own ops table in
+ * the descriptor (auth, authz, codec), so a plugin offers exactly the
+ * callbacks it implements:
+ *  - AUTHENTICATOR: decides logins (`auth`, with authenticate()); may also
+ *    authorize connections (`authz`);
+ *  - AUTHORIZER (mpbroker 0.2): decides connections only (`authz`, with
+ *    authorize_syn()) and takes no part in logins. It is listed under
+ *    `authenticators` in the config file, like authenticators, so that
+ *    access plugins keep one list in one order;
+ *  - TRANSLATOR: a wire format (`codec`), listed under `translators`.
+ * A broker of 0.1 refuses an AUTHORIZER as "not an authenticator plugin".
+ */
 enum mp_plugin_kind {
     MP_PLUGIN_AUTHENTICATOR = 1,
     MP_PLUGIN_TRANSLATOR = 2,
+    MP_PLUGIN_AUTHORIZER = 3,
 };
 
 enum mp_log_level {
@@ -153,7 +171,7 @@ struct mp_host {
     void (*timer_cancel)(struct mp_timer *timer);
 
     /*
-     * Optional (mpbroker 0.4, in place of a reserved member: an older
+     * Optional (mpbroker 0.2, in place of a reserved member: a 0.1
      * broker leaves it NULL, so test it before use). Run the blocking part
      * of a login - hashing a password, a blocking lookup - off the event
      * loop: work(arg) runs on one of the broker's worker threads, then
@@ -235,10 +253,10 @@ struct mp_auth_ops {
     void (*cancel)(void *state, struct mp_auth_ticket *ticket);
 
     /*
-     * Optional. May `from` open a connection for `protocol` (not
-     * NUL-terminated: protocol_len bytes) to `to`? ALLOW or DEFER let it
-     * through, DENY refuses it as an unknown protocol. PENDING is not
-     * allowed here.
+     * Optional, and superseded: authorize_syn() of struct mp_authz_ops,
+     * kept here, with the same meaning, for authenticators built before
+     * that table existed. A plugin sets one or the other, not both; new
+     * plugins set `authz` in the descriptor.
      */
     enum mp_auth_result (*authorize_syn)(void *state, const char *from,
                                          const char *to,
@@ -246,6 +264,28 @@ struct mp_auth_ops {
                                          size_t protocol_len);
 
     void *reserved[6];
+};
+
+/* ------------------------------------------------------------------------
+ * Authorizers (mpbroker 0.2): decisions on connections, not on logins.
+ */
+struct mp_authz_ops {
+    size_t size; /* sizeof(struct mp_authz_ops) the plugin was built with */
+
+    /*
+     * May `from` open a connection for `protocol` (not NUL-terminated:
+     * protocol_len bytes) to `to`? Asked for every ConnSyn, before the
+     * target is looked up, of every plugin that has it, in config order,
+     * until one answers DENY. ALLOW or DEFER let it through (ALLOW does
+     * not overrule a later DENY), DENY refuses it as an unknown protocol.
+     * PENDING is not allowed here. Runs on every Syn: do not block.
+     */
+    enum mp_auth_result (*authorize_syn)(void *state, const char *from,
+                                         const char *to,
+                                         const unsigned char *protocol,
+                                         size_t protocol_len);
+
+    void *reserved[7];
 };
 
 /* ------------------------------------------------------------------------
@@ -302,8 +342,9 @@ struct mp_codec_ops {
                   mp_write_fn write, void *ctx);
 
     /*
-     * Optional (mpbroker 0.3, in place of reserved members: a broker
-     * without them leaves them alone), both or neither: a fast lane for
+     * Optional (mpbroker 0.2, in place of reserved members: a 0.1 broker
+     * leaves them alone), both or neither (the broker uses neither when a
+     * plugin sets only one): a fast lane for
      * messages between two clients of this format, whose data the broker
      * passes on as it came instead of decoding and encoding it again.
      *
@@ -369,7 +410,15 @@ struct mp_plugin {
      */
     int (*reload)(void *state, char *err, size_t errlen);
 
-    void *reserved[7]; /* must be NULL */
+    /*
+     * Connection decisions (mpbroker 0.2, in place of a reserved member):
+     * required when kind == MP_PLUGIN_AUTHORIZER, optional for an
+     * authenticator, NULL for a translator. A 0.1 broker refuses a
+     * descriptor that sets it (its reserved members must be NULL).
+     */
+    const struct mp_authz_ops *authz;
+
+    void *reserved[6]; /* must be NULL */
 };
 
 /* The one symbol a plugin exports (see MP_PLUGIN_ENTRY_SYMBOL). */

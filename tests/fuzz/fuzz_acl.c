@@ -263,7 +263,7 @@ static void check_verdicts(const struct mp_plugin *p, void *state,
         const char *from = strcmp(r->field[1], "*") ? r->field[1] : "q:from";
         const char *to = strcmp(r->field[3], "*") ? r->field[3] : "q:to";
         const char *proto = strcmp(r->field[4], "*") ? r->field[4] : "q:proto";
-        enum mp_auth_result got = p->auth->authorize_syn(
+        enum mp_auth_result got = p->authz->authorize_syn(
             state, from, to, (const unsigned char *)proto, strlen(proto));
 
         FUZZ_CHECK(got == expected(rd, allow_all, from, to, proto),

@@ -50,6 +50,7 @@
 
 #include <event2/event.h>
 
+#include "auth_chain.h"
 #include "auth_throttle.h"
 #include "broker.h"
 #include "codec.h"
@@ -195,6 +196,7 @@ static void broker_teardown(void)
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
+    struct plugin_services services;
     struct errors errs;
 
     (void)argc;
@@ -211,8 +213,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     errors_init(&errs);
     broker.base = event_base_new();
     FUZZ_CHECK(broker.base != NULL, "event_base_new failed");
+    services = auth_chain_services(broker.base);
     if (conf_load(&broker.conf, conf_path, fuzz_plugin_dir(), &errs) != 0 ||
-        plugins_load(&broker.plugins, &broker.conf, broker.base, &errs) != 0) {
+        plugins_load(&broker.plugins, &broker.conf, &services, &errs) != 0) {
         errors_print(&errs, stderr);
         FUZZ_CHECK(0, "broker set-up failed");
     }
