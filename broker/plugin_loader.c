@@ -481,16 +481,33 @@ static void unload_one(struct loaded_plugin *p)
     memset(p, 0, sizeof *p);
 }
 
+/* Authorizers alone let nobody in; the config is still valid (a door
+ * may be closed on purpose), but it is worth a line in the log. */
+static void warn_if_no_authenticator(const struct plugin_set *set)
+{
+    for (size_t i = 0; i < set->n_authenticators; i++) {
+        if (set->authenticators[i].auth.authenticate != NULL)
+            return;
+    }
+    log_warn("authenticators: no plugin decides logins (%s only "
+             "authorizes): every login will be refused",
+             set->authenticators[0].name);
+}
+
 int plugins_load_authenticators(struct plugin_set *set,
                                 const struct broker_conf *conf,
                                 const struct plugin_services *services,
                                 struct errors *errs)
 {
+    int rc;
+
     set->services = *services;
-    return load_all(&set->authenticators, &set->n_authenticators,
-                    conf->authenticators, conf->n_authenticators,
-                    MP_PLUGIN_AUTHENTICATOR, conf->plugin_dir, services,
-                    errs);
+    rc = load_all(&set->authenticators, &set->n_authenticators,
+                  conf->authenticators, conf->n_authenticators,
+                  MP_PLUGIN_AUTHENTICATOR, conf->plugin_dir, services, errs);
+    if (rc == 0 && set->n_authenticators > 0)
+        warn_if_no_authenticator(set);
+    return rc;
 }
 
 void plugins_unload_authenticators(struct plugin_set *set)

@@ -1,11 +1,14 @@
 /*
- * test_acl.c - the acl authenticator (plugins/acl.c) in the real broker:
+ * test_acl.c - the acl authorizer (plugins/acl.c) in the real broker:
  * each rule form, first match wins, both defaults, what a refused Syn
- * looks like, and the errors of a bad rules file or bad options.
+ * looks like, and the errors of a bad rules file or bad options; then
+ * authorization as a capability of its own: an authorizer anywhere in the
+ * list, alone, and an authenticator built against the ABI-1 header of
+ * 0.2.0 whose authorize_syn sits in its auth table (legacy_authz.so).
  *
- * Every broker here runs the chain acl.so, auth_allow_all.so: acl defers
- * every login, so auth_allow_all lets everyone in, and acl alone decides
- * on Syns.
+ * The acl brokers list acl.so, auth_allow_all.so: acl takes no part in
+ * logins, so auth_allow_all lets everyone in, and acl alone decides on
+ * Syns.
  *
  * "The target never saw the refused Syn" is proven without waiting: once
  * the initiator has its UnknownProto, the broker has decided (authorize_syn
@@ -35,21 +38,41 @@ TestSuite(acl, .fini = harness_reap_all, .timeout = 60);
 #define DEFAULT_DENY "default = \"deny\"; "
 #define DEFAULT_NONE ""
 
-/* The broker: listener 0 json, 1 binary; acl with `rules` then allow-all. */
-static struct harness *start_acl(const char *rules, const char *default_opt)
+/* The acl entry of the authenticators list, its rules in DIR/acl.rules. */
+#define ACL_ENTRY(options) \
+    "{ module = \"acl.so\"; options = { rules = \"@DIR@/acl.rules\"; " \
+    options "}; }"
+#define ALLOW_ALL_ENTRY "{ module = \"auth_allow_all.so\"; }"
+
+/* Boot h: listener 0 json, 1 binary; `entries` its authenticators. */
+static struct harness *boot_with(struct harness *h, const char *entries)
 {
-    struct harness *h = harness_new();
-    char text[4096], body[2048];
+    char body[2048];
+
+    snprintf(body, sizeof body, "%sauthenticators = ( %s );\n",
+             MPT_LISTEN_JSON_BINARY, entries);
+    harness_boot(h, body);
+    return h;
+}
+
+static void write_rules(struct harness *h, const char *rules)
+{
+    char text[4096];
 
     snprintf(text, sizeof text, "%s%s", PROBE_RULE, rules);
     harness_write_file(h, "acl.rules", text);
-    snprintf(body, sizeof body,
-             "%sauthenticators = ( { module = \"acl.so\"; options = {"
-             " rules = \"@DIR@/acl.rules\"; %s}; },\n"
-             "                   { module = \"auth_allow_all.so\"; } );\n",
-             MPT_LISTEN_JSON_BINARY, default_opt);
-    harness_boot(h, body);
-    return h;
+}
+
+/* acl with `rules` then allow-all. */
+static struct harness *start_acl(const char *rules, const char *default_opt)
+{
+    struct harness *h = harness_new();
+    char entries[1024];
+
+    write_rules(h, rules);
+    snprintf(entries, sizeof entries, ACL_ENTRY("%s") ", " ALLOW_ALL_ENTRY,
+             default_opt);
+    return boot_with(h, entries);
 }
 
 /* Logged-in clients of one test, all on the same listener. */
@@ -107,12 +130,17 @@ static void expect_denied(struct cast *c, struct rc_client *a,
     rc_expect(c->probe, RC_UNKNOWN_PROTO, rc_name(b), probe_id, RC_NULL);
 }
 
-static struct cast cast_start(const char *rules, const char *default_opt)
+static struct cast cast_of(struct harness *h)
 {
-    struct cast c = { .h = start_acl(rules, default_opt) };
+    struct cast c = { .h = h };
 
     c.probe = login(&c, RC_JSON, "probe");
     return c;
+}
+
+static struct cast cast_start(const char *rules, const char *default_opt)
+{
+    return cast_of(start_acl(rules, default_opt));
 }
 
 static void cast_stop(struct cast *c, struct rc_client **clients, size_t n)
@@ -275,8 +303,8 @@ Test(acl, default_deny) { no_match(DEFAULT_DENY, false); }
 /* Without the option the default is the safe one. */
 Test(acl, default_is_deny) { no_match(DEFAULT_NONE, false); }
 
-/* acl defers logins: with it first, auth_allow_all still decides them, and
- * a login never depends on the rules. */
+/* acl takes no part in logins: with it first, auth_allow_all still decides
+ * them, and a login never depends on the rules. */
 Test(acl, logins_deferred)
 {
     struct cast c = cast_start("deny * -> * *\n", DEFAULT_DENY);
@@ -479,5 +507,82 @@ Test(acl, sighup_with_a_broken_file_keeps_the_old_rules)
     /* A fixed file is picked up by the next SIGHUP. */
     reload_rules(&c, "allow alice -> bob mail\n", "2 rules loaded from");
     expect_allowed(&c, alice, bob, "mail");
+    cast_stop(&c, (struct rc_client *[]){ alice, bob }, 2);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Authorization as a capability of its own */
+
+/* An authorizer is asked wherever it stands in the list: after the
+ * authenticator that let the client in, too. */
+Test(acl, authorizer_after_the_authenticator)
+{
+    struct harness *h = harness_new();
+    struct cast c;
+    struct rc_client *alice, *bob;
+
+    write_rules(h, "allow alice -> bob chat\n");
+    c = cast_of(boot_with(h, ALLOW_ALL_ENTRY ", " ACL_ENTRY("")));
+    alice = login(&c, RC_JSON, "alice");
+    bob = login(&c, RC_JSON, "bob");
+    expect_allowed(&c, alice, bob, "chat");
+    expect_denied(&c, alice, bob, "mail");
+    cast_stop(&c, (struct rc_client *[]){ alice, bob }, 2);
+}
+
+/* acl alone: nothing decides logins. The broker says so at start, and
+ * refuses logins as a chain of deferring authenticators does. */
+Test(acl, authorizer_alone_lets_nobody_in)
+{
+    struct harness *h = harness_new();
+    struct rc_client *alice;
+    struct rc_msg reply;
+
+    write_rules(h, "allow * -> * *\n");
+    boot_with(h, ACL_ENTRY(""));
+    cr_assert(harness_wait_log(h, "warning: authenticators: no plugin decides "
+                                  "logins (acl only authorizes)",
+                               mpt_ms(MPT_MSG_MS)));
+    alice = rc_connect(h, 0, RC_JSON);
+    cr_assert_eq(rc_auth(alice, "alice", "x", &reply), RC_OK);
+    cr_expect_eq(reply.meta, RC_AUTH_FAILURE);
+    rc_msg_free(&reply);
+    rc_close(alice);
+    harness_stop(h);
+}
+
+/* An authenticator built against the ABI-1 header of 0.2.0, its
+ * authorize_syn in its auth table: it still loads, decides logins, and
+ * is asked on Syns. */
+Test(acl, legacy_authenticator_still_authorizes)
+{
+    struct cast c = cast_of(boot_with(harness_new(),
+        "{ module = \"@TEST_PLUGIN_DIR@/legacy_authz.so\"; }"));
+    struct rc_client *alice = login(&c, RC_BINARY, "alice");
+    struct rc_client *bob = login(&c, RC_JSON, "bob");
+    struct rc_client *mallory = rc_connect(c.h, 0, RC_JSON);
+    struct rc_msg reply;
+
+    expect_denied(&c, alice, bob, "forbidden");
+    expect_allowed(&c, alice, bob, "chat");
+    cr_assert_eq(rc_auth(mallory, "mallory", "x", &reply), RC_OK);
+    cr_expect_eq(reply.meta, RC_AUTH_FAILURE);
+    cr_expect(reply.has_data && strstr((char *)reply.data, "legacy says no"),
+              "AuthFailure without the plugin's reason");
+    rc_msg_free(&reply);
+    rc_close(mallory);
+    cast_stop(&c, (struct rc_client *[]){ alice, bob }, 2);
+}
+
+/* The same plugin declaring an ops table that ends before authorize_syn
+ * (the slot past it would abort): the broker never asks it. */
+Test(acl, ops_past_the_declared_size_are_not_called)
+{
+    struct cast c = cast_of(boot_with(harness_new(),
+        "{ module = \"@TEST_PLUGIN_DIR@/legacy_authz_short.so\"; }"));
+    struct rc_client *alice = login(&c, RC_JSON, "alice");
+    struct rc_client *bob = login(&c, RC_BINARY, "bob");
+
+    expect_allowed(&c, alice, bob, "forbidden");
     cast_stop(&c, (struct rc_client *[]){ alice, bob }, 2);
 }
