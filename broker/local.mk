@@ -6,6 +6,7 @@ broker_libmpbroker_la_SOURCES = \
 	broker/conf.c broker/conf.h \
 	broker/errors.c broker/errors.h \
 	broker/plugin_loader.c broker/plugin_loader.h \
+	broker/plugin_options.c broker/plugin_options.h \
 	broker/auth_chain.c broker/auth_chain.h \
 	broker/auth_throttle.c broker/auth_throttle.h \
 	broker/cidr.c broker/cidr.h \

@@ -15,94 +15,7 @@
 
 #include "log.h"
 #include "plugin_loader.h"
-
-/* ------------------------------------------------------------------------
- * Options: the plugin reads its `options` group through accessors; every
- * member it never asked for is reported as an unknown setting.
- */
-struct mp_options {
-    const config_setting_t *group; /* may be NULL: no options */
-    bool *used;                    /* one flag per member */
-    struct errors *errs;
-};
-
-static const config_setting_t *option_lookup(const struct mp_options *opts,
-                                             const char *key)
-{
-    int n;
-
-    if (opts == NULL || opts->group == NULL || key == NULL)
-        return NULL;
-    n = config_setting_length(opts->group);
-    for (int i = 0; i < n; i++) {
-        const config_setting_t *s =
-            config_setting_get_elem(opts->group, (unsigned)i);
-        if (strcmp(config_setting_name(s), key) == 0) {
-            opts->used[i] = true;
-            return s;
-        }
-    }
-    return NULL;
-}
-
-static int option_string(const struct mp_options *opts, const char *key,
-                         const char **out)
-{
-    const config_setting_t *s = option_lookup(opts, key);
-
-    if (s == NULL)
-        return 0;
-    if (config_setting_type(s) != CONFIG_TYPE_STRING) {
-        conf_setting_error(opts->errs, s, "expected a string");
-        return -1;
-    }
-    *out = config_setting_get_string(s);
-    return 1;
-}
-
-static int option_int(const struct mp_options *opts, const char *key,
-                      long long *out)
-{
-    const config_setting_t *s = option_lookup(opts, key);
-
-    if (s == NULL)
-        return 0;
-    if (config_setting_type(s) != CONFIG_TYPE_INT &&
-        config_setting_type(s) != CONFIG_TYPE_INT64) {
-        conf_setting_error(opts->errs, s, "expected an integer");
-        return -1;
-    }
-    *out = config_setting_get_int64(s);
-    return 1;
-}
-
-static int option_bool(const struct mp_options *opts, const char *key,
-                       int *out)
-{
-    const config_setting_t *s = option_lookup(opts, key);
-
-    if (s == NULL)
-        return 0;
-    if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
-        conf_setting_error(opts->errs, s, "expected true or false");
-        return -1;
-    }
-    *out = config_setting_get_bool(s);
-    return 1;
-}
-
-static void report_unused_options(const struct mp_options *opts)
-{
-    int n = opts->group ? config_setting_length(opts->group) : 0;
-
-    for (int i = 0; i < n; i++) {
-        const config_setting_t *s =
-            config_setting_get_elem(opts->group, (unsigned)i);
-        if (!opts->used[i])
-            conf_setting_error(opts->errs, s, "unknown setting '%s'",
-                               config_setting_name(s));
-    }
-}
+#include "plugin_options.h"
 
 /* ------------------------------------------------------------------------
  * Host functions
@@ -192,9 +105,9 @@ static void host_init(struct loaded_plugin *p,
     p->host.abi = MP_PLUGIN_ABI;
     p->host.size = sizeof p->host;
     p->host.log = host_log;
-    p->host.option_string = option_string;
-    p->host.option_int = option_int;
-    p->host.option_bool = option_bool;
+    p->host.option_string = plugin_option_string;
+    p->host.option_int = plugin_option_int;
+    p->host.option_bool = plugin_option_bool;
     p->host.auth_done = services->auth_done;
     p->host.timer_start = host_timer_start;
     p->host.timer_cancel = host_timer_cancel;
@@ -367,17 +280,13 @@ static const struct mp_plugin *find_descriptor(void *dl,
 static int init_plugin(struct loaded_plugin *p, const struct plugin_conf *pc,
                        struct errors *errs)
 {
-    struct mp_options opts = {.group = pc->options, .errs = errs};
-    size_t n = pc->options ? (size_t)config_setting_length(pc->options) : 0;
+    struct mp_options opts;
     size_t errors_before = errs->count;
     char err[512] = "";
     int rc = 0;
 
-    opts.used = calloc(n ? n : 1, sizeof *opts.used);
-    if (opts.used == NULL) {
-        errors_add(errs, NULL, 0, "out of memory");
+    if (plugin_options_open(&opts, pc->options, errs) != 0)
         return -1;
-    }
     if (p->desc->init != NULL)
         rc = p->desc->init(&p->host, &opts, &p->state, err, sizeof err);
     if (rc != 0) {
@@ -387,8 +296,7 @@ static int init_plugin(struct loaded_plugin *p, const struct plugin_conf *pc,
     } else {
         p->initialized = true;
     }
-    report_unused_options(&opts);
-    free(opts.used);
+    plugin_options_close(&opts);
     return rc == 0 && errs->count == errors_before ? 0 : -1;
 }
 

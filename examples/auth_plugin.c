@@ -158,7 +158,8 @@ static enum mp_auth_result prefix_authenticate(
 
 /* The operations of an authenticator. `size` tells the broker which
  * members this plugin knows; the members not named here stay NULL
- * (cancel and authorize_syn are optional; reserved must be NULL). */
+ * (cancel is optional; reserved must be NULL). Deciding on connections
+ * is another capability, with its own table (.authz, mp/plugin.h). */
 static const struct mp_auth_ops prefix_ops = {
     .size = sizeof(struct mp_auth_ops),
     .authenticate = prefix_authenticate,
