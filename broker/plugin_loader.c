@@ -182,17 +182,16 @@ static void copy_ops(void *full, size_t full_size, const void *ops,
 
 static const char *copy_auth_tables(struct loaded_plugin *p)
 {
-    copy_ops(&p->auth, sizeof p->auth, p->desc->auth,
-             offsetof(struct mp_auth_ops, reserved));
     copy_ops(&p->authz, sizeof p->authz, p->desc->authz,
              offsetof(struct mp_authz_ops, reserved));
-    if (p->desc->kind == MP_PLUGIN_AUTHORIZER) {
-        /* Not in the login chain, whatever its descriptor says. */
-        memset(&p->auth, 0, sizeof p->auth);
+    /* An authorizer's auth table stays zero: not in the login chain,
+     * whatever its descriptor says. */
+    if (p->desc->kind == MP_PLUGIN_AUTHORIZER)
         return p->authz.authorize_syn == NULL
                    ? "has no authorize_syn operation"
                    : NULL;
-    }
+    copy_ops(&p->auth, sizeof p->auth, p->desc->auth,
+             offsetof(struct mp_auth_ops, reserved));
     if (p->auth.authenticate == NULL)
         return "has no authenticate operation";
     if (p->auth.authorize_syn != NULL) {
@@ -329,7 +328,11 @@ static int load_one(struct loaded_plugin *p, const struct plugin_conf *pc,
     if (problem != NULL) {
         conf_setting_error(errs, module_setting(pc), "\"%s\" %s", pc->module,
                            problem);
+        /* Nothing of it may be called: no descriptor, no operation. */
         p->desc = NULL;
+        memset(&p->auth, 0, sizeof p->auth);
+        memset(&p->authz, 0, sizeof p->authz);
+        memset(&p->codec, 0, sizeof p->codec);
         return -1;
     }
     if (p->name == NULL)

@@ -27,50 +27,59 @@ static const config_setting_t *option_lookup(const struct mp_options *opts,
     return NULL;
 }
 
+/*
+ * Find `key` and check its type: one of `type` and `alt` (libconfig tells
+ * 32- from 64-bit integers). Returns 1 with *s set, 0 when absent, or -1
+ * after reporting "expected WHAT" at the member.
+ */
+static int typed_option(const struct mp_options *opts, const char *key,
+                        int type, int alt, const char *what,
+                        const config_setting_t **s)
+{
+    *s = option_lookup(opts, key);
+    if (*s == NULL)
+        return 0;
+    if (config_setting_type(*s) != type && config_setting_type(*s) != alt) {
+        conf_setting_error(opts->errs, *s, "expected %s", what);
+        return -1;
+    }
+    return 1;
+}
+
 int plugin_option_string(const struct mp_options *opts, const char *key,
                          const char **out)
 {
-    const config_setting_t *s = option_lookup(opts, key);
+    const config_setting_t *s;
+    int rc = typed_option(opts, key, CONFIG_TYPE_STRING, CONFIG_TYPE_STRING,
+                          "a string", &s);
 
-    if (s == NULL)
-        return 0;
-    if (config_setting_type(s) != CONFIG_TYPE_STRING) {
-        conf_setting_error(opts->errs, s, "expected a string");
-        return -1;
-    }
-    *out = config_setting_get_string(s);
-    return 1;
+    if (rc == 1)
+        *out = config_setting_get_string(s);
+    return rc;
 }
 
 int plugin_option_int(const struct mp_options *opts, const char *key,
                       long long *out)
 {
-    const config_setting_t *s = option_lookup(opts, key);
+    const config_setting_t *s;
+    int rc = typed_option(opts, key, CONFIG_TYPE_INT, CONFIG_TYPE_INT64,
+                          "an integer", &s);
 
-    if (s == NULL)
-        return 0;
-    if (config_setting_type(s) != CONFIG_TYPE_INT &&
-        config_setting_type(s) != CONFIG_TYPE_INT64) {
-        conf_setting_error(opts->errs, s, "expected an integer");
-        return -1;
-    }
-    *out = config_setting_get_int64(s);
-    return 1;
+    if (rc == 1)
+        *out = config_setting_get_int64(s);
+    return rc;
 }
 
 int plugin_option_bool(const struct mp_options *opts, const char *key,
                        int *out)
 {
-    const config_setting_t *s = option_lookup(opts, key);
+    const config_setting_t *s;
+    int rc = typed_option(opts, key, CONFIG_TYPE_BOOL, CONFIG_TYPE_BOOL,
+                          "true or false", &s);
 
-    if (s == NULL)
-        return 0;
-    if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
-        conf_setting_error(opts->errs, s, "expected true or false");
-        return -1;
-    }
-    *out = config_setting_get_bool(s);
-    return 1;
+    if (rc == 1)
+        *out = config_setting_get_bool(s);
+    return rc;
 }
 
 int plugin_options_open(struct mp_options *opts,

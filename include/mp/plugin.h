@@ -40,6 +40,25 @@
  *     };
  *     MP_PLUGIN_EXPORT const struct mp_plugin *mp_plugin_entry(void)
  *     { return &plugin; }
+ *
+ * An authorizer differs in its kind and its table: it decides on
+ * connections only (here: nobody opens "shell") and is listed under
+ * `authenticators` in the config file, next to a real authenticator:
+ *
+ *     static enum mp_auth_result
+ *     authorize_syn(void *state, const char *from, const char *to,
+ *                   const unsigned char *protocol, size_t len)
+ *     {
+ *         return len == 5 && memcmp(protocol, "shell", 5) == 0
+ *                    ? MP_AUTH_DENY : MP_AUTH_DEFER;
+ *     }
+ *     static const struct mp_authz_ops authz = {
+ *         .size = sizeof authz, .authorize_syn = authorize_syn,
+ *     };
+ *     static const struct mp_plugin plugin = {
+ *         .abi = MP_PLUGIN_ABI, .kind = MP_PLUGIN_AUTHORIZER,
+ *         .name = "noshell", .version = "1.0", .authz = &authz,
+ *     };
  */
 #ifndef MP_PLUGIN_H
 #define MP_PLUGIN_H

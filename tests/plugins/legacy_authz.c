@@ -25,20 +25,8 @@
 
 #include <mp/plugin.h>
 
-/* struct mp_auth_ops of the frozen header. */
-struct legacy_auth_ops {
-    size_t size;
-    enum mp_auth_result (*authenticate)(void *state,
-                                        const struct mp_auth_request *req,
-                                        struct mp_auth_ticket *ticket,
-                                        char *reason, size_t reason_len);
-    void (*cancel)(void *state, struct mp_auth_ticket *ticket);
-    enum mp_auth_result (*authorize_syn)(void *state, const char *from,
-                                         const char *to,
-                                         const unsigned char *protocol,
-                                         size_t protocol_len);
-    void *reserved[6];
-};
+/* struct mp_auth_ops is the same in the frozen header (authorize_syn
+ * was there already), so this plugin uses the current declaration. */
 
 /* struct mp_plugin of the frozen header: no authz, seven reserved. */
 struct legacy_plugin {
@@ -49,7 +37,7 @@ struct legacy_plugin {
     int (*init)(const struct mp_host *host, const struct mp_options *opts,
                 void **state, char *err, size_t errlen);
     void (*cleanup)(void *state);
-    const struct legacy_auth_ops *auth;
+    const struct mp_auth_ops *auth;
     const struct mp_codec_ops *codec;
     int (*reload)(void *state, char *err, size_t errlen);
     void *reserved[7];
@@ -62,11 +50,6 @@ _Static_assert(sizeof(struct legacy_plugin) == sizeof(struct mp_plugin),
 _Static_assert(offsetof(struct legacy_plugin, reload) ==
                    offsetof(struct mp_plugin, reload),
                "descriptor members moved");
-_Static_assert(sizeof(struct legacy_auth_ops) == sizeof(struct mp_auth_ops),
-               "mp_auth_ops changed size");
-_Static_assert(offsetof(struct legacy_auth_ops, authorize_syn) ==
-                   offsetof(struct mp_auth_ops, authorize_syn),
-               "mp_auth_ops members moved");
 
 static enum mp_auth_result legacy_authenticate(
     void *state, const struct mp_auth_request *req,
@@ -94,7 +77,7 @@ static enum mp_auth_result legacy_authorize_syn(void *state, const char *from,
     (void)protocol_len;
     abort();
 }
-#define LEGACY_OPS_SIZE offsetof(struct legacy_auth_ops, authorize_syn)
+#define LEGACY_OPS_SIZE offsetof(struct mp_auth_ops, authorize_syn)
 #define LEGACY_NAME "legacy_authz_short"
 #else
 static enum mp_auth_result legacy_authorize_syn(void *state, const char *from,
@@ -112,11 +95,11 @@ static enum mp_auth_result legacy_authorize_syn(void *state, const char *from,
         return MP_AUTH_DENY;
     return MP_AUTH_DEFER;
 }
-#define LEGACY_OPS_SIZE sizeof(struct legacy_auth_ops)
+#define LEGACY_OPS_SIZE sizeof(struct mp_auth_ops)
 #define LEGACY_NAME "legacy_authz"
 #endif
 
-static const struct legacy_auth_ops legacy_ops = {
+static const struct mp_auth_ops legacy_ops = {
     .size = LEGACY_OPS_SIZE,
     .authenticate = legacy_authenticate,
     .authorize_syn = legacy_authorize_syn,
