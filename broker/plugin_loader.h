@@ -1,6 +1,8 @@
 /*
  * plugin_loader.h - load the plugins a config names, check their ABI,
- * initialize them with their options, and give them the host functions.
+ * copy their operations into tables of this broker's size, initialize
+ * them with their options, and give them the host functions (the loader's
+ * own, and the services its caller lends).
  *
  * Ownership: a plugin_set owns its dlopen handles, the plugins' states and
  * any timer the plugins left running; plugins_unload() releases them all
