@@ -29,22 +29,13 @@ static void link_into(struct conn_peer *peer, struct conn_link *link,
                       struct conn *conn)
 {
     link->conn = conn;
-    link->prev = NULL;
-    link->next = peer->first;
-    if (peer->first != NULL)
-        peer->first->prev = link;
-    peer->first = link;
+    LIST_INSERT_HEAD(&peer->links, link, entry);
     peer->count++;
 }
 
 static void unlink_from(struct conn_peer *peer, struct conn_link *link)
 {
-    if (link->prev != NULL)
-        link->prev->next = link->next;
-    else
-        peer->first = link->next;
-    if (link->next != NULL)
-        link->next->prev = link->prev;
+    LIST_REMOVE(link, entry);
     peer->count--;
 }
 
@@ -105,8 +96,8 @@ void conn_table_remove_peer(struct conn_table *table, struct conn_peer *peer,
                             void (*visit)(struct conn_peer *other, void *arg),
                             void *arg)
 {
-    while (peer->first != NULL) {
-        struct conn *conn = peer->first->conn;
+    while (!LIST_EMPTY(&peer->links)) {
+        struct conn *conn = LIST_FIRST(&peer->links)->conn;
         if (visit != NULL)
             visit(conn_other_end(conn, peer), arg);
         conn_table_remove(table, conn);

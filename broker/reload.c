@@ -18,6 +18,7 @@
 #include "metrics.h"
 #include "reload.h"
 #include "session.h"
+#include "xalloc.h"
 #include "work_pool.h"
 
 /* What the new config needs before anything changes. */
@@ -142,21 +143,25 @@ static void abandon(struct reload_plan *p)
  * again, from the first authenticator of the new chain. */
 static void swap_authenticators(struct broker *b, struct plugin_set *fresh)
 {
-    struct session *waiting[64];
-    unsigned char *secrets[64];
-    size_t lens[64], n = 0;
+    struct waiting_login {
+        struct session *session;
+        unsigned char *secret;
+        size_t len;
+    } *waiting = NULL;
+    size_t n = 0, cap = 0;
+    struct session *s;
 
-    for (struct session *s = b->sessions; s != NULL; s = s->next) {
+    TAILQ_FOREACH(s, &b->sessions, entry) {
         if (s->auth == NULL)
             continue;
-        if (n == sizeof waiting / sizeof waiting[0] ||
-            auth_chain_suspend(s, &secrets[n], &lens[n]) != 0) {
-            /* Past 64 at once, or out of memory: cancel; the client's
-             * auth timeout ends it, and it may simply try again. */
-            auth_chain_cancel(s);
-            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            waiting = mp_xreallocarray(waiting, cap, sizeof *waiting);
         }
-        waiting[n++] = s;
+        /* It fails only when memory is exhausted, having cancelled
+         * the login: the client's auth timeout ends it. */
+        if (auth_chain_suspend(s, &waiting[n].secret, &waiting[n].len) == 0)
+            waiting[n++].session = s;
     }
     /* The old plugins' jobs (all cancelled now) call into their code:
      * finish them before it is unloaded. */
@@ -167,12 +172,14 @@ static void swap_authenticators(struct broker *b, struct plugin_set *fresh)
     fresh->authenticators = NULL;
     fresh->n_authenticators = 0;
     for (size_t i = 0; i < n; i++) {
-        auth_chain_start(waiting[i], secrets[i], lens[i]);
-        if (secrets[i] != NULL) {
-            explicit_bzero(secrets[i], lens[i]);
-            free(secrets[i]);
+        auth_chain_start(waiting[i].session, waiting[i].secret,
+                         waiting[i].len);
+        if (waiting[i].secret != NULL) {
+            explicit_bzero(waiting[i].secret, waiting[i].len);
+            free(waiting[i].secret);
         }
     }
+    free(waiting);
 }
 
 /* Listeners: update the kept ones (a kept TLS listener whose certificates
@@ -212,12 +219,10 @@ static void apply_listeners(struct broker *b, struct reload_plan *p)
 static void apply_limits(struct broker *b)
 {
     struct auth_throttle_limits throttle;
+    struct session *s;
 
-    for (struct session *s = b->sessions; s != NULL; s = s->next) {
-        if (s->state != SESSION_CLOSING)
-            bufferevent_setwatermark(s->bev, EV_WRITE,
-                                     b->conf.output_low_water, 0);
-    }
+    TAILQ_FOREACH(s, &b->sessions, entry)
+        session_apply_limits(s, &b->conf);
     conf_throttle_limits(&b->conf, &throttle);
     if (auth_throttle_configure(b->auth_throttle, &throttle) != 0)
         log_error("out of memory: the login throttle keeps its old "
