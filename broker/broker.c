@@ -65,9 +65,9 @@ struct broker *broker_new(void)
     }
     TAILQ_INIT(&b->sessions);
     SLIST_INIT(&b->dead);
-    b->names = must(hashmap_new(), "the name table");
-    b->conns = must(conn_table_new(), "the connection table");
-    b->sources = must(source_table_new(), "the source table");
+    b->names = mp_xhashmap_new();
+    b->conns = conn_table_new();
+    b->sources = source_table_new();
     b->reaper = must(event_new(b->base, -1, 0, reaper_cb, b), "an event");
     b->shutdown_timer = must(evtimer_new(b->base, shutdown_timeout_cb, b),
                              "an event");
@@ -80,7 +80,7 @@ int broker_configure(struct broker *b, struct errors *errs)
     char pool_err[256];
 
     conf_throttle_limits(&b->conf, &throttle);
-    b->auth_throttle = must(auth_throttle_new(&throttle), "the throttle");
+    b->auth_throttle = auth_throttle_new(&throttle);
     b->work_pool = work_pool_new(b->base, b->conf.auth_workers,
                                  b->conf.auth_queue_max,
                                  b->conf.auth_queue_per_source, pool_err,

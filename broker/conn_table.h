@@ -59,6 +59,7 @@ struct conn {
 
 struct conn_table;
 
+/* Aborts when memory is exhausted (xalloc.h), as conn_table_add(). */
 struct conn_table *conn_table_new(void);
 /* Frees every connection still in the table; their peers must still be
  * alive (they are unlinked). */
@@ -67,9 +68,8 @@ void conn_table_free(struct conn_table *table);
 struct conn *conn_table_find(const struct conn_table *table, const char *id,
                              size_t id_len);
 
-/* Add a PENDING connection. Returns NULL if the id is already in use, is
- * longer than MP_NAME_MAX, or on allocation failure (*exists tells which
- * when not NULL). */
+/* Add a PENDING connection. Returns NULL if the id is already in use or
+ * is longer than MP_NAME_MAX (*exists tells which when not NULL). */
 struct conn *conn_table_add(struct conn_table *table, const char *id,
                             size_t id_len, struct conn_peer *initiator,
                             struct conn_peer *target, bool *exists);

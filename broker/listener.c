@@ -167,11 +167,6 @@ static void accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
         return;
     }
     src = source_acquire(b->sources, key);
-    if (src == NULL) {
-        log_error("refusing connection from %s: out of memory", peer);
-        evutil_closesocket(fd);
-        return;
-    }
     if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6) {
         /* Messages are small and latency matters: no Nagle delay. */
         set_option(fd, IPPROTO_TCP, TCP_NODELAY, 1, "TCP_NODELAY", peer);

@@ -3,7 +3,7 @@
 noinst_LTLIBRARIES += broker/libmpbroker.la
 broker_libmpbroker_la_SOURCES = \
 	broker/broker.c broker/broker.h \
-	broker/xalloc.c broker/xalloc.h \
+	broker/xalloc.c broker/xalloc_libevent.c broker/xalloc.h \
 	broker/conf.c broker/conf.h \
 	broker/errors.c broker/errors.h \
 	broker/plugin_loader.c broker/plugin_loader.h \

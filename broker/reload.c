@@ -224,9 +224,7 @@ static void apply_limits(struct broker *b)
     TAILQ_FOREACH(s, &b->sessions, entry)
         session_apply_limits(s, &b->conf);
     conf_throttle_limits(&b->conf, &throttle);
-    if (auth_throttle_configure(b->auth_throttle, &throttle) != 0)
-        log_error("out of memory: the login throttle keeps its old "
-                  "limits");
+    auth_throttle_configure(b->auth_throttle, &throttle);
     work_pool_configure(b->work_pool, b->conf.auth_queue_max,
                         b->conf.auth_queue_per_source);
 }

@@ -20,6 +20,7 @@
 #include "name.h"
 #include "plugin_loader.h"
 #include "router.h"
+#include "xalloc.h"
 
 #define CONN_BIT(state) (1u << (state))
 
@@ -86,7 +87,7 @@ int router_register(struct endpoint *ep, const char **reason)
                    LOG_VALUE(ep->name), ep->peer, old->peer);
         old->ops->close(old, "replaced by a newer login");
     }
-    hashmap_put(b->names, ep->name, ep->name_len, ep);
+    mp_xhashmap_put(b->names, ep->name, ep->name_len, ep);
     ep->registered = true;
     return 0;
 }

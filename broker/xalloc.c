@@ -5,10 +5,25 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/event.h>
-
+#include "hashmap.h"
 #include "log.h"
 #include "xalloc.h"
+
+void mp_xhashmap_put(struct hashmap *map, const void *key, size_t len,
+                     void *value)
+{
+    if (hashmap_put(map, key, len, value) != 0)
+        mp_out_of_memory("a hash table entry", len);
+}
+
+struct hashmap *mp_xhashmap_new(void)
+{
+    struct hashmap *map = hashmap_new();
+
+    if (map == NULL)
+        mp_out_of_memory("a hash table", 0);
+    return map;
+}
 
 _Noreturn void mp_out_of_memory(const char *what, size_t size)
 {
@@ -59,19 +74,4 @@ char *mp_xstrdup(const char *s)
     size_t len = strlen(s) + 1;
 
     return memcpy(mp_xmalloc(len), s, len);
-}
-
-static void *event_xmalloc(size_t size)
-{
-    return mp_xmalloc(size);
-}
-
-static void *event_xrealloc(void *p, size_t size)
-{
-    return mp_xreallocarray(p, 1, size);
-}
-
-void mp_xalloc_install_for_libevent(void)
-{
-    event_set_mem_functions(event_xmalloc, event_xrealloc, free);
 }

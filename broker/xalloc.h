@@ -29,6 +29,12 @@ void *mp_xcalloc(size_t nmemb, size_t size);
 void *mp_xreallocarray(void *p, size_t nmemb, size_t size);
 char *mp_xstrdup(const char *s);
 
+/* hashmap.h's, aborting where those return NULL or -1. */
+struct hashmap;
+struct hashmap *mp_xhashmap_new(void);
+void mp_xhashmap_put(struct hashmap *map, const void *key, size_t len,
+                     void *value);
+
 /* Route libevent's allocations through the above; call before libevent
  * allocates anything (first thing in main). */
 void mp_xalloc_install_for_libevent(void);

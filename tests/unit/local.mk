@@ -13,7 +13,7 @@ tests_unit_test_hashmap_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_hashmap_LDADD = common/libmpcommon.la $(TEST_LIBS)
 
 tests_unit_test_conn_table_SOURCES = tests/unit/test_conn_table.c \
-	broker/conn_table.c broker/conn_table.h
+	broker/conn_table.c broker/conn_table.h broker/xalloc.c broker/xalloc.h
 tests_unit_test_conn_table_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/broker
 tests_unit_test_conn_table_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_conn_table_LDADD = common/libmpcommon.la $(TEST_LIBS)
@@ -22,7 +22,7 @@ check_PROGRAMS += tests/unit/test_auth_throttle
 TESTS += tests/unit/test_auth_throttle
 tests_unit_test_auth_throttle_SOURCES = tests/unit/test_auth_throttle.c \
 	broker/auth_throttle.c broker/auth_throttle.h \
-	broker/cidr.c broker/cidr.h
+	broker/cidr.c broker/cidr.h broker/xalloc.c broker/xalloc.h
 tests_unit_test_auth_throttle_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/broker
 tests_unit_test_auth_throttle_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_auth_throttle_LDADD = common/libmpcommon.la $(TEST_LIBS)
@@ -36,7 +36,7 @@ tests_unit_test_log_LDADD = common/libmpcommon.la $(TEST_LIBS)
 check_PROGRAMS += tests/unit/test_work_pool
 TESTS += tests/unit/test_work_pool
 tests_unit_test_work_pool_SOURCES = tests/unit/test_work_pool.c \
-	broker/work_pool.c broker/work_pool.h
+	broker/work_pool.c broker/work_pool.h broker/xalloc.c broker/xalloc.h
 tests_unit_test_work_pool_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/broker
 tests_unit_test_work_pool_CFLAGS = $(TEST_CFLAGS) $(LIBEVENT_CFLAGS)
 tests_unit_test_work_pool_LDADD = common/libmpcommon.la $(LIBEVENT_LIBS) \
