@@ -60,3 +60,12 @@ tests/integration/man_echo.c: $(top_srcdir)/doc/man/libmpclient.3
 	      -e 's/"tcp:127\.0\.0\.1:7330"/man_example_address/' \
 	      -e 's/^int main(void)$$/int man_echo_main(void)/'; \
 	} > $@.tmp && mv $@.tmp $@
+
+# mpcat's framing splitter on its own: bytes in, messages out, no broker.
+check_PROGRAMS += tests/unit/test_mpcat_split
+TESTS += tests/unit/test_mpcat_split
+tests_unit_test_mpcat_split_SOURCES = tests/unit/test_mpcat_split.c \
+	tools/mpcat_split.c tools/mpcat_split.h
+tests_unit_test_mpcat_split_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tools
+tests_unit_test_mpcat_split_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_mpcat_split_LDADD = $(TEST_LIBS)
