@@ -1,42 +1,23 @@
 # Tests of libmpclient and mpcat against the real broker.
-# test_client_*: one program a concern, on one fixture
-# (tests/integration/test_client_fixture.h).
-CLIENT_TESTS = tests/integration/test_client_login \
-	tests/integration/test_client_conn tests/integration/test_client_close \
-	tests/integration/test_client_loop tests/integration/test_mpcat \
+# test_client: libmpclient's contract, one file a concern
+# (test_client_{login,conn,close,loop}.c) on one fixture
+# (test_client_fixture.h).
+CLIENT_TESTS = tests/integration/test_client tests/integration/test_mpcat \
 	tests/integration/test_client_hostile
 check_PROGRAMS += $(CLIENT_TESTS)
 TESTS += $(CLIENT_TESTS)
 
-# The client fixture, linked into each test_client_* program.
-check_LTLIBRARIES += tests/integration/libclientfixture.la
-tests_integration_libclientfixture_la_SOURCES = \
+tests_integration_test_client_SOURCES = \
 	tests/integration/test_client_fixture.c \
-	tests/integration/test_client_fixture.h
-tests_integration_libclientfixture_la_CPPFLAGS = $(INTEGRATION_CPPFLAGS)
-tests_integration_libclientfixture_la_CFLAGS = $(TEST_CFLAGS) $(LIBEVENT_CFLAGS)
-CLIENT_FIXTURE_LDADD = tests/integration/libclientfixture.la \
-	libmpclient/libmpclient.la $(INTEGRATION_LDADD) $(LIBEVENT_LIBS)
-
-tests_integration_test_client_login_SOURCES = tests/integration/test_client_login.c
-tests_integration_test_client_login_CPPFLAGS = $(INTEGRATION_CPPFLAGS)
-tests_integration_test_client_login_CFLAGS = $(TEST_CFLAGS) $(LIBEVENT_CFLAGS)
-tests_integration_test_client_login_LDADD = $(CLIENT_FIXTURE_LDADD)
-
-tests_integration_test_client_conn_SOURCES = tests/integration/test_client_conn.c
-tests_integration_test_client_conn_CPPFLAGS = $(INTEGRATION_CPPFLAGS)
-tests_integration_test_client_conn_CFLAGS = $(TEST_CFLAGS) $(LIBEVENT_CFLAGS)
-tests_integration_test_client_conn_LDADD = $(CLIENT_FIXTURE_LDADD)
-
-tests_integration_test_client_close_SOURCES = tests/integration/test_client_close.c
-tests_integration_test_client_close_CPPFLAGS = $(INTEGRATION_CPPFLAGS)
-tests_integration_test_client_close_CFLAGS = $(TEST_CFLAGS) $(LIBEVENT_CFLAGS)
-tests_integration_test_client_close_LDADD = $(CLIENT_FIXTURE_LDADD)
-
-tests_integration_test_client_loop_SOURCES = tests/integration/test_client_loop.c
-tests_integration_test_client_loop_CPPFLAGS = $(INTEGRATION_CPPFLAGS)
-tests_integration_test_client_loop_CFLAGS = $(TEST_CFLAGS) $(LIBEVENT_CFLAGS)
-tests_integration_test_client_loop_LDADD = $(CLIENT_FIXTURE_LDADD)
+	tests/integration/test_client_fixture.h \
+	tests/integration/test_client_login.c \
+	tests/integration/test_client_conn.c \
+	tests/integration/test_client_close.c \
+	tests/integration/test_client_loop.c
+tests_integration_test_client_CPPFLAGS = $(INTEGRATION_CPPFLAGS)
+tests_integration_test_client_CFLAGS = $(TEST_CFLAGS) $(LIBEVENT_CFLAGS)
+tests_integration_test_client_LDADD = libmpclient/libmpclient.la \
+	$(INTEGRATION_LDADD) $(LIBEVENT_LIBS)
 
 tests_integration_test_mpcat_SOURCES = tests/integration/test_mpcat.c
 tests_integration_test_mpcat_CPPFLAGS = $(INTEGRATION_CPPFLAGS)

@@ -14,70 +14,55 @@
 
 #include "test_client_fixture.h"
 
-TestSuite(client, .init = fx_init, .fini = fx_fini, .timeout = 60);
-
 /* ======================================================================
  * Closing
  */
 
 FORMAT_TEST(close_by_opener)
 {
-    struct harness *h = fx_broker(STD_BROKER);
-    struct server *s = NEW_SERVER(.echo = true);
-    struct end *a = NEW_END(0), *a2 = NEW_END(0);
+    struct duo d = DUO(fmt, "echo", .echo = true);
+    struct end *a2 = NEW_END(0);
 
-    struct mp_client *alice = join(h, fmt, "alice");
-    struct mp_client *bob = join(h, fmt, "bob");
-    handle(bob, "echo", s);
-    struct end *b = open_pair(alice, "bob", "echo", a, s);
-    s->echo = false;
-    b->echo = false;
-    send_str(a, "1");
-    send_str(a, "2");
-    send_str(a, "3");
-    mp_conn_close(a->conn);
-    a->conn = NULL;
-    WAIT(b->closes == 1, "bob was not told");
-    cr_assert_eq(b->close_reason, MP_CLOSE_BY_PEER, "%s",
-                 mp_close_reason_string(b->close_reason));
-    cr_assert_str_eq(b->close_peer, "alice", "mp_conn_peer inside on_close");
-    cr_assert_eq(b->nmsg, 3, "messages before the close: %zu of 3", b->nmsg);
-    assert_msg_str(b, 2, "3");
+    d.s->echo = false;
+    d.b->echo = false;
+    send_str(d.a, "1");
+    send_str(d.a, "2");
+    send_str(d.a, "3");
+    mp_conn_close(d.a->conn);
+    d.a->conn = NULL;
+    WAIT(d.b->closes == 1, "bob was not told");
+    cr_assert_eq(d.b->close_reason, MP_CLOSE_BY_PEER, "%s",
+                 mp_close_reason_string(d.b->close_reason));
+    cr_assert_str_eq(d.b->close_peer, "alice", "mp_conn_peer inside on_close");
+    cr_assert_eq(d.b->nmsg, 3, "messages before the close: %zu of 3", d.b->nmsg);
+    assert_msg_str(d.b, 2, "3");
 
     /* the two can go on with another connection */
-    struct end *b2 = open_pair(alice, "bob", "echo", a2, s);
+    struct end *b2 = open_pair(d.alice, "bob", "echo", a2, d.s);
     barrier(a2, b2);
-    cr_assert_eq(a->closes, 0, "on_close after mp_conn_close");
-    cr_assert_eq(b->closes, 1);
-    client_free(alice);
-    client_free(bob);
-    cr_assert_eq(a->closes, 0, "on_close after mp_conn_close");
+    cr_assert_eq(d.a->closes, 0, "on_close after mp_conn_close");
+    cr_assert_eq(d.b->closes, 1);
+    duo_free_clients(&d);
+    cr_assert_eq(d.a->closes, 0, "on_close after mp_conn_close");
     fx_stop();
 }
 
 FORMAT_TEST(close_by_acceptor)
 {
-    struct harness *h = fx_broker(STD_BROKER);
-    struct server *s = NEW_SERVER(0);
-    struct end *a = NEW_END(0);
+    struct duo d = DUO(fmt, "x", 0);
 
-    struct mp_client *alice = join(h, fmt, "alice");
-    struct mp_client *bob = join(h, fmt, "bob");
-    handle(bob, "x", s);
-    struct end *b = open_pair(alice, "bob", "x", a, s);
-    send_str(b, "bye");
-    mp_conn_close(b->conn);
-    b->conn = NULL;
-    b->closed_self = true;
-    WAIT(a->closes == 1, "alice was not told");
-    cr_assert_eq(a->close_reason, MP_CLOSE_BY_PEER, "%s",
-                 mp_close_reason_string(a->close_reason));
-    cr_assert_str_eq(a->close_peer, "bob");
-    cr_assert_eq(a->nmsg, 1, "the message before the close");
-    assert_msg_str(a, 0, "bye");
-    client_free(alice);
-    client_free(bob);
-    cr_assert_eq(b->closes, 0, "on_close after mp_conn_close");
+    send_str(d.b, "bye");
+    mp_conn_close(d.b->conn);
+    d.b->conn = NULL;
+    d.b->closed_self = true;
+    WAIT(d.a->closes == 1, "alice was not told");
+    cr_assert_eq(d.a->close_reason, MP_CLOSE_BY_PEER, "%s",
+                 mp_close_reason_string(d.a->close_reason));
+    cr_assert_str_eq(d.a->close_peer, "bob");
+    cr_assert_eq(d.a->nmsg, 1, "the message before the close");
+    assert_msg_str(d.a, 0, "bye");
+    duo_free_clients(&d);
+    cr_assert_eq(d.b->closes, 0, "on_close after mp_conn_close");
     fx_stop();
 }
 
@@ -85,25 +70,20 @@ FORMAT_TEST(close_by_acceptor)
  * and nothing breaks. */
 FORMAT_TEST(close_both_at_once)
 {
-    struct harness *h = fx_broker(STD_BROKER);
-    struct server *s = NEW_SERVER(0);
-    struct end *a = NEW_END(0), *a2 = NEW_END(0);
+    struct duo d = DUO(fmt, "x", 0);
+    struct end *a2 = NEW_END(0);
     struct lost la = { 0 }, lb = { 0 };
 
-    struct mp_client *alice = join(h, fmt, "alice");
-    struct mp_client *bob = join(h, fmt, "bob");
-    mp_client_on_lost(alice, on_lost, &la);
-    mp_client_on_lost(bob, on_lost, &lb);
-    handle(bob, "x", s);
-    struct end *b = open_pair(alice, "bob", "x", a, s);
-    mp_conn_close(a->conn);
-    a->conn = NULL;
-    mp_conn_close(b->conn);
-    b->conn = NULL;
-    struct end *b2 = open_pair(alice, "bob", "x", a2, s);
+    mp_client_on_lost(d.alice, on_lost, &la);
+    mp_client_on_lost(d.bob, on_lost, &lb);
+    mp_conn_close(d.a->conn);
+    d.a->conn = NULL;
+    mp_conn_close(d.b->conn);
+    d.b->conn = NULL;
+    struct end *b2 = open_pair(d.alice, "bob", "x", a2, d.s);
     barrier(a2, b2);
     barrier(b2, a2);
-    cr_assert_eq(a->closes + b->closes, 0, "on_close after mp_conn_close");
+    cr_assert_eq(d.a->closes + d.b->closes, 0, "on_close after mp_conn_close");
     cr_assert_eq(la.calls + lb.calls, 0, "crossing closes lost the broker");
     fx_stop();
 }
@@ -290,42 +270,33 @@ FORMAT_TEST(pending_open_peer_leaves)
 FORMAT_TEST(client_free_ends_all)
 {
     struct harness *h = fx_broker(STD_BROKER);
-    struct server *sa = NEW_SERVER(0), *sb = NEW_SERVER(0);
-    struct end *a1 = NEW_END(0), *bb = NEW_END(0), *ap = NEW_END(0);
     struct lost l = { 0 };
     struct rc_msg m;
 
     struct mp_client *alice = join(h, fmt, "alice");
     struct mp_client *bob = join(h, fmt, "bob");
     mp_client_on_lost(alice, on_lost, &l);
-    handle(alice, "back", sa);
-    handle(bob, "x", sb);
-    struct end *b1 = open_pair(alice, "bob", "x", a1, sb);
-    struct end *ab = open_pair(bob, "alice", "back", bb, sa);
-    struct rc_client *rob = rc_login_any(h, lst(fmt), rcf(fmt), "rob");
-    open_start(alice, "rob", "slow", ap);
-    raw_expect(rob, RC_SYN, "alice", NULL, &m);
-    rc_msg_free(&m);
+    struct crossed x = crossed_open(h, fmt, alice, bob);
 
     client_free(alice);
-    cr_assert_eq(a1->closes, 1, "opened connection: on_close ran %d times", a1->closes);
-    cr_assert_eq(a1->close_reason, MP_CLOSE_CLIENT_FREED, "%s",
-                 mp_close_reason_string(a1->close_reason));
-    cr_assert_eq(ab->closes, 1, "accepted connection: on_close ran %d times",
-                 ab->closes);
-    cr_assert_eq(ab->close_reason, MP_CLOSE_CLIENT_FREED, "%s",
-                 mp_close_reason_string(ab->close_reason));
-    cr_assert_eq(ap->opens, 1, "pending open: callback ran %d times", ap->opens);
-    cr_assert_eq(ap->open_status, MP_ERR_CLOSED, "%s", mp_strerror(ap->open_status));
-    cr_assert_null(ap->conn);
+    cr_assert_eq(x.a1->closes, 1, "opened connection: on_close ran %d times", x.a1->closes);
+    cr_assert_eq(x.a1->close_reason, MP_CLOSE_CLIENT_FREED, "%s",
+                 mp_close_reason_string(x.a1->close_reason));
+    cr_assert_eq(x.ab->closes, 1, "accepted connection: on_close ran %d times",
+                 x.ab->closes);
+    cr_assert_eq(x.ab->close_reason, MP_CLOSE_CLIENT_FREED, "%s",
+                 mp_close_reason_string(x.ab->close_reason));
+    cr_assert_eq(x.ap->opens, 1, "pending open: callback ran %d times", x.ap->opens);
+    cr_assert_eq(x.ap->open_status, MP_ERR_CLOSED, "%s", mp_strerror(x.ap->open_status));
+    cr_assert_null(x.ap->conn);
     cr_assert_eq(l.calls, 0, "lost callback on mp_client_free");
 
-    WAIT(b1->closes && bb->closes, "bob was not told");
-    cr_assert_eq(b1->close_reason, MP_CLOSE_PEER_LEFT);
-    cr_assert_eq(bb->close_reason, MP_CLOSE_PEER_LEFT);
-    raw_expect(rob, RC_CLIENT_CLOSED, "alice", "", &m);
+    WAIT(x.b1->closes && x.bb->closes, "bob was not told");
+    cr_assert_eq(x.b1->close_reason, MP_CLOSE_PEER_LEFT);
+    cr_assert_eq(x.bb->close_reason, MP_CLOSE_PEER_LEFT);
+    raw_expect(x.rob, RC_CLIENT_CLOSED, "alice", "", &m);
     rc_msg_free(&m);
-    rc_close(rob);
+    rc_close(x.rob);
     fx_stop();
 }
 
@@ -381,42 +352,33 @@ FORMAT_TEST(broker_killed)
 {
     enum { N = 64, SIZE = 64 * 1024 };
     struct harness *h = fx_broker(STD_BROKER);
-    struct server *sa = NEW_SERVER(0), *sb = NEW_SERVER(0);
-    struct end *a1 = NEW_END(0), *a2 = NEW_END(0), *ap = NEW_END(0), *bb = NEW_END(0);
+    struct end *a2 = NEW_END(0);
     struct lost la = { 0 }, lb = { 0 };
     static struct slot slots[N]; /* static: a late free_fn must not hit a dead frame */
-    struct rc_msg m;
     struct capture cap;
 
     struct mp_client *alice = join(h, fmt, "alice");
     struct mp_client *bob = join(h, fmt, "bob");
     mp_client_on_lost(alice, on_lost, &la);
     mp_client_on_lost(bob, on_lost, &lb);
-    handle(alice, "back", sa);
-    handle(bob, "x", sb);
-    struct end *b1 = open_pair(alice, "bob", "x", a1, sb);
-    struct end *b2 = open_pair(alice, "bob", "x", a2, sb);
-    struct end *ab = open_pair(bob, "alice", "back", bb, sa);
-    struct rc_client *rob = rc_login_any(h, lst(fmt), rcf(fmt), "rob");
-    open_start(alice, "rob", "slow", ap);
-    raw_expect(rob, RC_SYN, "alice", NULL, &m);
-    rc_msg_free(&m);
+    struct crossed x = crossed_open(h, fmt, alice, bob);
+    struct end *b2 = open_pair(alice, "bob", "x", a2, x.sb);
 
-    a1->send_in_close = true;   /* sends inside on_close: MP_ERR_CLOSED */
-    a2->close_other = ab;       /* closes another connection inside on_close */
-    la.ends[la.nends++] = a1;
+    x.a1->send_in_close = true;   /* sends inside on_close: MP_ERR_CLOSED */
+    a2->close_other = x.ab;       /* closes another connection inside on_close */
+    la.ends[la.nends++] = x.a1;
     la.ends[la.nends++] = a2;
-    la.ends[la.nends++] = ap;
-    la.ends[la.nends++] = ab;
-    lb.ends[lb.nends++] = b1;
+    la.ends[la.nends++] = x.ap;
+    la.ends[la.nends++] = x.ab;
+    lb.ends[lb.nends++] = x.b1;
     lb.ends[lb.nends++] = b2;
-    lb.ends[lb.nends++] = bb;
+    lb.ends[lb.nends++] = x.bb;
 
     /* output queued and unsent when the broker dies */
     for (size_t i = 0; i < N; i++) {
         slots[i].len = SIZE;
         slots[i].ptr = pattern(SIZE, (unsigned)i);
-        int rc = mp_conn_send_take(a1->conn, slots[i].ptr, SIZE, slot_free, &slots[i]);
+        int rc = mp_conn_send_take(x.a1->conn, slots[i].ptr, SIZE, slot_free, &slots[i]);
         cr_assert_eq(rc, MP_OK, "send_take %zu: %s", i, mp_strerror(rc));
     }
 
@@ -433,7 +395,7 @@ FORMAT_TEST(broker_killed)
     cr_assert(la.all_ended, "alice: lost before every on_close/open outcome");
     cr_assert(lb.all_ended, "bob: lost before every on_close");
 
-    struct end *closed[] = { a1, a2, b1, b2, bb };
+    struct end *closed[] = { x.a1, a2, x.b1, b2, x.bb };
     for (size_t i = 0; i < 5; i++) {
         cr_assert_eq(closed[i]->closes, 1, "end %zu: on_close ran %d times", i,
                      closed[i]->closes);
@@ -442,20 +404,20 @@ FORMAT_TEST(broker_killed)
         cr_assert_eq(closed[i]->wrong, 0);
     }
     /* ab was either told, or closed by a2's on_close - never both */
-    cr_assert_eq(ab->closes + (ab->closed_by_other ? 1 : 0), 1,
+    cr_assert_eq(x.ab->closes + (x.ab->closed_by_other ? 1 : 0), 1,
                  "accepted connection: %d on_close, closed by another: %d",
-                 ab->closes, ab->closed_by_other);
-    if (ab->closes == 1)
-        cr_assert_eq(ab->close_reason, MP_CLOSE_BROKER_LOST);
-    cr_assert_eq(ap->opens, 1, "pending open: %d outcomes", ap->opens);
-    cr_assert_eq(ap->open_status, MP_ERR_BROKER_GONE, "%s", mp_strerror(ap->open_status));
-    cr_assert_null(ap->conn);
-    cr_assert_eq(a1->close_send_rc, MP_ERR_CLOSED, "send inside on_close: %s",
-                 mp_strerror(a1->close_send_rc));
-    cr_assert_eq(a1->close_take_rc, MP_ERR_CLOSED, "send_take inside on_close: %s",
-                 mp_strerror(a1->close_take_rc));
-    cr_assert_eq(a1->close_take_frees, 1, "free_fn of a refused send_take ran %d times",
-                 a1->close_take_frees);
+                 x.ab->closes, x.ab->closed_by_other);
+    if (x.ab->closes == 1)
+        cr_assert_eq(x.ab->close_reason, MP_CLOSE_BROKER_LOST);
+    cr_assert_eq(x.ap->opens, 1, "pending open: %d outcomes", x.ap->opens);
+    cr_assert_eq(x.ap->open_status, MP_ERR_BROKER_GONE, "%s", mp_strerror(x.ap->open_status));
+    cr_assert_null(x.ap->conn);
+    cr_assert_eq(x.a1->close_send_rc, MP_ERR_CLOSED, "send inside on_close: %s",
+                 mp_strerror(x.a1->close_send_rc));
+    cr_assert_eq(x.a1->close_take_rc, MP_ERR_CLOSED, "send_take inside on_close: %s",
+                 mp_strerror(x.a1->close_take_rc));
+    cr_assert_eq(x.a1->close_take_frees, 1, "free_fn of a refused send_take ran %d times",
+                 x.a1->close_take_frees);
 
     struct end *late = NEW_END(0);
     int rc = mp_client_open(alice, "bob", "x", end_open, late);
@@ -467,10 +429,10 @@ FORMAT_TEST(broker_killed)
     assert_slots_once(slots, N);
     for (size_t i = 0; i < 5; i++)
         cr_assert_eq(closed[i]->closes, 1, "on_close again on mp_client_free");
-    cr_assert_eq(ap->opens, 1, "open callback again on mp_client_free");
+    cr_assert_eq(x.ap->opens, 1, "open callback again on mp_client_free");
     cr_assert_eq(late->opens, 0);
     cr_assert(la.calls == 1 && lb.calls == 1, "lost again on mp_client_free");
-    rc_close(rob);
+    rc_close(x.rob);
     reap_killed(h);
 }
 

@@ -14,8 +14,6 @@
 
 #include "test_client_fixture.h"
 
-TestSuite(client, .init = fx_init, .fini = fx_fini, .timeout = 60);
-
 /* ======================================================================
  * The handler map
  */
@@ -83,8 +81,7 @@ FORMAT_TEST(handler_unknown_protocol)
 
     /* the refusals left nothing behind */
     open_pair(alice, "bob", "echo", a, s);
-    send_str(a, "x");
-    WAIT(a->nmsg == 1, "no echo");
+    echo_once(a, "x");
     fx_stop();
 }
 
@@ -197,23 +194,17 @@ static void check_seq(const struct end *e, char side)
 
 FORMAT_TEST(ordered_10000_each_way)
 {
-    struct harness *h = fx_broker(STD_BROKER);
-    struct server *s = NEW_SERVER(0);
-    struct end *a = NEW_END(0);
+    struct duo d = DUO(fmt, "seq", 0);
     char buf[128];
 
-    struct mp_client *alice = join(h, fmt, "alice");
-    struct mp_client *bob = join(h, fmt, "bob");
-    handle(bob, "seq", s);
-    struct end *b = open_pair(alice, "bob", "seq", a, s);
     for (unsigned i = 0; i < N_ORDERED; i++) {
-        send_ok(a, buf, seq_msg(buf, 'a', i));
-        send_ok(b, buf, seq_msg(buf, 'b', i));
+        send_ok(d.a, buf, seq_msg(buf, 'a', i));
+        send_ok(d.b, buf, seq_msg(buf, 'b', i));
     }
-    WAIT_ON(base, mpt_ms(30000), a->nmsg >= N_ORDERED && b->nmsg >= N_ORDERED,
-            "alice got %zu, bob got %zu of %d", a->nmsg, b->nmsg, N_ORDERED);
-    check_seq(b, 'a');
-    check_seq(a, 'b');
+    WAIT_ON(base, mpt_ms(30000), d.a->nmsg >= N_ORDERED && d.b->nmsg >= N_ORDERED,
+            "alice got %zu, bob got %zu of %d", d.a->nmsg, d.b->nmsg, N_ORDERED);
+    check_seq(d.b, 'a');
+    check_seq(d.a, 'b');
     fx_stop();
 }
 
@@ -314,36 +305,30 @@ FORMAT_TEST(too_big_boundary)
 
 FORMAT_TEST(empty_and_odd_bytes)
 {
-    struct harness *h = fx_broker(STD_BROKER);
-    struct server *s = NEW_SERVER(0);
-    struct end *a = NEW_END(0);
+    struct duo d = DUO(fmt, "e", 0);
     unsigned char all[256];
 
     for (int i = 0; i < 256; i++)
         all[i] = (unsigned char)i;
-    struct mp_client *alice = join(h, fmt, "alice");
-    struct mp_client *bob = join(h, fmt, "bob");
-    handle(bob, "e", s);
-    struct end *b = open_pair(alice, "bob", "e", a, s);
-    send_ok(a, "", 0);
-    send_ok(a, "x", 1);
-    send_ok(a, "", 0);
-    send_ok(a, "", 0);
-    send_ok(a, all, sizeof all);
-    send_ok(a, "\0", 1);
-    send_ok(a, "<\"&>\\\n\r\t\xe2\x80\xa8", 11);
-    send_ok(b, "", 0);
-    WAIT(b->nmsg == 7 && a->nmsg == 1, "bob got %zu of 7, alice %zu of 1", b->nmsg,
-         a->nmsg);
-    cr_assert_eq(b->msgs[0].len, 0, "an empty message arrived with %zu bytes",
-                 b->msgs[0].len);
-    assert_msg_str(b, 1, "x");
-    cr_assert(b->msgs[2].len == 0 && b->msgs[3].len == 0, "empty messages");
-    cr_assert(msg_eq(b, 4, all, sizeof all), "the 256 byte values were altered");
-    cr_assert(msg_eq(b, 5, "\0", 1), "a NUL byte was altered");
-    cr_assert(msg_eq(b, 6, "<\"&>\\\n\r\t\xe2\x80\xa8", 11), "escapable bytes altered");
-    cr_assert_eq(a->msgs[0].len, 0, "an empty reply arrived with %zu bytes",
-                 a->msgs[0].len);
+    send_ok(d.a, "", 0);
+    send_ok(d.a, "x", 1);
+    send_ok(d.a, "", 0);
+    send_ok(d.a, "", 0);
+    send_ok(d.a, all, sizeof all);
+    send_ok(d.a, "\0", 1);
+    send_ok(d.a, "<\"&>\\\n\r\t\xe2\x80\xa8", 11);
+    send_ok(d.b, "", 0);
+    WAIT(d.b->nmsg == 7 && d.a->nmsg == 1, "bob got %zu of 7, alice %zu of 1", d.b->nmsg,
+         d.a->nmsg);
+    cr_assert_eq(d.b->msgs[0].len, 0, "an empty message arrived with %zu bytes",
+                 d.b->msgs[0].len);
+    assert_msg_str(d.b, 1, "x");
+    cr_assert(d.b->msgs[2].len == 0 && d.b->msgs[3].len == 0, "empty messages");
+    cr_assert(msg_eq(d.b, 4, all, sizeof all), "the 256 byte values were altered");
+    cr_assert(msg_eq(d.b, 5, "\0", 1), "a NUL byte was altered");
+    cr_assert(msg_eq(d.b, 6, "<\"&>\\\n\r\t\xe2\x80\xa8", 11), "escapable bytes altered");
+    cr_assert_eq(d.a->msgs[0].len, 0, "an empty reply arrived with %zu bytes",
+                 d.a->msgs[0].len);
     fx_stop();
 }
 
@@ -352,40 +337,34 @@ FORMAT_TEST(empty_and_odd_bytes)
 
 FORMAT_TEST(send_take)
 {
+    struct duo d = DUO(fmt, "t", 0);
     enum { N = 32 };
-    struct harness *h = fx_broker(STD_BROKER);
-    struct server *s = NEW_SERVER(0);
-    struct end *a = NEW_END(0);
     struct slot slots[N] = { { 0 } };
     static const char text[] = "static, never freed";
 
-    struct mp_client *alice = join(h, fmt, "alice");
-    struct mp_client *bob = join(h, fmt, "bob");
-    handle(bob, "t", s);
-    struct end *b = open_pair(alice, "bob", "t", a, s);
     for (size_t i = 0; i < N; i++) {
         slots[i].len = 1000 + i * 333;
         slots[i].ptr = pattern(slots[i].len, (unsigned)i);
-        int rc = mp_conn_send_take(a->conn, slots[i].ptr, slots[i].len, slot_free,
+        int rc = mp_conn_send_take(d.a->conn, slots[i].ptr, slots[i].len, slot_free,
                                    &slots[i]);
         cr_assert_eq(rc, MP_OK, "send_take %zu: %s", i, mp_strerror(rc));
     }
-    int rc = mp_conn_send_take(a->conn, (void *)text, sizeof text - 1, NULL, NULL);
+    int rc = mp_conn_send_take(d.a->conn, (void *)text, sizeof text - 1, NULL, NULL);
     cr_assert_eq(rc, MP_OK, "send_take with a NULL free_fn: %s", mp_strerror(rc));
     int frees = 0;
-    rc = mp_conn_send_take(a->conn, malloc(1), 0, count_free, &frees);
+    rc = mp_conn_send_take(d.a->conn, malloc(1), 0, count_free, &frees);
     cr_assert_eq(rc, MP_OK, "send_take of an empty message: %s", mp_strerror(rc));
-    WAIT(b->nmsg >= N + 2, "%zu of %d messages arrived", b->nmsg, N + 2);
+    WAIT(d.b->nmsg >= N + 2, "%zu of %d messages arrived", d.b->nmsg, N + 2);
     for (size_t i = 0; i < N; i++) {
         unsigned char *want = pattern(slots[i].len, (unsigned)i);
-        bool same = msg_eq(b, i, want, slots[i].len);
+        bool same = msg_eq(d.b, i, want, slots[i].len);
         free(want);
         cr_assert(same, "taken message %zu was altered", i);
     }
-    assert_msg_str(b, N, text);
-    cr_assert_eq(b->msgs[N + 1].len, 0);
+    assert_msg_str(d.b, N, text);
+    cr_assert_eq(d.b->msgs[N + 1].len, 0);
     WAIT(slots_done(slots, N) && frees > 0, "free_fn not called for every buffer");
-    barrier(a, b);
+    barrier(d.a, d.b);
     assert_slots_once(slots, N);
     cr_assert_eq(frees, 1);
     fx_stop();
@@ -395,34 +374,28 @@ FORMAT_TEST(send_take)
  * once, when mp_client_free returns. */
 FORMAT_TEST(send_take_then_free)
 {
+    struct duo d = DUO(fmt, "t", 0);
     enum { N = 64, SIZE = 64 * 1024 };
-    struct harness *h = fx_broker(STD_BROKER);
-    struct server *s = NEW_SERVER(0);
-    struct end *a = NEW_END(0);
     static struct slot slots[N]; /* static: a late free_fn must not hit a dead frame */
 
-    struct mp_client *alice = join(h, fmt, "alice");
-    struct mp_client *bob = join(h, fmt, "bob");
-    handle(bob, "t", s);
-    struct end *b = open_pair(alice, "bob", "t", a, s);
     for (size_t i = 0; i < N; i++) {
         slots[i].len = SIZE;
         slots[i].ptr = pattern(SIZE, (unsigned)i);
-        int rc = mp_conn_send_take(a->conn, slots[i].ptr, SIZE, slot_free, &slots[i]);
+        int rc = mp_conn_send_take(d.a->conn, slots[i].ptr, SIZE, slot_free, &slots[i]);
         cr_assert_eq(rc, MP_OK, "send_take %zu: %s", i, mp_strerror(rc));
     }
-    client_free(alice);
+    client_free(d.alice);
     assert_slots_once(slots, N);
-    cr_assert_eq(a->closes, 1, "on_close on mp_client_free");
-    cr_assert_eq(a->close_reason, MP_CLOSE_CLIENT_FREED, "%s",
-                 mp_close_reason_string(a->close_reason));
-    WAIT(b->closes == 1, "bob was not told alice left");
-    cr_assert_eq(b->close_reason, MP_CLOSE_PEER_LEFT, "%s",
-                 mp_close_reason_string(b->close_reason));
+    cr_assert_eq(d.a->closes, 1, "on_close on mp_client_free");
+    cr_assert_eq(d.a->close_reason, MP_CLOSE_CLIENT_FREED, "%s",
+                 mp_close_reason_string(d.a->close_reason));
+    WAIT(d.b->closes == 1, "bob was not told alice left");
+    cr_assert_eq(d.b->close_reason, MP_CLOSE_PEER_LEFT, "%s",
+                 mp_close_reason_string(d.b->close_reason));
     /* whatever arrived arrived whole and in order */
-    for (size_t i = 0; i < b->nmsg; i++) {
+    for (size_t i = 0; i < d.b->nmsg; i++) {
         unsigned char *want = pattern(SIZE, (unsigned)i);
-        bool same = msg_eq(b, i, want, SIZE);
+        bool same = msg_eq(d.b, i, want, SIZE);
         free(want);
         cr_assert(same, "message %zu was altered", i);
     }

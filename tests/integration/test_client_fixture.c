@@ -48,7 +48,7 @@ struct criterion_test_params fx_formats(void)
                                sizeof formats / sizeof formats[0]);
 }
 
-void fx_init(void)
+static void fx_init(void)
 {
     signal(SIGPIPE, SIG_DFL);
     base = event_base_new();
@@ -118,7 +118,7 @@ void fx_stop(void)
 
 /* After a failed test too: what it left, without assertions (they would
  * not count here); harness_reap_all kills a broker still running. */
-void fx_fini(void)
+static void fx_fini(void)
 {
     fx_release();
     fx.h = NULL;
@@ -524,6 +524,15 @@ void barrier(struct end *from, struct end *to)
     WAIT(has_msg(to, text), "barrier \"%s\" did not arrive", text);
 }
 
+void echo_once(struct end *e, const char *text)
+{
+    size_t before = e->nmsg;
+
+    send_str(e, text);
+    WAIT(e->nmsg > before, "no echo of \"%s\"", text);
+    assert_msg_str(e, before, text);
+}
+
 unsigned char *pattern(size_t n, unsigned seed)
 {
     unsigned char *p = malloc(n ? n : 1);
@@ -855,3 +864,53 @@ void assert_slots_once(const struct slot *s, size_t n)
         cr_assert_eq(s[i].mismatch, 0, "free_fn of buffer %zu: wrong data or len", i);
     }
 }
+
+struct duo duo_start(const char *fmt, const char *proto,
+                     const struct server *init)
+{
+    struct duo d = { 0 };
+
+    d.h = fx_broker(STD_BROKER);
+    d.s = fx_server(init);
+    d.alice = join(d.h, fmt, "alice");
+    d.bob = join(d.h, fmt, "bob");
+    handle(d.bob, proto, d.s);
+    return d;
+}
+
+struct duo duo_open(const char *fmt, const char *proto,
+                    const struct server *init)
+{
+    struct duo d = duo_start(fmt, proto, init);
+
+    d.a = NEW_END(0);
+    d.b = open_pair(d.alice, "bob", proto, d.a, d.s);
+    return d;
+}
+
+void duo_free_clients(struct duo *d)
+{
+    client_free(d->alice);
+    client_free(d->bob);
+}
+
+struct crossed crossed_open(struct harness *h, const char *fmt,
+                            struct mp_client *alice, struct mp_client *bob)
+{
+    struct crossed x = { .sa = NEW_SERVER(0), .sb = NEW_SERVER(0),
+                         .a1 = NEW_END(0), .bb = NEW_END(0),
+                         .ap = NEW_END(0) };
+    struct rc_msg m;
+
+    handle(alice, "back", x.sa);
+    handle(bob, "x", x.sb);
+    x.b1 = open_pair(alice, "bob", "x", x.a1, x.sb);
+    x.ab = open_pair(bob, "alice", "back", x.bb, x.sa);
+    x.rob = rc_login_any(h, lst(fmt), rcf(fmt), "rob");
+    open_start(alice, "rob", "slow", x.ap);
+    raw_expect(x.rob, RC_SYN, "alice", NULL, &m);
+    rc_msg_free(&m);
+    return x;
+}
+
+TestSuite(client, .init = fx_init, .fini = fx_fini, .timeout = 60);

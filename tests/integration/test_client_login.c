@@ -21,8 +21,6 @@
 
 #include "test_client_fixture.h"
 
-TestSuite(client, .init = fx_init, .fini = fx_fini, .timeout = 60);
-
 /* ======================================================================
  * Error texts
  */

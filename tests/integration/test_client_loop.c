@@ -18,8 +18,6 @@
 
 #include "test_client_fixture.h"
 
-TestSuite(client, .init = fx_init, .fini = fx_fini, .timeout = 60);
-
 /* ======================================================================
  * Event loops
  */
@@ -196,8 +194,7 @@ Test(client, connect_wait_attached_runs_other_events)
     struct end *a = NEW_END(0);
     handle(d, "echo", s);
     open_pair(c, "bob", "echo", a, s);
-    send_str(a, "shared base");
-    WAIT(a->nmsg == 1, "no echo");
+    echo_once(a, "shared base");
     fx_stop();
 }
 
@@ -281,42 +278,33 @@ static void hook_rehandle(struct server *s, struct end *e, struct mp_conn *conn)
 
 FORMAT_TEST(handlers_from_callback)
 {
-    struct harness *h = fx_broker(STD_BROKER);
-    struct server *s = NEW_SERVER(.hook = hook_rehandle);
-    struct end *a = NEW_END(0), *a2 = NEW_END(0);
+    struct duo d = DUO(fmt, "once", .hook = hook_rehandle);
+    struct end *a2 = NEW_END(0);
 
-    struct mp_client *alice = join(h, fmt, "alice");
-    struct mp_client *bob = join(h, fmt, "bob");
-    handle(bob, "once", s);
-    open_pair(alice, "bob", "once", a, s);
-    cr_assert_eq(s->aux_rc, MP_OK, "unhandle in on_connection: %s", mp_strerror(s->aux_rc));
-    cr_assert_eq(s->aux_rc2, MP_OK, "handle in on_connection: %s", mp_strerror(s->aux_rc2));
-    int st = open_fails(alice, "bob", "once");
+    cr_assert_eq(d.s->aux_rc, MP_OK, "unhandle in on_connection: %s", mp_strerror(d.s->aux_rc));
+    cr_assert_eq(d.s->aux_rc2, MP_OK, "handle in on_connection: %s", mp_strerror(d.s->aux_rc2));
+    int st = open_fails(d.alice, "bob", "once");
     cr_assert_eq(st, MP_ERR_UNKNOWN_PROTOCOL, "%s", mp_strerror(st));
-    open_pair(alice, "bob", "later", a2, s);
-    cr_assert_eq(s->n, 2);
-    barrier(a, &s->ends[0]);
+    open_pair(d.alice, "bob", "later", a2, d.s);
+    cr_assert_eq(d.s->n, 2);
+    barrier(d.a, &d.s->ends[0]);
     fx_stop();
 }
 
 /* on_connection closes at once: the opener sees it open, then closed. */
 FORMAT_TEST(close_in_on_connection)
 {
-    struct harness *h = fx_broker(STD_BROKER);
-    struct server *s = NEW_SERVER(.close_at_once = true);
+    struct duo d = DUO_START(fmt, "x", .close_at_once = true);
     struct end *a = NEW_END(0);
 
-    struct mp_client *alice = join(h, fmt, "alice");
-    struct mp_client *bob = join(h, fmt, "bob");
-    handle(bob, "x", s);
-    open_start(alice, "bob", "x", a);
+    open_start(d.alice, "bob", "x", a);
     open_wait(a, "x");
     cr_assert_eq(a->open_status, MP_OK, "%s", mp_strerror(a->open_status));
     WAIT(a->closes == 1, "alice was not told bob closed");
     cr_assert_eq(a->close_reason, MP_CLOSE_BY_PEER, "%s",
                  mp_close_reason_string(a->close_reason));
-    cr_assert_eq(s->n, 1);
-    cr_assert_eq(s->ends[0].closes, 0);
+    cr_assert_eq(d.s->n, 1);
+    cr_assert_eq(d.s->ends[0].closes, 0);
     fx_stop();
 }
 
@@ -332,21 +320,17 @@ static void send_and_close(struct end *e)
 
 FORMAT_TEST(close_in_open_callback)
 {
-    struct harness *h = fx_broker(STD_BROKER);
-    struct server *s = NEW_SERVER(0);
+    struct duo d = DUO_START(fmt, "x", 0);
     struct end *a = NEW_END(.on_open = send_and_close);
 
-    struct mp_client *alice = join(h, fmt, "alice");
-    struct mp_client *bob = join(h, fmt, "bob");
-    handle(bob, "x", s);
-    open_start(alice, "bob", "x", a);
+    open_start(d.alice, "bob", "x", a);
     open_wait(a, "x");
     cr_assert_eq(a->open_status, MP_OK, "%s", mp_strerror(a->open_status));
     cr_assert_eq(a->echo_errors, 0, "send in the open callback failed");
-    WAIT(s->n == 1 && s->ends[0].closes == 1, "bob was not told");
-    cr_assert_eq(s->ends[0].close_reason, MP_CLOSE_BY_PEER);
-    cr_assert_eq(s->ends[0].nmsg, 1);
-    assert_msg_str(&s->ends[0], 0, "first");
+    WAIT(d.s->n == 1 && d.s->ends[0].closes == 1, "bob was not told");
+    cr_assert_eq(d.s->ends[0].close_reason, MP_CLOSE_BY_PEER);
+    cr_assert_eq(d.s->ends[0].nmsg, 1);
+    assert_msg_str(&d.s->ends[0], 0, "first");
     cr_assert_eq(a->closes, 0);
     fx_stop();
 }
@@ -355,46 +339,36 @@ FORMAT_TEST(close_in_open_callback)
  * on_close closes the other: that one must get no on_close. */
 FORMAT_TEST(close_other_in_on_close)
 {
-    struct harness *h = fx_broker(STD_BROKER);
-    struct server *s = NEW_SERVER(0);
-    struct end *a1 = NEW_END(0), *a2 = NEW_END(0);
+    struct duo d = DUO(fmt, "x", 0);
+    struct end *a2 = NEW_END(0);
 
-    struct mp_client *alice = join(h, fmt, "alice");
-    struct mp_client *bob = join(h, fmt, "bob");
-    handle(bob, "x", s);
-    open_pair(alice, "bob", "x", a1, s);
-    open_pair(alice, "bob", "x", a2, s);
-    a1->close_other = a2;
-    a2->close_other = a1;
-    client_free(bob);
-    WAIT(end_over(a1) && end_over(a2), "alice was not told bob left");
-    cr_assert_eq(open_fails(alice, "bob", "x"), MP_ERR_NO_SUCH_CLIENT);
-    cr_assert_eq(a1->closes + a2->closes, 1, "on_close ran %d + %d times", a1->closes,
+    open_pair(d.alice, "bob", "x", a2, d.s);
+    d.a->close_other = a2;
+    a2->close_other = d.a;
+    client_free(d.bob);
+    WAIT(end_over(d.a) && end_over(a2), "alice was not told bob left");
+    cr_assert_eq(open_fails(d.alice, "bob", "x"), MP_ERR_NO_SUCH_CLIENT);
+    cr_assert_eq(d.a->closes + a2->closes, 1, "on_close ran %d + %d times", d.a->closes,
                  a2->closes);
-    cr_assert(a1->closed_by_other != a2->closed_by_other);
-    cr_assert_eq((a1->closes ? a1->close_reason : a2->close_reason), MP_CLOSE_PEER_LEFT);
-    cr_assert_eq(a1->wrong + a2->wrong, 0);
+    cr_assert(d.a->closed_by_other != a2->closed_by_other);
+    cr_assert_eq((d.a->closes ? d.a->close_reason : a2->close_reason), MP_CLOSE_PEER_LEFT);
+    cr_assert_eq(d.a->wrong + a2->wrong, 0);
     fx_stop();
 }
 
 /* on_close (by the peer) opens a new connection to the same peer. */
 FORMAT_TEST(reopen_in_on_close)
 {
-    struct harness *h = fx_broker(STD_BROKER);
-    struct server *s = NEW_SERVER(.echo = true);
-    struct end *a = NEW_END(0), *again = NEW_END(0);
+    struct duo d = DUO(fmt, "echo", .echo = true);
+    struct end *again = NEW_END(0);
 
-    struct mp_client *alice = join(h, fmt, "alice");
-    struct mp_client *bob = join(h, fmt, "bob");
-    handle(bob, "echo", s);
-    struct end *b = open_pair(alice, "bob", "echo", a, s);
-    a->open_on_close = alice;
-    a->reopen = again;
-    mp_conn_close(b->conn);
-    b->conn = NULL;
-    WAIT(a->closes == 1, "alice was not told");
-    cr_assert_eq(a->reopen_rc, MP_OK, "mp_client_open in on_close: %s",
-                 mp_strerror(a->reopen_rc));
+    d.a->open_on_close = d.alice;
+    d.a->reopen = again;
+    mp_conn_close(d.b->conn);
+    d.b->conn = NULL;
+    WAIT(d.a->closes == 1, "alice was not told");
+    cr_assert_eq(d.a->reopen_rc, MP_OK, "mp_client_open in on_close: %s",
+                 mp_strerror(d.a->reopen_rc));
     open_wait(again, "again");
     cr_assert_eq(again->open_status, MP_OK, "%s", mp_strerror(again->open_status));
     send_str(again, "again");
@@ -426,8 +400,7 @@ FORMAT_TEST(disconnect_graceful)
 {
     enum { N = 100, SIZE = 16 * 1024 };
     struct harness *h = fx_broker(STD_BROKER);
-    struct server *sa = NEW_SERVER(0), *sb = NEW_SERVER(0);
-    struct end *a1 = NEW_END(0), *bb = NEW_END(0), *ap = NEW_END(0), *late = NEW_END(0);
+    struct end *late = NEW_END(0);
     struct lost la = { 0 };
     struct disc d = { 0 };
     struct rc_msg m;
@@ -436,59 +409,52 @@ FORMAT_TEST(disconnect_graceful)
     struct mp_client *alice = join(h, fmt, "alice");
     struct mp_client *bob = join(h, strcmp(fmt, "json") == 0 ? "binary" : "json", "bob");
     mp_client_on_lost(alice, on_lost, &la);
-    handle(alice, "back", sa);
-    handle(bob, "x", sb);
-    struct end *b1 = open_pair(alice, "bob", "x", a1, sb);
-    struct end *ab = open_pair(bob, "alice", "back", bb, sa);
-    struct rc_client *rob = rc_login_any(h, lst(fmt), rcf(fmt), "rob");
-    open_start(alice, "rob", "slow", ap);
-    raw_expect(rob, RC_SYN, "alice", NULL, &m);
-    rc_msg_free(&m);
+    struct crossed x = crossed_open(h, fmt, alice, bob);
 
     for (unsigned i = 0; i < N; i++) {
         p[0] = (unsigned char)i;
-        send_ok(a1, p, SIZE);
+        send_ok(x.a1, p, SIZE);
     }
-    send_str(a1, "last");
-    send_str(ab, "from the acceptor");
+    send_str(x.a1, "last");
+    send_str(x.ab, "from the acceptor");
     int rc = mp_client_disconnect(alice, on_disc, &d);
     cr_assert_eq(rc, MP_OK, "mp_client_disconnect: %s", mp_strerror(rc));
     cr_assert_eq(mp_client_disconnect(alice, on_disc, &d), MP_ERR_STATE,
                  "a second mp_client_disconnect");
     cr_assert_neq(mp_client_open(alice, "bob", "x", end_open, late), MP_OK,
                   "mp_client_open while disconnecting");
-    WAIT(ap->opens > 0, "the pending open got no outcome");
-    cr_assert_eq(ap->open_status, MP_ERR_CLOSED, "%s", mp_strerror(ap->open_status));
-    cr_assert_null(ap->conn);
-    WAIT_ON(base, mpt_ms(10000), d.calls > 0 && b1->closes > 0 && bb->closes > 0,
-            "disconnect: callback %d, bob told %d/%d", d.calls, b1->closes, bb->closes);
+    WAIT(x.ap->opens > 0, "the pending open got no outcome");
+    cr_assert_eq(x.ap->open_status, MP_ERR_CLOSED, "%s", mp_strerror(x.ap->open_status));
+    cr_assert_null(x.ap->conn);
+    WAIT_ON(base, mpt_ms(10000), d.calls > 0 && x.b1->closes > 0 && x.bb->closes > 0,
+            "disconnect: callback %d, bob told %d/%d", d.calls, x.b1->closes, x.bb->closes);
     cr_assert_eq(d.c, alice);
-    cr_assert_eq(b1->nmsg, N + 1, "bob got %zu of %d messages", b1->nmsg, N + 1);
+    cr_assert_eq(x.b1->nmsg, N + 1, "bob got %zu of %d messages", x.b1->nmsg, N + 1);
     for (unsigned i = 0; i < N; i++) {
         p[0] = (unsigned char)i;
-        cr_assert(msg_eq(b1, i, p, SIZE), "message %u altered or out of order", i);
+        cr_assert(msg_eq(x.b1, i, p, SIZE), "message %u altered or out of order", i);
     }
-    assert_msg_str(b1, N, "last");
-    cr_assert_eq(b1->close_reason, MP_CLOSE_BY_PEER, "%s",
-                 mp_close_reason_string(b1->close_reason));
-    cr_assert_eq(bb->nmsg, 1);
-    assert_msg_str(bb, 0, "from the acceptor");
-    cr_assert_eq(bb->close_reason, MP_CLOSE_BY_PEER, "%s",
-                 mp_close_reason_string(bb->close_reason));
+    assert_msg_str(x.b1, N, "last");
+    cr_assert_eq(x.b1->close_reason, MP_CLOSE_BY_PEER, "%s",
+                 mp_close_reason_string(x.b1->close_reason));
+    cr_assert_eq(x.bb->nmsg, 1);
+    assert_msg_str(x.bb, 0, "from the acceptor");
+    cr_assert_eq(x.bb->close_reason, MP_CLOSE_BY_PEER, "%s",
+                 mp_close_reason_string(x.bb->close_reason));
     /* rob is told about the pending connection, one way or the other */
-    int r = raw_recv(rob, &m, mpt_ms(MPT_MSG_MS));
-    cr_assert_eq(r, RC_OK, "rob: %s %s", rc_status_name(r), rc_error(rob));
+    int r = raw_recv(x.rob, &m, mpt_ms(MPT_MSG_MS));
+    cr_assert_eq(r, RC_OK, "rob: %s %s", rc_status_name(r), rc_error(x.rob));
     cr_assert(m.meta == RC_CLOSED || m.meta == RC_CLIENT_CLOSED,
               "rob got meta %d for the pending connection", m.meta);
     rc_msg_free(&m);
     drain();
     client_free(alice);
-    cr_assert_eq(a1->closes + ab->closes, 0, "on_close on a disconnected client");
+    cr_assert_eq(x.a1->closes + x.ab->closes, 0, "on_close on a disconnected client");
     cr_assert_eq(d.calls, 1, "the disconnect callback ran %d times", d.calls);
     cr_assert_eq(la.calls, 0, "lost callback on a disconnect");
-    cr_assert_eq(ap->opens, 1);
+    cr_assert_eq(x.ap->opens, 1);
     cr_assert_eq(late->opens, 0);
-    rc_close(rob);
+    rc_close(x.rob);
     client_free(bob);
     free(p);
     fx_stop();

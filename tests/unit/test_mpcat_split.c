@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include <criterion/criterion.h>
+#include <criterion/parameterized.h>
 
 #include "mpcat_split.h"
 
@@ -334,33 +335,47 @@ static const struct stop_case stops[] = {
       { B("a"), B("bb"), B("c") } },
 };
 
-/* BLOCKED at each message in turn: the splitting stops there, that
- * message and those after it stay with the caller, and feeding again
- * (then finishing, as mpcat does from on_drained) gives each exactly once,
- * in order. */
-Test(mpcat_split, blocked_resumes_where_it_stopped)
-{
-    for (size_t i = 0; i < sizeof stops / sizeof stops[0]; i++) {
-        const struct stop_case *c = &stops[i];
+/* Each case, stopped at each of its three messages in turn. */
+struct stop_at {
+    size_t c, at;
+};
 
-        for (size_t at = 1; at <= 3; at++) {
-            reset();
-            rec.block_at = at;
-            split_init(&sp, c->framing, 100);
-            append(c->input.p, c->input.n);
-            enum split_result r = at < 3 ? feed() : finish();
-            cr_assert_eq(r, SPLIT_BLOCKED, "%s, blocked at %zu: %d", c->what,
-                         at, r);
-            cr_assert_eq(rec.n, at - 1, "%s, blocked at %zu: %zu taken",
-                         c->what, at, rec.n);
-            cr_assert_eq(finish(), SPLIT_OK, "%s, blocked at %zu: resuming",
-                         c->what, at);
-            cr_assert_eq(rec.n, 3, "%s, blocked at %zu: %zu messages",
-                         c->what, at, rec.n);
-            for (size_t k = 0; k < 3; k++)
-                assert_msg(k, c->want[k].p, c->want[k].n);
-        }
-    }
+static struct criterion_test_params stop_params(void)
+{
+    static struct stop_at all[] = { { 0, 1 }, { 0, 2 }, { 0, 3 },
+                                    { 1, 1 }, { 1, 2 }, { 1, 3 },
+                                    { 2, 1 }, { 2, 2 }, { 2, 3 } };
+
+    return cr_make_param_array(struct stop_at, all, sizeof all / sizeof all[0]);
+}
+
+/* BLOCKED at a message: the splitting stops there, that message and those
+ * after it stay with the caller, and feeding again (then finishing, as
+ * mpcat does from on_drained) gives each exactly once, in order. */
+ParameterizedTestParameters(mpcat_split, blocked_resumes_where_it_stopped)
+{
+    return stop_params();
+}
+
+ParameterizedTest(struct stop_at *p, mpcat_split,
+                  blocked_resumes_where_it_stopped)
+{
+    const struct stop_case *c = &stops[p->c];
+
+    rec.block_at = p->at;
+    split_init(&sp, c->framing, 100);
+    append(c->input.p, c->input.n);
+    enum split_result r = p->at < 3 ? feed() : finish();
+    cr_assert_eq(r, SPLIT_BLOCKED, "%s, blocked at %zu: %d", c->what, p->at,
+                 r);
+    cr_assert_eq(rec.n, p->at - 1, "%s, blocked at %zu: %zu taken", c->what,
+                 p->at, rec.n);
+    cr_assert_eq(finish(), SPLIT_OK, "%s, blocked at %zu: resuming", c->what,
+                 p->at);
+    cr_assert_eq(rec.n, 3, "%s, blocked at %zu: %zu messages", c->what,
+                 p->at, rec.n);
+    for (size_t k = 0; k < 3; k++)
+        assert_msg(k, c->want[k].p, c->want[k].n);
 }
 
 /* A whole FILE blocked at the end is offered again, whole. */
@@ -377,24 +392,23 @@ Test(mpcat_split, blocked_whole_file_is_offered_again)
 }
 
 /* FAILED stops the splitting at once: nothing after it is offered. */
-Test(mpcat_split, failed_stops_at_once)
+ParameterizedTestParameters(mpcat_split, failed_stops_at_once)
 {
-    for (size_t i = 0; i < sizeof stops / sizeof stops[0]; i++) {
-        const struct stop_case *c = &stops[i];
+    return stop_params();
+}
 
-        for (size_t at = 1; at <= 3; at++) {
-            reset();
-            rec.fail_at = at;
-            split_init(&sp, c->framing, 100);
-            append(c->input.p, c->input.n);
-            enum split_result r = finish();
-            cr_assert_eq(r, SPLIT_FAILED, "%s, failed at %zu: %d", c->what,
-                         at, r);
-            cr_assert_eq(rec.offers, at, "%s, failed at %zu: %zu offers",
-                         c->what, at, rec.offers);
-            cr_assert_eq(rec.n, at - 1);
-        }
-    }
+ParameterizedTest(struct stop_at *p, mpcat_split, failed_stops_at_once)
+{
+    const struct stop_case *c = &stops[p->c];
+
+    rec.fail_at = p->at;
+    split_init(&sp, c->framing, 100);
+    append(c->input.p, c->input.n);
+    enum split_result r = finish();
+    cr_assert_eq(r, SPLIT_FAILED, "%s, failed at %zu: %d", c->what, p->at, r);
+    cr_assert_eq(rec.offers, p->at, "%s, failed at %zu: %zu offers", c->what,
+                 p->at, rec.offers);
+    cr_assert_eq(rec.n, p->at - 1);
 }
 
 /* Blocked after a line that came in pieces: what was scanned of it must
