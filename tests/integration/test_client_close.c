@@ -1,9 +1,10 @@
 /*
- * test_client_close.c - libmpclient against the real broker: closing connections, peers
- * leaving, and the broker killed under the clients.
+ * test_client_close.c - libmpclient against the real broker: closing
+ * connections, peers leaving, and the broker killed under the clients.
  *
- * The fixture, the helpers and how waiting works: test_client_fixture.h.
- * SIGPIPE is left at its default action: the library must never raise it.
+ * Each FORMAT_TEST runs in both wire formats. The fixture, the helpers
+ * and how waiting works: test_client_fixture.h. SIGPIPE is left at its
+ * default action: the library must never raise it.
  */
 #include "config.h"
 

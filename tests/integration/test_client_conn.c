@@ -1,10 +1,11 @@
 /*
- * test_client_conn.c - libmpclient against the real broker: the handler map, opening
- * connections, and messages (order, size limits, odd bytes, send_take,
- * across the two formats).
+ * test_client_conn.c - libmpclient against the real broker: the handler
+ * map, opening connections, and messages (order, size limits, odd bytes,
+ * send_take, across the two formats).
  *
- * The fixture, the helpers and how waiting works: test_client_fixture.h.
- * SIGPIPE is left at its default action: the library must never raise it.
+ * Each FORMAT_TEST runs in both wire formats. The fixture, the helpers
+ * and how waiting works: test_client_fixture.h. SIGPIPE is left at its
+ * default action: the library must never raise it.
  */
 #include "config.h"
 
@@ -333,8 +334,7 @@ FORMAT_TEST(empty_and_odd_bytes)
 }
 
 /* mp_conn_send_take: the library's free_fn, once per buffer, with the
- * pointer and length given (struct slot, in the fixture). */
-
+ * pointer and length given (struct slot records them). */
 FORMAT_TEST(send_take)
 {
     struct duo d = DUO(fmt, "t", 0);

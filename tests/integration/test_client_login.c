@@ -1,10 +1,12 @@
 /*
- * test_client_login.c - libmpclient against the real broker (and a fake one): error texts,
- * creating a client, addresses, connecting and logging in, and what a
- * broker that hangs up, never answers or sends garbage does to it.
+ * test_client_login.c - libmpclient against the real broker (and a fake
+ * one): error texts, creating a client, addresses, connecting and logging
+ * in, and what a broker that hangs up, never answers or sends garbage
+ * does to it.
  *
- * The fixture, the helpers and how waiting works: test_client_fixture.h.
- * SIGPIPE is left at its default action: the library must never raise it.
+ * Each FORMAT_TEST runs in both wire formats. The fixture, the helpers
+ * and how waiting works: test_client_fixture.h. SIGPIPE is left at its
+ * default action: the library must never raise it.
  */
 #include "config.h"
 

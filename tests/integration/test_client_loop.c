@@ -1,10 +1,11 @@
 /*
- * test_client_loop.c - libmpclient against the real broker: the event loops (own and
- * attached), callbacks that call the API, leaving gracefully, the bounded
- * send queue, and options of older programs.
+ * test_client_loop.c - libmpclient against the real broker: the event
+ * loops (own and attached), callbacks that call the API, leaving
+ * gracefully, the bounded send queue, and options of older programs.
  *
- * The fixture, the helpers and how waiting works: test_client_fixture.h.
- * SIGPIPE is left at its default action: the library must never raise it.
+ * Each FORMAT_TEST runs in both wire formats. The fixture, the helpers
+ * and how waiting works: test_client_fixture.h. SIGPIPE is left at its
+ * default action: the library must never raise it.
  */
 #include "config.h"
 
