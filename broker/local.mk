@@ -4,6 +4,8 @@ noinst_LTLIBRARIES += broker/libmpbroker.la
 broker_libmpbroker_la_SOURCES = \
 	broker/broker.h \
 	broker/conf.c broker/conf.h \
+	broker/conf_schema.c broker/conf_schema.h broker/conf_table.c \
+	broker/conf_plugins.c broker/conf_listeners.c broker/conf_sections.h \
 	broker/errors.c broker/errors.h \
 	broker/plugin_loader.c broker/plugin_loader.h \
 	broker/auth_chain.c broker/auth_chain.h \
