@@ -153,10 +153,10 @@ int conf_load(struct broker_conf *conf, const char *file,
     conf_read_listeners(conf, errs);
     conf_read_section(conf, "limits", errs);
     check_limits(conf, errs);
+    conf_read_section(conf, "log", errs);
     conf_read_section(conf, "", errs);
     if (conf->plugin_dir == NULL)
         conf->plugin_dir = default_plugin_dir;
-    conf_read_section(conf, "log", errs);
     conf->metrics.entry = conf_member(root, "metrics", CONF_GROUP);
     conf_read_section(conf, "metrics", errs);
 

@@ -12,9 +12,11 @@
 #include "conf_schema.h"
 #include "conf_sections.h"
 
+/* The entries of `list`, whose members are the rows at `prefix`. */
 static void read_plugin_entries(const config_setting_t *list,
-                                const char *prefix, bool named, struct plugin_conf **out,
-                                size_t *count, struct errors *errs)
+                                const char *prefix, bool named,
+                                struct plugin_conf **out, size_t *count,
+                                struct errors *errs)
 {
     size_t n = conf_list_of_groups(list, errs);
 

@@ -14,13 +14,18 @@
 
 #include "conf_schema.h"
 
-static const char *const kind_names[] = {
-    [CONF_STRING] = "a string",
-    [CONF_INT] = "an integer",
-    [CONF_BOOL] = "true or false",
-    [CONF_GROUP] = "a group { ... }",
-    [CONF_LIST] = "a list ( { ... }, ... )",
-    [CONF_ARRAY] = "an array of strings [ \"...\", ... ]",
+/* Each kind as errors say it ("expected a string") and as the list of
+ * settings names it (conf_each_setting). */
+static const struct {
+    const char *expected;
+    const char *type;
+} kinds[] = {
+    [CONF_STRING] = {"a string", "string"},
+    [CONF_INT] = {"an integer", "integer"},
+    [CONF_BOOL] = {"true or false", "bool"},
+    [CONF_GROUP] = {"a group { ... }", "group"},
+    [CONF_LIST] = {"a list ( { ... }, ... )", "list"},
+    [CONF_ARRAY] = {"an array of strings [ \"...\", ... ]", "array"},
 };
 
 /* ------------------------------------------------------------------------
@@ -136,14 +141,16 @@ void conf_check_members(const config_setting_t *group, const char *prefix,
     int n = config_setting_length(group);
 
     for (int i = 0; i < n; i++) {
-        const config_setting_t *s = config_setting_get_elem(group, (unsigned)i);
-        const struct conf_row *row = member_row(prefix, config_setting_name(s));
+        const config_setting_t *s =
+            config_setting_get_elem(group, (unsigned)i);
+        const char *name = config_setting_name(s);
+        const struct conf_row *row = member_row(prefix, name);
 
         if (row == NULL)
-            conf_setting_error(errs, s, "unknown setting '%s'",
-                               config_setting_name(s));
+            conf_setting_error(errs, s, "unknown setting '%s'", name);
         else if (!has_kind(s, row->kind))
-            conf_setting_error(errs, s, "expected %s", kind_names[row->kind]);
+            conf_setting_error(errs, s, "expected %s",
+                               kinds[row->kind].expected);
     }
 }
 
@@ -432,15 +439,6 @@ void conf_check_restart(const struct broker_conf *old,
  * The schema as a list of settings, for documentation checks
  */
 
-static const char *const type_names[] = {
-    [CONF_STRING] = "string",
-    [CONF_INT] = "integer",
-    [CONF_BOOL] = "bool",
-    [CONF_GROUP] = "group",
-    [CONF_LIST] = "list",
-    [CONF_ARRAY] = "array",
-};
-
 static bool has_members(const struct conf_row *row)
 {
     for (size_t i = 0; i < conf_n_rows; i++) {
@@ -461,6 +459,6 @@ void conf_each_setting(void (*fn)(const char *path, const char *type,
         if (container && !(row->flags & CONF_FREE_FORM) && !has_members(row))
             fn(row->path, NULL, arg);
         else
-            fn(row->path, type_names[row->kind], arg);
+            fn(row->path, kinds[row->kind].type, arg);
     }
 }

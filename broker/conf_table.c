@@ -125,6 +125,15 @@ static bool metrics_changed(const struct broker_conf *old,
         .reload = CONF_RELOAD_REPORT,                                      \
     }
 
+/* A string that names a value: parse() turns it into the member, name()
+ * back into text for the reload report, `must` says what it may be. */
+#define NAMED(p, member, dflt, parser, namer, text, how)                   \
+    {                                                                      \
+        .path = (p), .kind = CONF_STRING, .def_text = (dflt),             \
+        .store = CONF_STORE_PARSED, .offset = AT(member), .parse = parser, \
+        .name = (namer), .must = (text), .reload = (how),                  \
+    }
+
 #define RESTART "changing it needs a restart"
 
 const struct conf_row conf_rows[] = {
@@ -183,23 +192,19 @@ const struct conf_row conf_rows[] = {
            log_client_lines_per_s),
     NUMBER("log.lines_per_s", 0, 1000000, 200, U, log_lines_per_s),
     NUMBER("shutdown_timeout_ms", 0, 3600000, 5000, U, shutdown_timeout_ms),
-    {.path = "log.level", .kind = CONF_STRING, .def_text = "info",
-     .store = CONF_STORE_PARSED, .offset = AT(log_level),
-     .parse = parse_log_level, .name = log_level_name,
-     .must = "must be one of error, warning, notice, info, debug",
-     .reload = CONF_RELOAD_REPORT},
+    NAMED("log.level", log_level, "info", parse_log_level, log_level_name,
+          "must be one of error, warning, notice, info, debug",
+          CONF_RELOAD_REPORT),
     {.path = "log.syslog", .kind = CONF_BOOL, .def = false,
      .store = CONF_STORE_BOOL, .offset = AT(log_syslog),
      .reload = CONF_RELOAD_REPORT_NEW},
-    {.path = "log.facility", .kind = CONF_STRING, .def_text = "daemon",
-     .store = CONF_STORE_PARSED, .offset = AT(log_facility),
-     .parse = parse_facility,
-     .must = "must be daemon, user, auth or local0 to local7"},
-    {.path = "duplicate_names", .kind = CONF_STRING, .def_text = "replace",
-     .store = CONF_STORE_PARSED, .offset = AT(duplicate_names),
-     .parse = parse_duplicate_policy, .name = duplicate_policy_name,
-     .must = "must be \"replace\" or \"reject\"",
-     .reload = CONF_RELOAD_REPORT_NEW},
+    /* Changing it alone is not reported: log.syslog is, when it starts. */
+    NAMED("log.facility", log_facility, "daemon", parse_facility, NULL,
+          "must be daemon, user, auth or local0 to local7",
+          CONF_RELOAD_QUIET),
+    NAMED("duplicate_names", duplicate_names, "replace",
+          parse_duplicate_policy, duplicate_policy_name,
+          "must be \"replace\" or \"reject\"", CONF_RELOAD_REPORT_NEW),
 
     /* Where it listens is one change, "metrics listener". */
     {.path = "metrics", .kind = CONF_GROUP, .flags = CONF_ONLY_IF_PRESENT,

@@ -46,8 +46,7 @@ tests_unit_test_work_pool_LDADD = common/libmpcommon.la $(LIBEVENT_LIBS) \
 check_PROGRAMS += tests/unit/test_conf
 TESTS += tests/unit/test_conf
 tests_unit_test_conf_SOURCES = tests/unit/test_conf.c
-tests_unit_test_conf_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/broker
-tests_unit_test_conf_CFLAGS = $(TEST_CFLAGS) $(LIBCONFIG_CFLAGS)
-tests_unit_test_conf_LDADD = broker/libmpbroker.la common/libmpcommon.la \
-	$(LIBEVENT_OPENSSL_LIBS) $(OPENSSL_LIBS) $(LIBEVENT_LIBS) \
-	$(LIBCONFIG_LIBS) $(DL_LIBS) $(TEST_LIBS)
+# Built as the man page test is (tests/man.mk): against the broker library.
+tests_unit_test_conf_CPPFLAGS = $(tests_unit_test_man_conf_CPPFLAGS)
+tests_unit_test_conf_CFLAGS = $(tests_unit_test_man_conf_CFLAGS)
+tests_unit_test_conf_LDADD = $(tests_unit_test_man_conf_LDADD)

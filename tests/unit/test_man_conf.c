@@ -1,7 +1,8 @@
 /*
  * mpbroker.conf(5) against the code: every setting the config parser
- * accepts (broker/conf.c, through conf_each_setting()) and every option a
- * shipped plugin asks for must be documented in doc/man/mpbroker.conf.5,
+ * accepts (the rows of broker/conf_table.c, through conf_each_setting())
+ * and every option a shipped plugin asks for must be documented in
+ * doc/man/mpbroker.conf.5,
  * and the page must not document settings that no longer exist.
  *
  * What counts as "documented" (the page's header comment says the same):
