@@ -112,7 +112,9 @@ const char *conf_required_string(const config_setting_t *entry,
 
 /* The integer of row `path` (a member of `group`, which may be NULL): its
  * default, or the value if it is within the row's range (else an error
- * "FILE:LINE: PATH: must be between MIN and MAX" and the default). */
+ * "FILE:LINE: PATH: must be between MIN and MAX" and the default). For a
+ * member of a list's entries ("listeners.port"); 0 for a path with no row
+ * (tests/unit/test_conf.c checks the one in use). */
 long long conf_int(const config_setting_t *group, const char *path,
                    struct errors *errs);
 

@@ -212,6 +212,7 @@ const struct conf_row conf_rows[] = {
     {.path = "metrics.address", .kind = CONF_STRING,
      .def_text = "127.0.0.1", .store = CONF_STORE_STRING,
      .offset = AT(metrics.address)},
+    /* An int: stored as its unsigned twin, which C lets alias it. */
     {.path = "metrics.port", .kind = CONF_INT, .min = 0, .max = 65535,
      .def = 9330, .store = CONF_STORE_UNSIGNED, .offset = AT(metrics.port)},
     NUMBER("metrics.max_connections", 1, 4096, 16, U,
