@@ -68,6 +68,8 @@ struct metrics_conf {
     size_t max_header_size;        /* request line and headers, in bytes */
 };
 
+/* What the file said, defaults filled in. Each setting's range, default
+ * and reload behaviour is its row in conf_table.c. */
 struct broker_conf {
     config_t tree;
     const char *file;
