@@ -5,6 +5,8 @@ broker_libmpbroker_la_SOURCES = \
 	broker/broker.c broker/broker.h \
 	broker/xalloc.c broker/xalloc_libevent.c broker/xalloc.h \
 	broker/conf.c broker/conf.h \
+	broker/conf_schema.c broker/conf_schema.h broker/conf_table.c \
+	broker/conf_plugins.c broker/conf_listeners.c broker/conf_sections.h \
 	broker/errors.c broker/errors.h \
 	broker/plugin_loader.c broker/plugin_loader.h \
 	broker/auth_chain.c broker/auth_chain.h \

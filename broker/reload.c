@@ -62,22 +62,7 @@ static void check_fixed(const struct broker_conf *old,
         conf_setting_error(errs, at(new, "translators"), "changing the wire "
                            "formats needs a restart (sessions hold their "
                            "state)");
-    if (!same_string(old->user, new->user))
-        conf_setting_error(errs, at(new, "user"), "changing it needs a "
-                           "restart (root is gone)");
-    if (!same_string(old->group, new->group))
-        conf_setting_error(errs, at(new, "group"), "changing it needs a "
-                           "restart (root is gone)");
-    if (old->allow_root != new->allow_root)
-        conf_setting_error(errs, at(new, "allow_root"), "changing it needs "
-                           "a restart");
-    if (!same_string(old->plugin_dir, new->plugin_dir))
-        conf_setting_error(errs, at(new, "plugin_dir"), "changing it needs "
-                           "a restart");
-    if (old->auth_workers != new->auth_workers)
-        conf_setting_error(errs, conf_member_or_group(at(new, "limits"),
-                                                      "auth_workers"),
-                           "changing it needs a restart (the threads run)");
+    conf_check_restart(old, new, errs);
 }
 
 static bool is_kept(const struct reload_plan *p, const struct listener *l)
@@ -273,18 +258,9 @@ static void changed(struct change_log *c, const char *fmt, ...)
                                                        : sizeof c->text - c->len - 1;
 }
 
-#define CHANGED_NUM(c, old, new, field)                                      \
-    do {                                                                     \
-        if ((old)->field != (new)->field)                                    \
-            changed((c), #field " %llu -> %llu",                             \
-                    (unsigned long long)(old)->field,                        \
-                    (unsigned long long)(new)->field);                       \
-    } while (0)
-
-static void limit_changed(const char *name, unsigned long long from,
-                          unsigned long long to, void *arg)
+static void setting_changed(const char *text, void *arg)
 {
-    changed(arg, "%s %llu -> %llu", name, from, to);
+    changed(arg, "%s", text);
 }
 
 static void describe(const struct broker_conf *old,
@@ -297,32 +273,7 @@ static void describe(const struct broker_conf *old,
         changed(c, "%zu listener%s added", added, added == 1 ? "" : "s");
     if (removed > 0)
         changed(c, "%zu listener%s removed", removed, removed == 1 ? "" : "s");
-    conf_limit_changes(old, new, limit_changed, c);
-    if (!conf_same_throttle_exempt(old, new))
-        changed(c, "limits.auth_throttle_exempt: %zu range%s",
-                new->n_auth_throttle_exempt,
-                new->n_auth_throttle_exempt == 1 ? "" : "s");
-    if (old->log_client_lines_per_s != new->log_client_lines_per_s)
-        changed(c, "log.client_lines_per_s %u -> %u",
-                old->log_client_lines_per_s, new->log_client_lines_per_s);
-    if (old->log_lines_per_s != new->log_lines_per_s)
-        changed(c, "log.lines_per_s %u -> %u", old->log_lines_per_s,
-                new->log_lines_per_s);
-    CHANGED_NUM(c, old, new, shutdown_timeout_ms);
-    if (old->log_level != new->log_level)
-        changed(c, "log.level %s -> %s", mp_log_level_name(old->log_level),
-                mp_log_level_name(new->log_level));
-    if (old->log_syslog != new->log_syslog)
-        changed(c, "log.syslog %s", new->log_syslog ? "on" : "off");
-    if (old->duplicate_names != new->duplicate_names)
-        changed(c, "duplicate_names %s",
-                new->duplicate_names == DUPLICATE_REPLACE ? "replace"
-                                                          : "reject");
-    if (metrics_moves(old, new))
-        changed(c, "metrics listener");
-    CHANGED_NUM(c, old, new, metrics.max_connections);
-    CHANGED_NUM(c, old, new, metrics.timeout_ms);
-    CHANGED_NUM(c, old, new, metrics.max_header_size);
+    conf_each_change(old, new, setting_changed, c);
 }
 
 static size_t count_removed(struct broker *b, const struct reload_plan *p)

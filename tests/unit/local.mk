@@ -47,20 +47,28 @@ tests_unit_test_work_pool_LDADD = common/libmpcommon.la $(LIBEVENT_LIBS) \
 check_PROGRAMS += tests/unit/test_router tests/unit/test_flow \
 	tests/unit/test_xalloc
 TESTS += tests/unit/test_router tests/unit/test_flow tests/unit/test_xalloc
-ROUTER_TEST_LDADD = broker/libmpbroker.la common/libmpcommon.la \
+BROKER_TEST_LDADD = broker/libmpbroker.la common/libmpcommon.la \
 	$(LIBEVENT_OPENSSL_LIBS) $(OPENSSL_LIBS) $(LIBEVENT_LIBS) \
 	$(LIBCONFIG_LIBS) $(DL_LIBS) $(TEST_LIBS)
 tests_unit_test_router_SOURCES = tests/unit/test_router.c \
 	tests/unit/fake_endpoint.c tests/unit/fake_endpoint.h
 tests_unit_test_router_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/broker
 tests_unit_test_router_CFLAGS = $(TEST_CFLAGS) $(LIBCONFIG_CFLAGS)
-tests_unit_test_router_LDADD = $(ROUTER_TEST_LDADD)
+tests_unit_test_router_LDADD = $(BROKER_TEST_LDADD)
 tests_unit_test_flow_SOURCES = tests/unit/test_flow.c \
 	tests/unit/fake_endpoint.c tests/unit/fake_endpoint.h
 tests_unit_test_flow_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/broker
 tests_unit_test_flow_CFLAGS = $(TEST_CFLAGS) $(LIBCONFIG_CFLAGS)
-tests_unit_test_flow_LDADD = $(ROUTER_TEST_LDADD)
+tests_unit_test_flow_LDADD = $(BROKER_TEST_LDADD)
 tests_unit_test_xalloc_SOURCES = tests/unit/test_xalloc.c
 tests_unit_test_xalloc_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/broker
 tests_unit_test_xalloc_CFLAGS = $(TEST_CFLAGS)
-tests_unit_test_xalloc_LDADD = $(ROUTER_TEST_LDADD)
+tests_unit_test_xalloc_LDADD = $(BROKER_TEST_LDADD)
+
+# The config schema table against what conf_load() and reloads do.
+check_PROGRAMS += tests/unit/test_conf
+TESTS += tests/unit/test_conf
+tests_unit_test_conf_SOURCES = tests/unit/test_conf.c
+tests_unit_test_conf_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/broker
+tests_unit_test_conf_CFLAGS = $(TEST_CFLAGS) $(LIBCONFIG_CFLAGS)
+tests_unit_test_conf_LDADD = $(BROKER_TEST_LDADD)
