@@ -467,15 +467,14 @@ unsigned plugins_reload(struct plugin_set *set)
 }
 
 bool plugins_authorize_syn(const struct plugin_set *set, const char *from,
-                           const char *to, const unsigned char *protocol,
-                           size_t protocol_len)
+                           const struct mp_message *syn)
 {
     for (size_t i = 0; i < set->n_authenticators; i++) {
         const struct loaded_plugin *p = &set->authenticators[i];
 
         if (p->authz.authorize_syn != NULL &&
-            p->authz.authorize_syn(p->state, from, to, protocol,
-                                   protocol_len) == MP_AUTH_DENY)
+            p->authz.authorize_syn(p->state, from, syn->other_client,
+                                   syn->data, syn->data_len) == MP_AUTH_DENY)
             return false;
     }
     return true;

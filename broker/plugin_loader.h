@@ -103,17 +103,19 @@ void plugins_unload_authenticators(struct plugin_set *set);
  * their old data). */
 unsigned plugins_reload(struct plugin_set *set);
 
-/*
- * May `from` open a connection for protocol[0..protocol_len) to `to`?
- * Asks authorize_syn() of each plugin of set->authenticators that has one,
- * in config order; the first DENY refuses (false). True when none denies.
- */
-bool plugins_authorize_syn(const struct plugin_set *set, const char *from,
-                           const char *to, const unsigned char *protocol,
-                           size_t protocol_len);
-
 /* The translator configured under `name`, or NULL. */
 const struct loaded_plugin *plugins_translator(const struct plugin_set *set,
                                                const char *name);
+
+struct mp_message;
+/*
+ * May `from` open the connection this Syn asks for (to syn->other_client,
+ * for the protocol in its data), whether or not its target is logged in?
+ * Asks authorize_syn() of each plugin of set->authenticators that has one
+ * (authorizers, and authenticators that also authorize), in config order;
+ * false at the first DENY, true when none denies.
+ */
+bool plugins_authorize_syn(const struct plugin_set *set, const char *from,
+                           const struct mp_message *syn);
 
 #endif

@@ -9,6 +9,7 @@
  */
 #include "config.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,11 +128,19 @@ static void load_ok(const char *entries)
               errs.count ? errs.lines[0] : "failed without an error");
 }
 
+/* Would a Syn from `from` to `to` for `protocol` be let through? */
 static bool syn(const char *from, const char *to, const char *protocol)
 {
-    return plugins_authorize_syn(&set, from, to,
-                                 (const unsigned char *)protocol,
-                                 strlen(protocol));
+    struct mp_message msg = {
+        .meta = MP_META_CONN_SYN,
+        .other_client_len = (uint8_t)strlen(to),
+        .data = (unsigned char *)protocol,
+        .data_len = strlen(protocol),
+        .has_data = true,
+    };
+
+    memcpy(msg.other_client, to, msg.other_client_len + 1);
+    return plugins_authorize_syn(&set, from, &msg);
 }
 
 /* ---------------------------------------------------------------------- */
