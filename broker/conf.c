@@ -18,6 +18,7 @@
 
 #include "auth_throttle.h"
 #include "conf.h"
+#include "format.h"
 #include "log.h"
 #include "work_pool.h"
 
@@ -304,10 +305,8 @@ static void default_translators(struct broker_conf *conf,
                                 const config_setting_t *root,
                                 struct errors *errs)
 {
-    static const char *const defaults[][2] = {
-        {"json", "translator_json.so"},
-        {"binary", "translator_binary.so"},
-    };
+    static const enum mp_format_id defaults[] = {MP_FORMAT_JSON,
+                                                 MP_FORMAT_BINARY};
     size_t n = sizeof defaults / sizeof defaults[0];
 
     conf->translators = calloc(n, sizeof *conf->translators);
@@ -317,8 +316,8 @@ static void default_translators(struct broker_conf *conf,
     }
     for (size_t i = 0; i < n; i++) {
         conf->translators[i].entry = root;
-        conf->translators[i].name = defaults[i][0];
-        conf->translators[i].module = defaults[i][1];
+        conf->translators[i].name = mp_formats[defaults[i]].name;
+        conf->translators[i].module = mp_formats[defaults[i]].module;
     }
     conf->n_translators = n;
 }
