@@ -11,6 +11,7 @@
 
 #include "conf_schema.h"
 #include "conf_sections.h"
+#include "format.h"
 
 /* The entries of `list`, whose members are the rows at `prefix`. */
 static void read_plugin_entries(const config_setting_t *list,
@@ -47,10 +48,8 @@ static void default_translators(struct broker_conf *conf,
                                 const config_setting_t *root,
                                 struct errors *errs)
 {
-    static const char *const defaults[][2] = {
-        {"json", "translator_json.so"},
-        {"binary", "translator_binary.so"},
-    };
+    static const enum mp_format_id defaults[] = {MP_FORMAT_JSON,
+                                                 MP_FORMAT_BINARY};
     size_t n = sizeof defaults / sizeof defaults[0];
 
     conf->translators = calloc(n, sizeof *conf->translators);
@@ -60,8 +59,8 @@ static void default_translators(struct broker_conf *conf,
     }
     for (size_t i = 0; i < n; i++) {
         conf->translators[i].entry = root;
-        conf->translators[i].name = defaults[i][0];
-        conf->translators[i].module = defaults[i][1];
+        conf->translators[i].name = mp_formats[defaults[i]].name;
+        conf->translators[i].module = mp_formats[defaults[i]].module;
     }
     conf->n_translators = n;
 }

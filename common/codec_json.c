@@ -957,8 +957,8 @@ static char *put_string(char *o, const unsigned char *s, size_t n)
     return o;
 }
 
-/* Write the whole line into out; returns its end. */
-/* msg as JSON; its data is `wire`, base64 text, when that is not NULL. */
+/* msg as one JSON line at o; returns its end. Its data is `wire`, base64
+ * text passed on as it came, when that is not NULL. */
 static char *put_message(char *o, const struct mp_message *msg,
                          const unsigned char *wire, size_t wire_len)
 {

@@ -1,6 +1,6 @@
 bin_PROGRAMS += tools/mpbroker-passwd
 tools_mpbroker_passwd_SOURCES = tools/mpbroker-passwd.c
-tools_mpbroker_passwd_LDADD = common/libmppasswd.la
+tools_mpbroker_passwd_LDADD = common/libmppasswd_update.la
 
 bin_PROGRAMS += tools/mpcat
 tools_mpcat_SOURCES = tools/mpcat.c tools/mpcat.h tools/mpcat_args.c \
