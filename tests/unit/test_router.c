@@ -34,6 +34,9 @@ static void setup(void)
 {
     b = broker_new();
     cr_assert_not_null(b);
+    /* The ops tables callers use, as plugins_load() copies them. */
+    json.codec = mp_codec_json;
+    binary.codec = mp_codec_binary;
     b->conf.max_connections_per_client = 4;
     b->conf.max_connections_per_pair = 2;
     b->conf.duplicate_names = DUPLICATE_REPLACE;
@@ -350,6 +353,7 @@ Test(router, a_format_without_wire_data_asks_for_a_full_decode)
     bare_desc = json_desc;
     bare_desc.codec = &bare;
     bare_plugin.desc = &bare_desc;
+    bare_plugin.codec = bare;
     bare_plugin.name = "bare";
     alice.ep.format = &bare_plugin;
     bob.ep.format = &binary;
