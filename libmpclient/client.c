@@ -19,7 +19,6 @@
 #include "client-internal.h"
 #include "codec.h"
 #include "hashmap.h"
-#include "message.h"
 #include "name.h"
 
 enum {

@@ -1,6 +1,8 @@
 /*
- * conn.c - libmpclient's connections: opening, accepting through
- * handlers, messages, closing, and what the broker tells about them.
+ * conn.c - libmpclient's connections: the client's table of them (a
+ * <sys/queue.h> list, newest first, and a map by id), opening, accepting
+ * through handlers (handlers.c), messages, closing, and what the broker
+ * tells about them.
  */
 #include "config.h"
 
