@@ -199,7 +199,7 @@ bool mp_tls_error(struct bufferevent *bev, char *buf, size_t len);
 void mp_tls_flush(struct bufferevent *bev);
 void mp_tls_close_notify(struct bufferevent *bev);
 
-/* client.c: the client's end states. */
+/* client.c: the client object and the end of its broker link. */
 /* A fatal problem with the broker connection, in any state: the login
  * fails (login_finish), the broker is lost (lost_cb), or a disconnect
  * completes (disconnected_cb). `reason` (NULL: none) becomes
