@@ -4,6 +4,7 @@
 #
 #   sh bench/compare.sh [--build-dir DIR] [--results FILE] [--smoke]
 #                       [--targets "mp-binary mp-json nats mqtt redis relay"]
+#                       [--baseline-dir DIR]
 #   sh bench/compare.sh --list-targets      (prints the default targets)
 #
 # Installs the three servers from Debian when they are missing (keeping
@@ -25,6 +26,10 @@
 # the goals, the machine, the versions and this command. Everything it
 # starts, it stops. --smoke runs every target for a fraction of a second
 # and prints "PASS bench TARGET" / "FAIL bench TARGET" lines instead (CI).
+# --baseline-dir DIR (a built tree of another mpbroker version, e.g. a
+# worktree of the last release) adds the targets mp-binary-base and
+# mp-json-base: the same matrix against DIR's broker, driven by the same
+# mpbench, so that a change is compared with what it changes in one run.
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -41,10 +46,19 @@ while [ $# -gt 0 ]; do
     --results) results=$2; shift 2 ;;
     --smoke) smoke=true; shift ;;
     --targets) targets=$2; shift 2 ;;
+    --baseline-dir) baseline=$(cd "$2" && pwd); shift 2 ;;
     --list-targets) echo "$targets"; exit 0 ;;
-    *) echo "usage: sh bench/compare.sh [--build-dir DIR] [--results FILE] [--smoke] [--targets LIST] [--list-targets]" >&2; exit 2 ;;
+    *) echo "usage: sh bench/compare.sh [--build-dir DIR] [--results FILE] [--smoke] [--targets LIST] [--baseline-dir DIR] [--list-targets]" >&2; exit 2 ;;
     esac
 done
+if [ -n "${baseline:-}" ]; then
+    with_base=
+    for t in $targets; do
+        case $t in mp-binary | mp-json) with_base="$with_base $t-base" ;; esac
+        with_base="$with_base $t"
+    done
+    targets=$with_base
+fi
 
 if $smoke; then
     duration=0.2 warmup=0.1 reps=1 idle_clients=200 sizes=64 pair_counts=1
@@ -109,10 +123,13 @@ fi
 start_server() {
     log="$work/$1.log"
     case $1 in
-    mp-binary | mp-json)
+    mp-binary | mp-json | mp-binary-base | mp-json-base)
         translator=${1#mp-}
+        translator=${translator%-base}
+        tree=$build
+        case $1 in *-base) tree=$baseline ;; esac
         cat >"$work/mpbroker.conf" <<EOF
-plugin_dir = "$build/plugins/.libs";
+plugin_dir = "$tree/plugins/.libs";
 allow_root = true;
 translators = ( { name = "json"; module = "translator_json.so"; },
                 { name = "binary"; module = "translator_binary.so"; } );
@@ -123,7 +140,7 @@ limits = { max_clients = 30000; max_clients_per_address = 0;
            max_unauthenticated = 30000; max_unauthenticated_per_address = 0; };
 log = { level = "error"; };
 EOF
-        $server_cpu "$build/broker/mpbroker" -c "$work/mpbroker.conf" 2>"$log" &
+        $server_cpu "$tree/broker/mpbroker" -c "$work/mpbroker.conf" 2>"$log" &
         ;;
     nats)
         $server_cpu nats-server -a 127.0.0.1 -p "$2" -m 0 >"$log" 2>&1 &
@@ -166,14 +183,16 @@ failed=0
 bench() {
     target=$1 port=$2
     shift 2
-    if ! $bench_cpu "$mpbench" -t "$target" -a "127.0.0.1:$port" -d "$duration" \
+    # A baseline target is driven as its own kind, its lines relabelled.
+    if ! $bench_cpu "$mpbench" -t "${target%-base}" -a "127.0.0.1:$port" -d "$duration" \
         --warmup "$warmup" -r "$reps" --server-pid "$server_pid" "$@" \
         >"$work/out" 2>"$work/err"; then
         say "mpbench -t $target $* failed: $(cat "$work/err")"
         failed=$((failed + 1))
         return 0
     fi
-    grep '^result ' "$work/out" >>"$raw"
+    grep '^result ' "$work/out" |
+        sed "s/ target=${target%-base} / target=$target /" >>"$raw"
     grep -v '^result ' "$work/out" >&2
 }
 

@@ -13,6 +13,8 @@ function field(name,   i, kv) {
 
 function label(t) {
     return t == "mp-binary" ? "mpbroker, binary" : t == "mp-json" ? "mpbroker, JSON" : \
+        t == "mp-binary-base" ? "baseline mpbroker, binary" : \
+        t == "mp-json-base" ? "baseline mpbroker, JSON" : \
         t == "nats" ? "nats-server" : t == "mqtt" ? "mosquitto (MQTT 3.1.1, QoS 0)" : \
         t == "redis" ? "redis-server (pub/sub)" : t == "relay" ? "relay (one hop, no parsing)" : t
 }
@@ -46,7 +48,7 @@ $1 == "result" {
 }
 
 END {
-    n = split("mp-binary mp-json nats mqtt redis relay", order, " ")
+    n = split("mp-binary-base mp-binary mp-json-base mp-json nats mqtt redis relay", order, " ")
     split("64 1|64 8|4096 1|4096 8", cases, "|")
 
     print "# mpbroker benchmark results"

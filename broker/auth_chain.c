@@ -46,7 +46,7 @@ static void ticket_free(struct mp_auth_ticket *t)
 static void finish(struct mp_auth_ticket *t, enum mp_auth_result result)
 {
     struct session *s = t->session;
-    const struct plugin_set *set = &s->broker->plugins;
+    const struct plugin_set *set = &s->ep.broker->plugins;
     /* Past the end: every authenticator deferred. */
     const char *by = t->index < set->n_authenticators
                          ? set->authenticators[t->index].name
@@ -69,19 +69,19 @@ static void set_reason(struct mp_auth_ticket *t, const char *reason)
 static void run_chain(struct mp_auth_ticket *t)
 {
     struct session *s = t->session;
-    const struct plugin_set *set = &s->broker->plugins;
+    const struct plugin_set *set = &s->ep.broker->plugins;
 
     for (; t->index < set->n_authenticators; t->index++) {
         const struct loaded_plugin *p = &set->authenticators[t->index];
         struct mp_auth_request req = {
             .size = sizeof req,
-            .name = s->name,
-            .name_len = s->name_len,
+            .name = s->ep.name,
+            .name_len = s->ep.name_len,
             .secret = t->secret ? t->secret : (const unsigned char *)"",
             .secret_len = t->secret_len,
-            .peer = s->peer,
+            .peer = s->ep.peer,
             .listener = s->listener->label,
-            .format = s->translator->name,
+            .format = s->ep.format->name,
             .level = s->level,
             .tls_subject = t->tls_subject,
             .tls_common_name = t->tls_common_name,
@@ -147,7 +147,7 @@ void auth_chain_cancel(struct session *s)
 
     if (t == NULL)
         return;
-    p = &s->broker->plugins.authenticators[t->index];
+    p = &s->ep.broker->plugins.authenticators[t->index];
     s->auth = NULL;
     if (p->desc->auth->cancel != NULL)
         p->desc->auth->cancel(p->state, t);
@@ -199,10 +199,10 @@ int auth_chain_run_blocking(struct mp_auth_ticket *t, void (*work)(void *arg),
     char source[AUTH_SOURCE_MAX];
 
     if (t == NULL || work == NULL || done == NULL || t->job != NULL ||
-        t->session->broker->work_pool == NULL)
+        t->session->ep.broker->work_pool == NULL)
         return -1;
-    b = t->session->broker;
-    auth_throttle_source(t->session->peer, source, sizeof source);
+    b = t->session->ep.broker;
+    auth_throttle_source(t->session->ep.peer, source, sizeof source);
     switch (work_pool_submit(b->work_pool, source, work, done, arg, &t->job)) {
     case WORK_QUEUED:
         return 0;

@@ -7,8 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 
 #include "auth_throttle.h"
+#include "xalloc.h"
 #include "hashmap.h"
 
 /* One source, or one (source, name) pair. Entries of a table form a list
@@ -17,14 +19,16 @@
 struct entry {
     unsigned failures;    /* within the current window */
     time_t last_failure;
-    struct entry *prev, *next;
+    TAILQ_ENTRY(entry) age; /* table.by_age */
     size_t len;
     char key[];           /* the source, or the source, NUL, the name */
 };
 
+TAILQ_HEAD(entries, entry);
+
 struct table {
-    struct hashmap *map;  /* key -> entry */
-    struct entry *oldest, *newest;
+    struct hashmap *map;    /* key -> entry */
+    struct entries by_age;  /* oldest last failure first */
 };
 
 struct auth_throttle {
@@ -41,40 +45,17 @@ struct auth_throttle {
  * A table of counters, bounded and expiring
  */
 
-static void unlink_entry(struct table *tb, struct entry *e)
-{
-    if (e->prev != NULL)
-        e->prev->next = e->next;
-    else
-        tb->oldest = e->next;
-    if (e->next != NULL)
-        e->next->prev = e->prev;
-    else
-        tb->newest = e->prev;
-    e->prev = e->next = NULL;
-}
-
-static void append_entry(struct table *tb, struct entry *e)
-{
-    e->prev = tb->newest;
-    if (tb->newest != NULL)
-        tb->newest->next = e;
-    else
-        tb->oldest = e;
-    tb->newest = e;
-}
-
 static void forget(struct table *tb, struct entry *e)
 {
-    unlink_entry(tb, e);
+    TAILQ_REMOVE(&tb->by_age, e, age);
     hashmap_remove(tb->map, e->key, e->len);
     free(e);
 }
 
 static void table_clear(struct table *tb)
 {
-    while (tb->oldest != NULL)
-        forget(tb, tb->oldest);
+    while (!TAILQ_EMPTY(&tb->by_age))
+        forget(tb, TAILQ_FIRST(&tb->by_age));
     hashmap_free(tb->map);
     tb->map = NULL;
 }
@@ -82,26 +63,23 @@ static void table_clear(struct table *tb)
 /* Drop the entries whose last failure is older than the block time. */
 static void expire(struct table *tb, unsigned block_s, time_t now)
 {
-    while (tb->oldest != NULL &&
-           now - tb->oldest->last_failure >= (time_t)block_s)
-        forget(tb, tb->oldest);
+    struct entry *oldest;
+
+    while ((oldest = TAILQ_FIRST(&tb->by_age)) != NULL &&
+           now - oldest->last_failure >= (time_t)block_s)
+        forget(tb, oldest);
 }
 
 static struct entry *add_entry(struct table *tb, const char *key, size_t len)
 {
-    struct entry *e = calloc(1, sizeof *e + len);
+    struct entry *e = mp_xcalloc(1, sizeof *e + len);
 
-    if (e == NULL)
-        return NULL;
     memcpy(e->key, key, len);
     e->len = len;
     if (hashmap_count(tb->map) >= THROTTLE_MAX_TRACKED)
-        forget(tb, tb->oldest);
-    if (hashmap_put(tb->map, e->key, e->len, e) != 0) {
-        free(e);
-        return NULL;
-    }
-    append_entry(tb, e);
+        forget(tb, TAILQ_FIRST(&tb->by_age));
+    mp_xhashmap_put(tb->map, e->key, e->len, e);
+    TAILQ_INSERT_TAIL(&tb->by_age, e, age);
     return e;
 }
 
@@ -127,14 +105,14 @@ static bool count(struct table *tb, const char *key, size_t len,
     if (max == 0)
         return false;
     e = hashmap_get(tb->map, key, len);
-    if (e == NULL && (e = add_entry(tb, key, len)) == NULL)
-        return false; /* out of memory: fail open rather than lock out */
+    if (e == NULL)
+        e = add_entry(tb, key, len);
     was_blocked = e->failures >= max;
     if (!was_blocked)
         e->failures++;
     e->last_failure = now;
-    unlink_entry(tb, e);
-    append_entry(tb, e);
+    TAILQ_REMOVE(&tb->by_age, e, age);
+    TAILQ_INSERT_TAIL(&tb->by_age, e, age);
     return !was_blocked && e->failures >= max;
 }
 
@@ -144,29 +122,23 @@ static bool count(struct table *tb, const char *key, size_t len,
 
 struct auth_throttle *auth_throttle_new(const struct auth_throttle_limits *l)
 {
-    struct auth_throttle *t = calloc(1, sizeof *t);
+    struct auth_throttle *t = mp_xcalloc(1, sizeof *t);
 
-    if (t == NULL)
-        return NULL;
-    t->sources.map = hashmap_new();
-    t->pairs.map = hashmap_new();
-    if (t->sources.map == NULL || t->pairs.map == NULL ||
-        auth_throttle_configure(t, l) != 0) {
-        auth_throttle_free(t);
-        return NULL;
-    }
+    t->sources.map = mp_xhashmap_new();
+    t->pairs.map = mp_xhashmap_new();
+    TAILQ_INIT(&t->sources.by_age);
+    TAILQ_INIT(&t->pairs.by_age);
+    auth_throttle_configure(t, l);
     return t;
 }
 
-int auth_throttle_configure(struct auth_throttle *t,
-                            const struct auth_throttle_limits *l)
+void auth_throttle_configure(struct auth_throttle *t,
+                             const struct auth_throttle_limits *l)
 {
     struct cidr *exempt = NULL;
 
     if (l->n_exempt > 0) {
-        exempt = calloc(l->n_exempt, sizeof *exempt);
-        if (exempt == NULL)
-            return -1;
+        exempt = mp_xcalloc(l->n_exempt, sizeof *exempt);
         memcpy(exempt, l->exempt, l->n_exempt * sizeof *exempt);
     }
     free(t->exempt);
@@ -175,7 +147,6 @@ int auth_throttle_configure(struct auth_throttle *t,
     t->per_source_max = l->per_source_max;
     t->per_name_max = l->per_name_max;
     t->block_s = l->block_s;
-    return 0;
 }
 
 void auth_throttle_free(struct auth_throttle *t)

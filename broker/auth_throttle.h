@@ -61,14 +61,15 @@ enum auth_block {
     AUTH_BLOCK_SOURCE, /* every name from this source */
 };
 
-/* NULL when out of memory. */
+/* Like every table of the broker, aborts when memory is exhausted
+ * (xalloc.h): a failure not counted would let a guesser through. */
 struct auth_throttle *auth_throttle_new(const struct auth_throttle_limits *l);
 void auth_throttle_free(struct auth_throttle *t);
 
 /* New limits (a reload); the failures counted so far are kept, and judged
- * by the new ceilings. Returns -1 (old limits kept) if out of memory. */
-int auth_throttle_configure(struct auth_throttle *t,
-                            const struct auth_throttle_limits *l);
+ * by the new ceilings. */
+void auth_throttle_configure(struct auth_throttle *t,
+                             const struct auth_throttle_limits *l);
 
 /*
  * The source a peer label counts under: "192.0.2.1" for "192.0.2.1:4242",

@@ -4,7 +4,8 @@
  * One event loop thread, one event_base; only the work pool's threads
  * (work_pool.h) run beside it, on jobs they are handed. Ownership: struct
  * broker owns the work pool, the config, the plugins, the listeners, every
- * session and both tables.
+ * session and both tables; broker_new() makes one and broker_free()
+ * frees it with everything it owns.
  */
 #ifndef MP_BROKER_BROKER_H
 #define MP_BROKER_BROKER_H
@@ -15,6 +16,7 @@
 #include "client_log.h"
 #include "conf.h"
 #include "plugin_loader.h"
+#include "session.h"
 #include "stats.h"
 
 struct event;
@@ -43,19 +45,34 @@ struct broker {
     struct work_pool *work_pool; /* hashing off the loop (run_blocking) */
 
     struct listener *listeners;
-    struct session *sessions;   /* every session, doubly linked */
+    struct session_list sessions; /* every session */
     size_t n_sessions;
-    struct session *dead;       /* closed sessions waiting to be freed */
+    struct dead_sessions dead;  /* closed sessions waiting to be freed */
     struct event *reaper;       /* frees `dead` from the loop, never from
                                    inside a session's own callback */
     unsigned notify_generation; /* dedupes ClientClosed (see router.c) */
-    struct session *sender;     /* whose message is being routed, if any:
-                                   the one to pause when a recipient's
-                                   output passes the high water mark */
     struct broker_stats stats;  /* for the metrics endpoint */
     struct http_server *metrics; /* the metrics listener, if configured */
     bool shutting_down;         /* SIGTERM/SIGINT: flushing, then exit */
     struct event *shutdown_timer; /* bounds that by shutdown_timeout_ms */
 };
+
+struct errors;
+
+/* A broker with its event loop, name and connection tables, source
+ * table, reaper and shutdown timer, and nothing configured: conf_load()
+ * and plugins_load() fill b->conf and b->plugins, then
+ * broker_configure(). Aborts when memory is exhausted (xalloc.h);
+ * NULL only when no event loop can be made. */
+struct broker *broker_new(void);
+
+/* The parts the configuration sizes: the login throttle and the work
+ * pool. Returns 0, or -1 with an error added to errs. */
+int broker_configure(struct broker *b, struct errors *errs);
+
+/* Free the broker and everything it owns (sessions first, at once and
+ * without telling anyone; then listeners, tables, plugins, config and
+ * the event loop). NULL is ignored. */
+void broker_free(struct broker *b);
 
 #endif

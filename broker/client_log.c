@@ -7,7 +7,7 @@
 #include "broker.h"
 #include "client_log.h"
 #include "log.h"
-#include "session.h"
+#include "endpoint.h"
 
 static uint64_t monotonic_ms(void)
 {
@@ -41,7 +41,7 @@ bool log_limit_take(struct log_limit *l, unsigned rate, uint64_t now_ms)
     return true;
 }
 
-static void say_suppressed_for(struct session *s)
+static void say_suppressed_for(struct endpoint *s)
 {
     /* A warning: the suppression itself is news, whatever the level of
      * the lines it hid. */
@@ -53,7 +53,7 @@ static void say_suppressed_for(struct session *s)
     s->log_limit.suppressed = 0;
 }
 
-bool client_log_allowed(struct broker *b, struct session *s)
+bool client_log_allowed(struct broker *b, struct endpoint *s)
 {
     uint64_t now = monotonic_ms();
 
@@ -76,7 +76,7 @@ bool client_log_allowed(struct broker *b, struct session *s)
     return true;
 }
 
-void client_log_flush(struct session *s)
+void client_log_flush(struct endpoint *s)
 {
     if (s->log_limit.suppressed > 0)
         say_suppressed_for(s);

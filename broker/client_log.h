@@ -22,7 +22,7 @@
 #include <stdint.h>
 
 struct broker;
-struct session;
+struct endpoint;
 
 /* A token bucket of log lines. Zeroed: full at first use. */
 struct log_limit {
@@ -38,9 +38,9 @@ bool log_limit_take(struct log_limit *l, unsigned rate, uint64_t now_ms);
 /* May a line about session `s` (NULL: about no session yet, such as a
  * refused connection) be logged now? Logs the pending summaries first
  * when it may. */
-bool client_log_allowed(struct broker *b, struct session *s);
+bool client_log_allowed(struct broker *b, struct endpoint *ep);
 
 /* `s` is leaving: log how many of its lines were suppressed, if any. */
-void client_log_flush(struct session *s);
+void client_log_flush(struct endpoint *ep);
 
 #endif

@@ -1,6 +1,7 @@
 /*
  * conf.h - the broker's configuration: read with libconfig, checked
- * against the schema, every error collected with its file and line.
+ * against the schema (one table, conf_table.c: see conf_schema.h), every
+ * error collected with its file and line.
  *
  * Ownership: struct broker_conf owns everything it points to, including
  * the libconfig tree (plugin options are read from it when plugins are
@@ -67,6 +68,8 @@ struct metrics_conf {
     size_t max_header_size;        /* request line and headers, in bytes */
 };
 
+/* What the file said, defaults filled in. Each setting's range, default
+ * and reload behaviour is its row in conf_table.c. */
 struct broker_conf {
     config_t tree;
     const char *file;
@@ -122,38 +125,6 @@ struct broker_conf {
     int log_facility;          /* LOG_DAEMON, ... */
 };
 
-/* Defaults, also documented in doc/config.md and README.md. */
-#define CONF_DEFAULT_PORT 7330
-#define CONF_DEFAULT_MAX_MESSAGE_SIZE 1048576
-#define CONF_DEFAULT_AUTH_TIMEOUT_MS 10000
-#define CONF_DEFAULT_MAX_CLIENTS 10000
-#define CONF_DEFAULT_MAX_CONNECTIONS_PER_CLIENT 4096
-#define CONF_DEFAULT_TCP_KEEPALIVE_S 60
-#define CONF_DEFAULT_OUTPUT_HIGH_WATER (1024 * 1024)
-#define CONF_DEFAULT_OUTPUT_LOW_WATER (256 * 1024)
-#define CONF_DEFAULT_OUTPUT_HARD_LIMIT (16 * 1024 * 1024)
-#define CONF_DEFAULT_SHUTDOWN_TIMEOUT_MS 5000
-#define CONF_DEFAULT_METRICS_ADDRESS "127.0.0.1"
-#define CONF_DEFAULT_METRICS_PORT 9330
-#define CONF_DEFAULT_METRICS_MAX_CONNECTIONS 16
-#define CONF_DEFAULT_METRICS_TIMEOUT_MS 10000
-#define CONF_DEFAULT_METRICS_MAX_HEADER_SIZE 8192
-#define CONF_DEFAULT_AUTH_FAILURES_MAX 30
-#define CONF_DEFAULT_AUTH_FAILURES_PER_NAME_MAX 10
-#define CONF_DEFAULT_AUTH_BLOCK_S 60
-#define CONF_DEFAULT_SLOW_CONSUMER_TIMEOUT_MS 10000
-#define CONF_DEFAULT_MAX_CLIENTS_PER_ADDRESS 1000
-#define CONF_DEFAULT_MAX_UNAUTHENTICATED 1000
-#define CONF_DEFAULT_MAX_UNAUTHENTICATED_PER_ADDRESS 50
-#define CONF_DEFAULT_MAX_AUTH_MESSAGE_SIZE 8192
-#define CONF_DEFAULT_MAX_CONNECTIONS_PER_PAIR 256
-#define CONF_DEFAULT_BAD_MESSAGES_MAX 100
-#define CONF_DEFAULT_LOG_CLIENT_LINES_PER_S 10
-#define CONF_DEFAULT_LOG_LINES_PER_S 200
-#define CONF_DEFAULT_AUTH_WORKERS 2
-#define CONF_DEFAULT_AUTH_QUEUE_MAX 64
-#define CONF_DEFAULT_AUTH_QUEUE_PER_SOURCE 4
-
 /*
  * Read and check `file`. Every problem is added to errs; returns 0 if there
  * were none. Plugins are not loaded here (see plugin_loader.h). On error
@@ -166,24 +137,23 @@ int conf_load(struct broker_conf *conf, const char *file,
               const char *default_plugin_dir, struct errors *errs);
 void conf_free(struct broker_conf *conf);
 
-/* Call changed(name, from, to, arg) for each integer member of `limits`
- * (auth_workers aside) whose value differs between old and new, in
- * schema order: what a reload reports. */
-void conf_limit_changes(const struct broker_conf *old,
-                        const struct broker_conf *new,
-                        void (*changed)(const char *name,
-                                        unsigned long long from,
-                                        unsigned long long to, void *arg),
-                        void *arg);
+/* Reloads: call fn(text) for each setting whose value differs between
+ * old and new and that a reload reports, in the schema table's order
+ * ("max_clients 10000 -> 77", "log.level info -> debug"). */
+void conf_each_change(const struct broker_conf *old,
+                      const struct broker_conf *new,
+                      void (*fn)(const char *text, void *arg), void *arg);
+
+/* Reloads: add an error, pointing into new's file, for each setting a
+ * running broker cannot take that differs ("FILE:LINE: user: changing it
+ * needs a restart (root is gone)"). The translators aside (reload.c). */
+void conf_check_restart(const struct broker_conf *old,
+                        const struct broker_conf *new, struct errors *errs);
 
 /* The login throttle's limits in conf (they point into it). */
 struct auth_throttle_limits;
 void conf_throttle_limits(const struct broker_conf *conf,
                           struct auth_throttle_limits *out);
-
-/* Do old and new exempt the same ranges? (what a reload reports) */
-bool conf_same_throttle_exempt(const struct broker_conf *old,
-                               const struct broker_conf *new);
 
 /* Add "FILE:LINE: PATH: message" for setting `s` (e.g.
  * "mpbroker.conf:7: listeners[1].translator: no translator named "x""). */
@@ -200,13 +170,13 @@ const config_setting_t *conf_member_or_group(const config_setting_t *group,
 void conf_setting_path(const config_setting_t *s, char *buf, size_t len);
 
 /*
- * Call fn once for every setting the schema accepts, in schema order, with
- * its dotted path ("plugin_dir", "listeners.tls.cert", "limits.max_clients":
- * members of a list's entries are LIST.MEMBER) and its type: "string",
- * "integer", "bool", "group" or "list". Groups and lists come before their
- * members; the members of a plugin's `options` are the plugin's and are
- * not listed. A group or list whose members this walker does not know (a
- * table added to conf.c but not to the walker) gets a NULL type.
+ * Call fn once for every row of the schema table (conf_table.c), in its
+ * order, with its dotted path ("plugin_dir", "listeners.tls.cert",
+ * "limits.max_clients": members of a list's entries are LIST.MEMBER) and
+ * its type: "string", "integer", "bool", "group" or "list". Groups and
+ * lists come before their members; the members of a plugin's `options`
+ * are the plugin's and are not listed. A group or list without member
+ * rows (and not a plugin's) gets a NULL type.
  * For documentation checks (tests/unit/test_man_conf.c).
  */
 void conf_each_setting(void (*fn)(const char *path, const char *type,

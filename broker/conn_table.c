@@ -6,6 +6,7 @@
 
 #include "conn_table.h"
 #include "hashmap.h"
+#include "xalloc.h"
 
 struct conn_table {
     struct hashmap *by_id;
@@ -13,15 +14,9 @@ struct conn_table {
 
 struct conn_table *conn_table_new(void)
 {
-    struct conn_table *table = calloc(1, sizeof *table);
+    struct conn_table *table = mp_xcalloc(1, sizeof *table);
 
-    if (table == NULL)
-        return NULL;
-    table->by_id = hashmap_new();
-    if (table->by_id == NULL) {
-        free(table);
-        return NULL;
-    }
+    table->by_id = mp_xhashmap_new();
     return table;
 }
 
@@ -29,22 +24,13 @@ static void link_into(struct conn_peer *peer, struct conn_link *link,
                       struct conn *conn)
 {
     link->conn = conn;
-    link->prev = NULL;
-    link->next = peer->first;
-    if (peer->first != NULL)
-        peer->first->prev = link;
-    peer->first = link;
+    LIST_INSERT_HEAD(&peer->links, link, entry);
     peer->count++;
 }
 
 static void unlink_from(struct conn_peer *peer, struct conn_link *link)
 {
-    if (link->prev != NULL)
-        link->prev->next = link->next;
-    else
-        peer->first = link->next;
-    if (link->next != NULL)
-        link->next->prev = link->prev;
+    LIST_REMOVE(link, entry);
     peer->count--;
 }
 
@@ -66,18 +52,13 @@ struct conn *conn_table_add(struct conn_table *table, const char *id,
         *exists = in_use;
     if (in_use || id_len > MP_NAME_MAX)
         return NULL;
-    conn = calloc(1, sizeof *conn);
-    if (conn == NULL)
-        return NULL;
+    conn = mp_xcalloc(1, sizeof *conn);
     memcpy(conn->id, id, id_len);
     conn->id_len = id_len;
     conn->state = CONN_PENDING;
     conn->initiator = initiator;
     conn->target = target;
-    if (hashmap_put(table->by_id, conn->id, conn->id_len, conn) != 0) {
-        free(conn);
-        return NULL;
-    }
+    mp_xhashmap_put(table->by_id, conn->id, conn->id_len, conn);
     link_into(initiator, &conn->link[0], conn);
     link_into(target, &conn->link[1], conn);
     return conn;
@@ -105,8 +86,8 @@ void conn_table_remove_peer(struct conn_table *table, struct conn_peer *peer,
                             void (*visit)(struct conn_peer *other, void *arg),
                             void *arg)
 {
-    while (peer->first != NULL) {
-        struct conn *conn = peer->first->conn;
+    while (!LIST_EMPTY(&peer->links)) {
+        struct conn *conn = LIST_FIRST(&peer->links)->conn;
         if (visit != NULL)
             visit(conn_other_end(conn, peer), arg);
         conn_table_remove(table, conn);

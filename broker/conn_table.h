@@ -6,9 +6,10 @@
  * closes/refuses it or leaves. The table is keyed by connection id, which
  * starts with the initiator's name, so ids are unique broker-wide.
  *
- * Each end is a `struct conn_peer` embedded in the owner (a session); the
- * table links every connection into both ends' lists so that a departing
- * client's connections are found without a scan.
+ * Each end is a `struct conn_peer` embedded in its owner (an endpoint,
+ * endpoint.h), which it points back to; the table links every connection
+ * into both ends' lists so that a departing client's connections are
+ * found without a scan.
  *
  * Ownership: the table owns its connections. Peers are owned by their
  * embedding object and must have no connections left
@@ -20,6 +21,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <sys/queue.h>
+
 #include <mp/protocol.h>
 
 enum conn_state {
@@ -28,17 +31,21 @@ enum conn_state {
 };
 
 struct conn;
+struct endpoint;
 
 /* One link of a connection into one end's list. */
 struct conn_link {
     struct conn *conn;
-    struct conn_link *prev, *next;
+    LIST_ENTRY(conn_link) entry;
 };
 
-/* An end of connections: embed one per client. */
+LIST_HEAD(conn_link_list, conn_link);
+
+/* An end of connections: embed one per endpoint. */
 struct conn_peer {
-    struct conn_link *first;
-    size_t count; /* connections (PENDING or OPEN) this peer is an end of */
+    struct conn_link_list links;
+    size_t count;            /* connections (PENDING or OPEN) it is an end of */
+    struct endpoint *owner;  /* the endpoint it is embedded in */
 };
 
 struct conn {
@@ -52,6 +59,7 @@ struct conn {
 
 struct conn_table;
 
+/* Aborts when memory is exhausted (xalloc.h), as conn_table_add(). */
 struct conn_table *conn_table_new(void);
 /* Frees every connection still in the table; their peers must still be
  * alive (they are unlinked). */
@@ -60,9 +68,8 @@ void conn_table_free(struct conn_table *table);
 struct conn *conn_table_find(const struct conn_table *table, const char *id,
                              size_t id_len);
 
-/* Add a PENDING connection. Returns NULL if the id is already in use, is
- * longer than MP_NAME_MAX, or on allocation failure (*exists tells which
- * when not NULL). */
+/* Add a PENDING connection. Returns NULL if the id is already in use or
+ * is longer than MP_NAME_MAX (*exists tells which when not NULL). */
 struct conn *conn_table_add(struct conn_table *table, const char *id,
                             size_t id_len, struct conn_peer *initiator,
                             struct conn_peer *target, bool *exists);

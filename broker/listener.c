@@ -25,6 +25,7 @@
 #include "session.h"
 #include "sources.h"
 #include "tls.h"
+#include "xalloc.h"
 
 enum { LISTEN_BACKLOG = 512 };
 
@@ -67,22 +68,37 @@ static void format_address(evutil_socket_t fd, const struct sockaddr *sa,
     }
 }
 
+/* setsockopt() of an int option on a client socket. A failure costs a
+ * feature (keepalive, no Nagle delay), not the client: log it, rate
+ * limited as every line a client can cause, and go on. */
+static int set_option(evutil_socket_t fd, int level, int name, int value,
+                      const char *what, const char *peer)
+{
+    if (setsockopt(fd, level, name, &value, sizeof value) == 0)
+        return 0;
+    log_warn("cannot set %s on the socket of %s: %s", what, peer,
+             strerror(errno));
+    return -1;
+}
+
 /* TCP keepalive finds peers that vanished without a FIN (a host that lost
  * power, a NAT that forgot the flow), so their peers are told: probes
  * start after idle_s seconds of silence, every idle_s/6 (at least 1 s),
  * and 6 unanswered ones close the socket - about 2 x idle_s in all. */
-static void set_keepalive(evutil_socket_t fd, unsigned idle_s)
+static void set_keepalive(evutil_socket_t fd, unsigned idle_s,
+                          const char *peer)
 {
     int on = idle_s > 0;
     int idle = (int)idle_s, interval = idle_s >= 6 ? (int)idle_s / 6 : 1;
     int count = 6;
 
-    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+    set_option(fd, SOL_SOCKET, SO_KEEPALIVE, on, "SO_KEEPALIVE", peer);
     if (!on)
         return;
-    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
-    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof interval);
-    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count);
+    set_option(fd, IPPROTO_TCP, TCP_KEEPIDLE, idle, "TCP_KEEPIDLE", peer);
+    set_option(fd, IPPROTO_TCP, TCP_KEEPINTVL, interval, "TCP_KEEPINTVL",
+               peer);
+    set_option(fd, IPPROTO_TCP, TCP_KEEPCNT, count, "TCP_KEEPCNT", peer);
 }
 
 /*
@@ -151,16 +167,10 @@ static void accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
         return;
     }
     src = source_acquire(b->sources, key);
-    if (src == NULL) {
-        log_error("refusing connection from %s: out of memory", peer);
-        evutil_closesocket(fd);
-        return;
-    }
     if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6) {
-        int one = 1;
         /* Messages are small and latency matters: no Nagle delay. */
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        set_keepalive(fd, b->conf.tcp_keepalive_s);
+        set_option(fd, IPPROTO_TCP, TCP_NODELAY, 1, "TCP_NODELAY", peer);
+        set_keepalive(fd, b->conf.tcp_keepalive_s, peer);
     }
     session_new(b, l, fd, peer, src);
 }
@@ -197,10 +207,13 @@ int listen_tcp(const config_setting_t *entry, const char *address, int port,
     fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         goto fail;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    /* "::" means IPv6 only, so that "0.0.0.0" can be listed beside it. */
-    if (res->ai_family == AF_INET6)
-        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    /* Without SO_REUSEADDR a restart may fail to bind for a while; and
+     * "::" means IPv6 only, so that "0.0.0.0" can be listed beside it:
+     * without IPV6_V6ONLY it would take the IPv4 port too. */
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        (res->ai_family == AF_INET6 &&
+         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) != 0))
+        goto fail;
     if (bind(fd, res->ai_addr, res->ai_addrlen) != 0 ||
         listen(fd, LISTEN_BACKLOG) != 0 ||
         getsockname(fd, (struct sockaddr *)&bound, &bound_len) != 0)
@@ -327,7 +340,17 @@ static void listener_free(struct listener *l)
     free(l);
 }
 
-/* The TLS context and label prefix of `l` from lc's tls group. */
+/* "tcp:ADDR:PORT", "tls:ADDR:PORT" or "unix:PATH". */
+static void set_label(struct listener *l)
+{
+    if (l->unix_path != NULL)
+        snprintf(l->label, sizeof l->label, "%s", l->where);
+    else
+        snprintf(l->label, sizeof l->label, "%s:%s",
+                 l->tls != NULL ? "tls" : "tcp", l->where);
+}
+
+/* The TLS context and label of `l` from lc's tls group. */
 static int apply_tls(struct listener *l, const struct listener_conf *lc,
                      struct errors *errs)
 {
@@ -338,8 +361,7 @@ static int apply_tls(struct listener *l, const struct listener_conf *lc,
     if (l->tls != NULL)
         tls_server_free(l->tls); /* sessions keep their own reference */
     l->tls = ctx;
-    if (lc->unix_path == NULL)
-        memcpy(l->label, ctx != NULL ? "tls" : "tcp", 3);
+    set_label(l);
     return 0;
 }
 
@@ -354,32 +376,20 @@ static const struct loaded_plugin *translator_of(struct broker *b,
 struct listener *listener_open(struct broker *b, const struct listener_conf *lc,
                                struct errors *errs)
 {
-    struct listener *l = calloc(1, sizeof *l);
+    struct listener *l = listener_new(b, translator_of(b, lc), NULL);
     int fd;
 
-    if (l == NULL) {
-        errors_add(errs, NULL, 0, "out of memory");
-        return NULL;
-    }
-    l->broker = b;
     l->port = lc->port;
-    l->traffic = calloc(b->plugins.n_translators ? b->plugins.n_translators : 1,
-                        sizeof *l->traffic);
-    if (l->traffic == NULL ||
-        (lc->address != NULL && (l->address = strdup(lc->address)) == NULL) ||
-        (lc->unix_path != NULL && (l->unix_path = strdup(lc->unix_path)) == NULL)) {
-        errors_add(errs, NULL, 0, "out of memory");
-        listener_free(l);
-        return NULL;
-    }
-    l->translator = translator_of(b, lc);
+    if (lc->address != NULL)
+        l->address = mp_xstrdup(lc->address);
     if (lc->unix_path != NULL) {
-        fd = bind_unix(lc, l->label, sizeof l->label, errs);
+        l->unix_path = mp_xstrdup(lc->unix_path);
+        fd = bind_unix(lc, l->where, sizeof l->where, errs);
     } else {
-        memcpy(l->label, "tcp:", 4);
-        fd = listen_tcp(lc->entry, lc->address, lc->port, l->label + 4,
-                        sizeof l->label - 4, errs);
+        fd = listen_tcp(lc->entry, lc->address, lc->port, l->where,
+                        sizeof l->where, errs);
     }
+    set_label(l);
     if (fd < 0) {
         free(l->unix_path); /* not ours to unlink: it may be in use */
         l->unix_path = NULL;
@@ -391,18 +401,34 @@ struct listener *listener_open(struct broker *b, const struct listener_conf *lc,
                                 -1, fd);
     if (l->evl == NULL)
         close(fd);
-    if (l->evl == NULL ||
-        accept_pause_init(&l->pause, b->base, l->evl, l->label) != 0) {
-        errors_add(errs, NULL, 0, "out of memory");
+    if (l->evl == NULL) {
+        errors_add(errs, NULL, 0, "cannot listen on %s: %s", l->label,
+                   strerror(errno));
         listener_free(l);
         return NULL;
     }
+    if (accept_pause_init(&l->pause, b->base, l->evl, l->label) != 0)
+        mp_out_of_memory("an event", 0);
     if (apply_tls(l, lc, errs) != 0) {
         listener_free(l);
         return NULL;
     }
     evconnlistener_set_error_cb(l->evl, accept_error_cb);
     log_info("listening on %s translator=%s", l->label, lc->translator);
+    return l;
+}
+
+struct listener *listener_new(struct broker *b,
+                              const struct loaded_plugin *translator,
+                              const char *label)
+{
+    struct listener *l = mp_xcalloc(1, sizeof *l);
+
+    l->broker = b;
+    l->translator = translator;
+    l->traffic = mp_xcalloc(b->plugins.n_translators, sizeof *l->traffic);
+    if (label != NULL)
+        snprintf(l->label, sizeof l->label, "%s", label);
     return l;
 }
 

@@ -27,11 +27,15 @@ struct listener {
     const struct loaded_plugin *translator; /* NULL: "auto" */
     char label[300];                        /* "tcp:127.0.0.1:7330",
                                                "tls:...", "unix:PATH" */
+    char where[290];                        /* "127.0.0.1:7330" as bound,
+                                               or "unix:PATH" */
     struct ssl_ctx_st *tls;                 /* TLS listeners only */
     struct traffic_stats *traffic;          /* per translator index */
     char *address;                          /* as configured (TCP) */
     int port;                               /* as configured (0: any) */
     unsigned n_sessions;                    /* sessions that point here */
+    unsigned n_by_state[3];                 /* of them, by enum
+                                               session_state (metrics) */
     bool retired;                           /* removed by a reload */
     char *unix_path;                        /* to unlink at close */
     struct accept_pause pause;              /* after accept errors */
@@ -57,6 +61,12 @@ struct listener *listener_open(struct broker *broker,
                                const struct listener_conf *lc,
                                struct errors *errs);
 void listener_link(struct broker *broker, struct listener *l);
+/* A listener without a socket (translator NULL: "auto"), not linked:
+ * listener_open() starts from one, and tests hand its sessions socket
+ * pairs (session_new). Free it with listener_discard() unless linked. */
+struct listener *listener_new(struct broker *broker,
+                              const struct loaded_plugin *translator,
+                              const char *label);
 /* Close and free a listener from listener_open() that was never linked. */
 void listener_discard(struct listener *l);
 /* Is `l` (active) the listener lc describes: same socket path, or same

@@ -2,8 +2,11 @@
 # harnesses (tests/fuzz/) can drive a real session without main().
 noinst_LTLIBRARIES += broker/libmpbroker.la
 broker_libmpbroker_la_SOURCES = \
-	broker/broker.h \
+	broker/broker.c broker/broker.h \
+	broker/xalloc.c broker/xalloc_libevent.c broker/xalloc.h \
 	broker/conf.c broker/conf.h \
+	broker/conf_schema.c broker/conf_schema.h broker/conf_table.c \
+	broker/conf_plugins.c broker/conf_listeners.c broker/conf_sections.h \
 	broker/errors.c broker/errors.h \
 	broker/plugin_loader.c broker/plugin_loader.h \
 	broker/auth_chain.c broker/auth_chain.h \
@@ -21,8 +24,11 @@ broker_libmpbroker_la_SOURCES = \
 	broker/privileges.c broker/privileges.h \
 	broker/reload.c broker/reload.h \
 	broker/user_check.c broker/user_check.h \
-	broker/session.c broker/session.h \
+	broker/endpoint.c broker/endpoint.h \
+	broker/flow.c broker/flow.h \
 	broker/router.c broker/router.h \
+	broker/session.c broker/session.h broker/session-internal.h \
+	broker/session_output.c broker/session_input.c broker/login.c \
 	broker/conn_table.c broker/conn_table.h \
 	common/read_batch.c common/read_batch.h
 broker_libmpbroker_la_CPPFLAGS = $(AM_CPPFLAGS)

@@ -15,11 +15,7 @@
 
 #include <event2/event.h>
 
-#include "auth_throttle.h"
-#include "sources.h"
 #include "broker.h"
-#include "conn_table.h"
-#include "hashmap.h"
 #include "listener.h"
 #include "log.h"
 #include "metrics.h"
@@ -30,6 +26,7 @@
 #include "tls.h"
 #include "user_check.h"
 #include "work_pool.h"
+#include "xalloc.h"
 
 enum exit_code {
     EXIT_OK = 0,
@@ -54,30 +51,6 @@ static void usage(FILE *out, const char *argv0)
             "every client; SIGHUP reloads the\nconfiguration file "
             "(see mpbroker(8)).\n",
             argv0, argv0, MP_DEFAULT_CONFIG);
-}
-
-static void reaper_cb(evutil_socket_t fd, short what, void *arg)
-{
-    struct broker *b = arg;
-
-    (void)fd;
-    (void)what;
-    sessions_reap(b);
-    if (b->shutting_down && b->n_sessions == 0) {
-        log_notice("every client flushed and closed");
-        event_base_loopbreak(b->base);
-    }
-}
-
-static void shutdown_timeout_cb(evutil_socket_t fd, short what, void *arg)
-{
-    struct broker *b = arg;
-
-    (void)fd;
-    (void)what;
-    log_warn("shutdown_timeout_ms passed with %zu client%s still flushing; "
-             "closing them", b->n_sessions, b->n_sessions == 1 ? "" : "s");
-    event_base_loopbreak(b->base);
 }
 
 /*
@@ -105,7 +78,9 @@ static void stop_cb(evutil_socket_t sig, short what, void *arg)
                b->n_sessions == 1 ? "" : "s", b->conf.shutdown_timeout_ms);
     listeners_stop_accepting(b);
     /* The metrics listener stays: /healthz says 503 while flushing. */
-    for (struct session *s = b->sessions; s != NULL; s = s->next)
+    /* A closed session stays in the list until the reaper frees it. */
+    struct session *s;
+    TAILQ_FOREACH(s, &b->sessions, entry)
         session_close(s, "broker shutting down");
     evtimer_add(b->shutdown_timer, &tv);
     /* The reaper frees the closed sessions and ends the loop when none
@@ -180,18 +155,19 @@ static void hup_cb(evutil_socket_t sig, short what, void *arg)
                   failed == 1 ? "" : "s");
 }
 
-/* Everything the config needs, in order. Errors go to errs. Once the
- * file is parsed, every step runs even after errors in the ones before,
- * so that one run reports every problem (a typo, a missing plugin and
- * a missing `user` at once, not in three rounds). */
-static int broker_setup(struct broker *b, const char *config_file,
+/* A broker and everything the config needs, in order. Errors go to
+ * errs. Once the file is parsed, every step runs even after errors in the
+ * ones before, so that one run reports every problem (a typo, a missing
+ * plugin and a missing `user` at once, not in three rounds). *out is
+ * the broker, whatever happened (NULL: no event loop). */
+static int broker_setup(struct broker **out, const char *config_file,
                         bool quiet, struct errors *errs)
 {
+    struct broker *b = broker_new();
     int rc;
 
-    memset(b, 0, sizeof *b);
-    b->base = event_base_new();
-    if (b->base == NULL) {
+    *out = b;
+    if (b == NULL) {
         errors_add(errs, NULL, 0, "cannot create the event loop");
         return -1;
     }
@@ -206,30 +182,6 @@ static int broker_setup(struct broker *b, const char *config_file,
     if (plugins_load(&b->plugins, &b->conf, b->base, errs) != 0)
         rc = -1;
     return rc;
-}
-
-static void broker_teardown(struct broker *b)
-{
-    metrics_close(b);
-    /* Sessions first: each tells its listener it is gone. */
-    while (b->sessions != NULL)
-        session_free(b->sessions);
-    b->dead = NULL;
-    listeners_close(b);
-    conn_table_free(b->conns);
-    auth_throttle_free(b->auth_throttle);
-    source_table_free(b->sources);
-    /* Before the plugins whose functions its jobs call are unloaded. */
-    work_pool_free(b->work_pool);
-    hashmap_free(b->names);
-    if (b->reaper != NULL)
-        event_free(b->reaper);
-    if (b->shutdown_timer != NULL)
-        event_free(b->shutdown_timer);
-    plugins_unload(&b->plugins);
-    conf_free(&b->conf);
-    if (b->base != NULL)
-        event_base_free(b->base);
 }
 
 /* -t: load every listener's certificates and keys as starting would. */
@@ -255,7 +207,7 @@ static int check_tls(const struct broker_conf *conf, struct errors *errs)
  * will read once root is gone. */
 static int check_only(const char *config_file)
 {
-    struct broker b;
+    struct broker *b;
     struct errors errs;
     struct user_check uc;
     int rc;
@@ -264,18 +216,18 @@ static int check_only(const char *config_file)
     /* Plugins log through stderr; keep -t output to the verdict. */
     mp_log_set_level(MP_LOG_ERROR);
     broker_setup(&b, config_file, true, &errs);
-    if (b.conf.parsed) {
-        check_tls(&b.conf, &errs);
-        uc = (struct user_check){.conf = &b.conf, .loaded = &b.plugins,
-                                 .base = b.base};
-        privileges_check_as_user(&b.conf, user_check_run, &uc, &errs);
+    if (b != NULL && b->conf.parsed) {
+        check_tls(&b->conf, &errs);
+        uc = (struct user_check){.conf = &b->conf, .loaded = &b->plugins,
+                                 .base = b->base};
+        privileges_check_as_user(&b->conf, user_check_run, &uc, &errs);
     }
     rc = errors_any(&errs) ? EXIT_CONFIG : EXIT_OK;
     if (rc != EXIT_OK)
         errors_print(&errs, stderr);
     else
         printf("configuration OK\n");
-    broker_teardown(&b);
+    broker_free(b);
     errors_free(&errs);
     return rc;
 }
@@ -289,55 +241,36 @@ static int add_signal(struct broker *b, struct event **ev, int sig,
 
 static int run(const char *config_file)
 {
-    struct broker b;
+    struct broker *b;
     struct errors errs;
     struct event *signals[3] = {NULL, NULL, NULL};
-    char pool_err[256];
-    struct auth_throttle_limits throttle;
     int rc = EXIT_CONFIG;
 
     errors_init(&errs);
     log_notice("mpbroker %s starting with %s", PACKAGE_VERSION, config_file);
-    if (broker_setup(&b, config_file, false, &errs) != 0)
+    if (broker_setup(&b, config_file, false, &errs) != 0 ||
+        broker_configure(b, &errs) != 0)
         goto out;
-    b.names = hashmap_new();
-    b.conns = conn_table_new();
-    conf_throttle_limits(&b.conf, &throttle);
-    b.auth_throttle = auth_throttle_new(&throttle);
-    b.sources = source_table_new();
-    b.work_pool = work_pool_new(b.base, b.conf.auth_workers,
-                                b.conf.auth_queue_max,
-                                b.conf.auth_queue_per_source, pool_err,
-                                sizeof pool_err);
-    if (b.work_pool == NULL) {
-        errors_add(&errs, NULL, 0, "%s", pool_err);
+    if (add_signal(b, &signals[0], SIGINT, stop_cb) != 0 ||
+        add_signal(b, &signals[1], SIGTERM, stop_cb) != 0 ||
+        add_signal(b, &signals[2], SIGHUP, hup_cb) != 0) {
+        errors_add(&errs, NULL, 0, "cannot watch signals");
         goto out;
     }
-    b.reaper = event_new(b.base, -1, 0, reaper_cb, &b);
-    b.shutdown_timer = evtimer_new(b.base, shutdown_timeout_cb, &b);
-    if (b.names == NULL || b.conns == NULL || b.reaper == NULL ||
-        b.shutdown_timer == NULL ||
-        b.auth_throttle == NULL || b.sources == NULL ||
-        add_signal(&b, &signals[0], SIGINT, stop_cb) != 0 ||
-        add_signal(&b, &signals[1], SIGTERM, stop_cb) != 0 ||
-        add_signal(&b, &signals[2], SIGHUP, hup_cb) != 0) {
-        errors_add(&errs, NULL, 0, "out of memory");
+    b->stats.started = time(NULL);
+    if (listeners_open(b, &errs) != 0 || metrics_open(b, &errs) != 0)
         goto out;
-    }
-    b.stats.started = time(NULL);
-    if (listeners_open(&b, &errs) != 0 || metrics_open(&b, &errs) != 0)
-        goto out;
-    plan_descriptors(&b);
-    if (b.conf.log_syslog) {
+    plan_descriptors(b);
+    if (b->conf.log_syslog) {
         /* The last line on stderr says where the others went. */
         log_notice("logging to syslog from now on");
-        mp_log_to_syslog(b.conf.log_facility);
+        mp_log_to_syslog(b->conf.log_facility);
     }
-    if (privileges_drop(&b.conf, &errs) != 0)
+    if (privileges_drop(&b->conf, &errs) != 0)
         goto out;
     log_notice("ready");
     service_notify("READY=1\nSTATUS=serving");
-    if (event_base_dispatch(b.base) < 0)
+    if (event_base_dispatch(b->base) < 0)
         log_error("event loop failed");
     else
         rc = EXIT_OK;
@@ -352,7 +285,7 @@ out:
         log_error("not started: fix the errors above (mpbroker -t -c %s "
                   "checks a config)", config_file);
     }
-    broker_teardown(&b);
+    broker_free(b);
     errors_free(&errs);
     if (rc == EXIT_OK)
         log_notice("stopped");
@@ -390,6 +323,8 @@ int main(int argc, char **argv)
         usage(stderr, argv[0]);
         return EXIT_USAGE;
     }
+    /* Before libevent allocates anything (xalloc.h: the policy). */
+    mp_xalloc_install_for_libevent();
     /* A client vanishing mid-write must not kill the broker. */
     signal(SIGPIPE, SIG_IGN);
     /* The journal stamps each line itself; anything else gets our stamp. */

@@ -69,17 +69,9 @@ static void write_clients(struct evbuffer *out, const struct broker *b)
     family(out, "mpbroker_clients", "gauge",
            "Client sockets by listener and state.");
     for (const struct listener *l = b->listeners; l != NULL; l = l->next) {
-        uint64_t authenticating = 0, ready = 0, closing = 0;
-        for (const struct session *s = b->sessions; s != NULL; s = s->next) {
-            if (s->listener != l)
-                continue;
-            if (s->state == SESSION_AUTHENTICATING)
-                authenticating++;
-            else if (s->state == SESSION_READY)
-                ready++;
-            else
-                closing++;
-        }
+        uint64_t authenticating = l->n_by_state[SESSION_AUTHENTICATING];
+        uint64_t ready = l->n_by_state[SESSION_READY];
+        uint64_t closing = l->n_by_state[SESSION_CLOSING];
         sample_labeled(out, "mpbroker_clients", l->label, "state",
                        "authenticating", authenticating);
         sample_labeled(out, "mpbroker_clients", l->label, "state", "ready",

@@ -401,6 +401,8 @@ int plugins_load(struct plugin_set *set, const struct broker_conf *conf,
                  conf->n_translators, MP_PLUGIN_TRANSLATOR, conf->plugin_dir,
                  base, errs) != 0)
         rc = -1;
+    for (size_t i = 0; i < set->n_translators; i++)
+        set->translators[i].translator_index = i;
     if (load_all(&set->authenticators, &set->n_authenticators,
                  conf->authenticators, conf->n_authenticators,
                  MP_PLUGIN_AUTHENTICATOR, conf->plugin_dir, base, errs) != 0)
@@ -483,4 +485,21 @@ const struct loaded_plugin *plugins_translator(const struct plugin_set *set,
             return &set->translators[i];
     }
     return NULL;
+}
+
+bool plugins_authorize_syn(const struct plugin_set *set, const char *from,
+                           const struct mp_message *syn)
+{
+    for (size_t i = 0; i < set->n_authenticators; i++) {
+        const struct loaded_plugin *p = &set->authenticators[i];
+        const struct mp_auth_ops *ops = p->desc->auth;
+        if (ops->size < offsetof(struct mp_auth_ops, authorize_syn) +
+                            sizeof ops->authorize_syn ||
+            ops->authorize_syn == NULL)
+            continue;
+        if (ops->authorize_syn(p->state, from, syn->other_client, syn->data,
+                               syn->data_len) == MP_AUTH_DENY)
+            return false;
+    }
+    return true;
 }

@@ -31,6 +31,9 @@ struct loaded_plugin {
     bool initialized;
     struct event_base *base;
     struct mp_timer *timers;       /* still running, freed at unload */
+    size_t translator_index;       /* translators: its index in
+                                      plugin_set.translators (per-format
+                                      counters are arrays in that order) */
 };
 
 struct plugin_set {
@@ -65,5 +68,12 @@ unsigned plugins_reload(struct plugin_set *set);
 /* The translator configured under `name`, or NULL. */
 const struct loaded_plugin *plugins_translator(const struct plugin_set *set,
                                                const char *name);
+
+struct mp_message;
+/* May `from` open the connection this Syn asks for, whether or not its
+ * target is logged in? Asks each authenticator's optional authorize_syn
+ * hook; false when one denies it. */
+bool plugins_authorize_syn(const struct plugin_set *set, const char *from,
+                           const struct mp_message *syn);
 
 #endif

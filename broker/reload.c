@@ -18,6 +18,7 @@
 #include "metrics.h"
 #include "reload.h"
 #include "session.h"
+#include "xalloc.h"
 #include "work_pool.h"
 
 /* What the new config needs before anything changes. */
@@ -61,22 +62,7 @@ static void check_fixed(const struct broker_conf *old,
         conf_setting_error(errs, at(new, "translators"), "changing the wire "
                            "formats needs a restart (sessions hold their "
                            "state)");
-    if (!same_string(old->user, new->user))
-        conf_setting_error(errs, at(new, "user"), "changing it needs a "
-                           "restart (root is gone)");
-    if (!same_string(old->group, new->group))
-        conf_setting_error(errs, at(new, "group"), "changing it needs a "
-                           "restart (root is gone)");
-    if (old->allow_root != new->allow_root)
-        conf_setting_error(errs, at(new, "allow_root"), "changing it needs "
-                           "a restart");
-    if (!same_string(old->plugin_dir, new->plugin_dir))
-        conf_setting_error(errs, at(new, "plugin_dir"), "changing it needs "
-                           "a restart");
-    if (old->auth_workers != new->auth_workers)
-        conf_setting_error(errs, conf_member_or_group(at(new, "limits"),
-                                                      "auth_workers"),
-                           "changing it needs a restart (the threads run)");
+    conf_check_restart(old, new, errs);
 }
 
 static bool is_kept(const struct reload_plan *p, const struct listener *l)
@@ -142,21 +128,25 @@ static void abandon(struct reload_plan *p)
  * again, from the first authenticator of the new chain. */
 static void swap_authenticators(struct broker *b, struct plugin_set *fresh)
 {
-    struct session *waiting[64];
-    unsigned char *secrets[64];
-    size_t lens[64], n = 0;
+    struct waiting_login {
+        struct session *session;
+        unsigned char *secret;
+        size_t len;
+    } *waiting = NULL;
+    size_t n = 0, cap = 0;
+    struct session *s;
 
-    for (struct session *s = b->sessions; s != NULL; s = s->next) {
+    TAILQ_FOREACH(s, &b->sessions, entry) {
         if (s->auth == NULL)
             continue;
-        if (n == sizeof waiting / sizeof waiting[0] ||
-            auth_chain_suspend(s, &secrets[n], &lens[n]) != 0) {
-            /* Past 64 at once, or out of memory: cancel; the client's
-             * auth timeout ends it, and it may simply try again. */
-            auth_chain_cancel(s);
-            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            waiting = mp_xreallocarray(waiting, cap, sizeof *waiting);
         }
-        waiting[n++] = s;
+        /* It fails only when memory is exhausted, having cancelled
+         * the login: the client's auth timeout ends it. */
+        if (auth_chain_suspend(s, &waiting[n].secret, &waiting[n].len) == 0)
+            waiting[n++].session = s;
     }
     /* The old plugins' jobs (all cancelled now) call into their code:
      * finish them before it is unloaded. */
@@ -167,12 +157,14 @@ static void swap_authenticators(struct broker *b, struct plugin_set *fresh)
     fresh->authenticators = NULL;
     fresh->n_authenticators = 0;
     for (size_t i = 0; i < n; i++) {
-        auth_chain_start(waiting[i], secrets[i], lens[i]);
-        if (secrets[i] != NULL) {
-            explicit_bzero(secrets[i], lens[i]);
-            free(secrets[i]);
+        auth_chain_start(waiting[i].session, waiting[i].secret,
+                         waiting[i].len);
+        if (waiting[i].secret != NULL) {
+            explicit_bzero(waiting[i].secret, waiting[i].len);
+            free(waiting[i].secret);
         }
     }
+    free(waiting);
 }
 
 /* Listeners: update the kept ones (a kept TLS listener whose certificates
@@ -212,16 +204,12 @@ static void apply_listeners(struct broker *b, struct reload_plan *p)
 static void apply_limits(struct broker *b)
 {
     struct auth_throttle_limits throttle;
+    struct session *s;
 
-    for (struct session *s = b->sessions; s != NULL; s = s->next) {
-        if (s->state != SESSION_CLOSING)
-            bufferevent_setwatermark(s->bev, EV_WRITE,
-                                     b->conf.output_low_water, 0);
-    }
+    TAILQ_FOREACH(s, &b->sessions, entry)
+        session_apply_limits(s, &b->conf);
     conf_throttle_limits(&b->conf, &throttle);
-    if (auth_throttle_configure(b->auth_throttle, &throttle) != 0)
-        log_error("out of memory: the login throttle keeps its old "
-                  "limits");
+    auth_throttle_configure(b->auth_throttle, &throttle);
     work_pool_configure(b->work_pool, b->conf.auth_queue_max,
                         b->conf.auth_queue_per_source);
 }
@@ -270,18 +258,9 @@ static void changed(struct change_log *c, const char *fmt, ...)
                                                        : sizeof c->text - c->len - 1;
 }
 
-#define CHANGED_NUM(c, old, new, field)                                      \
-    do {                                                                     \
-        if ((old)->field != (new)->field)                                    \
-            changed((c), #field " %llu -> %llu",                             \
-                    (unsigned long long)(old)->field,                        \
-                    (unsigned long long)(new)->field);                       \
-    } while (0)
-
-static void limit_changed(const char *name, unsigned long long from,
-                          unsigned long long to, void *arg)
+static void setting_changed(const char *text, void *arg)
 {
-    changed(arg, "%s %llu -> %llu", name, from, to);
+    changed(arg, "%s", text);
 }
 
 static void describe(const struct broker_conf *old,
@@ -294,32 +273,7 @@ static void describe(const struct broker_conf *old,
         changed(c, "%zu listener%s added", added, added == 1 ? "" : "s");
     if (removed > 0)
         changed(c, "%zu listener%s removed", removed, removed == 1 ? "" : "s");
-    conf_limit_changes(old, new, limit_changed, c);
-    if (!conf_same_throttle_exempt(old, new))
-        changed(c, "limits.auth_throttle_exempt: %zu range%s",
-                new->n_auth_throttle_exempt,
-                new->n_auth_throttle_exempt == 1 ? "" : "s");
-    if (old->log_client_lines_per_s != new->log_client_lines_per_s)
-        changed(c, "log.client_lines_per_s %u -> %u",
-                old->log_client_lines_per_s, new->log_client_lines_per_s);
-    if (old->log_lines_per_s != new->log_lines_per_s)
-        changed(c, "log.lines_per_s %u -> %u", old->log_lines_per_s,
-                new->log_lines_per_s);
-    CHANGED_NUM(c, old, new, shutdown_timeout_ms);
-    if (old->log_level != new->log_level)
-        changed(c, "log.level %s -> %s", mp_log_level_name(old->log_level),
-                mp_log_level_name(new->log_level));
-    if (old->log_syslog != new->log_syslog)
-        changed(c, "log.syslog %s", new->log_syslog ? "on" : "off");
-    if (old->duplicate_names != new->duplicate_names)
-        changed(c, "duplicate_names %s",
-                new->duplicate_names == DUPLICATE_REPLACE ? "replace"
-                                                          : "reject");
-    if (metrics_moves(old, new))
-        changed(c, "metrics listener");
-    CHANGED_NUM(c, old, new, metrics.max_connections);
-    CHANGED_NUM(c, old, new, metrics.timeout_ms);
-    CHANGED_NUM(c, old, new, metrics.max_header_size);
+    conf_each_change(old, new, setting_changed, c);
 }
 
 static size_t count_removed(struct broker *b, const struct reload_plan *p)

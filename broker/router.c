@@ -1,6 +1,10 @@
 /*
  * router.c - names and the connection table: which messages travel
- * between which clients (doc/protocol.md, "Broker behaviour").
+ * between which endpoints (doc/protocol.md, "Broker behaviour").
+ *
+ * Every message a logged-in client sends comes through route(), and
+ * every send it makes names its sender: nothing here depends on state
+ * that is not an argument. doc/hacking.md follows one message through.
  */
 #include "config.h"
 
@@ -9,12 +13,14 @@
 
 #include "broker.h"
 #include "conn_table.h"
+#include "endpoint.h"
 #include "hashmap.h"
 #include "log.h"
 #include "message.h"
 #include "name.h"
+#include "plugin_loader.h"
 #include "router.h"
-#include "session.h"
+#include "xalloc.h"
 
 #define CONN_BIT(state) (1u << (state))
 
@@ -48,14 +54,16 @@ static const struct conn_rule conn_rules[] = {
     },
 };
 
-static struct session *session_of_peer(struct conn_peer *peer)
+static const struct conn_rule *conn_rule_of(uint8_t meta)
 {
-    return (struct session *)(void *)((char *)peer -
-                                      offsetof(struct session, conns));
+    if (meta < sizeof conn_rules / sizeof conn_rules[0] &&
+        conn_rules[meta].states != 0)
+        return &conn_rules[meta];
+    return NULL;
 }
 
-static struct session *find_client(const struct broker *b, const char *name,
-                                   size_t len)
+static struct endpoint *find_client(const struct broker *b, const char *name,
+                                    size_t len)
 {
     return hashmap_get(b->names, name, len);
 }
@@ -64,10 +72,10 @@ static struct session *find_client(const struct broker *b, const char *name,
  * Names
  */
 
-int router_register(struct session *s, const char **reason)
+int router_register(struct endpoint *ep, const char **reason)
 {
-    struct broker *b = s->broker;
-    struct session *old = find_client(b, s->name, s->name_len);
+    struct broker *b = ep->broker;
+    struct endpoint *old = find_client(b, ep->name, ep->name_len);
 
     if (old != NULL) {
         if (b->conf.duplicate_names == DUPLICATE_REJECT) {
@@ -75,123 +83,140 @@ int router_register(struct session *s, const char **reason)
             return -1;
         }
         log_notice("client %s logged in again: closing the older session: "
-                   "client=%s peer=%s older_peer=%s", LOG_VALUE(s->name),
-                   LOG_VALUE(s->name), s->peer, old->peer);
-        session_close(old, "replaced by a newer login");
+                   "client=%s peer=%s older_peer=%s", LOG_VALUE(ep->name),
+                   LOG_VALUE(ep->name), ep->peer, old->peer);
+        old->ops->close(old, "replaced by a newer login");
     }
-    if (hashmap_put(b->names, s->name, s->name_len, s) != 0) {
-        *reason = "out of memory";
-        return -1;
-    }
-    s->registered = true;
+    mp_xhashmap_put(b->names, ep->name, ep->name_len, ep);
+    ep->registered = true;
     return 0;
 }
 
 static void tell_client_closed(struct conn_peer *other, void *arg)
 {
-    struct session *departed = arg;
-    struct session *peer = session_of_peer(other);
+    struct endpoint *departed = arg;
+    struct endpoint *peer = endpoint_of_peer(other);
+    struct mp_message msg;
 
     /* One ClientClosed per peer, however many connections it shared. */
     if (peer == departed ||
         peer->notified == departed->broker->notify_generation)
         return;
     peer->notified = departed->broker->notify_generation;
-    session_send_notice(peer, MP_META_CLIENT_CLOSED, departed->name, "", 0,
-                        NULL);
+    mp_zero(&msg, sizeof msg);
+    msg.meta = MP_META_CLIENT_CLOSED;
+    mp_message_set_other_client(&msg, departed->name, departed->name_len);
+    peer->ops->deliver(peer, &msg, NULL, NULL);
 }
 
-void router_unregister(struct session *s, bool notify)
+void router_unregister(struct endpoint *ep, bool notify)
 {
-    struct broker *b = s->broker;
+    struct broker *b = ep->broker;
 
-    if (!s->registered)
+    if (!ep->registered)
         return;
-    hashmap_remove(b->names, s->name, s->name_len);
-    s->registered = false;
+    hashmap_remove(b->names, ep->name, ep->name_len);
+    ep->registered = false;
     b->notify_generation++;
-    conn_table_remove_peer(b->conns, &s->conns,
-                           notify ? tell_client_closed : NULL, s);
+    conn_table_remove_peer(b->conns, &ep->conns,
+                           notify ? tell_client_closed : NULL, ep);
 }
 
 /* ------------------------------------------------------------------------
- * Delivery
+ * Delivery: every send names its sender, the endpoint paused if the
+ * recipient's queue is full (flow.h).
  */
 
-/* Hand msg to `to` as coming from `from`. */
-static void deliver(struct session *to, const struct session *from,
-                    struct mp_message *msg)
+/* Can data in this wire form be decoded without decoding the whole
+ * message again (the format's optional wire_data operation)? */
+static bool can_decode_wire(const struct wire_data *wire)
+{
+    return wire->format->desc->codec->wire_data != NULL;
+}
+
+/* Put the data of a message read in wire form into msg->data. */
+static int decode_wire_data(const struct wire_data *wire,
+                            struct mp_message *msg)
+{
+    return wire->format->desc->codec->wire_data(wire->bytes, wire->len, msg);
+}
+
+/* Hand msg to `to` as coming from `from`. Data still in its wire form
+ * passes on as it came to an endpoint of the same format; any other gets
+ * it decoded (the caller checked can_decode_wire). */
+static void deliver(struct endpoint *to, struct endpoint *from,
+                    struct mp_message *msg, const struct wire_data *wire)
 {
     mp_message_set_other_client(msg, from->name, from->name_len);
-    session_send(to, msg);
+    if (wire != NULL && to->format != wire->format) {
+        if (decode_wire_data(wire, msg) != 0) {
+            log_warn("cannot decode the data of a %s from %s for %s",
+                     mp_meta_name(msg->meta), from->name, to->name);
+            return;
+        }
+        wire = NULL;
+    }
+    to->ops->deliver(to, msg, wire, from);
 }
 
 /* Send msg back to its sender as NoSuchConnection, otherwise intact (the
  * original broker's bounce for an absent client). */
-static void bounce(struct session *from, struct mp_message *msg,
-                   const char *why)
+static void bounce(struct endpoint *from, struct mp_message *msg,
+                   const struct wire_data *wire, const char *why)
 {
     log_debug("bouncing %s from %s to %s (connection %s): %s",
               mp_meta_name(msg->meta), from->name, msg->other_client,
               msg->connection_id, why);
     msg->meta = MP_META_NO_SUCH_CONNECTION;
     from->broker->stats.bounced++;
-    session_send(from, msg);
+    from->ops->deliver(from, msg, wire, from);
 }
 
-static void answer_wat(struct session *from, const struct mp_message *msg,
+static void answer_wat(struct endpoint *from, const struct mp_message *msg,
                        const char *why)
 {
+    struct mp_message wat;
+
     if (client_log_allowed(from->broker, from))
         log_notice("WAT to %s: client=%s peer=%s reason=%s",
                    LOG_VALUE(from->name), LOG_VALUE(from->name), from->peer,
                    LOG_VALUE(why));
-    session_send_notice(from, MP_META_WAT, msg->other_client,
-                        msg->connection_id, msg->connection_id_len, why);
-    session_bad_message(from, why);
-}
-
-/* May `from` open this connection to the client named in the Syn,
- * whether or not it is logged in? Asks each authenticator's optional
- * authorize_syn hook; a DENY refuses it as an unknown protocol. */
-static bool syn_authorized(const struct session *from,
-                           const struct mp_message *msg)
-{
-    const struct plugin_set *set = &from->broker->plugins;
-
-    for (size_t i = 0; i < set->n_authenticators; i++) {
-        const struct loaded_plugin *p = &set->authenticators[i];
-        const struct mp_auth_ops *ops = p->desc->auth;
-        if (ops->size < offsetof(struct mp_auth_ops, authorize_syn) +
-                            sizeof ops->authorize_syn ||
-            ops->authorize_syn == NULL)
-            continue;
-        if (ops->authorize_syn(p->state, from->name, msg->other_client,
-                               msg->data, msg->data_len) == MP_AUTH_DENY)
-            return false;
-    }
-    return true;
+    mp_zero(&wat, sizeof wat);
+    wat.meta = MP_META_WAT;
+    mp_message_set_other_client(&wat, msg->other_client,
+                                msg->other_client_len);
+    mp_message_set_connection_id(&wat, msg->connection_id,
+                                 msg->connection_id_len);
+    mp_message_set_data(&wat, why, strlen(why));
+    from->ops->deliver(from, &wat, NULL, from);
+    mp_message_clear(&wat);
+    from->ops->bad_message(from, why);
 }
 
 /* A refused Syn reaches its initiator as the target's refusal would: an
  * UnknownProto from the target, without data. */
-static void refuse_syn(struct session *from, struct mp_message *msg)
+static void refuse_syn(struct endpoint *from, struct mp_message *msg)
 {
     msg->meta = MP_META_UNKNOWN_PROTO;
     mp_message_clear_data(msg);
-    session_send(from, msg);
+    from->ops->deliver(from, msg, NULL, from);
 }
 
+/* ------------------------------------------------------------------------
+ * Syn: a new connection
+ */
+
 /* Connections between `a` and `b`, counted on the shorter list. */
-static size_t connections_between(const struct session *a,
-                                  const struct session *b)
+static size_t connections_between(const struct endpoint *a,
+                                  const struct endpoint *b)
 {
     const struct conn_peer *mine = a->conns.count <= b->conns.count
                                        ? &a->conns : &b->conns;
     const struct conn_peer *theirs = mine == &a->conns ? &b->conns : &a->conns;
+    const struct conn_link *l;
     size_t n = 0;
 
-    for (const struct conn_link *l = mine->first; l != NULL; l = l->next) {
+    LIST_FOREACH(l, &mine->links, entry) {
         if (conn_other_end(l->conn, mine) == theirs)
             n++;
     }
@@ -201,14 +226,14 @@ static size_t connections_between(const struct session *a,
 /* limits.max_connections_per_client: entries in the connection table,
  * pending Syns included, for either end; and max_connections_per_pair
  * between these two, so that one peer cannot take all of a server's. */
-static bool over_connection_limit(struct session *from,
-                                  const struct session *to)
+static bool over_connection_limit(struct endpoint *from,
+                                  const struct endpoint *to)
 {
     struct broker *b = from->broker;
     size_t max = b->conf.max_connections_per_client;
-    const struct session *full = from->conns.count >= max ? from
-                                 : to->conns.count >= max ? to
-                                                          : NULL;
+    const struct endpoint *full = from->conns.count >= max ? from
+                                  : to->conns.count >= max ? to
+                                                           : NULL;
     size_t pair;
 
     if (full != NULL) {
@@ -233,10 +258,10 @@ static bool over_connection_limit(struct session *from,
     return true;
 }
 
-static void handle_syn(struct session *from, struct mp_message *msg)
+static void handle_syn(struct endpoint *from, struct mp_message *msg)
 {
     struct broker *b = from->broker;
-    struct session *to;
+    struct endpoint *to;
     bool exists = false;
 
     if (!mp_connection_id_is_from(msg->connection_id, msg->connection_id_len,
@@ -245,13 +270,14 @@ static void handle_syn(struct session *from, struct mp_message *msg)
             log_notice("client %s sent a Syn with a connection id not its "
                        "own: client=%s id=%s", LOG_VALUE(from->name),
                        LOG_VALUE(from->name), LOG_VALUE(msg->connection_id));
-        bounce(from, msg, "connection id does not start with sender's name");
-        session_bad_message(from, "connection id not its own");
+        bounce(from, msg, NULL,
+               "connection id does not start with sender's name");
+        from->ops->bad_message(from, "connection id not its own");
         return;
     }
     /* The rules first: a denial must read the same whether or not the
      * target is logged in, or it tells who is. */
-    if (!syn_authorized(from, msg)) {
+    if (!plugins_authorize_syn(&b->plugins, from->name, msg)) {
         if (client_log_allowed(b, from))
             log_notice("Syn from %s to %s refused by an authenticator: "
                        "client=%s to=%s", LOG_VALUE(from->name),
@@ -261,8 +287,8 @@ static void handle_syn(struct session *from, struct mp_message *msg)
         return;
     }
     to = find_client(b, msg->other_client, msg->other_client_len);
-    if (to == NULL || to->state != SESSION_READY) {
-        bounce(from, msg, "no such client");
+    if (to == NULL) {
+        bounce(from, msg, NULL, "no such client");
         return;
     }
     if (over_connection_limit(from, to)) {
@@ -274,93 +300,92 @@ static void handle_syn(struct session *from, struct mp_message *msg)
         if (exists)
             answer_wat(from, msg, "connection id already in use");
         else
-            bounce(from, msg, "out of memory");
+            bounce(from, msg, NULL, "connection id too long");
         return;
     }
     b->stats.connections_opened++;
-    deliver(to, from, msg);
+    deliver(to, from, msg, NULL);
 }
 
-/* The session at the other end of `conn` from `from`, if it is the one
+/* ------------------------------------------------------------------------
+ * Everything else on a connection: Data, Ack, Closed and refusals
+ */
+
+/* The endpoint at the other end of `conn` from `from`, if it is the one
  * the message is addressed to. */
-static struct session *addressed_peer(const struct conn *conn,
-                                      struct session *from,
-                                      const struct mp_message *msg)
+static struct endpoint *addressed_peer(const struct conn *conn,
+                                       struct endpoint *from,
+                                       const struct mp_message *msg)
 {
     struct conn_peer *other = conn_other_end(conn, &from->conns);
-    struct session *to;
+    struct endpoint *to;
 
     if (other == NULL)
         return NULL;
-    to = session_of_peer(other);
+    to = endpoint_of_peer(other);
     if (to->name_len != msg->other_client_len ||
         memcmp(to->name, msg->other_client, to->name_len) != 0)
         return NULL;
     return to;
 }
 
-static void handle_conn_message(struct session *from, struct mp_message *msg,
-                                const struct conn_rule *rule)
+static enum route_result handle_conn_message(struct endpoint *from,
+                                             struct mp_message *msg,
+                                             const struct wire_data *wire,
+                                             const struct conn_rule *rule)
 {
     struct broker *b = from->broker;
     struct conn *conn = conn_table_find(b->conns, msg->connection_id,
                                         msg->connection_id_len);
-    struct session *to = conn ? addressed_peer(conn, from, msg) : NULL;
+    struct endpoint *to = conn ? addressed_peer(conn, from, msg) : NULL;
 
     if (to == NULL || !(rule->states & CONN_BIT(conn->state)) ||
         (rule->target_only && conn->target != &from->conns)) {
         if (rule->answer_unknown)
-            bounce(from, msg, "no such connection");
+            bounce(from, msg, wire, "no such connection");
         else
             log_debug("dropping stray %s from %s (connection %s)",
                       mp_meta_name(msg->meta), from->name,
                       msg->connection_id);
-        return;
+        return ROUTED;
     }
+    if (wire != NULL && to->format != wire->format && !can_decode_wire(wire))
+        return ROUTE_NEEDS_DATA; /* nothing done yet */
     if (rule->opens)
         conn->state = CONN_OPEN;
     if (rule->ends)
         conn_table_remove(b->conns, conn);
-    deliver(to, from, msg);
+    deliver(to, from, msg, wire);
+    return ROUTED;
 }
 
-bool router_forward_wire(struct session *from, struct mp_message *msg,
-                         const unsigned char *wire, size_t wire_len)
-{
-    struct conn *conn;
-    struct session *to;
+/* ------------------------------------------------------------------------
+ * The entry point
+ */
 
-    if (msg->meta != MP_META_DATA)
-        return false;
-    conn = conn_table_find(from->broker->conns, msg->connection_id,
-                           msg->connection_id_len);
-    to = conn != NULL ? addressed_peer(conn, from, msg) : NULL;
-    /* The checks of handle_conn_message() for Data (conn_rules). */
-    if (to == NULL || !(conn_rules[MP_META_DATA].states & CONN_BIT(conn->state)) ||
-        to->translator != from->translator)
-        return false;
-    msg->level = 0;
-    mp_message_set_other_client(msg, from->name, from->name_len);
-    session_send_wire(to, msg, wire, wire_len);
-    return true;
-}
-
-void router_handle(struct session *from, struct mp_message *msg)
+enum route_result route(struct endpoint *from, struct mp_message *msg,
+                        const struct wire_data *wire)
 {
-    /* A level means something only at Auth (session.c). Elsewhere it is
+    const struct conn_rule *rule = conn_rule_of(msg->meta);
+
+    /* A level means something only at Auth (login.c). Elsewhere it is
      * dropped, never forwarded or bounced: the broker never sends one. */
     msg->level = 0;
+    if (rule != NULL)
+        return handle_conn_message(from, msg, wire, rule);
+    /* What follows reads the data (a Syn's, for authorize_syn). */
+    if (wire != NULL) {
+        if (!can_decode_wire(wire) || decode_wire_data(wire, msg) != 0)
+            return ROUTE_NEEDS_DATA;
+        wire = NULL;
+    }
     if (msg->meta == MP_META_CONN_SYN) {
         handle_syn(from, msg);
-        return;
-    }
-    if (msg->meta < sizeof conn_rules / sizeof conn_rules[0] &&
-        conn_rules[msg->meta].states != 0) {
-        handle_conn_message(from, msg, &conn_rules[msg->meta]);
-        return;
+        return ROUTED;
     }
     /* Auth again, a broker-only meta, or one this broker does not know. */
     answer_wat(from, msg, msg->meta == MP_META_AUTH
                               ? "already authenticated"
                               : "unexpected message type from a client");
+    return ROUTED;
 }

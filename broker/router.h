@@ -1,7 +1,11 @@
 /*
  * router.h - names and connections: who owns which name, and which
- * messages may travel between which clients (doc/protocol.md,
- * "Broker behaviour").
+ * messages may travel between which endpoints (doc/protocol.md,
+ * "Broker behaviour"; doc/hacking.md, "The message path").
+ *
+ * The router sees endpoints only (endpoint.h), never sockets: every send
+ * goes through the recipient's deliver operation and names the endpoint
+ * whose message it is, the one backpressure pauses.
  */
 #ifndef MP_BROKER_ROUTER_H
 #define MP_BROKER_ROUTER_H
@@ -10,30 +14,36 @@
 
 #include <mp/protocol.h>
 
-struct session;
+struct endpoint;
+struct wire_data;
 
-/* Give s its name. With duplicate_names = "replace" an older session of
- * that name is closed; with "reject" this fails. Returns 0, or -1 with
- * *reason set to a static text for the client. */
-int router_register(struct session *s, const char **reason);
+/* Give ep its name (ep->name). With duplicate_names = "replace" an older
+ * endpoint of that name is closed; with "reject" this fails. Returns 0,
+ * or -1 with *reason set to a static text for the client. */
+int router_register(struct endpoint *ep, const char **reason);
 
-/* Take s's name and connections away. With `notify`, every distinct peer
- * that shared a connection with s gets one ClientClosed. */
-void router_unregister(struct session *s, bool notify);
+/* Take ep's name and connections away. With `notify`, every distinct
+ * peer that shared a connection with ep gets one ClientClosed. */
+void router_unregister(struct endpoint *ep, bool notify);
 
-/* Route one message from a READY client. `msg` may be modified. */
-void router_handle(struct session *from, struct mp_message *msg);
+enum route_result {
+    ROUTED,           /* delivered, bounced, refused or answered */
+    ROUTE_NEEDS_DATA, /* nothing done: decode the message in full (its
+                         format cannot decode wire data alone) and route
+                         it again without `wire` */
+};
 
 /*
- * The fast lane: a Data message whose data is still in its wire form
- * wire[0..wire_len) (the sender's translator's decode_wire()). When it
- * is on an open connection to a client of the same translator, it is
- * delivered as router_handle() would, the data passed on as it came, and
- * true is returned. Otherwise nothing is done and false is returned: the
- * caller decodes the message in full and calls router_handle(), which
- * also answers whatever is wrong with it.
+ * Route one message from a logged-in endpoint: the connection rules are
+ * applied once, and the message is delivered, bounced, refused or
+ * answered with a WAT. `msg` may be modified.
+ *
+ * With `wire` (the fast lane: a message read by the sender's translator's
+ * decode_wire(), msg->data NULL), its data is wire->bytes in the
+ * sender's own form: it passes on as it came to an endpoint of the same
+ * format, and is decoded once for any other.
  */
-bool router_forward_wire(struct session *from, struct mp_message *msg,
-                         const unsigned char *wire, size_t wire_len);
+enum route_result route(struct endpoint *from, struct mp_message *msg,
+                        const struct wire_data *wire);
 
 #endif

@@ -6,6 +6,7 @@
 
 #include "hashmap.h"
 #include "sources.h"
+#include "xalloc.h"
 
 struct source_table {
     struct hashmap *by_key;
@@ -13,12 +14,9 @@ struct source_table {
 
 struct source_table *source_table_new(void)
 {
-    struct source_table *t = calloc(1, sizeof *t);
+    struct source_table *t = mp_xcalloc(1, sizeof *t);
 
-    if (t == NULL || (t->by_key = hashmap_new()) == NULL) {
-        free(t);
-        return NULL;
-    }
+    t->by_key = mp_xhashmap_new();
     return t;
 }
 
@@ -48,14 +46,9 @@ struct source *source_acquire(struct source_table *t, const char *key)
     struct source *src = hashmap_get(t->by_key, key, len);
 
     if (src == NULL) {
-        src = calloc(1, sizeof *src + len + 1);
-        if (src == NULL)
-            return NULL;
+        src = mp_xcalloc(1, sizeof *src + len + 1);
         memcpy(src->key, key, len);
-        if (hashmap_put(t->by_key, src->key, len, src) != 0) {
-            free(src);
-            return NULL;
-        }
+        mp_xhashmap_put(t->by_key, src->key, len, src);
     }
     src->sockets++;
     src->unauthenticated++;

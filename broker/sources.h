@@ -40,7 +40,7 @@ void source_table_free(struct source_table *table);
 struct source *source_find(const struct source_table *table, const char *key);
 
 /* The source named `key`, made if new, with one more socket counted (an
- * unauthenticated one). NULL when out of memory. */
+ * unauthenticated one). Aborts when memory is exhausted (xalloc.h). */
 struct source *source_acquire(struct source_table *table, const char *key);
 
 /* One socket of `src` is gone (was_unauthenticated: it had not logged in);

@@ -15,6 +15,7 @@
 
 #include "hashmap.h"
 #include "work_pool.h"
+#include "xalloc.h"
 
 enum job_state { JOB_QUEUED, JOB_RUNNING, JOB_FINISHED };
 
@@ -82,16 +83,11 @@ static struct source_queue *source_get(struct work_pool *pool,
 
     if (q != NULL)
         return q;
-    q = calloc(1, sizeof *q + len + 1);
-    if (q == NULL)
-        return NULL;
+    q = mp_xcalloc(1, sizeof *q + len + 1);
     memcpy(q->key, key, len + 1);
     q->key_len = len;
     TAILQ_INIT(&q->jobs);
-    if (hashmap_put(pool->sources, q->key, len, q) != 0) {
-        free(q);
-        return NULL;
-    }
+    mp_xhashmap_put(pool->sources, q->key, len, q);
     TAILQ_INSERT_TAIL(&pool->ring, q, turn);
     return q;
 }
@@ -221,12 +217,8 @@ enum work_submit_result work_pool_submit(struct work_pool *pool,
         rc = WORK_BUSY;
         goto out;
     }
-    job = calloc(1, sizeof *job);
-    if (job == NULL || (q = source_get(pool, source)) == NULL) {
-        free(job);
-        rc = WORK_NOMEM;
-        goto out;
-    }
+    job = mp_xcalloc(1, sizeof *job);
+    q = source_get(pool, source);
     *job = (struct work_job){.pool = pool, .source = q, .work = work,
                              .done = done, .arg = arg, .handle = handle,
                              .state = JOB_QUEUED};

@@ -39,7 +39,6 @@ struct work_job;
 enum work_submit_result {
     WORK_QUEUED = 0,
     WORK_BUSY = 1,   /* the queue (or this source's share) is full */
-    WORK_NOMEM = -1,
 };
 
 /* Start `workers` threads (1..WORK_POOL_WORKERS_MAX). NULL on failure

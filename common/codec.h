@@ -23,6 +23,10 @@ extern const struct mp_codec_ops mp_codec_binary;
  * translator). Needs its streams (mp_codec_streams_open). */
 extern const struct mp_codec_ops mp_codec_gob;
 
+/* The codec of the format called `name` (format.h), or NULL if there is
+ * none. Links all three codecs: translators take theirs by name above. */
+const struct mp_codec_ops *mp_codec_find(const char *name);
+
 /*
  * The two streams of one socket, one per direction (formats without
  * stream state get NULLs). open returns 0, or -1 on allocation failure

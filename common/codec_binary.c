@@ -255,6 +255,17 @@ static int binary_sniff(const unsigned char *buf, size_t len)
     return buf[0] == 0x00;
 }
 
+/* Binary data is its own wire form: a copy. */
+static int binary_wire_data(const unsigned char *wire, size_t wire_len,
+                            struct mp_message *msg)
+{
+    if (!msg->has_data) {
+        mp_message_clear_data(msg);
+        return 0;
+    }
+    return mp_message_set_data(msg, wire, wire_len);
+}
+
 const struct mp_codec_ops mp_codec_binary = {
     .size = sizeof(struct mp_codec_ops),
     .sniff = binary_sniff,
@@ -264,4 +275,5 @@ const struct mp_codec_ops mp_codec_binary = {
     .encode = binary_encode,
     .decode_wire = binary_decode_wire,
     .encode_wire = binary_encode_wire,
+    .wire_data = binary_wire_data,
 };

@@ -957,8 +957,8 @@ static char *put_string(char *o, const unsigned char *s, size_t n)
     return o;
 }
 
-/* Write the whole line into out; returns its end. */
-/* msg as JSON; its data is `wire`, base64 text, when that is not NULL. */
+/* msg as one JSON line at o; returns its end. Its data is `wire`, base64
+ * text passed on as it came, when that is not NULL. */
 static char *put_message(char *o, const struct mp_message *msg,
                          const unsigned char *wire, size_t wire_len)
 {
@@ -1048,6 +1048,28 @@ static int json_sniff(const unsigned char *buf, size_t len)
     return buf[0] == '{' || is_json_space(buf[0]);
 }
 
+/* The wire form is canonical base64 (json_decode_wire): decode it. */
+static int json_wire_data(const unsigned char *wire, size_t wire_len,
+                          struct mp_message *msg)
+{
+    unsigned char *bytes;
+    size_t len = 0;
+
+    if (!msg->has_data) {
+        mp_message_clear_data(msg);
+        return 0;
+    }
+    bytes = malloc(mp_base64_decoded_max(wire_len) + 1);
+    if (bytes == NULL)
+        return -1;
+    if (mp_base64_decode((const char *)wire, wire_len, bytes, &len) != 0) {
+        free(bytes);
+        return -1;
+    }
+    mp_message_take_data(msg, bytes, len);
+    return 0;
+}
+
 const struct mp_codec_ops mp_codec_json = {
     .size = sizeof(struct mp_codec_ops),
     .sniff = json_sniff,
@@ -1057,4 +1079,5 @@ const struct mp_codec_ops mp_codec_json = {
     .encode = json_encode,
     .decode_wire = json_decode_wire,
     .encode_wire = json_encode_wire,
+    .wire_data = json_wire_data,
 };

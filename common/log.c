@@ -118,11 +118,6 @@ void mp_log_set_level(enum mp_log_level level)
     current_level = level;
 }
 
-enum mp_log_level mp_log_get_level(void)
-{
-    return current_level;
-}
-
 int mp_log_level_parse(const char *s, enum mp_log_level *out)
 {
     for (size_t i = 0; i < sizeof level_names / sizeof level_names[0]; i++) {

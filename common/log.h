@@ -19,7 +19,6 @@
 
 /* Messages above `level` are dropped. Default MP_LOG_INFO. */
 void mp_log_set_level(enum mp_log_level level);
-enum mp_log_level mp_log_get_level(void);
 
 /* Parse "error", "warning", "notice", "info", "debug". Return 0 or -1. */
 int mp_log_level_parse(const char *s, enum mp_log_level *out);

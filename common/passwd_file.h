@@ -1,6 +1,7 @@
 /*
  * passwd_file.h - the `name:hash` password file of auth_passwd, written by
- * mpbroker-passwd.
+ * mpbroker-passwd: reading it (this header, passwd_file.c, all that
+ * auth_passwd.so links). Writing it is passwd_update.h's.
  *
  * Format, one entry a line:
  *
@@ -61,6 +62,10 @@ size_t mp_passwd_legacy_count(const struct mp_passwd *pw);
 const char *mp_passwd_lookup(const struct mp_passwd *pw, const char *name,
                              size_t name_len);
 
+/* NULL if name[0..len) may be stored in the file, else a static reason
+ * ("name contains ':'"). */
+const char *mp_passwd_name_check(const char *name, size_t len);
+
 enum mp_passwd_result {
     MP_PASSWD_MATCH = 0,    /* known name, right secret */
     MP_PASSWD_MISMATCH = 1, /* known name, wrong secret */
@@ -84,54 +89,5 @@ enum mp_passwd_result mp_passwd_verify(const struct mp_passwd *pw,
                                        const char *name, size_t name_len,
                                        const unsigned char *secret,
                                        size_t secret_len);
-
-/*
- * Hash secret[0..secret_len) with a fresh random salt into out[0..outlen)
- * (MP_PASSWD_HASH_MAX is always enough). `prefix` picks the method: NULL
- * means yescrypt ("$y$"), or sha512-crypt ("$6$") where this libcrypt has
- * no yescrypt. Returns 0, or -1 with the reason in err (empty secret, NUL
- * byte, too long, unsupported method, no entropy).
- */
-int mp_passwd_hash(const unsigned char *secret, size_t secret_len,
-                   const char *prefix, char *out, size_t outlen, char *err,
-                   size_t errlen);
-
-/* NULL if name[0..len) may be stored in the file, else a static reason
- * ("name contains ':'"). */
-const char *mp_passwd_name_check(const char *name, size_t len);
-
-/*
- * Rewrite `path` with `name` set to `hash`, added at the end if absent, or,
- * when `hash` is NULL, with `name` removed (an error if absent). Every other
- * line, comments and blank lines included, is kept as it was. A missing
- * file is created with mode 0600 (only when adding).
- *
- * The existing file must parse (see mp_passwd_load): the tool never writes
- * a file the broker would refuse. The new contents go to a temporary file
- * in the same directory, which gets the old file's mode and owner (0600 for
- * a new file), is fsync()ed, then renamed over `path`: a reader sees the
- * old file or the new one, never a mix. A symbolic link at `path` is
- * followed, so the file it points to is replaced, not the link.
- *
- * Two runs at the same time on the same file may lose one of the changes
- * (the last rename wins): it is an admin's tool, not a database.
- *
- * Returns 0, or -1 with the reason in err; on error `path` is untouched.
- */
-int mp_passwd_update(const char *path, const char *name, const char *hash,
-                     char *err, size_t errlen);
-
-/*
- * Write a new `path` holding only `name` with `hash` (after a comment line
- * or two), as `mosquitto_passwd -c` does: an existing file is replaced
- * whatever it holds - its users are lost, and it need not parse - but
- * keeps its mode and owner; a missing one is created with mode 0600. The
- * same temporary file, fsync and rename as mp_passwd_update(), and a
- * symbolic link is followed the same way.
- *
- * Returns 0, or -1 with the reason in err; on error `path` is untouched.
- */
-int mp_passwd_create(const char *path, const char *name, const char *hash,
-                     char *err, size_t errlen);
 
 #endif

@@ -87,7 +87,7 @@ struct mp_client {
     unsigned idle_timeout_ms; /* 0: none */
     unsigned max_incoming_conns;
     unsigned incoming_conns;  /* open connections peers opened */
-    const char *format_name;  /* "binary", "json" or "gob" (static) */
+    const struct mp_format *format; /* in common/format.h's registry */
     struct ssl_ctx_st *tls_ctx; /* "tls:" addresses only */
     char *tls_server_name;
     char tls_host[256];       /* HOST of a "tls:" address, to verify */

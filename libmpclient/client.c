@@ -18,6 +18,7 @@
 #include "bev_output.h"
 #include "client-internal.h"
 #include "codec.h"
+#include "format.h"
 #include "hashmap.h"
 #include "name.h"
 
@@ -46,18 +47,12 @@ enum {
  * checks a message's size in its sender's format, and the message's raw
  * bytes (names and data) are at most that; but it replaces OtherClient
  * with the sender's name (up to 255 bytes, however short the target's
- * name was), and it re-encodes for us. JSON is the worst: base64 grows
- * data by a third, and Go's escaping writes one byte of a name or id as
- * up to six ("<" as \u003c, a stray byte as \ufffd). Binary and gob
- * carry the raw bytes with a few bytes of framing.
+ * name was), and it re-encodes for us: each format's growth is in the
+ * registry (common/format.h).
  */
 size_t client_receive_limit(const struct mp_client *c)
 {
-    size_t max = c->max_message_size;
-
-    if (c->codec == &mp_codec_json)
-        return max + max / 3 + 4 + 2 * 6 * MP_NAME_MAX + 1024;
-    return max + MP_NAME_MAX + 1024;
+    return mp_format_wire_max(c->format, c->max_message_size);
 }
 
 /* A member of the options, or 0/NULL when the program was built against
@@ -87,17 +82,10 @@ static int copy_options(struct mp_client *c, const struct mp_client_options *o)
         return MP_ERR_NAME;
     if ((o->secret == NULL && o->secret_len > 0) || o->address == NULL)
         return MP_ERR_INVALID;
-    if (strcmp(format, "binary") == 0)
-        c->codec = &mp_codec_binary;
-    else if (strcmp(format, "json") == 0)
-        c->codec = &mp_codec_json;
-    else if (strcmp(format, "gob") == 0)
-        c->codec = &mp_codec_gob;
-    else
+    c->format = mp_format_find(format);
+    c->codec = mp_codec_find(format);
+    if (c->codec == NULL)
         return MP_ERR_INVALID;
-    c->format_name = c->codec == &mp_codec_binary ? "binary"
-                     : c->codec == &mp_codec_json ? "json"
-                                                  : "gob";
     c->name_len = strlen(o->name);
     memcpy(c->name, o->name, c->name_len + 1);
     c->address = strdup(o->address);

@@ -17,6 +17,7 @@
 #include <event2/event.h>
 
 #include "client-internal.h"
+#include "format.h"
 
 /* Unanswered TCP keepalive probes before the kernel gives up on the
  * broker (the timing is DEFAULT_KEEPALIVE_S's comment, in client.c). */
@@ -126,7 +127,7 @@ enum mp_decode_status login_refusal(struct mp_client *c,
     line[n] = '\0';
     snprintf(reason, sizeof reason,
              "the broker does not speak %s on this listener: \"%s\"",
-             c->format_name, line);
+             c->format->name, line);
     client_connection_failed(c, MP_ERR_FORMAT, reason);
     return MP_DECODE_OK;
 }

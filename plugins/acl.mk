@@ -3,4 +3,4 @@ pkglib_LTLIBRARIES += plugins/acl.la
 
 plugins_acl_la_SOURCES = plugins/acl.c
 plugins_acl_la_LDFLAGS = $(PLUGIN_LDFLAGS)
-plugins_acl_la_LIBADD = common/libmpcommon.la
+plugins_acl_la_LIBADD = common/libmpbase.la

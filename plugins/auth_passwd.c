@@ -2,8 +2,9 @@
  * auth_passwd - an authenticator that checks names and secrets against a
  * file of `name:hash` lines (crypt(3) hashes, written by mpbroker-passwd).
  *
- *     plugins = ( { path = "auth_passwd.so";
- *                   options = { file = "/etc/mpbroker.passwd"; }; } );
+ *     authenticators = (
+ *         { module = "auth_passwd.so";
+ *           options = { file = "/etc/mpbroker.passwd"; }; } );
  *
  * Answers:
  *  - a name in the file with the right secret: ALLOW;

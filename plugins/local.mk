@@ -8,15 +8,19 @@ pkglib_LTLIBRARIES += \
 
 plugins_translator_json_la_SOURCES = plugins/translator_json.c
 plugins_translator_json_la_LDFLAGS = $(PLUGIN_LDFLAGS)
-plugins_translator_json_la_LIBADD = common/libmpcommon.la $(YAJL_LIBS)
+# Each translator carries its own codec only (see common/local.mk).
+plugins_translator_json_la_LIBADD = common/libmpcodec_json.la \
+	common/libmpbase.la
 
 plugins_translator_binary_la_SOURCES = plugins/translator_binary.c
 plugins_translator_binary_la_LDFLAGS = $(PLUGIN_LDFLAGS)
-plugins_translator_binary_la_LIBADD = common/libmpcommon.la
+plugins_translator_binary_la_LIBADD = common/libmpcodec_binary.la \
+	common/libmpbase.la
 
 plugins_translator_gob_la_SOURCES = plugins/translator_gob.c
 plugins_translator_gob_la_LDFLAGS = $(PLUGIN_LDFLAGS)
-plugins_translator_gob_la_LIBADD = common/libmpcommon.la
+plugins_translator_gob_la_LIBADD = common/libmpcodec_gob.la \
+	common/libmpbase.la
 
 plugins_auth_allow_all_la_SOURCES = plugins/auth_allow_all.c
 plugins_auth_allow_all_la_LDFLAGS = $(PLUGIN_LDFLAGS)

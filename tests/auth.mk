@@ -12,7 +12,7 @@ check_PROGRAMS += tests/unit/test_passwd_file
 TESTS += tests/unit/test_passwd_file
 tests_unit_test_passwd_file_SOURCES = tests/unit/test_passwd_file.c
 tests_unit_test_passwd_file_CFLAGS = $(TEST_CFLAGS)
-tests_unit_test_passwd_file_LDADD = common/libmppasswd.la $(TEST_LIBS)
+tests_unit_test_passwd_file_LDADD = common/libmppasswd_update.la $(TEST_LIBS)
 
 # mpbroker-passwd itself: -c, -b, -S, modes, and a broker using its file.
 check_PROGRAMS += tests/integration/test_passwd_tool

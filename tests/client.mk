@@ -1,10 +1,19 @@
 # Tests of libmpclient and mpcat against the real broker.
+# test_client: libmpclient's contract, one file a concern
+# (test_client_{login,conn,close,loop}.c) on one fixture
+# (test_client_fixture.h).
 CLIENT_TESTS = tests/integration/test_client tests/integration/test_mpcat \
 	tests/integration/test_client_hostile
 check_PROGRAMS += $(CLIENT_TESTS)
 TESTS += $(CLIENT_TESTS)
 
-tests_integration_test_client_SOURCES = tests/integration/test_client.c
+tests_integration_test_client_SOURCES = \
+	tests/integration/test_client_fixture.c \
+	tests/integration/test_client_fixture.h \
+	tests/integration/test_client_login.c \
+	tests/integration/test_client_conn.c \
+	tests/integration/test_client_close.c \
+	tests/integration/test_client_loop.c
 tests_integration_test_client_CPPFLAGS = $(INTEGRATION_CPPFLAGS)
 tests_integration_test_client_CFLAGS = $(TEST_CFLAGS) $(LIBEVENT_CFLAGS)
 tests_integration_test_client_LDADD = libmpclient/libmpclient.la \
@@ -60,3 +69,12 @@ tests/integration/man_echo.c: $(top_srcdir)/doc/man/libmpclient.3
 	      -e 's/"tcp:127\.0\.0\.1:7330"/man_example_address/' \
 	      -e 's/^int main(void)$$/int man_echo_main(void)/'; \
 	} > $@.tmp && mv $@.tmp $@
+
+# mpcat's framing splitter on its own: bytes in, messages out, no broker.
+check_PROGRAMS += tests/unit/test_mpcat_split
+TESTS += tests/unit/test_mpcat_split
+tests_unit_test_mpcat_split_SOURCES = tests/unit/test_mpcat_split.c \
+	tools/mpcat_split.c tools/mpcat_split.h
+tests_unit_test_mpcat_split_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tools
+tests_unit_test_mpcat_split_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_mpcat_split_LDADD = $(TEST_LIBS)

@@ -29,7 +29,7 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "passwd_file.h"
+#include "passwd_update.h"
 
 #define PROG "mpbroker-passwd"
 

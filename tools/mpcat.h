@@ -2,7 +2,8 @@
  * mpcat.h - what the parts of mpcat share: the configuration from the
  * command line (mpcat_args.c), the state of the one run (struct app),
  * the exit statuses, and the messages and exit path (mpcat.c). The input
- * of connect mode is read in mpcat_input.c.
+ * of connect mode is read in mpcat_input.c and cut into messages by
+ * mpcat_split.c.
  *
  * Ownership: one struct app, static in main(), lives for the whole run;
  * the struct config in it points into argv and the environment, except
@@ -18,6 +19,8 @@
 #include <event2/event.h>
 
 #include <mp/client.h>
+
+#include "mpcat_split.h"
 
 #define PROG "mpcat"
 #define DEFAULT_ADDRESS "tcp:127.0.0.1:7330"
@@ -46,14 +49,6 @@ enum status {
     ST_REFUSED = 4, /* no such client, or no handler for the protocol */
     ST_BROKER = 5,  /* the broker is unreachable, or went away */
     ST_SHORT = 6    /* -c N: the end came before N messages arrived */
-};
-
-/* How messages are cut from the input and framed on stdout. */
-enum framing {
-    FRAME_LINE,   /* one per line, '\n' removed / appended */
-    FRAME_NUL,    /* each ended by a NUL byte */
-    FRAME_LENGTH, /* a 4-byte big-endian length, then the bytes */
-    FRAME_WHOLE   /* a FILE argument: its whole content (input only) */
 };
 
 enum mode { MODE_LISTEN, MODE_CONNECT };
@@ -98,9 +93,8 @@ struct input {
     const char *label;      /* "stdin" or the FILE, for messages */
     bool owned;             /* we opened it: close it */
     bool pollable;          /* watched by epoll (else read synchronously) */
-    enum framing framing;
     struct buf pending;     /* bytes not yet part of a whole message */
-    size_t scanned;         /* pending[0..scanned) holds no delimiter */
+    struct splitter split;  /* cuts pending into messages */
     struct event *ev;
     unsigned serial;        /* counts inputs begun, to tell them apart */
     bool blocked;           /* libmpclient's queue is full: wait for

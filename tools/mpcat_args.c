@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "format.h"
 #include "mpcat.h"
 #include "name.h"
 
@@ -329,6 +330,8 @@ static int parse_command(struct config *c, int argc, char **argv)
  * other, so that a misplaced option is noticed rather than ignored. */
 static int check_combination(const struct config *c, bool wait_given)
 {
+    char formats[64];
+
     if (c->mode == MODE_CONNECT && (c->echo || c->once))
         return usage_error("-e and -q apply to listen only: drop them, or "
                            "use listen");
@@ -347,10 +350,9 @@ static int check_combination(const struct config *c, bool wait_given)
                            "tls:HOST:PORT address, not '%s'", c->address);
     if (c->tls_key != NULL && c->tls_cert == NULL)
         return usage_error("--key needs --cert: give the certificate too");
-    if (strcmp(c->format, "json") != 0 && strcmp(c->format, "binary") != 0 &&
-        strcmp(c->format, "gob") != 0)
-        return usage_error("bad format '%s' (-f): want json, binary or gob",
-                           c->format);
+    if (mp_format_find(c->format) == NULL)
+        return usage_error("bad format '%s' (-f): want %s", c->format,
+                           mp_format_names(formats, sizeof formats, " or "));
     return ST_OK;
 }
 

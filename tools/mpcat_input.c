@@ -49,8 +49,6 @@ static void buf_consume(struct buf *b, size_t n)
     b->len -= n;
 }
 
-enum sent { SENT, BLOCKED, FAILED };
-
 /* Send one message of the input. BLOCKED: libmpclient's queue is full;
  * the input pauses until on_drained and this message is sent again. */
 static enum sent send_message(struct app *a, const void *data, size_t len)
@@ -96,75 +94,44 @@ static bool too_big(struct app *a)
     };
 
     fail(a, ST_ERROR, "%s: a message longer than %u bytes is too big (%s)",
-         a->in.label, MESSAGE_MAX, hint[a->in.framing]);
+         a->in.label, MESSAGE_MAX, hint[a->in.split.framing]);
     return false;
 }
 
-/* Send every complete line (or NUL-ended message) in the pending bytes. */
-static bool split_delimited(struct app *a, unsigned char delim)
+static enum sent sink(void *arg, const void *data, size_t len)
 {
-    struct buf *b = &a->in.pending;
-    size_t start = 0, from = a->in.scanned;
-    unsigned char *d;
+    return send_message(arg, data, len);
+}
 
-    while ((d = memchr(b->data + from, delim, b->len - from)) != NULL) {
-        size_t end = (size_t)(d - b->data);
-        enum sent r = send_message(a, b->data + start, end - start);
-        if (r == FAILED)
-            return false;
-        if (r == BLOCKED)
-            break; /* resend from `start` once drained */
-        start = from = end + 1;
-    }
-    buf_consume(b, start);
-    if (a->in.blocked) {
-        a->in.scanned = 0; /* lines still wait in there */
+/* What the splitter's result means for the run: false once it failed. */
+static bool split_settled(struct app *a, enum split_result r)
+{
+    switch (r) {
+    case SPLIT_OK:
+    case SPLIT_BLOCKED: /* send_message paused the input */
         return true;
+    case SPLIT_FAILED:  /* send_message said why */
+        return false;
+    case SPLIT_TOO_BIG:
+        return too_big(a);
+    case SPLIT_CUT_SHORT:
+        fail(a, ST_ERROR, "%s: the input ends inside a frame (cut short, "
+             "or not -l framed?)", a->in.label);
+        return false;
     }
-    a->in.scanned = b->len;
-    return b->len <= MESSAGE_MAX || too_big(a);
+    return false;
 }
 
-/* Send every complete length-prefixed frame in the pending bytes. */
-static bool split_frames(struct app *a)
-{
-    struct buf *b = &a->in.pending;
-    size_t off = 0;
-
-    while (b->len - off >= 4) {
-        const unsigned char *p = b->data + off;
-        size_t n = (size_t)p[0] << 24 | (size_t)p[1] << 16 |
-                   (size_t)p[2] << 8 | p[3];
-        if (n > MESSAGE_MAX) {
-            buf_consume(b, off);
-            return too_big(a);
-        }
-        if (b->len - off - 4 < n)
-            break;
-        enum sent r = send_message(a, p + 4, n);
-        if (r == FAILED)
-            return false;
-        if (r == BLOCKED)
-            break;
-        off += 4 + n;
-    }
-    buf_consume(b, off);
-    return true;
-}
-
+/* Send every complete message in the pending bytes. */
 static bool split_input(struct app *a)
 {
-    switch (a->in.framing) {
-    case FRAME_LINE:
-        return split_delimited(a, '\n');
-    case FRAME_NUL:
-        return split_delimited(a, '\0');
-    case FRAME_LENGTH:
-        return split_frames(a);
-    case FRAME_WHOLE:
-        break;
-    }
-    return a->in.pending.len <= MESSAGE_MAX || too_big(a);
+    struct buf *b = &a->in.pending;
+    size_t used;
+    enum split_result r = split_feed(&a->in.split, b->data, b->len, &used,
+                                     sink, a);
+
+    buf_consume(b, used);
+    return split_settled(a, r);
 }
 
 /* What is left at the end of the input: an unterminated last line or
@@ -173,24 +140,14 @@ static bool split_input(struct app *a)
 static enum sent flush_input(struct app *a)
 {
     struct buf *b = &a->in.pending;
+    size_t used;
+    enum split_result r = split_finish(&a->in.split, b->data, b->len, &used,
+                                       sink, a);
 
-    if (a->in.framing != FRAME_WHOLE && !split_input(a))
-        return FAILED;
-    if (a->in.blocked)
+    buf_consume(b, used);
+    if (r == SPLIT_BLOCKED)
         return BLOCKED;
-    switch (a->in.framing) {
-    case FRAME_LINE:
-    case FRAME_NUL:
-        return b->len == 0 ? SENT : send_message(a, b->data, b->len);
-    case FRAME_LENGTH:
-        if (b->len != 0)
-            fail(a, ST_ERROR, "%s: the input ends inside a frame (cut "
-                 "short, or not -l framed?)", a->in.label);
-        return b->len == 0 ? SENT : FAILED;
-    case FRAME_WHOLE:
-        break;
-    }
-    return send_message(a, b->data, b->len);
+    return split_settled(a, r) ? SENT : FAILED;
 }
 
 void input_close(struct input *in)
@@ -204,7 +161,7 @@ void input_close(struct input *in)
     in->fd = -1;
     in->owned = false;
     in->pending.len = 0;
-    in->scanned = 0;
+    in->split.scanned = 0;
     in->blocked = false;
     in->eof_pending = false;
 }
@@ -307,7 +264,7 @@ static void input_begin(struct app *a, int fd, const char *label, bool owned,
     in->fd = fd;
     in->label = label;
     in->owned = owned;
-    in->framing = framing;
+    split_init(&in->split, framing, MESSAGE_MAX);
     in->pollable = fd_pollable(fd);
     in->ev = event_new(a->base, in->pollable ? fd : -1,
                        in->pollable ? EV_READ | EV_PERSIST : 0, on_input, a);

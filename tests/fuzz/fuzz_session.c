@@ -4,10 +4,11 @@
  * (broker/libmpbroker.la, the shipped translator and auth_allow_all
  * plugins) handles it.
  *
- * Set up once: a struct broker as main.c builds it (event base, config,
- * plugins, name and connection tables, reaper), with small limits so
- * that they are reached, and fake listeners (auto, json, binary) that
- * hand sessions socketpair ends instead of accepted sockets.
+ * Set up once: a broker made by broker_new() as main.c makes it, its
+ * config and plugins loaded as main.c loads them, with small limits so
+ * that they are reached, and listeners without sockets (listener_new:
+ * auto, json, binary) that hand sessions socketpair ends instead of
+ * accepted sockets.
  *
  * Per input, three clients on socketpairs:
  *  - "fuzz": the input's bytes after the first, written in pieces;
@@ -59,6 +60,7 @@
 #include "fuzz_util.h"
 #include "hashmap.h"
 #include "listener.h"
+#include "xalloc.h"
 #include "log.h"
 #include "message.h"
 #include "session.h"
@@ -107,9 +109,9 @@ struct victim_view {
     unsigned client_closed;
 };
 
-static struct broker broker;
-static struct listener fuzz_listeners[3]; /* auto, json, binary */
-static struct listener peer_listeners[2]; /* json, binary */
+static struct broker *broker;
+static struct listener *fuzz_listeners[3]; /* auto, json, binary */
+static struct listener *peer_listeners[2]; /* json, binary */
 static const struct mp_codec_ops *codecs[2]; /* json, binary */
 static char conf_path[300];
 
@@ -120,13 +122,6 @@ static struct victim_view view;
 /* ------------------------------------------------------------------------
  * Broker set-up, once
  */
-
-static void reaper_cb(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    sessions_reap(arg);
-}
 
 static void write_config(void)
 {
@@ -149,20 +144,23 @@ static void write_config(void)
     FUZZ_CHECK(fclose(f) == 0, "writing %s failed", conf_path);
 }
 
-/* A listener as listener.c's open_one() makes one, minus the socket:
- * sessions are handed socketpair ends instead of accepted sockets. */
-static void set_listener(struct listener *l, const char *translator,
-                         const char *label)
+/* A listener without a socket (listener_new): sessions are handed
+ * socketpair ends instead of accepted sockets. */
+static struct listener *fake_listener(const char *translator,
+                                      const char *label)
 {
-    memset(l, 0, sizeof *l);
-    l->broker = &broker;
-    l->traffic = calloc(broker.plugins.n_translators, sizeof *l->traffic);
-    FUZZ_CHECK(l->traffic != NULL, "out of memory");
-    l->translator = translator ? plugins_translator(&broker.plugins, translator)
-                               : NULL;
-    FUZZ_CHECK(translator == NULL || l->translator != NULL,
-               "no translator %s", translator);
-    snprintf(l->label, sizeof l->label, "fuzz:%s", label);
+    const struct loaded_plugin *t = NULL;
+    struct listener *l;
+    char full[64];
+
+    if (translator != NULL) {
+        t = plugins_translator(&broker->plugins, translator);
+        FUZZ_CHECK(t != NULL, "no translator %s", translator);
+    }
+    snprintf(full, sizeof full, "fuzz:%s", label);
+    l = listener_new(broker, t, full);
+    listener_link(broker, l);
+    return l;
 }
 
 /* MP_FUZZ_LOG=debug shows what the broker does with a reproducer. */
@@ -177,20 +175,7 @@ static void fuzz_log_level_from_env(void)
 
 static void broker_teardown(void)
 {
-    while (broker.sessions != NULL)
-        session_free(broker.sessions);
-    for (size_t i = 0; i < 3; i++)
-        free(fuzz_listeners[i].traffic);
-    for (size_t i = 0; i < 2; i++)
-        free(peer_listeners[i].traffic);
-    broker.dead = NULL;
-    conn_table_free(broker.conns);
-    auth_throttle_free(broker.auth_throttle);
-    hashmap_free(broker.names);
-    event_free(broker.reaper);
-    plugins_unload(&broker.plugins);
-    conf_free(&broker.conf);
-    event_base_free(broker.base);
+    broker_free(broker);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -209,30 +194,27 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
     write_config();
     errors_init(&errs);
-    broker.base = event_base_new();
-    FUZZ_CHECK(broker.base != NULL, "event_base_new failed");
-    if (conf_load(&broker.conf, conf_path, fuzz_plugin_dir(), &errs) != 0 ||
-        plugins_load(&broker.plugins, &broker.conf, broker.base, &errs) != 0) {
+    mp_xalloc_install_for_libevent();
+    broker = broker_new();
+    FUZZ_CHECK(broker != NULL, "broker_new failed");
+    if (conf_load(&broker->conf, conf_path, fuzz_plugin_dir(), &errs) != 0 ||
+        plugins_load(&broker->plugins, &broker->conf, broker->base,
+                     &errs) != 0) {
         errors_print(&errs, stderr);
         FUZZ_CHECK(0, "broker set-up failed");
     }
     unlink(conf_path);
     errors_free(&errs);
-    mp_log_set_level(broker.conf.log_level);
+    mp_log_set_level(broker->conf.log_level);
     fuzz_log_level_from_env();
 
-    broker.names = hashmap_new();
-    broker.conns = conn_table_new();
-    broker.reaper = event_new(broker.base, -1, 0, reaper_cb, &broker);
-    FUZZ_CHECK(broker.names && broker.conns && broker.reaper, "out of memory");
-
-    set_listener(&fuzz_listeners[0], NULL, "auto");
-    set_listener(&fuzz_listeners[1], "json", "json");
-    set_listener(&fuzz_listeners[2], "binary", "binary");
-    set_listener(&peer_listeners[0], "json", "peer-json");
-    set_listener(&peer_listeners[1], "binary", "peer-binary");
-    codecs[0] = peer_listeners[0].translator->desc->codec;
-    codecs[1] = peer_listeners[1].translator->desc->codec;
+    fuzz_listeners[0] = fake_listener(NULL, "auto");
+    fuzz_listeners[1] = fake_listener("json", "json");
+    fuzz_listeners[2] = fake_listener("binary", "binary");
+    peer_listeners[0] = fake_listener("json", "peer-json");
+    peer_listeners[1] = fake_listener("binary", "peer-binary");
+    codecs[0] = peer_listeners[0]->translator->desc->codec;
+    codecs[1] = peer_listeners[1]->translator->desc->codec;
     atexit(broker_teardown);
     return 0;
 }
@@ -274,7 +256,7 @@ static void client_connect(struct client *c, const char *role,
     if (codec != NULL && codec->stream_new != NULL)
         c->stream = codec->stream_new(NULL);
     /* session_new closes sv[0] itself when it fails. */
-    FUZZ_CHECK(session_new(&broker, l, sv[0], peer, NULL) != NULL,
+    FUZZ_CHECK(session_new(broker, l, sv[0], peer, NULL) != NULL,
                "session_new failed");
 }
 
@@ -619,17 +601,19 @@ static void on_victim(struct client *c, const struct mp_message *msg)
 static void check_victim_not_dropped(void)
 {
     static int ignore = -1;
+    const struct session *s;
 
     if (ignore < 0)
         ignore = ignored("too-slow");
-    for (const struct session *s = broker.sessions; s != NULL && !ignore;
-         s = s->next) {
+    if (ignore)
+        return;
+    TAILQ_FOREACH(s, &broker->sessions, entry) {
         FUZZ_CHECK(!(s->listener == victim_listener && s->too_slow),
                    "the victim was dropped as too slow (output_high_water "
                    "%zu, output_hard_limit %zu, max_message_size %zu)",
-                   broker.conf.output_high_water,
-                   broker.conf.output_hard_limit,
-                   broker.conf.max_message_size);
+                   broker->conf.output_high_water,
+                   broker->conf.output_hard_limit,
+                   broker->conf.max_message_size);
     }
 }
 
@@ -641,13 +625,13 @@ static bool pump(void)
 {
     size_t moved = 0;
 
-    event_base_loop(broker.base, EVLOOP_NONBLOCK | EVLOOP_ONCE);
+    event_base_loop(broker->base, EVLOOP_NONBLOCK | EVLOOP_ONCE);
     check_victim_not_dropped();
     moved += client_io(&victim);
     moved += client_io(&bystander);
     moved += client_io(&fuzz_client);
     return moved > 0 ||
-           event_base_get_num_events(broker.base, EVENT_BASE_COUNT_ACTIVE) > 0;
+           event_base_get_num_events(broker->base, EVENT_BASE_COUNT_ACTIVE) > 0;
 }
 
 /* Run until nothing moves for a few passes. */
@@ -695,11 +679,13 @@ static void feed(const uint8_t *data, size_t size, size_t piece)
     }
 }
 
-static bool session_alive(const struct listener *from, size_t n)
+static bool session_alive(struct listener *const *from, size_t n)
 {
-    for (struct session *s = broker.sessions; s != NULL; s = s->next) {
+    const struct session *s;
+
+    TAILQ_FOREACH(s, &broker->sessions, entry) {
         for (size_t i = 0; i < n; i++) {
-            if (s->listener == &from[i])
+            if (s->listener == from[i])
                 return true;
         }
     }
@@ -712,7 +698,7 @@ static const struct mp_codec_ops *fuzz_codec(unsigned mode,
                                              const uint8_t *payload,
                                              size_t size)
 {
-    struct listener *l = &fuzz_listeners[mode];
+    struct listener *l = fuzz_listeners[mode];
 
     if (l->translator != NULL)
         return l->translator->desc->codec;
@@ -735,10 +721,10 @@ static void start_peers(uint8_t scene, const uint8_t *data, size_t size)
     /* A name the input cannot contain: it is a hash of the input. */
     snprintf(name, sizeof name, "by%016llx",
              (unsigned long long)fuzz_hash(data, size));
-    victim_listener = &peer_listeners[v];
+    victim_listener = peer_listeners[v];
     client_connect(&victim, "victim", "192.0.2.2:4242", victim_listener,
                    codecs[v], on_victim);
-    client_connect(&bystander, "bystander", "unix", &peer_listeners[b],
+    client_connect(&bystander, "bystander", "unix", peer_listeners[b],
                    codecs[b], on_bystander);
     send_auth(&victim, VICTIM_NAME);
     send_auth(&bystander, name);
@@ -768,16 +754,16 @@ static void finish(void)
     client_close(&victim);
     client_close(&bystander);
     settle("closing the peers");
-    FUZZ_CHECK(broker.sessions == NULL && broker.n_sessions == 0 &&
-                   broker.dead == NULL,
+    FUZZ_CHECK(TAILQ_EMPTY(&broker->sessions) && broker->n_sessions == 0 &&
+                   SLIST_EMPTY(&broker->dead),
                "%zu sessions left after every client left",
-               broker.n_sessions);
-    FUZZ_CHECK(hashmap_count(broker.names) == 0, "%zu names left",
-               hashmap_count(broker.names));
-    FUZZ_CHECK(conn_table_count(broker.conns) == 0, "%zu connections left",
-               conn_table_count(broker.conns));
-    auth_throttle_free(broker.auth_throttle);
-    broker.auth_throttle = NULL;
+               broker->n_sessions);
+    FUZZ_CHECK(hashmap_count(broker->names) == 0, "%zu names left",
+               hashmap_count(broker->names));
+    FUZZ_CHECK(conn_table_count(broker->conns) == 0, "%zu connections left",
+               conn_table_count(broker->conns));
+    auth_throttle_free(broker->auth_throttle);
+    broker->auth_throttle = NULL;
     client_free(&fuzz_client);
     client_free(&victim);
     client_free(&bystander);
@@ -800,18 +786,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         mode = 0;
     piece_sel = scene >> 4 & 7;
     piece = piece_sel == 0 ? size : (size_t)1 << (2 * (piece_sel - 1));
-    broker.conf.duplicate_names =
+    broker->conf.duplicate_names =
         scene & 8 ? DUPLICATE_REJECT : DUPLICATE_REPLACE;
     /* Failed logins are counted per address across sessions: a fresh
      * count for each input, or an input's outcome would depend on the
      * ones before it. */
-    conf_throttle_limits(&broker.conf, &throttle);
-    broker.auth_throttle = auth_throttle_new(&throttle);
-    FUZZ_CHECK(broker.auth_throttle != NULL, "out of memory");
+    conf_throttle_limits(&broker->conf, &throttle);
+    broker->auth_throttle = auth_throttle_new(&throttle);
+    FUZZ_CHECK(broker->auth_throttle != NULL, "out of memory");
 
     start_peers(scene, data, size);
     client_connect(&fuzz_client, "fuzz", "192.0.2.1:4242",
-                   &fuzz_listeners[mode],
+                   fuzz_listeners[mode],
                    fuzz_codec(mode, data + 1, size - 1), on_fuzz);
     victim.reading = fuzz_client.reading = !(scene & 0x80);
     feed(data + 1, size - 1, piece);

@@ -13,7 +13,7 @@ tests_unit_test_hashmap_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_hashmap_LDADD = common/libmpcommon.la $(TEST_LIBS)
 
 tests_unit_test_conn_table_SOURCES = tests/unit/test_conn_table.c \
-	broker/conn_table.c broker/conn_table.h
+	broker/conn_table.c broker/conn_table.h broker/xalloc.c broker/xalloc.h
 tests_unit_test_conn_table_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/broker
 tests_unit_test_conn_table_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_conn_table_LDADD = common/libmpcommon.la $(TEST_LIBS)
@@ -22,7 +22,7 @@ check_PROGRAMS += tests/unit/test_auth_throttle
 TESTS += tests/unit/test_auth_throttle
 tests_unit_test_auth_throttle_SOURCES = tests/unit/test_auth_throttle.c \
 	broker/auth_throttle.c broker/auth_throttle.h \
-	broker/cidr.c broker/cidr.h
+	broker/cidr.c broker/cidr.h broker/xalloc.c broker/xalloc.h
 tests_unit_test_auth_throttle_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/broker
 tests_unit_test_auth_throttle_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_auth_throttle_LDADD = common/libmpcommon.la $(TEST_LIBS)
@@ -36,8 +36,39 @@ tests_unit_test_log_LDADD = common/libmpcommon.la $(TEST_LIBS)
 check_PROGRAMS += tests/unit/test_work_pool
 TESTS += tests/unit/test_work_pool
 tests_unit_test_work_pool_SOURCES = tests/unit/test_work_pool.c \
-	broker/work_pool.c broker/work_pool.h
+	broker/work_pool.c broker/work_pool.h broker/xalloc.c broker/xalloc.h
 tests_unit_test_work_pool_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/broker
 tests_unit_test_work_pool_CFLAGS = $(TEST_CFLAGS) $(LIBEVENT_CFLAGS)
 tests_unit_test_work_pool_LDADD = common/libmpcommon.la $(LIBEVENT_LIBS) \
 	$(TEST_LIBS)
+
+# The routing core in process: the router and backpressure between fake
+# endpoints (no sockets), and the memory-failure policy.
+check_PROGRAMS += tests/unit/test_router tests/unit/test_flow \
+	tests/unit/test_xalloc
+TESTS += tests/unit/test_router tests/unit/test_flow tests/unit/test_xalloc
+BROKER_TEST_LDADD = broker/libmpbroker.la common/libmpcommon.la \
+	$(LIBEVENT_OPENSSL_LIBS) $(OPENSSL_LIBS) $(LIBEVENT_LIBS) \
+	$(LIBCONFIG_LIBS) $(DL_LIBS) $(TEST_LIBS)
+tests_unit_test_router_SOURCES = tests/unit/test_router.c \
+	tests/unit/fake_endpoint.c tests/unit/fake_endpoint.h
+tests_unit_test_router_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/broker
+tests_unit_test_router_CFLAGS = $(TEST_CFLAGS) $(LIBCONFIG_CFLAGS)
+tests_unit_test_router_LDADD = $(BROKER_TEST_LDADD)
+tests_unit_test_flow_SOURCES = tests/unit/test_flow.c \
+	tests/unit/fake_endpoint.c tests/unit/fake_endpoint.h
+tests_unit_test_flow_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/broker
+tests_unit_test_flow_CFLAGS = $(TEST_CFLAGS) $(LIBCONFIG_CFLAGS)
+tests_unit_test_flow_LDADD = $(BROKER_TEST_LDADD)
+tests_unit_test_xalloc_SOURCES = tests/unit/test_xalloc.c
+tests_unit_test_xalloc_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/broker
+tests_unit_test_xalloc_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_xalloc_LDADD = $(BROKER_TEST_LDADD)
+
+# The config schema table against what conf_load() and reloads do.
+check_PROGRAMS += tests/unit/test_conf
+TESTS += tests/unit/test_conf
+tests_unit_test_conf_SOURCES = tests/unit/test_conf.c
+tests_unit_test_conf_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/broker
+tests_unit_test_conf_CFLAGS = $(TEST_CFLAGS) $(LIBCONFIG_CFLAGS)
+tests_unit_test_conf_LDADD = $(BROKER_TEST_LDADD)

@@ -373,12 +373,12 @@ Test(throttle_exempt, configure_applies_to_what_was_counted)
         auth_throttle_failed(th, "192.0.2.1:1", "alice", 100);
     cr_assert_eq(auth_throttle_check(th, "192.0.2.1:1", "alice", 100),
                  AUTH_BLOCK_NONE);
-    cr_assert_eq(auth_throttle_configure(th, &l), 0);
+    auth_throttle_configure(th, &l);
     cr_assert_eq(auth_throttle_check(th, "192.0.2.1:1", "alice", 100),
                  AUTH_BLOCK_NAME, "the lower ceiling was not applied");
     l.exempt = ex;
     l.n_exempt = 1;
-    cr_assert_eq(auth_throttle_configure(th, &l), 0);
+    auth_throttle_configure(th, &l);
     cr_assert_eq(auth_throttle_check(th, "192.0.2.1:1", "alice", 100),
                  AUTH_BLOCK_NONE, "the new exempt range was not applied");
     auth_throttle_free(th);

@@ -46,8 +46,8 @@ Test(conn_table, add_find_remove)
     cr_assert_null(conn_table_find(table, "alice:0", 7));
     cr_assert_eq(alice.count, 0);
     cr_assert_eq(bob.count, 0);
-    cr_assert_null(alice.first);
-    cr_assert_null(bob.first);
+    cr_assert(LIST_EMPTY(&alice.links));
+    cr_assert(LIST_EMPTY(&bob.links));
 }
 
 Test(conn_table, duplicate_id_is_refused)

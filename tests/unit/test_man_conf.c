@@ -1,7 +1,8 @@
 /*
  * mpbroker.conf(5) against the code: every setting the config parser
- * accepts (broker/conf.c, through conf_each_setting()) and every option a
- * shipped plugin asks for must be documented in doc/man/mpbroker.conf.5,
+ * accepts (the rows of broker/conf_table.c, through conf_each_setting())
+ * and every option a shipped plugin asks for must be documented in
+ * doc/man/mpbroker.conf.5,
  * and the page must not document settings that no longer exist.
  *
  * What counts as "documented" (the page's header comment says the same):
@@ -19,7 +20,9 @@
  *     one without options;
  *   - the item's text (up to the next item of the same list or the end of
  *     the list) has a line starting with "Default:" and a ".Bd -literal"
- *     example.
+ *     example; for an integer setting, that line starts with the default
+ *     of the setting's row in the schema table (broker/conf_table.c),
+ *     "Default: 10000.".
  *
  * The plugins' options are found by loading each *.so of
  * $MP_PLUGIN_BUILD_DIR (plugins/.libs) and calling its init() with a host
@@ -43,6 +46,7 @@
 #include <mp/plugin.h>
 
 #include "conf.h"
+#include "conf_schema.h"
 
 #define PAGE "doc/man/mpbroker.conf.5"
 
@@ -56,6 +60,7 @@ struct item {
     char section[128]; /* the .Ss it is in */
     bool plugin;       /* in a ".Ss MODULE.so" subsection */
     bool has_default;
+    char default_text[64]; /* what follows "Default: " on its line */
     bool has_example;
     int line;
 };
@@ -175,8 +180,11 @@ static void read_page(void)
             }
             continue;
         }
-        if (cur != NULL && starts_with(line, "Default:"))
+        if (cur != NULL && starts_with(line, "Default:")) {
             cur->has_default = true;
+            copy(cur->default_text, sizeof cur->default_text,
+                 line + strspn(line + 8, " ") + 8);
+        }
         if (cur != NULL && starts_with(line, ".Bd -literal"))
             cur->has_example = true;
     }
@@ -241,10 +249,9 @@ static void check_setting(const char *path, const char *type, void *arg)
 
     if (s->n < MAX_SETTINGS)
         copy(s->path[s->n++], sizeof s->path[0], path);
-    cr_expect_not_null(type, "conf_each_setting() does not know the members "
-                       "of `%s`: add its table to conf_doc_tables (or to "
-                       "conf_doc_free_form) at the end of broker/conf.c",
-                       path);
+    cr_expect_not_null(type, "the schema table has no rows for the members "
+                       "of `%s`: add them to broker/conf_table.c (or mark "
+                       "it CONF_FREE_FORM if they are a plugin's)", path);
     if (type != NULL)
         check_item("setting", path, type, NULL);
 }
@@ -257,6 +264,32 @@ Test(man_conf, documents_every_setting_of_the_parser)
     conf_each_setting(check_setting, &s);
     cr_assert_gt(s.n, 0, "conf_each_setting() listed nothing");
     cr_assert_lt(s.n, MAX_SETTINGS, "raise MAX_SETTINGS");
+}
+
+/* The page's "Default:" of each integer is its row's: a default changed
+ * in the table must be changed on the page too. */
+Test(man_conf, documents_each_integers_default_from_the_table)
+{
+    size_t checked = 0;
+
+    read_page();
+    for (size_t i = 0; i < conf_n_rows; i++) {
+        const struct conf_row *r = &conf_rows[i];
+        const struct item *it = find_item(r->path, NULL);
+        char want[32];
+        size_t n;
+
+        if (r->kind != CONF_INT || it == NULL || !it->has_default)
+            continue;
+        n = (size_t)snprintf(want, sizeof want, "%lld", r->def);
+        cr_expect(strncmp(it->default_text, want, n) == 0 &&
+                  strchr(". ", it->default_text[n]) != NULL,
+                  PAGE ":%d: `%s` says \"Default: %s\", the schema table "
+                  "(broker/conf_table.c) says %s", it->line, r->path,
+                  it->default_text, want);
+        checked++;
+    }
+    cr_assert_gt(checked, 20);
 }
 
 static void collect_setting(const char *path, const char *type, void *arg)

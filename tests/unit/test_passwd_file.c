@@ -18,7 +18,7 @@
 
 #include <criterion/criterion.h>
 
-#include "passwd_file.h"
+#include "passwd_update.h"
 
 /* Made with mkpasswd(1): -m sha-512 'alice-secret', -m yescrypt
  * 'bob secret', -m md5crypt 'old', -m bcrypt 'carol'. */

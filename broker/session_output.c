@@ -1,0 +1,141 @@
+/*
+ * session_output.c - queueing for a session's client: the endpoint's
+ * deliver operation, the output limits (output_high_water, output_hard_limit)
+ * and the slow-consumer deadline. Who gets paused is flow.c's business.
+ */
+#include "config.h"
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+
+#include "bev_output.h"
+#include "broker.h"
+#include "listener.h"
+#include "log.h"
+#include "message.h"
+#include "session-internal.h"
+
+/* Drop a client that cannot keep up: its backlog goes at once (that is
+ * what we must not keep), and no more is queued for it. The close itself
+ * runs from the loop (the session timer): we may be deep inside routing
+ * or inside another client's departure here. */
+static void drop_slow_consumer(struct session *s, size_t queued,
+                               const char *limit)
+{
+    log_warn("disconnecting slow client %s: client=%s peer=%s queued=%zu "
+             "reason=%s", LOG_VALUE(s->ep.name), LOG_VALUE(s->ep.name),
+             s->ep.peer, queued, limit);
+    mp_bev_discard_output(s->bev);
+    s->too_slow = true;
+    s->slow_deadline = false;
+    s->ep.broker->stats.slow_disconnects++;
+    session_set_timer(s, 0);
+}
+
+void session_slow_deadline_passed(struct session *s)
+{
+    s->ep.broker->stats.slow_deadline_disconnects++;
+    drop_slow_consumer(s, evbuffer_get_length(bufferevent_get_output(s->bev)),
+                       "slow_consumer_timeout_ms");
+}
+
+/*
+ * The slow-consumer deadline (limits.slow_consumer_timeout_ms, as NATS's
+ * write_deadline): a client whose queue passed the high water mark must
+ * drain it below the low water mark within the deadline. Without it, a
+ * client that never reads would keep its senders paused for as long as
+ * it stays connected - and a paused server is paused for all of its
+ * clients - while its own queue never reaches the hard limit, because
+ * the pause stops the messages that would fill it.
+ */
+static void start_slow_deadline(struct session *s)
+{
+    unsigned ms = s->ep.broker->conf.slow_consumer_timeout_ms;
+
+    if (ms == 0 || s->slow_deadline || s->too_slow ||
+        s->state != SESSION_READY)
+        return;
+    s->slow_deadline = true;
+    session_set_timer(s, ms);
+}
+
+static void stop_slow_deadline(struct session *s)
+{
+    if (!s->slow_deadline)
+        return;
+    s->slow_deadline = false;
+    session_stop_timer(s);
+}
+
+void session_output_drained(struct bufferevent *bev, void *arg)
+{
+    struct session *s = arg;
+
+    (void)bev;
+    stop_slow_deadline(s);
+    flow_resume_senders(&s->ep);
+}
+
+/* After queueing for `s` a message of `sender` (NULL: the broker's own):
+ * apply the limits to its output. */
+static void check_output(struct session *s, size_t before,
+                         struct endpoint *sender)
+{
+    const struct broker_conf *conf = &s->ep.broker->conf;
+    size_t queued = evbuffer_get_length(bufferevent_get_output(s->bev));
+
+    /* Only a queue that was already past the high water mark makes a
+     * client too slow: one message re-encoded for it (JSON escapes and
+     * base64 grow it) may alone pass the hard limit of a small config,
+     * and that says nothing about the reader. The queue stays bounded by
+     * the hard limit plus one message. */
+    if (queued > conf->output_hard_limit && before > conf->output_high_water) {
+        drop_slow_consumer(s, queued, "output_hard_limit");
+        return;
+    }
+    if (queued <= conf->output_high_water)
+        return;
+    start_slow_deadline(s);
+    if (sender != NULL)
+        flow_pause(sender, &s->ep);
+}
+
+static int write_to_evbuffer(void *ctx, const void *bytes, size_t len)
+{
+    return evbuffer_add(ctx, bytes, len);
+}
+
+struct traffic_stats *session_traffic(const struct session *s)
+{
+    return &s->listener->traffic[s->ep.format->translator_index];
+}
+
+int session_deliver(struct endpoint *to, const struct mp_message *msg,
+                    const struct wire_data *wire, struct endpoint *sender)
+{
+    struct session *s = session_of(to);
+    const struct mp_codec_ops *codec;
+    struct evbuffer *out;
+    size_t before;
+    int rc;
+
+    if (s->state == SESSION_CLOSING || s->ep.format == NULL || s->too_slow)
+        return -1;
+    codec = session_codec(s);
+    out = bufferevent_get_output(s->bev);
+    before = evbuffer_get_length(out);
+    rc = wire != NULL ? codec->encode_wire(s->encode_stream, msg, wire->bytes,
+                                           wire->len, write_to_evbuffer, out)
+                      : codec->encode(s->encode_stream, msg,
+                                      write_to_evbuffer, out);
+    if (rc != 0) {
+        log_warn("cannot encode %s for client %s (peer %s, format %s)",
+                 mp_meta_name(msg->meta), s->ep.name, s->ep.peer,
+                 s->ep.format->name);
+        return -1;
+    }
+    session_traffic(s)->messages_out++;
+    session_traffic(s)->bytes_out += evbuffer_get_length(out) - before;
+    check_output(s, before, sender);
+    return 0;
+}
