@@ -1,6 +1,24 @@
 /*
  * client-internal.h - libmpclient's private structures, shared by its
  * source files and never installed.
+ *
+ * The files, in the order a message travels (doc/hacking.md has the map):
+ *   client.c    the client object: options, creation, the loop modes,
+ *               disconnecting, freeing, and every way the broker link ends
+ *   login.c     mp_client_connect: dial, TLS, Auth, the broker's answer
+ *   link.c      the broker socket's events: reading and decoding (to
+ *               login.c before AuthOk, conn.c after), pausing, closing
+ *   send.c      encoding one message for the broker (send_message)
+ *   outq.c      the output queue: memory per message, limits, drained
+ *   conn.c      connections: the table, the broker's messages about
+ *               them, mp_conn_* and mp_client_open
+ *   handlers.c  protocols we accept (mp_client_handle)
+ *   address.c, dialer.c, tls.c   reaching the broker; strerror.c  texts
+ * An internal function's prefix names its file (login_finish is in
+ * login.c); mp_tls_, mp_address_ and mp_dialer_ are tls.c, address.c and
+ * dialer.c. Nothing here is exported: local.mk exports only mp_client_*,
+ * mp_conn_* and the two string functions, so no internal name may start
+ * with "mp_client_" or "mp_conn_".
  */
 #ifndef MP_CLIENT_INTERNAL_H
 #define MP_CLIENT_INTERNAL_H
@@ -8,6 +26,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <sys/queue.h>
 #include <sys/socket.h>
 
 #include <mp/client.h>
@@ -35,14 +54,16 @@ enum client_state {
     CLIENT_READY,          /* logged in */
     CLIENT_CLOSING,        /* mp_client_disconnect(): flushing, waiting
                               for the broker to close */
-    CLIENT_DONE,           /* login failed or broker lost: free it */
+    CLIENT_DONE,           /* login failed, broker lost or disconnected:
+                              only mp_client_free() is left */
 };
 
+/* handlers.c: a protocol we accept, from mp_client_handle(). */
 struct handler {
     char *protocol;
     mp_connection_cb on_connection;
     void *arg;
-    struct handler *next;
+    SLIST_ENTRY(handler) entry;
 };
 
 struct mp_client {
@@ -90,7 +111,8 @@ struct mp_client {
     struct evbuffer_cb_entry *outq_cb;
     struct event *notify;     /* drained callbacks, resuming input */
     char lost_reason[MP_REASON_MAX];    /* why the broker connection was lost */
-    struct event *timer;      /* connect/login timeout, deferred errors */
+    struct event *timer;      /* connect/login and disconnect timeouts,
+                                 deferred errors (client.c) */
     int deferred_error;       /* reported by the timer when non-zero */
     char deferred_reason[MP_REASON_MAX]; /* ... with this reason, if not empty */
     char tls_error[256];      /* why the TLS context could not be made */
@@ -102,9 +124,9 @@ struct mp_client {
     mp_disconnected_cb disconnected_cb;
     void *disconnected_arg;
 
-    struct handler *handlers;
+    SLIST_HEAD(, handler) handlers;
     struct hashmap *conns_by_id;
-    struct mp_conn *conns;    /* every connection, open or opening */
+    LIST_HEAD(, mp_conn) conns; /* every connection, open or opening */
     unsigned long next_conn;  /* suffix of our next connection id */
 
     bool waiting;             /* inside mp_client_connect_wait() */
@@ -113,14 +135,16 @@ struct mp_client {
     char wait_reason[MP_REASON_MAX];
 };
 
-enum conn_state {
-    CONN_OPENING, /* our Syn is out, no answer yet */
-    CONN_OPEN,
+/* A connection's state as this client sees it (the broker's own view is
+ * enum conn_state in broker/conn_table.h). */
+enum client_conn_state {
+    CLIENT_CONN_OPENING, /* our Syn is out, no answer yet */
+    CLIENT_CONN_OPEN,
 };
 
 struct mp_conn {
     struct mp_client *client;
-    enum conn_state state;
+    enum client_conn_state state;
     char id[MP_NAME_MAX + 1];
     size_t id_len;
     char peer[MP_NAME_MAX + 1];
@@ -140,7 +164,7 @@ struct mp_conn {
     mp_close_cb on_close;
     void *arg;
 
-    struct mp_conn *prev, *next;
+    LIST_ENTRY(mp_conn) entry; /* in client->conns */
 };
 
 /* A parsed broker address, resolved: the sockets to try (dialer.h). */
@@ -158,8 +182,8 @@ int mp_address_parse(const char *address, struct mp_address *a, char *err,
                      size_t errlen);
 
 /* tls.c: a client TLS context from the options (c->tls_ctx), created when
- * the address is "tls:"; MP_OK, MP_ERR_TLS (reason in c->wait_reason is
- * not touched: the text goes to err) or MP_ERR_NOMEM. */
+ * the address is "tls:"; MP_OK, MP_ERR_TLS with OpenSSL's reason in err,
+ * or MP_ERR_NOMEM. */
 int mp_tls_context_new(struct mp_client *c, const struct mp_client_options *o,
                        char *err, size_t errlen);
 void mp_tls_context_free(struct mp_client *c);
@@ -175,25 +199,56 @@ bool mp_tls_error(struct bufferevent *bev, char *buf, size_t len);
 void mp_tls_flush(struct bufferevent *bev);
 void mp_tls_close_notify(struct bufferevent *bev);
 
-/* conn.c */
-struct mp_conn *conn_new(struct mp_client *c, const char *id, size_t id_len,
-                         const char *peer, size_t peer_len,
-                         const void *protocol, size_t protocol_len,
-                         enum conn_state state);
-struct mp_conn *conn_find(const struct mp_client *c, const char *id,
-                          size_t id_len);
-void conn_destroy(struct mp_conn *conn);
-/* Tell the application a connection is over: on_close for an open one,
- * the open callback with `open_error` for an opening one; then free it. */
-void conn_end(struct mp_conn *conn, int close_reason, int open_error);
-/* End every connection with `peer` (all connections when peer is NULL). */
-void conns_end_all(struct mp_client *c, const char *peer, size_t peer_len,
-                   int close_reason, int open_error);
-/* Close every connection as mp_conn_close() does; pending opens get
- * MP_ERR_CLOSED. */
-void conns_close_all(struct mp_client *c);
-/* Handle a connection-level message from the broker. */
-void conn_handle_message(struct mp_client *c, struct mp_message *msg);
+/* client.c: the client object and the end of its broker link. */
+/* A fatal problem with the broker connection, in any state: the login
+ * fails (login_finish), the broker is lost (lost_cb), or a disconnect
+ * completes (disconnected_cb). `reason` (NULL: none) becomes
+ * mp_client_lost_reason() unless one is already set. */
+void client_connection_failed(struct mp_client *c, int status,
+                              const char *reason);
+/* Close the broker socket and drop what it still queues. */
+void client_release_bev(struct mp_client *c);
+/* Run c->timer (timer_cb: timeouts, deferred errors) in `ms`. */
+void client_set_timer(struct mp_client *c, unsigned ms);
+/* The longest encoding of a legal message we accept. */
+size_t client_receive_limit(const struct mp_client *c);
+
+/* login.c: from a connected socket to READY. */
+/* The login's outcome: READY, or DONE with the socket released; then the
+ * ready callback. */
+void login_finish(struct mp_client *c, int status, const char *reason);
+/* Send Auth (AUTHENTICATING): at once on a plain socket, after the
+ * handshake on TLS. */
+void login_send_auth(struct mp_client *c);
+/* Before the answer: is buf[0..len) the line an "auto" listener writes
+ * when it knows none of our formats? MP_DECODE_OK: yes, and the login has
+ * failed with MP_ERR_FORMAT; MP_DECODE_NEED_MORE: it may be;
+ * MP_DECODE_ERROR: no, decode it. */
+enum mp_decode_status login_refusal(struct mp_client *c,
+                                    const unsigned char *buf, size_t len);
+/* The broker's answer to Auth, decoded. */
+void login_answer(struct mp_client *c, const struct mp_message *msg);
+/* Why connect_timeout_ms ran out, by how far the login got ("" when it
+ * was not under way). */
+void login_timeout_reason(const struct mp_client *c, char *buf, size_t len);
+
+/* link.c: the broker socket's bufferevent callbacks. */
+/* c->bev is made: read it and report its events. */
+void link_start(struct mp_client *c);
+/* Read the broker again after a pause (from outq.c). */
+void link_resume_reading(struct mp_client *c);
+/* mp_client_disconnect(): let the output drain, then half-close; the
+ * broker's close ends it (client_connection_failed in CLOSING). */
+void link_shutdown(struct mp_client *c);
+
+/* send.c: queue a message for the broker, counted against `conn` (NULL:
+ * the library's own; a Data send is also bounded by conn's share).
+ * `free_fn` as in mp_conn_send_take (NULL: data is copied). */
+int send_message(struct mp_client *c, struct mp_conn *conn,
+                 enum mp_meta meta, const char *other, size_t other_len,
+                 const char *id, size_t id_len, const void *data,
+                 size_t data_len, bool has_data,
+                 void (*free_fn)(void *, size_t, void *), void *free_arg);
 
 /* outq.c: the output queue (see there). */
 /* Data sent with mp_conn_send_take(), referenced, not copied: it goes in
@@ -224,22 +279,30 @@ size_t outq_pause_level(const struct mp_client *c);
 /* conn is going away: its records stay, as the library's own. */
 void outq_forget_conn(struct mp_client *c, struct mp_conn *conn);
 
-/* client.c: the longest encoding of a legal message we accept. */
-size_t client_receive_limit(const struct mp_client *c);
-/* client.c: read the broker again after a pause (from outq.c). */
-void client_resume_reading(struct mp_client *c);
+/* conn.c: connections, owned by their client (c->conns, c->conns_by_id). */
+struct mp_conn *conn_new(struct mp_client *c, const char *id, size_t id_len,
+                         const char *peer, size_t peer_len,
+                         const void *protocol, size_t protocol_len,
+                         enum client_conn_state state);
+struct mp_conn *conn_find(const struct mp_client *c, const char *id,
+                          size_t id_len);
+void conn_destroy(struct mp_conn *conn);
+/* Tell the application a connection is over: on_close for an open one,
+ * the open callback with `open_error` for an opening one; then free it. */
+void conn_end(struct mp_conn *conn, int close_reason, int open_error);
+/* End every connection with `peer` (all connections when peer is NULL). */
+void conns_end_all(struct mp_client *c, const char *peer, size_t peer_len,
+                   int close_reason, int open_error);
+/* Close every connection as mp_conn_close() does; pending opens get
+ * MP_ERR_CLOSED. */
+void conns_close_all(struct mp_client *c);
+/* Handle a connection-level message from the broker. */
+void conn_handle_message(struct mp_client *c, struct mp_message *msg);
 
-/* client.c: queue a message for the broker, counted against `conn` (NULL:
- * the library's own; a Data send is also bounded by conn's share).
- * `free_fn` as in mp_conn_send_take (NULL: data is copied). */
-int client_send(struct mp_client *c, struct mp_conn *conn,
-                enum mp_meta meta, const char *other,
-                size_t other_len, const char *id, size_t id_len,
-                const void *data, size_t data_len, bool has_data,
-                void (*free_fn)(void *, size_t, void *), void *free_arg);
-
-/* The handler for a Syn's protocol (not NUL-terminated), or NULL. */
-const struct handler *client_find_handler(struct mp_client *c,
-                                          const void *protocol, size_t len);
+/* handlers.c: the handler for a Syn's protocol (not NUL-terminated), or
+ * NULL; and freeing them all (mp_client_free). */
+const struct handler *handler_find(struct mp_client *c, const void *protocol,
+                                   size_t len);
+void handlers_free(struct mp_client *c);
 
 #endif

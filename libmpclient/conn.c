@@ -1,6 +1,8 @@
 /*
- * conn.c - libmpclient's connections: opening, accepting through
- * handlers, messages, closing, and what the broker tells about them.
+ * conn.c - libmpclient's connections: the client's table of them (a
+ * <sys/queue.h> list, newest first, and a map by id), opening, accepting
+ * through handlers (handlers.c), messages, closing, and what the broker
+ * tells about them.
  */
 #include "config.h"
 
@@ -20,7 +22,7 @@
 struct mp_conn *conn_new(struct mp_client *c, const char *id, size_t id_len,
                          const char *peer, size_t peer_len,
                          const void *protocol, size_t protocol_len,
-                         enum conn_state state)
+                         enum client_conn_state state)
 {
     struct mp_conn *conn;
 
@@ -48,10 +50,7 @@ struct mp_conn *conn_new(struct mp_client *c, const char *id, size_t id_len,
         free(conn);
         return NULL;
     }
-    conn->next = c->conns;
-    if (c->conns != NULL)
-        c->conns->prev = conn;
-    c->conns = conn;
+    LIST_INSERT_HEAD(&c->conns, conn, entry);
     return conn;
 }
 
@@ -70,13 +69,7 @@ static void conn_unlink(struct mp_conn *conn)
         c->incoming_conns--;
     conn->incoming = false;
     hashmap_remove(c->conns_by_id, conn->id, conn->id_len);
-    if (conn->prev != NULL)
-        conn->prev->next = conn->next;
-    else
-        c->conns = conn->next;
-    if (conn->next != NULL)
-        conn->next->prev = conn->prev;
-    conn->prev = conn->next = NULL;
+    LIST_REMOVE(conn, entry);
 }
 
 void conn_destroy(struct mp_conn *conn)
@@ -92,7 +85,7 @@ void conn_end(struct mp_conn *conn, int close_reason, int open_error)
      * connection and may open or close others freely. */
     conn_unlink(conn);
     conn->ending = true;
-    if (conn->state == CONN_OPENING) {
+    if (conn->state == CLIENT_CONN_OPENING) {
         if (conn->open_cb != NULL)
             conn->open_cb(NULL, open_error, conn->open_arg);
     } else if (conn->on_close != NULL) {
@@ -115,9 +108,11 @@ void conns_end_all(struct mp_client *c, const char *peer, size_t peer_len,
     /* A callback may close or open connections: restart from the head
      * after each one instead of holding a pointer into the list. */
     for (;;) {
-        struct mp_conn *conn = c->conns;
-        while (conn != NULL && peer != NULL && !same_peer(conn, peer, peer_len))
-            conn = conn->next;
+        struct mp_conn *conn;
+        LIST_FOREACH(conn, &c->conns, entry) {
+            if (peer == NULL || same_peer(conn, peer, peer_len))
+                break;
+        }
         if (conn == NULL)
             return;
         conn_end(conn, close_reason, open_error);
@@ -126,13 +121,13 @@ void conns_end_all(struct mp_client *c, const char *peer, size_t peer_len,
 
 void conns_close_all(struct mp_client *c)
 {
-    while (c->conns != NULL) {
-        struct mp_conn *conn = c->conns;
-        if (conn->state == CONN_OPENING) {
+    while (!LIST_EMPTY(&c->conns)) {
+        struct mp_conn *conn = LIST_FIRST(&c->conns);
+        if (conn->state == CLIENT_CONN_OPENING) {
             /* Withdraw the Syn, then tell whoever waits for it. */
-            client_send(c, NULL, MP_META_CONN_CLOSED, conn->peer,
-                        conn->peer_len, conn->id, conn->id_len, NULL, 0,
-                        false, NULL, NULL);
+            send_message(c, NULL, MP_META_CONN_CLOSED, conn->peer,
+                         conn->peer_len, conn->id, conn->id_len, NULL, 0,
+                         false, NULL, NULL);
             conn_end(conn, MP_CLOSE_CLIENT_FREED, MP_ERR_CLOSED);
         } else {
             mp_conn_close(conn);
@@ -147,9 +142,9 @@ void conns_close_all(struct mp_client *c)
 static void send_reply(struct mp_client *c, enum mp_meta meta,
                        const struct mp_message *msg)
 {
-    client_send(c, NULL, meta, msg->other_client, msg->other_client_len,
-                msg->connection_id, msg->connection_id_len, NULL, 0, false,
-                NULL, NULL);
+    send_message(c, NULL, meta, msg->other_client, msg->other_client_len,
+                 msg->connection_id, msg->connection_id_len, NULL, 0, false,
+                 NULL, NULL);
 }
 
 /* A peer opens a connection: accept it through the protocol's handler,
@@ -157,7 +152,7 @@ static void send_reply(struct mp_client *c, enum mp_meta meta,
 static void handle_syn(struct mp_client *c, const struct mp_message *msg)
 {
     const struct handler *h =
-        client_find_handler(c, msg->data, msg->data_len);
+        handler_find(c, msg->data, msg->data_len);
     struct mp_conn *conn;
 
     /* Past max_incoming_conns, as for an unknown protocol: a broker
@@ -170,7 +165,7 @@ static void handle_syn(struct mp_client *c, const struct mp_message *msg)
     }
     conn = conn_new(c, msg->connection_id, msg->connection_id_len,
                     msg->other_client, msg->other_client_len, msg->data,
-                    msg->data_len, CONN_OPEN);
+                    msg->data_len, CLIENT_CONN_OPEN);
     if (conn == NULL) {
         send_reply(c, MP_META_UNKNOWN_PROTO, msg);
         return;
@@ -185,7 +180,7 @@ static void handle_ack(struct mp_conn *conn)
 {
     mp_open_cb cb = conn->open_cb;
 
-    conn->state = CONN_OPEN;
+    conn->state = CLIENT_CONN_OPEN;
     conn->open_cb = NULL;
     if (cb != NULL)
         cb(conn, MP_OK, conn->open_arg);
@@ -212,12 +207,12 @@ void conn_handle_message(struct mp_client *c, struct mp_message *msg)
         return;
     switch (msg->meta) {
     case MP_META_DATA:
-        if (conn->state == CONN_OPEN && conn->on_message != NULL)
+        if (conn->state == CLIENT_CONN_OPEN && conn->on_message != NULL)
             conn->on_message(conn, msg->data ? msg->data : (const void *)"",
                              msg->data_len, conn->arg);
         break;
     case MP_META_CONN_ACK:
-        if (conn->state == CONN_OPENING)
+        if (conn->state == CLIENT_CONN_OPENING)
             handle_ack(conn);
         break;
     case MP_META_UNKNOWN_PROTO:
@@ -262,12 +257,12 @@ int mp_client_open(struct mp_client *c, const char *peer,
     if (id_len < 0 || (size_t)id_len > MP_NAME_MAX)
         return MP_ERR_INVALID;
     conn = conn_new(c, id, (size_t)id_len, peer, strlen(peer), protocol,
-                    strlen(protocol), CONN_OPENING);
+                    strlen(protocol), CLIENT_CONN_OPENING);
     if (conn == NULL)
         return MP_ERR_NOMEM;
-    rc = client_send(c, conn, MP_META_CONN_SYN, peer, strlen(peer), id,
-                     (size_t)id_len, protocol, strlen(protocol), true, NULL,
-                     NULL);
+    rc = send_message(c, conn, MP_META_CONN_SYN, peer, strlen(peer), id,
+                      (size_t)id_len, protocol, strlen(protocol), true, NULL,
+                      NULL);
     if (rc != MP_OK) {
         conn_destroy(conn);
         return rc;
@@ -292,9 +287,9 @@ int mp_conn_send(struct mp_conn *conn, const void *data, size_t len)
         return MP_ERR_INVALID;
     if (conn->ending)
         return MP_ERR_CLOSED;
-    return client_send(conn->client, conn, MP_META_DATA, conn->peer,
-                       conn->peer_len, conn->id, conn->id_len, data, len,
-                       true, NULL, NULL);
+    return send_message(conn->client, conn, MP_META_DATA, conn->peer,
+                        conn->peer_len, conn->id, conn->id_len, data, len,
+                        true, NULL, NULL);
 }
 
 int mp_conn_send_take(struct mp_conn *conn, void *data, size_t len,
@@ -306,9 +301,9 @@ int mp_conn_send_take(struct mp_conn *conn, void *data, size_t len,
             free_fn(data, len, free_arg);
         return conn != NULL && conn->ending ? MP_ERR_CLOSED : MP_ERR_INVALID;
     }
-    return client_send(conn->client, conn, MP_META_DATA, conn->peer,
-                       conn->peer_len, conn->id, conn->id_len, data, len,
-                       true, free_fn, free_arg);
+    return send_message(conn->client, conn, MP_META_DATA, conn->peer,
+                        conn->peer_len, conn->id, conn->id_len, data, len,
+                        true, free_fn, free_arg);
 }
 
 void mp_conn_close(struct mp_conn *conn)
@@ -316,9 +311,9 @@ void mp_conn_close(struct mp_conn *conn)
     /* From inside its own on_close the connection is already over. */
     if (conn == NULL || conn->ending)
         return;
-    client_send(conn->client, NULL, MP_META_CONN_CLOSED, conn->peer,
-                conn->peer_len, conn->id, conn->id_len, NULL, 0, false, NULL,
-                NULL);
+    send_message(conn->client, NULL, MP_META_CONN_CLOSED, conn->peer,
+                 conn->peer_len, conn->id, conn->id_len, NULL, 0, false, NULL,
+                 NULL);
     conn_destroy(conn);
 }
 

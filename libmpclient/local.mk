@@ -3,10 +3,16 @@
 lib_LTLIBRARIES = libmpclient/libmpclient.la
 mpinclude_HEADERS += include/mp/client.h
 
+# In the order a message travels; client-internal.h has the module map.
 libmpclient_libmpclient_la_SOURCES = \
-	libmpclient/client.c libmpclient/client-internal.h \
-	libmpclient/conn.c \
+	libmpclient/client-internal.h \
+	libmpclient/client.c \
+	libmpclient/login.c \
+	libmpclient/link.c \
+	libmpclient/send.c \
 	libmpclient/outq.c \
+	libmpclient/conn.c \
+	libmpclient/handlers.c \
 	libmpclient/address.c \
 	libmpclient/dialer.c libmpclient/dialer.h \
 	libmpclient/tls.c \

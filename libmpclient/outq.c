@@ -17,7 +17,7 @@
  * output: an evbuffer callback learns how many bytes left, pops the
  * records they complete and gives their cost back to the client and to
  * the connection. The application hears of it through a deferred event
- * (outq_notify), never from inside libevent's write.
+ * (c->notify, notify_cb), never from inside libevent's write.
  */
 #include "config.h"
 
@@ -270,11 +270,14 @@ size_t outq_pause_level(const struct mp_client *c)
 /* The first connection whose blocked send may be retried, or NULL. */
 static struct mp_conn *drained_conn(struct mp_client *c)
 {
+    struct mp_conn *conn;
+
     if (c->blocked_conns == 0)
         return NULL;
-    for (struct mp_conn *conn = c->conns; conn != NULL; conn = conn->next)
+    LIST_FOREACH(conn, &c->conns, entry) {
         if (conn->send_blocked && conn_has_room(conn))
             return conn;
+    }
     return NULL;
 }
 
@@ -288,7 +291,7 @@ static void notify_cb(evutil_socket_t fd, short what, void *arg)
     if (c->state != CLIENT_READY)
         return;
     if (c->read_paused && c->queued_cost <= c->max_queued)
-        client_resume_reading(c);
+        link_resume_reading(c);
     /* A callback may close or open connections: find the next one
      * afresh each time. */
     while (c->state == CLIENT_READY && (conn = drained_conn(c)) != NULL) {

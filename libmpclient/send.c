@@ -1,0 +1,128 @@
+/*
+ * send.c - one message for the broker: encoded in the client's format
+ * into its scratch buffer, then handed to the output queue (outq.c),
+ * which accounts for its memory. Every message the library sends, the
+ * application's and its own (Auth, Ack, Closed, refusals), comes here.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+
+#include "client-internal.h"
+#include "message.h"
+
+/* The encoder's sink: bytes go to the scratch buffer, except the data of
+ * a message sent with mp_conn_send_take(), which is only noted: the
+ * output queue adds it by reference. */
+struct sink {
+    struct evbuffer *buf;
+    const void *take;
+    size_t take_len;
+    struct outq_taken taken;
+    bool has_taken;
+};
+
+struct taken_data {
+    void (*free_fn)(void *, size_t, void *);
+    void *free_arg;
+};
+
+static void release_taken(const void *data, size_t len, void *extra)
+{
+    struct taken_data *t = extra;
+
+    if (t->free_fn != NULL)
+        t->free_fn((void *)data, len, t->free_arg);
+    free(t);
+}
+
+static int sink_write(void *ctx, const void *bytes, size_t len)
+{
+    struct sink *s = ctx;
+
+    if (s->take != NULL && !s->has_taken && bytes == s->take &&
+        len == s->take_len && len > 0) {
+        s->has_taken = true;
+        s->taken.offset = evbuffer_get_length(s->buf);
+        s->taken.data = bytes;
+        s->taken.len = len;
+        return 0;
+    }
+    return evbuffer_add(s->buf, bytes, len);
+}
+
+/* Encode msg into the scratch buffer and queue it; MP_OK or an error
+ * (nothing queued). */
+static int encode_and_queue(struct mp_client *c, struct mp_conn *conn,
+                            const struct mp_message *msg, struct sink *sink,
+                            struct taken_data *t)
+{
+    int rc = MP_OK;
+
+    if (c->codec->encode(c->encode_stream, msg, sink_write, sink) != 0)
+        rc = MP_ERR_NOMEM;
+    else if (evbuffer_get_length(c->scratch) +
+                 (sink->has_taken ? sink->taken.len : 0) >
+             c->max_message_size)
+        rc = MP_ERR_TOO_BIG;
+    if (rc == MP_OK && sink->has_taken) {
+        sink->taken.cleanup = release_taken;
+        sink->taken.extra = t;
+    }
+    if (rc == MP_OK)
+        rc = outq_append(c, conn, c->scratch,
+                         sink->has_taken ? &sink->taken : NULL);
+    evbuffer_drain(c->scratch, evbuffer_get_length(c->scratch));
+    return rc;
+}
+
+int send_message(struct mp_client *c, struct mp_conn *conn,
+                 enum mp_meta meta, const char *other, size_t other_len,
+                 const char *id, size_t id_len, const void *data,
+                 size_t data_len, bool has_data,
+                 void (*free_fn)(void *, size_t, void *), void *free_arg)
+{
+    struct mp_message msg;
+    struct sink sink = {.buf = c->scratch, .take = free_fn ? data : NULL,
+                        .take_len = data_len};
+    struct taken_data *t = NULL;
+    int rc = MP_OK;
+
+    if (c->state != CLIENT_READY && c->state != CLIENT_AUTHENTICATING &&
+        c->state != CLIENT_CLOSING)
+        rc = MP_ERR_CLOSED;
+    else if (data_len > c->max_message_size)
+        rc = MP_ERR_TOO_BIG;
+    /* Sends the application starts (Data, Syn) wait for room; answers the
+     * protocol owes (Ack, Closed, refusals) never do: the client stops
+     * reading the broker instead when they pile up (link.c). */
+    else if (meta == MP_META_DATA || meta == MP_META_CONN_SYN)
+        rc = outq_admit(c, meta == MP_META_DATA ? conn : NULL);
+    if (rc == MP_OK && free_fn != NULL &&
+        (t = malloc(sizeof *t)) == NULL)
+        rc = MP_ERR_NOMEM;
+    if (rc != MP_OK)
+        goto done;
+    if (t != NULL)
+        *t = (struct taken_data){.free_fn = free_fn, .free_arg = free_arg};
+    memset(&msg, 0, sizeof msg);
+    msg.meta = (uint8_t)meta;
+    mp_message_set_other_client(&msg, other, other_len);
+    mp_message_set_connection_id(&msg, id, id_len);
+    /* Borrowed: the message is not cleared, so data is never freed here. */
+    msg.has_data = has_data;
+    msg.data = (unsigned char *)data;
+    msg.data_len = data_len;
+    rc = encode_and_queue(c, conn, &msg, &sink, t);
+done:
+    /* Unless libevent took the data (it then calls release_taken). */
+    if (!sink.taken.added) {
+        free(t);
+        if (free_fn != NULL)
+            free_fn((void *)data, data_len, free_arg);
+    }
+    return rc;
+}
