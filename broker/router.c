@@ -134,10 +134,13 @@ static bool can_decode_wire(const struct wire_data *wire)
     return wire->format->codec.wire_data != NULL;
 }
 
-/* Put the data of a message read in wire form into msg->data. */
+/* Put the data of a message read in wire form into msg->data (absent
+ * data stays absent). */
 static int decode_wire_data(const struct wire_data *wire,
                             struct mp_message *msg)
 {
+    if (!msg->has_data)
+        return 0;
     return wire->format->codec.wire_data(wire->bytes, wire->len, msg);
 }
 

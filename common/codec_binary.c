@@ -259,10 +259,6 @@ static int binary_sniff(const unsigned char *buf, size_t len)
 static int binary_wire_data(const unsigned char *wire, size_t wire_len,
                             struct mp_message *msg)
 {
-    if (!msg->has_data) {
-        mp_message_clear_data(msg);
-        return 0;
-    }
     return mp_message_set_data(msg, wire, wire_len);
 }
 

@@ -1055,10 +1055,6 @@ static int json_wire_data(const unsigned char *wire, size_t wire_len,
     unsigned char *bytes;
     size_t len = 0;
 
-    if (!msg->has_data) {
-        mp_message_clear_data(msg);
-        return 0;
-    }
     bytes = malloc(mp_base64_decoded_max(wire_len) + 1);
     if (bytes == NULL)
         return -1;

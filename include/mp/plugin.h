@@ -394,7 +394,8 @@ struct mp_codec_ops {
      * Optional (in place of a reserved member), and used only with the
      * two above: the data in wire form wire[0..wire_len), as
      * decode_wire() found it, decoded into msg->data (replacing what it
-     * held), as decode() would have decoded it. Returns 0, or -1 (out of
+     * held), as decode() would have decoded it. Called only for a
+     * message that has data (msg->has_data). Returns 0, or -1 (out of
      * memory). The broker uses it when a message read through the fast
      * lane goes to a client of another format, so that its envelope is
      * not parsed twice; without it, such a message is decoded again in

@@ -363,3 +363,18 @@ Test(router, a_format_without_wire_data_asks_for_a_full_decode)
     cr_assert_eq(bob.n_got, 0);
     cr_assert_eq(conn_table_count(b->conns), 1);
 }
+
+Test(router, absent_data_in_wire_form_stays_absent_for_another_format)
+{
+    struct mp_message m = make(MP_META_CONN_CLOSED, "bob", "alice:1", NULL);
+    struct wire_data w = {.bytes = (const unsigned char *)"", .len = 0,
+                          .format = &json};
+
+    alice.ep.format = &json;
+    bob.ep.format = &binary;
+    open_connection();
+    cr_assert_eq(route(&alice.ep, &m, &w), ROUTED);
+    mp_message_clear(&m);
+    cr_assert(!bob.got[0].as_wire);
+    assert_got(&bob, 0, MP_META_CONN_CLOSED, "alice", NULL);
+}
