@@ -91,6 +91,14 @@ void endpoint_init(struct endpoint *ep, const struct endpoint_ops *ops,
  * Aborts when memory is exhausted (doc/hacking.md). */
 void endpoint_set_name(struct endpoint *ep, const char *name, size_t len);
 
+/* Queue a message the broker writes itself for ep: {meta, other_client,
+ * connection_id, reason as its data (NULL: no data)}, through ep's
+ * deliver operation, naming `sender` (NULL: nobody is paused for it). */
+void endpoint_send_notice(struct endpoint *ep, enum mp_meta meta,
+                          const char *other_client, size_t other_client_len,
+                          const char *connection_id, size_t connection_id_len,
+                          const char *reason, struct endpoint *sender);
+
 /* Free ep's name (the endpoint itself is its owner's). */
 void endpoint_clear(struct endpoint *ep);
 

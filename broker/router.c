@@ -96,17 +96,14 @@ static void tell_client_closed(struct conn_peer *other, void *arg)
 {
     struct endpoint *departed = arg;
     struct endpoint *peer = endpoint_of_peer(other);
-    struct mp_message msg;
 
     /* One ClientClosed per peer, however many connections it shared. */
     if (peer == departed ||
         peer->notified == departed->broker->notify_generation)
         return;
     peer->notified = departed->broker->notify_generation;
-    mp_zero(&msg, sizeof msg);
-    msg.meta = MP_META_CLIENT_CLOSED;
-    mp_message_set_other_client(&msg, departed->name, departed->name_len);
-    peer->ops->deliver(peer, &msg, NULL, NULL);
+    endpoint_send_notice(peer, MP_META_CLIENT_CLOSED, departed->name,
+                         departed->name_len, "", 0, NULL, NULL);
 }
 
 void router_unregister(struct endpoint *ep, bool notify)
@@ -178,21 +175,13 @@ static void bounce(struct endpoint *from, struct mp_message *msg,
 static void answer_wat(struct endpoint *from, const struct mp_message *msg,
                        const char *why)
 {
-    struct mp_message wat;
-
     if (client_log_allowed(from->broker, from))
         log_notice("WAT to %s: client=%s peer=%s reason=%s",
                    LOG_VALUE(from->name), LOG_VALUE(from->name), from->peer,
                    LOG_VALUE(why));
-    mp_zero(&wat, sizeof wat);
-    wat.meta = MP_META_WAT;
-    mp_message_set_other_client(&wat, msg->other_client,
-                                msg->other_client_len);
-    mp_message_set_connection_id(&wat, msg->connection_id,
-                                 msg->connection_id_len);
-    mp_message_set_data(&wat, why, strlen(why));
-    from->ops->deliver(from, &wat, NULL, from);
-    mp_message_clear(&wat);
+    endpoint_send_notice(from, MP_META_WAT, msg->other_client,
+                         msg->other_client_len, msg->connection_id,
+                         msg->connection_id_len, why, from);
     from->ops->bad_message(from, why);
 }
 

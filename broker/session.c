@@ -241,17 +241,9 @@ void session_send_notice(struct session *s, enum mp_meta meta,
                          const char *connection_id, size_t connection_id_len,
                          const char *reason)
 {
-    struct mp_message msg;
-
-    mp_zero(&msg, sizeof msg);
-    msg.meta = (uint8_t)meta;
-    mp_message_set_other_client(&msg, other_client,
-                                strnlen(other_client, MP_NAME_MAX));
-    mp_message_set_connection_id(&msg, connection_id, connection_id_len);
-    if (reason != NULL)
-        mp_message_set_data(&msg, reason, strlen(reason));
-    session_deliver(&s->ep, &msg, NULL, NULL);
-    mp_message_clear(&msg);
+    endpoint_send_notice(&s->ep, meta, other_client,
+                         strnlen(other_client, MP_NAME_MAX), connection_id,
+                         connection_id_len, reason, NULL);
 }
 
 void session_protocol_error(struct session *s, const char *reason)
