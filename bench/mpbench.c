@@ -22,6 +22,7 @@
 #define _GNU_SOURCE
 #include "driver.h"
 #include "histogram.h"
+#include "malloc_tune.h"
 #include "read_batch.h"
 
 #include <errno.h>
@@ -135,7 +136,7 @@ static void client_read(struct bufferevent *bev, void *arg)
     struct bench_client *c = arg;
     /* The generator must not be what limits a server: it takes all the
      * socket holds, not libevent's 4 KiB, before parsing. */
-    mp_read_batch(bufferevent_get_input(bev), bufferevent_getfd(bev), 256 * 1024);
+    mp_read_batch_bev(bev, 256 * 1024);
     c->driver->input(c, bufferevent_get_input(bev));
 }
 
@@ -742,6 +743,7 @@ int main(int argc, char **argv)
     if (rc != 0)
         return rc;
     raise_fd_limit();
+    mp_tune_malloc(); /* the generator must not pay for heap trimming */
     filler = malloc(BENCH_MAX_PAYLOAD);
     for (size_t i = 0; i < BENCH_MAX_PAYLOAD; i++)
         filler[i] = (unsigned char)('a' + i % 26);

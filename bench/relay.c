@@ -29,6 +29,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "malloc_tune.h"
 #include "read_batch.h"
 
 #define HIGH_WATER (4u << 20)
@@ -193,6 +194,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: relay PORT\n");
         return 2;
     }
+    mp_tune_malloc(); /* a ceiling must not pay for heap trimming */
     struct event_base *base = event_base_new();
     struct sockaddr_in sin = {.sin_family = AF_INET,
                               .sin_port = htons((uint16_t)atoi(argv[1])),

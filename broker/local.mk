@@ -31,7 +31,8 @@ broker_libmpbroker_la_SOURCES = \
 	broker/session.c broker/session.h broker/session-internal.h \
 	broker/session_output.c broker/session_input.c broker/login.c \
 	broker/conn_table.c broker/conn_table.h \
-	common/read_batch.c common/read_batch.h
+	common/read_batch.c common/read_batch.h \
+	common/malloc_tune.c common/malloc_tune.h
 broker_libmpbroker_la_CPPFLAGS = $(AM_CPPFLAGS)
 broker_libmpbroker_la_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) \
 	$(LIBEVENT_OPENSSL_CFLAGS) $(OPENSSL_CFLAGS) $(LIBCONFIG_CFLAGS) \

@@ -19,6 +19,7 @@
 #include "broker.h"
 #include "listener.h"
 #include "log.h"
+#include "malloc_tune.h"
 #include "metrics.h"
 #include "notify.h"
 #include "privileges.h"
@@ -326,6 +327,7 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     /* Before libevent allocates anything (xalloc.h: the policy). */
+    mp_tune_malloc();
     mp_xalloc_install_for_libevent();
     /* A client vanishing mid-write must not kill the broker. */
     signal(SIGPIPE, SIG_IGN);

@@ -190,7 +190,7 @@ static void read_more(struct session *s, struct evbuffer *in)
     if (s->listener->tls != NULL || s->state != SESSION_READY ||
         flow_is_paused(&s->ep) || evbuffer_get_length(in) >= READ_BATCH)
         return;
-    mp_read_batch(in, bufferevent_getfd(s->bev), READ_BATCH);
+    mp_read_batch_bev(s->bev, READ_BATCH);
 }
 
 void session_read_cb(struct bufferevent *bev, void *arg)

@@ -4,25 +4,63 @@
 #include <errno.h>
 #include <sys/uio.h>
 
+#include <event2/bufferevent.h>
+
 #include "read_batch.h"
+
+/* evbuffer_reserve_space() may offer more than was asked for (the rest
+ * of a chain): keep the read within `max`. */
+static void clip_to(struct evbuffer_iovec *vec, int n, size_t max)
+{
+    for (int i = 0; i < n; i++) {
+        if (vec[i].iov_len > max)
+            vec[i].iov_len = max;
+        max -= vec[i].iov_len;
+    }
+}
+
+/* Keep what readv() filled: `got` bytes, in order, none of the rest. */
+static void keep_filled(struct evbuffer_iovec *vec, int n, ssize_t got)
+{
+    size_t left = got > 0 ? (size_t)got : 0;
+
+    for (int i = 0; i < n; i++) {
+        size_t used = left < vec[i].iov_len ? left : vec[i].iov_len;
+        vec[i].iov_len = used;
+        left -= used;
+    }
+}
 
 ssize_t mp_read_batch(struct evbuffer *buf, evutil_socket_t fd, size_t max)
 {
     struct evbuffer_iovec vec[2];
-    int n = evbuffer_reserve_space(buf, (ev_ssize_t)max, vec, 2);
+    ssize_t got;
+    int n, saved;
+
+    n = evbuffer_reserve_space(buf, (ev_ssize_t)max, vec, 2);
     if (n <= 0) {
         errno = ENOMEM;
         return -1;
     }
-    ssize_t got = readv(fd, (struct iovec *)vec, n);
-    ssize_t left = got > 0 ? got : 0;
-    for (int i = 0; i < n; i++) {
-        size_t used = (size_t)left < vec[i].iov_len ? (size_t)left : vec[i].iov_len;
-        vec[i].iov_len = used;
-        left -= (ssize_t)used;
-    }
-    int saved = errno;
+    clip_to(vec, n, max);
+    got = readv(fd, (struct iovec *)vec, n);
+    saved = errno;
+    keep_filled(vec, n, got);
     evbuffer_commit_space(buf, vec, n);
+    errno = saved;
+    return got;
+}
+
+ssize_t mp_read_batch_bev(struct bufferevent *bev, size_t max)
+{
+    struct evbuffer *in = bufferevent_get_input(bev);
+    ssize_t got;
+    int saved;
+
+    evbuffer_unfreeze(in, 0);
+    got = mp_read_batch(in, bufferevent_getfd(bev), max);
+    saved = errno;
+    evbuffer_freeze(in, 0);
     errno = saved;
     return got;
 }

@@ -20,4 +20,11 @@
  * 0 at end of file, or -1 with errno set (EAGAIN: nothing there now). */
 ssize_t mp_read_batch(struct evbuffer *buf, evutil_socket_t fd, size_t max);
 
+/* The same into a socket bufferevent's input, from its read callback.
+ * libevent keeps the end of that buffer frozen outside its own reads (an
+ * evbuffer_reserve_space() there fails), so this thaws it for the read
+ * and freezes it again. */
+struct bufferevent;
+ssize_t mp_read_batch_bev(struct bufferevent *bev, size_t max);
+
 #endif

@@ -72,3 +72,13 @@ tests_unit_test_conf_SOURCES = tests/unit/test_conf.c
 tests_unit_test_conf_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/broker
 tests_unit_test_conf_CFLAGS = $(TEST_CFLAGS) $(LIBCONFIG_CFLAGS)
 tests_unit_test_conf_LDADD = $(BROKER_TEST_LDADD)
+
+# Reading what a socket holds in one go, also from a bufferevent's input
+# (whose end libevent keeps frozen outside its own reads).
+check_PROGRAMS += tests/unit/test_read_batch
+TESTS += tests/unit/test_read_batch
+tests_unit_test_read_batch_SOURCES = tests/unit/test_read_batch.c \
+	common/read_batch.c common/read_batch.h
+tests_unit_test_read_batch_CFLAGS = $(TEST_CFLAGS) $(LIBEVENT_CFLAGS)
+tests_unit_test_read_batch_LDADD = common/libmpcommon.la $(LIBEVENT_LIBS) \
+	$(TEST_LIBS)
