@@ -35,6 +35,29 @@ static void reaper_cb(evutil_socket_t fd, short what, void *arg)
     }
 }
 
+static void flusher_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    sessions_flush(arg);
+}
+
+/* With epoll's changelist, an event added and deleted within one turn
+ * of the loop costs no epoll_ctl (a write event armed because a socket
+ * would block, then disarmed when the next write got it all out). */
+static struct event_base *new_event_base(void)
+{
+    struct event_config *cfg = event_config_new();
+    struct event_base *base;
+
+    if (cfg == NULL)
+        return NULL;
+    event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+    base = event_base_new_with_config(cfg);
+    event_config_free(cfg);
+    return base;
+}
+
 static void shutdown_timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct broker *b = arg;
@@ -58,17 +81,19 @@ struct broker *broker_new(void)
 {
     struct broker *b = mp_xcalloc(1, sizeof *b);
 
-    b->base = event_base_new();
+    b->base = new_event_base();
     if (b->base == NULL) {
         free(b);
         return NULL;
     }
     TAILQ_INIT(&b->sessions);
     SLIST_INIT(&b->dead);
+    LIST_INIT(&b->to_flush);
     b->names = mp_xhashmap_new();
     b->conns = conn_table_new();
     b->sources = source_table_new();
     b->reaper = must(event_new(b->base, -1, 0, reaper_cb, b), "an event");
+    b->flusher = must(event_new(b->base, -1, 0, flusher_cb, b), "an event");
     b->shutdown_timer = must(evtimer_new(b->base, shutdown_timeout_cb, b),
                              "an event");
     return b;
@@ -109,6 +134,7 @@ void broker_free(struct broker *b)
     work_pool_free(b->work_pool);
     hashmap_free(b->names);
     event_free(b->reaper);
+    event_free(b->flusher);
     event_free(b->shutdown_timer);
     plugins_unload(&b->plugins);
     conf_free(&b->conf);

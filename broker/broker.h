@@ -50,6 +50,9 @@ struct broker {
     struct dead_sessions dead;  /* closed sessions waiting to be freed */
     struct event *reaper;       /* frees `dead` from the loop, never from
                                    inside a session's own callback */
+    struct flush_list to_flush; /* plain sessions with output queued in
+                                   this turn of the loop (session_io.c) */
+    struct event *flusher;      /* writes it, after this turn's reads */
     unsigned notify_generation; /* dedupes ClientClosed (see router.c) */
     struct broker_stats stats;  /* for the metrics endpoint */
     struct http_server *metrics; /* the metrics listener, if configured */

@@ -30,6 +30,7 @@ broker_libmpbroker_la_SOURCES = \
 	broker/router.c broker/router.h \
 	broker/session.c broker/session.h broker/session-internal.h \
 	broker/session_output.c broker/session_input.c broker/login.c \
+	broker/session_io.c \
 	broker/conn_table.c broker/conn_table.h \
 	common/read_batch.c common/read_batch.h \
 	common/malloc_tune.c common/malloc_tune.h

@@ -6,7 +6,6 @@
 #include <time.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 
 #include "auth_chain.h"
@@ -17,16 +16,11 @@
 #include "router.h"
 #include "session-internal.h"
 #include "sources.h"
-#include "tls.h"
 #include "xalloc.h"
 
 /* How long a closing session may take to flush what is queued for it
  * (an AuthFailure, a WAT) before its socket is closed anyway. */
 enum { CLOSE_LINGER_MS = 2000 };
-
-/* libevent writes at most 16 KiB per writability event by default: let
- * one writev take a whole batch of queued messages. */
-enum { WRITE_BATCH = 256 * 1024 };
 
 static void session_set_reading(struct endpoint *ep, bool reading);
 static bool session_endpoint_bad_message(struct endpoint *ep, const char *why);
@@ -74,14 +68,13 @@ void session_set_state(struct session *s, enum session_state state)
 void session_apply_limits(struct session *s, const struct broker_conf *conf)
 {
     if (s->state != SESSION_CLOSING)
-        bufferevent_setwatermark(s->bev, EV_WRITE, conf->output_low_water, 0);
+        session_io_apply_limits(s, conf);
 }
 
 /* ------------------------------------------------------------------------
  * The timer
  */
 
-static void schedule_free(struct session *s);
 static void timer_fired(evutil_socket_t fd, short what, void *arg);
 
 void session_set_timer(struct session *s, unsigned ms)
@@ -106,7 +99,8 @@ static void timer_fired(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     if (s->state == SESSION_CLOSING)
-        schedule_free(s); /* linger over: close even if output remains */
+        session_schedule_free(s); /* linger over: close even if output
+                                     remains */
     else if (s->too_slow)
         session_close(s, "too slow to read its messages");
     else if (s->slow_deadline)
@@ -142,27 +136,17 @@ static void release_source(struct session *s)
  * Closing and freeing
  */
 
-static void schedule_free(struct session *s)
+void session_schedule_free(struct session *s)
 {
     struct broker *b = s->ep.broker;
 
     if (s->dying)
         return; /* already scheduled */
     s->dying = true;
-    bufferevent_disable(s->bev, EV_READ | EV_WRITE);
+    session_io_stop(s);
     session_stop_timer(s);
     SLIST_INSERT_HEAD(&b->dead, s, dead);
     event_active(b->reaper, 0, 0);
-}
-
-static void event_cb(struct bufferevent *bev, short what, void *arg);
-
-static void close_when_flushed(struct bufferevent *bev, void *arg)
-{
-    struct session *s = arg;
-
-    (void)bev;
-    schedule_free(s);
 }
 
 static void log_close(struct session *s, const char *reason)
@@ -187,15 +171,14 @@ void session_close(struct session *s, const char *reason)
     router_unregister(&s->ep, true);
     session_set_state(s, SESSION_CLOSING);
     flow_release(&s->ep);
-    bufferevent_disable(s->bev, EV_READ);
-    if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0) {
-        schedule_free(s);
+    session_io_set_reading(s, false);
+    if (session_queued(s) == 0) {
+        session_schedule_free(s);
         return;
     }
     /* Let the last words (AuthFailure, WAT) reach the client, within a
      * bounded time: a client that stops reading cannot hold us. */
-    bufferevent_setwatermark(s->bev, EV_WRITE, 0, 0);
-    bufferevent_setcb(s->bev, NULL, close_when_flushed, event_cb, s);
+    session_io_flush_before_close(s);
     /* At shutdown, the broker's shutdown_timeout_ms bounds it instead. */
     if (s->ep.broker->shutting_down)
         session_stop_timer(s);
@@ -214,7 +197,7 @@ void session_free(struct session *s)
     b->n_sessions--;
     release_source(s);
     close_streams(s);
-    bufferevent_free(s->bev);
+    session_io_free(s);
     if (s->timer != NULL)
         event_free(s->timer);
     endpoint_clear(&s->ep);
@@ -303,19 +286,7 @@ bool session_bad_message(struct session *s, const char *why)
 /* Backpressure (flow.h): stop or start reading the client. */
 static void session_set_reading(struct endpoint *ep, bool reading)
 {
-    struct session *s = session_of(ep);
-
-    if (!reading) {
-        bufferevent_disable(s->bev, EV_READ);
-        return;
-    }
-    bufferevent_enable(s->bev, EV_READ);
-    /* What it sent meanwhile waits in its input buffer: run its read
-     * callback from the loop, not from inside whoever resumed it. */
-    if (evbuffer_get_length(bufferevent_get_input(s->bev)) > 0)
-        bufferevent_trigger(s->bev, EV_READ,
-                            BEV_TRIG_IGNORE_WATERMARKS |
-                                BEV_TRIG_DEFER_CALLBACKS);
+    session_io_set_reading(session_of(ep), reading);
 }
 
 static bool session_endpoint_bad_message(struct endpoint *ep, const char *why)
@@ -332,35 +303,11 @@ static void session_endpoint_close(struct endpoint *ep, const char *reason)
  * Socket events and creation
  */
 
-static void event_cb(struct bufferevent *bev, short what, void *arg)
+void session_lost(struct session *s, const char *reason)
 {
-    struct session *s = arg;
-
-    if (what & BEV_EVENT_CONNECTED) {
-        /* A TLS handshake completed: nothing to do until Auth. */
-        log_debug("TLS handshake with %s done", s->ep.peer);
-        return;
-    }
-    if (what & BEV_EVENT_EOF)
-        session_close(s, "connection closed by client");
-    else if ((what & BEV_EVENT_ERROR) && s->listener->tls != NULL) {
-        char why[256];
-        tls_error_string(bev, why, sizeof why);
-        session_close(s, why);
-    } else if (what & BEV_EVENT_ERROR)
-        session_close(s, evutil_socket_error_to_string(
-                             EVUTIL_SOCKET_ERROR()));
+    session_close(s, reason);
     /* The socket is gone: nothing left to flush. */
-    schedule_free(s);
-}
-
-static struct bufferevent *socket_bufferevent(struct broker *b,
-                                              struct listener *l,
-                                              evutil_socket_t fd)
-{
-    if (l->tls != NULL)
-        return tls_bufferevent_new(b->base, fd, l->tls);
-    return bufferevent_socket_new(b->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    session_schedule_free(s);
 }
 
 struct session *session_new(struct broker *b, struct listener *l,
@@ -373,9 +320,6 @@ struct session *session_new(struct broker *b, struct listener *l,
     s->source = source; /* the session's now, released with it */
     s->unauthenticated = true;
     b->n_unauthenticated++;
-    s->bev = socket_bufferevent(b, l, fd); /* owns fd, even on failure */
-    if (s->bev == NULL)
-        mp_out_of_memory("a bufferevent", 0);
     s->listener = l;
     l->n_sessions++;
     l->n_by_state[SESSION_AUTHENTICATING]++;
@@ -386,11 +330,7 @@ struct session *session_new(struct broker *b, struct listener *l,
     TAILQ_INSERT_HEAD(&b->sessions, s, entry);
     b->n_sessions++;
 
-    bufferevent_setcb(s->bev, session_read_cb, session_output_drained,
-                      event_cb, s);
-    session_apply_limits(s, &b->conf);
-    bufferevent_set_max_single_write(s->bev, WRITE_BATCH);
-    bufferevent_enable(s->bev, EV_READ);
+    session_io_open(s, fd);
     session_set_timer(s, b->conf.auth_timeout_ms);
     log_debug("connection from %s on %s", peer, l->label);
     return s;

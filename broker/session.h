@@ -1,11 +1,12 @@
 /*
- * session.h - one client socket: its bufferevent, wire format, state
+ * session.h - one client socket: its I/O, wire format, state
  * machine (AUTHENTICATING -> READY -> CLOSING) and teardown. A session is
  * the endpoint (endpoint.h) of a client connected to one of our
  * listeners.
  *
  * The parts, one file each:
  *   session.c        - creation, the state, closing and freeing, timers
+ *   session_io.c     - the socket: reading, writing, the flush list
  *   session_output.c - queueing for the client: the endpoint's deliver,
  *                      the output limits and the slow-consumer deadline
  *   session_input.c  - reading: format sniffing, decoding, the fast lane
@@ -36,6 +37,7 @@ struct broker_conf;
 struct listener;
 struct bufferevent;
 struct event;
+struct evbuffer;
 struct mp_auth_ticket;
 struct source;
 
@@ -52,7 +54,16 @@ struct session {
      * the one asked for at Auth, owned once READY. */
     struct endpoint ep;
     struct listener *listener;  /* counts us by state */
-    struct bufferevent *bev;
+    /* Its bytes (session_io.c): a TLS session's bufferevent; or, for a
+     * plain socket, its own read event, a write event while the socket
+     * would block, and buffers only while bytes wait in them. */
+    struct bufferevent *bev;    /* TLS only, NULL for a plain socket */
+    struct event *read_ev;
+    struct event *write_ev;
+    struct evbuffer *in, *out;
+    evutil_socket_t fd;
+    uint32_t read_size;         /* the next read's, from the last one */
+    bool flush_queued;          /* on broker->to_flush */
     void *decode_stream;
     void *encode_stream;
     enum session_state state;   /* change it with session_set_state() */
@@ -80,10 +91,12 @@ struct session {
                                     has not drained below the low one */
 
     TAILQ_ENTRY(session) entry;  /* broker->sessions */
+    LIST_ENTRY(session) flush;   /* broker->to_flush */
     SLIST_ENTRY(session) dead;   /* broker->dead */
 };
 
 TAILQ_HEAD(session_list, session);
+LIST_HEAD(flush_list, session);
 SLIST_HEAD(dead_sessions, session);
 
 /* The session an endpoint of the session kind is embedded in. */
@@ -137,5 +150,9 @@ void session_free(struct session *s);
 
 /* Free every session on broker->dead (the reaper's job). */
 void sessions_reap(struct broker *broker);
+
+/* Write what was queued this turn of the loop for each plain session on
+ * broker->to_flush (the broker's flusher event; session_io.c). */
+void sessions_flush(struct broker *broker);
 
 #endif

@@ -9,13 +9,11 @@
 #include <string.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 
 #include "broker.h"
 #include "listener.h"
 #include "log.h"
 #include "message.h"
-#include "read_batch.h"
 #include "router.h"
 #include "session-internal.h"
 
@@ -37,7 +35,8 @@ static void refuse_unknown_format(struct session *s, unsigned char first)
         n += (size_t)w;
     }
     line[n++] = '\n';
-    bufferevent_write(s->bev, line, n);
+    evbuffer_add(session_output(s), line, n);
+    session_io_written(s);
     if (client_log_allowed(s->ep.broker, &s->ep))
         log_notice("closing connection from %s: not a known wire format "
                    "(first byte 0x%02x)", s->ep.peer, first);
@@ -166,46 +165,26 @@ static bool process_one(struct session *s, struct evbuffer *in)
 
 void session_process_input(struct session *s)
 {
-    struct evbuffer *in = bufferevent_get_input(s->bev);
+    struct evbuffer *in;
 
+    if (session_input_length(s) == 0)
+        return;
+    in = session_input(s);
     s->processing = true;
     while (process_one(s, in))
         ;
     s->processing = false;
 }
 
-/*
- * Before decoding, read whatever else the socket already holds, up to
- * READ_BATCH bytes in one readv (read_batch.h: libevent 2.1 reads 4 KiB
- * per event; the batch stays below glibc's mmap threshold, so its chunk
- * comes from the heap). Only for plain sockets of logged-in clients that
- * are not paused: backpressure and the limits before authentication
- * stay as they were. End of file and errors are left for libevent's own
- * next read to report.
- */
-enum { READ_BATCH = 64 * 1024 };
-
-static void read_more(struct session *s, struct evbuffer *in)
+void session_input_arrived(struct session *s)
 {
-    if (s->listener->tls != NULL || s->state != SESSION_READY ||
-        flow_is_paused(&s->ep) || evbuffer_get_length(in) >= READ_BATCH)
-        return;
-    mp_read_batch_bev(s->bev, READ_BATCH);
-}
-
-void session_read_cb(struct bufferevent *bev, void *arg)
-{
-    struct session *s = arg;
-
     /* While an authenticator decides, input waits in the buffer (reading
      * goes on so that a client leaving is noticed and its ticket
      * cancelled), but no more than a message allowed before login. */
-    if (s->auth != NULL &&
-        evbuffer_get_length(bufferevent_get_input(bev)) > input_limit(s)) {
+    if (s->auth != NULL && session_input_length(s) > input_limit(s)) {
         session_protocol_error(s, "too much data before authentication "
                                   "completed");
         return;
     }
-    read_more(s, bufferevent_get_input(bev));
     session_process_input(s);
 }

@@ -6,9 +6,7 @@
 #include "config.h"
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 
-#include "bev_output.h"
 #include "broker.h"
 #include "listener.h"
 #include "log.h"
@@ -25,7 +23,7 @@ static void drop_slow_consumer(struct session *s, size_t queued,
     log_warn("disconnecting slow client %s: client=%s peer=%s queued=%zu "
              "reason=%s", LOG_VALUE(s->ep.name), LOG_VALUE(s->ep.name),
              s->ep.peer, queued, limit);
-    mp_bev_discard_output(s->bev);
+    session_discard_output(s);
     s->too_slow = true;
     s->slow_deadline = false;
     s->ep.broker->stats.slow_disconnects++;
@@ -35,7 +33,7 @@ static void drop_slow_consumer(struct session *s, size_t queued,
 void session_slow_deadline_passed(struct session *s)
 {
     s->ep.broker->stats.slow_deadline_disconnects++;
-    drop_slow_consumer(s, evbuffer_get_length(bufferevent_get_output(s->bev)),
+    drop_slow_consumer(s, session_queued(s),
                        "slow_consumer_timeout_ms");
 }
 
@@ -67,11 +65,8 @@ static void stop_slow_deadline(struct session *s)
     session_stop_timer(s);
 }
 
-void session_output_drained(struct bufferevent *bev, void *arg)
+void session_output_drained(struct session *s)
 {
-    struct session *s = arg;
-
-    (void)bev;
     stop_slow_deadline(s);
     flow_resume_senders(&s->ep);
 }
@@ -82,7 +77,7 @@ static void check_output(struct session *s, size_t before,
                          struct endpoint *sender)
 {
     const struct broker_conf *conf = &s->ep.broker->conf;
-    size_t queued = evbuffer_get_length(bufferevent_get_output(s->bev));
+    size_t queued = session_queued(s);
 
     /* Only a queue that was already past the high water mark makes a
      * client too slow: one message re-encoded for it (JSON escapes and
@@ -122,7 +117,7 @@ int session_deliver(struct endpoint *to, const struct mp_message *msg,
     if (s->state == SESSION_CLOSING || s->ep.format == NULL || s->too_slow)
         return -1;
     codec = session_codec(s);
-    out = bufferevent_get_output(s->bev);
+    out = session_output(s);
     before = evbuffer_get_length(out);
     rc = wire != NULL ? codec->encode_wire(s->encode_stream, msg, wire->bytes,
                                            wire->len, write_to_evbuffer, out)
@@ -136,6 +131,7 @@ int session_deliver(struct endpoint *to, const struct mp_message *msg,
     }
     session_traffic(s)->messages_out++;
     session_traffic(s)->bytes_out += evbuffer_get_length(out) - before;
+    session_io_written(s);
     check_output(s, before, sender);
     return 0;
 }

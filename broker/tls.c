@@ -178,7 +178,7 @@ static char *subject_string(X509_NAME *name)
 int tls_peer_identity(struct bufferevent *bev, char **subject,
                       char **common_name_out)
 {
-    SSL *ssl = bufferevent_openssl_get_ssl(bev);
+    SSL *ssl = bev != NULL ? bufferevent_openssl_get_ssl(bev) : NULL;
     X509 *cert;
     X509_NAME *name;
 

@@ -707,6 +707,17 @@ static bool parse_canonical(const unsigned char *buf, size_t len,
     return c->end <= max_size;
 }
 
+/* A message's end, and the whitespace after it that is already here
+ * (the newline every writer adds): consumed with the message, so that an
+ * idle client's buffer is left empty, not holding a byte and its chunk. */
+static size_t past_trailing_space(const unsigned char *buf, size_t len,
+                                  size_t end)
+{
+    while (end < len && is_json_space(buf[end]))
+        end++;
+    return end;
+}
+
 static void set_envelope(struct mp_message *msg, const struct canonical *c)
 {
     msg->meta = c->meta;
@@ -735,7 +746,7 @@ static bool fast_decode(const unsigned char *buf, size_t len, size_t max_size,
     set_envelope(msg, &c);
     if (c.data != NULL)
         mp_message_take_data(msg, bytes, n);
-    *consumed = c.end;
+    *consumed = past_trailing_space(buf, len, c.end);
     return true;
 }
 
@@ -777,7 +788,7 @@ static int json_decode_wire(void *stream, const unsigned char *buf, size_t len,
     msg->has_data = c.data != NULL;
     *wire_off = c.data != NULL ? (size_t)(c.data - buf) : 0;
     *wire_len = c.data_len;
-    *consumed = c.end;
+    *consumed = past_trailing_space(buf, len, c.end);
     return 1;
 }
 
@@ -825,11 +836,13 @@ static enum mp_decode_status json_decode(void *stream,
         return MP_DECODE_ERROR;
     /* Whole now, perhaps after several pieces: canonical, it still needs
      * no yajl. */
-    if (fast_decode(buf, end, max_size, msg, consumed))
+    if (fast_decode(buf, end, max_size, msg, consumed)) {
+        *consumed = past_trailing_space(buf, len, *consumed);
         return MP_DECODE_OK;
+    }
     if (parse_object(buf + start, end - start, msg, err, errlen) < 0)
         return MP_DECODE_ERROR;
-    *consumed = end;
+    *consumed = past_trailing_space(buf, len, end);
     return MP_DECODE_OK;
 }
 

@@ -14,8 +14,8 @@
  * allocation below this size is an mmap of its own (the buffers of a
  * burst of large messages come and go from the heap). */
 enum {
-    KEEP_FREE_AT_TOP = 16 * 1024 * 1024,
-    MMAP_FROM = 4 * 1024 * 1024,
+    KEEP_FREE_AT_TOP = 2 * 1024 * 1024,
+    MMAP_FROM = 1024 * 1024,
 };
 
 static bool user_tuned_malloc(void)
