@@ -506,6 +506,69 @@ Test(faults, ten_thousand_login_cycles_keep_memory_flat)
     harness_stop(h);
 }
 
+/*
+ * An idle, logged-in client costs the broker less than 1 KiB: its
+ * session, one read event, its name; no buffer (a plain socket's buffers
+ * exist only while bytes wait in them, and JSON's decoder takes the
+ * newline after Auth with it). A bufferevent and its two evbuffers alone
+ * were ~930 bytes; a JSON client's leftover newline pinned a 4 KiB read
+ * chunk. IDLE_WARM clients first, so that the tables and the allocator
+ * have their working size, then IDLE_COUNT more, measured.
+ */
+#define IDLE_WARM 200
+#define IDLE_COUNT 3000
+#define IDLE_BYTES_MAX 1024
+
+static void idle_clients_cost_little(size_t listener, enum rc_format fmt)
+{
+    struct rlimit nofile;
+    struct rc_client **c = calloc(IDLE_WARM + IDLE_COUNT, sizeof *c);
+    char name[32], body[512];
+    int n = harness_rss_unreliable() ? 300 : IDLE_COUNT;
+
+    cr_assert_not_null(c);
+    cr_assert_eq(getrlimit(RLIMIT_NOFILE, &nofile), 0);
+    nofile.rlim_cur = nofile.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &nofile);
+    if (nofile.rlim_cur < IDLE_WARM + (rlim_t)n + 64)
+        cr_skip_test("RLIMIT_NOFILE %lu is too low for %d clients",
+                     (unsigned long)nofile.rlim_cur, IDLE_WARM + n);
+    snprintf(body, sizeof body, "%s%s"
+             "limits = { max_clients = 20000; max_clients_per_address = 0; };\n",
+             MPT_LISTEN_JSON_BINARY, MPT_AUTH_ALLOW_ALL);
+    struct harness *h = harness_start(body);
+    for (int i = 0; i < IDLE_WARM; i++) {
+        snprintf(name, sizeof name, "warm%d", i);
+        c[i] = rc_login_any(h, listener, fmt, name);
+    }
+    long base = harness_broker_kib(h, "VmRSS");
+    for (int i = 0; i < n; i++) {
+        snprintf(name, sizeof name, "idle%d", i);
+        c[IDLE_WARM + i] = rc_login_any(h, listener, fmt, name);
+    }
+    long after = harness_broker_kib(h, "VmRSS");
+    long per_client = (after - base) * KIB / n;
+    cr_log_info("%d idle %s clients: RSS %ld -> %ld KiB, %ld bytes each", n,
+                fmt == RC_JSON ? "JSON" : "binary", base, after, per_client);
+    if (!harness_rss_unreliable())
+        cr_assert_lt(per_client, IDLE_BYTES_MAX,
+                     "an idle client costs %ld bytes", per_client);
+    for (int i = 0; i < IDLE_WARM + n; i++)
+        rc_close(c[i]);
+    free(c);
+    harness_stop(h);
+}
+
+Test(faults, an_idle_binary_client_costs_less_than_a_kib, .timeout = 120)
+{
+    idle_clients_cost_little(BINARY_LISTENER, RC_BINARY);
+}
+
+Test(faults, an_idle_json_client_costs_less_than_a_kib, .timeout = 120)
+{
+    idle_clients_cost_little(JSON_LISTENER, RC_JSON);
+}
+
 /* ======================================================================
  * SIGTERM while busy
  */
