@@ -61,6 +61,9 @@ struct session {
     struct event *read_ev;
     struct event *write_ev;
     struct evbuffer *in, *out;
+    unsigned char *carry;       /* a few bytes left over while idle, or
+                                   NULL (session_io.c) */
+    uint8_t carry_len;
     evutil_socket_t fd;
     uint32_t read_size;         /* the next read's, from the last one */
     bool flush_queued;          /* on broker->to_flush */

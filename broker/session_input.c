@@ -147,12 +147,8 @@ static bool process_one(struct session *s, struct evbuffer *in)
     err[0] = '\0';
     st = session_codec(s)->decode(s->decode_stream, buf, len, input_limit(s),
                                   &msg, &consumed, err, sizeof err);
-    if (st == MP_DECODE_NEED_MORE) {
-        /* Bytes between messages (plugin.h): an idle client keeps none. */
-        if (consumed > 0 && consumed <= len)
-            evbuffer_drain(in, consumed);
+    if (st == MP_DECODE_NEED_MORE)
         return false;
-    }
     if (st != MP_DECODE_OK) {
         err[sizeof err - 1] = '\0';
         session_protocol_error(s, err[0] ? err : "malformed message");

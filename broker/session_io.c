@@ -25,6 +25,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -182,6 +183,7 @@ void session_io_free(struct session *s)
     forget_output(s);
     if (s->in != NULL)
         evbuffer_free(s->in);
+    free(s->carry);
     evutil_closesocket(s->fd);
 }
 
@@ -209,8 +211,15 @@ struct evbuffer *session_input(struct session *s)
 {
     if (!is_plain(s))
         return bufferevent_get_input(s->bev);
-    if (s->in == NULL)
-        s->in = new_buffer();
+    if (s->in != NULL)
+        return s->in;
+    s->in = new_buffer();
+    if (s->carry != NULL) {
+        evbuffer_add(s->in, s->carry, s->carry_len);
+        free(s->carry);
+        s->carry = NULL;
+        s->carry_len = 0;
+    }
     return s->in;
 }
 
@@ -218,7 +227,7 @@ size_t session_input_length(const struct session *s)
 {
     if (!is_plain(s))
         return evbuffer_get_length(bufferevent_get_input(s->bev));
-    return s->in != NULL ? evbuffer_get_length(s->in) : 0;
+    return s->in != NULL ? evbuffer_get_length(s->in) : s->carry_len;
 }
 
 /* The next read's size, from what this one returned. */
@@ -230,12 +239,29 @@ static void adapt_read_size(struct session *s, size_t asked, size_t got)
         s->read_size /= 2;
 }
 
-static void free_input_if_empty(struct session *s)
+/* An idle client holds no input buffer: none when nothing is left, and
+ * a few bytes left over (the newline after a JSON message, when it came
+ * in a read of its own; the start of the next message) move to a small
+ * allocation of their own, instead of pinning a read's 4-256 KiB chunk.
+ * The bytes stay as they were, so a decoder's stream state holds. */
+enum { CARRY_MAX = 64 };
+
+static void release_input(struct session *s)
 {
-    if (s->in != NULL && evbuffer_get_length(s->in) == 0) {
-        evbuffer_free(s->in); /* an idle client holds no buffer */
-        s->in = NULL;
+    size_t left;
+
+    if (s->in == NULL)
+        return;
+    left = evbuffer_get_length(s->in);
+    if (left > CARRY_MAX)
+        return;
+    if (left > 0) {
+        s->carry = mp_xmalloc(left);
+        evbuffer_remove(s->in, s->carry, left);
+        s->carry_len = (uint8_t)left;
     }
+    evbuffer_free(s->in);
+    s->in = NULL;
 }
 
 /* Paused or closing: leave the rest in the socket. */
@@ -257,7 +283,7 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
     if (session_input_length(s) > 0) {
         session_input_arrived(s);
         if (!wants_input(s)) {
-            free_input_if_empty(s);
+            release_input(s);
             return;
         }
     }
@@ -270,12 +296,12 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
         if (!retriable(errno))
             session_lost(s, evutil_socket_error_to_string(errno));
         else
-            free_input_if_empty(s);
+            release_input(s);
         return;
     }
     adapt_read_size(s, asked, (size_t)got);
     session_input_arrived(s);
-    free_input_if_empty(s);
+    release_input(s);
 }
 
 void session_io_set_reading(struct session *s, bool reading)

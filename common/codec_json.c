@@ -62,8 +62,6 @@ struct json_scan {
     uint8_t hex_left;  /* hex digits still to come in a \u escape */
     uint16_t hex_val;  /* value of the \u escape so far */
     bool want_low;     /* a high surrogate escape needs its low half next */
-    size_t lead_dropped; /* whitespace before this message that the host
-                            was told it may drop (it still counts) */
 };
 
 /* Classes of bytes outside strings. Literals (numbers, true, false, null)
@@ -151,8 +149,8 @@ static enum scan_result scan_lead(struct json_scan *sc,
     /* Whitespace costs memory too: bound it like a message. The bound
      * holds whether or not an object follows, so that the answer does not
      * depend on how the bytes arrived (all at once, or the whitespace
-     * first), nor on whether the host dropped what it was allowed to. */
-    if (sc->lead_dropped + i > max_size) {
+     * first). */
+    if (i > max_size) {
         mp_set_error(err, errlen,
                      "more than %zu bytes of whitespace without a message",
                      max_size);
@@ -709,17 +707,6 @@ static bool parse_canonical(const unsigned char *buf, size_t len,
     return c->end <= max_size;
 }
 
-/* decode() is to read this message from its start (and word the error,
- * if it is one): all of the scanner's state but what was dropped before
- * it, which still counts against the whitespace bound. */
-static void rescan_from_start(struct json_scan *sc)
-{
-    size_t dropped = sc->lead_dropped;
-
-    memset(sc, 0, sizeof *sc);
-    sc->lead_dropped = dropped;
-}
-
 static void set_envelope(struct mp_message *msg, const struct canonical *c)
 {
     msg->meta = c->meta;
@@ -775,20 +762,17 @@ static int json_decode_wire(void *stream, const unsigned char *buf, size_t len,
 
     if (sc->off > len)
         memset(sc, 0, sizeof *sc);
-    /* After dropped whitespace, the scanner applies the bound to it. */
-    if (sc->off != 0 || sc->lead_dropped != 0 ||
-        !parse_canonical(buf, len, max_size, &c)) {
+    if (sc->off != 0 || !parse_canonical(buf, len, max_size, &c)) {
         enum scan_result r = scan(sc, buf, len, max_size, &end, err, sizeof err);
         if (r == SCAN_MORE)
             return 0;
-        rescan_from_start(sc);
+        memset(sc, 0, sizeof *sc);
         if (r == SCAN_ERROR || !parse_canonical(buf, end, max_size, &c))
             return 0;
     }
     if (c.data != NULL &&
         !mp_base64_is_canonical((const char *)c.data, c.data_len))
         return 0;
-    sc->lead_dropped = 0; /* a message came */
     set_envelope(msg, &c);
     msg->has_data = c.data != NULL;
     *wire_off = c.data != NULL ? (size_t)(c.data - buf) : 0;
@@ -830,23 +814,11 @@ static enum mp_decode_status json_decode(void *stream,
         memset(sc, 0, sizeof *sc);
     /* A message seen whole at its first look may take the fast path; one
      * that arrives in pieces is scanned once, as it comes. */
-    if (sc->off == 0 && sc->lead_dropped == 0 &&
-        fast_decode(buf, len, max_size, msg, consumed))
+    if (sc->off == 0 && fast_decode(buf, len, max_size, msg, consumed))
         return MP_DECODE_OK;
     r = scan(sc, buf, len, max_size, &end, err, errlen);
-    if (r == SCAN_MORE) {
-        /* Only whitespace so far (the newline after the last message,
-         * often a read of its own): the host may drop it, and we scan
-         * from its new start (plugin.h). A host that keeps it shows it
-         * again, counted twice against the bound: at worst, a flood of
-         * whitespace is refused after half of max_size. */
-        if (sc->state == SCAN_LEAD) {
-            *consumed = sc->off;
-            sc->lead_dropped += sc->off;
-            sc->off = 0;
-        }
+    if (r == SCAN_MORE)
         return MP_DECODE_NEED_MORE;
-    }
     start = sc->start;
     memset(sc, 0, sizeof *sc); /* the next call starts a new message */
     if (r == SCAN_ERROR)

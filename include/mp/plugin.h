@@ -344,13 +344,9 @@ struct mp_codec_ops {
      * Decode the first message of buf[0..len), the bytes buffered so far
      * on the stream. On MP_DECODE_OK, `msg` (zeroed by the caller) is
      * filled - its data malloc()ed, owned by the caller afterwards - and
-     * *consumed is the number of bytes used. On MP_DECODE_NEED_MORE, a
-     * decoder may set *consumed (0 on entry) to a count of leading bytes
-     * that belong to no message (JSON: whitespace between messages); the
-     * host may drop them, so that an idle client's buffer holds nothing,
-     * or ignore the count; the decoder must work either way. A message
-     * whose encoding is longer than `max_size` bytes is an error,
-     * reported as soon as that is known (before it is all buffered). On error, the NUL-terminated
+     * *consumed is the number of bytes used. A message whose encoding is
+     * longer than `max_size` bytes is an error, reported as soon as that
+     * is known (before it is all buffered). On error, the NUL-terminated
      * reason is written to err[0..errlen) and msg holds no allocation.
      * The decoder must never read beyond buf[len-1].
      */
