@@ -70,6 +70,13 @@ static void socat_hello(struct bench_client *c)
     (void)c; /* nothing to say: bytes go straight through */
 }
 
+/* Connected is ready (a receiver may connect more than once). */
+static void socat_connected(struct bench_client *c)
+{
+    if (!c->ready)
+        bench_ready(c);
+}
+
 const struct bench_driver bench_driver_relay = {
     .name = "relay", .pub_sub = true, .has_names = false,
     .hello = relay_hello, .input = relay_input, .send = relay_send,
@@ -77,5 +84,5 @@ const struct bench_driver bench_driver_relay = {
 
 const struct bench_driver bench_driver_socat = {
     .name = "socat", .pub_sub = true, .has_names = false, .two_addresses = true,
-    .hello = socat_hello, .connected = bench_ready, .input = frames, .send = relay_send,
+    .hello = socat_hello, .connected = socat_connected, .input = frames, .send = relay_send,
 };

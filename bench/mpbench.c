@@ -36,6 +36,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -414,14 +415,24 @@ static void retry_connect(evutil_socket_t fd, short what, void *arg)
         client_connect(run, c);
 }
 
-/* A failed socket: socat's receiver port listens only once its sender
- * is there, so a refused receiver tries again; anything else fails. */
+/* A socat receiver may try again: its port listens only once the sender
+ * is there (refused until then), and a child of socat left over from an
+ * earlier connection hangs up on it at once (an end before any byte). */
+static bool may_retry(const struct bench_client *c, int err)
+{
+    const struct run *run = c->workload;
+    if (!c->driver->two_addresses || c->index < run->opt->pairs)
+        return false;
+    return (!c->connected && err == ECONNREFUSED) || (err == 0 && c->received == 0);
+}
+
+/* A failed socket: a retry (may_retry) or the run's failure. */
 static void socket_error(struct bench_client *c, int err)
 {
     struct run *run = c->workload;
     if (c->closing)
         return;
-    if (!c->connected && err == ECONNREFUSED && c->driver->two_addresses) {
+    if (may_retry(c, err)) {
         static const struct timeval pause = {0, 10000};
         client_close(c);
         event_base_once(run->base, -1, EV_TIMEOUT, retry_connect, c, &pause);
@@ -623,7 +634,26 @@ static int connect_pairs(struct run *run)
     return wait_for(run, &run->all_linked, 20, "connections to open");
 }
 
-/* CPU seconds used so far by `pid` (0: this process), -1 if unknown. */
+/* Clock ticks used by `pid` (and, with `reaped`, by its children that it
+ * has waited for), -1 if unknown. */
+static long cpu_ticks(long pid, bool reaped)
+{
+    char path[64];
+    long utime, stime, cutime, cstime;
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return -1;
+    /* Fields 14 to 17, after "pid (comm) state" and ten others. */
+    int got = fscanf(f, "%*d (%*[^)]) %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+                     "%ld %ld %ld %ld", &utime, &stime, &cutime, &cstime);
+    fclose(f);
+    return got != 4 ? -1 : utime + stime + (reaped ? cutime + cstime : 0);
+}
+
+/* CPU seconds used so far by `pid` (0: this process), -1 if unknown. A
+ * server that forks per connection (socat's fork option) does its work
+ * in children: theirs count too, live or reaped. */
 static double cpu_seconds(long pid)
 {
     if (pid == 0) {
@@ -632,17 +662,19 @@ static double cpu_seconds(long pid)
         return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
                (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
     }
-    char path[64];
-    unsigned long utime, stime;
-    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
+    long ticks = cpu_ticks(pid, true);
+    if (ticks < 0)
         return -1;
-    /* Fields 14 and 15, after "pid (comm) state" and ten others. */
-    int got = fscanf(f, "%*d (%*[^)]) %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
-                     &utime, &stime);
-    fclose(f);
-    return got == 2 ? (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK) : -1;
+    char path[80];
+    snprintf(path, sizeof path, "/proc/%ld/task/%ld/children", pid, pid);
+    FILE *f = fopen(path, "r");
+    long child, more;
+    while (f != NULL && fscanf(f, "%ld", &child) == 1)
+        if ((more = cpu_ticks(child, false)) > 0)
+            ticks += more;
+    if (f != NULL)
+        fclose(f);
+    return (double)ticks / (double)sysconf(_SC_CLK_TCK);
 }
 
 /* The measuring window: counts start after the warm-up. Also measures
@@ -735,6 +767,82 @@ static int connect_once(const struct options *opt, unsigned rep, double *value)
         client_open(&run, &run.clients[i], 'c');
     int rc = measure(&run, &elapsed);
     return finish_rate(&run, rc, elapsed, value);
+}
+
+/* One child's figures for one repetition of the connect workload. */
+struct child_report {
+    unsigned rep;
+    double value, server_cpu, bench_cpu;
+};
+
+/* A child of connect_in_procs: every repetition with its share of the
+ * connectors, each reported on `to` (one write, under PIPE_BUF). */
+static int connect_child(const struct options *mine, int to)
+{
+    for (unsigned r = 0; r < mine->reps; r++) {
+        double server0 = server_cpu_sum, bench0 = bench_cpu_sum;
+        struct child_report report = {.rep = r};
+        if (connect_once(mine, r, &report.value) < 0)
+            return 1;
+        report.server_cpu = server_cpu_sum - server0;
+        report.bench_cpu = bench_cpu_sum - bench0;
+        if (write(to, &report, sizeof report) != (ssize_t)sizeof report)
+            return 1;
+    }
+    return 0;
+}
+
+/* connect with --procs N: N forked generators share the connectors, so
+ * that the generator is not what limits the connect rate. They start
+ * together and measure for the same time, so their windows overlap; per
+ * repetition the rates and generator CPU are summed, and the server's
+ * CPU (seen by each over about the same window) is averaged. */
+static int connect_in_procs(const struct options *opt, double *values)
+{
+    double server[MAX_REPS] = {0}, bench[MAX_REPS] = {0};
+    unsigned reports = 0;
+    int fds[2];
+    pid_t kids[MAX_PROCS];
+
+    if (pipe(fds) < 0)
+        return -1;
+    fflush(stdout);
+    for (unsigned k = 0; k < opt->procs; k++) {
+        struct options mine = *opt;
+        mine.procs = 1;
+        mine.concurrency = opt->concurrency / opt->procs + (k < opt->concurrency % opt->procs);
+        kids[k] = fork();
+        if (kids[k] == 0) {
+            close(fds[0]);
+            _exit(connect_child(&mine, fds[1]));
+        }
+    }
+    close(fds[1]);
+    memset(values, 0, opt->reps * sizeof *values);
+    struct child_report report;
+    while (read(fds[0], &report, sizeof report) == (ssize_t)sizeof report &&
+           report.rep < opt->reps) {
+        values[report.rep] += report.value;
+        server[report.rep] += report.server_cpu / opt->procs;
+        bench[report.rep] += report.bench_cpu;
+        reports++;
+    }
+    close(fds[0]);
+    int failed = 0;
+    for (unsigned k = 0; k < opt->procs; k++) {
+        int status;
+        if (kids[k] < 0 || waitpid(kids[k], &status, 0) < 0 || !WIFEXITED(status) ||
+            WEXITSTATUS(status) != 0)
+            failed = 1;
+    }
+    if (failed || reports != opt->procs * opt->reps)
+        return -1;
+    for (unsigned r = 0; r < opt->reps; r++) {
+        server_cpu_sum += server[r];
+        bench_cpu_sum += bench[r];
+        cpu_samples++;
+    }
+    return 0;
 }
 
 static long rss_bytes(long pid)
@@ -852,7 +960,9 @@ static int run_workload(const struct options *opt)
         free(h);
         return rc;
     }
-    for (unsigned r = 0; rc == 0 && r < reps; r++) {
+    if (opt->workload == CONNECT && opt->procs > 1)
+        rc = connect_in_procs(opt, values);
+    for (unsigned r = 0; rc == 0 && r < reps && opt->procs == 1; r++) {
         switch (opt->workload) {
         case THROUGHPUT: rc = throughput_once(opt, r, &values[r]); break;
         case CONNECT: rc = connect_once(opt, r, &values[r]); break;
