@@ -224,7 +224,13 @@ static void build_template(struct bench_client *c, size_t size)
         copies = BATCH_BYTES / c->msg_len;
     c->tmpl_len = copies * c->msg_len;
     c->tmpl = malloc(c->tmpl_len);
-    evbuffer_copyout(one, c->tmpl, c->msg_len);
+    if (c->tmpl == NULL) {
+        bench_fail(c, "out of memory for a %zu-byte message template", c->tmpl_len);
+        c->msg_len = c->tmpl_len = 0; /* nothing to write */
+        copies = 0;
+    } else {
+        evbuffer_copyout(one, c->tmpl, c->msg_len);
+    }
     for (size_t i = 1; i < copies; i++)
         memcpy(c->tmpl + i * c->msg_len, c->tmpl, c->msg_len);
     evbuffer_free(one);
@@ -321,7 +327,12 @@ static size_t read_room(struct bench_client *c, bool filled)
 {
     if (c->in_len == c->in_cap || (filled && c->in_cap < READ_BYTES)) {
         size_t cap = c->in_cap == 0 ? 2048 : 2 * c->in_cap;
-        c->in = realloc(c->in, cap);
+        unsigned char *grown = realloc(c->in, cap);
+        if (grown == NULL) {
+            bench_fail(c, "out of memory for a %zu-byte input buffer", cap);
+            return 0;
+        }
+        c->in = grown;
         c->in_cap = cap;
     }
     return c->in_cap - c->in_len;
@@ -350,6 +361,8 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
      * the buffer, so that one busy socket does not starve the others. */
     for (int reads = 0; reads < 4 && !c->closing; reads++) {
         size_t room = read_room(c, filled);
+        if (room == 0)
+            return; /* out of memory: the run has failed */
         ssize_t n = read(fd, c->in + c->in_len, room);
         if (n < 0 && would_block(errno))
             break;
