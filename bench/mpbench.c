@@ -28,8 +28,8 @@
  * its driver, into a template of repeated messages and writes slices of
  * it; reads go into one flat buffer per client, which the driver walks
  * in place, keeping only a partial tail. Measured against the relay at
- * 4 KiB: 2.1 us of generator CPU per message, against 3.3 us with
- * bufferevents; what is left is the kernel's copies and TCP (perf: under
+ * 4 KiB: 1.8 to 2.1 us of generator CPU per message, against 3.2 to
+ * 3.6 us with bufferevents; what is left is the kernel's copies and TCP (perf: under
  * 2 % of it in mpbench's own code).
  *
  * Single-threaded on purpose (but for --procs): the generator's cost per
