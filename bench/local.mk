@@ -6,7 +6,6 @@ bench_mpbench_SOURCES = bench/mpbench.c bench/driver.h \
 	bench/histogram.c bench/histogram.h \
 	bench/driver_mp.c bench/driver_nats.c bench/driver_mqtt.c \
 	bench/driver_redis.c bench/driver_relay.c \
-	common/read_batch.c common/read_batch.h \
 	common/malloc_tune.c common/malloc_tune.h
 bench_mpbench_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS)
 bench_mpbench_LDADD = common/libmpcommon.la $(LIBEVENT_LIBS)

@@ -12,11 +12,16 @@
  * more than 4 MiB unsent stops being read until that drains. When either
  * side closes, both are closed. It does the least a broker could do for
  * a message, so mpbench's "relay" figures are the ceiling of this
- * machine, not a competitor.
+ * machine, not a competitor: at 4 KiB it spends 1.2 to 1.9 us of CPU
+ * per message, against 1.8 to 2.1 for mpbench (the kernel's copies and
+ * TCP, both; quiet and busy machine), and socat 2.0 to 2.7.
+ * Splicing through a pipe instead of reading and writing was tried and
+ * measured no cheaper on loopback.
  */
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -195,6 +200,7 @@ int main(int argc, char **argv)
         return 2;
     }
     mp_tune_malloc(); /* a ceiling must not pay for heap trimming */
+    signal(SIGPIPE, SIG_IGN); /* a client that leaves closes its pair, no more */
     struct event_base *base = event_base_new();
     struct sockaddr_in sin = {.sin_family = AF_INET,
                               .sin_port = htons((uint16_t)atoi(argv[1])),
