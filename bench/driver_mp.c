@@ -14,8 +14,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <event2/bufferevent.h>
-
 #include "codec.h"
 #include "message.h"
 
@@ -38,7 +36,7 @@ static void send_control(struct bench_client *c, const struct mp_codec_ops *code
     mp_message_set_connection_id(&msg, conn_id, strlen(conn_id));
     if (data != NULL)
         mp_message_set_data(&msg, data, strlen(data));
-    codec->encode(NULL, &msg, write_evbuffer, bufferevent_get_output(c->bev));
+    codec->encode(NULL, &msg, write_evbuffer, c->out);
     mp_message_clear(&msg);
 }
 
@@ -85,51 +83,43 @@ static void on_control(struct bench_client *c, const struct mp_message *msg)
     }
 }
 
-/* One binary frame, or 0 when it is not all here yet. */
-static int binary_one(struct bench_client *c, struct evbuffer *in)
+/* One binary frame at in[0..len): its size, or 0 when it is not all here. */
+static ssize_t binary_one(struct bench_client *c, const unsigned char *in, size_t len)
 {
-    unsigned char head[8];
-    size_t have = evbuffer_get_length(in);
-
-    if (bench_peek(in, head, sizeof head) < sizeof head)
+    if (len < 8)
         return 0;
-    uint32_t length = (uint32_t)head[0] << 24 | (uint32_t)head[1] << 16 |
-                      (uint32_t)head[2] << 8 | head[3];
+    size_t length = bench_be32(in);
     if (length > MAX_FRAME) {
-        bench_fail(c, "frame of %u bytes", (unsigned)length);
+        bench_fail(c, "frame of %zu bytes", length);
         return -1;
     }
-    if (have < 4 + (size_t)length)
+    if (len < 4 + length)
         return 0;
-    if (head[4] == MP_META_DATA) {
-        size_t fixed = 4 + ((head[5] & 2) ? 1u : 0u) + head[6] + head[7];
-        evbuffer_drain(in, 4 + (size_t)length);
+    if (in[4] == MP_META_DATA) {
+        size_t fixed = 4 + ((in[5] & 2) ? 1u : 0u) + in[6] + in[7];
         bench_received(c, length >= fixed ? length - fixed : 0);
-        return 1;
+        return (ssize_t)(4 + length);
     }
     struct mp_message msg = {0};
     size_t used;
     char err[128];
-    const unsigned char *frame = evbuffer_pullup(in, 4 + (ssize_t)length);
-    if (mp_codec_binary.decode(NULL, frame, 4 + (size_t)length, MAX_FRAME, &msg,
-                               &used, err, sizeof err) != MP_DECODE_OK) {
+    if (mp_codec_binary.decode(NULL, in, 4 + length, MAX_FRAME, &msg, &used, err,
+                               sizeof err) != MP_DECODE_OK) {
         bench_fail(c, "bad frame: %s", err);
         return -1;
     }
-    evbuffer_drain(in, used);
     on_control(c, &msg);
     mp_message_clear(&msg);
-    return 1;
+    return (ssize_t)used;
 }
 
-static int mp_binary_input(struct bench_client *c, struct evbuffer *in)
+static ssize_t mp_binary_input(struct bench_client *c, const unsigned char *in, size_t len)
 {
-    return bench_parse_all(c, in, binary_one);
+    return bench_parse_all(c, in, len, binary_one);
 }
 
 static void mp_binary_send(struct bench_client *c, size_t len)
 {
-    struct evbuffer *out = bufferevent_get_output(c->bev);
     size_t peer_len = strlen(c->peer), id_len = strlen(c->conn_id);
     uint32_t length = (uint32_t)(4 + peer_len + id_len + len);
     unsigned char head[8 + 2 * 256] = {
@@ -139,34 +129,36 @@ static void mp_binary_send(struct bench_client *c, size_t len)
 
     memcpy(head + 8, c->peer, peer_len);
     memcpy(head + 8 + peer_len, c->conn_id, id_len);
-    evbuffer_add(out, head, 8 + peer_len + id_len);
-    bench_add_filler(out, len);
+    evbuffer_add(c->out, head, 8 + peer_len + id_len);
+    bench_add_filler(c->out, len);
 }
 
-static int mp_json_input(struct bench_client *c, struct evbuffer *in)
+/* One JSON line at in[0..len): its size, or 0 when it is not all here. */
+static ssize_t json_one(struct bench_client *c, const unsigned char *in, size_t len)
 {
-    while (!c->closing) {
-        struct evbuffer_ptr eol = evbuffer_search_eol(in, NULL, NULL, EVBUFFER_EOL_LF);
-        if (eol.pos < 0)
-            return 0;
-        size_t line = (size_t)eol.pos + 1;
-        const unsigned char *text = evbuffer_pullup(in, (ssize_t)line);
-        struct mp_message msg = {0};
-        size_t used;
-        char err[128] = "";
-        if (mp_codec_json.decode(NULL, text, line, 2 * MAX_FRAME, &msg, &used, err,
-                                 sizeof err) != MP_DECODE_OK) {
-            bench_fail(c, "bad JSON: %s", err);
-            return -1;
-        }
-        evbuffer_drain(in, line); /* the broker writes one object a line */
-        if (msg.meta == MP_META_DATA)
-            bench_received(c, msg.data_len);
-        else
-            on_control(c, &msg);
-        mp_message_clear(&msg);
+    const unsigned char *eol = memchr(in, '\n', len);
+    if (eol == NULL)
+        return 0;
+    size_t line = (size_t)(eol - in) + 1;
+    struct mp_message msg = {0};
+    size_t used;
+    char err[128] = "";
+    if (mp_codec_json.decode(NULL, in, line, 2 * MAX_FRAME, &msg, &used, err,
+                             sizeof err) != MP_DECODE_OK) {
+        bench_fail(c, "bad JSON: %s", err);
+        return -1;
     }
-    return 0;
+    if (msg.meta == MP_META_DATA)
+        bench_received(c, msg.data_len);
+    else
+        on_control(c, &msg);
+    mp_message_clear(&msg);
+    return (ssize_t)line; /* the broker writes one object a line */
+}
+
+static ssize_t mp_json_input(struct bench_client *c, const unsigned char *in, size_t len)
+{
+    return bench_parse_all(c, in, len, json_one);
 }
 
 static void mp_json_send(struct bench_client *c, size_t len)
@@ -176,7 +168,7 @@ static void mp_json_send(struct bench_client *c, size_t len)
 
     mp_message_set_other_client(&msg, c->peer, strlen(c->peer));
     mp_message_set_connection_id(&msg, c->conn_id, strlen(c->conn_id));
-    mp_codec_json.encode(NULL, &msg, write_evbuffer, bufferevent_get_output(c->bev));
+    mp_codec_json.encode(NULL, &msg, write_evbuffer, c->out);
 }
 
 const struct bench_driver bench_driver_mp_binary = {

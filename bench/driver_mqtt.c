@@ -10,8 +10,6 @@
 
 #include <string.h>
 
-#include <event2/bufferevent.h>
-
 enum {
     CONNECT = 0x10, CONNACK = 0x20, PUBLISH = 0x30, SUBSCRIBE = 0x82,
     SUBACK = 0x90, PINGRESP = 0xd0,
@@ -46,7 +44,7 @@ static void add_string(struct evbuffer *out, const char *s)
 
 static void mqtt_hello(struct bench_client *c)
 {
-    struct evbuffer *out = bufferevent_get_output(c->bev);
+    struct evbuffer *out = c->out;
     static const unsigned char connect_header[] = {
         0, 4, 'M', 'Q', 'T', 'T', 4 /* 3.1.1 */, 0x02 /* clean */, 0, 0 /* no keepalive */};
     size_t name_len = strlen(c->name);
@@ -62,39 +60,39 @@ static void mqtt_hello(struct bench_client *c)
     evbuffer_add(out, "", 1); /* QoS 0 */
 }
 
-static int mqtt_one(struct bench_client *c, struct evbuffer *in)
+/* One packet at in[0..len): its size, or 0 when it is not all here. */
+static ssize_t mqtt_one(struct bench_client *c, const unsigned char *in, size_t len)
 {
-    unsigned char head[7];
-    size_t got = bench_peek(in, head, sizeof head), rest = 0, i = 1;
+    size_t rest = 0, i = 1;
     unsigned shift = 0;
 
     for (;; i++, shift += 7) {
-        if (i >= got)
+        if (i >= len)
             return 0;
         if (i > 4) {
             bench_fail(c, "bad remaining length");
             return -1;
         }
-        rest |= (size_t)(head[i] & 0x7f) << shift;
-        if (!(head[i] & 0x80))
+        rest |= (size_t)(in[i] & 0x7f) << shift;
+        if (!(in[i] & 0x80))
             break;
     }
     size_t fixed = i + 1, total = fixed + rest;
-    if (evbuffer_get_length(in) < total)
+    if (len < total)
         return 0;
-    switch (head[0] & 0xf0) {
+    switch (in[0] & 0xf0) {
     case PUBLISH: {
-        unsigned char topic[2];
-        evbuffer_drain(in, fixed);
-        evbuffer_remove(in, topic, 2);
-        size_t topic_len = (size_t)topic[0] << 8 | topic[1];
-        evbuffer_drain(in, rest - 2);
+        if (rest < 2) {
+            bench_fail(c, "PUBLISH without a topic");
+            return -1;
+        }
+        size_t topic_len = (size_t)in[fixed] << 8 | in[fixed + 1];
         bench_received(c, rest - 2 - topic_len);
-        return 1;
+        break;
     }
     case CONNACK:
-        if (got < 4 || head[3] != 0) {
-            bench_fail(c, "CONNACK refused (%u)", got < 4 ? 255u : head[3]);
+        if (total < 4 || in[3] != 0) {
+            bench_fail(c, "CONNACK refused (%u)", total < 4 ? 255u : in[3]);
             return -1;
         }
         break;
@@ -105,25 +103,22 @@ static int mqtt_one(struct bench_client *c, struct evbuffer *in)
     case PINGRESP:
         break;
     default:
-        bench_fail(c, "unexpected packet type 0x%02x", head[0]);
+        bench_fail(c, "unexpected packet type 0x%02x", in[0]);
         return -1;
     }
-    evbuffer_drain(in, total);
-    return 1;
+    return (ssize_t)total;
 }
 
-static int mqtt_input(struct bench_client *c, struct evbuffer *in)
+static ssize_t mqtt_input(struct bench_client *c, const unsigned char *in, size_t len)
 {
-    return bench_parse_all(c, in, mqtt_one);
+    return bench_parse_all(c, in, len, mqtt_one);
 }
 
 static void mqtt_send(struct bench_client *c, size_t len)
 {
-    struct evbuffer *out = bufferevent_get_output(c->bev);
-
-    add_packet_start(out, PUBLISH, 2 + strlen(c->peer) + len);
-    add_string(out, c->peer);
-    bench_add_filler(out, len);
+    add_packet_start(c->out, PUBLISH, 2 + strlen(c->peer) + len);
+    add_string(c->out, c->peer);
+    bench_add_filler(c->out, len);
 }
 
 const struct bench_driver bench_driver_mqtt = {

@@ -10,13 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/bufferevent.h>
-
 #define LINE_MAX_BYTES 512
 
 static void nats_hello(struct bench_client *c)
 {
-    evbuffer_add_printf(bufferevent_get_output(c->bev),
+    evbuffer_add_printf(c->out,
                         "CONNECT {\"verbose\":false,\"pedantic\":false,"
                         "\"echo\":false,\"name\":\"%s\"}\r\nSUB %s 1\r\nPING\r\n",
                         c->name, c->name);
@@ -31,14 +29,15 @@ static long msg_size(const char *line, size_t len)
     return i == len ? -1 : strtol(line + i, NULL, 10);
 }
 
-static int nats_one(struct bench_client *c, struct evbuffer *in)
+/* One line or MSG at in[0..len): its size, or 0 when it is not all here. */
+static ssize_t nats_one(struct bench_client *c, const unsigned char *in, size_t len)
 {
-    char head[LINE_MAX_BYTES + 1];
-    size_t got = bench_peek(in, head, LINE_MAX_BYTES);
-    char *eol = memchr(head, '\r', got);
+    const char *head = (const char *)in;
+    size_t look = len < LINE_MAX_BYTES ? len : LINE_MAX_BYTES;
+    const char *eol = memchr(head, '\r', look);
 
-    if (eol == NULL || (size_t)(eol - head) + 1 >= got) {
-        if (got == LINE_MAX_BYTES) {
+    if (eol == NULL || (size_t)(eol - head) + 1 >= len) {
+        if (look == LINE_MAX_BYTES) {
             bench_fail(c, "a line longer than %d bytes", LINE_MAX_BYTES);
             return -1;
         }
@@ -52,36 +51,32 @@ static int nats_one(struct bench_client *c, struct evbuffer *in)
             return -1;
         }
         size_t total = line + 2 + (size_t)size + 2;
-        if (evbuffer_get_length(in) < total)
+        if (len < total)
             return 0;
-        evbuffer_drain(in, total);
         bench_received(c, (size_t)size);
-        return 1;
+        return (ssize_t)total;
     }
-    evbuffer_drain(in, line + 2);
     if (line == 4 && memcmp(head, "PING", 4) == 0)
-        evbuffer_add(bufferevent_get_output(c->bev), "PONG\r\n", 6);
+        evbuffer_add(c->out, "PONG\r\n", 6);
     else if (line == 4 && memcmp(head, "PONG", 4) == 0 && !c->ready) {
         bench_ready(c);
     } else if (line >= 4 && memcmp(head, "-ERR", 4) == 0) {
         bench_fail(c, "nats-server: %.*s", (int)line, head);
         return -1;
     }
-    return 1; /* INFO, +OK */
+    return (ssize_t)(line + 2); /* INFO, +OK */
 }
 
-static int nats_input(struct bench_client *c, struct evbuffer *in)
+static ssize_t nats_input(struct bench_client *c, const unsigned char *in, size_t len)
 {
-    return bench_parse_all(c, in, nats_one);
+    return bench_parse_all(c, in, len, nats_one);
 }
 
 static void nats_send(struct bench_client *c, size_t len)
 {
-    struct evbuffer *out = bufferevent_get_output(c->bev);
-
-    evbuffer_add_printf(out, "PUB %s %zu\r\n", c->peer, len);
-    bench_add_filler(out, len);
-    evbuffer_add(out, "\r\n", 2);
+    evbuffer_add_printf(c->out, "PUB %s %zu\r\n", c->peer, len);
+    bench_add_filler(c->out, len);
+    evbuffer_add(c->out, "\r\n", 2);
 }
 
 const struct bench_driver bench_driver_nats = {

@@ -12,8 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/bufferevent.h>
-
 static const char push_message[] = ">3\r\n$7\r\nmessage\r\n$";
 static const char push_subscribe[] = ">3\r\n$9\r\nsubscribe\r\n";
 
@@ -24,7 +22,7 @@ static void add_bulk(struct evbuffer *out, const char *s)
 
 static void redis_hello(struct bench_client *c)
 {
-    struct evbuffer *out = bufferevent_get_output(c->bev);
+    struct evbuffer *out = c->out;
 
     evbuffer_add_printf(out, "*2\r\n");
     add_bulk(out, "HELLO");
@@ -81,58 +79,54 @@ static int parse_message(const char *head, size_t got, size_t *total, size_t *pa
     return 1;
 }
 
-static int redis_one(struct bench_client *c, struct evbuffer *in)
+/* One value at in[0..len): its size, or 0 when it is not all here. */
+static ssize_t redis_one(struct bench_client *c, const unsigned char *in, size_t len)
 {
-    char head[160];
-    size_t got = bench_peek(in, head, sizeof head - 1), total, payload;
+    char head[160]; /* the start, NUL-terminated for strtol */
+    size_t got = len < sizeof head - 1 ? len : sizeof head - 1, total, payload;
 
     if (got == 0)
         return 0;
+    memcpy(head, in, got);
     head[got] = '\0';
     if (got >= sizeof push_message - 1 &&
         memcmp(head, push_message, sizeof push_message - 1) == 0) {
         int ok = parse_message(head, got, &total, &payload);
         if (ok < 0)
             bench_fail(c, "bad message push");
-        if (ok <= 0 || evbuffer_get_length(in) < total)
+        if (ok <= 0 || len < total)
             return ok < 0 ? -1 : 0;
-        evbuffer_drain(in, total);
         bench_received(c, payload);
-        return 1;
+        return (ssize_t)total;
     }
     if (head[0] == '-') {
         bench_fail(c, "redis: %.*s", (int)strcspn(head, "\r"), head);
         return -1;
     }
-    /* Rare values (HELLO's map, confirmations): parse them whole. */
-    size_t have = evbuffer_get_length(in);
-    const char *all = (const char *)evbuffer_pullup(in, -1);
-    long size = value_size(all, have);
+    /* Rare values (HELLO's map, confirmations, PUBLISH's integer). */
+    long size = value_size((const char *)in, len);
     if (size <= 0) {
         if (size < 0)
             bench_fail(c, "bad RESP value");
-        return (int)size;
+        return size;
     }
     if (!c->ready && (size_t)size >= sizeof push_subscribe - 1 &&
-        memcmp(all, push_subscribe, sizeof push_subscribe - 1) == 0)
+        memcmp(in, push_subscribe, sizeof push_subscribe - 1) == 0)
         bench_ready(c);
-    evbuffer_drain(in, (size_t)size);
-    return 1;
+    return size;
 }
 
-static int redis_input(struct bench_client *c, struct evbuffer *in)
+static ssize_t redis_input(struct bench_client *c, const unsigned char *in, size_t len)
 {
-    return bench_parse_all(c, in, redis_one);
+    return bench_parse_all(c, in, len, redis_one);
 }
 
 static void redis_send(struct bench_client *c, size_t len)
 {
-    struct evbuffer *out = bufferevent_get_output(c->bev);
-
-    evbuffer_add_printf(out, "*3\r\n$7\r\nPUBLISH\r\n$%zu\r\n%s\r\n$%zu\r\n",
+    evbuffer_add_printf(c->out, "*3\r\n$7\r\nPUBLISH\r\n$%zu\r\n%s\r\n$%zu\r\n",
                         strlen(c->peer), c->peer, len);
-    bench_add_filler(out, len);
-    evbuffer_add(out, "\r\n", 2);
+    bench_add_filler(c->out, len);
+    evbuffer_add(c->out, "\r\n", 2);
 }
 
 const struct bench_driver bench_driver_redis = {

@@ -1,13 +1,20 @@
 /*
- * driver_relay.c - bench/relay.c, the physical limit of one hop.
+ * driver_relay.c - bench/relay.c, the physical limit of one hop, and a
+ * raw byte relay made by socat.
  *
- * A client sends a 4-byte pairing token; the relay answers 'R' once both
- * clients with that token are there, then copies every byte one sends to
- * the other. Messages are a 4-byte big-endian length and the payload.
+ * relay: a client sends a 4-byte pairing token; the relay answers 'R'
+ * once both clients with that token are there, then copies every byte
+ * one sends to the other. socat: no token and no answer; the sender
+ * connects to one port and the receiver to another (--receiver-address),
+ * and socat copies one way:
+ *
+ *   socat -b 262144 -u TCP-LISTEN:A,bind=127.0.0.1,reuseaddr,fork \
+ *         TCP-LISTEN:B,bind=127.0.0.1,reuseaddr
+ *
+ * (each connection to A forks a child that listens on B for its
+ * receiver). Messages are a 4-byte big-endian length and the payload.
  */
 #include "driver.h"
-
-#include <event2/bufferevent.h>
 
 static void relay_hello(struct bench_client *c)
 {
@@ -15,44 +22,60 @@ static void relay_hello(struct bench_client *c)
                               (unsigned char)(c->pair_token >> 16),
                               (unsigned char)(c->pair_token >> 8),
                               (unsigned char)c->pair_token};
-    evbuffer_add(bufferevent_get_output(c->bev), token, 4);
+    evbuffer_add(c->out, token, 4);
 }
 
-static int relay_input(struct bench_client *c, struct evbuffer *in)
+static ssize_t frames(struct bench_client *c, const unsigned char *in, size_t len)
 {
+    size_t used = 0;
+
+    while (!c->closing && len - used >= 4) {
+        size_t size = bench_be32(in + used);
+        if (len - used < 4 + size)
+            break;
+        used += 4 + size;
+        bench_received(c, size);
+    }
+    return (ssize_t)used;
+}
+
+static ssize_t relay_input(struct bench_client *c, const unsigned char *in, size_t len)
+{
+    size_t used = 0;
+
     if (!c->ready) {
-        unsigned char r;
-        if (evbuffer_remove(in, &r, 1) != 1)
+        if (len == 0)
             return 0;
-        if (r != 'R') {
-            bench_fail(c, "relay answered 0x%02x", r);
+        if (in[0] != 'R') {
+            bench_fail(c, "relay answered 0x%02x", in[0]);
             return -1;
         }
+        used = 1;
         bench_ready(c);
     }
-    unsigned char head[4];
-    while (!c->closing && bench_peek(in, head, 4) == 4) {
-        size_t len = (size_t)head[0] << 24 | (size_t)head[1] << 16 |
-                     (size_t)head[2] << 8 | head[3];
-        if (evbuffer_get_length(in) < 4 + len)
-            break;
-        evbuffer_drain(in, 4 + len);
-        bench_received(c, len);
-    }
-    return 0;
+    return (ssize_t)used + frames(c, in + used, len - used);
 }
 
 static void relay_send(struct bench_client *c, size_t len)
 {
-    struct evbuffer *out = bufferevent_get_output(c->bev);
     unsigned char head[4] = {(unsigned char)(len >> 24), (unsigned char)(len >> 16),
                              (unsigned char)(len >> 8), (unsigned char)len};
 
-    evbuffer_add(out, head, 4);
-    bench_add_filler(out, len);
+    evbuffer_add(c->out, head, 4);
+    bench_add_filler(c->out, len);
+}
+
+static void socat_hello(struct bench_client *c)
+{
+    (void)c; /* nothing to say: bytes go straight through */
 }
 
 const struct bench_driver bench_driver_relay = {
     .name = "relay", .pub_sub = true, .has_names = false,
     .hello = relay_hello, .input = relay_input, .send = relay_send,
+};
+
+const struct bench_driver bench_driver_socat = {
+    .name = "socat", .pub_sub = true, .has_names = false, .two_addresses = true,
+    .hello = socat_hello, .connected = bench_ready, .input = frames, .send = relay_send,
 };

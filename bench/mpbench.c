@@ -27,6 +27,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdarg.h>
@@ -43,16 +44,27 @@
 #include <event2/util.h>
 
 #define MAX_REPS 15
+#define MAX_PROCS 64
+
+/* A batch write takes up to this much of a client's template; reads
+ * take up to READ_BYTES. Both are loopback's sweet spot: 64 KiB writes
+ * cost the relay target a fifth more generator CPU per byte. */
+#define BATCH_BYTES (256u << 10)
+#define READ_BYTES (256u << 10)
+
+enum send_mode { SEND_BATCH, SEND_SINGLE };
+static const char *const send_mode_names[] = {"batch", "single"};
 
 enum workload { THROUGHPUT, LATENCY, CONNECT, MEMORY };
 static const char *const workload_names[] = {"throughput", "latency", "connect", "memory"};
 
 struct options {
     const struct bench_driver *driver;
-    const char *address;
+    const char *address, *receiver_address;
     enum workload workload;
+    enum send_mode send_mode;
     size_t size;
-    unsigned pairs, window, reps, clients, concurrency;
+    unsigned pairs, window, reps, clients, concurrency, procs;
     double duration, warmup;
     long server_pid;
 };
@@ -61,8 +73,8 @@ struct options {
 struct run {
     const struct options *opt;
     struct event_base *base;
-    struct sockaddr_storage addr;
-    int addrlen;
+    struct sockaddr_storage addr, receiver_addr;
+    int addrlen, receiver_addrlen;
     unsigned tag;                 /* makes names unique across runs */
 
     struct bench_client *clients;
@@ -93,27 +105,28 @@ const unsigned char *bench_filler(void)
     return filler;
 }
 
-/* A copy, not a reference: a reference is a chunk of its own, an
- * allocation and an iovec for every message, dearer than copying 4 KiB. */
+/* A copy: the generator copies each client's message once, into its
+ * template, so this is never on the measured path. */
 void bench_add_filler(struct evbuffer *out, size_t len)
 {
     evbuffer_add(out, filler, len);
 }
 
-int bench_parse_all(struct bench_client *c, struct evbuffer *in,
-                    int (*one)(struct bench_client *c, struct evbuffer *in))
+ssize_t bench_parse_all(struct bench_client *c, const unsigned char *in, size_t len,
+                        ssize_t (*one)(struct bench_client *c, const unsigned char *in,
+                                       size_t len))
 {
-    int got = 0;
+    size_t used = 0;
 
-    while (!c->closing && (got = one(c, in)) > 0)
-        ;
-    return got < 0 ? -1 : 0;
-}
-
-size_t bench_peek(struct evbuffer *in, void *buf, size_t cap)
-{
-    ev_ssize_t got = evbuffer_copyout(in, buf, cap);
-    return got < 0 ? 0 : (size_t)got;
+    while (!c->closing && used < len) {
+        ssize_t got = one(c, in + used, len - used);
+        if (got < 0)
+            return -1;
+        if (got == 0)
+            break;
+        used += (size_t)got;
+    }
+    return (ssize_t)used;
 }
 
 /* --- clients ------------------------------------------------------------ */
@@ -131,51 +144,293 @@ void bench_fail(struct bench_client *c, const char *fmt, ...)
     event_base_loopbreak(run->base);
 }
 
-static void client_read(struct bufferevent *bev, void *arg)
+static bool would_block(int err)
 {
-    struct bench_client *c = arg;
-    /* The generator must not be what limits a server: it takes all the
-     * socket holds, not libevent's 4 KiB, before parsing. */
-    mp_read_batch_bev(bev, 256 * 1024);
-    c->driver->input(c, bufferevent_get_input(bev));
+    return err == EAGAIN || err == EWOULDBLOCK || err == EINTR;
 }
 
-static void client_event(struct bufferevent *bev, short what, void *arg)
+static void arm_write(struct bench_client *c, bool on)
 {
-    struct bench_client *c = arg;
-    if (what & BEV_EVENT_CONNECTED) {
-        int one = 1;
-        setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        return;
+    if (on != c->write_armed) {
+        if (on)
+            event_add(&c->writable, NULL);
+        else
+            event_del(&c->writable);
+        c->write_armed = on;
     }
-    if (!c->closing)
-        bench_fail(c, "connection %s", (what & BEV_EVENT_EOF) ? "closed by the server"
-                                       : evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+}
+
+static void mark_connected(struct bench_client *c)
+{
+    if (c->connected)
+        return;
+    c->connected = true;
+    if (c->driver->connected != NULL)
+        c->driver->connected(c);
 }
 
 static void client_close(struct bench_client *c)
 {
     c->closing = true;
-    if (c->bev != NULL)
-        bufferevent_free(c->bev);
-    c->bev = NULL;
+    if (c->fd < 0)
+        return;
+    event_del(&c->readable);
+    event_del(&c->writable);
+    c->write_armed = false;
+    close(c->fd);
+    c->fd = -1;
+}
+
+static void client_free(struct bench_client *c)
+{
+    client_close(c);
+    if (c->out != NULL)
+        evbuffer_free(c->out);
+    free(c->in);
+    free(c->tmpl);
+}
+
+/* The client's message, encoded once by its driver and repeated to fill
+ * the template: a batch write is then a slice of it, never an encoding.
+ * The header is constant for a client (its peer, its connection id and
+ * the size do not change once linked), which every driver relies on. */
+static void build_template(struct bench_client *c, size_t size)
+{
+    struct run *run = c->workload;
+    struct evbuffer *one = evbuffer_new(), *control = c->out;
+
+    c->out = one;
+    c->driver->send(c, size);
+    c->out = control;
+    c->msg_len = evbuffer_get_length(one);
+    size_t copies = 1;
+    if (run->opt->send_mode == SEND_BATCH && c->msg_len < BATCH_BYTES)
+        copies = BATCH_BYTES / c->msg_len;
+    c->tmpl_len = copies * c->msg_len;
+    c->tmpl = malloc(c->tmpl_len);
+    evbuffer_copyout(one, c->tmpl, c->msg_len);
+    for (size_t i = 1; i < copies; i++)
+        memcpy(c->tmpl + i * c->msg_len, c->tmpl, c->msg_len);
+    evbuffer_free(one);
+}
+
+/* The workload wants `total` messages written by c, ever. */
+static void queue_until(struct bench_client *c, uint64_t total)
+{
+    struct run *run = c->workload;
+    if (c->tmpl == NULL)
+        build_template(c, run->opt->size);
+    if (total > c->queued)
+        c->queued = total;
+}
+
+static bool at_message_boundary(const struct bench_client *c)
+{
+    return c->msg_len == 0 || c->phase % c->msg_len == 0;
+}
+
+/* The next write's bytes: the rest of the template from `phase`, so a
+ * batch write holds up to BATCH_BYTES and a single write the rest of one
+ * message (its template is one message), within what is owed. */
+static size_t next_slice(const struct bench_client *c)
+{
+    uint64_t owed = c->queued * c->msg_len - c->written;
+    size_t len = c->tmpl_len - c->phase;
+    return owed < len ? (size_t)owed : len;
+}
+
+static void socket_error(struct bench_client *c, int err);
+
+/* Write what c owes: control bytes between messages, then messages from
+ * the template, until all is written or the socket is full (then the
+ * write event finishes the job). */
+static void pump(struct bench_client *c)
+{
+    while (!c->closing) {
+        size_t want;
+        ssize_t n;
+        if (evbuffer_get_length(c->out) > 0 && at_message_boundary(c)) {
+            want = evbuffer_get_length(c->out);
+            n = evbuffer_write(c->out, c->fd);
+        } else if (c->msg_len > 0 && c->written < c->queued * c->msg_len) {
+            want = next_slice(c);
+            n = send(c->fd, c->tmpl + c->phase, want, MSG_NOSIGNAL);
+            if (n > 0) {
+                c->written += (uint64_t)n;
+                c->phase += (size_t)n;
+                if (c->phase == c->tmpl_len)
+                    c->phase = 0;
+            }
+        } else {
+            break;
+        }
+        if (n < 0 && would_block(errno)) {
+            arm_write(c, true);
+            return;
+        }
+        if (n < 0) {
+            socket_error(c, errno);
+            return;
+        }
+        mark_connected(c);
+        if ((size_t)n < want) {
+            arm_write(c, true);
+            return;
+        }
+    }
+    /* Until connected, the write event is what says it is. */
+    arm_write(c, !c->connected && !c->closing);
+}
+
+static void on_writable(evutil_socket_t fd, short what, void *arg)
+{
+    struct bench_client *c = arg;
+    (void)what;
+    if (!c->connected) {
+        int err = 0;
+        socklen_t len = sizeof err;
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err != 0) {
+            socket_error(c, err);
+            return;
+        }
+        mark_connected(c);
+    }
+    pump(c);
+}
+
+/* Room for the next read: the buffer grows while reads fill it, up to
+ * READ_BYTES (or to what one message needs), so that an idle client
+ * (the memory workload) holds little and a busy one reads in bulk. */
+static size_t read_room(struct bench_client *c, bool filled)
+{
+    if (c->in_len == c->in_cap || (filled && c->in_cap < READ_BYTES)) {
+        size_t cap = c->in_cap == 0 ? 2048 : 2 * c->in_cap;
+        c->in = realloc(c->in, cap);
+        c->in_cap = cap;
+    }
+    return c->in_cap - c->in_len;
+}
+
+/* Hand the driver what arrived; keep only the unparsed tail. */
+static int parse_input(struct bench_client *c)
+{
+    ssize_t used = c->driver->input(c, c->in, c->in_len);
+    if (used < 0)
+        return -1;
+    c->in_len -= (size_t)used;
+    if (c->in_len > 0 && used > 0)
+        memmove(c->in, c->in + used, c->in_len);
+    return 0;
+}
+
+static void after_input(struct bench_client *c);
+
+static void on_readable(evutil_socket_t fd, short what, void *arg)
+{
+    struct bench_client *c = arg;
+    bool filled = false;
+    (void)what;
+    /* A few reads at most: one is the rule, more only while they fill
+     * the buffer, so that one busy socket does not starve the others. */
+    for (int reads = 0; reads < 4 && !c->closing; reads++) {
+        size_t room = read_room(c, filled);
+        ssize_t n = read(fd, c->in + c->in_len, room);
+        if (n < 0 && would_block(errno))
+            break;
+        if (n <= 0) {
+            socket_error(c, n == 0 ? 0 : errno);
+            return;
+        }
+        mark_connected(c);
+        c->in_len += (size_t)n;
+        if (parse_input(c) < 0)
+            return;
+        filled = (size_t)n == room;
+        if (!filled)
+            break;
+    }
+    after_input(c);
+}
+
+/* Open c's socket and queue its login; the connection completes in the
+ * background (the login is written as soon as it has). */
+static void client_connect(struct run *run, struct bench_client *c)
+{
+    bool to_receiver_address = c->driver->two_addresses && c->index >= run->opt->pairs;
+    const struct sockaddr_storage *to = to_receiver_address ? &run->receiver_addr : &run->addr;
+    int to_len = to_receiver_address ? run->receiver_addrlen : run->addrlen;
+
+    c->closing = false;
+    c->connected = false;
+    c->fd = socket(to->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (c->fd < 0) {
+        bench_fail(c, "socket: %s", strerror(errno));
+        return;
+    }
+    /* Messages go out as soon as written; a connector writes once and
+     * waits, so it needs no option (a system call saved per connect). */
+    if (run->opt->workload != CONNECT) {
+        int one = 1;
+        setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
+    event_assign(&c->readable, run->base, c->fd, EV_READ | EV_PERSIST, on_readable, c);
+    event_assign(&c->writable, run->base, c->fd, EV_WRITE | EV_PERSIST, on_writable, c);
+    event_add(&c->readable, NULL);
+    if (connect(c->fd, (const struct sockaddr *)to, (socklen_t)to_len) == 0)
+        mark_connected(c);
+    else if (errno != EINPROGRESS) {
+        socket_error(c, errno);
+        return;
+    }
+    c->driver->hello(c);
+    /* On loopback the handshake is usually done by now: write at once,
+     * and wait for writability only if it is not. */
+    pump(c);
 }
 
 /* Connect and queue the login; the name is prefix + a number unique to
- * this process. */
+ * this process. A reopened client keeps its buffers. */
 static void client_open(struct run *run, struct bench_client *c, char prefix)
 {
-    struct bench_client fresh = {.driver = run->opt->driver, .workload = run,
+    struct bench_client fresh = {.fd = -1, .driver = run->opt->driver, .workload = run,
                                  .index = c->index, .pair_token = c->pair_token,
-                                 .partner = c->partner};
+                                 .partner = c->partner, .out = c->out, .in = c->in,
+                                 .in_cap = c->in_cap};
+    free(c->tmpl);
     *c = fresh;
+    if (c->out == NULL)
+        c->out = evbuffer_new();
+    evbuffer_drain(c->out, evbuffer_get_length(c->out));
     snprintf(c->name, sizeof c->name, "%c%u-%u", prefix, run->tag, run->next_name++);
-    c->bev = bufferevent_socket_new(run->base, -1, BEV_OPT_CLOSE_ON_FREE);
-    bufferevent_setcb(c->bev, client_read, NULL, client_event, c);
-    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
-    c->driver->hello(c);
-    if (bufferevent_socket_connect(c->bev, (struct sockaddr *)&run->addr, run->addrlen) < 0)
-        bench_fail(c, "cannot connect: %s", strerror(errno));
+    client_connect(run, c);
+}
+
+static void retry_connect(evutil_socket_t fd, short what, void *arg)
+{
+    struct bench_client *c = arg;
+    struct run *run = c->workload;
+    (void)fd, (void)what;
+    if (!run->stopped && run->error[0] == '\0')
+        client_connect(run, c);
+}
+
+/* A failed socket: socat's receiver port listens only once its sender
+ * is there, so a refused receiver tries again; anything else fails. */
+static void socket_error(struct bench_client *c, int err)
+{
+    struct run *run = c->workload;
+    if (c->closing)
+        return;
+    if (!c->connected && err == ECONNREFUSED && c->driver->two_addresses) {
+        static const struct timeval pause = {0, 10000};
+        client_close(c);
+        event_base_once(run->base, -1, EV_TIMEOUT, retry_connect, c, &pause);
+        return;
+    }
+    if (err == 0 || err == ECONNRESET || err == EPIPE)
+        bench_fail(c, "connection closed by the server");
+    else
+        bench_fail(c, "%s: %s", c->connected ? "connection" : "cannot connect", strerror(err));
 }
 
 /* --- waiting on events --------------------------------------------------- */
@@ -217,17 +472,6 @@ static int run_for(struct run *run, double seconds)
     return loop_until(run, &never, seconds) < 0 ? -1 : 0;
 }
 
-/* connect workload: a ready client is closed and replaced, from the loop
- * (not from inside its own input callback). */
-static void reopen(evutil_socket_t fd, short what, void *arg)
-{
-    struct bench_client *c = arg;
-    struct run *run = c->workload;
-    (void)fd, (void)what;
-    if (!run->stopped)
-        client_open(run, c, 'c');
-}
-
 void bench_ready(struct bench_client *c)
 {
     struct run *run = c->workload;
@@ -237,8 +481,7 @@ void bench_ready(struct bench_client *c)
     if (run->opt->workload == CONNECT) {
         if (run->measuring)
             run->received++;
-        client_close(c);
-        event_base_once(run->base, -1, EV_TIMEOUT, reopen, c, NULL);
+        c->closing = true; /* after_input replaces it */
     }
 }
 
@@ -256,29 +499,31 @@ void bench_linked(struct bench_client *c)
     c->linked = true;
 }
 
+/* Keep `window` messages in flight from sender to its receiver. */
 static void refill(struct run *run, struct bench_client *sender)
 {
-    unsigned window = run->opt->window;
-    while (!run->stopped && sender->sent - sender->partner->received < window) {
-        sender->driver->send(sender, run->opt->size);
-        sender->sent++;
+    if (!run->stopped) {
+        queue_until(sender, sender->partner->received + run->opt->window);
+        pump(sender);
     }
 }
 
+/* Counting only: what to send in answer is decided once per read, in
+ * after_input, so that a batch of messages costs one write. */
 void bench_received(struct bench_client *c, size_t len)
 {
     struct run *run = c->workload;
     c->received++;
     if (run->opt->workload == LATENCY) {
         if (!is_sender(run, c)) {
-            c->driver->send(c, len); /* the pong */
+            queue_until(c, c->received); /* the pong */
             return;
         }
         if (run->measuring)
             histogram_add(run->latency, now_ns() - c->sent_at_ns);
         if (!run->stopped) {
             c->sent_at_ns = now_ns();
-            c->driver->send(c, run->opt->size);
+            queue_until(c, c->received + 1);
         }
         return;
     }
@@ -286,12 +531,30 @@ void bench_received(struct bench_client *c, size_t len)
         run->received++;
         run->bytes += len;
     }
-    refill(run, c->partner);
+}
+
+/* After a read: a connector that logged in is replaced (here, not in
+ * the driver's callback); answers and the partner's window go out. */
+static void after_input(struct bench_client *c)
+{
+    struct run *run = c->workload;
+    if (run->error[0] != '\0')
+        return;
+    if (c->closing) {
+        client_close(c);
+        if (run->opt->workload == CONNECT && !run->stopped)
+            client_open(run, c, 'c');
+        return;
+    }
+    pump(c);
+    if (run->opt->workload == THROUGHPUT && c->partner != NULL && !is_sender(run, c) &&
+        c->partner->linked)
+        refill(run, c->partner);
 }
 
 /* --- workloads -------------------------------------------------------- */
 
-static int resolve(struct run *run, const char *address)
+static int resolve(const char *address, struct sockaddr_storage *addr, int *addrlen)
 {
     char host[256];
     const char *colon = strrchr(address, ':');
@@ -301,8 +564,8 @@ static int resolve(struct run *run, const char *address)
     host[colon - address] = '\0';
     char spec[300];
     snprintf(spec, sizeof spec, "%s:%s", host, colon + 1);
-    run->addrlen = sizeof run->addr;
-    return evutil_parse_sockaddr_port(spec, (struct sockaddr *)&run->addr, &run->addrlen);
+    *addrlen = sizeof *addr;
+    return evutil_parse_sockaddr_port(spec, (struct sockaddr *)addr, addrlen);
 }
 
 static void run_start(struct run *run, const struct options *opt, unsigned n, unsigned rep)
@@ -313,15 +576,19 @@ static void run_start(struct run *run, const struct options *opt, unsigned n, un
     run->tag = (unsigned)getpid() % 100000 * 100 + rep;
     run->n_clients = run->ready_target = n;
     run->clients = calloc(n, sizeof *run->clients);
-    for (unsigned i = 0; i < n; i++)
+    for (unsigned i = 0; i < n; i++) {
         run->clients[i].index = UINT32_MAX; /* neither sender nor receiver */
-    resolve(run, opt->address);
+        run->clients[i].fd = -1;
+    }
+    resolve(opt->address, &run->addr, &run->addrlen);
+    if (opt->receiver_address != NULL)
+        resolve(opt->receiver_address, &run->receiver_addr, &run->receiver_addrlen);
 }
 
 static void run_finish(struct run *run)
 {
     for (unsigned i = 0; i < run->n_clients; i++)
-        client_close(&run->clients[i]);
+        client_free(&run->clients[i]);
     /* Let the closes reach the server before the next repetition. */
     event_base_loop(run->base, EVLOOP_NONBLOCK);
     free(run->clients);
@@ -347,9 +614,10 @@ static int connect_pairs(struct run *run)
         struct bench_client *s = &run->clients[i], *r = s->partner;
         snprintf(s->peer, sizeof s->peer, "%s", r->name);
         snprintf(r->peer, sizeof r->peer, "%s", s->name);
-        if (s->driver->link != NULL)
+        if (s->driver->link != NULL) {
             s->driver->link(s);
-        else
+            pump(s);
+        } else
             bench_linked(s), bench_linked(r);
     }
     return wait_for(run, &run->all_linked, 20, "connections to open");
@@ -447,7 +715,8 @@ static int latency_once(const struct options *opt, unsigned rep, struct histogra
     int rc = connect_pairs(&run);
     if (rc == 0) {
         run.clients[0].sent_at_ns = now_ns();
-        run.clients[0].driver->send(&run.clients[0], opt->size);
+        queue_until(&run.clients[0], 1);
+        pump(&run.clients[0]);
         rc = measure(&run, &elapsed);
     }
     if (rc != 0)
@@ -535,17 +804,26 @@ static void print_series(const struct options *opt, const char *metric, double *
            opt->driver->name, workload_names[opt->workload], opt->size, opt->pairs,
            opt->window, metric, median, v[0], v[n - 1], n);
     if (opt->workload == THROUGHPUT)
-        printf(" mb_s=%.1f", median * (double)opt->size / 1e6);
+        printf(" mb_s=%.1f send_mode=%s", median * (double)opt->size / 1e6,
+               send_mode_names[opt->send_mode]);
+    if (opt->workload == CONNECT)
+        printf(" bench_procs=%u", opt->procs);
     if (cpu_samples > 0 && opt->server_pid > 0)
-        printf(" server_cpu=%.0f bench_cpu=%.0f", server_cpu_sum / cpu_samples,
-               bench_cpu_sum / cpu_samples);
+        printf(" server_cpu=%.0f", server_cpu_sum / cpu_samples);
+    if (cpu_samples > 0)
+        printf(" bench_cpu=%.0f", bench_cpu_sum / cpu_samples);
     printf("\n");
     printf("  %-10s %-10s %6zu B x%-2u %14.0f %s  (min %.0f, max %.0f)",
            opt->driver->name, workload_names[opt->workload], opt->size, opt->pairs, median,
            unit, v[0], v[n - 1]);
     if (cpu_samples > 0 && opt->server_pid > 0)
-        printf("  cpu: server %.0f %%, mpbench %.0f %%", server_cpu_sum / cpu_samples,
-               bench_cpu_sum / cpu_samples);
+        printf("  cpu: server %.0f %%,", server_cpu_sum / cpu_samples);
+    else if (cpu_samples > 0)
+        printf("  cpu:");
+    if (cpu_samples > 0)
+        printf(" mpbench %.0f %%", bench_cpu_sum / cpu_samples);
+    if (opt->procs > 1)
+        printf(" (%u processes)", opt->procs);
     printf("\n");
 }
 
@@ -597,7 +875,7 @@ static int run_workload(const struct options *opt)
 
 static const struct bench_driver *const drivers[] = {
     &bench_driver_mp_binary, &bench_driver_mp_json, &bench_driver_nats,
-    &bench_driver_mqtt, &bench_driver_redis, &bench_driver_relay,
+    &bench_driver_mqtt, &bench_driver_redis, &bench_driver_relay, &bench_driver_socat,
 };
 
 static void usage(FILE *to)
@@ -606,18 +884,24 @@ static void usage(FILE *to)
             "usage: mpbench -t TARGET -a HOST:PORT [-w WORKLOAD] [options]\n"
             "       mpbench --free-ports N       print N free loopback ports\n"
             "       mpbench --wait-port HOST:PORT until it accepts (10 s)\n"
-            "targets: mp-binary mp-json nats mqtt redis relay\n"
+            "targets: mp-binary mp-json nats mqtt redis relay socat\n"
             "workloads: throughput (default), latency, connect, memory\n"
             "  -s, --size BYTES        message size (64)\n"
             "  -p, --pairs N           sender->receiver pairs (1)\n"
             "  -W, --window N          messages in flight per pair (500)\n"
+            "      --send-mode MODE    batch: many messages per write (up to %u KiB);\n"
+            "                          single: one message per write (batch)\n"
             "  -d, --duration SECONDS  measuring time per repetition (2)\n"
             "      --warmup SECONDS    before measuring (0.5)\n"
             "  -r, --reps N            repetitions, median reported (3, at most %d)\n"
             "  -k, --clients K         memory: idle clients (10000)\n"
             "  -c, --concurrency N     connect/memory: connections at once (16)\n"
-            "      --server-pid PID    memory: whose RSS to read\n",
-            MAX_REPS);
+            "      --procs N           connect: N processes share the connectors (1)\n"
+            "      --server-pid PID    whose CPU (and, for memory, RSS) to read\n"
+            "      --receiver-address HOST:PORT\n"
+            "                          socat: where the receiver connects (the sender\n"
+            "                          connects to -a); throughput, 1 pair only\n",
+            BATCH_BYTES >> 10, MAX_REPS);
 }
 
 /* Print N ports free on 127.0.0.1 (bound together, so distinct). */
@@ -645,7 +929,7 @@ static int free_ports(unsigned n)
 static int wait_port(const char *address)
 {
     struct run run = {0};
-    if (resolve(&run, address) < 0)
+    if (resolve(address, &run.addr, &run.addrlen) < 0)
         return 2;
     for (int tries = 0; tries < 500; tries++) {
         int fd = socket(run.addr.ss_family, SOCK_STREAM, 0);
@@ -660,6 +944,42 @@ static int wait_port(const char *address)
     return 1;
 }
 
+/* Options that parse but do not go together: 2 with a message, or 0. */
+static int check_combination(const struct options *opt)
+{
+    const char *name = opt->driver->name, *workload = workload_names[opt->workload];
+
+    if ((opt->workload == CONNECT || opt->workload == MEMORY) && !opt->driver->has_names) {
+        fprintf(stderr, "mpbench: %s has no logins: no %s workload\n", name, workload);
+        return 2;
+    }
+    if (opt->driver->two_addresses) {
+        if (opt->workload != THROUGHPUT || opt->pairs != 1) {
+            fprintf(stderr, "mpbench: %s relays one connection one way: only the "
+                    "throughput workload with 1 pair (-p 1)\n", name);
+            return 2;
+        }
+        if (opt->receiver_address == NULL) {
+            fprintf(stderr, "mpbench: %s needs --receiver-address HOST:PORT (the port "
+                    "its receiver connects to)\n", name);
+            return 2;
+        }
+    } else if (opt->receiver_address != NULL) {
+        fprintf(stderr, "mpbench: --receiver-address is for the socat target only\n");
+        return 2;
+    }
+    if (opt->procs > 1 && opt->workload != CONNECT) {
+        fprintf(stderr, "mpbench: --procs is for the connect workload only\n");
+        return 2;
+    }
+    if (opt->procs > opt->concurrency) {
+        fprintf(stderr, "mpbench: --procs %u needs at least as many connectors (-c)\n",
+                opt->procs);
+        return 2;
+    }
+    return 0;
+}
+
 static int parse_options(int argc, char **argv, struct options *opt)
 {
     static const struct option longs[] = {
@@ -667,10 +987,12 @@ static int parse_options(int argc, char **argv, struct options *opt)
         {"size", 1, 0, 's'}, {"pairs", 1, 0, 'p'}, {"window", 1, 0, 'W'},
         {"duration", 1, 0, 'd'}, {"warmup", 1, 0, 'u'}, {"reps", 1, 0, 'r'},
         {"clients", 1, 0, 'k'}, {"concurrency", 1, 0, 'c'}, {"server-pid", 1, 0, 'P'},
-        {"free-ports", 1, 0, 'F'}, {"wait-port", 1, 0, 'X'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+        {"free-ports", 1, 0, 'F'}, {"wait-port", 1, 0, 'X'}, {"help", 0, 0, 'h'},
+        {"send-mode", 1, 0, 'M'}, {"receiver-address", 1, 0, 'R'}, {"procs", 1, 0, 'N'},
+        {0, 0, 0, 0}};
     int ch;
     *opt = (struct options){.workload = THROUGHPUT, .size = 64, .pairs = 1, .window = 500,
-                            .reps = 3, .clients = 10000, .concurrency = 16,
+                            .reps = 3, .clients = 10000, .concurrency = 16, .procs = 1,
                             .duration = 2, .warmup = 0.5};
     while ((ch = getopt_long(argc, argv, "t:a:w:s:p:W:d:r:k:c:h", longs, NULL)) != -1) {
         switch (ch) {
@@ -705,6 +1027,18 @@ static int parse_options(int argc, char **argv, struct options *opt)
         case 'k': opt->clients = (unsigned)strtoul(optarg, NULL, 10); break;
         case 'c': opt->concurrency = (unsigned)strtoul(optarg, NULL, 10); break;
         case 'P': opt->server_pid = strtol(optarg, NULL, 10); break;
+        case 'M':
+            if (strcmp(optarg, "batch") == 0)
+                opt->send_mode = SEND_BATCH;
+            else if (strcmp(optarg, "single") == 0)
+                opt->send_mode = SEND_SINGLE;
+            else {
+                fprintf(stderr, "mpbench: --send-mode is batch or single, not %s\n", optarg);
+                return 2;
+            }
+            break;
+        case 'R': opt->receiver_address = optarg; break;
+        case 'N': opt->procs = (unsigned)strtoul(optarg, NULL, 10); break;
         case 'F': exit(free_ports((unsigned)strtoul(optarg, NULL, 10)));
         case 'X': exit(wait_port(optarg));
         case 'h': usage(stdout); exit(0);
@@ -714,16 +1048,11 @@ static int parse_options(int argc, char **argv, struct options *opt)
     if (opt->driver == NULL || opt->address == NULL || opt->size > BENCH_MAX_PAYLOAD ||
         opt->pairs == 0 || opt->pairs > 64 || opt->window == 0 || opt->reps == 0 ||
         opt->reps > MAX_REPS || opt->concurrency == 0 || opt->clients == 0 ||
-        opt->duration <= 0) {
+        opt->duration <= 0 || opt->procs == 0 || opt->procs > MAX_PROCS) {
         usage(stderr);
         return 2;
     }
-    if ((opt->workload == CONNECT || opt->workload == MEMORY) && !opt->driver->has_names) {
-        fprintf(stderr, "mpbench: %s has no logins: no %s workload\n", opt->driver->name,
-                workload_names[opt->workload]);
-        return 2;
-    }
-    return 0;
+    return check_combination(opt);
 }
 
 /* As many descriptors as the hard limit allows (the memory workload). */
@@ -744,6 +1073,7 @@ int main(int argc, char **argv)
         return rc;
     raise_fd_limit();
     mp_tune_malloc(); /* the generator must not pay for heap trimming */
+    signal(SIGPIPE, SIG_IGN); /* a server that hangs up is an error, not a signal */
     filler = malloc(BENCH_MAX_PAYLOAD);
     for (size_t i = 0; i < BENCH_MAX_PAYLOAD; i++)
         filler[i] = (unsigned char)('a' + i % 26);
