@@ -5,8 +5,11 @@
 #   sh bench/compare.sh [--build-dir DIR] [--results FILE] [--smoke]
 #                       [--targets "mp-binary mp-json nats mqtt redis relay socat"]
 #                       [--baseline-dir DIR] [--duration SECONDS] [--reps N]
-#                       [--no-charts]
+#                       [--no-charts] [--plan]
 #   sh bench/compare.sh --list-targets      (prints the default targets)
+#
+# --plan prints the runs the other options make, with the seconds each
+# is expected to take, and runs none.
 #
 # Installs the servers from Debian when they are missing (keeping their
 # system services from starting), builds mpbroker in _build-bench unless
@@ -19,8 +22,8 @@
 #   one per write  64 B and 4 KiB, 1 pair, the single sender (one
 #               message per system call): mp-*, nats, redis, relay
 #   latency     64 B ping-pong
-#   connect     16 connectors in each of 2 mpbench processes (--procs),
-#               connect -> ready -> close
+#   connect     16 connectors shared by 2 mpbench processes (--procs),
+#               each connect -> ready -> close
 #   memory      RSS per idle ready client, 10 000 clients (first, on the
 #               fresh server, so that no freed memory is reused)
 #   syscalls    mp-* only, when perf can read the syscall tracepoints:
@@ -53,12 +56,13 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 build=
 results="$top/bench/RESULTS.md"
 smoke=false
+plan_only=false
 charts=true
 targets="mp-binary mp-json nats mqtt redis relay socat"
 duration=2
 reps=3
 command_line="sh bench/compare.sh $*"
-usage="usage: sh bench/compare.sh [--build-dir DIR] [--results FILE] [--smoke] [--targets LIST] [--baseline-dir DIR] [--duration SECONDS] [--reps N] [--no-charts] [--list-targets]"
+usage="usage: sh bench/compare.sh [--build-dir DIR] [--results FILE] [--smoke] [--targets LIST] [--baseline-dir DIR] [--duration SECONDS] [--reps N] [--no-charts] [--plan] [--list-targets]"
 while [ $# -gt 0 ]; do
     case $1 in
     --build-dir) build=$(cd "$2" && pwd); shift 2 ;;
@@ -69,6 +73,7 @@ while [ $# -gt 0 ]; do
     --duration) duration=$2; shift 2 ;;
     --reps) reps=$2; shift 2 ;;
     --no-charts) charts=false; shift ;;
+    --plan) plan_only=true; shift ;;
     --list-targets) echo "$targets"; exit 0 ;;
     *) echo "$usage" >&2; exit 2 ;;
     esac
@@ -261,8 +266,8 @@ stop_server() {
 
 # The matrix is walked twice: once to count the runs and add up their
 # expected seconds (planning=true), once to run them. Each run is
-# announced with its number and the time left, the estimate scaled by
-# how long the runs so far really took.
+# announced with its number and the time left: what is planned, scaled
+# by how long the runs so far really took against their plan.
 planning=false
 runs_planned=0 seconds_planned=0 runs_done=0 seconds_done=0
 
@@ -284,12 +289,14 @@ announce() {
     if $planning; then
         runs_planned=$((runs_planned + 1))
         seconds_planned=$((seconds_planned + $1))
-        return
+        $plan_only && printf '%4d s  %s\n' "$1" "$2"
+        return 0
     fi
     runs_done=$((runs_done + 1))
-    left=$((seconds_planned - seconds_done))
+    # The scale starts from 30 s at the planned pace, so that the first
+    # runs (memory's estimate is the roughest) do not swing it.
     spent=$(($(date +%s) - started))
-    [ "$seconds_done" -gt 0 ] && left=$((left * spent / seconds_done))
+    left=$(((seconds_planned - seconds_done) * (spent + 30) / (seconds_done + 30)))
     say "[$runs_done/$runs_planned] $2 (about $(minutes "$left") left)"
     seconds_done=$((seconds_done + $1))
 }
@@ -444,6 +451,7 @@ for target in $targets; do
 done
 planning=false
 say "$runs_planned runs, about $(minutes "$seconds_planned")"
+$plan_only && exit 0
 started=$(date +%s)
 for target in $targets; do
     run_target "$target"
@@ -513,8 +521,8 @@ fi
     echo "figures, and its server CPU is not shown (the work is done by a child"
     echo "forked per connection). Latency: one pair, ping-pong, 64 B, the round"
     echo "trips of $reps runs of $duration s merged into one histogram. Connect:"
-    echo "$connect_procs mpbench processes (\`--procs $connect_procs\`) of 16 connectors"
-    echo "each; each connector connects, logs in (and subscribes, where a name"
+    echo "16 connectors shared by $connect_procs mpbench processes (\`--procs $connect_procs\`);"
+    echo "each connector connects, logs in (and subscribes, where a name"
     echo "is a subscription), waits for the answer, closes. One process was the"
     echo "limit (at 93–99 % of its core); the processes share the generator's"
     echo "one core, since the server keeps the other to itself, so the connect"

@@ -218,9 +218,9 @@ function connect_table(   i, t, ck, mk, per_core) {
     }
 }
 
-# Calls per message: small figures (64 B, batched) keep three digits.
+# Calls per message: small figures (64 B, batched) keep two digits.
 function per_msg_value(t, s, call) { return sc[t SUBSEP s SUBSEP call] / sc_msgs[t SUBSEP s] }
-function fmt_per_msg(v) { return sprintf(v >= 0.1 || v == 0 ? "%.2f" : "%.3g", v) }
+function fmt_per_msg(v) { return v >= 0.1 ? sprintf("%.2f", v) : v < 1e-4 ? "0.00" : sprintf("%.2g", v) }
 function per_msg(t, s, call) { return fmt_per_msg(per_msg_value(t, s, call)) }
 
 function syscall_table(   sizes, j, s, i, t, base, other, c, m, line) {
