@@ -255,10 +255,17 @@ wait_listening() {
 
 # Stops the server and what it forked (socat's children, one per
 # connection, outlive their parent).
+# A server that died before it was stopped is said (its runs after that
+# failed, and RESULTS.md counts them).
 stop_server() {
     pkill -P "$server_pid" 2>/dev/null || :
-    kill "$server_pid" 2>/dev/null || :
-    wait "$server_pid" 2>/dev/null || :
+    if kill "$server_pid" 2>/dev/null; then
+        wait "$server_pid" 2>/dev/null || :
+    else
+        status=0
+        wait "$server_pid" 2>/dev/null || status=$?
+        say "$target had exited before it was stopped (status $status): $(tail -n 3 "$log" 2>/dev/null)"
+    fi
     server_pid=
 }
 

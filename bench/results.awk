@@ -37,6 +37,14 @@ function short(t) {
         t == "nats" ? "nats-server" : t == "mqtt" ? "mosquitto" : t == "redis" ? "redis-server" : t
 }
 
+# A chart colour per system, the same in every run whichever ran.
+function colour(t) {
+    return t == "mp-binary" ? "#1b9e77" : t == "mp-binary-base" ? "#8fd1bd" : \
+        t == "mp-json" ? "#d95f02" : t == "mp-json-base" ? "#f4b183" : t == "nats" ? "#7570b3" : \
+        t == "mqtt" ? "#e7298a" : t == "redis" ? "#c0392b" : t == "relay" ? "#555555" : \
+        t == "socat" ? "#e6ab02" : "#999999"
+}
+
 function k(v) { return v >= 1e6 ? sprintf("%.2f M", v / 1e6) : sprintf("%.1f k", v / 1e3) }
 
 # A figure, or "" when it was not measured (reading median[] would add it).
@@ -255,8 +263,8 @@ function syscall_table(   sizes, j, s, i, t, base, other, c, m, line) {
 
 # The charts' data: throughput.dat (one bar a line: size, group, system,
 # msgs/s, MB/s, generator-bound, x), latency.dat (group, system, µs, x)
-# and names.gp (the systems' names, which have a latency figure, and the
-# groups' tics).
+# and names.gp (the systems' names and colours, which have a latency
+# figure, and the groups' tics).
 function chart_files(   i, t, ns, idx, groups, ng, g, s, f, x, tics, gp) {
     ns = 0
     for (i = 1; i <= n; i++)
@@ -286,9 +294,10 @@ function chart_files(   i, t, ns, idx, groups, ng, g, s, f, x, tics, gp) {
                 > (chart_data "/latency.dat")
     }
     gp = chart_data "/names.gp"
-    printf "ns = %d\narray names[%d]\narray has_latency[%d]\n", ns, ns, ns > gp
+    printf "ns = %d\narray names[%d]\narray colours[%d]\narray has_latency[%d]\n", ns, ns, ns, ns > gp
     for (t in idx)
-        printf "names[%d] = \"%s\"\nhas_latency[%d] = %d\n", idx[t], short(t), idx[t], (t in p50) > gp
+        printf "names[%d] = \"%s\"\ncolours[%d] = \"%s\"\nhas_latency[%d] = %d\n", idx[t], short(t), \
+            idx[t], colour(t), idx[t], (t in p50) > gp
     tics = "set xtics (\"1 pair\" %g, \"8 pairs\" %g" (ng == 3 ? ", \"1 pair, one per write\" %g" : "") ")"
     printf "tp_xtics = '" tics "'\n", (ns + 1) / 2, (ns + 1) * 1.5, (ns + 1) * 2.5 > gp
     printf "lat_xtics = 'set xtics (\"p50\" %g, \"p90\" %g, \"p99\" %g, \"p99.9\" %g)'\n", \
