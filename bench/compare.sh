@@ -312,7 +312,7 @@ announce() {
 
 raw="$work/results.txt"
 : >"$raw"
-failed=0
+failed=0 failed_runs=
 
 # bench TARGET PORT ARGS...: one mpbench run, its result lines kept, each
 # with the number of cores mpbench had (bench_cores=, for the
@@ -329,6 +329,7 @@ bench() {
         >"$work/out" 2>"$work/err"; then
         say "mpbench -t $target $* failed: $(cat "$work/err")"
         failed=$((failed + 1))
+        failed_runs="$failed_runs${failed_runs:+; }$target: $(describe -w throughput "$@")"
         return 0
     fi
     grep '^result ' "$work/out" |
@@ -382,6 +383,7 @@ count_syscalls() {
     if ! wait "$bench_pid"; then
         say "mpbench for the system call count of $target failed: $(cat "$work/err")"
         failed=$((failed + 1))
+        failed_runs="$failed_runs${failed_runs:+; }$target: system calls, $(describe -s "$size" -p 1)"
         return 0
     fi
     rate=$(sed -n 's/^result .* median=\([0-9.]*\) .*/\1/p' "$work/out")
@@ -445,7 +447,11 @@ run_target() {
     set -- $("$mpbench" --free-ports 2)
     port=$1 port2=$2
     say "$target on 127.0.0.1:$port"
-    start_server "$target" "$port" "$port2" || { failed=$((failed + 1)); return 0; }
+    if ! start_server "$target" "$port" "$port2"; then
+        failed=$((failed + 1))
+        failed_runs="$failed_runs${failed_runs:+; }$target: the server did not start"
+        return 0
+    fi
     matrix "$target" "$port"
     stop_server
 }
@@ -539,7 +545,7 @@ fi
     echo "calls: \`perf stat -e\` on the syscall tracepoints of the broker's"
     echo "process for $syscall_seconds s inside a 1-pair batch throughput run,"
     echo "divided by mpbench's rate times $syscall_seconds s."
-    [ "$failed" -gt 0 ] && echo && echo "**$failed mpbench runs failed; their figures are missing.**"
+    [ "$failed" -gt 0 ] && echo && echo "**$failed runs failed; their figures are missing:** $failed_runs."
     echo
     # What the profiles showed, and what bounds the goals not met: written
     # by hand from perf and massif runs (the commands are in it).
