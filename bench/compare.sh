@@ -361,6 +361,7 @@ describe() {
 # over a window inside the measured part of one run of mpbench, and the
 # messages of that window are mpbench's rate times its length. Adds a
 # "syscalls" line to the results.
+# shellcheck disable=SC2086
 count_syscalls() {
     target=$1 port=$2 size=$3
     [ -n "$syscall_note" ] && return 0
@@ -405,6 +406,8 @@ count_syscalls() {
 }
 
 # matrix TARGET PORT: every run for TARGET, against the server on PORT.
+# $batch_flag and $procs_flag are an option and its value, or nothing.
+# shellcheck disable=SC2086
 matrix() {
     target=$1 port=$2
     case $target in
@@ -444,8 +447,8 @@ matrix() {
 
 run_target() {
     target=$1
-    set -- $("$mpbench" --free-ports 2)
-    port=$1 port2=$2
+    ports=$("$mpbench" --free-ports 2)
+    port=$(echo "$ports" | sed -n 1p) port2=$(echo "$ports" | sed -n 2p)
     say "$target on 127.0.0.1:$port"
     if ! start_server "$target" "$port" "$port2"; then
         failed=$((failed + 1))
@@ -457,10 +460,12 @@ run_target() {
 }
 
 planning=true port2=0
+# TARGET=N for each target: its runs and all before it, for --smoke's
+# verdict.
+planned_upto=
 for target in $targets; do
     matrix "$target" 0
-    # The runs this target must report, for --smoke's verdict.
-    eval "want_$(echo "$target" | tr -c 'a-z0-9\n' _)=$runs_planned"
+    planned_upto="$planned_upto $target=$runs_planned"
 done
 planning=false
 say "$runs_planned runs, about $(minutes "$seconds_planned")"
@@ -473,8 +478,8 @@ elapsed=$(($(date +%s) - started))
 
 if $smoke; then
     before=0
-    for target in $targets; do
-        eval "upto=\$want_$(echo "$target" | tr -c 'a-z0-9\n' _)"
+    for entry in $planned_upto; do
+        target=${entry%=*} upto=${entry#*=}
         if [ "$(grep -c "^result target=$target " "$raw")" -ge $((upto - before)) ]; then
             echo "PASS bench $target"
         else
