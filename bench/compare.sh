@@ -1,31 +1,49 @@
 #!/bin/sh
 # compare.sh - mpbroker side by side with nats-server, mosquitto,
-# redis-server and a plain relay, in one run on this machine.
+# redis-server, a plain relay and socat, in one run on this machine.
 #
 #   sh bench/compare.sh [--build-dir DIR] [--results FILE] [--smoke]
-#                       [--targets "mp-binary mp-json nats mqtt redis relay"]
-#                       [--baseline-dir DIR]
+#                       [--targets "mp-binary mp-json nats mqtt redis relay socat"]
+#                       [--baseline-dir DIR] [--duration SECONDS] [--reps N]
+#                       [--no-charts] [--plan]
 #   sh bench/compare.sh --list-targets      (prints the default targets)
 #
-# Installs the three servers from Debian when they are missing (keeping
-# their system services from starting), builds mpbroker in _build-bench
-# unless --build-dir names a built tree, then, for each target in turn,
-# starts a fresh server on a free loopback port with persistence and
-# logging off, runs the same mpbench matrix against it and stops it:
+# --plan prints the runs the other options make, with the seconds each
+# is expected to take, and runs none.
 #
-#   throughput  64 B and 4 KiB, 1 and 8 pairs, window 500
+# Installs the servers from Debian when they are missing (keeping their
+# system services from starting), builds mpbroker in _build-bench unless
+# --build-dir names a built tree, then, for each target in turn, starts a
+# fresh server on a free loopback port with persistence and logging off,
+# runs the same mpbench matrix against it and stops it:
+#
+#   throughput  64 B and 4 KiB, 1 and 8 pairs, window 500, the batch
+#               sender (many messages per write)
+#   one per write  64 B and 4 KiB, 1 pair, the single sender (one
+#               message per system call): mp-*, nats, redis, relay
 #   latency     64 B ping-pong
-#   connect     16 connectors, connect -> ready -> close
+#   connect     16 connectors shared by 2 mpbench processes (--procs),
+#               each connect -> ready -> close
 #   memory      RSS per idle ready client, 10 000 clients (first, on the
 #               fresh server, so that no freed memory is reused)
+#   syscalls    mp-* only, when perf can read the syscall tracepoints:
+#               the broker's system calls per message during a 64 B and
+#               a 4 KiB 1-pair throughput run (perf stat -p)
 #
-# Each figure is the median of 3 repetitions after a warm-up (latency
-# merges the 3 histograms). With two or more cores the server runs on
-# CPU 0 and mpbench on CPU 1, so every server gets one core and the same
-# generator. RESULTS.md gets the tables, each figure's ratio to mpbroker,
-# the goals, the machine, the versions and this command. Everything it
-# starts, it stops. --smoke runs every target for a fraction of a second
-# and prints "PASS bench TARGET" / "FAIL bench TARGET" lines instead (CI).
+# socat (one hop between two listening sockets, no parsing) takes only
+# the 1-pair batch throughput runs: it relays one connection to one.
+#
+# Each figure is the median of --reps (3) repetitions of --duration (2 s)
+# after a warm-up (latency merges the histograms). With two or more cores
+# the server runs on CPU 0 and mpbench on CPU 1, so every server gets one
+# core and the same generator. RESULTS.md gets the tables (figures where
+# mpbench was at >= 90 % of its core marked generator-bound), each
+# figure's ratio to mpbroker, the goals, the machine, the versions and
+# this command; gnuplot draws throughput.svg and latency.svg next to it
+# (not with --no-charts). Everything it starts, it stops. While it runs
+# it says on stderr which run of how many it is and the time left.
+# --smoke runs every target for a fraction of a second and prints
+# "PASS bench TARGET" / "FAIL bench TARGET" lines instead (CI).
 # --baseline-dir DIR (a built tree of another mpbroker version, e.g. a
 # worktree of the last release) adds the targets mp-binary-base and
 # mp-json-base: the same matrix against DIR's broker, driven by the same
@@ -38,8 +56,13 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 build=
 results="$top/bench/RESULTS.md"
 smoke=false
-targets="mp-binary mp-json nats mqtt redis relay"
+plan_only=false
+charts=true
+targets="mp-binary mp-json nats mqtt redis relay socat"
+duration=2
+reps=3
 command_line="sh bench/compare.sh $*"
+usage="usage: sh bench/compare.sh [--build-dir DIR] [--results FILE] [--smoke] [--targets LIST] [--baseline-dir DIR] [--duration SECONDS] [--reps N] [--no-charts] [--plan] [--list-targets]"
 while [ $# -gt 0 ]; do
     case $1 in
     --build-dir) build=$(cd "$2" && pwd); shift 2 ;;
@@ -47,8 +70,12 @@ while [ $# -gt 0 ]; do
     --smoke) smoke=true; shift ;;
     --targets) targets=$2; shift 2 ;;
     --baseline-dir) baseline=$(cd "$2" && pwd); shift 2 ;;
+    --duration) duration=$2; shift 2 ;;
+    --reps) reps=$2; shift 2 ;;
+    --no-charts) charts=false; shift ;;
+    --plan) plan_only=true; shift ;;
     --list-targets) echo "$targets"; exit 0 ;;
-    *) echo "usage: sh bench/compare.sh [--build-dir DIR] [--results FILE] [--smoke] [--targets LIST] [--baseline-dir DIR] [--list-targets]" >&2; exit 2 ;;
+    *) echo "$usage" >&2; exit 2 ;;
     esac
 done
 if [ -n "${baseline:-}" ]; then
@@ -60,11 +87,20 @@ if [ -n "${baseline:-}" ]; then
     targets=$with_base
 fi
 
+warmup=0.5 idle_clients=10000 sizes="64 4096" pair_counts="1 8"
+# The connect workload's generator processes: the client half of a TCP
+# handshake costs about what the server's does, so one process is the
+# limit (it was at 93-99 % of its core). Two processes share the
+# generator's core (CPU 1: the server keeps CPU 0 to itself, or the
+# comparison would not be fair) and keep it busy while the other waits
+# for answers; more processes on one core add no capacity.
+connect_procs=2
+syscall_seconds=2
 if $smoke; then
-    duration=0.2 warmup=0.1 reps=1 idle_clients=200 sizes=64 pair_counts=1
-else
-    duration=2 warmup=0.5 reps=3 idle_clients=10000 sizes="64 4096" pair_counts="1 8"
+    duration=0.2 warmup=0.1 reps=1 idle_clients=200 sizes=64 pair_counts=1 charts=false
 fi
+# The same directory as RESULTS.md: the charts are linked by their names.
+chart_dir=$(dirname "$results")
 
 # --- what is needed ---------------------------------------------------------
 
@@ -77,7 +113,7 @@ install_servers() {
         chmod 755 /usr/sbin/policy-rc.d
         guard=/usr/sbin/policy-rc.d
     fi
-    install_packages nats-server mosquitto redis-server util-linux
+    install_packages nats-server mosquitto redis-server socat util-linux procps
     [ -n "$guard" ] && rm -f "$guard"
     return 0
 }
@@ -97,12 +133,13 @@ build_broker() {
 }
 
 install_servers
+$charts && install_packages gnuplot-nox
 build_broker
 mpbench="$build/bench/mpbench"
 work=$(mktemp -d)
 server_pid=
 cleanup() {
-    [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+    [ -n "$server_pid" ] && stop_server
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -112,14 +149,39 @@ trap 'exit 130' INT TERM
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 if [ "$(nproc)" -ge 2 ]; then
-    server_cpu="taskset -c 0" bench_cpu="taskset -c 1"
+    server_cpu="taskset -c 0" bench_cpu="taskset -c 1" bench_cores=1
 else
-    server_cpu= bench_cpu=
+    server_cpu= bench_cpu= bench_cores=1
+fi
+
+# An mpbench older than the batch/single senders and --procs still runs
+# the rest of the matrix (its one sender is reported as batch).
+if "$mpbench" --help 2>&1 | grep -q -- --send-mode; then
+    send_modes="batch single" batch_flag="--send-mode batch"
+else
+    send_modes=batch batch_flag=
+    say "this mpbench has no --send-mode: no one-message-per-write runs"
+fi
+procs_flag=
+if "$mpbench" --help 2>&1 | grep -q -- --procs; then
+    procs_flag="--procs $connect_procs"
+fi
+
+# The syscall tracepoints need root (or perf_event_paranoid -1) and
+# tracefs; without them the system call table says why it is missing.
+syscall_note=
+if $smoke; then
+    syscall_note="smoke run"
+elif ! command -v perf >/dev/null 2>&1; then
+    syscall_note="perf is not installed"
+elif ! perf stat -e raw_syscalls:sys_enter -- true >/dev/null 2>&1; then
+    syscall_note="perf cannot read the syscall tracepoints here (root and tracefs are needed)"
 fi
 
 # --- servers ----------------------------------------------------------------
 
-# start_server TARGET PORT: start a fresh server for TARGET; sets server_pid.
+# start_server TARGET PORT [PORT2]: start a fresh server for TARGET; sets
+# server_pid.
 start_server() {
     log="$work/$1.log"
     case $1 in
@@ -159,61 +221,255 @@ EOF
     relay)
         $server_cpu "$build/bench/relay" "$2" >"$log" 2>&1 &
         ;;
+    socat)
+        # Senders connect to PORT; for each, a child listens on PORT2 for
+        # the receiver and copies one way, 256 KiB per read.
+        $server_cpu socat -b 262144 -u "TCP-LISTEN:$2,bind=127.0.0.1,reuseaddr,fork" \
+            "TCP-LISTEN:$3,bind=127.0.0.1,reuseaddr" >"$log" 2>&1 &
+        ;;
     esac
     server_pid=$!
-    if ! "$mpbench" --wait-port "127.0.0.1:$2"; then
+    if ! wait_listening "$1" "$2"; then
         cat "$log" >&2
         return 1
     fi
 }
 
+# wait_listening TARGET PORT: until the server listens on PORT. socat's
+# is not probed with a connection: that would fork a child that holds
+# the receivers' port, waiting for a receiver of its own.
+wait_listening() {
+    if [ "$1" != socat ]; then
+        "$mpbench" --wait-port "127.0.0.1:$2"
+        return
+    fi
+    hex=$(printf '0100007F:%04X' "$2")
+    for _ in $(seq 100); do
+        awk -v a="$hex" '$2 == a && $4 == "0A" { found = 1; exit } END { exit !found }' \
+            /proc/net/tcp && return 0
+        sleep 0.1
+    done
+    echo "socat does not listen on $2" >&2
+    return 1
+}
+
+# Stops the server and what it forked (socat's children, one per
+# connection, outlive their parent).
+# A server that died before it was stopped is said (its runs after that
+# failed, and RESULTS.md counts them).
 stop_server() {
-    kill "$server_pid" 2>/dev/null || :
-    wait "$server_pid" 2>/dev/null || :
+    pkill -P "$server_pid" 2>/dev/null || :
+    if kill "$server_pid" 2>/dev/null; then
+        wait "$server_pid" 2>/dev/null || :
+    else
+        status=0
+        wait "$server_pid" 2>/dev/null || status=$?
+        say "$target had exited before it was stopped (status $status): $(tail -n 3 "$log" 2>/dev/null)"
+    fi
     server_pid=
+}
+
+# --- progress -----------------------------------------------------------------
+
+# The matrix is walked twice: once to count the runs and add up their
+# expected seconds (planning=true), once to run them. Each run is
+# announced with its number and the time left: what is planned, scaled
+# by how long the runs so far really took against their plan.
+planning=false
+runs_planned=0 seconds_planned=0 runs_done=0 seconds_done=0
+
+# expected_seconds ARGS...: what an mpbench run with these arguments
+# takes, in whole seconds (rounded up; one warm-up, then the repetitions,
+# and about 0.3 s of connecting and closing each).
+expected_seconds() {
+    case " $* " in
+    *" memory "*) awk -v k="$idle_clients" 'BEGIN { printf "%d\n", 1 + k / 4000 + 0.999 }' ;;
+    *) awk -v d="$duration" -v w="$warmup" -v r="$reps" \
+        'BEGIN { printf "%d\n", w + r * (d + 0.3) + 0.999 }' ;;
+    esac
+}
+
+minutes() { printf '%dm%02ds' $(($1 / 60)) $(($1 % 60)); }
+
+# announce SECONDS WHAT: count a run while planning, or say which it is.
+announce() {
+    if $planning; then
+        runs_planned=$((runs_planned + 1))
+        seconds_planned=$((seconds_planned + $1))
+        $plan_only && printf '%4d s  %s\n' "$1" "$2"
+        return 0
+    fi
+    runs_done=$((runs_done + 1))
+    # The scale starts from 30 s at the planned pace, so that the first
+    # runs (memory's estimate is the roughest) do not swing it.
+    spent=$(($(date +%s) - started))
+    left=$(((seconds_planned - seconds_done) * (spent + 30) / (seconds_done + 30)))
+    say "[$runs_done/$runs_planned] $2 (about $(minutes "$left") left)"
+    seconds_done=$((seconds_done + $1))
 }
 
 # --- the matrix ---------------------------------------------------------------
 
 raw="$work/results.txt"
 : >"$raw"
-failed=0
+failed=0 failed_runs=
 
-# bench TARGET PORT ARGS...: one mpbench run, its result lines kept.
+# bench TARGET PORT ARGS...: one mpbench run, its result lines kept, each
+# with the number of cores mpbench had (bench_cores=, for the
+# generator-bound mark).
 bench() {
     target=$1 port=$2
     shift 2
+    secs=$(expected_seconds "$@")
+    announce "$secs" "$target: $(describe -w throughput "$@")"
+    $planning && return 0
     # A baseline target is driven as its own kind, its lines relabelled.
     if ! $bench_cpu "$mpbench" -t "${target%-base}" -a "127.0.0.1:$port" -d "$duration" \
         --warmup "$warmup" -r "$reps" --server-pid "$server_pid" "$@" \
         >"$work/out" 2>"$work/err"; then
         say "mpbench -t $target $* failed: $(cat "$work/err")"
         failed=$((failed + 1))
+        failed_runs="$failed_runs${failed_runs:+; }$target: $(describe -w throughput "$@")"
         return 0
     fi
     grep '^result ' "$work/out" |
-        sed "s/ target=${target%-base} / target=$target /" >>"$raw"
+        sed "s/ target=${target%-base} / target=$target /; s/\$/ bench_cores=$bench_cores/" >>"$raw"
     grep -v '^result ' "$work/out" >&2
 }
 
-run_target() {
-    target=$1
-    port=$("$mpbench" --free-ports 1)
-    say "$target on 127.0.0.1:$port"
-    start_server "$target" "$port" || { failed=$((failed + 1)); return 0; }
+# describe ARGS...: mpbench's arguments as words, for the progress lines.
+describe() {
+    printf '%s\n' "$*" | awk '{
+        w = ""; s = ""; p = ""; m = ""
+        for (i = 1; i < NF; i++) {
+            if ($i == "-w") w = $(i + 1)
+            if ($i == "-s") s = $(i + 1) == 4096 ? "4 KiB" : $(i + 1) " B"
+            if ($i == "-p") p = $(i + 1) == 1 ? "1 pair" : $(i + 1) " pairs"
+            if ($i == "--send-mode") m = $(i + 1) == "single" ? "one message per write" : "batch"
+            if ($i == "--procs") p = $(i + 1) " processes"
+        }
+        out = w
+        if (s != "") out = out (out == "" ? "" : " ") s
+        if (p != "") out = out ", " p
+        if (m != "") out = out ", " m
+        print out
+    }'
+}
+
+# count_syscalls TARGET PORT SIZE: the broker's system calls during a
+# 1-pair batch throughput run of SIZE-byte messages: perf counts them
+# over a window inside the measured part of one run of mpbench, and the
+# messages of that window are mpbench's rate times its length. Adds a
+# "syscalls" line to the results.
+# shellcheck disable=SC2086
+count_syscalls() {
+    target=$1 port=$2 size=$3
+    [ -n "$syscall_note" ] && return 0
+    announce $((syscall_seconds + 3)) "$target: system calls per message, $(describe -s "$size" -p 1)"
+    $planning && return 0
+    events=raw_syscalls:sys_enter
+    for call in epoll_wait epoll_pwait epoll_ctl ioctl read readv recvfrom recvmsg \
+        write writev sendmsg sendto; do
+        events="$events,syscalls:sys_enter_$call"
+    done
+    # perf takes about half a second to attach: it starts 1 s into the
+    # run (after the 0.5 s warm-up) and stops 1 s before its end.
+    $bench_cpu "$mpbench" -t "${target%-base}" -a "127.0.0.1:$port" -s "$size" -p 1 \
+        -W 500 $batch_flag -d $((syscall_seconds + 2)) --warmup 0.5 -r 1 \
+        >"$work/out" 2>"$work/err" &
+    bench_pid=$!
+    sleep 1
+    perf stat -x, -e "$events" -p "$server_pid" -o "$work/perf" -- sleep "$syscall_seconds" ||
+        say "perf stat failed: $(cat "$work/perf")"
+    if ! wait "$bench_pid"; then
+        say "mpbench for the system call count of $target failed: $(cat "$work/err")"
+        failed=$((failed + 1))
+        failed_runs="$failed_runs${failed_runs:+; }$target: system calls, $(describe -s "$size" -p 1)"
+        return 0
+    fi
+    rate=$(sed -n 's/^result .* median=\([0-9.]*\) .*/\1/p' "$work/out")
+    awk -F, -v t="$target" -v size="$size" -v seconds="$syscall_seconds" -v rate="$rate" '
+        $3 == "raw_syscalls:sys_enter" { total = $1 }
+        $3 ~ /^syscalls:sys_enter_/ {
+            call = substr($3, 20); n = $1 + 0
+            if (call ~ /^epoll_p?wait$/) c["epoll_wait"] += n
+            else if (call == "epoll_ctl" || call == "ioctl") c[call] += n
+            else if (call ~ /^(read|readv|recvfrom|recvmsg)$/) c["read"] += n
+            else c["write"] += n
+        }
+        END {
+            printf "syscalls target=%s size=%s pairs=1 seconds=%s msgs=%.0f total=%d", \
+                t, size, seconds, rate * seconds, total
+            printf " epoll_wait=%d epoll_ctl=%d ioctl=%d read=%d write=%d\n", \
+                c["epoll_wait"], c["epoll_ctl"], c["ioctl"], c["read"], c["write"]
+        }' "$work/perf" >>"$raw"
+}
+
+# matrix TARGET PORT: every run for TARGET, against the server on PORT.
+# $batch_flag and $procs_flag are an option and its value, or nothing.
+# shellcheck disable=SC2086
+matrix() {
+    target=$1 port=$2
+    case $target in
+    socat)
+        for size in $sizes; do
+            bench "$target" "$port" -s "$size" -p 1 -W 500 $batch_flag \
+                --receiver-address "127.0.0.1:$port2"
+        done
+        return 0
+        ;;
+    esac
     if [ "$target" != relay ]; then
         bench "$target" "$port" -w memory -r 1 -k "$idle_clients" -c 200
-        bench "$target" "$port" -w connect -c 16
+        bench "$target" "$port" -w connect -c 16 $procs_flag
     fi
     bench "$target" "$port" -w latency -s 64
     for size in $sizes; do
         for pairs in $pair_counts; do
-            bench "$target" "$port" -s "$size" -p "$pairs" -W 500
+            bench "$target" "$port" -s "$size" -p "$pairs" -W 500 $batch_flag
         done
     done
+    case $target in mqtt) return 0 ;; esac
+    for mode in $send_modes; do
+        [ "$mode" = single ] || continue
+        for size in $sizes; do
+            bench "$target" "$port" -s "$size" -p 1 -W 500 --send-mode single
+        done
+    done
+    case $target in
+    mp-*)
+        for size in 4096 64; do
+            count_syscalls "$target" "$port" "$size"
+        done
+        ;;
+    esac
+}
+
+run_target() {
+    target=$1
+    ports=$("$mpbench" --free-ports 2)
+    port=$(echo "$ports" | sed -n 1p) port2=$(echo "$ports" | sed -n 2p)
+    say "$target on 127.0.0.1:$port"
+    if ! start_server "$target" "$port" "$port2"; then
+        failed=$((failed + 1))
+        failed_runs="$failed_runs${failed_runs:+; }$target: the server did not start"
+        return 0
+    fi
+    matrix "$target" "$port"
     stop_server
 }
 
+planning=true port2=0
+# TARGET=N for each target: its runs and all before it, for --smoke's
+# verdict.
+planned_upto=
+for target in $targets; do
+    matrix "$target" 0
+    planned_upto="$planned_upto $target=$runs_planned"
+done
+planning=false
+say "$runs_planned runs, about $(minutes "$seconds_planned")"
+$plan_only && exit 0
 started=$(date +%s)
 for target in $targets; do
     run_target "$target"
@@ -221,14 +477,15 @@ done
 elapsed=$(($(date +%s) - started))
 
 if $smoke; then
-    for target in $targets; do
-        want=4 # memory, connect, latency, throughput
-        [ "$target" = relay ] && want=2
-        if [ "$(grep -c "target=$target " "$raw")" -ge "$want" ]; then
+    before=0
+    for entry in $planned_upto; do
+        target=${entry%=*} upto=${entry#*=}
+        if [ "$(grep -c "^result target=$target " "$raw")" -ge $((upto - before)) ]; then
             echo "PASS bench $target"
         else
             echo "FAIL bench $target"
         fi
+        before=$upto
     done
     exit 0
 fi
@@ -240,15 +497,31 @@ versions() {
     echo "- $(nats-server --version 2>&1 | head -n 1)"
     echo "- $(mosquitto -h 2>&1 | head -n 1)"
     echo "- $(redis-server --version 2>&1 | head -n 1)"
+    echo "- $(socat -V 2>&1 | sed -n 's/^socat version \([^ ]*\).*/socat \1/p' | head -n 1)"
     echo "- $(uname -sr), $(nproc) cores: $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -n 1)"
 }
 
+# draw_charts: throughput.svg and latency.svg from the data results.awk
+# wrote; false when gnuplot fails (RESULTS.md then links no charts).
+draw_charts() {
+    gnuplot -e "data='$work'; out='$chart_dir'" "$top/bench/charts.gp" 2>"$work/gnuplot.err" &&
+        return 0
+    say "gnuplot failed: $(cat "$work/gnuplot.err")"
+    return 1
+}
+
+drew=0
+if $charts; then
+    awk -v chart_data="$work" -f "$top/bench/results.awk" "$raw" >/dev/null
+    draw_charts && drew=1
+fi
+
 {
-    awk -f "$top/bench/results.awk" "$raw"
+    awk -v charts="$drew" -v syscall_note="$syscall_note" -f "$top/bench/results.awk" "$raw"
     echo
     echo "## How this was measured"
     echo
-    echo "Command: \`$command_line\` ($elapsed s, $(date -u +%Y-%m-%d))."
+    echo "Command: \`$command_line\` ($runs_planned runs, $(minutes "$elapsed"), $(date -u +%Y-%m-%d))."
     echo
     versions
     echo
@@ -257,19 +530,32 @@ versions() {
     else
         echo "One core: servers and mpbench shared it."
     fi
+    echo "The machine is shared with other work and its figures drift between"
+    echo "minutes: compare ratios within one run, not figures between runs."
     echo "Throughput: window 500 messages in flight per pair, $duration s measured"
-    echo "after $warmup s of warm-up, median of $reps runs (min-max in brackets)."
-    echo "Latency: one pair, ping-pong, 64 B, the round trips of $reps runs of"
-    echo "$duration s merged into one histogram. Connect: 16 connectors, each"
-    echo "connects, logs in (and subscribes, where a name is a subscription),"
-    echo "waits for the answer, closes. Memory: the server's VmRSS before and"
-    echo "after $idle_clients idle ready clients, on a fresh server."
-    [ "$failed" -gt 0 ] && echo && echo "**$failed mpbench runs failed; their figures are missing.**"
+    echo "after $warmup s of warm-up, median of $reps runs (min–max in brackets);"
+    echo "the batch sender writes many messages per system call, the single"
+    echo "sender one. socat relays one connection to one, so it has no 8-pair"
+    echo "figures, and its server CPU is not shown (the work is done by a child"
+    echo "forked per connection). Latency: one pair, ping-pong, 64 B, the round"
+    echo "trips of $reps runs of $duration s merged into one histogram. Connect:"
+    echo "16 connectors shared by $connect_procs mpbench processes (\`--procs $connect_procs\`);"
+    echo "each connector connects, logs in (and subscribes, where a name"
+    echo "is a subscription), waits for the answer, closes. One process was the"
+    echo "limit (at 93–99 % of its core); the processes share the generator's"
+    echo "one core, since the server keeps the other to itself, so the connect"
+    echo "table also gives each server's connections per second of its own CPU,"
+    echo "the figure the generator cannot cap. Memory: the server's VmRSS before"
+    echo "and after $idle_clients idle ready clients, on a fresh server. System"
+    echo "calls: \`perf stat -e\` on the syscall tracepoints of the broker's"
+    echo "process for $syscall_seconds s inside a 1-pair batch throughput run,"
+    echo "divided by mpbench's rate times $syscall_seconds s."
+    [ "$failed" -gt 0 ] && echo && echo "**$failed runs failed; their figures are missing:** $failed_runs."
     echo
     # What the profiles showed, and what bounds the goals not met: written
     # by hand from perf and massif runs (the commands are in it).
     cat "$top/bench/profiles.md"
 } >"$work/RESULTS.md"
 cp "$work/RESULTS.md" "$results"
-say "wrote $results in $elapsed s"
+say "wrote $results in $(minutes "$elapsed")"
 cat "$results"

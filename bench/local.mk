@@ -1,6 +1,9 @@
 # bench/: mpbench, the load generator, and relay, the one-hop baseline.
 # Built by `make`, never installed; `make bench` runs the comparison
-# (bench/compare.sh) and rewrites bench/RESULTS.md.
+# (bench/compare.sh), rewrites bench/RESULTS.md and draws its charts,
+# bench/throughput.svg and bench/latency.svg (gnuplot, bench/charts.gp).
+# BENCH_FLAGS passes options on, e.g. `make bench BENCH_FLAGS="--duration
+# 0.5 --reps 1"` for a quick look or `--baseline-dir ../other/_build`.
 noinst_PROGRAMS += bench/mpbench bench/relay
 bench_mpbench_SOURCES = bench/mpbench.c bench/driver.h \
 	bench/histogram.c bench/histogram.h \
@@ -16,8 +19,8 @@ bench_relay_CPPFLAGS = $(AM_CPPFLAGS)
 bench_relay_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS)
 bench_relay_LDADD = $(LIBEVENT_LIBS)
 
-EXTRA_DIST += bench/compare.sh bench/results.awk bench/profiles.md bench/RESULTS.md
+EXTRA_DIST += bench/compare.sh bench/results.awk bench/charts.gp bench/profiles.md bench/RESULTS.md
 
 .PHONY: bench
 bench: bench/mpbench bench/relay broker/mpbroker $(pkglib_LTLIBRARIES)
-	sh $(srcdir)/bench/compare.sh --build-dir . --results $(srcdir)/bench/RESULTS.md
+	sh $(srcdir)/bench/compare.sh --build-dir . --results $(srcdir)/bench/RESULTS.md $(BENCH_FLAGS)
