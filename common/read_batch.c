@@ -4,8 +4,6 @@
 #include <errno.h>
 #include <sys/uio.h>
 
-#include <event2/bufferevent.h>
-
 #include "read_batch.h"
 
 /* evbuffer_reserve_space() may offer more than was asked for (the rest
@@ -47,20 +45,6 @@ ssize_t mp_read_batch(struct evbuffer *buf, evutil_socket_t fd, size_t max)
     saved = errno;
     keep_filled(vec, n, got);
     evbuffer_commit_space(buf, vec, n);
-    errno = saved;
-    return got;
-}
-
-ssize_t mp_read_batch_bev(struct bufferevent *bev, size_t max)
-{
-    struct evbuffer *in = bufferevent_get_input(bev);
-    ssize_t got;
-    int saved;
-
-    evbuffer_unfreeze(in, 0);
-    got = mp_read_batch(in, bufferevent_getfd(bev), max);
-    saved = errno;
-    evbuffer_freeze(in, 0);
     errno = saved;
     return got;
 }
