@@ -83,9 +83,14 @@ bool mp_base64_is_canonical(const char *in, size_t len)
         return false;
     if (len > 0 && s[len - 1] == '=')
         pad = s[len - 2] == '=' ? 2 : 1;
+    /* One OR per character, one test at the end: a branch per character
+     * was a fifth of the broker's time on 4 KiB JSON messages. Every
+     * alphabet value is below 64, every other entry has a higher bit. */
+    uint8_t seen = 0;
     for (size_t i = 0; i < len - pad; i++)
-        if (decode_table[s[i]] >= 64)
-            return false;
+        seen |= decode_table[s[i]];
+    if (seen >= 64)
+        return false;
     /* "xx==" carries 8 bits in 12, "xxx=" 16 in 18: the rest must be 0. */
     if (pad == 2)
         return (decode_table[s[len - 3]] & 0x0f) == 0;
