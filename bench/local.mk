@@ -19,7 +19,8 @@ bench_relay_CPPFLAGS = $(AM_CPPFLAGS)
 bench_relay_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS)
 bench_relay_LDADD = $(LIBEVENT_LIBS)
 
-EXTRA_DIST += bench/compare.sh bench/results.awk bench/charts.gp bench/profiles.md bench/RESULTS.md
+EXTRA_DIST += bench/compare.sh bench/results.awk bench/charts.gp bench/profiles.md bench/RESULTS.md \
+	bench/throughput.svg bench/latency.svg
 
 .PHONY: bench
 bench: bench/mpbench bench/relay broker/mpbroker $(pkglib_LTLIBRARIES)
