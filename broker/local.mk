@@ -37,10 +37,10 @@ broker_libmpbroker_la_SOURCES = \
 broker_libmpbroker_la_CPPFLAGS = $(AM_CPPFLAGS)
 broker_libmpbroker_la_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) \
 	$(LIBEVENT_OPENSSL_CFLAGS) $(OPENSSL_CFLAGS) $(LIBCONFIG_CFLAGS) \
-	$(LIBSYSTEMD_CFLAGS)
+	$(LIBSYSTEMD_CFLAGS) $(HIREDIS_CFLAGS)
 broker_libmpbroker_la_LIBADD = common/libmpcommon.la $(LIBEVENT_OPENSSL_LIBS) \
 	$(OPENSSL_LIBS) $(LIBEVENT_LIBS) $(LIBCONFIG_LIBS) $(DL_LIBS) \
-	$(LIBSYSTEMD_LIBS)
+	$(LIBSYSTEMD_LIBS) $(HIREDIS_LIBS)
 
 sbin_PROGRAMS += broker/mpbroker
 broker_mpbroker_SOURCES = broker/main.c

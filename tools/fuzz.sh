@@ -28,7 +28,7 @@ harnesses=${FUZZ_HARNESSES:-fuzz_json fuzz_binary fuzz_gob fuzz_config fuzz_sess
 jobs=$(nproc 2>/dev/null || echo 2)
 
 packages="autoconf automake libtool pkg-config make clang libclang-rt-dev
-libevent-dev libyajl-dev libconfig-dev libcrypt-dev libssl-dev"
+libevent-dev libyajl-dev libconfig-dev libcrypt-dev libssl-dev libhiredis-dev"
 
 case $seconds in
 '' | *[!0-9]*)

@@ -28,9 +28,10 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 jobs=$(nproc 2>/dev/null || echo 2)
 
 build_packages="autoconf automake libtool pkg-config make gcc libevent-dev
-libyajl-dev libconfig-dev libcrypt-dev libssl-dev libsystemd-dev"
+libyajl-dev libconfig-dev libcrypt-dev libssl-dev libsystemd-dev libhiredis-dev"
 test_packages="libcriterion-dev valgrind openssl clang libclang-rt-dev systemd
-mandoc python3-pytest python3-venv python3-setuptools python3-wheel"
+mandoc python3-pytest python3-venv python3-setuptools python3-wheel
+redis-server socat"
 
 . "$top/tools/packages.sh"
 
