@@ -32,6 +32,9 @@ broker_libmpbroker_la_SOURCES = \
 	broker/session_output.c broker/session_input.c broker/login.c \
 	broker/session_io.c \
 	broker/conn_table.c broker/conn_table.h \
+	broker/registry.c broker/registry.h broker/registry-internal.h \
+	broker/registry_lease.c \
+	broker/registry_scripts.c broker/registry_scripts.h \
 	common/read_batch.c common/read_batch.h \
 	common/malloc_tune.c common/malloc_tune.h
 broker_libmpbroker_la_CPPFLAGS = $(AM_CPPFLAGS)
