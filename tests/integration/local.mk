@@ -14,9 +14,11 @@ tests_support_libmptest_la_SOURCES = \
 	tests/support/certs.c tests/support/certs.h \
 	tests/support/numbered.c tests/support/numbered.h \
 	tests/support/fakebroker.c tests/support/fakebroker.h \
-	tests/support/httpclient.c tests/support/httpclient.h
-tests_support_libmptest_la_CFLAGS = $(TEST_CFLAGS) $(YAJL_CFLAGS)
-tests_support_libmptest_la_LIBADD = $(YAJL_LIBS) $(CRYPT_LIBS)
+	tests/support/httpclient.c tests/support/httpclient.h \
+	tests/support/redis_server.c tests/support/redis_server.h
+tests_support_libmptest_la_CFLAGS = $(TEST_CFLAGS) $(YAJL_CFLAGS) \
+	$(HIREDIS_CFLAGS)
+tests_support_libmptest_la_LIBADD = $(YAJL_LIBS) $(CRYPT_LIBS) $(HIREDIS_LIBS)
 
 INTEGRATION_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/support
 INTEGRATION_LDADD = tests/support/libmptest.la $(TEST_LIBS) -lpthread
@@ -93,3 +95,15 @@ tests_integration_test_reload_SOURCES = tests/integration/test_reload.c
 tests_integration_test_reload_CPPFLAGS = $(INTEGRATION_CPPFLAGS)
 tests_integration_test_reload_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_reload_LDADD = $(INTEGRATION_LDADD)
+
+# The cluster's registry (broker/registry*.c) in process, against a real
+# redis-server (tests/support/redis_server.c).
+check_PROGRAMS += tests/integration/test_registry
+TESTS += tests/integration/test_registry
+tests_integration_test_registry_SOURCES = tests/integration/test_registry.c
+tests_integration_test_registry_CPPFLAGS = $(INTEGRATION_CPPFLAGS) \
+	-I$(top_srcdir)/broker
+tests_integration_test_registry_CFLAGS = $(TEST_CFLAGS) $(LIBEVENT_CFLAGS) \
+	$(HIREDIS_CFLAGS)
+tests_integration_test_registry_LDADD = broker/libmpbroker.la \
+	$(INTEGRATION_LDADD) $(HIREDIS_LIBS) $(LIBEVENT_LIBS)
