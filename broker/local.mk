@@ -33,7 +33,7 @@ broker_libmpbroker_la_SOURCES = \
 	broker/session_io.c \
 	broker/conn_table.c broker/conn_table.h \
 	broker/registry.c broker/registry.h broker/registry-internal.h \
-	broker/registry_lease.c \
+	broker/registry_conn.c broker/registry_calls.c broker/registry_lease.c \
 	broker/registry_scripts.c broker/registry_scripts.h \
 	common/read_batch.c common/read_batch.h \
 	common/malloc_tune.c common/malloc_tune.h

@@ -1,8 +1,9 @@
 /*
- * registry-internal.h - what the files of the registry (registry.c: the
- * context, the watchdog and the calls; registry_lease.c: registration,
- * renewal, fencing and reaping; registry_scripts.c: the Lua texts) share
- * with each other and nobody else.
+ * registry-internal.h - what the files of the registry share with each
+ * other and nobody else: registry.c (life cycle), registry_conn.c (the
+ * connection and the watchdog), registry_calls.c (claims, look-ups,
+ * releases), registry_lease.c (registration, renewal, fencing, reaping,
+ * leaving) and registry_scripts.c (the Lua texts).
  */
 #ifndef MP_BROKER_REGISTRY_INTERNAL_H
 #define MP_BROKER_REGISTRY_INTERNAL_H
@@ -10,6 +11,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/queue.h>
+#include <sys/time.h>
+
+#include <event2/util.h>
 
 #include "registry.h"
 
@@ -53,6 +57,7 @@ struct registry_call {
     bool abandoned;             /* failed while sent: its answer goes to
                                    nobody (a claim answered OK is released) */
     uint64_t sent_ms;           /* monotonic */
+    uint64_t sent_us;           /* the same, finer: round-trip times */
     unsigned generation;        /* register/renew: r->generation at send */
     char broker_id[REGISTRY_ID_LEN + 1]; /* claim/release: under which id */
     char *name;                 /* claim/lookup/release */
@@ -104,7 +109,7 @@ struct registry {
     struct registry_call_list releases; /* to send when Redis is back */
     size_t nreleases;
     bool releases_dropped;      /* warned of dropping, this outage */
-    bool leave_done, leave_timed_out;
+    bool leave_done;
 
     struct event *renew_ev;     /* every renew_ms */
     struct event *check_ev;     /* the watchdog and the fence bound */
@@ -115,22 +120,49 @@ struct registry {
     struct registry_stats stats;
 };
 
+static inline void ms_timeval(unsigned ms, struct timeval *tv)
+{
+    tv->tv_sec = ms / 1000;
+    tv->tv_usec = (ms % 1000) * 1000;
+}
+
 /* registry.c */
+/* A key "{prefix}:<what><arg>" in buf. */
+const char *registry_key(const struct registry *r, char *buf, size_t len,
+                         const char *what, const char *arg);
+/* Stop for good: no timers, no context (registry_leave). */
+void registry_stop(struct registry *r);
+
+/* registry_conn.c */
 uint64_t registry_now_ms(void);
-struct registry_call *registry_call_new(struct registry *r,
-                                        enum registry_call_kind kind);
+uint64_t registry_now_us(void);
 /* Send script `text` with nkeys KEYS then ARGV (argv: NULL-terminated
  * strings). Returns false (call untouched) when it could not be sent. */
 bool registry_send(struct registry *r, struct registry_call *call,
                    const char *text, int nkeys, const char *const *argv);
-/* A key "{prefix}:<what><arg>" in buf. */
-const char *registry_key(const struct registry *r, char *buf, size_t len,
-                         const char *what, const char *arg);
+/* Connect (if not connected), then register and flush releases. */
+void registry_connect(struct registry *r);
+/* The registry's timers (registry.c arms them). */
+void registry_drop_deferred(evutil_socket_t fd, short what, void *arg);
+void registry_reconnect_cb(evutil_socket_t fd, short what, void *arg);
+void registry_check_cb(evutil_socket_t fd, short what, void *arg);
+void registry_renew_cb(evutil_socket_t fd, short what, void *arg);
+
+/* registry_calls.c */
+struct registry_call *registry_call_new(struct registry *r,
+                                        enum registry_call_kind kind);
+/* Free `call` unless a list still holds it. */
+void registry_call_free_if_unused(struct registry_call *call);
+/* Redis answered `call` (not an error reply). */
+void registry_call_answered(struct registry *r, struct registry_call *call,
+                            const struct redisReply *reply);
+/* The context went away before `call` was answered, or Redis refused. */
+void registry_call_lost(struct registry *r, struct registry_call *call);
+/* The zero-timeout event that delivers REGISTRY_UNAVAILABLE. */
+void registry_deliver_failed(evutil_socket_t fd, short what, void *arg);
 /* Fail every sent claim now (fencing): their callers get UNAVAILABLE,
  * their answers, when OK, are released. */
 void registry_fail_pending_claims(struct registry *r);
-/* Stop for good: no timers, no context (registry_leave). */
-void registry_stop(struct registry *r);
 /* Send what waited for Redis: queued releases. */
 void registry_flush_releases(struct registry *r);
 /* Compare-and-delete "<broker_id> <session_id>" of `name`, now or, while

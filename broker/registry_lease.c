@@ -15,10 +15,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/random.h>
 
 #include <event2/event.h>
+#include <hiredis/async.h>
 #include <hiredis/hiredis.h>
+#include <hiredis/sds.h>
 
 #include "log.h"
 #include "registry-internal.h"
@@ -203,12 +206,12 @@ static void renewed(struct registry *r, struct registry_call *call,
                     const redisReply *reply)
 {
     const redisReply *mail = reply->element[2];
-    uint64_t rtt = registry_now_ms() - call->sent_ms;
+    uint64_t rtt_us = registry_now_us() - call->sent_us;
 
     r->last_ok_sent_ms = call->sent_ms;
     r->stats.renewals++;
-    r->stats.rtt_us_last = rtt * 1000;
-    r->stats.rtt_us_sum += rtt * 1000;
+    r->stats.rtt_us_last = rtt_us;
+    r->stats.rtt_us_sum += rtt_us;
     if (reply->element[1]->type == REDIS_REPLY_INTEGER)
         r->stats.brokers_alive = (uint64_t)reply->element[1]->integer;
     if (reply->element[3]->type == REDIS_REPLY_ARRAY)
@@ -277,15 +280,6 @@ void registry_fence(struct registry *r, const char *why)
  * Leaving
  */
 
-static void leave_timeout(evutil_socket_t fd, short what, void *arg)
-{
-    struct registry *r = arg;
-
-    (void)fd;
-    (void)what;
-    r->leave_timed_out = true;
-}
-
 static bool send_leave(struct registry *r)
 {
     struct registry_call *call = registry_call_new(r, CALL_LEAVE);
@@ -306,23 +300,42 @@ static bool send_leave(struct registry *r)
     return true;
 }
 
+/*
+ * Wait for the leave script's answer by driving the context ourselves
+ * (poll on its socket, hiredis's own read and write handlers) rather
+ * than the event loop: registry_leave is called at shutdown, often from
+ * inside a callback of that very loop, which libevent does not re-enter.
+ */
+static void wait_for_leave(struct registry *r, unsigned timeout_ms)
+{
+    uint64_t deadline = registry_now_ms() + timeout_ms;
+    uint64_t now;
+
+    while (!r->leave_done && r->ac != NULL &&
+           (now = registry_now_ms()) < deadline) {
+        redisAsyncContext *ac = r->ac;
+        struct pollfd pfd = {.fd = ac->c.fd, .events = POLLIN};
+
+        if (r->connecting || sdslen(ac->c.obuf) > 0)
+            pfd.events |= POLLOUT;
+        if (poll(&pfd, 1, (int)(deadline - now)) <= 0)
+            continue;
+        /* Either may free the context (EOF): on_disconnect clears r->ac. */
+        if (pfd.revents & POLLOUT)
+            redisAsyncHandleWrite(ac);
+        if (r->ac == ac && (pfd.revents & (POLLIN | POLLERR | POLLHUP)))
+            redisAsyncHandleRead(ac);
+    }
+}
+
 void registry_leave(struct registry *r, unsigned timeout_ms)
 {
-    struct event *timer;
-    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
-
     if (r->state == STATE_IDLE || r->state == STATE_LEFT)
         return;
-    r->leave_done = r->leave_timed_out = false;
+    r->leave_done = false;
     if (r->id[0] != '\0' && r->ac != NULL && send_leave(r)) {
         r->state = STATE_LEFT; /* no renewal or registration meanwhile */
-        timer = evtimer_new(r->base, leave_timeout, r);
-        if (timer == NULL)
-            mp_out_of_memory("a timer", sizeof tv);
-        evtimer_add(timer, &tv);
-        while (!r->leave_done && !r->leave_timed_out)
-            event_base_loop(r->base, EVLOOP_ONCE);
-        event_free(timer);
+        wait_for_leave(r, timeout_ms);
         if (!r->leave_done)
             log_warn("cluster: Redis did not answer our leaving within "
                      "%u ms: our names go by reaping", timeout_ms);

@@ -686,3 +686,41 @@ Test(registry, releases_made_while_redis_is_down_are_sent_after)
     cr_assert_eq(a->fenced, 0);
     broker_free(a);
 }
+
+struct leaver {
+    struct broker *b;
+    bool done;
+};
+
+static void leave_now(evutil_socket_t fd, short what, void *arg)
+{
+    struct leaver *l = arg;
+
+    (void)fd;
+    (void)what;
+    registry_leave(l->b->r, (unsigned)mpt_ms(1000));
+    l->done = true;
+}
+
+static bool left(void *arg)
+{
+    return ((struct leaver *)arg)->done;
+}
+
+Test(registry, leaving_works_from_inside_the_event_loop)
+{
+    struct broker *b = broker_new(&fast, 1002);
+    char b_id[REGISTRY_ID_LEN + 1];
+    struct leaver l = {b, false};
+    struct timeval now = {0, 0};
+    struct event *ev = evtimer_new(base, leave_now, &l);
+
+    memcpy(b_id, b->id, sizeof b_id);
+    cr_assert_eq(claim(b, "erin", 1, false).status, REGISTRY_OK);
+    evtimer_add(ev, &now);
+    cr_assert(run_until(left, &l, 2000));
+    event_free(ev);
+    assert_name("erin", "");
+    cr_assert_not(in_brokers(b_id));
+    broker_free(b);
+}

@@ -1,0 +1,271 @@
+/*
+ * registry_conn.c - the registry's connection to Redis: sending scripts,
+ * dispatching answers, reconnecting, and the watchdog (registry.h).
+ *
+ * hiredis 0.14's asynchronous API has no timeouts, and two habits shape
+ * this file: freeing a context (redisAsyncFree, or hiredis itself on EOF
+ * or a failed connect) calls every waiting callback with a NULL reply,
+ * and a context must not be freed from inside one of its own callbacks.
+ * So a NULL reply never calls the caller back directly (the caller might
+ * call us again while the context is half gone): the call goes to
+ * r->failed, delivered REGISTRY_UNAVAILABLE by a zero-timeout event
+ * (registry_calls.c); and a drop wanted inside a reply is deferred the
+ * same way.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+#include <hiredis/adapters/libevent.h>
+
+#include "log.h"
+#include "registry-internal.h"
+#include "xalloc.h"
+
+uint64_t registry_now_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+uint64_t registry_now_ms(void)
+{
+    return registry_now_us() / 1000;
+}
+
+/* ----------------------------------------------------------------------
+ * Sending and answers
+ */
+
+static void redis_answered(struct registry *r)
+{
+    r->backoff_ms = REGISTRY_BACKOFF_MIN_MS;
+    if (r->outage)
+        log_notice("cluster: Redis answers again");
+    r->outage = false;
+}
+
+/* hiredis's callback for every command. */
+static void on_reply(redisAsyncContext *ac, void *reply_, void *privdata)
+{
+    struct registry_call *call = privdata;
+    struct registry *r = call->r;
+    redisReply *reply = reply_;
+
+    (void)ac;
+    if (call->in_pending) {
+        TAILQ_REMOVE(&r->pending, call, pending_link);
+        call->in_pending = false;
+    }
+    if (r->freeing) {
+        registry_call_free_if_unused(call);
+        return;
+    }
+    r->in_reply++;
+    if (reply == NULL) {
+        registry_call_lost(r, call);
+    } else if (reply->type == REDIS_REPLY_ERROR) {
+        /* A script error (OOM, a read-only replica, ...): Redis is up
+         * but will not do it; for the caller that is "unavailable". */
+        log_warn("cluster: Redis refused a command: %s",
+                 LOG_VALUE(reply->str));
+        redis_answered(r);
+        registry_call_lost(r, call);
+    } else {
+        redis_answered(r);
+        registry_call_answered(r, call, reply);
+    }
+    r->in_reply--;
+    registry_call_free_if_unused(call);
+}
+
+bool registry_send(struct registry *r, struct registry_call *call,
+                   const char *text, int nkeys, const char *const *argv)
+{
+    const char *args[16];
+    char nkeys_text[8];
+    int argc = 0;
+
+    if (r->ac == NULL)
+        return false;
+    snprintf(nkeys_text, sizeof nkeys_text, "%d", nkeys);
+    args[argc++] = "EVAL";
+    args[argc++] = text;
+    args[argc++] = nkeys_text;
+    for (size_t i = 0; argv[i] != NULL && argc < 16; i++)
+        args[argc++] = argv[i];
+    if (redisAsyncCommandArgv(r->ac, on_reply, call, argc, args, NULL) !=
+        REDIS_OK)
+        return false;
+    call->sent_us = registry_now_us();
+    call->sent_ms = call->sent_us / 1000;
+    call->in_pending = true;
+    TAILQ_INSERT_TAIL(&r->pending, call, pending_link);
+    return true;
+}
+/* ----------------------------------------------------------------------
+ * The connection
+ */
+
+static void unavailable(struct registry *r, const char *why)
+{
+    if (!r->outage)
+        log_warn("cluster: Redis unavailable: %s", why);
+    else
+        log_debug("cluster: Redis still unavailable: %s", why);
+    r->outage = true;
+}
+
+static void schedule_reconnect(struct registry *r)
+{
+    struct timeval tv;
+
+    if (r->state == STATE_LEFT || r->freeing)
+        return;
+    ms_timeval(r->backoff_ms, &tv);
+    evtimer_add(r->reconnect_ev, &tv);
+    r->backoff_ms *= 2;
+    if (r->backoff_ms > REGISTRY_BACKOFF_MAX_MS)
+        r->backoff_ms = REGISTRY_BACKOFF_MAX_MS;
+}
+
+/* Free the context: every call waiting gets its NULL reply now. */
+static void drop_context(struct registry *r, const char *why)
+{
+    static const struct timeval now = {0, 0};
+    redisAsyncContext *ac = r->ac;
+
+    if (ac == NULL)
+        return;
+    if (r->in_reply > 0) {
+        evtimer_add(r->drop_ev, &now);
+        return;
+    }
+    unavailable(r, why);
+    r->ac = NULL;
+    r->connecting = false;
+    ac->data = NULL; /* on_disconnect: not ours to handle */
+    redisAsyncFree(ac);
+    schedule_reconnect(r);
+}
+
+void registry_drop_deferred(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    drop_context(arg, "dropped after an error");
+}
+
+static void on_connect(const redisAsyncContext *ac, int status)
+{
+    struct registry *r = ac->data;
+
+    if (r == NULL)
+        return;
+    if (status != REDIS_OK) {
+        /* hiredis frees the context after this callback. */
+        r->ac = NULL;
+        r->connecting = false;
+        unavailable(r, ac->errstr);
+        schedule_reconnect(r);
+        return;
+    }
+    r->connecting = false;
+}
+
+static void on_disconnect(const redisAsyncContext *ac, int status)
+{
+    struct registry *r = ac->data;
+
+    (void)status;
+    if (r == NULL)
+        return;
+    r->ac = NULL;
+    r->connecting = false;
+    unavailable(r, ac->err ? ac->errstr : "connection closed");
+    schedule_reconnect(r);
+}
+
+void registry_connect(struct registry *r)
+{
+    redisAsyncContext *ac;
+
+    if (r->ac != NULL || r->state == STATE_LEFT)
+        return;
+    if (r->redis_path != NULL)
+        ac = redisAsyncConnectUnix(r->redis_path);
+    else
+        ac = redisAsyncConnect(r->redis_host, r->redis_port);
+    if (ac == NULL)
+        mp_out_of_memory("a Redis context", sizeof *ac);
+    if (ac->err) {
+        unavailable(r, ac->errstr);
+        redisAsyncFree(ac);
+        schedule_reconnect(r);
+        return;
+    }
+    ac->data = r;
+    redisLibeventAttach(ac, r->base);
+    redisAsyncSetConnectCallback(ac, on_connect);
+    redisAsyncSetDisconnectCallback(ac, on_disconnect);
+    r->ac = ac;
+    r->connecting = true;
+    r->connect_started_ms = registry_now_ms();
+    /* Queued in hiredis until the connection is up. */
+    registry_send_register(r);
+    registry_flush_releases(r);
+}
+
+void registry_reconnect_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    registry_connect(arg);
+}
+
+/* The watchdog: hiredis waits forever for a Redis that accepted the
+ * connection (the kernel does that for a stopped process) but never
+ * answers; a bound on the oldest call frees the context. */
+static void watchdog(struct registry *r, uint64_t now)
+{
+    struct registry_call *oldest = TAILQ_FIRST(&r->pending);
+    uint64_t since = UINT64_MAX;
+    char why[80];
+
+    if (r->ac == NULL)
+        return;
+    if (r->connecting)
+        since = r->connect_started_ms;
+    if (oldest != NULL && oldest->sent_ms < since)
+        since = oldest->sent_ms;
+    if (since == UINT64_MAX || now - since < r->conf.command_timeout_ms)
+        return;
+    snprintf(why, sizeof why, "no answer within %u ms",
+             r->conf.command_timeout_ms);
+    drop_context(r, why);
+}
+
+void registry_check_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct registry *r = arg;
+    uint64_t now = registry_now_ms();
+
+    (void)fd;
+    (void)what;
+    watchdog(r, now);
+    registry_check_fence(r, now);
+}
+
+void registry_renew_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    registry_renew_tick(arg);
+}
