@@ -92,7 +92,7 @@ struct registry {
     bool outage;                /* logged "unavailable", not yet back */
     bool freeing;               /* registry_free: no callbacks */
     int in_reply;               /* inside a hiredis reply callback */
-    bool drop_deferred;
+    uint64_t refused_logged_ms; /* the last error reply logged */
     unsigned backoff_ms;
 
     enum registry_state state;

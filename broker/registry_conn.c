@@ -52,6 +52,20 @@ static void redis_answered(struct registry *r)
     r->outage = false;
 }
 
+/* One warning a second at most: a Redis out of memory refuses every
+ * login, and the log must not get a line per login. */
+static void refused(struct registry *r, const char *error)
+{
+    uint64_t now = registry_now_ms();
+
+    if (r->refused_logged_ms == 0 || now - r->refused_logged_ms >= 1000) {
+        log_warn("cluster: Redis refused a command: %s", LOG_VALUE(error));
+        r->refused_logged_ms = now;
+    } else {
+        log_debug("cluster: Redis refused a command: %s", LOG_VALUE(error));
+    }
+}
+
 /* hiredis's callback for every command. */
 static void on_reply(redisAsyncContext *ac, void *reply_, void *privdata)
 {
@@ -74,8 +88,7 @@ static void on_reply(redisAsyncContext *ac, void *reply_, void *privdata)
     } else if (reply->type == REDIS_REPLY_ERROR) {
         /* A script error (OOM, a read-only replica, ...): Redis is up
          * but will not do it; for the caller that is "unavailable". */
-        log_warn("cluster: Redis refused a command: %s",
-                 LOG_VALUE(reply->str));
+        refused(r, reply->str);
         redis_answered(r);
         registry_call_lost(r, call);
     } else {
@@ -110,6 +123,7 @@ bool registry_send(struct registry *r, struct registry_call *call,
     TAILQ_INSERT_TAIL(&r->pending, call, pending_link);
     return true;
 }
+
 /* ----------------------------------------------------------------------
  * The connection
  */

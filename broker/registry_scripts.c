@@ -19,6 +19,15 @@
 
 #include "registry_scripts.h"
 
+/*
+ * Redis 7's script flags (the shebang line): a script declared to write
+ * is refused as a whole when Redis is out of memory or a read-only
+ * replica, rather than failing at its first write; the look-up, which
+ * only reads, may run on a replica too.
+ */
+#define WRITES "#!lua\n"
+#define READS "#!lua flags=no-writes\n"
+
 #define NOW \
     "local t = redis.call('TIME')\n" \
     "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
@@ -38,7 +47,7 @@
  * Returns the epoch.
  */
 const char registry_script_register[] =
-    NOW
+    WRITES NOW
     "redis.call('SET', KEYS[2], ARGV[1], 'NX')\n"
     "local epoch = redis.call('GET', KEYS[2])\n"
     "redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[2])\n"
@@ -58,7 +67,7 @@ const char registry_script_register[] =
  * is drained. Returns {'ok', live brokers, {notices}, {id, names, ...}}.
  */
 const char registry_script_renew[] =
-    NOW IS_LIVE
+    WRITES NOW IS_LIVE
     "if redis.call('GET', KEYS[2]) ~= ARGV[1] then return {'epoch'} end\n"
     "if not is_live(ARGV[2]) then return {'expired'} end\n"
     "local lease = tonumber(ARGV[3])\n"
@@ -113,7 +122,7 @@ const char registry_script_renew[] =
  * the name removed from its set and "kick <sid> <name>" in its mailbox.
  */
 const char registry_script_claim[] =
-    NOW IS_LIVE
+    WRITES NOW IS_LIVE
     "if not is_live(ARGV[1]) then return {'unavailable'} end\n"
     "local P = ARGV[5]\n"
     "local value = ARGV[1] .. ' ' .. ARGV[2]\n"
@@ -152,6 +161,7 @@ const char registry_script_claim[] =
  * Returns 1 if deleted, else 0.
  */
 const char registry_script_release[] =
+    WRITES
     "if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end\n"
     "redis.call('DEL', KEYS[1])\n"
     "redis.call('SREM', KEYS[2], ARGV[2])\n"
@@ -163,7 +173,7 @@ const char registry_script_release[] =
  * {owner, sid, host, port} when the name's owner is live, else {}.
  */
 const char registry_script_lookup[] =
-    NOW IS_LIVE
+    READS NOW IS_LIVE
     "local cur = redis.call('GET', KEYS[2])\n"
     "if not cur then return {} end\n"
     "local owner, sid = string.match(cur, '^(%x+) (%d+)$')\n"
@@ -179,7 +189,7 @@ const char registry_script_lookup[] =
  * is posted to every other live broker. Returns the names removed.
  */
 const char registry_script_leave[] =
-    NOW
+    WRITES NOW
     "local P = ARGV[2]\n"
     "local n = 0\n"
     "for _, name in ipairs(redis.call('SMEMBERS', KEYS[2])) do\n"

@@ -724,3 +724,16 @@ Test(registry, leaving_works_from_inside_the_event_loop)
     cr_assert_not(in_brokers(b_id));
     broker_free(b);
 }
+
+Test(registry, a_refusing_redis_answers_unavailable)
+{
+    struct broker *a = broker_new(&fast, 1001);
+
+    /* Out of memory: Redis refuses every script that writes. */
+    freeReplyObject(redis_server_command(redis, "CONFIG SET maxmemory 1"));
+    cr_assert_eq(claim(a, "alice", 1, false).status, REGISTRY_UNAVAILABLE);
+    freeReplyObject(redis_server_command(redis, "CONFIG SET maxmemory 0"));
+    cr_assert_eq(claim(a, "alice", 1, false).status, REGISTRY_OK);
+    cr_assert_eq(a->fenced, 0);
+    broker_free(a);
+}
