@@ -28,6 +28,16 @@ const char *registry_key(const struct registry *r, char *buf, size_t len,
  * Life cycle
  */
 
+static void unbracket(char *host)
+{
+    size_t len = strlen(host);
+
+    if (len >= 2 && host[0] == '[' && host[len - 1] == ']') {
+        memmove(host, host + 1, len - 2);
+        host[len - 2] = '\0';
+    }
+}
+
 static bool parse_redis(struct registry *r, const char *redis,
                         struct errors *errs)
 {
@@ -53,6 +63,7 @@ static bool parse_redis(struct registry *r, const char *redis,
     }
     r->redis_host = mp_xstrdup(redis + 4);
     r->redis_host[colon - (redis + 4)] = '\0';
+    unbracket(r->redis_host); /* "[::1]" -> "::1" */
     r->redis_port = (int)port;
     return true;
 }
@@ -77,6 +88,38 @@ static void copy_conf(struct registry *r, const struct registry_conf *conf)
     r->conf.command_timeout_ms = or_default(conf->command_timeout_ms, 2000);
     r->prefix = mp_xmalloc(len);
     snprintf(r->prefix, len, "{%s}:", prefix);
+}
+
+/* Fencing is only safe before the lease can expire, and renewing only
+ * helps if several renewals fit in the fence bound. */
+static bool timings_fit(const struct registry_conf *conf,
+                        struct errors *errs)
+{
+    bool ok = true;
+
+    if (conf->fence_ms >= conf->lease_ms) {
+        errors_add(errs, NULL, 0, "cluster: the fence bound (%u ms) must "
+                   "be shorter than the lease (%u ms)", conf->fence_ms,
+                   conf->lease_ms);
+        ok = false;
+    }
+    if (conf->renew_ms >= conf->fence_ms) {
+        errors_add(errs, NULL, 0, "cluster: the renewal period (%u ms) "
+                   "must be shorter than the fence bound (%u ms)",
+                   conf->renew_ms, conf->fence_ms);
+        ok = false;
+    }
+    return ok;
+}
+
+static void free_conf(struct registry *r)
+{
+    free((char *)r->conf.redis);
+    free((char *)r->conf.key_prefix);
+    free((char *)r->conf.link_host);
+    free(r->redis_host);
+    free(r->redis_path);
+    free(r->prefix);
 }
 
 static void make_events(struct registry *r)
@@ -107,6 +150,11 @@ struct registry *registry_new(struct event_base *base,
     }
     r->base = base;
     copy_conf(r, conf);
+    if (!timings_fit(&r->conf, errs)) {
+        free_conf(r);
+        free(r);
+        return NULL;
+    }
     r->events = *events;
     r->arg = arg;
     r->backoff_ms = REGISTRY_BACKOFF_MIN_MS;
@@ -196,12 +244,7 @@ void registry_free(struct registry *r)
     event_free(r->reconnect_ev);
     event_free(r->deliver_ev);
     event_free(r->drop_ev);
-    free((char *)r->conf.redis);
-    free((char *)r->conf.key_prefix);
-    free((char *)r->conf.link_host);
-    free(r->redis_host);
-    free(r->redis_path);
-    free(r->prefix);
+    free_conf(r);
     free(r->epoch);
     free(r);
 }

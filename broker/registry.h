@@ -115,10 +115,14 @@ void registry_start(struct registry *r);
 
 /* Remove this broker from the registry (its names, set, hash, lease)
  * and post "dead" to the others, waiting at most timeout_ms for the
- * answer (broker shutdown; runs the loop itself). */
+ * answer (broker shutdown). It polls the Redis connection itself rather
+ * than running the loop, so it may be called from inside a callback of
+ * the loop (a signal event). Afterwards nothing more is sent: calls get
+ * REGISTRY_UNAVAILABLE, releases are dropped; registry_free follows. */
 void registry_leave(struct registry *r, unsigned timeout_ms);
 
-/* Free at once; calls still waiting get no callback. NULL is ignored. */
+/* Free at once; calls still waiting get no callback. NULL is ignored.
+ * Not from inside one of the registry's own callbacks. */
 void registry_free(struct registry *r);
 
 /* This broker's id, "" while not registered. */

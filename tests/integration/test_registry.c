@@ -737,3 +737,32 @@ Test(registry, a_refusing_redis_answers_unavailable)
     cr_assert_eq(a->fenced, 0);
     broker_free(a);
 }
+
+static bool refused_conf(const char *redis_address, unsigned lease,
+                         unsigned fence)
+{
+    struct registry_conf conf = {
+        .redis = redis_address, .lease_ms = lease, .fence_ms = fence,
+    };
+    struct errors errs;
+    struct registry *r;
+    bool refused;
+
+    errors_init(&errs);
+    r = registry_new(base, &conf, &events, NULL, &errs);
+    refused = r == NULL && errors_any(&errs);
+    registry_free(r);
+    errors_free(&errs);
+    return refused;
+}
+
+Test(registry, a_bad_configuration_is_refused)
+{
+    cr_assert(refused_conf("127.0.0.1:6379", 0, 0));
+    cr_assert(refused_conf("tcp:127.0.0.1", 0, 0));
+    cr_assert(refused_conf("tcp:127.0.0.1:0", 0, 0));
+    cr_assert(refused_conf("tcp:127.0.0.1:6379", 1000, 1000));
+    cr_assert(refused_conf("tcp:127.0.0.1:6379", 2000, 900));
+    cr_assert_not(refused_conf("tcp:127.0.0.1:6379", 0, 0));
+    cr_assert_not(refused_conf("unix:/run/redis.sock", 3000, 2000));
+}
