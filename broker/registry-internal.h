@@ -27,6 +27,13 @@ struct redisReply;
 /* Names an expired broker loses per renewal of a reaping broker: bounds
  * the time one script holds Redis. */
 #define REGISTRY_REAP_BUDGET 1000
+/* Key lengths: "{prefix}:" with a prefix of at most
+ * REGISTRY_PREFIX_MAX bytes, then "broker:" and an id, or "name:" and a
+ * client name (MP_NAME_MAX, 255). */
+#define REGISTRY_PREFIX_MAX 64
+#define REGISTRY_NAME_MAX 255 /* MP_NAME_MAX: longer ones are refused */
+#define KEY_MAX (REGISTRY_PREFIX_MAX + 4 + 16 + REGISTRY_ID_LEN)
+#define NAME_KEY_MAX (REGISTRY_PREFIX_MAX + 4 + 8 + 256)
 /* The reconnection backoff: first delay, doubled up to the cap. */
 #define REGISTRY_BACKOFF_MIN_MS 20
 #define REGISTRY_BACKOFF_MAX_MS 1000

@@ -90,13 +90,19 @@ static void copy_conf(struct registry *r, const struct registry_conf *conf)
     snprintf(r->prefix, len, "{%s}:", prefix);
 }
 
-/* Fencing is only safe before the lease can expire, and renewing only
- * helps if several renewals fit in the fence bound. */
-static bool timings_fit(const struct registry_conf *conf,
+/* Keys must fit their buffers; fencing is only safe before the lease
+ * can expire, and renewing only helps if renewals fit in the fence
+ * bound. */
+static bool conf_fits(const struct registry_conf *conf,
                         struct errors *errs)
 {
     bool ok = true;
 
+    if (strlen(conf->key_prefix) > REGISTRY_PREFIX_MAX) {
+        errors_add(errs, NULL, 0, "cluster: the key prefix is longer than "
+                   "%d bytes", REGISTRY_PREFIX_MAX);
+        ok = false;
+    }
     if (conf->fence_ms >= conf->lease_ms) {
         errors_add(errs, NULL, 0, "cluster: the fence bound (%u ms) must "
                    "be shorter than the lease (%u ms)", conf->fence_ms,
@@ -150,7 +156,7 @@ struct registry *registry_new(struct event_base *base,
     }
     r->base = base;
     copy_conf(r, conf);
-    if (!timings_fit(&r->conf, errs)) {
+    if (!conf_fits(&r->conf, errs)) {
         free_conf(r);
         free(r);
         return NULL;

@@ -113,7 +113,7 @@ static void queue_release(struct registry *r, struct registry_call *call)
 
 static bool send_release(struct registry *r, struct registry_call *call)
 {
-    char key[512], set[64], value[64];
+    char key[NAME_KEY_MAX], set[KEY_MAX], value[64];
     const char *argv[5];
 
     snprintf(value, sizeof value, "%s %" PRIu64, call->broker_id,
@@ -271,7 +271,7 @@ void registry_call_lost(struct registry *r, struct registry_call *call)
 }
 
 void registry_call_answered(struct registry *r, struct registry_call *call,
-                      const redisReply *reply)
+                            const redisReply *reply)
 {
     switch (call->kind) {
     case CALL_REGISTER:
@@ -300,7 +300,7 @@ void registry_call_answered(struct registry *r, struct registry_call *call,
 
 static bool send_claim(struct registry *r, struct registry_call *call)
 {
-    char brokers[64], key[512], set[64], sid[24];
+    char brokers[KEY_MAX], key[NAME_KEY_MAX], set[KEY_MAX], sid[24];
     const char *argv[9];
 
     snprintf(sid, sizeof sid, "%" PRIu64, call->session_id);
@@ -328,7 +328,8 @@ static struct registry_call *claim(struct registry *r, const char *name,
     call->claim_cb = cb;
     call->arg = arg;
     snprintf(call->broker_id, sizeof call->broker_id, "%s", r->id);
-    if (!registry_is_live(r) || r->ac == NULL || !send_claim(r, call))
+    if (strlen(name) > REGISTRY_NAME_MAX || !registry_is_live(r) ||
+        r->ac == NULL || !send_claim(r, call))
         fail_later(r, call);
     return call;
 }
@@ -351,7 +352,7 @@ struct registry_call *registry_lookup(struct registry *r, const char *name,
                                       registry_lookup_cb cb, void *arg)
 {
     struct registry_call *call = registry_call_new(r, CALL_LOOKUP);
-    char brokers[64], key[512];
+    char brokers[KEY_MAX], key[NAME_KEY_MAX];
     const char *argv[4];
 
     call->name = mp_xstrdup(name);
@@ -361,7 +362,7 @@ struct registry_call *registry_lookup(struct registry *r, const char *name,
     argv[1] = registry_key(r, key, sizeof key, "name:", name);
     argv[2] = r->prefix;
     argv[3] = NULL;
-    if (r->state == STATE_LEFT ||
+    if (strlen(name) > REGISTRY_NAME_MAX || r->state == STATE_LEFT ||
         !registry_send(r, call, registry_script_lookup, 2, argv))
         fail_later(r, call);
     return call;
@@ -384,7 +385,8 @@ void registry_release(struct registry *r, const char *name,
 {
     /* Not registered (fenced, left): what we owned goes with our old id,
      * by reaping. */
-    if (r->id[0] == '\0' || r->state == STATE_LEFT)
+    if (r->id[0] == '\0' || r->state == STATE_LEFT ||
+        strlen(name) > REGISTRY_NAME_MAX)
         return;
     registry_release_as(r, r->id, name, session_id);
 }

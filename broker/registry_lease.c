@@ -51,7 +51,7 @@ void registry_new_id(char out[REGISTRY_ID_LEN + 1])
 void registry_send_register(struct registry *r)
 {
     struct registry_call *call;
-    char brokers[64], epoch_key[64], hash[64], epoch[REGISTRY_ID_LEN + 1];
+    char brokers[KEY_MAX], epoch_key[KEY_MAX], hash[KEY_MAX], epoch[REGISTRY_ID_LEN + 1];
     char lease[16], port[16];
     const char *argv[9];
 
@@ -123,7 +123,7 @@ static void register_again(struct registry *r)
 static void send_renew(struct registry *r)
 {
     struct registry_call *call;
-    char brokers[64], epoch_key[64], hash[64], mbox[64];
+    char brokers[KEY_MAX], epoch_key[KEY_MAX], hash[KEY_MAX], mbox[KEY_MAX];
     char lease[16], budget[16];
     const char *argv[10];
 
@@ -283,7 +283,7 @@ void registry_fence(struct registry *r, const char *why)
 static bool send_leave(struct registry *r)
 {
     struct registry_call *call = registry_call_new(r, CALL_LEAVE);
-    char brokers[64], set[64], hash[64], mbox[64];
+    char brokers[KEY_MAX], set[KEY_MAX], hash[KEY_MAX], mbox[KEY_MAX];
     const char *argv[7];
 
     argv[0] = registry_key(r, brokers, sizeof brokers, "brokers", NULL);
