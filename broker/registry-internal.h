@@ -106,6 +106,7 @@ struct registry {
     bool fresh;                 /* the registration due is under a new id */
     char id[REGISTRY_ID_LEN + 1]; /* ours; "" while not registered */
     char next_id[REGISTRY_ID_LEN + 1]; /* what registering uses */
+    char fenced_id[REGISTRY_ID_LEN + 1]; /* the id before the last fence */
     char *epoch;                /* NULL until registered */
     unsigned generation;        /* bumped by each registration and fence */
     bool register_in_flight, renew_in_flight;

@@ -383,10 +383,12 @@ void registry_cancel(struct registry *r, struct registry_call *call)
 void registry_release(struct registry *r, const char *name,
                       uint64_t session_id)
 {
-    /* Not registered (fenced, left): what we owned goes with our old id,
-     * by reaping. */
-    if (r->id[0] == '\0' || r->state == STATE_LEFT ||
+    /* Fenced: the session held the name under the id we had, and
+     * compare-and-delete under that id frees it sooner than reaping. */
+    const char *id = r->id[0] != '\0' ? r->id : r->fenced_id;
+
+    if (id[0] == '\0' || r->state == STATE_LEFT ||
         strlen(name) > REGISTRY_NAME_MAX)
         return;
-    registry_release_as(r, r->id, name, session_id);
+    registry_release_as(r, id, name, session_id);
 }

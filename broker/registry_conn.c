@@ -232,9 +232,10 @@ void registry_connect(struct registry *r)
     r->ac = ac;
     r->connecting = true;
     r->connect_started_ms = registry_now_ms();
-    /* Queued in hiredis until the connection is up. */
-    registry_send_register(r);
+    /* Queued in hiredis until the connection is up; the releases first,
+     * so that names of a fenced id are free by the time we register. */
     registry_flush_releases(r);
+    registry_send_register(r);
 }
 
 void registry_reconnect_cb(evutil_socket_t fd, short what, void *arg)

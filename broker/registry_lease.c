@@ -264,6 +264,7 @@ void registry_fence(struct registry *r, const char *why)
 {
     log_warn("cluster: fenced: %s (was %s)", why, r->id);
     r->stats.fencings++;
+    memcpy(r->fenced_id, r->id, sizeof r->fenced_id);
     r->id[0] = '\0';
     r->generation++;
     r->register_in_flight = r->renew_in_flight = false;

@@ -514,6 +514,19 @@ Test(registry, a_broker_younger_than_a_lease_reaps_nobody)
     broker_free(a);
 }
 
+struct name_check {
+    const char *name;
+};
+
+static bool name_free(void *arg)
+{
+    char *value = get("name:", ((struct name_check *)arg)->name);
+    bool free_ = value[0] == '\0';
+
+    free(value);
+    return free_;
+}
+
 static bool int_ge2(void *arg)
 {
     return *(int *)arg >= 2;
@@ -525,6 +538,8 @@ Test(registry, fences_when_redis_stops_longer_than_the_bound)
     char old_id[REGISTRY_ID_LEN + 1];
     struct answer pending = {0};
     struct answer ans;
+
+    struct name_check alice = {"alice"};
 
     memcpy(old_id, a->id, sizeof old_id);
     cr_assert_eq(claim(a, "alice", 1, false).status, REGISTRY_OK);
@@ -540,8 +555,13 @@ Test(registry, fences_when_redis_stops_longer_than_the_bound)
     /* A fenced broker's claims are refused without asking Redis. */
     ans = claim(a, "bob", 2, false);
     cr_assert_eq(ans.status, REGISTRY_UNAVAILABLE);
+    /* The broker closes its clients: their releases, under the old id,
+     * wait for Redis. */
+    registry_release(a->r, "alice", 1);
     redis_server_resume(redis);
     cr_assert(run_until(int_ge2, &a->registered, 5000), "no new id");
+    /* Released before the new id could reap anything (a lease). */
+    cr_assert(name_free(&alice), "alice not released");
     cr_assert(a->fresh);
     cr_assert_str_neq(a->id, old_id);
     cr_assert(registry_is_live(a->r));
@@ -614,19 +634,6 @@ Test(registry, a_reaped_broker_is_refused_and_fences)
     cr_assert(run_until(int_ge2, &a->registered, 2000), "no new id");
     cr_assert(a->fresh);
     broker_free(a);
-}
-
-struct name_check {
-    const char *name;
-};
-
-static bool name_free(void *arg)
-{
-    char *value = get("name:", ((struct name_check *)arg)->name);
-    bool free_ = value[0] == '\0';
-
-    free(value);
-    return free_;
 }
 
 Test(registry, a_claim_cancelled_after_sending_is_released)
