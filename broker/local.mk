@@ -32,6 +32,9 @@ broker_libmpbroker_la_SOURCES = \
 	broker/session_output.c broker/session_input.c broker/login.c \
 	broker/session_io.c \
 	broker/conn_table.c broker/conn_table.h \
+	broker/link_frame.c broker/link_frame.h \
+	broker/link.c broker/link.h broker/link-internal.h \
+	broker/link_stream.c broker/link_handshake.c \
 	common/read_batch.c common/read_batch.h \
 	common/malloc_tune.c common/malloc_tune.h
 broker_libmpbroker_la_CPPFLAGS = $(AM_CPPFLAGS)
