@@ -91,3 +91,11 @@ tests_unit_test_link_frame_SOURCES = tests/unit/test_link_frame.c \
 tests_unit_test_link_frame_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/broker
 tests_unit_test_link_frame_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_link_frame_LDADD = $(TEST_LIBS)
+
+# The cluster's links in process: link sets on one event base, loopback.
+check_PROGRAMS += tests/unit/test_link
+TESTS += tests/unit/test_link
+tests_unit_test_link_SOURCES = tests/unit/test_link.c
+tests_unit_test_link_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/broker
+tests_unit_test_link_CFLAGS = $(TEST_CFLAGS) $(LIBEVENT_CFLAGS)
+tests_unit_test_link_LDADD = $(BROKER_TEST_LDADD)

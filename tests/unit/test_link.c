@@ -1,0 +1,633 @@
+/* Unit tests: the cluster's links (broker/link.c, link_stream.c,
+ * link_handshake.c), in process: two or three link sets on one event
+ * base, on ephemeral loopback ports, with fixed broker ids, and raw
+ * sockets playing strangers. Every wait is for an event, with a
+ * deadline; nothing sleeps. */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <event2/event.h>
+
+#include "errors.h"
+#include "link.h"
+
+enum { MAX_NODES = 3 };
+
+struct node {
+    struct link_set *ls;
+    const char *id;
+    int ups, downs;
+    char last_down[256];
+    struct link_peer *peer; /* the last one up */
+    uint64_t forwards, credits, kicks;
+    uint64_t next_seq;   /* FORWARD data carries a number: FIFO check */
+    bool out_of_order;
+    uint64_t drop_at;    /* link_peer_drop from the frame handler (0: never) */
+    /* The pump: FORWARD frames sent on each drained event. */
+    struct link_peer *pump_peer;
+    uint64_t pump_sent, pump_total;
+    size_t pump_data;
+};
+
+static struct event_base *base;
+static struct node nodes[MAX_NODES];
+static struct node *A = &nodes[0], *B = &nodes[1], *C = &nodes[2];
+
+static const unsigned char SECRET[] = "the cluster's secret";
+
+/* ------------------------------------------------------------------------
+ * Events
+ */
+
+static void on_frame(void *arg, struct link_peer *peer,
+                     const struct link_frame *f)
+{
+    struct node *n = arg;
+    uint64_t seq = 0;
+
+    switch (f->type) {
+    case LINK_FORWARD:
+        n->forwards++;
+        if (f->u.forward.data_len >= sizeof seq) {
+            memcpy(&seq, f->u.forward.data, sizeof seq);
+            if (seq != n->next_seq)
+                n->out_of_order = true;
+            n->next_seq = seq + 1;
+        }
+        break;
+    case LINK_CREDIT:
+        n->credits++;
+        break;
+    case LINK_KICK:
+        n->kicks++;
+        break;
+    default:
+        cr_assert_fail("frame type %d handed to the user", (int)f->type);
+    }
+    if (n->drop_at != 0 && n->forwards == n->drop_at)
+        link_peer_drop(peer, "dropped by the frame handler");
+}
+
+static void on_up(void *arg, struct link_peer *peer)
+{
+    struct node *n = arg;
+
+    n->ups++;
+    n->peer = peer;
+}
+
+static void on_down(void *arg, struct link_peer *peer, const char *why)
+{
+    struct node *n = arg;
+
+    n->downs++;
+    snprintf(n->last_down, sizeof n->last_down, "%s", why);
+    if (n->peer == peer)
+        n->peer = NULL;
+    if (n->pump_peer == peer)
+        n->pump_peer = NULL;
+}
+
+static int send_forward(struct link_peer *p, uint64_t seq, size_t data_len)
+{
+    unsigned char data[4096];
+    struct link_frame f = {.type = LINK_FORWARD};
+
+    memset(data, 'd', sizeof data);
+    memcpy(data, &seq, sizeof seq);
+    f.u.forward.meta = 3;
+    f.u.forward.flags = LINK_FORWARD_HAS_DATA;
+    f.u.forward.from_session = 1;
+    f.u.forward.to_session = 2;
+    f.u.forward.from = (struct link_str){"alice", 5};
+    f.u.forward.to = (struct link_str){"bob", 3};
+    f.u.forward.connection_id = (struct link_str){"alice:1", 7};
+    f.u.forward.data = data;
+    f.u.forward.data_len = data_len;
+    return link_send(p, &f);
+}
+
+/* Sends the next batch each time the queue drains, as remote.c would
+ * read its paused senders again. */
+enum { PUMP_BATCH = 2000, PUMP_LOW = 64 * 1024 };
+
+static void on_drained(void *arg, struct link_peer *peer)
+{
+    struct node *n = arg;
+
+    for (int i = 0; i < PUMP_BATCH && n->pump_sent < n->pump_total; i++)
+        cr_assert_eq(send_forward(peer, n->pump_sent++, n->pump_data), 0);
+    if (n->pump_sent < n->pump_total)
+        link_peer_watch_drain(peer, PUMP_LOW);
+}
+
+static const struct link_events events = {
+    .frame = on_frame, .up = on_up, .down = on_down, .drained = on_drained,
+};
+
+/* ------------------------------------------------------------------------
+ * Set-up and waiting
+ */
+
+static struct link_conf conf_for(const unsigned char *secret)
+{
+    struct link_conf c = {
+        .address = "127.0.0.1",
+        .port = 0,
+        .secret = secret,
+        .secret_len = strlen((const char *)secret),
+        .ping_ms = 200,
+        .timeout_ms = 2000,
+        .handshake_ms = 1000,
+        .max_frame = 64 * 1024,
+        .max_pending = 1 << 20,
+    };
+    return c;
+}
+
+static void start_with(struct node *n, const char *id,
+                       const struct link_conf *c)
+{
+    struct errors errs;
+
+    errors_init(&errs);
+    n->id = id;
+    n->ls = link_set_new(base, c, &events, n, &errs);
+    cr_assert_not_null(n->ls);
+    cr_assert_eq(link_set_listen(n->ls, &errs), 0);
+    cr_assert_gt(link_set_port(n->ls), 0);
+    link_set_set_id(n->ls, id);
+    errors_free(&errs);
+}
+
+static void start(struct node *n, const char *id)
+{
+    struct link_conf c = conf_for(SECRET);
+
+    start_with(n, id, &c);
+}
+
+static void setup(void)
+{
+    base = event_base_new();
+    memset(nodes, 0, sizeof nodes);
+}
+
+static void teardown(void)
+{
+    for (int i = 0; i < MAX_NODES; i++)
+        link_set_free(nodes[i].ls);
+    event_base_free(base);
+}
+
+static void on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    *(bool *)arg = true;
+}
+
+/* Run the loop until cond() or ms pass; returns cond(). */
+static bool wait_for(bool (*cond)(void), unsigned ms)
+{
+    bool late = false;
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    struct event *deadline = evtimer_new(base, on_deadline, &late);
+
+    evtimer_add(deadline, &tv);
+    while (!cond() && !late)
+        event_base_loop(base, EVLOOP_ONCE);
+    event_free(deadline);
+    return cond();
+}
+
+static bool both_up(void)
+{
+    return A->ups == 1 && B->ups == 1;
+}
+
+static bool a_down(void)
+{
+    return A->downs > 0;
+}
+
+static bool b_down(void)
+{
+    return B->downs > 0;
+}
+
+static bool both_down(void)
+{
+    return A->downs > 0 && B->downs > 0;
+}
+
+static struct link_peer *link_a_to_b(void)
+{
+    struct link_peer *p = link_peer_get(A->ls, B->id, "127.0.0.1",
+                                        link_set_port(B->ls));
+
+    cr_assert_not_null(p);
+    cr_assert_str_eq(link_peer_id(p), B->id);
+    return p;
+}
+
+static void up_a_b(void)
+{
+    start(A, "broker-a");
+    start(B, "broker-b");
+    link_a_to_b();
+    cr_assert(wait_for(both_up, 5000), "ups %d %d", A->ups, B->ups);
+    cr_assert(link_peer_is_up(A->peer));
+    cr_assert(link_peer_is_up(B->peer));
+    cr_assert_eq(link_set_stats(A->ls)->peers_up, 1);
+}
+
+TestSuite(link, .init = setup, .fini = teardown, .timeout = 60);
+
+/* ------------------------------------------------------------------------
+ * Handshake and frames
+ */
+
+static bool b_has_forward_a_has_credit_and_kick(void)
+{
+    return B->forwards == 1 && A->credits == 1 && A->kicks == 1;
+}
+
+Test(link, handshake_then_frames_both_ways)
+{
+    struct link_frame credit = {.type = LINK_CREDIT}, kick = {.type = LINK_KICK};
+
+    up_a_b();
+    cr_expect_eq(link_peer_find(B->ls, "broker-a"), B->peer);
+    cr_expect_eq(link_peer_find(A->ls, "broker-b"), A->peer);
+    cr_expect_str_eq(link_peer_id(B->peer), "broker-a");
+    cr_assert_eq(send_forward(A->peer, 0, 100), 0);
+    credit.u.credit.bytes = 4096;
+    credit.u.credit.connection_id = (struct link_str){"alice:1", 7};
+    kick.u.kick.session = 7;
+    kick.u.kick.name = (struct link_str){"carol", 5};
+    cr_assert_eq(link_send(B->peer, &credit), 0);
+    cr_assert_eq(link_send(B->peer, &kick), 0);
+    cr_assert(wait_for(b_has_forward_a_has_credit_and_kick, 5000));
+    cr_expect_eq(link_set_stats(A->ls)->frames_out, 1);
+    cr_expect_eq(link_set_stats(B->ls)->frames_in, 1);
+    cr_expect_eq(link_set_stats(A->ls)->frames_in, 2);
+    cr_expect_eq(A->downs + B->downs, 0);
+    link_peer_set_user(A->peer, A);
+    cr_expect_eq(link_peer_user(A->peer), A);
+}
+
+static bool b_has_all(void)
+{
+    return B->forwards >= A->pump_total || B->out_of_order;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Numbered FORWARD frames of `data` bytes, pumped by drained events;
+ * FIFO checked on arrival. Prints the rate (not a test of it). */
+static void pump(uint64_t total, size_t data)
+{
+    double t0;
+
+    A->pump_total = total;
+    A->pump_data = data;
+    t0 = now_s();
+    link_peer_watch_drain(A->peer, PUMP_LOW); /* at once: the queue is empty */
+    cr_assert(wait_for(b_has_all, 60000), "%llu of %llu",
+              (unsigned long long)B->forwards, (unsigned long long)total);
+    cr_expect_not(B->out_of_order, "a frame out of order near %llu",
+                  (unsigned long long)B->next_seq);
+    cr_expect_eq(B->forwards, total);
+    fprintf(stderr, "link: %llu FORWARD frames of %zu data bytes in %.3f s: "
+            "%.0f frames/s\n", (unsigned long long)total, data, now_s() - t0,
+            (double)total / (now_s() - t0));
+}
+
+Test(link, fifo_order_of_100000_numbered_frames)
+{
+    up_a_b();
+    pump(100000, 64);
+    cr_expect_eq(A->downs + B->downs, 0);
+}
+
+Test(link, bench_64_byte_frames, .disabled = true)
+{
+    const char *n = getenv("LINK_BENCH_FRAMES");
+
+    up_a_b();
+    pump(n != NULL ? strtoull(n, NULL, 10) : 2000000, 64);
+}
+
+static bool b_has_ten(void)
+{
+    return B->forwards >= 10;
+}
+
+Test(link, frames_queued_before_up_are_delivered_after)
+{
+    struct link_peer *p;
+
+    start(A, "broker-a");
+    start(B, "broker-b");
+    p = link_a_to_b();
+    cr_assert_not(link_peer_is_up(p));
+    for (uint64_t i = 0; i < 10; i++)
+        cr_assert_eq(send_forward(p, i, 64), 0);
+    cr_expect_gt(link_peer_queued(p), 10 * 64);
+    cr_assert(wait_for(b_has_ten, 5000));
+    cr_expect_eq(A->ups, 1);
+    cr_expect_eq(B->ups, 1);
+    cr_expect_eq(B->forwards, 10);
+    cr_expect_not(B->out_of_order);
+}
+
+static bool three_linked(void)
+{
+    return A->ups == 2 && B->ups == 2 && C->ups == 2;
+}
+
+Test(link, three_brokers_each_pair_dialing_at_once)
+{
+    start(A, "broker-a");
+    start(B, "broker-b");
+    start(C, "broker-c");
+    /* Both ends of each pair dial: no tie-break needed. */
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 3; j++)
+            if (i != j)
+                link_peer_get(nodes[i].ls, nodes[j].id, "127.0.0.1",
+                              link_set_port(nodes[j].ls));
+    cr_assert(wait_for(three_linked, 5000), "ups %d %d %d", A->ups, B->ups,
+              C->ups);
+    cr_expect_eq(A->downs + B->downs + C->downs, 0);
+    cr_expect_eq(link_set_stats(C->ls)->peers_up, 2);
+}
+
+/* ------------------------------------------------------------------------
+ * Refusals
+ */
+
+static bool a_down_and_b_refused(void)
+{
+    return A->downs > 0 && link_set_stats(B->ls)->handshakes_refused > 0;
+}
+
+Test(link, wrong_secret_is_refused_on_both_sides)
+{
+    struct link_conf other = conf_for((const unsigned char *)"another secret");
+    struct link_peer *p;
+
+    start(A, "broker-a");
+    start_with(B, "broker-b", &other);
+    p = link_a_to_b();
+    send_forward(p, 0, 64);
+    cr_assert(wait_for(a_down_and_b_refused, 5000));
+    cr_expect(strstr(A->last_down, "refused") != NULL, "%s", A->last_down);
+    cr_expect(strstr(A->last_down, "MAC") != NULL, "%s", A->last_down);
+    /* And the other way: A refuses B. */
+    link_peer_get(B->ls, A->id, "127.0.0.1", link_set_port(A->ls));
+    cr_assert(wait_for(b_down, 5000));
+    cr_expect_gt(link_set_stats(A->ls)->handshakes_refused, 0);
+    cr_expect_eq(A->ups + B->ups, 0);
+    cr_expect_eq(A->forwards + B->forwards, 0);
+    cr_expect_eq(link_peer_find(B->ls, "broker-a"), NULL);
+}
+
+Test(link, dialing_the_wrong_id_is_refused)
+{
+    start(A, "broker-a");
+    start(B, "broker-b");
+    link_peer_get(A->ls, "broker-b-before-its-restart", "127.0.0.1",
+                  link_set_port(B->ls));
+    cr_assert(wait_for(a_down, 5000));
+    cr_expect(strstr(A->last_down, "another broker id") != NULL, "%s",
+              A->last_down);
+    cr_expect_eq(link_set_stats(A->ls)->handshakes_refused, 1);
+    cr_expect_eq(A->ups + B->ups, 0);
+}
+
+Test(link, a_broker_without_an_id_refuses)
+{
+    start(A, "broker-a");
+    start(B, "broker-b");
+    link_set_set_id(B->ls, "");
+    link_a_to_b();
+    cr_assert(wait_for(a_down, 5000));
+    cr_expect(strstr(A->last_down, "not registered") != NULL, "%s",
+              A->last_down);
+    cr_expect_eq(link_set_stats(B->ls)->handshakes_refused, 1);
+}
+
+/* ------------------------------------------------------------------------
+ * Raw sockets: strangers that say nothing
+ */
+
+static int raw_connect(int port)
+{
+    struct sockaddr_in sin = {.sin_family = AF_INET};
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    sin.sin_port = htons((uint16_t)port);
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    cr_assert_eq(connect(fd, (struct sockaddr *)&sin, sizeof sin), 0);
+    return fd;
+}
+
+static int raw_listen(int *port)
+{
+    struct sockaddr_in sin = {.sin_family = AF_INET};
+    socklen_t len = sizeof sin;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    cr_assert_eq(bind(fd, (struct sockaddr *)&sin, sizeof sin), 0);
+    cr_assert_eq(listen(fd, 8), 0);
+    cr_assert_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+    *port = ntohs(sin.sin_port);
+    return fd;
+}
+
+static bool b_refused_one(void)
+{
+    return link_set_stats(B->ls)->handshakes_refused == 1;
+}
+
+Test(link, a_silent_stranger_is_refused_at_the_handshake_timeout)
+{
+    struct link_conf c = conf_for(SECRET);
+    unsigned char got[512];
+    ssize_t n;
+    int fd;
+
+    c.handshake_ms = 150;
+    start_with(B, "broker-b", &c);
+    fd = raw_connect(link_set_port(B->ls));
+    cr_assert(wait_for(b_refused_one, 3000));
+    /* What the stranger got: the challenge, then REFUSED, then EOF. */
+    n = recv(fd, got, sizeof got, MSG_WAITALL);
+    cr_assert_gt(n, 10);
+    cr_expect_eq(got[4], LINK_HELLO_CHALLENGE);
+    cr_expect(memmem(got, (size_t)n, "handshake timeout", 17) != NULL);
+    close(fd);
+}
+
+Test(link, dialing_a_silent_listener_times_out)
+{
+    struct link_conf c = conf_for(SECRET);
+    int port, lfd;
+
+    c.handshake_ms = 150;
+    start_with(A, "broker-a", &c);
+    lfd = raw_listen(&port);
+    link_peer_get(A->ls, "broker-b", "127.0.0.1", port);
+    cr_assert(wait_for(a_down, 3000));
+    cr_expect(strstr(A->last_down, "timeout") != NULL, "%s", A->last_down);
+    cr_expect_eq(A->downs, 1);
+    close(lfd);
+}
+
+Test(link, dialing_a_closed_port_goes_down)
+{
+    int port, lfd = raw_listen(&port);
+
+    close(lfd); /* nobody listens there now */
+    start(A, "broker-a");
+    link_peer_get(A->ls, "broker-b", "127.0.0.1", port);
+    cr_assert(wait_for(a_down, 3000));
+    cr_expect(strstr(A->last_down, "connect") != NULL, "%s", A->last_down);
+}
+
+Test(link, a_host_that_is_not_an_address_goes_down_from_the_loop)
+{
+    start(A, "broker-a");
+    link_peer_get(A->ls, "broker-b", "broker-b.example", 7340);
+    cr_expect_eq(A->downs, 0); /* never from inside link_peer_get */
+    cr_assert(wait_for(a_down, 3000));
+    cr_expect_eq(A->downs, 1);
+}
+
+/* ------------------------------------------------------------------------
+ * Down: drops, silence, limits
+ */
+
+Test(link, dropping_a_peer_takes_the_other_side_down)
+{
+    up_a_b();
+    link_peer_drop(B->peer, "test");
+    cr_expect_eq(B->downs, 1); /* from the call */
+    cr_expect_str_eq(B->last_down, "test");
+    cr_assert(wait_for(a_down, 3000));
+    cr_expect_eq(A->downs, 1);
+    cr_expect_eq(link_set_stats(A->ls)->peers_up, 0);
+    cr_expect_eq(link_set_stats(A->ls)->downs, 1);
+    cr_expect_eq(link_peer_find(A->ls, "broker-b"), NULL);
+}
+
+Test(link, a_peer_that_stops_pinging_is_down_after_timeout_ms)
+{
+    struct link_conf quick = conf_for(SECRET), mute = conf_for(SECRET);
+
+    quick.ping_ms = 50;
+    quick.timeout_ms = 300;
+    mute.ping_ms = 60000; /* B never pings within the test */
+    start_with(A, "broker-a", &quick);
+    start_with(B, "broker-b", &mute);
+    link_a_to_b();
+    cr_assert(wait_for(both_up, 5000));
+    cr_assert(wait_for(a_down, 3000));
+    cr_expect(strstr(A->last_down, "nothing received for 300 ms") != NULL,
+              "%s", A->last_down);
+    cr_assert(wait_for(b_down, 3000)); /* A closed both streams */
+    cr_expect_eq(A->downs, 1);
+    cr_expect_eq(B->downs, 1);
+}
+
+Test(link, pings_keep_an_idle_link_up)
+{
+    struct link_conf quick = conf_for(SECRET);
+
+    quick.ping_ms = 30;
+    quick.timeout_ms = 200;
+    start_with(A, "broker-a", &quick);
+    start_with(B, "broker-b", &quick);
+    link_a_to_b();
+    cr_assert(wait_for(both_up, 5000));
+    /* Five timeouts of idleness: still up. */
+    cr_expect_not(wait_for(a_down, 1000));
+    cr_expect_eq(A->downs + B->downs, 0);
+    cr_expect_eq(A->forwards + B->forwards, 0); /* PINGs are not handed on */
+}
+
+Test(link, too_much_queued_before_up_takes_the_peer_down)
+{
+    struct link_conf c = conf_for(SECRET);
+    struct link_peer *p;
+    int port, lfd = raw_listen(&port), rc = 0;
+
+    c.max_pending = 1000;
+    start_with(A, "broker-a", &c);
+    p = link_peer_get(A->ls, "broker-b", "127.0.0.1", port);
+    for (int i = 0; i < 100 && rc == 0; i++)
+        rc = send_forward(p, (uint64_t)i, 64);
+    cr_expect_eq(rc, -1);
+    cr_expect_eq(A->downs, 1);
+    cr_expect(strstr(A->last_down, "too much queued") != NULL, "%s",
+              A->last_down);
+    close(lfd);
+}
+
+static bool both_up_again(void)
+{
+    return A->ups == 2 && B->ups == 2;
+}
+
+Test(link, set_id_drops_every_peer)
+{
+    up_a_b();
+    link_set_set_id(A->ls, "broker-a-renewed");
+    cr_expect_eq(A->downs, 1);
+    cr_assert(wait_for(b_down, 3000));
+    cr_expect_eq(link_peer_find(A->ls, "broker-b"), NULL);
+    /* And a new link with the new id comes up. */
+    link_peer_get(B->ls, "broker-a-renewed", "127.0.0.1", link_set_port(A->ls));
+    cr_assert(wait_for(both_up_again, 5000));
+}
+
+Test(link, drop_from_inside_the_frame_handler)
+{
+    up_a_b();
+    B->drop_at = 5;
+    for (uint64_t i = 0; i < 10; i++)
+        cr_assert_eq(send_forward(A->peer, i, 64), 0);
+    cr_assert(wait_for(both_down, 3000));
+    cr_expect_eq(B->forwards, 5); /* none after the drop */
+    cr_expect_eq(B->downs, 1);
+    cr_expect_eq(A->downs, 1);
+}
+
+Test(link, drop_all_takes_every_peer_down)
+{
+    up_a_b();
+    link_set_drop_all(A->ls, "fencing");
+    cr_expect_eq(A->downs, 1);
+    cr_expect_str_eq(A->last_down, "fencing");
+    cr_assert(wait_for(b_down, 3000));
+    cr_expect_eq(link_set_stats(A->ls)->peers_up, 0);
+}
