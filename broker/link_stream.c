@@ -473,6 +473,14 @@ static void process_input(struct link_stream *s)
                                   err, sizeof err);
             if (r == LINK_DECODE_MORE || r == LINK_DECODE_MALFORMED)
                 break;
+            if (r == LINK_DECODE_SKIP && s->state != STREAM_OPEN) {
+                /* A newer peer's extras come after the handshake, not
+                 * in it: a stranger may not keep us skipping. */
+                snprintf(err, sizeof err, "frame type %u in the handshake",
+                         ((const unsigned char *)v.iov_base)[pos + LINK_FRAME_PREFIX]);
+                r = LINK_DECODE_MALFORMED;
+                break;
+            }
             pos += used;
             if (r == LINK_DECODE_OK)
                 handle_frame(s, &f);

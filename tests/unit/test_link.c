@@ -327,12 +327,31 @@ Test(link, fifo_order_of_100000_numbered_frames)
     cr_expect_eq(A->downs + B->downs, 0);
 }
 
-Test(link, bench_64_byte_frames, .disabled = true)
+/* Not a test: LINK_BENCH_FRAMES=N tests/unit/test_link --filter
+ * 'link/bench*' prints the rate of N frames. */
+Test(link, bench_64_byte_frames)
 {
     const char *n = getenv("LINK_BENCH_FRAMES");
 
+    if (n == NULL)
+        cr_skip_test("LINK_BENCH_FRAMES not set");
     up_a_b();
-    pump(n != NULL ? strtoull(n, NULL, 10) : 2000000, 64);
+    pump(strtoull(n, NULL, 10), 64);
+}
+
+static bool a_has_one(void)
+{
+    return A->forwards == 1;
+}
+
+static bool b_has_one(void)
+{
+    return B->forwards == 1;
+}
+
+static bool both_up_again(void)
+{
+    return A->ups == 2 && B->ups == 2;
 }
 
 static bool b_has_ten(void)
@@ -593,11 +612,6 @@ Test(link, too_much_queued_before_up_takes_the_peer_down)
     close(lfd);
 }
 
-static bool both_up_again(void)
-{
-    return A->ups == 2 && B->ups == 2;
-}
-
 Test(link, set_id_drops_every_peer)
 {
     up_a_b();
@@ -630,4 +644,57 @@ Test(link, drop_all_takes_every_peer_down)
     cr_expect_str_eq(A->last_down, "fencing");
     cr_assert(wait_for(b_down, 3000));
     cr_expect_eq(link_set_stats(A->ls)->peers_up, 0);
+}
+
+Test(link, ipv6_loopback)
+{
+    struct link_conf c = conf_for(SECRET);
+
+    c.address = "::1";
+    start_with(A, "broker-a", &c);
+    start_with(B, "broker-b", &c);
+    link_peer_get(A->ls, B->id, "::1", link_set_port(B->ls));
+    cr_assert(wait_for(both_up, 5000));
+    cr_assert_eq(send_forward(B->peer, 0, 64), 0);
+    cr_assert(wait_for(a_has_one, 3000));
+}
+
+Test(link, a_dropped_link_can_be_made_again)
+{
+    up_a_b();
+    link_peer_drop(A->peer, "test");
+    link_a_to_b();
+    cr_assert(wait_for(both_up_again, 5000), "ups %d %d downs %d %d",
+              A->ups, B->ups, A->downs, B->downs);
+    cr_expect_eq(A->downs, 1);
+    cr_expect_eq(B->downs, 1);
+    cr_assert_eq(send_forward(A->peer, 0, 64), 0);
+    cr_assert(wait_for(b_has_one, 3000));
+}
+
+Test(link, unknown_frames_in_the_handshake_are_refused)
+{
+    /* LENGTH 1, type 99: skipped on an open link, refused before. */
+    const unsigned char unknown[] = {0, 0, 0, 1, 99};
+    unsigned char got[512];
+    int fd;
+
+    start(B, "broker-b");
+    fd = raw_connect(link_set_port(B->ls));
+    cr_assert_eq(write(fd, unknown, sizeof unknown), (ssize_t)sizeof unknown);
+    cr_assert(wait_for(b_refused_one, 3000));
+    cr_expect(recv(fd, got, sizeof got, MSG_WAITALL) > 0);
+    close(fd);
+}
+
+Test(link, a_stranger_sending_a_huge_frame_is_refused_at_its_prefix)
+{
+    const unsigned char huge[] = {0, 0x10, 0, 0, LINK_HELLO};
+    int fd;
+
+    start(B, "broker-b");
+    fd = raw_connect(link_set_port(B->ls));
+    cr_assert_eq(write(fd, huge, sizeof huge), (ssize_t)sizeof huge);
+    cr_assert(wait_for(b_refused_one, 3000));
+    close(fd);
 }
