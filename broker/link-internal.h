@@ -37,6 +37,7 @@
 #include <event2/util.h>
 #include <mp/protocol.h>
 
+#include "client_log.h"
 #include "link.h"
 
 struct event;
@@ -121,19 +122,34 @@ struct link_set {
     LIST_HEAD(, link_stream) to_flush;
     struct event *flusher, *reaper;
     unsigned dispatching; /* depth of calls into the user's events */
+    struct log_limit stranger_log;
     struct link_stats stats;
 };
 
+/* The first read of a stream, and every read before its handshake. */
+#define LINK_READ_MIN (4 * 1024)
+
 /* link.c */
 uint64_t link_now_ms(void);
-void link_peer_down(struct link_peer *p, const char *why);
-void link_peer_check_up(struct link_peer *p);
-struct link_peer *link_peer_new(struct link_set *ls, const char *id,
-                                size_t id_len, const char *host, int port);
-void link_deliver(struct link_peer *p, const struct link_frame *f);
-void link_queue_drained(struct link_peer *p);
 void link_schedule_reap(struct link_set *ls);
 void link_format_addr(char *buf, size_t len, const char *host, int port);
+/* The memory policy (xalloc.h) for libevent's constructors. */
+void *link_must(void *p, const char *what);
+
+/* link_listen.c */
+int link_parse_listen_address(struct link_set *ls, struct errors *errs);
+/* May a line about a stranger's stream (an orphan) be logged now? At most
+ * a few per second: anyone can connect to the link port. */
+bool link_log_stranger(struct link_set *ls);
+
+/* link_peer.c */
+struct link_peer *link_peer_new(struct link_set *ls, const char *id,
+                                size_t id_len, const char *host, int port);
+void link_peer_check_up(struct link_peer *p);
+void link_peer_down(struct link_peer *p, const char *why);
+void link_peer_free(struct link_peer *p);
+void link_deliver(struct link_peer *p, const struct link_frame *f);
+void link_queue_drained(struct link_peer *p);
 
 /* link_stream.c */
 struct link_stream *link_stream_accepted(struct link_set *ls,
@@ -145,9 +161,12 @@ void link_stream_free(struct link_stream *s);
 void link_stream_want_flush(struct link_stream *s);
 void link_streams_flush(struct link_set *ls);
 void link_stream_queue_frame(struct link_stream *s, const struct link_frame *f);
-void link_stream_resume_input(struct link_stream *s);
 void link_stream_failed(struct link_stream *s, const char *why);
 void link_stream_refuse(struct link_stream *s, const char *reason);
+
+/* link_input.c */
+void link_stream_readable(evutil_socket_t fd, short what, void *arg);
+void link_stream_resume_input(struct link_stream *s);
 
 /* link_handshake.c */
 void link_handshake_start(struct link_stream *s);

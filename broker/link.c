@@ -1,8 +1,11 @@
 /*
- * link.c - the link set: its listener, its peers, their timers and the
- * events it gives its user (link.h). A stream's socket I/O is in
- * link_stream.c, the handshake in link_handshake.c; link-internal.h has
- * the states and why nothing is freed from inside a callback.
+ * link.c - the link set and the user's operations on it and its peers
+ * (link.h), its reaper and its flusher. The files beside it:
+ * link_listen.c (the listener), link_peer.c (a peer's life: up,
+ * liveness, down), link_stream.c (a stream's socket and output),
+ * link_input.c (its input), link_handshake.c (the HMAC handshake);
+ * link-internal.h has the states and why nothing is freed from inside a
+ * callback.
  *
  * Defaults for a zero setting: ping_ms 1000, timeout_ms 3000,
  * handshake_ms 2000, max_frame 1 MiB plus the largest header,
@@ -29,14 +32,7 @@
 #include "log.h"
 #include "xalloc.h"
 
-/* Accepted streams still in their handshake, at most: past it a new
- * connection is closed at once, so strangers cannot hold many sockets
- * for handshake_ms each. */
-enum { MAX_HANDSHAKES = 64 };
-/* Connections accepted per wake-up of the listener. */
-enum { ACCEPT_BATCH = 16 };
-
-static void *must(void *p, const char *what)
+void *link_must(void *p, const char *what)
 {
     if (p == NULL)
         mp_out_of_memory(what, 0);
@@ -59,62 +55,9 @@ void link_format_addr(char *buf, size_t len, const char *host, int port)
         snprintf(buf, len, "%s:%d", host, port);
 }
 
-static struct timeval ms_to_tv(uint64_t ms)
-{
-    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
-
-    return tv;
-}
-
-/* ------------------------------------------------------------------------
- * Calls into the user: counted, so that link_set_free() can tell it is
- * called from one (which it must not be).
- */
-
-static void call_down(struct link_peer *p, const char *why)
-{
-    struct link_set *ls = p->ls;
-
-    ls->dispatching++;
-    ls->events.down(ls->arg, p, why);
-    ls->dispatching--;
-}
-
-void link_deliver(struct link_peer *p, const struct link_frame *f)
-{
-    struct link_set *ls = p->ls;
-
-    ls->stats.frames_in++;
-    ls->dispatching++;
-    ls->events.frame(ls->arg, p, f);
-    ls->dispatching--;
-}
-
-void link_queue_drained(struct link_peer *p)
-{
-    struct link_set *ls = p->ls;
-
-    if (!p->drain_watch || p->dead ||
-        evbuffer_get_length(p->queue) > p->drain_low)
-        return;
-    p->drain_watch = false;
-    if (ls->events.drained == NULL)
-        return;
-    ls->dispatching++;
-    ls->events.drained(ls->arg, p);
-    ls->dispatching--;
-}
-
 /* ------------------------------------------------------------------------
  * The reaper and the flusher
  */
-
-static void free_peer(struct link_peer *p)
-{
-    event_free(p->timer);
-    evbuffer_free(p->queue);
-    free(p);
-}
 
 static void reap(struct link_set *ls)
 {
@@ -126,7 +69,7 @@ static void reap(struct link_set *ls)
     while (!TAILQ_EMPTY(&ls->dead_peers)) {
         struct link_peer *p = TAILQ_FIRST(&ls->dead_peers);
         TAILQ_REMOVE(&ls->dead_peers, p, entry);
-        free_peer(p);
+        link_peer_free(p);
     }
 }
 
@@ -147,232 +90,6 @@ static void flusher_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     link_streams_flush(arg);
-}
-
-/* ------------------------------------------------------------------------
- * Peers: up, liveness, down
- */
-
-static void arm_timer(struct link_peer *p, uint64_t ms)
-{
-    struct timeval tv = ms_to_tv(ms);
-
-    evtimer_add(p->timer, &tv);
-}
-
-static void send_ping(struct link_peer *p)
-{
-    struct link_frame ping = {.type = LINK_PING};
-    unsigned char header[LINK_FRAME_PREFIX + 1];
-    size_t n = link_frame_encode_header(&ping, header, sizeof header);
-
-    evbuffer_add(p->queue, header, n);
-    link_stream_want_flush(p->out);
-    p->last_sent_ms = link_now_ms(); /* the next only after ping_ms */
-}
-
-/* Up: a PING when nothing was written for ping_ms, down when nothing
- * was read for timeout_ms; the timer wakes at the nearer of the two.
- * Before up: the bound on coming up, or a failure from the dial. */
-static void peer_timer_cb(evutil_socket_t fd, short what, void *arg)
-{
-    struct link_peer *p = arg;
-    const struct link_conf *c = &p->ls->conf;
-    uint64_t now = link_now_ms(), ping_at, dead_at;
-    char why[96];
-
-    (void)fd;
-    (void)what;
-    if (p->fail != NULL) {
-        link_peer_down(p, p->fail);
-        return;
-    }
-    if (!p->up) {
-        snprintf(why, sizeof why, "the link did not come up within %u ms",
-                 2 * c->handshake_ms);
-        link_peer_down(p, why);
-        return;
-    }
-    dead_at = p->last_recv_ms + c->timeout_ms;
-    if (now >= dead_at) {
-        snprintf(why, sizeof why, "nothing received for %u ms", c->timeout_ms);
-        link_peer_down(p, why);
-        return;
-    }
-    if (now >= p->last_sent_ms + c->ping_ms)
-        send_ping(p);
-    ping_at = p->last_sent_ms + c->ping_ms;
-    arm_timer(p, (ping_at < dead_at ? ping_at : dead_at) - now);
-}
-
-void link_peer_check_up(struct link_peer *p)
-{
-    struct link_set *ls = p->ls;
-
-    if (p->up || p->dead || p->out == NULL || p->in == NULL ||
-        p->out->state != STREAM_OPEN || p->in->state != STREAM_OPEN)
-        return;
-    p->up = true;
-    ls->stats.peers_up++;
-    log_notice("cluster: link to %s (%s) up", LOG_VALUE(p->id), p->addr);
-    p->last_sent_ms = p->last_recv_ms = link_now_ms();
-    event_del(p->timer);
-    arm_timer(p, ls->conf.ping_ms < ls->conf.timeout_ms ? ls->conf.ping_ms
-                                                        : ls->conf.timeout_ms);
-    link_stream_want_flush(p->out); /* what waited for the link */
-    if (ls->events.up != NULL) {
-        ls->dispatching++;
-        ls->events.up(ls->arg, p);
-        ls->dispatching--;
-    }
-    if (!p->dead)
-        link_stream_resume_input(p->in);
-}
-
-void link_peer_down(struct link_peer *p, const char *why)
-{
-    struct link_set *ls = p->ls;
-
-    if (p->dead)
-        return;
-    p->dead = true;
-    if (p->out != NULL)
-        link_stream_close(p->out);
-    if (p->in != NULL)
-        link_stream_close(p->in);
-    event_del(p->timer);
-    TAILQ_REMOVE(&ls->peers, p, entry);
-    if (p->up)
-        ls->stats.peers_up--;
-    ls->stats.downs++;
-    log_notice("cluster: link to %s (%s) down: %s", LOG_VALUE(p->id), p->addr,
-               why);
-    call_down(p, why);
-    TAILQ_INSERT_TAIL(&ls->dead_peers, p, entry);
-    link_schedule_reap(ls);
-}
-
-struct link_peer *link_peer_new(struct link_set *ls, const char *id,
-                                size_t id_len, const char *host, int port)
-{
-    struct link_peer *p = mp_xcalloc(1, sizeof *p);
-
-    p->ls = ls;
-    snprintf(p->id, sizeof p->id, "%.*s", (int)id_len, id);
-    snprintf(p->host, sizeof p->host, "%s", host);
-    p->port = port;
-    link_format_addr(p->addr, sizeof p->addr, host, port);
-    p->queue = must(evbuffer_new(), "an evbuffer");
-    p->timer = must(evtimer_new(ls->base, peer_timer_cb, p), "an event");
-    TAILQ_INSERT_TAIL(&ls->peers, p, entry);
-    arm_timer(p, 2 * (uint64_t)ls->conf.handshake_ms);
-    return p;
-}
-
-/* ------------------------------------------------------------------------
- * The listener
- */
-
-static void accept_cb(evutil_socket_t lfd, short what, void *arg)
-{
-    struct link_set *ls = arg;
-
-    (void)what;
-    for (int i = 0; i < ACCEPT_BATCH; i++) {
-        struct sockaddr_storage ss;
-        socklen_t len = sizeof ss;
-        evutil_socket_t fd = accept4(lfd, (struct sockaddr *)&ss, &len,
-                                     SOCK_NONBLOCK | SOCK_CLOEXEC);
-
-        if (fd < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-                log_warn("cluster: accept on the link listener: %s",
-                         strerror(errno));
-            return;
-        }
-        if (ls->n_orphans >= MAX_HANDSHAKES) {
-            ls->stats.handshakes_refused++;
-            evutil_closesocket(fd);
-            continue;
-        }
-        link_stream_accepted(ls, fd, (struct sockaddr *)&ss);
-    }
-}
-
-static int parse_listen_address(struct link_set *ls, struct errors *errs)
-{
-    struct sockaddr_in *in = (void *)&ls->listen_addr;
-    struct sockaddr_in6 *in6 = (void *)&ls->listen_addr;
-    int port = ls->conf.port;
-
-    if (port < 0 || port > 65535) {
-        errors_add(errs, NULL, 0, "cluster link: port %d out of range", port);
-        return -1;
-    }
-    if (inet_pton(AF_INET, ls->address, &in->sin_addr) == 1) {
-        in->sin_family = AF_INET;
-        in->sin_port = htons((uint16_t)port);
-        ls->listen_addr_len = sizeof *in;
-        return 0;
-    }
-    if (inet_pton(AF_INET6, ls->address, &in6->sin6_addr) == 1) {
-        in6->sin6_family = AF_INET6;
-        in6->sin6_port = htons((uint16_t)port);
-        ls->listen_addr_len = sizeof *in6;
-        return 0;
-    }
-    errors_add(errs, NULL, 0,
-               "cluster link: address \"%s\" is not an IPv4 or IPv6 literal",
-               ls->address);
-    return -1;
-}
-
-static int bound_port(evutil_socket_t fd)
-{
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof ss;
-
-    if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
-        return -1;
-    if (ss.ss_family == AF_INET6)
-        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-    return ntohs(((struct sockaddr_in *)&ss)->sin_port);
-}
-
-int link_set_listen(struct link_set *ls, struct errors *errs)
-{
-    int one = 1;
-    char addr[LINK_ADDR_MAX];
-    evutil_socket_t fd;
-
-    fd = socket(ls->listen_addr.ss_family,
-                SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        errors_add(errs, NULL, 0, "cluster link: socket: %s", strerror(errno));
-        return -1;
-    }
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (bind(fd, (struct sockaddr *)&ls->listen_addr, ls->listen_addr_len) < 0 ||
-        listen(fd, 128) < 0) {
-        link_format_addr(addr, sizeof addr, ls->address, ls->conf.port);
-        errors_add(errs, NULL, 0, "cluster link: cannot listen on %s: %s",
-                   addr, strerror(errno));
-        close(fd);
-        return -1;
-    }
-    ls->listen_fd = fd;
-    ls->port = bound_port(fd);
-    ls->accept_ev = must(event_new(ls->base, fd, EV_READ | EV_PERSIST,
-                                   accept_cb, ls), "an event");
-    event_add(ls->accept_ev, NULL);
-    link_format_addr(addr, sizeof addr, ls->address, ls->port);
-    log_notice("cluster link listening on %s", addr);
-    return 0;
-}
-
-int link_set_port(const struct link_set *ls)
-{
-    return ls->port;
 }
 
 /* ------------------------------------------------------------------------
@@ -417,9 +134,9 @@ struct link_set *link_set_new(struct event_base *base,
     TAILQ_INIT(&ls->orphans);
     TAILQ_INIT(&ls->dead_streams);
     LIST_INIT(&ls->to_flush);
-    ls->flusher = must(event_new(base, -1, 0, flusher_cb, ls), "an event");
-    ls->reaper = must(event_new(base, -1, 0, reaper_cb, ls), "an event");
-    if (parse_listen_address(ls, errs) < 0) {
+    ls->flusher = link_must(event_new(base, -1, 0, flusher_cb, ls), "an event");
+    ls->reaper = link_must(event_new(base, -1, 0, reaper_cb, ls), "an event");
+    if (link_parse_listen_address(ls, errs) < 0) {
         link_set_free(ls);
         return NULL;
     }
@@ -596,3 +313,4 @@ const struct link_stats *link_set_stats(const struct link_set *ls)
 {
     return &ls->stats;
 }
+

@@ -34,7 +34,8 @@ broker_libmpbroker_la_SOURCES = \
 	broker/conn_table.c broker/conn_table.h \
 	broker/link_frame.c broker/link_frame.h \
 	broker/link.c broker/link.h broker/link-internal.h \
-	broker/link_stream.c broker/link_handshake.c \
+	broker/link_listen.c broker/link_peer.c broker/link_stream.c \
+	broker/link_input.c broker/link_handshake.c \
 	common/read_batch.c common/read_batch.h \
 	common/malloc_tune.c common/malloc_tune.h
 broker_libmpbroker_la_CPPFLAGS = $(AM_CPPFLAGS)
