@@ -7,6 +7,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <signal.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +34,8 @@ struct node {
     uint64_t next_seq;   /* FORWARD data carries a number: FIFO check */
     bool out_of_order;
     uint64_t drop_at;    /* link_peer_drop from the frame handler (0: never) */
+    struct link_peer *drop_also; /* ... and this other peer too */
+    bool drop_all;       /* ... or link_set_drop_all instead */
     /* The pump: FORWARD frames sent on each drained event. */
     struct link_peer *pump_peer;
     uint64_t pump_sent, pump_total;
@@ -74,8 +77,15 @@ static void on_frame(void *arg, struct link_peer *peer,
     default:
         cr_assert_fail("frame type %d handed to the user", (int)f->type);
     }
-    if (n->drop_at != 0 && n->forwards == n->drop_at)
-        link_peer_drop(peer, "dropped by the frame handler");
+    if (n->drop_at == 0 || n->forwards != n->drop_at)
+        return;
+    if (n->drop_all) {
+        link_set_drop_all(n->ls, "all dropped by the frame handler");
+        return;
+    }
+    if (n->drop_also != NULL)
+        link_peer_drop(n->drop_also, "dropped by another's frame handler");
+    link_peer_drop(peer, "dropped by the frame handler");
 }
 
 static void on_up(void *arg, struct link_peer *peer)
@@ -179,6 +189,7 @@ static void start(struct node *n, const char *id)
 
 static void setup(void)
 {
+    signal(SIGPIPE, SIG_IGN); /* as the broker does (main.c) */
     base = event_base_new();
     memset(nodes, 0, sizeof nodes);
 }
@@ -697,4 +708,49 @@ Test(link, a_stranger_sending_a_huge_frame_is_refused_at_its_prefix)
     cr_assert_eq(write(fd, huge, sizeof huge), (ssize_t)sizeof huge);
     cr_assert(wait_for(b_refused_one, 3000));
     close(fd);
+}
+
+static bool c_linked_to_a_and_b(void)
+{
+    return A->ups == 1 && B->ups == 1 && C->ups == 2;
+}
+
+static bool all_down(void)
+{
+    return A->downs == 1 && B->downs == 1 && C->downs == 2;
+}
+
+/* C links to A and B; a frame from A makes C's handler drop both peers
+ * (or all of them): the second is not the one whose frame it holds. */
+static void drop_two_from_a_handler(bool drop_all)
+{
+    struct link_peer *c_to_a, *c_to_b;
+
+    start(A, "broker-a");
+    start(B, "broker-b");
+    start(C, "broker-c");
+    c_to_a = link_peer_get(C->ls, A->id, "127.0.0.1", link_set_port(A->ls));
+    c_to_b = link_peer_get(C->ls, B->id, "127.0.0.1", link_set_port(B->ls));
+    cr_assert(wait_for(c_linked_to_a_and_b, 5000));
+    C->drop_at = 1;
+    C->drop_also = c_to_b;
+    C->drop_all = drop_all;
+    for (uint64_t i = 0; i < 3; i++)
+        cr_assert_eq(send_forward(A->peer, i, 64), 0);
+    cr_assert(wait_for(all_down, 3000), "downs %d %d %d", A->downs, B->downs,
+              C->downs);
+    cr_expect_eq(C->forwards, 1);
+    cr_expect_eq(link_peer_find(C->ls, "broker-a"), NULL);
+    cr_expect_eq(link_peer_find(C->ls, "broker-b"), NULL);
+    (void)c_to_a;
+}
+
+Test(link, a_frame_handler_drops_its_peer_and_another)
+{
+    drop_two_from_a_handler(false);
+}
+
+Test(link, a_frame_handler_drops_every_peer)
+{
+    drop_two_from_a_handler(true);
 }
