@@ -273,6 +273,10 @@ int link_send(struct link_peer *p, const struct link_frame *frame)
     if (n == 0)
         return -1;
     size = link_frame_size(frame);
+    /* The peer would take a frame past max_frame for malformed, and drop
+     * the link with every connection on it: refuse this one only. */
+    if (size - LINK_FRAME_PREFIX > p->ls->conf.max_frame)
+        return -1;
     if (!p->up &&
         evbuffer_get_length(p->queue) + size > p->ls->conf.max_pending) {
         link_peer_down(p, "too much queued before the link came up");

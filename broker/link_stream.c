@@ -248,6 +248,8 @@ void link_stream_refuse(struct link_stream *s, const char *reason)
     if (s->state == STREAM_CLOSED)
         return;
     f.u.refused.reason = (struct link_str){reason, strlen(reason)};
+    if (f.u.refused.reason.len > MP_NAME_MAX)
+        f.u.refused.reason.len = MP_NAME_MAX; /* a string's most */
     /* One attempt, straight away: the socket closes next. */
     link_stream_queue_frame(s, &f);
     evbuffer_write(s->out, s->fd);

@@ -754,3 +754,18 @@ Test(link, a_frame_handler_drops_every_peer)
 {
     drop_two_from_a_handler(true);
 }
+
+Test(link, a_frame_past_max_frame_is_refused_and_the_link_stays)
+{
+    struct link_frame f = {.type = LINK_KICK};
+    char name[300];
+
+    up_a_b();
+    cr_expect_eq(send_forward(A->peer, 0, 64 * 1024), -1); /* > max_frame */
+    memset(name, 'n', sizeof name);
+    f.u.kick.name = (struct link_str){name, sizeof name}; /* > MP_NAME_MAX */
+    cr_expect_eq(link_send(A->peer, &f), -1);
+    cr_expect_eq(send_forward(A->peer, 0, 4096), 0);
+    cr_assert(wait_for(b_has_one, 3000));
+    cr_expect_eq(A->downs + B->downs, 0);
+}
