@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -225,6 +226,11 @@ static bool wait_for(bool (*cond)(void), unsigned ms)
 static bool both_up(void)
 {
     return A->ups == 1 && B->ups == 1;
+}
+
+static bool a_up(void)
+{
+    return A->ups == 1;
 }
 
 static bool a_down(void)
@@ -768,4 +774,65 @@ Test(link, a_frame_past_max_frame_is_refused_and_the_link_stays)
     cr_expect_eq(send_forward(A->peer, 0, 4096), 0);
     cr_assert(wait_for(b_has_one, 3000));
     cr_expect_eq(A->downs + B->downs, 0);
+}
+
+/* The receiving broker in a process of its own: it tells its port on
+ * `tell`, and answers a KICK once it has `total` frames. */
+static void bench_receiver(int tell, uint64_t total)
+{
+    struct link_frame done = {.type = LINK_KICK};
+    int port;
+
+    base = event_base_new(); /* the parent's stays the parent's */
+    memset(nodes, 0, sizeof nodes);
+    start(B, "broker-b");
+    port = link_set_port(B->ls);
+    cr_assert_eq(write(tell, &port, sizeof port), (ssize_t)sizeof port);
+    A->pump_total = total;
+    while (B->forwards < total && B->downs == 0)
+        event_base_loop(base, EVLOOP_ONCE);
+    done.u.kick.name = (struct link_str){"done", 4};
+    link_send(B->peer, &done);
+    while (B->downs == 0)
+        event_base_loop(base, EVLOOP_ONCE);
+    _exit(B->out_of_order ? 1 : 0);
+}
+
+static bool a_kicked(void)
+{
+    return A->kicks > 0 || A->downs > 0;
+}
+
+/* Not a test: LINK_BENCH_FORK=N: the same with each broker in its own
+ * process (one core each, as two brokers would be). */
+Test(link, bench_64_byte_frames_two_processes)
+{
+    const char *n = getenv("LINK_BENCH_FORK");
+    uint64_t total;
+    int fds[2], port, status;
+    pid_t pid;
+    double t0;
+
+    if (n == NULL)
+        return;
+    total = strtoull(n, NULL, 10);
+    cr_assert_eq(pipe(fds), 0);
+    pid = fork();
+    if (pid == 0)
+        bench_receiver(fds[1], total);
+    cr_assert_eq(read(fds[0], &port, sizeof port), (ssize_t)sizeof port);
+    start(A, "broker-a");
+    link_peer_get(A->ls, "broker-b", "127.0.0.1", port);
+    cr_assert(wait_for(a_up, 5000));
+    A->pump_total = total;
+    A->pump_data = 64;
+    t0 = now_s();
+    link_peer_watch_drain(A->peer, PUMP_LOW);
+    cr_assert(wait_for(a_kicked, 120000));
+    fprintf(stderr, "link, two processes: %llu FORWARD frames of 64 data "
+            "bytes in %.3f s: %.0f frames/s\n", (unsigned long long)total,
+            now_s() - t0, (double)total / (now_s() - t0));
+    link_peer_drop(A->peer, "done");
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "out of order");
 }
