@@ -136,6 +136,13 @@ struct link_set *link_set_new(struct event_base *base,
     LIST_INIT(&ls->to_flush);
     ls->flusher = link_must(event_new(base, -1, 0, flusher_cb, ls), "an event");
     ls->reaper = link_must(event_new(base, -1, 0, reaper_cb, ls), "an event");
+    if (strlen(ls->advertise) > MP_NAME_MAX) {
+        /* It travels in HELLO as a string. */
+        errors_add(errs, NULL, 0, "cluster link: advertised host longer "
+                   "than %d bytes", MP_NAME_MAX);
+        link_set_free(ls);
+        return NULL;
+    }
     if (link_parse_listen_address(ls, errs) < 0) {
         link_set_free(ls);
         return NULL;

@@ -836,3 +836,24 @@ Test(link, bench_64_byte_frames_two_processes)
     cr_assert_eq(waitpid(pid, &status, 0), pid);
     cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "out of order");
 }
+
+Test(link, bad_listen_addresses_are_errors)
+{
+    struct link_conf c = conf_for(SECRET);
+    char longhost[300];
+    struct errors errs;
+
+    errors_init(&errs);
+    c.address = "localhost"; /* a literal only */
+    cr_expect_null(link_set_new(base, &c, &events, NULL, &errs));
+    c.address = "127.0.0.1";
+    c.port = 70000;
+    cr_expect_null(link_set_new(base, &c, &events, NULL, &errs));
+    c.port = 0;
+    memset(longhost, 'h', sizeof longhost - 1);
+    longhost[sizeof longhost - 1] = '\0';
+    c.advertise = longhost;
+    cr_expect_null(link_set_new(base, &c, &events, NULL, &errs));
+    cr_expect_eq(errs.count, 3);
+    errors_free(&errs);
+}
