@@ -35,6 +35,10 @@ broker_libmpbroker_la_SOURCES = \
 	broker/registry.c broker/registry.h broker/registry-internal.h \
 	broker/registry_conn.c broker/registry_calls.c broker/registry_lease.c \
 	broker/registry_scripts.c broker/registry_scripts.h \
+	broker/link_frame.c broker/link_frame.h \
+	broker/link.c broker/link.h broker/link-internal.h \
+	broker/link_listen.c broker/link_peer.c broker/link_stream.c \
+	broker/link_input.c broker/link_handshake.c \
 	common/read_batch.c common/read_batch.h \
 	common/malloc_tune.c common/malloc_tune.h
 broker_libmpbroker_la_CPPFLAGS = $(AM_CPPFLAGS)

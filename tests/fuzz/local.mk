@@ -9,7 +9,7 @@ FUZZ_CONFIG_PLUGINS = $(FUZZ_SESSION_PLUGINS) plugins/auth_passwd.la \
 if ENABLE_FUZZING
 noinst_PROGRAMS += tests/fuzz/fuzz_json tests/fuzz/fuzz_binary tests/fuzz/fuzz_gob \
 	tests/fuzz/fuzz_config tests/fuzz/fuzz_session tests/fuzz/fuzz_passwd \
-	tests/fuzz/fuzz_acl tests/fuzz/fuzz_http
+	tests/fuzz/fuzz_acl tests/fuzz/fuzz_http tests/fuzz/fuzz_link_frame
 
 FUZZ_HARNESS_COMPILE = $(AM_CFLAGS) $(FUZZ_CFLAGS)
 FUZZ_HARNESS_LINK = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
@@ -76,6 +76,15 @@ tests_fuzz_fuzz_http_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/broker
 tests_fuzz_fuzz_http_CFLAGS = $(FUZZ_BROKER_COMPILE)
 tests_fuzz_fuzz_http_LDFLAGS = $(FUZZ_HARNESS_LINK)
 tests_fuzz_fuzz_http_LDADD = broker/libmpbroker.la
+
+# The cluster's link frames: the codec alone, no libevent.
+tests_fuzz_fuzz_link_frame_SOURCES = tests/fuzz/fuzz_link_frame.c \
+	broker/link_frame.c broker/link_frame.h \
+	tests/fuzz/fuzz_util.c tests/fuzz/fuzz_util.h
+tests_fuzz_fuzz_link_frame_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/broker
+tests_fuzz_fuzz_link_frame_CFLAGS = $(FUZZ_HARNESS_COMPILE)
+tests_fuzz_fuzz_link_frame_LDFLAGS = $(FUZZ_HARNESS_LINK)
+tests_fuzz_fuzz_link_frame_LDADD = common/libmpcommon.la
 endif
 
 # Distributed whatever the configuration, so that a tarball can fuzz.
@@ -88,4 +97,5 @@ EXTRA_DIST += tools/fuzz.sh tests/fuzz/README.md tests/fuzz/corpus \
 	tests/fuzz/fuzz_json.dict tests/fuzz/fuzz_binary.dict tests/fuzz/fuzz_gob.dict \
 	tests/fuzz/fuzz_config.dict tests/fuzz/fuzz_session.dict \
 	tests/fuzz/fuzz_passwd.dict tests/fuzz/fuzz_acl.dict \
-	tests/fuzz/fuzz_http.dict
+	tests/fuzz/fuzz_http.dict \
+	tests/fuzz/fuzz_link_frame.c tests/fuzz/fuzz_link_frame.dict

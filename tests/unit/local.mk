@@ -82,3 +82,20 @@ tests_unit_test_read_batch_SOURCES = tests/unit/test_read_batch.c \
 tests_unit_test_read_batch_CFLAGS = $(TEST_CFLAGS) $(LIBEVENT_CFLAGS)
 tests_unit_test_read_batch_LDADD = common/libmpcommon.la $(LIBEVENT_LIBS) \
 	$(TEST_LIBS)
+
+# The cluster's link frames: pure encoding and decoding.
+check_PROGRAMS += tests/unit/test_link_frame
+TESTS += tests/unit/test_link_frame
+tests_unit_test_link_frame_SOURCES = tests/unit/test_link_frame.c \
+	broker/link_frame.c broker/link_frame.h
+tests_unit_test_link_frame_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/broker
+tests_unit_test_link_frame_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_link_frame_LDADD = $(TEST_LIBS)
+
+# The cluster's links in process: link sets on one event base, loopback.
+check_PROGRAMS += tests/unit/test_link
+TESTS += tests/unit/test_link
+tests_unit_test_link_SOURCES = tests/unit/test_link.c
+tests_unit_test_link_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/broker
+tests_unit_test_link_CFLAGS = $(TEST_CFLAGS) $(LIBEVENT_CFLAGS)
+tests_unit_test_link_LDADD = $(BROKER_TEST_LDADD)
