@@ -9,6 +9,7 @@
 
 #include "auth_throttle.h"
 #include "broker.h"
+#include "cluster.h"
 #include "conn_table.h"
 #include "errors.h"
 #include "hashmap.h"
@@ -127,6 +128,7 @@ void broker_free(struct broker *b)
         session_free(TAILQ_FIRST(&b->sessions));
     SLIST_INIT(&b->dead);
     listeners_close(b);
+    cluster_free(b->cluster);
     conn_table_free(b->conns);
     auth_throttle_free(b->auth_throttle);
     source_table_free(b->sources);

@@ -29,6 +29,7 @@ struct listener;
 struct session;
 struct http_server;
 struct source_table;
+struct cluster;
 
 struct broker {
     struct event_base *base;
@@ -56,6 +57,8 @@ struct broker {
     unsigned notify_generation; /* dedupes ClientClosed (see router.c) */
     struct broker_stats stats;  /* for the metrics endpoint */
     struct http_server *metrics; /* the metrics listener, if configured */
+    struct cluster *cluster;    /* NULL: not in a cluster (cluster.h) */
+    uint64_t last_session_id;   /* ids given to sessions (endpoint.id) */
     bool shutting_down;         /* SIGTERM/SIGINT: flushing, then exit */
     struct event *shutdown_timer; /* bounds that by shutdown_timeout_ms */
 };

@@ -159,6 +159,7 @@ int conf_load(struct broker_conf *conf, const char *file,
         conf->plugin_dir = default_plugin_dir;
     conf->metrics.entry = conf_member(root, "metrics", CONF_GROUP);
     conf_read_section(conf, "metrics", errs);
+    conf_read_cluster(conf, errs);
 
     return errs->count + errs->unrecorded > errors_before ? -1 : 0;
 }

@@ -68,6 +68,27 @@ struct metrics_conf {
     size_t max_header_size;        /* request line and headers, in bytes */
 };
 
+/* The `cluster` group (doc/cluster.md): the registry in Redis and the
+ * links to the other brokers. Every member needs a restart to change. */
+struct cluster_conf {
+    const config_setting_t *entry; /* NULL: no cluster, the broker runs
+                                      alone */
+    const char *redis;             /* "tcp:HOST:PORT" or "unix:PATH" */
+    const char *key_prefix;        /* the keys' hash tag */
+    unsigned lease_ms;             /* a broker's lease in the registry */
+    unsigned fence_ms;             /* unrenewed this long: fence */
+    unsigned renew_ms;             /* renewal period */
+    unsigned redis_timeout_ms;     /* a Redis call's bound (the watchdog) */
+    const char *link_address;      /* where links are accepted */
+    unsigned link_port;
+    const char *link_advertise;    /* what others dial (NULL: address) */
+    unsigned link_advertise_port;  /* ... on this port (0: link_port) */
+    const char *link_secret_file;  /* the cluster's shared secret */
+    unsigned link_ping_ms;         /* a link sends at least this often */
+    unsigned link_timeout_ms;      /* a silent link is down after this */
+    size_t link_window;            /* per-connection credit, in bytes */
+};
+
 /* What the file said, defaults filled in. Each setting's range, default
  * and reload behaviour is its row in conf_table.c. */
 struct broker_conf {
@@ -119,6 +140,7 @@ struct broker_conf {
     const char *group;         /* ... and group (default: the user's) */
     bool allow_root;           /* run as root without `user` */
     struct metrics_conf metrics;
+    struct cluster_conf cluster;
     enum duplicate_policy duplicate_names;
     enum mp_log_level log_level;
     bool log_syslog;           /* log to syslog(3) instead of stderr */

@@ -24,6 +24,10 @@ bool conf_translator_known(const struct broker_conf *conf, const char *name);
 /* `listeners`, after the translators (conf_listeners.c). */
 void conf_read_listeners(struct broker_conf *conf, struct errors *errs);
 
+/* `cluster` and `cluster.link`, with the checks across their settings
+ * (conf_cluster.c). */
+void conf_read_cluster(struct broker_conf *conf, struct errors *errs);
+
 /* The row of limits.auth_throttle_exempt (conf.c): `array`, or NULL when
  * absent (none exempt). */
 void conf_read_throttle_exempt(struct broker_conf *conf,

@@ -136,6 +136,21 @@ static bool metrics_changed(const struct broker_conf *old,
 
 #define RESTART "changing it needs a restart"
 
+/* A member of `cluster`: every one needs a restart. */
+#define CLUSTER_NUMBER(p, lo, hi, dflt, how, member)                       \
+    {                                                                      \
+        .path = (p), .kind = CONF_INT, .min = (lo), .max = (hi),          \
+        .def = (dflt), .store = (how), .offset = AT(member),               \
+        .reload = CONF_RELOAD_RESTART, .restart = RESTART,                 \
+    }
+#define CLUSTER_STRING(p, member, dflt)                                    \
+    {                                                                      \
+        .path = (p), .kind = CONF_STRING, .flags = CONF_NONEMPTY,          \
+        .def_text = (dflt), .store = CONF_STORE_STRING,                    \
+        .offset = AT(member), .reload = CONF_RELOAD_RESTART,               \
+        .restart = RESTART,                                                \
+    }
+
 const struct conf_row conf_rows[] = {
     /* Sections read by conf_plugins.c and conf_listeners.c. */
     {.path = "translators", .kind = CONF_LIST},
@@ -221,6 +236,36 @@ const struct conf_row conf_rows[] = {
     /* Below 1 KiB a browser's or a proxy's request may not fit. */
     NUMBER("metrics.max_header_size", 1024, 1 << 20, 8192, Z,
            metrics.max_header_size),
+
+    /* The cluster (conf_cluster.c checks across its settings). Joining
+     * or leaving one, or changing how, needs a restart: the broker's
+     * names and links would change owner under its clients. */
+    {.path = "cluster", .kind = CONF_GROUP, .flags = CONF_ONLY_IF_PRESENT},
+    CLUSTER_STRING("cluster.redis", cluster.redis, "tcp:127.0.0.1:6379"),
+    CLUSTER_STRING("cluster.key_prefix", cluster.key_prefix, "mpbroker"),
+    CLUSTER_NUMBER("cluster.lease_ms", 1000, 600000, 10000, U,
+                   cluster.lease_ms),
+    CLUSTER_NUMBER("cluster.fence_ms", 500, 600000, 8000, U,
+                   cluster.fence_ms),
+    CLUSTER_NUMBER("cluster.renew_ms", 50, 60000, 1000, U, cluster.renew_ms),
+    CLUSTER_NUMBER("cluster.redis_timeout_ms", 50, 60000, 2000, U,
+                   cluster.redis_timeout_ms),
+    {.path = "cluster.link", .kind = CONF_GROUP},
+    CLUSTER_STRING("cluster.link.address", cluster.link_address,
+                   "127.0.0.1"),
+    CLUSTER_NUMBER("cluster.link.port", 0, 65535, 7340, U,
+                   cluster.link_port),
+    CLUSTER_STRING("cluster.link.advertise", cluster.link_advertise, NULL),
+    CLUSTER_NUMBER("cluster.link.advertise_port", 0, 65535, 0, U,
+                   cluster.link_advertise_port),
+    CLUSTER_STRING("cluster.link.secret_file", cluster.link_secret_file,
+                   NULL),
+    CLUSTER_NUMBER("cluster.link.ping_ms", 50, 60000, 1000, U,
+                   cluster.link_ping_ms),
+    CLUSTER_NUMBER("cluster.link.timeout_ms", 100, 600000, 3000, U,
+                   cluster.link_timeout_ms),
+    CLUSTER_NUMBER("cluster.link.window", 4096, 1LL << 30, 262144, Z,
+                   cluster.link_window),
 
     {.path = "user", .kind = CONF_STRING, .flags = CONF_NONEMPTY,
      .store = CONF_STORE_STRING, .offset = AT(user),

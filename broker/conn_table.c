@@ -69,6 +69,8 @@ void conn_table_remove(struct conn_table *table, struct conn *conn)
     hashmap_remove(table->by_id, conn->id, conn->id_len);
     unlink_from(conn->initiator, &conn->link[0]);
     unlink_from(conn->target, &conn->link[1]);
+    if (conn->grant_queued)
+        LIST_REMOVE(conn, grant);
     free(conn);
 }
 

@@ -55,7 +55,18 @@ struct conn {
     struct conn_peer *initiator;
     struct conn_peer *target;
     struct conn_link link[2]; /* [0] in initiator's list, [1] in target's */
+    /* A connection with an end on another broker of the cluster
+     * (remote.c): per-connection credit, in bytes of Data. */
+    uint64_t credit_used;     /* sent to the remote end, not granted back */
+    uint64_t credit_owed;     /* received from it, not granted back yet */
+    bool grant_queued;        /* on the cluster's to_grant list */
+    bool retried;             /* its Syn went out again after a stale
+                                 target: no second retry */
+    LIST_ENTRY(conn) grant;   /* the cluster's to_grant list; unlinked
+                                 when the connection is removed */
 };
+
+LIST_HEAD(conn_list, conn);
 
 struct conn_table;
 

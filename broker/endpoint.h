@@ -19,6 +19,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <mp/protocol.h>
 
@@ -67,6 +68,10 @@ struct endpoint {
     struct broker *broker;
     char *name;                 /* NUL-terminated, name_len bytes */
     size_t name_len;
+    uint64_t id;                /* a session's id, unique in this
+                                   broker's run (the registry's fencing
+                                   token); a remote's: its session's on
+                                   its broker; 0 before a login */
     char peer[64];              /* for logs: "127.0.0.1:5555",
                                    "[::1]:5555", "unix(uid=1000)" */
     const struct loaded_plugin *format; /* its translator; NULL: not known

@@ -53,6 +53,8 @@ struct link_conf {
     const char *address;      /* listen address (IPv4/IPv6 literal) */
     int port;                 /* 0: an ephemeral port (tests) */
     const char *advertise;    /* the host others dial (default: address) */
+    int advertise_port;       /* the port they dial (0: the bound one;
+                                 another behind a port mapping or proxy) */
     const unsigned char *secret; /* the shared secret */
     size_t secret_len;
     unsigned ping_ms;         /* default 1000 */

@@ -240,7 +240,8 @@ static void on_challenge(struct link_stream *s, const struct link_frame *f)
     h.u.hello.dialer_id = str_of(ls->id);
     h.u.hello.acceptor_id = str_of(p->id);
     h.u.hello.host = str_of(ls->conf.advertise);
-    h.u.hello.port = (uint16_t)ls->port;
+    h.u.hello.port = (uint16_t)(ls->conf.advertise_port != 0
+                                    ? ls->conf.advertise_port : ls->port);
     memcpy(h.u.hello.nonce, s->nonce, LINK_NONCE_LEN);
     hello_mac(ls, s->their_nonce, s->nonce, h.u.hello.dialer_id,
               h.u.hello.acceptor_id, h.u.hello.mac);

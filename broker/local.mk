@@ -39,6 +39,9 @@ broker_libmpbroker_la_SOURCES = \
 	broker/link.c broker/link.h broker/link-internal.h \
 	broker/link_listen.c broker/link_peer.c broker/link_stream.c \
 	broker/link_input.c broker/link_handshake.c \
+	broker/conf_cluster.c \
+	broker/cluster.c broker/cluster.h broker/cluster-internal.h \
+	broker/cluster_login.c broker/remote.c \
 	common/read_batch.c common/read_batch.h \
 	common/malloc_tune.c common/malloc_tune.h
 broker_libmpbroker_la_CPPFLAGS = $(AM_CPPFLAGS)

@@ -14,6 +14,8 @@
 #include "auth_chain.h"
 #include "auth_throttle.h"
 #include "broker.h"
+#include "cluster.h"
+#include "hashmap.h"
 #include "listener.h"
 #include "log.h"
 #include "message.h"
@@ -127,15 +129,11 @@ static void login_refused(struct session *s, const char *reason,
     refuse_login(s, reason);
 }
 
-void session_auth_finished(struct session *s, enum mp_auth_result result,
-                           const char *reason, const char *by)
+/* The name is s's: logged in, AuthOk. */
+static void login_accepted(struct session *s)
 {
-    if (s->state != SESSION_AUTHENTICATING)
-        return;
-    if (result != MP_AUTH_ALLOW) {
-        login_refused(s, reason, by);
-        return;
-    }
+    const char *reason;
+
     if (router_register(&s->ep, &reason) != 0) {
         log_refused_login(s, reason, NULL, AUTH_BLOCK_NONE);
         refuse_login(s, reason);
@@ -154,4 +152,51 @@ void session_auth_finished(struct session *s, enum mp_auth_result result,
     /* An asynchronous verdict: handle what the client sent meanwhile. */
     if (!s->processing)
         session_process_input(s);
+}
+
+/* duplicate_names = "reject" and the name is logged in here: refused
+ * without asking the registry. */
+static bool taken_here(const struct session *s)
+{
+    const struct broker *b = s->ep.broker;
+
+    return b->conf.duplicate_names == DUPLICATE_REJECT &&
+           hashmap_get(b->names, s->ep.name, s->ep.name_len) != NULL;
+}
+
+void session_auth_finished(struct session *s, enum mp_auth_result result,
+                           const char *reason, const char *by)
+{
+    struct broker *b = s->ep.broker;
+
+    if (s->state != SESSION_AUTHENTICATING)
+        return;
+    if (result != MP_AUTH_ALLOW) {
+        login_refused(s, reason, by);
+        return;
+    }
+    if (b->cluster == NULL) {
+        login_accepted(s);
+        return;
+    }
+    if (taken_here(s)) {
+        reason = "name already in use";
+        log_refused_login(s, reason, NULL, AUTH_BLOCK_NONE);
+        refuse_login(s, reason);
+        return;
+    }
+    /* AuthOk only once the registry says the name is ours. */
+    cluster_claim_name(b->cluster, s);
+}
+
+void session_claim_finished(struct session *s, const char *refusal)
+{
+    if (s->state != SESSION_AUTHENTICATING)
+        return;
+    if (refusal != NULL) {
+        log_refused_login(s, refusal, "cluster", AUTH_BLOCK_NONE);
+        refuse_login(s, refusal);
+        return;
+    }
+    login_accepted(s);
 }

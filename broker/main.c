@@ -17,6 +17,7 @@
 
 #include "auth_chain.h"
 #include "broker.h"
+#include "cluster.h"
 #include "listener.h"
 #include "log.h"
 #include "malloc_tune.h"
@@ -99,6 +100,9 @@ static void stop_cb(evutil_socket_t sig, short what, void *arg)
  * limit, accept() fails and the listener pauses: accept_pause.h).
  */
 enum { FD_RESERVE = 32 };
+
+/* Leaving the cluster's registry at exit waits at most this long. */
+enum { CLUSTER_LEAVE_MS = 1000 };
 
 static void plan_descriptors(const struct broker *b)
 {
@@ -185,6 +189,8 @@ static int broker_setup(struct broker **out, const char *config_file,
     services = auth_chain_services(b->base);
     if (plugins_load(&b->plugins, &b->conf, &services, errs) != 0)
         rc = -1;
+    if (cluster_setup(b, errs) != 0)
+        rc = -1;
     return rc;
 }
 
@@ -261,7 +267,8 @@ static int run(const char *config_file)
         goto out;
     }
     b->stats.started = time(NULL);
-    if (listeners_open(b, &errs) != 0 || metrics_open(b, &errs) != 0)
+    if (listeners_open(b, &errs) != 0 || metrics_open(b, &errs) != 0 ||
+        cluster_start(b->cluster, &errs) != 0)
         goto out;
     plan_descriptors(b);
     if (b->conf.log_syslog) {
@@ -277,6 +284,8 @@ static int run(const char *config_file)
         log_error("event loop failed");
     else
         rc = EXIT_OK;
+    /* Our names go at once, not when our lease runs out. */
+    cluster_leave(b->cluster, CLUSTER_LEAVE_MS);
 out:
     for (size_t i = 0; i < 3; i++) {
         if (signals[i] != NULL)

@@ -11,6 +11,7 @@
 #include <event2/http.h>
 
 #include "broker.h"
+#include "cluster.h"
 #include "conn_table.h"
 #include "http_server.h"
 #include "listener.h"
@@ -158,6 +159,75 @@ static void write_refusals(struct evbuffer *out, const struct broker_stats *st)
                   st->log_lines_suppressed);
 }
 
+/* The cluster's figures (doc/cluster.md, "Metrics"), when in one. */
+static void write_cluster(struct evbuffer *out, const struct cluster *c)
+{
+    struct cluster_figures f;
+
+    cluster_figures(c, &f);
+    family(out, "mpbroker_cluster_live", "gauge",
+           "1 while registered with a lease renewed in time, else 0.");
+    sample_u64(out, "mpbroker_cluster_live", f.live);
+    family(out, "mpbroker_cluster_brokers_alive", "gauge",
+           "Brokers with a live lease at the last renewal.");
+    sample_u64(out, "mpbroker_cluster_brokers_alive", f.brokers_alive);
+    family(out, "mpbroker_cluster_links_up", "gauge",
+           "Links to other brokers that are up.");
+    sample_u64(out, "mpbroker_cluster_links_up", f.links_up);
+    family(out, "mpbroker_cluster_remote_clients", "gauge",
+           "Clients of other brokers that local clients have connections "
+           "with.");
+    sample_u64(out, "mpbroker_cluster_remote_clients", f.remotes);
+    write_counter(out, "mpbroker_cluster_messages_out_total",
+                  "Messages sent to other brokers.", f.own.forwarded_out);
+    write_counter(out, "mpbroker_cluster_messages_in_total",
+                  "Messages received from other brokers.",
+                  f.own.forwarded_in);
+    write_counter(out, "mpbroker_cluster_data_bytes_out_total",
+                  "Bytes of message data sent to other brokers.",
+                  f.own.bytes_out);
+    write_counter(out, "mpbroker_cluster_data_bytes_in_total",
+                  "Bytes of message data received from other brokers.",
+                  f.own.bytes_in);
+    write_counter(out, "mpbroker_cluster_link_bytes_out_total",
+                  "Bytes written on links.", f.link_bytes_out);
+    write_counter(out, "mpbroker_cluster_link_bytes_in_total",
+                  "Bytes read from links.", f.link_bytes_in);
+    write_counter(out, "mpbroker_cluster_links_refused_total",
+                  "Link handshakes refused (wrong secret or id).",
+                  f.links_refused);
+    write_counter(out, "mpbroker_cluster_links_down_total",
+                  "Links that went down.", f.links_down);
+    write_counter(out, "mpbroker_cluster_lookups_total",
+                  "Names looked up in the registry.", f.own.lookups);
+    write_counter(out, "mpbroker_cluster_stale_targets_total",
+                  "Syns refused because their target session had gone.",
+                  f.own.stale_targets);
+    write_counter(out, "mpbroker_cluster_credit_waits_total",
+                  "Times a sender waited for credit from another broker.",
+                  f.own.credit_waits);
+    write_counter(out, "mpbroker_cluster_kicks_total",
+                  "Sessions on other brokers told to close by a newer "
+                  "login here.", f.own.kicks_sent);
+    write_counter(out, "mpbroker_cluster_logins_unavailable_total",
+                  "Logins refused because the registry did not answer.",
+                  f.own.logins_refused_unavailable);
+    write_counter(out, "mpbroker_cluster_redis_renewals_total",
+                  "Lease renewals answered by Redis.", f.redis_renewals);
+    family(out, "mpbroker_cluster_redis_rtt_seconds", "gauge",
+           "Round trip of the last lease renewal.");
+    evbuffer_add_printf(out, "mpbroker_cluster_redis_rtt_seconds %.6f\n",
+                        (double)f.redis_rtt_us_last / 1e6);
+    write_counter(out, "mpbroker_cluster_redis_failures_total",
+                  "Registry calls that Redis did not answer in time.",
+                  f.redis_calls_failed);
+    write_counter(out, "mpbroker_cluster_fencings_total",
+                  "Times this broker fenced itself (lease not renewed).",
+                  f.fencings);
+    write_counter(out, "mpbroker_cluster_reaped_total",
+                  "Expired brokers this broker reaped.", f.reaped);
+}
+
 static void write_metrics(struct evbuffer *out, const struct broker *b)
 {
     const struct broker_stats *st = &b->stats;
@@ -224,6 +294,8 @@ static void write_metrics(struct evbuffer *out, const struct broker *b)
     write_counter(out, "mpbroker_http_connection_limit_total",
                   "Times metrics.max_connections was reached.",
                   st->http_connection_limit);
+    if (b->cluster != NULL)
+        write_cluster(out, b->cluster);
 }
 
 /* ------------------------------------------------------------------------

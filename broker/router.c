@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "broker.h"
+#include "cluster.h"
 #include "conn_table.h"
 #include "endpoint.h"
 #include "hashmap.h"
@@ -106,6 +107,15 @@ static void tell_client_closed(struct conn_peer *other, void *arg)
                          departed->name_len, "", 0, NULL, NULL);
 }
 
+void router_forget_connections(struct endpoint *ep, bool notify)
+{
+    struct broker *b = ep->broker;
+
+    b->notify_generation++;
+    conn_table_remove_peer(b->conns, &ep->conns,
+                           notify ? tell_client_closed : NULL, ep);
+}
+
 void router_unregister(struct endpoint *ep, bool notify)
 {
     struct broker *b = ep->broker;
@@ -114,9 +124,9 @@ void router_unregister(struct endpoint *ep, bool notify)
         return;
     hashmap_remove(b->names, ep->name, ep->name_len);
     ep->registered = false;
-    b->notify_generation++;
-    conn_table_remove_peer(b->conns, &ep->conns,
-                           notify ? tell_client_closed : NULL, ep);
+    if (b->cluster != NULL)
+        cluster_release_name(b->cluster, ep);
+    router_forget_connections(ep, notify);
 }
 
 /* ------------------------------------------------------------------------
@@ -279,6 +289,11 @@ static void handle_syn(struct endpoint *from, struct mp_message *msg)
         return;
     }
     to = find_client(b, msg->other_client, msg->other_client_len);
+    /* Not logged in here: perhaps on another broker of the cluster (the
+     * remote endpoint finds out, and refuses it if not). */
+    if (to == NULL && b->cluster != NULL)
+        to = cluster_remote_target(b->cluster, msg->other_client,
+                                   msg->other_client_len);
     if (to == NULL) {
         bounce(from, msg, NULL, "no such client");
         return;

@@ -23,8 +23,13 @@ struct wire_data;
 int router_register(struct endpoint *ep, const char **reason);
 
 /* Take ep's name and connections away. With `notify`, every distinct
- * peer that shared a connection with ep gets one ClientClosed. */
+ * peer that shared a connection with ep gets one ClientClosed. In a
+ * cluster, the name is released in the registry. */
 void router_unregister(struct endpoint *ep, bool notify);
+
+/* Take ep's connections away (as router_unregister, for an endpoint
+ * whose name is not in the name table: a client of another broker). */
+void router_forget_connections(struct endpoint *ep, bool notify);
 
 enum route_result {
     ROUTED,           /* delivered, bounced, refused or answered */

@@ -10,6 +10,7 @@
 
 #include "auth_chain.h"
 #include "broker.h"
+#include "cluster.h"
 #include "listener.h"
 #include "log.h"
 #include "message.h"
@@ -168,6 +169,8 @@ void session_close(struct session *s, const char *reason)
         return;
     log_close(s, reason);
     auth_chain_cancel(s);
+    if (s->claim != NULL || s->reclaim != NULL)
+        cluster_cancel_claim(s->ep.broker->cluster, s);
     router_unregister(&s->ep, true);
     session_set_state(s, SESSION_CLOSING);
     flow_release(&s->ep);
@@ -191,6 +194,8 @@ void session_free(struct session *s)
     struct broker *b = s->ep.broker;
 
     auth_chain_cancel(s);
+    if (s->claim != NULL || s->reclaim != NULL)
+        cluster_cancel_claim(s->ep.broker->cluster, s);
     router_unregister(&s->ep, false);
     flow_release(&s->ep);
     TAILQ_REMOVE(&b->sessions, s, entry);
@@ -317,6 +322,7 @@ struct session *session_new(struct broker *b, struct listener *l,
     struct session *s = mp_xcalloc(1, sizeof *s);
 
     endpoint_init(&s->ep, &session_endpoint_ops, b, peer);
+    s->ep.id = ++b->last_session_id;
     s->source = source; /* the session's now, released with it */
     s->unauthenticated = true;
     b->n_unauthenticated++;

@@ -39,6 +39,7 @@ struct bufferevent;
 struct event;
 struct evbuffer;
 struct mp_auth_ticket;
+struct registry_call;
 struct source;
 
 enum session_state {
@@ -82,6 +83,10 @@ struct session {
      * client), made again on demand. */
     struct event *timer;
     struct mp_auth_ticket *auth; /* authentication waiting on a plugin */
+    struct registry_call *claim; /* its name's claim waiting on the
+                                    cluster's registry (cluster_login.c) */
+    struct registry_call *reclaim; /* ... claimed again after Redis lost
+                                      its data */
     bool processing;             /* inside session_process_input() */
     bool dying;                  /* on broker->dead, freed by the reaper */
     bool too_slow;               /* too slow a reader: closing */
@@ -147,6 +152,17 @@ void session_close(struct session *s, const char *reason);
  * did (every one deferred). Defined in login.c. */
 void session_auth_finished(struct session *s, enum mp_auth_result result,
                            const char *reason, const char *by);
+
+/* The cluster's registry answered the claim of s's name: NULL, it is
+ * ours (log in); else the refusal the client hears. Defined in
+ * login.c. */
+void session_claim_finished(struct session *s, const char *refusal);
+
+/* Is s's login waiting for an authenticator or the registry? */
+static inline bool session_login_waits(const struct session *s)
+{
+    return s->auth != NULL || s->claim != NULL;
+}
 
 /* Free at once, without telling anyone (broker shutdown and reaper). */
 void session_free(struct session *s);

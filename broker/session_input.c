@@ -133,7 +133,7 @@ static bool process_one(struct session *s, struct evbuffer *in)
     char err[200];
     enum mp_decode_status st;
 
-    if (len == 0 || s->state == SESSION_CLOSING || s->auth != NULL ||
+    if (len == 0 || s->state == SESSION_CLOSING || session_login_waits(s) ||
         flow_is_paused(&s->ep))
         return false;
     /* One copy per read at most: after it, the buffered messages lie in
@@ -178,10 +178,11 @@ void session_process_input(struct session *s)
 
 void session_input_arrived(struct session *s)
 {
-    /* While an authenticator decides, input waits in the buffer (reading
-     * goes on so that a client leaving is noticed and its ticket
-     * cancelled), but no more than a message allowed before login. */
-    if (s->auth != NULL && session_input_length(s) > input_limit(s)) {
+    /* While an authenticator (or the cluster's registry) decides, input
+     * waits in the buffer (reading goes on so that a client leaving is
+     * noticed and its ticket cancelled), but no more than a message
+     * allowed before login. */
+    if (session_login_waits(s) && session_input_length(s) > input_limit(s)) {
         session_protocol_error(s, "too much data before authentication "
                                   "completed");
         return;

@@ -30,6 +30,7 @@ include tests/examples.mk
 include tests/hardening.mk
 include tests/tls.mk
 include tests/man.mk
+include tests/cluster.mk
 endif
 
 # tools/quickstart.sh asks which programs the suite has, so that none of

@@ -69,12 +69,25 @@ static bool in_list(const struct conf_row *row)
 }
 
 /* "limits = { max_clients = 7; };" or "shutdown_timeout_ms = 7;" */
+/* "a.b" = v as "a = { b = v; };". A member of `cluster` (and of
+ * `cluster.link`) comes inside the one group the cluster needs:
+ * cluster = { link = { secret_file = ...; }; }. */
 static void setting_line(char *buf, size_t len, const struct conf_row *row,
                          const char *value)
 {
     const char *dot = strchr(row->path, '.');
+    const char *in_link = "cluster.link.";
 
-    if (dot == NULL)
+    if (strncmp(row->path, in_link, strlen(in_link)) == 0)
+        snprintf(buf, len, "cluster = { link = { %s = %s; %s }; };\n",
+                 row->path + strlen(in_link), value,
+                 strcmp(row->path, "cluster.link.secret_file") == 0
+                     ? "" : "secret_file = \"s\";");
+    else if (strncmp(row->path, "cluster.", 8) == 0 &&
+             strcmp(row->path, "cluster.link") != 0)
+        snprintf(buf, len, "cluster = { %s = %s; link = { secret_file = "
+                 "\"s\"; }; };\n", row->path + 8, value);
+    else if (dot == NULL)
         snprintf(buf, len, "%s = %s;\n", row->path, value);
     else
         snprintf(buf, len, "%.*s = { %s = %s; };\n",
@@ -179,8 +192,9 @@ Test(conf, absent_settings_take_the_rows_defaults)
     struct broker_conf conf;
     struct errors errs;
 
-    cr_assert_eq(load(&conf, &errs, "metrics = { };\n"), 0, "%s",
-                 all_errors(&errs));
+    cr_assert_eq(load(&conf, &errs, "metrics = { };\n"
+                           "cluster = { link = { secret_file = \"s\"; }; };\n"),
+                 0, "%s", all_errors(&errs));
     for (size_t i = 0; i < conf_n_rows; i++) {
         const struct conf_row *r = &conf_rows[i];
 
@@ -516,10 +530,17 @@ Test(conf, reload_refuses_each_restart_row_where_it_is_set)
                      r->def < r->max ? r->def + 1 : r->min);
         else if (r->kind == CONF_BOOL)
             snprintf(value, sizeof value, "%s", r->def ? "false" : "true");
+        else if (strcmp(r->path, "cluster.redis") == 0)
+            snprintf(value, sizeof value, "\"unix:/changed\"");
         else
             snprintf(value, sizeof value, "\"/changed\"");
         setting_line(line, sizeof line, r, value);
-        changes_between("", line, &c, &restart);
+        /* A cluster member changes inside a cluster that was there: the
+         * group itself appearing changes every member. */
+        changes_between(strncmp(r->path, "cluster.", 8) == 0
+                            ? "cluster = { link = { secret_file = \"s\"; }; };\n"
+                            : "",
+                        line, &c, &restart);
         snprintf(want, sizeof want, "%s:%d: %s: %s", file, BASE_LINES + 1,
                  r->path, r->restart);
         cr_expect_eq(restart.count, 1, "%s:\n%s", r->path,

@@ -1,0 +1,218 @@
+/*
+ * test_cluster.c - brokers sharing one name space through a real Redis
+ * (doc/cluster.md): connections across brokers, names unique across
+ * them, departures told across them. The failure cases are in
+ * test_cluster_faults.c.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "cluster.h"
+#include "rawclient.h"
+
+TestSuite(cluster, .fini = mpt_cluster_reap_all, .timeout = 120);
+
+static const char bin_data[] = "\x00\x01\x02\xff\n\"\\{}\x80";
+#define BIN_DATA rc_bytes(bin_data, sizeof bin_data - 1)
+
+static size_t lst(enum rc_format f)
+{
+    return f == RC_JSON ? 0 : 1;
+}
+
+static struct rc_client *login_on(struct mpt_cluster *c, size_t broker,
+                                  enum rc_format f, const char *name)
+{
+    return rc_login_any(c->broker[broker], lst(f), f, name);
+}
+
+static void send_ok(struct rc_client *c, unsigned meta, const char *to,
+                    const char *id, struct rc_blob data)
+{
+    cr_assert(rc_send(c, meta, to, id, data), "send failed: %s", rc_error(c));
+}
+
+/* alice on broker 0 and bob on broker 1 open a connection, talk both
+ * ways and close it, in the formats given. */
+static void talk_across(enum rc_format fa, enum rc_format fb)
+{
+    struct mpt_cluster *c = mpt_cluster_start(2, NULL);
+    struct rc_client *alice = login_on(c, 0, fa, "alice");
+    struct rc_client *bob = login_on(c, 1, fb, "bob");
+
+    rc_open_conn(alice, bob, "alice:1", "echo");
+    send_ok(alice, RC_DATA, "bob", "alice:1", BIN_DATA);
+    rc_expect(bob, RC_DATA, "alice", "alice:1", BIN_DATA);
+    send_ok(bob, RC_DATA, "alice", "alice:1", rc_str("pong"));
+    rc_expect(alice, RC_DATA, "bob", "alice:1", rc_str("pong"));
+    send_ok(bob, RC_DATA, "alice", "alice:1", RC_EMPTY);
+    rc_expect(alice, RC_DATA, "bob", "alice:1", RC_EMPTY);
+    send_ok(alice, RC_DATA, "bob", "alice:1", RC_NULL);
+    rc_expect(bob, RC_DATA, "alice", "alice:1", RC_NULL);
+    send_ok(alice, RC_CLOSED, "bob", "alice:1", RC_NULL);
+    rc_expect(bob, RC_CLOSED, "alice", "alice:1", RC_NULL);
+    /* Closed: Data on it now bounces, on the far broker's table too. */
+    send_ok(bob, RC_DATA, "alice", "alice:1", rc_str("late"));
+    rc_expect(bob, RC_NO_SUCH_CONN, "alice", "alice:1",
+              rc_str("late"));
+    rc_close(alice);
+    rc_close(bob);
+    mpt_cluster_stop(c);
+}
+
+Test(cluster, a_connection_between_brokers_json_to_binary)
+{
+    talk_across(RC_JSON, RC_BINARY);
+}
+
+Test(cluster, a_connection_between_brokers_binary_to_binary)
+{
+    talk_across(RC_BINARY, RC_BINARY);
+}
+
+Test(cluster, a_connection_between_brokers_json_to_json)
+{
+    talk_across(RC_JSON, RC_JSON);
+}
+
+Test(cluster, a_syn_refused_by_the_far_client_reaches_its_initiator)
+{
+    struct mpt_cluster *c = mpt_cluster_start(2, NULL);
+    struct rc_client *alice = login_on(c, 0, RC_JSON, "alice");
+    struct rc_client *bob = login_on(c, 1, RC_BINARY, "bob");
+
+    send_ok(alice, RC_SYN, "bob", "alice:7", rc_str("nope"));
+    rc_expect(bob, RC_SYN, "alice", "alice:7", rc_str("nope"));
+    send_ok(bob, RC_UNKNOWN_PROTO, "alice", "alice:7", RC_NULL);
+    rc_expect(alice, RC_UNKNOWN_PROTO, "bob", "alice:7", RC_NULL);
+    /* The id is free again on both brokers. */
+    rc_open_conn(alice, bob, "alice:7", "echo");
+    rc_close(alice);
+    rc_close(bob);
+    mpt_cluster_stop(c);
+}
+
+Test(cluster, a_syn_to_a_name_nobody_has_bounces)
+{
+    struct mpt_cluster *c = mpt_cluster_start(2, NULL);
+    struct rc_client *alice = login_on(c, 0, RC_JSON, "alice");
+
+    send_ok(alice, RC_SYN, "nobody", "alice:1", rc_str("echo"));
+    rc_expect(alice, RC_NO_SUCH_CONN, "nobody", "alice:1",
+              rc_str("echo"));
+    rc_close(alice);
+    mpt_cluster_stop(c);
+}
+
+Test(cluster, a_client_leaving_is_told_to_its_peers_on_other_brokers)
+{
+    struct mpt_cluster *c = mpt_cluster_start(3, NULL);
+    struct rc_client *alice = login_on(c, 0, RC_JSON, "alice");
+    struct rc_client *bob = login_on(c, 1, RC_BINARY, "bob");
+    struct rc_client *carol = login_on(c, 2, RC_JSON, "carol");
+
+    rc_open_conn(alice, bob, "alice:1", "echo");
+    rc_open_conn(alice, bob, "alice:2", "echo");
+    rc_open_conn(carol, bob, "carol:1", "echo");
+    rc_close(bob);
+    /* One ClientClosed each, however many connections they shared. */
+    rc_expect(alice, RC_CLIENT_CLOSED, "bob", "", RC_NULL);
+    rc_expect(carol, RC_CLIENT_CLOSED, "bob", "", RC_NULL);
+    /* The name is free again, anywhere. */
+    bob = login_on(c, 2, RC_JSON, "bob");
+    rc_open_conn(alice, bob, "alice:3", "echo");
+    rc_close(alice);
+    rc_close(bob);
+    rc_close(carol);
+    mpt_cluster_stop(c);
+}
+
+Test(cluster, with_reject_a_name_logged_in_elsewhere_is_refused)
+{
+    struct mpt_cluster_opts o = {.extra = "duplicate_names = \"reject\";"};
+    struct mpt_cluster *c = mpt_cluster_start(2, &o);
+    struct rc_client *alice = login_on(c, 0, RC_JSON, "alice");
+    struct rc_client *again = rc_connect(c->broker[1], 0, RC_JSON);
+    struct rc_msg m;
+
+    cr_assert_eq(rc_auth(again, "alice", MPT_SECRET_ALLOW_ALL, &m), RC_OK);
+    cr_assert_eq(m.meta, RC_AUTH_FAILURE);
+    cr_assert(strstr((char *)m.data, "name already in use") != NULL,
+              "reason: %s", m.data);
+    rc_msg_free(&m);
+    rc_close(again);
+    rc_close(alice);
+    mpt_cluster_stop(c);
+}
+
+Test(cluster, with_replace_a_login_elsewhere_closes_the_older_session)
+{
+    struct mpt_cluster *c = mpt_cluster_start(3, NULL);
+    struct rc_client *alice = login_on(c, 0, RC_JSON, "alice");
+    struct rc_client *bob = login_on(c, 1, RC_BINARY, "bob");
+    struct rc_client *newer;
+
+    rc_open_conn(bob, alice, "bob:1", "echo");
+    newer = login_on(c, 2, RC_JSON, "alice");
+    rc_expect_closed(alice, -1);
+    rc_expect(bob, RC_CLIENT_CLOSED, "alice", "", RC_NULL);
+    /* The newer session is the one a Syn reaches. */
+    rc_open_conn(bob, newer, "bob:2", "echo");
+    rc_close(alice);
+    rc_close(bob);
+    rc_close(newer);
+    mpt_cluster_stop(c);
+}
+
+Test(cluster, a_killed_broker_closes_its_connections_and_frees_its_names)
+{
+    /* With "replace" a new login takes the name at once; "reject" shows
+     * that the dead broker's lease runs out and its names are freed. */
+    struct mpt_cluster_opts o = {.extra = "duplicate_names = \"reject\";"};
+    struct mpt_cluster *c = mpt_cluster_start(2, &o);
+    struct rc_client *alice = login_on(c, 0, RC_JSON, "alice");
+    struct rc_client *bob = login_on(c, 1, RC_BINARY, "bob");
+    long long start, deadline;
+    struct rc_msg m;
+
+    rc_open_conn(alice, bob, "alice:1", "echo");
+    start = mpt_now_ms();
+    mpt_cluster_kill9(c, 1);
+    cr_assert_eq(rc_recv(alice, &m, mpt_ms(1000)), RC_OK,
+                 "no ClientClosed within a second");
+    cr_assert_eq(m.meta, RC_CLIENT_CLOSED);
+    cr_assert_str_eq(m.other_client, "bob");
+    rc_msg_free(&m);
+    cr_log_info("ClientClosed after %lld ms", mpt_now_ms() - start);
+    /* Its names can be taken again within the lease. */
+    deadline = start + mpt_ms(MPT_CLUSTER_LEASE_MS + 2000);
+    for (;;) {
+        struct rc_client *again = rc_connect(c->broker[0], 1, RC_BINARY);
+        int rc = rc_auth(again, "bob", MPT_SECRET_ALLOW_ALL, &m);
+        bool ok = rc == RC_OK && m.meta == RC_AUTH_OK;
+
+        if (rc == RC_OK)
+            rc_msg_free(&m);
+        if (ok) {
+            rc_open_conn(alice, again, "alice:2", "echo");
+            rc_close(again);
+            break;
+        }
+        rc_close(again);
+        cr_assert(mpt_now_ms() < deadline,
+                  "bob's name was not freed within the lease");
+        /* The name is held until the dead broker's lease runs out:
+         * poll for that, bounded by the deadline. */
+        cr_assert(harness_wait_log(c->broker[0], "cluster: reaped",
+                                   mpt_ms(200)) ||
+                  mpt_now_ms() < deadline);
+    }
+    rc_close(alice);
+    harness_stop(c->broker[0]);
+    c->broker[0] = NULL;
+    mpt_cluster_free(c);
+}
