@@ -99,6 +99,7 @@ struct registry {
     bool outage;                /* logged "unavailable", not yet back */
     bool freeing;               /* registry_free: no callbacks */
     int in_reply;               /* inside a hiredis reply callback */
+    char drop_why[96];          /* for a drop deferred out of a reply */
     uint64_t refused_logged_ms; /* the last error reply logged */
     unsigned backoff_ms;
 

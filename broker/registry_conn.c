@@ -159,6 +159,7 @@ static void drop_context(struct registry *r, const char *why)
     if (ac == NULL)
         return;
     if (r->in_reply > 0) {
+        snprintf(r->drop_why, sizeof r->drop_why, "%s", why);
         evtimer_add(r->drop_ev, &now);
         return;
     }
@@ -172,9 +173,13 @@ static void drop_context(struct registry *r, const char *why)
 
 void registry_drop_deferred(evutil_socket_t fd, short what, void *arg)
 {
+    struct registry *r = arg;
+    char why[sizeof r->drop_why];
+
     (void)fd;
     (void)what;
-    drop_context(arg, "dropped after an error");
+    memcpy(why, r->drop_why, sizeof why);
+    drop_context(r, why);
 }
 
 static void on_connect(const redisAsyncContext *ac, int status)

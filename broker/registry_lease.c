@@ -11,6 +11,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,8 +38,12 @@ void registry_new_id(char out[REGISTRY_ID_LEN + 1])
      * its data. */
     while (got < sizeof bytes) {
         ssize_t n = getrandom(bytes + got, sizeof bytes - got, 0);
-        if (n > 0)
+        if (n > 0) {
             got += (size_t)n;
+        } else if (errno != EINTR) {
+            log_error("cluster: getrandom: %s", strerror(errno));
+            abort(); /* no id is better than a guessable one */
+        }
     }
     for (size_t i = 0; i < sizeof bytes; i++)
         snprintf(out + 2 * i, 3, "%02x", bytes[i]);
@@ -51,7 +56,8 @@ void registry_new_id(char out[REGISTRY_ID_LEN + 1])
 void registry_send_register(struct registry *r)
 {
     struct registry_call *call;
-    char brokers[KEY_MAX], epoch_key[KEY_MAX], hash[KEY_MAX], epoch[REGISTRY_ID_LEN + 1];
+    char brokers[KEY_MAX], epoch_key[KEY_MAX], hash[KEY_MAX];
+    char epoch[REGISTRY_ID_LEN + 1];
     char lease[16], port[16];
     const char *argv[9];
 

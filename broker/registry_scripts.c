@@ -202,7 +202,8 @@ const char registry_script_leave[] =
     "end\n"
     "redis.call('DEL', KEYS[2], KEYS[3], KEYS[4])\n"
     "redis.call('ZREM', KEYS[1], ARGV[1])\n"
-    "for _, b in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], now, '+inf')) do\n"
+    "local live = redis.call('ZRANGEBYSCORE', KEYS[1], now, '+inf')\n"
+    "for _, b in ipairs(live) do\n"
     "  redis.call('RPUSH', P .. 'mbox:' .. b, 'dead ' .. ARGV[1])\n"
     "end\n"
     "return n\n";

@@ -773,3 +773,33 @@ Test(registry, a_bad_configuration_is_refused)
     cr_assert_not(refused_conf("tcp:127.0.0.1:6379", 0, 0));
     cr_assert_not(refused_conf("unix:/run/redis.sock", 3000, 2000));
 }
+
+Test(registry, a_broker_with_many_names_is_reaped_over_several_renewals)
+{
+    struct broker *a = broker_new(&fast, 1001);
+    char dead[] = "00000000000000bb";
+    redisReply *reply;
+
+    /* An expired broker with 2500 names (the budget is 1000 a renewal),
+     * one of them taken over since. */
+    reply = redis_server_command(
+        redis, "EVAL %s 0 %s",
+        "for i = 1, 2500 do "
+        "redis.call('SET', '{test}:name:n' .. i, ARGV[1] .. ' ' .. i) "
+        "redis.call('SADD', '{test}:names:' .. ARGV[1], 'n' .. i) end "
+        "redis.call('SET', '{test}:name:n7', 'aaaaaaaaaaaaaaaa 1') "
+        "redis.call('ZADD', '{test}:brokers', 1, ARGV[1]) return 0",
+        dead);
+    cr_assert_not_null(reply);
+    cr_assert_eq(reply->type, REDIS_REPLY_INTEGER, "%s", reply->str);
+    freeReplyObject(reply);
+    cr_assert(run_until(int_positive, &a->deads, 4000), "never reaped");
+    cr_assert_str_eq(a->dead_id, dead);
+    reply = redis_server_command(redis, "DBSIZE");
+    cr_assert_not_null(reply);
+    /* epoch, brokers, A's hash, n7 (A's mailbox was drained). */
+    cr_assert_eq(reply->integer, 4, "%lld keys left", reply->integer);
+    freeReplyObject(reply);
+    assert_name("n7", "aaaaaaaaaaaaaaaa 1");
+    broker_free(a);
+}
