@@ -118,18 +118,37 @@ static void on_fenced(void *arg, const char *why)
             n++;
         }
     }
-    log_warn("cluster: fenced (%s): closed %zu client%s and every link; "
-             "registering again", why, n, n == 1 ? "" : "s");
+    (void)why; /* the registry's own line says it */
+    log_warn("cluster: without a lease: closed %zu client%s and every "
+             "link; registering again", n, n == 1 ? "" : "s");
     link_set_set_id(c->links, "");
+}
+
+/* A kick can overtake the answer to the claim it is about (they come
+ * from different brokers): the session still waiting for it. */
+static struct session *claiming(struct cluster *c, uint64_t session_id)
+{
+    struct session *s;
+
+    TAILQ_FOREACH(s, &c->broker->sessions, entry) {
+        if (s->ep.id == session_id && s->claim != NULL)
+            return s;
+    }
+    return NULL;
 }
 
 void cluster_kick(struct cluster *c, const char *name, size_t len,
                   uint64_t session_id)
 {
     struct endpoint *ep = hashmap_get(c->broker->names, name, len);
+    struct session *s;
 
-    if (ep == NULL || ep->id != session_id)
+    if (ep == NULL || ep->id != session_id) {
+        s = claiming(c, session_id);
+        if (s != NULL)
+            s->kicked = true;
         return;
+    }
     c->stats.kicks_received++;
     log_notice("client %s logged in on another broker: closing this "
                "session: client=%s peer=%s", LOG_VALUE(ep->name),

@@ -26,6 +26,9 @@ static void claim_done(void *arg, enum registry_status status,
     struct remote *r;
 
     s->claim = NULL;
+    /* Taken over before we heard that it was ours. */
+    if (s->kicked && (status == REGISTRY_OK || status == REGISTRY_REPLACED))
+        status = REGISTRY_TAKEN;
     switch (status) {
     case REGISTRY_OK:
         break;

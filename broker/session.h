@@ -87,6 +87,8 @@ struct session {
                                     cluster's registry (cluster_login.c) */
     struct registry_call *reclaim; /* ... claimed again after Redis lost
                                       its data */
+    bool kicked;                 /* a newer login elsewhere took its name
+                                    before its own claim was answered */
     bool processing;             /* inside session_process_input() */
     bool dying;                  /* on broker->dead, freed by the reaper */
     bool too_slow;               /* too slow a reader: closing */

@@ -16,6 +16,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <hiredis/hiredis.h>
+
 #include "cluster.h"
 
 #define SECRET "mpbroker-test-cluster-secret-0123456789"
@@ -35,7 +37,9 @@ static int slot_of(const struct mpt_cluster *c)
     return -1;
 }
 
-static char *config_body(const struct mpt_cluster *c, const char *redis,
+static char *config_body(const struct mpt_cluster *c,
+                         const char *redis, int link_port,
+                         int advertise_port,
                          const struct mpt_cluster_opts *o)
 {
     char *body = NULL;
@@ -49,7 +53,8 @@ static char *config_body(const struct mpt_cluster *c, const char *redis,
         "  lease_ms = %d; fence_ms = %d; renew_ms = %d;\n"
         "  redis_timeout_ms = %d;\n"
         "  %s\n"
-        "  link = { address = \"127.0.0.1\"; port = 0;\n"
+        "  link = { address = \"127.0.0.1\"; port = %d;"
+        " advertise_port = %d;\n"
         "           secret_file = \"@DIR@/cluster.secret\";\n"
         "           ping_ms = %d; timeout_ms = %d; %s };\n"
         "};\n",
@@ -57,6 +62,7 @@ static char *config_body(const struct mpt_cluster *c, const char *redis,
         mpt_ms(MPT_CLUSTER_LEASE_MS), mpt_ms(MPT_CLUSTER_FENCE_MS),
         mpt_ms(MPT_CLUSTER_RENEW_MS), mpt_ms(MPT_CLUSTER_REDIS_TIMEOUT_MS),
         o && o->cluster_extra ? o->cluster_extra : "",
+        link_port, advertise_port,
         mpt_ms(MPT_CLUSTER_LINK_PING_MS), mpt_ms(MPT_CLUSTER_LINK_TIMEOUT_MS),
         o && o->link_extra ? o->link_extra : "");
 
@@ -92,9 +98,20 @@ struct mpt_cluster *mpt_cluster_start(size_t n,
     c->redis = redis_server_start();
     cr_assert(c->redis != NULL, "cannot start redis-server");
     for (size_t i = 0; i < n; i++) {
-        const char *redis = o && o->redis[i] ? o->redis[i]
-                                             : redis_server_address(c->redis);
-        bodies[slot][i] = config_body(c, redis, o);
+        const char *redis = redis_server_address(c->redis);
+        int link_port = 0, advertise_port = 0;
+
+        if (o != NULL && o->redis_proxy[i]) {
+            c->redis_proxy[i] = mpt_proxy_start(redis_server_port(c->redis));
+            redis = mpt_proxy_address(c->redis_proxy[i]);
+        }
+        if (o != NULL && o->link_proxy[i]) {
+            link_port = mpt_free_port();
+            c->link_proxy[i] = mpt_proxy_start(link_port);
+            advertise_port = mpt_proxy_port(c->link_proxy[i]);
+        }
+        bodies[slot][i] = config_body(c, redis, link_port, advertise_port,
+                                      o);
         c->broker[i] = boot_broker(bodies[slot][i]);
     }
     return c;
@@ -136,6 +153,19 @@ int mpt_cluster_link_port(struct mpt_cluster *c, size_t i)
     return port;
 }
 
+char *mpt_cluster_get(struct mpt_cluster *c, const char *key)
+{
+    struct redisReply *r = redis_server_command(c->redis, "GET {%s}:%s",
+                                                c->prefix, key);
+    char *value;
+
+    cr_assert(r != NULL, "Redis did not answer GET");
+    value = strdup(r->type == REDIS_REPLY_STRING ? r->str : "");
+    freeReplyObject(r);
+    cr_assert(value != NULL);
+    return value;
+}
+
 static void forget_cluster(struct mpt_cluster *c)
 {
     int slot = slot_of(c);
@@ -162,8 +192,11 @@ void mpt_cluster_free(struct mpt_cluster *c)
 {
     if (c == NULL)
         return;
-    for (size_t i = 0; i < c->n; i++)
+    for (size_t i = 0; i < c->n; i++) {
         harness_free(c->broker[i]);
+        mpt_proxy_free(c->redis_proxy[i]);
+        mpt_proxy_free(c->link_proxy[i]);
+    }
     redis_server_free(c->redis);
     forget_cluster(c);
     free(c);
@@ -179,8 +212,7 @@ struct mpt_proxy {
     char address[64];
 };
 
-/* A port nobody listens on now (bound, read, closed). */
-static int free_port(void)
+int mpt_free_port(void)
 {
     struct sockaddr_in sa = {.sin_family = AF_INET};
     socklen_t len = sizeof sa;
@@ -223,7 +255,7 @@ struct mpt_proxy *mpt_proxy_start(int target_port)
             slot = i;
     }
     cr_assert(slot >= 0, "too many proxies");
-    p->port = free_port();
+    p->port = mpt_free_port();
     snprintf(p->address, sizeof p->address, "tcp:127.0.0.1:%d", p->port);
     snprintf(listen, sizeof listen,
              "TCP-LISTEN:%d,bind=127.0.0.1,reuseaddr,fork", p->port);
@@ -281,10 +313,11 @@ void mpt_proxy_free(struct mpt_proxy *p)
 
 void mpt_cluster_reap_all(void)
 {
-    for (int i = 0; i < MAX_LIVE; i++) {
-        mpt_proxy_free(live_proxies[i]);
+    /* Clusters first: they free their own proxies. */
+    for (int i = 0; i < MAX_LIVE; i++)
         mpt_cluster_free(live_clusters[i]);
-    }
+    for (int i = 0; i < MAX_LIVE; i++)
+        mpt_proxy_free(live_proxies[i]);
     harness_reap_all();
     redis_server_reap_all();
 }

@@ -40,15 +40,21 @@ struct mpt_cluster_opts {
     const char *cluster_extra;
     /* Appended inside the cluster.link group. */
     const char *link_extra;
-    /* Per broker: a Redis address to use instead of the real one (a
-     * proxy's), or NULL. */
-    const char *redis[MPT_CLUSTER_MAX];
+    /* Per broker: reach Redis through a proxy (c->redis_proxy[i]). */
+    bool redis_proxy[MPT_CLUSTER_MAX];
+    /* Per broker: the others reach its links through a proxy
+     * (c->link_proxy[i]): its own dials back go direct. */
+    bool link_proxy[MPT_CLUSTER_MAX];
 };
+
+struct mpt_proxy;
 
 struct mpt_cluster {
     struct redis_server *redis;
     size_t n;
     struct harness *broker[MPT_CLUSTER_MAX];
+    struct mpt_proxy *redis_proxy[MPT_CLUSTER_MAX]; /* or NULL */
+    struct mpt_proxy *link_proxy[MPT_CLUSTER_MAX];  /* or NULL */
     char prefix[64];
 };
 
@@ -73,10 +79,16 @@ void mpt_cluster_stop(struct mpt_cluster *c);
 /* Free without asserting (kill what runs). NULL is ignored. */
 void mpt_cluster_free(struct mpt_cluster *c);
 
+/* A loopback port nobody listens on now (bound, read, closed). */
+int mpt_free_port(void);
+
+/* The value of GET {prefix}:KEY in the cluster's Redis ("" if none);
+ * the caller frees it. */
+char *mpt_cluster_get(struct mpt_cluster *c, const char *key);
+
 /* A socat TCP proxy from a free loopback port to 127.0.0.1:target_port,
  * in its own process group (so that SIGSTOP reaches the children that
  * carry the connections). */
-struct mpt_proxy;
 struct mpt_proxy *mpt_proxy_start(int target_port);
 int mpt_proxy_port(const struct mpt_proxy *p);
 /* "tcp:127.0.0.1:PORT" */
