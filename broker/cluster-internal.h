@@ -50,9 +50,15 @@ struct remote {
     struct remote_pending_list pending; /* RESOLVING: waiting messages */
     bool paused;                 /* a local recipient is full: its
                                     Data is not granted credit */
+    unsigned idle_sweeps;        /* sweeps it has had no connection: the
+                                    look-up cache keeps it a while */
     TAILQ_ENTRY(remote) entry;   /* c->all */
 };
 TAILQ_HEAD(remote_list, remote);
+
+/* A Syn whose target had moved, waiting for its second look-up. */
+struct stale_syn;
+LIST_HEAD(stale_list, stale_syn);
 
 struct cluster {
     struct broker *broker;
@@ -67,6 +73,7 @@ struct cluster {
     size_t secret_len;
     const struct loaded_plugin *link_format; /* the binary translator:
                                    its clients' Data passes as it came */
+    struct stale_list stale;     /* Syns waiting for a second look-up */
     struct cluster_stats stats;
 };
 
@@ -102,8 +109,12 @@ void remote_drop(struct remote *r, bool notify);
 /* Free r now (the sweeper and cluster_free). */
 void remote_free(struct remote *r);
 
-/* Free every remote with no connection left. */
+/* Free every remote that has had no connection for a while (it is the
+ * look-up cache meanwhile). */
 void remotes_sweep(struct cluster *c);
+
+/* Free the Syns waiting for a look-up (cluster_free). */
+void stale_syns_free(struct cluster *c);
 
 /* Send the credit owed this turn (the granter event). */
 void remotes_grant(struct cluster *c);

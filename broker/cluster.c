@@ -284,12 +284,15 @@ int cluster_setup(struct broker *b, struct errors *errs)
     c->remotes = mp_xhashmap_new();
     TAILQ_INIT(&c->all);
     LIST_INIT(&c->to_grant);
+    LIST_INIT(&c->stale);
     c->sweeper = event_new(b->base, -1, EV_PERSIST, sweep_cb, c);
     c->granter = event_new(b->base, -1, 0, grant_cb, c);
     if (c->sweeper == NULL || c->granter == NULL)
         mp_out_of_memory("the cluster's events", sizeof(struct event *));
     c->link_format = plugins_translator(&b->plugins, "binary");
-    if (load_secret(&b->conf, &c->secret, &c->secret_len, errs) != 0)
+    /* Without a secret_file the config check has said so. */
+    if (b->conf.cluster.link_secret_file == NULL ||
+        load_secret(&b->conf, &c->secret, &c->secret_len, errs) != 0)
         return -1;
     /* The registry is made here with the configured port so that -t
      * checks its settings, and again once the link port is bound. */
@@ -338,6 +341,7 @@ void cluster_free(struct cluster *c)
 {
     if (c == NULL)
         return;
+    stale_syns_free(c);
     while (!TAILQ_EMPTY(&c->all))
         remote_free(TAILQ_FIRST(&c->all));
     link_set_free(c->links);

@@ -35,13 +35,15 @@ static void check_cluster(const struct cluster_conf *c, struct errors *errs)
         conf_setting_error(errs, conf_member_or_group(link, "ping_ms"),
                            "must be at most half of cluster.link.timeout_ms "
                            "(%u)", c->link_timeout_ms);
+    /* Absent, so the error points at the group and names the member. */
     if (c->link_secret_file == NULL)
-        conf_setting_error(errs, conf_member_or_group(link, "secret_file"),
-                           "is required: links are authenticated with it");
+        conf_setting_error(errs, link ? link : c->entry,
+                           "secret_file is required: links are "
+                           "authenticated with it");
     if (c->link_advertise == NULL && c->link_address != NULL &&
         is_wildcard(c->link_address))
-        conf_setting_error(errs, conf_member_or_group(link, "advertise"),
-                           "is required when cluster.link.address is a "
+        conf_setting_error(errs, link ? link : c->entry,
+                           "advertise is required when address is a "
                            "wildcard: other brokers dial it");
     if (c->redis != NULL && strncmp(c->redis, "tcp:", 4) != 0 &&
         strncmp(c->redis, "unix:", 5) != 0)

@@ -175,8 +175,8 @@ static void write_cluster(struct evbuffer *out, const struct cluster *c)
            "Links to other brokers that are up.");
     sample_u64(out, "mpbroker_cluster_links_up", f.links_up);
     family(out, "mpbroker_cluster_remote_clients", "gauge",
-           "Clients of other brokers that local clients have connections "
-           "with.");
+           "Clients of other brokers known here (with connections, or "
+           "cached from a look-up).");
     sample_u64(out, "mpbroker_cluster_remote_clients", f.remotes);
     write_counter(out, "mpbroker_cluster_messages_out_total",
                   "Messages sent to other brokers.", f.own.forwarded_out);

@@ -370,14 +370,24 @@ void remote_free(struct remote *r)
     free(r);
 }
 
+/* How many sweeps (seconds) a remote without connections is kept: a
+ * client that opens short connections to the same peer (request and
+ * reply) looks it up once, not every time. A stale one costs one more
+ * look-up (the far broker answers STALE). */
+#define REMOTE_IDLE_SWEEPS 10
+
 void remotes_sweep(struct cluster *c)
 {
     struct remote *r = TAILQ_FIRST(&c->all);
 
     while (r != NULL) {
         struct remote *next = TAILQ_NEXT(r, entry);
-        if (r->ep.closing ||
-            (r->state == REMOTE_READY && r->ep.conns.count == 0))
+
+        if (r->ep.conns.count > 0 || r->state != REMOTE_READY)
+            r->idle_sweeps = 0;
+        else
+            r->idle_sweeps++;
+        if (r->ep.closing || r->idle_sweeps >= REMOTE_IDLE_SWEEPS)
             remote_free(r);
         r = next;
     }
@@ -612,16 +622,19 @@ void remote_send_kick(struct cluster *c, const struct registry_owner *owner,
  */
 
 struct stale_syn {
+    LIST_ENTRY(stale_syn) entry; /* c->stale */
     struct cluster *c;
     char initiator[MP_NAME_MAX + 1];
     uint64_t initiator_session;
     char stale_broker[REGISTRY_ID_LEN + 1];
     uint64_t stale_session;
     struct mp_message *syn;
+    struct registry_call *call;
 };
 
 static void stale_syn_free(struct stale_syn *s)
 {
+    LIST_REMOVE(s, entry);
     mp_message_clear(s->syn);
     free(s->syn);
     free(s);
@@ -639,6 +652,7 @@ static void retry_lookup_done(void *arg, enum registry_status status,
                  (strcmp(owner->broker_id, s->stale_broker) != 0 ||
                   owner->session_id != s->stale_session);
 
+    s->call = NULL;
     if (from == NULL || from->id != s->initiator_session) {
         stale_syn_free(s);
         return;
@@ -680,6 +694,7 @@ static void stale_retry(struct cluster *c, struct link_peer *peer,
         return;
     from = endpoint_of_peer(conn->initiator);
     s = mp_xcalloc(1, sizeof *s);
+    LIST_INSERT_HEAD(&c->stale, s, entry);
     s->c = c;
     s->syn = mp_xcalloc(1, sizeof *s->syn);
     message_of(f, s->syn);
@@ -694,11 +709,25 @@ static void stale_retry(struct cluster *c, struct link_peer *peer,
         stale_syn_free(s);
         return;
     }
+    if (client_log_allowed(c->broker, from))
+        log_info("cluster: %s moved since it was looked up: looking it up "
+                 "again for a Syn from %s", LOG_VALUE(r->ep.name),
+                 LOG_VALUE(from->name));
     snprintf(s->initiator, sizeof s->initiator, "%s", from->name);
     s->initiator_session = from->id;
     snprintf(s->stale_broker, sizeof s->stale_broker, "%s",
              link_peer_id(peer));
     s->stale_session = r->ep.id;
     c->stats.lookups++;
-    registry_lookup(c->registry, s->syn->other_client, retry_lookup_done, s);
+    s->call = registry_lookup(c->registry, s->syn->other_client,
+                              retry_lookup_done, s);
+}
+
+void stale_syns_free(struct cluster *c)
+{
+    while (!LIST_EMPTY(&c->stale)) {
+        struct stale_syn *s = LIST_FIRST(&c->stale);
+        registry_cancel(c->registry, s->call);
+        stale_syn_free(s);
+    }
 }

@@ -12,6 +12,7 @@
 #include <criterion/criterion.h>
 
 #include "cluster.h"
+#include "httpclient.h"
 #include "rawclient.h"
 
 TestSuite(cluster, .fini = mpt_cluster_reap_all, .timeout = 120);
@@ -215,4 +216,125 @@ Test(cluster, a_killed_broker_closes_its_connections_and_frees_its_names)
     harness_stop(c->broker[0]);
     c->broker[0] = NULL;
     mpt_cluster_free(c);
+}
+
+Test(cluster, a_syn_to_a_name_that_moved_since_its_look_up_finds_it)
+{
+    struct mpt_cluster *c = mpt_cluster_start(3, NULL);
+    struct rc_client *alice = login_on(c, 0, RC_JSON, "alice");
+    struct rc_client *bob = login_on(c, 1, RC_BINARY, "bob");
+
+    /* Broker 0 looks bob up once and keeps the answer a while. */
+    rc_open_conn(alice, bob, "alice:1", "echo");
+    send_ok(alice, RC_CLOSED, "bob", "alice:1", RC_NULL);
+    rc_expect(bob, RC_CLOSED, "alice", "alice:1", RC_NULL);
+    /* bob moves to broker 2; nobody had a connection to tell. */
+    rc_close(bob);
+    cr_assert(harness_wait_log(c->broker[1], "client bob left",
+                               mpt_ms(MPT_MSG_MS)));
+    bob = login_on(c, 2, RC_JSON, "bob");
+    /* The old session refuses the Syn as stale; one fresh look-up. */
+    rc_open_conn(alice, bob, "alice:2", "echo");
+    cr_assert(harness_log_contains(c->broker[0], "bob moved since it was "
+                                                 "looked up"));
+    rc_close(alice);
+    rc_close(bob);
+    mpt_cluster_stop(c);
+}
+
+Test(cluster, a_broker_stopped_cleanly_frees_its_names_at_once)
+{
+    struct mpt_cluster_opts o = {.extra = "duplicate_names = \"reject\";"};
+    struct mpt_cluster *c = mpt_cluster_start(2, &o);
+    struct rc_client *alice = login_on(c, 0, RC_JSON, "alice");
+    struct rc_client *bob = login_on(c, 1, RC_BINARY, "bob");
+
+    rc_open_conn(alice, bob, "alice:1", "echo");
+    harness_stop(c->broker[1]);
+    c->broker[1] = NULL;
+    rc_expect(alice, RC_CLIENT_CLOSED, "bob", "", RC_NULL);
+    rc_close(bob);
+    /* Not after a lease: the broker left the registry on its way out. */
+    bob = login_on(c, 0, RC_BINARY, "bob");
+    rc_open_conn(alice, bob, "alice:2", "echo");
+    rc_close(alice);
+    rc_close(bob);
+    mpt_cluster_stop(c);
+}
+
+Test(cluster, metrics_show_the_cluster)
+{
+    struct mpt_cluster_opts o = {
+        .extra = "metrics = { address = \"127.0.0.1\"; port = 0; };"};
+    struct mpt_cluster *c = mpt_cluster_start(2, &o);
+    struct rc_client *alice = login_on(c, 0, RC_JSON, "alice");
+    struct rc_client *bob = login_on(c, 1, RC_BINARY, "bob");
+    struct http_response r;
+    long long deadline = mpt_now_ms() + mpt_ms(5000);
+
+    rc_open_conn(alice, bob, "alice:1", "echo");
+    send_ok(alice, RC_DATA, "bob", "alice:1", rc_str("12345"));
+    rc_expect(bob, RC_DATA, "alice", "alice:1", rc_str("12345"));
+    /* The count of brokers comes with a renewal after both registered. */
+    for (;;) {
+        r = http_exchange(http_metrics_port(c->broker[0]),
+                          "GET /metrics HTTP/1.0\r\n\r\n");
+        cr_assert_eq(r.status, 200);
+        if (strstr(r.body, "\nmpbroker_cluster_brokers_alive 2\n") != NULL)
+            break;
+        http_response_free(&r);
+        cr_assert_lt(mpt_now_ms(), deadline, "brokers_alive never 2");
+        cr_assert(!harness_wait_log(c->broker[0], "never logged",
+                                    mpt_ms(MPT_CLUSTER_RENEW_MS)));
+    }
+    cr_expect(strstr(r.body, "\nmpbroker_cluster_live 1\n") != NULL);
+    cr_expect(strstr(r.body, "\nmpbroker_cluster_links_up 1\n") != NULL);
+    cr_expect(strstr(r.body, "\nmpbroker_cluster_remote_clients 1\n") != NULL);
+    /* The Syn's protocol name (4) and the Data (5). */
+    cr_expect(strstr(r.body, "\nmpbroker_cluster_data_bytes_out_total 9\n")
+              != NULL);
+    cr_expect(strstr(r.body, "\nmpbroker_cluster_fencings_total 0\n") != NULL);
+    cr_expect(strstr(r.body, "mpbroker_cluster_redis_rtt_seconds ") != NULL);
+    http_response_free(&r);
+    rc_close(alice);
+    rc_close(bob);
+    mpt_cluster_stop(c);
+}
+
+/* mpbroker -t: exit 1 with `needle` on stderr. */
+static void check_refuses(const char *conf_text, const char *needle)
+{
+    struct harness *h = harness_new();
+    const char *conf = harness_write_config(h, conf_text);
+    const char *args[] = {"-t", "-c", conf, NULL};
+    struct run_result r;
+
+    harness_run(args, mpt_ms(MPT_EXIT_MS), &r);
+    cr_expect_eq(r.exit_code, 1, "exit %d for:\n%s", r.exit_code, conf_text);
+    cr_expect(strstr(r.err, needle) != NULL, "no \"%s\" in:\n%s", needle,
+              r.err);
+    run_result_free(&r);
+    harness_free(h);
+}
+
+Test(cluster, the_config_check_names_what_is_wrong_in_the_cluster_group)
+{
+    check_refuses(MPT_AUTH_ALLOW_ALL "cluster = { link = { }; };\n",
+                  "cluster.link: secret_file is required");
+    check_refuses(MPT_AUTH_ALLOW_ALL
+                  "cluster = { link = { secret_file = \"/nonexistent\"; };"
+                  " };\n",
+                  "cannot read /nonexistent");
+    check_refuses(MPT_AUTH_ALLOW_ALL
+                  "cluster = { lease_ms = 5000; fence_ms = 5000;\n"
+                  "  link = { secret_file = \"/x\"; }; };\n",
+                  "cluster.fence_ms: must be less than cluster.lease_ms");
+    check_refuses(MPT_AUTH_ALLOW_ALL
+                  "cluster = { redis = \"redis://x\";\n"
+                  "  link = { secret_file = \"/x\"; }; };\n",
+                  "cluster.redis: must be \"tcp:HOST:PORT\"");
+    check_refuses(MPT_AUTH_ALLOW_ALL
+                  "cluster = { link = { address = \"0.0.0.0\";"
+                  " secret_file = \"/x\"; }; };\n",
+                  "cluster.link: advertise is required");
 }

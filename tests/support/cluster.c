@@ -182,7 +182,8 @@ static void forget_cluster(struct mpt_cluster *c)
 void mpt_cluster_stop(struct mpt_cluster *c)
 {
     for (size_t i = 0; i < c->n; i++) {
-        harness_stop(c->broker[i]);
+        if (c->broker[i] != NULL)
+            harness_stop(c->broker[i]);
         c->broker[i] = NULL;
     }
     mpt_cluster_free(c);

@@ -73,7 +73,8 @@ void mpt_cluster_kill9(struct mpt_cluster *c, size_t i);
 /* The port broker i accepts links on (from its log). Asserts. */
 int mpt_cluster_link_port(struct mpt_cluster *c, size_t i);
 
-/* SIGTERM every broker, assert clean exits, stop redis, free. */
+/* SIGTERM every broker (a test may have stopped some itself and set
+ * them NULL), assert clean exits, stop redis, free. */
 void mpt_cluster_stop(struct mpt_cluster *c);
 
 /* Free without asserting (kill what runs). NULL is ignored. */
