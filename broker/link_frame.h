@@ -16,7 +16,8 @@
  *                    (where the dialer accepts links), 32 B nonce,
  *                    32 B mac = HMAC-SHA256(secret, "mp-link-hello" ||
  *                    challenge nonce || hello nonce || dialer_id ||
- *                    acceptor_id)
+ *                    acceptor_id || host || port), each id and the
+ *                    host with its length byte, the port big-endian
  *   HELLO_OK         acceptor -> dialer: 32 B mac = HMAC-SHA256(secret,
  *                    "mp-link-ok" || hello nonce || challenge nonce)
  *   REFUSED          either way, then the socket closes: str reason

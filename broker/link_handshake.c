@@ -39,13 +39,14 @@ static const char OK_LABEL[] = "mp-link-ok";
 /* The bytes a MAC covers, end to end. */
 struct mac_input {
     unsigned char bytes[sizeof HELLO_LABEL + 2 * LINK_NONCE_LEN +
-                        2 * MP_NAME_MAX];
+                        3 * (1 + MP_NAME_MAX) + 2];
     size_t len;
 };
 
 static void add(struct mac_input *in, const void *p, size_t n)
 {
-    /* Sized for the largest input: labels, two nonces, two names. */
+    /* Sized for the largest input: a label, two nonces, three strings
+     * and a port. */
     memcpy(in->bytes + in->len, p, n);
     in->len += n;
 }
@@ -60,19 +61,35 @@ static void mac_of(const struct link_set *ls, const struct mac_input *in,
         memset(mac, 0, LINK_MAC_LEN); /* never matches a peer's */
 }
 
+/* A string as the frame carries it: its length byte, then its bytes
+ * (so that "ab" "c" and "a" "bc" are not the same input). */
+static void add_str(struct mac_input *in, struct link_str s)
+{
+    unsigned char len = (unsigned char)s.len;
+
+    add(in, &len, 1);
+    add(in, s.ptr, s.len);
+}
+
 /* HMAC(secret, "mp-link-hello" || challenge nonce || hello nonce ||
- * dialer_id || acceptor_id) */
+ * dialer_id || acceptor_id || host || port), strings with their length
+ * byte: the address the acceptor dials back is covered too, so nobody
+ * in between can send it elsewhere. */
 static void hello_mac(const struct link_set *ls, const unsigned char *challenge,
-                      const unsigned char *hello, struct link_str dialer,
-                      struct link_str acceptor, unsigned char mac[LINK_MAC_LEN])
+                      const struct link_frame *hello,
+                      unsigned char mac[LINK_MAC_LEN])
 {
     struct mac_input in = {.len = 0};
+    unsigned char port[2] = {(unsigned char)(hello->u.hello.port >> 8),
+                             (unsigned char)hello->u.hello.port};
 
     add(&in, HELLO_LABEL, strlen(HELLO_LABEL));
     add(&in, challenge, LINK_NONCE_LEN);
-    add(&in, hello, LINK_NONCE_LEN);
-    add(&in, dialer.ptr, dialer.len);
-    add(&in, acceptor.ptr, acceptor.len);
+    add(&in, hello->u.hello.nonce, LINK_NONCE_LEN);
+    add_str(&in, hello->u.hello.dialer_id);
+    add_str(&in, hello->u.hello.acceptor_id);
+    add_str(&in, hello->u.hello.host);
+    add(&in, port, sizeof port);
     mac_of(ls, &in, mac);
 }
 
@@ -183,8 +200,7 @@ static void on_hello(struct link_stream *s, const struct link_frame *f)
     unsigned char mac[LINK_MAC_LEN];
     const char *unfit;
 
-    hello_mac(ls, s->nonce, f->u.hello.nonce, f->u.hello.dialer_id,
-              f->u.hello.acceptor_id, mac);
+    hello_mac(ls, s->nonce, f, mac);
     if (CRYPTO_memcmp(mac, f->u.hello.mac, LINK_MAC_LEN) != 0) {
         link_stream_refuse(s, "bad MAC (not the cluster's secret)");
         return;
@@ -243,8 +259,7 @@ static void on_challenge(struct link_stream *s, const struct link_frame *f)
     h.u.hello.port = (uint16_t)(ls->conf.advertise_port != 0
                                     ? ls->conf.advertise_port : ls->port);
     memcpy(h.u.hello.nonce, s->nonce, LINK_NONCE_LEN);
-    hello_mac(ls, s->their_nonce, s->nonce, h.u.hello.dialer_id,
-              h.u.hello.acceptor_id, h.u.hello.mac);
+    hello_mac(ls, s->their_nonce, &h, h.u.hello.mac);
     link_stream_queue_frame(s, &h);
     s->state = STREAM_WAIT_OK;
 }
