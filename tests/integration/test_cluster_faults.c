@@ -133,10 +133,12 @@ Test(cluster_faults, with_replace_exactly_one_of_100_racing_logins_survives)
     size_t open = 0, survivor = 0;
 
     cr_assert_geq(race(c, cl, ok), 1);
-    /* Every replaced session is closed; wait for each (the survivor
-     * alone takes the whole bound). */
+    /* Every replaced session is closed, at once or at the next renewal
+     * of its broker (a kick in its mailbox); the survivor alone takes the
+     * whole bound. */
     for (size_t i = 0; i < RACERS; i++) {
-        if (ok[i] && rc_wait_eof(cl[i], mpt_ms(2000)) != RC_EOF) {
+        if (ok[i] &&
+            rc_wait_eof(cl[i], mpt_ms(MPT_CLUSTER_RENEW_MS * 5)) != RC_EOF) {
             open++;
             survivor = i;
         }
@@ -379,6 +381,7 @@ Test(cluster_faults, redis_killed_and_emptied_traffic_flows_names_come_back)
 
 Test(cluster_faults, redis_stopped_shorter_than_the_fence_bound_drops_nothing)
 {
+    mpt_cluster_skip_if_wrapped();
     struct mpt_cluster *c = mpt_cluster_start(2, NULL);
     struct rc_client *alice = login_on(c, 0, RC_JSON, "alice");
     struct rc_client *bob = login_on(c, 1, RC_BINARY, "bob");
@@ -402,6 +405,7 @@ Test(cluster_faults, redis_stopped_shorter_than_the_fence_bound_drops_nothing)
 
 Test(cluster_faults, redis_stopped_longer_brokers_fence_and_recover)
 {
+    mpt_cluster_skip_if_wrapped();
     struct mpt_cluster *c = mpt_cluster_start(2, NULL);
     struct rc_client *alice = login_on(c, 0, RC_JSON, "alice");
     struct rc_client *bob = login_on(c, 1, RC_BINARY, "bob");
@@ -452,6 +456,7 @@ Test(cluster_faults, redis_stopped_longer_brokers_fence_and_recover)
 
 Test(cluster_faults, a_broker_cut_from_redis_fences_before_its_names_move)
 {
+    mpt_cluster_skip_if_wrapped();
     struct mpt_cluster_opts o = {.extra = REJECT, .redis_proxy = {true}};
     struct mpt_cluster *c = mpt_cluster_start(2, &o);
     struct rc_client *alice = login_on(c, 0, RC_JSON, "alice");

@@ -312,6 +312,15 @@ void mpt_proxy_free(struct mpt_proxy *p)
     free(p);
 }
 
+void mpt_cluster_skip_if_wrapped(void)
+{
+    const char *w = getenv("MP_BROKER_WRAPPER");
+
+    if (w != NULL && *w != '\0')
+        cr_skip_test("bounded by leases and fence times: run plain and "
+                     "under AddressSanitizer, not under %s", w);
+}
+
 void mpt_cluster_reap_all(void)
 {
     /* Clusters first: they free their own proxies. */

@@ -100,6 +100,15 @@ void mpt_proxy_pause(struct mpt_proxy *p);
 void mpt_proxy_resume(struct mpt_proxy *p);
 void mpt_proxy_free(struct mpt_proxy *p);
 
+/*
+ * A test whose length is set by leases and fence bounds (waiting for a
+ * broker to fence, a name to be reaped) is skipped when the brokers run
+ * under a wrapper (valgrind): scaled twentyfold it takes minutes, and
+ * the same paths run plain and in the sanitizer build, where
+ * AddressSanitizer checks their memory. Call first in such a test.
+ */
+void mpt_cluster_skip_if_wrapped(void);
+
 /* For a criterion .fini: every cluster, proxy, broker and Redis left. */
 void mpt_cluster_reap_all(void);
 
