@@ -71,6 +71,8 @@ struct cluster {
     struct conn_list to_grant;   /* connections owed credit (remote.c) */
     unsigned char *secret;       /* the link secret, wiped when freed */
     size_t secret_len;
+    unsigned char *redis_password; /* NUL-terminated, or NULL; wiped */
+    size_t redis_password_len;
     const struct loaded_plugin *link_format; /* the binary translator:
                                    its clients' Data passes as it came */
     struct stale_list stale;     /* Syns waiting for a second look-up */

@@ -32,19 +32,11 @@
  * The secret
  */
 
-static void wipe_secret(struct cluster *c)
-{
-    if (c->secret == NULL)
-        return;
-    explicit_bzero(c->secret, c->secret_len);
-    free(c->secret);
-    c->secret = NULL;
-}
-
 /* The file's bytes without a final newline (as `echo ... > file` or
- * `openssl rand -hex 32 > file` write them). */
-static int read_secret(const char *path, unsigned char *buf, size_t *len,
-                       char *err, size_t errlen)
+ * `openssl rand -hex 32 > file` write them), at least `min` of them, into
+ * buf (SECRET_MAX + 1 bytes). */
+static int read_secret(const char *path, size_t min, unsigned char *buf,
+                       size_t *len, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "rb");
     size_t n;
@@ -57,29 +49,29 @@ static int read_secret(const char *path, unsigned char *buf, size_t *len,
     fclose(f);
     while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
         n--;
-    if (n < SECRET_MIN || n > SECRET_MAX) {
-        snprintf(err, errlen, "%s must hold %d to %d bytes of secret "
-                 "(e.g. openssl rand -hex 32 > %s)", path, SECRET_MIN,
-                 SECRET_MAX, path);
+    if (n < min || n > SECRET_MAX) {
+        snprintf(err, errlen, "%s must hold %zu to %d bytes of secret "
+                 "(e.g. openssl rand -hex 32 > %s)", path, min, SECRET_MAX,
+                 path);
         return -1;
     }
     *len = n;
     return 0;
 }
 
-static int load_secret(const struct broker_conf *conf, unsigned char **out,
+/* The secret in `path` (the setting `name` of `group`), NUL-terminated
+ * for the password's sake. */
+static int load_secret(const config_setting_t *group, const char *name,
+                       const char *path, size_t min, unsigned char **out,
                        size_t *out_len, struct errors *errs)
 {
-    const char *path = conf->cluster.link_secret_file;
     unsigned char *buf = mp_xmalloc(SECRET_MAX + 1);
     char err[512];
     struct stat st;
 
-    if (read_secret(path, buf, out_len, err, sizeof err) != 0) {
-        conf_setting_error(errs, conf_member_or_group(
-                               conf_member(conf->cluster.entry, "link",
-                                           CONF_GROUP), "secret_file"),
-                           "%s", err);
+    if (read_secret(path, min, buf, out_len, err, sizeof err) != 0) {
+        conf_setting_error(errs, conf_member_or_group(group, name), "%s",
+                           err);
         explicit_bzero(buf, SECRET_MAX + 1);
         free(buf);
         return -1;
@@ -87,8 +79,17 @@ static int load_secret(const struct broker_conf *conf, unsigned char **out,
     if (stat(path, &st) == 0 && (st.st_mode & 077) != 0)
         log_warn("cluster: %s is readable by others than its owner: "
                  "chmod 600 it", path);
+    buf[*out_len] = '\0';
     *out = buf;
     return 0;
+}
+
+static void wipe(unsigned char *p, size_t len)
+{
+    if (p == NULL)
+        return;
+    explicit_bzero(p, len);
+    free(p);
 }
 
 /* ------------------------------------------------------------------------
@@ -231,7 +232,8 @@ static void grant_cb(evutil_socket_t fd, short what, void *arg)
 
 /* Where the other brokers dial us: as advertised, or as bound. */
 static struct registry_conf registry_conf_of(const struct broker_conf *conf,
-                                             int bound_port)
+                                             int bound_port,
+                                             const char *password)
 {
     const struct cluster_conf *cc = &conf->cluster;
 
@@ -246,6 +248,8 @@ static struct registry_conf registry_conf_of(const struct broker_conf *conf,
                                         : cc->link_address,
         .link_port = cc->link_advertise_port != 0
                          ? (int)cc->link_advertise_port : bound_port,
+        .redis_user = cc->redis_user,
+        .redis_password = password,
     };
 }
 
@@ -292,11 +296,19 @@ int cluster_setup(struct broker *b, struct errors *errs)
     c->link_format = plugins_translator(&b->plugins, "binary");
     /* Without a secret_file the config check has said so. */
     if (b->conf.cluster.link_secret_file == NULL ||
-        load_secret(&b->conf, &c->secret, &c->secret_len, errs) != 0)
+        load_secret(conf_member(b->conf.cluster.entry, "link", CONF_GROUP),
+                    "secret_file", b->conf.cluster.link_secret_file,
+                    SECRET_MIN, &c->secret, &c->secret_len, errs) != 0)
+        return -1;
+    if (b->conf.cluster.redis_password_file != NULL &&
+        load_secret(b->conf.cluster.entry, "redis_password_file",
+                    b->conf.cluster.redis_password_file, 1,
+                    &c->redis_password, &c->redis_password_len, errs) != 0)
         return -1;
     /* The registry is made here with the configured port so that -t
      * checks its settings, and again once the link port is bound. */
-    rc = registry_conf_of(&b->conf, (int)b->conf.cluster.link_port);
+    rc = registry_conf_of(&b->conf, (int)b->conf.cluster.link_port,
+                          (const char *)c->redis_password);
     c->registry = registry_new(b->base, &rc, &registry_events, c, errs);
     lc = link_conf_of(c);
     c->links = link_set_new(b->base, &lc, &link_events, c, errs);
@@ -316,7 +328,8 @@ int cluster_start(struct cluster *c, struct errors *errs)
         return -1;
     if (b->conf.cluster.link_port == 0) {
         /* An ephemeral port (tests): the registry says the bound one. */
-        rc = registry_conf_of(&b->conf, link_set_port(c->links));
+        rc = registry_conf_of(&b->conf, link_set_port(c->links),
+                              (const char *)c->redis_password);
         registry_free(c->registry);
         c->registry = registry_new(b->base, &rc, &registry_events, c, errs);
         if (c->registry == NULL)
@@ -351,7 +364,8 @@ void cluster_free(struct cluster *c)
     if (c->granter != NULL)
         event_free(c->granter);
     hashmap_free(c->remotes);
-    wipe_secret(c);
+    wipe(c->secret, c->secret_len);
+    wipe(c->redis_password, c->redis_password_len);
     c->broker->cluster = NULL;
     free(c);
 }

@@ -74,6 +74,8 @@ struct cluster_conf {
     const config_setting_t *entry; /* NULL: no cluster, the broker runs
                                       alone */
     const char *redis;             /* "tcp:HOST:PORT" or "unix:PATH" */
+    const char *redis_user;        /* AUTH as this ACL user, or NULL */
+    const char *redis_password_file; /* AUTH with its password, or NULL */
     const char *key_prefix;        /* the keys' hash tag */
     unsigned lease_ms;             /* a broker's lease in the registry */
     unsigned fence_ms;             /* unrenewed this long: fence */

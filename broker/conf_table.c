@@ -242,6 +242,9 @@ const struct conf_row conf_rows[] = {
      * names and links would change owner under its clients. */
     {.path = "cluster", .kind = CONF_GROUP, .flags = CONF_ONLY_IF_PRESENT},
     CLUSTER_STRING("cluster.redis", cluster.redis, "tcp:127.0.0.1:6379"),
+    CLUSTER_STRING("cluster.redis_user", cluster.redis_user, NULL),
+    CLUSTER_STRING("cluster.redis_password_file",
+                   cluster.redis_password_file, NULL),
     CLUSTER_STRING("cluster.key_prefix", cluster.key_prefix, "mpbroker"),
     CLUSTER_NUMBER("cluster.lease_ms", 1000, 600000, 10000, U,
                    cluster.lease_ms),

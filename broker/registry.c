@@ -82,6 +82,10 @@ static void copy_conf(struct registry *r, const struct registry_conf *conf)
     r->conf.redis = mp_xstrdup(conf->redis);
     r->conf.key_prefix = mp_xstrdup(prefix);
     r->conf.link_host = mp_xstrdup(conf->link_host ? conf->link_host : "");
+    r->conf.redis_user = conf->redis_user ? mp_xstrdup(conf->redis_user)
+                                          : NULL;
+    r->conf.redis_password = conf->redis_password
+                                 ? mp_xstrdup(conf->redis_password) : NULL;
     r->conf.lease_ms = or_default(conf->lease_ms, 10000);
     r->conf.fence_ms = or_default(conf->fence_ms, r->conf.lease_ms * 4 / 5);
     r->conf.renew_ms = or_default(conf->renew_ms, 1000);
@@ -123,6 +127,12 @@ static void free_conf(struct registry *r)
     free((char *)r->conf.redis);
     free((char *)r->conf.key_prefix);
     free((char *)r->conf.link_host);
+    free((char *)r->conf.redis_user);
+    if (r->conf.redis_password != NULL) {
+        explicit_bzero((char *)r->conf.redis_password,
+                       strlen(r->conf.redis_password));
+        free((char *)r->conf.redis_password);
+    }
     free(r->redis_host);
     free(r->redis_path);
     free(r->prefix);

@@ -64,6 +64,9 @@ struct registry_conf {
     unsigned command_timeout_ms; /* the watchdog's bound (default 2000) */
     const char *link_host;      /* what other brokers dial to reach us */
     int link_port;
+    const char *redis_user;     /* AUTH as this ACL user (NULL: none) */
+    const char *redis_password; /* ... with this password (NULL: no
+                                   AUTH); copied, wiped when freed */
 };
 
 /* Where another broker's links are, as its hash says. */

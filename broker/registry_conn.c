@@ -212,6 +212,39 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
     schedule_reconnect(r);
 }
 
+/* AUTH's answer: on a refusal the commands queued behind it fail too
+ * (NOAUTH); the context is dropped (from the loop, not from inside this
+ * callback) and made again with the backoff. */
+static void on_auth(redisAsyncContext *ac, void *reply_, void *privdata)
+{
+    static const struct timeval now = {0, 0};
+    struct registry *r = privdata;
+    redisReply *reply = reply_;
+
+    if (reply == NULL || ac->data == NULL || r->freeing ||
+        reply->type != REDIS_REPLY_ERROR)
+        return;
+    log_error("cluster: Redis refused our credentials "
+              "(cluster.redis_user, cluster.redis_password_file): %s",
+              LOG_VALUE(reply->str));
+    snprintf(r->drop_why, sizeof r->drop_why, "authentication refused");
+    evtimer_add(r->drop_ev, &now);
+}
+
+/* AUTH [user] password, first on a new connection. */
+static void send_auth(struct registry *r)
+{
+    const char *args[3] = {"AUTH"};
+    int argc = 1;
+
+    if (r->conf.redis_password == NULL)
+        return;
+    if (r->conf.redis_user != NULL)
+        args[argc++] = r->conf.redis_user;
+    args[argc++] = r->conf.redis_password;
+    redisAsyncCommandArgv(r->ac, on_auth, r, argc, args, NULL);
+}
+
 void registry_connect(struct registry *r)
 {
     redisAsyncContext *ac;
@@ -237,8 +270,10 @@ void registry_connect(struct registry *r)
     r->ac = ac;
     r->connecting = true;
     r->connect_started_ms = registry_now_ms();
-    /* Queued in hiredis until the connection is up; the releases first,
-     * so that names of a fenced id are free by the time we register. */
+    /* Queued in hiredis until the connection is up: AUTH; then the
+     * releases, so that names of a fenced id are free by the time we
+     * register. */
+    send_auth(r);
     registry_flush_releases(r);
     registry_send_register(r);
 }

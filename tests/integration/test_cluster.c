@@ -339,3 +339,29 @@ Test(cluster, the_config_check_names_what_is_wrong_in_the_cluster_group)
                   " secret_file = \"/x\"; }; };\n",
                   "cluster.link: advertise is required");
 }
+
+Test(cluster, a_redis_with_a_password_is_logged_into)
+{
+    struct mpt_cluster_opts o = {.redis_password = "s3cret-redis",
+                                 .wrong_password = {NULL, NULL, "nope"}};
+    struct mpt_cluster *c = mpt_cluster_start(3, &o);
+    struct rc_client *alice = login_on(c, 0, RC_JSON, "alice");
+    struct rc_client *bob = login_on(c, 1, RC_BINARY, "bob");
+    struct rc_client *carol = rc_connect(c->broker[2], 0, RC_JSON);
+    struct rc_msg m;
+
+    rc_open_conn(alice, bob, "alice:1", "echo");
+    /* The broker with the wrong password says so, and refuses logins
+     * rather than admit a name nobody registered. */
+    cr_assert(harness_wait_log(c->broker[2], "Redis refused our credentials",
+                               mpt_ms(5000)));
+    cr_assert_eq(rc_auth(carol, "carol", MPT_SECRET_ALLOW_ALL, &m), RC_OK);
+    cr_assert_eq(m.meta, RC_AUTH_FAILURE);
+    cr_assert(strstr((char *)m.data, "cluster registry unavailable") != NULL,
+              "%s", m.data);
+    rc_msg_free(&m);
+    rc_close(carol);
+    rc_close(alice);
+    rc_close(bob);
+    mpt_cluster_stop(c);
+}

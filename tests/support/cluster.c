@@ -27,6 +27,7 @@
 static struct mpt_cluster *live_clusters[MAX_LIVE];
 static struct mpt_proxy *live_proxies[MAX_LIVE];
 static char *bodies[MAX_LIVE][MPT_CLUSTER_MAX];
+static const char *passwords[MAX_LIVE][MPT_CLUSTER_MAX]; /* the test's */
 
 static int slot_of(const struct mpt_cluster *c)
 {
@@ -53,6 +54,7 @@ static char *config_body(const struct mpt_cluster *c,
         "  lease_ms = %d; fence_ms = %d; renew_ms = %d;\n"
         "  redis_timeout_ms = %d;\n"
         "  %s\n"
+        "  %s\n"
         "  link = { address = \"127.0.0.1\"; port = %d;"
         " advertise_port = %d;\n"
         "           secret_file = \"@DIR@/cluster.secret\";\n"
@@ -62,6 +64,8 @@ static char *config_body(const struct mpt_cluster *c,
         mpt_ms(MPT_CLUSTER_LEASE_MS), mpt_ms(MPT_CLUSTER_FENCE_MS),
         mpt_ms(MPT_CLUSTER_RENEW_MS), mpt_ms(MPT_CLUSTER_REDIS_TIMEOUT_MS),
         o && o->cluster_extra ? o->cluster_extra : "",
+        o && o->redis_password
+            ? "redis_password_file = \"@DIR@/redis.password\";" : "",
         link_port, advertise_port,
         mpt_ms(MPT_CLUSTER_LINK_PING_MS), mpt_ms(MPT_CLUSTER_LINK_TIMEOUT_MS),
         o && o->link_extra ? o->link_extra : "");
@@ -70,16 +74,21 @@ static char *config_body(const struct mpt_cluster *c,
     return body;
 }
 
-static struct harness *boot_broker(const char *body)
+static struct harness *boot_broker(const char *body, const char *password,
+                                   bool wait)
 {
     struct harness *h = harness_new();
 
+    if (password != NULL)
+        cr_assert(chmod(harness_write_file(h, "redis.password", password),
+                        0600) == 0);
     /* Mode 600, as the broker wants it (it warns otherwise). */
     cr_assert(chmod(harness_write_file(h, "cluster.secret", SECRET "\n"),
                     0600) == 0);
     harness_boot(h, body);
-    cr_assert(harness_wait_log(h, "cluster: registered", mpt_ms(10000)),
-              "a broker did not register with Redis");
+    if (wait)
+        cr_assert(harness_wait_log(h, "cluster: registered", mpt_ms(10000)),
+                  "a broker did not register with Redis");
     return h;
 }
 
@@ -97,6 +106,12 @@ struct mpt_cluster *mpt_cluster_start(size_t n,
              serial++);
     c->redis = redis_server_start();
     cr_assert(c->redis != NULL, "cannot start redis-server");
+    if (o != NULL && o->redis_password != NULL) {
+        struct redisReply *r = redis_server_command(
+            c->redis, "CONFIG SET requirepass %s", o->redis_password);
+        cr_assert(r != NULL && r->type == REDIS_REPLY_STATUS);
+        freeReplyObject(r);
+    }
     for (size_t i = 0; i < n; i++) {
         const char *redis = redis_server_address(c->redis);
         int link_port = 0, advertise_port = 0;
@@ -112,7 +127,11 @@ struct mpt_cluster *mpt_cluster_start(size_t n,
         }
         bodies[slot][i] = config_body(c, redis, link_port, advertise_port,
                                       o);
-        c->broker[i] = boot_broker(bodies[slot][i]);
+        passwords[slot][i] = o == NULL ? NULL
+                             : o->wrong_password[i] ? o->wrong_password[i]
+                                                    : o->redis_password;
+        c->broker[i] = boot_broker(bodies[slot][i], passwords[slot][i],
+                                   o == NULL || !o->wrong_password[i]);
     }
     return c;
 }
@@ -130,7 +149,7 @@ void mpt_cluster_restart_broker(struct mpt_cluster *c, size_t i)
     int slot = slot_of(c);
 
     harness_free(c->broker[i]);
-    c->broker[i] = boot_broker(bodies[slot][i]);
+    c->broker[i] = boot_broker(bodies[slot][i], passwords[slot][i], true);
 }
 
 int mpt_cluster_link_port(struct mpt_cluster *c, size_t i)
@@ -176,6 +195,7 @@ static void forget_cluster(struct mpt_cluster *c)
     for (size_t i = 0; i < MPT_CLUSTER_MAX; i++) {
         free(bodies[slot][i]);
         bodies[slot][i] = NULL;
+        passwords[slot][i] = NULL;
     }
 }
 

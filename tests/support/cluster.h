@@ -45,6 +45,12 @@ struct mpt_cluster_opts {
     /* Per broker: the others reach its links through a proxy
      * (c->link_proxy[i]): its own dials back go direct. */
     bool link_proxy[MPT_CLUSTER_MAX];
+    /* Redis wants this password (CONFIG SET requirepass), and every
+     * broker gives it (cluster.redis_password_file)... */
+    const char *redis_password;
+    /* ... except those given another one here, which are not waited
+     * for (they cannot register). */
+    const char *wrong_password[MPT_CLUSTER_MAX];
 };
 
 struct mpt_proxy;
