@@ -93,9 +93,32 @@ void cluster_reclaim_names(struct cluster *c);
 
 /* --- remote.c -------------------------------------------------------- */
 
-/* A frame from another broker (the link set's frame event). */
-void remote_frame(struct cluster *c, struct link_peer *peer,
-                  const struct link_frame *frame);
+/* The remote an endpoint of that kind is; is it one? */
+struct remote *remote_of(struct endpoint *ep);
+bool remote_is(const struct endpoint *ep);
+
+/* A new remote for `name`, in c->remotes, resolving. */
+struct remote *remote_new(struct cluster *c, const char *name, size_t len);
+
+/* r's broker is known: messages go to its session `session` there. */
+void remote_set_ready(struct remote *r, struct link_peer *peer,
+                      uint64_t session);
+
+/* Send what waited for r's look-up. */
+void remote_send_pending(struct remote *r);
+
+/* The end of `conn` that is a remote, or NULL. */
+struct remote *remote_end(const struct conn *conn);
+
+/* `conn` is owed credit: granted at the end of this turn of the loop. */
+void remote_queue_grant(struct cluster *c, struct conn *conn);
+
+/* The local endpoint logged in as `name`, or NULL. */
+struct endpoint *cluster_find_local(struct cluster *c, const char *name,
+                                    size_t len);
+
+/* Is broker_id this broker's? */
+bool cluster_is_us(struct cluster *c, const char *broker_id);
 
 /* The link to `peer` is down: every remote on it is gone, and their
  * local peers are told (ClientClosed). */
@@ -115,14 +138,20 @@ void remote_free(struct remote *r);
  * look-up cache meanwhile). */
 void remotes_sweep(struct cluster *c);
 
-/* Free the Syns waiting for a look-up (cluster_free). */
-void stale_syns_free(struct cluster *c);
-
 /* Send the credit owed this turn (the granter event). */
 void remotes_grant(struct cluster *c);
 
 /* Tell the broker `owner` of our takeover of its session's name. */
 void remote_send_kick(struct cluster *c, const struct registry_owner *owner,
                       const char *name);
+
+/* --- remote_input.c -------------------------------------------------- */
+
+/* A frame from another broker (the link set's frame event). */
+void remote_frame(struct cluster *c, struct link_peer *peer,
+                  const struct link_frame *frame);
+
+/* Free the Syns waiting for a look-up (cluster_free). */
+void stale_syns_free(struct cluster *c);
 
 #endif

@@ -8,6 +8,7 @@
  *   link.c          - the TCP links to the other brokers
  *   link_frame.c    - what travels on them
  *   remote.c        - a client of another broker as an endpoint here
+ *   remote_input.c  - what another broker sends: routed, credit, kicks
  *   cluster.c       - this file's functions: start, stop, the registry's
  *                     and the links' events
  *   cluster_login.c - a login's claim of its name in the registry

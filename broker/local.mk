@@ -41,7 +41,7 @@ broker_libmpbroker_la_SOURCES = \
 	broker/link_input.c broker/link_handshake.c \
 	broker/conf_cluster.c \
 	broker/cluster.c broker/cluster.h broker/cluster-internal.h \
-	broker/cluster_login.c broker/remote.c \
+	broker/cluster_login.c broker/remote.c broker/remote_input.c \
 	common/read_batch.c common/read_batch.h \
 	common/malloc_tune.c common/malloc_tune.h
 broker_libmpbroker_la_CPPFLAGS = $(AM_CPPFLAGS)
