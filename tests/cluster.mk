@@ -9,3 +9,14 @@ tests_integration_test_cluster_SOURCES = tests/integration/test_cluster.c
 tests_integration_test_cluster_CPPFLAGS = $(INTEGRATION_CPPFLAGS)
 tests_integration_test_cluster_CFLAGS = $(TEST_CFLAGS) $(HIREDIS_CFLAGS)
 tests_integration_test_cluster_LDADD = $(INTEGRATION_LDADD) $(HIREDIS_LIBS)
+
+# tools/cluster-demo.sh run as a user runs it (redis-server, three brokers,
+# an echo across them), and stopped half way by SIGTERM: nothing is left.
+CLUSTER_TESTS += tests/integration/test_cluster_demo
+check_PROGRAMS += tests/integration/test_cluster_demo
+TESTS += tests/integration/test_cluster_demo
+tests_integration_test_cluster_demo_SOURCES = \
+	tests/integration/test_cluster_demo.c
+tests_integration_test_cluster_demo_CPPFLAGS = $(INTEGRATION_CPPFLAGS)
+tests_integration_test_cluster_demo_CFLAGS = $(TEST_CFLAGS)
+tests_integration_test_cluster_demo_LDADD = $(INTEGRATION_LDADD)
