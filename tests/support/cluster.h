@@ -4,7 +4,8 @@
  * cut exactly one path between them.
  *
  * Each broker is a harness (harness.h) with listener 0 speaking json and
- * listener 1 binary (MPT_LISTEN_JSON_BINARY), auth_allow_all, and a
+ * listener 1 binary (MPT_LISTEN_JSON_BINARY), and 2 gob if asked for,
+ * auth_allow_all, and a
  * `cluster` group with short, scaled timings (mpt_ms) so that fault
  * tests finish in seconds. Every test gets its own key prefix, so tests
  * could even share a Redis.
@@ -42,8 +43,13 @@ struct mpt_cluster_opts {
     const char *link_extra;
     /* Per broker: a Redis address to use instead of the real one (a
      * proxy's), or NULL. */
-    const char *redis[MPT_CLUSTER_MAX];
+    const char *redis[MPT_CLUSTER_MAX];    /* Load translator_gob.so too, and give each broker a third listener
+     * (index MPT_CLUSTER_GOB_LISTENER) speaking gob. */
+    bool gob;
 };
+
+/* With opts.gob: listener 2 speaks gob (0 json, 1 binary as always). */
+#define MPT_CLUSTER_GOB_LISTENER 2
 
 struct mpt_cluster {
     struct redis_server *redis;
