@@ -126,7 +126,7 @@ def cluster(broker_factory: BrokerFactory) -> Iterator[Cluster]:
     """A redis-server and two brokers registered with it."""
     if shutil.which(REDIS_SERVER) is None:
         pytest.skip(
-            f"{REDIS_SERVER} is not installed (Debian: apt-get install redis-server): "
+            f"{REDIS_SERVER} not found (Debian: apt-get install redis-server): "
             "the cluster needs a real Redis"
         )
     scratch = Path(short_tmpdir())
