@@ -41,7 +41,7 @@ while [ $# -gt 0 ]; do
     case $1 in
     --build-dir) [ $# -ge 2 ] || usage; build=$2; shift 2 ;;
     --build-dir=*) build=${1#--build-dir=}; shift ;;
-    -h | --help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,/^set /p' "$0" | sed -n 's/^# \{0,1\}//p'; exit 0 ;;
     *) usage ;;
     esac
 done

@@ -2,8 +2,8 @@
  * test_cluster_demo.c - tools/cluster-demo.sh as a user runs it, against
  * this build: the echo comes back across brokers, the script exits 0,
  * and nothing it started is left (no process of the pids it printed, no
- * temporary directory); and SIGTERM half way through stops everything
- * just as cleanly.
+ * temporary directory); SIGTERM half way through stops everything just
+ * as cleanly; and a Redis that does not start fails it, cleanly too.
  *
  * Environment (set by tests/local.mk): MP_SRCDIR (the script),
  * MP_BUILDDIR (given to it as --build-dir). The script runs in a process
@@ -54,7 +54,8 @@ static void kill_live(void)
 
 TestSuite(cluster_demo, .fini = kill_live, .timeout = 120);
 
-static void demo_start(struct demo *d)
+/* Start the demo; redis_server (or NULL) becomes its $MP_REDIS_SERVER. */
+static void demo_start(struct demo *d, const char *redis_server)
 {
     const char *src = getenv("MP_SRCDIR"), *build = getenv("MP_BUILDDIR");
     char script[4096];
@@ -72,6 +73,8 @@ static void demo_start(struct demo *d)
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         dup2(out[1], 1);
         dup2(err[1], 2);
+        if (redis_server != NULL)
+            setenv("MP_REDIS_SERVER", redis_server, 1);
         execlp("sh", "sh", script, "--build-dir", build, (char *)NULL);
         _exit(127);
     }
@@ -129,8 +132,9 @@ static int demo_finish(struct demo *d, long long deadline)
     return d->status;
 }
 
-/* Every "(pid N" the script printed names a process that is gone. */
-static void assert_nothing_left(const struct demo *d)
+/* Every "(pid N" the script printed (at least min_pids) names a process
+ * that is gone, and so is the directory it removed. */
+static void assert_nothing_left(const struct demo *d, int min_pids)
 {
     const char *p = d->out[1], *dir;
     int pids = 0;
@@ -143,7 +147,7 @@ static void assert_nothing_left(const struct demo *d)
         pids++;
         p += 5;
     }
-    cr_assert_geq(pids, 2, "no pids printed:\n%s", d->out[1]);
+    cr_assert_geq(pids, min_pids, "too few pids printed:\n%s", d->out[1]);
     dir = strstr(d->out[1], "removed ");
     cr_assert_not_null(dir, "no 'removed DIR' line:\n%s", d->out[1]);
     char path[1024];
@@ -164,7 +168,7 @@ Test(cluster_demo, the_echo_comes_back_and_everything_stops)
     int status;
 
     cr_assert_not_null(d);
-    demo_start(d);
+    demo_start(d, NULL);
     status = demo_finish(d, deadline);
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
               "the demo failed (status 0x%x):\n%s", status, d->out[1]);
@@ -173,7 +177,7 @@ Test(cluster_demo, the_echo_comes_back_and_everything_stops)
     cr_assert_not_null(strstr(d->out[1], "broker 3 ready"));
     cr_assert_not_null(strstr(d->out[1], "WARNING: DEMO ONLY"));
     cr_assert_not_null(strstr(d->out[1], "cluster demo: OK"));
-    assert_nothing_left(d);
+    assert_nothing_left(d, 2);
     free(d);
 }
 
@@ -184,7 +188,7 @@ Test(cluster_demo, sigterm_half_way_stops_everything)
     int status;
 
     cr_assert_not_null(d);
-    demo_start(d);
+    demo_start(d, NULL);
     /* Redis and broker 1 run, brokers 2 and 3 are still to come. */
     demo_read_until(d, "broker 1 ready", deadline);
     cr_assert_eq(kill(d->pid, SIGTERM), 0);
@@ -193,6 +197,24 @@ Test(cluster_demo, sigterm_half_way_stops_everything)
               "want exit status 143 after SIGTERM (status 0x%x):\n%s",
               status, d->out[1]);
     cr_assert_str_eq(d->out[0], "", "no echo after SIGTERM");
-    assert_nothing_left(d);
+    assert_nothing_left(d, 2);
+    free(d);
+}
+
+Test(cluster_demo, a_redis_that_does_not_start_fails_the_demo)
+{
+    struct demo *d = malloc(sizeof *d);
+    long long deadline = mpt_now_ms() + mpt_ms(DEMO_MS);
+    int status;
+
+    cr_assert_not_null(d);
+    demo_start(d, "false");
+    status = demo_finish(d, deadline);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 1,
+              "want exit status 1 (status 0x%x):\n%s", status, d->out[1]);
+    cr_assert_not_null(strstr(d->out[1], "redis-server did not start"),
+                       "%s", d->out[1]);
+    cr_assert_str_eq(d->out[0], "");
+    assert_nothing_left(d, 0);
     free(d);
 }
