@@ -10,6 +10,11 @@
 #                                 `run` installed first in PATH, MANPATH,
 #                                 LD_LIBRARY_PATH and PKG_CONFIG_PATH:
 #                                 eval "$(sh tools/quickstart.sh env)"
+#   sh tools/quickstart.sh cluster  build, then run tools/cluster-demo.sh:
+#                                 a redis-server and three brokers on
+#                                 loopback, an echo from a client on
+#                                 broker 3 to a server on broker 1, and
+#                                 everything stopped again
 #   sh tools/quickstart.sh test   build and run the whole test suite, then
 #                                 the integration tests with the broker
 #                                 under valgrind, then everything again
@@ -174,12 +179,17 @@ allow_root = true; # quickstart: the clone is not readable by mpbroker|' "$conf"
     fi
 }
 
-cmd_run() {
-    install_packages $build_packages
-    bootstrap
+# The build `run` installs from (and `cluster` runs from).
+configure_build() {
     configure_in "$top/_build" --prefix="$top/_install" \
         --sysconfdir="$top/_install/etc" --runstatedir="$top/_install/run" \
         --disable-tests
+}
+
+cmd_run() {
+    install_packages $build_packages
+    bootstrap
+    configure_build
     say "make install (into $top/_install)"
     make -C "$top/_build" -j"$jobs" >/dev/null
     make -C "$top/_build" install >/dev/null
@@ -226,6 +236,17 @@ cmd_run() {
     trap 'kill -INT $broker 2>/dev/null' INT TERM
     wait $broker || true
     wait $broker 2>/dev/null || true
+}
+
+# Build, then tools/cluster-demo.sh: a redis-server and three brokers on
+# loopback, an echo across them, and everything stopped again.
+cmd_cluster() {
+    install_packages $build_packages redis-server
+    bootstrap
+    configure_build
+    say "make (in $top/_build)"
+    make -C "$top/_build" -j"$jobs" >/dev/null
+    exec sh "$top/tools/cluster-demo.sh" --build-dir "$top/_build"
 }
 
 # The shell lines that make ./_install usable from a shell: its programs,
@@ -463,9 +484,10 @@ cmd_test() {
 case ${1:-} in
 run) cmd_run ;;
 env) cmd_env ;;
+cluster) cmd_cluster ;;
 test) cmd_test ;;
 *)
-    echo "usage: sh tools/quickstart.sh run|env|test" >&2
+    echo "usage: sh tools/quickstart.sh run|env|cluster|test" >&2
     exit 2
     ;;
 esac

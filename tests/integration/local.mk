@@ -16,7 +16,8 @@ tests_support_libmptest_la_SOURCES = \
 	tests/support/fakebroker.c tests/support/fakebroker.h \
 	tests/support/httpclient.c tests/support/httpclient.h \
 	tests/support/redis_server.c tests/support/redis_server.h \
-	tests/support/cluster.c tests/support/cluster.h
+	tests/support/cluster.c tests/support/cluster.h \
+	tests/support/gobclient.c tests/support/gobclient.h
 tests_support_libmptest_la_CFLAGS = $(TEST_CFLAGS) $(YAJL_CFLAGS) \
 	$(HIREDIS_CFLAGS)
 tests_support_libmptest_la_LIBADD = $(YAJL_LIBS) $(CRYPT_LIBS) $(HIREDIS_LIBS)

@@ -38,15 +38,30 @@ static int slot_of(const struct mpt_cluster *c)
     return -1;
 }
 
+/* With opts.gob the broker's whole config is written here: the harness's
+ * prologue names the json and binary translators only. */
+static bool whole_config[MAX_LIVE];
+
+#define GOB_PROLOGUE                                                        \
+    "plugin_dir = \"@PLUGIN_DIR@\"; allow_root = true;\n"                  \
+    "translators = ( { name = \"json\"; module = \"translator_json.so\"; },\n" \
+    "                { name = \"binary\"; module = \"translator_binary.so\"; },\n" \
+    "                { name = \"gob\"; module = \"translator_gob.so\"; } );\n"
+#define GOB_LISTENERS                                                       \
+    "listeners = ( { address = \"127.0.0.1\"; port = 0; translator = \"json\"; },\n" \
+    "              { address = \"127.0.0.1\"; port = 0; translator = \"binary\"; },\n" \
+    "              { address = \"127.0.0.1\"; port = 0; translator = \"gob\"; } );\n"
+
 static char *config_body(const struct mpt_cluster *c,
                          const char *redis, int link_port,
                          int advertise_port,
                          const struct mpt_cluster_opts *o)
 {
+    bool gob = o && o->gob;
     char *body = NULL;
     int n = asprintf(
         &body,
-        MPT_AUTH_ALLOW_ALL MPT_LISTEN_JSON_BINARY
+        "%s" MPT_AUTH_ALLOW_ALL "%s"
         "%s\n"
         "cluster = {\n"
         "  redis = \"%s\";\n"
@@ -60,6 +75,7 @@ static char *config_body(const struct mpt_cluster *c,
         "           secret_file = \"@DIR@/cluster.secret\";\n"
         "           ping_ms = %d; timeout_ms = %d; %s };\n"
         "};\n",
+        gob ? GOB_PROLOGUE : "", gob ? GOB_LISTENERS : MPT_LISTEN_JSON_BINARY,
         o && o->extra ? o->extra : "", redis, c->prefix,
         mpt_ms(MPT_CLUSTER_LEASE_MS), mpt_ms(MPT_CLUSTER_FENCE_MS),
         mpt_ms(MPT_CLUSTER_RENEW_MS), mpt_ms(MPT_CLUSTER_REDIS_TIMEOUT_MS),
@@ -74,8 +90,8 @@ static char *config_body(const struct mpt_cluster *c,
     return body;
 }
 
-static struct harness *boot_broker(const char *body, const char *password,
-                                   bool wait)
+static struct harness *boot_broker(const char *body, bool whole,
+                                   const char *password, bool wait)
 {
     struct harness *h = harness_new();
 
@@ -85,7 +101,13 @@ static struct harness *boot_broker(const char *body, const char *password,
     /* Mode 600, as the broker wants it (it warns otherwise). */
     cr_assert(chmod(harness_write_file(h, "cluster.secret", SECRET "\n"),
                     0600) == 0);
-    harness_boot(h, body);
+    if (whole) {
+        harness_launch(h, harness_write_file(h, "mpbroker.conf", body));
+        cr_assert(harness_wait_ready(h, mpt_ms(MPT_READY_MS)),
+                  "a broker did not become ready");
+    } else {
+        harness_boot(h, body);
+    }
     if (wait)
         cr_assert(harness_wait_log(h, "cluster: registered", mpt_ms(10000)),
                   "a broker did not register with Redis");
@@ -101,6 +123,7 @@ struct mpt_cluster *mpt_cluster_start(size_t n,
 
     cr_assert(c != NULL && slot >= 0 && n <= MPT_CLUSTER_MAX);
     live_clusters[slot] = c;
+    whole_config[slot] = o && o->gob;
     c->n = n;
     snprintf(c->prefix, sizeof c->prefix, "t%ld-%u", (long)getpid(),
              serial++);
@@ -130,7 +153,8 @@ struct mpt_cluster *mpt_cluster_start(size_t n,
         passwords[slot][i] = o == NULL ? NULL
                              : o->wrong_password[i] ? o->wrong_password[i]
                                                     : o->redis_password;
-        c->broker[i] = boot_broker(bodies[slot][i], passwords[slot][i],
+        c->broker[i] = boot_broker(bodies[slot][i], whole_config[slot],
+                                   passwords[slot][i],
                                    o == NULL || !o->wrong_password[i]);
     }
     return c;
@@ -149,7 +173,8 @@ void mpt_cluster_restart_broker(struct mpt_cluster *c, size_t i)
     int slot = slot_of(c);
 
     harness_free(c->broker[i]);
-    c->broker[i] = boot_broker(bodies[slot][i], passwords[slot][i], true);
+    c->broker[i] = boot_broker(bodies[slot][i], whole_config[slot],
+                               passwords[slot][i], true);
 }
 
 int mpt_cluster_link_port(struct mpt_cluster *c, size_t i)

@@ -51,7 +51,13 @@ struct mpt_cluster_opts {
     /* ... except those given another one here, which are not waited
      * for (they cannot register). */
     const char *wrong_password[MPT_CLUSTER_MAX];
+    /* Load translator_gob.so too, and give each broker a third listener
+     * (index MPT_CLUSTER_GOB_LISTENER) speaking gob. */
+    bool gob;
 };
+
+/* With opts.gob: listener 2 speaks gob (0 json, 1 binary as always). */
+#define MPT_CLUSTER_GOB_LISTENER 2
 
 struct mpt_proxy;
 
