@@ -6,7 +6,9 @@
  */
 #include "config.h"
 
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <criterion/criterion.h>
@@ -361,6 +363,53 @@ Test(cluster, a_redis_with_a_password_is_logged_into)
               "%s", m.data);
     rc_msg_free(&m);
     rc_close(carol);
+    rc_close(alice);
+    rc_close(bob);
+    mpt_cluster_stop(c);
+}
+
+Test(cluster, a_reload_keeps_the_cluster_and_refuses_to_change_it)
+{
+    struct mpt_cluster *c = mpt_cluster_start(2, NULL);
+    struct rc_client *alice = login_on(c, 0, RC_JSON, "alice");
+    struct rc_client *bob = login_on(c, 1, RC_BINARY, "bob");
+    const char *conf = harness_path(c->broker[0], "mpbroker.conf");
+    size_t mark = harness_log_mark(c->broker[0]);
+    char *text, *at;
+    FILE *f;
+    long len;
+
+    rc_open_conn(alice, bob, "alice:1", "echo");
+    cr_assert(harness_signal(c->broker[0], SIGHUP));
+    cr_assert(harness_wait_log_from(c->broker[0], mark, "reload done",
+                                    mpt_ms(MPT_MSG_MS)));
+    send_ok(alice, RC_DATA, "bob", "alice:1", rc_str("after a reload"));
+    rc_expect(bob, RC_DATA, "alice", "alice:1", rc_str("after a reload"));
+    /* The same file with another lease: refused, the cluster goes on. */
+    f = fopen(conf, "r");
+    cr_assert(f != NULL);
+    fseek(f, 0, SEEK_END);
+    len = ftell(f);
+    rewind(f);
+    text = calloc(1, (size_t)len + 16);
+    cr_assert(text != NULL && fread(text, 1, (size_t)len, f) == (size_t)len);
+    fclose(f);
+    at = strstr(text, "lease_ms = ");
+    cr_assert(at != NULL);
+    at[strlen("lease_ms = ")] = '9';
+    f = fopen(conf, "w");
+    cr_assert(f != NULL && fputs(text, f) >= 0);
+    fclose(f);
+    free(text);
+    mark = harness_log_mark(c->broker[0]);
+    cr_assert(harness_signal(c->broker[0], SIGHUP));
+    cr_assert(harness_wait_log_from(c->broker[0], mark,
+                                    "cluster.lease_ms: changing it needs a "
+                                    "restart", mpt_ms(MPT_MSG_MS)));
+    cr_assert(harness_wait_log_from(c->broker[0], mark, "reload failed",
+                                    mpt_ms(MPT_MSG_MS)));
+    send_ok(bob, RC_DATA, "alice", "alice:1", rc_str("still"));
+    rc_expect(alice, RC_DATA, "bob", "alice:1", rc_str("still"));
     rc_close(alice);
     rc_close(bob);
     mpt_cluster_stop(c);
