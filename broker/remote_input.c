@@ -48,8 +48,11 @@ static struct remote *remote_for_sender(struct cluster *c,
 
 /* The message a FORWARD carries, as its sender wrote it: to `to`. Its
  * data is borrowed from the frame for Data (route() never frees or
- * keeps a Data's data) and copied for the rest (a refusal clears it). */
-static void message_of(const struct link_frame *f, struct mp_message *msg)
+ * keeps a Data's data), and copied for the rest (a refusal clears it).
+ * Returns whether it is borrowed: route() may change the meta (a bounce
+ * is a NoSuchConnection), so the answer must be kept for
+ * release_message(), never worked out again from the message. */
+static bool message_of(const struct link_frame *f, struct mp_message *msg)
 {
     mp_zero(msg, offsetof(struct mp_message, other_client));
     msg->meta = f->u.forward.meta;
@@ -60,22 +63,24 @@ static void message_of(const struct link_frame *f, struct mp_message *msg)
     msg->data = NULL;
     msg->data_len = 0;
     if (!(f->u.forward.flags & LINK_FORWARD_HAS_DATA))
-        return;
+        return false;
     if (msg->meta == MP_META_DATA) {
         msg->has_data = true;
         msg->data = (unsigned char *)f->u.forward.data;
         msg->data_len = f->u.forward.data_len;
-    } else if (mp_message_set_data(msg, f->u.forward.data,
-                                   f->u.forward.data_len) != 0) {
+        return true;
+    }
+    if (mp_message_set_data(msg, f->u.forward.data,
+                            f->u.forward.data_len) != 0)
         mp_out_of_memory("a message from another broker",
                          f->u.forward.data_len);
-    }
+    return false;
 }
 
-static void release_message(struct mp_message *msg)
+static void release_message(struct mp_message *msg, bool borrowed)
 {
-    if (msg->meta == MP_META_DATA)
-        msg->data = NULL; /* borrowed */
+    if (borrowed)
+        msg->data = NULL;
     mp_message_clear(msg);
 }
 
@@ -112,16 +117,17 @@ static bool syn_target_is_current(struct cluster *c,
 static void deliver_notice(struct cluster *c, const struct link_frame *f)
 {
     struct endpoint *to = cluster_find_local(c, f->u.forward.to.ptr,
-                                     f->u.forward.to.len);
+                                             f->u.forward.to.len);
     struct mp_message msg;
+    bool borrowed;
 
     if (to == NULL || to->id != f->u.forward.to_session)
         return;
-    message_of(f, &msg);
+    borrowed = message_of(f, &msg);
     mp_message_set_other_client(&msg, f->u.forward.from.ptr,
                                 f->u.forward.from.len);
     to->ops->deliver(to, &msg, NULL, NULL);
-    release_message(&msg);
+    release_message(&msg, borrowed);
 }
 
 static void grant_later(struct cluster *c, const struct mp_message *msg)
@@ -143,6 +149,7 @@ static void on_forward(struct cluster *c, struct link_peer *peer,
 {
     struct remote *r;
     struct mp_message msg;
+    bool borrowed;
 
     c->stats.forwarded_in++;
     c->stats.bytes_in += f->u.forward.data_len;
@@ -172,11 +179,12 @@ static void on_forward(struct cluster *c, struct link_peer *peer,
     }
     r = remote_for_sender(c, peer, &f->u.forward.from,
                           f->u.forward.from_session);
-    message_of(f, &msg);
+    borrowed = message_of(f, &msg);
     route(&r->ep, &msg, NULL);
+    /* Delivered (a bounce's meta is NoSuchConnection now): grant it. */
     if (msg.meta == MP_META_DATA && msg.has_data)
         grant_later(c, &msg);
-    release_message(&msg);
+    release_message(&msg, borrowed);
 }
 
 /* The connection `id` whose remote end (*r) is on the link to `peer`,
@@ -303,6 +311,7 @@ static void stale_retry(struct cluster *c, struct link_peer *peer,
     LIST_INSERT_HEAD(&c->stale, s, entry);
     s->c = c;
     s->syn = mp_xcalloc(1, sizeof *s->syn);
+    /* A NoSuchConnection: its data (the protocol) is copied, owned. */
     message_of(f, s->syn);
     /* The Syn as its initiator sent it: to the target. */
     s->syn->meta = conn->retried ? MP_META_NO_SUCH_CONNECTION

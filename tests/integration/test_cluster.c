@@ -414,3 +414,49 @@ Test(cluster, a_reload_keeps_the_cluster_and_refuses_to_change_it)
     rc_close(bob);
     mpt_cluster_stop(c);
 }
+
+/* Data already on the link when its connection ends on the far broker
+ * is bounced there (NoSuchConnection back across): the far broker must
+ * survive it (it once freed the frame's own bytes). */
+Test(cluster, data_in_flight_to_a_closed_connection_bounces_back)
+{
+    struct mpt_cluster *c = mpt_cluster_start(2, NULL);
+    struct rc_client *alice = login_on(c, 0, RC_BINARY, "alice");
+    struct rc_client *bob = login_on(c, 1, RC_BINARY, "bob");
+    unsigned bounced = 0;
+
+    for (int round = 0; round < 20 && bounced == 0; round++) {
+        char id[32];
+        struct rc_msg m;
+        bool closed = false;
+
+        snprintf(id, sizeof id, "alice:%d", round);
+        rc_open_conn(alice, bob, id, "echo");
+        /* A burst from alice; bob ends the connection meanwhile. */
+        for (int i = 0; i < 2000; i++)
+            send_ok(alice, RC_DATA, "bob", id, rc_str("in flight"));
+        send_ok(bob, RC_CLOSED, "alice", id, RC_NULL);
+        /* alice gets bob's Closed, and the bounces of what crossed it. */
+        while (!closed || rc_recv(alice, &m, mpt_ms(200)) == RC_OK) {
+            if (!closed) {
+                cr_assert_eq(rc_recv(alice, &m, mpt_ms(MPT_MSG_MS)), RC_OK);
+            }
+            if (m.meta == RC_CLOSED)
+                closed = true;
+            else
+                cr_assert_eq(m.meta, RC_NO_SUCH_CONN, "meta %d", m.meta);
+            bounced += m.meta == RC_NO_SUCH_CONN;
+            rc_msg_free(&m);
+        }
+        /* What bob got before he closed is his; drain it. */
+        while (rc_recv(bob, &m, 0) == RC_OK)
+            rc_msg_free(&m);
+    }
+    cr_log_info("%u messages bounced back across", bounced);
+    cr_assert_gt(bounced, 0, "no message was in flight when bob closed");
+    /* Both brokers still serve. */
+    rc_open_conn(alice, bob, "alice:last", "echo");
+    rc_close(alice);
+    rc_close(bob);
+    mpt_cluster_stop(c);
+}
