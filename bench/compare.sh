@@ -1,9 +1,12 @@
 #!/bin/sh
 # compare.sh - mpbroker side by side with nats-server, mosquitto,
-# redis-server, a plain relay and socat, in one run on this machine.
+# redis-server, a plain relay and socat, and a cluster of mpbrokers with
+# a cluster of nats-servers, in one run on this machine.
 #
 #   sh bench/compare.sh [--build-dir DIR] [--results FILE] [--smoke]
-#                       [--targets "mp-binary mp-json nats mqtt redis relay socat"]
+#                       [--targets "mp-binary mp-json nats mqtt redis relay socat
+#                                   mp-cluster-binary mp-cluster-json
+#                                   mp-cluster-local nats-cluster"]
 #                       [--baseline-dir DIR] [--duration SECONDS] [--reps N]
 #                       [--no-charts] [--plan]
 #   sh bench/compare.sh --list-targets      (prints the default targets)
@@ -32,6 +35,26 @@
 #
 # socat (one hop between two listening sockets, no parsing) takes only
 # the 1-pair batch throughput runs: it relays one connection to one.
+#
+# The cluster targets (issue 17), each with its own fresh processes:
+#   mp-cluster-binary, mp-cluster-json  a redis-server and two brokers in
+#               one cluster; the sender logs in on the first, the
+#               receiver on the second (mpbench --receiver-address), so
+#               every message crosses the brokers' link: latency, and
+#               1-pair batch throughput at 64 B and 4 KiB (binary: the
+#               system calls of both brokers too)
+#   nats-cluster  three nats-servers routed on loopback (measured once
+#               every node has its two routes), the publisher on node 1,
+#               the subscriber on node 2: the same runs
+#   mp-cluster-local  a redis-server and one broker with a cluster group,
+#               every client on it: connect, the time of one login (one
+#               connector; mp-binary has the same run), and 1-pair batch
+#               throughput, to compare with mp-binary
+# Every process of a cluster, Redis included, runs on the server's core
+# (CPU 0), as a single server does: with two cores, giving the brokers
+# one each would leave the generator none of its own, and the figures
+# would no longer compare what each system does with one core. Its CPU
+# figure is the sum over its processes.
 #
 # Each figure is the median of --reps (3) repetitions of --duration (2 s)
 # after a warm-up (latency merges the histograms). With two or more cores
@@ -138,7 +161,7 @@ build_broker
 mpbench="$build/bench/mpbench"
 work=$(mktemp -d)
 # The server, and a cluster's other processes (start_server).
-server_pid= extra_pids= server_pids= syscall_pids=
+server_pid= extra_pids= server_pids= syscall_pids= logs= died=
 cleanup() {
     [ -n "$server_pid$extra_pids" ] && stop_server
     rm -rf "$work"
@@ -223,6 +246,7 @@ start_mp_cluster() {
     $server_cpu redis-server --port "$redis_port" --bind 127.0.0.1 --save '' \
         --appendonly no --loglevel warning --dir "$work" >"$work/$target-redis.log" 2>&1 &
     redis_pid=$!
+    logs="$logs $redis_pid:$work/$target-redis.log"
     extra_pids=$redis_pid
     "$mpbench" --wait-port "127.0.0.1:$redis_port" || return 1
     (umask 077 && printf '%s\n' "mpbroker-bench-cluster-secret-$$" >"$work/cluster.secret")
@@ -231,7 +255,7 @@ start_mp_cluster() {
         mp_conf "$work/mpbroker-$b.conf" "$build" "$translator" "$listen" "$redis_port"
         $server_cpu "$build/broker/mpbroker" -c "$work/mpbroker-$b.conf" \
             2>"$work/$target-$b.log" &
-        pids="$pids $!"
+        pids="$pids $!" logs="$logs $!:$work/$target-$b.log"
         listen=$3
     done
     # shellcheck disable=SC2086
@@ -270,7 +294,7 @@ start_nats_cluster() {
         $server_cpu nats-server -a 127.0.0.1 -p "$client" -m "$monitor" \
             --cluster_name bench --cluster "nats://127.0.0.1:$route" \
             ${routes:+--routes "$routes"} >"$work/nats-cluster-$n.log" 2>&1 &
-        pids="$pids $!"
+        pids="$pids $!" logs="$logs $!:$work/nats-cluster-$n.log"
         [ "$n" -eq 1 ] && server_pid=$! || extra_pids="$extra_pids $!"
         "$mpbench" --wait-port "127.0.0.1:$route" || return 1
         routes="$routes${routes:+,}nats://127.0.0.1:$route"
@@ -294,7 +318,7 @@ start_nats_cluster() {
 # (those whose system calls are the broker's).
 start_server() {
     log="$work/$1.log"
-    extra_pids=
+    extra_pids= logs=
     case $1 in
     mp-binary | mp-json | mp-binary-base | mp-json-base)
         translator=${1#mp-}
@@ -340,7 +364,7 @@ start_server() {
             "TCP-LISTEN:$3,bind=127.0.0.1,reuseaddr" >"$log" 2>&1 &
         ;;
     esac
-    server_pid=$! server_pids=$! syscall_pids=$!
+    server_pid=$! server_pids=$! syscall_pids=$! logs="$!:$log"
     if ! wait_listening "$1" "$2"; then
         cat "$log" >&2
         return 1
@@ -365,21 +389,37 @@ wait_listening() {
     return 1
 }
 
+# log_of PID: the log of a process start_server started ("PID:FILE"
+# entries of $logs).
+log_of() {
+    for entry in $logs; do
+        [ "${entry%%:*}" = "$1" ] && echo "${entry#*:}" && return 0
+    done
+    echo "$log"
+}
+
 # Stops the server and what it forked (socat's children, one per
 # connection, outlive their parent), then a cluster's other processes
 # (the brokers before their Redis, which they tell that they leave).
-# A server that died before it was stopped is said (its runs after that
-# failed, and RESULTS.md counts them).
+# A server that died before it was stopped, or crashed on its way out
+# (killed by SIGABRT, SIGBUS, SIGFPE or SIGSEGV), is said and counted as
+# a failure (its runs after that failed too; --smoke fails its target).
 stop_server() {
     [ -z "$server_pid" ] || pkill -P "$server_pid" 2>/dev/null || :
     for pid in $server_pid $extra_pids; do
+        status=0
         if kill "$pid" 2>/dev/null; then
-            wait "$pid" 2>/dev/null || :
-        else
-            status=0
             wait "$pid" 2>/dev/null || status=$?
-            say "$target (pid $pid) had exited before it was stopped (status $status): $(tail -n 3 "$log" 2>/dev/null)"
+            case $status in 134 | 135 | 136 | 139) ;; *) continue ;; esac
+            how="crashed as it was stopped"
+        else
+            wait "$pid" 2>/dev/null || status=$?
+            how="had exited before it was stopped"
         fi
+        say "$target (pid $pid) $how (status $status): $(tail -n 3 "$(log_of "$pid")" 2>/dev/null)"
+        died="$died $target"
+        failed=$((failed + 1))
+        failed_runs="$failed_runs${failed_runs:+; }$target: a server process $how (status $status)"
     done
     server_pid= extra_pids=
 }
@@ -658,11 +698,19 @@ if $smoke; then
     before=0
     for entry in $planned_upto; do
         target=${entry%=*} upto=${entry#*=}
-        if [ "$(grep -c "^result target=$target " "$raw")" -ge $((upto - before)) ]; then
-            echo "PASS bench $target"
-        else
+        case " $died " in
+        *" $target "*)
+            say "$target: a server process died (see above)"
             echo "FAIL bench $target"
-        fi
+            ;;
+        *)
+            if [ "$(grep -c "^result target=$target " "$raw")" -ge $((upto - before)) ]; then
+                echo "PASS bench $target"
+            else
+                echo "FAIL bench $target"
+            fi
+            ;;
+        esac
         before=$upto
     done
     exit 0
@@ -728,6 +776,23 @@ fi
     echo "calls: \`perf stat -e\` on the syscall tracepoints of the broker's"
     echo "process for $syscall_seconds s inside a 1-pair batch throughput run,"
     echo "divided by mpbench's rate times $syscall_seconds s."
+    echo
+    echo "Cluster targets: \`mp-cluster-binary\` and \`mp-cluster-json\` are a"
+    echo "redis-server (no persistence) and two brokers in one cluster, linked"
+    echo "over loopback with a shared secret; the sender logs in on the first"
+    echo "broker and the receiver on the second, so that every message crosses"
+    echo "the brokers' link. \`nats-cluster\` is three nats-servers routed on"
+    echo "loopback (a full mesh, measured once each has its two routes), the"
+    echo "publisher on node 1 and the subscriber on node 2; before measuring,"
+    echo "mpbench publishes until a message has crossed each way, since a"
+    echo "subscription reaches the other nodes a moment after its PONG."
+    echo "\`mp-cluster-local\` is a redis-server and one broker with a \`cluster\`"
+    echo "group, every client on it. All processes of a cluster, Redis included,"
+    echo "ran on the server's one core, so that a cluster is measured with the"
+    echo "core a single server gets; their CPU figures are summed. The time of a"
+    echo "login: one connector connecting, logging in, waiting for the answer"
+    echo "and closing, one after the other (mpbench -w connect -c 1), against"
+    echo "mp-binary's same run."
     [ "$failed" -gt 0 ] && echo && echo "**$failed runs failed; their figures are missing:** $failed_runs."
     echo
     # What the profiles showed, and what bounds the goals not met: written

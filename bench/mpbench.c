@@ -7,7 +7,11 @@
  *
  * Targets are drivers (driver.h): mp-binary, mp-json, nats, mqtt, redis,
  * relay, and socat (a raw one-way relay: the receiver connects to
- * --receiver-address; throughput with 1 pair only). Workloads:
+ * --receiver-address; throughput with 1 pair only). With
+ * --receiver-address the receivers of any target with names connect to
+ * another server than the senders: the second broker or node of a
+ * cluster (pub/sub targets first wait until a message crosses each way:
+ * wait_for_paths). Workloads:
  *   throughput  P sender->receiver pairs, S-byte messages, at most W in
  *               flight per pair, counted at the receivers; --send-mode
  *               batch writes many messages per system call (up to
