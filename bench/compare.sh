@@ -1,9 +1,12 @@
 #!/bin/sh
 # compare.sh - mpbroker side by side with nats-server, mosquitto,
-# redis-server, a plain relay and socat, in one run on this machine.
+# redis-server, a plain relay and socat, and a cluster of mpbrokers with
+# a cluster of nats-servers, in one run on this machine.
 #
 #   sh bench/compare.sh [--build-dir DIR] [--results FILE] [--smoke]
-#                       [--targets "mp-binary mp-json nats mqtt redis relay socat"]
+#                       [--targets "mp-binary mp-json nats mqtt redis relay socat
+#                                   mp-cluster-binary mp-cluster-json
+#                                   mp-cluster-local nats-cluster"]
 #                       [--baseline-dir DIR] [--duration SECONDS] [--reps N]
 #                       [--no-charts] [--plan]
 #   sh bench/compare.sh --list-targets      (prints the default targets)
@@ -33,6 +36,26 @@
 # socat (one hop between two listening sockets, no parsing) takes only
 # the 1-pair batch throughput runs: it relays one connection to one.
 #
+# The cluster targets (issue 17), each with its own fresh processes:
+#   mp-cluster-binary, mp-cluster-json  a redis-server and two brokers in
+#               one cluster; the sender logs in on the first, the
+#               receiver on the second (mpbench --receiver-address), so
+#               every message crosses the brokers' link: latency, and
+#               1-pair batch throughput at 64 B and 4 KiB (binary: the
+#               system calls of both brokers too)
+#   nats-cluster  three nats-servers routed on loopback (measured once
+#               every node has its two routes), the publisher on node 1,
+#               the subscriber on node 2: the same runs
+#   mp-cluster-local  a redis-server and one broker with a cluster group,
+#               every client on it: connect, the time of one login (one
+#               connector; mp-binary has the same run), and 1-pair batch
+#               throughput, to compare with mp-binary
+# Every process of a cluster, Redis included, runs on the server's core
+# (CPU 0), as a single server does: with two cores, giving the brokers
+# one each would leave the generator none of its own, and the figures
+# would no longer compare what each system does with one core. Its CPU
+# figure is the sum over its processes.
+#
 # Each figure is the median of --reps (3) repetitions of --duration (2 s)
 # after a warm-up (latency merges the histograms). With two or more cores
 # the server runs on CPU 0 and mpbench on CPU 1, so every server gets one
@@ -58,7 +81,7 @@ results="$top/bench/RESULTS.md"
 smoke=false
 plan_only=false
 charts=true
-targets="mp-binary mp-json nats mqtt redis relay socat"
+targets="mp-binary mp-json nats mqtt redis relay socat mp-cluster-binary mp-cluster-json mp-cluster-local nats-cluster"
 duration=2
 reps=3
 command_line="sh bench/compare.sh $*"
@@ -113,7 +136,7 @@ install_servers() {
         chmod 755 /usr/sbin/policy-rc.d
         guard=/usr/sbin/policy-rc.d
     fi
-    install_packages nats-server mosquitto redis-server socat util-linux procps
+    install_packages nats-server mosquitto redis-server socat util-linux procps curl
     [ -n "$guard" ] && rm -f "$guard"
     return 0
 }
@@ -137,9 +160,10 @@ $charts && install_packages gnuplot-nox
 build_broker
 mpbench="$build/bench/mpbench"
 work=$(mktemp -d)
-server_pid=
+# The server, and a cluster's other processes (start_server).
+server_pid= extra_pids= server_pids= syscall_pids= logs= died=
 cleanup() {
-    [ -n "$server_pid" ] && stop_server
+    [ -n "$server_pid$extra_pids" ] && stop_server
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -180,29 +204,141 @@ fi
 
 # --- servers ----------------------------------------------------------------
 
+# mp_conf FILE TREE TRANSLATOR PORT [REDIS_PORT]: a broker's config, in
+# a cluster when REDIS_PORT is given. Its log level is notice there, so
+# that registering with Redis is seen (logins are logged at info only).
+mp_conf() {
+    level=error
+    [ -n "${5:-}" ] && level=notice
+    cat >"$1" <<EOF
+plugin_dir = "$2/plugins/.libs";
+allow_root = true;
+translators = ( { name = "json"; module = "translator_json.so"; },
+                { name = "binary"; module = "translator_binary.so"; } );
+authenticators = ( { module = "auth_allow_all.so"; } );
+listeners = ( { address = "127.0.0.1"; port = $4; translator = "$3"; } );
+# All load comes from 127.0.0.1: the per-address limits must not count.
+limits = { max_clients = 30000; max_clients_per_address = 0;
+           max_unauthenticated = 30000; max_unauthenticated_per_address = 0; };
+log = { level = "$level"; };
+EOF
+    [ -z "${5:-}" ] && return 0
+    cat >>"$1" <<EOF
+cluster = { redis = "tcp:127.0.0.1:$5"; key_prefix = "bench";
+            link = { address = "127.0.0.1"; port = 0;
+                     secret_file = "$work/cluster.secret"; }; };
+EOF
+}
+
+# start_mp_cluster TARGET PORT PORT2: a redis-server (no persistence,
+# on the first of spare_ports) and the cluster's brokers: two for the
+# cross-broker targets (the first listens on PORT, the second on PORT2),
+# one for mp-cluster-local. Every process of it on the server's core:
+# the server side keeps one core, whatever it is made of, as a single
+# broker does.
+start_mp_cluster() {
+    translator=binary brokers=2
+    case $1 in
+    mp-cluster-json) translator=json ;;
+    mp-cluster-local) brokers=1 ;;
+    esac
+    redis_port=$(echo "$spare_ports" | sed -n 1p)
+    $server_cpu redis-server --port "$redis_port" --bind 127.0.0.1 --save '' \
+        --appendonly no --loglevel warning --dir "$work" >"$work/$target-redis.log" 2>&1 &
+    redis_pid=$!
+    logs="$logs $redis_pid:$work/$target-redis.log"
+    extra_pids=$redis_pid
+    "$mpbench" --wait-port "127.0.0.1:$redis_port" || return 1
+    (umask 077 && printf '%s\n' "mpbroker-bench-cluster-secret-$$" >"$work/cluster.secret")
+    pids= listen=$2
+    for b in $(seq "$brokers"); do
+        mp_conf "$work/mpbroker-$b.conf" "$build" "$translator" "$listen" "$redis_port"
+        $server_cpu "$build/broker/mpbroker" -c "$work/mpbroker-$b.conf" \
+            2>"$work/$target-$b.log" &
+        pids="$pids $!" logs="$logs $!:$work/$target-$b.log"
+        listen=$3
+    done
+    # shellcheck disable=SC2086
+    set -- $pids
+    server_pid=$1
+    shift
+    extra_pids="$* $redis_pid"
+    server_pids=$(echo "$server_pid $* $redis_pid" | tr -s ' ' ,)
+    syscall_pids=$(echo "$pids" | sed 's/^ //' | tr ' ' ,)
+    # A broker takes logins once it is registered: wait for each to say so.
+    for b in $(seq "$brokers"); do
+        for _ in $(seq 100); do
+            grep -q 'cluster: registered' "$work/$target-$b.log" && continue 2
+            sleep 0.1
+        done
+        echo "broker $b of $target did not register with Redis in 10 s" >&2
+        return 1
+    done
+}
+
+# start_nats_cluster PORT PORT2: three nats-servers routed on loopback
+# (a full mesh: each solicits a route to those started before it, so
+# that none waits for a retry), clients of node 1 on PORT, of node 2 on
+# PORT2, their other ports from spare_ports; until every node has its
+# two routes (its monitoring port's /routez). All on the server's core,
+# as start_mp_cluster does.
+# shellcheck disable=SC2086
+start_nats_cluster() {
+    set -- "$1" "$2" $spare_ports
+    client_ports="$1 $2 $3" route_ports="$4 $5 $6" monitor_ports="$7 $8 $9"
+    pids= routes=
+    for n in 1 2 3; do
+        client=$(echo "$client_ports" | cut -d' ' -f"$n")
+        route=$(echo "$route_ports" | cut -d' ' -f"$n")
+        monitor=$(echo "$monitor_ports" | cut -d' ' -f"$n")
+        $server_cpu nats-server -a 127.0.0.1 -p "$client" -m "$monitor" \
+            --cluster_name bench --cluster "nats://127.0.0.1:$route" \
+            ${routes:+--routes "$routes"} >"$work/nats-cluster-$n.log" 2>&1 &
+        pids="$pids $!" logs="$logs $!:$work/nats-cluster-$n.log"
+        [ "$n" -eq 1 ] && server_pid=$! || extra_pids="$extra_pids $!"
+        "$mpbench" --wait-port "127.0.0.1:$route" || return 1
+        routes="$routes${routes:+,}nats://127.0.0.1:$route"
+    done
+    server_pids=$(echo "$pids" | sed 's/^ //' | tr ' ' ,) syscall_pids=
+    for monitor in $monitor_ports; do
+        for _ in $(seq 100); do
+            curl -s "http://127.0.0.1:$monitor/routez" | grep -q '"num_routes": 2,' &&
+                continue 2
+            sleep 0.1
+        done
+        echo "the nats-server monitored on $monitor has not its two routes after 10 s" >&2
+        return 1
+    done
+}
+
 # start_server TARGET PORT [PORT2]: start a fresh server for TARGET; sets
-# server_pid.
+# server_pid and, for a cluster, extra_pids (its other processes,
+# stopped after server_pid in this order); server_pids (every process
+# whose CPU is the server side's, comma-separated) and syscall_pids
+# (those whose system calls are the broker's).
 start_server() {
     log="$work/$1.log"
+    extra_pids= logs=
     case $1 in
     mp-binary | mp-json | mp-binary-base | mp-json-base)
         translator=${1#mp-}
         translator=${translator%-base}
         tree=$build
         case $1 in *-base) tree=$baseline ;; esac
-        cat >"$work/mpbroker.conf" <<EOF
-plugin_dir = "$tree/plugins/.libs";
-allow_root = true;
-translators = ( { name = "json"; module = "translator_json.so"; },
-                { name = "binary"; module = "translator_binary.so"; } );
-authenticators = ( { module = "auth_allow_all.so"; } );
-listeners = ( { address = "127.0.0.1"; port = $2; translator = "$translator"; } );
-# All load comes from 127.0.0.1: the per-address limits must not count.
-limits = { max_clients = 30000; max_clients_per_address = 0;
-           max_unauthenticated = 30000; max_unauthenticated_per_address = 0; };
-log = { level = "error"; };
-EOF
+        mp_conf "$work/mpbroker.conf" "$tree" "$translator" "$2"
         $server_cpu "$tree/broker/mpbroker" -c "$work/mpbroker.conf" 2>"$log" &
+        ;;
+    mp-cluster-*)
+        log="$work/$1-1.log"
+        start_mp_cluster "$@" && wait_listening "$1" "$2" && return 0
+        tail -n 5 "$work/$1"-*.log >&2
+        return 1
+        ;;
+    nats-cluster)
+        log="$work/nats-cluster-1.log"
+        start_nats_cluster "$2" "$3" && return 0
+        tail -n 5 "$work"/nats-cluster-*.log >&2
+        return 1
         ;;
     nats)
         $server_cpu nats-server -a 127.0.0.1 -p "$2" -m 0 >"$log" 2>&1 &
@@ -228,7 +364,7 @@ EOF
             "TCP-LISTEN:$3,bind=127.0.0.1,reuseaddr" >"$log" 2>&1 &
         ;;
     esac
-    server_pid=$!
+    server_pid=$! server_pids=$! syscall_pids=$! logs="$!:$log"
     if ! wait_listening "$1" "$2"; then
         cat "$log" >&2
         return 1
@@ -253,20 +389,39 @@ wait_listening() {
     return 1
 }
 
+# log_of PID: the log of a process start_server started ("PID:FILE"
+# entries of $logs).
+log_of() {
+    for entry in $logs; do
+        [ "${entry%%:*}" = "$1" ] && echo "${entry#*:}" && return 0
+    done
+    echo "$log"
+}
+
 # Stops the server and what it forked (socat's children, one per
-# connection, outlive their parent).
-# A server that died before it was stopped is said (its runs after that
-# failed, and RESULTS.md counts them).
+# connection, outlive their parent), then a cluster's other processes
+# (the brokers before their Redis, which they tell that they leave).
+# A server that died before it was stopped, or crashed on its way out
+# (killed by SIGABRT, SIGBUS, SIGFPE or SIGSEGV), is said and counted as
+# a failure (its runs after that failed too; --smoke fails its target).
 stop_server() {
-    pkill -P "$server_pid" 2>/dev/null || :
-    if kill "$server_pid" 2>/dev/null; then
-        wait "$server_pid" 2>/dev/null || :
-    else
+    [ -z "$server_pid" ] || pkill -P "$server_pid" 2>/dev/null || :
+    for pid in $server_pid $extra_pids; do
         status=0
-        wait "$server_pid" 2>/dev/null || status=$?
-        say "$target had exited before it was stopped (status $status): $(tail -n 3 "$log" 2>/dev/null)"
-    fi
-    server_pid=
+        if kill "$pid" 2>/dev/null; then
+            wait "$pid" 2>/dev/null || status=$?
+            case $status in 134 | 135 | 136 | 139) ;; *) continue ;; esac
+            how="crashed as it was stopped"
+        else
+            wait "$pid" 2>/dev/null || status=$?
+            how="had exited before it was stopped"
+        fi
+        say "$target (pid $pid) $how (status $status): $(tail -n 3 "$(log_of "$pid")" 2>/dev/null)"
+        died="$died $target"
+        failed=$((failed + 1))
+        failed_runs="$failed_runs${failed_runs:+; }$target: a server process $how (status $status)"
+    done
+    server_pid= extra_pids=
 }
 
 # --- progress -----------------------------------------------------------------
@@ -314,6 +469,19 @@ raw="$work/results.txt"
 : >"$raw"
 failed=0 failed_runs=
 
+# driver_of TARGET: the mpbench target TARGET is driven as (its result
+# lines are relabelled): a baseline as its own kind, a cluster as the
+# system it is made of.
+driver_of() {
+    case $1 in
+    *-base) echo "${1%-base}" ;;
+    mp-cluster-json) echo mp-json ;;
+    mp-cluster-*) echo mp-binary ;;
+    nats-cluster) echo nats ;;
+    *) echo "$1" ;;
+    esac
+}
+
 # bench TARGET PORT ARGS...: one mpbench run, its result lines kept, each
 # with the number of cores mpbench had (bench_cores=, for the
 # generator-bound mark).
@@ -323,9 +491,9 @@ bench() {
     secs=$(expected_seconds "$@")
     announce "$secs" "$target: $(describe -w throughput "$@")"
     $planning && return 0
-    # A baseline target is driven as its own kind, its lines relabelled.
-    if ! $bench_cpu "$mpbench" -t "${target%-base}" -a "127.0.0.1:$port" -d "$duration" \
-        --warmup "$warmup" -r "$reps" --server-pid "$server_pid" "$@" \
+    driver=$(driver_of "$target")
+    if ! $bench_cpu "$mpbench" -t "$driver" -a "127.0.0.1:$port" -d "$duration" \
+        --warmup "$warmup" -r "$reps" --server-pid "$server_pids" "$@" \
         >"$work/out" 2>"$work/err"; then
         say "mpbench -t $target $* failed: $(cat "$work/err")"
         failed=$((failed + 1))
@@ -333,37 +501,44 @@ bench() {
         return 0
     fi
     grep '^result ' "$work/out" |
-        sed "s/ target=${target%-base} / target=$target /; s/\$/ bench_cores=$bench_cores/" >>"$raw"
+        sed "s/ target=$driver / target=$target /; s/\$/ bench_cores=$bench_cores/" >>"$raw"
     grep -v '^result ' "$work/out" >&2
 }
 
 # describe ARGS...: mpbench's arguments as words, for the progress lines.
 describe() {
     printf '%s\n' "$*" | awk '{
-        w = ""; s = ""; p = ""; m = ""
+        w = ""; s = ""; p = ""; m = ""; c = ""; r = ""
         for (i = 1; i < NF; i++) {
             if ($i == "-w") w = $(i + 1)
             if ($i == "-s") s = $(i + 1) == 4096 ? "4 KiB" : $(i + 1) " B"
             if ($i == "-p") p = $(i + 1) == 1 ? "1 pair" : $(i + 1) " pairs"
             if ($i == "--send-mode") m = $(i + 1) == "single" ? "one message per write" : "batch"
             if ($i == "--procs") p = $(i + 1) " processes"
+            if ($i == "-c" && w == "connect")
+                c = $(i + 1) == 1 ? "1 connector (the time of a login)" : $(i + 1) " connectors"
+            if ($i == "--receiver-address") r = "across servers"
         }
         out = w
         if (s != "") out = out (out == "" ? "" : " ") s
         if (p != "") out = out ", " p
         if (m != "") out = out ", " m
+        if (c != "") out = out ", " c
+        if (r != "") out = out ", " r
         print out
     }'
 }
 
-# count_syscalls TARGET PORT SIZE: the broker's system calls during a
-# 1-pair batch throughput run of SIZE-byte messages: perf counts them
-# over a window inside the measured part of one run of mpbench, and the
-# messages of that window are mpbench's rate times its length. Adds a
-# "syscalls" line to the results.
+# count_syscalls TARGET PORT SIZE [ARGS...]: the broker's system calls
+# (a cluster's: every broker's) during a 1-pair batch throughput run of
+# SIZE-byte messages: perf counts them over a window inside the measured
+# part of one run of mpbench, and the messages of that window are
+# mpbench's rate times its length. Adds a "syscalls" line to the
+# results. ARGS go to mpbench.
 # shellcheck disable=SC2086
 count_syscalls() {
     target=$1 port=$2 size=$3
+    shift 3
     [ -n "$syscall_note" ] && return 0
     announce $((syscall_seconds + 3)) "$target: system calls per message, $(describe -s "$size" -p 1)"
     $planning && return 0
@@ -374,12 +549,12 @@ count_syscalls() {
     done
     # perf takes about half a second to attach: it starts 1 s into the
     # run (after the 0.5 s warm-up) and stops 1 s before its end.
-    $bench_cpu "$mpbench" -t "${target%-base}" -a "127.0.0.1:$port" -s "$size" -p 1 \
-        -W 500 $batch_flag -d $((syscall_seconds + 2)) --warmup 0.5 -r 1 \
+    $bench_cpu "$mpbench" -t "$(driver_of "$target")" -a "127.0.0.1:$port" -s "$size" -p 1 \
+        -W 500 $batch_flag -d $((syscall_seconds + 2)) --warmup 0.5 -r 1 "$@" \
         >"$work/out" 2>"$work/err" &
     bench_pid=$!
     sleep 1
-    perf stat -x, -e "$events" -p "$server_pid" -o "$work/perf" -- sleep "$syscall_seconds" ||
+    perf stat -x, -e "$events" -p "$syscall_pids" -o "$work/perf" -- sleep "$syscall_seconds" ||
         say "perf stat failed: $(cat "$work/perf")"
     if ! wait "$bench_pid"; then
         say "mpbench for the system call count of $target failed: $(cat "$work/err")"
@@ -418,11 +593,21 @@ matrix() {
         done
         return 0
         ;;
+    mp-cluster-binary | mp-cluster-json | nats-cluster)
+        cluster_matrix "$target" "$port" "127.0.0.1:$port2"
+        return 0
+        ;;
+    mp-cluster-local)
+        local_cluster_matrix "$target" "$port"
+        return 0
+        ;;
     esac
     if [ "$target" != relay ]; then
         bench "$target" "$port" -w memory -r 1 -k "$idle_clients" -c 200
         bench "$target" "$port" -w connect -c 16 $procs_flag
     fi
+    # One connector: the time a login takes, for mp-cluster-local's.
+    [ "$target" = mp-binary ] && bench "$target" "$port" -w connect -c 1
     bench "$target" "$port" -w latency -s 64
     for size in $sizes; do
         for pairs in $pair_counts; do
@@ -445,12 +630,45 @@ matrix() {
     esac
 }
 
+# cluster_matrix TARGET PORT RECEIVER_ADDRESS: across servers, the sender
+# on the first (PORT), the receiver on the second (RECEIVER_ADDRESS).
+# shellcheck disable=SC2086
+cluster_matrix() {
+    target=$1 port=$2 across="--receiver-address $3"
+    bench "$target" "$port" -w latency -s 64 $across
+    for size in $sizes; do
+        bench "$target" "$port" -s "$size" -p 1 -W 500 $batch_flag $across
+    done
+    if [ "$target" = mp-cluster-binary ]; then
+        for size in 4096 64; do
+            count_syscalls "$target" "$port" "$size" $across
+        done
+    fi
+}
+
+# local_cluster_matrix TARGET PORT: a broker in a cluster, every client
+# on it: what the cluster costs a login, and what it must not cost
+# local traffic (compared with mp-binary's).
+# shellcheck disable=SC2086
+local_cluster_matrix() {
+    target=$1 port=$2
+    bench "$target" "$port" -w connect -c 16 $procs_flag
+    bench "$target" "$port" -w connect -c 1
+    for size in $sizes; do
+        bench "$target" "$port" -s "$size" -p 1 -W 500 $batch_flag
+    done
+}
+
 run_target() {
     target=$1
-    ports=$("$mpbench" --free-ports 2)
+    # Nine more for a cluster's other processes (spare_ports): found in
+    # one call, so that they are distinct.
+    ports=$("$mpbench" --free-ports 11)
     port=$(echo "$ports" | sed -n 1p) port2=$(echo "$ports" | sed -n 2p)
+    spare_ports=$(echo "$ports" | sed -n '3,$p')
     say "$target on 127.0.0.1:$port"
     if ! start_server "$target" "$port" "$port2"; then
+        stop_server
         failed=$((failed + 1))
         failed_runs="$failed_runs${failed_runs:+; }$target: the server did not start"
         return 0
@@ -480,11 +698,19 @@ if $smoke; then
     before=0
     for entry in $planned_upto; do
         target=${entry%=*} upto=${entry#*=}
-        if [ "$(grep -c "^result target=$target " "$raw")" -ge $((upto - before)) ]; then
-            echo "PASS bench $target"
-        else
+        case " $died " in
+        *" $target "*)
+            say "$target: a server process died (see above)"
             echo "FAIL bench $target"
-        fi
+            ;;
+        *)
+            if [ "$(grep -c "^result target=$target " "$raw")" -ge $((upto - before)) ]; then
+                echo "PASS bench $target"
+            else
+                echo "FAIL bench $target"
+            fi
+            ;;
+        esac
         before=$upto
     done
     exit 0
@@ -550,6 +776,23 @@ fi
     echo "calls: \`perf stat -e\` on the syscall tracepoints of the broker's"
     echo "process for $syscall_seconds s inside a 1-pair batch throughput run,"
     echo "divided by mpbench's rate times $syscall_seconds s."
+    echo
+    echo "Cluster targets: \`mp-cluster-binary\` and \`mp-cluster-json\` are a"
+    echo "redis-server (no persistence) and two brokers in one cluster, linked"
+    echo "over loopback with a shared secret; the sender logs in on the first"
+    echo "broker and the receiver on the second, so that every message crosses"
+    echo "the brokers' link. \`nats-cluster\` is three nats-servers routed on"
+    echo "loopback (a full mesh, measured once each has its two routes), the"
+    echo "publisher on node 1 and the subscriber on node 2; before measuring,"
+    echo "mpbench publishes until a message has crossed each way, since a"
+    echo "subscription reaches the other nodes a moment after its PONG."
+    echo "\`mp-cluster-local\` is a redis-server and one broker with a \`cluster\`"
+    echo "group, every client on it. All processes of a cluster, Redis included,"
+    echo "ran on the server's one core, so that a cluster is measured with the"
+    echo "core a single server gets; their CPU figures are summed. The time of a"
+    echo "login: one connector connecting, logging in, waiting for the answer"
+    echo "and closing, one after the other (mpbench -w connect -c 1), against"
+    echo "mp-binary's same run."
     [ "$failed" -gt 0 ] && echo && echo "**$failed runs failed; their figures are missing:** $failed_runs."
     echo
     # What the profiles showed, and what bounds the goals not met: written

@@ -7,7 +7,11 @@
  *
  * Targets are drivers (driver.h): mp-binary, mp-json, nats, mqtt, redis,
  * relay, and socat (a raw one-way relay: the receiver connects to
- * --receiver-address; throughput with 1 pair only). Workloads:
+ * --receiver-address; throughput with 1 pair only). With
+ * --receiver-address the receivers of any target with names connect to
+ * another server than the senders: the second broker or node of a
+ * cluster (pub/sub targets first wait until a message crosses each way:
+ * wait_for_paths). Workloads:
  *   throughput  P sender->receiver pairs, S-byte messages, at most W in
  *               flight per pair, counted at the receivers; --send-mode
  *               batch writes many messages per system call (up to
@@ -61,6 +65,8 @@
 
 #define MAX_REPS 15
 #define MAX_PROCS 64
+/* A cluster's server side: its brokers (or nodes) and its registry. */
+#define MAX_SERVER_PIDS 8
 
 /* A batch write takes up to BATCH_BYTES of a client's template and a
  * read up to READ_BYTES: at 4 KiB, 64 messages a system call, where
@@ -82,7 +88,10 @@ struct options {
     size_t size;
     unsigned pairs, window, reps, clients, concurrency, procs;
     double duration, warmup;
-    long server_pid;
+    /* Whose CPU is the server's (summed: a cluster is several processes);
+     * the first is the one whose RSS the memory workload reads. */
+    long server_pids[MAX_SERVER_PIDS];
+    unsigned n_server_pids;
 };
 
 /* One repetition of a workload: its clients and what they counted. */
@@ -98,6 +107,7 @@ struct run {
     unsigned ready_target;        /* all_ready once n_ready reaches it */
     bool all_ready, all_linked;
     bool measuring, stopped;
+    bool probing;                 /* wait_for_paths: messages only counted */
     char error[256];
 
     uint64_t received, bytes;     /* at receivers, while measuring */
@@ -381,11 +391,18 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
     after_input(c);
 }
 
+/* Receivers are clients[pairs..2 pairs) (is_sender); the connect and
+ * memory workloads' clients are neither. */
+static bool is_receiver(const struct run *run, const struct bench_client *c)
+{
+    return c->index >= run->opt->pairs && c->index < 2 * run->opt->pairs;
+}
+
 /* Open c's socket and queue its login; the connection completes in the
  * background (the login is written as soon as it has). */
 static void client_connect(struct run *run, struct bench_client *c)
 {
-    bool to_receiver_address = c->driver->two_addresses && c->index >= run->opt->pairs;
+    bool to_receiver_address = run->opt->receiver_address != NULL && is_receiver(run, c);
     const struct sockaddr_storage *to = to_receiver_address ? &run->receiver_addr : &run->addr;
     int to_len = to_receiver_address ? run->receiver_addrlen : run->addrlen;
 
@@ -553,6 +570,8 @@ void bench_received(struct bench_client *c, size_t len)
 {
     struct run *run = c->workload;
     c->received++;
+    if (run->probing)
+        return;
     if (run->opt->workload == LATENCY) {
         if (!is_sender(run, c)) {
             queue_until(c, c->received); /* the pong */
@@ -587,7 +606,7 @@ static void after_input(struct bench_client *c)
     }
     pump(c);
     if (run->opt->workload == THROUGHPUT && c->partner != NULL && !is_sender(run, c) &&
-        c->partner->linked)
+        c->partner->linked && !run->probing)
         refill(run, c->partner);
 }
 
@@ -634,6 +653,53 @@ static void run_finish(struct run *run)
     event_base_free(run->base);
 }
 
+/* Pub/sub across the nodes of a cluster (--receiver-address): a
+ * subscription is in place on the receiver's node when its PONG comes,
+ * but reaches the sender's node a moment later, over a route, and what
+ * is published there before is dropped without a word, which would
+ * stall a window (or the ping-pong) for good. So each client sends a
+ * message every 10 ms until its partner has had one, both ways; once
+ * the last of them are in, every count starts again from zero. */
+static int wait_for_paths(struct run *run)
+{
+    unsigned n = 2 * run->opt->pairs;
+    bool all = false;
+
+    run->probing = true;
+    for (int tries = 0; !all && tries < 1000; tries++) {
+        all = true;
+        for (unsigned i = 0; i < n; i++) {
+            struct bench_client *c = &run->clients[i];
+            if (c->partner->received == 0) {
+                all = false;
+                queue_until(c, c->queued + 1);
+                pump(c);
+            }
+        }
+        if (!all && run_for(run, 0.01) < 0)
+            return -1;
+    }
+    if (!all) {
+        snprintf(run->error, sizeof run->error, "no message crossed between the "
+                 "servers in 10 s (is the cluster up?)");
+        return -1;
+    }
+    /* What was published before the path was there is lost; what was
+     * published since is in by the end of this pause. */
+    if (run_for(run, 0.1) < 0)
+        return -1;
+    run->probing = false;
+    for (unsigned i = 0; i < n; i++) {
+        struct bench_client *c = &run->clients[i];
+        if (c->written != c->queued * c->msg_len) {
+            bench_fail(c, "its probe messages were not all written");
+            return -1;
+        }
+        c->received = c->queued = c->written = 0;
+    }
+    return 0;
+}
+
 /* Connect every client, then link each sender to its receiver. */
 static int connect_pairs(struct run *run)
 {
@@ -659,7 +725,12 @@ static int connect_pairs(struct run *run)
         } else
             bench_linked(s), bench_linked(r);
     }
-    return wait_for(run, &run->all_linked, 20, "connections to open");
+    if (wait_for(run, &run->all_linked, 20, "connections to open") < 0)
+        return -1;
+    if (run->opt->driver->pub_sub && !run->opt->driver->two_addresses &&
+        run->opt->receiver_address != NULL)
+        return wait_for_paths(run);
+    return 0;
 }
 
 /* Clock ticks used by `pid` (and, with `reaped`, by its children that it
@@ -705,6 +776,22 @@ static double cpu_seconds(long pid)
     return (double)ticks / (double)sysconf(_SC_CLK_TCK);
 }
 
+/* CPU seconds used so far by every server process (--server-pid),
+ * summed; -1 when none was given or one cannot be read. */
+static double servers_cpu_seconds(const struct options *opt)
+{
+    double sum = 0;
+    if (opt->n_server_pids == 0)
+        return -1;
+    for (unsigned i = 0; i < opt->n_server_pids; i++) {
+        double one = cpu_seconds(opt->server_pids[i]);
+        if (one < 0)
+            return -1;
+        sum += one;
+    }
+    return sum;
+}
+
 /* The measuring window: counts start after the warm-up. Also measures
  * how busy the server and the generator were: a result with the
  * generator at 100 % and the server below is the generator's limit. */
@@ -714,14 +801,14 @@ static int measure(struct run *run, double *elapsed)
         return -1;
     run->measuring = true;
     uint64_t start = now_ns();
-    double server0 = run->opt->server_pid > 0 ? cpu_seconds(run->opt->server_pid) : -1;
+    double server0 = servers_cpu_seconds(run->opt);
     double bench0 = cpu_seconds(0);
     if (run_for(run, run->opt->duration) < 0)
         return -1;
     run->measuring = false;
     run->stopped = true;
     *elapsed = (double)(now_ns() - start) / 1e9;
-    double server1 = server0 >= 0 ? cpu_seconds(run->opt->server_pid) : -1;
+    double server1 = server0 >= 0 ? servers_cpu_seconds(run->opt) : -1;
     run->server_cpu = server1 >= 0 ? 100 * (server1 - server0) / *elapsed : -1;
     run->bench_cpu = 100 * (cpu_seconds(0) - bench0) / *elapsed;
     return 0;
@@ -892,10 +979,10 @@ static long rss_bytes(long pid)
 static int memory_once(const struct options *opt, unsigned rep, double *value)
 {
     struct run run;
-    long before = rss_bytes(opt->server_pid);
+    long server = opt->n_server_pids > 0 ? opt->server_pids[0] : 0;
+    long before = server > 0 ? rss_bytes(server) : -1;
     if (before < 0) {
-        fprintf(stderr, "mpbench: cannot read the RSS of pid %ld (--server-pid)\n",
-                opt->server_pid);
+        fprintf(stderr, "mpbench: cannot read the RSS of pid %ld (--server-pid)\n", server);
         return -1;
     }
     run_start(&run, opt, opt->clients, rep);
@@ -913,7 +1000,7 @@ static int memory_once(const struct options *opt, unsigned rep, double *value)
     /* A settling pause, so that the server's last allocations are in. */
     if (rc == 0)
         rc = run_for(&run, 0.5);
-    long after = rss_bytes(opt->server_pid);
+    long after = rss_bytes(server);
     if (rc == 0)
         *value = (double)(after - before) / opt->clients;
     else
@@ -943,8 +1030,8 @@ static void print_series(const struct options *opt, const char *metric, double *
         printf(" mb_s=%.1f send_mode=%s", median * (double)opt->size / 1e6,
                send_mode_names[opt->send_mode]);
     if (opt->workload == CONNECT)
-        printf(" bench_procs=%u", opt->procs);
-    if (cpu_samples > 0 && opt->server_pid > 0)
+        printf(" bench_procs=%u concurrency=%u", opt->procs, opt->concurrency);
+    if (cpu_samples > 0 && opt->n_server_pids > 0)
         printf(" server_cpu=%.0f", server_cpu_sum / cpu_samples);
     if (cpu_samples > 0)
         printf(" bench_cpu=%.0f", bench_cpu_sum / cpu_samples);
@@ -952,7 +1039,7 @@ static void print_series(const struct options *opt, const char *metric, double *
     printf("  %-10s %-10s %6zu B x%-2u %14.0f %s  (min %.0f, max %.0f)",
            opt->driver->name, workload_names[opt->workload], opt->size, opt->pairs, median,
            unit, v[0], v[n - 1]);
-    if (cpu_samples > 0 && opt->server_pid > 0)
+    if (cpu_samples > 0 && opt->n_server_pids > 0)
         printf("  cpu: server %.0f %%,", server_cpu_sum / cpu_samples);
     else if (cpu_samples > 0)
         printf("  cpu:");
@@ -1035,10 +1122,14 @@ static void usage(FILE *to)
             "  -k, --clients K         memory: idle clients (10000)\n"
             "  -c, --concurrency N     connect/memory: connections at once (16)\n"
             "      --procs N           connect: N processes share the connectors (1)\n"
-            "      --server-pid PID    whose CPU (and, for memory, RSS) to read\n"
+            "      --server-pid PID[,PID...]\n"
+            "                          whose CPU to read, summed (and, for memory, the\n"
+            "                          first one's RSS)\n"
             "      --receiver-address HOST:PORT\n"
-            "                          socat: where the receiver connects (the sender\n"
-            "                          connects to -a); throughput, 1 pair only\n",
+            "                          where the receivers connect (the senders connect\n"
+            "                          to -a): another broker or node of a cluster, or\n"
+            "                          socat's second port (needed there; 1 pair only);\n"
+            "                          throughput and latency\n",
             BATCH_BYTES >> 10, MAX_REPS);
 }
 
@@ -1102,8 +1193,11 @@ static int check_combination(const struct options *opt)
                     "its receiver connects to)\n", name);
             return 2;
         }
-    } else if (opt->receiver_address != NULL) {
-        fprintf(stderr, "mpbench: --receiver-address is for the socat target only\n");
+    } else if (opt->receiver_address != NULL &&
+               (!opt->driver->has_names ||
+                (opt->workload != THROUGHPUT && opt->workload != LATENCY))) {
+        fprintf(stderr, "mpbench: --receiver-address is for the throughput and latency "
+                "workloads of a target with names (or socat)\n");
         return 2;
     }
     if (opt->procs > 1 && opt->workload != CONNECT) {
@@ -1114,6 +1208,26 @@ static int check_combination(const struct options *opt)
         fprintf(stderr, "mpbench: --procs %u needs at least as many connectors (-c)\n",
                 opt->procs);
         return 2;
+    }
+    return 0;
+}
+
+/* --server-pid PID[,PID...]: 0, or -1 with a message. */
+static int parse_pids(const char *list, struct options *opt)
+{
+    const char *at = list;
+    opt->n_server_pids = 0;
+    while (*at != '\0') {
+        char *end;
+        long pid = strtol(at, &end, 10);
+        if (end == at || pid <= 0 || (*end != ',' && *end != '\0') ||
+            opt->n_server_pids == MAX_SERVER_PIDS) {
+            fprintf(stderr, "mpbench: --server-pid wants up to %d process ids, comma-"
+                    "separated, not %s\n", MAX_SERVER_PIDS, list);
+            return -1;
+        }
+        opt->server_pids[opt->n_server_pids++] = pid;
+        at = *end == ',' ? end + 1 : end;
     }
     return 0;
 }
@@ -1164,7 +1278,10 @@ static int parse_options(int argc, char **argv, struct options *opt)
         case 'r': opt->reps = (unsigned)strtoul(optarg, NULL, 10); break;
         case 'k': opt->clients = (unsigned)strtoul(optarg, NULL, 10); break;
         case 'c': opt->concurrency = (unsigned)strtoul(optarg, NULL, 10); break;
-        case 'P': opt->server_pid = strtol(optarg, NULL, 10); break;
+        case 'P':
+            if (parse_pids(optarg, opt) < 0)
+                return 2;
+            break;
         case 'M':
             if (strcmp(optarg, "batch") == 0)
                 opt->send_mode = SEND_BATCH;

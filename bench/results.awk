@@ -1,6 +1,7 @@
 # results.awk - bench/RESULTS.md's tables from mpbench's "result" lines
 # and compare.sh's "syscalls" lines (bench/compare.sh). Every ratio is
-# the figure divided by mpbroker's (binary format) for the same workload.
+# the figure divided by mpbroker's (binary format) for the same workload,
+# but in the cluster's tables, which say what they divide by.
 #
 #   awk [-v charts=1] [-v syscall_note=TEXT] -f results.awk RAW   RESULTS.md's tables
 #   awk -v chart_data=DIR -f results.awk RAW     the data bench/charts.gp draws
@@ -27,14 +28,20 @@ function label(t) {
         t == "mp-json-base" ? "baseline mpbroker, JSON" : \
         t == "nats" ? "nats-server" : t == "mqtt" ? "mosquitto (MQTT 3.1.1, QoS 0)" : \
         t == "redis" ? "redis-server (pub/sub)" : t == "relay" ? "relay (one hop, no parsing)" : \
-        t == "socat" ? "socat (one hop, no parsing)" : t
+        t == "socat" ? "socat (one hop, no parsing)" : \
+        t == "mp-cluster-binary" ? "mpbroker across 2 brokers, binary" : \
+        t == "mp-cluster-json" ? "mpbroker across 2 brokers, JSON" : \
+        t == "mp-cluster-local" ? "mpbroker, binary, in a cluster (clients local)" : \
+        t == "nats-cluster" ? "nats-server cluster, across 2 of 3 nodes" : t
 }
 
 # The short name a chart's key has room for.
 function short(t) {
     return t == "mp-binary" ? "mpbroker binary" : t == "mp-json" ? "mpbroker JSON" : \
         t == "mp-binary-base" ? "baseline binary" : t == "mp-json-base" ? "baseline JSON" : \
-        t == "nats" ? "nats-server" : t == "mqtt" ? "mosquitto" : t == "redis" ? "redis-server" : t
+        t == "nats" ? "nats-server" : t == "mqtt" ? "mosquitto" : t == "redis" ? "redis-server" : \
+        t == "mp-cluster-binary" ? "mpbroker 2 brokers" : t == "mp-cluster-json" ? "mpbroker 2 brokers JSON" : \
+        t == "mp-cluster-local" ? "mpbroker in a cluster" : t == "nats-cluster" ? "nats-server cluster" : t
 }
 
 # A chart colour per system, the same in every run whichever ran.
@@ -42,7 +49,9 @@ function colour(t) {
     return t == "mp-binary" ? "#1b9e77" : t == "mp-binary-base" ? "#8fd1bd" : \
         t == "mp-json" ? "#d95f02" : t == "mp-json-base" ? "#f4b183" : t == "nats" ? "#7570b3" : \
         t == "mqtt" ? "#e7298a" : t == "redis" ? "#c0392b" : t == "relay" ? "#555555" : \
-        t == "socat" ? "#e6ab02" : "#999999"
+        t == "socat" ? "#e6ab02" : t == "mp-cluster-binary" ? "#0b5e47" : \
+        t == "mp-cluster-json" ? "#8c3d01" : t == "mp-cluster-local" ? "#66a61e" : \
+        t == "nats-cluster" ? "#3f3a78" : "#999999"
 }
 
 function k(v) { return v >= 1e6 ? sprintf("%.2f M", v / 1e6) : sprintf("%.1f k", v / 1e3) }
@@ -105,6 +114,9 @@ $1 == "result" {
     t = field("target"); w = field("workload"); mode = field("send_mode")
     if (mode == "")
         mode = "batch"
+    # One connector at a time: the rate is one over the time of a login.
+    if (w == "connect" && field("concurrency") == 1)
+        w = "login"
     f = key(t, w, field("size"), field("pairs"), mode)
     seen[t] = 1
     if (w == "latency") {
@@ -261,6 +273,121 @@ function syscall_table(   sizes, j, s, i, t, base, other, c, m, line) {
     }
 }
 
+# An entry of a per-target array, or "" (reading it would add it).
+function of(arr, t) { return (t in arr) ? arr[t] : "" }
+
+function us(v) { return v == "" ? "-" : sprintf("%.1f", v) }
+
+# The cluster's goals (issue 17), those whose targets ran: across two
+# brokers against the NATS cluster and against one broker; a login and
+# local traffic with a cluster group against the same without.
+function cluster_goals(   cb, cn, l0, l1, s, c, b, r, size) {
+    cb = tput("mp-cluster-binary", 64, 1, "batch"); cn = tput("nats-cluster", 64, 1, "batch")
+    ratio_goal("cluster, 64 B, 1 pair: msgs/s across 2 brokers ÷ the NATS cluster's, node 1 to 2", \
+               cb, "mp-cluster-binary", cn, "nats-cluster", 1.0)
+    if (val(cb) > 0 && val(b64) > 0)
+        goal("cluster, 64 B, 1 pair: msgs/s across 2 brokers ÷ one broker's", \
+             sprintf("%.0f %%", 100 * val(cb) / val(b64)), "≥ 50 %", val(cb) / val(b64) >= 0.5, \
+             bound_sides(cb, "mp-cluster-binary", b64, mp))
+    if (of(p50, "mp-cluster-binary") > 0 && of(p50, "nats-cluster") > 0) {
+        r = p50["mp-cluster-binary"] / p50["nats-cluster"]
+        goal("cluster, ping-pong p50 across 2 brokers ÷ the NATS cluster's, node 1 to 2", \
+             sprintf("%.2f×", r), "≤ 1.3×", r <= 1.3, "")
+    }
+    l0 = key(mp, "login", 64, 1, "batch"); l1 = key("mp-cluster-local", "login", 64, 1, "batch")
+    if (val(l0) > 0 && val(l1) > 0)
+        goal("time of a login (1 connector) in a cluster ÷ alone", sprintf("%.2f×", val(l0) / val(l1)), \
+             "≤ 2.0×", val(l0) / val(l1) <= 2, bound_sides(l1, "mp-cluster-local", l0, mp))
+    for (s = 64; s <= 4096; s *= 64) {
+        c = tput("mp-cluster-local", s, 1, "batch"); b = tput(mp, s, 1, "batch")
+        size = s == 64 ? "64 B" : "4 KiB"
+        if (val(c) > 0 && val(b) > 0) {
+            r = val(c) / val(b)
+            goal(size ", 1 pair: msgs/s in a cluster (clients local) ÷ alone", sprintf("%.2f×", r), \
+                 "0.90–1.10×", r >= 0.9 && r <= 1.1, bound_sides(c, "mp-cluster-local", b, mp))
+        }
+    }
+}
+
+# Across servers: each cluster against the same system alone.
+function across_table(   rows, i, tt, t, a, line, s, f) {
+    print "| target | 64 B, 1 pair | ÷ alone | 4 KiB, 1 pair | ÷ alone | p50 µs | ÷ alone | p99 µs | ÷ alone |"
+    print "|---|---|---|---|---|---|---|---|---|"
+    split("mp-cluster-binary mp-binary|mp-cluster-json mp-json|nats-cluster nats", rows, "|")
+    for (i = 1; i <= 3; i++) {
+        split(rows[i], tt, " "); t = tt[1]; a = tt[2]
+        if (!(t in seen))
+            continue
+        line = "| " label(t)
+        for (s = 64; s <= 4096; s *= 64) {
+            f = tput(t, s, 1, "batch")
+            line = line " | " cell(f) " | " ratio(val(f), val(tput(a, s, 1, "batch")))
+        }
+        line = line " | " us(of(p50, t)) " | " ratio(of(p50, t), of(p50, a)) \
+            " | " us(of(p99, t)) " | " ratio(of(p99, t), of(p99, a))
+        print line " |"
+    }
+}
+
+# One broker with a cluster group, every client on it, against the
+# broker alone: local traffic, connections, the time of a login.
+function local_cluster_table(   rows, i, t, line, s, ck, lk, per_core, core, v, base) {
+    print "| target | 64 B, 1 pair | 4 KiB, 1 pair | connects/s, 16 connectors | per second of server CPU | time of a login, µs |"
+    print "|---|---|---|---|---|---|"
+    split(mp " mp-cluster-local", rows, " ")
+    for (i = 1; i <= 2; i++) {
+        t = rows[i]
+        line = "| " label(t)
+        for (s = 64; s <= 4096; s *= 64)
+            line = line " | " cell(tput(t, s, 1, "batch"))
+        ck = key(t, "connect", 64, 1, "batch"); lk = key(t, "login", 64, 1, "batch")
+        per_core = server_cpu[ck] + 0 > 0 ? val(ck) * 100 / server_cpu[ck] : ""
+        core[i] = per_core
+        line = line " | " cell(ck) " | " (per_core != "" ? k(per_core) : "-") \
+            " | " (val(lk) > 0 ? sprintf("%.0f", 1e6 / val(lk)) mark(lk) : "-")
+        print line " |"
+    }
+    line = "| in a cluster ÷ alone"
+    for (s = 64; s <= 4096; s *= 64)
+        line = line " | " ratio(val(tput("mp-cluster-local", s, 1, "batch")), val(tput(mp, s, 1, "batch")))
+    ck = "connect"
+    line = line " | " ratio(val(key("mp-cluster-local", ck, 64, 1, "batch")), val(key(mp, ck, 64, 1, "batch"))) \
+        " | " ratio(core[2], core[1])
+    v = val(key("mp-cluster-local", "login", 64, 1, "batch")); base = val(key(mp, "login", 64, 1, "batch"))
+    # Times: the inverse of the rates' ratio.
+    print line " | " ratio(base, v) " |"
+}
+
+function cluster_section() {
+    if (!("mp-cluster-binary" in seen) && !("mp-cluster-json" in seen) && \
+        !("nats-cluster" in seen) && !("mp-cluster-local" in seen))
+        return
+    print ""
+    print "## Cluster"
+    print ""
+    print "Across servers: two brokers sharing one redis-server, the sender logged"
+    print "in on one, the receiver on the other, every message over the brokers'"
+    print "link; three nats-servers routed on loopback, the publisher on node 1,"
+    print "the subscriber on node 2. Every process of a cluster, its Redis"
+    print "included, runs on the server's one core, as a single server does: the"
+    print "figures compare what each system does with one core. The ratios"
+    print "divide by the same system alone in this run (one broker, one"
+    print "nats-server)."
+    print ""
+    across_table()
+    print ""
+    print "In a cluster, every client local: one broker with a `cluster` group and"
+    print "its redis-server, against the broker alone. A login waits for one Redis"
+    print "round trip (the claim script) before its AuthOk; local traffic should not"
+    print "notice the cluster. The time of a login is one connector's: connect, log"
+    print "in, wait for the answer, close, one after the other; the server CPU of the"
+    print "cluster counts its redis-server."
+    print ""
+    local_cluster_table()
+    if (any_bound)
+        legend()
+}
+
 # The charts' data: throughput.dat (one bar a line: size, group, system,
 # msgs/s, MB/s, generator-bound, x), latency.dat (group, system, µs, x)
 # and names.gp (the systems' names and colours, which have a latency
@@ -309,7 +436,8 @@ function chart_files(   i, t, ns, idx, groups, ng, g, s, f, x, tics, gp) {
 
 END {
     GB = "†"
-    n = split("mp-binary-base mp-binary mp-json-base mp-json nats mqtt redis relay socat", order, " ")
+    n = split("mp-binary-base mp-binary mp-json-base mp-json mp-cluster-local mp-cluster-binary " \
+              "mp-cluster-json nats nats-cluster mqtt redis relay socat", order, " ")
     split("64 1|64 8|4096 1|4096 8", cases, "|")
     mp = "mp-binary"
     if (chart_data != "") {
@@ -351,7 +479,7 @@ END {
     }
     ratio_goal("4 KiB, 1 pair: mpbroker JSON msgs/s ÷ " label("nats"), tput("mp-json", 4096, 1, "batch"), \
                "mp-json", tput("nats", 4096, 1, "batch"), "nats", 0.6)
-    if (p50["relay"] > 0 && p50[mp] > 0) {
+    if (of(p50, "relay") > 0 && of(p50, mp) > 0) {
         goal("ping-pong p50 ÷ relay's", sprintf("%.2f×", p50[mp] / p50["relay"]), "≤ 1.2×", \
              p50[mp] / p50["relay"] <= 1.2, "")
         goal("ping-pong p99 ÷ relay's", sprintf("%.2f×", p99[mp] / p99["relay"]), "≤ 1.5×", \
@@ -366,6 +494,7 @@ END {
     if (val(j) > 0 && val(b64) > 0)
         goal("64 B, 1 pair: binary msgs/s ÷ JSON's", sprintf("%.2f×", val(b64) / val(j)), \
              "≤ 3×", val(b64) / val(j) <= 3, bound_sides(b64, mp, j, "mp-json"))
+    cluster_goals()
 
     print ""
     print "## Throughput"
@@ -412,7 +541,9 @@ END {
         print "divided by the messages the receivers counted over the same window."
         print "read/readv counts read, readv, recvfrom and recvmsg; write/writev/sendmsg"
         print "counts write, writev, sendmsg and sendto; epoll_wait includes"
-        print "epoll_pwait."
+        print "epoll_pwait. A cluster's figures are those of both its brokers (each"
+        print "message passes through both): divided by two, they compare with one"
+        print "broker's."
         print ""
         syscall_table()
     }
@@ -447,4 +578,5 @@ END {
     connect_table()
     if (any_bound)
         legend()
+    cluster_section()
 }

@@ -405,7 +405,7 @@ cmd_test() {
 
     # bench/compare.sh at a fraction of a second per target, so that
     # mpbench, the relay and every peer's driver keep working.
-    say "benchmark smoke run: mpbroker, nats-server, mosquitto, redis-server, relay, socat"
+    say "benchmark smoke run: mpbroker, nats-server, mosquitto, redis-server, relay, socat, two clustered mpbrokers, a broker in a cluster, a 3-node nats-server cluster"
     sh "$top/bench/compare.sh" --build-dir "$top/_build-test" --smoke \
         2>"$results/bench.err" | grep -E '^(PASS|FAIL) ' >"$results/bench" || :
     # Every target compare.sh has must report, or the run died half way.
