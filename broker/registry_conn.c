@@ -23,9 +23,14 @@
 #include <hiredis/hiredis.h>
 #include <hiredis/adapters/libevent.h>
 
+#include <openssl/sha.h>
+
 #include "log.h"
 #include "registry-internal.h"
+#include "registry_scripts.h"
 #include "xalloc.h"
+
+static void drop_context(struct registry *r, const char *why);
 
 uint64_t registry_now_us(void)
 {
@@ -91,6 +96,10 @@ static void on_reply(redisAsyncContext *ac, void *reply_, void *privdata)
         refused(r, reply->str);
         redis_answered(r);
         registry_call_lost(r, call);
+        /* Its scripts were flushed (SCRIPT FLUSH): a new connection
+         * loads them again. */
+        if (strncmp(reply->str, "NOSCRIPT", 8) == 0)
+            drop_context(r, "the scripts were flushed");
     } else {
         redis_answered(r);
         registry_call_answered(r, call, reply);
@@ -99,18 +108,62 @@ static void on_reply(redisAsyncContext *ac, void *reply_, void *privdata)
     registry_call_free_if_unused(call);
 }
 
+/* The scripts, loaded on every new connection (SCRIPT LOAD) and then run
+ * by their SHA1 (EVALSHA): a login sends 40 bytes of script name, not
+ * the whole text for Redis to hash again. */
+static const char *const scripts[] = {
+    registry_script_register, registry_script_renew, registry_script_claim,
+    registry_script_release, registry_script_lookup, registry_script_leave,
+};
+static char script_sha[sizeof scripts / sizeof scripts[0]][41];
+
+static const char *sha_of(const char *text)
+{
+    for (size_t i = 0; i < sizeof scripts / sizeof scripts[0]; i++) {
+        if (scripts[i] != text)
+            continue;
+        if (script_sha[i][0] == '\0') {
+            unsigned char md[SHA_DIGEST_LENGTH];
+            SHA1((const unsigned char *)text, strlen(text), md);
+            for (size_t j = 0; j < SHA_DIGEST_LENGTH; j++)
+                snprintf(script_sha[i] + 2 * j, 3, "%02x", md[j]);
+        }
+        return script_sha[i];
+    }
+    return NULL;
+}
+
+/* SCRIPT LOAD's answer: nothing to do, but a refusal is told. */
+static void on_loaded(redisAsyncContext *ac, void *reply_, void *privdata)
+{
+    redisReply *reply = reply_;
+
+    (void)ac;
+    if (reply != NULL && reply->type == REDIS_REPLY_ERROR)
+        refused(privdata, reply->str);
+}
+
+static void load_scripts(struct registry *r)
+{
+    for (size_t i = 0; i < sizeof scripts / sizeof scripts[0]; i++) {
+        const char *args[3] = {"SCRIPT", "LOAD", scripts[i]};
+        redisAsyncCommandArgv(r->ac, on_loaded, r, 3, args, NULL);
+    }
+}
+
 bool registry_send(struct registry *r, struct registry_call *call,
                    const char *text, int nkeys, const char *const *argv)
 {
     const char *args[16];
+    const char *sha = sha_of(text);
     char nkeys_text[8];
     int argc = 0;
 
     if (r->ac == NULL)
         return false;
     snprintf(nkeys_text, sizeof nkeys_text, "%d", nkeys);
-    args[argc++] = "EVAL";
-    args[argc++] = text;
+    args[argc++] = sha != NULL ? "EVALSHA" : "EVAL";
+    args[argc++] = sha != NULL ? sha : text;
     args[argc++] = nkeys_text;
     for (size_t i = 0; argv[i] != NULL && argc < 16; i++)
         args[argc++] = argv[i];
@@ -274,6 +327,7 @@ void registry_connect(struct registry *r)
      * releases, so that names of a fenced id are free by the time we
      * register. */
     send_auth(r);
+    load_scripts(r);
     registry_flush_releases(r);
     registry_send_register(r);
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include <criterion/criterion.h>
+#include <hiredis/hiredis.h>
 
 #include "cluster.h"
 #include "httpclient.h"
@@ -456,6 +457,37 @@ Test(cluster, data_in_flight_to_a_closed_connection_bounces_back)
     cr_assert_gt(bounced, 0, "no message was in flight when bob closed");
     /* Both brokers still serve. */
     rc_open_conn(alice, bob, "alice:last", "echo");
+    rc_close(alice);
+    rc_close(bob);
+    mpt_cluster_stop(c);
+}
+
+/* The registry runs its scripts by SHA1 (EVALSHA), loaded on each new
+ * connection: flushed from Redis, they are loaded again. */
+Test(cluster, scripts_flushed_from_redis_are_loaded_again)
+{
+    struct mpt_cluster *c = mpt_cluster_start(2, NULL);
+    struct rc_client *alice = login_on(c, 0, RC_JSON, "alice");
+    struct rc_client *bob = NULL;
+    struct redisReply *r = redis_server_command(c->redis, "SCRIPT FLUSH");
+    long long deadline = mpt_now_ms() + mpt_ms(5000);
+
+    cr_assert(r != NULL);
+    freeReplyObject(r);
+    /* A call or two may find them gone (refused: "unavailable"). */
+    while (bob == NULL) {
+        struct rc_client *cl = rc_connect(c->broker[1], 1, RC_BINARY);
+        struct rc_msg m;
+
+        cr_assert_eq(rc_auth(cl, "bob", MPT_SECRET_ALLOW_ALL, &m), RC_OK);
+        if (m.meta == RC_AUTH_OK)
+            bob = cl;
+        else
+            rc_close(cl);
+        rc_msg_free(&m);
+        cr_assert_lt(mpt_now_ms(), deadline, "logins never came back");
+    }
+    rc_open_conn(alice, bob, "alice:1", "echo");
     rc_close(alice);
     rc_close(bob);
     mpt_cluster_stop(c);
