@@ -243,10 +243,17 @@ cmd_run() {
 cmd_cluster() {
     install_packages $build_packages redis-server
     bootstrap
-    configure_build
-    say "make (in $top/_build)"
-    make -C "$top/_build" -j"$jobs" >/dev/null
-    exec sh "$top/tools/cluster-demo.sh" --build-dir "$top/_build"
+    # A tree configured in place (README, "Install") cannot also be built
+    # out of tree: use that build.
+    if [ -f "$top/config.status" ]; then
+        build=$top
+    else
+        build=$top/_build
+        configure_build
+    fi
+    say "make (in $build)"
+    make -C "$build" -j"$jobs" >/dev/null
+    exec sh "$top/tools/cluster-demo.sh" --build-dir "$build"
 }
 
 # The shell lines that make ./_install usable from a shell: its programs,
