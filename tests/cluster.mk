@@ -38,7 +38,7 @@ CLUSTER_TESTS += tests/integration/test_cluster_clients
 check_PROGRAMS += tests/integration/test_cluster_clients
 TESTS += tests/integration/test_cluster_clients
 tests_integration_test_cluster_clients_SOURCES = \
-	tests/integration/test_cluster_clients.c tests/gob_transcript.h
+	tests/integration/test_cluster_clients.c tests/json_transcript.h
 tests_integration_test_cluster_clients_CPPFLAGS = $(INTEGRATION_CPPFLAGS) \
 	-I$(top_srcdir)/tests
 tests_integration_test_cluster_clients_CFLAGS = $(TEST_CFLAGS) \

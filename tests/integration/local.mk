@@ -17,7 +17,10 @@ tests_support_libmptest_la_SOURCES = \
 	tests/support/httpclient.c tests/support/httpclient.h \
 	tests/support/redis_server.c tests/support/redis_server.h \
 	tests/support/cluster.c tests/support/cluster.h \
-	tests/support/gobclient.c tests/support/gobclient.h
+	tests/support/gobclient.c tests/support/gobclient.h \
+	tests/gob_transcript.h
+# gobclient.c replays tests/gob_transcript.h.
+tests_support_libmptest_la_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests
 tests_support_libmptest_la_CFLAGS = $(TEST_CFLAGS) $(YAJL_CFLAGS) \
 	$(HIREDIS_CFLAGS)
 tests_support_libmptest_la_LIBADD = $(YAJL_LIBS) $(CRYPT_LIBS) $(HIREDIS_LIBS)
@@ -72,8 +75,10 @@ tests_integration_test_lifecycle_CPPFLAGS = $(INTEGRATION_CPPFLAGS)
 tests_integration_test_lifecycle_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_lifecycle_LDADD = $(INTEGRATION_LDADD)
 
-tests_integration_test_transcript_SOURCES = tests/integration/test_transcript.c
-tests_integration_test_transcript_CPPFLAGS = $(INTEGRATION_CPPFLAGS)
+tests_integration_test_transcript_SOURCES = tests/integration/test_transcript.c \
+	tests/json_transcript.h
+tests_integration_test_transcript_CPPFLAGS = $(INTEGRATION_CPPFLAGS) \
+	-I$(top_srcdir)/tests
 tests_integration_test_transcript_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_transcript_LDADD = $(INTEGRATION_LDADD)
 

@@ -39,8 +39,8 @@
 #include <mp/client.h>
 
 #include "cluster.h"
-#include "gob_transcript.h"
 #include "gobclient.h"
+#include "json_transcript.h"
 #include "rawclient.h"
 
 static void reap_everything(void);
@@ -53,52 +53,6 @@ TestSuite(cluster_clients, .fini = reap_everything, .timeout = 120);
 /* ------------------------------------------------------------------------
  * The JSON capture, one client raw and the other binary
  */
-
-enum action { SEND, RECV, SEND_EOF, RECV_EOF };
-
-struct step {
-    int client;          /* 1 (goecho56782) or 2 (gocli56782) */
-    enum action action;
-    const char *line;    /* as captured, without the '\n' */
-};
-
-/* The capture, in test_transcript.c's order: where the capture shows a
- * delivery before the send that caused it, the send comes first. */
-static const struct step script[] = {
-    { 1, SEND, "{\"Meta\":8,\"OtherClient\":\"goecho56782\",\"ConnectionID\":\"\",\"Data\":\"Tm8gcGFzc3dvcmQgbmVlZGVkIQ==\"}" },
-    { 1, RECV, "{\"Meta\":9,\"OtherClient\":\"goecho56782\",\"ConnectionID\":\"\",\"Data\":null}" },
-    { 2, SEND, "{\"Meta\":8,\"OtherClient\":\"gocli56782\",\"ConnectionID\":\"\",\"Data\":\"Tm8gcGFzc3dvcmQgbmVlZGVkIQ==\"}" },
-    { 2, RECV, "{\"Meta\":9,\"OtherClient\":\"gocli56782\",\"ConnectionID\":\"\",\"Data\":null}" },
-    { 2, SEND, "{\"Meta\":5,\"OtherClient\":\"goecho56782\",\"ConnectionID\":\"gocli56782:0\",\"Data\":\"ZWNobw==\"}" },
-    { 1, RECV, "{\"Meta\":5,\"OtherClient\":\"gocli56782\",\"ConnectionID\":\"gocli56782:0\",\"Data\":\"ZWNobw==\"}" },
-    { 1, SEND, "{\"Meta\":6,\"OtherClient\":\"gocli56782\",\"ConnectionID\":\"gocli56782:0\",\"Data\":null}" },
-    { 2, RECV, "{\"Meta\":6,\"OtherClient\":\"goecho56782\",\"ConnectionID\":\"gocli56782:0\",\"Data\":null}" },
-    { 2, SEND, "{\"Meta\":0,\"OtherClient\":\"goecho56782\",\"ConnectionID\":\"gocli56782:0\",\"Data\":\"bXNnIDAgPCY+\"}" },
-    { 1, RECV, "{\"Meta\":0,\"OtherClient\":\"gocli56782\",\"ConnectionID\":\"gocli56782:0\",\"Data\":\"bXNnIDAgPCY+\"}" },
-    { 1, SEND, "{\"Meta\":0,\"OtherClient\":\"gocli56782\",\"ConnectionID\":\"gocli56782:0\",\"Data\":\"bXNnIDAgPCY+\"}" },
-    { 2, RECV, "{\"Meta\":0,\"OtherClient\":\"goecho56782\",\"ConnectionID\":\"gocli56782:0\",\"Data\":\"bXNnIDAgPCY+\"}" },
-    { 2, SEND, "{\"Meta\":0,\"OtherClient\":\"goecho56782\",\"ConnectionID\":\"gocli56782:0\",\"Data\":\"AAEC/woi\"}" },
-    { 1, RECV, "{\"Meta\":0,\"OtherClient\":\"gocli56782\",\"ConnectionID\":\"gocli56782:0\",\"Data\":\"AAEC/woi\"}" },
-    { 1, SEND, "{\"Meta\":0,\"OtherClient\":\"gocli56782\",\"ConnectionID\":\"gocli56782:0\",\"Data\":\"AAEC/woi\"}" },
-    { 2, RECV, "{\"Meta\":0,\"OtherClient\":\"goecho56782\",\"ConnectionID\":\"gocli56782:0\",\"Data\":\"AAEC/woi\"}" },
-    { 2, SEND, "{\"Meta\":7,\"OtherClient\":\"goecho56782\",\"ConnectionID\":\"gocli56782:0\",\"Data\":null}" },
-    { 1, RECV, "{\"Meta\":7,\"OtherClient\":\"gocli56782\",\"ConnectionID\":\"gocli56782:0\",\"Data\":null}" },
-    { 2, SEND, "{\"Meta\":5,\"OtherClient\":\"goecho56782\",\"ConnectionID\":\"gocli56782:1\",\"Data\":\"bm9zdWNocHJvdG8=\"}" },
-    { 1, RECV, "{\"Meta\":5,\"OtherClient\":\"gocli56782\",\"ConnectionID\":\"gocli56782:1\",\"Data\":\"bm9zdWNocHJvdG8=\"}" },
-    { 1, SEND, "{\"Meta\":3,\"OtherClient\":\"gocli56782\",\"ConnectionID\":\"gocli56782:1\",\"Data\":null}" },
-    { 2, RECV, "{\"Meta\":3,\"OtherClient\":\"goecho56782\",\"ConnectionID\":\"gocli56782:1\",\"Data\":null}" },
-    { 2, SEND, "{\"Meta\":5,\"OtherClient\":\"absent56782\",\"ConnectionID\":\"gocli56782:2\",\"Data\":\"ZWNobw==\"}" },
-    { 2, RECV, "{\"Meta\":2,\"OtherClient\":\"absent56782\",\"ConnectionID\":\"gocli56782:2\",\"Data\":\"ZWNobw==\"}" },
-    { 2, SEND, "{\"Meta\":5,\"OtherClient\":\"goecho56782\",\"ConnectionID\":\"gocli56782:3\",\"Data\":\"ZWNobw==\"}" },
-    { 1, RECV, "{\"Meta\":5,\"OtherClient\":\"gocli56782\",\"ConnectionID\":\"gocli56782:3\",\"Data\":\"ZWNobw==\"}" },
-    { 1, SEND, "{\"Meta\":6,\"OtherClient\":\"gocli56782\",\"ConnectionID\":\"gocli56782:3\",\"Data\":null}" },
-    { 2, RECV, "{\"Meta\":6,\"OtherClient\":\"goecho56782\",\"ConnectionID\":\"gocli56782:3\",\"Data\":null}" },
-    { 1, SEND_EOF, NULL },
-    { 2, RECV, "{\"Meta\":4,\"OtherClient\":\"goecho56782\",\"ConnectionID\":\"\",\"Data\":null}" },
-    { 1, RECV_EOF, NULL },
-    { 2, SEND_EOF, NULL },
-    { 2, RECV_EOF, NULL },
-};
 
 /* A captured line's fields, for the binary client that plays its part. */
 struct fields {
@@ -227,7 +181,7 @@ static void replay_json_across(int raw_client)
                               raw ? L_JSON : L_BINARY,
                               raw ? RC_JSON : RC_BINARY);
     }
-    for (size_t i = 0; i < sizeof script / sizeof script[0]; i++)
+    for (size_t i = 0; i < JSON_TRANSCRIPT_LEN; i++)
         play(c[script[i].client - 1], &script[i], i);
     rc_close(c[0]);
     rc_close(c[1]);
@@ -251,88 +205,15 @@ Test(cluster_clients, json_capture_echo_raw_on_0_initiator_binary_on_1)
 static const struct mpt_cluster_opts gob_opts = { .gob = true };
 #define L_GOB MPT_CLUSTER_GOB_LISTENER
 
-/*
- * The gob capture, c1 on broker 0 and c2 on broker 1, every message the
- * brokers send compared byte for byte with what the original sent. As
- * in test_gob.c, what a client is to receive is queued and checked
- * before it sends anything next (the capture's cross-client order is
- * only approximately causal) and at the end.
- */
-struct pending {
-    const struct gob_chunk *chunk[GOB_TRANSCRIPT_LEN];
-    size_t head, tail;
-};
-
-static void expect_chunk(struct gob_client *c, const struct gob_chunk *k,
-                         size_t index)
-{
-    struct gob_bytes want;
-    size_t off = 0;
-    char what[64];
-
-    if (k->hex == NULL) {
-        gc_expect_eof(c);
-        return;
-    }
-    want = gob_unhex(k->hex);
-    for (int n = 0; off < want.len; n++) {
-        size_t start = off;
-        uint64_t count;
-        cr_assert(gob_read_uint(want.p, want.len, &off, &count));
-        off += (size_t)count;
-        snprintf(what, sizeof what, "chunk %zu (c%d<), message %d", index,
-                 k->client, n);
-        gc_expect_raw(c, want.p + start, off - start, what);
-    }
-    free(want.p);
-}
-
-static void drain(struct gob_client *c, struct pending *q)
-{
-    while (q->head < q->tail) {
-        const struct gob_chunk *k = q->chunk[q->head++];
-        expect_chunk(c, k, (size_t)(k - gob_transcript));
-    }
-}
-
+/* The gob capture, c1 on broker 0 and c2 on broker 1, every message the
+ * brokers send compared byte for byte with what the original sent. */
 Test(cluster_clients, gob_capture_replayed_across_brokers)
 {
     struct mpt_cluster *cl = mpt_cluster_start(2, &gob_opts);
     struct gob_client *c[2] = { gc_connect(cl->broker[0], L_GOB),
                                 gc_connect(cl->broker[1], L_GOB) };
-    struct pending q[2] = { { .head = 0 }, { .head = 0 } };
-    bool logged_in[2] = { false, false };
 
-    for (size_t i = 0; i < GOB_TRANSCRIPT_LEN; i++) {
-        const struct gob_chunk *k = &gob_transcript[i];
-        int n = k->client - 1;
-
-        if (k->dir == '<') {
-            q[n].chunk[q[n].tail++] = k;
-            continue;
-        }
-        drain(c[n], &q[n]);
-        if (k->hex == NULL) {
-            cr_assert_eq(shutdown(rc_fd(c[n]->rc), SHUT_WR), 0);
-        } else {
-            struct gob_bytes b = gob_unhex(k->hex);
-            gc_send(c[n], b.p, b.len);
-            free(b.p);
-        }
-        /* A client's first send is its Auth: its answer comes before
-         * anything else, or across brokers the other client's Syn could
-         * look the name up before it is registered. */
-        if (!logged_in[n]) {
-            logged_in[n] = true;
-            cr_assert(i + 1 < GOB_TRANSCRIPT_LEN &&
-                      gob_transcript[i + 1].client == k->client &&
-                      gob_transcript[i + 1].dir == '<');
-            q[n].chunk[q[n].tail++] = &gob_transcript[++i];
-            drain(c[n], &q[n]);
-        }
-    }
-    drain(c[0], &q[0]);
-    drain(c[1], &q[1]);
+    gc_replay_transcript(c);
     gc_close(c[0]);
     gc_close(c[1]);
     mpt_cluster_stop(cl);

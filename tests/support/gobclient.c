@@ -6,8 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include "gob_transcript.h"
 #include "gobclient.h"
 
 /* ------------------------------------------------------------------------
@@ -322,4 +324,89 @@ struct gob_client *gc_login(struct harness *h, size_t listener,
     free(b.p);
     free(v.p);
     return c;
+}
+
+/* ----------------------------------------------------------------------
+ * The capture, replayed
+ */
+
+/*
+ * The capture's cross-client order is only approximately causal (a
+ * delivery sometimes shows before the send that caused it). So what each
+ * client is to receive is queued, and checked before that client sends
+ * anything next (a Go client reacts to what it read) and at the end.
+ */
+struct pending {
+    const struct gob_chunk *chunk[GOB_TRANSCRIPT_LEN];
+    size_t head, tail;
+};
+
+/* Check one received chunk message by message: each gob message of the
+ * capture against the next one from the broker. */
+static void expect_chunk(struct gob_client *c, const struct gob_chunk *k,
+                         size_t index)
+{
+    struct gob_bytes want;
+    size_t off = 0;
+    char what[64];
+
+    if (k->hex == NULL) {
+        gc_expect_eof(c);
+        return;
+    }
+    want = gob_unhex(k->hex);
+    for (int n = 0; off < want.len; n++) {
+        size_t start = off;
+        uint64_t count;
+        cr_assert(gob_read_uint(want.p, want.len, &off, &count));
+        off += (size_t)count;
+        snprintf(what, sizeof what, "chunk %zu (c%d<), message %d", index,
+                 k->client, n);
+        gc_expect_raw(c, want.p + start, off - start, what);
+    }
+    free(want.p);
+}
+
+static void drain(struct gob_client *c, struct pending *q)
+{
+    while (q->head < q->tail) {
+        const struct gob_chunk *k = q->chunk[q->head++];
+        expect_chunk(c, k, (size_t)(k - gob_transcript));
+    }
+}
+
+void gc_replay_transcript(struct gob_client *c[2])
+{
+    struct pending q[2] = { { .head = 0 }, { .head = 0 } };
+    bool logged_in[2] = { false, false };
+
+    for (size_t i = 0; i < GOB_TRANSCRIPT_LEN; i++) {
+        const struct gob_chunk *k = &gob_transcript[i];
+        int n = k->client - 1;
+
+        if (k->dir == '<') {
+            q[n].chunk[q[n].tail++] = k;
+            continue;
+        }
+        drain(c[n], &q[n]);
+        if (k->hex == NULL) {
+            /* The Go client closes; half-closing keeps our side readable
+             * so that the broker's own close can be seen. */
+            cr_assert_eq(shutdown(rc_fd(c[n]->rc), SHUT_WR), 0);
+        } else {
+            struct gob_bytes b = gob_unhex(k->hex);
+            gc_send(c[n], b.p, b.len);
+            free(b.p);
+        }
+        if (!logged_in[n]) {
+            logged_in[n] = true;
+            cr_assert(i + 1 < GOB_TRANSCRIPT_LEN &&
+                      gob_transcript[i + 1].client == k->client &&
+                      gob_transcript[i + 1].dir == '<');
+            q[n].chunk[q[n].tail++] = &gob_transcript[++i];
+            drain(c[n], &q[n]);
+        }
+    }
+    drain(c[0], &q[0]);
+    drain(c[1], &q[1]);
 }

@@ -86,4 +86,16 @@ void gc_expect_eof(struct gob_client *c);
 struct gob_client *gc_login(struct harness *h, size_t listener,
                             const char *name);
 
+/*
+ * Replay the original's gob capture (tests/gob_transcript.h) with c[0] as
+ * its client 1 and c[1] as client 2, every byte the broker sends compared
+ * with the capture's. The capture's cross-client order is only
+ * approximately causal (a delivery sometimes shows before the send that
+ * caused it), so what each client is to receive is checked before that
+ * client sends anything next and at the end; and a client's first send
+ * (its Auth) waits for its answer, which on a cluster keeps the other
+ * client's Syn from looking the name up before it is registered.
+ */
+void gc_replay_transcript(struct gob_client *c[2]);
+
 #endif
