@@ -2,7 +2,13 @@
 # Debian packages each needs are installed (as root, with apt-get) when
 # missing.
 
-say() { printf '==> %s\n' "$*" >&2; }
+# Each line carries the minutes and seconds since the first one, so that
+# a long run (CI) shows where its time goes.
+say() {
+    : "${say_started:=$(date +%s)}"
+    say_elapsed=$(($(date +%s) - say_started))
+    printf '==> [%d:%02d] %s\n' $((say_elapsed / 60)) $((say_elapsed % 60)) "$*" >&2
+}
 
 # install_packages PACKAGE...: install those not installed yet.
 install_packages() {
