@@ -92,6 +92,14 @@ static const char *const meta_names[] = {
     [MP_META_AUTH] = "Auth",
     [MP_META_AUTH_OK] = "AuthOk",
     [MP_META_AUTH_FAILURE] = "AuthFailure",
+    [MP_META_CREDIT] = "Credit",
+    [MP_META_WATCH] = "Watch",
+    [MP_META_UNWATCH] = "Unwatch",
+    [MP_META_PRESENCE] = "Presence",
+    [MP_META_LIST] = "List",
+    [MP_META_DENIED] = "Denied",
+    [MP_META_REPLACED] = "Replaced",
+    [MP_META_GOING_AWAY] = "GoingAway",
 };
 
 const char *mp_meta_name(unsigned meta)

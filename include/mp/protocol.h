@@ -21,9 +21,12 @@ extern "C" {
 /*
  * Protocol level 1 is the original 2015 MessagePasser protocol (meta 0-10).
  * A client announces a higher level at Auth; only then may the broker send
- * it a meta value introduced at that level.
+ * it a meta value introduced at that level. Level 2 (meta 11-18) adds
+ * per-connection credit, presence and refusals that say what happened
+ * (doc/protocol.md, "Protocol level 2"). MP_PROTOCOL_LEVEL is the highest
+ * level this version speaks.
  */
-#define MP_PROTOCOL_LEVEL 1
+#define MP_PROTOCOL_LEVEL 2
 
 /* Names and connection ids are at most this many bytes (binary framing
  * stores their length in one byte). */
@@ -42,10 +45,34 @@ enum mp_meta {
     MP_META_AUTH = 8,               /* client: other_client = name, data = secret */
     MP_META_AUTH_OK = 9,            /* broker: other_client = name now owned */
     MP_META_AUTH_FAILURE = 10,      /* broker: data = reason, then close */
+    /* Level 2: sent to, and accepted from, level-2 clients only. */
+    MP_META_CREDIT = 11,            /* both: data = bytes granted, decimal */
+    MP_META_WATCH = 12,             /* client: other_client = name or prefix */
+    MP_META_UNWATCH = 13,           /* client: undo a Watch */
+    MP_META_PRESENCE = 14,          /* broker: data = "online"/"offline" */
+    MP_META_LIST = 15,              /* client: request; broker: reply */
+    MP_META_DENIED = 16,            /* broker/client: Syn refused, data = why */
+    MP_META_REPLACED = 17,          /* broker: name logged in again; closing */
+    MP_META_GOING_AWAY = 18,        /* broker: closing in data ms */
 };
 
-/* The highest meta value defined at protocol level 1. */
+/* The highest meta value defined at protocol level 1, and at level 2. */
 #define MP_META_LEVEL1_MAX MP_META_AUTH_FAILURE
+#define MP_META_LEVEL2_MAX MP_META_GOING_AWAY
+
+/*
+ * Credit (level 2): what one Data message costs, in bytes, against the
+ * window of its direction of its connection: its data's length plus
+ * MP_CREDIT_MESSAGE_COST, so that empty messages are not free. A sender
+ * may send while the credit it holds is above zero (the message that
+ * takes it to zero or below is allowed: any size fits any window).
+ * A grant is 1 to MP_CREDIT_MAX bytes, and so is the credit held.
+ */
+#define MP_CREDIT_MESSAGE_COST 64
+#define MP_CREDIT_MAX 2147483647
+/* The window each direction of a connection starts with unless the
+ * broker's AuthOk says otherwise (limits.connection_window). */
+#define MP_DEFAULT_WINDOW 262144
 
 /*
  * One message, as every translator decodes it from and encodes it to the
