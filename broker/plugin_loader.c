@@ -480,6 +480,22 @@ bool plugins_authorize_syn(const struct plugin_set *set, const char *from,
     return true;
 }
 
+bool plugins_authorize_see(const struct plugin_set *set, const char *client,
+                           const char *name)
+{
+    for (size_t i = 0; i < set->n_authenticators; i++) {
+        const struct loaded_plugin *p = &set->authenticators[i];
+
+        if (p->authz.authorize_syn == NULL)
+            continue;
+        /* An authorizer without the hook cannot say: it hides. */
+        if (p->authz.authorize_see == NULL ||
+            p->authz.authorize_see(p->state, client, name) == MP_AUTH_DENY)
+            return false;
+    }
+    return true;
+}
+
 const struct loaded_plugin *plugins_translator(const struct plugin_set *set,
                                                const char *name)
 {

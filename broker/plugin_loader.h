@@ -118,4 +118,14 @@ struct mp_message;
 bool plugins_authorize_syn(const struct plugin_set *set, const char *from,
                            const struct mp_message *syn);
 
+/*
+ * May `client` learn whether `name` is online (level-2 presence)? Asks
+ * authorize_see() of the same plugins as plugins_authorize_syn(): false
+ * at the first DENY, or at a plugin that authorizes Syns but has no
+ * authorize_see (it fails closed); true when none denies (no authorizer:
+ * every name is visible).
+ */
+bool plugins_authorize_see(const struct plugin_set *set, const char *client,
+                           const char *name);
+
 #endif

@@ -304,7 +304,22 @@ struct mp_authz_ops {
                                          const unsigned char *protocol,
                                          size_t protocol_len);
 
-    void *reserved[7];
+    /*
+     * Optional (mpbroker 0.3, in place of a reserved member: a 0.2 broker
+     * never calls it). May `client` learn whether `name` is online
+     * (protocol level 2 presence: Watch, List; doc/protocol.md)? Both are
+     * NUL-terminated names; `name` need not be online. Asked of every
+     * plugin that has authorize_syn, in config order, until one answers
+     * DENY: ALLOW or DEFER let it through. A plugin that has
+     * authorize_syn but not authorize_see hides every name (the broker
+     * cannot tell whom its rules let `client` connect to), so an
+     * authorizer built before 0.3 fails closed. Runs for every name a
+     * List or a presence notice concerns: do not block, do not allocate.
+     */
+    enum mp_auth_result (*authorize_see)(void *state, const char *client,
+                                         const char *name);
+
+    void *reserved[6];
 };
 
 /* ------------------------------------------------------------------------
