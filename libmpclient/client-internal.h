@@ -13,6 +13,10 @@
  *   conn.c      connections: the table, the broker's messages about
  *               them, mp_conn_* and mp_client_open
  *   handlers.c  protocols we accept (mp_client_handle)
+ *   credit.c    level 2: credit per connection, sending and granting
+ *   presence.c  level 2: Watch, Unwatch, Presence and List
+ *   notices.c   level 2: Replaced and GoingAway, the broker's notices
+ *               about the session
  *   address.c, dialer.c, tls.c   reaching the broker; strerror.c  texts
  * An internal function's prefix names its file (login_finish is in
  * login.c); mp_tls_, mp_address_ and mp_dialer_ are tls.c, address.c and
@@ -56,6 +60,27 @@ enum client_state {
                               for the broker to close */
     CLIENT_DONE,           /* login failed, broker lost or disconnected:
                               only mp_client_free() is left */
+};
+
+/* presence.c: a Watch held (a name, or a prefix). */
+struct watch {
+    bool prefix;
+    size_t len;
+    char name[MP_NAME_MAX + 1];
+    SLIST_ENTRY(watch) entry;
+};
+
+/* presence.c: a List request waiting for its last reply. Owns names[]
+ * and each name in it. */
+struct list_request {
+    char id[32];
+    char prefix[MP_NAME_MAX + 1];
+    mp_list_cb cb;
+    void *arg;
+    char **names;
+    size_t n, cap, bytes;
+    bool truncated;
+    SLIST_ENTRY(list_request) entry;
 };
 
 /* handlers.c: a protocol we accept, from mp_client_handle(). */
@@ -117,6 +142,26 @@ struct mp_client {
     char deferred_reason[MP_REASON_MAX]; /* ... with this reason, if not empty */
     char tls_error[256];      /* why the TLS context could not be made */
 
+    /* Protocol level 2 (doc/protocol.md). */
+    unsigned announce_level;  /* sent at Auth: 1 (no level field) or 2 */
+    unsigned level;           /* AuthOk's: 1 or 2; 0 before the login */
+    size_t window;            /* AuthOk's window (level 2) */
+    unsigned max_watches;     /* AuthOk's watches; 0: not said */
+    size_t receive_window;    /* see mp_client_options */
+    bool manual_credit;
+    unsigned long long next_conn_serial; /* see mp_conn.serial */
+    const char *open_reason;  /* during an open callback (Denied) */
+    int notice_status;        /* MP_ERR_GOING_AWAY once announced: the
+                                 status the lost callback gets */
+    mp_going_away_cb going_away_cb;
+    void *going_away_arg;
+    mp_presence_cb presence_cb;
+    void *presence_arg;
+    SLIST_HEAD(, watch) watches;
+    unsigned n_watches;
+    SLIST_HEAD(, list_request) lists;
+    unsigned long next_list;  /* suffix of our next List request id */
+
     mp_ready_cb ready_cb;
     void *ready_arg;
     mp_lost_cb lost_cb;
@@ -157,6 +202,15 @@ struct mp_conn {
     bool send_blocked;   /* a send got MP_ERR_WOULD_BLOCK */
     mp_conn_drained_cb drained_cb;
     void *drained_arg;
+    /* Unique within the client: tells a connection from one that took
+     * its id (and perhaps its memory) during a callback. */
+    unsigned long long serial;
+    /* Level 2 (credit.c); all 0 at level 1. */
+    size_t recv_window;       /* what the peer may send ahead of us */
+    long long send_credit;    /* what we may still send */
+    long long peer_credit;    /* what the peer may still send, as granted */
+    long long consumed;       /* automatic: cost not granted back yet */
+    bool manual_credit;
 
     mp_open_cb open_cb;
     void *open_arg;
@@ -296,8 +350,47 @@ void conns_end_all(struct mp_client *c, const char *peer, size_t peer_len,
 /* Close every connection as mp_conn_close() does; pending opens get
  * MP_ERR_CLOSED. */
 void conns_close_all(struct mp_client *c);
-/* Handle a connection-level message from the broker. */
+/* Handle a message from the broker about one connection (by its id),
+ * a peer's Syn, and a peer's departure. */
 void conn_handle_message(struct mp_client *c, struct mp_message *msg);
+void conn_handle_syn(struct mp_client *c, struct mp_message *msg);
+void conn_handle_client_closed(struct mp_client *c, struct mp_message *msg);
+
+/* credit.c: credit per connection (level 2; every function is a no-op
+ * at level 1). */
+/* A decimal number as the protocol writes them (no sign, no leading
+ * zero), at most max. */
+bool credit_parse_decimal(const void *data, size_t len, long long max,
+                          long long *out);
+/* A new connection's windows (from conn_new). */
+void credit_init(struct mp_conn *conn);
+/* Our Syn or Ack is out: grant the larger receive_window, if any. */
+void credit_opened(struct mp_conn *conn);
+/* MP_OK if a Data may go on conn now; else MP_ERR_WOULD_BLOCK, and conn
+ * waits (send_blocked) for a Credit. */
+int credit_admit(struct mp_conn *conn);
+/* A Data of data_len bytes went out on conn. */
+void credit_spent(struct mp_conn *conn, size_t data_len);
+/* Is conn's credit above zero (or at level 1)? */
+bool credit_available(const struct mp_conn *conn);
+/* The peer's Credit for conn. */
+void credit_received(struct mp_conn *conn, const struct mp_message *msg);
+/* A Data of data_len bytes arrived on conn: what to grant once the
+ * application has it (0: nothing yet). */
+long long credit_consume(struct mp_conn *conn, size_t data_len);
+/* Grant what credit_consume said was due. */
+void credit_grant_due(struct mp_conn *conn, long long due);
+
+/* presence.c: level 2's Watch, Unwatch, Presence and List. */
+void presence_handle(struct mp_client *c, struct mp_message *msg);
+void list_handle(struct mp_client *c, struct mp_message *msg);
+/* End every pending List with `status` (the broker is lost, the client
+ * freed or disconnecting), and forget the watches. */
+void presence_end(struct mp_client *c, int status);
+
+/* notices.c: what the broker says about the session (level 2). */
+void notice_replaced(struct mp_client *c, struct mp_message *msg);
+void notice_going_away(struct mp_client *c, struct mp_message *msg);
 
 /* handlers.c: the handler for a Syn's protocol (not NUL-terminated), or
  * NULL; and freeing them all (mp_client_free). */

@@ -112,6 +112,12 @@ static int copy_options(struct mp_client *c, const struct mp_client_options *o)
     c->max_incoming_conns = OPTION(o, max_incoming_conns)
                                 ? OPTION(o, max_incoming_conns)
                                 : DEFAULT_MAX_INCOMING_CONNS;
+    /* Level 2 unless the application asks for 1; a later level than
+     * this library speaks is announced as the one it does. */
+    c->announce_level = OPTION(o, protocol_level) == 1 ? 1
+                                                       : MP_PROTOCOL_LEVEL;
+    c->receive_window = OPTION(o, receive_window);
+    c->manual_credit = OPTION(o, manual_credit) != 0;
     if (OPTION(o, tls_server_name) != NULL &&
         (c->tls_server_name = strdup(o->tls_server_name)) == NULL)
         return MP_ERR_NOMEM;
@@ -166,6 +172,7 @@ static void lose_broker(struct mp_client *c, int status)
     c->state = CLIENT_DONE;
     client_release_bev(c);
     conns_end_all(c, NULL, 0, MP_CLOSE_BROKER_LOST, MP_ERR_BROKER_GONE);
+    presence_end(c, MP_ERR_BROKER_GONE);
     if (c->lost_cb != NULL)
         c->lost_cb(c, status, c->lost_arg);
     if (c->own_base)
@@ -190,6 +197,9 @@ void client_connection_failed(struct mp_client *c, int status,
 {
     if (c->lost_reason[0] == '\0' && reason != NULL)
         snprintf(c->lost_reason, sizeof c->lost_reason, "%s", reason);
+    /* The broker announced its shutdown: its close is no surprise. */
+    if (status == MP_ERR_BROKER_GONE && c->notice_status != 0)
+        status = c->notice_status;
     if (c->state == CLIENT_CLOSING)
         finish_disconnect(c);
     else if (c->state == CLIENT_READY)
@@ -245,6 +255,8 @@ struct mp_client *mp_client_new(struct event_base *base,
     if (c == NULL)
         goto fail;
     SLIST_INIT(&c->handlers);
+    SLIST_INIT(&c->watches);
+    SLIST_INIT(&c->lists);
     LIST_INIT(&c->conns);
     c->own_base = base == NULL;
     c->base = base ? base : event_base_new();
@@ -312,6 +324,7 @@ void mp_client_free(struct mp_client *c)
     if (c == NULL)
         return;
     conns_end_all(c, NULL, 0, MP_CLOSE_CLIENT_FREED, MP_ERR_CLOSED);
+    presence_end(c, MP_ERR_CLOSED);
     handlers_free(c);
     if (c->bev != NULL) {
         flush_output(c);
@@ -347,6 +360,7 @@ int mp_client_disconnect(struct mp_client *c, mp_disconnected_cb cb,
     /* CLOSING first: callbacks of pending opens cannot open new ones. */
     c->state = CLIENT_CLOSING;
     conns_close_all(c);
+    presence_end(c, MP_ERR_CLOSED);
     c->disconnected_cb = cb;
     c->disconnected_arg = arg;
     client_set_timer(c, c->connect_timeout_ms);
@@ -393,4 +407,26 @@ void mp_client_on_drained(struct mp_client *c, mp_drained_cb cb, void *arg)
 {
     c->drained_cb = cb;
     c->drained_arg = arg;
+}
+
+int mp_client_level(const struct mp_client *c)
+{
+    return c != NULL ? (int)c->level : 0;
+}
+
+size_t mp_client_window(const struct mp_client *c)
+{
+    return c != NULL && c->level >= 2 ? c->window : 0;
+}
+
+unsigned mp_client_max_watches(const struct mp_client *c)
+{
+    return c != NULL && c->level >= 2 ? c->max_watches : 0;
+}
+
+void mp_client_on_going_away(struct mp_client *c, mp_going_away_cb cb,
+                             void *arg)
+{
+    c->going_away_cb = cb;
+    c->going_away_arg = arg;
 }

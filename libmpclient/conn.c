@@ -45,6 +45,8 @@ struct mp_conn *conn_new(struct mp_client *c, const char *id, size_t id_len,
     conn->peer_len = peer_len;
     conn->state = state;
     conn->client = c;
+    conn->serial = ++c->next_conn_serial;
+    credit_init(conn);
     if (hashmap_put(c->conns_by_id, conn->id, conn->id_len, conn) != 0) {
         free(conn->protocol);
         free(conn);
@@ -147,20 +149,41 @@ static void send_reply(struct mp_client *c, enum mp_meta meta,
                  NULL, NULL);
 }
 
+/* Refuse a Syn past max_incoming_conns: at level 2 with Denied, which
+ * says why (the broker hands a level-1 initiator UnknownProto); at level
+ * 1 with UnknownProto, as for a protocol without a handler. */
+static void refuse_syn_over_limit(struct mp_client *c,
+                                  const struct mp_message *msg)
+{
+    static const char why[] = "too many connections";
+
+    if (c->level < 2) {
+        send_reply(c, MP_META_UNKNOWN_PROTO, msg);
+        return;
+    }
+    send_message(c, NULL, MP_META_DENIED, msg->other_client,
+                 msg->other_client_len, msg->connection_id,
+                 msg->connection_id_len, why, sizeof why - 1, true, NULL,
+                 NULL);
+}
+
 /* A peer opens a connection: accept it through the protocol's handler,
  * or refuse it as the original MappedConnectionHandler did. */
-static void handle_syn(struct mp_client *c, const struct mp_message *msg)
+void conn_handle_syn(struct mp_client *c, struct mp_message *msg)
 {
     const struct handler *h =
         handler_find(c, msg->data, msg->data_len);
     struct mp_conn *conn;
 
-    /* Past max_incoming_conns, as for an unknown protocol: a broker
-     * opening connection after connection cannot take our memory. */
     if (h == NULL ||
-        conn_find(c, msg->connection_id, msg->connection_id_len) != NULL ||
-        c->incoming_conns >= c->max_incoming_conns) {
+        conn_find(c, msg->connection_id, msg->connection_id_len) != NULL) {
         send_reply(c, MP_META_UNKNOWN_PROTO, msg);
+        return;
+    }
+    /* A broker opening connection after connection cannot take our
+     * memory. */
+    if (c->incoming_conns >= c->max_incoming_conns) {
+        refuse_syn_over_limit(c, msg);
         return;
     }
     conn = conn_new(c, msg->connection_id, msg->connection_id_len,
@@ -173,6 +196,7 @@ static void handle_syn(struct mp_client *c, const struct mp_message *msg)
     conn->incoming = true;
     c->incoming_conns++;
     send_reply(c, MP_META_CONN_ACK, msg);
+    credit_opened(conn);
     h->on_connection(conn, h->arg);
 }
 
@@ -186,19 +210,73 @@ static void handle_ack(struct mp_conn *conn)
         cb(conn, MP_OK, conn->open_arg);
 }
 
+void conn_handle_client_closed(struct mp_client *c, struct mp_message *msg)
+{
+    conns_end_all(c, msg->other_client, msg->other_client_len,
+                  MP_CLOSE_PEER_LEFT, MP_ERR_PEER_LEFT);
+}
+
+/* A message for the application; at level 2 its cost is granted back
+ * once the callback returned, if that makes half a window. */
+static void deliver(struct mp_client *c, struct mp_conn *conn,
+                    const struct mp_message *msg)
+{
+    unsigned long long serial = conn->serial;
+    long long due = credit_consume(conn, msg->data_len);
+
+    if (conn->on_message != NULL)
+        conn->on_message(conn, msg->data ? msg->data : (const void *)"",
+                         msg->data_len, conn->arg);
+    /* The callback may have closed conn (freed), and even opened another
+     * under its id: only the same connection grants. */
+    conn = conn_find(c, msg->connection_id, msg->connection_id_len);
+    if (due > 0 && conn != NULL && conn->serial == serial && !conn->ending)
+        credit_grant_due(conn, due);
+}
+
+/* Denied (level 2): the broker or the peer refused our Syn, and said
+ * why; the reason is the application's during the open callback. */
+static void handle_denied(struct mp_client *c, struct mp_conn *conn,
+                          const struct mp_message *msg)
+{
+    char reason[MP_NAME_MAX + 1];
+    size_t n = msg->data_len < MP_NAME_MAX ? msg->data_len : MP_NAME_MAX;
+
+    if (conn->state != CLIENT_CONN_OPENING)
+        return;
+    /* Printable ASCII only: the text may end up on a terminal. */
+    for (size_t i = 0; i < n; i++)
+        reason[i] = msg->data[i] >= 0x20 && msg->data[i] < 0x7f
+                        ? (char)msg->data[i]
+                        : '?';
+    reason[n] = '\0';
+    c->open_reason = reason;
+    conn_end(conn, MP_CLOSE_BY_PEER, MP_ERR_DENIED);
+    c->open_reason = NULL;
+}
+
+/* WAT about a connection of ours. The one the library must act on is
+ * "data beyond the connection's credit": the broker dropped a Data of
+ * ours, which a correct count never causes. The stream now has a gap,
+ * which the application must hear of: the connection is closed (the
+ * peer is told) with MP_CLOSE_DATA_DROPPED. Other WATs change nothing. */
+static void handle_wat(struct mp_conn *conn, const struct mp_message *msg)
+{
+    static const char beyond[] = "data beyond the connection's credit";
+
+    if (conn->state != CLIENT_CONN_OPEN || msg->data_len != sizeof beyond - 1 ||
+        memcmp(msg->data, beyond, sizeof beyond - 1) != 0)
+        return;
+    send_message(conn->client, NULL, MP_META_CONN_CLOSED, conn->peer,
+                 conn->peer_len, conn->id, conn->id_len, NULL, 0, false, NULL,
+                 NULL);
+    conn_end(conn, MP_CLOSE_DATA_DROPPED, MP_ERR_CLOSED);
+}
+
 void conn_handle_message(struct mp_client *c, struct mp_message *msg)
 {
     struct mp_conn *conn;
 
-    if (msg->meta == MP_META_CONN_SYN) {
-        handle_syn(c, msg);
-        return;
-    }
-    if (msg->meta == MP_META_CLIENT_CLOSED) {
-        conns_end_all(c, msg->other_client, msg->other_client_len,
-                      MP_CLOSE_PEER_LEFT, MP_ERR_PEER_LEFT);
-        return;
-    }
     conn = conn_find(c, msg->connection_id, msg->connection_id_len);
     /* Late messages for a connection we closed, and anything that does not
      * come from the connection's peer, are ignored. */
@@ -207,9 +285,19 @@ void conn_handle_message(struct mp_client *c, struct mp_message *msg)
         return;
     switch (msg->meta) {
     case MP_META_DATA:
-        if (conn->state == CLIENT_CONN_OPEN && conn->on_message != NULL)
-            conn->on_message(conn, msg->data ? msg->data : (const void *)"",
-                             msg->data_len, conn->arg);
+        if (conn->state == CLIENT_CONN_OPEN)
+            deliver(c, conn, msg);
+        break;
+    case MP_META_CREDIT:
+        credit_received(conn, msg);
+        break;
+    case MP_META_DENIED:
+        if (c->level >= 2)
+            handle_denied(c, conn, msg);
+        break;
+    case MP_META_WAT:
+        if (c->level >= 2)
+            handle_wat(conn, msg);
         break;
     case MP_META_CONN_ACK:
         if (conn->state == CLIENT_CONN_OPENING)
@@ -225,7 +313,6 @@ void conn_handle_message(struct mp_client *c, struct mp_message *msg)
         conn_end(conn, MP_CLOSE_BY_PEER, MP_ERR_CLOSED);
         break;
     default:
-        /* WAT or a meta of a later protocol level: nothing to do. */
         break;
     }
 }
@@ -270,6 +357,7 @@ int mp_client_open(struct mp_client *c, const char *peer,
     c->next_conn++;
     conn->open_cb = cb;
     conn->open_arg = arg;
+    credit_opened(conn);
     return MP_OK;
 }
 
@@ -315,6 +403,11 @@ void mp_conn_close(struct mp_conn *conn)
                  conn->peer_len, conn->id, conn->id_len, NULL, 0, false, NULL,
                  NULL);
     conn_destroy(conn);
+}
+
+const char *mp_client_open_reason(const struct mp_client *c)
+{
+    return c != NULL && c->open_reason != NULL ? c->open_reason : "";
 }
 
 const char *mp_conn_peer(const struct mp_conn *conn)

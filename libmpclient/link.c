@@ -23,6 +23,45 @@
  * Reading
  */
 
+/*
+ * Who handles what the broker sends once logged in: a row per meta
+ * value, with the protocol level that defines it. What a level-1
+ * session gets of a later level, and what the broker never sends (Auth,
+ * Watch, ...), is ignored, as the 2015 client did.
+ */
+typedef void (*message_handler)(struct mp_client *c, struct mp_message *msg);
+
+static const struct route {
+    message_handler handle;
+    unsigned level;
+} routes[MP_META_LEVEL2_MAX + 1] = {
+    [MP_META_DATA] = {conn_handle_message, 1},
+    [MP_META_WAT] = {conn_handle_message, 1},
+    [MP_META_NO_SUCH_CONNECTION] = {conn_handle_message, 1},
+    [MP_META_UNKNOWN_PROTO] = {conn_handle_message, 1},
+    [MP_META_CLIENT_CLOSED] = {conn_handle_client_closed, 1},
+    [MP_META_CONN_SYN] = {conn_handle_syn, 1},
+    [MP_META_CONN_ACK] = {conn_handle_message, 1},
+    [MP_META_CONN_CLOSED] = {conn_handle_message, 1},
+    [MP_META_CREDIT] = {conn_handle_message, 2},
+    [MP_META_PRESENCE] = {presence_handle, 2},
+    [MP_META_LIST] = {list_handle, 2},
+    [MP_META_DENIED] = {conn_handle_message, 2},
+    [MP_META_REPLACED] = {notice_replaced, 2},
+    [MP_META_GOING_AWAY] = {notice_going_away, 2},
+};
+
+static void dispatch(struct mp_client *c, struct mp_message *msg)
+{
+    const struct route *r;
+
+    if (msg->meta > MP_META_LEVEL2_MAX)
+        return;
+    r = &routes[msg->meta];
+    if (r->handle != NULL && c->level >= r->level)
+        r->handle(c, msg);
+}
+
 /* Decode and handle one message; false when the loop must stop. */
 static bool process_one(struct mp_client *c)
 {
@@ -71,7 +110,7 @@ static bool process_one(struct mp_client *c)
     if (c->state == CLIENT_AUTHENTICATING)
         login_answer(c, &msg);
     else
-        conn_handle_message(c, &msg);
+        dispatch(c, &msg);
     mp_message_clear(&msg);
     return true;
 }

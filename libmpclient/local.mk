@@ -13,6 +13,9 @@ libmpclient_libmpclient_la_SOURCES = \
 	libmpclient/outq.c \
 	libmpclient/conn.c \
 	libmpclient/handlers.c \
+	libmpclient/credit.c \
+	libmpclient/presence.c \
+	libmpclient/notices.c \
 	libmpclient/address.c \
 	libmpclient/dialer.c libmpclient/dialer.h \
 	libmpclient/tls.c \
@@ -33,7 +36,15 @@ libmpclient_libmpclient_la_LIBADD = common/libmpcommon.la \
 #          max_incoming_conns,
 #          mp_conn_queued, mp_conn_on_drained, mp_client_lost_reason
 #          (options struct grown; 0.1 and 0.2 sizes accepted)
-libmpclient_libmpclient_la_LDFLAGS = $(AM_LDFLAGS) -version-info 2:0:2 \
+#   3:0:3  mpbroker 0.5: protocol level 2 - protocol_level,
+#          receive_window, manual_credit; mp_client_level,
+#          mp_client_window, mp_client_max_watches, mp_conn_credit,
+#          mp_conn_set_manual_credit, mp_conn_grant, mp_client_on_presence,
+#          mp_client_(un)watch(_prefix), mp_client_list,
+#          mp_client_on_going_away, mp_client_open_reason; errors -21 to
+#          -25, MP_CLOSE_DATA_DROPPED (options struct grown; older sizes
+#          accepted)
+libmpclient_libmpclient_la_LDFLAGS = $(AM_LDFLAGS) -version-info 3:0:3 \
 	-export-symbols-regex '^mp_(client_|conn_|strerror$$|close_reason_string$$)'
 
 pkgconfigdir = $(libdir)/pkgconfig

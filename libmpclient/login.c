@@ -68,12 +68,90 @@ void login_finish(struct mp_client *c, int status, const char *reason)
         cb(c, status, reason, c->ready_arg);
 }
 
+/*
+ * AuthOk's data at level 2: "key=value" pairs separated by single
+ * spaces, in any order ("level=2 window=262144 watches=64"); keys we do
+ * not know are skipped, for the levels to come. A value of a known key
+ * that is out of range would break the credit count: the answer is
+ * refused (false, with why). Null data is a level-1 broker's AuthOk.
+ */
+struct auth_setting {
+    const char *key;
+    long long min, max;
+    long long value;
+    bool seen;
+};
+
+static bool parse_setting(struct auth_setting *settings, size_t n,
+                          const char *pair, size_t len, char *why,
+                          size_t why_len)
+{
+    const char *eq = memchr(pair, '=', len);
+    size_t key_len = eq != NULL ? (size_t)(eq - pair) : len;
+
+    for (size_t i = 0; i < n; i++) {
+        struct auth_setting *s = &settings[i];
+        if (strlen(s->key) != key_len || memcmp(s->key, pair, key_len) != 0)
+            continue;
+        if (eq == NULL ||
+            !credit_parse_decimal(eq + 1, len - key_len - 1, s->max,
+                                  &s->value) ||
+            s->value < s->min) {
+            snprintf(why, why_len, "the broker's AuthOk has a bad %s "
+                     "(want %lld to %lld)", s->key, s->min, s->max);
+            return false;
+        }
+        s->seen = true;
+    }
+    return true;
+}
+
+static bool parse_auth_ok(struct mp_client *c, const struct mp_message *msg,
+                          char *why, size_t why_len)
+{
+    enum { LEVEL, WINDOW, WATCHES };
+    struct auth_setting settings[] = {
+        [LEVEL] = {"level", 1, 255, 0, false},
+        [WINDOW] = {"window", 1, MP_CREDIT_MAX, 0, false},
+        [WATCHES] = {"watches", 0, 1000000000, 0, false},
+    };
+    const char *p = (const char *)msg->data, *end = p + msg->data_len;
+
+    c->level = 1;
+    if (c->announce_level < 2 || !msg->has_data)
+        return true;
+    while (p < end) {
+        const char *space = memchr(p, ' ', (size_t)(end - p));
+        size_t len = space != NULL ? (size_t)(space - p) : (size_t)(end - p);
+        if (len > 0 && !parse_setting(settings, 3, p, len, why, why_len))
+            return false;
+        if (space == NULL)
+            break;
+        p = space + 1;
+    }
+    /* No level said: the broker speaks none above 1. */
+    if (!settings[LEVEL].seen || settings[LEVEL].value < 2)
+        return true;
+    c->level = settings[LEVEL].value < (long long)c->announce_level
+                   ? (unsigned)settings[LEVEL].value
+                   : c->announce_level;
+    c->window = settings[WINDOW].seen ? (size_t)settings[WINDOW].value
+                                      : MP_DEFAULT_WINDOW;
+    c->max_watches = (unsigned)settings[WATCHES].value;
+    return true;
+}
+
 void login_answer(struct mp_client *c, const struct mp_message *msg)
 {
     char reason[256];
     size_t n;
 
     if (msg->meta == MP_META_AUTH_OK) {
+        if (!parse_auth_ok(c, msg, reason, sizeof reason)) {
+            c->level = 0;
+            client_connection_failed(c, MP_ERR_PROTOCOL, reason);
+            return;
+        }
         login_finish(c, MP_OK, NULL);
         return;
     }

@@ -275,7 +275,8 @@ static struct mp_conn *drained_conn(struct mp_client *c)
     if (c->blocked_conns == 0)
         return NULL;
     LIST_FOREACH(conn, &c->conns, entry) {
-        if (conn->send_blocked && conn_has_room(conn))
+        if (conn->send_blocked && conn_has_room(conn) &&
+            credit_available(conn))
             return conn;
     }
     return NULL;

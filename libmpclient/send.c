@@ -79,6 +79,20 @@ static int encode_and_queue(struct mp_client *c, struct mp_conn *conn,
     return rc;
 }
 
+/* May the application's Data or Syn go now? A Data needs room in the
+ * queue and, at level 2, credit on its connection (checked first: a
+ * connection out of credit waits for its peer, not for the queue). */
+static int admit(struct mp_client *c, enum mp_meta meta,
+                 struct mp_conn *conn)
+{
+    if (meta == MP_META_DATA && conn != NULL) {
+        int rc = credit_admit(conn);
+        if (rc != MP_OK)
+            return rc;
+    }
+    return outq_admit(c, meta == MP_META_DATA ? conn : NULL);
+}
+
 int send_message(struct mp_client *c, struct mp_conn *conn,
                  enum mp_meta meta, const char *other, size_t other_len,
                  const char *id, size_t id_len, const void *data,
@@ -100,7 +114,7 @@ int send_message(struct mp_client *c, struct mp_conn *conn,
      * protocol owes (Ack, Closed, refusals) never do: the client stops
      * reading the broker instead when they pile up (link.c). */
     else if (meta == MP_META_DATA || meta == MP_META_CONN_SYN)
-        rc = outq_admit(c, meta == MP_META_DATA ? conn : NULL);
+        rc = admit(c, meta, conn);
     if (rc == MP_OK && free_fn != NULL &&
         (t = malloc(sizeof *t)) == NULL)
         rc = MP_ERR_NOMEM;
@@ -110,6 +124,10 @@ int send_message(struct mp_client *c, struct mp_conn *conn,
         *t = (struct taken_data){.free_fn = free_fn, .free_arg = free_arg};
     memset(&msg, 0, sizeof msg);
     msg.meta = (uint8_t)meta;
+    /* Level 1 announces nothing: its Auth is the 2015 client's, byte for
+     * byte. */
+    if (meta == MP_META_AUTH && c->announce_level > 1)
+        msg.level = (uint8_t)c->announce_level;
     mp_message_set_other_client(&msg, other, other_len);
     mp_message_set_connection_id(&msg, id, id_len);
     /* Borrowed: the message is not cleared, so data is never freed here. */
@@ -117,6 +135,8 @@ int send_message(struct mp_client *c, struct mp_conn *conn,
     msg.data = (unsigned char *)data;
     msg.data_len = data_len;
     rc = encode_and_queue(c, conn, &msg, &sink, t);
+    if (rc == MP_OK && meta == MP_META_DATA && conn != NULL)
+        credit_spent(conn, data_len);
 done:
     /* Unless libevent took the data (it then calls release_taken). */
     if (!sink.taken.added) {

@@ -28,6 +28,15 @@ static const char *const error_texts[] = {
            "with no ':' and no control character",
     [20] = "cannot open a connection to yourself: open it to another "
            "client's name",
+    [21] = "denied: the broker's authorization, a connection limit or the "
+           "peer refused to open the connection",
+    [22] = "replaced: the name logged in again elsewhere, and the broker "
+           "closed this session",
+    [23] = "the broker shut down (it announced it with GoingAway): connect "
+           "again, to it or another broker",
+    [24] = "needs protocol level 2, which this session does not speak (an "
+           "older broker, the gob format, or protocol_level 1)",
+    [25] = "over a limit the broker announced (too many watches)",
 };
 
 const char *mp_strerror(int error)
@@ -47,6 +56,9 @@ const char *mp_close_reason_string(int reason)
     case MP_CLOSE_PEER_LEFT: return "the peer left the broker";
     case MP_CLOSE_BROKER_LOST: return "connection to the broker lost";
     case MP_CLOSE_CLIENT_FREED: return "client freed";
+    case MP_CLOSE_DATA_DROPPED:
+        return "the broker dropped a message sent beyond the connection's "
+               "credit; closed";
     default: return "unknown reason";
     }
 }

@@ -79,7 +79,9 @@ enum mp_error {
     MP_ERR_PEER_LEFT = -15,       /* the peer left before answering */
     MP_ERR_WOULD_BLOCK = -16,     /* the client's queue (max_queued) or the
                                      connection's (max_queued_per_conn)
-                                     is full: retry after on_drained */
+                                     is full, or (protocol level 2) the
+                                     connection is out of credit: retry
+                                     after on_drained */
     MP_ERR_TLS = -17,             /* TLS setup or handshake failed (see
                                      reason) */
     /* Since libmpclient 0.4 (before, these were MP_ERR_BROKER_GONE,
@@ -91,6 +93,21 @@ enum mp_error {
     MP_ERR_NAME = -19,            /* an invalid client name: own or peer */
     MP_ERR_SELF = -20,            /* mp_client_open() to the client's own
                                      name */
+    /* Since libmpclient 0.5 (protocol level 2). */
+    MP_ERR_DENIED = -21,          /* the open was refused: the broker's
+                                     authorization or a connection limit,
+                                     or the peer (see
+                                     mp_client_open_reason) */
+    MP_ERR_REPLACED = -22,        /* the name logged in again elsewhere:
+                                     this session was closed */
+    MP_ERR_GOING_AWAY = -23,      /* the broker shut down after announcing
+                                     it (mp_client_on_going_away) */
+    MP_ERR_LEVEL = -24,           /* needs protocol level 2, which this
+                                     session does not speak (the broker's
+                                     AuthOk, or the protocol_level
+                                     option) */
+    MP_ERR_LIMIT = -25,           /* over a limit the broker announced
+                                     (the watches of AuthOk) */
 };
 
 /* A static, never NULL, text for an mp_error value. */
@@ -101,7 +118,11 @@ enum mp_close_reason {
     MP_CLOSE_BY_PEER = 1,     /* the peer closed it */
     MP_CLOSE_PEER_LEFT = 2,   /* the peer disconnected from the broker */
     MP_CLOSE_BROKER_LOST = 3, /* this client lost the broker */
-    MP_CLOSE_CLIENT_FREED = 4 /* mp_client_free() while it was open */
+    MP_CLOSE_CLIENT_FREED = 4, /* mp_client_free() while it was open */
+    MP_CLOSE_DATA_DROPPED = 5 /* the broker dropped a message sent on it
+                                 (WAT "data beyond the connection's
+                                 credit": the stream has a gap), and the
+                                 library closed it (since 0.5) */
 };
 
 /* A static text for an mp_close_reason. */
@@ -196,9 +217,30 @@ struct mp_client_options {
                                 protocol without a handler. 0 = 4096
                                 (the broker's max_connections_per_client
                                 default) */
+
+    /* Since libmpclient 0.5: protocol level 2 (doc/protocol.md). */
+    unsigned protocol_level; /* the level announced at Auth: 0 = the
+                                highest this library speaks
+                                (MP_PROTOCOL_LEVEL, 2); 1 = level 1,
+                                every byte sent as by libmpclient 0.4.
+                                The broker answers with the level it
+                                speaks (mp_client_level); the gob format
+                                cannot announce one and stays at 1 */
+    size_t receive_window;   /* level 2: the window, in bytes, each
+                                connection's peer may send ahead of what
+                                this client consumed. 0, or not above
+                                the broker's window: the broker's
+                                (AuthOk); larger: the difference is
+                                granted right after the Syn or the Ack
+                                (at most MP_CREDIT_MAX) */
+    int manual_credit;       /* level 2: non-zero: no connection grants
+                                credit by itself, the application calls
+                                mp_conn_grant() (see CREDIT below);
+                                mp_conn_set_manual_credit() changes it
+                                per connection */
 };
 
-#define MP_CLIENT_OPTIONS_INIT {sizeof(struct mp_client_options), NULL, NULL, NULL, NULL, 0, 0, 0, 0, NULL, NULL, NULL, NULL, 0, 0, 0, 0}
+#define MP_CLIENT_OPTIONS_INIT {sizeof(struct mp_client_options), NULL, NULL, NULL, NULL, 0, 0, 0, 0, NULL, NULL, NULL, NULL, 0, 0, 0, 0, 0, 0, 0}
 
 /*
  * Create a client. `base` is the caller's event_base, or NULL for a loop of
@@ -243,8 +285,11 @@ typedef void (*mp_ready_cb)(struct mp_client *c, int status,
  * on_close (MP_CLOSE_BROKER_LOST) and every pending open its callback
  * (MP_ERR_BROKER_GONE). status is MP_ERR_BROKER_GONE, MP_ERR_PROTOCOL (the
  * broker sent something undecodable, or a message past the receive
- * limit) or MP_ERR_TIMEOUT (idle_timeout_ms); mp_client_lost_reason()
- * says more.
+ * limit) or MP_ERR_TIMEOUT (idle_timeout_ms); at protocol level 2 also
+ * MP_ERR_REPLACED (the broker said Replaced: the name logged in again
+ * elsewhere; do not log in again by yourself, or the other session is
+ * replaced in turn) or MP_ERR_GOING_AWAY (the broker closed the socket
+ * after its GoingAway). mp_client_lost_reason() says more.
  */
 typedef void (*mp_lost_cb)(struct mp_client *c, int status, void *arg);
 
@@ -343,9 +388,11 @@ int mp_client_unhandle(struct mp_client *c, const char *protocol);
 
 /*
  * The outcome of mp_client_open(): conn is the open connection and status
- * MP_OK, or conn is NULL and status is MP_ERR_UNKNOWN_PROTOCOL (refused),
- * MP_ERR_NO_SUCH_CLIENT, MP_ERR_PEER_LEFT, MP_ERR_BROKER_GONE or
- * MP_ERR_CLOSED (client freed).
+ * MP_OK, or conn is NULL and status is MP_ERR_UNKNOWN_PROTOCOL (refused:
+ * no handler), MP_ERR_DENIED (level 2: refused by the broker's
+ * authorization or a connection limit, or by the peer; the reason is
+ * mp_client_open_reason() during the call), MP_ERR_NO_SUCH_CLIENT,
+ * MP_ERR_PEER_LEFT, MP_ERR_BROKER_GONE or MP_ERR_CLOSED (client freed).
  */
 typedef void (*mp_open_cb)(struct mp_conn *conn, int status, void *arg);
 
@@ -360,6 +407,12 @@ typedef void (*mp_open_cb)(struct mp_conn *conn, int status, void *arg);
  * would share one id, and the directions could not be told apart.) */
 int mp_client_open(struct mp_client *c, const char *peer,
                    const char *protocol, mp_open_cb cb, void *arg);
+
+/* Inside an open callback with MP_ERR_DENIED: the reason the broker or
+ * the peer gave ("not authorized", "too many connections"), printable
+ * ASCII, at most 255 bytes. "" otherwise. Valid during the callback.
+ * (Since 0.5.) */
+const char *mp_client_open_reason(const struct mp_client *c);
 
 /* ------------------------------------------------------------------------
  * Connections
@@ -430,12 +483,112 @@ size_t mp_conn_queued(const struct mp_conn *conn);
 
 /* Called once, after mp_conn_send() on conn failed with
  * MP_ERR_WOULD_BLOCK, when conn's share and the whole queue have fallen
- * to half their bounds: send again from here. */
+ * to half their bounds and (level 2) the peer granted credit again: send
+ * again from here. */
 typedef void (*mp_conn_drained_cb)(struct mp_conn *conn, void *arg);
 
 /* Set conn's drained callback (NULL to remove it). */
 void mp_conn_on_drained(struct mp_conn *conn, mp_conn_drained_cb cb,
                         void *arg);
+
+/* ------------------------------------------------------------------------
+ * Protocol level 2 (since 0.5; doc/protocol.md, "Protocol level 2")
+ *
+ * The library announces level 2 at Auth (unless protocol_level is 1) and
+ * the broker's AuthOk says which level the session speaks. At level 1
+ * (an older broker, the gob format, or protocol_level 1) everything
+ * below returns MP_ERR_LEVEL or does nothing, and the library sends
+ * exactly what libmpclient 0.4 sent.
+ */
+
+/* The level the session speaks: 1 or 2; 0 before the login. */
+int mp_client_level(const struct mp_client *c);
+/* Level 2: the window of AuthOk, in bytes, that each direction of a
+ * connection starts with; 0 at level 1. */
+size_t mp_client_window(const struct mp_client *c);
+/* Level 2: the most watches the broker allows at once (AuthOk's
+ * `watches`); 0 at level 1, or when the broker did not say. */
+unsigned mp_client_max_watches(const struct mp_client *c);
+
+/*
+ * CREDIT. At level 2 each direction of each connection has its own
+ * window, in bytes: a message costs its length plus
+ * MP_CREDIT_MESSAGE_COST. A connection may send while the credit it
+ * holds is above zero (the message that takes it to zero or below still
+ * goes); then mp_conn_send() on that connection only returns
+ * MP_ERR_WOULD_BLOCK until the peer grants credit again, when the
+ * connection's on_drained (or, without one, the client's) is called.
+ * Other connections are not held back by a peer that does not read.
+ *
+ * Receiving, the library grants credit by itself: after the message
+ * callback returns, once the messages consumed since the last grant cost
+ * half the window or more. In manual mode (the manual_credit option, or
+ * mp_conn_set_manual_credit) it grants nothing: the application calls
+ * mp_conn_grant() with what it consumed (each message: its length plus
+ * MP_CREDIT_MESSAGE_COST), when it is ready for more; until then the
+ * peer stops once its window is spent.
+ */
+
+/* The credit held for sending on conn, in bytes (0 or less: sends wait
+ * for a grant). LLONG_MAX at level 1, where there is no credit. */
+long long mp_conn_credit(const struct mp_conn *conn);
+
+/* Manual (non-zero) or automatic (0) grants for what conn receives. Set
+ * it in on_connection or the open callback, before messages arrive. */
+void mp_conn_set_manual_credit(struct mp_conn *conn, int manual);
+
+/* Grant the peer `bytes` more credit on conn (a Credit message; in
+ * either mode). MP_OK, MP_ERR_INVALID (bytes 0, or the peer's credit
+ * would pass MP_CREDIT_MAX), MP_ERR_LEVEL, MP_ERR_CLOSED. */
+int mp_conn_grant(struct mp_conn *conn, size_t bytes);
+
+/*
+ * PRESENCE. Watch a name (its state now, then every change) or a prefix
+ * (every change of a name that starts with it; "" = every name): the
+ * presence callback gets each name with online 1 or 0. At most
+ * mp_client_max_watches() at once (MP_ERR_LIMIT past it; watching what
+ * is already watched asks for its state again and counts once). Names
+ * a client may not see are never reported (a watched one is "offline").
+ * Each returns MP_OK once the request is queued, MP_ERR_NAME (an invalid
+ * name, a prefix over 255 bytes or with a control character),
+ * MP_ERR_STATE (not logged in), MP_ERR_LEVEL, MP_ERR_LIMIT, or
+ * MP_ERR_NOMEM. Unwatching what is not watched: MP_ERR_INVALID.
+ */
+typedef void (*mp_presence_cb)(struct mp_client *c, const char *name,
+                               int online, void *arg);
+void mp_client_on_presence(struct mp_client *c, mp_presence_cb cb,
+                           void *arg);
+int mp_client_watch(struct mp_client *c, const char *name);
+int mp_client_watch_prefix(struct mp_client *c, const char *prefix);
+int mp_client_unwatch(struct mp_client *c, const char *name);
+int mp_client_unwatch_prefix(struct mp_client *c, const char *prefix);
+
+/*
+ * The names online that start with `prefix` ("" = all), in no particular
+ * order: the broker's replies are gathered, and cb runs once, with
+ * names[0..n) (valid during the call) and truncated non-zero when the
+ * broker had more than it lists (limits.max_list_names) or the replies
+ * passed 16 MiB. status is MP_OK, or MP_ERR_BROKER_GONE / MP_ERR_CLOSED
+ * (n 0) when the broker was lost or the client freed or disconnected
+ * first. Returns MP_OK (cb will run, exactly once) or an error as for
+ * mp_client_watch_prefix (cb will not run).
+ */
+typedef void (*mp_list_cb)(struct mp_client *c, const char *prefix,
+                           const char *const *names, size_t n,
+                           int truncated, int status, void *arg);
+int mp_client_list(struct mp_client *c, const char *prefix, mp_list_cb cb,
+                   void *arg);
+
+/*
+ * GOING AWAY. The broker is shutting down: it closes the socket within
+ * delay_ms and serves the session meanwhile, so that it can finish and
+ * move to another broker (mp_client_disconnect, then connect elsewhere).
+ * When the socket closes, the lost callback gets MP_ERR_GOING_AWAY.
+ */
+typedef void (*mp_going_away_cb)(struct mp_client *c, unsigned delay_ms,
+                                 void *arg);
+void mp_client_on_going_away(struct mp_client *c, mp_going_away_cb cb,
+                             void *arg);
 
 #ifdef __cplusplus
 }
