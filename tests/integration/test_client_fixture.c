@@ -224,6 +224,17 @@ struct mp_client *client_new_full(struct event_base *b, const char *address,
     return c;
 }
 
+struct mp_client *client_new_opts(const struct mp_client_options *o)
+{
+    int err = 1;
+    struct mp_client *c = mp_client_new(base, o, &err);
+
+    cr_assert_not_null(c, "mp_client_new(%s, %s): %s", o->name, o->address,
+                       mp_strerror(err));
+    fx_keep(c);
+    return c;
+}
+
 struct mp_client *client_new_max(struct harness *h, const char *fmt,
                                  const char *name, size_t max)
 {

@@ -141,6 +141,9 @@ struct mp_client *client_new_full(struct event_base *b, const char *address,
                                   const void *secret, size_t secret_len,
                                   size_t max, unsigned timeout_ms);
 
+/* A client on the test's base from options of the test's own. */
+struct mp_client *client_new_opts(const struct mp_client_options *o);
+
 struct mp_client *client_new_max(struct harness *h, const char *fmt,
                                  const char *name, size_t max);
 
