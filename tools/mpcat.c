@@ -4,6 +4,8 @@
  *
  *     mpcat [options] listen PROTO
  *     mpcat [options] connect PEER PROTO [FILE...]
+ *     mpcat [options] watch NAME...       (protocol level 2)
+ *     mpcat [options] list [PREFIX]       (protocol level 2)
  *
  * One event_base of our own runs everything: the libmpclient client (in
  * attached mode), the input (a libevent read event for pipes, sockets and
@@ -14,8 +16,9 @@
  *
  * This file: the messages and the exit path, printing, the connections of
  * both commands, logging in, setting up and tearing down. The command
- * line is in mpcat_args.c, connect's input in mpcat_input.c; mpcat.h is
- * what they share.
+ * line is in mpcat_args.c, connect's input in mpcat_input.c, listen -e's
+ * echoes at level 2 in mpcat_echo.c, watch and list in
+ * mpcat_presence.c; mpcat.h is what they share.
  *
  * Exit status: see enum status and the --help text.
  */
@@ -102,6 +105,12 @@ int status_of(int error)
     case MP_ERR_TLS:
     case MP_ERR_FORMAT:
         return ST_BROKER;
+    case MP_ERR_DENIED:
+        return ST_DENIED;
+    case MP_ERR_REPLACED:
+        return ST_REPLACED;
+    case MP_ERR_GOING_AWAY:
+        return ST_GOING_AWAY;
     default:
         return ST_ERROR;
     }
@@ -159,8 +168,6 @@ static void rearm_idle(struct app *a)
     evtimer_add(a->idle, &tv);
 }
 
-static void leave(struct app *a, int status);
-
 static bool short_of_count(struct app *a, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
@@ -193,6 +200,7 @@ static void shed(struct app *a, struct mp_conn *conn)
     note("%s does not read its echoes (%zu bytes wait for it): closing "
          "connection %s", mp_conn_peer(conn), mp_conn_queued(conn),
          mp_conn_id(conn));
+    echo_detach(a, conn);
     mp_conn_close(conn);
     a->open_conns--;
     if (a->cfg.once && a->open_conns == 0)
@@ -213,7 +221,7 @@ static void on_message(struct mp_conn *conn, const void *data, size_t len,
         return;
     }
     if (a->cfg.echo) {
-        r = mp_conn_send(conn, data, len);
+        r = echo_message(a, conn, data, len);
         if (r == MP_ERR_WOULD_BLOCK) {
             shed(a, conn);
             return;
@@ -244,6 +252,15 @@ static void on_lost(struct mp_client *c, int status, void *arg)
 
     const char *why = mp_client_lost_reason(c);
 
+    /* Level 2: the broker said what happened; its words say it all. */
+    if (status == MP_ERR_REPLACED || status == MP_ERR_GOING_AWAY) {
+        fail(a, status_of(status), "%s (broker %s)%s", why, a->cfg.address,
+             status == MP_ERR_REPLACED
+                 ? "; another mpcat or client logs in with -n "
+                   "the same name"
+                 : "");
+        return;
+    }
     fail(a, status == MP_ERR_PROTOCOL ? ST_ERROR : ST_BROKER,
          "lost the broker at %s: %s%s%s", a->cfg.address, mp_strerror(status),
          *why ? ": " : "", why);
@@ -268,7 +285,7 @@ static void on_left(struct mp_client *c, void *arg)
  * the exit status once gone (ST_SHORT when -c was not met); the first
  * call decides it.
  */
-static void leave(struct app *a, int status)
+void leave(struct app *a, int status)
 {
     if (a->leaving) {
         finish(a, a->leave_status);
@@ -292,6 +309,7 @@ static void listen_on_close(struct mp_conn *conn, int reason, void *arg)
 {
     struct app *a = arg;
 
+    echo_detach(a, conn);
     /* Lost broker: on_lost reports it. Freed: we are exiting anyway. */
     if (a->finished || reason == MP_CLOSE_BROKER_LOST ||
         reason == MP_CLOSE_CLIENT_FREED)
@@ -311,6 +329,10 @@ static void on_connection(struct mp_conn *conn, void *arg)
 
     if (a->finished || a->leaving) {
         mp_conn_close(conn);
+        return;
+    }
+    if (!echo_attach(a, conn)) {
+        fail(a, ST_ERROR, "out of memory");
         return;
     }
     a->open_conns++;
@@ -391,6 +413,13 @@ static void open_failed(struct app *a, int status)
         snprintf(hint, sizeof hint, " (%s must listen for %s, as "
                  "'mpcat -n %s listen %s' does)", c->peer, c->protocol,
                  c->peer, c->protocol);
+    else if (status == MP_ERR_DENIED)
+        snprintf(hint, sizeof hint, " (%s; the broker's acl rules or "
+                 "connection limits decide, or %s refused it)",
+                 *mp_client_open_reason(a->client)
+                     ? mp_client_open_reason(a->client)
+                     : "no reason given",
+                 c->peer);
     fail(a, status_of(status), "cannot open %s to %s: %s%s", c->protocol,
          c->peer, mp_strerror(status), hint);
 }
@@ -481,6 +510,10 @@ static void on_ready(struct mp_client *client, int status, const char *reason,
         note("logged in at %s as %s", a->cfg.address, mp_client_name(client));
     if (a->cfg.mode == MODE_LISTEN)
         return;
+    if (a->cfg.mode == MODE_WATCH || a->cfg.mode == MODE_LIST) {
+        presence_start(a);
+        return;
+    }
     r = mp_client_open(client, a->cfg.peer, a->cfg.protocol, on_open, a);
     if (r != MP_OK)
         open_failed(a, r);
@@ -489,6 +522,20 @@ static void on_ready(struct mp_client *client, int status, const char *reason,
 /* ------------------------------------------------------------------------
  * Setting up and tearing down
  */
+
+/* Level 2: the broker shuts down within ms. A listener or watcher
+ * leaves now (so that the broker need not wait for it); connect goes on
+ * with its input, and the close, if it comes first, exits 9. */
+static void on_going_away(struct mp_client *c, unsigned ms, void *arg)
+{
+    struct app *a = arg;
+
+    (void)c;
+    note("the broker at %s is shutting down: it closes within %u ms",
+         a->cfg.address, ms);
+    if (a->cfg.mode != MODE_CONNECT)
+        leave(a, ST_GOING_AWAY);
+}
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
@@ -524,6 +571,7 @@ static int make_client(struct app *a)
     o.tls_cert_file = c->tls_cert;
     o.tls_key_file = c->tls_key;
     o.tls_server_name = c->tls_server_name;
+    o.protocol_level = c->level;
     a->client = mp_client_new(a->base, &o, &err);
     /* libmpclient keeps its own copy: ours is of no more use. */
     explicit_bzero(c->secret, c->secret_len);
@@ -533,6 +581,7 @@ static int make_client(struct app *a)
     }
     mp_client_on_lost(a->client, on_lost, a);
     mp_client_on_drained(a->client, on_drained, a);
+    mp_client_on_going_away(a->client, on_going_away, a);
     return ST_OK;
 }
 
@@ -600,6 +649,7 @@ static void teardown(struct app *a)
     free(a->in.pending.data);
     free_event(&a->idle);
     mp_client_free(a->client);
+    echo_free_all(a);
     free_event(&a->sig_int);
     free_event(&a->sig_term);
     if (a->base != NULL)

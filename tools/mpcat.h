@@ -48,10 +48,15 @@ enum status {
     ST_AUTH = 3,    /* the broker refused the login */
     ST_REFUSED = 4, /* no such client, or no handler for the protocol */
     ST_BROKER = 5,  /* the broker is unreachable, or went away */
-    ST_SHORT = 6    /* -c N: the end came before N messages arrived */
+    ST_SHORT = 6,   /* -c N: the end came before N messages arrived */
+    /* Protocol level 2: the broker says what happened. */
+    ST_DENIED = 7,     /* the open was denied (authorization, a limit) */
+    ST_REPLACED = 8,   /* the name logged in again elsewhere */
+    ST_GOING_AWAY = 9  /* the broker announced its shutdown, and closed */
 };
 
-enum mode { MODE_LISTEN, MODE_CONNECT };
+/* listen, connect; and at level 2, watch (presence) and list. */
+enum mode { MODE_LISTEN, MODE_CONNECT, MODE_WATCH, MODE_LIST };
 
 struct config {
     const char *address;
@@ -74,10 +79,13 @@ struct config {
     size_t conn_queue;      /* ... and max_queued_per_conn */
     int keepalive_s;        /* TCP keepalive; < 0 = off */
     double idle_timeout_s;  /* 0 = none */
+    unsigned level;         /* --level: 1, or 0 = the library's (2) */
+    bool prefix;            /* watch: the operands are prefixes */
     enum mode mode;
     const char *peer;       /* connect only */
     const char *protocol;
-    char **files;           /* connect: FILE arguments */
+    char **files;           /* connect: FILE arguments; watch: the names;
+                               list: the prefix (none: all) */
     int n_files;
 };
 
@@ -103,6 +111,18 @@ struct input {
     bool told_paused;       /* -v: the pause was reported */
 };
 
+/* listen -e at level 2: a connection's echoes that wait for credit. The
+ * peer is granted back what we received only once its echo went out, so
+ * this holds at most a window (and one message): see mpcat_echo.c. */
+struct echo {
+    struct app *app;
+    struct mp_conn *conn;   /* NULL once closed */
+    struct buf backlog;     /* 4-byte big-endian length, then the bytes */
+    size_t sent;            /* offset of the first echo still waiting */
+    size_t ungranted;       /* cost echoed and not yet granted back */
+    struct echo *next;      /* in app->echoes */
+};
+
 struct app {
     struct config cfg;
     struct event_base *base;
@@ -116,6 +136,7 @@ struct app {
     bool lingering;            /* input done, waiting for the peer */
     /* listen mode */
     unsigned open_conns;
+    struct echo *echoes;       /* -e at level 2: one per connection */
     /* both */
     unsigned long received;    /* messages printed, for -c */
     /* the outcome */
@@ -143,6 +164,8 @@ void fail(struct app *a, int status, const char *fmt, ...)
 int status_of(int error);
 /* Connect mode: all input sent; close now (-w 0) or wait for the peer. */
 void input_finished(struct app *a);
+/* Leave gracefully (see mpcat.c), then exit with `status`. */
+void leave(struct app *a, int status);
 
 /* ------------------------------------------------------------------------
  * mpcat_args.c: the command line
@@ -151,6 +174,29 @@ void input_finished(struct app *a);
 /* Fill *c from the command line and the environment. Returns -1 to go on,
  * or the exit status (0 after --help or --version), its error printed. */
 int parse_args(struct config *c, int argc, char **argv);
+
+/* ------------------------------------------------------------------------
+ * mpcat_echo.c: listen -e at protocol level 2
+ */
+
+/* A connection accepted: at level 2, its echo state (manual credit). */
+bool echo_attach(struct app *a, struct mp_conn *conn);
+/* Echo one message on conn: MP_OK (sent, or waiting for credit) or the
+ * error of mp_conn_send (level 1 only: MP_ERR_WOULD_BLOCK, which sheds
+ * the peer). */
+int echo_message(struct app *a, struct mp_conn *conn, const void *data,
+                 size_t len);
+/* conn is over: forget its echo state. */
+void echo_detach(struct app *a, struct mp_conn *conn);
+/* Free every echo state (teardown). */
+void echo_free_all(struct app *a);
+
+/* ------------------------------------------------------------------------
+ * mpcat_presence.c: watch and list
+ */
+
+/* Logged in: start the watch or list command. */
+void presence_start(struct app *a);
 
 /* ------------------------------------------------------------------------
  * mpcat_input.c: connect mode's input

@@ -32,6 +32,10 @@
     "       " PROG " [-a ADDR] [-f json|binary|gob] -n NAME [-s SECRET | -S FILE]\n" \
     "             [-0 | -l] [-v] [-c N] [-w SECONDS] [limits]\n"                      \
     "             connect PEER PROTO [FILE...]\n"                                      \
+    "       " PROG " [-a ADDR] [-f json|binary] -n NAME [-s SECRET | -S FILE]\n"      \
+    "             [-c N] [-p] [limits] watch NAME...\n"                                \
+    "       " PROG " [-a ADDR] [-f json|binary] -n NAME [-s SECRET | -S FILE]\n"      \
+    "             [limits] list [PREFIX]\n"                                            \
     "       " PROG " -h | -V\n"
 
 static void help(void)
@@ -50,6 +54,12 @@ static void help(void)
           "                 after the input ends, close once the peer closes\n"
           "                 or -w SECONDS pass without a message\n"
           "                 (with -c N: as soon as N messages arrived)\n"
+          "  watch NAME...  print \"NAME online\" or \"NAME offline\" for each\n"
+          "                 NAME now and each time it changes (with -p, for\n"
+          "                 every name that starts with a NAME); runs until\n"
+          "                 SIGINT or SIGTERM, or -c N lines (level 2)\n"
+          "  list [PREFIX]  print the names online that start with PREFIX\n"
+          "                 (all without it), sorted, one a line (level 2)\n"
           "\n"
           "  -a, --address ADDR     broker: tcp:HOST:PORT, tls:HOST:PORT or\n"
           "                         unix:PATH\n"
@@ -77,6 +87,10 @@ static void help(void)
           "                         backlog passes --conn-queue) is disconnected\n"
           "  -q, --once             listen: exit 0 once every accepted connection\n"
           "                         has closed (after the first one arrived)\n"
+          "  -p, --prefix           watch: the operands are prefixes, not names\n"
+          "      --level N          the protocol level to announce: 2 (default:\n"
+          "                         per-connection credit, presence, refusals\n"
+          "                         that say why) or 1 (as a 2015 client)\n"
           "  -v, --verbose          prefix each printed line with \"PEER: \" (line\n"
           "                         mode) and report logins and connections on\n"
           "                         stderr\n"
@@ -103,7 +117,10 @@ static void help(void)
           "2 usage error (also an invalid name, or PEER the same as NAME);\n"
           "3 authentication failed; 4 connection refused (no such client, or\n"
           "no handler for the protocol); 5 broker unreachable or gone;\n"
-          "6 fewer than -c N messages arrived.\n",
+          "6 fewer than -c N messages arrived; 7 connection denied (the\n"
+          "broker's authorization or a limit; level 2); 8 replaced (the name\n"
+          "logged in again elsewhere; level 2); 9 the broker shut down after\n"
+          "announcing it (level 2).\n",
           stdout);
 }
 
@@ -322,8 +339,25 @@ static int parse_command(struct config *c, int argc, char **argv)
         c->n_files = argc - 3;
         return ST_OK;
     }
-    return usage_error("unknown command '%s': the commands are listen and "
-                       "connect", argv[0]);
+    if (strcmp(argv[0], "watch") == 0) {
+        if (argc < 2)
+            return usage_error("watch takes NAME... (got none)");
+        c->mode = MODE_WATCH;
+        c->files = argv + 1;
+        c->n_files = argc - 1;
+        return ST_OK;
+    }
+    if (strcmp(argv[0], "list") == 0) {
+        if (argc > 2)
+            return usage_error("list takes at most one operand, PREFIX (got "
+                               "%d)", argc - 1);
+        c->mode = MODE_LIST;
+        c->files = argv + 1;
+        c->n_files = argc - 1;
+        return ST_OK;
+    }
+    return usage_error("unknown command '%s': the commands are listen, "
+                       "connect, watch and list", argv[0]);
 }
 
 /* Options that make sense for one command only are refused with the
@@ -331,7 +365,20 @@ static int parse_command(struct config *c, int argc, char **argv)
 static int check_combination(const struct config *c, bool wait_given)
 {
     char formats[64];
+    bool presence = c->mode == MODE_WATCH || c->mode == MODE_LIST;
 
+    if (presence && (c->echo || c->once || wait_given ||
+                     c->framing != FRAME_LINE))
+        return usage_error("-e, -q, -w, -0 and -l do not apply to watch and "
+                           "list: drop them");
+    if (c->mode == MODE_LIST && c->count != 0)
+        return usage_error("-c does not apply to list: drop it");
+    if (c->prefix && c->mode != MODE_WATCH)
+        return usage_error("-p applies to watch only: drop it, or use "
+                           "watch");
+    if (presence && c->level == 1)
+        return usage_error("watch and list need protocol level 2: drop "
+                           "--level 1");
     if (c->mode == MODE_CONNECT && (c->echo || c->once))
         return usage_error("-e and -q apply to listen only: drop them, or "
                            "use listen");
@@ -356,6 +403,29 @@ static int check_combination(const struct config *c, bool wait_given)
     return ST_OK;
 }
 
+/* watch's names (or prefixes: any beginning of a name) and list's
+ * prefix, by the same rules. */
+static int check_watched(const struct config *c)
+{
+    bool prefix = c->prefix || c->mode == MODE_LIST;
+
+    for (int i = 0; i < c->n_files; i++) {
+        const char *s = c->files[i];
+        const char *why = prefix ? NULL : mp_name_check(s, strlen(s));
+        if (prefix && strlen(s) > MP_NAME_MAX)
+            why = "longer than 255 bytes";
+        for (const char *p = s; prefix && why == NULL && *p; p++) {
+            if ((unsigned char)*p < 0x20 || *p == 0x7f)
+                why = "a control character";
+        }
+        if (why != NULL)
+            return argument_error("invalid %s '%s': %s", prefix ? "prefix"
+                                                               : "name",
+                                  s, why);
+    }
+    return ST_OK;
+}
+
 /*
  * The names, against the broker's rules (common/name.c, which the broker
  * and libmpclient use too), before connecting: libmpclient could only say
@@ -372,6 +442,8 @@ static int check_names(const struct config *c)
     if (why != NULL)
         return argument_error("invalid name '%s' (-n): %s; %s", c->name, why,
                               rule);
+    if (c->mode == MODE_WATCH || c->mode == MODE_LIST)
+        return check_watched(c);
     if (c->mode != MODE_CONNECT)
         return ST_OK;
     why = mp_name_check(c->peer, strlen(c->peer));
@@ -388,7 +460,7 @@ static int check_names(const struct config *c)
 /* Long-only options. */
 enum {
     OPT_CA = 256, OPT_CERT, OPT_KEY, OPT_SERVER_NAME, OPT_QUEUE,
-    OPT_CONN_QUEUE, OPT_KEEPALIVE, OPT_IDLE_TIMEOUT
+    OPT_CONN_QUEUE, OPT_KEEPALIVE, OPT_IDLE_TIMEOUT, OPT_LEVEL
 };
 
 static const struct option long_options[] = {
@@ -404,6 +476,8 @@ static const struct option long_options[] = {
     { "echo", no_argument, NULL, 'e' },
     { "once", no_argument, NULL, 'q' },
     { "verbose", no_argument, NULL, 'v' },
+    { "prefix", no_argument, NULL, 'p' },
+    { "level", required_argument, NULL, OPT_LEVEL },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
     { "ca", required_argument, NULL, OPT_CA },
@@ -472,7 +546,7 @@ int parse_args(struct config *c, int argc, char **argv)
      * line each, named "mpcat", whatever argv[0] is (a path, libtool's
      * lt-mpcat). */
     opterr = 0;
-    while ((opt = getopt_long(argc, argv, ":a:f:n:s:S:0lw:c:eqvhV",
+    while ((opt = getopt_long(argc, argv, ":a:f:n:s:S:0lw:c:eqpvhV",
                               long_options, NULL)) != -1) {
         switch (opt) {
         case 'a':
@@ -503,6 +577,12 @@ int parse_args(struct config *c, int argc, char **argv)
         case 'e': c->echo = true; break;
         case 'q': c->once = true; break;
         case 'v': c->verbose = true; break;
+        case 'p': c->prefix = true; break;
+        case OPT_LEVEL:
+            if (strcmp(optarg, "1") != 0 && strcmp(optarg, "2") != 0)
+                return usage_error("bad --level '%s': want 1 or 2", optarg);
+            c->level = (unsigned)(optarg[0] - '0');
+            break;
         case 'h': help(); return ST_OK;
         case 'V': puts(PROG " " PACKAGE_VERSION); return ST_OK;
         case OPT_CA: c->tls_ca = optarg; break;

@@ -61,7 +61,13 @@ static enum sent send_message(struct app *a, const void *data, size_t len)
     if (r == MP_OK)
         return SENT;
     if (r == MP_ERR_WOULD_BLOCK) {
-        if (a->cfg.verbose && !a->in.told_paused)
+        /* Level 2: the peer has not consumed its window yet; else our
+         * queue for the broker is full. Either way on_drained resumes. */
+        if (a->cfg.verbose && !a->in.told_paused &&
+            mp_conn_credit(a->conn) <= 0)
+            note("%s has not granted more credit: input paused",
+                 a->cfg.peer);
+        else if (a->cfg.verbose && !a->in.told_paused)
             note("the broker does not take more: input paused (%zu bytes "
                  "queued)", mp_client_queued(a->client));
         a->in.told_paused = true;
