@@ -581,7 +581,9 @@ Test(mpcat, help_mentions_every_option)
         "MPCAT_ADDRESS", "MPCAT_SECRET", "ps(1)", "tcp:127.0.0.1:7330",
         "0 ok", "1 other error", "2 usage error", "3 authentication failed",
         "4 connection refused", "5 broker unreachable",
-        "6 fewer than -c N messages",
+        "6 fewer than -c N messages", "7 connection denied", "8 replaced",
+        "9 the broker shut down", "watch NAME...", "list [PREFIX]",
+        "-p, --prefix", "--level N",
     };
 
     for (int round = 0; round < 2; round++) {
@@ -639,6 +641,14 @@ Test(mpcat, usage_errors_exit_2)
         ARGS("-n", "a", "listen", "x", "-w"),          /* no value */
         ARGS("-n", "a", "--echo=yes", "listen", "x"),
         ARGS("-xn", "a", "listen", "x"),
+        ARGS("-n", "a", "watch"),                      /* no name */
+        ARGS("-n", "a", "list", "b", "c"),
+        ARGS("-n", "a", "-e", "watch", "b"),
+        ARGS("-n", "a", "-0", "list"),
+        ARGS("-n", "a", "-c", "3", "list"),
+        ARGS("-n", "a", "-p", "listen", "x"),
+        ARGS("-n", "a", "--level", "1", "watch", "b"),
+        ARGS("-n", "a", "--level", "3", "listen", "x"),
     };
 
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -1878,5 +1888,192 @@ Test(mpcat, idle_timeout_gives_up_on_a_silent_broker)
     expect_exit(p, 5, tmo(MPT_MSG_MS));
     expect_err(p, "nothing from the broker for 300 ms");
     fb_signal(fb);
+    fb_free(fb);
+}
+
+/* ----------------------------------------------------------------------
+ * Protocol level 2 (issue 18), against the fake broker speaking it
+ */
+
+#define L2_SETTINGS rc_str("level=2 window=262144 watches=2")
+
+static void script_denied(struct fakebroker *fb, void *arg)
+{
+    struct rc_msg m;
+
+    (void)arg;
+    if (!fb_login_with(fb, MPT_MSG_MS, L2_SETTINGS) ||
+        !fb_expect(fb, RC_SYN, NULL, &m, MPT_MSG_MS, NULL))
+        return;
+    fb_send(fb, 16, m.other_client, m.connection_id,
+            rc_str("not authorized"));
+    rc_msg_free(&m);
+    fb_read_to_eof(fb, MPT_MSG_MS);
+}
+
+/* Denied: exit 7, the broker's reason, and not "unknown protocol". */
+Test(mpcat, level2_denied_exits_7)
+{
+    struct fakebroker *fb = fb_new(RC_BINARY, 0);
+
+    fb_run(fb, script_denied, NULL);
+    struct proc *p = spawn(ARGS("-a", fb_address(fb), "-n", "alice",
+                                "connect", "bob", "chat"),
+                           IN_NULL, NULL);
+    expect_exit(p, 7, tmo(MPT_MSG_MS));
+    expect_err(p, "not authorized");
+    cr_assert_null(strstr(p->e.data, "unknown protocol"), "%s", p->e.data);
+    cr_assert_null(fb_join(fb, tmo(MPT_MSG_MS)));
+    fb_free(fb);
+}
+
+/* A notice (meta 17 or 18, with its data), then the fake reads to the
+ * end: mpcat leaves by itself. */
+struct notice {
+    unsigned meta;
+    const char *data;
+};
+
+static void script_notice(struct fakebroker *fb, void *arg)
+{
+    const struct notice *n = arg;
+
+    if (!fb_login_with(fb, MPT_MSG_MS, L2_SETTINGS))
+        return;
+    fb_send(fb, n->meta, n->meta == 17 ? "srv" : "", "", rc_str(n->data));
+    /* Replaced: the broker closes at once. GoingAway: it waits for the
+     * client to go. */
+    if (n->meta == 17)
+        return;
+    fb_read_to_eof(fb, MPT_MSG_MS);
+}
+
+Test(mpcat, level2_replaced_exits_8)
+{
+    static const struct notice n = {17, "replaced by a newer login"};
+    struct fakebroker *fb = fb_new(RC_BINARY, 0);
+
+    fb_run(fb, script_notice, (void *)&n);
+    struct proc *p = spawn(ARGS("-a", fb_address(fb), "-n", "srv",
+                                "listen", "x"),
+                           IN_NULL, NULL);
+    expect_exit(p, 8, tmo(MPT_MSG_MS));
+    expect_err(p, "srv logged in again elsewhere (replaced by a newer login)");
+    fb_free(fb);
+}
+
+Test(mpcat, level2_going_away_exits_9)
+{
+    static const struct notice n = {18, "3000"};
+    struct fakebroker *fb = fb_new(RC_BINARY, 0);
+
+    fb_run(fb, script_notice, (void *)&n);
+    struct proc *p = spawn(ARGS("-a", fb_address(fb), "-n", "srv",
+                                "listen", "x"),
+                           IN_NULL, NULL);
+    expect_exit(p, 9, tmo(MPT_MSG_MS));
+    expect_err(p, "shutting down: it closes within 3000 ms");
+    cr_assert_null(fb_join(fb, tmo(MPT_MSG_MS)));
+    fb_free(fb);
+}
+
+static void script_presence(struct fakebroker *fb, void *arg)
+{
+    struct rc_msg m;
+
+    (void)arg;
+    if (!fb_login_with(fb, MPT_MSG_MS, L2_SETTINGS))
+        return;
+    /* watch bob carol: two Watches, answered with their states. */
+    for (int i = 0; i < 2; i++) {
+        if (!fb_expect(fb, 12, NULL, &m, MPT_MSG_MS, NULL))
+            return;
+        if (m.has_data)
+            fb_fail(fb, "a name's Watch with data");
+        fb_send(fb, 14, m.other_client, "", rc_str(i ? "offline" : "online"));
+        rc_msg_free(&m);
+    }
+    fb_read_to_eof(fb, MPT_MSG_MS);
+}
+
+/* watch: one line per notice; -c 2 ends it. */
+Test(mpcat, level2_watch_prints_presence)
+{
+    struct fakebroker *fb = fb_new(RC_BINARY, 0);
+
+    fb_run(fb, script_presence, NULL);
+    struct proc *p = spawn(ARGS("-a", fb_address(fb), "-n", "ops", "-c", "2",
+                                "watch", "bob", "carol"),
+                           IN_NULL, NULL);
+    expect_exit(p, 0, tmo(MPT_MSG_MS));
+    expect_out(p, "bob online\ncarol offline\n");
+    cr_assert_null(fb_join(fb, tmo(MPT_MSG_MS)));
+    fb_free(fb);
+}
+
+/* Over the broker's watches (2 here): said, with the way out. */
+Test(mpcat, level2_watch_over_the_cap)
+{
+    struct fakebroker *fb = fb_new(RC_BINARY, 0);
+
+    fb_run(fb, script_presence, NULL);
+    struct proc *p = spawn(ARGS("-a", fb_address(fb), "-n", "ops", "watch",
+                                "bob", "carol", "dave"),
+                           IN_NULL, NULL);
+    expect_exit(p, 1, tmo(MPT_MSG_MS));
+    expect_err(p, "cannot watch dave: the broker allows 2 watches");
+    fb_free(fb);
+}
+
+static void script_list(struct fakebroker *fb, void *arg)
+{
+    struct rc_msg m;
+
+    (void)arg;
+    if (!fb_login_with(fb, MPT_MSG_MS, L2_SETTINGS) ||
+        !fb_expect(fb, 15, NULL, &m, MPT_MSG_MS, NULL))
+        return;
+    if (strcmp(m.other_client, "b") != 0)
+        fb_fail(fb, "List of \"%s\", want \"b\"", m.other_client);
+    fb_send(fb, 15, "b", m.connection_id, rc_str("bob\nbea"));
+    fb_send(fb, 15, "b", m.connection_id, rc_str("bert"));
+    fb_send(fb, 15, "b", m.connection_id, rc_str("truncated"));
+    rc_msg_free(&m);
+    fb_read_to_eof(fb, MPT_MSG_MS);
+}
+
+/* list: the replies gathered, sorted; a truncated list is said. */
+Test(mpcat, level2_list_prints_sorted_names)
+{
+    struct fakebroker *fb = fb_new(RC_BINARY, 0);
+
+    fb_run(fb, script_list, NULL);
+    struct proc *p = spawn(ARGS("-a", fb_address(fb), "-n", "ops", "list",
+                                "b"),
+                           IN_NULL, NULL);
+    expect_exit(p, 0, tmo(MPT_MSG_MS));
+    expect_out(p, "bea\nbert\nbob\n");
+    expect_err(p, "the list is truncated");
+    cr_assert_null(fb_join(fb, tmo(MPT_MSG_MS)));
+    fb_free(fb);
+}
+
+static void script_level1(struct fakebroker *fb, void *arg)
+{
+    (void)arg;
+    if (fb_login(fb, MPT_MSG_MS))
+        fb_read_to_eof(fb, MPT_MSG_MS);
+}
+
+/* A level-1 broker: list says what it needs. */
+Test(mpcat, level2_list_needs_level2)
+{
+    struct fakebroker *fb = fb_new(RC_BINARY, 0);
+
+    fb_run(fb, script_level1, NULL);
+    struct proc *p = spawn(ARGS("-a", fb_address(fb), "-n", "ops", "list"),
+                           IN_NULL, NULL);
+    expect_exit(p, 1, tmo(MPT_MSG_MS));
+    expect_err(p, "list needs protocol level 2");
     fb_free(fb);
 }

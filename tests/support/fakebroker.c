@@ -196,6 +196,11 @@ bool fb_await(struct fakebroker *fb, int ms)
 
 bool fb_login(struct fakebroker *fb, int ms)
 {
+    return fb_login_with(fb, ms, RC_NULL);
+}
+
+bool fb_login_with(struct fakebroker *fb, int ms, struct rc_blob settings)
+{
     struct pollfd pf = {.fd = fb->lfd, .events = POLLIN};
     struct rc_msg m;
     int fd, rc;
@@ -221,7 +226,7 @@ bool fb_login(struct fakebroker *fb, int ms)
             rc_msg_free(&m);
         return false;
     }
-    bool ok = rc_send(fb->client, RC_AUTH_OK, m.other_client, "", RC_NULL);
+    bool ok = rc_send(fb->client, RC_AUTH_OK, m.other_client, "", settings);
     rc_msg_free(&m);
     if (!ok)
         fb_fail(fb, "cannot send AuthOk: %s", rc_error(fb->client));

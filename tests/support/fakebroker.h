@@ -51,6 +51,9 @@ void fb_signal(struct fakebroker *fb);
 /* Accept one client, read its Auth and answer AuthOk with its name.
  * false (after fb_fail) on timeout or anything else. */
 bool fb_login(struct fakebroker *fb, int ms);
+/* The same, with `settings` as AuthOk's data (a level-2 broker's:
+ * rc_str("level=2 window=262144 watches=64")). */
+bool fb_login_with(struct fakebroker *fb, int ms, struct rc_blob settings);
 /* The accepted client, to send and receive with rawclient.h. */
 struct rc_client *fb_client(struct fakebroker *fb);
 /* rc_send in the fake's format; false when the test stopped the script,
