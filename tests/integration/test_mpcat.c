@@ -2077,3 +2077,82 @@ Test(mpcat, level2_list_needs_level2)
     expect_err(p, "list needs protocol level 2");
     fb_free(fb);
 }
+
+/*
+ * listen -e at level 2 (window 1000, 10-byte messages: cost 74): the fake
+ * sends 20 messages and grants nothing for the echoes. mpcat echoes 14
+ * (the 14th takes its credit below zero), granting back 518 after the
+ * 7th and the 14th echo; the other 6 wait (a barrier - a Syn nobody
+ * handles - is answered before any of them); a Credit from the fake lets
+ * them go, in order. Nobody is shed.
+ */
+static void script_echo_credit(struct fakebroker *fb, void *arg)
+{
+    struct rc_msg m;
+    char want[32];
+    int echoes = 0, credits = 0;
+
+    (void)arg;
+    if (!fb_login_with(fb, MPT_MSG_MS,
+                       rc_str("level=2 window=1000 watches=2")) ||
+        !fb_send(fb, RC_SYN, "peer", "peer:0", rc_str("x")) ||
+        !fb_expect(fb, RC_ACK, "peer:0", &m, MPT_MSG_MS, NULL))
+        return;
+    rc_msg_free(&m);
+    for (int i = 1; i <= 20; i++) {
+        snprintf(want, sizeof want, "message-%02d", i);
+        fb_send(fb, RC_DATA, "peer", "peer:0", rc_str(want));
+    }
+    while (echoes < 14 || credits < 2) {
+        if (!fb_expect(fb, -1, NULL, &m, MPT_MSG_MS, NULL))
+            return;
+        if (m.meta == RC_DATA) {
+            snprintf(want, sizeof want, "message-%02d", ++echoes);
+            if (m.data_len != 10 || memcmp(m.data, want, 10) != 0)
+                fb_fail(fb, "echo %d is not %s", echoes, want);
+        } else if (m.meta == 11) {
+            credits++;
+            if (m.data_len != 3 || memcmp(m.data, "518", 3) != 0 ||
+                echoes != 7 * credits)
+                fb_fail(fb, "Credit %d after %d echoes: %.*s", credits,
+                        echoes, (int)m.data_len, (const char *)m.data);
+        } else {
+            fb_fail(fb, "meta %u during the echoes", m.meta);
+        }
+        rc_msg_free(&m);
+    }
+    fb_send(fb, RC_SYN, "peer", "peer:1", rc_str("nobody"));
+    if (!fb_expect(fb, -1, NULL, &m, MPT_MSG_MS, NULL))
+        return;
+    if (m.meta != RC_UNKNOWN_PROTO)
+        fb_fail(fb, "meta %u before the barrier's answer: an echo beyond "
+                "the credit?", m.meta);
+    rc_msg_free(&m);
+    fb_send(fb, 11, "peer", "peer:0", rc_str("1000"));
+    for (int i = 15; i <= 20; i++) {
+        if (!fb_expect(fb, RC_DATA, "peer:0", &m, MPT_MSG_MS, NULL))
+            return;
+        snprintf(want, sizeof want, "message-%02d", i);
+        if (m.data_len != 10 || memcmp(m.data, want, 10) != 0)
+            fb_fail(fb, "echo after the Credit is not %s", want);
+        rc_msg_free(&m);
+    }
+    /* The test waits for this line to stop mpcat. */
+    fb_send(fb, RC_DATA, "peer", "peer:0", rc_str("done"));
+    fb_read_to_eof(fb, MPT_MSG_MS);
+}
+
+Test(mpcat, level2_echo_waits_for_credit)
+{
+    struct fakebroker *fb = fb_new(RC_BINARY, 0);
+
+    fb_run(fb, script_echo_credit, NULL);
+    struct proc *p = spawn(ARGS("-a", fb_address(fb), "-n", "srv", "-e",
+                                "listen", "x"),
+                           IN_NULL, NULL);
+    expect_out(p, "message-20\ndone\n");
+    stop(p, SIGTERM);
+    cr_assert_null(fb_join(fb, tmo(MPT_MSG_MS)));
+    cr_assert_null(p->e.data, "stderr: %s", p->e.data);
+    fb_free(fb);
+}
