@@ -322,7 +322,11 @@ FORMAT_TEST(replaced_by_newer_login)
     handle(alice2, "back", s2);
     login(alice2);
     WAIT(l1.calls > 0 && b->closes > 0, "the replaced session was not told");
-    cr_assert_eq(l1.status, MP_ERR_BROKER_GONE, "%s", mp_strerror(l1.status));
+    /* Level 2: the broker said why (level 1: MP_ERR_BROKER_GONE). */
+    cr_assert_eq(l1.status, MP_ERR_REPLACED, "%s", mp_strerror(l1.status));
+    cr_assert_not_null(strstr(mp_client_lost_reason(alice1), "alice logged "
+                              "in again elsewhere"), "%s",
+                       mp_client_lost_reason(alice1));
     cr_assert(l1.all_ended, "lost ran before every connection's on_close");
     cr_assert_eq(a->closes, 1);
     cr_assert_eq(a->close_reason, MP_CLOSE_BROKER_LOST, "%s",
@@ -351,6 +355,9 @@ FORMAT_TEST(replaced_by_newer_login)
 
 FORMAT_TEST(broker_killed)
 {
+    /* A burst past the connection window, without waiting for credit:
+     * level 1's queue (test_client_level2.c waits for credit). */
+    fx_level = 1;
     enum { N = 64, SIZE = 64 * 1024 };
     struct harness *h = fx_broker(STD_BROKER);
     struct end *a2 = NEW_END(0);

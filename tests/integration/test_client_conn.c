@@ -195,6 +195,9 @@ static void check_seq(const struct end *e, char side)
 
 FORMAT_TEST(ordered_10000_each_way)
 {
+    /* A burst past the connection window, without waiting for credit:
+     * level 1's queue (test_client_level2.c waits for credit). */
+    fx_level = 1;
     struct duo d = DUO(fmt, "seq", 0);
     char buf[128];
 
@@ -213,6 +216,9 @@ FORMAT_TEST(ordered_10000_each_way)
 
 FORMAT_TEST_OPTS(big_message, .timeout = 120)
 {
+    /* A burst past the connection window, without waiting for credit:
+     * level 1's queue (test_client_level2.c waits for credit). */
+    fx_level = 1;
     struct harness *h = fx_broker(MPT_LISTEN_JSON_BINARY MPT_AUTH_ALLOW_ALL
                                       "limits = { max_message_size = 4194304; };\n");
     struct server *s = NEW_SERVER(0);
@@ -374,6 +380,9 @@ FORMAT_TEST(send_take)
  * once, when mp_client_free returns. */
 FORMAT_TEST(send_take_then_free)
 {
+    /* A burst past the connection window, without waiting for credit:
+     * level 1's queue (test_client_level2.c waits for credit). */
+    fx_level = 1;
     struct duo d = DUO(fmt, "t", 0);
     enum { N = 64, SIZE = 64 * 1024 };
     static struct slot slots[N]; /* static: a late free_fn must not hit a dead frame */

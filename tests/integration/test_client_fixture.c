@@ -48,8 +48,11 @@ struct criterion_test_params fx_formats(void)
                                sizeof formats / sizeof formats[0]);
 }
 
+int fx_level;
+
 static void fx_init(void)
 {
+    fx_level = 0;
     signal(SIGPIPE, SIG_DFL);
     base = event_base_new();
     cr_assert_not_null(base, "event_base_new failed");
@@ -217,6 +220,7 @@ struct mp_client *client_new_full(struct event_base *b, const char *address,
     o.secret_len = secret_len;
     o.max_message_size = max;
     o.connect_timeout_ms = timeout_ms;
+    o.protocol_level = (unsigned)fx_level;
     struct mp_client *c = mp_client_new(b, &o, &err);
     cr_assert_not_null(c, "mp_client_new(%s, %s, %s): %s", name, address, fmt,
                        mp_strerror(err));

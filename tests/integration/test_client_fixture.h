@@ -83,6 +83,12 @@ struct criterion_test_params fx_formats(void);
     }                                                                        \
     static void tname(const char *fmt)
 
+/* The protocol level the helpers' clients announce: 0 (the library's
+ * default, 2) unless the test sets it. A test that sends a burst past
+ * the connection window without waiting for credit tests level 1's
+ * queue, and sets 1 (test_client_level2.c has the level-2 side). */
+extern int fx_level;
+
 /* The test's own event loop: every attached client runs on it. */
 extern struct event_base *base;
 

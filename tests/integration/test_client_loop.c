@@ -399,6 +399,9 @@ static void on_disc(struct mp_client *c, void *arg)
  * callback runs once, no lost callback. */
 FORMAT_TEST(disconnect_graceful)
 {
+    /* A burst past the connection window, without waiting for credit:
+     * level 1's queue (test_client_level2.c waits for credit). */
+    fx_level = 1;
     enum { N = 100, SIZE = 16 * 1024 };
     struct harness *h = fx_broker(STD_BROKER);
     struct end *late = NEW_END(0);
