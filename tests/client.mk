@@ -14,7 +14,8 @@ tests_integration_test_client_SOURCES = \
 	tests/integration/test_client_conn.c \
 	tests/integration/test_client_close.c \
 	tests/integration/test_client_loop.c \
-	tests/integration/test_client_level2.c
+	tests/integration/test_client_level2.c \
+	tests/integration/test_client_level2_broker.c
 tests_integration_test_client_CPPFLAGS = $(INTEGRATION_CPPFLAGS)
 tests_integration_test_client_CFLAGS = $(TEST_CFLAGS) $(LIBEVENT_CFLAGS)
 tests_integration_test_client_LDADD = libmpclient/libmpclient.la \

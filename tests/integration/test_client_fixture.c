@@ -65,6 +65,14 @@ struct harness *fx_broker(const char *conf)
     return fx.h;
 }
 
+struct harness *fx_adopt(struct harness *h, const char *conf)
+{
+    cr_assert_null(fx.h, "fx_adopt: one broker a test");
+    harness_boot(h, conf);
+    fx.h = h;
+    return h;
+}
+
 static void fx_keep(struct mp_client *c)
 {
     cr_assert_lt(fx.nclients, FX_CLIENTS, "more clients than the fixture holds");
