@@ -2156,3 +2156,72 @@ Test(mpcat, level2_echo_waits_for_credit)
     cr_assert_null(p->e.data, "stderr: %s", p->e.data);
     fb_free(fb);
 }
+
+/* ----------------------------------------------------------------------
+ * Protocol level 2 against the real broker
+ */
+
+/* watch a name before and after it logs in; list it. */
+Test(mpcat, level2_broker_watch_and_list)
+{
+    struct harness *h = start(ALLOW_ALL);
+    struct proc *w = listener(h, BIN, "ops", ARGS("-c", "2", "watch",
+                                                  "carol"));
+
+    expect_out(w, "carol offline\n");
+    struct proc *carol = listener(h, JSON, "carol", ARGS("listen", "x"));
+    expect_exit(w, 0, tmo(MPT_MSG_MS));
+    expect_out(w, "carol offline\ncarol online\n");
+    struct proc *l = mpcat(JSON, "ops2", ARGS("list", "ca"), IN_NULL);
+    expect_exit(l, 0, tmo(MPT_MSG_MS));
+    expect_out(l, "carol\n");
+    stop(carol, SIGTERM);
+    harness_stop(h);
+}
+
+/* The acl plugin denies the Syn: exit 7 with the broker's reason. */
+Test(mpcat, level2_broker_denied_exits_7)
+{
+    struct harness *h = harness_new();
+
+    harness_write_file(h, "acl.rules", "deny * -> bob secret\n");
+    harness_boot(h, MPT_LISTEN_JSON_BINARY
+                 "authenticators = ( { module = \"acl.so\"; options = { "
+                 "rules = \"@DIR@/acl.rules\"; default = \"allow\"; }; },\n"
+                 "  { module = \"auth_allow_all.so\"; } );\n");
+    for (size_t i = 0; i < 2; i++) {
+        struct harness_listener li = harness_listener(h, i);
+        snprintf(addr[i], sizeof addr[i], "tcp:%s:%d", li.host, li.port);
+    }
+    struct proc *bob = listener(h, BIN, "bob", ARGS("listen", "secret"));
+    struct proc *a = mpcat(JSON, "alice", ARGS("connect", "bob", "secret"),
+                           IN_NULL);
+    expect_exit(a, 7, tmo(MPT_MSG_MS));
+    expect_err(a, "denied");
+    expect_err(a, "not authorized");
+    /* --level 1: as before, UnknownProto (exit 4). */
+    struct proc *old = mpcat(JSON, "old", ARGS("--level", "1", "connect",
+                                               "bob", "secret"),
+                             IN_NULL);
+    expect_exit(old, 4, tmo(MPT_MSG_MS));
+    stop(bob, SIGTERM);
+    harness_stop(h);
+}
+
+/* SIGTERM: a listening mpcat hears GoingAway, leaves at once (exit 9),
+ * and the broker, with no level-2 client left, exits well before its
+ * grace (10 s here) is over. */
+Test(mpcat, level2_broker_going_away_exits_9)
+{
+    struct harness *h = start(ALLOW_ALL "shutdown_grace_ms = 10000;\n");
+    struct proc *p = listener(h, BIN, "srv", ARGS("listen", "x"));
+    int status;
+
+    cr_assert(harness_signal(h, SIGTERM));
+    expect_exit(p, 9, tmo(MPT_MSG_MS));
+    expect_err(p, "shutting down: it closes within 10000 ms");
+    cr_assert(harness_wait_exit(h, tmo(MPT_EXIT_MS), &status),
+              "the broker waited for its grace with no level-2 client left");
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    harness_free(h);
+}
