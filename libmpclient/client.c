@@ -63,6 +63,11 @@ size_t client_receive_limit(const struct mp_client *c)
          ? (o)->member                                                      \
          : 0)
 
+/* Options of libmpclient 0.5 or later: protocol level 2 is known. */
+#define KNOWS_LEVEL2(o)                                                     \
+    ((o)->size >= offsetof(struct mp_client_options, protocol_level) +     \
+                      sizeof (o)->protocol_level)
+
 /* sizeof(struct mp_client_options) in libmpclient 0.1. */
 #define OPTIONS_SIZE_0_1                                                    \
     (offsetof(struct mp_client_options, connect_timeout_ms) +              \
@@ -113,9 +118,13 @@ static int copy_options(struct mp_client *c, const struct mp_client_options *o)
                                 ? OPTION(o, max_incoming_conns)
                                 : DEFAULT_MAX_INCOMING_CONNS;
     /* Level 2 unless the application asks for 1; a later level than
-     * this library speaks is announced as the one it does. */
-    c->announce_level = OPTION(o, protocol_level) == 1 ? 1
-                                                       : MP_PROTOCOL_LEVEL;
+     * this library speaks is announced as the one it does. A program
+     * built against 0.4 or older (its options end before
+     * protocol_level) knows none of level 2's errors and notices, nor
+     * credit: it stays at level 1, as it was. */
+    c->announce_level = !KNOWS_LEVEL2(o) || o->protocol_level == 1
+                            ? 1
+                            : MP_PROTOCOL_LEVEL;
     c->receive_window = OPTION(o, receive_window);
     c->manual_credit = OPTION(o, manual_credit) != 0;
     if (OPTION(o, tls_server_name) != NULL &&

@@ -225,7 +225,9 @@ struct mp_client_options {
                                 every byte sent as by libmpclient 0.4.
                                 The broker answers with the level it
                                 speaks (mp_client_level); the gob format
-                                cannot announce one and stays at 1 */
+                                cannot announce one and stays at 1, and
+                                so does a program built against 0.4 or
+                                older (a smaller `size`) */
     size_t receive_window;   /* level 2: the window, in bytes, each
                                 connection's peer may send ahead of what
                                 this client consumed. 0, or not above

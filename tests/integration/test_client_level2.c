@@ -16,6 +16,7 @@
 #include "config.h"
 
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -258,6 +259,29 @@ FORMAT_TEST(level1_option_sends_the_old_bytes)
     cr_assert_eq(mp_conn_grant(e->conn, 100), MP_ERR_LEVEL);
     cr_assert_eq(mp_client_watch(s.c, "bob"), MP_ERR_LEVEL);
     cr_assert_eq(mp_client_list(s.c, "", NULL, NULL), MP_ERR_LEVEL);
+    session_end(&s);
+}
+
+/* A program built against libmpclient 0.4 (its options end before
+ * protocol_level) knows nothing of level 2: its Auth announces none. */
+Test(client, options_of_0_4_stay_at_level1)
+{
+    struct session s;
+    struct mp_client_options o = MP_CLIENT_OPTIONS_INIT;
+    size_t n;
+    unsigned char *want;
+
+    memset(&s, 0, sizeof s);
+    fake_start(&s.f, true);
+    options_for(&s, &o, BIN);
+    o.size = offsetof(struct mp_client_options, protocol_level);
+    s.c = client_new_opts(&o);
+    cr_assert_eq(mp_client_connect(s.c, on_ready, &s.r), MP_OK);
+    want = rc_binary_frame(RC_AUTH, "alice", "", rc_str(SECRET), -1, &n);
+    WAIT(s.f.len >= n, "no Auth");
+    cr_assert(s.f.len == n && memcmp(s.f.in, want, n) == 0,
+              "a 0.4 program's Auth announced a level");
+    free(want);
     session_end(&s);
 }
 
