@@ -132,6 +132,19 @@ static void on_lost(struct mp_client *c, int status, void *arg)
     s->lost = 1;
 }
 
+/* Protocol level 2: the broker is shutting down and closes within ms.
+ * Leave now (mp_client_disconnect sends what is queued first), so that
+ * it need not wait for us; mp_client_run() returns once we are out. */
+static void on_going_away(struct mp_client *c, unsigned ms, void *arg)
+{
+    struct server *s = arg;
+
+    fprintf(stderr, "echo_server: the broker is shutting down (it closes "
+            "within %u ms): leaving\n", ms);
+    s->lost = 1;
+    mp_client_disconnect(c, NULL, NULL);
+}
+
 /* SIGINT or SIGTERM. This is an ordinary event callback, run by the loop
  * (not an asynchronous signal handler), so it may call anything. We only
  * ask the loop to stop: mp_client_free() must not be called from inside
@@ -192,6 +205,7 @@ int main(int argc, char **argv)
         return 1;
     }
     mp_client_on_lost(s.client, on_lost, &s);
+    mp_client_on_going_away(s.client, on_going_away, &s);
 
     /* Answer the "echo" protocol. A peer opening any other protocol is
      * refused by the library (UnknownProto). */

@@ -266,6 +266,11 @@ void client_release_bev(struct mp_client *c);
 void client_set_timer(struct mp_client *c, unsigned ms);
 /* The longest encoding of a legal message we accept. */
 size_t client_receive_limit(const struct mp_client *c);
+/* A broker's or peer's text (msg's data) for the application, cut to
+ * out_len - 1 bytes, printable ASCII only ('?' for other bytes): it may
+ * end up on a terminal. */
+void client_printable(char *out, size_t out_len,
+                      const struct mp_message *msg);
 
 /* login.c: from a connected socket to READY. */
 /* The login's outcome: READY, or DONE with the socket released; then the

@@ -157,6 +157,18 @@ static int setup_tls(struct mp_client *c, const struct mp_client_options *o)
     return rc == MP_ERR_TLS ? MP_OK : rc;
 }
 
+void client_printable(char *out, size_t out_len,
+                      const struct mp_message *msg)
+{
+    size_t n = msg->data_len < out_len - 1 ? msg->data_len : out_len - 1;
+
+    for (size_t i = 0; i < n; i++)
+        out[i] = msg->data[i] >= 0x20 && msg->data[i] < 0x7f
+                     ? (char)msg->data[i]
+                     : '?';
+    out[n] = '\0';
+}
+
 /* ------------------------------------------------------------------------
  * The end of the broker link
  */

@@ -240,16 +240,10 @@ static void handle_denied(struct mp_client *c, struct mp_conn *conn,
                           const struct mp_message *msg)
 {
     char reason[MP_NAME_MAX + 1];
-    size_t n = msg->data_len < MP_NAME_MAX ? msg->data_len : MP_NAME_MAX;
 
     if (conn->state != CLIENT_CONN_OPENING)
         return;
-    /* Printable ASCII only: the text may end up on a terminal. */
-    for (size_t i = 0; i < n; i++)
-        reason[i] = msg->data[i] >= 0x20 && msg->data[i] < 0x7f
-                        ? (char)msg->data[i]
-                        : '?';
-    reason[n] = '\0';
+    client_printable(reason, sizeof reason, msg);
     c->open_reason = reason;
     conn_end(conn, MP_CLOSE_BY_PEER, MP_ERR_DENIED);
     c->open_reason = NULL;

@@ -11,18 +11,6 @@
 
 #include "client-internal.h"
 
-/* The broker's text, printable ASCII only: it ends up on terminals. */
-static void printable(char *out, size_t out_len, const struct mp_message *msg)
-{
-    size_t n = msg->data_len < out_len - 1 ? msg->data_len : out_len - 1;
-
-    for (size_t i = 0; i < n; i++)
-        out[i] = msg->data[i] >= 0x20 && msg->data[i] < 0x7f
-                     ? (char)msg->data[i]
-                     : '?';
-    out[n] = '\0';
-}
-
 /*
  * The session is over: the broker closes the socket right after this.
  * End it now, with the reason, rather than wait for the close: nothing
@@ -32,7 +20,7 @@ void notice_replaced(struct mp_client *c, struct mp_message *msg)
 {
     char why[MP_NAME_MAX + 1], reason[MP_REASON_MAX];
 
-    printable(why, sizeof why, msg);
+    client_printable(why, sizeof why, msg);
     snprintf(reason, sizeof reason,
              "the broker closed this session: %s logged in again "
              "elsewhere (%s)",

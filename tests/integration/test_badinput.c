@@ -377,8 +377,8 @@ static const char *show(const void *bytes, size_t n, char *buf, size_t len)
 
 /* Assert that m is exactly s. The broker never sends a level
  * (doc/protocol.md: "The broker never sends Level", and in binary "the
- * broker never sets" HAS_LEVEL); a JSON "Level" key already fails in the
- * raw client's decoder ("unexpected key"). */
+ * broker never sets" HAS_LEVEL); the raw client's decoder sets has_level
+ * for a JSON "Level" key too. */
 static void assert_msg(const char *who, struct rc_msg *m, const struct mspec *s)
 {
     if (m->has_level) {

@@ -551,6 +551,13 @@ static const char *json_field(struct rc_msg *m, const char *key, yajl_val v,
             return "Data is neither null nor a string";
         }
         *seen |= 8;
+    } else if (strcmp(key, "Level") == 0) {
+        /* What a client announces at Auth (a fake broker reads it). */
+        if (!YAJL_IS_INTEGER(v) || YAJL_GET_INTEGER(v) < 0 ||
+            YAJL_GET_INTEGER(v) > 255)
+            return "Level is not an integer 0-255";
+        m->has_level = true;
+        m->level = (unsigned)YAJL_GET_INTEGER(v);
     } else {
         return "unexpected key";
     }

@@ -62,7 +62,7 @@ struct rc_msg {
     bool has_data;
     unsigned char *data;     /* malloc'd, NUL-terminated for convenience */
     size_t data_len;
-    bool has_level;          /* binary only */
+    bool has_level;          /* the binary level byte, JSON's "Level" */
     unsigned level;
     char *raw;               /* the exact bytes received (line incl. '\n',
                                 or the whole frame), NUL-terminated */
