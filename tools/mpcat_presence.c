@@ -100,7 +100,7 @@ void presence_start(struct app *a)
              cfg->address,
              cfg->level == 1 ? " with --level 1"
              : strcmp(cfg->format, "gob") == 0 ? " in gob (use -f binary)"
-                                               : " (mpbroker 0.5 does)");
+                                               : " (an older mpbroker)");
         return;
     }
     if (cfg->mode == MODE_LIST) {
