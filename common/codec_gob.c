@@ -6,6 +6,9 @@
  *     type Message struct { Meta uint8; OtherClient string;
  *                           ConnectionID string; Data []byte }
  *
+ * or, from a client that announces a protocol level (level 2), the same
+ * with a fifth field `Level int` (doc/protocol.md, "Protocol level 2").
+ *
  * A gob stream is a sequence of gob messages, each an unsigned byte count
  * and that many bytes: a type id, then either a type definition (negative
  * id) or a value of that type. A writer defines Message once, then sends
@@ -20,9 +23,11 @@
  * a count and the bytes.
  *
  * The decoder reads the peer's type definition, checks that it is the
- * Message struct (its fields in whatever order the peer defined them) and
- * keeps the peer's field numbering in the per-stream state; the encoder
- * sends its own definition, the original server's bytes, before its first
+ * Message struct, with or without Level (its fields in whatever order the
+ * peer defined them) and keeps the peer's field numbering in the
+ * per-stream state; the encoder sends its own definition, the original
+ * server's bytes (four fields: the broker announces no level, and Go's
+ * decoder leaves a Level it does not receive at zero), before its first
  * value.
  */
 #include "config.h"
@@ -80,17 +85,24 @@ enum gob_type_id {
 #define ENCODE_STACK 2048
 
 /* The Message fields, in our numbering (which is also the original's
- * declaration order, and so the field numbers our encoder writes). */
-enum field { F_META, F_OTHER_CLIENT, F_CONNECTION_ID, F_DATA, N_FIELDS };
+ * declaration order, and so the field numbers our encoder writes; it
+ * writes the first N_WRITTEN_FIELDS only). Level comes from level-2
+ * clients alone, and only they define it. */
+enum field {
+    F_META, F_OTHER_CLIENT, F_CONNECTION_ID, F_DATA, F_LEVEL, N_FIELDS
+};
+#define N_WRITTEN_FIELDS F_LEVEL
 
 static const struct {
     const char *name;
     int64_t type;
+    bool optional; /* a definition may leave it out */
 } message_fields[N_FIELDS] = {
-    [F_META] = { "Meta", T_UINT },
-    [F_OTHER_CLIENT] = { "OtherClient", T_STRING },
-    [F_CONNECTION_ID] = { "ConnectionID", T_STRING },
-    [F_DATA] = { "Data", T_BYTES },
+    [F_META] = { "Meta", T_UINT, false },
+    [F_OTHER_CLIENT] = { "OtherClient", T_STRING, false },
+    [F_CONNECTION_ID] = { "ConnectionID", T_STRING, false },
+    [F_DATA] = { "Data", T_BYTES, false },
+    [F_LEVEL] = { "Level", T_INT, true },
 };
 
 /*
@@ -121,6 +133,7 @@ _Static_assert(sizeof message_type_def == 73, "72 bytes and their count");
 /* The peer's Message type, as its definition numbered the fields. */
 struct gob_type {
     int64_t id;               /* 0: not defined yet */
+    uint8_t n_fields;         /* how many the peer defined */
     uint8_t field[N_FIELDS];  /* the peer's field i is our field[i] */
 };
 
@@ -443,12 +456,15 @@ static int parse_fields(struct reader *r, struct gob_type *t,
         return -1;
     /* Checked before the loop: a count of 2^60 is refused at once. */
     if (count > N_FIELDS)
-        return unexpected(r, "%" PRIu64 " fields, expected the %d of Message",
-                          count, N_FIELDS);
+        return unexpected(r,
+                          "%" PRIu64 " fields, expected the %d of Message"
+                          " (%d with Level)",
+                          count, N_WRITTEN_FIELDS, N_FIELDS);
     for (size_t i = 0; i < count; i++) {
         if (parse_field_type(r, t, i, seen) < 0)
             return -1;
     }
+    t->n_fields = (uint8_t)count;
     return 0;
 }
 
@@ -473,7 +489,7 @@ static int parse_struct_type(struct reader *r, struct gob_type *t)
                           " but its CommonType says %" PRId64,
                           t->id, common_id);
     for (int f = 0; f < N_FIELDS; f++) {
-        if (!seen[f])
+        if (!seen[f] && !message_fields[f].optional)
             return unexpected(r, "field %s is missing",
                               message_fields[f].name);
     }
@@ -558,6 +574,21 @@ static int take_name(struct reader *r, enum field f, struct mp_message *msg)
     return mp_message_set_connection_id(msg, (const char *)s, n);
 }
 
+/* Level is an int on the wire (Go's `Level int`); a level is 0-255, as
+ * in the other formats, where it is one byte. */
+static int take_level(struct reader *r, struct mp_message *msg)
+{
+    int64_t level;
+
+    if (need_int(r, &level, "Level") < 0)
+        return -1;
+    if (level < 0 || level > UINT8_MAX)
+        return failf(r, "gob: Level value %" PRId64 " is not 0 to 255",
+                     level);
+    msg->level = (uint8_t)level;
+    return 0;
+}
+
 static int take_field(struct reader *r, enum field f, struct mp_message *msg)
 {
     uint64_t meta;
@@ -565,6 +596,8 @@ static int take_field(struct reader *r, enum field f, struct mp_message *msg)
     size_t n;
 
     switch (f) {
+    case F_LEVEL:
+        return take_level(r, msg);
     case F_META:
         if (need_uint(r, &meta, "Meta") < 0)
             return -1;
@@ -595,7 +628,8 @@ static int parse_value(struct reader *r, const struct gob_type *t,
 
     if (need_int(r, &id, "the type id") < 0 || check_value_id(r, t, id) < 0)
         return -1;
-    while ((rc = next_field(r, &field, N_FIELDS, "the Message value")) > 0) {
+    while ((rc = next_field(r, &field, t->n_fields, "the Message value")) >
+           0) {
         if (take_field(r, (enum field)t->field[field], msg) < 0) {
             mp_message_clear(msg);
             return -1;
@@ -824,7 +858,8 @@ static int gob_encode(void *stream, const struct mp_message *msg,
     struct gob_stream *gs = stream;
     unsigned char buf[ENCODE_STACK], head[VALUE_HEAD_MAX];
     /* Gob cannot tell empty from absent data: both are omitted. The
-     * level cannot travel either (the struct has no such field). */
+     * level is not written: our definition has no Level field (only
+     * clients announce a level). */
     size_t data_len = msg->has_data ? msg->data_len : 0;
     size_t head_len, o = 0;
 
