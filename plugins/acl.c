@@ -16,7 +16,9 @@
  *     allow|deny FROM -> TO PROTOCOL
  *     see|hide   FROM -> TO
  *
- * FROM, TO and PROTOCOL are a name or `*` (any).
+ * FROM, TO and PROTOCOL are a name or `*` (any). There is no prefix
+ * form (`b*`): `*` may be part of a client name, and `b*` already names
+ * the client "b*" in an allow/deny line.
  *
  * allow/deny rules answer authorize_syn() (each ConnSyn): the first that
  * matches decides; when none does, the `default` option does ("deny"
