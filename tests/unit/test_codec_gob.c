@@ -1518,6 +1518,110 @@ Test(gob_level, credit_as_documented)
     mp_message_clear(&m);
 }
 
+/* mp_codec_gob_client writes what Go writes for a level-2 client: the
+ * five-field definition, the Auth with Level, later values without it. */
+Test(gob_level, client_encoder_writes_go_bytes)
+{
+    const struct mp_codec_ops *client = &mp_codec_gob_client;
+    void *s = client->stream_new(NULL);
+    size_t len, len2;
+    unsigned char *go = unhex(go_level_stream, &len);
+    unsigned char *go2 = unhex(go_level_data, &len2);
+    struct mp_message auth, data;
+    struct codec_out o = { 0 };
+
+    cr_assert_not_null(s);
+    make(&auth, MP_META_AUTH, "alice", "", "pw", 2);
+    auth.level = 2;
+    make(&data, MP_META_DATA, "bob", "alice:0", "hi", 2);
+    cr_assert_eq(client->encode(s, &auth, codec_out_write, &o), 0);
+    assert_bytes(o.p, o.len, go, len, "definition and Auth");
+    free(o.p);
+    o = (struct codec_out){ 0 };
+    cr_assert_eq(client->encode(s, &data, codec_out_write, &o), 0);
+    assert_bytes(o.p, o.len, go2, len2, "Data");
+    free(o.p);
+    o = (struct codec_out){ 0 };
+    /* A level on a later message travels too (the broker ignores it). */
+    data.level = 255;
+    cr_assert_eq(client->encode(s, &data, codec_out_write, &o), 0);
+    cr_assert_eq(o.len, len2 + 4);
+    cr_assert(memcmp(o.p + o.len - 5, "\x01\xfe\x01\xfe\x00", 5) == 0,
+              "Level 255 is the int 0xfe 0x01 0xfe after a delta of 1");
+    free(o.p);
+    client->stream_free(s);
+    mp_message_clear(&auth);
+    mp_message_clear(&data);
+    free(go);
+    free(go2);
+}
+
+/* A client stream whose first message has no level writes the
+ * original's definition (a broker before Level reads it), and no level
+ * afterwards: the definition sent has no Level field. */
+Test(gob_level, client_encoder_without_level_is_the_original)
+{
+    const struct mp_codec_ops *client = &mp_codec_gob_client;
+    void *s = client->stream_new(NULL), *plain = new_stream();
+    struct mp_message auth;
+    struct codec_out a = { 0 }, b = { 0 };
+
+    make(&auth, MP_META_AUTH, "alice", "", "pw", 2);
+    cr_assert_eq(client->encode(s, &auth, codec_out_write, &a), 0);
+    cr_assert_eq(codec->encode(plain, &auth, codec_out_write, &b), 0);
+    assert_bytes(a.p, a.len, b.p, b.len, "first message");
+    free(a.p);
+    free(b.p);
+    a = b = (struct codec_out){ 0 };
+    auth.level = 2;
+    cr_assert_eq(client->encode(s, &auth, codec_out_write, &a), 0);
+    cr_assert_eq(codec->encode(plain, &auth, codec_out_write, &b), 0);
+    assert_bytes(a.p, a.len, b.p, b.len, "a level after a four-field start");
+    free(a.p);
+    free(b.p);
+    client->stream_free(s);
+    codec->stream_free(plain);
+    mp_message_clear(&auth);
+}
+
+/* What the client encoder writes, the decoder reads back, level and all,
+ * with data large enough for its own write. */
+Test(gob_level, client_encoder_round_trip)
+{
+    const struct mp_codec_ops *client = &mp_codec_gob_client;
+    static unsigned char big[5000];
+    void *enc = client->stream_new(NULL), *dec = new_stream();
+    struct mp_message auth, data, m;
+    struct codec_out o = { 0 };
+    size_t used, off = 0;
+    char err[ERRLEN];
+
+    memset(big, 'x', sizeof big);
+    make(&auth, MP_META_AUTH, "alice", "", "", 0);
+    auth.level = 2;
+    make(&data, MP_META_DATA, "bob", "alice:0", big, sizeof big);
+    data.level = 7;
+    cr_assert_eq(client->encode(enc, &auth, codec_out_write, &o), 0);
+    cr_assert_eq(client->encode(enc, &data, codec_out_write, &o), 0);
+    cr_assert_eq(decode_n(dec, o.p, o.len, MAX_SIZE, &m, &used, err),
+                 MP_DECODE_OK, "%s", err);
+    assert_fields_level(&m, MP_META_AUTH, 2, "alice", "", "", 0);
+    mp_message_clear(&m);
+    off = used;
+    cr_assert_eq(decode_n(dec, o.p + off, o.len - off, MAX_SIZE, &m, &used,
+                          err),
+                 MP_DECODE_OK, "%s", err);
+    cr_assert_eq(off + used, o.len);
+    assert_fields_level(&m, MP_META_DATA, 7, "bob", "alice:0", big,
+                        sizeof big);
+    mp_message_clear(&m);
+    free(o.p);
+    client->stream_free(enc);
+    codec->stream_free(dec);
+    mp_message_clear(&data);
+    mp_message_clear(&auth);
+}
+
 /* Reading a five-field stream changes nothing in what the encoder writes
  * back: the four-field definition, no Level. */
 Test(gob_level, encoder_keeps_four_fields)
