@@ -48,6 +48,25 @@ overflows is closed instead and the others keep being served. At most
 with UnknownProto), and a decoder returns at most a bounded batch of
 messages per read, so whatever the broker sends, the client's memory stays
 bounded.
+
+Protocol level 2 (announced at the login unless ``level=1``; used when
+the broker's AuthOk says it speaks it, :attr:`Client.level`):
+
+* credit per connection: each direction of a connection has a window of
+  bytes (a message costs its length plus 64); :meth:`Connection.send`
+  waits while its connection has no credit (and only that connection
+  waits), :meth:`Connection.send_nowait` raises :class:`WouldBlock`, and
+  the client grants the peer credit as the application takes messages,
+  once half a window was taken (or the application does, with
+  ``credit="manual"`` and :meth:`Connection.grant`). A peer then sends at
+  most a window (plus one message) ahead, so an inbox that holds that
+  does not pause reading: one stalled connection stalls only its peer;
+* presence: :meth:`Client.watch`, :meth:`Client.presence`,
+  :meth:`Client.list`;
+* refusals that say why: :class:`Denied` from :meth:`Client.open`;
+  :class:`Replaced` and :class:`GoingAway` (both :class:`BrokerLost`)
+  when the broker closes the session, and :meth:`Client.wait_going_away`
+  as soon as it announces it.
 """
 
 from __future__ import annotations
