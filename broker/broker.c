@@ -11,12 +11,15 @@
 #include "broker.h"
 #include "cluster.h"
 #include "conn_table.h"
+#include "credit.h"
 #include "errors.h"
 #include "hashmap.h"
 #include "listener.h"
 #include "log.h"
 #include "metrics.h"
+#include "presence.h"
 #include "session.h"
+#include "shutdown.h"
 #include "sources.h"
 #include "work_pool.h"
 #include "xalloc.h"
@@ -30,6 +33,8 @@ static void reaper_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     sessions_reap(b);
+    if (b->in_grace)
+        shutdown_grace_check(b);
     if (b->shutting_down && b->n_sessions == 0) {
         log_notice("every client flushed and closed");
         event_base_loopbreak(b->base);
@@ -57,6 +62,13 @@ static struct event_base *new_event_base(void)
     base = event_base_new_with_config(cfg);
     event_config_free(cfg);
     return base;
+}
+
+static void shutdown_grace_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    shutdown_grace_over(arg);
 }
 
 static void shutdown_timeout_cb(evutil_socket_t fd, short what, void *arg)
@@ -91,12 +103,15 @@ struct broker *broker_new(void)
     SLIST_INIT(&b->dead);
     LIST_INIT(&b->to_flush);
     b->names = mp_xhashmap_new();
-    b->conns = conn_table_new();
+    b->conns = conn_table_new(credit_forget);
     b->sources = source_table_new();
     b->reaper = must(event_new(b->base, -1, 0, reaper_cb, b), "an event");
     b->flusher = must(event_new(b->base, -1, 0, flusher_cb, b), "an event");
     b->shutdown_timer = must(evtimer_new(b->base, shutdown_timeout_cb, b),
                              "an event");
+    b->grace_timer = must(evtimer_new(b->base, shutdown_grace_cb, b),
+                          "an event");
+    b->presence = presence_new(b);
     return b;
 }
 
@@ -130,6 +145,7 @@ void broker_free(struct broker *b)
     listeners_close(b);
     cluster_free(b->cluster);
     conn_table_free(b->conns);
+    presence_free(b->presence);
     auth_throttle_free(b->auth_throttle);
     source_table_free(b->sources);
     /* Before the plugins whose functions its jobs call are unloaded. */
@@ -138,6 +154,7 @@ void broker_free(struct broker *b)
     event_free(b->reaper);
     event_free(b->flusher);
     event_free(b->shutdown_timer);
+    event_free(b->grace_timer);
     plugins_unload(&b->plugins);
     conf_free(&b->conf);
     event_base_free(b->base);

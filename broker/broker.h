@@ -58,9 +58,13 @@ struct broker {
     struct broker_stats stats;  /* for the metrics endpoint */
     struct http_server *metrics; /* the metrics listener, if configured */
     struct cluster *cluster;    /* NULL: not in a cluster (cluster.h) */
+    struct presence *presence;  /* level 2's watches (presence.h) */
     uint64_t last_session_id;   /* ids given to sessions (endpoint.id) */
     bool shutting_down;         /* SIGTERM/SIGINT: flushing, then exit */
     struct event *shutdown_timer; /* bounds that by shutdown_timeout_ms */
+    bool in_grace;              /* ... after GoingAway, serving level-2
+                                   clients for shutdown_grace_ms first */
+    struct event *grace_timer;  /* ends that (shutdown.h) */
 };
 
 struct errors;

@@ -20,6 +20,7 @@
 #include "hashmap.h"
 #include "log.h"
 #include "plugin_loader.h"
+#include "router.h"
 #include "session.h"
 #include "xalloc.h"
 
@@ -154,7 +155,7 @@ void cluster_kick(struct cluster *c, const char *name, size_t len,
     log_notice("client %s logged in on another broker: closing this "
                "session: client=%s peer=%s", LOG_VALUE(ep->name),
                LOG_VALUE(ep->name), ep->peer);
-    ep->ops->close(ep, "replaced by a newer login");
+    router_replace(ep, "replaced by a newer login on another broker");
 }
 
 static void on_kick(void *arg, const char *name, uint64_t session_id)

@@ -79,7 +79,6 @@ struct cluster_stats {
     uint64_t bytes_out, bytes_in;               /* their data */
     uint64_t lookups, lookups_failed;
     uint64_t stale_targets;                     /* Syns fenced off */
-    uint64_t credit_waits;                      /* senders held back */
     uint64_t kicks_sent, kicks_received;
     uint64_t logins_refused_unavailable;
 };

@@ -88,7 +88,6 @@ struct cluster_conf {
     const char *link_secret_file;  /* the cluster's shared secret */
     unsigned link_ping_ms;         /* a link sends at least this often */
     unsigned link_timeout_ms;      /* a silent link is down after this */
-    size_t link_window;            /* per-connection credit, in bytes */
 };
 
 /* What the file said, defaults filled in. Each setting's range, default
@@ -132,12 +131,20 @@ struct broker_conf {
     size_t max_connections_per_pair;   /* table entries between two clients */
     unsigned bad_messages_max;         /* WAT-worthy messages per minute
                                           before a disconnect; 0 off */
+    /* Protocol level 2 (doc/protocol.md). */
+    unsigned connection_window;        /* credit each direction of a new
+                                          connection starts with, bytes */
+    unsigned max_watches_per_client;   /* Watches held at once */
+    unsigned max_list_names;           /* names in one List reply */
+    unsigned presence_coalesce_ms;     /* a name's notices held this long */
     unsigned log_client_lines_per_s;   /* per-event lines about one client */
     unsigned log_lines_per_s;          /* ... about all clients together */
     unsigned auth_workers;      /* threads hashing secrets (restart) */
     unsigned auth_queue_max;    /* logins waiting for one; more: busy */
     unsigned auth_queue_per_source; /* ... of them from one source */
     unsigned shutdown_timeout_ms; /* SIGTERM: time to flush clients */
+    unsigned shutdown_grace_ms; /* SIGTERM: level-2 clients are told
+                                   (GoingAway) and served this long */
     const char *user;          /* switch to this user after binding */
     const char *group;         /* ... and group (default: the user's) */
     bool allow_root;           /* run as root without `user` */

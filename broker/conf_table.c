@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <string.h>
 
+#include <mp/protocol.h>
+
 #include "conf_schema.h"
 #include "conf_sections.h"
 #include "log.h"
@@ -197,6 +199,11 @@ const struct conf_row conf_rows[] = {
     LIMIT(max_auth_message_size, 256, 1LL << 30, 8192, Z),
     LIMIT(max_connections_per_pair, 1, 10000000, 256, Z),
     LIMIT(bad_messages_max, 0, 10000000, 100, U),
+    /* Level 2. A window below a few messages' cost only slows things. */
+    LIMIT(connection_window, 1024, MP_CREDIT_MAX, MP_DEFAULT_WINDOW, U),
+    LIMIT(max_watches_per_client, 0, 100000, 64, U),
+    LIMIT(max_list_names, 1, 10000000, 10000, U),
+    LIMIT(presence_coalesce_ms, 0, 60000, 200, U),
     LIMIT(auth_queue_max, 1, 1000000, 64, U),
     LIMIT(auth_queue_per_source, 1, 1000000, 4, U),
     {.path = "limits.auth_throttle_exempt", .kind = CONF_ARRAY,
@@ -207,6 +214,7 @@ const struct conf_row conf_rows[] = {
            log_client_lines_per_s),
     NUMBER("log.lines_per_s", 0, 1000000, 200, U, log_lines_per_s),
     NUMBER("shutdown_timeout_ms", 0, 3600000, 5000, U, shutdown_timeout_ms),
+    NUMBER("shutdown_grace_ms", 0, 3600000, 3000, U, shutdown_grace_ms),
     NAMED("log.level", log_level, "info", parse_log_level, log_level_name,
           "must be one of error, warning, notice, info, debug",
           CONF_RELOAD_REPORT),
@@ -267,8 +275,6 @@ const struct conf_row conf_rows[] = {
                    cluster.link_ping_ms),
     CLUSTER_NUMBER("cluster.link.timeout_ms", 100, 600000, 3000, U,
                    cluster.link_timeout_ms),
-    CLUSTER_NUMBER("cluster.link.window", 4096, 1LL << 30, 262144, Z,
-                   cluster.link_window),
 
     {.path = "user", .kind = CONF_STRING, .flags = CONF_NONEMPTY,
      .store = CONF_STORE_STRING, .offset = AT(user),

@@ -10,13 +10,15 @@
 
 struct conn_table {
     struct hashmap *by_id;
+    void (*on_remove)(struct conn *conn);
 };
 
-struct conn_table *conn_table_new(void)
+struct conn_table *conn_table_new(void (*on_remove)(struct conn *conn))
 {
     struct conn_table *table = mp_xcalloc(1, sizeof *table);
 
     table->by_id = mp_xhashmap_new();
+    table->on_remove = on_remove;
     return table;
 }
 
@@ -66,6 +68,8 @@ struct conn *conn_table_add(struct conn_table *table, const char *id,
 
 void conn_table_remove(struct conn_table *table, struct conn *conn)
 {
+    if (table->on_remove != NULL)
+        table->on_remove(conn);
     hashmap_remove(table->by_id, conn->id, conn->id_len);
     unlink_from(conn->initiator, &conn->link[0]);
     unlink_from(conn->target, &conn->link[1]);

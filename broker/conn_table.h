@@ -55,10 +55,20 @@ struct conn {
     struct conn_peer *initiator;
     struct conn_peer *target;
     struct conn_link link[2]; /* [0] in initiator's list, [1] in target's */
+    /* Credit, per direction (credit.h): [0] is what the initiator
+     * sends, [1] what the target sends. */
+    struct conn_direction {
+        int64_t credit;       /* what its sender may still send, in
+                                 bytes of cost; <= 0: nothing */
+        uint64_t owed;        /* consumed by a level-1 receiver, not
+                                 granted yet (granted by half windows) */
+        bool stalled;         /* its level-1 sender is paused for it */
+    } dir[2];
+    uint32_t window;          /* what each direction started with */
     /* A connection with an end on another broker of the cluster
-     * (remote.c): per-connection credit, in bytes of Data. */
-    uint64_t credit_used;     /* sent to the remote end, not granted back */
-    uint64_t credit_owed;     /* received from it, not granted back yet */
+     * (remote.c): grants for the remote end's Data, not yet sent on the
+     * link (CREDIT frames). */
+    uint64_t link_owed;
     bool grant_queued;        /* on the cluster's to_grant list */
     bool retried;             /* its Syn went out again after a stale
                                  target: no second retry */
@@ -70,8 +80,10 @@ LIST_HEAD(conn_list, conn);
 
 struct conn_table;
 
-/* Aborts when memory is exhausted (xalloc.h), as conn_table_add(). */
-struct conn_table *conn_table_new(void);
+/* Aborts when memory is exhausted (xalloc.h), as conn_table_add().
+ * on_remove (may be NULL) is called with each connection just before it
+ * leaves the table and is freed (credit_forget: a pause it held). */
+struct conn_table *conn_table_new(void (*on_remove)(struct conn *conn));
 /* Frees every connection still in the table; their peers must still be
  * alive (they are unlinked). */
 void conn_table_free(struct conn_table *table);

@@ -28,6 +28,7 @@
 #include "flow.h"
 
 struct broker;
+struct conn;
 struct endpoint;
 struct loaded_plugin;
 
@@ -36,6 +37,7 @@ struct loaded_plugin;
 struct wire_data {
     const unsigned char *bytes;
     size_t len;
+    size_t data_len;            /* what the data decodes to, in bytes */
     const struct loaded_plugin *format;
 };
 
@@ -61,6 +63,12 @@ struct endpoint_ops {
      * owner closes it (session_close); the memory stays valid until the
      * loop runs again. */
     void (*close)(struct endpoint *ep, const char *reason);
+    /* `receiver` granted `bytes` of credit for what ep sends on `conn`
+     * (credit.h; the broker's count is updated already): tell ep's
+     * client (a level-2 client: a Credit message; a remote: a CREDIT
+     * frame to its broker). NULL: nobody to tell (a level-1 client). */
+    void (*credit)(struct endpoint *ep, struct conn *conn,
+                   const struct endpoint *receiver, uint64_t bytes);
 };
 
 struct endpoint {
@@ -76,6 +84,12 @@ struct endpoint {
                                    "[::1]:5555", "unix(uid=1000)" */
     const struct loaded_plugin *format; /* its translator; NULL: not known
                                            yet (an "auto" listener) */
+    uint8_t level;              /* protocol level its messages follow:
+                                   a client's as agreed at login; a
+                                   remote's MP_PROTOCOL_LEVEL (its
+                                   broker speaks for its client) */
+    bool is_client;             /* a client of ours, whose messages we
+                                   police (credit); false for a remote */
     bool registered;            /* logged in: in broker->names, routable */
     bool closing;               /* nothing more is queued for it */
     struct conn_peer conns;     /* connections it is an end of */

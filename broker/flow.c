@@ -39,13 +39,21 @@ static bool set_contains(const struct endpoint_set *set,
     return false;
 }
 
+/* Does a recipient or a connection keep `ep` from being read? */
+static bool held(const struct endpoint *ep)
+{
+    return ep->flow.blockers.count + ep->flow.credit_stalls > 0;
+}
+
 void flow_pause(struct endpoint *sender, struct endpoint *recipient)
 {
+    bool was_held = held(sender);
+
     if (sender->closing || set_contains(&recipient->flow.paused, sender))
         return;
     set_add(&recipient->flow.paused, sender);
     set_add(&sender->flow.blockers, recipient);
-    if (sender->flow.blockers.count == 1) {
+    if (!was_held) {
         sender->broker->stats.backpressure_stalls++;
         log_debug("pausing %s: %s has too much queued", sender->name,
                   recipient->name);
@@ -60,16 +68,39 @@ void flow_resume_senders(struct endpoint *recipient)
     while (paused->count > 0) {
         struct endpoint *sender = paused->items[--paused->count];
         set_remove(&sender->flow.blockers, recipient);
-        if (sender->flow.blockers.count > 0 || sender->closing)
+        if (held(sender) || sender->closing)
             continue;
         log_debug("resuming %s", sender->name);
         sender->ops->set_reading(sender, true);
     }
 }
 
+void flow_credit_stall(struct endpoint *sender)
+{
+    bool was_held = held(sender);
+
+    sender->flow.credit_stalls++;
+    if (was_held || sender->closing)
+        return;
+    sender->broker->stats.credit_stalls++;
+    log_debug("pausing %s: out of credit on a connection", sender->name);
+    sender->ops->set_reading(sender, false);
+}
+
+void flow_credit_unstall(struct endpoint *sender)
+{
+    if (sender->flow.credit_stalls == 0)
+        return;
+    sender->flow.credit_stalls--;
+    if (held(sender) || sender->closing)
+        return;
+    log_debug("resuming %s: credit again", sender->name);
+    sender->ops->set_reading(sender, true);
+}
+
 bool flow_is_paused(const struct endpoint *ep)
 {
-    return ep->flow.blockers.count > 0;
+    return held(ep);
 }
 
 void flow_release(struct endpoint *ep)

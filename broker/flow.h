@@ -15,6 +15,12 @@
  * An endpoint is read again once no recipient holds it. Reading is
  * switched through the endpoint's set_reading operation.
  *
+ * A level-1 client also stops being read while it holds no credit on one
+ * of its connections (protocol level 2's per-connection credit, credit.h,
+ * which it cannot see): flow_credit_stall() counts such connections,
+ * flow_credit_unstall() uncounts one, and it is read only when neither a
+ * recipient nor a connection holds it.
+ *
  * Ownership: the lists are the endpoint's; flow_release() empties and
  * frees them, and must run before the endpoint is freed.
  */
@@ -35,6 +41,7 @@ struct endpoint_set {
 struct flow {
     struct endpoint_set paused;   /* senders this endpoint's queue paused */
     struct endpoint_set blockers; /* recipients that hold this one paused */
+    size_t credit_stalls;         /* its connections it holds no credit on */
 };
 
 /* `recipient`'s queue passed its high water mark with a message from
@@ -46,7 +53,14 @@ void flow_pause(struct endpoint *sender, struct endpoint *recipient);
  * again unless another recipient still holds them. */
 void flow_resume_senders(struct endpoint *recipient);
 
-/* Is `ep` held paused by any recipient? */
+/* `sender`, a level-1 client, ran out of credit on one more connection:
+ * stop reading it until flow_credit_unstall() for each. */
+void flow_credit_stall(struct endpoint *sender);
+
+/* A connection that stalled `sender` got credit again, or ended. */
+void flow_credit_unstall(struct endpoint *sender);
+
+/* Is `ep` held paused by any recipient or connection? */
 bool flow_is_paused(const struct endpoint *ep);
 
 /* Forget every pause `ep` is part of, on both sides (it is going away). */

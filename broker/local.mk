@@ -26,7 +26,10 @@ broker_libmpbroker_la_SOURCES = \
 	broker/reload.c broker/reload.h \
 	broker/user_check.c broker/user_check.h \
 	broker/endpoint.c broker/endpoint.h \
+	broker/credit.c broker/credit.h \
 	broker/flow.c broker/flow.h \
+	broker/presence.c broker/presence.h \
+	broker/shutdown.c broker/shutdown.h \
 	broker/router.c broker/router.h \
 	broker/session.c broker/session.h broker/session-internal.h \
 	broker/session_output.c broker/session_input.c broker/login.c \

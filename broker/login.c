@@ -55,6 +55,9 @@ void session_begin_login(struct session *s, const struct mp_message *msg)
         return;
     }
     s->level = msg->level ? msg->level : 1;
+    /* What we speak with it: the lower of its level and ours. */
+    s->ep.level = s->level < MP_PROTOCOL_LEVEL ? (uint8_t)s->level
+                                               : MP_PROTOCOL_LEVEL;
     block = auth_throttle_check(b->auth_throttle, s->ep.peer, s->ep.name,
                                 time(NULL));
     if (block != AUTH_BLOCK_NONE) {
@@ -129,6 +132,23 @@ static void login_refused(struct session *s, const char *reason,
     refuse_login(s, reason);
 }
 
+/* AuthOk; to a level-2 client, with what it needs to know
+ * (doc/protocol.md, "AuthOk at level 2"). */
+static void send_auth_ok(struct session *s)
+{
+    const struct broker_conf *conf = &s->ep.broker->conf;
+    char settings[96];
+
+    if (s->ep.level < 2) {
+        session_send_notice(s, MP_META_AUTH_OK, s->ep.name, "", 0, NULL);
+        return;
+    }
+    snprintf(settings, sizeof settings, "level=%u window=%u watches=%u",
+             (unsigned)s->ep.level, conf->connection_window,
+             conf->max_watches_per_client);
+    session_send_notice(s, MP_META_AUTH_OK, s->ep.name, "", 0, settings);
+}
+
 /* The name is s's: logged in, AuthOk. */
 static void login_accepted(struct session *s)
 {
@@ -147,8 +167,8 @@ static void login_accepted(struct session *s)
     log_info("client %s logged in: client=%s peer=%s listener=%s format=%s "
              "level=%u", LOG_VALUE(s->ep.name), LOG_VALUE(s->ep.name),
              s->ep.peer, LOG_VALUE(s->listener->label), s->ep.format->name,
-             s->level);
-    session_send_notice(s, MP_META_AUTH_OK, s->ep.name, "", 0, NULL);
+             (unsigned)s->ep.level);
+    send_auth_ok(s);
     /* An asynchronous verdict: handle what the client sent meanwhile. */
     if (!s->processing)
         session_process_input(s);

@@ -26,6 +26,7 @@
 #include "privileges.h"
 #include "reload.h"
 #include "session.h"
+#include "shutdown.h"
 #include "tls.h"
 #include "user_check.h"
 #include "work_pool.h"
@@ -56,17 +57,11 @@ static void usage(FILE *out, const char *argv0)
             argv0, argv0, MP_DEFAULT_CONFIG);
 }
 
-/*
- * SIGINT/SIGTERM: stop accepting and reading, then let what is queued
- * for each client go out: every session closes once its output is
- * flushed (its peers are told), and the broker exits when all are gone,
- * or after shutdown_timeout_ms. A second signal exits at once.
- */
+/* SIGINT/SIGTERM: the orderly end (shutdown.h). A second signal exits
+ * at once. */
 static void stop_cb(evutil_socket_t sig, short what, void *arg)
 {
     struct broker *b = arg;
-    struct timeval tv = {.tv_sec = b->conf.shutdown_timeout_ms / 1000,
-                         .tv_usec = (b->conf.shutdown_timeout_ms % 1000) * 1000};
 
     (void)what;
     if (b->shutting_down) {
@@ -74,21 +69,7 @@ static void stop_cb(evutil_socket_t sig, short what, void *arg)
         event_base_loopbreak(b->base);
         return;
     }
-    b->shutting_down = true;
-    service_notify("STOPPING=1");
-    log_notice("received %s, shutting down: flushing %zu client%s for at "
-               "most %u ms", strsignal((int)sig), b->n_sessions,
-               b->n_sessions == 1 ? "" : "s", b->conf.shutdown_timeout_ms);
-    listeners_stop_accepting(b);
-    /* The metrics listener stays: /healthz says 503 while flushing. */
-    /* A closed session stays in the list until the reaper frees it. */
-    struct session *s;
-    TAILQ_FOREACH(s, &b->sessions, entry)
-        session_close(s, "broker shutting down");
-    evtimer_add(b->shutdown_timer, &tv);
-    /* The reaper frees the closed sessions and ends the loop when none
-     * is left; with no client at all, that is now. */
-    event_active(b->reaper, 0, 0);
+    shutdown_begin(b, strsignal((int)sig));
 }
 
 /*

@@ -203,9 +203,6 @@ static void write_cluster(struct evbuffer *out, const struct cluster *c)
     write_counter(out, "mpbroker_cluster_stale_targets_total",
                   "Syns refused because their target session had gone.",
                   f.own.stale_targets);
-    write_counter(out, "mpbroker_cluster_credit_waits_total",
-                  "Times a sender waited for credit from another broker.",
-                  f.own.credit_waits);
     write_counter(out, "mpbroker_cluster_kicks_total",
                   "Sessions on other brokers told to close by a newer "
                   "login here.", f.own.kicks_sent);
@@ -280,6 +277,22 @@ static void write_metrics(struct evbuffer *out, const struct broker *b)
     write_counter(out, "mpbroker_backpressure_stalls_total",
                   "Times a client was paused for a slow recipient.",
                   st->backpressure_stalls);
+    write_counter(out, "mpbroker_credit_stalls_total",
+                  "Times a level-1 client was paused: no credit left on "
+                  "a connection.", st->credit_stalls);
+    write_counter(out, "mpbroker_credit_refusals_total",
+                  "Data from level-2 clients beyond their credit (WAT, "
+                  "dropped).", st->credit_refusals);
+    write_counter(out, "mpbroker_credit_grants_total",
+                  "Credit messages sent to level-2 clients.",
+                  st->credit_grants);
+    write_counter(out, "mpbroker_presence_notices_total",
+                  "Presence notices sent to watchers.",
+                  st->presence_notices);
+    write_counter(out, "mpbroker_list_requests_total",
+                  "List requests answered.", st->lists);
+    write_counter(out, "mpbroker_going_away_notices_total",
+                  "GoingAway notices sent at shutdown.", st->going_away);
     write_refusals(out, st);
     write_counter(out, "mpbroker_http_connections_total",
                   "Connections accepted on the metrics listener.",

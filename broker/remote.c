@@ -10,13 +10,13 @@
  * is routed as the remote's own message. So the connection rules,
  * limits and authorization stay in router.c, applied on both brokers.
  *
- * Credit: each connection with a remote end carries at most
- * cluster.link.window bytes of Data from us that its broker has not
- * granted back (CREDIT frames). A local sender past it is paused
- * (flow.h) until credit comes, so one slow reader holds back only those
- * who write to it, never the link. We grant what we received once it
- * is queued for its local reader - unless that reader is full (the
- * remote is then paused by flow.c): the grant waits until it drains.
+ * Credit (credit.h) is the same end to end: the router counts it here
+ * as for a local connection, and a remote end's grants come from its
+ * broker as CREDIT frames (remote_input.c). What a local receiver grants
+ * a remote sender (its Credit messages, or the router's grants for a
+ * level-1 receiver) goes back as CREDIT frames, held while the remote is
+ * paused (a full level-1 reader: flow.c) until it drains. So one slow
+ * reader holds back only those who write to it, never the link.
  */
 #include "config.h"
 
@@ -64,6 +64,9 @@ struct remote *remote_new(struct cluster *c, const char *name, size_t len)
 
     endpoint_init(&r->ep, &remote_ops, c->broker, "another broker");
     endpoint_set_name(&r->ep, name, len);
+    /* Its broker speaks for its client (and converts for a level-1
+     * one); it is no client of ours to police (is_client false). */
+    r->ep.level = MP_PROTOCOL_LEVEL;
     r->ep.format = c->link_format;
     r->cluster = c;
     TAILQ_INIT(&r->pending);
@@ -111,24 +114,12 @@ static int forward(struct remote *r, const struct mp_message *msg,
     return 0;
 }
 
-/* A Data message of `len` bytes from `sender` went out on `id`: count it
- * against the connection's credit, and against the link's queue. */
-static void spend_credit(struct remote *r, const struct mp_message *msg,
-                         size_t len, struct endpoint *sender)
+/* A Data message from `sender` went out on the link: many connections'
+ * windows together could still fill its queue. */
+static void watch_link_queue(struct remote *r, struct endpoint *sender)
 {
-    struct cluster *c = r->cluster;
-    const struct broker_conf *conf = &c->broker->conf;
-    struct conn *conn = conn_table_find(c->broker->conns, msg->connection_id,
-                                        msg->connection_id_len);
+    const struct broker_conf *conf = &r->cluster->broker->conf;
 
-    if (conn != NULL) {
-        conn->credit_used += len;
-        if (conn->credit_used >= conf->cluster.link_window) {
-            c->stats.credit_waits++;
-            flow_pause(sender, &r->ep);
-        }
-    }
-    /* Many connections' windows together could still fill the link. */
     if (link_peer_queued(r->peer) > conf->output_hard_limit) {
         flow_pause(sender, &r->ep);
         link_peer_watch_drain(r->peer, conf->output_low_water);
@@ -173,7 +164,7 @@ static int remote_deliver(struct endpoint *to, const struct mp_message *msg,
     if (forward(r, msg, data, len, local_sender ? sender->id : 0) != 0)
         return -1;
     if (msg->meta == MP_META_DATA && local_sender)
-        spend_credit(r, msg, len, sender);
+        watch_link_queue(r, sender);
     return 0;
 }
 
@@ -197,9 +188,21 @@ static void remote_set_reading(struct endpoint *ep, bool reading)
     if (!reading)
         return;
     LIST_FOREACH(l, &r->ep.conns.links, entry) {
-        if (l->conn->credit_owed > 0)
+        if (l->conn->link_owed > 0)
             remote_queue_grant(r->cluster, l->conn);
     }
+}
+
+/* A local receiver granted credit for what r sends on conn: a CREDIT
+ * frame to r's broker (remotes_grant, batched per turn of the loop). */
+static void remote_credit(struct endpoint *ep, struct conn *conn,
+                          const struct endpoint *receiver, uint64_t bytes)
+{
+    struct remote *r = remote_of(ep);
+
+    (void)receiver;
+    conn->link_owed += bytes;
+    remote_queue_grant(r->cluster, conn);
 }
 
 /* The end of `conn` that is a remote, or NULL. */
@@ -224,12 +227,12 @@ void remotes_grant(struct cluster *c)
         if (r == NULL || r->paused || r->state != REMOTE_READY)
             continue;
         /* A grant is a u32; a larger debt goes out in the next turn. */
-        f.u.credit.bytes = conn->credit_owed > UINT32_MAX
-                               ? UINT32_MAX : (uint32_t)conn->credit_owed;
+        f.u.credit.bytes = conn->link_owed > MP_CREDIT_MAX
+                               ? MP_CREDIT_MAX : (uint32_t)conn->link_owed;
         f.u.credit.connection_id = (struct link_str){conn->id, conn->id_len};
-        conn->credit_owed -= f.u.credit.bytes;
+        conn->link_owed -= f.u.credit.bytes;
         link_send(r->peer, &f);
-        if (conn->credit_owed > 0)
+        if (conn->link_owed > 0)
             remote_queue_grant(c, conn);
     }
 }
@@ -254,6 +257,7 @@ static const struct endpoint_ops remote_ops = {
     .set_reading = remote_set_reading,
     .bad_message = remote_bad_message,
     .close = remote_close,
+    .credit = remote_credit,
 };
 
 /* ------------------------------------------------------------------------

@@ -13,6 +13,7 @@
 #include "broker.h"
 #include "cluster-internal.h"
 #include "conn_table.h"
+#include "credit.h"
 #include "log.h"
 #include "message.h"
 #include "router.h"
@@ -130,17 +131,6 @@ static void deliver_notice(struct cluster *c, const struct link_frame *f)
     release_message(&msg, borrowed);
 }
 
-static void grant_later(struct cluster *c, const struct mp_message *msg)
-{
-    struct conn *conn = conn_table_find(c->broker->conns, msg->connection_id,
-                                        msg->connection_id_len);
-
-    if (conn == NULL)
-        return;
-    conn->credit_owed += msg->data_len;
-    remote_queue_grant(c, conn);
-}
-
 static void stale_retry(struct cluster *c, struct link_peer *peer,
                         const struct link_frame *f);
 
@@ -180,10 +170,9 @@ static void on_forward(struct cluster *c, struct link_peer *peer,
     r = remote_for_sender(c, peer, &f->u.forward.from,
                           f->u.forward.from_session);
     borrowed = message_of(f, &msg);
+    /* Credit: the router counts it, and grants back through the
+     * remote's credit operation (remote.c). */
     route(&r->ep, &msg, NULL);
-    /* Delivered (a bounce's meta is NoSuchConnection now): grant it. */
-    if (msg.meta == MP_META_DATA && msg.has_data)
-        grant_later(c, &msg);
     release_message(&msg, borrowed);
 }
 
@@ -205,12 +194,10 @@ static void on_credit(struct cluster *c, struct link_peer *peer,
     struct remote *r;
     struct conn *conn = conn_on_link(c, peer, f->u.credit.connection_id, &r);
 
-    if (conn == NULL)
-        return;
-    conn->credit_used -= conn->credit_used < f->u.credit.bytes
-                             ? conn->credit_used : f->u.credit.bytes;
-    if (conn->credit_used < c->broker->conf.cluster.link_window)
-        flow_resume_senders(&r->ep);
+    /* r's client consumed what our sender sent it. A grant that would
+     * pass MP_CREDIT_MAX (a broker with another window) is ignored. */
+    if (conn != NULL)
+        credit_grant(conn, &r->ep, f->u.credit.bytes);
 }
 
 void remote_frame(struct cluster *c, struct link_peer *peer,

@@ -14,12 +14,14 @@
 #include "broker.h"
 #include "cluster.h"
 #include "conn_table.h"
+#include "credit.h"
 #include "endpoint.h"
 #include "hashmap.h"
 #include "log.h"
 #include "message.h"
 #include "name.h"
 #include "plugin_loader.h"
+#include "presence.h"
 #include "router.h"
 #include "xalloc.h"
 
@@ -52,6 +54,11 @@ static const struct conn_rule conn_rules[] = {
     },
     [MP_META_NO_SUCH_CONNECTION] = {
         .states = CONN_BIT(CONN_PENDING) | CONN_BIT(CONN_OPEN), .ends = true,
+    },
+    /* Level 2: a target may refuse with a reason; a level-1 initiator
+     * gets it as UnknownProto (session_deliver). */
+    [MP_META_DENIED] = {
+        .states = CONN_BIT(CONN_PENDING), .target_only = true, .ends = true,
     },
 };
 
@@ -86,11 +93,20 @@ int router_register(struct endpoint *ep, const char **reason)
         log_notice("client %s logged in again: closing the older session: "
                    "client=%s peer=%s older_peer=%s", LOG_VALUE(ep->name),
                    LOG_VALUE(ep->name), ep->peer, old->peer);
-        old->ops->close(old, "replaced by a newer login");
+        router_replace(old, "replaced by a newer login");
     }
     mp_xhashmap_put(b->names, ep->name, ep->name_len, ep);
     ep->registered = true;
+    presence_changed(b->presence, ep->name, ep->name_len);
     return 0;
+}
+
+void router_replace(struct endpoint *old, const char *reason)
+{
+    /* Level 2 is told why (a level-1 client is sent nothing). */
+    endpoint_send_notice(old, MP_META_REPLACED, old->name, old->name_len, "",
+                         0, reason, NULL);
+    old->ops->close(old, reason);
 }
 
 static void tell_client_closed(struct conn_peer *other, void *arg)
@@ -124,6 +140,8 @@ void router_unregister(struct endpoint *ep, bool notify)
         return;
     hashmap_remove(b->names, ep->name, ep->name_len);
     ep->registered = false;
+    presence_changed(b->presence, ep->name, ep->name_len);
+    presence_forget_watcher(b->presence, ep);
     if (b->cluster != NULL)
         cluster_release_name(b->cluster, ep);
     router_forget_connections(ep, notify);
@@ -195,12 +213,15 @@ static void answer_wat(struct endpoint *from, const struct mp_message *msg,
     from->ops->bad_message(from, why);
 }
 
-/* A refused Syn reaches its initiator as the target's refusal would: an
- * UnknownProto from the target, without data. */
-static void refuse_syn(struct endpoint *from, struct mp_message *msg)
+/* A refused Syn reaches its initiator as the target's refusal would:
+ * Denied from the target, with the reason (a level-1 initiator gets
+ * UnknownProto without data: session_deliver). */
+static void refuse_syn(struct endpoint *from, struct mp_message *msg,
+                       const char *why)
 {
-    msg->meta = MP_META_UNKNOWN_PROTO;
-    mp_message_clear_data(msg);
+    msg->meta = MP_META_DENIED;
+    if (mp_message_set_data(msg, why, strlen(why)) != 0)
+        mp_out_of_memory("a Denied", strlen(why));
     from->ops->deliver(from, msg, NULL, from);
 }
 
@@ -264,6 +285,7 @@ static void handle_syn(struct endpoint *from, struct mp_message *msg)
 {
     struct broker *b = from->broker;
     struct endpoint *to;
+    struct conn *conn;
     bool exists = false;
 
     if (!mp_connection_id_is_from(msg->connection_id, msg->connection_id_len,
@@ -285,7 +307,7 @@ static void handle_syn(struct endpoint *from, struct mp_message *msg)
                        "client=%s to=%s", LOG_VALUE(from->name),
                        LOG_VALUE(msg->other_client), LOG_VALUE(from->name),
                        LOG_VALUE(msg->other_client));
-        refuse_syn(from, msg);
+        refuse_syn(from, msg, "not authorized");
         return;
     }
     to = find_client(b, msg->other_client, msg->other_client_len);
@@ -299,11 +321,13 @@ static void handle_syn(struct endpoint *from, struct mp_message *msg)
         return;
     }
     if (over_connection_limit(from, to)) {
-        refuse_syn(from, msg);
+        refuse_syn(from, msg, "too many connections");
         return;
     }
-    if (conn_table_add(b->conns, msg->connection_id, msg->connection_id_len,
-                       &from->conns, &to->conns, &exists) == NULL) {
+    conn = conn_table_add(b->conns, msg->connection_id,
+                          msg->connection_id_len, &from->conns, &to->conns,
+                          &exists);
+    if (conn == NULL) {
         if (exists)
             answer_wat(from, msg, "connection id already in use");
         else
@@ -311,6 +335,7 @@ static void handle_syn(struct endpoint *from, struct mp_message *msg)
         return;
     }
     b->stats.connections_opened++;
+    credit_open(conn, b->conf.connection_window);
     deliver(to, from, msg, NULL);
 }
 
@@ -356,6 +381,12 @@ static enum route_result handle_conn_message(struct endpoint *from,
                       msg->connection_id);
         return ROUTED;
     }
+    if (msg->meta == MP_META_DATA && !credit_available(conn, from) &&
+        from->is_client && from->level >= 2) {
+        b->stats.credit_refusals++;
+        answer_wat(from, msg, "data beyond the connection's credit");
+        return ROUTED;
+    }
     if (wire != NULL && to->format != wire->format && !can_decode_wire(wire))
         return ROUTE_NEEDS_DATA; /* nothing done yet */
     if (rule->opens)
@@ -363,7 +394,33 @@ static enum route_result handle_conn_message(struct endpoint *from,
     if (rule->ends)
         conn_table_remove(b->conns, conn);
     deliver(to, from, msg, wire);
+    if (msg->meta == MP_META_DATA)
+        credit_spend(conn, from, to, wire != NULL ? wire->data_len
+                                                  : msg->data_len);
     return ROUTED;
+}
+
+/* Credit (level 2) from `from`, the receiving end of a connection: for
+ * its sender. A stray one (the connection ended meanwhile) is dropped. */
+static void handle_credit(struct endpoint *from, struct mp_message *msg)
+{
+    struct broker *b = from->broker;
+    struct conn *conn = conn_table_find(b->conns, msg->connection_id,
+                                        msg->connection_id_len);
+    struct endpoint *to = conn ? addressed_peer(conn, from, msg) : NULL;
+    uint32_t bytes;
+
+    if (!msg->has_data || !credit_parse(msg->data, msg->data_len, &bytes)) {
+        answer_wat(from, msg, "malformed credit");
+        return;
+    }
+    if (to == NULL) {
+        log_debug("dropping stray Credit from %s (connection %s)",
+                  from->name, msg->connection_id);
+        return;
+    }
+    if (!credit_grant(conn, from, bytes))
+        answer_wat(from, msg, "credit overflow");
 }
 
 /* ------------------------------------------------------------------------
@@ -378,6 +435,10 @@ enum route_result route(struct endpoint *from, struct mp_message *msg,
     /* A level means something only at Auth (login.c). Elsewhere it is
      * dropped, never forwarded or bounced: the broker never sends one. */
     msg->level = 0;
+    /* Level 2's meta values from a client that did not announce it are
+     * unknown to it, as at level 1. */
+    if (msg->meta > MP_META_LEVEL1_MAX && from->level < 2)
+        rule = NULL;
     if (rule != NULL)
         return handle_conn_message(from, msg, wire, rule);
     /* What follows reads the data (a Syn's, for authorize_syn). */
@@ -389,6 +450,20 @@ enum route_result route(struct endpoint *from, struct mp_message *msg,
     if (msg->meta == MP_META_CONN_SYN) {
         handle_syn(from, msg);
         return ROUTED;
+    }
+    if (from->level >= 2) {
+        switch (msg->meta) {
+        case MP_META_CREDIT:
+            handle_credit(from, msg);
+            return ROUTED;
+        case MP_META_WATCH:
+        case MP_META_UNWATCH:
+        case MP_META_LIST:
+            presence_request(from, msg);
+            return ROUTED;
+        default:
+            break;
+        }
     }
     /* Auth again, a broker-only meta, or one this broker does not know. */
     answer_wat(from, msg, msg->meta == MP_META_AUTH

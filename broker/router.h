@@ -27,6 +27,11 @@ int router_register(struct endpoint *ep, const char **reason);
  * cluster, the name is released in the registry. */
 void router_unregister(struct endpoint *ep, bool notify);
 
+/* Close `old`, whose name logged in again (here, or on another broker
+ * of the cluster): a level-2 client is sent Replaced with `reason`
+ * first. */
+void router_replace(struct endpoint *old, const char *reason);
+
 /* Take ep's connections away (as router_unregister, for an endpoint
  * whose name is not in the name table: a client of another broker). */
 void router_forget_connections(struct endpoint *ep, bool notify);

@@ -69,6 +69,11 @@ void session_io_flush_before_close(struct session *s);
 /* The endpoint's deliver operation (endpoint.h). */
 int session_deliver(struct endpoint *to, const struct mp_message *msg,
                     const struct wire_data *wire, struct endpoint *sender);
+
+/* The endpoint's credit operation (endpoint.h): a Credit message for a
+ * level-2 client; nothing for a level-1 one. */
+void session_credit(struct endpoint *ep, struct conn *conn,
+                    const struct endpoint *receiver, uint64_t bytes);
 /* Output fell to output_low_water or below: resume paused senders. */
 void session_output_drained(struct session *s);
 /* The slow-consumer deadline passed: disconnect the session. */

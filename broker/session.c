@@ -32,6 +32,7 @@ static const struct endpoint_ops session_endpoint_ops = {
     .set_reading = session_set_reading,
     .bad_message = session_endpoint_bad_message,
     .close = session_endpoint_close,
+    .credit = session_credit,
 };
 
 struct session *session_of(struct endpoint *ep)
@@ -322,6 +323,7 @@ struct session *session_new(struct broker *b, struct listener *l,
     struct session *s = mp_xcalloc(1, sizeof *s);
 
     endpoint_init(&s->ep, &session_endpoint_ops, b, peer);
+    s->ep.is_client = true;
     s->ep.id = ++b->last_session_id;
     s->source = source; /* the session's now, released with it */
     s->unauthenticated = true;

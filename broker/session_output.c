@@ -5,9 +5,12 @@
  */
 #include "config.h"
 
+#include <stdio.h>
+
 #include <event2/buffer.h>
 
 #include "broker.h"
+#include "conn_table.h"
 #include "listener.h"
 #include "log.h"
 #include "message.h"
@@ -105,17 +108,52 @@ struct traffic_stats *session_traffic(const struct session *s)
     return &s->listener->traffic[s->ep.format->translator_index];
 }
 
+/*
+ * A level-1 client is never sent a level-2 meta value: a Denied reaches
+ * it as the UnknownProto it knows (without the reason), anything else is
+ * not sent at all. Returns msg, `*as_level1` rewritten from it, or NULL.
+ */
+static const struct mp_message *for_level(const struct session *s,
+                                          const struct mp_message *msg,
+                                          struct mp_message *as_level1)
+{
+    if (msg->meta <= MP_META_LEVEL1_MAX || s->ep.level >= 2)
+        return msg;
+    if (msg->meta != MP_META_DENIED)
+        return NULL;
+    mp_copy(as_level1, msg, sizeof *msg);
+    as_level1->meta = MP_META_UNKNOWN_PROTO;
+    as_level1->has_data = false;
+    as_level1->data = NULL;
+    as_level1->data_len = 0;
+    return as_level1;
+}
+
+/* Is `sender` paused when this message passes the high water mark? Not
+ * for Data to a level-2 client: each connection's credit bounds that, and
+ * pausing the sender would stall its other connections. */
+static bool pauses_sender(const struct session *s, const struct mp_message *msg)
+{
+    return s->ep.level < 2 || msg->meta != MP_META_DATA;
+}
+
 int session_deliver(struct endpoint *to, const struct mp_message *msg,
                     const struct wire_data *wire, struct endpoint *sender)
 {
     struct session *s = session_of(to);
     const struct mp_codec_ops *codec;
+    struct mp_message as_level1;
     struct evbuffer *out;
     size_t before;
     int rc;
 
     if (s->state == SESSION_CLOSING || s->ep.format == NULL || s->too_slow)
         return -1;
+    msg = for_level(s, msg, &as_level1);
+    if (msg == NULL)
+        return 0;
+    if (msg == &as_level1)
+        wire = NULL;
     codec = session_codec(s);
     out = session_output(s);
     before = evbuffer_get_length(out);
@@ -132,6 +170,20 @@ int session_deliver(struct endpoint *to, const struct mp_message *msg,
     session_traffic(s)->messages_out++;
     session_traffic(s)->bytes_out += evbuffer_get_length(out) - before;
     session_io_written(s);
-    check_output(s, before, sender);
+    check_output(s, before, pauses_sender(s, msg) ? sender : NULL);
     return 0;
+}
+
+void session_credit(struct endpoint *ep, struct conn *conn,
+                    const struct endpoint *receiver, uint64_t bytes)
+{
+    char text[24];
+
+    if (ep->level < 2)
+        return;
+    snprintf(text, sizeof text, "%llu", (unsigned long long)bytes);
+    ep->broker->stats.credit_grants++;
+    endpoint_send_notice(ep, MP_META_CREDIT, receiver->name,
+                         receiver->name_len, conn->id, conn->id_len, text,
+                         NULL);
 }

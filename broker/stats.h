@@ -38,6 +38,13 @@ struct broker_stats {
     /* Syns refused (as UnknownProto) by a table limit. */
     uint64_t syns_refused_per_client;   /* max_connections_per_client */
     uint64_t syns_refused_per_pair;     /* max_connections_per_pair */
+    /* Protocol level 2 (credit.h, presence.h). */
+    uint64_t credit_stalls;         /* a level-1 sender paused: no credit */
+    uint64_t credit_refusals;       /* Data beyond its credit: WAT, dropped */
+    uint64_t credit_grants;         /* Credit messages sent to clients */
+    uint64_t presence_notices;      /* Presence messages sent */
+    uint64_t lists;                 /* List requests answered */
+    uint64_t going_away;            /* GoingAway notices sent */
     /* The metrics listener's HTTP clients (http_server.h): */
     uint64_t http_connections;      /* accepted */
     uint64_t http_unanswered;       /* closed before a request reached a

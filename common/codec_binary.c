@@ -232,6 +232,7 @@ static int binary_decode_wire(void *stream, const unsigned char *buf,
     mp_message_set_other_client(msg, (const char *)p, h.name_len);
     mp_message_set_connection_id(msg, (const char *)p + h.name_len, h.id_len);
     msg->has_data = (h.flags & FLAG_HAS_DATA) != 0;
+    msg->data_len = h.data_len; /* absent data has no bytes */
     *wire_off = h.header_len + h.name_len + h.id_len;
     *wire_len = h.data_len;
     *consumed = PREFIX_LEN + (size_t)h.length;

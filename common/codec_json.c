@@ -769,6 +769,19 @@ static bool fast_decode(const unsigned char *buf, size_t len, size_t max_size,
  * with the scanner where decode() expects it: after a piece, at the end
  * of what was scanned; after an error or a whole message, at the start.
  */
+/* The bytes canonical base64 text of `len` characters decodes to: three
+ * per quantum, less one per '=' of padding. */
+static size_t base64_canonical_len(const unsigned char *text, size_t len)
+{
+    size_t n = len / 4 * 3;
+
+    if (len >= 1 && text[len - 1] == '=')
+        n--;
+    if (len >= 2 && text[len - 2] == '=')
+        n--;
+    return n;
+}
+
 static int json_decode_wire(void *stream, const unsigned char *buf, size_t len,
                             size_t max_size, struct mp_message *msg,
                             size_t *consumed, size_t *wire_off,
@@ -793,6 +806,8 @@ static int json_decode_wire(void *stream, const unsigned char *buf, size_t len,
     /* parse_canonical() took only canonical base64 data. */
     set_envelope(msg, &c);
     msg->has_data = c.data != NULL;
+    msg->data_len = c.data != NULL ? base64_canonical_len(c.data, c.data_len)
+                                   : 0;
     *wire_off = c.data != NULL ? (size_t)(c.data - buf) : 0;
     *wire_len = c.data_len;
     *consumed = c.end;

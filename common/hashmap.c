@@ -216,3 +216,15 @@ void *hashmap_any(const struct hashmap *map)
     }
     return NULL;
 }
+
+bool hashmap_each(const struct hashmap *map,
+                  bool (*visit)(void *value, void *arg), void *arg)
+{
+    for (size_t i = 0; i <= map->mask; i++) {
+        for (const struct entry *e = map->buckets[i]; e != NULL; e = e->next) {
+            if (!visit(e->value, arg))
+                return false;
+        }
+    }
+    return true;
+}

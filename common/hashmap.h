@@ -11,6 +11,7 @@
 #ifndef MP_COMMON_HASHMAP_H
 #define MP_COMMON_HASHMAP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct hashmap;
@@ -34,5 +35,11 @@ size_t hashmap_count(const struct hashmap *map);
 /* Some value in the map (which one is unspecified), or NULL if empty: lets
  * an owner drain the map by removing what it returns. */
 void *hashmap_any(const struct hashmap *map);
+
+/* Call visit(value, arg) for each entry, in no particular order, until
+ * it returns false. visit must not change the map. Returns false if a
+ * visit stopped it. */
+bool hashmap_each(const struct hashmap *map,
+                  bool (*visit)(void *value, void *arg), void *arg);
 
 #endif

@@ -384,9 +384,13 @@ struct mp_codec_ops {
      *
      * decode_wire() reads the first message of buf[0..len) as decode()
      * would, but leaves the data where it is: msg->data stays NULL,
-     * msg->has_data is set, and buf[*wire_off .. *wire_off + *wire_len)
-     * is the data in this format's own form (binary: the bytes; JSON: the
-     * base64 text). It returns 1 when it did so, and 0, msg untouched,
+     * msg->has_data is set, msg->data_len is the length the data has
+     * decoded (0 when absent), and buf[*wire_off .. *wire_off +
+     * *wire_len) is the data in this format's own form (binary: the
+     * bytes; JSON: the base64 text). (mpbroker 0.3 needs that length for
+     * per-connection credit: it calls decode_wire() with msg->data_len
+     * set to SIZE_MAX, and does not use the fast lane of a plugin that
+     * leaves it there, as one built for 0.2 does.) It returns 1 when it did so, and 0, msg untouched,
      * for anything it does not take: an incomplete or invalid message, a
      * form it does not handle. The host then calls decode() on the same
      * bytes, which alone reports errors; so decode_wire() must never

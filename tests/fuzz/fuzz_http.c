@@ -111,7 +111,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     errors_init(&errs);
     broker.base = event_base_new();
     broker.names = hashmap_new();
-    broker.conns = conn_table_new();
+    broker.conns = conn_table_new(NULL);
     FUZZ_CHECK(broker.base && broker.names && broker.conns, "out of memory");
     if (conf_load(&broker.conf, path, "/nonexistent", &errs) != 0 ||
         metrics_open(&broker, &errs) != 0) {

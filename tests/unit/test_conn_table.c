@@ -13,7 +13,7 @@ static struct conn_peer alice, bob, carol;
 
 static void setup(void)
 {
-    table = conn_table_new();
+    table = conn_table_new(NULL);
     cr_assert_not_null(table);
     memset(&alice, 0, sizeof alice);
     memset(&bob, 0, sizeof bob);

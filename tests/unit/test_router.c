@@ -235,7 +235,9 @@ Test(router, a_level_is_never_forwarded)
     cr_assert_eq(bob.got[0].msg.level, 0);
 }
 
-Test(router, connection_limits_refuse_as_unknown_proto)
+/* The router refuses with Denied and its reason; a level-1 session turns
+ * it into UnknownProto (session_output.c, tested in test_level2). */
+Test(router, connection_limits_refuse_as_denied)
 {
     char id[16];
 
@@ -244,14 +246,14 @@ Test(router, connection_limits_refuse_as_unknown_proto)
         send_msg(&alice, MP_META_CONN_SYN, "bob", id, "echo");
     }
     send_msg(&alice, MP_META_CONN_SYN, "bob", "alice:2", "echo");
-    assert_got(&alice, 0, MP_META_UNKNOWN_PROTO, "bob", NULL);
+    assert_got(&alice, 0, MP_META_DENIED, "bob", "too many connections");
     cr_assert_eq(b->stats.syns_refused_per_pair, 1);
 
     fake_endpoint_login(&carol, "carol");
     send_msg(&alice, MP_META_CONN_SYN, "carol", "alice:3", "echo");
     send_msg(&alice, MP_META_CONN_SYN, "carol", "alice:4", "echo");
     send_msg(&alice, MP_META_CONN_SYN, "carol", "alice:5", "echo");
-    assert_got(&alice, 1, MP_META_UNKNOWN_PROTO, "carol", NULL);
+    assert_got(&alice, 1, MP_META_DENIED, "carol", "too many connections");
     cr_assert_eq(b->stats.syns_refused_per_client, 1);
     cr_assert_eq(conn_table_count(b->conns), 4);
 }
