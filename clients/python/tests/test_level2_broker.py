@@ -381,6 +381,37 @@ async def test_watch_a_prefix_and_list(l2broker: Broker) -> None:
         await within(c.close())
 
 
+async def test_list_of_several_replies(l2broker: Broker) -> None:
+    """300 names of 250 bytes: more than one List reply (at most 64 KiB
+    of names each), accumulated into one NameList."""
+    names = [f"{i:03d}" + "n" * 247 for i in range(300)]
+    clients = []
+    for i in range(0, len(names), 8):  # a few at a time: max_unauthenticated_per_address
+        batch = names[i : i + 8]
+        clients += await within(asyncio.gather(*(login(l2broker, n, level=1) for n in batch)))
+    watcher = await login(l2broker, "watcher")
+    got = await within(watcher.list(""))
+    assert sorted(got) == sorted([*names, "watcher"]) and not got.truncated
+    assert sorted(await within(watcher.list("299"))) == [names[299]]
+    for c in clients:
+        c.abort()
+    await within(watcher.close())
+
+
+async def test_name_watched_twice_is_reported_once(l2broker: Broker) -> None:
+    watcher = await login(l2broker, "watcher")
+    await within(watcher.watch("zed"))
+    await within(watcher.watch("z", prefix=True))
+    assert await next_event(watcher) == mpclient.PresenceEvent("zed", False)
+    zed = await login(l2broker, "zed")
+    assert await next_event(watcher) == mpclient.PresenceEvent("zed", True)
+    # Anything still to come (a second notice) is before the List's reply.
+    await within(watcher.list("zzz"))
+    assert watcher._presence == {}
+    await within(zed.close())
+    await within(watcher.close())
+
+
 async def test_list_truncated(broker_factory: BrokerFactory) -> None:
     broker = broker_factory("limits = { max_list_names = 3; };\n" + ALLOW_ALL + DEFAULT_LISTENERS)
     clients = [await login(broker, f"n{i}") for i in range(5)]
@@ -519,3 +550,44 @@ async def test_going_away_then_closed(broker_factory: BrokerFactory) -> None:
         await within(new.wait_closed())
     assert info.value.delay == 0.3
     await asyncio.to_thread(stopping.join, T(15))
+
+
+# ----------------------------------------------------------------------------
+# The blocking facade
+
+
+def test_sync_facade_level2(l2broker: Broker) -> None:
+    from mpclient import sync
+
+    held: list[sync.SyncConnection] = []
+    done = threading.Event()
+
+    def hold(conn: sync.SyncConnection) -> None:
+        held.append(conn)
+        done.wait(T(30))  # the connection closes when this returns
+
+    addr = l2broker.address("binary")
+    with sync.connect(addr, "srv", b"x", credit="manual", handlers={"p": hold},
+                      timeout=T(10)) as srv:
+        with sync.connect(addr, "cli", b"x", timeout=T(10)) as cli:
+            assert cli.level == 2 and cli.window == WINDOW
+            cli.watch("srv", timeout=T(5))
+            assert cli.next_presence(timeout=T(5)) == mpclient.PresenceEvent("srv", True)
+            assert sorted(cli.list("", timeout=T(5))) == ["cli", "srv"]
+            conn = cli.open("srv", "p", timeout=T(5))
+            sent = 0
+            while conn.credit is not None and conn.credit > 0:
+                conn.send(numbered(sent, 1000), timeout=T(5))
+                sent += 1
+            with pytest.raises(mpclient.WouldBlock):
+                conn.send_nowait(b"more")
+            # The handler holds the connection; the test reads it and grants.
+            peer = held[0]
+            for i in range(sent):
+                assert number(peer.recv(timeout=T(5))) == i
+            peer.grant()
+            conn.wait_writable(timeout=T(5))
+            conn.send_nowait(numbered(sent, 1000))
+            assert number(peer.recv(timeout=T(5))) == sent
+            done.set()
+        assert srv.level == 2
