@@ -1588,8 +1588,9 @@ class Client:
                 self._replaced,
             )
         elif meta == Meta.GOING_AWAY:
-            ms = parse_credit(msg.data) if msg.data != b"0" else 0
-            self._going_away = (ms or 0) / 1000
+            # Decimal milliseconds; a malformed delay is taken as "at once".
+            ms = msg.data if msg.data is not None and msg.data.isdigit() else b"0"
+            self._going_away = int(ms[:10]) / 1000
             log.warning(
                 "%s: the broker is going away: it closes the socket within %g s",
                 self._name,
