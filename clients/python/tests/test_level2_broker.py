@@ -322,7 +322,9 @@ async def test_head_of_line(broker_factory: BrokerFactory) -> None:
             f"(+{l2['broker_rss_growth_kib']:.0f})"
         )
         assert l2["stalled_sent"] == -(-WINDOW // cost)
-        assert l2["beside"] > 0.5 * l2["alone"]
+        # The rates are noisy on a shared machine (0.6 to 1.6 seen); level
+        # 1 gives 0 here (the next test). A third is far from both.
+        assert l2["beside"] > 0.3 * l2["alone"]
 
 
 async def test_head_of_line_level1_for_comparison(broker_factory: BrokerFactory) -> None:
