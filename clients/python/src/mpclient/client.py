@@ -72,6 +72,7 @@ the broker's AuthOk says it speaks it, :attr:`Client.level`):
 from __future__ import annotations
 
 import asyncio
+import builtins  # Client.list() hides the type in the class body
 import collections
 import inspect
 import logging
@@ -694,7 +695,7 @@ class Client:
         return self._paused
 
     @property
-    def connections(self) -> list[Connection]:
+    def connections(self) -> builtins.list[Connection]:
         """The connections open or being opened now."""
         return list(self._conns.values())
 
@@ -724,7 +725,7 @@ class Client:
         return self._settings.watches
 
     @property
-    def watches(self) -> list[tuple[str, bool]]:
+    def watches(self) -> builtins.list[tuple[str, bool]]:
         """The watches held now: ``(name or prefix, is_prefix)``."""
         return sorted(self._watches)
 
@@ -980,7 +981,7 @@ class Client:
         assert self._done is not None
         self._done.set()
 
-    def _cancel_handlers(self) -> list[asyncio.Task[None]]:
+    def _cancel_handlers(self) -> builtins.list[asyncio.Task[None]]:
         current = asyncio.current_task()
         tasks = [t for t in self._handler_tasks if t is not current and not t.done()]
         for t in tasks:
