@@ -546,14 +546,15 @@ async def test_list_accumulates_replies(fmt: str) -> None:
             (Meta.LIST, "zzz", q1.connection_id, b"wrong prefix"),  # ignored
             (Meta.LIST, "b", "list:99", b"no such request"),  # ignored
             (Meta.LIST, "b", q1.connection_id, b"bill"),
-            (Meta.LIST, "", q2.connection_id, b"truncated"),
+            (Meta.LIST, "", q2.connection_id, b"truncated"),  # a name
+            (Meta.LIST, "", q2.connection_id, b""),  # the end: names left out
             (Meta.LIST, "b", q1.connection_id, None),
         ]
         session.send(b"".join(session.frame(*r) for r in replies))
         names = await within(first)
         assert sorted(names) == ["bea", "bill", "bob"] and names.truncated is False
         everyone = await within(second)
-        assert everyone == ["alice"] and everyone.truncated is True
+        assert everyone == ["alice", "truncated"] and everyone.truncated is True
         # An empty list is a lone end.
         third = asyncio.ensure_future(client.list("q"))
         (q3,) = await expect(session, 1)

@@ -1605,7 +1605,9 @@ class Client:
             log.debug("%s: a List reply for no request ignored", self._name)
             return
         names = request.names
-        if msg.data is None or msg.data == b"truncated":  # the last reply
+        # The last reply: absent data, or empty data if the broker left
+        # names out (a reply with names is never empty).
+        if msg.data is None or msg.data == b"":
             names.truncated = names.truncated or msg.data is not None
             request.future.set_result(names)
             return
