@@ -432,7 +432,6 @@ static void list(struct presence *p, struct endpoint *from,
                  const struct mp_message *msg)
 {
     struct list_reply *r = mp_xcalloc(1, sizeof *r);
-    static const char truncated[] = "truncated";
 
     r->p = p;
     r->to = from;
@@ -441,7 +440,10 @@ static void list(struct presence *p, struct endpoint *from,
     hashmap_each(p->broker->names, list_one, r);
     if (r->used > 0)
         send_list(r, r->data, r->used, true);
-    send_list(r, truncated, sizeof truncated - 1, r->truncated);
+    /* The end: absent data, or empty data if names were left out (a
+     * message with names is never empty, so the two cannot be confused
+     * with one). */
+    send_list(r, "", 0, r->truncated);
     free(r);
 }
 

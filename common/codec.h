@@ -23,6 +23,14 @@ extern const struct mp_codec_ops mp_codec_binary;
  * translator). Needs its streams (mp_codec_streams_open). */
 extern const struct mp_codec_ops mp_codec_gob;
 
+/* The same for a client that may announce a protocol level: a stream
+ * whose first message has a level defines Message with a fifth field
+ * `Level int`, as a level-2 Go client does, and writes each message's
+ * level there (when not zero). A stream whose first message has no level
+ * writes what mp_codec_gob writes. Decoding is mp_codec_gob's. The broker
+ * uses mp_codec_gob: it announces no level. */
+extern const struct mp_codec_ops mp_codec_gob_client;
+
 /* The codec of the format called `name` (format.h), or NULL if there is
  * none. Links all three codecs: translators take theirs by name above. */
 const struct mp_codec_ops *mp_codec_find(const char *name);

@@ -6,6 +6,9 @@
  *     type Message struct { Meta uint8; OtherClient string;
  *                           ConnectionID string; Data []byte }
  *
+ * or, from a client that announces a protocol level (level 2), the same
+ * with a fifth field `Level int` (doc/protocol.md, "Protocol level 2").
+ *
  * A gob stream is a sequence of gob messages, each an unsigned byte count
  * and that many bytes: a type id, then either a type definition (negative
  * id) or a value of that type. A writer defines Message once, then sends
@@ -20,9 +23,11 @@
  * a count and the bytes.
  *
  * The decoder reads the peer's type definition, checks that it is the
- * Message struct (its fields in whatever order the peer defined them) and
- * keeps the peer's field numbering in the per-stream state; the encoder
- * sends its own definition, the original server's bytes, before its first
+ * Message struct, with or without Level (its fields in whatever order the
+ * peer defined them) and keeps the peer's field numbering in the
+ * per-stream state; the encoder sends its own definition, the original
+ * server's bytes (four fields: the broker announces no level, and Go's
+ * decoder leaves a Level it does not receive at zero), before its first
  * value.
  */
 #include "config.h"
@@ -74,23 +79,32 @@ enum gob_type_id {
 #define UINT_MAX_LEN 9
 
 /* A value's bytes before its data: type id, Meta, both names, the data
- * count. */
+ * count; the data's closing 0, Level's delta and value (one byte each:
+ * a level is at most 255, an int of 510: 0xfe 0x01 0xfe) follow. */
 #define VALUE_HEAD_MAX (2 + 2 + 2 * (1 + 2 + MP_NAME_MAX) + 1 + UINT_MAX_LEN)
+#define VALUE_TAIL_MAX (1 + 3 + 1)
 /* Our definition, the head of the largest value, and small data. */
 #define ENCODE_STACK 2048
 
 /* The Message fields, in our numbering (which is also the original's
- * declaration order, and so the field numbers our encoder writes). */
-enum field { F_META, F_OTHER_CLIENT, F_CONNECTION_ID, F_DATA, N_FIELDS };
+ * declaration order, and so the field numbers our encoder writes; it
+ * writes the first N_WRITTEN_FIELDS only). Level comes from level-2
+ * clients alone, and only they define it. */
+enum field {
+    F_META, F_OTHER_CLIENT, F_CONNECTION_ID, F_DATA, F_LEVEL, N_FIELDS
+};
+#define N_WRITTEN_FIELDS F_LEVEL
 
 static const struct {
     const char *name;
     int64_t type;
+    bool optional; /* a definition may leave it out */
 } message_fields[N_FIELDS] = {
-    [F_META] = { "Meta", T_UINT },
-    [F_OTHER_CLIENT] = { "OtherClient", T_STRING },
-    [F_CONNECTION_ID] = { "ConnectionID", T_STRING },
-    [F_DATA] = { "Data", T_BYTES },
+    [F_META] = { "Meta", T_UINT, false },
+    [F_OTHER_CLIENT] = { "OtherClient", T_STRING, false },
+    [F_CONNECTION_ID] = { "ConnectionID", T_STRING, false },
+    [F_DATA] = { "Data", T_BYTES, false },
+    [F_LEVEL] = { "Level", T_INT, true },
 };
 
 /*
@@ -118,17 +132,47 @@ static const unsigned char message_type_def[] = {
 };
 _Static_assert(sizeof message_type_def == 73, "72 bytes and their count");
 
+/*
+ * A level-2 client's definition: the same with a fifth field `Level int`,
+ * byte for byte what Go's encoder writes for it (doc/protocol.md,
+ * "Protocol level 2", "Gob"). Only mp_codec_gob_client writes it.
+ */
+static const unsigned char message_level_type_def[] = {
+    0x52,       /* 82 bytes follow */
+    0xff, 0x81, /* type id -65: the definition of type 65 */
+    0x03,       /* wireType field 2, StructT: a structType */
+    0x01,       /*   field 0, CommonType */
+    0x01, 0x07, 'M', 'e', 's', 's', 'a', 'g', 'e', /* Name */
+    0x01, 0xff, 0x82, /* Id 65 */
+    0x00,       /*   end of CommonType */
+    0x01, 0x05, /*   field 1, Field: five fieldTypes {Name, Id} */
+    0x01, 0x04, 'M', 'e', 't', 'a', 0x01, 0x06, 0x00, /* uint (3) */
+    0x01, 0x0b, 'O', 't', 'h', 'e', 'r', 'C', 'l', 'i', 'e', 'n', 't',
+    0x01, 0x0c, 0x00, /* string (6) */
+    0x01, 0x0c, 'C', 'o', 'n', 'n', 'e', 'c', 't', 'i', 'o', 'n', 'I', 'D',
+    0x01, 0x0c, 0x00, /* string (6) */
+    0x01, 0x04, 'D', 'a', 't', 'a', 0x01, 0x0a, 0x00, /* []byte (5) */
+    0x01, 0x05, 'L', 'e', 'v', 'e', 'l', 0x01, 0x04, 0x00, /* int (2) */
+    0x00,       /* end of structType */
+    0x00,       /* end of wireType */
+};
+_Static_assert(sizeof message_level_type_def == 83,
+               "82 bytes and their count");
+
 /* The peer's Message type, as its definition numbered the fields. */
 struct gob_type {
     int64_t id;               /* 0: not defined yet */
+    uint8_t n_fields;         /* how many the peer defined */
     uint8_t field[N_FIELDS];  /* the peer's field i is our field[i] */
 };
 
-/* One direction of a socket: the decoder uses `type`, the encoder
- * `type_sent`. */
+/* One direction of a socket: the decoder uses `type`, the encoder the
+ * rest. */
 struct gob_stream {
     struct gob_type type;
     bool type_sent;
+    bool may_define_level; /* mp_codec_gob_client's: a client's stream */
+    bool level_defined;    /* the definition sent has Level */
 };
 
 /* ========================================================================
@@ -443,12 +487,15 @@ static int parse_fields(struct reader *r, struct gob_type *t,
         return -1;
     /* Checked before the loop: a count of 2^60 is refused at once. */
     if (count > N_FIELDS)
-        return unexpected(r, "%" PRIu64 " fields, expected the %d of Message",
-                          count, N_FIELDS);
+        return unexpected(r,
+                          "%" PRIu64 " fields, expected the %d of Message"
+                          " (%d with Level)",
+                          count, N_WRITTEN_FIELDS, N_FIELDS);
     for (size_t i = 0; i < count; i++) {
         if (parse_field_type(r, t, i, seen) < 0)
             return -1;
     }
+    t->n_fields = (uint8_t)count;
     return 0;
 }
 
@@ -473,7 +520,7 @@ static int parse_struct_type(struct reader *r, struct gob_type *t)
                           " but its CommonType says %" PRId64,
                           t->id, common_id);
     for (int f = 0; f < N_FIELDS; f++) {
-        if (!seen[f])
+        if (!seen[f] && !message_fields[f].optional)
             return unexpected(r, "field %s is missing",
                               message_fields[f].name);
     }
@@ -558,6 +605,21 @@ static int take_name(struct reader *r, enum field f, struct mp_message *msg)
     return mp_message_set_connection_id(msg, (const char *)s, n);
 }
 
+/* Level is an int on the wire (Go's `Level int`); a level is 0-255, as
+ * in the other formats, where it is one byte. */
+static int take_level(struct reader *r, struct mp_message *msg)
+{
+    int64_t level;
+
+    if (need_int(r, &level, "Level") < 0)
+        return -1;
+    if (level < 0 || level > UINT8_MAX)
+        return failf(r, "gob: Level value %" PRId64 " is not 0 to 255",
+                     level);
+    msg->level = (uint8_t)level;
+    return 0;
+}
+
 static int take_field(struct reader *r, enum field f, struct mp_message *msg)
 {
     uint64_t meta;
@@ -565,6 +627,8 @@ static int take_field(struct reader *r, enum field f, struct mp_message *msg)
     size_t n;
 
     switch (f) {
+    case F_LEVEL:
+        return take_level(r, msg);
     case F_META:
         if (need_uint(r, &meta, "Meta") < 0)
             return -1;
@@ -595,7 +659,8 @@ static int parse_value(struct reader *r, const struct gob_type *t,
 
     if (need_int(r, &id, "the type id") < 0 || check_value_id(r, t, id) < 0)
         return -1;
-    while ((rc = next_field(r, &field, N_FIELDS, "the Message value")) > 0) {
+    while ((rc = next_field(r, &field, t->n_fields, "the Message value")) >
+           0) {
         if (take_field(r, (enum field)t->field[field], msg) < 0) {
             mp_message_clear(msg);
             return -1;
@@ -684,6 +749,15 @@ static void *gob_stream_new(void *plugin_state)
 {
     (void)plugin_state;
     return calloc(1, sizeof(struct gob_stream));
+}
+
+static void *gob_client_stream_new(void *plugin_state)
+{
+    struct gob_stream *gs = gob_stream_new(plugin_state);
+
+    if (gs != NULL)
+        gs->may_define_level = true;
+    return gs;
 }
 
 static void gob_stream_free(void *stream)
@@ -794,59 +868,95 @@ static size_t put_name(unsigned char *p, int *last, enum field f,
 }
 
 /* A value's bytes up to its data: the type id and every non-zero field,
- * Data's delta and count included. The data and the struct's closing 0
- * follow. */
+ * Data's delta and count included; *last is the last field written (-1:
+ * none). The data and put_value_tail() follow. */
 static size_t put_value_head(unsigned char *p, const struct mp_message *msg,
-                             size_t data_len)
+                             size_t data_len, int *last)
 {
     size_t n = put_uint(p, (uint64_t)OUR_TYPE_ID << 1); /* as an int */
-    int last = -1;
 
+    *last = -1;
     if (msg->meta != 0) {
-        n += put_delta(p + n, &last, F_META);
+        n += put_delta(p + n, last, F_META);
         n += put_uint(p + n, msg->meta);
     }
-    n += put_name(p + n, &last, F_OTHER_CLIENT, msg->other_client,
+    n += put_name(p + n, last, F_OTHER_CLIENT, msg->other_client,
                   msg->other_client_len);
-    n += put_name(p + n, &last, F_CONNECTION_ID, msg->connection_id,
+    n += put_name(p + n, last, F_CONNECTION_ID, msg->connection_id,
                   msg->connection_id_len);
     if (data_len > 0) {
-        n += put_delta(p + n, &last, F_DATA);
+        n += put_delta(p + n, last, F_DATA);
         n += put_uint(p + n, data_len);
     }
     return n;
 }
 
+/* A value's bytes after its data: Level when the stream defined it and
+ * the level is not zero (Go leaves zero fields out), then the struct's
+ * closing 0. `last` is the last field written before. */
+static size_t put_value_tail(unsigned char *p, const struct mp_message *msg,
+                             bool with_level, int last)
+{
+    size_t n = 0;
+
+    if (with_level && msg->level != 0) {
+        n += put_delta(p, &last, F_LEVEL);
+        n += put_uint(p + n, (uint64_t)msg->level << 1); /* as an int */
+    }
+    p[n] = 0x00;
+    return n + 1;
+}
+
+/*
+ * The definition that starts a stream: the original's, except on a
+ * client's stream (mp_codec_gob_client) whose first message announces a
+ * level, which defines Message with Level as a level-2 Go client does.
+ * A client that announces no level keeps the original's definition, so
+ * that a broker that predates Level still reads it.
+ */
+static size_t put_definition(unsigned char *p, struct gob_stream *gs,
+                             const struct mp_message *msg)
+{
+    if (gs->may_define_level && msg->level != 0) {
+        gs->level_defined = true;
+        memcpy(p, message_level_type_def, sizeof message_level_type_def);
+        return sizeof message_level_type_def;
+    }
+    memcpy(p, message_type_def, sizeof message_type_def);
+    return sizeof message_type_def;
+}
+
 static int gob_encode(void *stream, const struct mp_message *msg,
                       mp_write_fn write, void *ctx)
 {
-    static const unsigned char end_of_struct = 0x00;
     struct gob_stream *gs = stream;
-    unsigned char buf[ENCODE_STACK], head[VALUE_HEAD_MAX];
-    /* Gob cannot tell empty from absent data: both are omitted. The
-     * level cannot travel either (the struct has no such field). */
+    unsigned char buf[ENCODE_STACK], head[VALUE_HEAD_MAX],
+        tail[VALUE_TAIL_MAX];
+    /* Gob cannot tell empty from absent data: both are omitted. */
     size_t data_len = msg->has_data ? msg->data_len : 0;
-    size_t head_len, o = 0;
+    size_t head_len, tail_len, o = 0;
+    int last;
 
     if (gs == NULL) /* without it, the definition would never be sent */
         return -1;
-    head_len = put_value_head(head, msg, data_len);
-    if ((uint64_t)data_len >= GOB_TOO_BIG - head_len - 1)
+    if (!gs->type_sent)
+        o = put_definition(buf, gs, msg);
+    /* The level travels only in a definition that has Level: the
+     * broker's never has (only clients announce a level). */
+    head_len = put_value_head(head, msg, data_len, &last);
+    tail_len = put_value_tail(tail, msg, gs->level_defined, last);
+    if ((uint64_t)data_len >= GOB_TOO_BIG - head_len - tail_len)
         return -1;
-    if (!gs->type_sent) {
-        memcpy(buf, message_type_def, sizeof message_type_def);
-        o = sizeof message_type_def;
-    }
-    o += put_uint(buf + o, head_len + data_len + 1);
+    o += put_uint(buf + o, head_len + data_len + tail_len);
     memcpy(buf + o, head, head_len);
     o += head_len;
 
     /* Small data rides in the same write; large data gets its own. */
-    if (data_len < sizeof buf - o) {
+    if (data_len + tail_len <= sizeof buf - o) {
         if (data_len > 0)
             memcpy(buf + o, msg->data, data_len);
-        buf[o + data_len] = end_of_struct;
-        if (write(ctx, buf, o + data_len + 1) < 0)
+        memcpy(buf + o + data_len, tail, tail_len);
+        if (write(ctx, buf, o + data_len + tail_len) < 0)
             return -1;
         gs->type_sent = true;
         return 0;
@@ -855,7 +965,7 @@ static int gob_encode(void *stream, const struct mp_message *msg,
         return -1;
     gs->type_sent = true;
     if (write(ctx, msg->data, data_len) < 0 ||
-        write(ctx, &end_of_struct, 1) < 0)
+        write(ctx, tail, tail_len) < 0)
         return -1;
     return 0;
 }
@@ -900,6 +1010,15 @@ const struct mp_codec_ops mp_codec_gob = {
     .size = sizeof(struct mp_codec_ops),
     .sniff = gob_sniff,
     .stream_new = gob_stream_new,
+    .stream_free = gob_stream_free,
+    .decode = gob_decode,
+    .encode = gob_encode,
+};
+
+const struct mp_codec_ops mp_codec_gob_client = {
+    .size = sizeof(struct mp_codec_ops),
+    .sniff = gob_sniff,
+    .stream_new = gob_client_stream_new,
     .stream_free = gob_stream_free,
     .decode = gob_decode,
     .encode = gob_encode,

@@ -1,6 +1,6 @@
 /*
  * acl - an authorizer (MP_PLUGIN_AUTHORIZER): decides who may open which
- * protocol to whom.
+ * protocol to whom, and who may see which names online.
  *
  *     authenticators = (
  *         { module = "acl.so";
@@ -10,21 +10,35 @@
  * It is listed among the authenticators but takes no part in logins (it
  * has no authenticate(): the broker skips it in the login chain), so the
  * other authenticators alone decide who logs in. Its work is
- * authorize_syn(): each ConnSyn is checked against the rules file, one
- * rule a line,
+ * authorize_syn() and authorize_see(), answered from the rules file, one
+ * rule a line, of two kinds:
  *
  *     allow|deny FROM -> TO PROTOCOL
+ *     see|hide   FROM -> TO
  *
- * FROM, TO and PROTOCOL are a name or `*` (any). The first rule that
+ * FROM, TO and PROTOCOL are a name or `*` (any). There is no prefix
+ * form (`b*`): `*` may be part of a client name, and `b*` already names
+ * the client "b*" in an allow/deny line.
+ *
+ * allow/deny rules answer authorize_syn() (each ConnSyn): the first that
  * matches decides; when none does, the `default` option does ("deny"
  * unless set: a forgotten rule then fails closed, not open). A DENY
  * reaches the initiator as UnknownProto, as if the target did not speak
  * the protocol, so the rules are not revealed.
  *
+ * see/hide rules answer authorize_see() (protocol level 2 presence: may
+ * FROM learn whether TO is online?): the first that matches decides.
+ * When none does, a client sees exactly the names it could open a
+ * connection to: FROM sees TO iff the allow/deny rules and the default
+ * let FROM open TO for at least one protocol (see_by_syn_rules()). The
+ * two kinds are independent lists; their order relative to each other
+ * does not matter.
+ *
  * The file is read at init(), and again when the broker gets SIGHUP: the
  * new rules replace the old ones only if the whole file is valid;
  * otherwise the error is logged and the old rules stay. Matching only
- * compares strings and never allocates: it runs on every Syn.
+ * compares strings and never allocates: it runs on every Syn, and for
+ * every name of a List.
  */
 #include "config.h"
 
@@ -38,27 +52,52 @@
 
 #include "name.h"
 
-/* A rules file line has exactly these fields: ACTION FROM -> TO PROTOCOL. */
-#define ACL_FIELDS 5
-#define ACL_SYNTAX "expected 'allow|deny FROM -> TO PROTOCOL'"
+/* allow/deny lines have ACL_SYN_FIELDS fields: ACTION FROM -> TO
+ * PROTOCOL; see/hide lines ACL_SEE_FIELDS: ACTION FROM -> TO. */
+#define ACL_SYN_FIELDS 5
+#define ACL_SEE_FIELDS 4
+#define ACL_SYN_SYNTAX "expected 'allow|deny FROM -> TO PROTOCOL'"
+#define ACL_SEE_SYNTAX "expected 'see|hide FROM -> TO'"
 
 /* Longest protocol shown in a log line; longer ones are cut. */
 #define ACL_LOG_PROTO_MAX 64
 
+/* No earlier deny rule with the same protocol (acl_rule.prev_deny). */
+#define ACL_NO_RULE SIZE_MAX
+
+/* An allow/deny line. */
 struct acl_rule {
     enum mp_auth_result verdict; /* MP_AUTH_ALLOW or MP_AUTH_DENY */
     char *from;                  /* NULL stands for `*` */
     char *to;                    /* NULL stands for `*` */
     char *protocol;              /* NULL stands for `*` */
     size_t protocol_len;
+    /* The nearest earlier deny rule naming the same protocol (not `*`),
+     * or ACL_NO_RULE: the denies that may shadow this rule, chained so
+     * that authorize_see() need not scan the whole list back. */
+    size_t prev_deny;
+};
+
+/* A see/hide line. */
+struct acl_see_rule {
+    enum mp_auth_result verdict; /* MP_AUTH_ALLOW (see) or MP_AUTH_DENY */
+    char *from;                  /* NULL stands for `*` */
+    char *to;                    /* NULL stands for `*` */
+};
+
+/* What one reading of the file gives; replaced whole on reload. */
+struct acl_rules {
+    struct acl_rule *syn; /* allow/deny, in file order */
+    size_t n_syn, cap_syn;
+    struct acl_see_rule *see; /* see/hide, in file order */
+    size_t n_see, cap_see;
 };
 
 struct acl_state {
     const struct mp_host *host; /* valid until cleanup() returns */
     char *file;                 /* the rules file, for reloads */
-    struct acl_rule *rules;
-    size_t n_rules, cap_rules;
-    enum mp_auth_result fallback; /* when no rule matches */
+    struct acl_rules rules;
+    enum mp_auth_result fallback; /* when no allow/deny rule matches */
 };
 
 /* ------------------------------------------------------------------------
@@ -93,11 +132,40 @@ static size_t split_fields(char *line, char **fields, size_t max)
     }
 }
 
+/* The first word of a rule: which list it goes to, and its verdict. */
+enum acl_kind { ACL_SYN, ACL_SEE };
+
+static const struct acl_action {
+    const char *word;
+    enum acl_kind kind;
+    enum mp_auth_result verdict;
+} acl_actions[] = {
+    { "allow", ACL_SYN, MP_AUTH_ALLOW },
+    { "deny", ACL_SYN, MP_AUTH_DENY },
+    { "see", ACL_SEE, MP_AUTH_ALLOW },
+    { "hide", ACL_SEE, MP_AUTH_DENY },
+};
+
+static const struct acl_action *action_named(const char *word)
+{
+    for (size_t i = 0; i < sizeof acl_actions / sizeof acl_actions[0]; i++) {
+        if (strcmp(acl_actions[i].word, word) == 0)
+            return &acl_actions[i];
+    }
+    return NULL;
+}
+
 static void free_rule(struct acl_rule *r)
 {
     free(r->from);
     free(r->to);
     free(r->protocol);
+}
+
+static void free_see_rule(struct acl_see_rule *r)
+{
+    free(r->from);
+    free(r->to);
 }
 
 /* A copy of `field`, or NULL for `*`. *ok is false when out of memory. */
@@ -129,20 +197,9 @@ static int check_name_field(const char *what, const char *field,
     return -1;
 }
 
-/* Fill *rule from the fields of one line; `where` is "FILE:LINE". */
-static int parse_rule(char **f, struct acl_rule *rule, const char *where,
-                      char *err, size_t errlen)
+/* The part both kinds share: `FROM -> TO` in f[1..3]. */
+static int check_ends(char **f, const char *where, char *err, size_t errlen)
 {
-    bool ok = true;
-
-    if (strcmp(f[0], "allow") == 0)
-        rule->verdict = MP_AUTH_ALLOW;
-    else if (strcmp(f[0], "deny") == 0)
-        rule->verdict = MP_AUTH_DENY;
-    else {
-        snprintf(err, errlen, "%s: expected 'allow' or 'deny' first", where);
-        return -1;
-    }
     if (strcmp(f[2], "->") != 0) {
         snprintf(err, errlen, "%s: expected '->' between FROM and TO", where);
         return -1;
@@ -150,65 +207,123 @@ static int parse_rule(char **f, struct acl_rule *rule, const char *where,
     if (check_name_field("FROM", f[1], where, err, errlen) < 0 ||
         check_name_field("TO", f[3], where, err, errlen) < 0)
         return -1;
-    rule->from = copy_pattern(f[1], &ok);
-    rule->to = copy_pattern(f[3], &ok);
-    rule->protocol = copy_pattern(f[4], &ok);
-    rule->protocol_len = rule->protocol ? strlen(rule->protocol) : 0;
-    if (!ok) {
-        free_rule(rule);
-        snprintf(err, errlen, "out of memory");
+    return 0;
+}
+
+/* Make room for one more element in *array (n used of *cap). */
+static int grow(void **array, size_t *cap, size_t n, size_t size)
+{
+    size_t more;
+    void *grown;
+
+    if (n < *cap)
+        return 0;
+    more = *cap ? 2 * *cap : 16;
+    grown = realloc(*array, more * size);
+    if (grown == NULL)
+        return -1;
+    *array = grown;
+    *cap = more;
+    return 0;
+}
+
+/* The nearest deny rule before syn[n] whose protocol is `r`'s (not `*`).
+ * Quadratic in the worst case, but only at load time, and each step
+ * compares lengths first. */
+static size_t find_prev_deny(const struct acl_rules *rs, size_t n,
+                             const struct acl_rule *r)
+{
+    if (r->protocol == NULL)
+        return ACL_NO_RULE;
+    while (n-- > 0) {
+        const struct acl_rule *d = &rs->syn[n];
+
+        if (d->verdict == MP_AUTH_DENY && d->protocol != NULL &&
+            d->protocol_len == r->protocol_len &&
+            memcmp(d->protocol, r->protocol, r->protocol_len) == 0)
+            return n;
+    }
+    return ACL_NO_RULE;
+}
+
+/* Add the allow/deny line f[0..4]. */
+static int add_syn_rule(struct acl_rules *rs, char **f,
+                        enum mp_auth_result verdict)
+{
+    struct acl_rule rule = { .verdict = verdict };
+    bool ok = true;
+
+    rule.from = copy_pattern(f[1], &ok);
+    rule.to = copy_pattern(f[3], &ok);
+    rule.protocol = copy_pattern(f[4], &ok);
+    rule.protocol_len = rule.protocol ? strlen(rule.protocol) : 0;
+    if (!ok || grow((void **)&rs->syn, &rs->cap_syn, rs->n_syn,
+                    sizeof *rs->syn) < 0) {
+        free_rule(&rule);
         return -1;
     }
+    rule.prev_deny = find_prev_deny(rs, rs->n_syn, &rule);
+    rs->syn[rs->n_syn++] = rule;
     return 0;
 }
 
-static int append_rule(struct acl_state *st, const struct acl_rule *rule)
+/* Add the see/hide line f[0..3]. */
+static int add_see_rule(struct acl_rules *rs, char **f,
+                        enum mp_auth_result verdict)
 {
-    if (st->n_rules == st->cap_rules) {
-        size_t cap = st->cap_rules ? 2 * st->cap_rules : 16;
-        struct acl_rule *grown = realloc(st->rules, cap * sizeof *grown);
+    struct acl_see_rule rule = { .verdict = verdict };
+    bool ok = true;
 
-        if (grown == NULL)
-            return -1;
-        st->rules = grown;
-        st->cap_rules = cap;
+    rule.from = copy_pattern(f[1], &ok);
+    rule.to = copy_pattern(f[3], &ok);
+    if (!ok || grow((void **)&rs->see, &rs->cap_see, rs->n_see,
+                    sizeof *rs->see) < 0) {
+        free_see_rule(&rule);
+        return -1;
     }
-    st->rules[st->n_rules++] = *rule;
+    rs->see[rs->n_see++] = rule;
     return 0;
 }
 
-/* Parse one line (len bytes, as read) into st; blank and comment lines
+/* Parse one line (len bytes, as read) into rs; blank and comment lines
  * add nothing. */
-static int parse_line(struct acl_state *st, char *line, size_t len,
+static int parse_line(struct acl_rules *rs, char *line, size_t len,
                       const char *where, char *err, size_t errlen)
 {
-    char *f[ACL_FIELDS];
-    struct acl_rule rule = {0};
+    char *f[ACL_SYN_FIELDS];
+    const struct acl_action *action;
     size_t n;
+    int rc;
 
     /* A NUL would silently cut the line short: refuse it. */
     if (strlen(line) != len) {
         snprintf(err, errlen, "%s: NUL byte in line", where);
         return -1;
     }
-    n = split_fields(line, f, ACL_FIELDS);
+    n = split_fields(line, f, ACL_SYN_FIELDS);
     if (n == 0 || f[0][0] == '#')
         return 0;
-    if (n != ACL_FIELDS) {
-        snprintf(err, errlen, "%s: %s", where, ACL_SYNTAX);
+    action = action_named(f[0]);
+    if (action == NULL) {
+        snprintf(err, errlen,
+                 "%s: expected 'allow', 'deny', 'see' or 'hide' first", where);
         return -1;
     }
-    if (parse_rule(f, &rule, where, err, errlen) < 0)
+    if (n != (action->kind == ACL_SYN ? ACL_SYN_FIELDS : ACL_SEE_FIELDS)) {
+        snprintf(err, errlen, "%s: %s", where,
+                 action->kind == ACL_SYN ? ACL_SYN_SYNTAX : ACL_SEE_SYNTAX);
         return -1;
-    if (append_rule(st, &rule) < 0) {
-        free_rule(&rule);
+    }
+    if (check_ends(f, where, err, errlen) < 0)
+        return -1;
+    rc = action->kind == ACL_SYN ? add_syn_rule(rs, f, action->verdict)
+                                 : add_see_rule(rs, f, action->verdict);
+    if (rc < 0)
         snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    return 0;
+    return rc;
 }
 
-static int load_rules(struct acl_state *st, const char *file, char *err,
+static int load_rules(struct acl_rules *rs, const char *file, char *err,
                       size_t errlen)
 {
     FILE *fp = fopen(file, "r");
@@ -223,7 +338,7 @@ static int load_rules(struct acl_state *st, const char *file, char *err,
     }
     while (rc == 0 && (len = getline(&line, &cap, fp)) >= 0) {
         snprintf(where, sizeof where, "%s:%zu", file, ++lineno);
-        rc = parse_line(st, line, (size_t)len, where, err, errlen);
+        rc = parse_line(rs, line, (size_t)len, where, err, errlen);
     }
     if (rc == 0 && ferror(fp)) {
         snprintf(err, errlen, "%s: read error", file);
@@ -238,13 +353,15 @@ static int load_rules(struct acl_state *st, const char *file, char *err,
  * Options, init, cleanup
  */
 
-static void free_rules(struct acl_state *st)
+static void free_rules(struct acl_rules *rs)
 {
-    for (size_t i = 0; i < st->n_rules; i++)
-        free_rule(&st->rules[i]);
-    free(st->rules);
-    st->rules = NULL;
-    st->n_rules = st->cap_rules = 0;
+    for (size_t i = 0; i < rs->n_syn; i++)
+        free_rule(&rs->syn[i]);
+    for (size_t i = 0; i < rs->n_see; i++)
+        free_see_rule(&rs->see[i]);
+    free(rs->syn);
+    free(rs->see);
+    *rs = (struct acl_rules){ 0 };
 }
 
 static void acl_cleanup(void *state)
@@ -253,15 +370,18 @@ static void acl_cleanup(void *state)
 
     if (st == NULL)
         return;
-    free_rules(st);
+    free_rules(&st->rules);
     free(st->file);
     free(st);
 }
 
 static void log_loaded(const struct acl_state *st, const char *verb)
 {
-    st->host->log(st->host, MP_LOG_INFO, "%zu rule%s %s from %s, default %s",
-                  st->n_rules, st->n_rules == 1 ? "" : "s", verb, st->file,
+    size_t n = st->rules.n_syn + st->rules.n_see;
+
+    st->host->log(st->host, MP_LOG_INFO,
+                  "%zu rule%s %s from %s, default %s", n, n == 1 ? "" : "s",
+                  verb, st->file,
                   st->fallback == MP_AUTH_ALLOW ? "allow" : "deny");
 }
 
@@ -270,17 +390,14 @@ static void log_loaded(const struct acl_state *st, const char *verb)
 static int acl_reload(void *state, char *err, size_t errlen)
 {
     struct acl_state *st = state;
-    struct acl_state fresh = {.host = st->host, .file = st->file,
-                              .fallback = st->fallback};
+    struct acl_rules fresh = { 0 };
 
     if (load_rules(&fresh, st->file, err, errlen) < 0) {
         free_rules(&fresh);
         return -1;
     }
-    free_rules(st);
-    st->rules = fresh.rules;
-    st->n_rules = fresh.n_rules;
-    st->cap_rules = fresh.cap_rules;
+    free_rules(&st->rules);
+    st->rules = fresh;
     log_loaded(st, "reloaded");
     return 0;
 }
@@ -355,7 +472,7 @@ static int acl_init(const struct mp_host *host, const struct mp_options *opts,
         acl_cleanup(st);
         return -1;
     }
-    if (load_rules(st, file, err, errlen) < 0) {
+    if (load_rules(&st->rules, file, err, errlen) < 0) {
         acl_cleanup(st);
         return -1;
     }
@@ -373,11 +490,17 @@ static bool name_matches(const char *pattern, const char *name)
     return pattern == NULL || strcmp(pattern, name) == 0;
 }
 
+static bool ends_match(const char *from_pattern, const char *to_pattern,
+                       const char *from, const char *to)
+{
+    return name_matches(from_pattern, from) && name_matches(to_pattern, to);
+}
+
 static bool rule_matches(const struct acl_rule *r, const char *from,
                          const char *to, const unsigned char *protocol,
                          size_t protocol_len)
 {
-    return name_matches(r->from, from) && name_matches(r->to, to) &&
+    return ends_match(r->from, r->to, from, to) &&
            (r->protocol == NULL ||
             (r->protocol_len == protocol_len &&
              memcmp(r->protocol, protocol, protocol_len) == 0));
@@ -415,9 +538,11 @@ static enum mp_auth_result acl_authorize_syn(void *state, const char *from,
     enum mp_auth_result verdict = st->fallback;
     char shown[4 * ACL_LOG_PROTO_MAX + 4];
 
-    for (size_t i = 0; i < st->n_rules; i++) {
-        if (rule_matches(&st->rules[i], from, to, protocol, protocol_len)) {
-            verdict = st->rules[i].verdict;
+    for (size_t i = 0; i < st->rules.n_syn; i++) {
+        const struct acl_rule *r = &st->rules.syn[i];
+
+        if (rule_matches(r, from, to, protocol, protocol_len)) {
+            verdict = r->verdict;
             break;
         }
     }
@@ -429,11 +554,72 @@ static enum mp_auth_result acl_authorize_syn(void *state, const char *from,
     return verdict;
 }
 
+/* Does an earlier deny rule of the same protocol that matches (from, to)
+ * take syn[i]'s protocol before syn[i] can? syn[i] names one protocol. */
+static bool shadowed(const struct acl_rules *rs, size_t i, const char *from,
+                     const char *to)
+{
+    for (size_t j = rs->syn[i].prev_deny; j != ACL_NO_RULE;
+         j = rs->syn[j].prev_deny) {
+        if (ends_match(rs->syn[j].from, rs->syn[j].to, from, to))
+            return true;
+    }
+    return false;
+}
+
+/*
+ * The default of authorize_see(): is there a protocol P for which
+ * authorize_syn(client, name, P) would answer ALLOW? Walk the allow/deny
+ * rules that match (client, name), in order, as every P would:
+ *  - allow *: yes. The denies before it name finitely many protocols
+ *    (a deny * would have ended the walk), so some P reaches it.
+ *  - allow P: yes, unless an earlier deny P took P first (an earlier
+ *    allow P would have answered yes already).
+ *  - deny *: no. Every P that no earlier allow took is denied here, and
+ *    no earlier allow took one, or the walk would have ended.
+ *  - deny P: takes P only; go on.
+ * The protocols no rule took (infinitely many) get the default.
+ */
+static bool see_by_syn_rules(const struct acl_state *st, const char *client,
+                             const char *name)
+{
+    const struct acl_rules *rs = &st->rules;
+
+    for (size_t i = 0; i < rs->n_syn; i++) {
+        const struct acl_rule *r = &rs->syn[i];
+
+        if (!ends_match(r->from, r->to, client, name))
+            continue;
+        if (r->verdict == MP_AUTH_ALLOW &&
+            (r->protocol == NULL || !shadowed(rs, i, client, name)))
+            return true;
+        if (r->verdict == MP_AUTH_DENY && r->protocol == NULL)
+            return false;
+    }
+    return st->fallback == MP_AUTH_ALLOW;
+}
+
+/* Not logged, unlike a denied Syn: it runs for every name of a List and
+ * of a prefix Watch, and hiding is the normal case there. */
+static enum mp_auth_result acl_authorize_see(void *state, const char *client,
+                                             const char *name)
+{
+    const struct acl_state *st = state;
+
+    for (size_t i = 0; i < st->rules.n_see; i++) {
+        const struct acl_see_rule *r = &st->rules.see[i];
+
+        if (ends_match(r->from, r->to, client, name))
+            return r->verdict;
+    }
+    return see_by_syn_rules(st, client, name) ? MP_AUTH_ALLOW : MP_AUTH_DENY;
+}
+
 static const struct mp_authz_ops acl_ops = {
     .size = sizeof(struct mp_authz_ops),
     .authorize_syn = acl_authorize_syn,
+    .authorize_see = acl_authorize_see,
 };
-
 static const struct mp_plugin acl_plugin = {
     .abi = MP_PLUGIN_ABI,
     .kind = MP_PLUGIN_AUTHORIZER,

@@ -28,3 +28,14 @@ tests_unit_test_plugin_loader_CFLAGS = $(TEST_CFLAGS) $(LIBEVENT_CFLAGS) \
 	$(LIBCONFIG_CFLAGS)
 tests_unit_test_plugin_loader_LDADD = broker/libmpbroker.la $(LIBEVENT_LIBS) \
 	$(TEST_LIBS)
+
+# The acl plugin's authorize_see (see/hide rules, the default derived
+# from allow/deny), through the loader as presence asks it.
+check_PROGRAMS += tests/unit/test_acl_see
+TESTS += tests/unit/test_acl_see
+tests_unit_test_acl_see_SOURCES = tests/unit/test_acl_see.c
+tests_unit_test_acl_see_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/broker
+tests_unit_test_acl_see_CFLAGS = $(TEST_CFLAGS) $(LIBEVENT_CFLAGS) \
+	$(LIBCONFIG_CFLAGS)
+tests_unit_test_acl_see_LDADD = broker/libmpbroker.la $(LIBEVENT_LIBS) \
+	$(TEST_LIBS)

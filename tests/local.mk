@@ -31,6 +31,7 @@ include tests/hardening.mk
 include tests/tls.mk
 include tests/man.mk
 include tests/cluster.mk
+include tests/level2.mk
 endif
 
 # tools/quickstart.sh asks which programs the suite has, so that none of

@@ -6,6 +6,7 @@
 # a long run (CI) shows where its time goes.
 say() {
     : "${say_started:=$(date +%s)}"
+    export say_started # the scripts a run starts count from its start
     say_elapsed=$(($(date +%s) - say_started))
     printf '==> [%d:%02d] %s\n' $((say_elapsed / 60)) $((say_elapsed % 60)) "$*" >&2
 }

@@ -9,12 +9,16 @@
  *  - lines end at '\n'; fields are separated by blanks (space, tab, CR,
  *    VT, FF); a line without fields or whose first field starts with '#'
  *    is skipped; a NUL byte anywhere in a line makes the file invalid;
- *  - every other line is exactly `allow|deny FROM -> TO PROTOCOL`, FROM
- *    and TO being `*` or a valid client name.
+ *  - every other line is exactly `allow|deny FROM -> TO PROTOCOL` or
+ *    `see|hide FROM -> TO`, FROM and TO being `*` or a valid client name.
  * init() must succeed exactly when the file is valid (and the option
  * too), reload() must agree with init(), and for queries built from the
- * rules, authorize_syn() must give the verdict of the first matching rule,
- * or the default.
+ * rules, authorize_syn() must give the verdict of the first matching
+ * allow/deny rule, or the default; authorize_see() that of the first
+ * matching see/hide rule, or else ALLOW exactly when authorize_syn() as
+ * read here allows some protocol: tried by brute force on every protocol
+ * the rules name and one they cannot (it holds a blank), which stands for
+ * all the others.
  */
 #include "config.h"
 
@@ -38,8 +42,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 /* From plugins/acl.c, linked in. */
 const struct mp_plugin *mp_plugin_entry(void);
 
-#define FIELDS 5
+#define FIELDS 5     /* of an allow/deny line */
+#define SEE_FIELDS 4 /* of a see/hide line */
 #define QUERIES_MAX 16
+#define CROSS_MAX 4  /* see queries pair FROM of rule i, TO of rule j */
+
+/* Stand for `*` in queries: no rule can name them (':' is not allowed in
+ * a name, a blank separates fields). */
+#define ANY_FROM "q:from"
+#define ANY_TO "q:to"
+#define ANY_PROTOCOL "q proto"
 
 static char dir[4096];
 static char rules_path[sizeof dir + 16];
@@ -109,7 +121,9 @@ static const struct mp_host host = {
  */
 
 struct rule {
-    bool allow;
+    bool see;            /* a see/hide line, else allow/deny */
+    bool allow;          /* allow or see */
+    size_t n;            /* FIELDS or SEE_FIELDS */
     char *field[FIELDS]; /* copies; [1] FROM, [3] TO, [4] PROTOCOL */
 };
 
@@ -155,11 +169,19 @@ static bool name_field_ok(const char *f)
 
 static bool rule_of(char **f, size_t n, struct rule *r)
 {
-    if (n != FIELDS || (strcmp(f[0], "allow") != 0 && strcmp(f[0], "deny") != 0) ||
-        strcmp(f[2], "->") != 0 || !name_field_ok(f[1]) || !name_field_ok(f[3]))
+    bool syn = strcmp(f[0], "allow") == 0 || strcmp(f[0], "deny") == 0;
+    bool see = strcmp(f[0], "see") == 0 || strcmp(f[0], "hide") == 0;
+
+    if (!(syn && n == FIELDS) && !(see && n == SEE_FIELDS))
         return false;
-    r->allow = strcmp(f[0], "allow") == 0;
-    memcpy(r->field, f, sizeof r->field);
+    if (strcmp(f[2], "->") != 0 || !name_field_ok(f[1]) ||
+        !name_field_ok(f[3]))
+        return false;
+    r->see = see;
+    r->allow = strcmp(f[0], "allow") == 0 || strcmp(f[0], "see") == 0;
+    r->n = n;
+    memset(r->field, 0, sizeof r->field);
+    memcpy(r->field, f, n * sizeof *f);
     return true;
 }
 
@@ -206,7 +228,7 @@ static void read_rules(const char *text, size_t len, struct reading *rd)
 static void free_reading(struct reading *rd)
 {
     for (size_t i = 0; i < rd->n; i++)
-        free_fields(rd->rules[i].field, FIELDS);
+        free_fields(rd->rules[i].field, rd->rules[i].n);
     free(rd->rules);
 }
 
@@ -222,11 +244,38 @@ static enum mp_auth_result expected(const struct reading *rd, bool allow_all,
     for (size_t i = 0; i < rd->n; i++) {
         const struct rule *r = &rd->rules[i];
 
-        if (matches(r->field[1], from) && matches(r->field[3], to) &&
-            matches(r->field[4], protocol))
+        if (!r->see && matches(r->field[1], from) &&
+            matches(r->field[3], to) && matches(r->field[4], protocol))
             return r->allow ? MP_AUTH_ALLOW : MP_AUTH_DENY;
     }
     return allow_all ? MP_AUTH_ALLOW : MP_AUTH_DENY;
+}
+
+/* The first see/hide rule that matches, or whether some protocol is
+ * allowed: those the rules name, and one no rule names (all the others
+ * get the same verdict as it). */
+static enum mp_auth_result expected_see(const struct reading *rd,
+                                        bool allow_all, const char *client,
+                                        const char *name)
+{
+    for (size_t i = 0; i < rd->n; i++) {
+        const struct rule *r = &rd->rules[i];
+
+        if (r->see && matches(r->field[1], client) &&
+            matches(r->field[3], name))
+            return r->allow ? MP_AUTH_ALLOW : MP_AUTH_DENY;
+    }
+    if (expected(rd, allow_all, client, name, ANY_PROTOCOL) == MP_AUTH_ALLOW)
+        return MP_AUTH_ALLOW;
+    for (size_t i = 0; i < rd->n; i++) {
+        const struct rule *r = &rd->rules[i];
+
+        if (!r->see &&
+            expected(rd, allow_all, client, name, r->field[4]) ==
+                MP_AUTH_ALLOW)
+            return MP_AUTH_ALLOW;
+    }
+    return MP_AUTH_DENY;
 }
 
 /* ------------------------------------------------------------------------
@@ -253,22 +302,51 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
-/* Ask the plugin about queries made from each rule's own fields (a `*`
- * replaced by a name no rule can hold), and compare with the reading. */
+static const char *query_field(const struct rule *r, size_t i,
+                               const char *any)
+{
+    return strcmp(r->field[i], "*") != 0 ? r->field[i] : any;
+}
+
+static void check_see(const struct mp_plugin *p, void *state,
+                      const struct reading *rd, bool allow_all,
+                      const char *client, const char *name)
+{
+    enum mp_auth_result got = p->authz->authorize_see(state, client, name);
+
+    FUZZ_CHECK(got == expected_see(rd, allow_all, client, name),
+               "the plugin says %d for see %s -> %s", (int)got, client,
+               name);
+}
+
+/* Ask the plugin about queries made from the rules' own fields (a `*`
+ * replaced by a name no rule can hold), and compare with the reading:
+ * authorize_syn for each allow/deny rule, authorize_see for each rule's
+ * pair and for pairs across the first rules. */
 static void check_verdicts(const struct mp_plugin *p, void *state,
                            const struct reading *rd, bool allow_all)
 {
     for (size_t i = 0; i < rd->n && i < QUERIES_MAX; i++) {
         const struct rule *r = &rd->rules[i];
-        const char *from = strcmp(r->field[1], "*") ? r->field[1] : "q:from";
-        const char *to = strcmp(r->field[3], "*") ? r->field[3] : "q:to";
-        const char *proto = strcmp(r->field[4], "*") ? r->field[4] : "q:proto";
+        const char *from = query_field(r, 1, ANY_FROM);
+        const char *to = query_field(r, 3, ANY_TO);
+
+        check_see(p, state, rd, allow_all, from, to);
+        if (r->see)
+            continue;
+        const char *proto = query_field(r, 4, ANY_PROTOCOL);
         enum mp_auth_result got = p->authz->authorize_syn(
             state, from, to, (const unsigned char *)proto, strlen(proto));
 
         FUZZ_CHECK(got == expected(rd, allow_all, from, to, proto),
                    "rule %zu: the plugin says %d for %s -> %s %s", i,
                    (int)got, from, to, proto);
+    }
+    for (size_t i = 0; i < rd->n && i < CROSS_MAX; i++) {
+        for (size_t j = 0; j < rd->n && j < CROSS_MAX; j++)
+            check_see(p, state, rd, allow_all,
+                      query_field(&rd->rules[i], 1, ANY_FROM),
+                      query_field(&rd->rules[j], 3, ANY_TO));
     }
 }
 

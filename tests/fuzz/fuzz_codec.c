@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec.h"
 #include "fuzz_codec.h"
 #include "fuzz_util.h"
 #include "message.h"
@@ -294,23 +295,28 @@ static bool only_separator(const struct mp_codec_ops *codec,
     return st == MP_DECODE_NEED_MORE;
 }
 
-/* msg -> bytes -> msg -> bytes through `codec`: same message, same bytes. */
+/* msg -> bytes -> msg -> bytes through `codec`: same message, same bytes.
+ * The gob encoder writes the original's four-field Message, with no
+ * Level (only clients announce a level, and the broker's gob peers get
+ * none): through gob, a message comes back at level 0. */
 static void round_trip(const struct mp_codec_ops *codec, const char *format,
                        const struct mp_message *msg)
 {
     struct fuzz_buf first = { 0 }, second = { 0 };
-    struct mp_message back;
+    struct mp_message want = *msg, back; /* want shares msg's data */
     size_t consumed;
     char err[200];
     void *stream = codec->stream_new ? codec->stream_new(NULL) : NULL;
     enum mp_decode_status st;
 
+    if (codec == &mp_codec_gob)
+        want.level = 0;
     encode(codec, msg, &first);
     st = decode_exact(codec, stream, first.bytes, first.len, ROUND_TRIP_MAX,
                       &back, &consumed, err, sizeof err);
     if (codec->stream_free != NULL)
         codec->stream_free(stream);
-    if (st != MP_DECODE_OK || !fuzz_message_equal(msg, &back) ||
+    if (st != MP_DECODE_OK || !fuzz_message_equal(&want, &back) ||
         !only_separator(codec, first.bytes + consumed, first.len - consumed)) {
         fuzz_print_message("original", msg);
         if (st == MP_DECODE_OK)

@@ -89,6 +89,7 @@ struct client {
     bool reading;           /* false: a slow client, the socket is left */
     bool eof;               /* the broker closed its end */
     bool authed;            /* got AuthOk */
+    unsigned level;         /* the level its AuthOk said (1: no data) */
     bool auth_failed;       /* got AuthFailure */
     void (*on_message)(struct client *c, const struct mp_message *msg);
 };
@@ -408,6 +409,8 @@ static void expect_auth_ok(struct client *c, const struct mp_message *msg)
                    strcmp(msg->other_client, c->name) == 0,
                "%s: meta %u \"%s\" instead of its AuthOk", c->role, msg->meta,
                msg->other_client);
+    /* It announced no level: the AuthOk of level 1, without data. */
+    FUZZ_CHECK(!msg->has_data, "%s: a level-1 AuthOk with data", c->role);
 }
 
 /* The bystander shares nothing with anyone: its AuthOk, then silence. */
@@ -448,12 +451,32 @@ static void check_no_level(const struct mp_message *msg)
                msg->level, msg->meta);
 }
 
-/* What the broker sends a level-1 client: meta 0-10, never a Level. */
+/* The level an AuthOk agrees: its data says "level=N ..." at level 2
+ * and later, and a level-1 AuthOk has none (doc/protocol.md). */
+static unsigned level_of_auth_ok(const struct mp_message *msg)
+{
+    static const char key[] = "level=";
+
+    if (!msg->has_data)
+        return 1;
+    FUZZ_CHECK(msg->data_len > sizeof key - 1 &&
+                   memcmp(msg->data, key, sizeof key - 1) == 0 &&
+                   msg->data[sizeof key - 1] == '0' + MP_PROTOCOL_LEVEL,
+               "an AuthOk with data that does not start level=%d",
+               MP_PROTOCOL_LEVEL);
+    return MP_PROTOCOL_LEVEL;
+}
+
+/* What the broker sends the fuzz client (the input may announce a
+ * level at Auth): meta 0-10 at level 1, 0-18 at level 2, never a Level. */
 static void on_fuzz(struct client *c, const struct mp_message *msg)
 {
-    (void)c;
-    FUZZ_CHECK(msg->meta <= MP_META_LEVEL1_MAX,
-               "meta %u sent to a level-1 client", msg->meta);
+    unsigned max = c->level >= 2 ? MP_META_LEVEL2_MAX : MP_META_LEVEL1_MAX;
+
+    if (msg->meta == MP_META_AUTH_OK)
+        c->level = level_of_auth_ok(msg);
+    FUZZ_CHECK(msg->meta <= max, "meta %u sent to a level-%u client",
+               msg->meta, c->level ? c->level : 1);
     check_no_level(msg);
 }
 

@@ -387,7 +387,8 @@ Test(acl, check_ok)
 {
     struct harness *h = harness_new();
     struct run_result r = check_config(
-        h, "# comment\n\nallow alice -> bob chat\ndeny * -> * *\n",
+        h, "# comment\n\nallow alice -> bob chat\nsee * -> bob\n"
+           "hide\t* -> admin\r\ndeny * -> * *\n",
         RULES_OPT " default = \"allow\";");
 
     cr_assert_eq(r.exit_code, 0, "exit %d; stderr:\n%s", r.exit_code, r.err);
@@ -399,7 +400,33 @@ Test(acl, check_ok)
 Test(acl, bad_action)
 {
     expect_error("allow a -> b c\n\npermit a -> b c\n", RULES_OPT,
-                 "acl: @RULES@:3: expected 'allow' or 'deny'");
+                 "acl: @RULES@:3: expected 'allow', 'deny', 'see' or 'hide' "
+                 "first");
+}
+
+/* see/hide lines have no PROTOCOL: four fields exactly. */
+Test(acl, see_with_a_protocol)
+{
+    expect_error("see a -> b chat\n", RULES_OPT,
+                 "acl: @RULES@:1: expected 'see|hide FROM -> TO'");
+}
+
+Test(acl, hide_too_short)
+{
+    expect_error("hide a ->\n", RULES_OPT,
+                 "acl: @RULES@:1: expected 'see|hide FROM -> TO'");
+}
+
+Test(acl, see_missing_arrow)
+{
+    expect_error("see a => b\n", RULES_OPT,
+                 "acl: @RULES@:1: expected '->'");
+}
+
+Test(acl, see_bad_to_name)
+{
+    expect_error("hide a -> b:c\n", RULES_OPT,
+                 "acl: @RULES@:1: TO: name contains ':'");
 }
 
 Test(acl, missing_arrow)
@@ -408,6 +435,7 @@ Test(acl, missing_arrow)
                  "acl: @RULES@:1: expected '->'");
 }
 
+/* An allow/deny line of four fields is not taken for a see line. */
 Test(acl, too_few_fields)
 {
     expect_error("# x\nallow a -> b\n", RULES_OPT,

@@ -20,6 +20,10 @@
  *     HAS_LEVEL), whatever a client put on a message;
  *   - an auto listener closes a socket whose first byte it does not know,
  *     after one line that names the formats it speaks.
+ *   - at protocol level 2 (rows l2_*, the offender announced it): bad or
+ *     overflowing Credit gets WAT, a stray one is dropped; List answers a
+ *     255-byte prefix; bad Watches get WAT, and a flood past
+ *     max_watches_per_client ends at bad_messages_max with the close.
  *
  * Behind a whole message that must close the session, the offender sends
  * a probe (Data to a client that does not exist): if the broker wrongly
@@ -99,7 +103,8 @@ static enum rc_format other_format(enum rc_format f)
  * The catalogue
  */
 
-enum stage { BEFORE_AUTH = 1, AFTER_AUTH };
+/* AFTER_AUTH_L2: logged in at protocol level 2 (doc/protocol.md). */
+enum stage { BEFORE_AUTH = 1, AFTER_AUTH, AFTER_AUTH_L2 };
 
 /* What the auto listener writes before closing on an unknown format
  * (doc/protocol.md): the harness loads the json and binary translators. */
@@ -534,7 +539,7 @@ static void check_usable(struct ctx *x)
 static void expect_error_close(struct ctx *x)
 {
     const struct bad_case *c = x->c;
-    unsigned meta = c->stage == AFTER_AUTH ? RC_WAT : RC_AUTH_FAILURE;
+    unsigned meta = c->stage >= AFTER_AUTH ? RC_WAT : RC_AUTH_FAILURE;
     struct rc_msg m;
     char got[200];
 
@@ -647,7 +652,15 @@ static void run_case(const struct bad_case *c, const char *name)
     enum rc_format pf = other_format(c->fmt);
     if (c->peer)
         x.peer = rc_login_any(x.h, listener_of(pf), pf, "p");
-    if (c->stage == AFTER_AUTH) {
+    if (c->stage == AFTER_AUTH_L2) {
+        struct rc_msg ok;
+        x.off = rc_login_level(x.h, listener_of(c->fmt), c->fmt, "off", 2);
+        rc_expect_meta(x.off, RC_AUTH_OK, &ok);
+        rc_msg_free(&ok);
+        snprintf(x.off_name, sizeof x.off_name, "off");
+        if (x.peer != NULL)
+            rc_open_conn(x.off, x.peer, "off:1", "test");
+    } else if (c->stage == AFTER_AUTH) {
         x.off = rc_login_any(x.h, listener_of(c->fmt), c->fmt, "off");
         snprintf(x.off_name, sizeof x.off_name, "off");
         if (x.peer != NULL)
@@ -707,7 +720,7 @@ static void run_case(const struct bad_case *c, const char *name)
     }
 
     if (closed) {
-        if (c->stage == AFTER_AUTH && x.peer != NULL)
+        if (c->stage >= AFTER_AUTH && x.peer != NULL)
             rc_expect(x.peer, RC_CLIENT_CLOSED, "off", "", RC_NULL);
     } else {
         if (x.off_name[0] == '\0') {
@@ -896,6 +909,31 @@ static bool message_then_eof(struct ctx *x)
     return true;
 }
 
+/* Watches past limits.max_watches_per_client (64) each earn a WAT, and
+ * past limits.bad_messages_max (100) of those the flooder is closed. */
+static bool watch_flood(struct ctx *x)
+{
+    char name[16];
+    struct rc_msg m;
+    int wats = 0;
+
+    for (int i = 0; i < 200; i++) {
+        snprintf(name, sizeof name, "w%d", i);
+        if (!rc_send(x->off, 12, name, "", RC_NULL))
+            break; /* closed meanwhile */
+    }
+    for (int i = 0; i < 64; i++) {
+        rc_expect_meta(x->off, 14, &m);
+        rc_msg_free(&m);
+    }
+    /* The 101st bad message is still answered, then the close is. */
+    for (; wats < 101; wats++)
+        expect_wat(x, "too many watches");
+    expect_wat(x, "too many bad messages");
+    rc_expect_eof(x->off);
+    return true;
+}
+
 /* ----------------------------------------------------------------------
  * The rows
  */
@@ -1053,7 +1091,23 @@ static bool message_then_eof(struct ctx *x)
     X(auto_unknown_first_byte)                                           \
     X(auto_high_first_byte)                                              \
     X(auto_whitespace_picks_json)                                        \
-    X(auto_nul_picks_binary_then_json_text)
+    X(auto_nul_picks_binary_then_json_text)                               \
+    /* protocol level 2 (the offender announced it) */                   \
+    X(l2_json_credit_overflow)                                           \
+    X(l2_bin_credit_overflow)                                            \
+    X(l2_json_credit_not_decimal)                                        \
+    X(l2_bin_credit_zero)                                                \
+    X(l2_bin_credit_absent)                                              \
+    X(l2_json_credit_unknown_connection)                                 \
+    X(l2_bin_credit_other_peer)                                          \
+    X(l2_bin_credit_on_a_connection_never_opened)                        \
+    X(l2_json_list_huge_prefix)                                          \
+    X(l2_bin_list_huge_prefix)                                           \
+    X(l2_bin_watch_bad_data)                                             \
+    X(l2_json_watch_empty_name)                                          \
+    X(l2_bin_watch_flood)                                                \
+    X(l2_json_denied_from_the_initiator)                                 \
+    X(l2_bin_broker_only_meta)
 
 enum case_id {
 #define X_ENUM(n) C_##n,
@@ -1064,6 +1118,8 @@ enum case_id {
 
 /* Shorthands for the rows. */
 #define JA .fmt = RC_JSON, .stage = AFTER_AUTH
+#define J2 .fmt = RC_JSON, .stage = AFTER_AUTH_L2
+#define B2 .fmt = RC_BINARY, .stage = AFTER_AUTH_L2
 #define BA .fmt = RC_BINARY, .stage = AFTER_AUTH
 #define JB .fmt = RC_JSON, .stage = BEFORE_AUTH
 #define BB .fmt = RC_BINARY, .stage = BEFORE_AUTH
@@ -1455,6 +1511,46 @@ static const struct bad_case cases[N_CASES] = {
         .expect = X_IGNORED },
     [C_auto_nul_picks_binary_then_json_text] = { BB, .on_auto = true,
         RAW("\0{\"Meta\":8}\n"), CLOSE(R_AUTH_EXCEEDS) },
+
+    /* --- level 2: Credit. The credit held would pass 2^31 - 1 (the
+     * window is already held): WAT, nothing changes. --- */
+    [C_l2_json_credit_overflow] = { J2, .peer = true,
+        MSGD(11, "p", "off:1", "2147483647"),
+        .expect = X_WAT, .reason = "credit overflow" },
+    [C_l2_bin_credit_overflow] = { B2, .peer = true,
+        MSGD(11, "p", "off:1", "2147483647"),
+        .expect = X_WAT, .reason = "credit overflow" },
+    [C_l2_json_credit_not_decimal] = { J2, .peer = true,
+        MSGD(11, "p", "off:1", "0x10"),
+        .expect = X_WAT, .reason = "malformed credit" },
+    [C_l2_bin_credit_zero] = { B2, .peer = true, MSGD(11, "p", "off:1", "0"),
+        .expect = X_WAT, .reason = "malformed credit" },
+    [C_l2_bin_credit_absent] = { B2, .peer = true, MSG(11, "p", "off:1"),
+        .expect = X_WAT, .reason = "malformed credit" },
+    /* A Credit that crossed a ConnClosed is normal: dropped quietly. */
+    [C_l2_json_credit_unknown_connection] = { J2, .peer = true,
+        MSGD(11, "p", "off:9", "100"), .expect = X_IGNORED },
+    [C_l2_bin_credit_other_peer] = { B2, .peer = true,
+        MSGD(11, "bb", "off:1", "100"), .expect = X_IGNORED },
+    [C_l2_bin_credit_on_a_connection_never_opened] = { B2,
+        MSGD(11, "bb", "bb:1", "100"), .expect = X_IGNORED },
+    /* --- level 2: presence --- */
+    [C_l2_json_list_huge_prefix] = { J2, MSG(15, N255, "q"),
+        .expect = X_REPLY, REPLY(15, N255, "q") },
+    [C_l2_bin_list_huge_prefix] = { B2, MSG(15, N255, "q"),
+        .expect = X_REPLY, REPLY(15, N255, "q") },
+    [C_l2_bin_watch_bad_data] = { B2, MSGD(12, "p", "", "all"),
+        .expect = X_WAT,
+        .reason = "malformed watch: data must be absent or \"prefix\"" },
+    [C_l2_json_watch_empty_name] = { J2, MSG(12, "", ""),
+        .expect = X_WAT, .reason = "watch of an empty name" },
+    [C_l2_bin_watch_flood] = { B2, .expect = X_CUSTOM,
+        .custom = watch_flood },
+    /* --- level 2: what only the broker, or only a Syn's target, sends */
+    [C_l2_json_denied_from_the_initiator] = { J2, .peer = true,
+        MSGD(16, "p", "off:1", "no"), .expect = X_IGNORED },
+    [C_l2_bin_broker_only_meta] = { B2, .peer = true,
+        MSGD(18, "p", "off:1", "1"), .expect = X_WAT, .reason = R_TYPE },
 };
 
 #define X_TEST(n) \

@@ -492,3 +492,140 @@ Test(cluster, scripts_flushed_from_redis_are_loaded_again)
     rc_close(bob);
     mpt_cluster_stop(c);
 }
+
+/* ------------------------------------------------------------------------
+ * Protocol level 2 across brokers: one credit mechanism end to end (the
+ * link's CREDIT frames carry the far receiver's grants), and Replaced.
+ */
+
+#define L2_WINDOW 4096
+#define L2_DATA 960
+#define L2_COST (L2_DATA + 64)
+
+static struct rc_client *login2_on(struct mpt_cluster *c, size_t broker,
+                                   enum rc_format f, const char *name)
+{
+    struct rc_client *cl = rc_login_level(c->broker[broker], lst(f), f, name,
+                                          2);
+    struct rc_msg m;
+
+    rc_expect_meta(cl, RC_AUTH_OK, &m);
+    rc_msg_free(&m);
+    return cl;
+}
+
+static struct rc_blob l2_payload(void)
+{
+    static char data[L2_DATA];
+
+    memset(data, 'c', sizeof data);
+    return rc_bytes(data, sizeof data);
+}
+
+static void l2_grant(struct rc_client *from, const char *to, const char *id,
+                     unsigned bytes, struct rc_client *sender)
+{
+    char text[16];
+
+    snprintf(text, sizeof text, "%u", bytes);
+    send_ok(from, 11, to, id, rc_str(text));
+    if (sender != NULL)
+        rc_expect(sender, 11, rc_name(from), id, rc_str(text));
+}
+
+static struct mpt_cluster *start_l2(void)
+{
+    struct mpt_cluster_opts o = {
+        .extra = "limits = { connection_window = 4096; };\n"
+                 "log = { level = \"debug\"; };\n",
+    };
+
+    return mpt_cluster_start(2, &o);
+}
+
+Test(cluster, level2_credit_holds_at_the_window_across_brokers)
+{
+    struct mpt_cluster *c = start_l2();
+    struct rc_client *s = login2_on(c, 0, RC_BINARY, "s");
+    struct rc_client *r = login2_on(c, 1, RC_JSON, "r");
+    struct rc_msg m;
+
+    rc_open_conn(s, r, "s:1", "p");
+    for (int i = 0; i < L2_WINDOW / L2_COST; i++)
+        send_ok(s, RC_DATA, "r", "s:1", l2_payload());
+    for (int i = 0; i < L2_WINDOW / L2_COST; i++)
+        rc_expect(r, RC_DATA, "s", "s:1", l2_payload());
+    send_ok(s, RC_DATA, "r", "s:1", l2_payload());
+    rc_expect(s, RC_WAT, "r", "s:1",
+              rc_str("data beyond the connection's credit"));
+    /* r's grant crosses the link and reaches s as r's Credit. */
+    l2_grant(r, "s", "s:1", L2_COST, s);
+    send_ok(s, RC_DATA, "r", "s:1", l2_payload());
+    rc_expect(r, RC_DATA, "s", "s:1", l2_payload());
+    send_ok(s, RC_DATA, "r", "s:1", l2_payload());
+    rc_expect_meta(s, RC_WAT, &m);
+    rc_msg_free(&m);
+    rc_close(s);
+    rc_close(r);
+    mpt_cluster_stop(c);
+}
+
+/* A level-1 sender stops being read on its broker when the far level-2
+ * receiver grants nothing, and is read again at each grant. */
+Test(cluster, level1_sender_waits_for_a_far_level2_receiver)
+{
+    struct mpt_cluster *c = start_l2();
+    struct rc_client *s = login_on(c, 0, RC_JSON, "s");
+    struct rc_client *r = login2_on(c, 1, RC_BINARY, "r");
+    enum { SENT = 8 };
+
+    rc_open_conn(s, r, "s:1", "p");
+    for (int i = 0; i < SENT; i++)
+        send_ok(s, RC_DATA, "r", "s:1", l2_payload());
+    for (int i = 0; i < L2_WINDOW / L2_COST; i++)
+        rc_expect(r, RC_DATA, "s", "s:1", l2_payload());
+    cr_assert(harness_wait_log(c->broker[0], "pausing s: out of credit",
+                               mpt_ms(MPT_MSG_MS)));
+    for (int got = L2_WINDOW / L2_COST; got < SENT; got++) {
+        l2_grant(r, "s", "s:1", L2_COST, NULL);
+        rc_expect(r, RC_DATA, "s", "s:1", l2_payload());
+    }
+    rc_close(s);
+    rc_close(r);
+    mpt_cluster_stop(c);
+}
+
+/* A far level-1 receiver: its broker grants as it queues, by half
+ * windows, and the grant reaches the level-2 sender as its Credit. */
+Test(cluster, a_far_level1_receiver_is_granted_for_by_its_broker)
+{
+    struct mpt_cluster *c = start_l2();
+    struct rc_client *s = login2_on(c, 0, RC_BINARY, "s");
+    struct rc_client *r = login_on(c, 1, RC_JSON, "r");
+
+    rc_open_conn(s, r, "s:1", "p");
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < 2; i++) {
+            send_ok(s, RC_DATA, "r", "s:1", l2_payload());
+            rc_expect(r, RC_DATA, "s", "s:1", l2_payload());
+        }
+        rc_expect(s, 11, "r", "s:1", rc_str("2048"));
+    }
+    rc_close(s);
+    rc_close(r);
+    mpt_cluster_stop(c);
+}
+
+Test(cluster, level2_a_session_replaced_from_another_broker_is_told)
+{
+    struct mpt_cluster *c = mpt_cluster_start(2, NULL);
+    struct rc_client *old = login2_on(c, 0, RC_BINARY, "alice");
+    struct rc_client *newer = login_on(c, 1, RC_JSON, "alice");
+
+    rc_expect(old, 17, "alice", "",
+              rc_str("replaced by a newer login on another broker"));
+    rc_expect_eof(old);
+    rc_close(old);
+    rc_close(newer);
+    mpt_cluster_stop(c);
+}

@@ -173,6 +173,105 @@ Test(gob, gob_to_gob_and_close)
 }
 
 /* ------------------------------------------------------------------------
+ * A level-2 gob client: its Message has a fifth field, `Level int`
+ */
+
+/* What Go's encoder writes to define that Message (doc/protocol.md,
+ * "Protocol level 2", "Gob"): 83 bytes, type 65. */
+#define GOB_LEVEL_DEFINITION_HEX                                            \
+    "52ff81030101074d65737361676501ff8200010501044d657461010600010b4f"    \
+    "74686572436c69656e74010c00010c436f6e6e656374696f6e4944010c000104"    \
+    "44617461010a0001054c6576656c0104000000"
+
+/* The five-field definition and an Auth of `name` announcing `level`
+ * (Level is field 4, an int: written as level << 1). */
+static struct gob_bytes level_login_bytes(const char *name, uint64_t level)
+{
+    struct gob_bytes all = gob_unhex(GOB_LEVEL_DEFINITION_HEX);
+    struct gob_bytes body = { 0 };
+    const char *secret = MPT_SECRET_ALLOW_ALL;
+
+    gob_put(&body, "\xff\x82\x01\x08", 4); /* type 65; Meta 8 */
+    gob_put_byte(&body, 1);                 /* OtherClient */
+    gob_uint(&body, strlen(name));
+    gob_put(&body, name, strlen(name));
+    gob_put_byte(&body, 2);                 /* Data */
+    gob_uint(&body, strlen(secret));
+    gob_put(&body, secret, strlen(secret));
+    gob_put_byte(&body, 1);                 /* Level */
+    gob_uint(&body, level << 1);
+    gob_put_byte(&body, 0);
+    gob_uint(&all, body.len);
+    gob_put(&all, body.p, body.len);
+    free(body.p);
+    return all;
+}
+
+/* The broker takes the five-field stream on both listeners, answers in
+ * its own four-field definition (checked by gc_recv), and routes the
+ * client's values, which use the same field numbers for the first four,
+ * to and from a JSON client. AuthOk's data is not checked: at level 2 it
+ * carries settings. */
+static void level_client(size_t listener)
+{
+    struct harness *h = start_broker();
+    struct gob_client *g = gc_connect(h, listener);
+    struct gob_bytes login = level_login_bytes("gopher2", 2);
+    struct rc_client *j = rc_login_any(h, L_AUTO, RC_JSON, "jo");
+    struct gob_msg m;
+
+    gc_send(g, login.p, login.len);
+    gc_recv(g, &m);
+    cr_assert_eq(m.meta, RC_AUTH_OK);
+    cr_assert_str_eq(m.other, "gopher2");
+    free(m.data);
+    gc_send_value(g, RC_SYN, "jo", "gopher2:1", "p", 1);
+    rc_expect(j, RC_SYN, "gopher2", "gopher2:1", rc_str("p"));
+    send_ok(j, RC_ACK, "gopher2", "gopher2:1", RC_NULL);
+    gc_expect(g, RC_ACK, "jo", "gopher2:1", NULL, 0);
+    gc_send_value(g, RC_DATA, "jo", "gopher2:1", "hi", 2);
+    rc_expect(j, RC_DATA, "gopher2", "gopher2:1", rc_str("hi"));
+    free(login.p);
+    gc_close(g);
+    rc_close(j);
+    harness_stop(h);
+}
+
+Test(gob, level_client_on_gob_listener)
+{
+    level_client(L_GOB);
+}
+
+Test(gob, level_client_on_auto_listener)
+{
+    level_client(L_AUTO);
+}
+
+/* A Level past 255 is refused as a Meta past 255 is: AuthFailure with
+ * the reason, then the socket closes. */
+Test(gob, level_out_of_range_refused)
+{
+    struct harness *h = start_broker();
+    struct gob_client *c = gc_connect(h, L_GOB);
+    struct gob_bytes login = level_login_bytes("gopher2", 256);
+    struct gob_msg m;
+
+    gc_send(c, login.p, login.len);
+    gc_recv(c, &m);
+    cr_assert_eq(m.meta, RC_AUTH_FAILURE);
+    cr_assert_not_null(m.data);
+    m.data[m.data_len] = '\0';
+    cr_assert(strstr((char *)m.data, "Level value 256 is not 0 to 255") !=
+                  NULL,
+              "reason: %s", (char *)m.data);
+    free(m.data);
+    gc_expect_eof(c);
+    free(login.p);
+    gc_close(c);
+    harness_stop(h);
+}
+
+/* ------------------------------------------------------------------------
  * Bad input
  */
 

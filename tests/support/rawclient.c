@@ -984,6 +984,33 @@ struct rc_client *rc_login_any(struct harness *h, size_t listener,
     return rc_login(h, listener, fmt, name, MPT_SECRET_ALLOW_ALL);
 }
 
+struct rc_client *rc_login_level(struct harness *h, size_t listener,
+                                 enum rc_format fmt, const char *name,
+                                 unsigned level)
+{
+    struct rc_client *c = rc_connect(h, listener, fmt);
+    bool sent;
+
+    if (fmt == RC_BINARY) {
+        sent = rc_send_binary(c, RC_AUTH, name, "",
+                              rc_str(MPT_SECRET_ALLOW_ALL), (int)level);
+    } else {
+        char *line = rc_json_line(RC_AUTH, name, "",
+                                  rc_str(MPT_SECRET_ALLOW_ALL));
+        char *with_level = NULL;
+        size_t n = strlen(line);
+
+        cr_assert(n > 0 && line[n - 1] == '}');
+        cr_assert(asprintf(&with_level, "%.*s,\"Level\":%u}", (int)(n - 1),
+                           line, level) > 0);
+        sent = rc_send_json(c, with_level);
+        free(with_level);
+        free(line);
+    }
+    cr_assert(sent, "%scannot send Auth: %s", site(), c->error);
+    return c;
+}
+
 void rc_open_conn(struct rc_client *a, struct rc_client *b, const char *id,
                   const char *proto)
 {

@@ -170,6 +170,12 @@ struct rc_client *rc_login(struct harness *h, size_t listener,
 struct rc_client *rc_login_any(struct harness *h, size_t listener,
                                enum rc_format fmt, const char *name);
 
+/* Connect to listener i and send an Auth with the auth_allow_all secret
+ * announcing protocol `level`; the AuthOk is left for the caller. */
+struct rc_client *rc_login_level(struct harness *h, size_t listener,
+                                 enum rc_format fmt, const char *name,
+                                 unsigned level);
+
 /* The name in the last AuthOk this client received ("" before one). */
 const char *rc_name(const struct rc_client *c);
 
@@ -196,6 +202,7 @@ void rc_at(const char *file, int line);
 #define rc_expect_auth_failure(...) RC_AT_(rc_expect_auth_failure(__VA_ARGS__))
 #define rc_login(...) RC_AT_(rc_login(__VA_ARGS__))
 #define rc_login_any(...) RC_AT_(rc_login_any(__VA_ARGS__))
+#define rc_login_level(...) RC_AT_(rc_login_level(__VA_ARGS__))
 #define rc_open_conn(...) RC_AT_(rc_open_conn(__VA_ARGS__))
 #endif
 

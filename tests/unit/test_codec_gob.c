@@ -68,12 +68,13 @@ static void make(struct mp_message *m, unsigned meta, const char *other,
 }
 
 /* data NULL: absent. */
-static void assert_fields(const struct mp_message *m, unsigned meta,
-                          const char *other, const char *id,
-                          const void *data, size_t data_len)
+static void assert_fields_level(const struct mp_message *m, unsigned meta,
+                                unsigned level, const char *other,
+                                const char *id, const void *data,
+                                size_t data_len)
 {
     cr_assert_eq(m->meta, meta);
-    cr_assert_eq(m->level, 0);
+    cr_assert_eq(m->level, level);
     cr_assert_str_eq(m->other_client, other);
     cr_assert_eq(m->other_client_len, strlen(other));
     cr_assert_str_eq(m->connection_id, id);
@@ -88,6 +89,14 @@ static void assert_fields(const struct mp_message *m, unsigned meta,
         if (data_len > 0)
             cr_assert(memcmp(m->data, data, data_len) == 0);
     }
+}
+
+/* A message that announces no level. */
+static void assert_fields(const struct mp_message *m, unsigned meta,
+                          const char *other, const char *id,
+                          const void *data, size_t data_len)
+{
+    assert_fields_level(m, meta, 0, other, id, data, data_len);
 }
 
 static void assert_bytes(const unsigned char *got, size_t got_len,
@@ -189,8 +198,11 @@ struct fdef {
 
 static const struct fdef message_fields[] = {
     { "Meta", 3 }, { "OtherClient", 6 }, { "ConnectionID", 6 },
-    { "Data", 5 },
+    { "Data", 5 }, { "Level", 2 },
 };
+/* message_fields[0..3] is the original's Message; all five, a level-2
+ * client's (doc/protocol.md, "Protocol level 2", "Gob"). */
+#define LEVEL_FIELDS 5
 
 /* The body of a struct type definition: wireType{StructT: structType{
  * CommonType{Name, Id}, Field: []fieldType{Name, Id}}}. */
@@ -959,6 +971,23 @@ static void fails_raw(const void *bytes, size_t len, bool defined,
 #define FAILS_RAW(lit, defined, why) \
     fails_raw(lit, sizeof(lit) - 1, defined, why)
 
+/* g after a five-field definition must fail with `why`. */
+static void fails_level(const struct gb *g, const char *why)
+{
+    struct gb all = { .n = 0 };
+
+    gb_typedef(&all, 65, "Message", message_fields, LEVEL_FIELDS);
+    gb_mem(&all, g->b, g->n);
+    fails(&all, false, why);
+}
+
+#define FAILS_RAW_LEVEL(lit, why) \
+    do { \
+        struct gb raw_ = { .n = 0 }; \
+        gb_mem(&raw_, lit, sizeof(lit) - 1); \
+        fails_level(&raw_, why); \
+    } while (0)
+
 static void fails_typedef(const struct fdef *f, size_t nf, const char *why)
 {
     struct gb g = { .n = 0 };
@@ -993,13 +1022,27 @@ Test(gob_malformed, wrong_field_types)
 
 Test(gob_malformed, wrong_field_sets)
 {
-    struct fdef f[5];
+    struct fdef f[6];
 
     memcpy(f, message_fields, sizeof message_fields);
     fails_typedef(f, 3, "field Data is missing");
     fails_typedef(f, 0, "field Meta is missing");
+    f[5] = (struct fdef){ "Extra", 2 };
+    fails_typedef(f, 6, "6 fields, expected the 4 of Message (5 with "
+                        "Level)");
     f[4] = (struct fdef){ "Level", 3 };
-    fails_typedef(f, 5, "5 fields, expected the 4 of Message");
+    fails_typedef(f, 5, "field Level has type uint, expected int");
+    f[4] = (struct fdef){ "Level", 6 };
+    fails_typedef(f, 5, "field Level has type string, expected int");
+    f[4] = (struct fdef){ "level", 2 };
+    fails_typedef(f, 5, "unknown field \"level\"");
+    f[4] = (struct fdef){ "Meta", 3 };
+    fails_typedef(f, 5, "field Meta defined twice");
+    /* Level does not stand in for a field of the original. */
+    f[3] = (struct fdef){ "Level", 2 };
+    fails_typedef(f, 4, "field Data is missing");
+    f[4] = (struct fdef){ "Level", 2 };
+    fails_typedef(f, 5, "field Level defined twice");
     f[3] = (struct fdef){ "data", 5 };
     fails_typedef(f, 4, "unknown field \"data\"");
     f[3] = (struct fdef){ "Meta", 3 };
@@ -1244,6 +1287,357 @@ Test(gob_limits, truncated_streams_need_more)
     cr_assert_eq(decode_n(s, g.b, g.n, MAX_SIZE, &m, &used, err),
                  MP_DECODE_OK, "%s", err);
     mp_message_clear(&m);
+    codec->stream_free(s);
+}
+
+/* ------------------------------------------------------------------------
+ * Level: a level-2 gob client's Message has a fifth field, `Level int`
+ */
+
+/*
+ * What Go's encoding/gob (go1.19, Debian's golang-go) writes for
+ *
+ *     type Message struct { Meta MetaType; OtherClient string;
+ *         ConnectionID string; Data []byte; Level int } // MetaType uint8
+ *
+ * encoding Auth{alice, "pw", Level 2}, then Data{bob, alice:0, "hi"}
+ * (Level 0: omitted): the definition (83 bytes) and the Auth in one
+ * write, the Data in the next, as doc/protocol.md shows them.
+ */
+static const char go_level_stream[] =
+    "52ff81030101074d65737361676501ff8200010501044d657461010600010b4f7468"
+    "6572436c69656e74010c00010c436f6e6e656374696f6e4944010c00010444617461"
+    "010a0001054c6576656c0104000000"
+    "12ff8201080105616c69636502027077010400";
+static const char go_level_data[] =
+    "15ff820203626f620107616c6963653a300102686900";
+
+/* A value of the five-field Message (Level is field 4). */
+static void gb_value_level(struct gb *g, unsigned meta, const char *other,
+                           const char *cid, const char *data, int64_t level)
+{
+    struct gb body = { .n = 0 };
+    int last = -1;
+
+    gb_int(&body, 65);
+    if (meta != 0) {
+        gb_uint(&body, 1);
+        gb_uint(&body, meta);
+        last = 0;
+    }
+    if (other[0] != '\0') {
+        gb_uint(&body, (uint64_t)(1 - last));
+        gb_str(&body, other);
+        last = 1;
+    }
+    if (cid[0] != '\0') {
+        gb_uint(&body, (uint64_t)(2 - last));
+        gb_str(&body, cid);
+        last = 2;
+    }
+    if (data[0] != '\0') {
+        gb_uint(&body, (uint64_t)(3 - last));
+        gb_str(&body, data);
+        last = 3;
+    }
+    if (level != 0) {
+        gb_uint(&body, (uint64_t)(4 - last));
+        gb_int(&body, level);
+    }
+    gb_uint(&body, 0);
+    gb_message(g, &body);
+}
+
+static void gb_level_typedef(struct gb *g)
+{
+    gb_typedef(g, 65, "Message", message_fields, LEVEL_FIELDS);
+}
+
+/* The tests' writer agrees with Go on the five-field stream. */
+Test(gob_level, test_writer_matches_go)
+{
+    struct gb g = { .n = 0 };
+    size_t len;
+    unsigned char *go = unhex(go_level_stream, &len);
+
+    gb_level_typedef(&g);
+    cr_assert_eq(g.n, 83, "the definition is 83 bytes, count included");
+    gb_value_level(&g, 8, "alice", "", "pw", 2);
+    assert_bytes(g.b, g.n, go, len, "five-field definition and Auth");
+    /* An "auto" listener recognizes it as it does the four-field one. */
+    cr_assert_eq(codec->sniff(go, len), 1);
+    cr_assert_eq(mp_codec_json.sniff(go, len), 0);
+    cr_assert_eq(mp_codec_binary.sniff(go, len), 0);
+    free(go);
+}
+
+/* Go's stream: the Auth announces level 2, the Data after it carries no
+ * Level (0, omitted) and is level 0 as in any four-field stream. */
+Test(gob_level, go_stream_with_level)
+{
+    void *s = new_stream();
+    size_t len, len2, used;
+    unsigned char *first = unhex(go_level_stream, &len);
+    unsigned char *second = unhex(go_level_data, &len2);
+    struct mp_message m;
+    char err[ERRLEN];
+
+    cr_assert_eq(decode_n(s, first, len, MAX_SIZE, &m, &used, err),
+                 MP_DECODE_OK, "%s", err);
+    cr_assert_eq(used, len);
+    assert_fields_level(&m, MP_META_AUTH, 2, "alice", "", "pw", 2);
+    mp_message_clear(&m);
+    cr_assert_eq(decode_n(s, second, len2, MAX_SIZE, &m, &used, err),
+                 MP_DECODE_OK, "%s", err);
+    cr_assert_eq(used, len2);
+    assert_fields(&m, MP_META_DATA, "bob", "alice:0", "hi", 2);
+    mp_message_clear(&m);
+    codec->stream_free(s);
+    free(first);
+    free(second);
+}
+
+/* The definition and Auth split in two at every point. */
+Test(gob_level, go_stream_every_split)
+{
+    size_t len;
+    unsigned char *b = unhex(go_level_stream, &len);
+
+    for (size_t cut = 0; cut < len; cut++) {
+        void *s = new_stream();
+        struct mp_message m;
+        size_t used;
+        char err[ERRLEN];
+
+        cr_assert_eq(decode_n(s, b, cut, MAX_SIZE, &m, &used, err),
+                     MP_DECODE_NEED_MORE, "cut %zu: %s", cut, err);
+        cr_assert_eq(decode_n(s, b, len, MAX_SIZE, &m, &used, err),
+                     MP_DECODE_OK, "cut %zu: %s", cut, err);
+        assert_fields_level(&m, MP_META_AUTH, 2, "alice", "", "pw", 2);
+        mp_message_clear(&m);
+        codec->stream_free(s);
+    }
+    free(b);
+}
+
+/* Level is read as Go writes an int, in any form: 0 to 255 are levels,
+ * a value past them or below 0 is refused as Meta 256 is. */
+Test(gob_level, level_range)
+{
+    static const int64_t good[] = { 1, 2, 63, 64, 127, 128, 255 };
+    struct gb g = { .n = 0 };
+    struct mp_message m[8];
+
+    gb_level_typedef(&g);
+    for (size_t i = 0; i < 7; i++)
+        gb_value_level(&g, 8, "alice", "", "pw", good[i]);
+    cr_assert_eq(decode_all(&g, m, 8), 7);
+    for (size_t i = 0; i < 7; i++) {
+        assert_fields_level(&m[i], 8, (unsigned)good[i], "alice", "", "pw",
+                            2);
+        mp_message_clear(&m[i]);
+    }
+    g.n = 0;
+    gb_value_level(&g, 8, "alice", "", "pw", 256);
+    fails_level(&g, "gob: Level value 256 is not 0 to 255");
+    g.n = 0;
+    gb_value_level(&g, 8, "alice", "", "pw", -1);
+    fails_level(&g, "gob: Level value -1 is not 0 to 255");
+    g.n = 0;
+    gb_value_level(&g, 8, "alice", "", "pw", INT64_MIN);
+    fails_level(&g, "Level value -9223372036854775808");
+    /* A Level field whose int does not fit in its message. */
+    FAILS_RAW_LEVEL("\x04\xff\x82\x05\xfe", "message ends inside Level");
+}
+
+/* Level may stand anywhere in the peer's definition, under any type id:
+ * the peer's numbering is used for its values. */
+Test(gob_level, level_first_under_another_id)
+{
+    static const struct fdef order[] = {
+        { "Level", 2 }, { "Data", 5 }, { "Meta", 3 }, { "OtherClient", 6 },
+        { "ConnectionID", 6 },
+    };
+    struct gb g = { .n = 0 }, body = { .n = 0 };
+    struct mp_message m;
+
+    gb_typedef(&g, 70, "", order, 5);
+    gb_int(&body, 70);
+    gb_uint(&body, 1); /* peer field 0: Level 3 */
+    gb_int(&body, 3);
+    gb_uint(&body, 2); /* peer field 2: Meta 8 */
+    gb_uint(&body, 8);
+    gb_uint(&body, 1); /* peer field 3: OtherClient */
+    gb_str(&body, "carol");
+    gb_uint(&body, 0);
+    gb_message(&g, &body);
+    cr_assert_eq(decode_all(&g, &m, 1), 1);
+    assert_fields_level(&m, 8, 3, "carol", "", "", 0);
+    mp_message_clear(&m);
+}
+
+/* A four-field stream has no field 4; a five-field one no field 5. */
+Test(gob_level, field_numbers_follow_the_definition)
+{
+    struct gb g = { .n = 0 }, body = { .n = 0 };
+
+    gb_message_typedef(&g);
+    gb_int(&body, 65);
+    gb_uint(&body, 5); /* field 4 */
+    gb_int(&body, 2);
+    gb_uint(&body, 0);
+    gb_message(&g, &body);
+    fails(&g, false, "field delta 5 after field -1 is out of range in the "
+                     "Message value (4 fields)");
+    g.n = 0;
+    gb_level_typedef(&g);
+    body.n = 0;
+    gb_int(&body, 65);
+    gb_uint(&body, 6);
+    gb_int(&body, 2);
+    gb_uint(&body, 0);
+    gb_message(&g, &body);
+    fails(&g, false, "field delta 6 after field -1 is out of range in the "
+                     "Message value (5 fields)");
+}
+
+/* doc/protocol.md's level-2 example: a Credit as the broker writes it to
+ * a gob client, after its definition. */
+Test(gob_level, credit_as_documented)
+{
+    static const unsigned char want[] =
+        "\x1b\xff\x82\x01\x0b\x01\x03" "bob" "\x01\x07" "alice:0"
+        "\x01\x06" "131072" "\x00";
+    struct mp_message m;
+    struct codec_out o;
+
+    make(&m, 11, "bob", "alice:0", "131072", 6);
+    o = encode_after_definition(&m);
+    assert_bytes(o.p, o.len, want, sizeof want - 1, "Credit");
+    free(o.p);
+    mp_message_clear(&m);
+}
+
+/* mp_codec_gob_client writes what Go writes for a level-2 client: the
+ * five-field definition, the Auth with Level, later values without it. */
+Test(gob_level, client_encoder_writes_go_bytes)
+{
+    const struct mp_codec_ops *client = &mp_codec_gob_client;
+    void *s = client->stream_new(NULL);
+    size_t len, len2;
+    unsigned char *go = unhex(go_level_stream, &len);
+    unsigned char *go2 = unhex(go_level_data, &len2);
+    struct mp_message auth, data;
+    struct codec_out o = { 0 };
+
+    cr_assert_not_null(s);
+    make(&auth, MP_META_AUTH, "alice", "", "pw", 2);
+    auth.level = 2;
+    make(&data, MP_META_DATA, "bob", "alice:0", "hi", 2);
+    cr_assert_eq(client->encode(s, &auth, codec_out_write, &o), 0);
+    assert_bytes(o.p, o.len, go, len, "definition and Auth");
+    free(o.p);
+    o = (struct codec_out){ 0 };
+    cr_assert_eq(client->encode(s, &data, codec_out_write, &o), 0);
+    assert_bytes(o.p, o.len, go2, len2, "Data");
+    free(o.p);
+    o = (struct codec_out){ 0 };
+    /* A level on a later message travels too (the broker ignores it). */
+    data.level = 255;
+    cr_assert_eq(client->encode(s, &data, codec_out_write, &o), 0);
+    cr_assert_eq(o.len, len2 + 4);
+    cr_assert(memcmp(o.p + o.len - 5, "\x01\xfe\x01\xfe\x00", 5) == 0,
+              "Level 255 is the int 0xfe 0x01 0xfe after a delta of 1");
+    free(o.p);
+    client->stream_free(s);
+    mp_message_clear(&auth);
+    mp_message_clear(&data);
+    free(go);
+    free(go2);
+}
+
+/* A client stream whose first message has no level writes the
+ * original's definition (a broker before Level reads it), and no level
+ * afterwards: the definition sent has no Level field. */
+Test(gob_level, client_encoder_without_level_is_the_original)
+{
+    const struct mp_codec_ops *client = &mp_codec_gob_client;
+    void *s = client->stream_new(NULL), *plain = new_stream();
+    struct mp_message auth;
+    struct codec_out a = { 0 }, b = { 0 };
+
+    make(&auth, MP_META_AUTH, "alice", "", "pw", 2);
+    cr_assert_eq(client->encode(s, &auth, codec_out_write, &a), 0);
+    cr_assert_eq(codec->encode(plain, &auth, codec_out_write, &b), 0);
+    assert_bytes(a.p, a.len, b.p, b.len, "first message");
+    free(a.p);
+    free(b.p);
+    a = b = (struct codec_out){ 0 };
+    auth.level = 2;
+    cr_assert_eq(client->encode(s, &auth, codec_out_write, &a), 0);
+    cr_assert_eq(codec->encode(plain, &auth, codec_out_write, &b), 0);
+    assert_bytes(a.p, a.len, b.p, b.len, "a level after a four-field start");
+    free(a.p);
+    free(b.p);
+    client->stream_free(s);
+    codec->stream_free(plain);
+    mp_message_clear(&auth);
+}
+
+/* What the client encoder writes, the decoder reads back, level and all,
+ * with data large enough for its own write. */
+Test(gob_level, client_encoder_round_trip)
+{
+    const struct mp_codec_ops *client = &mp_codec_gob_client;
+    static unsigned char big[5000];
+    void *enc = client->stream_new(NULL), *dec = new_stream();
+    struct mp_message auth, data, m;
+    struct codec_out o = { 0 };
+    size_t used, off = 0;
+    char err[ERRLEN];
+
+    memset(big, 'x', sizeof big);
+    make(&auth, MP_META_AUTH, "alice", "", "", 0);
+    auth.level = 2;
+    make(&data, MP_META_DATA, "bob", "alice:0", big, sizeof big);
+    data.level = 7;
+    cr_assert_eq(client->encode(enc, &auth, codec_out_write, &o), 0);
+    cr_assert_eq(client->encode(enc, &data, codec_out_write, &o), 0);
+    cr_assert_eq(decode_n(dec, o.p, o.len, MAX_SIZE, &m, &used, err),
+                 MP_DECODE_OK, "%s", err);
+    assert_fields_level(&m, MP_META_AUTH, 2, "alice", "", "", 0);
+    mp_message_clear(&m);
+    off = used;
+    cr_assert_eq(decode_n(dec, o.p + off, o.len - off, MAX_SIZE, &m, &used,
+                          err),
+                 MP_DECODE_OK, "%s", err);
+    cr_assert_eq(off + used, o.len);
+    assert_fields_level(&m, MP_META_DATA, 7, "bob", "alice:0", big,
+                        sizeof big);
+    mp_message_clear(&m);
+    free(o.p);
+    client->stream_free(enc);
+    codec->stream_free(dec);
+    mp_message_clear(&data);
+    mp_message_clear(&auth);
+}
+
+/* Reading a five-field stream changes nothing in what the encoder writes
+ * back: the four-field definition, no Level. */
+Test(gob_level, encoder_keeps_four_fields)
+{
+    size_t len;
+    unsigned char *capture = unhex(gob_transcript[1].hex, &len);
+    struct mp_message m;
+    struct codec_out o;
+    void *s = new_stream();
+
+    make(&m, MP_META_AUTH_OK, "goecho69300", "", NULL, 0);
+    m.level = 2;
+    o = encode_on(s, &m);
+    assert_bytes(o.p, o.len, capture, len, "definition and AuthOk");
+    free(o.p);
+    free(capture);
     codec->stream_free(s);
 }
 

@@ -11,6 +11,8 @@ of the fake broker: build the flood bytes before starting it).
 from __future__ import annotations
 
 import asyncio
+import collections
+import select
 import socket
 import threading
 import time
@@ -35,6 +37,9 @@ class FakeSession:
         self.sock = sock
         self.codec = get_codec(fmt)
         self.name = ""
+        self.auth: Message | None = None  # the client's Auth
+        self._decoder = self.codec.decoder(1 << 22)
+        self._received: collections.deque[Message] = collections.deque()
         self._senders: list[threading.Thread] = []
 
     def frame(
@@ -43,22 +48,38 @@ class FakeSession:
         """One message in this session's format."""
         return self.codec.encode(Message(meta, other, conn_id, data))
 
-    def login(self, timeout: float) -> str:
-        """Read the Auth, answer AuthOk; return the client's name."""
-        self.sock.settimeout(timeout)
-        decoder = self.codec.decoder(1 << 16)
-        while True:
-            chunk = self.sock.recv(4096)
-            if not chunk:
-                raise ConnectionError("the client left before its Auth")
-            msgs = decoder.feed(chunk)
-            if msgs:
-                break
-        assert msgs[0].meta == Meta.AUTH, msgs[0]
-        self.name = msgs[0].other_client
-        self.sock.settimeout(None)
-        self.sock.sendall(self.frame(Meta.AUTH_OK, self.name))
+    def login(self, timeout: float, auth_ok_data: bytes | None = None) -> str:
+        """Read the Auth, answer AuthOk (with ``auth_ok_data``: the
+        settings of a level-2 broker, e.g. ``b"level=2 window=1000
+        watches=2"``); return the client's name."""
+        (auth,) = self.read(1, timeout)
+        assert auth.meta == Meta.AUTH, auth
+        self.auth = auth
+        self.name = auth.other_client
+        self.sock.sendall(self.frame(Meta.AUTH_OK, self.name, "", auth_ok_data))
         return self.name
+
+    def read(self, count: int, timeout: float) -> list[Message]:
+        """The next ``count`` messages the client sent (blocking; run it
+        in a thread from a coroutine). Fails after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while len(self._received) < count:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(
+                    f"timed out after {timeout} s waiting for {count} messages "
+                    f"(got {list(self._received)})"
+                )
+            # select, not a socket timeout: a sender thread may be in
+            # sendall() on the same socket, and a timeout would cut it.
+            readable, _, _ = select.select([self.sock], [], [], left)
+            if not readable:
+                continue
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise AssertionError(f"the client closed; got {list(self._received)}")
+            self._received.extend(self._decoder.feed(chunk))
+        return [self._received.popleft() for _ in range(count)]
 
     def send(self, data: bytes) -> threading.Event:
         """Send ``data`` from a thread (it blocks while the client does not
@@ -96,8 +117,9 @@ class FakeBroker:
     """A loopback listener that logs clients in and then does what the
     test says."""
 
-    def __init__(self, fmt: str = "binary") -> None:
+    def __init__(self, fmt: str = "binary", auth_ok_data: bytes | None = None) -> None:
         self.fmt = fmt
+        self.auth_ok_data = auth_ok_data
         self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         # Inherited by the accepted sockets.
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, SMALL_SOCKET_BUFFER)
@@ -111,7 +133,7 @@ class FakeBroker:
         sock, _ = self.listener.accept()
         session = FakeSession(sock, self.fmt)
         self.sessions.append(session)
-        session.login(timeout)
+        session.login(timeout, self.auth_ok_data)
         return session
 
     def close(self) -> None:

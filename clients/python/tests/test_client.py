@@ -433,7 +433,11 @@ async def test_slow_consumer_bounded_inbox(broker: Broker) -> None:
         async for msg in conn:
             received.append(struct.unpack(">I", msg[:4])[0])
 
-    server = await login(broker, "srv", "binary", handlers={"slow": slow}, inbox_limit=limit)
+    # Level 1: at level 2 the sender's credit, not the inbox, stops it
+    # (at one window: test_level2_broker.py).
+    server = await login(
+        broker, "srv", "binary", handlers={"slow": slow}, inbox_limit=limit, level=1
+    )
     client = await login(broker, "cli", "binary")
     conn = await within(client.open("srv", "slow"))
     peer_conn = await within(accepted.get())

@@ -374,10 +374,12 @@ async def test_overflowing_connection_is_closed_others_served(broker: Broker) ->
         async for msg in conn:
             await conn.send(msg)
 
+    # Level 1: at level 2 the flooder's credit stops it at one window
+    # before the inbox overflows (test_level2_broker.py).
     server = mpclient.Client(
         broker.address("binary"), "server",
         handlers={"sink": stuck.append, "echo": echo},
-        inbox_limit=4096, inbox_overflow="close",
+        inbox_limit=4096, inbox_overflow="close", level=1,
     )
     async with server:
         async with mpclient.Client(broker.address("json"), "flooder", format="json") as flooder:

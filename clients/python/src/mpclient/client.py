@@ -48,17 +48,38 @@ overflows is closed instead and the others keep being served. At most
 with UnknownProto), and a decoder returns at most a bounded batch of
 messages per read, so whatever the broker sends, the client's memory stays
 bounded.
+
+Protocol level 2 (announced at the login unless ``level=1``; used when
+the broker's AuthOk says it speaks it, :attr:`Client.level`):
+
+* credit per connection: each direction of a connection has a window of
+  bytes (a message costs its length plus 64); :meth:`Connection.send`
+  waits while its connection has no credit (and only that connection
+  waits), :meth:`Connection.send_nowait` raises :class:`WouldBlock`, and
+  the client grants the peer credit as the application takes messages,
+  once half a window was taken (or the application does, with
+  ``credit="manual"`` and :meth:`Connection.grant`). A peer then sends at
+  most a window (plus one message) ahead, so an inbox that holds that
+  does not pause reading: one stalled connection stalls only its peer;
+* presence: :meth:`Client.watch`, :meth:`Client.presence`,
+  :meth:`Client.list`;
+* refusals that say why: :class:`Denied` from :meth:`Client.open`;
+  :class:`Replaced` and :class:`GoingAway` (both :class:`BrokerLost`)
+  when the broker closes the session, and :meth:`Client.wait_going_away`
+  as soon as it announces it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import builtins  # Client.list() hides the type in the class body
 import collections
 import inspect
 import logging
 import socket
 import ssl as _ssl
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
@@ -73,19 +94,40 @@ from .errors import (
     ConnectionEnded,
     ConnectTimeout,
     DecodeError,
+    Denied,
+    GoingAway,
+    LevelRequired,
     MessageTooBig,
     MPError,
     NoSuchClient,
     PeerLeft,
+    Replaced,
     TLSError,
     UnknownProtocol,
+    WouldBlock,
 )
-from .protocol import NAME_MAX, CloseReason, Message, Meta, check_name, name_error
+from .protocol import (
+    CREDIT_MAX,
+    CREDIT_MESSAGE_COST,
+    LEVEL1_SETTINGS,
+    NAME_MAX,
+    PROTOCOL_LEVEL,
+    CloseReason,
+    Message,
+    Meta,
+    Settings,
+    check_name,
+    name_error,
+    parse_credit,
+    parse_settings,
+)
 
 __all__ = [
     "Client",
     "Connection",
     "Handler",
+    "NameList",
+    "PresenceEvent",
     "connect",
     "tls_context",
     "DEFAULT_MAX_MESSAGE_SIZE",
@@ -111,6 +153,49 @@ _DECODE_BATCH = 256
 #: (as the broker's tcp_keepalive_s), so a dead peer is found in about
 #: twice the idle time.
 _KEEPALIVE_PROBES = 6
+
+#: Presence (level 2): the most names whose notice waits for the
+#: application (one entry a name, in its last state) before the client
+#: stops reading from the broker until it takes them.
+PRESENCE_PENDING_LIMIT = 65536
+
+#: List (level 2): the most names one reply may accumulate; past it the
+#: rest is dropped and the result is marked truncated (the broker's own
+#: cap, limits.max_list_names, is 10000 by default).
+LIST_NAMES_LIMIT = 100000
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceEvent:
+    """A name watched (protocol level 2) came ``online`` (True) or went
+    offline (False). Notices of one name that the application has not
+    taken yet are merged: it sees the name once, in its last state."""
+
+    name: str
+    online: bool
+
+
+class NameList(list[str]):
+    """What :meth:`Client.list` returns: the names online (in no
+    particular order), and ``truncated``: True when there were more than
+    the broker lists (its ``limits.max_list_names``)."""
+
+    def __init__(self, names: list[str] | None = None, truncated: bool = False) -> None:
+        super().__init__(names or [])
+        self.truncated: bool = truncated
+
+    def __repr__(self) -> str:
+        return f"NameList({list.__repr__(self)}, truncated={self.truncated})"
+
+
+class _ListRequest:
+    """A List sent and the names its replies brought so far."""
+
+    def __init__(self, prefix: str, future: asyncio.Future[NameList]) -> None:
+        self.prefix = prefix
+        self.future = future
+        self.names = NameList()
+
 
 #: A handler: called with each accepted connection. It may be a coroutine
 #: function (the coroutine then runs as a task, and the connection is
@@ -169,6 +254,17 @@ class Connection:
     handler. Iterate it (``async for msg in conn``) or call :meth:`recv`;
     :meth:`send` and :meth:`close`. Also an async context manager that
     closes it on exit.
+
+    At protocol level 2 each direction of the connection has its own
+    window of credit, in bytes (a message costs its length plus
+    :data:`~mpclient.CREDIT_MESSAGE_COST`, 64): :meth:`send` waits while
+    this connection has no credit (and only this one: the client's other
+    connections go on), :meth:`send_nowait` raises :class:`WouldBlock`,
+    and the credit comes back as the peer's application consumes. This
+    side grants the peer credit as the application takes messages
+    (:meth:`recv`, iteration), once half a window has been taken; with
+    ``Client(credit="manual")`` the application grants with
+    :meth:`grant`.
     """
 
     def __init__(
@@ -188,6 +284,13 @@ class Connection:
         self.close_reason: CloseReason | None = None
         """Why the connection ended, or ``None`` while it is open."""
         self._end_detail = ""
+        # Level 2 credit: what this side may still send (None: level 1, no
+        # credit), the window it grants the peer, and what the application
+        # took since the last grant.
+        self._send_credit: int | None = None
+        self._writable = asyncio.Event()  # set when credit comes or it ends
+        self._recv_window = 0
+        self._consumed = 0
 
     # -- properties ---------------------------------------------------------
 
@@ -215,6 +318,28 @@ class Connection:
     def closed(self) -> bool:
         """True once the connection has ended, for whatever reason."""
         return self.close_reason is not None
+
+    @property
+    def credit(self) -> int | None:
+        """Protocol level 2: the bytes of credit this side holds to send on
+        this connection (at or below zero: :meth:`send` waits, and
+        :meth:`send_nowait` raises :class:`WouldBlock`, until the peer
+        grants more). ``None`` at level 1, where there is no credit."""
+        return self._send_credit
+
+    @property
+    def receive_window(self) -> int:
+        """Protocol level 2: the window this side grants the peer, in bytes
+        (the broker's ``window``, or the client's larger
+        ``receive_window``); 0 at level 1."""
+        return self._recv_window
+
+    @property
+    def consumed(self) -> int:
+        """Protocol level 2: bytes of credit (message lengths plus 64 each)
+        the application took with :meth:`recv` and not yet granted back:
+        what ``grant()`` gives in manual mode."""
+        return self._consumed
 
     def __repr__(self) -> str:
         state = "open" if self.close_reason is None else self.close_reason.name.lower()
@@ -245,6 +370,34 @@ class Connection:
         async with asyncio.timeout(timeout):
             await self._client._send_data(self, data)
 
+    def send_nowait(self, data: bytes | bytearray | memoryview) -> None:
+        """Send one message now, or raise :class:`WouldBlock` and send
+        nothing: its ``credit`` attribute is True when this connection is
+        out of credit (protocol level 2; :meth:`wait_writable` waits for
+        the peer's grant), False when the client's transport is full or
+        another task is sending. Otherwise as :meth:`send`."""
+        self._client._send_data_nowait(self, data)
+
+    async def wait_writable(self, *, timeout: float | None = None) -> None:
+        """Wait until a :meth:`send_nowait` may succeed: this connection
+        holds credit (level 2) and the transport is below its high-water
+        mark. Raises as :meth:`send` (``TimeoutError`` after
+        ``timeout``)."""
+        async with asyncio.timeout(timeout):
+            await self._wait_credit()
+            await self._client._wait_transport_room(self)
+
+    def grant(self, nbytes: int | None = None) -> None:
+        """Protocol level 2: give the peer ``nbytes`` more bytes of credit
+        on this connection (a Credit, queued at once); without ``nbytes``,
+        what the application took since the last grant (:attr:`consumed`;
+        nothing when that is 0). For ``Client(credit="manual")``, where
+        the library does not grant by itself; in automatic mode an extra
+        grant widens the peer's window. Raises :class:`LevelRequired` at
+        level 1, ``ValueError`` for a grant outside 1..2147483647, and as
+        :meth:`send` once the connection ended."""
+        self._client._grant(self, nbytes)
+
     async def close(self) -> None:
         """Close the connection: the peer is told (its iteration ends).
         Messages not yet received are dropped. A no-op once ended. It
@@ -266,6 +419,8 @@ class Connection:
             await self._readable.wait()
         data = self._inbox.popleft()
         self._client._inbox_taken(self, len(data) + MESSAGE_OVERHEAD)
+        if self._send_credit is not None:
+            self._client._consumed_by_app(self, len(data) + CREDIT_MESSAGE_COST)
         return data
 
     def __aiter__(self) -> Connection:
@@ -295,8 +450,26 @@ class Connection:
         if reason is CloseReason.PEER_LEFT:
             return PeerLeft(self._peer)
         if reason is CloseReason.BROKER_LOST:
-            return BrokerLost(self._end_detail)
+            return self._client._lost_error(self._end_detail)
         return ConnectionClosed(reason, self._end_detail)
+
+    async def _wait_credit(self) -> None:
+        """Wait while this connection has no credit (level 2); raise once
+        it ended."""
+        while self._send_credit is not None and self._send_credit <= 0:
+            if self.close_reason is not None:
+                raise self._end_error()
+            self._writable.clear()
+            await self._writable.wait()
+        if self.close_reason is not None:
+            raise self._end_error()
+
+    def _credited(self, nbytes: int) -> None:
+        if self._send_credit is None:
+            return
+        self._send_credit = min(self._send_credit + nbytes, CREDIT_MAX)
+        if self._send_credit > 0:
+            self._writable.set()
 
     def _deliver(self, data: bytes) -> None:
         self._inbox.append(data)
@@ -329,6 +502,7 @@ class Connection:
         if self._opening:
             self._fail_open(self._end_error())
         self._readable.set()
+        self._writable.set()
 
 
 class Client:
@@ -377,6 +551,19 @@ class Client:
         applications whose peers send regularly (the protocol has no ping
         yet). ``None`` (default): wait forever.
     :param handlers: protocol -> handler, as by :meth:`handle`.
+    :param level: the protocol level to announce at the login: 2
+        (default: credit per connection, presence, Denied/Replaced/
+        GoingAway, with a broker that speaks it; :attr:`level` says what
+        the broker answered) or 1 (announce none, exactly as the 2015
+        clients).
+    :param credit: level 2: ``"auto"`` (default: the client grants the
+        peer credit as the application takes messages, once half a window
+        has been taken) or ``"manual"`` (the application grants with
+        :meth:`Connection.grant`).
+    :param receive_window: level 2: the window, in bytes, to give the
+        peers of this client's connections when it is larger than the
+        broker's (granted with a Credit right after the Syn or the Ack);
+        ``None`` (default): the broker's ``window``.
     """
 
     def __init__(
@@ -397,6 +584,9 @@ class Client:
         keepalive: float | None = 60.0,
         idle_timeout: float | None = None,
         handlers: Mapping[str, Handler] | None = None,
+        level: int = PROTOCOL_LEVEL,
+        credit: str = "auto",
+        receive_window: int | None = None,
     ) -> None:
         self._address: Address = parse_address(address)
         if ssl is not None and self._address.scheme != "tls":
@@ -426,6 +616,15 @@ class Client:
         if idle_timeout is not None and idle_timeout <= 0:
             raise ValueError("idle_timeout must be None or positive")
         self.idle_timeout: float | None = idle_timeout
+        if isinstance(level, bool) or level not in (1, 2):
+            raise ValueError(f"level must be 1 or 2, not {level!r}")
+        self._wanted_level = level
+        if credit not in ("auto", "manual"):
+            raise ValueError(f"credit must be 'auto' or 'manual', not {credit!r}")
+        self.credit_mode: str = credit
+        if receive_window is not None and not 1 <= receive_window <= CREDIT_MAX:
+            raise ValueError(f"receive_window must be None or 1 to {CREDIT_MAX}")
+        self.receive_window: int | None = receive_window
         self._handlers: dict[str, Handler] = {}
         for protocol, handler in (handlers or {}).items():
             self.handle(protocol, handler)
@@ -449,6 +648,16 @@ class Client:
         self._done: asyncio.Event | None = None
         self._lost_detail: str | None = None
         self._attempts = Attempts()  # the addresses connect() tried
+        # Level 2: what the AuthOk said, presence, lists and notices.
+        self._settings: Settings = LEVEL1_SETTINGS
+        self._watches: set[tuple[str, bool]] = set()  # (name or prefix, is prefix)
+        self._presence: dict[str, bool] = {}  # name -> online, not yet taken
+        self._presence_ready = asyncio.Event()
+        self._lists: dict[str, _ListRequest] = {}
+        self._next_list = 0
+        self._replaced: str | None = None  # the Replaced notice's text
+        self._going_away: float | None = None  # GoingAway's delay, seconds
+        self._going_away_told = asyncio.Event()
 
     # -- properties ---------------------------------------------------------
 
@@ -486,9 +695,46 @@ class Client:
         return self._paused
 
     @property
-    def connections(self) -> list[Connection]:
+    def connections(self) -> builtins.list[Connection]:
         """The connections open or being opened now."""
         return list(self._conns.values())
+
+    @property
+    def level(self) -> int:
+        """The protocol level spoken with the broker: 2 when this client
+        announced it and the broker speaks it (its AuthOk said so), else 1
+        (also before the login)."""
+        return self._settings.level
+
+    @property
+    def settings(self) -> Settings:
+        """What the broker's AuthOk said (level, window, watches)."""
+        return self._settings
+
+    @property
+    def window(self) -> int:
+        """Level 2: the window, in bytes, each direction of a connection
+        starts with (the broker's ``limits.connection_window``); 0 at
+        level 1."""
+        return self._settings.window
+
+    @property
+    def max_watches(self) -> int:
+        """Level 2: the most watches the broker lets this client hold; 0
+        at level 1."""
+        return self._settings.watches
+
+    @property
+    def watches(self) -> builtins.list[tuple[str, bool]]:
+        """The watches held now: ``(name or prefix, is_prefix)``."""
+        return sorted(self._watches)
+
+    @property
+    def going_away(self) -> float | None:
+        """Level 2: once the broker announced that it shuts down
+        (GoingAway), the delay it gave, in seconds: it closes the socket
+        within it. ``None`` until then."""
+        return self._going_away
 
     def __repr__(self) -> str:
         return f"<Client {self._name!r} at {self._address} ({self._codec.name}) {self._state}>"
@@ -611,7 +857,11 @@ class Client:
             self._reader, self._writer = await asyncio.open_connection(sock=sock)
         if a.scheme != "unix" and self.keepalive:
             _set_keepalive(self._writer.get_extra_info("socket"), self.keepalive)
-        self._writer.write(self._codec.encode(Message(Meta.AUTH, self._name, "", self._secret)))
+        # Level 1 announces nothing: the Auth of the 2015 clients, byte for byte.
+        level = self._wanted_level if self._wanted_level > 1 else None
+        self._writer.write(
+            self._codec.encode(Message(Meta.AUTH, self._name, "", self._secret, level))
+        )
         await self._writer.drain()
         try:
             await self._read_first_answer()
@@ -629,6 +879,8 @@ class Client:
             raise ConnectError(f"{a} answered the login with meta {msg.meta}")
         if msg.other_client and name_error(msg.other_client) is None:
             self._name = msg.other_client
+        if self._wanted_level >= 2:
+            self._settings = parse_settings(msg.data)
 
     async def close(self) -> None:
         """Leave the broker gracefully: every connection is closed (the
@@ -652,6 +904,7 @@ class Client:
             self._write(Message(Meta.CONN_CLOSED, conn.peer, conn.id))
             conn._end(CloseReason.LOCAL)
         self._conns.clear()
+        self._end_requests()
         try:
             async with asyncio.timeout(self.connect_timeout):
                 await writer.drain()
@@ -679,6 +932,7 @@ class Client:
         for conn in list(self._conns.values()):
             conn._end(CloseReason.LOCAL)
         self._conns.clear()
+        self._end_requests()
         if self._writer is not None:
             self._writer.transport.abort()
         if self._read_task is not None:
@@ -695,7 +949,7 @@ class Client:
             raise MPError("wait_closed() before connect()")
         await self._done.wait()
         if self._lost_detail is not None:
-            raise BrokerLost(self._lost_detail)
+            raise self._lost_error()
 
     async def __aenter__(self) -> Client:
         if self._state == _NEW:
@@ -727,7 +981,7 @@ class Client:
         assert self._done is not None
         self._done.set()
 
-    def _cancel_handlers(self) -> list[asyncio.Task[None]]:
+    def _cancel_handlers(self) -> builtins.list[asyncio.Task[None]]:
         current = asyncio.current_task()
         tasks = [t for t in self._handler_tasks if t is not current and not t.done()]
         for t in tasks:
@@ -747,6 +1001,8 @@ class Client:
 
         Raises :class:`NoSuchClient` (no client of that name is connected),
         :class:`UnknownProtocol` (the peer has no handler for it),
+        :class:`Denied` (level 2: refused by the broker's authorization or
+        a connection limit, or by the peer, with a reason),
         :class:`PeerLeft`, :class:`BrokerLost`, :class:`ConnectionClosed`
         (the peer or this client closed it meanwhile), ``TimeoutError``
         (after ``timeout`` seconds, waiting for room to send the Syn
@@ -775,6 +1031,8 @@ class Client:
             raise MessageTooBig(f"a Syn of {len(frame)} bytes is over {self.max_message_size}")
         self._next_conn += 1
         conn = Connection(self, conn_id, peer, protocol, opening=True)
+        # A larger window is granted right after the Syn, in one write.
+        frame += self._start_credit(conn)
         self._conns[conn_id] = conn
         assert conn._opened is not None
         syn_queued = False
@@ -796,33 +1054,214 @@ class Client:
             raise
         return conn
 
+    # -- presence (level 2) -------------------------------------------------
+
+    def _need_level2(self, what: str) -> None:
+        self._check_ready()
+        if self._settings.level < 2:
+            why = (
+                "this client announced level 1"
+                if self._wanted_level < 2
+                else "the broker speaks level 1"
+            )
+            raise LevelRequired(f"{what} needs protocol level 2, and {why}")
+
+    def _watch_key(self, target: str, prefix: bool) -> tuple[str, bool]:
+        if not isinstance(target, str):
+            raise TypeError("a watched name or prefix is a str")
+        if prefix:
+            try:
+                encoded = target.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError(f"prefix {target!r} is not valid UTF-8") from None
+            if len(encoded) > NAME_MAX:
+                raise ValueError(f"a prefix is at most {NAME_MAX} bytes")
+        else:
+            check_name(target)
+        return (target, prefix)
+
+    async def watch(self, name: str, *, prefix: bool = False) -> None:
+        """Protocol level 2: be told when ``name`` comes online or goes
+        offline (:meth:`presence`); with ``prefix=True``, every name that
+        starts with ``name`` (``""``: every name). A name watch is
+        answered at once with the name's state now; a prefix watch is not:
+        :meth:`list` after it gives the names online, and nothing is
+        missed in between. Watching what is already watched does nothing.
+
+        The broker tells only of names this client may see (its
+        authorization), and lets a client hold :attr:`max_watches`
+        watches: one more raises :class:`MPError` without asking it.
+        Raises :class:`LevelRequired` at level 1."""
+        key = self._watch_key(name, prefix)
+        self._need_level2("watch()")
+        if key in self._watches:
+            return
+        if len(self._watches) >= self._settings.watches:
+            raise MPError(
+                f"too many watches: the broker allows {self._settings.watches} "
+                "(limits.max_watches_per_client); unwatch() one first"
+            )
+        self._watches.add(key)  # counted now, so that concurrent watches respect the cap
+        try:
+            await self._queue_frame(self._watch_frame(Meta.WATCH, key), None)
+        except BaseException:
+            self._watches.discard(key)
+            raise
+
+    async def unwatch(self, name: str, *, prefix: bool = False) -> None:
+        """End a :meth:`watch` (same arguments); nothing if not watched.
+        Notices of it already received are still in :meth:`presence`."""
+        key = self._watch_key(name, prefix)
+        self._need_level2("unwatch()")
+        if key not in self._watches:
+            return
+        await self._queue_frame(self._watch_frame(Meta.UNWATCH, key), None)
+        self._watches.discard(key)
+
+    def _watch_frame(self, meta: Meta, key: tuple[str, bool]) -> bytes:
+        target, prefix = key
+        return self._codec.encode(Message(meta, target, "", b"prefix" if prefix else None))
+
+    async def next_presence(self) -> PresenceEvent:
+        """The next presence notice (see :meth:`watch`), waiting for one.
+        Notices of one name not yet taken are merged into its last state.
+        Raises :class:`ConnectionClosed` once the client is closed,
+        :class:`BrokerLost` (or :class:`Replaced`, :class:`GoingAway`)
+        once the broker connection is lost."""
+        while not self._presence:
+            if self._state != _READY:
+                raise self._not_ready_error()
+            self._presence_ready.clear()
+            await self._presence_ready.wait()
+        name = next(iter(self._presence))
+        online = self._presence.pop(name)
+        self._room.set()  # the read loop may wait for presence room
+        return PresenceEvent(name, online)
+
+    async def presence(self) -> AsyncIterator[PresenceEvent]:
+        """The presence notices, as they come: ``async for event in
+        client.presence()``. Ends when the client is closed; raises
+        :class:`BrokerLost` (or a subclass) when the broker is lost. One
+        consumer at a time: each notice is given once."""
+        while True:
+            try:
+                event = await self.next_presence()
+            except ConnectionClosed:
+                return
+            yield event
+
+    async def list(self, prefix: str = "", *, timeout: float | None = None) -> NameList:
+        """Protocol level 2: the names online that start with ``prefix``
+        (``""``: all), among those this client may see, as a
+        :class:`NameList` (a list of str, in no particular order, with
+        ``truncated`` True when the broker had more than it lists).
+        Raises :class:`LevelRequired` at level 1, ``TimeoutError`` after
+        ``timeout`` seconds, and as :meth:`open` when the client ends."""
+        self._watch_key(prefix, True)
+        self._need_level2("list()")
+        request_id = f"list:{self._next_list:x}"
+        self._next_list += 1
+        request = _ListRequest(prefix, asyncio.get_running_loop().create_future())
+        self._lists[request_id] = request
+        try:
+            async with asyncio.timeout(timeout):
+                frame = self._codec.encode(Message(Meta.LIST, prefix, request_id))
+                await self._queue_frame(frame, None)
+                return await asyncio.shield(request.future)
+        finally:
+            self._lists.pop(request_id, None)
+            if not request.future.done():
+                request.future.cancel()
+
+    async def wait_going_away(self) -> float:
+        """Protocol level 2: wait until the broker announces that it shuts
+        down (GoingAway); return the delay it gave, in seconds, within
+        which it closes the socket (connect to another broker meanwhile).
+        Raises as :meth:`next_presence` if the client ends first."""
+        while self._going_away is None:
+            if self._state != _READY:
+                raise self._not_ready_error()
+            await self._going_away_told.wait()
+        return self._going_away
+
+    # -- credit (level 2) ---------------------------------------------------
+
+    def _start_credit(self, conn: Connection) -> bytes:
+        """Level 2: give a new connection its credit, both ways; return the
+        Credit to write right after the Syn or Ack when this client wants
+        a larger window than the broker's (else nothing)."""
+        window = self._settings.window
+        if self._settings.level < 2:
+            return b""
+        conn._send_credit = window
+        conn._recv_window = max(window, self.receive_window or 0)
+        extra = conn._recv_window - window
+        if extra <= 0:
+            return b""
+        return self._codec.encode(
+            Message(Meta.CREDIT, conn.peer, conn.id, str(extra).encode("ascii"))
+        )
+
     # -- sending ------------------------------------------------------------
 
     def _check_ready(self) -> None:
-        if self._state == _READY:
-            return
+        if self._state != _READY:
+            raise self._not_ready_error()
+
+    def _not_ready_error(self) -> MPError:
         if self._state == _LOST:
-            raise BrokerLost(self._lost_detail or "")
+            return self._lost_error()
         if self._state in (_CLOSING, _CLOSED):
-            raise ConnectionClosed(CloseReason.LOCAL, "the client is closed")
-        raise MPError("not logged in: call connect() first")
+            return ConnectionClosed(CloseReason.LOCAL, "the client is closed")
+        return MPError("not logged in: call connect() first")
+
+    def _end_requests(self) -> None:
+        """The client ended: fail the lists waiting for replies, and wake
+        whoever waits for presence or GoingAway (they raise)."""
+        for request in self._lists.values():
+            if not request.future.done():
+                request.future.set_exception(self._not_ready_error())
+        self._lists.clear()
+        self._presence_ready.set()
+        self._going_away_told.set()
+        self._room.set()  # a read loop waiting for presence room looks again
 
     def _write(self, msg: Message) -> None:
         if self._writer is not None and not self._writer.is_closing():
             self._writer.write(self._codec.encode(msg))
 
-    async def _queue_frame(self, frame: bytes, conn: Connection) -> None:
-        """Queue ``frame`` for ``conn`` once the transport has room, in turn
-        with the other senders: the transport then holds at most its
-        high-water mark plus one message, however many tasks send. Nothing
-        is queued when this raises (or is cancelled)."""
+    async def _queue_frame(self, frame: bytes, conn: Connection | None, cost: int = 0) -> bool:
+        """Queue ``frame`` (for ``conn``, if any) once the transport has
+        room, in turn with the other senders: the transport then holds at
+        most its high-water mark plus one message, however many tasks
+        send. A Data frame's ``cost`` is taken from ``conn``'s credit
+        (level 2); when another sender took the last of it meanwhile,
+        nothing is queued and this returns False (wait for credit and try
+        again). Nothing is queued when this raises (or is cancelled)."""
+        async with self._send_lock:
+            await self._drain()
+            if conn is not None and conn.close_reason is not None:
+                raise conn._end_error()
+            self._check_ready()
+            if cost and conn is not None and conn._send_credit is not None:
+                if conn._send_credit <= 0:
+                    return False
+                conn._send_credit -= cost
+            assert self._writer is not None
+            self._writer.write(frame)
+            return True
+
+    async def _wait_transport_room(self, conn: Connection) -> None:
         async with self._send_lock:
             await self._drain()
             if conn.close_reason is not None:
                 raise conn._end_error()
             self._check_ready()
-            assert self._writer is not None
-            self._writer.write(frame)
+
+    def _transport_full(self) -> bool:
+        assert self._writer is not None
+        transport = self._writer.transport
+        return transport.get_write_buffer_size() > transport.get_write_buffer_limits()[1]
 
     async def _drain(self) -> None:
         assert self._writer is not None
@@ -831,7 +1270,7 @@ class Client:
         except (ConnectionError, OSError) as e:
             if self._state == _READY:
                 self._lose(f"write failed: {e}")
-            raise BrokerLost(self._lost_detail or str(e)) from e
+            raise self._lost_error(self._lost_detail or str(e)) from e
 
     async def _drain_quietly(self) -> None:
         if self._writer is None or self._state not in (_READY, _CLOSING):
@@ -841,7 +1280,9 @@ class Client:
         except (ConnectionError, OSError):
             pass
 
-    async def _send_data(self, conn: Connection, data: bytes | bytearray | memoryview) -> None:
+    def _data_frame(self, conn: Connection, data: bytes | bytearray | memoryview) -> bytes:
+        """The Data frame of ``data`` on ``conn``, after the checks every
+        send makes."""
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError(f"a message is bytes, not {type(data).__name__}")
         if conn.close_reason is not None:
@@ -855,7 +1296,74 @@ class Client:
                 f"a message of {len(data)} bytes encodes to {len(frame)} bytes in "
                 f"{self._codec.name}, over max_message_size {self.max_message_size}"
             )
-        await self._queue_frame(frame, conn)
+        return frame
+
+    async def _send_data(self, conn: Connection, data: bytes | bytearray | memoryview) -> None:
+        frame = self._data_frame(conn, data)
+        if conn._send_credit is None:  # level 1: the transport is the only limit
+            await self._queue_frame(frame, conn)
+            return
+        # Level 2: wait for this connection's credit before taking a turn
+        # at the transport, so that a connection without credit never
+        # holds up the others.
+        cost = len(data) + CREDIT_MESSAGE_COST
+        while True:
+            await conn._wait_credit()
+            if await self._queue_frame(frame, conn, cost):
+                return
+
+    def _send_data_nowait(self, conn: Connection, data: bytes | bytearray | memoryview) -> None:
+        frame = self._data_frame(conn, data)
+        credit = conn._send_credit
+        if credit is not None and credit <= 0:
+            raise WouldBlock(
+                f"{conn.id}: no credit left ({credit} bytes): the peer has not "
+                "consumed what was sent yet (wait_writable() waits for its grant)",
+                credit=True,
+            )
+        if self._send_lock.locked() or self._transport_full():
+            raise WouldBlock(
+                "the transport is full: the broker does not take what this "
+                "client writes fast enough (wait_writable() waits for room)",
+                credit=False,
+            )
+        assert self._writer is not None
+        self._writer.write(frame)
+        if credit is not None:
+            conn._send_credit = credit - (len(data) + CREDIT_MESSAGE_COST)
+
+    def _grant(self, conn: Connection, nbytes: int | None) -> None:
+        if conn._send_credit is None:
+            raise LevelRequired(
+                "credit is a protocol level 2 feature: this client speaks level "
+                f"{self.level} with the broker"
+            )
+        if conn.close_reason is not None:
+            raise conn._end_error()
+        self._check_ready()
+        if nbytes is None:
+            nbytes = min(conn._consumed, CREDIT_MAX)
+            if nbytes == 0:
+                return
+        if isinstance(nbytes, bool) or not isinstance(nbytes, int):
+            raise TypeError("a grant is an int, in bytes")
+        if not 1 <= nbytes <= CREDIT_MAX:
+            raise ValueError(f"a grant is 1 to {CREDIT_MAX} bytes, not {nbytes}")
+        conn._consumed = max(0, conn._consumed - nbytes)
+        self._write(Message(Meta.CREDIT, conn.peer, conn.id, str(nbytes).encode("ascii")))
+
+    def _consumed_by_app(self, conn: Connection, cost: int) -> None:
+        """The application took a message of ``cost`` from ``conn``: in
+        automatic mode, grant it back once half a window was taken (a
+        Credit per message would double the traffic of small messages)."""
+        conn._consumed += cost
+        if (
+            self.credit_mode == "auto"
+            and conn.close_reason is None
+            and self._state == _READY
+            and conn._consumed >= max(1, conn._recv_window // 2)
+        ):
+            self._grant(conn, None)
 
     def _close_conn(self, conn: Connection, detail: str = "") -> None:
         if conn.close_reason is not None:
@@ -908,7 +1416,15 @@ class Client:
             self._paused = None
 
     def _inbox_over(self, conn: Connection) -> bool:
-        return conn.close_reason is None and conn._inbox_bytes >= self.inbox_limit
+        if conn.close_reason is not None:
+            return False
+        limit = self.inbox_limit
+        if conn._send_credit is not None:
+            # Level 2: the peer sends at most the window granted, plus the
+            # message that passes it; an inbox that holds that must not
+            # pause reading (every connection would wait for this one).
+            limit = max(limit, conn._recv_window + self.max_message_size + MESSAGE_OVERHEAD)
+        return conn._inbox_bytes >= limit
 
     async def _wait_inbox_room(self, conn: Connection) -> None:
         """After a delivery to ``conn``: with ``inbox_overflow="pause"``,
@@ -965,15 +1481,27 @@ class Client:
         except (OSError, EOFError) as e:
             self._lose(f"read failed: {e}")
 
+    def _lost_error(self, detail: str | None = None) -> BrokerLost:
+        """The exception for a lost broker connection: :class:`Replaced`
+        or :class:`GoingAway` when the broker said why (level 2), else
+        :class:`BrokerLost` with ``detail``."""
+        if self._replaced is not None:
+            return Replaced(self._replaced)
+        if self._going_away is not None:
+            return GoingAway(self._going_away)
+        return BrokerLost(detail if detail is not None else (self._lost_detail or ""))
+
     def _lose(self, detail: str) -> None:
         if self._state != _READY:
             return
         self._state = _LOST
+        detail = self._lost_error(detail).detail
         self._lost_detail = detail
         log.debug("%s: broker lost: %s", self._name, detail)
         for conn in list(self._conns.values()):
             conn._end(CloseReason.BROKER_LOST, detail)
         self._conns.clear()
+        self._end_requests()
         if self._writer is not None:
             self._writer.transport.abort()
         assert self._done is not None
@@ -996,6 +1524,9 @@ class Client:
                 (msg.data or b"").decode("utf-8", "replace"),
             )
             return
+        if self._settings.level >= 2 and meta in _LEVEL2_BROKER_NOTICES:
+            await self._dispatch_notice(msg)
+            return
         conn = self._conns.get(msg.connection_id)
         # Late messages for a connection we closed, and anything that does
         # not come from the connection's peer, are ignored.
@@ -1017,8 +1548,87 @@ class Client:
                 elif meta == Meta.NO_SUCH_CONNECTION:
                     conn._fail_open(NoSuchClient(conn.peer, conn.protocol))
             conn._end(CloseReason.BY_PEER)
+        elif meta == Meta.CREDIT and self._settings.level >= 2:
+            grant = parse_credit(msg.data)
+            if grant is None:
+                log.warning("%s: a malformed Credit on %s ignored", self._name, conn.id)
+            else:
+                conn._credited(grant)
+        elif meta == Meta.DENIED and self._settings.level >= 2:
+            # The broker removed the connection: refused by its
+            # authorization or a limit, or by the peer.
+            reason = (msg.data or b"").decode("utf-8", "replace")
+            del self._conns[conn.id]
+            if conn._opening:
+                conn._fail_open(Denied(conn.peer, conn.protocol, reason))
+            conn._end(CloseReason.BY_PEER, f"denied: {reason}")
         else:
             log.debug("%s: ignored meta %d from the broker", self._name, meta)
+
+    async def _dispatch_notice(self, msg: Message) -> None:
+        """The level-2 messages that belong to no connection: Presence,
+        List replies, Replaced and GoingAway."""
+        meta = msg.meta
+        if meta == Meta.PRESENCE:
+            if msg.data not in (b"online", b"offline") or not msg.other_client:
+                log.warning("%s: a malformed Presence ignored", self._name)
+                return
+            # One entry a name, in its last state, moved to the end.
+            self._presence.pop(msg.other_client, None)
+            self._presence[msg.other_client] = msg.data == b"online"
+            self._presence_ready.set()
+            await self._wait_presence_room()
+        elif meta == Meta.LIST:
+            self._list_reply(msg)
+        elif meta == Meta.REPLACED:
+            self._replaced = (msg.data or b"").decode("utf-8", "replace")
+            log.warning(
+                "%s: the broker closes this session: %s (Replaced: the name "
+                "logged in again elsewhere)",
+                self._name,
+                self._replaced,
+            )
+        elif meta == Meta.GOING_AWAY:
+            # Decimal milliseconds; a malformed delay is taken as "at once".
+            ms = msg.data if msg.data is not None and msg.data.isdigit() else b"0"
+            self._going_away = int(ms[:10]) / 1000
+            log.warning(
+                "%s: the broker is going away: it closes the socket within %g s",
+                self._name,
+                self._going_away,
+            )
+            self._going_away_told.set()
+
+    def _list_reply(self, msg: Message) -> None:
+        request = self._lists.get(msg.connection_id)
+        if request is None or request.prefix != msg.other_client or request.future.done():
+            log.debug("%s: a List reply for no request ignored", self._name)
+            return
+        names = request.names
+        # The last reply: absent data, or empty data if the broker left
+        # names out (a reply with names is never empty).
+        if msg.data is None or msg.data == b"":
+            names.truncated = names.truncated or msg.data is not None
+            request.future.set_result(names)
+            return
+        for raw in msg.data.split(b"\n"):
+            if not raw:
+                continue
+            if len(names) >= LIST_NAMES_LIMIT:
+                names.truncated = True
+                break
+            names.append(raw.decode("utf-8", "replace"))
+
+    async def _wait_presence_room(self) -> None:
+        """Stop reading while too many presence notices wait for the
+        application (as for a full inbox)."""
+        while len(self._presence) > PRESENCE_PENDING_LIMIT and self._state == _READY:
+            self._paused = "presence notices wait for the application"
+            self._room.clear()
+            try:
+                await self._room.wait()
+            finally:
+                self._paused = None
 
     def _handle_syn(self, msg: Message) -> None:
         try:
@@ -1035,19 +1645,30 @@ class Client:
             self._write(Message(Meta.UNKNOWN_PROTO, msg.other_client, msg.connection_id))
             return
         if len(self._conns) >= self.max_connections:
-            # As the broker's max_connections_per_client: refused, logged.
+            # As the broker's max_connections_per_client: refused, logged;
+            # at level 2 with Denied, which says why.
+            level2 = self._settings.level >= 2
             if not self._syn_limit_logged:
                 log.warning(
-                    "%s: max_connections (%d) reached: refusing Syns with UnknownProto",
+                    "%s: max_connections (%d) reached: refusing Syns with %s",
                     self._name,
                     self.max_connections,
+                    "Denied" if level2 else "UnknownProto",
                 )
                 self._syn_limit_logged = True
-            self._write(Message(Meta.UNKNOWN_PROTO, msg.other_client, msg.connection_id))
+            if level2:
+                self._write(
+                    Message(Meta.DENIED, msg.other_client, msg.connection_id, _TOO_MANY)
+                )
+            else:
+                self._write(Message(Meta.UNKNOWN_PROTO, msg.other_client, msg.connection_id))
             return
         conn = Connection(self, msg.connection_id, msg.other_client, protocol, opening=False)
         self._conns[conn.id] = conn
-        self._write(Message(Meta.CONN_ACK, conn.peer, conn.id))
+        ack = self._codec.encode(Message(Meta.CONN_ACK, conn.peer, conn.id))
+        # A larger window is granted right after the Ack, in one write.
+        if self._writer is not None and not self._writer.is_closing():
+            self._writer.write(ack + self._start_credit(conn))
         try:
             result = handler(conn)
         except Exception:
@@ -1072,6 +1693,14 @@ class Client:
             self._close_conn(conn)
             await self._drain_quietly()
 
+
+#: The level-2 messages of the broker that belong to no connection.
+_LEVEL2_BROKER_NOTICES = frozenset(
+    (Meta.PRESENCE, Meta.LIST, Meta.REPLACED, Meta.GOING_AWAY)
+)
+
+#: The reason of a Denied for a Syn past max_connections.
+_TOO_MANY = b"too many connections"
 
 #: How the broker's line starts when it does not recognise a client's wire
 #: format ("mpbroker: unknown wire format; this listener speaks: ...").

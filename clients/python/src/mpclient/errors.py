@@ -10,10 +10,15 @@
      +-- OpenError               Client.open() was refused
      |    +-- NoSuchClient       the peer is not connected (meta 2)
      |    +-- UnknownProtocol    the peer has no handler for it (meta 3)
+     |    +-- Denied             level 2: refused, and why: .reason (meta 16)
      +-- ConnectionEnded         a connection (or the client) is over: .reason
      |    +-- ConnectionClosed   closed by the peer, or by this side
      |    +-- PeerLeft           the peer left the broker (ClientClosed, meta 4)
      |    +-- BrokerLost         the broker connection was lost
+     |         +-- Replaced      level 2: the name logged in elsewhere (meta 17)
+     |         +-- GoingAway     level 2: the broker shut down (meta 18): .delay
+     +-- WouldBlock              send_nowait(): no credit, or no room, now
+     +-- LevelRequired           a level-2 feature with a level-1 broker
      +-- MessageTooBig           an encoded message over max_message_size
      +-- DecodeError             bytes that are not a valid message
 """
@@ -31,10 +36,15 @@ __all__ = [
     "OpenError",
     "NoSuchClient",
     "UnknownProtocol",
+    "Denied",
     "ConnectionEnded",
     "ConnectionClosed",
     "PeerLeft",
     "BrokerLost",
+    "Replaced",
+    "GoingAway",
+    "WouldBlock",
+    "LevelRequired",
     "MessageTooBig",
     "DecodeError",
 ]
@@ -107,13 +117,30 @@ class NoSuchClient(OpenError):
 
 class UnknownProtocol(OpenError):
     """The peer refused the Syn with UnknownProto (meta 3): it has no
-    handler for the protocol (or the broker's ACL or connection limit
-    refused it on its behalf)."""
+    handler for the protocol. At protocol level 1 the broker also answers
+    so when its ACL or a connection limit refused the Syn (level 2 says
+    :class:`Denied` then)."""
 
     def __init__(self, peer: str, protocol: str) -> None:
         super().__init__(
             f"{peer!r} does not accept protocol {protocol!r}", peer, protocol
         )
+
+
+class Denied(OpenError):
+    """Protocol level 2: the Syn was refused on purpose (Denied, meta 16),
+    by the broker (an authorization plugin: ``"not authorized"``; a
+    connection limit: ``"too many connections"``) or by the peer itself.
+    ``reason`` is the text that came with it. Unlike
+    :class:`UnknownProtocol`, it does not mean the peer has no handler."""
+
+    def __init__(self, peer: str, protocol: str, reason: str) -> None:
+        super().__init__(
+            f"opening {protocol!r} to {peer!r} was denied: {reason or 'no reason given'}",
+            peer,
+            protocol,
+        )
+        self.reason: str = reason
 
 
 class ConnectionEnded(MPError):
@@ -152,6 +179,46 @@ class BrokerLost(ConnectionEnded):
 
     def __init__(self, detail: str = "") -> None:
         super().__init__(CloseReason.BROKER_LOST, detail)
+
+
+class Replaced(BrokerLost):
+    """Protocol level 2: the broker closed this session because the same
+    name logged in again elsewhere (Replaced, meta 17, with the broker's
+    ``duplicate_names = "replace"``). ``text`` is the broker's text.
+    Do not log in again on your own: the other session would be replaced
+    in turn."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"replaced: {reason or 'the name logged in again elsewhere'}")
+        self.text: str = reason
+
+
+class GoingAway(BrokerLost):
+    """Protocol level 2: the broker closed the connection after announcing
+    that it shuts down (GoingAway, meta 18). ``delay`` is the time, in
+    seconds, it announced it would keep serving (connect to another
+    broker within it)."""
+
+    def __init__(self, delay: float) -> None:
+        super().__init__(f"the broker is going away (it announced closing within {delay:g} s)")
+        self.delay: float = delay
+
+
+class WouldBlock(MPError):
+    """:meth:`Connection.send_nowait` could not send now; nothing was
+    queued. ``credit`` is True when the connection has no credit left
+    (protocol level 2: wait for the peer's grant, e.g. with
+    :meth:`Connection.wait_writable`), False when the client's transport
+    is full (the broker does not take what this client writes)."""
+
+    def __init__(self, message: str, credit: bool) -> None:
+        super().__init__(message)
+        self.credit: bool = credit
+
+
+class LevelRequired(MPError):
+    """A feature of protocol level 2 (presence) with a broker, or a
+    client option, at level 1."""
 
 
 class MessageTooBig(MPError, ValueError):

@@ -23,6 +23,13 @@ functions, each accepted connection served in a thread of its own::
 Methods take an optional ``timeout`` in seconds (``None``: wait as long
 as it takes) and raise ``TimeoutError`` when it passes; otherwise they
 raise what their asyncio counterparts raise.
+
+Protocol level 2 is here too: per-connection credit
+(:meth:`SyncConnection.send` waits for its connection's credit,
+:meth:`SyncConnection.send_nowait` raises :class:`~mpclient.WouldBlock`,
+:meth:`SyncConnection.grant`), presence (:meth:`SyncClient.watch`,
+:meth:`SyncClient.presence`, :meth:`SyncClient.list`) and GoingAway
+(:meth:`SyncClient.wait_going_away`).
 """
 
 from __future__ import annotations
@@ -34,9 +41,9 @@ from collections.abc import Callable, Coroutine, Iterator, Mapping
 from types import TracebackType
 from typing import Any, TypeVar
 
-from .client import Client, Connection
+from .client import Client, Connection, NameList, PresenceEvent
 from .errors import ConnectionClosed, ConnectionEnded, MPError
-from .protocol import CloseReason
+from .protocol import CloseReason, Settings
 
 __all__ = ["SyncClient", "SyncConnection", "SyncHandler", "connect"]
 
@@ -98,9 +105,49 @@ class SyncConnection:
         only)."""
         return self._conn
 
+    @property
+    def credit(self) -> int | None:
+        """Level 2: the credit held to send (``None`` at level 1); see
+        :attr:`Connection.credit`."""
+        return self._conn.credit
+
+    @property
+    def receive_window(self) -> int:
+        """Level 2: the window granted to the peer; 0 at level 1."""
+        return self._conn.receive_window
+
+    @property
+    def consumed(self) -> int:
+        """Level 2: bytes taken and not yet granted back."""
+        return self._conn.consumed
+
     def send(self, data: bytes | bytearray | memoryview, timeout: float | None = None) -> None:
-        """Send one message; see :meth:`Connection.send`."""
+        """Send one message; see :meth:`Connection.send` (at level 2 it
+        waits while this connection has no credit)."""
         self._client._run(self._conn.send(bytes(data)), timeout)
+
+    def send_nowait(self, data: bytes | bytearray | memoryview) -> None:
+        """Send one message now or raise :class:`~mpclient.WouldBlock`;
+        see :meth:`Connection.send_nowait`."""
+        payload = bytes(data)
+
+        async def send() -> None:
+            self._conn.send_nowait(payload)
+
+        self._client._run(send(), None)
+
+    def wait_writable(self, timeout: float | None = None) -> None:
+        """Wait until :meth:`send_nowait` may succeed; see
+        :meth:`Connection.wait_writable`."""
+        self._client._run(self._conn.wait_writable(), timeout)
+
+    def grant(self, nbytes: int | None = None) -> None:
+        """Level 2: grant the peer credit; see :meth:`Connection.grant`."""
+
+        async def grant() -> None:
+            self._conn.grant(nbytes)
+
+        self._client._run(grant(), None)
 
     def recv(self, timeout: float | None = None) -> bytes:
         """The next message; see :meth:`Connection.recv` (raises
@@ -170,6 +217,33 @@ class SyncClient:
     def name(self) -> str:
         """The name logged in with."""
         return self._client.name if self._client is not None else self._args[1]
+
+    @property
+    def level(self) -> int:
+        """The protocol level spoken with the broker (see
+        :attr:`Client.level`)."""
+        return self._client.level if self._client is not None else 1
+
+    @property
+    def settings(self) -> Settings:
+        """What the broker's AuthOk said (see :attr:`Client.settings`)."""
+        return self.client.settings
+
+    @property
+    def window(self) -> int:
+        """Level 2: the window connections start with; 0 at level 1."""
+        return self.client.window
+
+    @property
+    def max_watches(self) -> int:
+        """Level 2: the most watches the broker allows; 0 at level 1."""
+        return self.client.max_watches
+
+    @property
+    def going_away(self) -> float | None:
+        """Level 2: the delay, in seconds, of the broker's GoingAway once
+        it announced one; ``None`` before."""
+        return self.client.going_away
 
     # -- the loop thread ----------------------------------------------------
 
@@ -278,6 +352,38 @@ class SyncClient:
         """Open a connection (see :meth:`Client.open`)."""
         conn = self._run(self.client.open(peer, protocol, timeout=timeout), None)
         return SyncConnection(self, conn)
+
+    def watch(self, name: str, *, prefix: bool = False, timeout: float | None = None) -> None:
+        """Level 2: watch a name or a prefix; see :meth:`Client.watch`."""
+        self._run(self.client.watch(name, prefix=prefix), timeout)
+
+    def unwatch(self, name: str, *, prefix: bool = False, timeout: float | None = None) -> None:
+        """End a watch; see :meth:`Client.unwatch`."""
+        self._run(self.client.unwatch(name, prefix=prefix), timeout)
+
+    def next_presence(self, timeout: float | None = None) -> PresenceEvent:
+        """The next presence notice; see :meth:`Client.next_presence`."""
+        return self._run(self.client.next_presence(), timeout)
+
+    def presence(self, timeout: float | None = None) -> Iterator[PresenceEvent]:
+        """The presence notices as they come, until the client is closed
+        (raises :class:`BrokerLost` when the broker is lost); with
+        ``timeout``, each wait is bounded (``TimeoutError``)."""
+        while True:
+            try:
+                yield self.next_presence(timeout)
+            except ConnectionClosed:
+                return
+
+    def list(self, prefix: str = "", timeout: float | None = None) -> NameList:
+        """Level 2: the names online under ``prefix``; see
+        :meth:`Client.list`."""
+        return self._run(self.client.list(prefix), timeout)
+
+    def wait_going_away(self, timeout: float | None = None) -> float:
+        """Level 2: wait for the broker's GoingAway; return its delay in
+        seconds (see :meth:`Client.wait_going_away`)."""
+        return self._run(self.client.wait_going_away(), timeout)
 
     def wait_closed(self, timeout: float | None = None) -> None:
         """Block until the client is closed; raise :class:`BrokerLost` if
