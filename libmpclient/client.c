@@ -125,6 +125,15 @@ static int copy_options(struct mp_client *c, const struct mp_client_options *o)
     c->announce_level = !KNOWS_LEVEL2(o) || o->protocol_level == 1
                             ? 1
                             : MP_PROTOCOL_LEVEL;
+    /* Gob announces a level by a fifth field in its type, which a broker
+     * that predates level 2 refuses (doc/protocol.md, "Gob"): only when
+     * asked for by name. mp_codec_gob_client writes the original's bytes
+     * when the Auth has no level. */
+    if (strcmp(format, "gob") == 0) {
+        c->codec = &mp_codec_gob_client;
+        if (o->protocol_level != 2 || !KNOWS_LEVEL2(o))
+            c->announce_level = 1;
+    }
     c->receive_window = OPTION(o, receive_window);
     c->manual_credit = OPTION(o, manual_credit) != 0;
     if (OPTION(o, tls_server_name) != NULL &&

@@ -227,10 +227,11 @@ static void list_finish(struct mp_client *c, struct list_request *r,
 }
 
 /*
- * A reply: names, or the last one (absent data: complete; "truncated":
- * the broker had more). Replies to a request we do not have (a
- * disconnect ended it) are ignored. Out of memory, the list ends with
- * what it has, marked truncated.
+ * A reply: names, or the last one (absent data: complete; empty data:
+ * the broker had more and left them out - a reply with names is never
+ * empty). Replies to a request we do not have (a disconnect ended it)
+ * are ignored. Out of memory, the list ends with what it has, marked
+ * truncated.
  */
 void list_handle(struct mp_client *c, struct mp_message *msg)
 {
@@ -246,7 +247,7 @@ void list_handle(struct mp_client *c, struct mp_message *msg)
         list_finish(c, r, MP_OK);
         return;
     }
-    if (msg->data_len == 9 && memcmp(msg->data, "truncated", 9) == 0) {
+    if (msg->data_len == 0) {
         r->truncated = true;
         list_finish(c, r, MP_OK);
         return;

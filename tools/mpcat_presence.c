@@ -99,7 +99,7 @@ void presence_start(struct app *a)
                                                            : "list",
              cfg->address,
              cfg->level == 1 ? " with --level 1"
-             : strcmp(cfg->format, "gob") == 0 ? " in gob (use -f binary)"
+             : strcmp(cfg->format, "gob") == 0 ? " in gob without --level 2"
                                                : " (an older mpbroker)");
         return;
     }

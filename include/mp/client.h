@@ -224,10 +224,11 @@ struct mp_client_options {
                                 (MP_PROTOCOL_LEVEL, 2); 1 = level 1,
                                 every byte sent as by libmpclient 0.4.
                                 The broker answers with the level it
-                                speaks (mp_client_level); the gob format
-                                cannot announce one and stays at 1, and
-                                so does a program built against 0.4 or
-                                older (a smaller `size`) */
+                                speaks (mp_client_level). gob: 0 means
+                                1, since a broker that predates level 2
+                                refuses gob's five-field type; give 2 to
+                                announce it. A program built against 0.4
+                                or older (a smaller `size`) stays at 1 */
     size_t receive_window;   /* level 2: the window, in bytes, each
                                 connection's peer may send ahead of what
                                 this client consumed. 0, or not above

@@ -50,8 +50,8 @@
 /* Start a broker with `conf` (harness_start); fx_stop stops it. */
 struct harness *fx_broker(const char *conf);
 #define STD_BROKER MPT_LISTEN_JSON_BINARY MPT_AUTH_ALLOW_ALL
-/* Boot h (made with harness_new, its files written) with `conf`: the
- * fixture's broker from then on. */
+/* Boot h (made with harness_new, its files written) with `conf` (NULL:
+ * h runs already): the fixture's broker from then on. */
 struct harness *fx_adopt(struct harness *h, const char *conf);
 
 /* Free the fixture's clients (in the order they were made), ends and

@@ -152,6 +152,42 @@ FORMAT_TEST(broker_speaks_level2)
     fx_stop();
 }
 
+/* gob: level 1 by default (a broker before level 2 refuses gob's
+ * five-field type), level 2 when asked for by name. */
+Test(client, broker_gob_level2_when_asked)
+{
+    static const char config[] =
+        "plugin_dir = \"@PLUGIN_DIR@\"; allow_root = true;\n"
+        "translators = ( { name = \"gob\"; module = \"translator_gob.so\"; "
+        "} );\n"
+        "listeners = ( { address = \"127.0.0.1\"; port = 0; translator = "
+        "\"gob\"; } );\n" MPT_AUTH_ALLOW_ALL;
+    struct harness *h = harness_new();
+
+    harness_launch(h, harness_write_file(h, "mpbroker.conf", config));
+    cr_assert(harness_wait_ready(h, mpt_ms(MPT_READY_MS)), "no broker");
+    fx_adopt(h, NULL);
+    struct harness_listener li = harness_listener(h, 0);
+    char address[96];
+    struct mp_client_options o = MP_CLIENT_OPTIONS_INIT;
+
+    snprintf(address, sizeof address, "tcp:%s:%d", li.host, li.port);
+    o.address = address;
+    o.format = "gob";
+    o.name = "gopher";
+    o.secret = SECRET;
+    struct mp_client *plain = client_new_opts(&o);
+    login(plain);
+    cr_assert_eq(mp_client_level(plain), 1);
+    o.name = "gopher2";
+    o.protocol_level = 2;
+    struct mp_client *l2 = client_new_opts(&o);
+    login(l2);
+    cr_assert_eq(mp_client_level(l2), 2);
+    cr_assert_eq(mp_client_window(l2), MP_DEFAULT_WINDOW);
+    fx_stop();
+}
+
 /* 3000 messages through a 4096-byte window: the sender waits for credit
  * (WOULD_BLOCK, then drained) again and again, and everything arrives,
  * in order. */

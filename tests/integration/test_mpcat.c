@@ -2037,7 +2037,7 @@ static void script_list(struct fakebroker *fb, void *arg)
         fb_fail(fb, "List of \"%s\", want \"b\"", m.other_client);
     fb_send(fb, 15, "b", m.connection_id, rc_str("bob\nbea"));
     fb_send(fb, 15, "b", m.connection_id, rc_str("bert"));
-    fb_send(fb, 15, "b", m.connection_id, rc_str("truncated"));
+    fb_send(fb, 15, "b", m.connection_id, RC_EMPTY);
     rc_msg_free(&m);
     fb_read_to_eof(fb, MPT_MSG_MS);
 }
