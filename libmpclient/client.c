@@ -131,7 +131,7 @@ static int copy_options(struct mp_client *c, const struct mp_client_options *o)
      * when the Auth has no level. */
     if (strcmp(format, "gob") == 0) {
         c->codec = &mp_codec_gob_client;
-        if (o->protocol_level != 2 || !KNOWS_LEVEL2(o))
+        if (!KNOWS_LEVEL2(o) || o->protocol_level != 2)
             c->announce_level = 1;
     }
     c->receive_window = OPTION(o, receive_window);
