@@ -15,6 +15,7 @@
 #include "message.h"
 #include "plugin_loader.h"
 #include "presence.h"
+#include "router.h"
 #include "xalloc.h"
 
 /* A List reply's data, at most, per message. */
@@ -312,19 +313,6 @@ void presence_forget_watcher(struct presence *p, struct endpoint *ep)
     drop_watcher_if_idle(p, w);
 }
 
-static void refuse(struct endpoint *from, const struct mp_message *msg,
-                   const char *why)
-{
-    if (client_log_allowed(from->broker, from))
-        log_notice("WAT to %s: client=%s peer=%s reason=%s",
-                   LOG_VALUE(from->name), LOG_VALUE(from->name), from->peer,
-                   LOG_VALUE(why));
-    endpoint_send_notice(from, MP_META_WAT, msg->other_client,
-                         msg->other_client_len, msg->connection_id,
-                         msg->connection_id_len, why, from);
-    from->ops->bad_message(from, why);
-}
-
 /* A Watch's data: absent (a name) or "prefix". */
 static bool watch_kind(const struct mp_message *msg, bool *prefix)
 {
@@ -344,7 +332,7 @@ static void watch(struct presence *p, struct endpoint *from,
         /* Held already: not counted twice; a name's state is told. */
     } else if (w->count >= p->broker->conf.max_watches_per_client) {
         drop_watcher_if_idle(p, w);
-        refuse(from, msg, "too many watches");
+        router_answer_wat(from, msg, "too many watches");
         return;
     } else {
         add_watch(p, w, msg->other_client, msg->other_client_len, prefix);
@@ -457,11 +445,12 @@ void presence_request(struct endpoint *from, const struct mp_message *msg)
         return;
     }
     if (!watch_kind(msg, &prefix)) {
-        refuse(from, msg, "malformed watch: data must be absent or \"prefix\"");
+        router_answer_wat(from, msg,
+                          "malformed watch: data must be absent or \"prefix\"");
         return;
     }
     if (!prefix && msg->other_client_len == 0) {
-        refuse(from, msg, "watch of an empty name");
+        router_answer_wat(from, msg, "watch of an empty name");
         return;
     }
     if (msg->meta == MP_META_WATCH)

@@ -34,13 +34,7 @@ TestSuite(level2, .fini = harness_reap_all, .timeout = 120);
 
 static struct harness *start(const char *extra)
 {
-    char *body = NULL;
-
-    cr_assert(asprintf(&body, "%s%s%s", MPT_LISTEN_JSON_BINARY,
-                       MPT_AUTH_ALLOW_ALL, extra) > 0);
-    struct harness *h = harness_start(body);
-    free(body);
-    return h;
+    return harness_start_allow_all(extra);
 }
 
 /* Log in at level 2 and check AuthOk's settings. */

@@ -30,13 +30,7 @@ TestSuite(presence, .fini = harness_reap_all, .timeout = 120);
 
 static struct harness *start(const char *extra)
 {
-    char *body = NULL;
-
-    cr_assert(asprintf(&body, "%s%s%s", MPT_LISTEN_JSON_BINARY,
-                       MPT_AUTH_ALLOW_ALL, extra) > 0);
-    struct harness *h = harness_start(body);
-    free(body);
-    return h;
+    return harness_start_allow_all(extra);
 }
 
 static struct rc_client *login2(struct harness *h, enum rc_format fmt,
