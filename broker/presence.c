@@ -126,12 +126,16 @@ static bool is_online(const struct presence *p, const char *name, size_t len)
     return hashmap_get(p->broker->names, name, len) != NULL;
 }
 
+/* `asker`: the client whose request this answers, paused (flow.h) if
+ * its own queue is full, so that requests cost no more than it reads;
+ * NULL for a notice. */
 static void send_presence(struct presence *p, struct endpoint *to,
-                          const char *name, size_t len, bool online)
+                          const char *name, size_t len, bool online,
+                          struct endpoint *asker)
 {
     p->broker->stats.presence_notices++;
     endpoint_send_notice(to, MP_META_PRESENCE, name, len, "", 0,
-                         online ? "online" : "offline", NULL);
+                         online ? "online" : "offline", asker);
 }
 
 static bool may_see(const struct presence *p, const struct endpoint *who,
@@ -156,7 +160,7 @@ static void tell_watchers(struct presence *p, struct watched *w,
         who->told = p->generation;
         /* Never name a hidden name, even to say it left. */
         if (may_see(p, who->ep, name))
-            send_presence(p, who->ep, name, len, online);
+            send_presence(p, who->ep, name, len, online, NULL);
     }
 }
 
@@ -342,7 +346,8 @@ static void watch(struct presence *p, struct endpoint *from,
     if (!prefix)
         send_presence(p, from, msg->other_client, msg->other_client_len,
                       is_online(p, msg->other_client, msg->other_client_len) &&
-                          may_see(p, from, msg->other_client));
+                          may_see(p, from, msg->other_client),
+                      from);
 }
 
 static void unwatch(struct presence *p, struct endpoint *from,
@@ -386,7 +391,9 @@ static void send_list(struct list_reply *r, const void *data, size_t len,
                                  q->connection_id_len);
     if (has_data && mp_message_set_data(&msg, data, len) != 0)
         mp_out_of_memory("a List reply", len);
-    r->to->ops->deliver(r->to, &msg, NULL, NULL);
+    /* The asker is paused if its queue fills: a List costs a pass over
+     * every name, so a client asks no faster than it reads. */
+    r->to->ops->deliver(r->to, &msg, NULL, r->to);
     mp_message_clear(&msg);
 }
 
