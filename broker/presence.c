@@ -15,6 +15,7 @@
 #include "message.h"
 #include "plugin_loader.h"
 #include "presence.h"
+#include "router.h"
 #include "xalloc.h"
 
 /* A List reply's data, at most, per message. */
@@ -125,12 +126,16 @@ static bool is_online(const struct presence *p, const char *name, size_t len)
     return hashmap_get(p->broker->names, name, len) != NULL;
 }
 
+/* `asker`: the client whose request this answers, paused (flow.h) if
+ * its own queue is full, so that requests cost no more than it reads;
+ * NULL for a notice. */
 static void send_presence(struct presence *p, struct endpoint *to,
-                          const char *name, size_t len, bool online)
+                          const char *name, size_t len, bool online,
+                          struct endpoint *asker)
 {
     p->broker->stats.presence_notices++;
     endpoint_send_notice(to, MP_META_PRESENCE, name, len, "", 0,
-                         online ? "online" : "offline", NULL);
+                         online ? "online" : "offline", asker);
 }
 
 static bool may_see(const struct presence *p, const struct endpoint *who,
@@ -155,7 +160,7 @@ static void tell_watchers(struct presence *p, struct watched *w,
         who->told = p->generation;
         /* Never name a hidden name, even to say it left. */
         if (may_see(p, who->ep, name))
-            send_presence(p, who->ep, name, len, online);
+            send_presence(p, who->ep, name, len, online, NULL);
     }
 }
 
@@ -312,19 +317,6 @@ void presence_forget_watcher(struct presence *p, struct endpoint *ep)
     drop_watcher_if_idle(p, w);
 }
 
-static void refuse(struct endpoint *from, const struct mp_message *msg,
-                   const char *why)
-{
-    if (client_log_allowed(from->broker, from))
-        log_notice("WAT to %s: client=%s peer=%s reason=%s",
-                   LOG_VALUE(from->name), LOG_VALUE(from->name), from->peer,
-                   LOG_VALUE(why));
-    endpoint_send_notice(from, MP_META_WAT, msg->other_client,
-                         msg->other_client_len, msg->connection_id,
-                         msg->connection_id_len, why, from);
-    from->ops->bad_message(from, why);
-}
-
 /* A Watch's data: absent (a name) or "prefix". */
 static bool watch_kind(const struct mp_message *msg, bool *prefix)
 {
@@ -344,7 +336,7 @@ static void watch(struct presence *p, struct endpoint *from,
         /* Held already: not counted twice; a name's state is told. */
     } else if (w->count >= p->broker->conf.max_watches_per_client) {
         drop_watcher_if_idle(p, w);
-        refuse(from, msg, "too many watches");
+        router_answer_wat(from, msg, "too many watches");
         return;
     } else {
         add_watch(p, w, msg->other_client, msg->other_client_len, prefix);
@@ -354,7 +346,8 @@ static void watch(struct presence *p, struct endpoint *from,
     if (!prefix)
         send_presence(p, from, msg->other_client, msg->other_client_len,
                       is_online(p, msg->other_client, msg->other_client_len) &&
-                          may_see(p, from, msg->other_client));
+                          may_see(p, from, msg->other_client),
+                      from);
 }
 
 static void unwatch(struct presence *p, struct endpoint *from,
@@ -398,7 +391,9 @@ static void send_list(struct list_reply *r, const void *data, size_t len,
                                  q->connection_id_len);
     if (has_data && mp_message_set_data(&msg, data, len) != 0)
         mp_out_of_memory("a List reply", len);
-    r->to->ops->deliver(r->to, &msg, NULL, NULL);
+    /* The asker is paused if its queue fills: a List costs a pass over
+     * every name, so a client asks no faster than it reads. */
+    r->to->ops->deliver(r->to, &msg, NULL, r->to);
     mp_message_clear(&msg);
 }
 
@@ -457,11 +452,12 @@ void presence_request(struct endpoint *from, const struct mp_message *msg)
         return;
     }
     if (!watch_kind(msg, &prefix)) {
-        refuse(from, msg, "malformed watch: data must be absent or \"prefix\"");
+        router_answer_wat(from, msg,
+                          "malformed watch: data must be absent or \"prefix\"");
         return;
     }
     if (!prefix && msg->other_client_len == 0) {
-        refuse(from, msg, "watch of an empty name");
+        router_answer_wat(from, msg, "watch of an empty name");
         return;
     }
     if (msg->meta == MP_META_WATCH)

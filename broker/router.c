@@ -200,7 +200,7 @@ static void bounce(struct endpoint *from, struct mp_message *msg,
     from->ops->deliver(from, msg, wire, from);
 }
 
-static void answer_wat(struct endpoint *from, const struct mp_message *msg,
+void router_answer_wat(struct endpoint *from, const struct mp_message *msg,
                        const char *why)
 {
     if (client_log_allowed(from->broker, from))
@@ -329,7 +329,7 @@ static void handle_syn(struct endpoint *from, struct mp_message *msg)
                           &exists);
     if (conn == NULL) {
         if (exists)
-            answer_wat(from, msg, "connection id already in use");
+            router_answer_wat(from, msg, "connection id already in use");
         else
             bounce(from, msg, NULL, "connection id too long");
         return;
@@ -384,7 +384,8 @@ static enum route_result handle_conn_message(struct endpoint *from,
     if (msg->meta == MP_META_DATA && !credit_available(conn, from) &&
         from->is_client && from->level >= 2) {
         b->stats.credit_refusals++;
-        answer_wat(from, msg, "data beyond the connection's credit");
+        router_answer_wat(from, msg,
+                          "data beyond the connection's credit");
         return ROUTED;
     }
     if (wire != NULL && to->format != wire->format && !can_decode_wire(wire))
@@ -411,7 +412,7 @@ static void handle_credit(struct endpoint *from, struct mp_message *msg)
     uint32_t bytes;
 
     if (!msg->has_data || !credit_parse(msg->data, msg->data_len, &bytes)) {
-        answer_wat(from, msg, "malformed credit");
+        router_answer_wat(from, msg, "malformed credit");
         return;
     }
     if (to == NULL) {
@@ -420,7 +421,7 @@ static void handle_credit(struct endpoint *from, struct mp_message *msg)
         return;
     }
     if (!credit_grant(conn, from, bytes))
-        answer_wat(from, msg, "credit overflow");
+        router_answer_wat(from, msg, "credit overflow");
 }
 
 /* ------------------------------------------------------------------------
@@ -466,8 +467,8 @@ enum route_result route(struct endpoint *from, struct mp_message *msg,
         }
     }
     /* Auth again, a broker-only meta, or one this broker does not know. */
-    answer_wat(from, msg, msg->meta == MP_META_AUTH
-                              ? "already authenticated"
-                              : "unexpected message type from a client");
+    router_answer_wat(from, msg, msg->meta == MP_META_AUTH
+                                     ? "already authenticated"
+                                     : "unexpected message type from a client");
     return ROUTED;
 }

@@ -27,6 +27,11 @@ int router_register(struct endpoint *ep, const char **reason);
  * cluster, the name is released in the registry. */
 void router_unregister(struct endpoint *ep, bool notify);
 
+/* Answer `msg` from `from` with WAT and the reason `why` (logged,
+ * rate-limited), and count it against limits.bad_messages_max. */
+void router_answer_wat(struct endpoint *from, const struct mp_message *msg,
+                       const char *why);
+
 /* Close `old`, whose name logged in again (here, or on another broker
  * of the cluster): a level-2 client is sent Replaced with `reason`
  * first. */

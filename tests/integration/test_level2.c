@@ -34,13 +34,7 @@ TestSuite(level2, .fini = harness_reap_all, .timeout = 120);
 
 static struct harness *start(const char *extra)
 {
-    char *body = NULL;
-
-    cr_assert(asprintf(&body, "%s%s%s", MPT_LISTEN_JSON_BINARY,
-                       MPT_AUTH_ALLOW_ALL, extra) > 0);
-    struct harness *h = harness_start(body);
-    free(body);
-    return h;
+    return harness_start_allow_all(extra);
 }
 
 /* Log in at level 2 and check AuthOk's settings. */
@@ -472,4 +466,68 @@ Test(level2, the_grace_ends_at_shutdown_grace_ms)
     cr_assert(harness_log_contains(h, "shutdown_grace_ms passed"));
     rc_close(c2);
     harness_free(h);
+}
+
+/* What receivers that stop reading cost the broker is bounded by their
+ * connections' windows, not by what their sender tries to send: s sends
+ * 16 KiB messages round robin to eight level-2 receivers that read
+ * nothing, a hundred times the windows' sum; past each window they are
+ * refused (WAT), never queued. */
+Test(level2, memory_is_bounded_by_windows_not_by_traffic)
+{
+    enum { RECEIVERS = 8, MSG = 16384, ROUNDS = 400 };
+    struct harness *h = start("limits = { connection_window = 65536;\n"
+                              "           bad_messages_max = 0;\n"
+                              "           slow_consumer_timeout_ms = 0; };\n");
+    struct rc_client *s = login2(h, BINARY_LISTENER, RC_BINARY, "s", 65536);
+    struct rc_client *r[RECEIVERS];
+    static char data[MSG];
+    char name[8], id[8];
+    long rss_before, rss_after;
+    unsigned delivered = 0, refused = 0;
+    struct rc_msg m;
+
+    memset(data, 'm', sizeof data);
+    for (int i = 0; i < RECEIVERS; i++) {
+        snprintf(name, sizeof name, "r%d", i);
+        snprintf(id, sizeof id, "s:%d", i);
+        r[i] = login2(h, BINARY_LISTENER, RC_BINARY, name, 65536);
+        rc_open_conn(s, r[i], id, "p");
+    }
+    rss_before = harness_broker_kib(h, "VmRSS");
+    for (int round = 0; round < ROUNDS; round++) {
+        for (int i = 0; i < RECEIVERS; i++) {
+            snprintf(name, sizeof name, "r%d", i);
+            snprintf(id, sizeof id, "s:%d", i);
+            cr_assert(rc_send(s, RC_DATA, name, id, rc_bytes(data, MSG)));
+        }
+        /* s reads its refusals as they come, as a client does. */
+        while (rc_recv(s, &m, 0) == RC_OK) {
+            cr_assert_eq(m.meta, RC_WAT);
+            refused++;
+            rc_msg_free(&m);
+        }
+    }
+    /* Every message was either within a window or refused. */
+    delivered = RECEIVERS * ROUNDS - refused;
+    while (delivered > RECEIVERS * (65536 / (MSG + 64) + 1)) {
+        rc_expect_meta(s, RC_WAT, &m);
+        rc_msg_free(&m);
+        refused++;
+        delivered--;
+    }
+    cr_assert_eq(delivered, RECEIVERS * (65536 / (MSG + 64) + 1),
+                 "%u delivered, %u refused", delivered, refused);
+    rss_after = harness_broker_kib(h, "VmRSS");
+    cr_log_info("%d messages of %d bytes tried (%ld KiB), %u delivered, "
+                "%u refused; broker RSS %ld -> %ld KiB", RECEIVERS * ROUNDS,
+                MSG, (long)RECEIVERS * ROUNDS * MSG / 1024, delivered,
+                refused, rss_before, rss_after);
+    if (!harness_rss_unreliable())
+        cr_expect_lt(rss_after - rss_before, 8 * 1024,
+                     "RSS grew by %ld KiB", rss_after - rss_before);
+    for (int i = 0; i < RECEIVERS; i++)
+        rc_close(r[i]);
+    rc_close(s);
+    harness_stop(h);
 }

@@ -30,13 +30,7 @@ TestSuite(presence, .fini = harness_reap_all, .timeout = 120);
 
 static struct harness *start(const char *extra)
 {
-    char *body = NULL;
-
-    cr_assert(asprintf(&body, "%s%s%s", MPT_LISTEN_JSON_BINARY,
-                       MPT_AUTH_ALLOW_ALL, extra) > 0);
-    struct harness *h = harness_start(body);
-    free(body);
-    return h;
+    return harness_start_allow_all(extra);
 }
 
 static struct rc_client *login2(struct harness *h, enum rc_format fmt,
@@ -80,14 +74,24 @@ static int cmp_str(const void *a, const void *b)
 
 /* A List's reply: the names it gave, sorted and joined by ',', and how
  * it ended ("" complete, "truncated": empty data). */
+static void list_reply(struct rc_client *c, const char *prefix, char *names,
+                       size_t size, const char **end);
+
 static void list(struct rc_client *c, const char *prefix, char *names,
                  size_t size, const char **end)
+{
+    cr_assert(rc_send(c, LIST, prefix, "q", RC_NULL));
+    list_reply(c, prefix, names, size, end);
+}
+
+/* Read one List reply (see list()). */
+static void list_reply(struct rc_client *c, const char *prefix, char *names,
+                       size_t size, const char **end)
 {
     char *all[64];
     size_t n = 0, used = 0;
     struct rc_msg m;
 
-    cr_assert(rc_send(c, LIST, prefix, "q", RC_NULL));
     for (;;) {
         rc_expect_meta(c, LIST, &m);
         cr_assert_str_eq(m.other_client, prefix);
@@ -291,4 +295,33 @@ Test(presence, no_notices_at_shutdown)
     cr_assert_eq(status, 0);
     rc_close(bob);
     harness_free(h);
+}
+
+/* A List costs a pass over every name: a client that asks and does not
+ * read is paused by its own full queue, as one that sends Data to
+ * nowhere is by its bounces, and is read again once it reads. */
+Test(presence, a_client_that_lists_without_reading_is_paused)
+{
+    struct harness *h = start("limits = { max_message_size = 4096;\n"
+                              "           output_high_water = 8192;\n"
+                              "           output_low_water = 1024;\n"
+                              "           output_hard_limit = 1048576; };\n"
+                              "log = { level = \"debug\"; };\n");
+    struct rc_client *w = login2(h, RC_BINARY, "w");
+    const char *end;
+    char got[64];
+    enum { LISTS = 2000 };
+
+    for (int i = 0; i < LISTS; i++)
+        cr_assert(rc_send(w, LIST, "w", "q", RC_NULL));
+    cr_assert(harness_wait_log(h, "pausing w: w has too much queued",
+                               mpt_ms(MPT_MSG_MS)));
+    /* Read everything: every List is answered, none was dropped. */
+    for (int i = 0; i < LISTS; i++) {
+        list_reply(w, "w", got, sizeof got, &end);
+        cr_assert_str_eq(got, "w");
+    }
+    cr_assert(!harness_log_contains(h, "disconnecting slow client w"));
+    rc_close(w);
+    harness_stop(h);
 }

@@ -710,6 +710,18 @@ struct harness *harness_start(const char *body)
     return h;
 }
 
+struct harness *harness_start_allow_all(const char *extra)
+{
+    char *body = NULL;
+    struct harness *h;
+
+    cr_assert(asprintf(&body, "%s%s%s", MPT_LISTEN_JSON_BINARY,
+                       MPT_AUTH_ALLOW_ALL, extra) > 0);
+    h = harness_start(body);
+    free(body);
+    return h;
+}
+
 size_t harness_listener_count(struct harness *h)
 {
     size_t n;

@@ -95,6 +95,9 @@ bool harness_wait_ready(struct harness *h, int timeout_ms);
 void harness_boot(struct harness *h, const char *body);
 /* harness_new() + harness_boot(). */
 struct harness *harness_start(const char *body);
+/* harness_start() with MPT_LISTEN_JSON_BINARY, MPT_AUTH_ALLOW_ALL and
+ * then `extra`. */
+struct harness *harness_start_allow_all(const char *extra);
 
 /* The log: lines are numbered from 0 in arrival order. */
 size_t harness_log_mark(struct harness *h);

@@ -56,11 +56,23 @@ static void fake_close(struct endpoint *ep, const char *reason)
     router_unregister(ep, true);
 }
 
+static void fake_credit(struct endpoint *ep, struct conn *conn,
+                        const struct endpoint *receiver, uint64_t bytes)
+{
+    struct fake_endpoint *f = fake_of(ep);
+
+    (void)conn;
+    (void)receiver;
+    f->granted += bytes;
+    f->grants++;
+}
+
 static const struct endpoint_ops fake_ops = {
     .deliver = fake_deliver,
     .set_reading = fake_set_reading,
     .bad_message = fake_bad_message,
     .close = fake_close,
+    .credit = fake_credit,
 };
 
 void fake_endpoint_init(struct fake_endpoint *f, struct broker *b)

@@ -28,6 +28,8 @@ struct fake_endpoint {
     unsigned reading_changes;
     unsigned bad_messages;
     const char *closed;             /* close()'s reason, if called */
+    uint64_t granted;               /* bytes of credit it was told of */
+    unsigned grants;                /* times its credit op was called */
 };
 
 /* A nameless fake endpoint of `b` (reading). */

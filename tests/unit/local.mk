@@ -45,8 +45,9 @@ tests_unit_test_work_pool_LDADD = common/libmpcommon.la $(LIBEVENT_LIBS) \
 # The routing core in process: the router and backpressure between fake
 # endpoints (no sockets), and the memory-failure policy.
 check_PROGRAMS += tests/unit/test_router tests/unit/test_flow \
+	tests/unit/test_credit tests/unit/test_xalloc
+TESTS += tests/unit/test_router tests/unit/test_flow tests/unit/test_credit \
 	tests/unit/test_xalloc
-TESTS += tests/unit/test_router tests/unit/test_flow tests/unit/test_xalloc
 BROKER_TEST_LDADD = broker/libmpbroker.la common/libmpcommon.la \
 	$(LIBEVENT_OPENSSL_LIBS) $(OPENSSL_LIBS) $(LIBEVENT_LIBS) \
 	$(LIBCONFIG_LIBS) $(DL_LIBS) $(TEST_LIBS)
@@ -60,6 +61,11 @@ tests_unit_test_flow_SOURCES = tests/unit/test_flow.c \
 tests_unit_test_flow_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/broker
 tests_unit_test_flow_CFLAGS = $(TEST_CFLAGS) $(LIBCONFIG_CFLAGS)
 tests_unit_test_flow_LDADD = $(BROKER_TEST_LDADD)
+tests_unit_test_credit_SOURCES = tests/unit/test_credit.c \
+	tests/unit/fake_endpoint.c tests/unit/fake_endpoint.h
+tests_unit_test_credit_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/broker
+tests_unit_test_credit_CFLAGS = $(TEST_CFLAGS) $(LIBCONFIG_CFLAGS)
+tests_unit_test_credit_LDADD = $(BROKER_TEST_LDADD)
 tests_unit_test_xalloc_SOURCES = tests/unit/test_xalloc.c
 tests_unit_test_xalloc_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/broker
 tests_unit_test_xalloc_CFLAGS = $(TEST_CFLAGS)
