@@ -37,6 +37,10 @@ static const char *const error_texts[] = {
     [24] = "needs protocol level 2, which this session does not speak (an "
            "older broker, the gob format, or protocol_level 1)",
     [25] = "over a limit the broker announced (too many watches)",
+    [26] = "the name is logged in already (the broker refuses a second "
+           "login with it)",
+    [27] = "disconnected from the broker, reconnecting: try again once "
+           "reconnected",
 };
 
 const char *mp_strerror(int error)

@@ -108,6 +108,14 @@ enum mp_error {
                                      option) */
     MP_ERR_LIMIT = -25,           /* over a limit the broker announced
                                      (the watches of AuthOk) */
+    /* Since libmpclient 0.6 (before, MP_ERR_NAME_TAKEN was MP_ERR_AUTH). */
+    MP_ERR_NAME_TAKEN = -26,      /* the broker refused the login: the
+                                     name is logged in already
+                                     (duplicate_names = "reject"); a
+                                     reconnecting client stops there */
+    MP_ERR_DISCONNECTED = -27,    /* reconnecting: the broker connection
+                                     is down for now (nothing was queued);
+                                     try again after on_reconnected */
 };
 
 /* A static, never NULL, text for an mp_error value. */
@@ -241,9 +249,30 @@ struct mp_client_options {
                                 mp_conn_grant() (see CREDIT below);
                                 mp_conn_set_manual_credit() changes it
                                 per connection */
+
+    /* Since libmpclient 0.6: more brokers, and reconnecting (see
+     * RECONNECT below). */
+    const char *const *addresses; /* n_addresses more broker addresses
+                                (each as `address`; copied), tried in
+                                turn after `address` - which may then be
+                                NULL: the first of these is tried first -
+                                by mp_client_connect() when one cannot be
+                                reached, and by each reconnect attempt */
+    size_t n_addresses;
+    int reconnect;           /* non-zero: when the broker connection is
+                                lost after a login, log in again (see
+                                RECONNECT); 0: the client is done, as
+                                before 0.6 */
+    unsigned reconnect_initial_ms; /* the delay before the second attempt
+                                (the first after a GoingAway has none);
+                                it doubles with each attempt. 0 = 100 */
+    unsigned reconnect_max_ms; /* the most the delay grows to; 0 = 10000 */
+    unsigned reconnect_max_attempts; /* failed attempts in a row after
+                                which the client gives up (lost
+                                callback); 0 = never give up */
 };
 
-#define MP_CLIENT_OPTIONS_INIT {sizeof(struct mp_client_options), NULL, NULL, NULL, NULL, 0, 0, 0, 0, NULL, NULL, NULL, NULL, 0, 0, 0, 0, 0, 0, 0}
+#define MP_CLIENT_OPTIONS_INIT {sizeof(struct mp_client_options), NULL, NULL, NULL, NULL, 0, 0, 0, 0, NULL, NULL, NULL, NULL, 0, 0, 0, 0, 0, 0, 0, NULL, 0, 0, 0, 0, 0}
 
 /*
  * Create a client. `base` is the caller's event_base, or NULL for a loop of
@@ -592,6 +621,116 @@ typedef void (*mp_going_away_cb)(struct mp_client *c, unsigned delay_ms,
                                  void *arg);
 void mp_client_on_going_away(struct mp_client *c, mp_going_away_cb cb,
                              void *arg);
+
+/* ------------------------------------------------------------------------
+ * RECONNECT (since 0.6)
+ *
+ * With the reconnect option, a client that loses the broker after a login
+ * (the broker restarted, the network failed, the broker said GoingAway
+ * and closed) logs in again by itself, with the same name and secret,
+ * and mp_client_run() keeps running meanwhile. What belonged to the lost
+ * session is never resumed silently: every connection is reported closed
+ * (on_close with MP_CLOSE_BROKER_LOST), every pending open fails
+ * (MP_ERR_BROKER_GONE), every pending List ends (MP_ERR_BROKER_GONE);
+ * the registered protocol handlers stay, and the watches are sent again
+ * once logged in (the presence callback then reports each name's state
+ * anew). While disconnected, mp_client_open(), mp_client_request(),
+ * mp_client_watch*() and mp_client_list() fail at once with
+ * MP_ERR_DISCONNECTED: nothing is buffered for later.
+ *
+ * The sequence: the interrupted callback (why the session was lost),
+ * then for each attempt the reconnecting callback (its number, from 1,
+ * and the delay before it starts), then either the reconnected callback
+ * or, when the client gives up, the lost callback - which with
+ * reconnect on means "done for good", as it always does without it.
+ *
+ * Attempt n waits min(reconnect_max_ms, reconnect_initial_ms * 2^(n-2))
+ * scaled by a random factor in [0.5, 1] (jitter: clients that lost the
+ * same broker do not all come back at once), except the first, which
+ * starts at once (a restarted broker is often back already). Each attempt
+ * tries the next broker address, round robin, starting after the one
+ * that was lost. An attempt that cannot connect, times out
+ * (connect_timeout_ms) or is closed before the answer is followed by the
+ * next; the client gives up, calling the lost callback with the attempt's
+ * error, after reconnect_max_attempts failed attempts in a row, or at
+ * once on an error that retrying cannot mend: MP_ERR_NAME_TAKEN (another
+ * session took the name), MP_ERR_AUTH (the secret is no longer accepted;
+ * but a refusal that ends in "try again later" - the broker's rate limit
+ * on failed logins, a cluster without its registry - is retried),
+ * MP_ERR_FORMAT, MP_ERR_TLS, MP_ERR_NOMEM; and a session ended by
+ * MP_ERR_REPLACED is not reconnected at all (the other session would be
+ * replaced in turn). mp_client_disconnect() while disconnected stops the
+ * attempts (its callback runs from the loop); mp_client_free() too.
+ */
+
+/* The session was lost and the client will reconnect: status and reason
+ * as for mp_lost_cb (the "disconnected" callback of other libraries). By
+ * then every connection of the session has had its on_close. */
+typedef void (*mp_interrupted_cb)(struct mp_client *c, int status,
+                                  const char *reason, void *arg);
+void mp_client_on_interrupted(struct mp_client *c, mp_interrupted_cb cb,
+                              void *arg);
+
+/* Attempt `attempt` (1, 2, ...) to log in again starts in delay_ms, at
+ * mp_client_address(c). mp_client_lost_reason() says why the previous
+ * attempt failed (or, for the first, why the session was lost). */
+typedef void (*mp_reconnecting_cb)(struct mp_client *c, unsigned attempt,
+                                   unsigned delay_ms, void *arg);
+void mp_client_on_reconnecting(struct mp_client *c, mp_reconnecting_cb cb,
+                               void *arg);
+
+/* Logged in again (at mp_client_address(c)): open connections, send. */
+typedef void (*mp_reconnected_cb)(struct mp_client *c, void *arg);
+void mp_client_on_reconnected(struct mp_client *c, mp_reconnected_cb cb,
+                              void *arg);
+
+/* The broker address of the session, of the attempt under way or of the
+ * next one (one of the options' addresses; valid while the client
+ * lives). */
+const char *mp_client_address(const struct mp_client *c);
+
+/* ------------------------------------------------------------------------
+ * REQUEST/REPLY (since 0.6)
+ */
+
+/*
+ * The outcome of mp_client_request(), exactly once: status MP_OK and the
+ * first message the peer sent back, data[0..len) (valid during the call);
+ * or data NULL and status MP_ERR_TIMEOUT (no reply within timeout_ms),
+ * MP_ERR_UNKNOWN_PROTOCOL, MP_ERR_DENIED (mp_client_open_reason() says
+ * why, during the call), MP_ERR_NO_SUCH_CLIENT, MP_ERR_CLOSED (the peer
+ * closed the connection without replying, or the client was freed or
+ * disconnected), MP_ERR_PEER_LEFT, or MP_ERR_BROKER_GONE.
+ */
+typedef void (*mp_reply_cb)(struct mp_client *c, int status,
+                            const void *data, size_t len, void *arg);
+
+/*
+ * Ask `peer` one question: open a connection for `protocol`, send
+ * data[0..len) (copied) as one message, deliver the first reply to cb as
+ * soon as it arrives, and close the connection. timeout_ms bounds the
+ * whole exchange (0: no bound). Returns MP_OK - cb then runs exactly
+ * once, never from inside this call - or an error as mp_client_open()
+ * does (MP_ERR_DISCONNECTED while reconnecting), or MP_ERR_TOO_BIG when
+ * the message could never be sent.
+ */
+int mp_client_request(struct mp_client *c, const char *peer,
+                      const char *protocol, const void *data, size_t len,
+                      unsigned timeout_ms, mp_reply_cb cb, void *arg);
+
+/*
+ * The server side: accept connections for `protocol` (as
+ * mp_client_handle) and call cb for each message that arrives on them,
+ * in order; cb answers with mp_conn_send(conn, ...) - at once or later,
+ * while conn is open - and may mp_conn_close(conn). A connection stays
+ * open until the requester closes it (mp_client_request does after the
+ * first reply), so one connection may carry several requests. Returns as
+ * mp_client_handle.
+ */
+typedef void (*mp_request_cb)(struct mp_conn *conn, const void *data,
+                              size_t len, void *arg);
+int mp_client_handle_requests(struct mp_client *c, const char *protocol,
+                              mp_request_cb cb, void *arg);
 
 #ifdef __cplusplus
 }
