@@ -42,5 +42,5 @@ print-tests:
 
 EXTRA_DIST += tests/data/wire/go-gob-transcript.txt \
 	tests/data/wire/go-json-transcript.txt
-EXTRA_DIST += tests/criterion-tap.sh tests/lsan.supp tests/support/make-certs.sh \
+EXTRA_DIST += tests/criterion-tap.sh tests/symbols-check.sh tests/lsan.supp tests/support/make-certs.sh \
 	tests/systemd-verify.sh

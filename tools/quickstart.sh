@@ -391,6 +391,8 @@ cmd_test() {
     install_check "$top/_build-test" "$results/install"
     sh "$top/tests/systemd-verify.sh" "$top/_build-test" >>"$results/install" || :
     sh "$top/tests/man-lint.sh" "$top" | grep -E "^(PASS|FAIL) " >>"$results/install" || :
+    sh "$top/tests/symbols-check.sh" "$top" "$top/_build-test" | tee /dev/stderr |
+        grep -E "^(PASS|FAIL) " >>"$results/install" || :
 
     # The deb check and the README walkthrough change the system while
     # they run (packages, /etc, /usr/local, the user mpbroker) and undo it
