@@ -17,6 +17,8 @@
  *   presence.c  level 2: Watch, Unwatch, Presence and List
  *   notices.c   level 2: Replaced and GoingAway, the broker's notices
  *               about the session
+ *   reconnect.c the broker addresses in turn, and logging in again after
+ *               a lost session (backoff, attempts, giving up)
  *   address.c, dialer.c, tls.c   reaching the broker; strerror.c  texts
  * An internal function's prefix names its file (login_finish is in
  * login.c); mp_tls_, mp_address_ and mp_dialer_ are tls.c, address.c and
@@ -58,6 +60,10 @@ enum client_state {
     CLIENT_READY,          /* logged in */
     CLIENT_CLOSING,        /* mp_client_disconnect(): flushing, waiting
                               for the broker to close */
+    CLIENT_RECONNECTING,   /* the session was lost: waiting for the next
+                              attempt to log in again (reconnect.c); an
+                              attempt itself is CONNECTING and
+                              AUTHENTICATING with `attempt` > 0 */
     CLIENT_DONE,           /* login failed, broker lost or disconnected:
                               only mp_client_free() is left */
 };
@@ -96,7 +102,10 @@ struct mp_client {
     bool own_base;
     enum client_state state;
 
-    char *address;
+    const char *address;   /* the one in use: addresses[address_index] */
+    char **addresses;      /* every broker address, in the options' order */
+    size_t n_addresses;
+    size_t address_index;
     const struct mp_codec_ops *codec;
     void *decode_stream;   /* codec state of what the broker sends */
     void *encode_stream;   /* codec state of what we send */
@@ -169,6 +178,22 @@ struct mp_client {
     mp_disconnected_cb disconnected_cb;
     void *disconnected_arg;
 
+    /* Reconnecting (reconnect.c). */
+    bool reconnect;           /* the option */
+    unsigned reconnect_initial_ms, reconnect_max_ms, reconnect_max_attempts;
+    unsigned attempt;         /* the reconnect attempt under way or waited
+                                 for (1, 2, ...); 0: none */
+    size_t addresses_tried;   /* the first login: addresses that could
+                                 not be reached so far */
+    char failover_reason[MP_REASON_MAX]; /* ... and what each gave */
+    unsigned long long jitter_state; /* xorshift64*, for the backoff */
+    mp_interrupted_cb interrupted_cb;
+    void *interrupted_arg;
+    mp_reconnecting_cb reconnecting_cb;
+    void *reconnecting_arg;
+    mp_reconnected_cb reconnected_cb;
+    void *reconnected_arg;
+
     SLIST_HEAD(, handler) handlers;
     struct hashmap *conns_by_id;
     LIST_HEAD(, mp_conn) conns; /* every connection, open or opening */
@@ -221,6 +246,14 @@ struct mp_conn {
     LIST_ENTRY(mp_conn) entry; /* in client->conns */
 };
 
+/* A member of the options, or 0/NULL when the program was built against
+ * an older header whose struct ends before it. */
+#define OPTION(o, member)                                                   \
+    ((o)->size >= offsetof(struct mp_client_options, member) +              \
+                      sizeof (o)->member                                   \
+         ? (o)->member                                                      \
+         : 0)
+
 /* A parsed broker address, resolved: the sockets to try (dialer.h). */
 struct mp_address {
     bool is_unix;  /* "unix:PATH" */
@@ -262,8 +295,11 @@ void client_connection_failed(struct mp_client *c, int status,
                               const char *reason);
 /* Close the broker socket and drop what it still queues. */
 void client_release_bev(struct mp_client *c);
-/* Run c->timer (timer_cb: timeouts, deferred errors) in `ms`. */
+/* Run c->timer (timer_cb: timeouts, deferred errors, the next reconnect
+ * attempt) in `ms`. */
 void client_set_timer(struct mp_client *c, unsigned ms);
+/* New codec streams for a new socket (gob's are stateful). */
+int client_open_streams(struct mp_client *c);
 /* The longest encoding of a legal message we accept. */
 size_t client_receive_limit(const struct mp_client *c);
 /* A broker's or peer's text (msg's data) for the application, cut to
@@ -290,6 +326,9 @@ void login_answer(struct mp_client *c, const struct mp_message *msg);
 /* Why connect_timeout_ms ran out, by how far the login got ("" when it
  * was not under way). */
 void login_timeout_reason(const struct mp_client *c, char *buf, size_t len);
+/* Dial c->address (CONNECTING, the outcome through login_finish), or
+ * MP_ERR_ADDRESS with why in lost_reason, or MP_ERR_NOMEM. */
+int login_start(struct mp_client *c);
 
 /* link.c: the broker socket's bufferevent callbacks. */
 /* c->bev is made: read it and report its events. */
@@ -390,12 +429,52 @@ void credit_grant_due(struct mp_conn *conn, long long due);
 void presence_handle(struct mp_client *c, struct mp_message *msg);
 void list_handle(struct mp_client *c, struct mp_message *msg);
 /* End every pending List with `status` (the broker is lost, the client
- * freed or disconnecting), and forget the watches. */
-void presence_end(struct mp_client *c, int status);
+ * freed or disconnecting), and forget the watches unless keep_watches
+ * (reconnecting: presence_rewatch sends them again). */
+void presence_end(struct mp_client *c, int status, bool keep_watches);
+/* Logged in again: send a Watch for every watch held (level 2). */
+void presence_rewatch(struct mp_client *c);
 
 /* notices.c: what the broker says about the session (level 2). */
 void notice_replaced(struct mp_client *c, struct mp_message *msg);
 void notice_going_away(struct mp_client *c, struct mp_message *msg);
+
+/* reconnect.c: the addresses in turn, and logging in again. */
+/* Copy `address` and addresses[] from the options (c->addresses). */
+int reconnect_copy_options(struct mp_client *c,
+                           const struct mp_client_options *o);
+void reconnect_free(struct mp_client *c);
+/* Does any address start with `scheme` ("tls:")? */
+bool reconnect_any_address(const struct mp_client *c, const char *scheme);
+/* The error for an operation that needs a session, when there is none:
+ * MP_ERR_DISCONNECTED while reconnecting, MP_ERR_STATE otherwise. */
+int reconnect_state_error(const struct mp_client *c);
+/* Is the client between sessions (waiting for or in an attempt)? */
+bool reconnect_pending(const struct mp_client *c);
+/* The session is lost with `status`: should the client log in again? */
+bool reconnect_wanted(const struct mp_client *c, int status);
+/* The session was lost (state RECONNECTING, connections ended): tell the
+ * application and schedule the first attempt. */
+void reconnect_begin(struct mp_client *c, int status);
+/* c->timer fired in RECONNECTING: start the attempt. */
+void reconnect_attempt_start(struct mp_client *c);
+/* The first login could not reach c->address (`status`, why in
+ * lost_reason): dial the next address not tried yet. MP_OK when one is
+ * being dialed; else the last error, lost_reason saying what each
+ * address gave. */
+int reconnect_failover(struct mp_client *c, int status);
+/* login_finish with a failure, socket released: true when reconnect.c
+ * took it over (another address or attempt follows, or it gave up and
+ * called the lost callback); false: the first login failed, report it
+ * with *reason (which may be replaced by what every address gave). */
+bool reconnect_login_failed(struct mp_client *c, int status,
+                            const char **reason);
+/* login_finish with MP_OK (READY): true when it was a reconnect attempt
+ * (the reconnected callback ran), false for the first login. */
+bool reconnect_logged_in(struct mp_client *c);
+/* mp_client_disconnect() between sessions: stop the attempts; cb runs
+ * from the loop. */
+int reconnect_stop(struct mp_client *c, mp_disconnected_cb cb, void *arg);
 
 /* handlers.c: the handler for a Syn's protocol (not NUL-terminated), or
  * NULL; and freeing them all (mp_client_free). */

@@ -55,14 +55,6 @@ size_t client_receive_limit(const struct mp_client *c)
     return mp_format_wire_max(c->format, c->max_message_size);
 }
 
-/* A member of the options, or 0/NULL when the program was built against
- * an older header whose struct ends before it. */
-#define OPTION(o, member)                                                   \
-    ((o)->size >= offsetof(struct mp_client_options, member) +              \
-                      sizeof (o)->member                                   \
-         ? (o)->member                                                      \
-         : 0)
-
 /* Options of libmpclient 0.5 or later: protocol level 2 is known. */
 #define KNOWS_LEVEL2(o)                                                     \
     ((o)->size >= offsetof(struct mp_client_options, protocol_level) +     \
@@ -76,6 +68,7 @@ size_t client_receive_limit(const struct mp_client *c)
 static int copy_options(struct mp_client *c, const struct mp_client_options *o)
 {
     const char *format = o->format ? o->format : "binary";
+    int rc;
 
     /* A NUL-terminated secret needs no length (o.secret = "demo"); an
      * explicit one is for binary secrets. */
@@ -85,7 +78,7 @@ static int copy_options(struct mp_client *c, const struct mp_client_options *o)
 
     if (o->name == NULL || mp_name_check(o->name, strlen(o->name)) != NULL)
         return MP_ERR_NAME;
-    if ((o->secret == NULL && o->secret_len > 0) || o->address == NULL)
+    if (o->secret == NULL && o->secret_len > 0)
         return MP_ERR_INVALID;
     c->format = mp_format_find(format);
     c->codec = mp_codec_find(format);
@@ -93,9 +86,8 @@ static int copy_options(struct mp_client *c, const struct mp_client_options *o)
         return MP_ERR_INVALID;
     c->name_len = strlen(o->name);
     memcpy(c->name, o->name, c->name_len + 1);
-    c->address = strdup(o->address);
     c->secret = malloc(secret_len ? secret_len : 1);
-    if (c->address == NULL || c->secret == NULL)
+    if (c->secret == NULL)
         return MP_ERR_NOMEM;
     if (secret_len > 0)
         memcpy(c->secret, o->secret, secret_len);
@@ -136,14 +128,19 @@ static int copy_options(struct mp_client *c, const struct mp_client_options *o)
     }
     c->receive_window = OPTION(o, receive_window);
     c->manual_credit = OPTION(o, manual_credit) != 0;
+    rc = reconnect_copy_options(c, o);
+    if (rc != MP_OK)
+        return rc;
     if (OPTION(o, tls_server_name) != NULL &&
         (c->tls_server_name = strdup(o->tls_server_name)) == NULL)
         return MP_ERR_NOMEM;
     return MP_OK;
 }
 
-static int open_streams(struct mp_client *c)
+int client_open_streams(struct mp_client *c)
 {
+    mp_codec_streams_close(c->codec, c->decode_stream, c->encode_stream);
+    c->decode_stream = c->encode_stream = NULL;
     return mp_codec_streams_open(c->codec, NULL, &c->decode_stream,
                                  &c->encode_stream) == 0
                ? MP_OK
@@ -157,7 +154,7 @@ static int setup_tls(struct mp_client *c, const struct mp_client_options *o)
     struct mp_client_options tls = MP_CLIENT_OPTIONS_INIT;
     int rc;
 
-    if (strncmp(c->address, "tls:", 4) != 0)
+    if (!reconnect_any_address(c, "tls:"))
         return MP_OK;
     tls.tls_ca_file = OPTION(o, tls_ca_file);
     tls.tls_cert_file = OPTION(o, tls_cert_file);
@@ -196,13 +193,21 @@ void client_release_bev(struct mp_client *c)
 }
 
 /* The broker connection is gone after login: end every connection, then
- * tell the application. */
+ * tell the application - or, with the reconnect option, log in again. */
 static void lose_broker(struct mp_client *c, int status)
 {
-    c->state = CLIENT_DONE;
+    bool again = reconnect_wanted(c, status);
+
+    /* RECONNECTING first: what the callbacks below try (an open, a
+     * watch) fails with MP_ERR_DISCONNECTED. */
+    c->state = again ? CLIENT_RECONNECTING : CLIENT_DONE;
     client_release_bev(c);
     conns_end_all(c, NULL, 0, MP_CLOSE_BROKER_LOST, MP_ERR_BROKER_GONE);
-    presence_end(c, MP_ERR_BROKER_GONE);
+    presence_end(c, MP_ERR_BROKER_GONE, again);
+    if (again) {
+        reconnect_begin(c, status);
+        return;
+    }
     if (c->lost_cb != NULL)
         c->lost_cb(c, status, c->lost_arg);
     if (c->own_base)
@@ -255,6 +260,10 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
+    if (c->state == CLIENT_RECONNECTING) {
+        reconnect_attempt_start(c);
+        return;
+    }
     if (c->deferred_error) {
         client_connection_failed(c, c->deferred_error,
                                  c->deferred_reason[0] ? c->deferred_reason
@@ -295,7 +304,7 @@ struct mp_client *mp_client_new(struct event_base *base,
     rc = copy_options(c, opts);
     if (rc != MP_OK)
         goto fail;
-    rc = open_streams(c);
+    rc = client_open_streams(c);
     if (rc != MP_OK)
         goto fail;
     rc = setup_tls(c, opts);
@@ -354,7 +363,7 @@ void mp_client_free(struct mp_client *c)
     if (c == NULL)
         return;
     conns_end_all(c, NULL, 0, MP_CLOSE_CLIENT_FREED, MP_ERR_CLOSED);
-    presence_end(c, MP_ERR_CLOSED);
+    presence_end(c, MP_ERR_CLOSED, false);
     handlers_free(c);
     if (c->bev != NULL) {
         flush_output(c);
@@ -372,7 +381,7 @@ void mp_client_free(struct mp_client *c)
         explicit_bzero(c->secret, c->secret_len);
         free(c->secret);
     }
-    free(c->address);
+    reconnect_free(c);
     free(c->tls_server_name);
     mp_tls_context_free(c);
     if (c->own_base && c->base != NULL)
@@ -385,12 +394,14 @@ int mp_client_disconnect(struct mp_client *c, mp_disconnected_cb cb,
 {
     if (c == NULL)
         return MP_ERR_INVALID;
+    if (reconnect_pending(c))
+        return reconnect_stop(c, cb, arg);
     if (c->state != CLIENT_READY)
         return MP_ERR_STATE;
     /* CLOSING first: callbacks of pending opens cannot open new ones. */
     c->state = CLIENT_CLOSING;
     conns_close_all(c);
-    presence_end(c, MP_ERR_CLOSED);
+    presence_end(c, MP_ERR_CLOSED, false);
     c->disconnected_cb = cb;
     c->disconnected_arg = arg;
     client_set_timer(c, c->connect_timeout_ms);

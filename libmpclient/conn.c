@@ -332,7 +332,7 @@ int mp_client_open(struct mp_client *c, const char *peer,
     if (strcmp(peer, c->name) == 0)
         return MP_ERR_SELF;
     if (c->state != CLIENT_READY)
-        return MP_ERR_STATE;
+        return reconnect_state_error(c);
     /* As the original client: "<name>:<lowercase hex counter>". */
     id_len = snprintf(id, sizeof id, "%s:%lx", c->name, c->next_conn);
     if (id_len < 0 || (size_t)id_len > MP_NAME_MAX)

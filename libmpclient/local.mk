@@ -16,6 +16,7 @@ libmpclient_libmpclient_la_SOURCES = \
 	libmpclient/credit.c \
 	libmpclient/presence.c \
 	libmpclient/notices.c \
+	libmpclient/reconnect.c \
 	libmpclient/address.c \
 	libmpclient/dialer.c libmpclient/dialer.h \
 	libmpclient/tls.c \
@@ -44,7 +45,13 @@ libmpclient_libmpclient_la_LIBADD = common/libmpcommon.la \
 #          mp_client_on_going_away, mp_client_open_reason; errors -21 to
 #          -25, MP_CLOSE_DATA_DROPPED (options struct grown; older sizes
 #          accepted)
-libmpclient_libmpclient_la_LDFLAGS = $(AM_LDFLAGS) -version-info 3:0:3 \
+#   4:0:4  mpbroker 0.6: addresses, n_addresses, reconnect,
+#          reconnect_initial_ms, reconnect_max_ms, reconnect_max_attempts;
+#          mp_client_on_interrupted, mp_client_on_reconnecting,
+#          mp_client_on_reconnected, mp_client_address,
+#          mp_client_request, mp_client_handle_requests; errors -26 and
+#          -27 (options struct grown; older sizes accepted)
+libmpclient_libmpclient_la_LDFLAGS = $(AM_LDFLAGS) -version-info 4:0:4 \
 	-export-symbols-regex '^mp_(client_|conn_|strerror$$|close_reason_string$$)'
 
 pkgconfigdir = $(libdir)/pkgconfig

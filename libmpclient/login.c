@@ -19,6 +19,9 @@
 #include "client-internal.h"
 #include "format.h"
 
+/* AuthFailure's text when the name is logged in already. */
+#define NAME_TAKEN_REASON "name already in use"
+
 /* Unanswered TCP keepalive probes before the kernel gives up on the
  * broker (the timing is DEFAULT_KEEPALIVE_S's comment, in client.c). */
 enum { KEEPALIVE_PROBES = 3 };
@@ -55,11 +58,16 @@ void login_finish(struct mp_client *c, int status, const char *reason)
     if (status == MP_OK) {
         c->state = CLIENT_READY;
         set_idle_timeout(c);
+        if (reconnect_logged_in(c))
+            return;
     } else {
-        c->state = CLIENT_DONE;
         mp_dialer_free(c->dialer);
         c->dialer = NULL;
         client_release_bev(c);
+        /* Another address or attempt follows, or it gave up. */
+        if (reconnect_login_failed(c, status, &reason))
+            return;
+        c->state = CLIENT_DONE;
         /* Nothing left to run: let mp_client_run() return. */
         if (c->own_base)
             event_base_loopbreak(c->base);
@@ -163,7 +171,13 @@ void login_answer(struct mp_client *c, const struct mp_message *msg)
     if (n > 0)
         memcpy(reason, msg->data, n);
     reason[n] = '\0';
-    login_finish(c, MP_ERR_AUTH, reason);
+    /* The broker's words for duplicate_names = "reject" (broker/login.c,
+     * cluster_login.c): a reconnecting client must stop there, while
+     * another refusal may mend. */
+    login_finish(c, strcmp(reason, NAME_TAKEN_REASON) == 0
+                        ? MP_ERR_NAME_TAKEN
+                        : MP_ERR_AUTH,
+                 reason);
 }
 
 /*
@@ -268,11 +282,8 @@ static void set_socket_options(struct mp_client *c, evutil_socket_t fd)
 
 /* The TLS context could not be set up at mp_client_new() (c->tls_error
  * says why): report it through cb from the loop, as any connect outcome. */
-static int deferred_failure(struct mp_client *c, mp_ready_cb cb, void *arg,
-                            int status)
+static int deferred_failure(struct mp_client *c, int status)
 {
-    c->ready_cb = cb;
-    c->ready_arg = arg;
     c->state = CLIENT_CONNECTING;
     c->deferred_error = status;
     snprintf(c->deferred_reason, sizeof c->deferred_reason, "%s",
@@ -324,16 +335,12 @@ static void dialed(int fd, const char *why, void *arg)
         client_connection_failed(c, rc, NULL);
 }
 
-int mp_client_connect(struct mp_client *c, mp_ready_cb cb, void *arg)
+int login_start(struct mp_client *c)
 {
     struct mp_address a;
     char err[MP_REASON_MAX / 2];
     int rc;
 
-    if (c == NULL)
-        return MP_ERR_INVALID;
-    if (c->state != CLIENT_NEW)
-        return MP_ERR_STATE;
     rc = mp_address_parse(c->address, &a, err, sizeof err);
     if (rc != MP_OK) {
         snprintf(c->lost_reason, sizeof c->lost_reason, "%s: %s", c->address,
@@ -341,17 +348,36 @@ int mp_client_connect(struct mp_client *c, mp_ready_cb cb, void *arg)
         return rc;
     }
     if (a.tls && c->tls_ctx == NULL)
-        return deferred_failure(c, cb, arg, MP_ERR_TLS);
+        return deferred_failure(c, MP_ERR_TLS);
     snprintf(c->tls_host, sizeof c->tls_host, "%s", a.host);
     /* Every address is tried, and the outcome comes from the loop. */
     c->dialer = mp_dialer_new(c->base, a.addrs, a.n_addrs, dialed, c);
     if (c->dialer == NULL)
         return MP_ERR_NOMEM;
-    c->ready_cb = cb;
-    c->ready_arg = arg;
     c->state = CLIENT_CONNECTING;
     client_set_timer(c, c->connect_timeout_ms);
     return MP_OK;
+}
+
+int mp_client_connect(struct mp_client *c, mp_ready_cb cb, void *arg)
+{
+    int rc;
+
+    if (c == NULL)
+        return MP_ERR_INVALID;
+    if (c->state != CLIENT_NEW)
+        return MP_ERR_STATE;
+    c->ready_cb = cb;
+    c->ready_arg = arg;
+    c->address_index = 0;
+    c->address = c->addresses[0];
+    c->addresses_tried = 0;
+    c->failover_reason[0] = '\0';
+    rc = login_start(c);
+    /* An address that does not parse or resolve: the next one. */
+    if (rc == MP_ERR_ADDRESS)
+        rc = reconnect_failover(c, rc);
+    return rc;
 }
 
 static void wait_ready(struct mp_client *c, int status, const char *reason,

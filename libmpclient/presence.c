@@ -5,8 +5,9 @@
  * "Presence: Watch, Unwatch, Presence, List").
  *
  * The watches held are kept (c->watches) so that the broker's cap
- * (AuthOk's `watches`) is checked before a Watch goes out, and a Watch
- * held already is not counted twice, as the broker counts. A List
+ * (AuthOk's `watches`) is checked before a Watch goes out, that a Watch
+ * held already is not counted twice, as the broker counts, and that a
+ * client that reconnects can send them again (presence_rewatch). A List
  * request is kept (c->lists) until its last reply, with the names so far.
  */
 #include "config.h"
@@ -32,7 +33,7 @@ static int check_session(const struct mp_client *c)
     if (c == NULL)
         return MP_ERR_INVALID;
     if (c->state != CLIENT_READY)
-        return MP_ERR_STATE;
+        return reconnect_state_error(c);
     return c->level >= 2 ? MP_OK : MP_ERR_LEVEL;
 }
 
@@ -287,12 +288,28 @@ int mp_client_list(struct mp_client *c, const char *prefix, mp_list_cb cb,
     return MP_OK;
 }
 
-void presence_end(struct mp_client *c, int status)
+void presence_end(struct mp_client *c, int status, bool keep_watches)
 {
     /* A callback may start another List: it fails now (not READY). */
     while (!SLIST_EMPTY(&c->lists))
         list_finish(c, SLIST_FIRST(&c->lists), status);
-    watches_free(c);
+    if (!keep_watches)
+        watches_free(c);
+}
+
+/* A new session knows none of the old one's watches: each is sent again
+ * (the broker answers a name's with its state). A session at level 1
+ * cannot watch; the watches stay for a later one that can. */
+void presence_rewatch(struct mp_client *c)
+{
+    struct watch *w;
+
+    if (c->level < 2)
+        return;
+    SLIST_FOREACH(w, &c->watches, entry) {
+        if (send_watch(c, MP_META_WATCH, w->name, w->len, w->prefix) != MP_OK)
+            break;
+    }
 }
 
 /* ------------------------------------------------------------------------

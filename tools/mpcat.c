@@ -92,6 +92,7 @@ int status_of(int error)
     case MP_ERR_SELF:
         return ST_USAGE;
     case MP_ERR_AUTH:
+    case MP_ERR_NAME_TAKEN:
         return ST_AUTH;
     case MP_ERR_NO_SUCH_CLIENT:
     case MP_ERR_UNKNOWN_PROTOCOL:
@@ -104,6 +105,7 @@ int status_of(int error)
     case MP_ERR_CLOSED:
     case MP_ERR_TLS:
     case MP_ERR_FORMAT:
+    case MP_ERR_DISCONNECTED:
         return ST_BROKER;
     case MP_ERR_DENIED:
         return ST_DENIED;
@@ -246,24 +248,61 @@ static void on_message(struct mp_conn *conn, const void *data, size_t len,
         rearm_idle(a);
 }
 
+/* The broker is lost for good: without reconnecting, or after giving
+ * up (the last attempt's error decides the status: 3 for a refused
+ * login, 5 for a broker out of reach). */
 static void on_lost(struct mp_client *c, int status, void *arg)
 {
     struct app *a = arg;
-
     const char *why = mp_client_lost_reason(c);
 
     /* Level 2: the broker said what happened; its words say it all. */
     if (status == MP_ERR_REPLACED || status == MP_ERR_GOING_AWAY) {
-        fail(a, status_of(status), "%s (broker %s)%s", why, a->cfg.address,
+        fail(a, status_of(status), "%s (broker %s)%s", why,
+             mp_client_address(c),
              status == MP_ERR_REPLACED
                  ? "; another mpcat or client logs in with -n "
                    "the same name"
                  : "");
         return;
     }
-    fail(a, status == MP_ERR_PROTOCOL ? ST_ERROR : ST_BROKER,
-         "lost the broker at %s: %s%s%s", a->cfg.address, mp_strerror(status),
-         *why ? ": " : "", why);
+    fail(a, status == MP_ERR_PROTOCOL ? ST_ERROR : status_of(status),
+         "%s the broker at %s: %s%s%s",
+         a->cfg.reconnect ? "gave up reconnecting to" : "lost",
+         mp_client_address(c), mp_strerror(status), *why ? ": " : "", why);
+}
+
+/* ------------------------------------------------------------------------
+ * Reconnecting (listen and watch): libmpclient logs in again; -v tells.
+ */
+
+static void on_interrupted(struct mp_client *c, int status,
+                           const char *reason, void *arg)
+{
+    struct app *a = arg;
+
+    if (a->cfg.verbose)
+        note("disconnected from %s: %s%s%s", mp_client_address(c),
+             mp_strerror(status), *reason ? ": " : "", reason);
+}
+
+static void on_reconnecting(struct mp_client *c, unsigned attempt,
+                            unsigned delay_ms, void *arg)
+{
+    struct app *a = arg;
+
+    if (a->cfg.verbose)
+        note("reconnecting to %s (attempt %u) in %u ms",
+             mp_client_address(c), attempt, delay_ms);
+}
+
+static void on_reconnected(struct mp_client *c, void *arg)
+{
+    struct app *a = arg;
+
+    if (a->cfg.verbose)
+        note("reconnected at %s as %s", mp_client_address(c),
+             mp_client_name(c));
 }
 
 static void on_left(struct mp_client *c, void *arg)
@@ -310,6 +349,11 @@ static void listen_on_close(struct mp_conn *conn, int reason, void *arg)
     struct app *a = arg;
 
     echo_detach(a, conn);
+    /* Reconnecting: the connection is over, the listener is not. */
+    if (reason == MP_CLOSE_BROKER_LOST && a->cfg.reconnect) {
+        a->open_conns--;
+        return;
+    }
     /* Lost broker: on_lost reports it. Freed: we are exiting anyway. */
     if (a->finished || reason == MP_CLOSE_BROKER_LOST ||
         reason == MP_CLOSE_CLIENT_FREED)
@@ -464,6 +508,10 @@ static void login_failed(struct app *a, int status, const char *reason)
         snprintf(hint, sizeof hint, " (check -n and the secret: -s, -S or "
                  "MPCAT_SECRET)");
         break;
+    case MP_ERR_NAME_TAKEN:
+        snprintf(hint, sizeof hint, " (another client is logged in as %s: "
+                 "choose another -n)", c->name);
+        break;
     case MP_ERR_TLS:
         snprintf(hint, sizeof hint, " (check --ca, --server-name, --cert "
                  "and --key)");
@@ -472,7 +520,7 @@ static void login_failed(struct app *a, int status, const char *reason)
     case MP_ERR_BROKER_GONE:
         /* A listener of another format drops us, or answers in it. */
         snprintf(hint, sizeof hint, " (is -f %s the format of the listener "
-                 "at %s?)", c->format, c->address);
+                 "at %s?)", c->format, mp_client_address(a->client));
         break;
     case MP_ERR_FORMAT:
         snprintf(hint, sizeof hint, " (-f %s)", c->format);
@@ -486,12 +534,12 @@ static void login_failed(struct app *a, int status, const char *reason)
     default:
         break;
     }
-    if (status == MP_ERR_AUTH)
+    if (status == MP_ERR_AUTH || status == MP_ERR_NAME_TAKEN)
         fail(a, ST_AUTH, "authentication as %s failed: %s%s", c->name,
              has_reason ? reason : "no reason given", hint);
     else
         fail(a, status == MP_ERR_PROTOCOL ? ST_ERROR : status_of(status),
-             "cannot log in at %s: %s%s%s%s", c->address,
+             "cannot log in at %s: %s%s%s%s", mp_client_address(a->client),
              mp_strerror(status), has_reason ? ": " : "",
              has_reason ? reason : "", hint);
 }
@@ -507,7 +555,8 @@ static void on_ready(struct mp_client *client, int status, const char *reason,
         return;
     }
     if (a->cfg.verbose)
-        note("logged in at %s as %s", a->cfg.address, mp_client_name(client));
+        note("logged in at %s as %s", mp_client_address(client),
+             mp_client_name(client));
     if (a->cfg.mode == MODE_LISTEN)
         return;
     if (a->cfg.mode == MODE_WATCH || a->cfg.mode == MODE_LIST) {
@@ -523,16 +572,23 @@ static void on_ready(struct mp_client *client, int status, const char *reason,
  * Setting up and tearing down
  */
 
-/* Level 2: the broker shuts down within ms. A listener or watcher
- * leaves now (so that the broker need not wait for it); connect goes on
- * with its input, and the close, if it comes first, exits 9. */
+/* Level 2: the broker shuts down within ms. A listener or watcher that
+ * reconnects serves on until the close, then logs in again (the next -a
+ * first); with --no-reconnect it leaves now (so that the broker need not
+ * wait for it). Connect goes on with its input, and the close, if it
+ * comes first, exits 9. */
 static void on_going_away(struct mp_client *c, unsigned ms, void *arg)
 {
     struct app *a = arg;
 
-    (void)c;
+    if (a->cfg.reconnect) {
+        if (a->cfg.verbose)
+            note("the broker at %s is shutting down: it closes within %u "
+                 "ms; reconnecting then", mp_client_address(c), ms);
+        return;
+    }
     note("the broker at %s is shutting down: it closes within %u ms",
-         a->cfg.address, ms);
+         mp_client_address(c), ms);
     if (a->cfg.mode != MODE_CONNECT)
         leave(a, ST_GOING_AWAY);
 }
@@ -553,6 +609,12 @@ static int make_client(struct app *a)
     int err = MP_OK;
 
     o.address = c->address;
+    o.addresses = c->more_addresses;
+    o.n_addresses = c->n_more_addresses;
+    o.reconnect = c->reconnect;
+    o.reconnect_initial_ms = (unsigned)(c->reconnect_delay_s * 1000 + 0.5);
+    o.reconnect_max_ms = (unsigned)(c->reconnect_max_delay_s * 1000 + 0.5);
+    o.reconnect_max_attempts = (unsigned)c->reconnect_attempts;
     o.format = c->format;
     o.name = c->name;
     o.secret = c->secret;
@@ -582,6 +644,9 @@ static int make_client(struct app *a)
     mp_client_on_lost(a->client, on_lost, a);
     mp_client_on_drained(a->client, on_drained, a);
     mp_client_on_going_away(a->client, on_going_away, a);
+    mp_client_on_interrupted(a->client, on_interrupted, a);
+    mp_client_on_reconnecting(a->client, on_reconnecting, a);
+    mp_client_on_reconnected(a->client, on_reconnected, a);
     return ST_OK;
 }
 

@@ -37,6 +37,9 @@
 #define QUEUE_MAX (4u * 1024 * 1024)
 #define CONN_QUEUE_MAX (1024u * 1024)
 
+/* The most broker addresses (-a given several times). */
+#define ADDRESSES_MAX 16
+
 /* The longest secret read from -S or MPCAT_SECRET. */
 #define SECRET_MAX 65536
 
@@ -59,8 +62,17 @@ enum status {
 enum mode { MODE_LISTEN, MODE_CONNECT, MODE_WATCH, MODE_LIST };
 
 struct config {
-    const char *address;
+    const char *address;      /* the first broker address */
     const char *address_from; /* "-a", "MPCAT_ADDRESS": for messages */
+    const char *more_addresses[ADDRESSES_MAX - 1]; /* -a again: tried in
+                                 turn after `address` */
+    size_t n_more_addresses;
+    bool reconnect;           /* listen and watch, unless --no-reconnect */
+    bool no_reconnect;        /* --no-reconnect */
+    bool reconnect_options_given; /* any of them */
+    double reconnect_delay_s; /* --reconnect-delay: 0 = the library's */
+    double reconnect_max_delay_s; /* --reconnect-max-delay: 0 = ditto */
+    unsigned long reconnect_attempts; /* --reconnect-attempts: 0 = ever */
     const char *format;
     const char *name;
     unsigned char *secret;  /* malloc'd; wiped once libmpclient has a copy */

@@ -27,13 +27,13 @@
  */
 
 #define USAGE                                                                 \
-    "usage: " PROG " [-a ADDR] [-f json|binary|gob] -n NAME [-s SECRET | -S FILE]\n" \
-    "             [-0 | -l] [-v] [-c N] [-e] [-q] [limits] listen PROTO\n"            \
+    "usage: " PROG " [-a ADDR]... [-f json|binary|gob] -n NAME [-s SECRET | -S FILE]\n" \
+    "             [-0 | -l] [-v] [-c N] [-e] [-q] [reconnect] [limits] listen PROTO\n" \
     "       " PROG " [-a ADDR] [-f json|binary|gob] -n NAME [-s SECRET | -S FILE]\n" \
     "             [-0 | -l] [-v] [-c N] [-w SECONDS] [limits]\n"                      \
     "             connect PEER PROTO [FILE...]\n"                                      \
-    "       " PROG " [-a ADDR] [-f json|binary] -n NAME [-s SECRET | -S FILE]\n"      \
-    "             [-c N] [-p] [limits] watch NAME...\n"                                \
+    "       " PROG " [-a ADDR]... [-f json|binary] -n NAME [-s SECRET | -S FILE]\n"   \
+    "             [-c N] [-p] [reconnect] [limits] watch NAME...\n"                    \
     "       " PROG " [-a ADDR] [-f json|binary] -n NAME [-s SECRET | -S FILE]\n"      \
     "             [limits] list [PREFIX]\n"                                            \
     "       " PROG " -h | -V\n"
@@ -46,7 +46,8 @@ static void help(void)
           "\n"
           "  listen PROTO   accept connections for protocol PROTO and print\n"
           "                 every message they carry; runs until SIGINT or\n"
-          "                 SIGTERM (exit 0) or until the broker is gone\n"
+          "                 SIGTERM (exit 0), reconnecting when the broker\n"
+          "                 is lost (see reconnect below)\n"
           "  connect PEER PROTO [FILE...]\n"
           "                 open a connection to client PEER for PROTO; send\n"
           "                 each line of stdin as one message (or each FILE's\n"
@@ -63,7 +64,8 @@ static void help(void)
           "\n"
           "  -a, --address ADDR     broker: tcp:HOST:PORT, tls:HOST:PORT or\n"
           "                         unix:PATH\n"
-          "                         (default $MPCAT_ADDRESS, else " DEFAULT_ADDRESS ")\n"
+          "                         (default $MPCAT_ADDRESS, else " DEFAULT_ADDRESS ");\n"
+          "                         given again, more brokers, tried in turn\n"
           "  -f, --format FMT       wire format of that listener: binary (default),\n"
           "                         json, or gob (the original's Go clients)\n"
           "  -n, --name NAME        the name to log in with (required)\n"
@@ -102,6 +104,16 @@ static void help(void)
           "      --server-name NAME tls: the name the broker's certificate must\n"
           "                         carry (default: HOST of the address)\n"
           "\n"
+          "  reconnect: listen and watch log in again when the broker is lost\n"
+          "      --no-reconnect     exit instead (status 5, 9 after GoingAway)\n"
+          "      --reconnect-delay SECONDS  the wait before the second attempt,\n"
+          "                         doubled after each (default 0.1; the first\n"
+          "                         attempt is at once)\n"
+          "      --reconnect-max-delay SECONDS  the longest wait (default 10)\n"
+          "      --reconnect-attempts N  give up after N failed attempts in a\n"
+          "                         row, exiting with the last error's status\n"
+          "                         (default 0 = never)\n"
+          "\n"
           "  limits:\n"
           "      --queue BYTES      memory that messages waiting for the broker may\n"
           "                         hold before input pauses (default 4194304)\n"
@@ -116,7 +128,7 @@ static void help(void)
           "\n"
           "Exit status: 0 ok; 1 other error (I/O, message too big, ...);\n"
           "2 usage error (also an invalid name, or PEER the same as NAME);\n"
-          "3 authentication failed; 4 connection refused (no such client, or\n"
+          "3 authentication failed (or the name is in use); 4 connection refused (no such client, or\n"
           "no handler for the protocol); 5 broker unreachable or gone;\n"
           "6 fewer than -c N messages arrived; 7 connection denied (the\n"
           "broker's authorization or a limit; level 2); 8 replaced (the name\n"
@@ -367,6 +379,7 @@ static int check_combination(const struct config *c, bool wait_given)
 {
     char formats[64];
     bool presence = c->mode == MODE_WATCH || c->mode == MODE_LIST;
+    bool tls_given = false;
 
     if (presence && (c->echo || c->once || wait_given ||
                      c->framing != FRAME_LINE))
@@ -380,6 +393,10 @@ static int check_combination(const struct config *c, bool wait_given)
     if (presence && c->level == 1)
         return usage_error("watch and list need protocol level 2: drop "
                            "--level 1");
+    if (c->reconnect_options_given && c->mode != MODE_LISTEN &&
+        c->mode != MODE_WATCH)
+        return usage_error("--no-reconnect and --reconnect-* apply to listen "
+                           "and watch only: drop them");
     if (c->mode == MODE_CONNECT && (c->echo || c->once))
         return usage_error("-e and -q apply to listen only: drop them, or "
                            "use listen");
@@ -392,8 +409,16 @@ static int check_combination(const struct config *c, bool wait_given)
         return usage_error("bad broker address '%s' (%s): want "
                            "tcp:HOST:PORT, tls:HOST:PORT or unix:PATH",
                            c->address, c->address_from);
+    for (size_t i = 0; i < c->n_more_addresses; i++) {
+        if (!address_ok(c->more_addresses[i]))
+            return usage_error("bad broker address '%s' (-a): want "
+                               "tcp:HOST:PORT, tls:HOST:PORT or unix:PATH",
+                               c->more_addresses[i]);
+        tls_given = tls_given ||
+                    strncmp(c->more_addresses[i], "tls:", 4) == 0;
+    }
     if ((c->tls_ca || c->tls_cert || c->tls_key || c->tls_server_name) &&
-        strncmp(c->address, "tls:", 4) != 0)
+        strncmp(c->address, "tls:", 4) != 0 && !tls_given)
         return usage_error("--ca, --cert, --key and --server-name need a "
                            "tls:HOST:PORT address, not '%s'", c->address);
     if (c->tls_key != NULL && c->tls_cert == NULL)
@@ -461,7 +486,9 @@ static int check_names(const struct config *c)
 /* Long-only options. */
 enum {
     OPT_CA = 256, OPT_CERT, OPT_KEY, OPT_SERVER_NAME, OPT_QUEUE,
-    OPT_CONN_QUEUE, OPT_KEEPALIVE, OPT_IDLE_TIMEOUT, OPT_LEVEL
+    OPT_CONN_QUEUE, OPT_KEEPALIVE, OPT_IDLE_TIMEOUT, OPT_LEVEL,
+    OPT_NO_RECONNECT, OPT_RECONNECT_DELAY, OPT_RECONNECT_MAX_DELAY,
+    OPT_RECONNECT_ATTEMPTS
 };
 
 static const struct option long_options[] = {
@@ -489,8 +516,63 @@ static const struct option long_options[] = {
     { "conn-queue", required_argument, NULL, OPT_CONN_QUEUE },
     { "keepalive", required_argument, NULL, OPT_KEEPALIVE },
     { "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
+    { "no-reconnect", no_argument, NULL, OPT_NO_RECONNECT },
+    { "reconnect-delay", required_argument, NULL, OPT_RECONNECT_DELAY },
+    { "reconnect-max-delay", required_argument, NULL,
+      OPT_RECONNECT_MAX_DELAY },
+    { "reconnect-attempts", required_argument, NULL,
+      OPT_RECONNECT_ATTEMPTS },
     { NULL, 0, NULL, 0 }
 };
+
+/* -a: the first replaces $MPCAT_ADDRESS or the default; more are tried
+ * in turn. */
+static int add_address(struct config *c, const char *address)
+{
+    if (strcmp(c->address_from, "-a") != 0) {
+        c->address = address;
+        c->address_from = "-a";
+        return ST_OK;
+    }
+    if (c->n_more_addresses == ADDRESSES_MAX - 1)
+        return usage_error("too many -a: at most %d broker addresses",
+                           ADDRESSES_MAX);
+    c->more_addresses[c->n_more_addresses++] = address;
+    return ST_OK;
+}
+
+/* --no-reconnect and --reconnect-*. */
+static int reconnect_option(struct config *c, int opt, const char *arg)
+{
+    double *seconds = opt == OPT_RECONNECT_DELAY ? &c->reconnect_delay_s
+                                                 : &c->reconnect_max_delay_s;
+    unsigned long n;
+    char *end;
+
+    c->reconnect_options_given = true;
+    switch (opt) {
+    case OPT_NO_RECONNECT:
+        c->no_reconnect = true;
+        return ST_OK;
+    case OPT_RECONNECT_DELAY:
+    case OPT_RECONNECT_MAX_DELAY:
+        if (!parse_seconds(arg, seconds) || *seconds < 0.001 ||
+            *seconds > 86400)
+            return usage_error("bad --reconnect-%sdelay '%s': want seconds, "
+                               "0.001 to 86400",
+                               opt == OPT_RECONNECT_DELAY ? "" : "max-", arg);
+        return ST_OK;
+    default:
+        errno = 0;
+        n = strtoul(arg, &end, 10);
+        if (errno != 0 || end == arg || *end != '\0' || *arg == '-' ||
+            *arg == '+' || n > 1000000000ul)
+            return usage_error("bad --reconnect-attempts '%s': want a whole "
+                               "number, 0 (never give up) or more", arg);
+        c->reconnect_attempts = n;
+        return ST_OK;
+    }
+}
 
 /* getopt's failures, for `arg` (argv[optind - 1]: the word it was on).
  * optopt is the option character, or 0 for an unknown long option. */
@@ -551,8 +633,9 @@ int parse_args(struct config *c, int argc, char **argv)
                               long_options, NULL)) != -1) {
         switch (opt) {
         case 'a':
-            c->address = optarg;
-            c->address_from = "-a";
+            rc = add_address(c, optarg);
+            if (rc != ST_OK)
+                return rc;
             break;
         case 'f': c->format = optarg; break;
         case 'n': c->name = optarg; break;
@@ -613,6 +696,14 @@ int parse_args(struct config *c, int argc, char **argv)
                 return usage_error("bad --idle-timeout '%s': want "
                                    "seconds, 0 to 86400", optarg);
             break;
+        case OPT_NO_RECONNECT:
+        case OPT_RECONNECT_DELAY:
+        case OPT_RECONNECT_MAX_DELAY:
+        case OPT_RECONNECT_ATTEMPTS:
+            rc = reconnect_option(c, opt, optarg);
+            if (rc != ST_OK)
+                return rc;
+            break;
         case ':': return missing_argument(argv[optind - 1]);
         default: return unknown_option(argv[optind - 1]);
         }
@@ -621,6 +712,10 @@ int parse_args(struct config *c, int argc, char **argv)
         return usage_error("-s and -S exclude each other: give the secret "
                            "once");
     rc = parse_command(c, argc - optind, argv + optind);
+    /* A listener or a watcher outlives a broker restart; connect's
+     * conversation cannot, and list is over in a moment. */
+    c->reconnect = !c->no_reconnect && (c->mode == MODE_LISTEN ||
+                                     c->mode == MODE_WATCH);
     if (rc == ST_OK)
         rc = check_combination(c, wait_given);
     if (rc == ST_OK)

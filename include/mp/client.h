@@ -257,15 +257,19 @@ struct mp_client_options {
                                 turn after `address` - which may then be
                                 NULL: the first of these is tried first -
                                 by mp_client_connect() when one cannot be
-                                reached, and by each reconnect attempt */
+                                reached (does not resolve, refuses, or
+                                does not connect within
+                                connect_timeout_ms, which each address
+                                has anew), and by each reconnect
+                                attempt */
     size_t n_addresses;
     int reconnect;           /* non-zero: when the broker connection is
                                 lost after a login, log in again (see
                                 RECONNECT); 0: the client is done, as
                                 before 0.6 */
     unsigned reconnect_initial_ms; /* the delay before the second attempt
-                                (the first after a GoingAway has none);
-                                it doubles with each attempt. 0 = 100 */
+                                (the first has none); it doubles with
+                                each attempt. 0 = 100 */
     unsigned reconnect_max_ms; /* the most the delay grows to; 0 = 10000 */
     unsigned reconnect_max_attempts; /* failed attempts in a row after
                                 which the client gives up (lost
@@ -322,6 +326,10 @@ typedef void (*mp_ready_cb)(struct mp_client *c, int status,
  * elsewhere; do not log in again by yourself, or the other session is
  * replaced in turn) or MP_ERR_GOING_AWAY (the broker closed the socket
  * after its GoingAway). mp_client_lost_reason() says more.
+ * With the reconnect option (since 0.6) it is called only when the
+ * client gives up (see RECONNECT), with the last attempt's error, which
+ * may then also be MP_ERR_CONNECT, MP_ERR_ADDRESS, MP_ERR_AUTH,
+ * MP_ERR_NAME_TAKEN, MP_ERR_FORMAT or MP_ERR_TLS.
  */
 typedef void (*mp_lost_cb)(struct mp_client *c, int status, void *arg);
 
@@ -344,7 +352,8 @@ typedef void (*mp_disconnected_cb)(struct mp_client *c, void *arg);
  * read it all and closed its side (or after connect_timeout_ms), cb runs
  * (may be NULL) and, in own-loop mode, mp_client_run() returns. Then free
  * the client. Use this rather than a bare mp_client_free() when the last
- * messages matter. MP_ERR_STATE unless logged in.
+ * messages matter. MP_ERR_STATE unless logged in or reconnecting (then
+ * the attempts stop, and cb runs from the loop).
  */
 int mp_client_disconnect(struct mp_client *c, mp_disconnected_cb cb,
                          void *arg);
@@ -430,7 +439,8 @@ typedef void (*mp_open_cb)(struct mp_conn *conn, int status, void *arg);
 
 /*
  * Open a connection to `peer` for `protocol` (both copied). Only once
- * logged in (MP_ERR_STATE otherwise). Returns MP_OK if the request was
+ * logged in (MP_ERR_STATE otherwise; MP_ERR_DISCONNECTED while
+ * reconnecting). Returns MP_OK if the request was
  * sent - the outcome then always comes through cb, exactly once - or an
  * error (MP_ERR_NAME for an invalid peer name, MP_ERR_INVALID for a NULL
  * one or a NULL protocol, ...).
@@ -663,9 +673,10 @@ void mp_client_on_going_away(struct mp_client *c, mp_going_away_cb cb,
  * attempts (its callback runs from the loop); mp_client_free() too.
  */
 
-/* The session was lost and the client will reconnect: status and reason
- * as for mp_lost_cb (the "disconnected" callback of other libraries). By
- * then every connection of the session has had its on_close. */
+/* The session was lost and the client will reconnect: status as for
+ * mp_lost_cb, reason is mp_client_lost_reason() ("" when nothing more is
+ * known); the "disconnected" callback of other libraries. By then every
+ * connection of the session has had its on_close. */
 typedef void (*mp_interrupted_cb)(struct mp_client *c, int status,
                                   const char *reason, void *arg);
 void mp_client_on_interrupted(struct mp_client *c, mp_interrupted_cb cb,

@@ -583,7 +583,9 @@ Test(mpcat, help_mentions_every_option)
         "4 connection refused", "5 broker unreachable",
         "6 fewer than -c N messages", "7 connection denied", "8 replaced",
         "9 the broker shut down", "watch NAME...", "list [PREFIX]",
-        "-p, --prefix", "--level N",
+        "-p, --prefix", "--level N", "--no-reconnect",
+        "--reconnect-delay SECONDS", "--reconnect-max-delay SECONDS",
+        "--reconnect-attempts N",
     };
 
     for (int round = 0; round < 2; round++) {
@@ -649,6 +651,13 @@ Test(mpcat, usage_errors_exit_2)
         ARGS("-n", "a", "-p", "listen", "x"),
         ARGS("-n", "a", "--level", "1", "watch", "b"),
         ARGS("-n", "a", "--level", "3", "listen", "x"),
+        ARGS("-n", "a", "--no-reconnect", "connect", "p", "x"),
+        ARGS("-n", "a", "--reconnect-attempts", "3", "list"),
+        ARGS("-n", "a", "--reconnect-delay", "0", "listen", "x"),
+        ARGS("-n", "a", "--reconnect-max-delay", "soon", "watch", "b"),
+        ARGS("-n", "a", "--reconnect-attempts", "-1", "listen", "x"),
+        ARGS("-n", "a", "-a", "tcp:localhost:1", "-a", "udp:x", "listen",
+             "x"),
     };
 
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -1485,11 +1494,13 @@ Test(mpcat, no_broker_exits_5)
     expect_exit(p, 5, tmo(MPT_EXIT_MS));
 }
 
-/* The broker dies under a connected listener and a connected client. */
+/* The broker dies under a connected listener (--no-reconnect) and a
+ * connected client (connect never reconnects). */
 Test(mpcat, broker_killed_exits_5)
 {
     struct harness *h = start(ALLOW_ALL);
-    struct proc *srv = listener(h, BIN, "srv", ARGS("-e", "listen", "echo"));
+    struct proc *srv = listener(h, BIN, "srv", ARGS("-e", "--no-reconnect",
+                                                    "listen", "echo"));
     struct proc *cli = mpcat(JSON, "cli", ARGS("-w", "30", "connect", "srv",
                                                "echo"),
                              IN_PIPE);
@@ -1883,7 +1894,7 @@ Test(mpcat, idle_timeout_gives_up_on_a_silent_broker)
     fb_run(fb, script_silent, NULL);
     struct proc *p = spawn(ARGS("-a", fb_address(fb), "-n", "srv",
                                 "--idle-timeout", "0.3", "--keepalive", "0",
-                                "listen", "x"),
+                                "--no-reconnect", "listen", "x"),
                            IN_NULL, NULL);
     expect_exit(p, 5, tmo(MPT_MSG_MS));
     expect_err(p, "nothing from the broker for 300 ms");
@@ -1969,7 +1980,7 @@ Test(mpcat, level2_going_away_exits_9)
 
     fb_run(fb, script_notice, (void *)&n);
     struct proc *p = spawn(ARGS("-a", fb_address(fb), "-n", "srv",
-                                "listen", "x"),
+                                "--no-reconnect", "listen", "x"),
                            IN_NULL, NULL);
     expect_exit(p, 9, tmo(MPT_MSG_MS));
     expect_err(p, "shutting down: it closes within 3000 ms");
@@ -2208,13 +2219,15 @@ Test(mpcat, level2_broker_denied_exits_7)
     harness_stop(h);
 }
 
-/* SIGTERM: a listening mpcat hears GoingAway, leaves at once (exit 9),
+/* SIGTERM: a listening mpcat that does not reconnect hears GoingAway,
+ * leaves at once (exit 9),
  * and the broker, with no level-2 client left, exits well before its
  * grace (10 s here) is over. */
 Test(mpcat, level2_broker_going_away_exits_9)
 {
     struct harness *h = start(ALLOW_ALL "shutdown_grace_ms = 10000;\n");
-    struct proc *p = listener(h, BIN, "srv", ARGS("listen", "x"));
+    struct proc *p = listener(h, BIN, "srv", ARGS("--no-reconnect", "listen",
+                                                  "x"));
     int status;
 
     cr_assert(harness_signal(h, SIGTERM));
@@ -2223,5 +2236,76 @@ Test(mpcat, level2_broker_going_away_exits_9)
     cr_assert(harness_wait_exit(h, tmo(MPT_EXIT_MS), &status),
               "the broker waited for its grace with no level-2 client left");
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    harness_free(h);
+}
+
+/* ----------------------------------------------------------------------
+ * Reconnecting (listen and watch)
+ */
+
+/* A listener given a dead address first and the broker's second logs in
+ * at the second; killed and started again on the same ports, the broker
+ * gets the listener back (-v says so), and a message sent after the
+ * restart is printed. */
+Test(mpcat, listener_survives_broker_restart, .timeout = 120)
+{
+    struct harness *h = start(ALLOW_ALL);
+    char dead[64], body[1024];
+    size_t mark = harness_log_mark(h);
+    struct proc *srv, *cli;
+
+    snprintf(dead, sizeof dead, "tcp:127.0.0.1:%d", closed_port());
+    snprintf(body, sizeof body,
+             "listeners = ( { address = \"127.0.0.1\"; port = %d; "
+             "translator = \"json\"; },\n"
+             "              { address = \"127.0.0.1\"; port = %d; "
+             "translator = \"binary\"; } );\n" MPT_AUTH_ALLOW_ALL,
+             harness_listener(h, 0).port, harness_listener(h, 1).port);
+    srv = spawn(ARGS("-a", dead, "-a", addr[BIN], "-n", "srv", "-v",
+                     "--reconnect-delay", "0.05", "--reconnect-max-delay",
+                     "0.2", "listen", "echo"),
+                IN_NULL, NULL);
+    wait_login(h, mark, "srv", srv);
+    /* The broker logs the login before mpcat has its answer. */
+    cr_assert(wait_err(srv, "logged in at", tmo(MPT_MSG_MS)), "%s",
+              srv->e.data);
+    cr_assert(harness_signal(h, SIGKILL));
+    cr_assert(harness_wait_exit(h, tmo(MPT_EXIT_MS), NULL));
+    cr_assert(wait_err(srv, "disconnected from", tmo(MPT_MSG_MS)),
+              "no -v report of the loss: %s", srv->e.data);
+    mark = harness_log_mark(h);
+    cr_assert(harness_relaunch(h, harness_write_config(h, body),
+                               tmo(MPT_READY_MS)));
+    wait_login(h, mark, "srv", srv);
+    cr_assert(wait_err(srv, "reconnected at", tmo(MPT_MSG_MS)), "%s",
+              srv->e.data);
+    expect_err(srv, "reconnecting to");
+    cli = mpcat(JSON, "cli", ARGS("connect", "srv", "echo"), IN_PIPE);
+    write_str(cli, "after the restart\n");
+    close_in(cli);
+    expect_out(srv, "cli: after the restart\n");
+    expect_exit(cli, 0, tmo(MPT_EXIT_MS));
+    stop(srv, SIGTERM);
+    expect_exit(srv, 0, tmo(MPT_EXIT_MS));
+    harness_stop(h);
+}
+
+/* --reconnect-attempts N: the broker stays down, the listener gives up
+ * after N attempts with the last error's status (5: unreachable). */
+Test(mpcat, reconnect_attempts_give_up_exits_5)
+{
+    struct harness *h = start(ALLOW_ALL);
+    struct proc *srv = listener(h, BIN, "srv",
+                                ARGS("--reconnect-delay", "0.01",
+                                     "--reconnect-attempts", "3", "-v",
+                                     "listen", "echo"));
+
+    cr_assert(wait_err(srv, "logged in at", tmo(MPT_MSG_MS)), "%s",
+              srv->e.data);
+
+    cr_assert(harness_signal(h, SIGKILL));
+    cr_assert(harness_wait_exit(h, tmo(MPT_EXIT_MS), NULL));
+    expect_exit(srv, 5, tmo(MPT_EXIT_MS));
+    expect_err(srv, "gave up reconnecting to");
     harness_free(h);
 }

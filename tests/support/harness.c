@@ -694,6 +694,23 @@ bool harness_wait_ready(struct harness *h, int timeout_ms)
     return harness_wait_log(h, "notice: ready", timeout_ms);
 }
 
+bool harness_relaunch(struct harness *h, const char *config_path,
+                      int timeout_ms)
+{
+    size_t mark;
+
+    kill_and_reap(h);
+    pthread_mutex_lock(&h->mu);
+    h->eof = false;
+    h->nlisteners = 0;
+    mark = h->nlines;
+    pthread_mutex_unlock(&h->mu);
+    h->pid = 0;
+    h->exited = false;
+    harness_launch(h, config_path);
+    return harness_wait_log_from(h, mark, "notice: ready", timeout_ms);
+}
+
 void harness_boot(struct harness *h, const char *body)
 {
     harness_launch(h, harness_write_config(h, body));

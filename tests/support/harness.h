@@ -127,6 +127,14 @@ bool harness_signal(struct harness *h, int sig);
 /* Wait for the broker to exit; store its waitpid status. */
 bool harness_wait_exit(struct harness *h, int timeout_ms, int *status);
 
+/* Start the broker again in the same directory (a restart): kill it if
+ * it still runs, then launch config_path and wait for its "notice:
+ * ready" (false on timeout or exit). The log goes on from where it was;
+ * the listeners are learned anew (port = 0 gives new ports: write a
+ * config with the old ones to keep them). */
+bool harness_relaunch(struct harness *h, const char *config_path,
+                      int timeout_ms);
+
 /* SIGTERM, wait, assert a clean exit with status 0, then free. */
 void harness_stop(struct harness *h);
 /* Kill the broker if it still runs, remove the directory, free. */
