@@ -16,6 +16,7 @@ libmpclient_libmpclient_la_SOURCES = \
 	libmpclient/credit.c \
 	libmpclient/presence.c \
 	libmpclient/notices.c \
+	libmpclient/request.c \
 	libmpclient/address.c \
 	libmpclient/dialer.c libmpclient/dialer.h \
 	libmpclient/tls.c \
