@@ -1,5 +1,6 @@
 # Examples to copy: built by `make`, never installed.
-noinst_PROGRAMS += examples/echo_server examples/echo_client examples/chat
+noinst_PROGRAMS += examples/echo_server examples/echo_client examples/chat \
+	examples/rr_server examples/rr_client
 EXAMPLE_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS)
 EXAMPLE_LDADD = libmpclient/libmpclient.la $(LIBEVENT_LIBS)
 
@@ -14,6 +15,14 @@ examples_echo_client_LDADD = $(EXAMPLE_LDADD)
 examples_chat_SOURCES = examples/chat.c
 examples_chat_CFLAGS = $(EXAMPLE_CFLAGS)
 examples_chat_LDADD = $(EXAMPLE_LDADD)
+
+examples_rr_server_SOURCES = examples/rr_server.c
+examples_rr_server_CFLAGS = $(EXAMPLE_CFLAGS)
+examples_rr_server_LDADD = $(EXAMPLE_LDADD)
+
+examples_rr_client_SOURCES = examples/rr_client.c
+examples_rr_client_CFLAGS = $(EXAMPLE_CFLAGS)
+examples_rr_client_LDADD = $(EXAMPLE_LDADD)
 
 # The plugin example: a loadable module like the shipped ones (-rpath
 # makes libtool build it shared although it is not installed).

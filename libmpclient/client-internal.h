@@ -19,6 +19,8 @@
  *               about the session
  *   reconnect.c the broker addresses in turn, and logging in again after
  *               a lost session (backoff, attempts, giving up)
+ *   request.c   request/reply: mp_client_request (an open, one send, the
+ *               first reply, a close) and mp_client_handle_requests
  *   address.c, dialer.c, tls.c   reaching the broker; strerror.c  texts
  * An internal function's prefix names its file (login_finish is in
  * login.c); mp_tls_, mp_address_ and mp_dialer_ are tls.c, address.c and
@@ -46,6 +48,7 @@ struct evbuffer;
 struct evbuffer_cb_entry;
 struct out_record;
 struct hashmap;
+struct request;
 struct ssl_ctx_st;
 
 /* Room for a reason: "cannot connect to HOST:PORT: tried" and up to
@@ -94,6 +97,7 @@ struct handler {
     char *protocol;
     mp_connection_cb on_connection;
     void *arg;
+    mp_request_cb on_request; /* mp_client_handle_requests(); else NULL */
     SLIST_ENTRY(handler) entry;
 };
 
@@ -171,6 +175,10 @@ struct mp_client {
     SLIST_HEAD(, list_request) lists;
     unsigned long next_list;  /* suffix of our next List request id */
 
+    /* request.c: mp_client_request()s not answered yet (zeroed by
+     * calloc: an empty list). */
+    LIST_HEAD(, request) requests;
+
     mp_ready_cb ready_cb;
     void *ready_arg;
     mp_lost_cb lost_cb;
@@ -239,6 +247,9 @@ struct mp_conn {
 
     mp_open_cb open_cb;
     void *open_arg;
+    /* Accepted through mp_client_handle_requests(): its callback, which
+     * on_message (request.c) calls. */
+    mp_request_cb on_request;
     mp_message_cb on_message;
     mp_close_cb on_close;
     void *arg;
@@ -384,6 +395,9 @@ struct mp_conn *conn_new(struct mp_client *c, const char *id, size_t id_len,
                          enum client_conn_state state);
 struct mp_conn *conn_find(const struct mp_client *c, const char *id,
                           size_t id_len);
+/* The id mp_client_open() gives the next connection, into id[0..size):
+ * its length, or -1 if it does not fit. */
+int conn_next_id(const struct mp_client *c, char *id, size_t size);
 void conn_destroy(struct mp_conn *conn);
 /* Tell the application a connection is over: on_close for an open one,
  * the open callback with `open_error` for an opening one; then free it. */
@@ -476,10 +490,20 @@ bool reconnect_logged_in(struct mp_client *c);
  * from the loop. */
 int reconnect_stop(struct mp_client *c, mp_disconnected_cb cb, void *arg);
 
-/* handlers.c: the handler for a Syn's protocol (not NUL-terminated), or
+/* handlers.c: register a handler (on_request: NULL, or the callback of
+ * mp_client_handle_requests); returns as mp_client_handle. */
+int handler_add(struct mp_client *c, const char *protocol,
+                mp_connection_cb on_connection, void *arg,
+                mp_request_cb on_request);
+/* The handler for a Syn's protocol (not NUL-terminated), or
  * NULL; and freeing them all (mp_client_free). */
 const struct handler *handler_find(struct mp_client *c, const void *protocol,
                                    size_t len);
 void handlers_free(struct mp_client *c);
+
+/* request.c: end every unanswered request with `status`, closing its
+ * connection (mp_client_disconnect, which closes connections without
+ * their on_close). */
+void requests_end_all(struct mp_client *c, int status);
 
 #endif

@@ -123,6 +123,9 @@ void conns_end_all(struct mp_client *c, const char *peer, size_t peer_len,
 
 void conns_close_all(struct mp_client *c)
 {
+    /* Closed here, a connection gets no on_close: a request waiting on
+     * one must hear it first. */
+    requests_end_all(c, MP_ERR_CLOSED);
     while (!LIST_EMPTY(&c->conns)) {
         struct mp_conn *conn = LIST_FIRST(&c->conns);
         if (conn->state == CLIENT_CONN_OPENING) {
@@ -194,6 +197,7 @@ void conn_handle_syn(struct mp_client *c, struct mp_message *msg)
         return;
     }
     conn->incoming = true;
+    conn->on_request = h->on_request;
     c->incoming_conns++;
     send_reply(c, MP_META_CONN_ACK, msg);
     credit_opened(conn);
@@ -315,6 +319,16 @@ void conn_handle_message(struct mp_client *c, struct mp_message *msg)
  * Public API
  */
 
+int conn_next_id(const struct mp_client *c, char *id, size_t size)
+{
+    /* As the original client: "<name>:<lowercase hex counter>". */
+    int id_len = snprintf(id, size, "%s:%lx", c->name, c->next_conn);
+
+    return id_len < 0 || (size_t)id_len > MP_NAME_MAX || (size_t)id_len >= size
+               ? -1
+               : id_len;
+}
+
 int mp_client_open(struct mp_client *c, const char *peer,
                    const char *protocol, mp_open_cb cb, void *arg)
 {
@@ -333,9 +347,8 @@ int mp_client_open(struct mp_client *c, const char *peer,
         return MP_ERR_SELF;
     if (c->state != CLIENT_READY)
         return reconnect_state_error(c);
-    /* As the original client: "<name>:<lowercase hex counter>". */
-    id_len = snprintf(id, sizeof id, "%s:%lx", c->name, c->next_conn);
-    if (id_len < 0 || (size_t)id_len > MP_NAME_MAX)
+    id_len = conn_next_id(c, id, sizeof id);
+    if (id_len < 0)
         return MP_ERR_INVALID;
     conn = conn_new(c, id, (size_t)id_len, peer, strlen(peer), protocol,
                     strlen(protocol), CLIENT_CONN_OPENING);

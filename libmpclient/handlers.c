@@ -33,10 +33,17 @@ static void handler_free(struct handler *h)
 int mp_client_handle(struct mp_client *c, const char *protocol,
                      mp_connection_cb on_connection, void *arg)
 {
-    struct handler *h;
-
     if (c == NULL || protocol == NULL || on_connection == NULL)
         return MP_ERR_INVALID;
+    return handler_add(c, protocol, on_connection, arg, NULL);
+}
+
+int handler_add(struct mp_client *c, const char *protocol,
+                mp_connection_cb on_connection, void *arg,
+                mp_request_cb on_request)
+{
+    struct handler *h;
+
     if (find(c, protocol, strlen(protocol)) != NULL)
         return MP_ERR_EXISTS;
     h = calloc(1, sizeof *h);
@@ -46,6 +53,7 @@ int mp_client_handle(struct mp_client *c, const char *protocol,
     }
     h->on_connection = on_connection;
     h->arg = arg;
+    h->on_request = on_request;
     SLIST_INSERT_HEAD(&c->handlers, h, entry);
     return MP_OK;
 }

@@ -17,6 +17,7 @@ libmpclient_libmpclient_la_SOURCES = \
 	libmpclient/presence.c \
 	libmpclient/notices.c \
 	libmpclient/reconnect.c \
+	libmpclient/request.c \
 	libmpclient/address.c \
 	libmpclient/dialer.c libmpclient/dialer.h \
 	libmpclient/tls.c \

@@ -1,6 +1,6 @@
 # Tests of libmpclient and mpcat against the real broker.
 # test_client: libmpclient's contract, one file a concern
-# (test_client_{login,conn,close,loop,level2,reconnect}.c) on one fixture
+# (test_client_{login,conn,close,loop,level2,reconnect,request}.c) on one fixture
 # (test_client_fixture.h).
 CLIENT_TESTS = tests/integration/test_client tests/integration/test_mpcat \
 	tests/integration/test_client_hostile
@@ -16,7 +16,8 @@ tests_integration_test_client_SOURCES = \
 	tests/integration/test_client_loop.c \
 	tests/integration/test_client_level2.c \
 	tests/integration/test_client_level2_broker.c \
-	tests/integration/test_client_reconnect.c
+	tests/integration/test_client_reconnect.c \
+	tests/integration/test_client_request.c
 tests_integration_test_client_CPPFLAGS = $(INTEGRATION_CPPFLAGS)
 tests_integration_test_client_CFLAGS = $(TEST_CFLAGS) $(LIBEVENT_CFLAGS)
 tests_integration_test_client_LDADD = libmpclient/libmpclient.la \

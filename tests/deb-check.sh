@@ -337,7 +337,7 @@ if echo_round echo_tcp "$TCP" json; then result echo_tcp PASS
 else fail echo_tcp "no echo over $TCP"; fi
 
 # --- libmpclient-dev: its examples built with pkg-config -----------------
-# Makefile.example builds the three programs against libmpclient and the
+# Makefile.example builds the five programs against libmpclient and the
 # plugin against mpbroker-plugin; the echo pair talks through the broker,
 # and the installed broker loads the plugin.
 check_dev() {

@@ -4,7 +4,7 @@ tools_mpbroker_passwd_LDADD = common/libmppasswd_update.la
 
 bin_PROGRAMS += tools/mpcat
 tools_mpcat_SOURCES = tools/mpcat.c tools/mpcat.h tools/mpcat_args.c \
-	tools/mpcat_echo.c tools/mpcat_presence.c \
+	tools/mpcat_echo.c tools/mpcat_presence.c tools/mpcat_request.c \
 	tools/mpcat_input.c tools/mpcat_split.c tools/mpcat_split.h
 tools_mpcat_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS)
 # libmpcommon for mp_name_check: mpcat checks -n and PEER by the broker's

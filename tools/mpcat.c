@@ -4,6 +4,7 @@
  *
  *     mpcat [options] listen PROTO
  *     mpcat [options] connect PEER PROTO [FILE...]
+ *     mpcat [options] request PEER PROTO [DATA]
  *     mpcat [options] watch NAME...       (protocol level 2)
  *     mpcat [options] list [PREFIX]       (protocol level 2)
  *
@@ -18,7 +19,8 @@
  * both commands, logging in, setting up and tearing down. The command
  * line is in mpcat_args.c, connect's input in mpcat_input.c, listen -e's
  * echoes at level 2 in mpcat_echo.c, watch and list in
- * mpcat_presence.c; mpcat.h is what they share.
+ * mpcat_presence.c, request in mpcat_request.c; mpcat.h is what they
+ * share.
  *
  * Exit status: see enum status and the --help text.
  */
@@ -129,7 +131,7 @@ static bool put_bytes(const void *p, size_t n)
 
 /* Print one message in the chosen framing. Flushed at once: a reader of
  * a pipe (a script, a test) sees each message as it arrives. */
-static bool print_message(const struct config *c, const char *peer,
+bool print_message(const struct config *c, const char *peer,
                           const void *data, size_t len)
 {
     unsigned char hdr[4];
@@ -243,8 +245,9 @@ static void on_message(struct mp_conn *conn, const void *data, size_t len,
         leave(a, ST_OK);
         return;
     }
-    /* -w counts idle time: traffic starts it again. */
-    if (a->lingering)
+    /* -w counts idle time: traffic starts it again. With -c N it is a
+     * deadline: the N replies must come within it. */
+    if (a->lingering && a->cfg.count == 0)
         rearm_idle(a);
 }
 
@@ -395,8 +398,10 @@ static void on_idle(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
-    if (short_of_count(a, "none for %g s (-w); raise -w if the peer is slow",
-                       a->cfg.wait_s)) {
+    if (short_of_count(a, "-w %g s passed since %s; raise -w if the peer is "
+                       "slow", a->cfg.wait_s,
+                       a->cfg.mode == MODE_REQUEST ? "the request began"
+                                                   : "the input ended")) {
         leave(a, ST_SHORT);
         return;
     }
@@ -418,6 +423,11 @@ void input_finished(struct app *a)
     if (a->cfg.verbose)
         note("input done: closing after %g s without a message",
              a->cfg.wait_s);
+    start_wait(a);
+}
+
+void start_wait(struct app *a)
+{
     a->lingering = true;
     rearm_idle(a);
 }
@@ -445,7 +455,7 @@ static void connect_on_close(struct mp_conn *conn, int reason, void *arg)
 
 /* A refused open, with what to do about it, which libmpclient cannot
  * say: it does not know the command line. */
-static void open_failed(struct app *a, int status)
+void open_failed(struct app *a, int status)
 {
     const struct config *c = &a->cfg;
     char hint[600] = "";
@@ -484,8 +494,21 @@ static void on_open(struct mp_conn *conn, int status, void *arg)
     mp_conn_set_callbacks(conn, on_message, connect_on_close, a);
     if (a->cfg.verbose)
         note("connection %s to %s open", mp_conn_id(conn), a->cfg.peer);
+    if (a->cfg.mode == MODE_REQUEST) {
+        ask_opened(a);
+        return;
+    }
     /* Only now: nothing is read that could not be sent. */
     next_input(a);
+}
+
+void open_peer(struct app *a)
+{
+    int r = mp_client_open(a->client, a->cfg.peer, a->cfg.protocol, on_open,
+                           a);
+
+    if (r != MP_OK)
+        open_failed(a, r);
 }
 
 /* ------------------------------------------------------------------------
@@ -548,7 +571,6 @@ static void on_ready(struct mp_client *client, int status, const char *reason,
                      void *arg)
 {
     struct app *a = arg;
-    int r;
 
     if (status != MP_OK) {
         login_failed(a, status, reason);
@@ -563,9 +585,11 @@ static void on_ready(struct mp_client *client, int status, const char *reason,
         presence_start(a);
         return;
     }
-    r = mp_client_open(client, a->cfg.peer, a->cfg.protocol, on_open, a);
-    if (r != MP_OK)
-        open_failed(a, r);
+    if (a->cfg.mode == MODE_REQUEST) {
+        ask_start(a);
+        return;
+    }
+    open_peer(a);
 }
 
 /* ------------------------------------------------------------------------
@@ -575,7 +599,8 @@ static void on_ready(struct mp_client *client, int status, const char *reason,
 /* Level 2: the broker shuts down within ms. A listener or watcher that
  * reconnects serves on until the close, then logs in again (the next -a
  * first); with --no-reconnect it leaves now (so that the broker need not
- * wait for it). Connect goes on with its input, and the close, if it
+ * wait for it). Connect goes on with its input, request waits for its
+ * replies, and the close, if it
  * comes first, exits 9. */
 static void on_going_away(struct mp_client *c, unsigned ms, void *arg)
 {
@@ -589,7 +614,7 @@ static void on_going_away(struct mp_client *c, unsigned ms, void *arg)
     }
     note("the broker at %s is shutting down: it closes within %u ms",
          mp_client_address(c), ms);
-    if (a->cfg.mode != MODE_CONNECT)
+    if (a->cfg.mode != MODE_CONNECT && a->cfg.mode != MODE_REQUEST)
         leave(a, ST_GOING_AWAY);
 }
 
@@ -668,6 +693,12 @@ static int setup(struct app *a)
         note("cannot set up the event loop");
         return ST_ERROR;
     }
+    /* Before logging in: stdin may take a while, the login may not. */
+    if (a->cfg.mode == MODE_REQUEST) {
+        r = ask_read_question(a);
+        if (r != ST_OK)
+            return r;
+    }
     r = make_client(a);
     if (r != ST_OK)
         return r;
@@ -715,6 +746,7 @@ static void teardown(struct app *a)
     free_event(&a->idle);
     mp_client_free(a->client);
     echo_free_all(a);
+    ask_free(a);
     free_event(&a->sig_int);
     free_event(&a->sig_term);
     if (a->base != NULL)

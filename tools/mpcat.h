@@ -51,15 +51,20 @@ enum status {
     ST_AUTH = 3,    /* the broker refused the login */
     ST_REFUSED = 4, /* no such client, or no handler for the protocol */
     ST_BROKER = 5,  /* the broker is unreachable, or went away */
-    ST_SHORT = 6,   /* -c N: the end came before N messages arrived */
+    ST_SHORT = 6,   /* -c N: the end came before N messages arrived (-w
+                       ran out, the peer closed); request: fewer than
+                       -c N replies (default 1) within -w */
     /* Protocol level 2: the broker says what happened. */
     ST_DENIED = 7,     /* the open was denied (authorization, a limit) */
     ST_REPLACED = 8,   /* the name logged in again elsewhere */
     ST_GOING_AWAY = 9  /* the broker announced its shutdown, and closed */
 };
 
-/* listen, connect; and at level 2, watch (presence) and list. */
-enum mode { MODE_LISTEN, MODE_CONNECT, MODE_WATCH, MODE_LIST };
+/* listen, connect, request; and at level 2, watch (presence) and list. */
+enum mode { MODE_LISTEN, MODE_CONNECT, MODE_WATCH, MODE_LIST, MODE_REQUEST };
+
+/* request: the longest wait for the replies, by default. */
+#define REQUEST_WAIT_S 10.0
 
 struct config {
     const char *address;      /* the first broker address */
@@ -78,7 +83,9 @@ struct config {
     unsigned char *secret;  /* malloc'd; wiped once libmpclient has a copy */
     size_t secret_len;
     enum framing framing;
-    double wait_s;          /* connect: idle time before closing */
+    double wait_s;          /* connect: idle time before closing (with
+                               -c: the longest wait); request: the
+                               longest wait, 0 = none */
     unsigned long count;    /* -c: leave after this many messages; 0 = no */
     bool echo;              /* listen: send every message back */
     bool once;              /* listen: exit when the connections are over */
@@ -94,10 +101,11 @@ struct config {
     unsigned level;         /* --level: 1, or 0 = the library's (2) */
     bool prefix;            /* watch: the operands are prefixes */
     enum mode mode;
-    const char *peer;       /* connect only */
+    const char *peer;       /* connect and request */
     const char *protocol;
     char **files;           /* connect: FILE arguments; watch: the names;
-                               list: the prefix (none: all) */
+                               list: the prefix (none: all); request:
+                               DATA (none: stdin) */
     int n_files;
 };
 
@@ -149,7 +157,10 @@ struct app {
     /* listen mode */
     unsigned open_conns;
     struct echo *echoes;       /* -e at level 2: one per connection */
-    /* both */
+    /* request mode */
+    struct buf question;       /* what to send: DATA or all of stdin */
+    bool question_borrowed;    /* question.data is argv's DATA */
+    /* all */
     unsigned long received;    /* messages printed, for -c */
     /* the outcome */
     bool leaving;              /* mp_client_disconnect() under way */
@@ -176,6 +187,15 @@ void fail(struct app *a, int status, const char *fmt, ...)
 int status_of(int error);
 /* Connect mode: all input sent; close now (-w 0) or wait for the peer. */
 void input_finished(struct app *a);
+/* Start the -w timer of connect's end (and request's deadline). */
+void start_wait(struct app *a);
+/* Print one message in the -0/-l/line framing; false on a write error. */
+bool print_message(const struct config *c, const char *peer,
+                   const void *data, size_t len);
+/* Open the connection to PEER for PROTO (connect, request -c N). */
+void open_peer(struct app *a);
+/* An open refused (or failed to start): the error, a hint, the exit. */
+void open_failed(struct app *a, int status);
 /* Leave gracefully (see mpcat.c), then exit with `status`. */
 void leave(struct app *a, int status);
 
@@ -209,6 +229,20 @@ void echo_free_all(struct app *a);
 
 /* Logged in: start the watch or list command. */
 void presence_start(struct app *a);
+
+/* ------------------------------------------------------------------------
+ * mpcat_request.c: the request command
+ */
+
+/* Before logging in: the question, DATA or all of stdin. */
+int ask_read_question(struct app *a);
+/* Logged in: ask (mp_client_request), or for -c N > 1 open a
+ * connection (mpcat.c's, then ask_opened sends). */
+void ask_start(struct app *a);
+/* request -c N: the connection a->conn is open; send the question. */
+void ask_opened(struct app *a);
+/* Free the question (teardown). */
+void ask_free(struct app *a);
 
 /* ------------------------------------------------------------------------
  * mpcat_input.c: connect mode's input

@@ -32,6 +32,9 @@
     "       " PROG " [-a ADDR] [-f json|binary|gob] -n NAME [-s SECRET | -S FILE]\n" \
     "             [-0 | -l] [-v] [-c N] [-w SECONDS] [limits]\n"                      \
     "             connect PEER PROTO [FILE...]\n"                                      \
+    "       " PROG " [-a ADDR]... [-f json|binary|gob] -n NAME [-s SECRET | -S FILE]\n" \
+    "             [-0 | -l] [-v] [-c N] [-w SECONDS] [limits]\n"                      \
+    "             request PEER PROTO [DATA]\n"                                        \
     "       " PROG " [-a ADDR]... [-f json|binary] -n NAME [-s SECRET | -S FILE]\n"   \
     "             [-c N] [-p] [reconnect] [limits] watch NAME...\n"                    \
     "       " PROG " [-a ADDR] [-f json|binary] -n NAME [-s SECRET | -S FILE]\n"      \
@@ -55,6 +58,11 @@ static void help(void)
           "                 after the input ends, close once the peer closes\n"
           "                 or -w SECONDS pass without a message\n"
           "                 (with -c N: as soon as N messages arrived)\n"
+          "  request PEER PROTO [DATA]\n"
+          "                 ask PEER one question for PROTO: DATA, or all of\n"
+          "                 stdin as one message; print the reply and exit\n"
+          "                 as soon as it arrived (with -c N: N replies);\n"
+          "                 -w SECONDS is the longest wait (default 10)\n"
           "  watch NAME...  print \"NAME online\" or \"NAME offline\" for each\n"
           "                 NAME now and each time it changes (with -p, for\n"
           "                 every name that starts with a NAME); runs until\n"
@@ -79,11 +87,14 @@ static void help(void)
           "                         the bytes, in and out\n"
           "  -w, --wait SECONDS     connect: idle time after the input ends\n"
           "                         before closing (default 1, fractions allowed,\n"
-          "                         0 = close at once)\n"
+          "                         0 = close at once); with -c N, the longest\n"
+          "                         wait after the input ends; request: the\n"
+          "                         longest wait for the replies (default 10,\n"
+          "                         0 = no limit)\n"
           "  -c, --count N          exit 0 as soon as N messages have arrived\n"
-          "                         (connect: from the peer; listen: from all\n"
-          "                         connections); ending before that (-w ran\n"
-          "                         out, the peer closed) exits 6\n"
+          "                         (connect, request: from the peer; listen:\n"
+          "                         from all connections); ending before that\n"
+          "                         (-w ran out, the peer closed) exits 6\n"
           "  -e, --echo             listen: send every message back to its sender;\n"
           "                         a peer that does not read its echoes (its\n"
           "                         backlog passes --conn-queue) is disconnected\n"
@@ -130,7 +141,8 @@ static void help(void)
           "2 usage error (also an invalid name, or PEER the same as NAME);\n"
           "3 authentication failed (or the name is in use); 4 connection refused (no such client, or\n"
           "no handler for the protocol); 5 broker unreachable or gone;\n"
-          "6 fewer than -c N messages arrived; 7 connection denied (the\n"
+          "6 fewer than -c N messages arrived (request: no reply within -w,\n"
+          "or the peer closed without one); 7 connection denied (the\n"
           "broker's authorization or a limit; level 2); 8 replaced (the name\n"
           "logged in again elsewhere; level 2); 9 the broker shut down after\n"
           "announcing it (level 2).\n",
@@ -352,6 +364,17 @@ static int parse_command(struct config *c, int argc, char **argv)
         c->n_files = argc - 3;
         return ST_OK;
     }
+    if (strcmp(argv[0], "request") == 0) {
+        if (argc < 3 || argc > 4)
+            return usage_error("request takes PEER PROTO [DATA] (got %d "
+                               "operand%s)", argc - 1, argc == 2 ? "" : "s");
+        c->mode = MODE_REQUEST;
+        c->peer = argv[1];
+        c->protocol = argv[2];
+        c->files = argv + 3;
+        c->n_files = argc - 3;
+        return ST_OK;
+    }
     if (strcmp(argv[0], "watch") == 0) {
         if (argc < 2)
             return usage_error("watch takes NAME... (got none)");
@@ -370,7 +393,7 @@ static int parse_command(struct config *c, int argc, char **argv)
         return ST_OK;
     }
     return usage_error("unknown command '%s': the commands are listen, "
-                       "connect, watch and list", argv[0]);
+                       "connect, request, watch and list", argv[0]);
 }
 
 /* Options that make sense for one command only are refused with the
@@ -397,12 +420,13 @@ static int check_combination(const struct config *c, bool wait_given)
         c->mode != MODE_WATCH)
         return usage_error("--no-reconnect and --reconnect-* apply to listen "
                            "and watch only: drop them");
-    if (c->mode == MODE_CONNECT && (c->echo || c->once))
+    if ((c->mode == MODE_CONNECT || c->mode == MODE_REQUEST) &&
+        (c->echo || c->once))
         return usage_error("-e and -q apply to listen only: drop them, or "
                            "use listen");
     if (c->mode == MODE_LISTEN && wait_given)
-        return usage_error("-w applies to connect only: drop it, or use "
-                           "connect");
+        return usage_error("-w applies to connect and request only: drop "
+                           "it, or use connect");
     if (c->name == NULL)
         return usage_error("-n NAME is required: the name to log in with");
     if (!address_ok(c->address))
@@ -470,7 +494,7 @@ static int check_names(const struct config *c)
                               rule);
     if (c->mode == MODE_WATCH || c->mode == MODE_LIST)
         return check_watched(c);
-    if (c->mode != MODE_CONNECT)
+    if (c->mode != MODE_CONNECT && c->mode != MODE_REQUEST)
         return ST_OK;
     why = mp_name_check(c->peer, strlen(c->peer));
     if (why != NULL)
@@ -716,6 +740,8 @@ int parse_args(struct config *c, int argc, char **argv)
      * conversation cannot, and list is over in a moment. */
     c->reconnect = !c->no_reconnect && (c->mode == MODE_LISTEN ||
                                      c->mode == MODE_WATCH);
+    if (rc == ST_OK && c->mode == MODE_REQUEST && !wait_given)
+        c->wait_s = REQUEST_WAIT_S;
     if (rc == ST_OK)
         rc = check_combination(c, wait_given);
     if (rc == ST_OK)

@@ -293,7 +293,7 @@ struct mp_client *mp_client_new(struct event_base *base,
 /*
  * Close every connection (their on_close gets MP_CLOSE_CLIENT_FREED), the
  * socket, and - in own-loop mode - the event_base, and free the client.
- * Pending opens get MP_ERR_CLOSED. What is still queued for the broker is
+ * Pending opens and requests get MP_ERR_CLOSED. What is still queued for the broker is
  * handed to the kernel as far as it takes it without blocking, but
  * nothing waits for the broker to read it: to be sure the last messages
  * arrive, mp_client_disconnect() first. NULL is a no-op. Not from inside
@@ -348,7 +348,7 @@ typedef void (*mp_disconnected_cb)(struct mp_client *c, void *arg);
 /*
  * Leave the broker gracefully: every open connection is closed as by
  * mp_conn_close() (the peers are told; no on_close here), pending opens
- * get MP_ERR_CLOSED, everything queued is sent, and once the broker has
+ * and requests get MP_ERR_CLOSED, everything queued is sent, and once the broker has
  * read it all and closed its side (or after connect_timeout_ms), cb runs
  * (may be NULL) and, in own-loop mode, mp_client_run() returns. Then free
  * the client. Use this rather than a bare mp_client_free() when the last

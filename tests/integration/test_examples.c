@@ -1,8 +1,9 @@
 /*
  * test_examples.c - the programs and the plugin of examples/ against the
  * real broker: echo_server + echo_client end to end in both formats, their
- * error messages, two chat processes talking through pipes, and the
- * example authenticator (auth_prefix) loaded by the broker.
+ * error messages, rr_server + rr_client (request/reply), two chat
+ * processes talking through pipes, and the example authenticator
+ * (auth_prefix) loaded by the broker.
  *
  * Environment (set by tests/local.mk): MP_EXAMPLES_DIR, the build
  * directory of examples/ (programs there, the plugin in .libs/), plus what
@@ -584,6 +585,8 @@ Test(examples, usage_errors)
     } cases[] = {
         {"echo_client", bad_format}, {"echo_server", bad_format},
         {"echo_server", extra_arg}, {"chat", no_name}, {"chat", bad_format},
+        {"rr_server", bad_format}, {"rr_server", extra_arg},
+        {"rr_client", bad_format},
     };
 
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -632,6 +635,99 @@ Test(examples, echo_server_loses_the_broker)
     expect_stderr(server, "echo_server: the broker is shutting down (it "
                   "closes within 3000 ms): leaving\n");
     proc_free(server);
+}
+
+/* ----------------------------------------------------------------------
+ * rr_server and rr_client: request/reply
+ */
+
+/* Start rr_server as bob and wait until it answers. */
+static struct proc *start_rr_server(struct harness *h, const char *format)
+{
+    size_t mark = harness_log_mark(h);
+    const char *args[] = {"-a", broker_address(h), "-f", format, "-n", "bob",
+                          NULL};
+    struct proc *server;
+
+    setenv("MP_SECRET", "demo", 1);
+    server = proc_start("rr_server", args, false);
+    unsetenv("MP_SECRET");
+    if (!harness_wait_log_from(h, mark, "client bob logged in",
+                               limit(MPT_READY_MS)))
+        cr_assert_fail("rr_server did not log in\n%s", proc_report(server));
+    expect_stdout(server, "answering upper requests");
+    return server;
+}
+
+/* rr_client asks, with a 30 s timeout, and exits 0 as soon as the reply
+ * came: well before the timeout. */
+static void rr_roundtrip(const char *server_format, const char *client_format)
+{
+    struct harness *h = start_broker();
+    struct proc *server = start_rr_server(h, server_format);
+    const char *args[] = {"-a", broker_address(h), "-f", client_format, "-s",
+                          "demo", "-p", "bob", "-t", "30", "hello there",
+                          NULL};
+    long long start = mpt_now_ms();
+    struct proc *client = proc_start("rr_client", args, false);
+
+    expect_exit(client, 0);
+    cr_log_info("rr_client took %lld ms", mpt_now_ms() - start);
+    cr_assert_lt(mpt_now_ms() - start, 30000, "rr_client waited out its "
+                 "timeout");
+    expect_stdout(client, "bob answered 'HELLO THERE'\n");
+    cr_assert_str_empty(client->out[1].buf, "rr_client wrote on stderr\n%s",
+                        proc_report(client));
+    proc_free(client);
+    expect_stdout(server, "alice asked 'hello there'\n");
+
+    proc_signal(server, SIGTERM);
+    expect_exit(server, 0);
+    expect_stdout(server, "SIGTERM: stopping\n");
+    proc_free(server);
+    harness_stop(h);
+}
+
+Test(examples, rr_binary) { rr_roundtrip("binary", "binary"); }
+Test(examples, rr_json_server_binary_client) { rr_roundtrip("json", "binary"); }
+
+/* Each way there is no reply: exit 1 and the reason. */
+Test(examples, rr_client_errors)
+{
+    struct harness *h = start_broker();
+    struct proc *echo = start_echo_server(h, "binary");
+    struct rc_client *carol = rc_login(h, 0, RC_BINARY, "carol", "demo");
+    struct rc_msg syn;
+
+    const char *nobody[] = {"-a", broker_address(h), "-s", "demo", "-p",
+                            "bob", NULL};
+    struct proc *client = proc_start("rr_client", nobody, false);
+    expect_exit(client, 1);
+    expect_stderr(client, "rr_client: no reply from bob: no such client\n");
+    proc_free(client);
+
+    const char *no_upper[] = {"-a", broker_address(h), "-s", "demo", "-p",
+                              "echo", NULL};
+    client = proc_start("rr_client", no_upper, false);
+    expect_exit(client, 1);
+    expect_stderr(client, "rr_client: no reply from echo: ");
+    expect_stderr(client, "protocol");
+    proc_free(client);
+
+    /* carol accepts and never answers: the timeout. */
+    const char *mute[] = {"-a", broker_address(h), "-s", "demo", "-p",
+                          "carol", "-t", "1", NULL};
+    client = proc_start("rr_client", mute, false);
+    cr_assert_eq(rc_recv(carol, &syn, limit(MPT_MSG_MS)), RC_OK);
+    cr_assert_eq(syn.meta, RC_SYN);
+    cr_assert(rc_send(carol, RC_ACK, "alice", syn.connection_id, RC_NULL));
+    expect_exit(client, 1);
+    expect_stderr(client, "rr_client: no reply from carol within 1 s\n");
+    proc_free(client);
+    rc_msg_free(&syn);
+    rc_close(carol);
+    stop_echo_server(echo);
+    harness_stop(h);
 }
 
 /* ----------------------------------------------------------------------

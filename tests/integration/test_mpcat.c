@@ -1227,8 +1227,9 @@ Test(mpcat, count_not_reached_exits_6)
     expect_exit(cli, 6, tmo(MPT_EXIT_MS));
     cr_assert_str_eq(cli->o.data ? cli->o.data : "", "one\n");
     cr_assert_str_eq(cli->e.data ? cli->e.data : "",
-                     "mpcat: only 1 of 2 messages (-c 2) arrived: none for "
-                     "0.2 s (-w); raise -w if the peer is slow\n");
+                     "mpcat: only 1 of 2 messages (-c 2) arrived: -w 0.2 s "
+                     "passed since the input ended; raise -w if the peer is "
+                     "slow\n");
     stop(srv, SIGTERM);
 
     raw = rc_login_any(h, BIN, RC_BINARY, "peer");
@@ -1241,6 +1242,242 @@ Test(mpcat, count_not_reached_exits_6)
                "the connection");
     rc_close(raw);
     harness_stop(h);
+}
+
+/*
+ * With -c N, -w is the longest wait after the input ends, not an idle
+ * time: a message at w/2 does not restart it. Margins as in
+ * wait_restarts_on_traffic: restarted, the countdown would end w after
+ * the message; not restarted, w/2 after it.
+ */
+Test(mpcat, count_makes_wait_a_deadline)
+{
+    const int w = wrapper() ? 6000 : 2000;  /* -w, ms */
+    char w_arg[16];
+    struct harness *h = start(ALLOW_ALL);
+    struct rc_client *raw = rc_login_any(h, BIN, RC_BINARY, "peer");
+    struct proc *cli;
+    char id[RC_STR_MAX + 1];
+    long long t_armed, t_sent, t_exit;
+
+    snprintf(w_arg, sizeof w_arg, "%g", w / 1000.0);
+    cli = connector(h, JSON, "cli", ARGS("-v", "-c", "3", "-w", w_arg,
+                                         "connect", "peer", "chat"));
+    accept_syn(raw, "cli", "chat", id, sizeof id);
+    close_in(cli);
+    cr_assert(wait_err(cli, "input done", tmo(MPT_MSG_MS)),
+              "no \"input done\" from mpcat -v; stderr: %s",
+              cli->e.data ? cli->e.data : "");
+    t_armed = now_ms();
+    t_sent = send_at(raw, cli, id, "m1", t_armed + w / 2);
+    expect_out(cli, "m1\n");
+    cr_assert(wait_exit(cli, w + tmo(MPT_EXIT_MS)),
+              "mpcat did not exit after -w; stderr: %s", cli->e.data);
+    t_exit = now_ms();
+    expect_exit(cli, 6, 0);
+    cr_assert_lt(t_exit - t_sent, w * 3 / 4,
+                 "exited %lld ms after the message, -w %d ms: the message "
+                 "restarted the countdown", t_exit - t_sent, w);
+    expect_err(cli, "only 1 of 3 messages (-c 3) arrived");
+    rc_close(raw);
+    harness_stop(h);
+}
+
+/* ----------------------------------------------------------------------
+ * request PEER PROTO [DATA]
+ */
+
+static void script_denied(struct fakebroker *fb, void *arg);
+
+/* The raw peer's next message of kind `meta`, skipping the others (what
+ * an mpcat that left may still have said). */
+static void skip_to(struct rc_client *raw, int meta, struct rc_msg *m)
+{
+    for (;;) {
+        int r = rc_recv(raw, m, tmo(MPT_MSG_MS));
+        cr_assert_eq(r, RC_OK, "raw peer: %s, waiting for meta %d",
+                     rc_status_name(r), meta);
+        if (m->meta == meta)
+            return;
+        rc_msg_free(m);
+    }
+}
+
+/* accept_syn, after skipping what came before the Syn. */
+static void accept_next_syn(struct rc_client *raw, const char *from,
+                            const char *proto, char *id, size_t idlen)
+{
+    struct rc_msg m;
+
+    skip_to(raw, RC_SYN, &m);
+    cr_assert_str_eq(m.other_client, from);
+    cr_assert(m.has_data && strcmp((char *)m.data, proto) == 0);
+    snprintf(id, idlen, "%s", m.connection_id);
+    rc_msg_free(&m);
+    cr_assert(rc_send(raw, RC_ACK, from, id, RC_NULL));
+}
+
+/* The reply is printed and mpcat exits 0 at once: -w 30 is only the
+ * longest wait. DATA, or all of stdin as one message; -l frames the
+ * printed reply. */
+Test(mpcat, request_prints_the_reply_at_once)
+{
+    struct harness *h = start(ALLOW_ALL);
+    struct proc *srv = listener(h, BIN, "srv", ARGS("-e", "listen", "echo"));
+    long long t0 = now_ms(), dt;
+    struct proc *cli = mpcat(JSON, "cli", ARGS("-w", "30", "request", "srv",
+                                               "echo", "hello"), IN_NULL);
+
+    expect_exit(cli, 0, tmo(MPT_EXIT_MS));
+    dt = now_ms() - t0;
+    cr_log_info("request/reply: %lld ms with -w 30", dt);
+    cr_assert_lt(dt, 15000, "took %lld ms, -w 30 s", dt);
+    cr_assert_str_eq(cli->o.data ? cli->o.data : "", "hello\n");
+    cr_assert_eq(cli->e.len, 0, "stderr: %s", cli->e.data);
+
+    /* stdin, whole: two lines are one message, and one reply. */
+    cli = mpcat(BIN, "cli2", ARGS("-w", "30", "request", "srv", "echo"),
+                IN_PIPE);
+    write_str(cli, "line one\nline two\n");
+    close_in(cli);
+    expect_exit(cli, 0, tmo(MPT_EXIT_MS));
+    cr_assert_str_eq(cli->o.data ? cli->o.data : "", "line one\nline two\n\n");
+
+    /* -l: a 4-byte length, then the bytes. */
+    cli = mpcat(JSON, "cli3", ARGS("-l", "request", "srv", "echo", "abc"),
+                IN_NULL);
+    expect_exit(cli, 0, tmo(MPT_EXIT_MS));
+    cr_assert_eq(cli->o.len, 7);
+    cr_assert(memcmp(cli->o.data, "\0\0\0\3abc", 7) == 0);
+
+    stop(srv, SIGTERM);
+    cr_assert_str_eq(srv->o.data, "hello\nline one\nline two\n\nabc\n");
+    harness_stop(h);
+}
+
+/* -c N: the first N replies, then exit 0; fewer within -w: 6. */
+Test(mpcat, request_count_replies)
+{
+    struct harness *h = start(ALLOW_ALL);
+    struct rc_client *raw = rc_login_any(h, BIN, RC_BINARY, "peer");
+    char id[RC_STR_MAX + 1];
+    struct rc_msg m;
+    struct proc *cli = connector(h, JSON, "cli",
+                                 ARGS("-c", "2", "-w", "30", "request", "peer",
+                                      "feed", "subscribe"));
+
+    accept_syn(raw, "cli", "feed", id, sizeof id);
+    rc_expect_meta(raw, RC_DATA, &m);
+    cr_assert_str_eq((const char *)m.data, "subscribe");
+    rc_msg_free(&m);
+    cr_assert(rc_send(raw, RC_DATA, "cli", id, rc_str("one")));
+    cr_assert(rc_send(raw, RC_DATA, "cli", id, rc_str("two")));
+    cr_assert(rc_send(raw, RC_DATA, "cli", id, rc_str("three")));
+    expect_exit(cli, 0, tmo(MPT_EXIT_MS));
+    cr_assert_str_eq(cli->o.data ? cli->o.data : "", "one\ntwo\n");
+    skip_to(raw, RC_CLOSED, &m);
+    rc_msg_free(&m);
+
+    /* Room for a slow (valgrind) mpcat to get the one reply in time. */
+    const char *w = wrapper() ? "3" : "0.3";
+    char want[128];
+    cli = connector(h, JSON, "cli2", ARGS("-c", "2", "-w", w, "request",
+                                          "peer", "feed", "subscribe"));
+    accept_next_syn(raw, "cli2", "feed", id, sizeof id);
+    rc_expect_meta(raw, RC_DATA, &m);
+    rc_msg_free(&m);
+    cr_assert(rc_send(raw, RC_DATA, "cli2", id, rc_str("only")));
+    expect_exit(cli, 6, tmo(MPT_EXIT_MS));
+    cr_assert_str_eq(cli->o.data ? cli->o.data : "", "only\n");
+    snprintf(want, sizeof want, "only 1 of 2 messages (-c 2) arrived: -w %s "
+             "s passed since the request began", w);
+    expect_err(cli, want);
+    rc_close(raw);
+    harness_stop(h);
+}
+
+/* No reply within -w: 6 - whether the peer accepted and is silent, or
+ * never answered the open. The peer closing without a reply: 6 too. */
+Test(mpcat, request_timeout_exits_6)
+{
+    struct harness *h = start(ALLOW_ALL);
+    struct rc_client *raw = rc_login_any(h, BIN, RC_BINARY, "peer");
+    char id[RC_STR_MAX + 1];
+    struct rc_msg m;
+    struct proc *cli = connector(h, JSON, "cli",
+                                 ARGS("-w", "0.3", "request", "peer", "q",
+                                      "anyone?"));
+
+    accept_syn(raw, "cli", "q", id, sizeof id);
+    expect_exit(cli, 6, tmo(MPT_EXIT_MS));
+    expect_err(cli, "no reply from peer within 0.3 s (-w)");
+    cr_assert_eq(cli->o.len, 0);
+
+    cli = connector(h, JSON, "cli2", ARGS("-w", "0.3", "request", "peer",
+                                          "q", "anyone?"));
+    skip_to(raw, RC_SYN, &m); /* never answered */
+    rc_msg_free(&m);
+    expect_exit(cli, 6, tmo(MPT_EXIT_MS));
+    expect_err(cli, "no reply from peer within 0.3 s (-w)");
+
+    cli = connector(h, JSON, "cli3", ARGS("-w", "30", "request", "peer", "q",
+                                          "bye?"));
+    accept_next_syn(raw, "cli3", "q", id, sizeof id);
+    rc_expect_meta(raw, RC_DATA, &m);
+    rc_msg_free(&m);
+    cr_assert(rc_send(raw, RC_CLOSED, "cli3", id, RC_NULL));
+    expect_exit(cli, 6, tmo(MPT_EXIT_MS));
+    expect_err(cli, "peer closed the connection without replying");
+    rc_close(raw);
+    harness_stop(h);
+}
+
+/* Refusals keep their codes: 4 no such client or no handler, 7 denied
+ * (level 2, from the fake broker). */
+Test(mpcat, request_refused_exits_4_or_7)
+{
+    struct harness *h = start(ALLOW_ALL);
+    struct proc *srv = listener(h, BIN, "srv", ARGS("-e", "listen", "echo"));
+    struct proc *cli = mpcat(JSON, "cli", ARGS("request", "nobody", "echo",
+                                               "x"), IN_NULL);
+
+    expect_exit(cli, 4, tmo(MPT_EXIT_MS));
+    expect_err(cli, "cannot open echo to nobody: no such client");
+    cli = mpcat(JSON, "cli", ARGS("request", "srv", "other", "x"), IN_NULL);
+    expect_exit(cli, 4, tmo(MPT_EXIT_MS));
+    expect_err(cli, "cannot open other to srv: unknown protocol");
+    stop(srv, SIGTERM);
+    harness_stop(h);
+
+    struct fakebroker *fb = fb_new(RC_BINARY, 0);
+    fb_run(fb, script_denied, NULL);
+    cli = spawn(ARGS("-a", fb_address(fb), "-n", "alice", "request", "bob",
+                     "chat", "x"), IN_NULL, NULL);
+    expect_exit(cli, 7, tmo(MPT_MSG_MS));
+    expect_err(cli, "not authorized");
+    cr_assert_null(fb_join(fb, tmo(MPT_MSG_MS)));
+    fb_free(fb);
+}
+
+Test(mpcat, request_usage)
+{
+    const char *const *const cases[] = {
+        ARGS("-n", "a", "request", "p"),
+        ARGS("-n", "a", "request", "p", "x", "data", "more"),
+        ARGS("-n", "a", "-e", "request", "p", "x"),
+        ARGS("-n", "a", "-q", "request", "p", "x", "d"),
+    };
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct proc *p = spawn(cases[i], IN_NULL, NULL);
+        expect_exit(p, 2, tmo(MPT_EXIT_MS));
+        expect_usage_error(p, i);
+        reap_procs();
+    }
+    struct proc *p = spawn(ARGS("--help"), IN_NULL, NULL);
+    expect_exit(p, 0, tmo(MPT_EXIT_MS));
+    cr_assert_not_null(strstr(p->o.data, "request PEER PROTO [DATA]"));
+    cr_assert_not_null(strstr(p->o.data, "request: no reply within -w"));
 }
 
 /* listen -c N: exits 0 after the Nth message, once its echo is sent (the
