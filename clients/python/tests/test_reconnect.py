@@ -11,6 +11,7 @@ every wait is on an event or a future, bounded."""
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
 import time
 from collections.abc import Awaitable, Iterator
@@ -21,7 +22,8 @@ import pytest
 from conftest import ALLOW_ALL, DEFAULT_LISTENERS, T, Broker, BrokerFactory
 
 import mpclient
-from mpclient import Connection
+from mpclient import Connection, Message, Meta
+from mpclient.codec import BINARY
 from mpclient.client import _retryable
 
 X = TypeVar("X")
@@ -191,6 +193,37 @@ async def test_kill_and_restart_both_clients_recover(
     await within(server.close())
     await within(client.wait_closed())  # closed by us: no exception
     assert cli_w.reconnects == 1 and srv_w.reconnects == 1
+
+
+async def silent_peer(address: str, name: str) -> socket.socket:
+    """A peer that logs in (binary, level 1) and then never answers: a
+    Syn to it stays pending."""
+    host, port = address.split(":")[1:]
+    sock = await asyncio.to_thread(socket.create_connection, (host, int(port)), T(5))
+    sock.sendall(BINARY.encode(Message(Meta.AUTH, name, "", b"x")))
+    sock.settimeout(T(5))
+    assert await asyncio.to_thread(sock.recv, 65536)  # the AuthOk
+    return sock
+
+
+async def test_pending_open_fails_when_the_broker_is_lost(
+    broker: Broker, restarter: Restarter
+) -> None:
+    """An open() waiting for its peer's answer fails with BrokerLost when
+    the session is lost: it is not carried over to the next session."""
+    w = Watcher()
+    silent = await silent_peer(broker.address(), "silent")
+    client = await within(mpclient.connect(broker.address(), "cli", b"x", **FAST, **w.options()))
+    opening = asyncio.create_task(client.open("silent", "p"))
+    while not client.connections:  # the Syn is out
+        await asyncio.sleep(0)
+    restarter.kill(broker)
+    with pytest.raises(mpclient.BrokerLost) as info:
+        await within(opening)
+    assert not isinstance(info.value, mpclient.Disconnected)
+    await within(w.disconnected.wait())
+    silent.close()
+    await within(client.close())
 
 
 async def test_serve_loop_runs_across_a_restart(broker: Broker, restarter: Restarter) -> None:
