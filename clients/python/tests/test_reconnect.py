@@ -3,7 +3,7 @@ restart it (same port, same Unix path) under a listening client and a
 connecting one, the backoff's delays, the errors that stop the attempts
 (an auth failure, a name taken), Replaced (never reconnected), GoingAway
 (at once, to the next address), several addresses, what fails at once
-while disconnected, and the blocking facade.
+while disconnected, examples/echo.py's -r, and the blocking facade.
 
 The delays are kept small (20 ms to start) so that the suite stays fast;
 every wait is on an event or a future, bounded."""
@@ -11,7 +11,9 @@ every wait is on an event or a future, bounded."""
 from __future__ import annotations
 
 import asyncio
+import signal
 import socket
+import sys
 import threading
 import time
 from collections.abc import Awaitable, Iterator
@@ -19,7 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from conftest import ALLOW_ALL, DEFAULT_LISTENERS, T, Broker, BrokerFactory
+from conftest import ALLOW_ALL, DEFAULT_LISTENERS, PACKAGE_DIR, T, Broker, BrokerFactory
 
 import mpclient
 from mpclient import Connection, Message, Meta
@@ -438,6 +440,48 @@ async def test_going_away_reconnects_at_once_to_the_next(broker_factory: BrokerF
     assert client.going_away is None  # the new session's broker stays
     await within(client.close())
     await asyncio.to_thread(stopping.join, T(15))
+
+
+# ----------------------------------------------------------------------------
+# examples/echo.py server -r
+
+
+async def read_until(stream: asyncio.StreamReader | None, text: str) -> None:
+    assert stream is not None
+    seen: list[str] = []
+    while not seen or text not in seen[-1]:
+        raw = await within(stream.readline())
+        if not raw:
+            pytest.fail(f"no line with {text!r}; got {seen}")
+        seen.append(raw.decode(errors="replace"))
+
+
+async def test_example_echo_py_server_rides_out_a_restart(
+    broker: Broker, restarter: Restarter
+) -> None:
+    dead = f"unix:{broker.dir}/nobody-listens.sock"
+    server = await asyncio.create_subprocess_exec(
+        sys.executable, str(PACKAGE_DIR / "examples" / "echo.py"), "server", "-r",
+        "-a", dead, "-a", broker.address(), "-s", "x",
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        await read_until(server.stdout, "waiting for echo connections")
+        restarter.kill(broker)
+        await read_until(server.stdout, "lost the broker")
+        await asyncio.to_thread(restarter.restart, broker)
+        await read_until(server.stdout, f"logged in again to {broker.address()}")
+        client = await within(mpclient.connect(broker.address(), "cli", b"x"))
+        assert await within(client.request("echo", "echo", b"back", timeout=T(5))) == b"back"
+        await within(client.close())
+        server.send_signal(signal.SIGTERM)
+        await within(server.communicate(), 10)
+        assert server.returncode == 0
+    finally:
+        if server.returncode is None:
+            server.kill()
+            await server.wait()
 
 
 # ----------------------------------------------------------------------------

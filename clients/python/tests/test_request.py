@@ -91,7 +91,7 @@ async def test_request_timeout(broker: Broker) -> None:
     started = time.monotonic()
     with pytest.raises(TimeoutError) as info:
         await within(client.request("srv", "slow", b"?", timeout=0.2))
-    assert time.monotonic() - started >= 0.2
+    assert time.monotonic() - started >= 0.19  # (timers may fire a hair early)
     assert "no reply from 'srv'" in str(info.value)
     assert asked.is_set() and client.connections == []
     # The client goes on: a request of another protocol works.
