@@ -242,7 +242,9 @@ class Disconnected(BrokerLost):
     broker handles this too."""
 
     def __init__(self, detail: str = "") -> None:
-        super().__init__(f"disconnected, reconnecting ({detail or 'the broker was lost'})")
+        super().__init__(
+            f"reconnecting, nothing is sent meanwhile ({detail or 'the broker was lost'})"
+        )
 
 
 class WouldBlock(MPError):
