@@ -2,7 +2,7 @@
 """echo.py - the echo example of mpbroker (examples/echo_server.c and
 examples/echo_client.c) with the Python client.
 
-    echo.py server [-a ADDR] [-f json|binary] [-n NAME] [-s SECRET] [TLS...]
+    echo.py server [-a ADDR] [-f json|binary] [-n NAME] [-s SECRET] [TLS...] [-r]
     echo.py client [-a ADDR] [-f json|binary] [-n NAME] [-s SECRET] [TLS...]
                    [-p PEER] [MESSAGE...]
 
@@ -13,7 +13,11 @@ FILE (a client certificate, for brokers that ask for one).
 server: logs in (by default as "echo") and accepts connections for the
 protocol "echo": every message that arrives on one is sent straight back.
 It runs until SIGINT or SIGTERM (exit status 0); it exits 1 when it cannot
-log in or loses the broker, 2 on a usage error.
+log in or loses the broker, 2 on a usage error. With -r it rides out a
+broker restart instead: it logs in again (backoff from 0.1 s to 10 s)
+and says so, and exits 1 only when the broker refuses the login (the
+name taken, the secret no longer accepted). -a may be repeated: the
+addresses are tried in turn.
 
 client: logs in (by default as "alice"), opens an "echo" connection to the
 peer (by default "echo"), sends each message (default: hello world), waits
@@ -57,11 +61,13 @@ def quoted(data: bytes) -> str:
     return "'" + "".join(out) + "'"
 
 
-def make_client(args: argparse.Namespace) -> mpclient.Client:
+def make_client(args: argparse.Namespace, **options: object) -> mpclient.Client:
     ssl = None
-    if args.address.startswith("tls:"):
+    if all(a.startswith("tls:") for a in args.addresses):
         ssl = mpclient.tls_context(args.ca, args.cert, args.key)
-    return mpclient.Client(args.address, args.name, args.secret, format=args.format, ssl=ssl)
+    return mpclient.Client(
+        args.addresses, args.name, args.secret, format=args.format, ssl=ssl, **options
+    )
 
 
 # ----------------------------------------------------------------------------
@@ -85,7 +91,15 @@ async def on_echo_connection(conn: mpclient.Connection) -> None:
 
 
 async def serve(args: argparse.Namespace) -> int:
-    client = make_client(args)
+    client = make_client(
+        args,
+        reconnect=args.reconnect,
+        on_disconnected=lambda error: print(f"lost the broker: {error.detail}"),
+        on_reconnecting=lambda attempt, delay: print(
+            f"reconnect attempt {attempt} in {delay:.2f} s"
+        ),
+        on_reconnected=lambda: print(f"logged in again to {client.address}"),
+    )
     # Answer the "echo" protocol. A peer opening any other protocol is
     # refused by the library (UnknownProto).
     client.handle("echo", on_echo_connection)
@@ -112,15 +126,17 @@ async def serve(args: argparse.Namespace) -> int:
     except mpclient.MPError as e:
         print(f"echo.py: cannot log in to {args.address} as {args.name}: {e}", file=sys.stderr)
         return 1
-    print(f"logged in to {args.address} as {client.name}; waiting for echo connections")
+    print(f"logged in to {client.address} as {client.name}; waiting for echo connections")
 
-    # Serve until a signal (status 0) or until the broker is gone (1).
+    # Serve until a signal (status 0) or until the broker is gone (1); with
+    # -r, wait_closed() goes on across reconnects and raises only when the
+    # client gives up.
     lost = asyncio.ensure_future(client.wait_closed())
     await asyncio.wait({lost, stopping}, return_when=asyncio.FIRST_COMPLETED)
     if lost.done():
         try:
             lost.result()
-        except mpclient.BrokerLost as e:
+        except mpclient.MPError as e:
             print(f"echo.py: {e}", file=sys.stderr)
             return 1
     stopping.cancel()
@@ -199,10 +215,10 @@ async def run_client(args: argparse.Namespace) -> int:
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("-a", dest="address",
-                        default=os.environ.get("MP_ADDRESS", "tcp:127.0.0.1:7330"),
+    common.add_argument("-a", dest="addresses", action="append",
                         help="broker address: tcp:HOST:PORT, tls:HOST:PORT or unix:PATH "
-                        "(default: $MP_ADDRESS, else tcp:127.0.0.1:7330, the quick start's)")
+                        "(default: $MP_ADDRESS, else tcp:127.0.0.1:7330, the quick start's); "
+                        "repeat it for more brokers, tried in turn")
     common.add_argument("-f", dest="format", choices=["json", "binary"], default="binary",
                         help="wire format of that listener (default binary)")
     common.add_argument("-s", dest="secret", default=os.environ.get("MP_SECRET", "demo"),
@@ -215,11 +231,17 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     modes = parser.add_subparsers(dest="mode", required=True)
     server = modes.add_parser("server", parents=[common], help="echo every message back")
     server.add_argument("-n", dest="name", default="echo", help="the name (default echo)")
+    server.add_argument("-r", dest="reconnect", action="store_true",
+                        help="ride out a broker restart: log in again when it is lost")
     client = modes.add_parser("client", parents=[common], help="send messages to an echo server")
     client.add_argument("-n", dest="name", default="alice", help="the name (default alice)")
     client.add_argument("-p", dest="peer", default="echo", help="the echo server's name (default echo)")
     client.add_argument("messages", nargs="*", metavar="MESSAGE", help="default: hello world")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if not args.addresses:
+        args.addresses = [os.environ.get("MP_ADDRESS", "tcp:127.0.0.1:7330")]
+    args.address = ", ".join(args.addresses)
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:

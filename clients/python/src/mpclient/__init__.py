@@ -20,8 +20,13 @@ connection is a two-way, ordered stream of whole messages.
             await conn.send(b"hi")
             print(await conn.recv())
             await conn.close()
+            # Or, in one call, with a peer that uses handle_requests():
+            # reply = await client.request("bob", "upper", b"hi", timeout=5)
 
     asyncio.run(main())
+
+Several broker addresses and ``reconnect=True`` make a client that rides
+out a broker restart (see :class:`Client`).
 
 The blocking facade is :mod:`mpclient.sync`; the wire formats are in
 :mod:`mpclient.codec`.
@@ -36,7 +41,9 @@ from .client import (
     Handler,
     NameList,
     PresenceEvent,
+    RequestHandler,
     connect,
+    reconnect_delay,
     tls_context,
 )
 from .errors import (
@@ -48,10 +55,12 @@ from .errors import (
     ConnectTimeout,
     DecodeError,
     Denied,
+    Disconnected,
     GoingAway,
     LevelRequired,
     MessageTooBig,
     MPError,
+    NameTaken,
     NoSuchClient,
     OpenError,
     PeerLeft,
@@ -93,6 +102,7 @@ __all__ = [
     "DEFAULT_WINDOW",
     "DecodeError",
     "Denied",
+    "Disconnected",
     "GoingAway",
     "Handler",
     "LevelRequired",
@@ -103,12 +113,14 @@ __all__ = [
     "Meta",
     "NAME_MAX",
     "NameList",
+    "NameTaken",
     "NoSuchClient",
     "OpenError",
     "PROTOCOL_LEVEL",
     "PeerLeft",
     "PresenceEvent",
     "Replaced",
+    "RequestHandler",
     "Settings",
     "TLSError",
     "UnknownProtocol",
@@ -117,6 +129,7 @@ __all__ = [
     "connect",
     "parse_address",
     "parse_settings",
+    "reconnect_delay",
     "tls_context",
     "__version__",
 ]

@@ -67,6 +67,21 @@ the broker's AuthOk says it speaks it, :attr:`Client.level`):
   :class:`Replaced` and :class:`GoingAway` (both :class:`BrokerLost`)
   when the broker closes the session, and :meth:`Client.wait_going_away`
   as soon as it announces it.
+
+Reconnecting (``reconnect=True``, as libmpclient's reconnect option): a
+client that loses the broker after its login logs in again by itself,
+with the same name and secret, trying its addresses in turn with
+exponential backoff and jitter; :meth:`Client.wait_closed` keeps waiting
+meanwhile. What belonged to the lost session is never resumed silently:
+its connections end (:class:`BrokerLost`), pending opens and lists fail;
+the handlers stay, and the watches are sent again. While it reconnects,
+:meth:`Client.open`, :meth:`Client.request`, :meth:`Client.watch` and
+:meth:`Client.list` raise :class:`Disconnected` at once.
+
+Request/reply: :meth:`Client.request` asks a peer one question (open,
+send one message, the first reply, close) and
+:meth:`Client.handle_requests` answers each message of the connections
+of a protocol.
 """
 
 from __future__ import annotations
@@ -76,9 +91,10 @@ import builtins  # Client.list() hides the type in the class body
 import collections
 import inspect
 import logging
+import random
 import socket
 import ssl as _ssl
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -95,16 +111,19 @@ from .errors import (
     ConnectTimeout,
     DecodeError,
     Denied,
+    Disconnected,
     GoingAway,
     LevelRequired,
     MessageTooBig,
     MPError,
+    NameTaken,
     NoSuchClient,
     PeerLeft,
     Replaced,
     TLSError,
     UnknownProtocol,
     WouldBlock,
+    RETRY_LATER,
 )
 from .protocol import (
     CREDIT_MAX,
@@ -126,9 +145,11 @@ __all__ = [
     "Client",
     "Connection",
     "Handler",
+    "RequestHandler",
     "NameList",
     "PresenceEvent",
     "connect",
+    "reconnect_delay",
     "tls_context",
     "DEFAULT_MAX_MESSAGE_SIZE",
     "MESSAGE_OVERHEAD",
@@ -203,14 +224,49 @@ class _ListRequest:
 #: connection; if it returns an awaitable, that is run as for a coroutine).
 Handler = Callable[["Connection"], Any]
 
-_NEW, _CONNECTING, _READY, _CLOSING, _CLOSED, _LOST = (
+#: A request handler (:meth:`Client.handle_requests`): called with each
+#: message of a connection, it returns the reply (bytes-like), or an
+#: awaitable of it, or ``None`` to send none.
+RequestHandler = Callable[[bytes], Any]
+
+_NEW, _CONNECTING, _READY, _RECONNECTING, _CLOSING, _CLOSED, _LOST = (
     "new",
     "connecting",
     "ready",
+    "reconnecting",
     "closing",
     "closed",
     "lost",
 )
+
+#: The reconnect options' defaults, as libmpclient's (seconds).
+RECONNECT_INITIAL = 0.1
+RECONNECT_MAX = 10.0
+
+
+def reconnect_delay(attempt: int, initial: float, maximum: float) -> float:
+    """The wait before reconnect attempt ``attempt`` (1, 2, ...): none for
+    the first (a restarted broker is often back already), then
+    ``min(maximum, initial * 2**(attempt - 2))`` scaled by a random factor
+    in [0.5, 1], so that clients that lost the same broker do not all come
+    back at once."""
+    if attempt <= 1:
+        return 0.0
+    base = min(maximum, initial * 2.0 ** min(attempt - 2, 60))
+    return base * random.uniform(0.5, 1.0)
+
+
+def _retryable(error: BaseException) -> bool:
+    """Whether a failed login attempt may succeed if tried again: not when
+    the name is taken, the secret refused (unless the broker says "try
+    again later"), the listener is not one to log in at, or TLS fails."""
+    if isinstance(error, NameTaken):
+        return False
+    if isinstance(error, AuthError):
+        return error.reason.endswith(RETRY_LATER)
+    if isinstance(error, ConnectError):
+        return not error.permanent
+    return False
 
 
 def tls_context(
@@ -284,6 +340,9 @@ class Connection:
         self.close_reason: CloseReason | None = None
         """Why the connection ended, or ``None`` while it is open."""
         self._end_detail = ""
+        # The loss of the broker as it was when this connection ended (a
+        # reconnected client may have a new session by the time it asks).
+        self._lost: BrokerLost | None = None
         # Level 2 credit: what this side may still send (None: level 1, no
         # credit), the window it grants the peer, and what the application
         # took since the last grant.
@@ -450,7 +509,7 @@ class Connection:
         if reason is CloseReason.PEER_LEFT:
             return PeerLeft(self._peer)
         if reason is CloseReason.BROKER_LOST:
-            return self._client._lost_error(self._end_detail)
+            return self._lost or self._client._lost_error(self._end_detail)
         return ConnectionClosed(reason, self._end_detail)
 
     async def _wait_credit(self) -> None:
@@ -493,6 +552,8 @@ class Connection:
             return
         self.close_reason = reason
         self._end_detail = detail
+        if reason is CloseReason.BROKER_LOST:
+            self._lost = self._client._lost_error(detail)
         # What is left in the inbox stays readable but leaves the client's
         # total: the library no longer adds to it.
         self._client._inbox_left(self._inbox_bytes)
@@ -509,7 +570,10 @@ class Client:
     """A client of an mpbroker.
 
     :param address: ``"tcp:HOST:PORT"`` (``"tcp:[::1]:7330"``),
-        ``"tls:HOST:PORT"`` or ``"unix:PATH"``.
+        ``"tls:HOST:PORT"`` or ``"unix:PATH"``; or a list of them (several
+        brokers, e.g. of a cluster): :meth:`connect` tries them in turn
+        until one can be reached, and each reconnect attempt tries the
+        next, round robin.
     :param name: the name to log in with (1-255 bytes of UTF-8, no ``:``,
         no control character).
     :param secret: the secret, bytes (a ``str`` is encoded as UTF-8).
@@ -564,11 +628,35 @@ class Client:
         peers of this client's connections when it is larger than the
         broker's (granted with a Credit right after the Syn or the Ack);
         ``None`` (default): the broker's ``window``.
+    :param reconnect: when the broker connection is lost after a login
+        (the broker restarted or said GoingAway, the network failed), log
+        in again by itself instead of ending (see the module's text).
+        Default False: the client is done, :meth:`wait_closed` raises
+        :class:`BrokerLost`.
+    :param reconnect_initial: seconds before the second attempt (the first
+        starts at once); the delay doubles with each attempt, times a
+        random factor in [0.5, 1]. Default 0.1.
+    :param reconnect_max: the most the delay grows to, in seconds.
+        Default 10.
+    :param reconnect_max_attempts: failed attempts in a row after which
+        the client gives up (:meth:`wait_closed` raises the last
+        attempt's error); 0 or ``None`` (default): never.
+    :param on_disconnected: ``fn(error)``, called when the session is lost
+        and the client will reconnect: ``error`` is the
+        :class:`BrokerLost` (or :class:`GoingAway`) saying why. By then
+        every connection of the session has ended.
+    :param on_reconnecting: ``fn(attempt, delay)``, called before each
+        attempt (1, 2, ...) with the seconds it waits before starting
+        (:attr:`address` is the one it tries).
+    :param on_reconnected: ``fn()``, called once logged in again: open
+        connections, send. The three are called on the client's event
+        loop and must not block; one that returns an awaitable has it run
+        as a task.
     """
 
     def __init__(
         self,
-        address: str,
+        address: str | Sequence[str],
         name: str,
         secret: bytes | str = b"",
         *,
@@ -587,9 +675,21 @@ class Client:
         level: int = PROTOCOL_LEVEL,
         credit: str = "auto",
         receive_window: int | None = None,
+        reconnect: bool = False,
+        reconnect_initial: float = RECONNECT_INITIAL,
+        reconnect_max: float = RECONNECT_MAX,
+        reconnect_max_attempts: int | None = 0,
+        on_disconnected: Callable[[BrokerLost], Any] | None = None,
+        on_reconnecting: Callable[[int, float], Any] | None = None,
+        on_reconnected: Callable[[], Any] | None = None,
     ) -> None:
-        self._address: Address = parse_address(address)
-        if ssl is not None and self._address.scheme != "tls":
+        texts = [address] if isinstance(address, str) else list(address)
+        if not texts or not all(isinstance(a, str) for a in texts):
+            raise ValueError("address is a broker address, or a non-empty list of them")
+        self._addresses: list[Address] = [parse_address(a) for a in texts]
+        self._address_index = 0
+        self._address: Address = self._addresses[0]
+        if ssl is not None and any(a.scheme != "tls" for a in self._addresses):
             raise ValueError("an SSL context is only for tls: addresses")
         self._name = check_name(name)
         self._secret = secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)
@@ -625,6 +725,22 @@ class Client:
         if receive_window is not None and not 1 <= receive_window <= CREDIT_MAX:
             raise ValueError(f"receive_window must be None or 1 to {CREDIT_MAX}")
         self.receive_window: int | None = receive_window
+        self.reconnect: bool = bool(reconnect)
+        if not 0 < reconnect_initial <= reconnect_max:
+            raise ValueError("want 0 < reconnect_initial <= reconnect_max")
+        self.reconnect_initial: float = reconnect_initial
+        self.reconnect_max: float = reconnect_max
+        if reconnect_max_attempts is not None and (
+            isinstance(reconnect_max_attempts, bool) or reconnect_max_attempts < 0
+        ):
+            raise ValueError("reconnect_max_attempts must be None or at least 0")
+        self.reconnect_max_attempts: int = reconnect_max_attempts or 0
+        self.on_disconnected: Callable[[BrokerLost], Any] | None = on_disconnected
+        """Reconnect: ``fn(error)`` when the session is lost (see the class)."""
+        self.on_reconnecting: Callable[[int, float], Any] | None = on_reconnecting
+        """Reconnect: ``fn(attempt, delay)`` before each attempt."""
+        self.on_reconnected: Callable[[], Any] | None = on_reconnected
+        """Reconnect: ``fn()`` once logged in again."""
         self._handlers: dict[str, Handler] = {}
         for protocol, handler in (handlers or {}).items():
             self.handle(protocol, handler)
@@ -647,6 +763,13 @@ class Client:
         self._handler_tasks: set[asyncio.Task[None]] = set()
         self._done: asyncio.Event | None = None
         self._lost_detail: str | None = None
+        # Reconnect: the task that logs in again, the error the client gave
+        # up on, and a number per session, so that a sender still waiting
+        # on a lost session's socket cannot end the next session.
+        self._reconnect_task: asyncio.Task[None] | None = None
+        self._gave_up: BaseException | None = None
+        self._session = 0
+        self._hook_tasks: set[asyncio.Future[Any]] = set()
         self._attempts = Attempts()  # the addresses connect() tried
         # Level 2: what the AuthOk said, presence, lists and notices.
         self._settings: Settings = LEVEL1_SETTINGS
@@ -669,8 +792,14 @@ class Client:
 
     @property
     def address(self) -> str:
-        """The broker address, as text."""
+        """The broker address, as text: of the session, of the attempt
+        under way or of the next one (one of :attr:`addresses`)."""
         return str(self._address)
+
+    @property
+    def addresses(self) -> builtins.list[str]:
+        """Every broker address the client may use, in order."""
+        return [str(a) for a in self._addresses]
 
     @property
     def format(self) -> str:
@@ -679,8 +808,15 @@ class Client:
 
     @property
     def logged_in(self) -> bool:
-        """True between a successful login and the end (close or loss)."""
+        """True between a successful login and the end (close or loss);
+        False while reconnecting."""
         return self._state == _READY
+
+    @property
+    def reconnecting(self) -> bool:
+        """True while the client, having lost the broker, tries to log in
+        again (``reconnect=True``)."""
+        return self._state == _RECONNECTING
 
     @property
     def lost_reason(self) -> str | None:
@@ -765,20 +901,69 @@ class Client:
         """Connect and log in; return once logged in.
 
         Raises :class:`AuthError` (with the broker's ``reason``) if the
-        login is refused, :class:`TLSError`, :class:`ConnectTimeout`
-        (after ``connect_timeout`` seconds) or :class:`ConnectError`.
-        A client connects once; after a failure it is closed.
+        login is refused (:class:`NameTaken` when another session holds
+        the name), :class:`TLSError`, :class:`ConnectTimeout` (after
+        ``connect_timeout`` seconds) or :class:`ConnectError`. With
+        several addresses, each is tried in turn (``connect_timeout``
+        each) while they cannot be reached; the error then names every
+        one. A client connects once; after a failure it is closed.
         """
         if self._state != _NEW:
             raise MPError(f"connect() on a client that is {self._state}")
         self._state = _CONNECTING
         self._done = asyncio.Event()
+        failures: builtins.list[str] = []
+        for index in range(len(self._addresses)):
+            self._use_address(index)
+            try:
+                await self._try_login()
+                break
+            except BaseException as e:
+                last = index == len(self._addresses) - 1
+                if last or not _retryable(e) or self._state != _CONNECTING:
+                    self._state = _CLOSED
+                    self._done.set()
+                    if failures and isinstance(e, ConnectError) and not e.permanent:
+                        failures.append(str(e))
+                        raise ConnectError(
+                            f"cannot log in at any of {len(self._addresses)} brokers: "
+                            + "; ".join(failures)
+                        ) from e
+                    raise
+                failures.append(str(e))
+                log.debug("%s: %s; trying the next address", self._name, e)
+        if self._state != _CONNECTING:  # close() or abort() meanwhile
+            if self._writer is not None:
+                self._writer.transport.abort()
+            self._state = _CLOSED
+            self._done.set()
+            raise ConnectionClosed(CloseReason.LOCAL, "the client was closed during the login")
+        self._start_session()
+
+    def _use_address(self, index: int) -> None:
+        self._address_index = index % len(self._addresses)
+        self._address = self._addresses[self._address_index]
+
+    def _start_session(self) -> None:
+        """Logged in: start reading from the broker."""
+        self._session += 1
+        self._state = _READY
+        self._read_task = asyncio.create_task(self._read_loop(), name=f"mpclient-read-{self._name}")
+
+    async def _try_login(self) -> None:
+        """One login at :attr:`address`, within ``connect_timeout``. On
+        failure the socket is closed and the error is an :class:`MPError`
+        that says what happened (or the cancellation goes on)."""
+        self._attempts = Attempts()
+        self._reader = self._writer = None
+        self._decoder = self._codec.decoder(
+            self._codec.max_received_size(self.max_message_size), _DECODE_BATCH
+        )
+        self._pending.clear()
         try:
             async with asyncio.timeout(self.connect_timeout):
                 await self._login()
         except BaseException as e:
-            self._state = _CLOSED
-            self._done.set()
             if self._writer is not None:
                 self._writer.transport.abort()
             if isinstance(e, TimeoutError) and not isinstance(e, MPError):
@@ -796,14 +981,6 @@ class Client:
                     "(is the broker running, with a listener at that address?)"
                 ) from e
             raise
-        if self._state != _CONNECTING:  # close() or abort() meanwhile
-            if self._writer is not None:
-                self._writer.transport.abort()
-            self._state = _CLOSED
-            self._done.set()
-            raise ConnectionClosed(CloseReason.LOCAL, "the client was closed during the login")
-        self._state = _READY
-        self._read_task = asyncio.create_task(self._read_loop(), name=f"mpclient-read-{self._name}")
 
     async def _read_first_answer(self) -> None:
         """Read the start of the broker's answer to the Auth and check that
@@ -826,7 +1003,7 @@ class Client:
         if first:
             hint = _wrong_format_hint(self._codec.name, first)
             if hint is not None:
-                raise ConnectError(f"{self._address}: {hint}")
+                raise ConnectError(f"{self._address}: {hint}", permanent=True)
             self._pending.extend(self._decoder.feed(first))
 
     def _timeout_text(self) -> str:
@@ -867,16 +1044,18 @@ class Client:
             await self._read_first_answer()
             msg = await self._next_message()
         except DecodeError as e:
-            raise ConnectError(f"undecodable login answer from {a}: {e}") from e
+            raise ConnectError(f"undecodable login answer from {a}: {e}", permanent=True) from e
         except BrokerLost as e:  # idle_timeout
             raise ConnectError(f"{a}: {e.detail}") from e
         if msg is None:
             raise ConnectError(f"{a} closed the connection without answering the login")
         if msg.meta == Meta.AUTH_FAILURE:
             reason = (msg.data or b"").decode("utf-8", "replace")
+            if reason == _NAME_TAKEN:
+                raise NameTaken(reason, self._name)
             raise AuthError(reason, self._name)
         if msg.meta != Meta.AUTH_OK:
-            raise ConnectError(f"{a} answered the login with meta {msg.meta}")
+            raise ConnectError(f"{a} answered the login with meta {msg.meta}", permanent=True)
         if msg.other_client and name_error(msg.other_client) is None:
             self._name = msg.other_client
         if self._wanted_level >= 2:
@@ -888,11 +1067,15 @@ class Client:
         :class:`ConnectionClosed`, everything queued is sent, and this
         returns once the broker has read it all and closed its side (or
         after ``connect_timeout``). Handler tasks still running are then
-        cancelled. A no-op on a client already closed or lost."""
+        cancelled. A no-op on a client already closed or lost; a client
+        that is reconnecting stops trying and is closed."""
         if self._state in (_NEW, _CONNECTING):
             self._state = _CLOSED
             return
         if self._state in (_CLOSED, _LOST):
+            return
+        if self._state == _RECONNECTING:
+            await self._stop_reconnecting()
             return
         assert self._done is not None and self._writer is not None
         if self._state == _CLOSING:
@@ -928,6 +1111,15 @@ class Client:
             return
         if self._state in (_CLOSED, _LOST):
             return
+        if self._state == _RECONNECTING:
+            self._state = _CLOSED
+            if self._reconnect_task is not None:
+                self._reconnect_task.cancel()
+            self._cancel_handlers()
+            self._end_requests(final=True)
+            assert self._done is not None
+            self._done.set()
+            return
         self._state = _CLOSED
         for conn in list(self._conns.values()):
             conn._end(CloseReason.LOCAL)
@@ -944,11 +1136,19 @@ class Client:
     async def wait_closed(self) -> None:
         """Wait until the client is done: return after :meth:`close` or
         :meth:`abort`; raise :class:`BrokerLost` when the broker
-        connection was lost. Use it to serve until the broker goes away."""
+        connection was lost. Use it to serve until the broker goes away.
+
+        With ``reconnect=True`` it keeps waiting while the client
+        reconnects, and when the client gives up it raises what ended it:
+        the last attempt's error (:class:`NameTaken`, :class:`AuthError`,
+        :class:`ConnectError`, ...), or :class:`Replaced` (never
+        reconnected)."""
         if self._done is None:
             raise MPError("wait_closed() before connect()")
         await self._done.wait()
-        if self._lost_detail is not None:
+        if self._gave_up is not None:
+            raise self._gave_up
+        if self._lost_detail is not None and self._state == _LOST:
             raise self._lost_error()
 
     async def __aenter__(self) -> Client:
@@ -1054,6 +1254,87 @@ class Client:
             raise
         return conn
 
+    # -- request/reply ------------------------------------------------------
+
+    async def request(
+        self,
+        peer: str,
+        protocol: str,
+        data: bytes | bytearray | memoryview,
+        *,
+        timeout: float | None = None,
+    ) -> bytes:
+        """Ask ``peer`` one question: open a connection for ``protocol``,
+        send ``data`` as one message, and return the first message the
+        peer sends back, as soon as it arrives; the connection is closed
+        then (and on every error). ``timeout`` (seconds) bounds the whole
+        exchange; ``None``: no bound.
+
+        Raises ``TimeoutError`` (no reply in time; the connection is
+        withdrawn), :class:`NoSuchClient`, :class:`UnknownProtocol`,
+        :class:`Denied` (as :meth:`open`), :class:`ConnectionClosed` (the
+        peer closed the connection without replying),
+        :class:`PeerLeft`, :class:`BrokerLost` (lost during the
+        exchange), :class:`Disconnected` at once while the client
+        reconnects, :class:`MessageTooBig` (nothing sent), ``ValueError``
+        / ``TypeError`` for bad arguments. The peer answers with
+        :meth:`handle_requests` (or any handler that sends back).
+        """
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f"a message is bytes, not {type(data).__name__}")
+        check_name(peer)
+        self._check_ready()
+        # The Data frame with the id open() is about to use: a message
+        # that could never be sent fails before anything is.
+        frame = self._codec.encode(
+            Message(Meta.DATA, peer, f"{self._name}:{self._next_conn:x}", bytes(data))
+        )
+        if len(frame) > self.max_message_size:
+            raise MessageTooBig(
+                f"a request of {len(data)} bytes encodes to {len(frame)} bytes in "
+                f"{self._codec.name}, over max_message_size {self.max_message_size}"
+            )
+        deadline = asyncio.timeout(timeout)
+        conn: Connection | None = None
+        try:
+            async with deadline:
+                conn = await self.open(peer, protocol)
+                await conn.send(data)
+                return await conn.recv()
+        except TimeoutError:
+            if deadline.expired():
+                raise TimeoutError(
+                    f"no reply from {peer!r} ({protocol!r}) within {timeout:g} s"
+                ) from None
+            raise
+        finally:
+            if conn is not None:
+                self._close_conn(conn)
+
+    def handle_requests(self, protocol: str, fn: RequestHandler) -> None:
+        """The server side of :meth:`request`: accept connections for
+        ``protocol`` and answer each message that arrives on them, in
+        order, with ``fn(data)``: it returns the reply (bytes-like), an
+        awaitable of it (a coroutine function), or ``None`` to send none.
+        A connection stays open until the requester closes it (
+        :meth:`request` does after the first reply), so one connection may
+        carry several requests. When ``fn`` raises, the exception is
+        logged and the connection closed (the requester sees
+        :class:`ConnectionClosed`). Raises as :meth:`handle`."""
+        if not callable(fn):
+            raise TypeError("fn must be callable")
+
+        async def answer(conn: Connection) -> None:
+            async for data in conn:
+                reply = fn(data)
+                if inspect.isawaitable(reply):
+                    reply = await reply
+                if reply is not None:
+                    await conn.send(reply)
+
+        answer.__qualname__ = f"handle_requests({protocol!r})"
+        self.handle(protocol, answer)
+
     # -- presence (level 2) -------------------------------------------------
 
     def _need_level2(self, what: str) -> None:
@@ -1127,9 +1408,10 @@ class Client:
         Notices of one name not yet taken are merged into its last state.
         Raises :class:`ConnectionClosed` once the client is closed,
         :class:`BrokerLost` (or :class:`Replaced`, :class:`GoingAway`)
-        once the broker connection is lost."""
+        once the broker connection is lost; a reconnecting client keeps
+        waiting (its watches are sent again once it is back)."""
         while not self._presence:
-            if self._state != _READY:
+            if self._state not in (_READY, _RECONNECTING):
                 raise self._not_ready_error()
             self._presence_ready.clear()
             await self._presence_ready.wait()
@@ -1177,9 +1459,10 @@ class Client:
         """Protocol level 2: wait until the broker announces that it shuts
         down (GoingAway); return the delay it gave, in seconds, within
         which it closes the socket (connect to another broker meanwhile).
-        Raises as :meth:`next_presence` if the client ends first."""
+        Raises as :meth:`next_presence` if the client ends first (and as
+        it, keeps waiting while the client reconnects)."""
         while self._going_away is None:
-            if self._state != _READY:
+            if self._state not in (_READY, _RECONNECTING):
                 raise self._not_ready_error()
             await self._going_away_told.wait()
         return self._going_away
@@ -1211,19 +1494,24 @@ class Client:
     def _not_ready_error(self) -> MPError:
         if self._state == _LOST:
             return self._lost_error()
+        if self._state == _RECONNECTING:
+            return Disconnected(self._lost_detail or "")
         if self._state in (_CLOSING, _CLOSED):
             return ConnectionClosed(CloseReason.LOCAL, "the client is closed")
         return MPError("not logged in: call connect() first")
 
-    def _end_requests(self) -> None:
-        """The client ended: fail the lists waiting for replies, and wake
-        whoever waits for presence or GoingAway (they raise)."""
+    def _end_requests(self, error: MPError | None = None, final: bool = True) -> None:
+        """The session ended: fail the lists waiting for replies (with
+        ``error``, else as the client's state says). When the client is
+        done (``final``), also wake whoever waits for presence or
+        GoingAway (they raise); a reconnecting client keeps them waiting."""
         for request in self._lists.values():
             if not request.future.done():
-                request.future.set_exception(self._not_ready_error())
+                request.future.set_exception(error or self._not_ready_error())
         self._lists.clear()
-        self._presence_ready.set()
-        self._going_away_told.set()
+        if final:
+            self._presence_ready.set()
+            self._going_away_told.set()
         self._room.set()  # a read loop waiting for presence room looks again
 
     def _write(self, msg: Message) -> None:
@@ -1265,12 +1553,17 @@ class Client:
 
     async def _drain(self) -> None:
         assert self._writer is not None
+        session = self._session
         try:
             await self._writer.drain()
         except (ConnectionError, OSError) as e:
-            if self._state == _READY:
+            if self._state == _READY and session == self._session:
                 self._lose(f"write failed: {e}")
-            raise self._lost_error(self._lost_detail or str(e)) from e
+            if self._state == _RECONNECTING:
+                raise Disconnected(self._lost_detail or str(e)) from e
+            if self._state != _READY:
+                raise self._lost_error(self._lost_detail or str(e)) from e
+            # A later session is up: the caller checks its own state.
 
     async def _drain_quietly(self) -> None:
         if self._writer is None or self._state not in (_READY, _CLOSING):
@@ -1492,20 +1785,151 @@ class Client:
         return BrokerLost(detail if detail is not None else (self._lost_detail or ""))
 
     def _lose(self, detail: str) -> None:
+        """The broker connection of the session was lost: end everything
+        of the session, then either reconnect (``reconnect=True``, unless
+        the broker said Replaced) or be done."""
         if self._state != _READY:
             return
-        self._state = _LOST
-        detail = self._lost_error(detail).detail
+        error = self._lost_error(detail)
+        again = self.reconnect and not isinstance(error, Replaced)
+        self._state = _RECONNECTING if again else _LOST
+        detail = error.detail
         self._lost_detail = detail
-        log.debug("%s: broker lost: %s", self._name, detail)
+        log.log(
+            logging.WARNING if again else logging.DEBUG,
+            "%s: broker lost: %s%s",
+            self._name,
+            detail,
+            "; reconnecting" if again else "",
+        )
         for conn in list(self._conns.values()):
             conn._end(CloseReason.BROKER_LOST, detail)
         self._conns.clear()
-        self._end_requests()
+        self._end_requests(error, final=not again)
         if self._writer is not None:
             self._writer.transport.abort()
+        if not again:
+            assert self._done is not None
+            self._done.set()
+            return
+        self._reconnect_task = asyncio.create_task(
+            self._reconnect(), name=f"mpclient-reconnect-{self._name}"
+        )
+        self._call_hook(self.on_disconnected, error)
+
+    # -- reconnecting -------------------------------------------------------
+
+    def _call_hook(self, hook: Callable[..., Any] | None, *args: Any) -> None:
+        """Call a reconnect callback; an awaitable it returns runs as a
+        task. What it raises is logged, never propagated."""
+        if hook is None:
+            return
+        try:
+            result = hook(*args)
+        except Exception:
+            log.exception("%s: the %s callback raised", self._name, getattr(hook, "__name__", "?"))
+            return
+        if inspect.isawaitable(result):
+            task = asyncio.ensure_future(result)
+            self._hook_tasks.add(task)
+            task.add_done_callback(self._hook_done)
+
+    def _hook_done(self, task: asyncio.Future[Any]) -> None:
+        self._hook_tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("%s: a reconnect callback raised", self._name, exc_info=task.exception())
+
+    async def _reconnect(self) -> None:
+        """Log in again: attempt n waits :func:`reconnect_delay`, at the
+        next address (round robin, starting after the lost one), until
+        one succeeds, an error retrying cannot mend, or
+        ``reconnect_max_attempts`` failures in a row."""
+        old = self._read_task
+        if old is not None and not old.done():
+            # It must not read the next session's socket.
+            old.cancel()
+            await asyncio.wait({old})
+        attempt = 0
+        while True:
+            attempt += 1
+            delay = reconnect_delay(attempt, self.reconnect_initial, self.reconnect_max)
+            self._use_address(self._address_index + 1)
+            self._call_hook(self.on_reconnecting, attempt, delay)
+            if delay > 0:
+                await asyncio.sleep(delay)
+            if self._state != _RECONNECTING:
+                return
+            try:
+                await self._try_login()
+            except Exception as e:
+                if not _retryable(e):
+                    self._give_up(e, f"cannot log in again at {self._address}")
+                    return
+                if self.reconnect_max_attempts and attempt >= self.reconnect_max_attempts:
+                    self._give_up(e, f"gave up after {attempt} reconnect attempts")
+                    return
+                self._lost_detail = str(e)
+                log.info("%s: reconnect attempt %d failed: %s", self._name, attempt, e)
+                continue
+            if self._state != _RECONNECTING:  # closed meanwhile
+                if self._writer is not None:
+                    self._writer.transport.abort()
+                return
+            break
+        # A new session: nothing of the old one carries over but the
+        # handlers and the watches.
+        self._replaced = None
+        self._going_away = None
+        self._going_away_told.clear()
+        self._settings_changed_watches()
+        self._start_session()
+        self._resend_watches()
+        log.info("%s: logged in again at %s (attempt %d)", self._name, self._address, attempt)
+        self._call_hook(self.on_reconnected)
+
+    def _give_up(self, error: BaseException, why: str) -> None:
+        self._state = _LOST
+        self._gave_up = error
+        self._going_away = None  # the detail says more now
+        self._lost_detail = f"{why}: {error}"
+        log.warning("%s: %s", self._name, self._lost_detail)
+        self._end_requests(final=True)
         assert self._done is not None
         self._done.set()
+
+    async def _stop_reconnecting(self) -> None:
+        """close() while reconnecting: stop the attempts, and be closed."""
+        self._state = _CLOSED
+        task = self._reconnect_task
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+            await asyncio.wait({task}, timeout=self.connect_timeout)
+        self._end_requests(final=True)
+        await self._cancel_handlers_and_wait()
+        assert self._done is not None
+        self._done.set()
+
+    def _settings_changed_watches(self) -> None:
+        """The new session's broker may allow fewer watches, or none (level
+        1): keep those it allows; say what is dropped."""
+        keep = self._settings.watches if self._settings.level >= 2 else 0
+        if len(self._watches) <= keep:
+            return
+        dropped = sorted(self._watches)[keep:]
+        for key in dropped:
+            self._watches.discard(key)
+        log.warning(
+            "%s: the broker of the new session allows %d watches: dropped %s",
+            self._name,
+            keep,
+            ", ".join(repr(name) + (" (prefix)" if prefix else "") for name, prefix in dropped),
+        )
+
+    def _resend_watches(self) -> None:
+        """Send the watches again (queued at once: the transport is new and
+        empty); the presence notices then report each name anew."""
+        for key in sorted(self._watches):
+            self._write(Message(Meta.WATCH, key[0], "", b"prefix" if key[1] else None))
 
     async def _dispatch(self, msg: Message) -> None:
         meta = msg.meta
@@ -1701,6 +2125,9 @@ _LEVEL2_BROKER_NOTICES = frozenset(
 
 #: The reason of a Denied for a Syn past max_connections.
 _TOO_MANY = b"too many connections"
+
+#: The broker's AuthFailure when another session holds the name.
+_NAME_TAKEN = "name already in use"
 
 #: How the broker's line starts when it does not recognise a client's wire
 #: format ("mpbroker: unknown wire format; this listener speaks: ...").

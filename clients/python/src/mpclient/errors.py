@@ -7,6 +7,7 @@
      |    +-- TLSError           the TLS handshake failed
      |    +-- ConnectTimeout     no login within connect_timeout (also a TimeoutError)
      +-- AuthError               the broker refused the login: .reason
+     |    +-- NameTaken          "name already in use" (duplicate_names = "reject")
      +-- OpenError               Client.open() was refused
      |    +-- NoSuchClient       the peer is not connected (meta 2)
      |    +-- UnknownProtocol    the peer has no handler for it (meta 3)
@@ -17,6 +18,7 @@
      |    +-- BrokerLost         the broker connection was lost
      |         +-- Replaced      level 2: the name logged in elsewhere (meta 17)
      |         +-- GoingAway     level 2: the broker shut down (meta 18): .delay
+     |         +-- Disconnected  reconnecting: open()/request()/... fail at once
      +-- WouldBlock              send_nowait(): no credit, or no room, now
      +-- LevelRequired           a level-2 feature with a level-1 broker
      +-- MessageTooBig           an encoded message over max_message_size
@@ -33,6 +35,7 @@ __all__ = [
     "TLSError",
     "ConnectTimeout",
     "AuthError",
+    "NameTaken",
     "OpenError",
     "NoSuchClient",
     "UnknownProtocol",
@@ -43,6 +46,7 @@ __all__ = [
     "BrokerLost",
     "Replaced",
     "GoingAway",
+    "Disconnected",
     "WouldBlock",
     "LevelRequired",
     "MessageTooBig",
@@ -56,13 +60,24 @@ class MPError(Exception):
 
 class ConnectError(MPError):
     """The broker could not be reached, the socket failed during the login,
-    or the broker closed it without answering the Auth."""
+    or the broker closed it without answering the Auth.
+
+    ``permanent`` is True when trying the same address again cannot help
+    (the listener speaks another wire format or is no mpbroker listener;
+    a TLS failure): a reconnecting client gives up on it at once."""
+
+    def __init__(self, message: str = "", *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent: bool = permanent
 
 
 class TLSError(ConnectError):
     """The TLS handshake failed (certificate verification, hostname
     mismatch, a client certificate the broker wants, ...). The
-    :class:`ssl.SSLError` is the ``__cause__``."""
+    :class:`ssl.SSLError` is the ``__cause__``. Always ``permanent``."""
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(message, permanent=True)
 
 
 class ConnectTimeout(ConnectError, TimeoutError):
@@ -78,6 +93,20 @@ class AuthError(MPError):
     def __init__(self, reason: str, name: str = "") -> None:
         super().__init__(f"login refused: {reason}{_auth_hint(reason, name)}")
         self.reason: str = reason
+
+
+class NameTaken(AuthError):
+    """The broker refused the login because another session holds the name
+    (``"name already in use"``, with the broker's ``duplicate_names =
+    "reject"``): at the first login, or when logging in again after a
+    broker restart (``reconnect=True``), which then stops: the other
+    session is not going away by itself."""
+
+
+#: The reasons of an AuthFailure that retrying may mend (the broker's
+#: throttle of failed logins, a cluster without its registry, a plugin's
+#: internal error): they all end so.
+RETRY_LATER = "try again later"
 
 
 def _auth_hint(reason: str, name: str) -> str:
@@ -202,6 +231,20 @@ class GoingAway(BrokerLost):
     def __init__(self, delay: float) -> None:
         super().__init__(f"the broker is going away (it announced closing within {delay:g} s)")
         self.delay: float = delay
+
+
+class Disconnected(BrokerLost):
+    """The client lost the broker and is reconnecting (``reconnect=True``):
+    :meth:`Client.open`, :meth:`Client.request`, :meth:`Client.watch`,
+    :meth:`Client.list` ... fail at once with this until it has logged in
+    again; nothing is buffered for later. ``detail`` says why the session
+    was lost. A :class:`BrokerLost`, so code that handles the loss of the
+    broker handles this too."""
+
+    def __init__(self, detail: str = "") -> None:
+        super().__init__(
+            f"reconnecting, nothing is sent meanwhile ({detail or 'the broker was lost'})"
+        )
 
 
 class WouldBlock(MPError):

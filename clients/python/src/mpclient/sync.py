@@ -30,14 +30,28 @@ Protocol level 2 is here too: per-connection credit
 :meth:`SyncConnection.grant`), presence (:meth:`SyncClient.watch`,
 :meth:`SyncClient.presence`, :meth:`SyncClient.list`) and GoingAway
 (:meth:`SyncClient.wait_going_away`).
+
+Request/reply: :meth:`SyncClient.request` asks one question and returns
+the first reply; :meth:`SyncClient.handle_requests` answers with a plain
+function (each connection in a thread of its own, as handlers).
+
+Reconnecting (``reconnect=True`` and the other options of
+:class:`~mpclient.Client`): :meth:`SyncClient.wait_closed` keeps blocking
+while the client logs in again; ``on_disconnected``, ``on_reconnecting``
+and ``on_reconnected`` are called in the loop thread, so they must not
+block nor call this client's blocking methods (hand the news to your own
+threads, e.g. with a :class:`threading.Event`). While the client
+reconnects, ``open()``, ``request()``, ``watch()`` and ``list()`` raise
+:class:`~mpclient.Disconnected` at once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import builtins  # SyncClient.list() hides the type in the class body
 import logging
 import threading
-from collections.abc import Callable, Coroutine, Iterator, Mapping
+from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -45,7 +59,7 @@ from .client import Client, Connection, NameList, PresenceEvent
 from .errors import ConnectionClosed, ConnectionEnded, MPError
 from .protocol import CloseReason, Settings
 
-__all__ = ["SyncClient", "SyncConnection", "SyncHandler", "connect"]
+__all__ = ["SyncClient", "SyncConnection", "SyncHandler", "SyncRequestHandler", "connect"]
 
 log = logging.getLogger("mpclient")
 
@@ -54,6 +68,10 @@ T = TypeVar("T")
 #: A blocking handler: called in a new thread with each accepted
 #: connection; the connection is closed when it returns.
 SyncHandler = Callable[["SyncConnection"], None]
+
+#: A blocking request handler (:meth:`SyncClient.handle_requests`): called
+#: with each message, it returns the reply (bytes-like) or ``None``.
+SyncRequestHandler = Callable[[bytes], "bytes | bytearray | memoryview | None"]
 
 
 async def _bounded(coro: Coroutine[Any, Any, T], timeout: float | None) -> T:
@@ -189,14 +207,16 @@ class SyncClient:
 
     def __init__(
         self,
-        address: str,
+        address: str | Sequence[str],
         name: str,
         secret: bytes | str = b"",
         *,
         handlers: Mapping[str, SyncHandler] | None = None,
         **options: Any,
     ) -> None:
-        self._args = (address, name, secret)
+        if not isinstance(address, str):
+            address = list(address)
+        self._args: tuple[str | builtins.list[str], str, bytes | str] = (address, name, secret)
         self._options = options
         # Checks the arguments now, in the caller's thread.
         Client(address, name, secret, **options)
@@ -217,6 +237,31 @@ class SyncClient:
     def name(self) -> str:
         """The name logged in with."""
         return self._client.name if self._client is not None else self._args[1]
+
+    @property
+    def address(self) -> str:
+        """The broker address of the session (or of the attempt under way);
+        see :attr:`Client.address`."""
+        if self._client is not None:
+            return self._client.address
+        first = self._args[0]
+        return first if isinstance(first, str) else first[0]
+
+    @property
+    def logged_in(self) -> bool:
+        """True while logged in (False while reconnecting)."""
+        return self._client is not None and self._client.logged_in
+
+    @property
+    def reconnecting(self) -> bool:
+        """True while the client tries to log in again (see
+        :attr:`Client.reconnecting`)."""
+        return self._client is not None and self._client.reconnecting
+
+    @property
+    def lost_reason(self) -> str | None:
+        """Why the broker connection was last lost, or ``None``."""
+        return self._client.lost_reason if self._client is not None else None
 
     @property
     def level(self) -> int:
@@ -353,6 +398,34 @@ class SyncClient:
         conn = self._run(self.client.open(peer, protocol, timeout=timeout), None)
         return SyncConnection(self, conn)
 
+    def request(
+        self,
+        peer: str,
+        protocol: str,
+        data: bytes | bytearray | memoryview,
+        timeout: float | None = None,
+    ) -> bytes:
+        """Ask ``peer`` one question and return its first reply, as soon as
+        it arrives (see :meth:`Client.request`: ``timeout`` bounds the
+        whole exchange and raises ``TimeoutError``)."""
+        payload = bytes(data) if isinstance(data, (bytearray, memoryview)) else data
+        return self._run(self.client.request(peer, protocol, payload, timeout=timeout), None)
+
+    def handle_requests(self, protocol: str, fn: SyncRequestHandler) -> None:
+        """Answer each message of the connections for ``protocol`` with
+        ``fn(data)`` (the reply, or ``None`` for none), each connection
+        in a thread of its own; see :meth:`Client.handle_requests`."""
+        if not callable(fn):
+            raise TypeError("fn must be callable")
+
+        def answer(conn: SyncConnection) -> None:
+            for data in conn:
+                reply = fn(data)
+                if reply is not None:
+                    conn.send(reply)
+
+        self.handle(protocol, answer)
+
     def watch(self, name: str, *, prefix: bool = False, timeout: float | None = None) -> None:
         """Level 2: watch a name or a prefix; see :meth:`Client.watch`."""
         self._run(self.client.watch(name, prefix=prefix), timeout)
@@ -427,7 +500,7 @@ class SyncClient:
 
 
 def connect(
-    address: str,
+    address: str | Sequence[str],
     name: str,
     secret: bytes | str = b"",
     *,
