@@ -359,6 +359,13 @@ int send_message(struct mp_client *c, struct mp_conn *conn,
                  size_t data_len, bool has_data,
                  void (*free_fn)(void *, size_t, void *), void *free_arg);
 
+/* send.c: would a message of `meta` with these fields encode to more
+ * than max_message_size? (The encoder's state is used, not changed: only
+ * once logged in.) */
+bool send_too_big(struct mp_client *c, enum mp_meta meta, const char *other,
+                  size_t other_len, const char *id, size_t id_len,
+                  const void *data, size_t data_len);
+
 /* outq.c: the output queue (see there). */
 /* Data sent with mp_conn_send_take(), referenced, not copied: it goes in
  * after the first `offset` bytes of the encoding. `added` is set once

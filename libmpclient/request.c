@@ -28,7 +28,6 @@
 #include <event2/event.h>
 
 #include "client-internal.h"
-#include "message.h"
 #include "name.h"
 
 struct request {
@@ -189,41 +188,22 @@ void requests_end_all(struct mp_client *c, int status)
  * The size check
  */
 
-static int count_bytes(void *ctx, const void *bytes, size_t len)
-{
-    (void)bytes;
-    *(size_t *)ctx += len;
-    return 0;
-}
-
 /*
- * Would the question pass max_message_size? Encoded as send.c will
- * encode it, id included, into a counter: exact in every format. Only
- * once logged in, when no encoder has state a Data changes (gob sent its
- * type definition with the Auth).
+ * Would the question pass max_message_size? send.c's own rule, applied
+ * to the Data with the id the open will take: exact in every format.
+ * Only once logged in, when no encoder has state a Data changes (gob
+ * sent its type definition with the Auth).
  */
-static bool request_too_big(const struct mp_client *c, const char *peer,
+static bool request_too_big(struct mp_client *c, const char *peer,
                             const void *data, size_t len)
 {
-    struct mp_message msg;
     char id[MP_NAME_MAX + 1];
     int id_len = conn_next_id(c, id, sizeof id);
-    size_t n = 0;
 
-    if (len > c->max_message_size)
-        return true;
     if (id_len < 0 || mp_name_check(peer, strlen(peer)) != NULL)
-        return false; /* mp_client_open refuses it, and says why */
-    memset(&msg, 0, sizeof msg);
-    msg.meta = MP_META_DATA;
-    mp_message_set_other_client(&msg, peer, strlen(peer));
-    mp_message_set_connection_id(&msg, id, (size_t)id_len);
-    msg.has_data = true;
-    msg.data = (unsigned char *)data; /* borrowed, never freed here */
-    msg.data_len = len;
-    if (c->codec->encode(c->encode_stream, &msg, count_bytes, &n) != 0)
-        return true;
-    return n > c->max_message_size;
+        return len > c->max_message_size; /* mp_client_open refuses it */
+    return send_too_big(c, MP_META_DATA, peer, strlen(peer), id,
+                        (size_t)id_len, data, len);
 }
 
 /* ------------------------------------------------------------------------

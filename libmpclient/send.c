@@ -93,6 +93,45 @@ static int admit(struct mp_client *c, enum mp_meta meta,
     return outq_admit(c, meta == MP_META_DATA ? conn : NULL);
 }
 
+/* The message send_message() encodes; data is borrowed (the message is
+ * not cleared, so it is never freed here). */
+static void message_init(struct mp_message *msg, enum mp_meta meta,
+                         const char *other, size_t other_len, const char *id,
+                         size_t id_len, const void *data, size_t data_len,
+                         bool has_data)
+{
+    memset(msg, 0, sizeof *msg);
+    msg->meta = (uint8_t)meta;
+    mp_message_set_other_client(msg, other, other_len);
+    mp_message_set_connection_id(msg, id, id_len);
+    msg->has_data = has_data;
+    msg->data = (unsigned char *)data;
+    msg->data_len = data_len;
+}
+
+static int count_bytes(void *ctx, const void *bytes, size_t len)
+{
+    (void)bytes;
+    *(size_t *)ctx += len;
+    return 0;
+}
+
+bool send_too_big(struct mp_client *c, enum mp_meta meta, const char *other,
+                  size_t other_len, const char *id, size_t id_len,
+                  const void *data, size_t data_len)
+{
+    struct mp_message msg;
+    size_t encoded = 0;
+
+    if (data_len > c->max_message_size)
+        return true;
+    message_init(&msg, meta, other, other_len, id, id_len, data, data_len,
+                 true);
+    if (c->codec->encode(c->encode_stream, &msg, count_bytes, &encoded) != 0)
+        return true;
+    return encoded > c->max_message_size;
+}
+
 int send_message(struct mp_client *c, struct mp_conn *conn,
                  enum mp_meta meta, const char *other, size_t other_len,
                  const char *id, size_t id_len, const void *data,
@@ -122,18 +161,12 @@ int send_message(struct mp_client *c, struct mp_conn *conn,
         goto done;
     if (t != NULL)
         *t = (struct taken_data){.free_fn = free_fn, .free_arg = free_arg};
-    memset(&msg, 0, sizeof msg);
-    msg.meta = (uint8_t)meta;
+    message_init(&msg, meta, other, other_len, id, id_len, data, data_len,
+                 has_data);
     /* Level 1 announces nothing: its Auth is the 2015 client's, byte for
      * byte. */
     if (meta == MP_META_AUTH && c->announce_level > 1)
         msg.level = (uint8_t)c->announce_level;
-    mp_message_set_other_client(&msg, other, other_len);
-    mp_message_set_connection_id(&msg, id, id_len);
-    /* Borrowed: the message is not cleared, so data is never freed here. */
-    msg.has_data = has_data;
-    msg.data = (unsigned char *)data;
-    msg.data_len = data_len;
     rc = encode_and_queue(c, conn, &msg, &sink, t);
     if (rc == MP_OK && meta == MP_META_DATA && conn != NULL)
         credit_spent(conn, data_len);
