@@ -1,0 +1,147 @@
+// browser.test.mjs - the web demo (examples/web) in a real browser:
+// Debian's Chromium, headless, driven by playwright-core (which never
+// downloads a browser of its own). The page is served from the
+// repository over HTTP on loopback and logs in to a real broker over
+// WebSocket; C clients (mpcat) talk to it over TCP.
+//
+// A screenshot of the page goes to $MP_ARTIFACTS_DIR (default
+// tests/js/artifacts)/web-chat.png.
+// Run: node --test browser.test.mjs (see run.sh for the environment).
+
+import assert from "node:assert/strict";
+import { access, mkdir, mkdtemp, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+import { Child, MPCAT, T, TEST_TIMEOUT, TOP, serveDirectory, startBroker } from "./lib/harness.mjs";
+import { check, setup, teardown } from "./lib/listing.mjs";
+
+const CHROMIUM = process.env.MP_CHROMIUM || "/usr/bin/chromium";
+const CHROMIUM_ARGS = [
+  "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+];
+const ARTIFACTS = resolve(process.env.MP_ARTIFACTS_DIR || join(TOP, "tests", "js", "artifacts"));
+const SCREENSHOT = join(ARTIFACTS, "web-chat.png");
+const OPTIONS = { timeout: TEST_TIMEOUT };
+const PAGE_NAME = "web_alice";
+
+let broker, site, profile, context, page;
+const pageErrors = []; // the page's console errors and uncaught exceptions
+
+setup(async () => {
+  try {
+    await access(CHROMIUM);
+  } catch {
+    throw new Error(`Chromium is not installed (no ${CHROMIUM}): apt-get install chromium (CI installs it)`);
+  }
+  const { chromium } = await import("playwright-core");
+  site = await serveDirectory(TOP);
+  // Only the page's own origin may open WebSockets to this broker.
+  broker = await startBroker({ origins: [site.origin] });
+  profile = await mkdtemp(join(tmpdir(), "mpbjs-chromium."));
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    args: CHROMIUM_ARGS,
+    headless: true,
+    viewport: { width: 900, height: 700 },
+    timeout: T(30000),
+  });
+  context.setDefaultTimeout(T(10000));
+  page = context.pages()[0] ?? (await context.newPage());
+  page.on("console", (msg) => msg.type() === "error" && pageErrors.push(`console: ${msg.text()}`));
+  page.on("pageerror", (error) => pageErrors.push(`exception: ${error.message}`));
+});
+
+teardown(async () => {
+  await context?.close().catch(() => {});
+  if (profile) await rm(profile, { recursive: true, force: true });
+  await site?.close();
+  if (broker) await broker.stop();
+});
+
+// What the page said, for failure messages.
+async function pageState() {
+  const log = await page.locator("#log").innerText().catch(() => "(no log)");
+  const status = await page.locator("#status").innerText().catch(() => "(no status)");
+  return `status: ${status}\nlog:\n${log}\nerrors: ${pageErrors.join("; ") || "none"}`;
+}
+
+// Wait for a log entry of kind ("in", "out", "info", "error") with text.
+async function logEntry(kind, text) {
+  try {
+    await page.locator(`#log li.${kind}`, { hasText: text }).first().waitFor({ timeout: T(10000) });
+  } catch (error) {
+    throw new Error(`no ${kind} entry with "${text}" on the page: ${error.message}\n${await pageState()}`);
+  }
+}
+
+async function send(peer, line) {
+  await page.fill("#peer", peer);
+  await page.fill("#line", line);
+  await page.click("#send");
+}
+
+check("page_logs_in_over_websocket", OPTIONS, async () => {
+  const url = `${site.origin}/examples/web/?address=${encodeURIComponent(broker.ws)}`;
+  await page.goto(url);
+  await page.locator("#status", { hasText: "Not logged in" }).waitFor().catch(async (error) => {
+    throw new Error(`the page did not load its client: ${error.message}\n${await pageState()}`);
+  });
+  assert.equal(await page.inputValue("#address"), broker.ws);
+  await page.fill("#name", PAGE_NAME);
+  await page.fill("#secret", "x");
+  const mark = broker.mark();
+  await page.click("#login");
+  await logEntry("info", `logged in as ${PAGE_NAME}`);
+  await broker.waitLog(`client ${PAGE_NAME} logged in:`, T(5000), mark);
+  assert.match(await page.locator("#status").innerText(), /Logged in to ws:\/\/127\.0\.0\.1:\d+\/mp as web_alice/);
+});
+
+check("page_sends_to_c_and_shows_the_echo", OPTIONS, async () => {
+  const mark = broker.mark();
+  const echo = new Child(MPCAT, ["-a", broker.tcp, "-n", "c_bob", "-s", "x", "-v", "-e", "listen", "chat"]);
+  try {
+    await broker.waitLog("client c_bob logged in:", T(10000), mark);
+    await send("c_bob", "hello bob, from the browser");
+    await logEntry("out", "hello bob, from the browser");
+    // mpcat -v prints "PEER: message" for what it received...
+    await echo.waitLine(`${PAGE_NAME}: hello bob, from the browser`);
+    // ...and its echo shows on the page as a message from c_bob.
+    await logEntry("in", "hello bob, from the browser");
+    const entry = page.locator("#log li.in", { hasText: "hello bob, from the browser" }).first();
+    assert.equal(await entry.locator(".who").innerText(), "c_bob");
+    const status = await echo.stop();
+    assert.equal(status.code, 0, echo.describe());
+  } finally {
+    echo.kill();
+  }
+});
+
+check("page_receives_from_c_and_replies", OPTIONS, async () => {
+  // mpcat opens a chat to the page, sends a line, and leaves once one
+  // reply came (-c 1).
+  const cat = new Child(MPCAT, ["-a", broker.tcp, "-f", "binary", "-n", "c_carol", "-s", "x",
+    "-c", "1", "-w", "10", "connect", PAGE_NAME, "chat"], { stdin: "pipe" });
+  try {
+    cat.write("hi page, carol here (from C)\n");
+    await logEntry("in", "hi page, carol here (from C)");
+    const entry = page.locator("#log li.in", { hasText: "carol here" }).first();
+    assert.equal(await entry.locator(".who").innerText(), "c_carol");
+    // The reply goes back on the chat carol opened.
+    await send("c_carol", "hello carol, the page got it");
+    await cat.waitLine("hello carol, the page got it");
+    cat.endInput();
+    const status = await cat.wait();
+    assert.equal(status.code, 0, cat.describe());
+  } finally {
+    cat.kill();
+  }
+});
+
+check("screenshot_saved", OPTIONS, async () => {
+  await mkdir(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: SCREENSHOT, fullPage: true });
+  assert.ok((await stat(SCREENSHOT)).size > 1000, `${SCREENSHOT} is too small`);
+  assert.deepEqual(pageErrors, [], "the page reported errors");
+});
