@@ -43,6 +43,8 @@ broker_libmpbroker_la_SOURCES = \
 	broker/link_listen.c broker/link_peer.c broker/link_stream.c \
 	broker/link_input.c broker/link_handshake.c \
 	broker/conf_cluster.c \
+	broker/ws_frame.c broker/ws_frame.h \
+	broker/ws_handshake.c broker/ws_handshake.h \
 	broker/cluster.c broker/cluster.h broker/cluster-internal.h \
 	broker/cluster_login.c broker/remote.c broker/remote_input.c \
 	common/read_batch.c common/read_batch.h \
