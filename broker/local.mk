@@ -34,6 +34,7 @@ broker_libmpbroker_la_SOURCES = \
 	broker/session.c broker/session.h broker/session-internal.h \
 	broker/session_output.c broker/session_input.c broker/login.c \
 	broker/session_io.c \
+	broker/ws_session.c broker/ws_session.h \
 	broker/conn_table.c broker/conn_table.h \
 	broker/registry.c broker/registry.h broker/registry-internal.h \
 	broker/registry_conn.c broker/registry_calls.c broker/registry_lease.c \
