@@ -17,16 +17,23 @@
 #                                 everything stopped again
 #   sh tools/quickstart.sh test   build and run the whole test suite, then
 #                                 the integration tests with the broker
-#                                 under valgrind, then everything again
-#                                 under ASan+UBSan, then each libFuzzer
-#                                 harness for $MP_FUZZ_SECONDS (15) s,
-#                                 and a seconds-long benchmark smoke run;
-#                                 the last line reads "tests: N passed,
-#                                 M failed" (a test passes if it passed
-#                                 in every run)
+#                                 under valgrind, the install checks, the
+#                                 Python client's tests, the JavaScript
+#                                 client's tests with the web demo in
+#                                 headless Chromium and the interop tests
+#                                 (tests/js/run.sh), a seconds-long
+#                                 benchmark smoke run, then everything
+#                                 again under ASan+UBSan, then each
+#                                 libFuzzer harness for $MP_FUZZ_SECONDS
+#                                 (15) s; the last line reads "tests: N
+#                                 passed, M failed" (a test passes if it
+#                                 passed in every run)
 #
 # Each installs the Debian packages it needs (as root, with apt-get) when
-# they are missing. Builds happen out of tree, in _build and _build-asan.
+# they are missing; `test` also installs Node (Debian's nodejs and npm,
+# unless a node is already in PATH) and Chromium. Builds happen out of
+# tree, in _build, _build-test and _build-asan; the JavaScript packages
+# come from the npm registry (npm ci in clients/js and tests/js).
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -39,6 +46,18 @@ mandoc python3-pytest python3-venv python3-setuptools python3-wheel
 redis-server socat"
 
 . "$top/tools/packages.sh"
+
+# js_packages: what the JavaScript stage needs and lacks. A node already
+# in PATH (e.g. a newer one from another source) is kept: Debian's nodejs
+# and npm come only without one.
+js_packages() {
+    if ! command -v node >/dev/null 2>&1; then
+        echo nodejs npm
+    elif ! command -v npm >/dev/null 2>&1; then
+        echo npm
+    fi
+    echo chromium
+}
 
 bootstrap() {
     if [ ! -x "$top/configure" ] || [ "$top/configure.ac" -nt "$top/configure" ]; then
@@ -355,8 +374,26 @@ python_check() {
     rm -f "$2.pytest"
 }
 
+# js_check BUILDDIR RESULTS: tests/js/run.sh against BUILDDIR's broker,
+# mpcat and examples: clients/js's own tests, the web demo in headless
+# Chromium, and the interop tests with C and Python. Appends "PASS js
+# ..." lines to RESULTS; the screenshot goes to $MP_ARTIFACTS_DIR
+# (default tests/js/artifacts).
+js_check() {
+    dir=$(cd "$1" && pwd)
+    js_started=$(date +%s)
+    MPBROKER="$dir/broker/mpbroker" MP_PLUGIN_BUILD_DIR="$dir/plugins/.libs" \
+        MPCAT="$dir/tools/mpcat" MP_EXAMPLES_DIR="$dir/examples" \
+        sh "$top/tests/js/run.sh" "$2.js" >&2 || :
+    cat "$2.js" >>"$2" 2>/dev/null || :
+    [ -s "$2.js" ] || echo "FAIL js run.sh (reported nothing)" >>"$2"
+    rm -f "$2.js"
+    say "JavaScript stage: $(($(date +%s) - js_started)) s"
+}
+
 cmd_test() {
-    install_packages $build_packages $test_packages
+    # shellcheck disable=SC2046
+    install_packages $build_packages $test_packages $(js_packages)
     bootstrap
     results=$(mktemp -d)
     trap 'rm -rf "$results"' EXIT
@@ -412,6 +449,10 @@ cmd_test() {
     : >"$results/python"
     python_check "$top/_build-test" "$results/python"
 
+    say "JavaScript client and browser: its tests, the web demo in headless Chromium, interop with C and Python"
+    : >"$results/js"
+    js_check "$top/_build-test" "$results/js"
+
     # bench/compare.sh at a fraction of a second per target, so that
     # mpbench, the relay and every peer's driver keep working.
     say "benchmark smoke run: mpbroker, nats-server, mosquitto, redis-server, relay, socat, two clustered mpbrokers, a broker in a cluster, a 3-node nats-server cluster"
@@ -465,12 +506,13 @@ cmd_test() {
     summarize "ASan+UBSan build" "$results/asan"
     summarize "install check" "$results/install"
     summarize "Python client" "$results/python"
+    summarize "JavaScript client and browser" "$results/js"
     summarize "benchmark smoke" "$results/bench"
     summarize "fuzzing" "$results/fuzz.results"
     summarize "builds" "$results/build"
     # A test passes when it passed in every run it is part of.
     cat "$results/plain" "$results/valgrind" "$results/valgrind-client" \
-        "$results/asan" "$results/install" "$results/python" "$results/bench" \
+        "$results/asan" "$results/install" "$results/python" "$results/js" "$results/bench" \
         "$results/fuzz.results" "$results/build" | awk '
         {key = $2 " " $3; seen[key] = 1}
         $1 == "FAIL" || $1 == "ERROR" || $1 == "XPASS" {bad[key] = 1}
