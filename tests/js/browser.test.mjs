@@ -49,7 +49,9 @@ setup(async () => {
   });
   context.setDefaultTimeout(T(10000));
   page = context.pages()[0] ?? (await context.newPage());
-  page.on("console", (msg) => msg.type() === "error" && pageErrors.push(`console: ${msg.text()}`));
+  page.on("console", (msg) => {
+    if (msg.type() === "error") pageErrors.push(`console: ${msg.text()} (${msg.location().url})`);
+  });
   page.on("pageerror", (error) => pageErrors.push(`exception: ${error.message}`));
 });
 
@@ -67,10 +69,11 @@ async function pageState() {
   return `status: ${status}\nlog:\n${log}\nerrors: ${pageErrors.join("; ") || "none"}`;
 }
 
-// Wait for a log entry of kind ("in", "out", "info", "error") with text.
+// Wait for a log entry of kind ("in", "out", "info", "error"; "" for any)
+// with text (a string or a RegExp).
 async function logEntry(kind, text) {
   try {
-    await page.locator(`#log li.${kind}`, { hasText: text }).first().waitFor({ timeout: T(10000) });
+    await page.locator(`#log li${kind ? `.${kind}` : ""}`, { hasText: text }).first().waitFor({ timeout: T(10000) });
   } catch (error) {
     throw new Error(`no ${kind} entry with "${text}" on the page: ${error.message}\n${await pageState()}`);
   }
@@ -136,6 +139,49 @@ check("page_receives_from_c_and_replies", OPTIONS, async () => {
     assert.equal(status.code, 0, cat.describe());
   } finally {
     cat.kill();
+  }
+});
+
+check("two_pages_chat_json_and_binary", OPTIONS, async () => {
+  // A second tab logs in with the binary format: the broker translates
+  // between the two pages' formats.
+  const other = await context.newPage();
+  try {
+    await other.goto(`${site.origin}/examples/web/?address=${encodeURIComponent(broker.ws)}&name=web_bin&format=binary`);
+    await other.locator("#status", { hasText: "Not logged in" }).waitFor();
+    assert.equal(await other.inputValue("#format"), "binary");
+    await other.click("#login");
+    await other.locator("#status", { hasText: "as web_bin (binary)" }).waitFor();
+    await send("web_bin", "from the json page: héllo ✓");
+    await other.locator("#log li.in", { hasText: "from the json page: héllo ✓" }).waitFor();
+    await other.fill("#peer", PAGE_NAME);
+    await other.fill("#line", "and back from the binary page");
+    await other.click("#send");
+    await logEntry("in", "and back from the binary page");
+    // Logging out ends the chat: the peer closed it, or left the broker.
+    await other.click("#logout");
+    await logEntry("", /web_bin closed the chat|the chat with web_bin ended/);
+  } finally {
+    await other.close();
+  }
+});
+
+check("page_from_another_origin_is_refused", OPTIONS, async () => {
+  // The broker allows only the first site's origin: the same page served
+  // from another port (another origin) cannot open its WebSocket.
+  const elsewhere = await serveDirectory(TOP);
+  const stranger = await context.newPage();
+  try {
+    await stranger.goto(`${elsewhere.origin}/examples/web/?address=${encodeURIComponent(broker.ws)}&name=web_stranger`);
+    await stranger.locator("#status", { hasText: "Not logged in" }).waitFor();
+    const mark = broker.mark();
+    await stranger.click("#login");
+    await stranger.locator("#log li.error", { hasText: "cannot log in as web_stranger" }).waitFor();
+    await broker.waitLog(`WebSocket handshake refused (403`, T(5000), mark);
+    assert.match(await stranger.locator("#status").innerText(), /Not logged in/);
+  } finally {
+    await stranger.close();
+    await elsewhere.close();
   }
 });
 
