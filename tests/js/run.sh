@@ -76,7 +76,7 @@ report() {
     fi
     cat "$work/part" >>"$results"
     if grep -q '^FAIL ' "$work/part"; then
-        note "$1: failures (TAP in $2):"
+        note "$1: failures:"
         grep -E -A14 '^ *not ok ' "$2" >&2 || :
     fi
 }
