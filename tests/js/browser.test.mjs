@@ -97,7 +97,8 @@ check("page_logs_in_over_websocket", OPTIONS, async () => {
   const mark = broker.mark();
   await page.click("#login");
   await logEntry("info", `logged in as ${PAGE_NAME}`);
-  await broker.waitLog(`client ${PAGE_NAME} logged in:`, T(5000), mark);
+  const login = await broker.waitLog(`client ${PAGE_NAME} logged in:`, T(5000), mark);
+  assert.match(login, /listener=ws:127\.0\.0\.1:\d+ format=json/);
   assert.match(await page.locator("#status").innerText(), /Logged in to ws:\/\/127\.0\.0\.1:\d+\/mp as web_alice/);
 });
 
@@ -150,8 +151,10 @@ check("two_pages_chat_json_and_binary", OPTIONS, async () => {
     await other.goto(`${site.origin}/examples/web/?address=${encodeURIComponent(broker.ws)}&name=web_bin&format=binary`);
     await other.locator("#status", { hasText: "Not logged in" }).waitFor();
     assert.equal(await other.inputValue("#format"), "binary");
+    const mark = broker.mark();
     await other.click("#login");
     await other.locator("#status", { hasText: "as web_bin (binary)" }).waitFor();
+    assert.match(await broker.waitLog("client web_bin logged in:", T(5000), mark), / format=binary/);
     await send("web_bin", "from the json page: héllo ✓");
     await other.locator("#log li.in", { hasText: "from the json page: héllo ✓" }).waitFor();
     await other.fill("#peer", PAGE_NAME);

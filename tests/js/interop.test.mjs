@@ -89,10 +89,17 @@ for (const transport of TRANSPORTS) {
     const tag = `${transport}_${format}`;
     const peerFormat = OTHER[format];
 
-    // The JS client of a case: over transport, in format.
-    const js = (name, options = {}) =>
-      within(mp.connect(broker.address(transport), `js_${tag}_${name}`, "x", { format, ...options }),
-        T(10000), `js_${tag}_${name} logs in`);
+    // The JS client of a case: over transport, in format, as the
+    // broker's log line of its login confirms.
+    const js = async (name, options = {}) => {
+      const full = `js_${tag}_${name}`;
+      const mark = broker.mark();
+      const client = await within(mp.connect(broker.address(transport), full, "x", { format, ...options }),
+        T(10000), `${full} logs in`);
+      const login = await broker.waitLog(`client ${full} logged in:`, T(5000), mark);
+      assert.match(login, new RegExp(` listener=${transport}:127\\.0\\.0\\.1:\\d+ format=${format}\\b`), login);
+      return client;
+    };
 
     // A C program logged in over TCP in the other format as NAME; resolves
     // once the broker says it is in.
