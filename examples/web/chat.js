@@ -7,7 +7,7 @@
 // at most one chat per peer: a line to a peer goes on the chat that peer
 // opened to us, else on one we open. Everything shown goes through log().
 
-import { connect } from "../../clients/js/dist/browser.js";
+import { connect, PeerLeft } from "../../clients/js/dist/browser.js";
 
 const PROTOCOL = "chat";
 
@@ -76,7 +76,8 @@ async function serveChat(conn) {
     for await (const data of conn) log("in", decoder.decode(data), peer);
     log("info", `${peer} closed the chat`);
   } catch (error) {
-    if (client !== null) log("error", `the chat with ${peer} ended: ${describe(error)}`);
+    if (error instanceof PeerLeft) log("info", `${peer} left the broker`);
+    else if (client !== null) log("error", `the chat with ${peer} ended: ${describe(error)}`);
   } finally {
     forget(peer, conn);
   }
