@@ -13,14 +13,15 @@
 //   MP_BROKER_WRAPPER      words to run the broker under (e.g. valgrind)
 //   MP_TEST_TIMEOUT_SCALE  multiplies every timeout (default 1)
 //   MP_TEST_VERBOSE        print the broker's log lines as they come
-//   PYTHON                 the Python for the Python client (python3)
+//   PYTHON                 the Python for the Python client (default:
+//                          /usr/bin/python3 when it exists, else python3)
 //
 // Every wait is on an event (a log line, an output line, a promise) with
 // a timeout; nothing sleeps.
 
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { createReadStream } from "node:fs";
+import { createReadStream, existsSync } from "node:fs";
 import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
@@ -35,7 +36,8 @@ export const MPBROKER = env("MPBROKER", join(BUILD, "broker", "mpbroker"));
 export const PLUGIN_DIR = env("MP_PLUGIN_BUILD_DIR", join(BUILD, "plugins", ".libs"));
 export const MPCAT = env("MPCAT", join(BUILD, "tools", "mpcat"));
 export const EXAMPLES_DIR = env("MP_EXAMPLES_DIR", join(BUILD, "examples"));
-export const PYTHON = env("PYTHON", "python3");
+// As clients/python/run-tests.sh: Debian's Python when there is one.
+export const PYTHON = env("PYTHON", existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3");
 const WRAPPER = (process.env.MP_BROKER_WRAPPER || "").split(/\s+/).filter(Boolean);
 const VERBOSE = !["", "0"].includes(process.env.MP_TEST_VERBOSE || "");
 
