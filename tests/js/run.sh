@@ -24,7 +24,8 @@
 # MPBROKER, MP_PLUGIN_BUILD_DIR, MPCAT, MP_EXAMPLES_DIR (default: the
 # build in MP_BUILD_DIR, else _build), MP_TEST_TIMEOUT_SCALE,
 # MP_TEST_VERBOSE, PYTHON; MP_ARTIFACTS_DIR is where the browser test
-# saves its screenshot (default tests/js/artifacts).
+# saves its screenshot (default tests/js/artifacts), MP_CHROMIUM the
+# browser it drives (default /usr/bin/chromium).
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -97,14 +98,17 @@ if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
     exit 1
 fi
 
-# Install and build. A failure here fails what needs it.
-setup_ok=true
-npm_ci "$client" || { setup_ok=false; echo "FAIL js setup/npm_ci_client" >>"$results"; }
-npm_ci "$here" || { setup_ok=false; echo "FAIL js setup/npm_ci_tests" >>"$results"; }
-if $setup_ok && ! built; then
+# Install and build. A failure here fails what needs it: everything needs
+# the client; only the browser test needs tests/js's packages
+# (playwright-core).
+client_ok=true
+tests_ok=true
+npm_ci "$client" || { client_ok=false; echo "FAIL js setup/npm_ci_client" >>"$results"; }
+npm_ci "$here" || { tests_ok=false; echo "FAIL js setup/npm_ci_tests" >>"$results"; }
+if $client_ok && ! built; then
     note "npm run build in $client"
     (cd "$client" && npm run build --silent) >&2 ||
-        { setup_ok=false; echo "FAIL js setup/build_client" >>"$results"; }
+        { client_ok=false; echo "FAIL js setup/build_client" >>"$results"; }
 fi
 
 # The names of each file's tests, from a listing run (nothing starts).
@@ -114,48 +118,54 @@ for part in browser interop; do
     [ -s "$work/$part.want" ] || cat "$work/$part.list.err" >&2
 done
 
-if ! $setup_ok; then
-    fail_all client "" "setup failed"
-    fail_all browser "$work/browser.want" "setup failed"
-    fail_all interop "$work/interop.want" "setup failed"
-    cat "$results"
-    exit 1
-fi
+# run_part PART: node --test of PART.test.mjs here, reported.
+run_part() {
+    status=0
+    (cd "$here" && node --test --test-reporter=tap "$1.test.mjs") >"$work/$1.tap" 2>"$work/$1.err" || status=$?
+    [ "$status" -eq 0 ] || cat "$work/$1.err" >&2
+    report "$1" "$work/$1.tap" "$work/$1.want" "$status"
+}
 
 # clients/js: its `npm test`, with a TAP reporter added through
 # NODE_OPTIONS (its own reporter keeps writing to stdout).
-reporters=$(cd "$client" && npm pkg get scripts.test | grep -o -e '--test-reporter=' | wc -l)
-destinations=$(cd "$client" && npm pkg get scripts.test | grep -o -e '--test-reporter-destination' | wc -l)
-extra=
-[ "$reporters" -gt "$destinations" ] && extra=" --test-reporter-destination=stdout"
-note "clients/js: npm test"
-status=0
-(cd "$client" && NODE_OPTIONS="--test-reporter=tap --test-reporter-destination=$work/client.tap$extra" \
-    npm test) >"$work/client.out" 2>&1 || status=$?
-[ -f "$work/client.tap" ] || : >"$work/client.tap"
-[ "$status" -eq 0 ] || tail -n 40 "$work/client.out" >&2
-report client "$work/client.tap" "" "$status"
+if $client_ok; then
+    reporters=$(cd "$client" && npm pkg get scripts.test | grep -o -e '--test-reporter=' | wc -l)
+    destinations=$(cd "$client" && npm pkg get scripts.test | grep -o -e '--test-reporter-destination' | wc -l)
+    extra=
+    [ "$reporters" -gt "$destinations" ] && extra=" --test-reporter-destination=stdout"
+    note "clients/js: npm test"
+    status=0
+    (cd "$client" && NODE_OPTIONS="--test-reporter=tap --test-reporter-destination=$work/client.tap$extra" \
+        npm test) >"$work/client.out" 2>&1 || status=$?
+    [ -f "$work/client.tap" ] || : >"$work/client.tap"
+    [ "$status" -eq 0 ] || tail -n 40 "$work/client.out" >&2
+    report client "$work/client.tap" "" "$status"
+else
+    fail_all client "" "the client did not install or build"
+fi
 
 # The browser test, unless there is no browser to run.
 chromium=${MP_CHROMIUM:-/usr/bin/chromium}
-if [ -x "$chromium" ]; then
+if ! $client_ok || ! $tests_ok; then
+    fail_all browser "$work/browser.want" "setup failed"
+elif [ -x "$chromium" ]; then
     note "browser test (Chromium $("$chromium" --version 2>/dev/null | sed -n 's/^Chromium \([^ ]*\).*/\1/p'))"
-    status=0
-    (cd "$here" && node --test --test-reporter=tap browser.test.mjs) >"$work/browser.tap" 2>"$work/browser.err" || status=$?
-    [ "$status" -eq 0 ] || cat "$work/browser.err" >&2
-    report browser "$work/browser.tap" "$work/browser.want" "$status"
+    run_part browser
 else
     note "no $chromium: every browser test fails (Debian: apt-get install chromium)"
     fail_all browser "$work/browser.want" "Chromium missing: apt-get install chromium"
 fi
 
-note "interop tests"
-status=0
-(cd "$here" && node --test --test-reporter=tap interop.test.mjs) >"$work/interop.tap" 2>"$work/interop.err" || status=$?
-[ "$status" -eq 0 ] || cat "$work/interop.err" >&2
-report interop "$work/interop.tap" "$work/interop.want" "$status"
+if $client_ok; then
+    note "interop tests"
+    run_part interop
+else
+    fail_all interop "$work/interop.want" "the client did not install or build"
+fi
 
 awk '$1 == "PASS" {p++} $1 == "FAIL" {f++} $1 == "SKIP" {s++}
     END {printf "js: %d passed, %d failed, %d skipped\n", p, f, s}' "$results" >&2
 note "results in $results"
+screenshot=${MP_ARTIFACTS_DIR:-$here/artifacts}/web-chat.png
+[ ! -f "$screenshot" ] || note "the web demo's screenshot: $screenshot"
 ! grep -q '^FAIL ' "$results"
