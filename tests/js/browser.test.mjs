@@ -35,6 +35,7 @@ setup(async () => {
   } catch {
     throw new Error(`Chromium is not installed (no ${CHROMIUM}): apt-get install chromium (CI installs it)`);
   }
+  await rm(SCREENSHOT, { force: true }); // a stale one would look like this run's
   const { chromium } = await import("playwright-core");
   site = await serveDirectory(TOP);
   // Only the page's own origin may open WebSockets to this broker.
