@@ -144,6 +144,23 @@ check("page_receives_from_c_and_replies", OPTIONS, async () => {
   }
 });
 
+check("page_says_why_a_chat_could_not_open", OPTIONS, async () => {
+  // The client's typed errors reach the page: nobody is logged in as
+  // "nobody_here", and mpcat listens for another protocol than "chat".
+  await send("nobody_here", "anyone?");
+  await logEntry("error", /cannot send to nobody_here: NoSuchClient/);
+  const mark = broker.mark();
+  const other = new Child(MPCAT, ["-a", broker.tcp, "-n", "c_dave", "-s", "x", "listen", "not_chat"]);
+  try {
+    await broker.waitLog("client c_dave logged in:", T(10000), mark);
+    await send("c_dave", "do you chat?");
+    await logEntry("error", /cannot send to c_dave: UnknownProtocol/);
+    assert.equal((await other.stop()).code, 0, other.describe());
+  } finally {
+    other.kill();
+  }
+});
+
 check("two_pages_chat_json_and_binary", OPTIONS, async () => {
   // A second tab logs in with the binary format: the broker translates
   // between the two pages' formats.
