@@ -251,7 +251,7 @@ cmd_run() {
 
     say "to use the installed tools in another shell, run there:"
     say "    cd $top && eval \"\$(sh tools/quickstart.sh env)\""
-    say "mpbroker keeps running (tcp 127.0.0.1:7330 and [::1]:7330, unix $top/_install/run/mpbroker/mpbroker.sock; users demo, echo, alice with secret \"demo\"). Ctrl-C stops it."
+    say "mpbroker keeps running (tcp 127.0.0.1:7330 and [::1]:7330, unix $top/_install/run/mpbroker/mpbroker.sock, WebSocket ws://127.0.0.1:7380/mp (the web demo: examples/web/README.md); users demo, echo, alice with secret \"demo\"). Ctrl-C stops it."
     trap 'kill -INT $broker 2>/dev/null' INT TERM
     wait $broker || true
     wait $broker 2>/dev/null || true
