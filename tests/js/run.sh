@@ -68,7 +68,8 @@ report() {
     node "$here/tap-results.mjs" "$1" <"$2" >"$work/part"
     if [ -n "$3" ]; then
         awk 'NR == FNR {ran[$3] = 1; next} !($1 in ran) {print "FAIL js " $1 " (did not run)"}' \
-            "$work/part" "$3" >>"$work/part"
+            "$work/part" "$3" >"$work/missing"
+        cat "$work/missing" >>"$work/part"
     fi
     if [ ! -s "$work/part" ]; then
         echo "FAIL js $1/tests (none reported; exit status $4)" >>"$work/part"
