@@ -215,6 +215,8 @@ Test(ws_unmask, in_pieces_at_every_split)
         plain[i] = (uint8_t)(i * 13 + 1);
     memcpy(whole, plain, sizeof whole);
     ws_unmask(whole, sizeof whole, mask, 0);
+    for (size_t i = 0; i < sizeof plain; i++)
+        cr_assert_eq(whole[i], plain[i] ^ mask[i % 4], "byte %zu", i);
     for (size_t a = 0; a <= sizeof plain; a++)
         for (size_t b = a; b <= sizeof plain; b++) {
             uint8_t pieces[37];
