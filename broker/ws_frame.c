@@ -163,14 +163,26 @@ enum ws_parse_status ws_parse_header(const uint8_t *buf, size_t len,
 void ws_unmask(uint8_t *buf, size_t len, const uint8_t mask[4],
                uint64_t offset)
 {
-    /* Rotate the key once so that the loop indexes it by i alone, which
-     * compilers turn into word-wide XORs. */
-    uint8_t key[4];
+    /* Eight bytes at a time with the key rotated to the offset: gcc 12
+     * at -O2 does not vectorize the byte loop, and this one is 8 times
+     * faster on 200-byte and 1 MiB payloads (a shared machine, so a
+     * rough figure). */
+    uint8_t key[8];
+    uint64_t key64;
+    size_t i = 0;
 
-    for (size_t k = 0; k < 4; k++)
+    for (size_t k = 0; k < sizeof key; k++)
         key[k] = mask[(offset + k) & 3];
-    for (size_t i = 0; i < len; i++)
-        buf[i] ^= key[i & 3];
+    memcpy(&key64, key, sizeof key64);
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w;
+
+        memcpy(&w, buf + i, 8);
+        w ^= key64;
+        memcpy(buf + i, &w, 8);
+    }
+    for (; i < len; i++)
+        buf[i] ^= key[i & 3];   /* i is a multiple of 8 here: in step */
 }
 
 static void write_be(uint8_t *p, uint64_t v, size_t n)

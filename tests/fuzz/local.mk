@@ -9,7 +9,8 @@ FUZZ_CONFIG_PLUGINS = $(FUZZ_SESSION_PLUGINS) plugins/auth_passwd.la \
 if ENABLE_FUZZING
 noinst_PROGRAMS += tests/fuzz/fuzz_json tests/fuzz/fuzz_binary tests/fuzz/fuzz_gob \
 	tests/fuzz/fuzz_config tests/fuzz/fuzz_session tests/fuzz/fuzz_passwd \
-	tests/fuzz/fuzz_acl tests/fuzz/fuzz_http tests/fuzz/fuzz_link_frame
+	tests/fuzz/fuzz_acl tests/fuzz/fuzz_http tests/fuzz/fuzz_link_frame \
+	tests/fuzz/fuzz_ws tests/fuzz/fuzz_ws_handshake
 
 FUZZ_HARNESS_COMPILE = $(AM_CFLAGS) $(FUZZ_CFLAGS)
 FUZZ_HARNESS_LINK = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
@@ -85,6 +86,23 @@ tests_fuzz_fuzz_link_frame_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/broker
 tests_fuzz_fuzz_link_frame_CFLAGS = $(FUZZ_HARNESS_COMPILE)
 tests_fuzz_fuzz_link_frame_LDFLAGS = $(FUZZ_HARNESS_LINK)
 tests_fuzz_fuzz_link_frame_LDADD = common/libmpcommon.la
+
+# WebSocket frames and the opening handshake: the parsers alone.
+tests_fuzz_fuzz_ws_SOURCES = tests/fuzz/fuzz_ws.c \
+	broker/ws_frame.c broker/ws_frame.h \
+	tests/fuzz/fuzz_util.c tests/fuzz/fuzz_util.h
+tests_fuzz_fuzz_ws_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/broker
+tests_fuzz_fuzz_ws_CFLAGS = $(FUZZ_HARNESS_COMPILE)
+tests_fuzz_fuzz_ws_LDFLAGS = $(FUZZ_HARNESS_LINK)
+tests_fuzz_fuzz_ws_LDADD = common/libmpcommon.la
+
+tests_fuzz_fuzz_ws_handshake_SOURCES = tests/fuzz/fuzz_ws_handshake.c \
+	broker/ws_handshake.c broker/ws_handshake.h \
+	tests/fuzz/fuzz_util.c tests/fuzz/fuzz_util.h
+tests_fuzz_fuzz_ws_handshake_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/broker
+tests_fuzz_fuzz_ws_handshake_CFLAGS = $(FUZZ_HARNESS_COMPILE) $(OPENSSL_CFLAGS)
+tests_fuzz_fuzz_ws_handshake_LDFLAGS = $(FUZZ_HARNESS_LINK)
+tests_fuzz_fuzz_ws_handshake_LDADD = common/libmpcommon.la $(OPENSSL_LIBS)
 endif
 
 # Distributed whatever the configuration, so that a tarball can fuzz.
@@ -98,4 +116,6 @@ EXTRA_DIST += tools/fuzz.sh tests/fuzz/README.md tests/fuzz/corpus \
 	tests/fuzz/fuzz_config.dict tests/fuzz/fuzz_session.dict \
 	tests/fuzz/fuzz_passwd.dict tests/fuzz/fuzz_acl.dict \
 	tests/fuzz/fuzz_http.dict \
-	tests/fuzz/fuzz_link_frame.c tests/fuzz/fuzz_link_frame.dict
+	tests/fuzz/fuzz_link_frame.c tests/fuzz/fuzz_link_frame.dict \
+	tests/fuzz/fuzz_ws.c tests/fuzz/fuzz_ws.dict \
+	tests/fuzz/fuzz_ws_handshake.c tests/fuzz/fuzz_ws_handshake.dict

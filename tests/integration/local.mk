@@ -18,12 +18,18 @@ tests_support_libmptest_la_SOURCES = \
 	tests/support/redis_server.c tests/support/redis_server.h \
 	tests/support/cluster.c tests/support/cluster.h \
 	tests/support/gobclient.c tests/support/gobclient.h \
+	tests/support/ws_client.c tests/support/ws_client.h \
+	broker/ws_frame.c broker/ws_frame.h \
 	tests/gob_transcript.h
-# gobclient.c replays tests/gob_transcript.h.
-tests_support_libmptest_la_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests
+# gobclient.c replays tests/gob_transcript.h. ws_client.c frames with
+# broker/ws_frame.c (included as "broker/ws_frame.h") and checks the
+# handshake with OpenSSL's SHA-1.
+tests_support_libmptest_la_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests \
+	-I$(top_srcdir)
 tests_support_libmptest_la_CFLAGS = $(TEST_CFLAGS) $(YAJL_CFLAGS) \
-	$(HIREDIS_CFLAGS)
-tests_support_libmptest_la_LIBADD = $(YAJL_LIBS) $(CRYPT_LIBS) $(HIREDIS_LIBS)
+	$(HIREDIS_CFLAGS) $(OPENSSL_CFLAGS)
+tests_support_libmptest_la_LIBADD = $(YAJL_LIBS) $(CRYPT_LIBS) $(HIREDIS_LIBS) \
+	$(OPENSSL_LIBS)
 
 INTEGRATION_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/support
 INTEGRATION_LDADD = tests/support/libmptest.la $(TEST_LIBS) -lpthread

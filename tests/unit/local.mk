@@ -105,3 +105,33 @@ tests_unit_test_link_SOURCES = tests/unit/test_link.c
 tests_unit_test_link_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/broker
 tests_unit_test_link_CFLAGS = $(TEST_CFLAGS) $(LIBEVENT_CFLAGS)
 tests_unit_test_link_LDADD = $(BROKER_TEST_LDADD)
+
+# WebSocket frames and the opening handshake (issue 20): pure parsing and
+# writing, no sockets.
+check_PROGRAMS += tests/unit/test_ws_frame tests/unit/test_ws_handshake
+TESTS += tests/unit/test_ws_frame tests/unit/test_ws_handshake
+tests_unit_test_ws_frame_SOURCES = tests/unit/test_ws_frame.c \
+	broker/ws_frame.c broker/ws_frame.h
+tests_unit_test_ws_frame_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/broker
+tests_unit_test_ws_frame_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_ws_frame_LDADD = $(TEST_LIBS)
+tests_unit_test_ws_handshake_SOURCES = tests/unit/test_ws_handshake.c \
+	broker/ws_handshake.c broker/ws_handshake.h
+tests_unit_test_ws_handshake_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/broker
+tests_unit_test_ws_handshake_CFLAGS = $(TEST_CFLAGS) $(OPENSSL_CFLAGS)
+tests_unit_test_ws_handshake_LDADD = common/libmpcommon.la $(OPENSSL_LIBS) \
+	$(TEST_LIBS)
+
+# The tests' WebSocket client (tests/support/ws_client.c) against an echo
+# server in a thread built on the broker's handshake and frame code.
+check_PROGRAMS += tests/unit/test_ws_client
+TESTS += tests/unit/test_ws_client
+tests_unit_test_ws_client_SOURCES = tests/unit/test_ws_client.c \
+	tests/support/ws_client.c tests/support/ws_client.h \
+	broker/ws_frame.c broker/ws_frame.h \
+	broker/ws_handshake.c broker/ws_handshake.h
+tests_unit_test_ws_client_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir) \
+	-I$(top_srcdir)/tests/support
+tests_unit_test_ws_client_CFLAGS = $(TEST_CFLAGS) $(OPENSSL_CFLAGS)
+tests_unit_test_ws_client_LDADD = common/libmpcommon.la $(OPENSSL_LIBS) \
+	$(TEST_LIBS) -lpthread
