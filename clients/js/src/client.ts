@@ -1534,8 +1534,8 @@ export class Client {
       this.done.reject(error);
       return;
     }
-    void this.reconnectLoop();
     this.callHook("onDisconnected", () => this.onDisconnected?.(error));
+    void this.reconnectLoop();
   }
 
   // -- reconnecting ---------------------------------------------------------------
