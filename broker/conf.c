@@ -169,6 +169,8 @@ void conf_free(struct broker_conf *conf)
     free(conf->auth_throttle_exempt);
     free(conf->translators);
     free(conf->authenticators);
+    for (size_t i = 0; i < conf->n_listeners; i++)
+        free(conf->listeners[i].ws.origins);
     free(conf->listeners);
     config_destroy(&conf->tree);
     memset(conf, 0, sizeof *conf);

@@ -47,6 +47,19 @@ struct tls_conf {
     enum tls_verify verify_client;
 };
 
+/* A listener's `websocket` group (ws_session.h, doc/protocol.md
+ * "WebSocket"): the listener speaks WebSocket (RFC 6455) instead of the
+ * formats' bare streams. */
+struct ws_conf {
+    const config_setting_t *entry; /* the group; NULL: not WebSocket */
+    const char *path;              /* the request path to accept */
+    const char **origins;          /* owned array of strings in the tree:
+                                      the Origin values allowed */
+    size_t n_origins;              /* 0: any origin */
+    unsigned ping_interval_s;      /* idle this long: Ping; twice: close.
+                                      0: never */
+};
+
 struct listener_conf {
     const config_setting_t *entry;
     const char *address;    /* TCP: host address, or NULL */
@@ -55,6 +68,7 @@ struct listener_conf {
     unsigned unix_mode;     /* its permissions (default 0666) */
     const char *translator; /* a translator name, or "auto" */
     struct tls_conf tls;    /* TCP only */
+    struct ws_conf ws;      /* TCP only */
 };
 
 /* The `metrics` group: where to serve /metrics and /healthz, and the

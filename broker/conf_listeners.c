@@ -1,6 +1,7 @@
 /*
  * conf_listeners.c - the `listeners` list of the config file, with each
- * listener's `tls` group and Unix socket `mode` (see conf_sections.h).
+ * listener's `tls` and `websocket` groups and Unix socket `mode` (see
+ * conf_sections.h).
  */
 #include "config.h"
 
@@ -81,6 +82,51 @@ static void read_unix_mode(const config_setting_t *e, struct listener_conf *l,
         l->unix_mode = (unsigned)mode;
 }
 
+/* websocket.origins: what browsers' Origin header may say, each as a
+ * browser writes it ("https://app.example", "http://127.0.0.1:8080"), or
+ * "*". Absent: any origin. */
+static void read_origins(const config_setting_t *g, struct ws_conf *wc,
+                         struct errors *errs)
+{
+    const config_setting_t *array = conf_member(g, "origins", CONF_ARRAY);
+    int n = array ? config_setting_length(array) : 0;
+
+    if (n == 0)
+        return;
+    wc->origins = calloc((size_t)n, sizeof *wc->origins);
+    if (wc->origins == NULL) {
+        errors_add(errs, NULL, 0, "out of memory");
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        const config_setting_t *e = config_setting_get_elem(array, (unsigned)i);
+        const char *text = config_setting_get_string(e);
+
+        if (text == NULL || text[0] == '\0' ||
+            (strcmp(text, "*") != 0 && strstr(text, "://") == NULL))
+            conf_setting_error(errs, e, "expected an origin such as "
+                                        "\"https://app.example\" or \"*\"");
+        else
+            wc->origins[wc->n_origins++] = text;
+    }
+}
+
+static void read_websocket(const config_setting_t *g, struct ws_conf *wc,
+                           struct errors *errs)
+{
+    const config_setting_t *path = conf_member(g, "path", CONF_STRING);
+
+    conf_check_members(g, "listeners.websocket", errs);
+    wc->entry = g;
+    wc->path = path != NULL ? config_setting_get_string(path) : "/mp";
+    if (wc->path[0] != '/' || strpbrk(wc->path, "?# \t") != NULL)
+        conf_setting_error(errs, path, "must be an absolute URL path such "
+                                       "as \"/mp\" (no query, no spaces)");
+    wc->ping_interval_s =
+        (unsigned)conf_int(g, "listeners.websocket.ping_interval_s", errs);
+    read_origins(g, wc, errs);
+}
+
 static void read_listener(const config_setting_t *e, struct listener_conf *l,
                           const struct broker_conf *conf, struct errors *errs)
 {
@@ -94,7 +140,12 @@ static void read_listener(const config_setting_t *e, struct listener_conf *l,
     l->translator = tr != NULL ? config_setting_get_string(tr) : "auto";
     if (conf_member(e, "tls", CONF_GROUP) != NULL)
         read_tls(conf_member(e, "tls", CONF_GROUP), &l->tls, errs);
+    if (conf_member(e, "websocket", CONF_GROUP) != NULL)
+        read_websocket(conf_member(e, "websocket", CONF_GROUP), &l->ws, errs);
     read_unix_mode(e, l, errs);
+    if (l->unix_path != NULL && l->ws.entry != NULL)
+        conf_setting_error(errs, l->ws.entry,
+                           "WebSocket is for TCP listeners");
     if (l->unix_path != NULL && l->tls.entry != NULL)
         conf_setting_error(errs, l->tls.entry,
                            "TLS is for TCP listeners; a Unix socket is "

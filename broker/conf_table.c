@@ -176,6 +176,12 @@ const struct conf_row conf_rows[] = {
     {.path = "listeners.tls.key", .kind = CONF_STRING},
     {.path = "listeners.tls.ca", .kind = CONF_STRING},
     {.path = "listeners.tls.verify_client", .kind = CONF_STRING},
+    {.path = "listeners.websocket", .kind = CONF_GROUP},
+    {.path = "listeners.websocket.path", .kind = CONF_STRING,
+     .def_text = "/mp"},
+    {.path = "listeners.websocket.origins", .kind = CONF_ARRAY},
+    {.path = "listeners.websocket.ping_interval_s", .kind = CONF_INT,
+     .min = 0, .max = 86400, .def = 30},
 
     {.path = "limits", .kind = CONF_GROUP},
     /* 256 bytes holds any header with short names; 1 GiB keeps the

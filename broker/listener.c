@@ -25,6 +25,7 @@
 #include "session.h"
 #include "sources.h"
 #include "tls.h"
+#include "ws_session.h"
 #include "xalloc.h"
 
 enum { LISTEN_BACKLOG = 512 };
@@ -330,6 +331,7 @@ static void listener_free(struct listener *l)
         evconnlistener_free(l->evl);
     if (l->tls != NULL)
         tls_server_free(l->tls);
+    ws_listener_free(l->ws);
     free(l->traffic);
     if (l->unix_path != NULL) {
         if (!l->retired)
@@ -340,14 +342,24 @@ static void listener_free(struct listener *l)
     free(l);
 }
 
-/* "tcp:ADDR:PORT", "tls:ADDR:PORT" or "unix:PATH". */
+/* "tcp:ADDR:PORT", "tls:ADDR:PORT", "ws:ADDR:PORT", "wss:ADDR:PORT" or
+ * "unix:PATH". */
 static void set_label(struct listener *l)
 {
+    const char *scheme = l->ws != NULL ? (l->tls != NULL ? "wss" : "ws")
+                                       : (l->tls != NULL ? "tls" : "tcp");
+
     if (l->unix_path != NULL)
         snprintf(l->label, sizeof l->label, "%s", l->where);
     else
-        snprintf(l->label, sizeof l->label, "%s:%s",
-                 l->tls != NULL ? "tls" : "tcp", l->where);
+        snprintf(l->label, sizeof l->label, "%s:%s", scheme, l->where);
+}
+
+/* The WebSocket policy of lc (none without a websocket group). */
+static void apply_ws(struct listener *l, const struct listener_conf *lc)
+{
+    ws_listener_free(l->ws);
+    l->ws = ws_listener_new(lc, &l->broker->plugins, l->translator);
 }
 
 /* The TLS context and label of `l` from lc's tls group. */
@@ -409,6 +421,7 @@ struct listener *listener_open(struct broker *b, const struct listener_conf *lc,
     }
     if (accept_pause_init(&l->pause, b->base, l->evl, l->label) != 0)
         mp_out_of_memory("an event", 0);
+    apply_ws(l, lc);
     if (apply_tls(l, lc, errs) != 0) {
         listener_free(l);
         return NULL;
@@ -477,10 +490,9 @@ bool listener_is(const struct listener *l, const struct listener_conf *lc)
 int listener_update(struct listener *l, const struct listener_conf *lc,
                     struct errors *errs)
 {
-    if (apply_tls(l, lc, errs) != 0)
-        return -1;
     l->translator = translator_of(l->broker, lc);
-    return 0;
+    apply_ws(l, lc);
+    return apply_tls(l, lc, errs); /* and the label */
 }
 
 static void unlink_listener(struct broker *b, struct listener *l)

@@ -20,16 +20,20 @@ struct errors;
 struct loaded_plugin;
 struct ssl_ctx_st;
 struct traffic_stats;
+struct ws_listener;
 
 struct listener {
     struct broker *broker;
     struct evconnlistener *evl;
     const struct loaded_plugin *translator; /* NULL: "auto" */
     char label[300];                        /* "tcp:127.0.0.1:7330",
-                                               "tls:...", "unix:PATH" */
+                                               "tls:...", "ws:...",
+                                               "wss:...", "unix:PATH" */
     char where[290];                        /* "127.0.0.1:7330" as bound,
                                                or "unix:PATH" */
     struct ssl_ctx_st *tls;                 /* TLS listeners only */
+    struct ws_listener *ws;                 /* WebSocket listeners only
+                                               (ws_session.h) */
     struct traffic_stats *traffic;          /* per translator index */
     char *address;                          /* as configured (TCP) */
     int port;                               /* as configured (0: any) */

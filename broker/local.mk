@@ -34,6 +34,7 @@ broker_libmpbroker_la_SOURCES = \
 	broker/session.c broker/session.h broker/session-internal.h \
 	broker/session_output.c broker/session_input.c broker/login.c \
 	broker/session_io.c \
+	broker/ws_session.c broker/ws_session.h \
 	broker/conn_table.c broker/conn_table.h \
 	broker/registry.c broker/registry.h broker/registry-internal.h \
 	broker/registry_conn.c broker/registry_calls.c broker/registry_lease.c \
@@ -43,6 +44,8 @@ broker_libmpbroker_la_SOURCES = \
 	broker/link_listen.c broker/link_peer.c broker/link_stream.c \
 	broker/link_input.c broker/link_handshake.c \
 	broker/conf_cluster.c \
+	broker/ws_frame.c broker/ws_frame.h \
+	broker/ws_handshake.c broker/ws_handshake.h \
 	broker/cluster.c broker/cluster.h broker/cluster-internal.h \
 	broker/cluster_login.c broker/remote.c broker/remote_input.c \
 	common/read_batch.c common/read_batch.h \

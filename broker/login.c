@@ -23,6 +23,8 @@
 #include "router.h"
 #include "session-internal.h"
 #include "tls.h"
+#include "ws_frame.h"
+#include "ws_session.h"
 
 /* What a login refused for a throttle block hears (the same words for
  * both blocks: a guesser learns nothing about which names it hit). */
@@ -34,6 +36,7 @@ static const char blocked_reason[] =
 static void refuse_login(struct session *s, const char *reason)
 {
     s->close_logged = true;
+    ws_session_set_close_code(s, WS_CLOSE_POLICY);
     session_send_notice(s, MP_META_AUTH_FAILURE, s->ep.name, "", 0, reason);
     session_close(s, reason);
 }

@@ -294,6 +294,18 @@ static void write_metrics(struct evbuffer *out, const struct broker *b)
     write_counter(out, "mpbroker_going_away_notices_total",
                   "GoingAway notices sent at shutdown.", st->going_away);
     write_refusals(out, st);
+    write_counter(out, "mpbroker_websocket_upgrades_total",
+                  "WebSocket opening handshakes completed.", st->ws_upgrades);
+    write_counter(out, "mpbroker_websocket_refused_total",
+                  "WebSocket opening handshakes refused with an HTTP error "
+                  "(400, 403, 404, 405, 426, 431).", st->ws_refused);
+    write_counter(out, "mpbroker_websocket_protocol_errors_total",
+                  "WebSocket clients closed for breaking RFC 6455 (framing, "
+                  "masking, sizes, UTF-8, close codes).",
+                  st->ws_protocol_errors);
+    write_counter(out, "mpbroker_websocket_idle_closes_total",
+                  "WebSocket clients closed for not answering a Ping.",
+                  st->ws_idle_closes);
     write_counter(out, "mpbroker_http_connections_total",
                   "Connections accepted on the metrics listener.",
                   st->http_connections);

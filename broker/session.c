@@ -17,6 +17,8 @@
 #include "router.h"
 #include "session-internal.h"
 #include "sources.h"
+#include "ws_frame.h"
+#include "ws_session.h"
 #include "xalloc.h"
 
 /* How long a closing session may take to flush what is queued for it
@@ -176,6 +178,7 @@ void session_close(struct session *s, const char *reason)
     session_set_state(s, SESSION_CLOSING);
     flow_release(&s->ep);
     session_io_set_reading(s, false);
+    ws_session_closing(s, reason); /* a WebSocket's Close frame */
     if (session_queued(s) == 0) {
         session_schedule_free(s);
         return;
@@ -243,6 +246,9 @@ void session_protocol_error(struct session *s, const char *reason)
                                     : "an unauthenticated client",
                    s->ep.registered ? LOG_VALUE(s->ep.name) : "-",
                    s->ep.peer, LOG_VALUE(reason));
+    ws_session_set_close_code(s, s->state == SESSION_AUTHENTICATING
+                                     ? WS_CLOSE_POLICY
+                                     : WS_CLOSE_PROTOCOL_ERROR);
     if (s->state == SESSION_AUTHENTICATING)
         session_send_notice(s, MP_META_AUTH_FAILURE, s->ep.name, "", 0,
                             reason);

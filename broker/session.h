@@ -41,6 +41,7 @@ struct evbuffer;
 struct mp_auth_ticket;
 struct registry_call;
 struct source;
+struct ws_session;
 
 enum session_state {
     SESSION_AUTHENTICATING,
@@ -58,7 +59,11 @@ struct session {
     /* Its bytes (session_io.c): a TLS session's bufferevent; or, for a
      * plain socket, its own read event, a write event while the socket
      * would block, and buffers only while bytes wait in them. */
-    struct bufferevent *bev;    /* TLS only, NULL for a plain socket */
+    struct bufferevent *bev;    /* TLS and WebSocket; NULL for a plain
+                                   socket */
+    struct ws_session *ws;      /* WebSocket only (ws_session.h): its
+                                   handshake and frames; `in` and `out`
+                                   then hold payloads and one message */
     struct event *read_ev;
     struct event *write_ev;
     struct evbuffer *in, *out;

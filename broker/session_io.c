@@ -1,6 +1,12 @@
 /*
  * session_io.c - moving a session's bytes: a plain socket's own events
- * and buffers, or, for TLS, libevent's OpenSSL bufferevent.
+ * and buffers, or, for TLS and WebSocket, a bufferevent (libevent's
+ * OpenSSL one for TLS; a socket one for plain WebSocket).
+ *
+ * A WebSocket session (ws_session.h) keeps its own input and output
+ * buffers beside the bufferevent's: the input holds the payloads of the
+ * client's frames, which the format decodes; the output holds one
+ * message at a time, framed into the bufferevent as soon as it is whole.
  *
  * A plain socket (TCP or Unix) has no bufferevent, for three reasons
  * measured at 4 KiB messages and with 10 000 idle clients (bench/):
@@ -41,6 +47,7 @@
 #include "read_batch.h"
 #include "session-internal.h"
 #include "tls.h"
+#include "ws_session.h"
 #include "xalloc.h"
 
 /* Reads start at READ_MIN and double while they come back full, up to
@@ -76,8 +83,13 @@ static bool is_plain(const struct session *s)
     return s->bev == NULL;
 }
 
+static bool is_ws(const struct session *s)
+{
+    return s->ws != NULL;
+}
+
 /* ------------------------------------------------------------------------
- * TLS: the bufferevent's callbacks
+ * TLS and WebSocket: the bufferevent's callbacks
  */
 
 static void tls_read_cb(struct bufferevent *bev, void *arg)
@@ -86,8 +98,14 @@ static void tls_read_cb(struct bufferevent *bev, void *arg)
     session_input_arrived(arg);
 }
 
+static void ws_read_cb(struct bufferevent *bev, void *arg)
+{
+    (void)bev;
+    ws_session_read(arg);
+}
+
 /* Output fell to its low water mark (0 while closing). */
-static void tls_write_cb(struct bufferevent *bev, void *arg)
+static void bev_write_cb(struct bufferevent *bev, void *arg)
 {
     struct session *s = arg;
 
@@ -98,7 +116,7 @@ static void tls_write_cb(struct bufferevent *bev, void *arg)
         session_schedule_free(s);
 }
 
-static void tls_event_cb(struct bufferevent *bev, short what, void *arg)
+static void bev_event_cb(struct bufferevent *bev, short what, void *arg)
 {
     struct session *s = arg;
     char why[256];
@@ -126,11 +144,26 @@ void session_io_open(struct session *s, evutil_socket_t fd)
 
     s->fd = fd;
     s->read_size = READ_MIN;
+    if (s->listener->ws != NULL) {
+        evutil_make_socket_nonblocking(fd);
+        s->bev = s->listener->tls != NULL
+                     ? tls_bufferevent_new(b->base, fd, s->listener->tls)
+                     : bufferevent_socket_new(b->base, fd,
+                                              BEV_OPT_CLOSE_ON_FREE);
+        if (s->bev == NULL)
+            mp_out_of_memory("a bufferevent", 0);
+        s->ws = ws_session_new(s);
+        bufferevent_setcb(s->bev, ws_read_cb, bev_write_cb, bev_event_cb, s);
+        bufferevent_set_max_single_write(s->bev, WRITE_BATCH);
+        session_io_apply_limits(s, &b->conf);
+        bufferevent_enable(s->bev, EV_READ);
+        return;
+    }
     if (s->listener->tls != NULL) {
         s->bev = tls_bufferevent_new(b->base, fd, s->listener->tls);
         if (s->bev == NULL) /* it closed fd */
             mp_out_of_memory("a TLS bufferevent", 0);
-        bufferevent_setcb(s->bev, tls_read_cb, tls_write_cb, tls_event_cb, s);
+        bufferevent_setcb(s->bev, tls_read_cb, bev_write_cb, bev_event_cb, s);
         bufferevent_set_max_single_write(s->bev, WRITE_BATCH);
         session_io_apply_limits(s, &b->conf);
         bufferevent_enable(s->bev, EV_READ);
@@ -176,6 +209,12 @@ void session_io_free(struct session *s)
 {
     if (!is_plain(s)) {
         bufferevent_free(s->bev); /* BEV_OPT_CLOSE_ON_FREE: the socket too */
+        if (is_ws(s)) {
+            ws_session_free(s->ws);
+            forget_output(s);
+            if (s->in != NULL)
+                evbuffer_free(s->in);
+        }
         return;
     }
     unqueue_flush(s);
@@ -209,6 +248,11 @@ static struct evbuffer *new_buffer(void)
 
 struct evbuffer *session_input(struct session *s)
 {
+    if (is_ws(s)) {
+        if (s->in == NULL)
+            s->in = new_buffer();
+        return s->in;
+    }
     if (!is_plain(s))
         return bufferevent_get_input(s->bev);
     if (s->in != NULL)
@@ -225,6 +269,8 @@ struct evbuffer *session_input(struct session *s)
 
 size_t session_input_length(const struct session *s)
 {
+    if (is_ws(s))
+        return s->in != NULL ? evbuffer_get_length(s->in) : 0;
     if (!is_plain(s))
         return evbuffer_get_length(bufferevent_get_input(s->bev));
     return s->in != NULL ? evbuffer_get_length(s->in) : s->carry_len;
@@ -314,7 +360,8 @@ void session_io_set_reading(struct session *s, bool reading)
         bufferevent_enable(s->bev, EV_READ);
         /* What it sent meanwhile waits in its input buffer: run its read
          * callback from the loop, not from inside whoever resumed it. */
-        if (evbuffer_get_length(bufferevent_get_input(s->bev)) > 0)
+        if (evbuffer_get_length(bufferevent_get_input(s->bev)) > 0 ||
+            session_input_length(s) > 0)
             bufferevent_trigger(s->bev, EV_READ,
                                 BEV_TRIG_IGNORE_WATERMARKS |
                                     BEV_TRIG_DEFER_CALLBACKS);
@@ -335,7 +382,7 @@ void session_io_set_reading(struct session *s, bool reading)
 
 struct evbuffer *session_output(struct session *s)
 {
-    if (!is_plain(s))
+    if (!is_plain(s) && !is_ws(s))
         return bufferevent_get_output(s->bev);
     if (s->out == NULL)
         s->out = new_buffer();
@@ -345,7 +392,8 @@ struct evbuffer *session_output(struct session *s)
 size_t session_queued(const struct session *s)
 {
     if (!is_plain(s))
-        return evbuffer_get_length(bufferevent_get_output(s->bev));
+        return evbuffer_get_length(bufferevent_get_output(s->bev)) +
+               (s->out != NULL ? evbuffer_get_length(s->out) : 0);
     return s->out != NULL ? evbuffer_get_length(s->out) : 0;
 }
 
@@ -353,6 +401,8 @@ void session_discard_output(struct session *s)
 {
     if (!is_plain(s)) {
         mp_bev_discard_output(s->bev);
+        if (s->out != NULL) /* WebSocket */
+            evbuffer_drain(s->out, evbuffer_get_length(s->out));
         return;
     }
     if (s->out != NULL)
@@ -363,6 +413,10 @@ void session_io_written(struct session *s)
 {
     struct broker *b = s->ep.broker;
 
+    if (is_ws(s) && s->out != NULL) {
+        ws_session_queue_message(s, s->out); /* the bufferevent writes */
+        return;
+    }
     if (!is_plain(s) || s->flush_queued || s->dying)
         return;
     if (LIST_EMPTY(&b->to_flush))

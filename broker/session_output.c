@@ -144,7 +144,7 @@ int session_deliver(struct endpoint *to, const struct mp_message *msg,
     const struct mp_codec_ops *codec;
     struct mp_message as_level1;
     struct evbuffer *out;
-    size_t before;
+    size_t before, queued_before;
     int rc;
 
     if (s->state == SESSION_CLOSING || s->ep.format == NULL || s->too_slow)
@@ -157,6 +157,7 @@ int session_deliver(struct endpoint *to, const struct mp_message *msg,
     codec = session_codec(s);
     out = session_output(s);
     before = evbuffer_get_length(out);
+    queued_before = session_queued(s);
     rc = wire != NULL ? codec->encode_wire(s->encode_stream, msg, wire->bytes,
                                            wire->len, write_to_evbuffer, out)
                       : codec->encode(s->encode_stream, msg,
@@ -170,7 +171,7 @@ int session_deliver(struct endpoint *to, const struct mp_message *msg,
     session_traffic(s)->messages_out++;
     session_traffic(s)->bytes_out += evbuffer_get_length(out) - before;
     session_io_written(s);
-    check_output(s, before, pauses_sender(s, msg) ? sender : NULL);
+    check_output(s, queued_before, pauses_sender(s, msg) ? sender : NULL);
     return 0;
 }
 

@@ -52,6 +52,11 @@ struct broker_stats {
                                        timed out, abandoned) */
     uint64_t http_timeouts;         /* closed at metrics.timeout_ms */
     uint64_t http_connection_limit; /* times max_connections was reached */
+    /* WebSocket listeners (ws_session.h): */
+    uint64_t ws_upgrades;           /* opening handshakes completed */
+    uint64_t ws_refused;            /* ... refused with an HTTP error */
+    uint64_t ws_protocol_errors;    /* closed for breaking RFC 6455 */
+    uint64_t ws_idle_closes;        /* closed: silent after a Ping */
 };
 
 #endif

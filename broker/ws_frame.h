@@ -122,16 +122,18 @@ bool ws_message_end(struct ws_message *m, uint16_t *code, const char **why);
  * A close frame's payload (section 5.5.1): empty (*close_code set to
  * WS_CLOSE_NO_STATUS) or a code and a UTF-8 reason. Returns false, with
  * *code and *why, for a payload of 1 byte, a code no endpoint may send
- * (below 1000, 1004-1006, 1015, 1016-2999 not yet assigned), or a reason
- * that is not UTF-8. *reason and *reason_len point into payload.
+ * (below 1000, 1004-1006, 1015, 1016-2999 not yet assigned, 5000 and
+ * above), or a reason that is not UTF-8. *reason and *reason_len point
+ * into payload.
  */
 bool ws_parse_close(const uint8_t *payload, size_t len, uint16_t *close_code,
                     const uint8_t **reason, size_t *reason_len,
                     uint16_t *code, const char **why);
 
 /* A close frame's payload: the code (network order) and as much of
- * `reason` as fits in 123 bytes, cut at a character boundary. Returns
- * its length (at most WS_MAX_CONTROL_PAYLOAD). */
+ * `reason` (NUL-terminated, may be NULL) as fits in 123 bytes, cut at a
+ * character boundary, and before the first byte that is not UTF-8.
+ * Returns its length (at most WS_MAX_CONTROL_PAYLOAD). */
 size_t ws_write_close_payload(uint8_t *out, uint16_t close_code,
                               const char *reason);
 

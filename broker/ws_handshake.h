@@ -32,7 +32,8 @@ struct ws_policy {
 
 struct ws_handshake {
     int status;                 /* 101, or the refusal: 400, 403, 404,
-                                   405, 426 or 431 */
+                                   405, 426 or 431 (500 if SHA-1 is
+                                   unavailable) */
     const char *why;            /* a refusal's reason (static text) */
     char accept[29];            /* Sec-WebSocket-Accept, NUL-terminated */
     int subprotocol;            /* index in policy->subprotocols of the one
@@ -41,7 +42,12 @@ struct ws_handshake {
 };
 
 /* The length of the request head in buf[0..len), through the blank line
- * that ends it; 0 while it is not whole. */
+ * (CRLF CRLF) that ends it; 0 while it is not whole. Only the first
+ * WS_MAX_REQUEST_HEAD bytes are looked at, so the caller refuses with
+ * 431 when this returns 0 although len >= WS_MAX_REQUEST_HEAD (it fills
+ * a struct ws_handshake with status 431, a why and subprotocol -1 itself
+ * and passes it to ws_handshake_answer()). Bytes after the head (a
+ * client's first frames) are the caller's to keep. */
 size_t ws_request_head_length(const char *buf, size_t len);
 
 /*
@@ -66,7 +72,8 @@ void ws_handshake_check(const char *head, size_t len,
  * Connection, Sec-WebSocket-Accept and (if chosen) Sec-WebSocket-Protocol
  * headers; for a refusal "Connection: close", a text/plain body with
  * r->why, and for 426 "Sec-WebSocket-Version: 13". Returns its length
- * (size must be at least 512). */
+ * (size must be at least 512), or 0 if it does not fit in size (a
+ * subprotocol name of hundreds of bytes). */
 size_t ws_handshake_answer(const struct ws_handshake *r,
                            const struct ws_policy *policy, char *out,
                            size_t size);

@@ -427,6 +427,20 @@ Test(config, unix_socket_mode_checked)
                      { 6, "listeners[1].mode: 'mode' is for Unix socket listeners", false, NULL }));
 }
 
+Test(config, websocket_group_checked)
+{
+    bad_config(HEAD3 AUTH4
+               "listeners = ( { unix = \"/tmp/x.sock\"; websocket = { }; },\n"       /* 5 */
+               "  { address = \"127.0.0.1\"; port = 0; websocket = {\n"             /* 6 */
+               "      path = \"mp?x\"; origins = [ \"app.example\", \"*\" ];\n"  /* 7 */
+               "      ping_interval_s = -1; pong = 1; }; } );\n",                   /* 8 */
+               WANTS({ 5, "listeners[0].websocket: WebSocket is for TCP listeners", false, NULL },
+                     { 7, "listeners[1].websocket.path: must be an absolute URL path", false, NULL },
+                     { 7, "listeners[1].websocket.origins[0]: expected an origin such as", false, NULL },
+                     { 8, "listeners[1].websocket.ping_interval_s: must be between 0 and 86400", false, NULL },
+                     { 8, "pong", false, NULL }));
+}
+
 /* ---------------------------------------------------------------------- */
 /* One run reports the errors of every stage: the file's settings, the
  * plugins, the TLS files and the user to run as (before, each stage

@@ -495,10 +495,16 @@ static bool parse_listener(const char *line, struct harness_listener *l)
         snprintf(l->path, sizeof l->path, "%.*s", (int)(tr - p - 5), p + 5);
         return true;
     }
-    if (strncmp(p, "tcp:", 4) != 0 && strncmp(p, "tls:", 4) != 0)
+    if (strncmp(p, "ws:", 3) == 0 || strncmp(p, "wss:", 4) == 0) {
+        l->is_websocket = true;
+        l->is_tls = p[2] == 's';
+        p += l->is_tls ? 4 : 3;
+    } else if (strncmp(p, "tcp:", 4) == 0 || strncmp(p, "tls:", 4) == 0) {
+        l->is_tls = strncmp(p, "tls:", 4) == 0;
+        p += 4;
+    } else {
         return false;
-    l->is_tls = strncmp(p, "tls:", 4) == 0;
-    p += 4;
+    }
     const char *colon;
     if (*p == '[') {
         const char *close = memchr(p, ']', (size_t)(tr - p));

@@ -47,6 +47,7 @@ struct harness_listener {
     char path[256];    /* Unix socket path */
     char translator[64];
     bool is_tls;       /* a TCP listener speaking TLS */
+    bool is_websocket; /* a TCP listener speaking WebSocket (ws:, wss:) */
 };
 
 /* The outcome of a short-lived broker run (mpbroker -t, -v, -h, ...). */
