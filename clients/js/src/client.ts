@@ -551,9 +551,12 @@ function wrongFormatHint(fmt: string, first: Uint8Array): string | null {
 
 let defaultTransport: TransportFactory | null = null;
 
-/** @internal The entry point (Node or browser) registers its transports. */
-export function setDefaultTransport(factory: TransportFactory): void {
-  defaultTransport = factory;
+/**
+ * @internal The entry point registers its transports: Node's always (they
+ * do WebSocket too), the browser's only when none is registered.
+ */
+export function setDefaultTransport(factory: TransportFactory, onlyIfNone = false): void {
+  if (!onlyIfNone || defaultTransport === null) defaultTransport = factory;
 }
 
 /**
