@@ -28,7 +28,7 @@ import {
   BrokerLost,
   ConnectError,
   ConnectionClosed,
-  type ConnectionEnded,
+  ConnectionEnded,
   ConnectTimeout,
   DecodeError,
   Denied,
@@ -1821,7 +1821,8 @@ export class Client {
       (result as Promise<unknown>).then(
         () => this.closeConn(conn),
         (e: unknown) => {
-          if (!(e instanceof MpError && "reason" in e && e instanceof Error && isEnded(e))) {
+          // A connection that ended under the handler is no failure of it.
+          if (!(e instanceof ConnectionEnded)) {
             this.log.error?.(`${this.clientName}: the handler for ${JSON.stringify(protocol)} failed`, e);
           }
           this.closeConn(conn);
@@ -1829,10 +1830,6 @@ export class Client {
       );
     }
   }
-}
-
-function isEnded(e: Error): boolean {
-  return e instanceof ConnectionClosed || e instanceof PeerLeft || e instanceof BrokerLost;
 }
 
 /** The level-2 messages of the broker that belong to no connection. */
