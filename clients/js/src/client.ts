@@ -142,6 +142,11 @@ export interface ClientOptions extends TlsOptions {
   maxConnections?: number;
   /** TCP keepalive idle time for tcp: and tls: (0: off). Default 60000. */
   keepaliveMs?: number;
+  /**
+   * Give the broker up as lost (BrokerLost) after this long without a byte
+   * from it; for applications whose peers send regularly. Default: never.
+   */
+  idleTimeoutMs?: number;
   /** protocol -> handler, as by handle(). */
   handlers?: Record<string, Handler>;
   /** The protocol level to announce: 2 (default) or 1. */
@@ -596,6 +601,9 @@ export class Client {
   private readonly codec: Codec;
   private readonly tlsOptions: TlsOptions;
   private readonly keepaliveMs: number;
+  readonly idleTimeoutMs: number | null;
+  private lastInput = 0;
+  private idleTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly wantedLevel: number;
   private readonly transportFactory: TransportFactory;
   private readonly log: Logger;
@@ -609,6 +617,7 @@ export class Client {
   private loginAnswer: Deferred<Message> | null = null;
   private firstBytes = true;
   private early: Message[] = [];
+  private earlyError: string | null = null;
   private readonly sendLock = new Mutex();
   private inboxTotal = 0;
   private isPaused = false;
@@ -654,6 +663,8 @@ export class Client {
     this.inboxTotalLimit = positive("inboxTotalLimit", options.inboxTotalLimit, 16777216);
     this.maxConnections = positive("maxConnections", options.maxConnections, 4096);
     this.keepaliveMs = positive("keepaliveMs", options.keepaliveMs, 60000, 0);
+    this.idleTimeoutMs =
+      options.idleTimeoutMs === undefined ? null : positive("idleTimeoutMs", options.idleTimeoutMs, 0);
     const level = options.level ?? PROTOCOL_LEVEL;
     if (level !== 1 && level !== 2) throw new RangeError(`level must be 1 or 2, not ${String(level)}`);
     this.wantedLevel = level;
@@ -856,9 +867,14 @@ export class Client {
 
   private startSession(): void {
     this.state = "ready";
+    this.lastInput = Date.now();
+    this.armIdle();
     const early = this.early;
     this.early = [];
     for (const msg of early) this.dispatch(msg);
+    const error = this.earlyError;
+    this.earlyError = null;
+    if (error !== null) this.lose(error);
   }
 
   /** One login at the current address, within timeoutMs. */
@@ -868,6 +884,7 @@ export class Client {
     const gen = ++this.generation;
     this.decoder = this.newDecoder();
     this.early = [];
+    this.earlyError = null;
     this.firstBytes = true;
     this.transport = null;
     const answer = deferred<Message>();
@@ -926,6 +943,7 @@ export class Client {
 
   private onData(gen: number, chunk: Uint8Array): void {
     if (gen !== this.generation) return;
+    this.lastInput = Date.now();
     const login = this.loginAnswer;
     if (login && this.firstBytes && chunk.length > 0) {
       this.firstBytes = false;
@@ -938,14 +956,8 @@ export class Client {
     let msgs: Message[];
     try {
       msgs = this.decoder.feed(chunk);
-    } catch (e) {
-      const why = e instanceof Error ? e.message : String(e);
-      if (login) {
-        login.reject(new ConnectError(`undecodable login answer from ${this.address}: ${why}`, { permanent: true }));
-      } else {
-        this.lose(`undecodable message from the broker: ${why}`);
-      }
-      return;
+    } catch {
+      msgs = [];
     }
     for (const msg of msgs) {
       if (gen !== this.generation) return;
@@ -956,6 +968,22 @@ export class Client {
       } else {
         this.early.push(msg); // after the AuthOk, before the session starts
       }
+    }
+    const error = this.decoder.error;
+    if (error !== null && gen === this.generation) this.undecodable(error.message);
+  }
+
+  /** Bytes from the broker that are no message: the login fails, or the session is lost. */
+  private undecodable(why: string): void {
+    if (this.loginAnswer && !this.loginAnswer.settled) {
+      this.loginAnswer.reject(
+        new ConnectError(`undecodable login answer from ${this.address}: ${why}`, { permanent: true }),
+      );
+    } else if (this.state === "ready") {
+      this.lose(`undecodable message from the broker: ${why}`);
+    } else {
+      // After a valid AuthOk, before the session starts: it is lost at once.
+      this.earlyError = `undecodable message from the broker: ${why}`;
     }
   }
 
@@ -993,6 +1021,7 @@ export class Client {
       return;
     }
     this.state = "closing";
+    this.stopIdle();
     for (const conn of this.conns.values()) {
       this.write(message(Meta.CONN_CLOSED, conn.peer, conn.id));
       conn.end(CloseReason.LOCAL);
@@ -1029,6 +1058,7 @@ export class Client {
       return;
     }
     this.state = "closed";
+    this.stopIdle();
     for (const conn of this.conns.values()) conn.end(CloseReason.LOCAL);
     this.conns.clear();
     this.endRequests(null, true);
@@ -1523,6 +1553,7 @@ export class Client {
     const error = this._lostError(detail);
     const again = this.reconnect && !(error instanceof Replaced);
     this.state = again ? "reconnecting" : "lost";
+    this.stopIdle();
     this.lostDetail = error.detail;
     if (again) this.log.warn?.(`${this.clientName}: broker lost: ${error.detail}; reconnecting`);
     for (const conn of this.conns.values()) conn.end(CloseReason.BROKER_LOST, error.detail);
@@ -1539,6 +1570,29 @@ export class Client {
     }
     this.callHook("onDisconnected", () => this.onDisconnected?.(error));
     void this.reconnectLoop();
+  }
+
+  /**
+   * idleTimeoutMs: look when the bound could have passed (cheaper than a
+   * new timer for every chunk received), and lose the broker if it did.
+   */
+  private armIdle(): void {
+    if (this.idleTimeoutMs === null) return;
+    const bound = this.idleTimeoutMs;
+    if (this.idleTimer !== null) clearTimeout(this.idleTimer);
+    const look = (): void => {
+      this.idleTimer = null;
+      if (this.state !== "ready") return;
+      const quiet = Date.now() - this.lastInput;
+      if (quiet >= bound) this.lose(`nothing from the broker for ${bound} ms (idleTimeoutMs)`);
+      else this.idleTimer = setTimeout(look, bound - quiet);
+    };
+    this.idleTimer = setTimeout(look, bound);
+  }
+
+  private stopIdle(): void {
+    if (this.idleTimer !== null) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
   }
 
   // -- reconnecting ---------------------------------------------------------------
