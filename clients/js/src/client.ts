@@ -245,6 +245,32 @@ async function bounded<T>(
   }
 }
 
+/** A FIFO queue with O(1) shift (Array.prototype.shift copies long arrays). */
+class Queue<T> {
+  private items: Array<T | undefined> = [];
+  private head = 0;
+  get length(): number {
+    return this.items.length - this.head;
+  }
+  push(item: T): void {
+    this.items.push(item);
+  }
+  shift(): T | undefined {
+    if (this.head >= this.items.length) return undefined;
+    const item = this.items[this.head];
+    this.items[this.head++] = undefined;
+    if (this.head >= 1024 && this.head * 2 >= this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return item;
+  }
+  clear(): void {
+    this.items = [];
+    this.head = 0;
+  }
+}
+
 /** A FIFO lock: senders take turns at the transport. */
 class Mutex {
   private tail: Promise<void> = Promise.resolve();
@@ -308,7 +334,7 @@ export class Connection implements AsyncIterable<Uint8Array> {
   closeReason: CloseReason | null = null;
   /** @internal */ opening: boolean;
   /** @internal */ readonly opened: Deferred<void> | null;
-  /** @internal */ inbox: Uint8Array[] = [];
+  /** @internal */ readonly inbox = new Queue<Uint8Array>();
   /** @internal */ inboxBytes = 0;
   /** @internal */ readonly readable = new Signal();
   /** @internal */ endDetail = "";
@@ -492,7 +518,7 @@ export class Connection implements AsyncIterable<Uint8Array> {
     if (reason === CloseReason.BROKER_LOST) this.lost = this.client._lostError(detail);
     this.client._inboxLeft(this.inboxBytes);
     if (reason === CloseReason.LOCAL) {
-      this.inbox = [];
+      this.inbox.clear();
       this.inboxBytes = 0;
     }
     if (this.opening) this.failOpen(this.endError());
