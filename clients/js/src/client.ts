@@ -958,6 +958,7 @@ export class Client {
         );
       });
     } catch (e) {
+      answer.reject(e); // login() stops waiting for it
       this.generation++; // whatever that transport still says is ignored
       (this.transport as Transport | null)?.destroy();
       this.transport = null;

@@ -17,6 +17,7 @@ import {
   encodeJson,
   message,
   Meta,
+  TimeoutError,
 } from "../dist/index.js";
 import { T, within } from "./support/broker.mjs";
 
@@ -83,7 +84,7 @@ test("login answers that are not one: a refusal line, silence, a close, the othe
     });
     mode = "silent";
     await assert.rejects(connect(fake.address, "x", "", { timeoutMs: T(200) }), (e) => {
-      assert.ok(e instanceof ConnectTimeout, String(e));
+      assert.ok(e instanceof ConnectTimeout && e instanceof ConnectError && e instanceof TimeoutError, String(e));
       assert.match(e.message, /no login .* within/);
       return true;
     });
