@@ -12,7 +12,6 @@ export {
   type TimeoutOptions,
   Client,
   Connection,
-  connect,
   DEFAULT_MAX_MESSAGE_SIZE,
   MESSAGE_OVERHEAD,
   RECONNECT_INITIAL_MS,

@@ -28,7 +28,7 @@ import {
   BrokerLost,
   ConnectError,
   ConnectionClosed,
-  type ConnectionEnded,
+  ConnectionEnded,
   ConnectTimeout,
   DecodeError,
   Denied,
@@ -142,6 +142,11 @@ export interface ClientOptions extends TlsOptions {
   maxConnections?: number;
   /** TCP keepalive idle time for tcp: and tls: (0: off). Default 60000. */
   keepaliveMs?: number;
+  /**
+   * Give the broker up as lost (BrokerLost) after this long without a byte
+   * from it; for applications whose peers send regularly. Default: never.
+   */
+  idleTimeoutMs?: number;
   /** protocol -> handler, as by handle(). */
   handlers?: Record<string, Handler>;
   /** The protocol level to announce: 2 (default) or 1. */
@@ -240,6 +245,32 @@ async function bounded<T>(
   }
 }
 
+/** A FIFO queue with O(1) shift (Array.prototype.shift copies long arrays). */
+class Queue<T> {
+  private items: Array<T | undefined> = [];
+  private head = 0;
+  get length(): number {
+    return this.items.length - this.head;
+  }
+  push(item: T): void {
+    this.items.push(item);
+  }
+  shift(): T | undefined {
+    if (this.head >= this.items.length) return undefined;
+    const item = this.items[this.head];
+    this.items[this.head++] = undefined;
+    if (this.head >= 1024 && this.head * 2 >= this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return item;
+  }
+  clear(): void {
+    this.items = [];
+    this.head = 0;
+  }
+}
+
 /** A FIFO lock: senders take turns at the transport. */
 class Mutex {
   private tail: Promise<void> = Promise.resolve();
@@ -303,7 +334,7 @@ export class Connection implements AsyncIterable<Uint8Array> {
   closeReason: CloseReason | null = null;
   /** @internal */ opening: boolean;
   /** @internal */ readonly opened: Deferred<void> | null;
-  /** @internal */ inbox: Uint8Array[] = [];
+  /** @internal */ readonly inbox = new Queue<Uint8Array>();
   /** @internal */ inboxBytes = 0;
   /** @internal */ readonly readable = new Signal();
   /** @internal */ endDetail = "";
@@ -487,7 +518,7 @@ export class Connection implements AsyncIterable<Uint8Array> {
     if (reason === CloseReason.BROKER_LOST) this.lost = this.client._lostError(detail);
     this.client._inboxLeft(this.inboxBytes);
     if (reason === CloseReason.LOCAL) {
-      this.inbox = [];
+      this.inbox.clear();
       this.inboxBytes = 0;
     }
     if (this.opening) this.failOpen(this.endError());
@@ -551,9 +582,12 @@ function wrongFormatHint(fmt: string, first: Uint8Array): string | null {
 
 let defaultTransport: TransportFactory | null = null;
 
-/** @internal The entry point (Node or browser) registers its transports. */
-export function setDefaultTransport(factory: TransportFactory): void {
-  defaultTransport = factory;
+/**
+ * @internal The entry point registers its transports: Node's always (they
+ * do WebSocket too), the browser's only when none is registered.
+ */
+export function setDefaultTransport(factory: TransportFactory, onlyIfNone = false): void {
+  if (!onlyIfNone || defaultTransport === null) defaultTransport = factory;
 }
 
 /**
@@ -593,6 +627,9 @@ export class Client {
   private readonly codec: Codec;
   private readonly tlsOptions: TlsOptions;
   private readonly keepaliveMs: number;
+  readonly idleTimeoutMs: number | null;
+  private lastInput = 0;
+  private idleTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly wantedLevel: number;
   private readonly transportFactory: TransportFactory;
   private readonly log: Logger;
@@ -606,6 +643,7 @@ export class Client {
   private loginAnswer: Deferred<Message> | null = null;
   private firstBytes = true;
   private early: Message[] = [];
+  private earlyError: string | null = null;
   private readonly sendLock = new Mutex();
   private inboxTotal = 0;
   private isPaused = false;
@@ -651,6 +689,8 @@ export class Client {
     this.inboxTotalLimit = positive("inboxTotalLimit", options.inboxTotalLimit, 16777216);
     this.maxConnections = positive("maxConnections", options.maxConnections, 4096);
     this.keepaliveMs = positive("keepaliveMs", options.keepaliveMs, 60000, 0);
+    this.idleTimeoutMs =
+      options.idleTimeoutMs === undefined ? null : positive("idleTimeoutMs", options.idleTimeoutMs, 0);
     const level = options.level ?? PROTOCOL_LEVEL;
     if (level !== 1 && level !== 2) throw new RangeError(`level must be 1 or 2, not ${String(level)}`);
     this.wantedLevel = level;
@@ -853,9 +893,14 @@ export class Client {
 
   private startSession(): void {
     this.state = "ready";
+    this.lastInput = Date.now();
+    this.armIdle();
     const early = this.early;
     this.early = [];
     for (const msg of early) this.dispatch(msg);
+    const error = this.earlyError;
+    this.earlyError = null;
+    if (error !== null) this.lose(error);
   }
 
   /** One login at the current address, within timeoutMs. */
@@ -865,6 +910,7 @@ export class Client {
     const gen = ++this.generation;
     this.decoder = this.newDecoder();
     this.early = [];
+    this.earlyError = null;
     this.firstBytes = true;
     this.transport = null;
     const answer = deferred<Message>();
@@ -912,6 +958,7 @@ export class Client {
         );
       });
     } catch (e) {
+      answer.reject(e); // login() stops waiting for it
       this.generation++; // whatever that transport still says is ignored
       (this.transport as Transport | null)?.destroy();
       this.transport = null;
@@ -923,6 +970,7 @@ export class Client {
 
   private onData(gen: number, chunk: Uint8Array): void {
     if (gen !== this.generation) return;
+    this.lastInput = Date.now();
     const login = this.loginAnswer;
     if (login && this.firstBytes && chunk.length > 0) {
       this.firstBytes = false;
@@ -935,14 +983,8 @@ export class Client {
     let msgs: Message[];
     try {
       msgs = this.decoder.feed(chunk);
-    } catch (e) {
-      const why = e instanceof Error ? e.message : String(e);
-      if (login) {
-        login.reject(new ConnectError(`undecodable login answer from ${this.address}: ${why}`, { permanent: true }));
-      } else {
-        this.lose(`undecodable message from the broker: ${why}`);
-      }
-      return;
+    } catch {
+      msgs = [];
     }
     for (const msg of msgs) {
       if (gen !== this.generation) return;
@@ -953,6 +995,22 @@ export class Client {
       } else {
         this.early.push(msg); // after the AuthOk, before the session starts
       }
+    }
+    const error = this.decoder.error;
+    if (error !== null && gen === this.generation) this.undecodable(error.message);
+  }
+
+  /** Bytes from the broker that are no message: the login fails, or the session is lost. */
+  private undecodable(why: string): void {
+    if (this.loginAnswer && !this.loginAnswer.settled) {
+      this.loginAnswer.reject(
+        new ConnectError(`undecodable login answer from ${this.address}: ${why}`, { permanent: true }),
+      );
+    } else if (this.state === "ready") {
+      this.lose(`undecodable message from the broker: ${why}`);
+    } else {
+      // After a valid AuthOk, before the session starts: it is lost at once.
+      this.earlyError = `undecodable message from the broker: ${why}`;
     }
   }
 
@@ -990,6 +1048,7 @@ export class Client {
       return;
     }
     this.state = "closing";
+    this.stopIdle();
     for (const conn of this.conns.values()) {
       this.write(message(Meta.CONN_CLOSED, conn.peer, conn.id));
       conn.end(CloseReason.LOCAL);
@@ -1026,6 +1085,7 @@ export class Client {
       return;
     }
     this.state = "closed";
+    this.stopIdle();
     for (const conn of this.conns.values()) conn.end(CloseReason.LOCAL);
     this.conns.clear();
     this.endRequests(null, true);
@@ -1520,6 +1580,7 @@ export class Client {
     const error = this._lostError(detail);
     const again = this.reconnect && !(error instanceof Replaced);
     this.state = again ? "reconnecting" : "lost";
+    this.stopIdle();
     this.lostDetail = error.detail;
     if (again) this.log.warn?.(`${this.clientName}: broker lost: ${error.detail}; reconnecting`);
     for (const conn of this.conns.values()) conn.end(CloseReason.BROKER_LOST, error.detail);
@@ -1534,8 +1595,31 @@ export class Client {
       this.done.reject(error);
       return;
     }
-    void this.reconnectLoop();
     this.callHook("onDisconnected", () => this.onDisconnected?.(error));
+    void this.reconnectLoop();
+  }
+
+  /**
+   * idleTimeoutMs: look when the bound could have passed (cheaper than a
+   * new timer for every chunk received), and lose the broker if it did.
+   */
+  private armIdle(): void {
+    if (this.idleTimeoutMs === null) return;
+    const bound = this.idleTimeoutMs;
+    if (this.idleTimer !== null) clearTimeout(this.idleTimer);
+    const look = (): void => {
+      this.idleTimer = null;
+      if (this.state !== "ready") return;
+      const quiet = Date.now() - this.lastInput;
+      if (quiet >= bound) this.lose(`nothing from the broker for ${bound} ms (idleTimeoutMs)`);
+      else this.idleTimer = setTimeout(look, bound - quiet);
+    };
+    this.idleTimer = setTimeout(look, bound);
+  }
+
+  private stopIdle(): void {
+    if (this.idleTimer !== null) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
   }
 
   // -- reconnecting ---------------------------------------------------------------
@@ -1818,7 +1902,8 @@ export class Client {
       (result as Promise<unknown>).then(
         () => this.closeConn(conn),
         (e: unknown) => {
-          if (!(e instanceof MpError && "reason" in e && e instanceof Error && isEnded(e))) {
+          // A connection that ended under the handler is no failure of it.
+          if (!(e instanceof ConnectionEnded)) {
             this.log.error?.(`${this.clientName}: the handler for ${JSON.stringify(protocol)} failed`, e);
           }
           this.closeConn(conn);
@@ -1826,10 +1911,6 @@ export class Client {
       );
     }
   }
-}
-
-function isEnded(e: Error): boolean {
-  return e instanceof ConnectionClosed || e instanceof PeerLeft || e instanceof BrokerLost;
 }
 
 /** The level-2 messages of the broker that belong to no connection. */

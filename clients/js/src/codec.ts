@@ -122,9 +122,9 @@ const GO_ESCAPES: Record<string, string> = {
 };
 
 // Everything Go's encoding/json (with its default HTML escaping) escapes,
-// and lone surrogates (which stand for bytes that were not valid UTF-8).
-const GO_ESCAPE_RE =
-  /[\x00-\x1f"\\<>&\u2028\u2029]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+// and surrogates: a pair is kept, a lone one stands for bytes that were
+// not valid UTF-8 (no lookbehind: older browsers lack it).
+const GO_ESCAPE_RE = /[\x00-\x1f"\\<>&\u2028\u2029]|[\ud800-\udbff][\udc00-\udfff]|[\ud800-\udfff]/g;
 
 /**
  * `s` as a JSON string literal, quotes included, escaped exactly as Go's
@@ -137,6 +137,7 @@ export function goJsonString(s: string): string {
   return (
     '"' +
     s.replace(GO_ESCAPE_RE, (ch) => {
+      if (ch.length === 2) return ch; // a surrogate pair: itself
       const esc = GO_ESCAPES[ch];
       if (esc !== undefined) return esc;
       const code = ch.charCodeAt(0);
@@ -360,7 +361,30 @@ export interface Decoder {
   readonly maxSize: number;
   /** Bytes received and not yet returned as messages. */
   readonly buffered: number;
+  /**
+   * The error that ended the stream, once one did. When bytes hold valid
+   * messages before an invalid one, feed() returns those and sets this;
+   * the next feed() throws it.
+   */
+  readonly error: DecodeError | null;
   feed(data: Uint8Array): Message[];
+}
+
+/** Run a decoder's loop: messages before an error are returned, the error kept. */
+function decodeSome(
+  self: { error: DecodeError | null },
+  out: Message[],
+  loop: () => void,
+): Message[] {
+  if (self.error) throw self.error;
+  try {
+    loop();
+  } catch (e) {
+    const error = e instanceof DecodeError ? e : new DecodeError(String(e));
+    self.error = error;
+    if (out.length === 0) throw error;
+  }
+  return out;
 }
 
 /**
@@ -369,6 +393,7 @@ export interface Decoder {
  */
 export class JsonDecoder implements Decoder {
   readonly maxSize: number;
+  error: DecodeError | null = null;
   private buf = new ByteBuffer();
   private scanned = 0; // bytes of buf known to hold no newline
 
@@ -382,28 +407,30 @@ export class JsonDecoder implements Decoder {
   }
 
   feed(data: Uint8Array): Message[] {
+    if (this.error) throw this.error;
     this.buf.append(data);
     const out: Message[] = [];
-    for (;;) {
-      const bytes = this.buf.view();
-      const nl = bytes.indexOf(0x0a, this.scanned);
-      if (nl < 0) {
-        this.scanned = bytes.length;
-        break;
+    return decodeSome(this, out, () => {
+      for (;;) {
+        const bytes = this.buf.view();
+        const nl = bytes.indexOf(0x0a, this.scanned);
+        if (nl < 0) {
+          this.scanned = bytes.length;
+          break;
+        }
+        const line = bytes.subarray(0, nl);
+        let t: string;
+        try {
+          t = utf8Decoder.decode(line);
+        } catch {
+          throw new DecodeError("a JSON message is not valid UTF-8");
+        }
+        this.buf.consume(nl + 1);
+        this.scanned = 0;
+        this.decodeLine(t, out);
       }
-      const line = bytes.subarray(0, nl);
-      let t: string;
-      try {
-        t = utf8Decoder.decode(line);
-      } catch {
-        throw new DecodeError("a JSON message is not valid UTF-8");
-      }
-      this.buf.consume(nl + 1);
-      this.scanned = 0;
-      this.decodeLine(t, out);
-    }
-    this.checkPending();
-    return out;
+      this.checkPending();
+    });
   }
 
   /** The bytes without a newline yet may not pass the size limit. */
@@ -439,10 +466,12 @@ export class JsonDecoder implements Decoder {
 export function decodeJson(data: Uint8Array | string, maxSize = 1 << 30): Message[] {
   const d = new JsonDecoder(maxSize);
   const msgs = d.feed(typeof data === "string" ? utf8(data) : data);
+  if (d.error) throw d.error;
   if (d.buffered) {
     // A last object without its newline is complete too (a WebSocket
     // message need not end with one).
     msgs.push(...d.feed(new Uint8Array([0x0a])));
+    if (d.error) throw d.error;
   }
   return msgs;
 }
@@ -517,6 +546,7 @@ function decodeFrame(frame: Uint8Array): Message {
 /** Reads the binary format: length-prefixed frames back to back. */
 export class BinaryDecoder implements Decoder {
   readonly maxSize: number;
+  error: DecodeError | null = null;
   private buf = new ByteBuffer();
 
   constructor(maxSize: number) {
@@ -529,20 +559,22 @@ export class BinaryDecoder implements Decoder {
   }
 
   feed(data: Uint8Array): Message[] {
+    if (this.error) throw this.error;
     this.buf.append(data);
     const out: Message[] = [];
-    for (;;) {
-      const bytes = this.buf.view();
-      if (bytes.length < 4) break;
-      const length = new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0);
-      if (length + 4 > this.maxSize) {
-        throw new DecodeError(`a binary frame of ${length + 4} bytes is over ${this.maxSize}`);
+    return decodeSome(this, out, () => {
+      for (;;) {
+        const bytes = this.buf.view();
+        if (bytes.length < 4) break;
+        const length = new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0);
+        if (length + 4 > this.maxSize) {
+          throw new DecodeError(`a binary frame of ${length + 4} bytes is over ${this.maxSize}`);
+        }
+        if (bytes.length < 4 + length) break;
+        out.push(decodeFrame(bytes.subarray(4, 4 + length)));
+        this.buf.consume(4 + length);
       }
-      if (bytes.length < 4 + length) break;
-      out.push(decodeFrame(bytes.subarray(4, 4 + length)));
-      this.buf.consume(4 + length);
-    }
-    return out;
+    });
   }
 }
 
@@ -550,6 +582,7 @@ export class BinaryDecoder implements Decoder {
 export function decodeBinary(data: Uint8Array, maxSize = 1 << 30): Message[] {
   const d = new BinaryDecoder(maxSize);
   const msgs = d.feed(data);
+  if (d.error) throw d.error;
   if (d.buffered) throw new DecodeError("an incomplete binary frame at the end");
   return msgs;
 }

@@ -55,7 +55,7 @@ export class TlsError extends ConnectError {
   }
 }
 
-/** No completed login within the client's `timeoutMs`. */
+/** No completed login within the client's `timeoutMs` (also a TimeoutError). */
 export class ConnectTimeout extends ConnectError {}
 
 /** The reasons of an AuthFailure that retrying may mend end so. */
@@ -190,8 +190,17 @@ export class Disconnected extends BrokerLost {
   }
 }
 
-/** An operation with a timeout (open, request, send, list) ran out of time. */
-export class TimeoutError extends MpError {}
+/**
+ * An operation with a timeout (open, request, send, list) ran out of time.
+ * A ConnectTimeout (a ConnectError) is an instance of it too, as the
+ * Python client's ConnectTimeout is both.
+ */
+export class TimeoutError extends MpError {
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
+    return this === TimeoutError && value instanceof ConnectTimeout;
+  }
+}
 
 /**
  * sendNowait() could not send now; nothing was queued. `credit` is true

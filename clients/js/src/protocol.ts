@@ -106,11 +106,19 @@ export function text(b: Uint8Array | null | undefined): string {
   return b ? lenientDecoder.decode(b) : "";
 }
 
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
-
 /** True when `s` has a UTF-16 surrogate without its other half. */
 export function hasLoneSurrogate(s: string): boolean {
-  return LONE_SURROGATE.test(s);
+  // A loop rather than a regular expression with lookbehind, which older
+  // browsers lack.
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0xd800 || c > 0xdfff) continue;
+    if (c >= 0xdc00) return true;
+    const next = s.charCodeAt(i + 1);
+    if (!(next >= 0xdc00 && next <= 0xdfff)) return true;
+    i++;
+  }
+  return false;
 }
 
 /** Why `name` is not a valid client name, or null if it is. */

@@ -104,7 +104,8 @@ function connectSocket(
       sock = net.connect({ path: address.path });
     } else if (useTls) {
       const servername = options.servername ?? (isIp(address.host) ? undefined : address.host);
-      sock = tls.connect({
+      // autoSelectFamily (RFC 8305) is passed on to net.connect.
+      const tlsOptions: tls.ConnectionOptions & { autoSelectFamily?: boolean } = {
         host: address.host,
         port: address.port,
         ca: options.ca as tls.ConnectionOptions["ca"],
@@ -116,7 +117,9 @@ function connectSocket(
         checkServerIdentity: (_host, cert) =>
           tls.checkServerIdentity(options.servername ?? address.host, cert),
         minVersion: "TLSv1.2",
-      });
+        autoSelectFamily: true,
+      };
+      sock = tls.connect(tlsOptions);
     } else {
       sock = net.connect({ host: address.host, port: address.port, autoSelectFamily: true });
     }

@@ -321,3 +321,35 @@ test("invalid arguments are thrown, not sent", async () => {
     await client.close();
   }
 });
+
+test("a full inbox pauses reading from the broker until the application takes messages", async () => {
+  const rname = uniq("slowrecv");
+  let accepted;
+  const gotConn = new Promise((r) => (accepted = r));
+  const receiver = await connect(broker.address("binary"), rname, "", {
+    level: 1,
+    inboxLimit: 10000,
+    handlers: { p: (c) => accepted(c) },
+  });
+  const sender = await connect(broker.address("binary"), uniq("fastsend"), "", { level: 1 });
+  try {
+    const conn = await sender.open(rname, "p");
+    const peer = await within(gotConn, 5000, "the accept");
+    for (let i = 0; i < 100; i++) await conn.send(new Uint8Array(1000).fill(i));
+    await within(
+      (async () => {
+        while (!receiver.paused) await new Promise((r) => setTimeout(r, 2));
+      })(),
+      5000,
+      "the pause",
+    );
+    for (let i = 0; i < 100; i++) {
+      const m = await within(peer.recv(), 5000, `message ${i}`);
+      assert.equal(m[0], i);
+    }
+    assert.equal(receiver.paused, false);
+  } finally {
+    await sender.close();
+    await receiver.close();
+  }
+});

@@ -304,3 +304,20 @@ test("AuthOk settings and Credit grants", () => {
     assert.equal(parseCredit(bad === null ? null : bytes(bad)), null, String(bad));
   }
 });
+
+test("surrogates: pairs are kept, lone ones escape as U+FFFD", () => {
+  assert.equal(goJsonString("\udc00\ud800"), '"\\ufffd\\ufffd"');
+  assert.equal(goJsonString("😀a\ud83d"), '"😀a\\ufffd"');
+  assert.equal(goJsonString("\ud83d\ude00\ud83d\ude00"), '"😀😀"');
+});
+
+test("a decoder returns the messages before an error, then throws it", () => {
+  for (const codec of [JSON_CODEC, BINARY_CODEC]) {
+    const good = codec.encode(msg(Meta.AUTH_OK, "x"));
+    const bad = codec.name === "json" ? bytes("[1]\n") : hex("00000004 00 04 00 00");
+    const d = codec.decoder(1024);
+    assert.deepEqual(d.feed(Buffer.concat([good, bad, good])), [msg(Meta.AUTH_OK, "x")]);
+    assert.ok(d.error instanceof DecodeError);
+    assert.throws(() => d.feed(good), DecodeError);
+  }
+});

@@ -178,6 +178,13 @@ export class Broker {
     return l.label;
   }
 
+  /** The ws:// (or wss://) URL of the first WebSocket listener with that translator. */
+  wsUrl(translator = "auto", scheme = "ws", path = "/mp") {
+    const l = this.listeners.find((x) => x.translator === translator && x.scheme === scheme);
+    if (!l) throw new Error(`no ${scheme} listener with translator ${translator}; log:\n${this.logText()}`);
+    return `${scheme}://127.0.0.1:${l.port}${path}`;
+  }
+
   /** SIGTERM, and wait for the exit (status 0 expected). */
   async stop() {
     if (!this.proc || this.proc.exitCode !== null || this.proc.signalCode !== null) return;
