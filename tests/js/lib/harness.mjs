@@ -26,9 +26,9 @@ import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { extname, join, resolve, sep } from "node:path";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
-export const TOP = resolve(import.meta.dirname ?? new URL(".", import.meta.url).pathname, "../../..");
+export const TOP = resolve(fileURLToPath(new URL(".", import.meta.url)), "../../..");
 const BUILD = process.env.MP_BUILD_DIR || join(TOP, "_build");
 const env = (name, fallback) => process.env[name] || fallback;
 
