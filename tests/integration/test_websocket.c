@@ -583,3 +583,34 @@ Test(websocket, metrics_count_upgrades_refusals_and_errors)
     http_response_free(&r);
     harness_stop(h);
 }
+
+Test(websocket, a_reload_changes_the_origins_and_keeps_the_sessions)
+{
+    struct harness *h = start_default();
+    struct ws_client *kept = login_json(h, "mike");
+    struct rc_client *bob = rc_login_any(h, TCP_LISTENER, RC_BINARY, "bob");
+    const char *from_other[] = {"Sec-WebSocket-Protocol: mpbroker.json",
+                                "Origin: http://other.example", NULL};
+    const char *from_allowed[] = {"Sec-WebSocket-Protocol: mpbroker.json",
+                                  "Origin: http://allowed.example:8080", NULL};
+    char body[2048];
+    size_t mark;
+
+    ws_client_close(open_ws(h, "/mp", from_allowed, 101, NULL, 0));
+    open_ws(h, "/mp", from_other, 403, NULL, 0);
+    snprintf(body, sizeof body, "%s%s", MPT_AUTH_ALLOW_ALL,
+             LISTENERS("origins = [ \"http://OTHER.example\" ];"));
+    mark = harness_log_mark(h);
+    harness_write_config(h, body);
+    cr_assert(harness_signal(h, SIGHUP));
+    cr_assert(harness_wait_log_from(h, mark, "configuration reloaded",
+                                    mpt_ms(MPT_MSG_MS)));
+    ws_client_close(open_ws(h, "/mp", from_other, 101, NULL, 0));
+    open_ws(h, "/mp", from_allowed, 403, NULL, 0);
+    /* The session from before the reload talks on. */
+    send_json(kept, RC_SYN, "bob", "mike:1", rc_str("chat"));
+    rc_expect(bob, RC_SYN, "mike", "mike:1", rc_str("chat"));
+    ws_client_close(kept);
+    rc_close(bob);
+    harness_stop(h);
+}
