@@ -484,7 +484,8 @@ bool listener_is(const struct listener *l, const struct listener_conf *lc)
      * by what they speak. */
     return lc->port != 0 ||
            (translator_of(l->broker, lc) == l->translator &&
-            (lc->tls.entry != NULL) == (l->tls != NULL));
+            (lc->tls.entry != NULL) == (l->tls != NULL) &&
+            (lc->ws.entry != NULL) == (l->ws != NULL));
 }
 
 int listener_update(struct listener *l, const struct listener_conf *lc,

@@ -74,7 +74,9 @@ struct listener *listener_new(struct broker *broker,
 /* Close and free a listener from listener_open() that was never linked. */
 void listener_discard(struct listener *l);
 /* Is `l` (active) the listener lc describes: same socket path, or same
- * address and port (and, for port 0, the same translator and TLS)? */
+ * address and port (and, for port 0, the same translator, TLS and
+ * WebSocket)? A reload may change a kept listener's websocket group: its
+ * new handshakes follow the new settings, accepted sessions keep theirs. */
 bool listener_is(const struct listener *l, const struct listener_conf *lc);
 /* Take lc's translator and TLS settings (certificates re-read); the
  * sessions already accepted keep theirs. */

@@ -16,6 +16,8 @@
 #include "message.h"
 #include "router.h"
 #include "session-internal.h"
+#include "ws_frame.h"
+#include "ws_session.h"
 
 /* Say in words why an "auto" listener closes, or the client sees only a
  * closed socket while the reason is in our log: one line, of bounded
@@ -35,6 +37,7 @@ static void refuse_unknown_format(struct session *s, unsigned char first)
         n += (size_t)w;
     }
     line[n++] = '\n';
+    ws_session_set_close_code(s, WS_CLOSE_PROTOCOL_ERROR);
     evbuffer_add(session_output(s), line, n);
     session_io_written(s);
     if (client_log_allowed(s->ep.broker, &s->ep))

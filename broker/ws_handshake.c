@@ -427,7 +427,7 @@ static int judge(const struct request *q, const struct ws_policy *policy,
     if (q->n_host != 1)
         return refusal(why, 400, "exactly one Host header is required");
     if (!path_matches(q->target, policy->path))
-        return refusal(why, 404, "no WebSocket here");
+        return refusal(why, 404, "no WebSocket at this path");
     if (!q->upgrade_websocket || !q->connection_upgrade)
         return refusal(why, 426, "a WebSocket upgrade is required");
     if (q->n_versions != 1 || !q->version_13)

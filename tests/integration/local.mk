@@ -40,6 +40,7 @@ INTEGRATION_TESTS = \
 	tests/integration/test_routing \
 	tests/integration/test_formats \
 	tests/integration/test_limits \
+	tests/integration/test_websocket \
 	tests/integration/test_config \
 	tests/integration/test_lifecycle \
 	tests/integration/test_transcript
@@ -65,6 +66,12 @@ tests_integration_test_formats_SOURCES = tests/integration/test_formats.c
 tests_integration_test_formats_CPPFLAGS = $(INTEGRATION_CPPFLAGS)
 tests_integration_test_formats_CFLAGS = $(TEST_CFLAGS)
 tests_integration_test_formats_LDADD = $(INTEGRATION_LDADD)
+
+tests_integration_test_websocket_SOURCES = tests/integration/test_websocket.c
+tests_integration_test_websocket_CPPFLAGS = $(INTEGRATION_CPPFLAGS) \
+	-I$(top_srcdir)/broker
+tests_integration_test_websocket_CFLAGS = $(TEST_CFLAGS)
+tests_integration_test_websocket_LDADD = $(INTEGRATION_LDADD)
 
 tests_integration_test_limits_SOURCES = tests/integration/test_limits.c
 tests_integration_test_limits_CPPFLAGS = $(INTEGRATION_CPPFLAGS)

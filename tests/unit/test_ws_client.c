@@ -355,7 +355,7 @@ Test(ws_client, refusals_with_their_bodies)
     static const char *const no_upgrade[] = {"Upgrade", NULL};
     static const char *const chat[] = {"Sec-WebSocket-Protocol: chat", NULL};
 
-    expect_refused("/elsewhere", NULL, 404, "\r\n\r\nno WebSocket here\n");
+    expect_refused("/elsewhere", NULL, 404, "\r\n\r\nno WebSocket at this path\n");
     expect_refused("/mp", version8, 426, "\r\nSec-WebSocket-Version: 13\r\n");
     expect_refused("/mp", no_upgrade, 426, "upgrade is required");
     expect_refused("/mp", chat, 400, "no common subprotocol");
