@@ -24,7 +24,8 @@
 # MPBROKER, MP_PLUGIN_BUILD_DIR, MPCAT, MP_EXAMPLES_DIR (default: the
 # build in MP_BUILD_DIR, else _build), MP_TEST_TIMEOUT_SCALE,
 # MP_TEST_VERBOSE, PYTHON; MP_ARTIFACTS_DIR is where the browser test
-# saves its screenshot (default tests/js/artifacts), MP_CHROMIUM the
+# saves its screenshot and run.sh the TAP of each part (default
+# tests/js/artifacts), MP_CHROMIUM the
 # browser it drives (default /usr/bin/chromium).
 set -u
 
@@ -33,6 +34,16 @@ top=$(cd "$here/../.." && pwd)
 client=$top/clients/js
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+# The TAP of each part is kept beside the screenshot, for a look after a
+# failure (CI's artifacts).
+artifacts=${MP_ARTIFACTS_DIR:-$here/artifacts}
+case $artifacts in
+/*) ;;
+*) artifacts=$(pwd)/$artifacts ;;
+esac
+export MP_ARTIFACTS_DIR="$artifacts"
+mkdir -p "$artifacts"
+rm -f "$artifacts/client.tap" "$artifacts/browser.tap" "$artifacts/interop.tap"
 
 results=${1:-}
 case $results in
@@ -78,7 +89,7 @@ report() {
     fi
     cat "$work/part" >>"$results"
     if grep -q '^FAIL ' "$work/part"; then
-        note "$1: failures:"
+        note "$1: failures (the whole TAP: $2):"
         grep -E -A14 '^ *not ok ' "$2" >&2 || :
     fi
 }
@@ -122,9 +133,9 @@ done
 # run_part PART: node --test of PART.test.mjs here, reported.
 run_part() {
     status=0
-    (cd "$here" && node --test --test-reporter=tap "$1.test.mjs") >"$work/$1.tap" 2>"$work/$1.err" || status=$?
+    (cd "$here" && node --test --test-reporter=tap "$1.test.mjs") >"$artifacts/$1.tap" 2>"$work/$1.err" || status=$?
     [ "$status" -eq 0 ] || cat "$work/$1.err" >&2
-    report "$1" "$work/$1.tap" "$work/$1.want" "$status"
+    report "$1" "$artifacts/$1.tap" "$work/$1.want" "$status"
 }
 
 # clients/js: its `npm test`, with a TAP reporter added through
@@ -136,11 +147,11 @@ if $client_ok; then
     [ "$reporters" -gt "$destinations" ] && extra=" --test-reporter-destination=stdout"
     note "clients/js: npm test"
     status=0
-    (cd "$client" && NODE_OPTIONS="--test-reporter=tap --test-reporter-destination=$work/client.tap$extra" \
+    (cd "$client" && NODE_OPTIONS="--test-reporter=tap --test-reporter-destination=$artifacts/client.tap$extra" \
         npm test) >"$work/client.out" 2>&1 || status=$?
-    [ -f "$work/client.tap" ] || : >"$work/client.tap"
+    [ -f "$artifacts/client.tap" ] || : >"$artifacts/client.tap"
     [ "$status" -eq 0 ] || tail -n 40 "$work/client.out" >&2
-    report client "$work/client.tap" "" "$status"
+    report client "$artifacts/client.tap" "" "$status"
 else
     fail_all client "" "the client did not install or build"
 fi
@@ -167,6 +178,6 @@ fi
 awk '$1 == "PASS" {p++} $1 == "FAIL" {f++} $1 == "SKIP" {s++}
     END {printf "js: %d passed, %d failed, %d skipped\n", p, f, s}' "$results" >&2
 note "results in $results"
-screenshot=${MP_ARTIFACTS_DIR:-$here/artifacts}/web-chat.png
+screenshot=$artifacts/web-chat.png
 [ ! -f "$screenshot" ] || note "the web demo's screenshot: $screenshot"
 ! grep -q '^FAIL ' "$results"

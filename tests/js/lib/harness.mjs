@@ -202,6 +202,8 @@ export async function startBroker({ origins } = {}) {
     'translators = ( { name = "json"; module = "translator_json.so"; },',
     '                { name = "binary"; module = "translator_binary.so"; } );',
     'authenticators = ( { module = "auth_allow_all.so"; } );',
+    "# The tests wait for log lines: none may be held back by the rate limits.",
+    "log = { client_lines_per_s = 0; lines_per_s = 0; };",
     "listeners = (",
     '  { address = "127.0.0.1"; port = 0; translator = "auto"; },',
     `  { address = "127.0.0.1"; port = 0; translator = "auto"; websocket = { path = "/mp";${originList} }; } );`,
