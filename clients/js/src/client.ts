@@ -21,9 +21,10 @@
  * The messages that arrived before the end are delivered first.
  */
 
-import { type Address, formatAddress, parseAddress } from "./address.js";
-import { bounded, type Deferred, deferred, Mutex, Queue, Signal } from "./async.js";
-import { type Codec, type Decoder, getCodec } from "./codec.js";
+import { type Address, formatAddress } from "./address.js";
+import { bounded, type Deferred, deferred, Mutex, Signal } from "./async.js";
+import type { Codec, Decoder } from "./codec.js";
+import { Connection, MESSAGE_OVERHEAD } from "./connection.js";
 import {
   AuthError,
   BrokerLost,
@@ -31,7 +32,6 @@ import {
   ConnectionClosed,
   ConnectionEnded,
   ConnectTimeout,
-  DecodeError,
   Denied,
   Disconnected,
   GoingAway,
@@ -40,13 +40,12 @@ import {
   MpError,
   NameTaken,
   NoSuchClient,
-  PeerLeft,
   Replaced,
-  RETRY_LATER,
   TimeoutError,
   UnknownProtocol,
   WouldBlock,
 } from "./errors.js";
+import { checkOptions, type ClientOptions, type Handler, type Logger, parseAddresses, type TimeoutOptions } from "./options.js";
 import {
   checkName,
   CloseReason,
@@ -61,39 +60,21 @@ import {
   nameError,
   parseCredit,
   parseSettings,
-  PROTOCOL_LEVEL,
+  type Payload,
+  payloadBytes,
   type Settings,
   text,
   utf8,
   utf8Decoder,
 } from "./protocol.js";
+import { reconnectDelay, retryable } from "./reconnect.js";
 import type { TlsOptions, Transport, TransportFactory } from "./transport.js";
-
-/** The broker's default limits.max_message_size. */
-export const DEFAULT_MAX_MESSAGE_SIZE = 1048576;
-
-/** What one received message costs beyond its payload in an inbox. */
-export const MESSAGE_OVERHEAD = 64;
 
 /** Presence: the most names whose notice waits for the application. */
 const PRESENCE_PENDING_LIMIT = 65536;
 
 /** List: the most names one reply may accumulate. */
 const LIST_NAMES_LIMIT = 100000;
-
-/** The reconnect delays' defaults, as libmpclient's (milliseconds). */
-export const RECONNECT_INITIAL_MS = 100;
-export const RECONNECT_MAX_MS = 10000;
-
-/** A message to send: bytes, or a string sent as UTF-8. */
-export type Payload = Uint8Array | string;
-
-/**
- * A handler: called with each accepted connection. When it returns a
- * Promise, the connection is closed once that settles; otherwise the
- * handler owns the connection (and closes it).
- */
-export type Handler = (conn: Connection) => unknown;
 
 /**
  * A request handler (handleRequests): called with each message of a
@@ -113,305 +94,6 @@ export interface PresenceEvent {
 
 /** What list() returns: the names online, and `truncated`. */
 export type NameList = string[] & { truncated: boolean };
-
-/** Where the client writes its warnings (default: console.warn / console.error). */
-export interface Logger {
-  debug?(message: string): void;
-  info?(message: string): void;
-  warn?(message: string): void;
-  error?(message: string, error?: unknown): void;
-}
-
-const defaultLogger: Logger = {
-  warn: (m) => console.warn(`mpclient: ${m}`),
-  error: (m, e) => console.error(`mpclient: ${m}`, e ?? ""),
-};
-
-/** The options of connect() and new Client(), as the Python client's. */
-export interface ClientOptions extends TlsOptions {
-  /** The listener's wire format: "binary" (default) or "json". */
-  format?: "json" | "binary";
-  /** Connecting and logging in (each address), and a graceful close(). Default 10000. */
-  timeoutMs?: number;
-  /** The broker's max_message_size: the largest encoded message sent. Default 1 MiB. */
-  maxMessageSize?: number;
-  /** Received bytes a connection holds before reading pauses. Default 1 MiB. */
-  inboxLimit?: number;
-  /** The same bound for all the inboxes together. Default 16 MiB. */
-  inboxTotalLimit?: number;
-  /** The most connections open or being opened at once. Default 4096. */
-  maxConnections?: number;
-  /** TCP keepalive idle time for tcp: and tls: (0: off). Default 60000. */
-  keepaliveMs?: number;
-  /**
-   * Give the broker up as lost (BrokerLost) after this long without a byte
-   * from it; for applications whose peers send regularly. Default: never.
-   */
-  idleTimeoutMs?: number;
-  /** protocol -> handler, as by handle(). */
-  handlers?: Record<string, Handler>;
-  /** The protocol level to announce: 2 (default) or 1. */
-  level?: 1 | 2;
-  /** Level 2: "auto" (default: grant as the application takes messages) or "manual". */
-  credit?: "auto" | "manual";
-  /** Level 2: a window larger than the broker's to give the peers, in bytes. */
-  receiveWindow?: number;
-  /** Log in again by itself when the broker is lost after a login. Default false. */
-  reconnect?: boolean;
-  /** The delay before the second attempt; it doubles up to reconnectMaxMs. Default 100. */
-  reconnectInitialMs?: number;
-  /** Default 10000. */
-  reconnectMaxMs?: number;
-  /** Failed attempts in a row after which the client gives up; 0 (default): never. */
-  reconnectMaxAttempts?: number;
-  /** Called when the session is lost and the client will reconnect. */
-  onDisconnected?: (error: BrokerLost) => unknown;
-  /** Called before each attempt with its number and the delay before it. */
-  onReconnecting?: (attempt: number, delayMs: number) => unknown;
-  /** Called once logged in again. */
-  onReconnected?: () => unknown;
-  /** Where warnings go (default: the console). */
-  logger?: Logger;
-  /** The transports (default: those of the entry point imported). */
-  transport?: TransportFactory;
-}
-
-/** Options of open(), request(), list(), send(). */
-export interface TimeoutOptions {
-  /** Milliseconds; undefined: no bound. */
-  timeoutMs?: number;
-}
-
-function payloadBytes(data: Payload): Uint8Array {
-  if (typeof data === "string") return utf8(data);
-  if (data instanceof Uint8Array) return data;
-  throw new TypeError(`a message is a Uint8Array or a string, not ${typeof data}`);
-}
-
-/**
- * The wait before reconnect attempt `attempt` (1, 2, ...): none for the
- * first, then min(maxMs, initialMs * 2^(attempt - 2)) times a random
- * factor in [0.5, 1].
- */
-export function reconnectDelay(attempt: number, initialMs: number, maxMs: number): number {
-  if (attempt <= 1) return 0;
-  const base = Math.min(maxMs, initialMs * 2 ** Math.min(attempt - 2, 60));
-  return base * (0.5 + Math.random() * 0.5);
-}
-
-function retryable(error: unknown): boolean {
-  if (error instanceof NameTaken) return false;
-  if (error instanceof AuthError) return error.reason.endsWith(RETRY_LATER);
-  if (error instanceof ConnectError) return !error.permanent;
-  return false;
-}
-
-// ---------------------------------------------------------------------------
-// Connection
-
-/**
- * One connection between this client and a peer: a two-way, ordered stream
- * of whole messages. Made by the library: returned by Client.open(), or
- * handed to a handler. Iterate it (`for await (const msg of conn)`) or call
- * recv(); send() and close().
- */
-export class Connection implements AsyncIterable<Uint8Array> {
-  /** Why the connection ended, or null while it is open. */
-  closeReason: CloseReason | null = null;
-  /** @internal */ opening: boolean;
-  /** @internal */ readonly opened: Deferred<void> | null;
-  /** @internal */ readonly inbox = new Queue<Uint8Array>();
-  /** @internal */ inboxBytes = 0;
-  /** @internal */ readonly readable = new Signal();
-  /** @internal */ endDetail = "";
-  /** @internal */ lost: BrokerLost | null = null;
-  /** @internal */ sendCredit: number | null = null;
-  /** @internal */ readonly writable = new Signal();
-  /** @internal */ recvWindow = 0;
-  /** @internal */ consumedBytes = 0;
-
-  /** @internal */
-  constructor(
-    readonly client: Client,
-    readonly id: string,
-    readonly peer: string,
-    readonly protocol: string,
-    opening: boolean,
-  ) {
-    this.opening = opening;
-    this.opened = opening ? deferred<void>() : null;
-  }
-
-  /** True once the connection has ended, for whatever reason. */
-  get closed(): boolean {
-    return this.closeReason !== null;
-  }
-
-  /** Level 2: the bytes of credit this side holds to send; null at level 1. */
-  get credit(): number | null {
-    return this.sendCredit;
-  }
-
-  /** Level 2: the window this side grants the peer, in bytes; 0 at level 1. */
-  get receiveWindow(): number {
-    return this.recvWindow;
-  }
-
-  /** Level 2: credit the application took and not yet granted back. */
-  get consumed(): number {
-    return this.consumedBytes;
-  }
-
-  toString(): string {
-    const state = this.closeReason === null ? "open" : `closed (${this.closeReason})`;
-    return `Connection(${this.id} peer=${this.peer} protocol=${this.protocol} ${state})`;
-  }
-
-  /**
-   * Send one message (a string is sent as UTF-8; "" is an empty message):
-   * wait, in turn with the other senders, until the transport has room
-   * and (level 2) this connection has credit, then queue it. Rejects with
-   * ConnectionClosed, PeerLeft, BrokerLost, MessageTooBig, or TimeoutError
-   * after `timeoutMs` (nothing was queued then).
-   */
-  async send(data: Payload, options: TimeoutOptions = {}): Promise<void> {
-    let gaveUp = false;
-    await bounded(this.client._sendData(this, data, () => gaveUp), options.timeoutMs, () => {
-      gaveUp = true;
-      return new TimeoutError(`${this.id}: no room to send within ${options.timeoutMs} ms`);
-    });
-  }
-
-  /**
-   * Send one message now, or throw WouldBlock and send nothing (`credit`
-   * true: no credit left, level 2; false: the transport is full).
-   */
-  sendNowait(data: Payload): void {
-    this.client._sendDataNowait(this, data);
-  }
-
-  /** Wait until sendNowait() may succeed. */
-  async waitWritable(options: TimeoutOptions = {}): Promise<void> {
-    await bounded(
-      (async () => {
-        await this.waitCredit();
-        await this.client._waitTransportRoom(this);
-      })(),
-      options.timeoutMs,
-      () => new TimeoutError(`${this.id}: not writable within ${options.timeoutMs} ms`),
-    );
-  }
-
-  /**
-   * Level 2: give the peer `nbytes` more bytes of credit on this connection;
-   * without `nbytes`, what the application took since the last grant. For
-   * credit: "manual"; throws LevelRequired at level 1.
-   */
-  grant(nbytes?: number): void {
-    this.client._grant(this, nbytes);
-  }
-
-  /**
-   * Close the connection: the peer is told (its iteration ends). Messages
-   * not yet received are dropped. A no-op once ended.
-   */
-  async close(): Promise<void> {
-    this.client._closeConn(this);
-  }
-
-  /**
-   * The next message. Rejects with ConnectionClosed once the connection was
-   * closed (by the peer, after the messages it sent before closing; or by
-   * this side), PeerLeft or BrokerLost.
-   */
-  async recv(): Promise<Uint8Array> {
-    while (this.inbox.length === 0) {
-      if (this.closeReason !== null) throw this.endError();
-      await this.readable.wait();
-    }
-    const data = this.inbox.shift()!;
-    this.client._inboxTaken(this, data.length + MESSAGE_OVERHEAD);
-    if (this.sendCredit !== null) this.client._consumedByApp(this, data.length + CREDIT_MESSAGE_COST);
-    return data;
-  }
-
-  /** The next message as text (UTF-8; invalid bytes become U+FFFD). */
-  async recvText(): Promise<string> {
-    return text(await this.recv());
-  }
-
-  [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
-    return {
-      next: async (): Promise<IteratorResult<Uint8Array>> => {
-        try {
-          return { value: await this.recv(), done: false };
-        } catch (e) {
-          if (e instanceof ConnectionClosed) return { value: undefined, done: true };
-          throw e;
-        }
-      },
-      return: async (): Promise<IteratorResult<Uint8Array>> => ({ value: undefined, done: true }),
-    };
-  }
-
-  /** @internal */
-  endError(): ConnectionEnded {
-    const reason = this.closeReason ?? CloseReason.LOCAL;
-    if (reason === CloseReason.PEER_LEFT) return new PeerLeft(this.peer);
-    if (reason === CloseReason.BROKER_LOST) return this.lost ?? this.client._lostError(this.endDetail);
-    return new ConnectionClosed(reason, this.endDetail);
-  }
-
-  /** @internal Wait while this connection has no credit (level 2). */
-  async waitCredit(): Promise<void> {
-    while (this.sendCredit !== null && this.sendCredit <= 0) {
-      if (this.closeReason !== null) throw this.endError();
-      await this.writable.wait();
-    }
-    if (this.closeReason !== null) throw this.endError();
-  }
-
-  /** @internal */
-  credited(nbytes: number): void {
-    if (this.sendCredit === null) return;
-    this.sendCredit = Math.min(this.sendCredit + nbytes, CREDIT_MAX);
-    if (this.sendCredit > 0) this.writable.notify();
-  }
-
-  /** @internal */
-  deliver(data: Uint8Array): void {
-    this.inbox.push(data);
-    this.inboxBytes += data.length + MESSAGE_OVERHEAD;
-    this.readable.notify();
-  }
-
-  /** @internal */
-  openDone(): void {
-    this.opening = false;
-    this.opened?.resolve();
-  }
-
-  /** @internal */
-  failOpen(error: unknown): void {
-    this.opened?.reject(error);
-  }
-
-  /** @internal */
-  end(reason: CloseReason, detail = ""): void {
-    if (this.closeReason !== null) return;
-    this.closeReason = reason;
-    this.endDetail = detail;
-    if (reason === CloseReason.BROKER_LOST) this.lost = this.client._lostError(detail);
-    this.client._inboxLeft(this.inboxBytes);
-    if (reason === CloseReason.LOCAL) {
-      this.inbox.clear();
-      this.inboxBytes = 0;
-    }
-    if (this.opening) this.failOpen(this.endError());
-    this.readable.notify();
-    this.writable.notify();
-  }
-}
 
 // ---------------------------------------------------------------------------
 // Client
@@ -552,55 +234,31 @@ export class Client {
   private readonly transportClosed = new Signal();
 
   constructor(address: string | string[], name: string, secret: Payload = "", options: ClientOptions = {}) {
-    const texts = typeof address === "string" ? [address] : Array.from(address);
-    if (texts.length === 0 || !texts.every((a) => typeof a === "string")) {
-      throw new TypeError("address is a broker address, or a non-empty list of them");
-    }
-    this.addressList = texts.map(parseAddress);
+    this.addressList = parseAddresses(address);
     this.currentAddress = this.addressList[0]!;
     this.clientName = checkName(name);
     this.secret = payloadBytes(secret);
-    this.codec = getCodec(options.format ?? "binary");
-    this.tlsOptions = { ca: options.ca, cert: options.cert, key: options.key, servername: options.servername };
-    const positive = (what: string, v: number | undefined, dflt: number, min = 1): number => {
-      const value = v ?? dflt;
-      if (typeof value !== "number" || !Number.isFinite(value) || value < min) {
-        throw new RangeError(`${what} must be a number of at least ${min}, not ${String(value)}`);
-      }
-      return value;
-    };
-    this.maxMessageSize = positive("maxMessageSize", options.maxMessageSize, DEFAULT_MAX_MESSAGE_SIZE, 256);
-    this.timeoutMs = positive("timeoutMs", options.timeoutMs, 10000);
-    this.inboxLimit = positive("inboxLimit", options.inboxLimit, 1048576);
-    this.inboxTotalLimit = positive("inboxTotalLimit", options.inboxTotalLimit, 16777216);
-    this.maxConnections = positive("maxConnections", options.maxConnections, 4096);
-    this.keepaliveMs = positive("keepaliveMs", options.keepaliveMs, 60000, 0);
-    this.idleTimeoutMs =
-      options.idleTimeoutMs === undefined ? null : positive("idleTimeoutMs", options.idleTimeoutMs, 0);
-    const level = options.level ?? PROTOCOL_LEVEL;
-    if (level !== 1 && level !== 2) throw new RangeError(`level must be 1 or 2, not ${String(level)}`);
-    this.wantedLevel = level;
-    const credit = options.credit ?? "auto";
-    if (credit !== "auto" && credit !== "manual") {
-      throw new RangeError(`credit must be "auto" or "manual", not ${String(credit)}`);
-    }
-    this.creditMode = credit;
-    const rw = options.receiveWindow;
-    if (rw !== undefined && (!Number.isInteger(rw) || rw < 1 || rw > CREDIT_MAX)) {
-      throw new RangeError(`receiveWindow must be 1 to ${CREDIT_MAX}`);
-    }
-    this.receiveWindowOption = rw ?? null;
-    this.reconnect = Boolean(options.reconnect);
-    this.reconnectInitialMs = positive("reconnectInitialMs", options.reconnectInitialMs, RECONNECT_INITIAL_MS);
-    this.reconnectMaxMs = positive("reconnectMaxMs", options.reconnectMaxMs, RECONNECT_MAX_MS);
-    if (this.reconnectInitialMs > this.reconnectMaxMs) {
-      throw new RangeError("want reconnectInitialMs <= reconnectMaxMs");
-    }
-    this.reconnectMaxAttempts = positive("reconnectMaxAttempts", options.reconnectMaxAttempts, 0, 0);
+    const o = checkOptions(options);
+    this.codec = o.codec;
+    this.tlsOptions = o.tlsOptions;
+    this.maxMessageSize = o.maxMessageSize;
+    this.timeoutMs = o.timeoutMs;
+    this.inboxLimit = o.inboxLimit;
+    this.inboxTotalLimit = o.inboxTotalLimit;
+    this.maxConnections = o.maxConnections;
+    this.keepaliveMs = o.keepaliveMs;
+    this.idleTimeoutMs = o.idleTimeoutMs;
+    this.wantedLevel = o.level;
+    this.creditMode = o.creditMode;
+    this.receiveWindowOption = o.receiveWindow;
+    this.reconnect = o.reconnect;
+    this.reconnectInitialMs = o.reconnectInitialMs;
+    this.reconnectMaxMs = o.reconnectMaxMs;
+    this.reconnectMaxAttempts = o.reconnectMaxAttempts;
     this.onDisconnected = options.onDisconnected ?? null;
     this.onReconnecting = options.onReconnecting ?? null;
     this.onReconnected = options.onReconnected ?? null;
-    this.log = options.logger ?? defaultLogger;
+    this.log = o.logger;
     const factory = options.transport ?? defaultTransport;
     if (!factory) throw new MpError("no transport: import mpclient from its Node or browser entry point");
     this.transportFactory = factory;
@@ -1814,4 +1472,3 @@ export async function connect(
   return client;
 }
 
-export { DecodeError };
