@@ -26,7 +26,6 @@ import { bounded, type Deferred, deferred, Mutex, Signal } from "./async.js";
 import type { Codec, Decoder } from "./codec.js";
 import { Connection, MESSAGE_OVERHEAD } from "./connection.js";
 import {
-  AuthError,
   BrokerLost,
   ConnectError,
   ConnectionClosed,
@@ -38,7 +37,6 @@ import {
   LevelRequired,
   MessageTooBig,
   MpError,
-  NameTaken,
   NoSuchClient,
   Replaced,
   TimeoutError,
@@ -67,7 +65,8 @@ import {
   utf8,
   utf8Decoder,
 } from "./protocol.js";
-import { reconnectDelay, retryable } from "./reconnect.js";
+import { Backoff, callHook, reconnectLoop, type ReconnectHost, retryable } from "./reconnect.js";
+import { loginRefusal, wrongFormatHint } from "./refusal.js";
 import type { TlsOptions, Transport, TransportFactory } from "./transport.js";
 
 /** Presence: the most names whose notice waits for the application. */
@@ -108,44 +107,6 @@ interface ListRequest {
 
 function nameList(): NameList {
   return Object.assign([] as string[], { truncated: false });
-}
-
-/** How the broker's line starts when it does not recognise the wire format. */
-const REFUSAL_PREFIX = "mpbroker: ";
-
-/** The broker's AuthFailure when another session holds the name. */
-const NAME_TAKEN = "name already in use";
-
-function brokerLine(first: Uint8Array): string {
-  const line = text(first.subarray(0, 200)).split("\n", 1)[0] ?? "";
-  return line.replace(/[^\x20-\x7e\u00a0-\uffff]/g, "?");
-}
-
-/** Why the first bytes of the broker's answer cannot be in `fmt`, or null. */
-function wrongFormatHint(fmt: string, first: Uint8Array): string | null {
-  const head = text(first.subarray(0, REFUSAL_PREFIX.length));
-  if (head === REFUSAL_PREFIX) {
-    return (
-      `the broker refused this client's wire format (${fmt}): it said ` +
-      `${JSON.stringify(brokerLine(first))}; use a format the listener speaks, or another listener`
-    );
-  }
-  if (fmt === "binary" && first[0] === 0x7b && first[1] === 0x22) {
-    return (
-      "the broker answered in JSON: this listener speaks JSON, not binary; " +
-      'use format: "json", or a binary or "auto" listener'
-    );
-  }
-  if (fmt === "json" && first.length > 0 && ![0x7b, 0x20, 0x09, 0x0d, 0x0a].includes(first[0]!)) {
-    if (first[0] === 0) {
-      return (
-        "the broker answered in the binary format: this listener speaks binary, not JSON; " +
-        'use format: "binary", or a JSON or "auto" listener'
-      );
-    }
-    return `the broker's answer is not JSON (${JSON.stringify(brokerLine(first))}): is this an mpbroker listener of the JSON format?`;
-  }
-  return null;
 }
 
 let defaultTransport: TransportFactory | null = null;
@@ -220,7 +181,7 @@ export class Client {
   private readonly done = deferred<void>();
   private lostDetail: string | null = null;
   private gaveUp: unknown = null;
-  private reconnectWake: (() => void) | null = null;
+  private readonly backoff = new Backoff();
   private syntLimitLogged = false;
   private settingsNow: Settings = LEVEL1_SETTINGS;
   private readonly watchSet = new Map<string, [string, boolean]>();
@@ -480,14 +441,8 @@ export class Client {
       const level = this.wantedLevel > 1 ? this.wantedLevel : null;
       transport.write(this.codec.encode(message(Meta.AUTH, this.clientName, "", this.secret, level)));
       const msg = await answer.promise;
-      if (msg.meta === Meta.AUTH_FAILURE) {
-        const reason = text(msg.data);
-        if (reason === NAME_TAKEN) throw new NameTaken(reason, this.clientName);
-        throw new AuthError(reason, this.clientName);
-      }
-      if (msg.meta !== Meta.AUTH_OK) {
-        throw new ConnectError(`${where} answered the login with meta ${msg.meta}`, { permanent: true });
-      }
+      const refusal = loginRefusal(msg, this.clientName, where);
+      if (refusal !== null) throw refusal;
       if (msg.otherClient && nameError(msg.otherClient) === null) this.clientName = msg.otherClient;
       this.settingsNow = this.wantedLevel >= 2 ? parseSettings(msg.data) : LEVEL1_SETTINGS;
     };
@@ -503,9 +458,7 @@ export class Client {
       });
     } catch (e) {
       answer.reject(e); // login() stops waiting for it
-      this.generation++; // whatever that transport still says is ignored
-      (this.transport as Transport | null)?.destroy();
-      this.transport = null;
+      this.dropTransport();
       throw e;
     } finally {
       this.loginAnswer = null;
@@ -633,9 +586,7 @@ export class Client {
     for (const conn of this.conns.values()) conn.end(CloseReason.LOCAL);
     this.conns.clear();
     this.endRequests(null, true);
-    this.generation++;
-    this.transport?.destroy();
-    this.transport = null;
+    this.dropTransport();
     this.done.resolve();
   }
 
@@ -1130,17 +1081,15 @@ export class Client {
     for (const conn of this.conns.values()) conn.end(CloseReason.BROKER_LOST, error.detail);
     this.conns.clear();
     this.endRequests(error, !again);
-    this.generation++;
-    this.transport?.destroy();
-    this.transport = null;
+    this.dropTransport();
     this.isPaused = false;
     this.inboxTotal = 0;
     if (!again) {
       this.done.reject(error);
       return;
     }
-    this.callHook("onDisconnected", () => this.onDisconnected?.(error));
-    void this.reconnectLoop();
+    callHook(this.log, "onDisconnected", () => this.onDisconnected?.(error));
+    void reconnectLoop(this.reconnectHost());
   }
 
   /**
@@ -1168,73 +1117,46 @@ export class Client {
 
   // -- reconnecting ---------------------------------------------------------------
 
-  private callHook(what: string, call: () => unknown): void {
-    try {
-      const result = call();
-      if (result && typeof (result as Promise<unknown>).then === "function") {
-        (result as Promise<unknown>).then(undefined, (e) => this.log.error?.(`the ${what} callback failed`, e));
-      }
-    } catch (e) {
-      this.log.error?.(`the ${what} callback threw`, e);
-    }
-  }
-
-  /** Sleep `ms`, or less when close() wakes it. */
-  private sleep(ms: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        this.reconnectWake = null;
-        resolve();
-      }, ms);
-      this.reconnectWake = () => {
-        clearTimeout(timer);
-        this.reconnectWake = null;
-        resolve();
-      };
-    });
-  }
-
-  private async reconnectLoop(): Promise<void> {
-    let attempt = 0;
-    for (;;) {
-      attempt++;
-      const delay = reconnectDelay(attempt, this.reconnectInitialMs, this.reconnectMaxMs);
-      this.useAddress(this.addressIndex + 1);
-      this.callHook("onReconnecting", () => this.onReconnecting?.(attempt, delay));
-      if (delay > 0) await this.sleep(delay);
-      if (this.state !== "reconnecting") return;
-      try {
-        await this.tryLogin();
-      } catch (e) {
-        if ((this.state as State) !== "reconnecting") return;
-        if (!retryable(e)) {
-          this.giveUp(e, `cannot log in again at ${this.address}`);
-          return;
-        }
-        if (this.reconnectMaxAttempts && attempt >= this.reconnectMaxAttempts) {
-          this.giveUp(e, `gave up after ${attempt} reconnect attempts`);
-          return;
-        }
-        this.lostDetail = e instanceof Error ? e.message : String(e);
+  /** What the reconnect loop (reconnect.ts) sees of this client. */
+  private reconnectHost(): ReconnectHost {
+    return {
+      reconnectInitialMs: this.reconnectInitialMs,
+      reconnectMaxMs: this.reconnectMaxMs,
+      reconnectMaxAttempts: this.reconnectMaxAttempts,
+      backoff: this.backoff,
+      reconnecting: () => this.state === "reconnecting",
+      beforeAttempt: (attempt, delayMs) => {
+        this.useAddress(this.addressIndex + 1);
+        callHook(this.log, "onReconnecting", () => this.onReconnecting?.(attempt, delayMs));
+      },
+      login: () => this.tryLogin(),
+      address: () => this.address,
+      attemptFailed: (attempt, error) => {
+        this.lostDetail = error instanceof Error ? error.message : String(error);
         this.log.info?.(`${this.clientName}: reconnect attempt ${attempt} failed: ${this.lostDetail}`);
-        continue;
-      }
-      if ((this.state as State) !== "reconnecting") {
-        this.generation++;
-        this.transport?.destroy();
-        this.transport = null;
-        return;
-      }
-      break;
-    }
-    // A new session: nothing of the old one carries over but the handlers and the watches.
+      },
+      giveUp: (error, why) => this.giveUp(error, why),
+      abandon: () => this.dropTransport(),
+      resume: (attempt) => this.resumeSession(attempt),
+    };
+  }
+
+  /** Logged in again: a new session, in which nothing of the old one carries over but the handlers and the watches. */
+  private resumeSession(attempt: number): void {
     this.replacedText = null;
     this.goingAwayMs = null;
     this.dropExcessWatches();
     this.startSession();
     for (const key of [...this.watchSet.values()].sort()) this.write(message(Meta.WATCH, key[0], "", key[1] ? utf8("prefix") : null));
     this.log.info?.(`${this.clientName}: logged in again at ${this.address} (attempt ${attempt})`);
-    this.callHook("onReconnected", () => this.onReconnected?.());
+    callHook(this.log, "onReconnected", () => this.onReconnected?.());
+  }
+
+  /** Forget the transport: whatever it still says is ignored. */
+  private dropTransport(): void {
+    this.generation++;
+    this.transport?.destroy();
+    this.transport = null;
   }
 
   private giveUp(error: unknown, why: string): void {
@@ -1249,10 +1171,8 @@ export class Client {
 
   private stopReconnecting(): void {
     this.state = "closed";
-    this.generation++;
-    this.transport?.destroy();
-    this.transport = null;
-    this.reconnectWake?.();
+    this.dropTransport();
+    this.backoff.stop();
     this.endRequests(null, true);
     this.done.resolve();
   }
