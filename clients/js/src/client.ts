@@ -44,6 +44,7 @@ import {
   WouldBlock,
 } from "./errors.js";
 import { checkOptions, type ClientOptions, type Handler, type Logger, parseAddresses, type TimeoutOptions } from "./options.js";
+import { type NameList, Presence, type PresenceEvent, type PresenceHost } from "./presence.js";
 import {
   checkName,
   CloseReason,
@@ -69,12 +70,6 @@ import { Backoff, callHook, reconnectLoop, type ReconnectHost, retryable } from 
 import { loginRefusal, wrongFormatHint } from "./refusal.js";
 import type { TlsOptions, Transport, TransportFactory } from "./transport.js";
 
-/** Presence: the most names whose notice waits for the application. */
-const PRESENCE_PENDING_LIMIT = 65536;
-
-/** List: the most names one reply may accumulate. */
-const LIST_NAMES_LIMIT = 100000;
-
 /**
  * A request handler (handleRequests): called with each message of a
  * connection; it returns the reply (bytes or a string), a Promise of it,
@@ -85,29 +80,10 @@ export type RequestHandler = (
   conn: Connection,
 ) => Payload | null | undefined | void | Promise<Payload | null | undefined | void>;
 
-/** A name watched (level 2) came online (true) or went offline (false). */
-export interface PresenceEvent {
-  name: string;
-  online: boolean;
-}
-
-/** What list() returns: the names online, and `truncated`. */
-export type NameList = string[] & { truncated: boolean };
-
 // ---------------------------------------------------------------------------
 // Client
 
 type State = "new" | "connecting" | "ready" | "reconnecting" | "closing" | "closed" | "lost";
-
-interface ListRequest {
-  prefix: string;
-  done: Deferred<NameList>;
-  names: NameList;
-}
-
-function nameList(): NameList {
-  return Object.assign([] as string[], { truncated: false });
-}
 
 let defaultTransport: TransportFactory | null = null;
 
@@ -184,11 +160,7 @@ export class Client {
   private readonly backoff = new Backoff();
   private syntLimitLogged = false;
   private settingsNow: Settings = LEVEL1_SETTINGS;
-  private readonly watchSet = new Map<string, [string, boolean]>();
-  private readonly presenceMap = new Map<string, boolean>();
-  private readonly presenceReady = new Signal();
-  private readonly lists = new Map<string, ListRequest>();
-  private nextList = 0;
+  private readonly presenceState: Presence;
   private replacedText: string | null = null;
   private goingAwayMs: number | null = null;
   private readonly goingAwayTold = new Signal();
@@ -220,6 +192,7 @@ export class Client {
     this.onReconnecting = options.onReconnecting ?? null;
     this.onReconnected = options.onReconnected ?? null;
     this.log = o.logger;
+    this.presenceState = new Presence(this.presenceHost());
     const factory = options.transport ?? defaultTransport;
     if (!factory) throw new MpError("no transport: import mpclient from its Node or browser entry point");
     this.transportFactory = factory;
@@ -299,7 +272,7 @@ export class Client {
 
   /** The watches held now: [name or prefix, isPrefix]. */
   get watches(): Array<[string, boolean]> {
-    return [...this.watchSet.values()].sort();
+    return this.presenceState.watches;
   }
 
   /** Level 2: once the broker announced it shuts down, the delay it gave (ms). */
@@ -712,54 +685,18 @@ export class Client {
     }
   }
 
-  private watchKey(target: string, prefix: boolean): [string, boolean] {
-    if (typeof target !== "string") throw new TypeError("a watched name or prefix is a string");
-    if (prefix) {
-      if (hasLoneSurrogate(target)) throw new RangeError(`prefix ${JSON.stringify(target)} is not valid UTF-8`);
-      if (utf8(target).length > NAME_MAX) throw new RangeError(`a prefix is at most ${NAME_MAX} bytes`);
-    } else {
-      checkName(target);
-    }
-    return [target, prefix];
-  }
-
   /**
    * Level 2: be told when `name` comes online or goes offline (presence());
    * with `{ prefix: true }`, every name that starts with `name`. Throws
    * LevelRequired at level 1, MpError past maxWatches.
    */
-  async watch(name: string, options: { prefix?: boolean } = {}): Promise<void> {
-    const key = this.watchKey(name, Boolean(options.prefix));
-    this.needLevel2("watch()");
-    const k = JSON.stringify(key);
-    if (this.watchSet.has(k)) return;
-    if (this.watchSet.size >= this.settingsNow.watches) {
-      throw new MpError(
-        `too many watches: the broker allows ${this.settingsNow.watches} ` +
-          "(limits.max_watches_per_client); unwatch() one first",
-      );
-    }
-    this.watchSet.set(k, key);
-    try {
-      await this.queueFrame(this.watchFrame(Meta.WATCH, key), null);
-    } catch (e) {
-      this.watchSet.delete(k);
-      throw e;
-    }
+  watch(name: string, options: { prefix?: boolean } = {}): Promise<void> {
+    return this.presenceState.watch(name, options);
   }
 
   /** End a watch() (same arguments); nothing if not watched. */
-  async unwatch(name: string, options: { prefix?: boolean } = {}): Promise<void> {
-    const key = this.watchKey(name, Boolean(options.prefix));
-    this.needLevel2("unwatch()");
-    const k = JSON.stringify(key);
-    if (!this.watchSet.has(k)) return;
-    await this.queueFrame(this.watchFrame(Meta.UNWATCH, key), null);
-    this.watchSet.delete(k);
-  }
-
-  private watchFrame(meta: number, key: [string, boolean]): Uint8Array {
-    return this.codec.encode(message(meta, key[0], "", key[1] ? utf8("prefix") : null));
+  unwatch(name: string, options: { prefix?: boolean } = {}): Promise<void> {
+    return this.presenceState.unwatch(name, options);
   }
 
   /**
@@ -767,14 +704,8 @@ export class Client {
    * ConnectionClosed once the client is closed, BrokerLost once the broker
    * is lost; a reconnecting client keeps waiting.
    */
-  async nextPresence(): Promise<PresenceEvent> {
-    while (this.presenceMap.size === 0) {
-      if (this.state !== "ready" && this.state !== "reconnecting") throw this.notReadyError();
-      await this.presenceReady.wait();
-    }
-    const [name, online] = this.presenceMap.entries().next().value as [string, boolean];
-    this.presenceMap.delete(name);
-    return { name, online };
+  nextPresence(): Promise<PresenceEvent> {
+    return this.presenceState.next();
   }
 
   /** The presence notices as they come: `for await (const ev of client.presence())`. */
@@ -795,24 +726,8 @@ export class Client {
    * Level 2: the names online that start with `prefix` ("" = all) that
    * this client may see. Throws LevelRequired at level 1.
    */
-  async list(prefix = "", options: TimeoutOptions = {}): Promise<NameList> {
-    this.watchKey(prefix, true);
-    this.needLevel2("list()");
-    const requestId = `list:${(this.nextList++).toString(16)}`;
-    const req: ListRequest = { prefix, done: deferred<NameList>(), names: nameList() };
-    this.lists.set(requestId, req);
-    try {
-      return await bounded(
-        (async () => {
-          await this.queueFrame(this.codec.encode(message(Meta.LIST, prefix, requestId)), null);
-          return await req.done.promise;
-        })(),
-        options.timeoutMs,
-        () => new TimeoutError(`no answer to list(${JSON.stringify(prefix)}) within ${options.timeoutMs} ms`),
-      );
-    } finally {
-      this.lists.delete(requestId);
-    }
+  list(prefix = "", options: TimeoutOptions = {}): Promise<NameList> {
+    return this.presenceState.list(prefix, options);
   }
 
   /**
@@ -857,10 +772,9 @@ export class Client {
 
   /** Fail the lists waiting; when final, wake whoever waits for presence or GoingAway. */
   private endRequests(error: MpError | null, final: boolean): void {
-    for (const req of this.lists.values()) req.done.reject(error ?? this.notReadyError());
-    this.lists.clear();
+    this.presenceState.failLists(() => error ?? this.notReadyError());
     if (final) {
-      this.presenceReady.notify();
+      this.presenceState.wakeWaiters();
       this.goingAwayTold.notify();
     }
   }
@@ -1043,7 +957,7 @@ export class Client {
    * are not (the broker then stalls the senders).
    */
   private updatePause(): void {
-    let over = this.inboxTotal >= this.inboxTotalLimit || this.presenceMap.size > PRESENCE_PENDING_LIMIT;
+    let over = this.inboxTotal >= this.inboxTotalLimit || this.presenceState.overLimit;
     if (!over) {
       for (const conn of this.conns.values()) {
         if (this.inboxOver(conn)) {
@@ -1117,6 +1031,19 @@ export class Client {
 
   // -- reconnecting ---------------------------------------------------------------
 
+  /** What the watches, presence notices and lists (presence.ts) see of this client. */
+  private presenceHost(): PresenceHost {
+    return {
+      log: this.log,
+      name: () => this.clientName,
+      needLevel2: (what) => this.needLevel2(what),
+      maxWatches: () => this.settingsNow.watches,
+      send: (msg) => this.queueFrame(this.codec.encode(msg), null),
+      endedError: () => (this.state !== "ready" && this.state !== "reconnecting" ? this.notReadyError() : null),
+      pendingChanged: () => this.updatePause(),
+    };
+  }
+
   /** What the reconnect loop (reconnect.ts) sees of this client. */
   private reconnectHost(): ReconnectHost {
     return {
@@ -1145,9 +1072,9 @@ export class Client {
   private resumeSession(attempt: number): void {
     this.replacedText = null;
     this.goingAwayMs = null;
-    this.dropExcessWatches();
+    this.presenceState.keepWatches(this.settingsNow.level >= 2 ? this.settingsNow.watches : 0);
     this.startSession();
-    for (const key of [...this.watchSet.values()].sort()) this.write(message(Meta.WATCH, key[0], "", key[1] ? utf8("prefix") : null));
+    for (const msg of this.presenceState.watchMessages()) this.write(msg);
     this.log.info?.(`${this.clientName}: logged in again at ${this.address} (attempt ${attempt})`);
     callHook(this.log, "onReconnected", () => this.onReconnected?.());
   }
@@ -1175,15 +1102,6 @@ export class Client {
     this.backoff.stop();
     this.endRequests(null, true);
     this.done.resolve();
-  }
-
-  private dropExcessWatches(): void {
-    const keep = this.settingsNow.level >= 2 ? this.settingsNow.watches : 0;
-    if (this.watchSet.size <= keep) return;
-    const keys = [...this.watchSet.keys()].sort();
-    const dropped = keys.slice(keep);
-    for (const k of dropped) this.watchSet.delete(k);
-    this.log.warn?.(`${this.clientName}: the broker of the new session allows ${keep} watches: dropped ${dropped.join(", ")}`);
   }
 
   // -- dispatching ------------------------------------------------------------------
@@ -1264,21 +1182,11 @@ export class Client {
   /** The level-2 messages that belong to no connection. */
   private dispatchNotice(msg: Message): void {
     switch (msg.meta) {
-      case Meta.PRESENCE: {
-        const state = text(msg.data);
-        if ((state !== "online" && state !== "offline") || !msg.otherClient) {
-          this.log.warn?.(`${this.clientName}: a malformed Presence ignored`);
-          return;
-        }
-        // One entry a name, in its last state, moved to the end.
-        this.presenceMap.delete(msg.otherClient);
-        this.presenceMap.set(msg.otherClient, state === "online");
-        this.presenceReady.notify();
-        this.updatePause();
+      case Meta.PRESENCE:
+        this.presenceState.notice(msg);
         return;
-      }
       case Meta.LIST:
-        this.listReply(msg);
+        this.presenceState.listReply(msg);
         return;
       case Meta.REPLACED:
         this.replacedText = text(msg.data);
@@ -1295,26 +1203,6 @@ export class Client {
         this.goingAwayTold.notify();
         return;
       }
-    }
-  }
-
-  private listReply(msg: Message): void {
-    const req = this.lists.get(msg.connectionId);
-    if (req === undefined || req.prefix !== msg.otherClient || req.done.settled) return;
-    const names = req.names;
-    // The last reply: absent data, or empty data when the broker left names out.
-    if (msg.data === null || msg.data.length === 0) {
-      names.truncated = names.truncated || msg.data !== null;
-      req.done.resolve(names);
-      return;
-    }
-    for (const raw of text(msg.data).split("\n")) {
-      if (!raw) continue;
-      if (names.length >= LIST_NAMES_LIMIT) {
-        names.truncated = true;
-        break;
-      }
-      names.push(raw);
     }
   }
 
