@@ -1,10 +1,11 @@
 /** Everything both entry points export (no Node imports). */
 
 export { type Address, formatAddress, parseAddress } from "./address.js";
-export { type RequestHandler, Client } from "./client.js";
+export { Client } from "./client.js";
 export { Connection, MESSAGE_OVERHEAD } from "./connection.js";
 export { type ClientOptions, type Handler, type Logger, type TimeoutOptions, DEFAULT_MAX_MESSAGE_SIZE } from "./options.js";
 export type { NameList, PresenceEvent } from "./presence.js";
+export type { RequestHandler } from "./request.js";
 export { RECONNECT_INITIAL_MS, RECONNECT_MAX_MS, reconnectDelay } from "./reconnect.js";
 export {
   type Codec,

@@ -68,17 +68,8 @@ import {
 } from "./protocol.js";
 import { Backoff, callHook, reconnectLoop, type ReconnectHost, retryable } from "./reconnect.js";
 import { loginRefusal, wrongFormatHint } from "./refusal.js";
+import { answerWith, request, type RequestHandler, type RequestHost } from "./request.js";
 import type { TlsOptions, Transport, TransportFactory } from "./transport.js";
-
-/**
- * A request handler (handleRequests): called with each message of a
- * connection; it returns the reply (bytes or a string), a Promise of it,
- * or null/undefined to send none.
- */
-export type RequestHandler = (
-  data: Uint8Array,
-  conn: Connection,
-) => Payload | null | undefined | void | Promise<Payload | null | undefined | void>;
 
 // ---------------------------------------------------------------------------
 // Client
@@ -310,12 +301,7 @@ export class Client {
    */
   handleRequests(protocol: string, fn: RequestHandler): void {
     if (typeof fn !== "function") throw new TypeError("fn must be a function");
-    this.handle(protocol, async (conn: Connection) => {
-      for await (const data of conn) {
-        const reply = await fn(data, conn);
-        if (reply !== null && reply !== undefined) await conn.send(reply);
-      }
-    });
+    this.handle(protocol, answerWith(fn));
   }
 
   // -- lifecycle --------------------------------------------------------------
@@ -634,45 +620,28 @@ export class Client {
    * exchange. Rejects as open(), and with ConnectionClosed when the peer
    * closed without replying, TimeoutError when no reply came in time.
    */
-  async request(peer: string, protocol: string, data: Payload, options: TimeoutOptions = {}): Promise<Uint8Array> {
-    const bytes = payloadBytes(data);
-    checkName(peer);
-    this.checkReady();
-    const frame = this.codec.encode(
-      message(Meta.DATA, peer, `${this.clientName}:${this.nextConn.toString(16)}`, bytes),
-    );
-    if (frame.length > this.maxMessageSize) {
-      throw new MessageTooBig(
-        `a request of ${bytes.length} bytes encodes to ${frame.length} bytes in ${this.codec.name}, ` +
-          `over maxMessageSize ${this.maxMessageSize}`,
-      );
-    }
-    let conn: Connection | null = null;
-    let expired = false;
-    const work = (async () => {
-      conn = await this.open(peer, protocol);
-      if (expired) throw new TimeoutError("expired");
-      await conn.send(bytes);
-      return await conn.recv();
-    })();
-    try {
-      return await bounded(work, options.timeoutMs, () => {
-        expired = true;
-        return new TimeoutError(
-          `no reply from ${JSON.stringify(peer)} (${JSON.stringify(protocol)}) within ${options.timeoutMs} ms`,
+  request(peer: string, protocol: string, data: Payload, options: TimeoutOptions = {}): Promise<Uint8Array> {
+    return request(this.requestHost(), peer, protocol, data, options);
+  }
+
+  /** What request() (request.ts) sees of this client. */
+  private requestHost(): RequestHost {
+    return {
+      checkReady: () => this.checkReady(),
+      checkRequestSize: (peer, bytes) => {
+        const frame = this.codec.encode(
+          message(Meta.DATA, peer, `${this.clientName}:${this.nextConn.toString(16)}`, bytes),
         );
-      });
-    } finally {
-      work.catch(() => undefined);
-      if (conn !== null) this.closeConn(conn);
-      else if (expired) {
-        // open() is still under way: withdraw what it opens.
-        work.then(
-          () => conn && this.closeConn(conn),
-          () => conn && this.closeConn(conn),
-        );
-      }
-    }
+        if (frame.length > this.maxMessageSize) {
+          throw new MessageTooBig(
+            `a request of ${bytes.length} bytes encodes to ${frame.length} bytes in ${this.codec.name}, ` +
+              `over maxMessageSize ${this.maxMessageSize}`,
+          );
+        }
+      },
+      open: (peer, protocol) => this.open(peer, protocol),
+      closeConn: (conn) => this.closeConn(conn),
+    };
   }
 
   // -- presence (level 2) -----------------------------------------------------
