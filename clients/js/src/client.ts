@@ -22,7 +22,7 @@
  */
 
 import { type Address, formatAddress } from "./address.js";
-import { bounded, type Deferred, deferred, Mutex, Signal } from "./async.js";
+import { bounded, type Deferred, deferred, Signal } from "./async.js";
 import type { Codec, Decoder } from "./codec.js";
 import { Connection, MESSAGE_OVERHEAD } from "./connection.js";
 import {
@@ -41,7 +41,6 @@ import {
   Replaced,
   TimeoutError,
   UnknownProtocol,
-  WouldBlock,
 } from "./errors.js";
 import { checkOptions, type ClientOptions, type Handler, type Logger, parseAddresses, type TimeoutOptions } from "./options.js";
 import { type NameList, Presence, type PresenceEvent, type PresenceHost } from "./presence.js";
@@ -49,7 +48,6 @@ import {
   checkName,
   CloseReason,
   CREDIT_MAX,
-  CREDIT_MESSAGE_COST,
   hasLoneSurrogate,
   LEVEL1_SETTINGS,
   type Message,
@@ -69,6 +67,7 @@ import {
 import { Backoff, callHook, reconnectLoop, type ReconnectHost, retryable } from "./reconnect.js";
 import { loginRefusal, wrongFormatHint } from "./refusal.js";
 import { answerWith, request, type RequestHandler, type RequestHost } from "./request.js";
+import { Sender, type SenderHost } from "./sending.js";
 import type { TlsOptions, Transport, TransportFactory } from "./transport.js";
 
 // ---------------------------------------------------------------------------
@@ -140,7 +139,7 @@ export class Client {
   private firstBytes = true;
   private early: Message[] = [];
   private earlyError: string | null = null;
-  private readonly sendLock = new Mutex();
+  private readonly sender: Sender;
   private inboxTotal = 0;
   private isPaused = false;
   private readonly conns = new Map<string, Connection>();
@@ -184,6 +183,7 @@ export class Client {
     this.onReconnected = options.onReconnected ?? null;
     this.log = o.logger;
     this.presenceState = new Presence(this.presenceHost());
+    this.sender = new Sender(this.senderHost());
     const factory = options.transport ?? defaultTransport;
     if (!factory) throw new MpError("no transport: import mpclient from its Node or browser entry point");
     this.transportFactory = factory;
@@ -585,7 +585,7 @@ export class Client {
     let synQueued = false;
     let expired = false;
     const work = (async () => {
-      await this.queueFrame(syn, conn, 0, () => expired);
+      await this.sender.queue(syn, conn, 0, () => expired);
       synQueued = true;
       if (extra) this.transport?.write(extra);
       await conn.opened!.promise;
@@ -629,15 +629,7 @@ export class Client {
     return {
       checkReady: () => this.checkReady(),
       checkRequestSize: (peer, bytes) => {
-        const frame = this.codec.encode(
-          message(Meta.DATA, peer, `${this.clientName}:${this.nextConn.toString(16)}`, bytes),
-        );
-        if (frame.length > this.maxMessageSize) {
-          throw new MessageTooBig(
-            `a request of ${bytes.length} bytes encodes to ${frame.length} bytes in ${this.codec.name}, ` +
-              `over maxMessageSize ${this.maxMessageSize}`,
-          );
-        }
+        this.sender.dataFrame(peer, `${this.clientName}:${this.nextConn.toString(16)}`, bytes, "a request");
       },
       open: (peer, protocol) => this.open(peer, protocol),
       closeConn: (conn) => this.closeConn(conn),
@@ -752,104 +744,19 @@ export class Client {
     this.transport?.write(this.codec.encode(msg));
   }
 
-  /**
-   * Queue `frame` (for `conn`, if any) once the transport has room, in turn
-   * with the other senders. A Data frame's `cost` is taken from `conn`'s
-   * credit (level 2); when another sender took the last of it meanwhile,
-   * nothing is queued and this resolves false.
-   */
-  private async queueFrame(
-    frame: Uint8Array,
-    conn: Connection | null,
-    cost = 0,
-    abandoned: () => boolean = () => false,
-  ): Promise<boolean> {
-    const release = await this.sendLock.lock();
-    try {
-      const gen = this.generation;
-      while (this.transport && this.transport.full && this.state === "ready") {
-        await this.transport.waitRoom();
-        if (gen !== this.generation) break;
-      }
-      if (abandoned()) throw new TimeoutError("expired");
-      if (conn !== null && conn.closeReason !== null) throw conn.endError();
-      this.checkReady();
-      if (cost && conn !== null && conn.sendCredit !== null) {
-        if (conn.sendCredit <= 0) return false;
-        conn.sendCredit -= cost;
-      }
-      this.transport!.write(frame);
-      return true;
-    } finally {
-      release();
-    }
+  /** @internal */
+  _waitTransportRoom(conn: Connection): Promise<void> {
+    return this.sender.waitRoom(conn);
   }
 
   /** @internal */
-  async _waitTransportRoom(conn: Connection): Promise<void> {
-    const release = await this.sendLock.lock();
-    try {
-      while (this.transport && this.transport.full && this.state === "ready") await this.transport.waitRoom();
-      if (conn.closeReason !== null) throw conn.endError();
-      this.checkReady();
-    } finally {
-      release();
-    }
-  }
-
-  private dataFrame(conn: Connection, data: Payload): [Uint8Array, number] {
-    const bytes = payloadBytes(data);
-    if (conn.closeReason !== null) throw conn.endError();
-    if (conn.opening) throw new MpError("the connection is not open yet");
-    this.checkReady();
-    const frame = this.codec.encode(message(Meta.DATA, conn.peer, conn.id, bytes));
-    if (frame.length > this.maxMessageSize) {
-      throw new MessageTooBig(
-        `a message of ${bytes.length} bytes encodes to ${frame.length} bytes in ${this.codec.name}, ` +
-          `over maxMessageSize ${this.maxMessageSize}`,
-      );
-    }
-    return [frame, bytes.length];
-  }
-
-  /** @internal */
-  async _sendData(conn: Connection, data: Payload, abandoned: () => boolean): Promise<void> {
-    const [frame, length] = this.dataFrame(conn, data);
-    if (conn.sendCredit === null) {
-      await this.queueFrame(frame, conn, 0, abandoned);
-      return;
-    }
-    // Level 2: wait for this connection's credit before taking a turn at
-    // the transport, so that a connection without credit never holds up
-    // the others.
-    const cost = length + CREDIT_MESSAGE_COST;
-    for (;;) {
-      await conn.waitCredit();
-      if (abandoned()) throw new TimeoutError("expired");
-      if (await this.queueFrame(frame, conn, cost, abandoned)) return;
-    }
+  _sendData(conn: Connection, data: Payload, abandoned: () => boolean): Promise<void> {
+    return this.sender.send(conn, data, abandoned);
   }
 
   /** @internal */
   _sendDataNowait(conn: Connection, data: Payload): void {
-    const [frame, length] = this.dataFrame(conn, data);
-    const credit = conn.sendCredit;
-    if (credit !== null && credit <= 0) {
-      throw new WouldBlock(
-        `${conn.id}: no credit left (${credit} bytes): the peer has not consumed what was sent yet ` +
-          "(waitWritable() waits for its grant)",
-        true,
-      );
-    }
-    if (this.sendLock.locked || this.transport!.full) {
-      throw new WouldBlock(
-        "the transport is full: the broker does not take what this client writes fast enough " +
-          "(waitWritable() waits for room)",
-        false,
-      );
-    }
-    this.transport!.write(frame);
-    if (credit !== null) conn.sendCredit = credit - (length + CREDIT_MESSAGE_COST);
+    this.sender.sendNowait(conn, data);
   }
 
   /** @internal */
@@ -1000,6 +907,18 @@ export class Client {
 
   // -- reconnecting ---------------------------------------------------------------
 
+  /** What the Sender (sending.ts) sees of this client. */
+  private senderHost(): SenderHost {
+    return {
+      codec: this.codec,
+      maxMessageSize: this.maxMessageSize,
+      transport: () => this.transport,
+      generation: () => this.generation,
+      ready: () => this.state === "ready",
+      checkReady: () => this.checkReady(),
+    };
+  }
+
   /** What the watches, presence notices and lists (presence.ts) see of this client. */
   private presenceHost(): PresenceHost {
     return {
@@ -1007,7 +926,7 @@ export class Client {
       name: () => this.clientName,
       needLevel2: (what) => this.needLevel2(what),
       maxWatches: () => this.settingsNow.watches,
-      send: (msg) => this.queueFrame(this.codec.encode(msg), null),
+      send: (msg) => this.sender.queue(this.codec.encode(msg), null),
       endedError: () => (this.state !== "ready" && this.state !== "reconnecting" ? this.notReadyError() : null),
       pendingChanged: () => this.updatePause(),
     };
