@@ -42,12 +42,12 @@ import {
   TimeoutError,
   UnknownProtocol,
 } from "./errors.js";
+import { Flow, type FlowHost } from "./flow.js";
 import { checkOptions, type ClientOptions, type Handler, type Logger, parseAddresses, type TimeoutOptions } from "./options.js";
 import { type NameList, Presence, type PresenceEvent, type PresenceHost } from "./presence.js";
 import {
   checkName,
   CloseReason,
-  CREDIT_MAX,
   hasLoneSurrogate,
   LEVEL1_SETTINGS,
   type Message,
@@ -140,8 +140,7 @@ export class Client {
   private early: Message[] = [];
   private earlyError: string | null = null;
   private readonly sender: Sender;
-  private inboxTotal = 0;
-  private isPaused = false;
+  private readonly flow: Flow;
   private readonly conns = new Map<string, Connection>();
   private nextConn = 0;
   private readonly done = deferred<void>();
@@ -184,6 +183,7 @@ export class Client {
     this.log = o.logger;
     this.presenceState = new Presence(this.presenceHost());
     this.sender = new Sender(this.senderHost());
+    this.flow = new Flow(this.flowHost());
     const factory = options.transport ?? defaultTransport;
     if (!factory) throw new MpError("no transport: import mpclient from its Node or browser entry point");
     this.transportFactory = factory;
@@ -233,7 +233,7 @@ export class Client {
 
   /** True while the client does not read from the broker (an inbox is full). */
   get paused(): boolean {
-    return this.isPaused;
+    return this.flow.paused;
   }
 
   /** The connections open or being opened now. */
@@ -705,15 +705,10 @@ export class Client {
 
   // -- credit (level 2) ---------------------------------------------------------
 
-  /** Give a new connection its credit; return a Credit to send after the Syn/Ack, if any. */
+  /** Give a new connection its credit (level 2); return a Credit to send after the Syn/Ack, if any. */
   private startCredit(conn: Connection): Uint8Array | null {
-    if (this.settingsNow.level < 2) return null;
-    const window = this.settingsNow.window;
-    conn.sendCredit = window;
-    conn.recvWindow = Math.max(window, this.receiveWindowOption ?? 0);
-    const extra = conn.recvWindow - window;
-    if (extra <= 0) return null;
-    return this.codec.encode(message(Meta.CREDIT, conn.peer, conn.id, utf8(String(extra))));
+    const extra = this.flow.startCredit(conn);
+    return extra === null ? null : this.codec.encode(extra);
   }
 
   // -- sending ------------------------------------------------------------------
@@ -761,34 +756,12 @@ export class Client {
 
   /** @internal */
   _grant(conn: Connection, nbytes: number | undefined): void {
-    if (conn.sendCredit === null) {
-      throw new LevelRequired(
-        `credit is a protocol level 2 feature: this client speaks level ${this.level} with the broker`,
-      );
-    }
-    if (conn.closeReason !== null) throw conn.endError();
-    this.checkReady();
-    if (nbytes === undefined) {
-      nbytes = Math.min(conn.consumedBytes, CREDIT_MAX);
-      if (nbytes === 0) return;
-    }
-    if (typeof nbytes !== "number" || !Number.isInteger(nbytes)) throw new TypeError("a grant is an integer, in bytes");
-    if (nbytes < 1 || nbytes > CREDIT_MAX) throw new RangeError(`a grant is 1 to ${CREDIT_MAX} bytes, not ${nbytes}`);
-    conn.consumedBytes = Math.max(0, conn.consumedBytes - nbytes);
-    this.write(message(Meta.CREDIT, conn.peer, conn.id, utf8(String(nbytes))));
+    this.flow.grant(conn, nbytes);
   }
 
-  /** @internal In automatic mode, grant back once half a window was taken. */
+  /** @internal */
   _consumedByApp(conn: Connection, cost: number): void {
-    conn.consumedBytes += cost;
-    if (
-      this.creditMode === "auto" &&
-      conn.closeReason === null &&
-      this.state === "ready" &&
-      conn.consumedBytes >= Math.max(1, Math.floor(conn.recvWindow / 2))
-    ) {
-      this._grant(conn, undefined);
-    }
+    this.flow.consumed(conn, cost);
   }
 
   /** @internal */
@@ -807,45 +780,12 @@ export class Client {
 
   /** @internal */
   _inboxTaken(conn: Connection, cost: number): void {
-    conn.inboxBytes -= cost;
-    if (conn.closeReason === null) this._inboxLeft(cost);
+    this.flow.taken(conn, cost);
   }
 
   /** @internal */
   _inboxLeft(cost: number): void {
-    this.inboxTotal -= cost;
-    this.updatePause();
-  }
-
-  private inboxOver(conn: Connection): boolean {
-    if (conn.closeReason !== null) return false;
-    let limit = this.inboxLimit;
-    if (conn.sendCredit !== null) {
-      // Level 2: the peer sends at most the window granted plus one message.
-      limit = Math.max(limit, conn.recvWindow + this.maxMessageSize + MESSAGE_OVERHEAD);
-    }
-    return conn.inboxBytes >= limit;
-  }
-
-  /**
-   * Stop reading from the broker while an inbox, all of them together, or
-   * the presence notices are over their limits; read again once they
-   * are not (the broker then stalls the senders).
-   */
-  private updatePause(): void {
-    let over = this.inboxTotal >= this.inboxTotalLimit || this.presenceState.overLimit;
-    if (!over) {
-      for (const conn of this.conns.values()) {
-        if (this.inboxOver(conn)) {
-          over = true;
-          break;
-        }
-      }
-    }
-    if (over === this.isPaused || !this.transport) return;
-    this.isPaused = over;
-    if (over) this.transport.pause();
-    else this.transport.resume();
+    this.flow.left(cost);
   }
 
   /** @internal */
@@ -872,8 +812,7 @@ export class Client {
     this.conns.clear();
     this.endRequests(error, !again);
     this.dropTransport();
-    this.isPaused = false;
-    this.inboxTotal = 0;
+    this.flow.reset();
     if (!again) {
       this.done.reject(error);
       return;
@@ -907,6 +846,24 @@ export class Client {
 
   // -- reconnecting ---------------------------------------------------------------
 
+  /** What the Flow (flow.ts) sees of this client. */
+  private flowHost(): FlowHost {
+    return {
+      inboxLimit: this.inboxLimit,
+      inboxTotalLimit: this.inboxTotalLimit,
+      maxMessageSize: this.maxMessageSize,
+      creditMode: this.creditMode,
+      receiveWindow: this.receiveWindowOption,
+      settings: () => this.settingsNow,
+      connections: () => this.conns.values(),
+      transport: () => this.transport,
+      presenceOverLimit: () => this.presenceState.overLimit,
+      ready: () => this.state === "ready",
+      checkReady: () => this.checkReady(),
+      write: (msg) => this.write(msg),
+    };
+  }
+
   /** What the Sender (sending.ts) sees of this client. */
   private senderHost(): SenderHost {
     return {
@@ -928,7 +885,7 @@ export class Client {
       maxWatches: () => this.settingsNow.watches,
       send: (msg) => this.sender.queue(this.codec.encode(msg), null),
       endedError: () => (this.state !== "ready" && this.state !== "reconnecting" ? this.notReadyError() : null),
-      pendingChanged: () => this.updatePause(),
+      pendingChanged: () => this.flow.update(),
     };
   }
 
@@ -1007,7 +964,7 @@ export class Client {
           conn.end(CloseReason.PEER_LEFT);
         }
       }
-      this.updatePause();
+      this.flow.update();
       return;
     }
     if (meta === Meta.WAT) {
@@ -1029,8 +986,7 @@ export class Client {
       case Meta.DATA:
         if (!conn.opening) {
           conn.deliver(msg.data ?? new Uint8Array(0));
-          this.inboxTotal += (msg.data?.length ?? 0) + MESSAGE_OVERHEAD;
-          this.updatePause();
+          this.flow.received((msg.data?.length ?? 0) + MESSAGE_OVERHEAD);
         }
         break;
       case Meta.CONN_ACK:
@@ -1045,7 +1001,7 @@ export class Client {
           else if (meta === Meta.NO_SUCH_CONNECTION) conn.failOpen(new NoSuchClient(conn.peer, conn.protocol));
         }
         conn.end(CloseReason.BY_PEER);
-        this.updatePause();
+        this.flow.update();
         break;
       case Meta.CREDIT:
         if (this.settingsNow.level >= 2) {
