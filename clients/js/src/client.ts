@@ -24,25 +24,22 @@
 import { type Address, formatAddress } from "./address.js";
 import { bounded, type Deferred, deferred, Signal } from "./async.js";
 import type { Codec, Decoder } from "./codec.js";
-import { Connection, MESSAGE_OVERHEAD } from "./connection.js";
+import { Connection } from "./connection.js";
+import { Dispatcher, type DispatchHost } from "./dispatch.js";
 import {
   BrokerLost,
   ConnectError,
   ConnectionClosed,
-  ConnectionEnded,
   ConnectTimeout,
-  Denied,
   Disconnected,
-  GoingAway,
   LevelRequired,
   MessageTooBig,
   MpError,
-  NoSuchClient,
   Replaced,
   TimeoutError,
-  UnknownProtocol,
 } from "./errors.js";
 import { Flow, type FlowHost } from "./flow.js";
+import { Notices } from "./notices.js";
 import { checkOptions, type ClientOptions, type Handler, type Logger, parseAddresses, type TimeoutOptions } from "./options.js";
 import { type NameList, Presence, type PresenceEvent, type PresenceHost } from "./presence.js";
 import {
@@ -55,14 +52,11 @@ import {
   Meta,
   NAME_MAX,
   nameError,
-  parseCredit,
   parseSettings,
   type Payload,
   payloadBytes,
   type Settings,
-  text,
   utf8,
-  utf8Decoder,
 } from "./protocol.js";
 import { Backoff, callHook, reconnectLoop, type ReconnectHost, retryable } from "./reconnect.js";
 import { loginRefusal, wrongFormatHint } from "./refusal.js";
@@ -147,12 +141,10 @@ export class Client {
   private lostDetail: string | null = null;
   private gaveUp: unknown = null;
   private readonly backoff = new Backoff();
-  private syntLimitLogged = false;
   private settingsNow: Settings = LEVEL1_SETTINGS;
   private readonly presenceState: Presence;
-  private replacedText: string | null = null;
-  private goingAwayMs: number | null = null;
-  private readonly goingAwayTold = new Signal();
+  private readonly notices: Notices;
+  private readonly dispatcher: Dispatcher;
   private readonly transportClosed = new Signal();
 
   constructor(address: string | string[], name: string, secret: Payload = "", options: ClientOptions = {}) {
@@ -184,6 +176,8 @@ export class Client {
     this.presenceState = new Presence(this.presenceHost());
     this.sender = new Sender(this.senderHost());
     this.flow = new Flow(this.flowHost());
+    this.notices = new Notices(this.log, () => this.clientName);
+    this.dispatcher = new Dispatcher(this.dispatchHost());
     const factory = options.transport ?? defaultTransport;
     if (!factory) throw new MpError("no transport: import mpclient from its Node or browser entry point");
     this.transportFactory = factory;
@@ -268,7 +262,7 @@ export class Client {
 
   /** Level 2: once the broker announced it shuts down, the delay it gave (ms). */
   get goingAway(): number | null {
-    return this.goingAwayMs;
+    return this.notices.goingAway;
   }
 
   toString(): string {
@@ -361,7 +355,7 @@ export class Client {
     this.armIdle();
     const early = this.early;
     this.early = [];
-    for (const msg of early) this.dispatch(msg);
+    for (const msg of early) this.dispatcher.dispatch(msg);
     const error = this.earlyError;
     this.earlyError = null;
     if (error !== null) this.lose(error);
@@ -447,7 +441,7 @@ export class Client {
       if (this.loginAnswer && !this.loginAnswer.settled) {
         this.loginAnswer.resolve(msg);
       } else if (this.state === "ready" || this.state === "closing") {
-        if (this.state === "ready") this.dispatch(msg);
+        if (this.state === "ready") this.dispatcher.dispatch(msg);
       } else {
         this.early.push(msg); // after the AuthOk, before the session starts
       }
@@ -695,12 +689,8 @@ export class Client {
    * Level 2: wait until the broker announces that it shuts down; resolve
    * with the delay it gave, in milliseconds.
    */
-  async waitGoingAway(): Promise<number> {
-    while (this.goingAwayMs === null) {
-      if (this.state !== "ready" && this.state !== "reconnecting") throw this.notReadyError();
-      await this.goingAwayTold.wait();
-    }
-    return this.goingAwayMs;
+  waitGoingAway(): Promise<number> {
+    return this.notices.waitGoingAway(() => this.waitEnded());
   }
 
   // -- credit (level 2) ---------------------------------------------------------
@@ -726,12 +716,17 @@ export class Client {
     return new MpError("not logged in: call connect() first");
   }
 
+  /** Why no notice (presence, GoingAway) can come any more, or null while one can. */
+  private waitEnded(): MpError | null {
+    return this.state !== "ready" && this.state !== "reconnecting" ? this.notReadyError() : null;
+  }
+
   /** Fail the lists waiting; when final, wake whoever waits for presence or GoingAway. */
   private endRequests(error: MpError | null, final: boolean): void {
     this.presenceState.failLists(() => error ?? this.notReadyError());
     if (final) {
       this.presenceState.wakeWaiters();
-      this.goingAwayTold.notify();
+      this.notices.wakeWaiters();
     }
   }
 
@@ -790,9 +785,7 @@ export class Client {
 
   /** @internal */
   _lostError(detail: string | null = null): BrokerLost {
-    if (this.replacedText !== null) return new Replaced(this.replacedText);
-    if (this.goingAwayMs !== null) return new GoingAway(this.goingAwayMs);
-    return new BrokerLost(detail ?? this.lostDetail ?? "");
+    return this.notices.lostError(detail ?? this.lostDetail ?? "");
   }
 
   /**
@@ -846,6 +839,31 @@ export class Client {
 
   // -- reconnecting ---------------------------------------------------------------
 
+  /** What the Dispatcher (dispatch.ts) sees of this client. */
+  private dispatchHost(): DispatchHost {
+    return {
+      log: this.log,
+      maxConnections: this.maxConnections,
+      conns: this.conns,
+      flow: this.flow,
+      presence: this.presenceState,
+      notices: this.notices,
+      name: () => this.clientName,
+      level: () => this.settingsNow.level,
+      handler: (protocol) => this.handlers.get(protocol),
+      write: (msg) => this.write(msg),
+      accept: (id, peer, protocol) => {
+        const conn = new Connection(this, id, peer, protocol, false);
+        this.conns.set(conn.id, conn);
+        this.write(message(Meta.CONN_ACK, conn.peer, conn.id));
+        const extra = this.startCredit(conn);
+        if (extra) this.transport?.write(extra);
+        return conn;
+      },
+      closeConn: (conn) => this.closeConn(conn),
+    };
+  }
+
   /** What the Flow (flow.ts) sees of this client. */
   private flowHost(): FlowHost {
     return {
@@ -884,7 +902,7 @@ export class Client {
       needLevel2: (what) => this.needLevel2(what),
       maxWatches: () => this.settingsNow.watches,
       send: (msg) => this.sender.queue(this.codec.encode(msg), null),
-      endedError: () => (this.state !== "ready" && this.state !== "reconnecting" ? this.notReadyError() : null),
+      endedError: () => this.waitEnded(),
       pendingChanged: () => this.flow.update(),
     };
   }
@@ -915,8 +933,7 @@ export class Client {
 
   /** Logged in again: a new session, in which nothing of the old one carries over but the handlers and the watches. */
   private resumeSession(attempt: number): void {
-    this.replacedText = null;
-    this.goingAwayMs = null;
+    this.notices.reset();
     this.presenceState.keepWatches(this.settingsNow.level >= 2 ? this.settingsNow.watches : 0);
     this.startSession();
     for (const msg of this.presenceState.watchMessages()) this.write(msg);
@@ -934,7 +951,7 @@ export class Client {
   private giveUp(error: unknown, why: string): void {
     this.state = "lost";
     this.gaveUp = error;
-    this.goingAwayMs = null;
+    this.notices.forgetGoingAway();
     this.lostDetail = `${why}: ${error instanceof Error ? error.message : String(error)}`;
     this.log.warn?.(`${this.clientName}: ${this.lostDetail}`);
     this.endRequests(null, true);
@@ -948,169 +965,7 @@ export class Client {
     this.endRequests(null, true);
     this.done.resolve();
   }
-
-  // -- dispatching ------------------------------------------------------------------
-
-  private dispatch(msg: Message): void {
-    const meta = msg.meta;
-    if (meta === Meta.CONN_SYN) {
-      this.handleSyn(msg);
-      return;
-    }
-    if (meta === Meta.CLIENT_CLOSED) {
-      for (const conn of [...this.conns.values()]) {
-        if (conn.peer === msg.otherClient) {
-          this.conns.delete(conn.id);
-          conn.end(CloseReason.PEER_LEFT);
-        }
-      }
-      this.flow.update();
-      return;
-    }
-    if (meta === Meta.WAT) {
-      this.log.warn?.(`${this.clientName}: the broker did not understand a message (WAT): ${text(msg.data)}`);
-      return;
-    }
-    if (this.settingsNow.level >= 2 && LEVEL2_NOTICES.has(meta)) {
-      this.dispatchNotice(msg);
-      return;
-    }
-    const conn = this.conns.get(msg.connectionId);
-    // Late messages for a connection closed here, and anything not from the
-    // connection's peer, are ignored.
-    if (conn === undefined || conn.peer !== msg.otherClient) {
-      this.log.debug?.(`${this.clientName}: ignored meta ${meta} on ${msg.connectionId}`);
-      return;
-    }
-    switch (meta) {
-      case Meta.DATA:
-        if (!conn.opening) {
-          conn.deliver(msg.data ?? new Uint8Array(0));
-          this.flow.received((msg.data?.length ?? 0) + MESSAGE_OVERHEAD);
-        }
-        break;
-      case Meta.CONN_ACK:
-        if (conn.opening) conn.openDone();
-        break;
-      case Meta.UNKNOWN_PROTO:
-      case Meta.NO_SUCH_CONNECTION:
-      case Meta.CONN_CLOSED:
-        this.conns.delete(conn.id);
-        if (conn.opening) {
-          if (meta === Meta.UNKNOWN_PROTO) conn.failOpen(new UnknownProtocol(conn.peer, conn.protocol));
-          else if (meta === Meta.NO_SUCH_CONNECTION) conn.failOpen(new NoSuchClient(conn.peer, conn.protocol));
-        }
-        conn.end(CloseReason.BY_PEER);
-        this.flow.update();
-        break;
-      case Meta.CREDIT:
-        if (this.settingsNow.level >= 2) {
-          const grant = parseCredit(msg.data);
-          if (grant === null) this.log.warn?.(`${this.clientName}: a malformed Credit on ${conn.id} ignored`);
-          else conn.credited(grant);
-        }
-        break;
-      case Meta.DENIED:
-        if (this.settingsNow.level >= 2) {
-          const reason = text(msg.data);
-          this.conns.delete(conn.id);
-          if (conn.opening) conn.failOpen(new Denied(conn.peer, conn.protocol, reason));
-          conn.end(CloseReason.BY_PEER, `denied: ${reason}`);
-        }
-        break;
-      default:
-        this.log.debug?.(`${this.clientName}: ignored meta ${meta} from the broker`);
-    }
-  }
-
-  /** The level-2 messages that belong to no connection. */
-  private dispatchNotice(msg: Message): void {
-    switch (msg.meta) {
-      case Meta.PRESENCE:
-        this.presenceState.notice(msg);
-        return;
-      case Meta.LIST:
-        this.presenceState.listReply(msg);
-        return;
-      case Meta.REPLACED:
-        this.replacedText = text(msg.data);
-        this.log.warn?.(
-          `${this.clientName}: the broker closes this session: ${this.replacedText} ` +
-            "(Replaced: the name logged in again elsewhere)",
-        );
-        return;
-      case Meta.GOING_AWAY: {
-        // Decimal milliseconds; a malformed delay is taken as "at once".
-        const t = text(msg.data);
-        this.goingAwayMs = /^[0-9]+$/.test(t) ? Number(t.slice(0, 10)) : 0;
-        this.log.warn?.(`${this.clientName}: the broker is going away: it closes the socket within ${this.goingAwayMs} ms`);
-        this.goingAwayTold.notify();
-        return;
-      }
-    }
-  }
-
-  private handleSyn(msg: Message): void {
-    let protocol: string | null;
-    try {
-      protocol = utf8Decoder.decode(msg.data ?? new Uint8Array(0));
-    } catch {
-      protocol = null;
-    }
-    const handler = protocol !== null ? this.handlers.get(protocol) : undefined;
-    if (
-      handler === undefined ||
-      protocol === null ||
-      this.conns.has(msg.connectionId) ||
-      nameError(msg.otherClient) !== null
-    ) {
-      this.write(message(Meta.UNKNOWN_PROTO, msg.otherClient, msg.connectionId));
-      return;
-    }
-    if (this.conns.size >= this.maxConnections) {
-      // As the broker's max_connections_per_client: at level 2 with Denied, which says why.
-      const level2 = this.settingsNow.level >= 2;
-      if (!this.syntLimitLogged) {
-        this.log.warn?.(
-          `${this.clientName}: maxConnections (${this.maxConnections}) reached: refusing Syns with ` +
-            (level2 ? "Denied" : "UnknownProto"),
-        );
-        this.syntLimitLogged = true;
-      }
-      if (level2) this.write(message(Meta.DENIED, msg.otherClient, msg.connectionId, utf8("too many connections")));
-      else this.write(message(Meta.UNKNOWN_PROTO, msg.otherClient, msg.connectionId));
-      return;
-    }
-    const conn = new Connection(this, msg.connectionId, msg.otherClient, protocol, false);
-    this.conns.set(conn.id, conn);
-    this.write(message(Meta.CONN_ACK, conn.peer, conn.id));
-    const extra = this.startCredit(conn);
-    if (extra) this.transport?.write(extra);
-    let result: unknown;
-    try {
-      result = handler(conn);
-    } catch (e) {
-      this.log.error?.(`${this.clientName}: the handler for ${JSON.stringify(protocol)} threw`, e);
-      this.closeConn(conn);
-      return;
-    }
-    if (result && typeof (result as Promise<unknown>).then === "function") {
-      (result as Promise<unknown>).then(
-        () => this.closeConn(conn),
-        (e: unknown) => {
-          // A connection that ended under the handler is no failure of it.
-          if (!(e instanceof ConnectionEnded)) {
-            this.log.error?.(`${this.clientName}: the handler for ${JSON.stringify(protocol)} failed`, e);
-          }
-          this.closeConn(conn);
-        },
-      );
-    }
-  }
 }
-
-/** The level-2 messages of the broker that belong to no connection. */
-const LEVEL2_NOTICES = new Set<number>([Meta.PRESENCE, Meta.LIST, Meta.REPLACED, Meta.GOING_AWAY]);
 
 /** Create a Client (same arguments), log it in and resolve with it. */
 export async function connect(
