@@ -22,7 +22,7 @@
  */
 
 import { type Address, formatAddress } from "./address.js";
-import { bounded, type Deferred, deferred, Signal } from "./async.js";
+import { bounded, deferred, Signal } from "./async.js";
 import type { Codec, Decoder } from "./codec.js";
 import { Connection } from "./connection.js";
 import { Dispatcher, type DispatchHost } from "./dispatch.js";
@@ -30,7 +30,6 @@ import {
   BrokerLost,
   ConnectError,
   ConnectionClosed,
-  ConnectTimeout,
   Disconnected,
   LevelRequired,
   MessageTooBig,
@@ -39,6 +38,7 @@ import {
   TimeoutError,
 } from "./errors.js";
 import { Flow, type FlowHost } from "./flow.js";
+import { LoginAttempt, type LoginHost } from "./login.js";
 import { Notices } from "./notices.js";
 import { checkOptions, type ClientOptions, type Handler, type Logger, parseAddresses, type TimeoutOptions } from "./options.js";
 import { type NameList, Presence, type PresenceEvent, type PresenceHost } from "./presence.js";
@@ -59,7 +59,6 @@ import {
   utf8,
 } from "./protocol.js";
 import { Backoff, callHook, reconnectLoop, type ReconnectHost, retryable } from "./reconnect.js";
-import { loginRefusal, wrongFormatHint } from "./refusal.js";
 import { answerWith, request, type RequestHandler, type RequestHost } from "./request.js";
 import { Sender, type SenderHost } from "./sending.js";
 import type { TlsOptions, Transport, TransportFactory } from "./transport.js";
@@ -129,8 +128,8 @@ export class Client {
   private decoder: Decoder;
   /** Which transport is current: data from older ones is ignored. */
   private generation = 0;
-  private loginAnswer: Deferred<Message> | null = null;
-  private firstBytes = true;
+  /** The login attempt under way, or null. */
+  private login: LoginAttempt | null = null;
   private early: Message[] = [];
   private earlyError: string | null = null;
   private readonly sender: Sender;
@@ -363,73 +362,54 @@ export class Client {
 
   /** One login at the current address, within timeoutMs. */
   private async tryLogin(): Promise<void> {
-    const a = this.currentAddress;
-    const where = formatAddress(a);
+    const address = this.currentAddress;
     const gen = ++this.generation;
     this.decoder = this.newDecoder();
     this.early = [];
     this.earlyError = null;
-    this.firstBytes = true;
     this.transport = null;
-    const answer = deferred<Message>();
-    this.loginAnswer = answer;
-    const abort = new AbortController();
-    let connected = false;
-    const login = async (): Promise<void> => {
-      const transport = await this.transportFactory(
-        a,
-        { ...this.tlsOptions, format: this.codec.name, keepaliveMs: this.keepaliveMs, signal: abort.signal },
-        {
-          data: (chunk) => this.onData(gen, chunk),
-          closed: (why) => this.onTransportClosed(gen, why),
-        },
-      );
-      if (abort.signal.aborted || gen !== this.generation) {
-        transport.destroy();
-        throw new ConnectError(`${where}: the login was abandoned`);
-      }
-      connected = true;
-      this.transport = transport;
-      // Level 1 announces nothing: the Auth of the 2015 clients, byte for byte.
-      const level = this.wantedLevel > 1 ? this.wantedLevel : null;
-      transport.write(this.codec.encode(message(Meta.AUTH, this.clientName, "", this.secret, level)));
-      const msg = await answer.promise;
-      const refusal = loginRefusal(msg, this.clientName, where);
-      if (refusal !== null) throw refusal;
-      if (msg.otherClient && nameError(msg.otherClient) === null) this.clientName = msg.otherClient;
-      this.settingsNow = this.wantedLevel >= 2 ? parseSettings(msg.data) : LEVEL1_SETTINGS;
-    };
+    const attempt = new LoginAttempt(formatAddress(address), this.codec.name);
+    this.login = attempt;
     try {
-      await bounded(login(), this.timeoutMs, () => {
-        abort.abort();
-        return new ConnectTimeout(
-          connected
-            ? `no login at ${where} within ${this.timeoutMs} ms (timeoutMs): connected, but the ` +
-                "login got no answer (a busy broker, or not an mpbroker listener?)"
-            : `cannot connect to ${where} within ${this.timeoutMs} ms (timeoutMs)`,
-        );
-      });
-    } catch (e) {
-      answer.reject(e); // login() stops waiting for it
-      this.dropTransport();
-      throw e;
+      await attempt.run(this.loginHost(address, gen));
     } finally {
-      this.loginAnswer = null;
+      this.login = null;
     }
+  }
+
+  /** What one login attempt (login.ts) at `address`, of generation `gen`, sees of this client. */
+  private loginHost(address: Address, gen: number): LoginHost {
+    return {
+      timeoutMs: this.timeoutMs,
+      name: () => this.clientName,
+      openTransport: (signal) =>
+        this.transportFactory(
+          address,
+          { ...this.tlsOptions, format: this.codec.name, keepaliveMs: this.keepaliveMs, signal },
+          {
+            data: (chunk) => this.onData(gen, chunk),
+            closed: (why) => this.onTransportClosed(gen, why),
+          },
+        ),
+      current: () => gen === this.generation,
+      connected: (transport) => {
+        this.transport = transport;
+        // Level 1 announces nothing: the Auth of the 2015 clients, byte for byte.
+        const level = this.wantedLevel > 1 ? this.wantedLevel : null;
+        transport.write(this.codec.encode(message(Meta.AUTH, this.clientName, "", this.secret, level)));
+      },
+      loggedIn: (msg) => {
+        if (msg.otherClient && nameError(msg.otherClient) === null) this.clientName = msg.otherClient;
+        this.settingsNow = this.wantedLevel >= 2 ? parseSettings(msg.data) : LEVEL1_SETTINGS;
+      },
+      failed: () => this.dropTransport(),
+    };
   }
 
   private onData(gen: number, chunk: Uint8Array): void {
     if (gen !== this.generation) return;
     this.lastInput = Date.now();
-    const login = this.loginAnswer;
-    if (login && this.firstBytes && chunk.length > 0) {
-      this.firstBytes = false;
-      const hint = wrongFormatHint(this.codec.name, chunk);
-      if (hint !== null) {
-        login.reject(new ConnectError(`${this.address}: ${hint}`, { permanent: true }));
-        return;
-      }
-    }
+    if (this.login?.wrongFormat(chunk)) return;
     let msgs: Message[];
     try {
       msgs = this.decoder.feed(chunk);
@@ -438,8 +418,8 @@ export class Client {
     }
     for (const msg of msgs) {
       if (gen !== this.generation) return;
-      if (this.loginAnswer && !this.loginAnswer.settled) {
-        this.loginAnswer.resolve(msg);
+      if (this.login?.waiting) {
+        this.login.answered(msg);
       } else if (this.state === "ready" || this.state === "closing") {
         if (this.state === "ready") this.dispatcher.dispatch(msg);
       } else {
@@ -452,10 +432,8 @@ export class Client {
 
   /** Bytes from the broker that are no message: the login fails, or the session is lost. */
   private undecodable(why: string): void {
-    if (this.loginAnswer && !this.loginAnswer.settled) {
-      this.loginAnswer.reject(
-        new ConnectError(`undecodable login answer from ${this.address}: ${why}`, { permanent: true }),
-      );
+    if (this.login?.waiting) {
+      this.login.undecodable(why);
     } else if (this.state === "ready") {
       this.lose(`undecodable message from the broker: ${why}`);
     } else {
@@ -467,10 +445,8 @@ export class Client {
   private onTransportClosed(gen: number, why: string): void {
     this.transportClosed.notify();
     if (gen !== this.generation) return;
-    if (this.loginAnswer && !this.loginAnswer.settled) {
-      this.loginAnswer.reject(
-        new ConnectError(`${this.address} closed the connection without answering the login (${why})`),
-      );
+    if (this.login?.waiting) {
+      this.login.transportClosed(why);
       return;
     }
     if (this.state === "ready") this.lose(why);
