@@ -24,7 +24,7 @@
 import { type Address, formatAddress } from "./address.js";
 import { bounded, deferred, Signal } from "./async.js";
 import type { Codec, Decoder } from "./codec.js";
-import { Connection } from "./connection.js";
+import { checkOpenArguments, Connection } from "./connection.js";
 import { Dispatcher, type DispatchHost } from "./dispatch.js";
 import {
   BrokerLost,
@@ -38,6 +38,7 @@ import {
   TimeoutError,
 } from "./errors.js";
 import { Flow, type FlowHost } from "./flow.js";
+import { IdleWatch } from "./idle.js";
 import { LoginAttempt, type LoginHost } from "./login.js";
 import { Notices } from "./notices.js";
 import { checkOptions, type ClientOptions, type Handler, type Logger, parseAddresses, type TimeoutOptions } from "./options.js";
@@ -45,7 +46,6 @@ import { type NameList, Presence, type PresenceEvent, type PresenceHost } from "
 import {
   checkName,
   CloseReason,
-  hasLoneSurrogate,
   LEVEL1_SETTINGS,
   type Message,
   message,
@@ -116,8 +116,7 @@ export class Client {
   private readonly tlsOptions: TlsOptions;
   private readonly keepaliveMs: number;
   readonly idleTimeoutMs: number | null;
-  private lastInput = 0;
-  private idleTimer: ReturnType<typeof setTimeout> | null = null;
+  private readonly idle: IdleWatch;
   private readonly wantedLevel: number;
   private readonly transportFactory: TransportFactory;
   private readonly log: Logger;
@@ -172,6 +171,7 @@ export class Client {
     this.onReconnecting = options.onReconnecting ?? null;
     this.onReconnected = options.onReconnected ?? null;
     this.log = o.logger;
+    this.idle = new IdleWatch(this.idleTimeoutMs, () => this.state === "ready", (why) => this.lose(why));
     this.presenceState = new Presence(this.presenceHost());
     this.sender = new Sender(this.senderHost());
     this.flow = new Flow(this.flowHost());
@@ -350,8 +350,7 @@ export class Client {
 
   private startSession(): void {
     this.state = "ready";
-    this.lastInput = Date.now();
-    this.armIdle();
+    this.idle.start();
     const early = this.early;
     this.early = [];
     for (const msg of early) this.dispatcher.dispatch(msg);
@@ -408,7 +407,7 @@ export class Client {
 
   private onData(gen: number, chunk: Uint8Array): void {
     if (gen !== this.generation) return;
-    this.lastInput = Date.now();
+    this.idle.input();
     if (this.login?.wrongFormat(chunk)) return;
     let msgs: Message[];
     try {
@@ -460,21 +459,13 @@ export class Client {
    * reconnecting client stops trying.
    */
   async close(): Promise<void> {
-    if (this.state === "new" || this.state === "connecting") {
-      this.state = "closed";
-      return;
-    }
-    if (this.state === "closed" || this.state === "lost") return;
-    if (this.state === "reconnecting") {
-      this.stopReconnecting();
-      return;
-    }
+    if (this.endBeforeSession()) return;
     if (this.state === "closing") {
       await this.done.promise.catch(() => undefined);
       return;
     }
     this.state = "closing";
-    this.stopIdle();
+    this.idle.stop();
     for (const conn of this.conns.values()) {
       this.write(message(Meta.CONN_CLOSED, conn.peer, conn.id));
       conn.end(CloseReason.LOCAL);
@@ -497,21 +488,31 @@ export class Client {
   }
 
   /**
+   * close() and abort() outside a session: before it (connect() then
+   * fails), after it, or while reconnecting (which stops). True when that
+   * was all there was to do.
+   */
+  private endBeforeSession(): boolean {
+    if (this.state === "new" || this.state === "connecting") {
+      this.state = "closed";
+      return true;
+    }
+    if (this.state === "closed" || this.state === "lost") return true;
+    if (this.state === "reconnecting") {
+      this.stopReconnecting();
+      return true;
+    }
+    return false;
+  }
+
+  /**
    * Drop the broker connection at once, without closing the connections
    * first: the peers get ClientClosed, as if this process had died.
    */
   abort(): void {
-    if (this.state === "new" || this.state === "connecting") {
-      this.state = "closed";
-      return;
-    }
-    if (this.state === "closed" || this.state === "lost") return;
-    if (this.state === "reconnecting") {
-      this.stopReconnecting();
-      return;
-    }
+    if (this.endBeforeSession()) return;
     this.state = "closed";
-    this.stopIdle();
+    this.idle.stop();
     for (const conn of this.conns.values()) conn.end(CloseReason.LOCAL);
     this.conns.clear();
     this.endRequests(null, true);
@@ -529,15 +530,7 @@ export class Client {
    * withdrawn).
    */
   async open(peer: string, protocol: string, options: TimeoutOptions = {}): Promise<Connection> {
-    checkName(peer);
-    if (peer === this.clientName) {
-      throw new RangeError(
-        `${JSON.stringify(peer)} is this client's own name: a client cannot open a connection to itself; ` +
-          "log in a second client under another name to talk to this one",
-      );
-    }
-    if (typeof protocol !== "string") throw new TypeError("protocol must be a string");
-    if (hasLoneSurrogate(protocol)) throw new RangeError("protocol is not valid UTF-8");
+    checkOpenArguments(peer, protocol, this.clientName);
     this.checkReady();
     if (this.conns.size >= this.maxConnections) {
       throw new MpError(`maxConnections (${this.maxConnections}) connections are open`);
@@ -774,7 +767,7 @@ export class Client {
     const error = this._lostError(detail);
     const again = this.reconnect && !(error instanceof Replaced);
     this.state = again ? "reconnecting" : "lost";
-    this.stopIdle();
+    this.idle.stop();
     this.lostDetail = error.detail;
     if (again) this.log.warn?.(`${this.clientName}: broker lost: ${error.detail}; reconnecting`);
     for (const conn of this.conns.values()) conn.end(CloseReason.BROKER_LOST, error.detail);
@@ -788,29 +781,6 @@ export class Client {
     }
     callHook(this.log, "onDisconnected", () => this.onDisconnected?.(error));
     void reconnectLoop(this.reconnectHost());
-  }
-
-  /**
-   * idleTimeoutMs: look when the bound could have passed (cheaper than a
-   * new timer for every chunk received), and lose the broker if it did.
-   */
-  private armIdle(): void {
-    if (this.idleTimeoutMs === null) return;
-    const bound = this.idleTimeoutMs;
-    if (this.idleTimer !== null) clearTimeout(this.idleTimer);
-    const look = (): void => {
-      this.idleTimer = null;
-      if (this.state !== "ready") return;
-      const quiet = Date.now() - this.lastInput;
-      if (quiet >= bound) this.lose(`nothing from the broker for ${bound} ms (idleTimeoutMs)`);
-      else this.idleTimer = setTimeout(look, bound - quiet);
-    };
-    this.idleTimer = setTimeout(look, bound);
-  }
-
-  private stopIdle(): void {
-    if (this.idleTimer !== null) clearTimeout(this.idleTimer);
-    this.idleTimer = null;
   }
 
   // -- reconnecting ---------------------------------------------------------------

@@ -9,10 +9,31 @@ import { bounded, type Deferred, deferred, Queue, Signal } from "./async.js";
 import type { Client } from "./client.js";
 import { type BrokerLost, ConnectionClosed, type ConnectionEnded, PeerLeft, TimeoutError } from "./errors.js";
 import type { TimeoutOptions } from "./options.js";
-import { CloseReason, CREDIT_MAX, CREDIT_MESSAGE_COST, type Payload, text } from "./protocol.js";
+import {
+  checkName,
+  CloseReason,
+  CREDIT_MAX,
+  CREDIT_MESSAGE_COST,
+  hasLoneSurrogate,
+  type Payload,
+  text,
+} from "./protocol.js";
 
 /** What one received message costs beyond its payload in an inbox. */
 export const MESSAGE_OVERHEAD = 64;
+
+/** Throw unless this client (`ownName`) may open a connection to `peer` for `protocol`. */
+export function checkOpenArguments(peer: string, protocol: string, ownName: string): void {
+  checkName(peer);
+  if (peer === ownName) {
+    throw new RangeError(
+      `${JSON.stringify(peer)} is this client's own name: a client cannot open a connection to itself; ` +
+        "log in a second client under another name to talk to this one",
+    );
+  }
+  if (typeof protocol !== "string") throw new TypeError("protocol must be a string");
+  if (hasLoneSurrogate(protocol)) throw new RangeError("protocol is not valid UTF-8");
+}
 
 /**
  * One connection between this client and a peer: a two-way, ordered stream
