@@ -318,14 +318,7 @@ export class Client {
         if (last || !retryable(e) || (this.state as State) !== "connecting") {
           this.state = "closed";
           this.done.resolve();
-          if (failures.length && e instanceof ConnectError && !e.permanent) {
-            failures.push(e.message);
-            throw new ConnectError(
-              `cannot log in at any of ${this.addressList.length} brokers: ${failures.join("; ")}`,
-              { cause: e },
-            );
-          }
-          throw e;
+          throw this.connectFailure(e, failures);
         }
         failures.push(e instanceof Error ? e.message : String(e));
       }
@@ -337,6 +330,22 @@ export class Client {
       throw new ConnectionClosed(CloseReason.LOCAL, "the client was closed during the login");
     }
     this.startSession();
+  }
+
+  /**
+   * What connect() rejects with after `error`, the last attempt's: when
+   * earlier addresses failed too (`failures`) and retrying could help, an
+   * error that names them all.
+   */
+  private connectFailure(error: unknown, failures: string[]): unknown {
+    if (failures.length && error instanceof ConnectError && !error.permanent) {
+      failures.push(error.message);
+      return new ConnectError(
+        `cannot log in at any of ${this.addressList.length} brokers: ${failures.join("; ")}`,
+        { cause: error },
+      );
+    }
+    return error;
   }
 
   private useAddress(index: number): void {
@@ -473,18 +482,21 @@ export class Client {
     this.conns.clear();
     this.endRequests(null, true);
     const transport = this.transport;
-    if (transport) {
-      const gone = this.transportClosed.wait();
-      transport.end();
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([gone, new Promise<void>((r) => (timer = setTimeout(r, this.timeoutMs)))]);
-      clearTimeout(timer);
-      transport.destroy();
-    }
+    if (transport) await this.endTransport(transport);
     this.generation++;
     this.transport = null;
     this.state = "closed";
     this.done.resolve();
+  }
+
+  /** End `transport` after what is queued, and wait until the broker closed its side (at most timeoutMs). */
+  private async endTransport(transport: Transport): Promise<void> {
+    const gone = this.transportClosed.wait();
+    transport.end();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([gone, new Promise<void>((r) => (timer = setTimeout(r, this.timeoutMs)))]);
+    clearTimeout(timer);
+    transport.destroy();
   }
 
   /**
@@ -535,12 +547,7 @@ export class Client {
     if (this.conns.size >= this.maxConnections) {
       throw new MpError(`maxConnections (${this.maxConnections}) connections are open`);
     }
-    const connId = `${this.clientName}:${this.nextConn.toString(16)}`;
-    if (utf8(connId).length > NAME_MAX) throw new MpError("connection id too long: use a shorter client name");
-    const syn = this.codec.encode(message(Meta.CONN_SYN, peer, connId, utf8(protocol)));
-    if (syn.length > this.maxMessageSize) {
-      throw new MessageTooBig(`a Syn of ${syn.length} bytes is over ${this.maxMessageSize}`);
-    }
+    const [connId, syn] = this.nextSyn(peer, protocol);
     this.nextConn++;
     const conn = new Connection(this, connId, peer, protocol, true);
     const extra = this.startCredit(conn);
@@ -562,16 +569,30 @@ export class Client {
       });
     } catch (e) {
       work.catch(() => undefined);
-      if (synQueued || conn.closeReason === null) {
-        if (synQueued) this.closeConn(conn);
-        else {
-          this.conns.delete(conn.id);
-          conn.end(CloseReason.LOCAL);
-        }
-      }
+      this.withdrawOpen(conn, synQueued);
       throw e;
     }
     return conn;
+  }
+
+  /** The id of the next connection to open, and its Syn; throws when they cannot be sent. */
+  private nextSyn(peer: string, protocol: string): [string, Uint8Array] {
+    const connId = `${this.clientName}:${this.nextConn.toString(16)}`;
+    if (utf8(connId).length > NAME_MAX) throw new MpError("connection id too long: use a shorter client name");
+    const syn = this.codec.encode(message(Meta.CONN_SYN, peer, connId, utf8(protocol)));
+    if (syn.length > this.maxMessageSize) {
+      throw new MessageTooBig(`a Syn of ${syn.length} bytes is over ${this.maxMessageSize}`);
+    }
+    return [connId, syn];
+  }
+
+  /** open() failed: tell the peer when the Syn went out, and forget the connection. */
+  private withdrawOpen(conn: Connection, synQueued: boolean): void {
+    if (synQueued) this.closeConn(conn);
+    else if (conn.closeReason === null) {
+      this.conns.delete(conn.id);
+      conn.end(CloseReason.LOCAL);
+    }
   }
 
   // -- request/reply ------------------------------------------------------------
