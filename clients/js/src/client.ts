@@ -1,24 +1,22 @@
 /**
- * The client: Client and Connection, as the Python client's (clients/python,
- * mpclient.client), in camelCase and with Promises. No Node imports here:
- * the transports come from the entry point (index.ts for Node, browser.ts
- * for browsers).
+ * The Client, as the Python client's (clients/python, mpclient.client), in
+ * camelCase and with Promises: the coordinator of a session. It holds the
+ * state (new, connecting, ready, reconnecting, closing, closed, lost), the
+ * transport and the connections, and hands the work to one part a concept:
+ * login.ts (a login attempt), sending.ts (senders' turns and credit),
+ * flow.ts (grants and the inbox limits), dispatch.ts (what the broker
+ * sends), presence.ts (watches, notices, lists), notices.ts (Replaced,
+ * GoingAway), request.ts (request/reply), reconnect.ts (the reconnect
+ * loop), idle.ts (idleTimeoutMs). Each part sees of the Client only what
+ * its *Host interface gives: the private*Host() methods below build them.
+ * No Node imports here: the transports come from the entry point
+ * (index.ts for Node, browser.ts for browsers).
  *
  * A client connects to the broker, logs in with a name and a secret, and
  * then opens connections to other clients by (peer name, protocol) with
  * open(), or accepts the ones they open through handlers registered per
  * protocol with handle() (a Syn for a protocol without a handler is
  * refused with UnknownProto, automatically).
- *
- * How a connection ends, as seen by recv() and `for await`:
- *
- *   the connection ended   for await (m of conn)     await conn.recv()
- *   the peer closed it     iteration ends            throws ConnectionClosed
- *   this side closed it    iteration ends            throws ConnectionClosed
- *   the peer left          throws PeerLeft           throws PeerLeft
- *   the broker was lost    throws BrokerLost         throws BrokerLost
- *
- * The messages that arrived before the end are delivered first.
  */
 
 import { type Address, formatAddress } from "./address.js";
@@ -62,9 +60,6 @@ import { Backoff, callHook, reconnectLoop, type ReconnectHost, retryable } from 
 import { answerWith, request, type RequestHandler, type RequestHost } from "./request.js";
 import { Sender, type SenderHost } from "./sending.js";
 import type { TlsOptions, Transport, TransportFactory } from "./transport.js";
-
-// ---------------------------------------------------------------------------
-// Client
 
 type State = "new" | "connecting" | "ready" | "reconnecting" | "closing" | "closed" | "lost";
 

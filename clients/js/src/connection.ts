@@ -3,6 +3,16 @@
  * application sees it (send, recv, iteration, credit). It holds its inbox
  * and its credit; what touches the broker connection (writing, the inbox
  * limits that pause reading, grants) it asks its Client to do.
+ *
+ * How a connection ends, as seen by recv() and `for await`:
+ *
+ *   the connection ended   for await (m of conn)     await conn.recv()
+ *   the peer closed it     iteration ends            throws ConnectionClosed
+ *   this side closed it    iteration ends            throws ConnectionClosed
+ *   the peer left          throws PeerLeft           throws PeerLeft
+ *   the broker was lost    throws BrokerLost         throws BrokerLost
+ *
+ * The messages that arrived before the end are delivered first.
  */
 
 import { bounded, type Deferred, deferred, Queue, Signal } from "./async.js";
