@@ -501,6 +501,8 @@ export class Client {
    */
   private endBeforeSession(): boolean {
     if (this.state === "new" || this.state === "connecting") {
+      // A connect() under way settles `closed` itself once its attempt ends.
+      if (this.state === "new") this.done.resolve();
       this.state = "closed";
       return true;
     }
