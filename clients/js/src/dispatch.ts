@@ -14,9 +14,6 @@ import type { Handler, Logger } from "./options.js";
 import type { Presence } from "./presence.js";
 import { CloseReason, type Message, message, Meta, nameError, parseCredit, text, utf8, utf8Decoder } from "./protocol.js";
 
-/** The level-2 messages of the broker that belong to no connection. */
-const LEVEL2_NOTICES = new Set<number>([Meta.PRESENCE, Meta.LIST, Meta.REPLACED, Meta.GOING_AWAY]);
-
 /** What a Dispatcher needs of its Client. */
 export interface DispatchHost {
   readonly log: Logger;
@@ -51,8 +48,17 @@ function synProtocol(msg: Message): string | null {
 export class Dispatcher {
   /** The maxConnections warning is logged once. */
   private synLimitLogged = false;
+  /** The level-2 messages of the broker that belong to no connection, and who takes each. */
+  private readonly noticeTakers: Map<number, (msg: Message) => void>;
 
-  constructor(private readonly host: DispatchHost) {}
+  constructor(private readonly host: DispatchHost) {
+    this.noticeTakers = new Map<number, (msg: Message) => void>([
+      [Meta.PRESENCE, (msg) => host.presence.notice(msg)],
+      [Meta.LIST, (msg) => host.presence.listReply(msg)],
+      [Meta.REPLACED, (msg) => host.notices.replaced(msg)],
+      [Meta.GOING_AWAY, (msg) => host.notices.goingAwayNotice(msg)],
+    ]);
+  }
 
   dispatch(msg: Message): void {
     const meta = msg.meta;
@@ -68,8 +74,9 @@ export class Dispatcher {
       this.host.log.warn?.(`${this.host.name()}: the broker did not understand a message (WAT): ${text(msg.data)}`);
       return;
     }
-    if (this.host.level() >= 2 && LEVEL2_NOTICES.has(meta)) {
-      this.notice(msg);
+    const taker = this.noticeTakers.get(meta);
+    if (taker !== undefined && this.host.level() >= 2) {
+      taker(msg);
       return;
     }
     const conn = this.host.conns.get(msg.connectionId);
@@ -139,24 +146,6 @@ export class Dispatcher {
     this.host.conns.delete(conn.id);
     if (conn.opening) conn.failOpen(new Denied(conn.peer, conn.protocol, reason));
     conn.end(CloseReason.BY_PEER, `denied: ${reason}`);
-  }
-
-  /** The level-2 messages that belong to no connection. */
-  private notice(msg: Message): void {
-    switch (msg.meta) {
-      case Meta.PRESENCE:
-        this.host.presence.notice(msg);
-        return;
-      case Meta.LIST:
-        this.host.presence.listReply(msg);
-        return;
-      case Meta.REPLACED:
-        this.host.notices.replaced(msg);
-        return;
-      case Meta.GOING_AWAY:
-        this.host.notices.goingAwayNotice(msg);
-        return;
-    }
   }
 
   /** A peer opens a connection: accept it with the protocol's handler, or refuse it. */
