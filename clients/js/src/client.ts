@@ -1,14 +1,15 @@
 /**
  * The Client, as the Python client's (clients/python, mpclient.client), in
  * camelCase and with Promises: the coordinator of a session. It holds the
- * state (new, connecting, ready, reconnecting, closing, closed, lost), the
- * transport and the connections, and hands the work to one part a concept:
- * login.ts (a login attempt), sending.ts (senders' turns and credit),
- * flow.ts (grants and the inbox limits), dispatch.ts (what the broker
- * sends), presence.ts (watches, notices, lists), notices.ts (Replaced,
- * GoingAway), request.ts (request/reply), reconnect.ts (the reconnect
- * loop), idle.ts (idleTimeoutMs). Each part sees of the Client only what
- * its *Host interface gives: the private*Host() methods below build them.
+ * state (new, connecting, ready, reconnecting, closing, closed, lost) and
+ * the connections, and hands the work to one part a concept: link.ts (the
+ * transport, its generation, decoding), login.ts (a login attempt),
+ * sending.ts (senders' turns and credit), flow.ts (grants and the inbox
+ * limits), dispatch.ts (what the broker sends), presence.ts (watches,
+ * notices, lists), notices.ts (Replaced, GoingAway), request.ts
+ * (request/reply), reconnect.ts (the reconnect loop), idle.ts
+ * (idleTimeoutMs). Each part sees of the Client only what its *Host
+ * interface gives: the private *Host() methods below build them.
  * No Node imports here: the transports come from the entry point
  * (index.ts for Node, browser.ts for browsers).
  *
@@ -20,8 +21,8 @@
  */
 
 import { type Address, formatAddress } from "./address.js";
-import { bounded, deferred, Signal } from "./async.js";
-import type { Codec, Decoder } from "./codec.js";
+import { bounded, deferred } from "./async.js";
+import type { Codec } from "./codec.js";
 import { checkOpenArguments, Connection } from "./connection.js";
 import { Dispatcher, type DispatchHost } from "./dispatch.js";
 import {
@@ -37,7 +38,7 @@ import {
 } from "./errors.js";
 import { Flow, type FlowHost } from "./flow.js";
 import { IdleWatch } from "./idle.js";
-import { LoginAttempt, type LoginHost } from "./login.js";
+import { Link, type LinkHost } from "./link.js";
 import { Notices } from "./notices.js";
 import { checkOptions, type ClientOptions, type Handler, type Logger, parseAddresses, type TimeoutOptions } from "./options.js";
 import { type NameList, Presence, type PresenceEvent, type PresenceHost } from "./presence.js";
@@ -59,7 +60,7 @@ import {
 import { Backoff, callHook, reconnectLoop, type ReconnectHost, retryable } from "./reconnect.js";
 import { answerWith, request, type RequestHandler, type RequestHost } from "./request.js";
 import { Sender, type SenderHost } from "./sending.js";
-import type { TlsOptions, Transport, TransportFactory } from "./transport.js";
+import type { TlsOptions, TransportFactory } from "./transport.js";
 
 type State = "new" | "connecting" | "ready" | "reconnecting" | "closing" | "closed" | "lost";
 
@@ -113,17 +114,11 @@ export class Client {
   readonly idleTimeoutMs: number | null;
   private readonly idle: IdleWatch;
   private readonly wantedLevel: number;
-  private readonly transportFactory: TransportFactory;
   private readonly log: Logger;
   private readonly handlers = new Map<string, Handler>();
 
   private state: State = "new";
-  private transport: Transport | null = null;
-  private decoder: Decoder;
-  /** Which transport is current: data from older ones is ignored. */
-  private generation = 0;
-  /** The login attempt under way, or null. */
-  private login: LoginAttempt | null = null;
+  private readonly link: Link;
   private early: Message[] = [];
   private earlyError: string | null = null;
   private readonly sender: Sender;
@@ -138,7 +133,6 @@ export class Client {
   private readonly presenceState: Presence;
   private readonly notices: Notices;
   private readonly dispatcher: Dispatcher;
-  private readonly transportClosed = new Signal();
 
   constructor(address: string | string[], name: string, secret: Payload = "", options: ClientOptions = {}) {
     this.addressList = parseAddresses(address);
@@ -174,11 +168,10 @@ export class Client {
     this.dispatcher = new Dispatcher(this.dispatchHost());
     const factory = options.transport ?? defaultTransport;
     if (!factory) throw new MpError("no transport: import mpclient from its Node or browser entry point");
-    this.transportFactory = factory;
+    this.link = new Link(this.linkHost(factory));
     for (const [protocol, handler] of Object.entries(options.handlers ?? {})) {
       this.handle(protocol, handler);
     }
-    this.decoder = this.newDecoder();
     this.closed = this.done.promise;
   }
 
@@ -319,7 +312,7 @@ export class Client {
       }
     }
     if ((this.state as State) !== "connecting") {
-      this.transport?.destroy();
+      this.link.transport?.destroy();
       this.state = "closed";
       this.done.resolve();
       throw new ConnectionClosed(CloseReason.LOCAL, "the client was closed during the login");
@@ -348,10 +341,6 @@ export class Client {
     this.currentAddress = this.addressList[this.addressIndex]!;
   }
 
-  private newDecoder(): Decoder {
-    return this.codec.decoder(this.codec.maxReceivedSize(this.maxMessageSize));
-  }
-
   private startSession(): void {
     this.state = "ready";
     this.idle.start();
@@ -364,96 +353,43 @@ export class Client {
   }
 
   /** One login at the current address, within timeoutMs. */
-  private async tryLogin(): Promise<void> {
-    const address = this.currentAddress;
-    const gen = ++this.generation;
-    this.decoder = this.newDecoder();
+  private tryLogin(): Promise<void> {
     this.early = [];
     this.earlyError = null;
-    this.transport = null;
-    const attempt = new LoginAttempt(formatAddress(address), this.codec.name);
-    this.login = attempt;
-    try {
-      await attempt.run(this.loginHost(address, gen));
-    } finally {
-      this.login = null;
-    }
+    return this.link.logIn(this.currentAddress);
   }
 
-  /** What one login attempt (login.ts) at `address`, of generation `gen`, sees of this client. */
-  private loginHost(address: Address, gen: number): LoginHost {
+  /** What the Link (link.ts) sees of this client. */
+  private linkHost(transportFactory: TransportFactory): LinkHost {
     return {
+      codec: this.codec,
+      maxMessageSize: this.maxMessageSize,
       timeoutMs: this.timeoutMs,
+      keepaliveMs: this.keepaliveMs,
+      tlsOptions: this.tlsOptions,
+      transportFactory,
       name: () => this.clientName,
-      openTransport: (signal) =>
-        this.transportFactory(
-          address,
-          { ...this.tlsOptions, format: this.codec.name, keepaliveMs: this.keepaliveMs, signal },
-          {
-            data: (chunk) => this.onData(gen, chunk),
-            closed: (why) => this.onTransportClosed(gen, why),
-          },
-        ),
-      current: () => gen === this.generation,
-      connected: (transport) => {
-        this.transport = transport;
-        // Level 1 announces nothing: the Auth of the 2015 clients, byte for byte.
-        const level = this.wantedLevel > 1 ? this.wantedLevel : null;
-        transport.write(this.codec.encode(message(Meta.AUTH, this.clientName, "", this.secret, level)));
-      },
+      // Level 1 announces nothing: the Auth of the 2015 clients, byte for byte.
+      auth: () => message(Meta.AUTH, this.clientName, "", this.secret, this.wantedLevel > 1 ? this.wantedLevel : null),
       loggedIn: (msg) => {
         if (msg.otherClient && nameError(msg.otherClient) === null) this.clientName = msg.otherClient;
         this.settingsNow = this.wantedLevel >= 2 ? parseSettings(msg.data) : LEVEL1_SETTINGS;
       },
-      failed: () => this.dropTransport(),
-    };
-  }
-
-  private onData(gen: number, chunk: Uint8Array): void {
-    if (gen !== this.generation) return;
-    this.idle.input();
-    if (this.login?.wrongFormat(chunk)) return;
-    let msgs: Message[];
-    try {
-      msgs = this.decoder.feed(chunk);
-    } catch {
-      msgs = [];
-    }
-    for (const msg of msgs) {
-      if (gen !== this.generation) return;
-      if (this.login?.waiting) {
-        this.login.answered(msg);
-      } else if (this.state === "ready" || this.state === "closing") {
+      input: () => this.idle.input(),
+      message: (msg) => {
         if (this.state === "ready") this.dispatcher.dispatch(msg);
-      } else {
-        this.early.push(msg); // after the AuthOk, before the session starts
-      }
-    }
-    const error = this.decoder.error;
-    if (error !== null && gen === this.generation) this.undecodable(error.message);
-  }
-
-  /** Bytes from the broker that are no message: the login fails, or the session is lost. */
-  private undecodable(why: string): void {
-    if (this.login?.waiting) {
-      this.login.undecodable(why);
-    } else if (this.state === "ready") {
-      this.lose(`undecodable message from the broker: ${why}`);
-    } else {
-      // After a valid AuthOk, before the session starts: it is lost at once.
-      this.earlyError = `undecodable message from the broker: ${why}`;
-    }
-  }
-
-  private onTransportClosed(gen: number, why: string): void {
-    this.transportClosed.notify();
-    if (gen !== this.generation) return;
-    if (this.login?.waiting) {
-      this.login.transportClosed(why);
-      return;
-    }
-    if (this.state === "ready") this.lose(why);
-    else if (this.state === "closing") this.transport = null;
+        else if (this.state !== "closing") this.early.push(msg); // after the AuthOk, before the session starts
+      },
+      undecodable: (why) => {
+        if (this.state === "ready") this.lose(`undecodable message from the broker: ${why}`);
+        // After a valid AuthOk, before the session starts: it is lost at once.
+        else this.earlyError = `undecodable message from the broker: ${why}`;
+      },
+      ended: (why) => {
+        if (this.state === "ready") this.lose(why);
+        else if (this.state === "closing") this.link.transport = null;
+      },
+    };
   }
 
   /**
@@ -476,22 +412,11 @@ export class Client {
     }
     this.conns.clear();
     this.endRequests(null, true);
-    const transport = this.transport;
-    if (transport) await this.endTransport(transport);
-    this.generation++;
-    this.transport = null;
+    const transport = this.link.transport;
+    if (transport) await this.link.endTransport(transport);
+    this.link.forget();
     this.state = "closed";
     this.done.resolve();
-  }
-
-  /** End `transport` after what is queued, and wait until the broker closed its side (at most timeoutMs). */
-  private async endTransport(transport: Transport): Promise<void> {
-    const gone = this.transportClosed.wait();
-    transport.end();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([gone, new Promise<void>((r) => (timer = setTimeout(r, this.timeoutMs)))]);
-    clearTimeout(timer);
-    transport.destroy();
   }
 
   /**
@@ -525,7 +450,7 @@ export class Client {
     for (const conn of this.conns.values()) conn.end(CloseReason.LOCAL);
     this.conns.clear();
     this.endRequests(null, true);
-    this.dropTransport();
+    this.link.drop();
     this.done.resolve();
   }
 
@@ -554,7 +479,7 @@ export class Client {
     const work = (async () => {
       await this.sender.queue(syn, conn, 0, () => expired);
       synQueued = true;
-      if (extra) this.transport?.write(extra);
+      if (extra) this.link.transport?.write(extra);
       await conn.opened!.promise;
     })();
     try {
@@ -718,7 +643,7 @@ export class Client {
   }
 
   private write(msg: Message): void {
-    this.transport?.write(this.codec.encode(msg));
+    this.link.transport?.write(this.codec.encode(msg));
   }
 
   /** @internal */
@@ -791,7 +716,7 @@ export class Client {
     for (const conn of this.conns.values()) conn.end(CloseReason.BROKER_LOST, error.detail);
     this.conns.clear();
     this.endRequests(error, !again);
-    this.dropTransport();
+    this.link.drop();
     this.flow.reset();
     if (!again) {
       this.done.reject(error);
@@ -821,7 +746,7 @@ export class Client {
         this.conns.set(conn.id, conn);
         this.write(message(Meta.CONN_ACK, conn.peer, conn.id));
         const extra = this.startCredit(conn);
-        if (extra) this.transport?.write(extra);
+        if (extra) this.link.transport?.write(extra);
         return conn;
       },
       closeConn: (conn) => this.closeConn(conn),
@@ -838,7 +763,7 @@ export class Client {
       receiveWindow: this.receiveWindowOption,
       settings: () => this.settingsNow,
       connections: () => this.conns.values(),
-      transport: () => this.transport,
+      transport: () => this.link.transport,
       presenceOverLimit: () => this.presenceState.overLimit,
       ready: () => this.state === "ready",
       checkReady: () => this.checkReady(),
@@ -851,8 +776,8 @@ export class Client {
     return {
       codec: this.codec,
       maxMessageSize: this.maxMessageSize,
-      transport: () => this.transport,
-      generation: () => this.generation,
+      transport: () => this.link.transport,
+      generation: () => this.link.generation,
       ready: () => this.state === "ready",
       checkReady: () => this.checkReady(),
     };
@@ -890,7 +815,7 @@ export class Client {
         this.log.info?.(`${this.clientName}: reconnect attempt ${attempt} failed: ${this.lostDetail}`);
       },
       giveUp: (error, why) => this.giveUp(error, why),
-      abandon: () => this.dropTransport(),
+      abandon: () => this.link.drop(),
       resume: (attempt) => this.resumeSession(attempt),
     };
   }
@@ -905,13 +830,6 @@ export class Client {
     callHook(this.log, "onReconnected", () => this.onReconnected?.());
   }
 
-  /** Forget the transport: whatever it still says is ignored. */
-  private dropTransport(): void {
-    this.generation++;
-    this.transport?.destroy();
-    this.transport = null;
-  }
-
   private giveUp(error: unknown, why: string): void {
     this.state = "lost";
     this.gaveUp = error;
@@ -924,7 +842,7 @@ export class Client {
 
   private stopReconnecting(): void {
     this.state = "closed";
-    this.dropTransport();
+    this.link.drop();
     this.backoff.stop();
     this.endRequests(null, true);
     this.done.resolve();
