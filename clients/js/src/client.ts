@@ -508,6 +508,12 @@ export class Client {
     return [connId, syn];
   }
 
+  /** Give a new connection its credit (level 2); return a Credit to send after the Syn/Ack, if any. */
+  private startCredit(conn: Connection): Uint8Array | null {
+    const extra = this.flow.startCredit(conn);
+    return extra === null ? null : this.codec.encode(extra);
+  }
+
   /** open() failed: tell the peer when the Syn went out, and forget the connection. */
   private withdrawOpen(conn: Connection, synQueued: boolean): void {
     if (synQueued) this.closeConn(conn);
@@ -605,15 +611,7 @@ export class Client {
     return this.notices.waitGoingAway(() => this.waitEnded());
   }
 
-  // -- credit (level 2) ---------------------------------------------------------
-
-  /** Give a new connection its credit (level 2); return a Credit to send after the Syn/Ack, if any. */
-  private startCredit(conn: Connection): Uint8Array | null {
-    const extra = this.flow.startCredit(conn);
-    return extra === null ? null : this.codec.encode(extra);
-  }
-
-  // -- sending ------------------------------------------------------------------
+  // -- the state, as the parts see it -------------------------------------------
 
   private checkReady(): void {
     if (this.state !== "ready") throw this.notReadyError();
@@ -641,6 +639,8 @@ export class Client {
       this.notices.wakeWaiters();
     }
   }
+
+  // -- what a Connection asks of its Client --------------------------------------
 
   private write(msg: Message): void {
     this.link.transport?.write(this.codec.encode(msg));
@@ -683,8 +683,6 @@ export class Client {
     conn.end(CloseReason.LOCAL, detail);
   }
 
-  // -- receiving ------------------------------------------------------------------
-
   /** @internal */
   _inboxTaken(conn: Connection, cost: number): void {
     this.flow.taken(conn, cost);
@@ -694,6 +692,8 @@ export class Client {
   _inboxLeft(cost: number): void {
     this.flow.left(cost);
   }
+
+  // -- losing the broker, reconnecting -------------------------------------------
 
   /** @internal */
   _lostError(detail: string | null = null): BrokerLost {
@@ -726,7 +726,35 @@ export class Client {
     void reconnectLoop(this.reconnectHost());
   }
 
-  // -- reconnecting ---------------------------------------------------------------
+  /** Logged in again: a new session, in which nothing of the old one carries over but the handlers and the watches. */
+  private resumeSession(attempt: number): void {
+    this.notices.reset();
+    this.presenceState.keepWatches(this.settingsNow.level >= 2 ? this.settingsNow.watches : 0);
+    this.startSession();
+    for (const msg of this.presenceState.watchMessages()) this.write(msg);
+    this.log.info?.(`${this.clientName}: logged in again at ${this.address} (attempt ${attempt})`);
+    callHook(this.log, "onReconnected", () => this.onReconnected?.());
+  }
+
+  private giveUp(error: unknown, why: string): void {
+    this.state = "lost";
+    this.gaveUp = error;
+    this.notices.forgetGoingAway();
+    this.lostDetail = `${why}: ${error instanceof Error ? error.message : String(error)}`;
+    this.log.warn?.(`${this.clientName}: ${this.lostDetail}`);
+    this.endRequests(null, true);
+    this.done.reject(error);
+  }
+
+  private stopReconnecting(): void {
+    this.state = "closed";
+    this.link.drop();
+    this.backoff.stop();
+    this.endRequests(null, true);
+    this.done.resolve();
+  }
+
+  // -- the parts' views of this client ------------------------------------------
 
   /** What the Dispatcher (dispatch.ts) sees of this client. */
   private dispatchHost(): DispatchHost {
@@ -820,33 +848,6 @@ export class Client {
     };
   }
 
-  /** Logged in again: a new session, in which nothing of the old one carries over but the handlers and the watches. */
-  private resumeSession(attempt: number): void {
-    this.notices.reset();
-    this.presenceState.keepWatches(this.settingsNow.level >= 2 ? this.settingsNow.watches : 0);
-    this.startSession();
-    for (const msg of this.presenceState.watchMessages()) this.write(msg);
-    this.log.info?.(`${this.clientName}: logged in again at ${this.address} (attempt ${attempt})`);
-    callHook(this.log, "onReconnected", () => this.onReconnected?.());
-  }
-
-  private giveUp(error: unknown, why: string): void {
-    this.state = "lost";
-    this.gaveUp = error;
-    this.notices.forgetGoingAway();
-    this.lostDetail = `${why}: ${error instanceof Error ? error.message : String(error)}`;
-    this.log.warn?.(`${this.clientName}: ${this.lostDetail}`);
-    this.endRequests(null, true);
-    this.done.reject(error);
-  }
-
-  private stopReconnecting(): void {
-    this.state = "closed";
-    this.link.drop();
-    this.backoff.stop();
-    this.endRequests(null, true);
-    this.done.resolve();
-  }
 }
 
 /** Create a Client (same arguments), log it in and resolve with it. */
