@@ -1,23 +1,12 @@
 /** Everything both entry points export (no Node imports). */
 
 export { type Address, formatAddress, parseAddress } from "./address.js";
-export {
-  type ClientOptions,
-  type Handler,
-  type Logger,
-  type NameList,
-  type Payload,
-  type PresenceEvent,
-  type RequestHandler,
-  type TimeoutOptions,
-  Client,
-  Connection,
-  DEFAULT_MAX_MESSAGE_SIZE,
-  MESSAGE_OVERHEAD,
-  RECONNECT_INITIAL_MS,
-  RECONNECT_MAX_MS,
-  reconnectDelay,
-} from "./client.js";
+export { Client } from "./client.js";
+export { Connection, MESSAGE_OVERHEAD } from "./connection.js";
+export { type ClientOptions, type Handler, type Logger, type TimeoutOptions, DEFAULT_MAX_MESSAGE_SIZE } from "./options.js";
+export type { NameList, PresenceEvent } from "./presence.js";
+export type { RequestHandler } from "./request.js";
+export { RECONNECT_INITIAL_MS, RECONNECT_MAX_MS, reconnectDelay } from "./reconnect.js";
 export {
   type Codec,
   type Decoder,
@@ -76,6 +65,7 @@ export {
   nameError,
   parseCredit,
   parseSettings,
+  type Payload,
   PROTOCOL_LEVEL,
 } from "./protocol.js";
 export type { TlsOptions, Transport, TransportFactory, TransportOptions, TransportSink } from "./transport.js";

@@ -4,7 +4,9 @@
  * (with the other files of dist/ beside it).
  */
 
-import { type ClientOptions, Client, connect as connectWith, type Payload, setDefaultTransport } from "./client.js";
+import { Client, connect as connectWith, setDefaultTransport } from "./client.js";
+import type { ClientOptions } from "./options.js";
+import type { Payload } from "./protocol.js";
 import { browserTransport } from "./transport-browser.js";
 
 // new Client() without a transport option uses the global WebSocket

@@ -1,584 +1,68 @@
 /**
- * The client: Client and Connection, as the Python client's (clients/python,
- * mpclient.client), in camelCase and with Promises. No Node imports here:
- * the transports come from the entry point (index.ts for Node, browser.ts
- * for browsers).
+ * The Client, as the Python client's (clients/python, mpclient.client), in
+ * camelCase and with Promises: the coordinator of a session. It holds the
+ * state (new, connecting, ready, reconnecting, closing, closed, lost) and
+ * the connections, and hands the work to one part a concept: link.ts (the
+ * transport, its generation, decoding), login.ts (a login attempt),
+ * sending.ts (senders' turns and credit), flow.ts (grants and the inbox
+ * limits), dispatch.ts (what the broker sends), presence.ts (watches,
+ * notices, lists), notices.ts (Replaced, GoingAway), request.ts
+ * (request/reply), reconnect.ts (the reconnect loop), idle.ts
+ * (idleTimeoutMs). Each part sees of the Client only what its *Host
+ * interface gives: the private *Host() methods below build them.
+ * No Node imports here: the transports come from the entry point
+ * (index.ts for Node, browser.ts for browsers).
  *
  * A client connects to the broker, logs in with a name and a secret, and
  * then opens connections to other clients by (peer name, protocol) with
  * open(), or accepts the ones they open through handlers registered per
  * protocol with handle() (a Syn for a protocol without a handler is
  * refused with UnknownProto, automatically).
- *
- * How a connection ends, as seen by recv() and `for await`:
- *
- *   the connection ended   for await (m of conn)     await conn.recv()
- *   the peer closed it     iteration ends            throws ConnectionClosed
- *   this side closed it    iteration ends            throws ConnectionClosed
- *   the peer left          throws PeerLeft           throws PeerLeft
- *   the broker was lost    throws BrokerLost         throws BrokerLost
- *
- * The messages that arrived before the end are delivered first.
  */
 
-import { type Address, formatAddress, parseAddress } from "./address.js";
-import { type Codec, type Decoder, getCodec } from "./codec.js";
+import { type Address, formatAddress } from "./address.js";
+import { bounded, deferred } from "./async.js";
+import type { Codec } from "./codec.js";
+import { checkOpenArguments, Connection } from "./connection.js";
+import { Dispatcher, type DispatchHost } from "./dispatch.js";
 import {
-  AuthError,
   BrokerLost,
   ConnectError,
   ConnectionClosed,
-  ConnectionEnded,
-  ConnectTimeout,
-  DecodeError,
-  Denied,
   Disconnected,
-  GoingAway,
   LevelRequired,
   MessageTooBig,
   MpError,
-  NameTaken,
-  NoSuchClient,
-  PeerLeft,
   Replaced,
-  RETRY_LATER,
   TimeoutError,
-  UnknownProtocol,
-  WouldBlock,
 } from "./errors.js";
+import { Flow, type FlowHost } from "./flow.js";
+import { IdleWatch } from "./idle.js";
+import { Link, type LinkHost } from "./link.js";
+import { Notices } from "./notices.js";
+import { checkOptions, type ClientOptions, type Handler, type Logger, parseAddresses, type TimeoutOptions } from "./options.js";
+import { type NameList, Presence, type PresenceEvent, type PresenceHost } from "./presence.js";
 import {
   checkName,
   CloseReason,
-  CREDIT_MAX,
-  CREDIT_MESSAGE_COST,
-  hasLoneSurrogate,
   LEVEL1_SETTINGS,
   type Message,
   message,
   Meta,
   NAME_MAX,
   nameError,
-  parseCredit,
   parseSettings,
-  PROTOCOL_LEVEL,
+  type Payload,
+  payloadBytes,
   type Settings,
-  text,
   utf8,
-  utf8Decoder,
 } from "./protocol.js";
-import type { TlsOptions, Transport, TransportFactory } from "./transport.js";
-
-/** The broker's default limits.max_message_size. */
-export const DEFAULT_MAX_MESSAGE_SIZE = 1048576;
-
-/** What one received message costs beyond its payload in an inbox. */
-export const MESSAGE_OVERHEAD = 64;
-
-/** Presence: the most names whose notice waits for the application. */
-const PRESENCE_PENDING_LIMIT = 65536;
-
-/** List: the most names one reply may accumulate. */
-const LIST_NAMES_LIMIT = 100000;
-
-/** The reconnect delays' defaults, as libmpclient's (milliseconds). */
-export const RECONNECT_INITIAL_MS = 100;
-export const RECONNECT_MAX_MS = 10000;
-
-/** A message to send: bytes, or a string sent as UTF-8. */
-export type Payload = Uint8Array | string;
-
-/**
- * A handler: called with each accepted connection. When it returns a
- * Promise, the connection is closed once that settles; otherwise the
- * handler owns the connection (and closes it).
- */
-export type Handler = (conn: Connection) => unknown;
-
-/**
- * A request handler (handleRequests): called with each message of a
- * connection; it returns the reply (bytes or a string), a Promise of it,
- * or null/undefined to send none.
- */
-export type RequestHandler = (
-  data: Uint8Array,
-  conn: Connection,
-) => Payload | null | undefined | void | Promise<Payload | null | undefined | void>;
-
-/** A name watched (level 2) came online (true) or went offline (false). */
-export interface PresenceEvent {
-  name: string;
-  online: boolean;
-}
-
-/** What list() returns: the names online, and `truncated`. */
-export type NameList = string[] & { truncated: boolean };
-
-/** Where the client writes its warnings (default: console.warn / console.error). */
-export interface Logger {
-  debug?(message: string): void;
-  info?(message: string): void;
-  warn?(message: string): void;
-  error?(message: string, error?: unknown): void;
-}
-
-const defaultLogger: Logger = {
-  warn: (m) => console.warn(`mpclient: ${m}`),
-  error: (m, e) => console.error(`mpclient: ${m}`, e ?? ""),
-};
-
-/** The options of connect() and new Client(), as the Python client's. */
-export interface ClientOptions extends TlsOptions {
-  /** The listener's wire format: "binary" (default) or "json". */
-  format?: "json" | "binary";
-  /** Connecting and logging in (each address), and a graceful close(). Default 10000. */
-  timeoutMs?: number;
-  /** The broker's max_message_size: the largest encoded message sent. Default 1 MiB. */
-  maxMessageSize?: number;
-  /** Received bytes a connection holds before reading pauses. Default 1 MiB. */
-  inboxLimit?: number;
-  /** The same bound for all the inboxes together. Default 16 MiB. */
-  inboxTotalLimit?: number;
-  /** The most connections open or being opened at once. Default 4096. */
-  maxConnections?: number;
-  /** TCP keepalive idle time for tcp: and tls: (0: off). Default 60000. */
-  keepaliveMs?: number;
-  /**
-   * Give the broker up as lost (BrokerLost) after this long without a byte
-   * from it; for applications whose peers send regularly. Default: never.
-   */
-  idleTimeoutMs?: number;
-  /** protocol -> handler, as by handle(). */
-  handlers?: Record<string, Handler>;
-  /** The protocol level to announce: 2 (default) or 1. */
-  level?: 1 | 2;
-  /** Level 2: "auto" (default: grant as the application takes messages) or "manual". */
-  credit?: "auto" | "manual";
-  /** Level 2: a window larger than the broker's to give the peers, in bytes. */
-  receiveWindow?: number;
-  /** Log in again by itself when the broker is lost after a login. Default false. */
-  reconnect?: boolean;
-  /** The delay before the second attempt; it doubles up to reconnectMaxMs. Default 100. */
-  reconnectInitialMs?: number;
-  /** Default 10000. */
-  reconnectMaxMs?: number;
-  /** Failed attempts in a row after which the client gives up; 0 (default): never. */
-  reconnectMaxAttempts?: number;
-  /** Called when the session is lost and the client will reconnect. */
-  onDisconnected?: (error: BrokerLost) => unknown;
-  /** Called before each attempt with its number and the delay before it. */
-  onReconnecting?: (attempt: number, delayMs: number) => unknown;
-  /** Called once logged in again. */
-  onReconnected?: () => unknown;
-  /** Where warnings go (default: the console). */
-  logger?: Logger;
-  /** The transports (default: those of the entry point imported). */
-  transport?: TransportFactory;
-}
-
-/** Options of open(), request(), list(), send(). */
-export interface TimeoutOptions {
-  /** Milliseconds; undefined: no bound. */
-  timeoutMs?: number;
-}
-
-// ---------------------------------------------------------------------------
-// Small promise helpers
-
-/** Wake every waiter at once; waiters look at the state again. */
-class Signal {
-  private waiters: Array<() => void> = [];
-  wait(): Promise<void> {
-    return new Promise<void>((resolve) => this.waiters.push(resolve));
-  }
-  notify(): void {
-    const w = this.waiters;
-    this.waiters = [];
-    for (const resolve of w) resolve();
-  }
-}
-
-interface Deferred<T> {
-  promise: Promise<T>;
-  resolve(value: T): void;
-  reject(error: unknown): void;
-  settled: boolean;
-}
-
-function deferred<T>(): Deferred<T> {
-  const d = { settled: false } as Deferred<T>;
-  d.promise = new Promise<T>((resolve, reject) => {
-    d.resolve = (v) => {
-      if (!d.settled) {
-        d.settled = true;
-        resolve(v);
-      }
-    };
-    d.reject = (e) => {
-      if (!d.settled) {
-        d.settled = true;
-        reject(e);
-      }
-    };
-  });
-  d.promise.catch(() => undefined); // a rejection nobody waits for is no crash
-  return d;
-}
-
-/**
- * Run `work` with a bound of `timeoutMs` (none when undefined): on expiry,
- * `onTimeout()` gives the error to throw (and may clean up).
- */
-async function bounded<T>(
-  work: Promise<T>,
-  timeoutMs: number | undefined,
-  onTimeout: () => Error,
-): Promise<T> {
-  if (timeoutMs === undefined || timeoutMs === null) return work;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const expiry = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(onTimeout()), Math.max(0, timeoutMs));
-  });
-  try {
-    return await Promise.race([work, expiry]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** A FIFO queue with O(1) shift (Array.prototype.shift copies long arrays). */
-class Queue<T> {
-  private items: Array<T | undefined> = [];
-  private head = 0;
-  get length(): number {
-    return this.items.length - this.head;
-  }
-  push(item: T): void {
-    this.items.push(item);
-  }
-  shift(): T | undefined {
-    if (this.head >= this.items.length) return undefined;
-    const item = this.items[this.head];
-    this.items[this.head++] = undefined;
-    if (this.head >= 1024 && this.head * 2 >= this.items.length) {
-      this.items = this.items.slice(this.head);
-      this.head = 0;
-    }
-    return item;
-  }
-  clear(): void {
-    this.items = [];
-    this.head = 0;
-  }
-}
-
-/** A FIFO lock: senders take turns at the transport. */
-class Mutex {
-  private tail: Promise<void> = Promise.resolve();
-  private held = 0;
-  get locked(): boolean {
-    return this.held > 0;
-  }
-  async lock(): Promise<() => void> {
-    this.held++;
-    let release!: () => void;
-    const next = new Promise<void>((r) => (release = r));
-    const prev = this.tail;
-    this.tail = prev.then(() => next);
-    await prev;
-    let done = false;
-    return () => {
-      if (!done) {
-        done = true;
-        this.held--;
-        release();
-      }
-    };
-  }
-}
-
-function payloadBytes(data: Payload): Uint8Array {
-  if (typeof data === "string") return utf8(data);
-  if (data instanceof Uint8Array) return data;
-  throw new TypeError(`a message is a Uint8Array or a string, not ${typeof data}`);
-}
-
-/**
- * The wait before reconnect attempt `attempt` (1, 2, ...): none for the
- * first, then min(maxMs, initialMs * 2^(attempt - 2)) times a random
- * factor in [0.5, 1].
- */
-export function reconnectDelay(attempt: number, initialMs: number, maxMs: number): number {
-  if (attempt <= 1) return 0;
-  const base = Math.min(maxMs, initialMs * 2 ** Math.min(attempt - 2, 60));
-  return base * (0.5 + Math.random() * 0.5);
-}
-
-function retryable(error: unknown): boolean {
-  if (error instanceof NameTaken) return false;
-  if (error instanceof AuthError) return error.reason.endsWith(RETRY_LATER);
-  if (error instanceof ConnectError) return !error.permanent;
-  return false;
-}
-
-// ---------------------------------------------------------------------------
-// Connection
-
-/**
- * One connection between this client and a peer: a two-way, ordered stream
- * of whole messages. Made by the library: returned by Client.open(), or
- * handed to a handler. Iterate it (`for await (const msg of conn)`) or call
- * recv(); send() and close().
- */
-export class Connection implements AsyncIterable<Uint8Array> {
-  /** Why the connection ended, or null while it is open. */
-  closeReason: CloseReason | null = null;
-  /** @internal */ opening: boolean;
-  /** @internal */ readonly opened: Deferred<void> | null;
-  /** @internal */ readonly inbox = new Queue<Uint8Array>();
-  /** @internal */ inboxBytes = 0;
-  /** @internal */ readonly readable = new Signal();
-  /** @internal */ endDetail = "";
-  /** @internal */ lost: BrokerLost | null = null;
-  /** @internal */ sendCredit: number | null = null;
-  /** @internal */ readonly writable = new Signal();
-  /** @internal */ recvWindow = 0;
-  /** @internal */ consumedBytes = 0;
-
-  /** @internal */
-  constructor(
-    readonly client: Client,
-    readonly id: string,
-    readonly peer: string,
-    readonly protocol: string,
-    opening: boolean,
-  ) {
-    this.opening = opening;
-    this.opened = opening ? deferred<void>() : null;
-  }
-
-  /** True once the connection has ended, for whatever reason. */
-  get closed(): boolean {
-    return this.closeReason !== null;
-  }
-
-  /** Level 2: the bytes of credit this side holds to send; null at level 1. */
-  get credit(): number | null {
-    return this.sendCredit;
-  }
-
-  /** Level 2: the window this side grants the peer, in bytes; 0 at level 1. */
-  get receiveWindow(): number {
-    return this.recvWindow;
-  }
-
-  /** Level 2: credit the application took and not yet granted back. */
-  get consumed(): number {
-    return this.consumedBytes;
-  }
-
-  toString(): string {
-    const state = this.closeReason === null ? "open" : `closed (${this.closeReason})`;
-    return `Connection(${this.id} peer=${this.peer} protocol=${this.protocol} ${state})`;
-  }
-
-  /**
-   * Send one message (a string is sent as UTF-8; "" is an empty message):
-   * wait, in turn with the other senders, until the transport has room
-   * and (level 2) this connection has credit, then queue it. Rejects with
-   * ConnectionClosed, PeerLeft, BrokerLost, MessageTooBig, or TimeoutError
-   * after `timeoutMs` (nothing was queued then).
-   */
-  async send(data: Payload, options: TimeoutOptions = {}): Promise<void> {
-    let gaveUp = false;
-    await bounded(this.client._sendData(this, data, () => gaveUp), options.timeoutMs, () => {
-      gaveUp = true;
-      return new TimeoutError(`${this.id}: no room to send within ${options.timeoutMs} ms`);
-    });
-  }
-
-  /**
-   * Send one message now, or throw WouldBlock and send nothing (`credit`
-   * true: no credit left, level 2; false: the transport is full).
-   */
-  sendNowait(data: Payload): void {
-    this.client._sendDataNowait(this, data);
-  }
-
-  /** Wait until sendNowait() may succeed. */
-  async waitWritable(options: TimeoutOptions = {}): Promise<void> {
-    await bounded(
-      (async () => {
-        await this.waitCredit();
-        await this.client._waitTransportRoom(this);
-      })(),
-      options.timeoutMs,
-      () => new TimeoutError(`${this.id}: not writable within ${options.timeoutMs} ms`),
-    );
-  }
-
-  /**
-   * Level 2: give the peer `nbytes` more bytes of credit on this connection;
-   * without `nbytes`, what the application took since the last grant. For
-   * credit: "manual"; throws LevelRequired at level 1.
-   */
-  grant(nbytes?: number): void {
-    this.client._grant(this, nbytes);
-  }
-
-  /**
-   * Close the connection: the peer is told (its iteration ends). Messages
-   * not yet received are dropped. A no-op once ended.
-   */
-  async close(): Promise<void> {
-    this.client._closeConn(this);
-  }
-
-  /**
-   * The next message. Rejects with ConnectionClosed once the connection was
-   * closed (by the peer, after the messages it sent before closing; or by
-   * this side), PeerLeft or BrokerLost.
-   */
-  async recv(): Promise<Uint8Array> {
-    while (this.inbox.length === 0) {
-      if (this.closeReason !== null) throw this.endError();
-      await this.readable.wait();
-    }
-    const data = this.inbox.shift()!;
-    this.client._inboxTaken(this, data.length + MESSAGE_OVERHEAD);
-    if (this.sendCredit !== null) this.client._consumedByApp(this, data.length + CREDIT_MESSAGE_COST);
-    return data;
-  }
-
-  /** The next message as text (UTF-8; invalid bytes become U+FFFD). */
-  async recvText(): Promise<string> {
-    return text(await this.recv());
-  }
-
-  [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
-    return {
-      next: async (): Promise<IteratorResult<Uint8Array>> => {
-        try {
-          return { value: await this.recv(), done: false };
-        } catch (e) {
-          if (e instanceof ConnectionClosed) return { value: undefined, done: true };
-          throw e;
-        }
-      },
-      return: async (): Promise<IteratorResult<Uint8Array>> => ({ value: undefined, done: true }),
-    };
-  }
-
-  /** @internal */
-  endError(): ConnectionEnded {
-    const reason = this.closeReason ?? CloseReason.LOCAL;
-    if (reason === CloseReason.PEER_LEFT) return new PeerLeft(this.peer);
-    if (reason === CloseReason.BROKER_LOST) return this.lost ?? this.client._lostError(this.endDetail);
-    return new ConnectionClosed(reason, this.endDetail);
-  }
-
-  /** @internal Wait while this connection has no credit (level 2). */
-  async waitCredit(): Promise<void> {
-    while (this.sendCredit !== null && this.sendCredit <= 0) {
-      if (this.closeReason !== null) throw this.endError();
-      await this.writable.wait();
-    }
-    if (this.closeReason !== null) throw this.endError();
-  }
-
-  /** @internal */
-  credited(nbytes: number): void {
-    if (this.sendCredit === null) return;
-    this.sendCredit = Math.min(this.sendCredit + nbytes, CREDIT_MAX);
-    if (this.sendCredit > 0) this.writable.notify();
-  }
-
-  /** @internal */
-  deliver(data: Uint8Array): void {
-    this.inbox.push(data);
-    this.inboxBytes += data.length + MESSAGE_OVERHEAD;
-    this.readable.notify();
-  }
-
-  /** @internal */
-  openDone(): void {
-    this.opening = false;
-    this.opened?.resolve();
-  }
-
-  /** @internal */
-  failOpen(error: unknown): void {
-    this.opened?.reject(error);
-  }
-
-  /** @internal */
-  end(reason: CloseReason, detail = ""): void {
-    if (this.closeReason !== null) return;
-    this.closeReason = reason;
-    this.endDetail = detail;
-    if (reason === CloseReason.BROKER_LOST) this.lost = this.client._lostError(detail);
-    this.client._inboxLeft(this.inboxBytes);
-    if (reason === CloseReason.LOCAL) {
-      this.inbox.clear();
-      this.inboxBytes = 0;
-    }
-    if (this.opening) this.failOpen(this.endError());
-    this.readable.notify();
-    this.writable.notify();
-  }
-}
-
-// ---------------------------------------------------------------------------
-// Client
+import { Backoff, callHook, reconnectLoop, type ReconnectHost, retryable } from "./reconnect.js";
+import { answerWith, request, type RequestHandler, type RequestHost } from "./request.js";
+import { Sender, type SenderHost } from "./sending.js";
+import type { TlsOptions, TransportFactory } from "./transport.js";
 
 type State = "new" | "connecting" | "ready" | "reconnecting" | "closing" | "closed" | "lost";
-
-interface ListRequest {
-  prefix: string;
-  done: Deferred<NameList>;
-  names: NameList;
-}
-
-function nameList(): NameList {
-  return Object.assign([] as string[], { truncated: false });
-}
-
-/** How the broker's line starts when it does not recognise the wire format. */
-const REFUSAL_PREFIX = "mpbroker: ";
-
-/** The broker's AuthFailure when another session holds the name. */
-const NAME_TAKEN = "name already in use";
-
-function brokerLine(first: Uint8Array): string {
-  const line = text(first.subarray(0, 200)).split("\n", 1)[0] ?? "";
-  return line.replace(/[^\x20-\x7e\u00a0-\uffff]/g, "?");
-}
-
-/** Why the first bytes of the broker's answer cannot be in `fmt`, or null. */
-function wrongFormatHint(fmt: string, first: Uint8Array): string | null {
-  const head = text(first.subarray(0, REFUSAL_PREFIX.length));
-  if (head === REFUSAL_PREFIX) {
-    return (
-      `the broker refused this client's wire format (${fmt}): it said ` +
-      `${JSON.stringify(brokerLine(first))}; use a format the listener speaks, or another listener`
-    );
-  }
-  if (fmt === "binary" && first[0] === 0x7b && first[1] === 0x22) {
-    return (
-      "the broker answered in JSON: this listener speaks JSON, not binary; " +
-      'use format: "json", or a binary or "auto" listener'
-    );
-  }
-  if (fmt === "json" && first.length > 0 && ![0x7b, 0x20, 0x09, 0x0d, 0x0a].includes(first[0]!)) {
-    if (first[0] === 0) {
-      return (
-        "the broker answered in the binary format: this listener speaks binary, not JSON; " +
-        'use format: "binary", or a JSON or "auto" listener'
-      );
-    }
-    return `the broker's answer is not JSON (${JSON.stringify(brokerLine(first))}): is this an mpbroker listener of the JSON format?`;
-  }
-  return null;
-}
 
 let defaultTransport: TransportFactory | null = null;
 
@@ -628,100 +112,66 @@ export class Client {
   private readonly tlsOptions: TlsOptions;
   private readonly keepaliveMs: number;
   readonly idleTimeoutMs: number | null;
-  private lastInput = 0;
-  private idleTimer: ReturnType<typeof setTimeout> | null = null;
+  private readonly idle: IdleWatch;
   private readonly wantedLevel: number;
-  private readonly transportFactory: TransportFactory;
   private readonly log: Logger;
   private readonly handlers = new Map<string, Handler>();
 
   private state: State = "new";
-  private transport: Transport | null = null;
-  private decoder: Decoder;
-  /** Which transport is current: data from older ones is ignored. */
-  private generation = 0;
-  private loginAnswer: Deferred<Message> | null = null;
-  private firstBytes = true;
+  private readonly link: Link;
   private early: Message[] = [];
   private earlyError: string | null = null;
-  private readonly sendLock = new Mutex();
-  private inboxTotal = 0;
-  private isPaused = false;
+  private readonly sender: Sender;
+  private readonly flow: Flow;
   private readonly conns = new Map<string, Connection>();
   private nextConn = 0;
   private readonly done = deferred<void>();
   private lostDetail: string | null = null;
   private gaveUp: unknown = null;
-  private reconnectWake: (() => void) | null = null;
-  private syntLimitLogged = false;
+  private readonly backoff = new Backoff();
   private settingsNow: Settings = LEVEL1_SETTINGS;
-  private readonly watchSet = new Map<string, [string, boolean]>();
-  private readonly presenceMap = new Map<string, boolean>();
-  private readonly presenceReady = new Signal();
-  private readonly lists = new Map<string, ListRequest>();
-  private nextList = 0;
-  private replacedText: string | null = null;
-  private goingAwayMs: number | null = null;
-  private readonly goingAwayTold = new Signal();
-  private readonly transportClosed = new Signal();
+  private readonly presenceState: Presence;
+  private readonly notices: Notices;
+  private readonly dispatcher: Dispatcher;
 
   constructor(address: string | string[], name: string, secret: Payload = "", options: ClientOptions = {}) {
-    const texts = typeof address === "string" ? [address] : Array.from(address);
-    if (texts.length === 0 || !texts.every((a) => typeof a === "string")) {
-      throw new TypeError("address is a broker address, or a non-empty list of them");
-    }
-    this.addressList = texts.map(parseAddress);
+    this.addressList = parseAddresses(address);
     this.currentAddress = this.addressList[0]!;
     this.clientName = checkName(name);
     this.secret = payloadBytes(secret);
-    this.codec = getCodec(options.format ?? "binary");
-    this.tlsOptions = { ca: options.ca, cert: options.cert, key: options.key, servername: options.servername };
-    const positive = (what: string, v: number | undefined, dflt: number, min = 1): number => {
-      const value = v ?? dflt;
-      if (typeof value !== "number" || !Number.isFinite(value) || value < min) {
-        throw new RangeError(`${what} must be a number of at least ${min}, not ${String(value)}`);
-      }
-      return value;
-    };
-    this.maxMessageSize = positive("maxMessageSize", options.maxMessageSize, DEFAULT_MAX_MESSAGE_SIZE, 256);
-    this.timeoutMs = positive("timeoutMs", options.timeoutMs, 10000);
-    this.inboxLimit = positive("inboxLimit", options.inboxLimit, 1048576);
-    this.inboxTotalLimit = positive("inboxTotalLimit", options.inboxTotalLimit, 16777216);
-    this.maxConnections = positive("maxConnections", options.maxConnections, 4096);
-    this.keepaliveMs = positive("keepaliveMs", options.keepaliveMs, 60000, 0);
-    this.idleTimeoutMs =
-      options.idleTimeoutMs === undefined ? null : positive("idleTimeoutMs", options.idleTimeoutMs, 0);
-    const level = options.level ?? PROTOCOL_LEVEL;
-    if (level !== 1 && level !== 2) throw new RangeError(`level must be 1 or 2, not ${String(level)}`);
-    this.wantedLevel = level;
-    const credit = options.credit ?? "auto";
-    if (credit !== "auto" && credit !== "manual") {
-      throw new RangeError(`credit must be "auto" or "manual", not ${String(credit)}`);
-    }
-    this.creditMode = credit;
-    const rw = options.receiveWindow;
-    if (rw !== undefined && (!Number.isInteger(rw) || rw < 1 || rw > CREDIT_MAX)) {
-      throw new RangeError(`receiveWindow must be 1 to ${CREDIT_MAX}`);
-    }
-    this.receiveWindowOption = rw ?? null;
-    this.reconnect = Boolean(options.reconnect);
-    this.reconnectInitialMs = positive("reconnectInitialMs", options.reconnectInitialMs, RECONNECT_INITIAL_MS);
-    this.reconnectMaxMs = positive("reconnectMaxMs", options.reconnectMaxMs, RECONNECT_MAX_MS);
-    if (this.reconnectInitialMs > this.reconnectMaxMs) {
-      throw new RangeError("want reconnectInitialMs <= reconnectMaxMs");
-    }
-    this.reconnectMaxAttempts = positive("reconnectMaxAttempts", options.reconnectMaxAttempts, 0, 0);
+    const o = checkOptions(options);
+    this.codec = o.codec;
+    this.tlsOptions = o.tlsOptions;
+    this.maxMessageSize = o.maxMessageSize;
+    this.timeoutMs = o.timeoutMs;
+    this.inboxLimit = o.inboxLimit;
+    this.inboxTotalLimit = o.inboxTotalLimit;
+    this.maxConnections = o.maxConnections;
+    this.keepaliveMs = o.keepaliveMs;
+    this.idleTimeoutMs = o.idleTimeoutMs;
+    this.wantedLevel = o.level;
+    this.creditMode = o.creditMode;
+    this.receiveWindowOption = o.receiveWindow;
+    this.reconnect = o.reconnect;
+    this.reconnectInitialMs = o.reconnectInitialMs;
+    this.reconnectMaxMs = o.reconnectMaxMs;
+    this.reconnectMaxAttempts = o.reconnectMaxAttempts;
     this.onDisconnected = options.onDisconnected ?? null;
     this.onReconnecting = options.onReconnecting ?? null;
     this.onReconnected = options.onReconnected ?? null;
-    this.log = options.logger ?? defaultLogger;
+    this.log = o.logger;
+    this.idle = new IdleWatch(this.idleTimeoutMs, () => this.state === "ready", (why) => this.lose(why));
+    this.presenceState = new Presence(this.presenceHost());
+    this.sender = new Sender(this.senderHost());
+    this.flow = new Flow(this.flowHost());
+    this.notices = new Notices(this.log, () => this.clientName);
+    this.dispatcher = new Dispatcher(this.dispatchHost());
     const factory = options.transport ?? defaultTransport;
     if (!factory) throw new MpError("no transport: import mpclient from its Node or browser entry point");
-    this.transportFactory = factory;
+    this.link = new Link(this.linkHost(factory));
     for (const [protocol, handler] of Object.entries(options.handlers ?? {})) {
       this.handle(protocol, handler);
     }
-    this.decoder = this.newDecoder();
     this.closed = this.done.promise;
   }
 
@@ -764,7 +214,7 @@ export class Client {
 
   /** True while the client does not read from the broker (an inbox is full). */
   get paused(): boolean {
-    return this.isPaused;
+    return this.flow.paused;
   }
 
   /** The connections open or being opened now. */
@@ -794,12 +244,12 @@ export class Client {
 
   /** The watches held now: [name or prefix, isPrefix]. */
   get watches(): Array<[string, boolean]> {
-    return [...this.watchSet.values()].sort();
+    return this.presenceState.watches;
   }
 
   /** Level 2: once the broker announced it shuts down, the delay it gave (ms). */
   get goingAway(): number | null {
-    return this.goingAwayMs;
+    return this.notices.goingAway;
   }
 
   toString(): string {
@@ -832,12 +282,7 @@ export class Client {
    */
   handleRequests(protocol: string, fn: RequestHandler): void {
     if (typeof fn !== "function") throw new TypeError("fn must be a function");
-    this.handle(protocol, async (conn: Connection) => {
-      for await (const data of conn) {
-        const reply = await fn(data, conn);
-        if (reply !== null && reply !== undefined) await conn.send(reply);
-      }
-    });
+    this.handle(protocol, answerWith(fn));
   }
 
   // -- lifecycle --------------------------------------------------------------
@@ -861,20 +306,13 @@ export class Client {
         if (last || !retryable(e) || (this.state as State) !== "connecting") {
           this.state = "closed";
           this.done.resolve();
-          if (failures.length && e instanceof ConnectError && !e.permanent) {
-            failures.push(e.message);
-            throw new ConnectError(
-              `cannot log in at any of ${this.addressList.length} brokers: ${failures.join("; ")}`,
-              { cause: e },
-            );
-          }
-          throw e;
+          throw this.connectFailure(e, failures);
         }
         failures.push(e instanceof Error ? e.message : String(e));
       }
     }
     if ((this.state as State) !== "connecting") {
-      this.transport?.destroy();
+      this.link.transport?.destroy();
       this.state = "closed";
       this.done.resolve();
       throw new ConnectionClosed(CloseReason.LOCAL, "the client was closed during the login");
@@ -882,149 +320,76 @@ export class Client {
     this.startSession();
   }
 
+  /**
+   * What connect() rejects with after `error`, the last attempt's: when
+   * earlier addresses failed too (`failures`) and retrying could help, an
+   * error that names them all.
+   */
+  private connectFailure(error: unknown, failures: string[]): unknown {
+    if (failures.length && error instanceof ConnectError && !error.permanent) {
+      failures.push(error.message);
+      return new ConnectError(
+        `cannot log in at any of ${this.addressList.length} brokers: ${failures.join("; ")}`,
+        { cause: error },
+      );
+    }
+    return error;
+  }
+
   private useAddress(index: number): void {
     this.addressIndex = index % this.addressList.length;
     this.currentAddress = this.addressList[this.addressIndex]!;
   }
 
-  private newDecoder(): Decoder {
-    return this.codec.decoder(this.codec.maxReceivedSize(this.maxMessageSize));
-  }
-
   private startSession(): void {
     this.state = "ready";
-    this.lastInput = Date.now();
-    this.armIdle();
+    this.idle.start();
     const early = this.early;
     this.early = [];
-    for (const msg of early) this.dispatch(msg);
+    for (const msg of early) this.dispatcher.dispatch(msg);
     const error = this.earlyError;
     this.earlyError = null;
     if (error !== null) this.lose(error);
   }
 
   /** One login at the current address, within timeoutMs. */
-  private async tryLogin(): Promise<void> {
-    const a = this.currentAddress;
-    const where = formatAddress(a);
-    const gen = ++this.generation;
-    this.decoder = this.newDecoder();
+  private tryLogin(): Promise<void> {
     this.early = [];
     this.earlyError = null;
-    this.firstBytes = true;
-    this.transport = null;
-    const answer = deferred<Message>();
-    this.loginAnswer = answer;
-    const abort = new AbortController();
-    let connected = false;
-    const login = async (): Promise<void> => {
-      const transport = await this.transportFactory(
-        a,
-        { ...this.tlsOptions, format: this.codec.name, keepaliveMs: this.keepaliveMs, signal: abort.signal },
-        {
-          data: (chunk) => this.onData(gen, chunk),
-          closed: (why) => this.onTransportClosed(gen, why),
-        },
-      );
-      if (abort.signal.aborted || gen !== this.generation) {
-        transport.destroy();
-        throw new ConnectError(`${where}: the login was abandoned`);
-      }
-      connected = true;
-      this.transport = transport;
+    return this.link.logIn(this.currentAddress);
+  }
+
+  /** What the Link (link.ts) sees of this client. */
+  private linkHost(transportFactory: TransportFactory): LinkHost {
+    return {
+      codec: this.codec,
+      maxMessageSize: this.maxMessageSize,
+      timeoutMs: this.timeoutMs,
+      keepaliveMs: this.keepaliveMs,
+      tlsOptions: this.tlsOptions,
+      transportFactory,
+      name: () => this.clientName,
       // Level 1 announces nothing: the Auth of the 2015 clients, byte for byte.
-      const level = this.wantedLevel > 1 ? this.wantedLevel : null;
-      transport.write(this.codec.encode(message(Meta.AUTH, this.clientName, "", this.secret, level)));
-      const msg = await answer.promise;
-      if (msg.meta === Meta.AUTH_FAILURE) {
-        const reason = text(msg.data);
-        if (reason === NAME_TAKEN) throw new NameTaken(reason, this.clientName);
-        throw new AuthError(reason, this.clientName);
-      }
-      if (msg.meta !== Meta.AUTH_OK) {
-        throw new ConnectError(`${where} answered the login with meta ${msg.meta}`, { permanent: true });
-      }
-      if (msg.otherClient && nameError(msg.otherClient) === null) this.clientName = msg.otherClient;
-      this.settingsNow = this.wantedLevel >= 2 ? parseSettings(msg.data) : LEVEL1_SETTINGS;
+      auth: () => message(Meta.AUTH, this.clientName, "", this.secret, this.wantedLevel > 1 ? this.wantedLevel : null),
+      loggedIn: (msg) => {
+        if (msg.otherClient && nameError(msg.otherClient) === null) this.clientName = msg.otherClient;
+        this.settingsNow = this.wantedLevel >= 2 ? parseSettings(msg.data) : LEVEL1_SETTINGS;
+      },
+      input: () => this.idle.input(),
+      message: (msg) => {
+        if (this.state === "ready") this.dispatcher.dispatch(msg);
+        else if (this.state !== "closing") this.early.push(msg); // after the AuthOk, before the session starts
+      },
+      undecodable: (why) => {
+        if (this.state === "ready") this.lose(`undecodable message from the broker: ${why}`);
+        // After a valid AuthOk, before the session starts: it is lost at once.
+        else this.earlyError = `undecodable message from the broker: ${why}`;
+      },
+      ended: (why) => {
+        if (this.state === "ready") this.lose(why);
+        else if (this.state === "closing") this.link.transport = null;
+      },
     };
-    try {
-      await bounded(login(), this.timeoutMs, () => {
-        abort.abort();
-        return new ConnectTimeout(
-          connected
-            ? `no login at ${where} within ${this.timeoutMs} ms (timeoutMs): connected, but the ` +
-                "login got no answer (a busy broker, or not an mpbroker listener?)"
-            : `cannot connect to ${where} within ${this.timeoutMs} ms (timeoutMs)`,
-        );
-      });
-    } catch (e) {
-      answer.reject(e); // login() stops waiting for it
-      this.generation++; // whatever that transport still says is ignored
-      (this.transport as Transport | null)?.destroy();
-      this.transport = null;
-      throw e;
-    } finally {
-      this.loginAnswer = null;
-    }
-  }
-
-  private onData(gen: number, chunk: Uint8Array): void {
-    if (gen !== this.generation) return;
-    this.lastInput = Date.now();
-    const login = this.loginAnswer;
-    if (login && this.firstBytes && chunk.length > 0) {
-      this.firstBytes = false;
-      const hint = wrongFormatHint(this.codec.name, chunk);
-      if (hint !== null) {
-        login.reject(new ConnectError(`${this.address}: ${hint}`, { permanent: true }));
-        return;
-      }
-    }
-    let msgs: Message[];
-    try {
-      msgs = this.decoder.feed(chunk);
-    } catch {
-      msgs = [];
-    }
-    for (const msg of msgs) {
-      if (gen !== this.generation) return;
-      if (this.loginAnswer && !this.loginAnswer.settled) {
-        this.loginAnswer.resolve(msg);
-      } else if (this.state === "ready" || this.state === "closing") {
-        if (this.state === "ready") this.dispatch(msg);
-      } else {
-        this.early.push(msg); // after the AuthOk, before the session starts
-      }
-    }
-    const error = this.decoder.error;
-    if (error !== null && gen === this.generation) this.undecodable(error.message);
-  }
-
-  /** Bytes from the broker that are no message: the login fails, or the session is lost. */
-  private undecodable(why: string): void {
-    if (this.loginAnswer && !this.loginAnswer.settled) {
-      this.loginAnswer.reject(
-        new ConnectError(`undecodable login answer from ${this.address}: ${why}`, { permanent: true }),
-      );
-    } else if (this.state === "ready") {
-      this.lose(`undecodable message from the broker: ${why}`);
-    } else {
-      // After a valid AuthOk, before the session starts: it is lost at once.
-      this.earlyError = `undecodable message from the broker: ${why}`;
-    }
-  }
-
-  private onTransportClosed(gen: number, why: string): void {
-    this.transportClosed.notify();
-    if (gen !== this.generation) return;
-    if (this.loginAnswer && !this.loginAnswer.settled) {
-      this.loginAnswer.reject(
-        new ConnectError(`${this.address} closed the connection without answering the login (${why})`),
-      );
-      return;
-    }
-    if (this.state === "ready") this.lose(why);
-    else if (this.state === "closing") this.transport = null;
   }
 
   /**
@@ -1034,40 +399,44 @@ export class Client {
    * reconnecting client stops trying.
    */
   async close(): Promise<void> {
-    if (this.state === "new" || this.state === "connecting") {
-      this.state = "closed";
-      return;
-    }
-    if (this.state === "closed" || this.state === "lost") return;
-    if (this.state === "reconnecting") {
-      this.stopReconnecting();
-      return;
-    }
+    if (this.endBeforeSession()) return;
     if (this.state === "closing") {
       await this.done.promise.catch(() => undefined);
       return;
     }
     this.state = "closing";
-    this.stopIdle();
+    this.idle.stop();
     for (const conn of this.conns.values()) {
       this.write(message(Meta.CONN_CLOSED, conn.peer, conn.id));
       conn.end(CloseReason.LOCAL);
     }
     this.conns.clear();
     this.endRequests(null, true);
-    const transport = this.transport;
-    if (transport) {
-      const gone = this.transportClosed.wait();
-      transport.end();
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([gone, new Promise<void>((r) => (timer = setTimeout(r, this.timeoutMs)))]);
-      clearTimeout(timer);
-      transport.destroy();
-    }
-    this.generation++;
-    this.transport = null;
+    const transport = this.link.transport;
+    if (transport) await this.link.endTransport(transport);
+    this.link.forget();
     this.state = "closed";
     this.done.resolve();
+  }
+
+  /**
+   * close() and abort() outside a session: before it (connect() then
+   * fails), after it, or while reconnecting (which stops). True when that
+   * was all there was to do.
+   */
+  private endBeforeSession(): boolean {
+    if (this.state === "new" || this.state === "connecting") {
+      // A connect() under way settles `closed` itself once its attempt ends.
+      if (this.state === "new") this.done.resolve();
+      this.state = "closed";
+      return true;
+    }
+    if (this.state === "closed" || this.state === "lost") return true;
+    if (this.state === "reconnecting") {
+      this.stopReconnecting();
+      return true;
+    }
+    return false;
   }
 
   /**
@@ -1075,23 +444,13 @@ export class Client {
    * first: the peers get ClientClosed, as if this process had died.
    */
   abort(): void {
-    if (this.state === "new" || this.state === "connecting") {
-      this.state = "closed";
-      return;
-    }
-    if (this.state === "closed" || this.state === "lost") return;
-    if (this.state === "reconnecting") {
-      this.stopReconnecting();
-      return;
-    }
+    if (this.endBeforeSession()) return;
     this.state = "closed";
-    this.stopIdle();
+    this.idle.stop();
     for (const conn of this.conns.values()) conn.end(CloseReason.LOCAL);
     this.conns.clear();
     this.endRequests(null, true);
-    this.generation++;
-    this.transport?.destroy();
-    this.transport = null;
+    this.link.drop();
     this.done.resolve();
   }
 
@@ -1105,25 +464,12 @@ export class Client {
    * withdrawn).
    */
   async open(peer: string, protocol: string, options: TimeoutOptions = {}): Promise<Connection> {
-    checkName(peer);
-    if (peer === this.clientName) {
-      throw new RangeError(
-        `${JSON.stringify(peer)} is this client's own name: a client cannot open a connection to itself; ` +
-          "log in a second client under another name to talk to this one",
-      );
-    }
-    if (typeof protocol !== "string") throw new TypeError("protocol must be a string");
-    if (hasLoneSurrogate(protocol)) throw new RangeError("protocol is not valid UTF-8");
+    checkOpenArguments(peer, protocol, this.clientName);
     this.checkReady();
     if (this.conns.size >= this.maxConnections) {
       throw new MpError(`maxConnections (${this.maxConnections}) connections are open`);
     }
-    const connId = `${this.clientName}:${this.nextConn.toString(16)}`;
-    if (utf8(connId).length > NAME_MAX) throw new MpError("connection id too long: use a shorter client name");
-    const syn = this.codec.encode(message(Meta.CONN_SYN, peer, connId, utf8(protocol)));
-    if (syn.length > this.maxMessageSize) {
-      throw new MessageTooBig(`a Syn of ${syn.length} bytes is over ${this.maxMessageSize}`);
-    }
+    const [connId, syn] = this.nextSyn(peer, protocol);
     this.nextConn++;
     const conn = new Connection(this, connId, peer, protocol, true);
     const extra = this.startCredit(conn);
@@ -1131,9 +477,9 @@ export class Client {
     let synQueued = false;
     let expired = false;
     const work = (async () => {
-      await this.queueFrame(syn, conn, 0, () => expired);
+      await this.sender.queue(syn, conn, 0, () => expired);
       synQueued = true;
-      if (extra) this.transport?.write(extra);
+      if (extra) this.link.transport?.write(extra);
       await conn.opened!.promise;
     })();
     try {
@@ -1145,16 +491,36 @@ export class Client {
       });
     } catch (e) {
       work.catch(() => undefined);
-      if (synQueued || conn.closeReason === null) {
-        if (synQueued) this.closeConn(conn);
-        else {
-          this.conns.delete(conn.id);
-          conn.end(CloseReason.LOCAL);
-        }
-      }
+      this.withdrawOpen(conn, synQueued);
       throw e;
     }
     return conn;
+  }
+
+  /** The id of the next connection to open, and its Syn; throws when they cannot be sent. */
+  private nextSyn(peer: string, protocol: string): [string, Uint8Array] {
+    const connId = `${this.clientName}:${this.nextConn.toString(16)}`;
+    if (utf8(connId).length > NAME_MAX) throw new MpError("connection id too long: use a shorter client name");
+    const syn = this.codec.encode(message(Meta.CONN_SYN, peer, connId, utf8(protocol)));
+    if (syn.length > this.maxMessageSize) {
+      throw new MessageTooBig(`a Syn of ${syn.length} bytes is over ${this.maxMessageSize}`);
+    }
+    return [connId, syn];
+  }
+
+  /** Give a new connection its credit (level 2); return a Credit to send after the Syn/Ack, if any. */
+  private startCredit(conn: Connection): Uint8Array | null {
+    const extra = this.flow.startCredit(conn);
+    return extra === null ? null : this.codec.encode(extra);
+  }
+
+  /** open() failed: tell the peer when the Syn went out, and forget the connection. */
+  private withdrawOpen(conn: Connection, synQueued: boolean): void {
+    if (synQueued) this.closeConn(conn);
+    else if (conn.closeReason === null) {
+      this.conns.delete(conn.id);
+      conn.end(CloseReason.LOCAL);
+    }
   }
 
   // -- request/reply ------------------------------------------------------------
@@ -1166,45 +532,20 @@ export class Client {
    * exchange. Rejects as open(), and with ConnectionClosed when the peer
    * closed without replying, TimeoutError when no reply came in time.
    */
-  async request(peer: string, protocol: string, data: Payload, options: TimeoutOptions = {}): Promise<Uint8Array> {
-    const bytes = payloadBytes(data);
-    checkName(peer);
-    this.checkReady();
-    const frame = this.codec.encode(
-      message(Meta.DATA, peer, `${this.clientName}:${this.nextConn.toString(16)}`, bytes),
-    );
-    if (frame.length > this.maxMessageSize) {
-      throw new MessageTooBig(
-        `a request of ${bytes.length} bytes encodes to ${frame.length} bytes in ${this.codec.name}, ` +
-          `over maxMessageSize ${this.maxMessageSize}`,
-      );
-    }
-    let conn: Connection | null = null;
-    let expired = false;
-    const work = (async () => {
-      conn = await this.open(peer, protocol);
-      if (expired) throw new TimeoutError("expired");
-      await conn.send(bytes);
-      return await conn.recv();
-    })();
-    try {
-      return await bounded(work, options.timeoutMs, () => {
-        expired = true;
-        return new TimeoutError(
-          `no reply from ${JSON.stringify(peer)} (${JSON.stringify(protocol)}) within ${options.timeoutMs} ms`,
-        );
-      });
-    } finally {
-      work.catch(() => undefined);
-      if (conn !== null) this.closeConn(conn);
-      else if (expired) {
-        // open() is still under way: withdraw what it opens.
-        work.then(
-          () => conn && this.closeConn(conn),
-          () => conn && this.closeConn(conn),
-        );
-      }
-    }
+  request(peer: string, protocol: string, data: Payload, options: TimeoutOptions = {}): Promise<Uint8Array> {
+    return request(this.requestHost(), peer, protocol, data, options);
+  }
+
+  /** What request() (request.ts) sees of this client. */
+  private requestHost(): RequestHost {
+    return {
+      checkReady: () => this.checkReady(),
+      checkRequestSize: (peer, bytes) => {
+        this.sender.dataFrame(peer, `${this.clientName}:${this.nextConn.toString(16)}`, bytes, "a request");
+      },
+      open: (peer, protocol) => this.open(peer, protocol),
+      closeConn: (conn) => this.closeConn(conn),
+    };
   }
 
   // -- presence (level 2) -----------------------------------------------------
@@ -1217,54 +558,18 @@ export class Client {
     }
   }
 
-  private watchKey(target: string, prefix: boolean): [string, boolean] {
-    if (typeof target !== "string") throw new TypeError("a watched name or prefix is a string");
-    if (prefix) {
-      if (hasLoneSurrogate(target)) throw new RangeError(`prefix ${JSON.stringify(target)} is not valid UTF-8`);
-      if (utf8(target).length > NAME_MAX) throw new RangeError(`a prefix is at most ${NAME_MAX} bytes`);
-    } else {
-      checkName(target);
-    }
-    return [target, prefix];
-  }
-
   /**
    * Level 2: be told when `name` comes online or goes offline (presence());
    * with `{ prefix: true }`, every name that starts with `name`. Throws
    * LevelRequired at level 1, MpError past maxWatches.
    */
-  async watch(name: string, options: { prefix?: boolean } = {}): Promise<void> {
-    const key = this.watchKey(name, Boolean(options.prefix));
-    this.needLevel2("watch()");
-    const k = JSON.stringify(key);
-    if (this.watchSet.has(k)) return;
-    if (this.watchSet.size >= this.settingsNow.watches) {
-      throw new MpError(
-        `too many watches: the broker allows ${this.settingsNow.watches} ` +
-          "(limits.max_watches_per_client); unwatch() one first",
-      );
-    }
-    this.watchSet.set(k, key);
-    try {
-      await this.queueFrame(this.watchFrame(Meta.WATCH, key), null);
-    } catch (e) {
-      this.watchSet.delete(k);
-      throw e;
-    }
+  watch(name: string, options: { prefix?: boolean } = {}): Promise<void> {
+    return this.presenceState.watch(name, options);
   }
 
   /** End a watch() (same arguments); nothing if not watched. */
-  async unwatch(name: string, options: { prefix?: boolean } = {}): Promise<void> {
-    const key = this.watchKey(name, Boolean(options.prefix));
-    this.needLevel2("unwatch()");
-    const k = JSON.stringify(key);
-    if (!this.watchSet.has(k)) return;
-    await this.queueFrame(this.watchFrame(Meta.UNWATCH, key), null);
-    this.watchSet.delete(k);
-  }
-
-  private watchFrame(meta: number, key: [string, boolean]): Uint8Array {
-    return this.codec.encode(message(meta, key[0], "", key[1] ? utf8("prefix") : null));
+  unwatch(name: string, options: { prefix?: boolean } = {}): Promise<void> {
+    return this.presenceState.unwatch(name, options);
   }
 
   /**
@@ -1272,14 +577,8 @@ export class Client {
    * ConnectionClosed once the client is closed, BrokerLost once the broker
    * is lost; a reconnecting client keeps waiting.
    */
-  async nextPresence(): Promise<PresenceEvent> {
-    while (this.presenceMap.size === 0) {
-      if (this.state !== "ready" && this.state !== "reconnecting") throw this.notReadyError();
-      await this.presenceReady.wait();
-    }
-    const [name, online] = this.presenceMap.entries().next().value as [string, boolean];
-    this.presenceMap.delete(name);
-    return { name, online };
+  nextPresence(): Promise<PresenceEvent> {
+    return this.presenceState.next();
   }
 
   /** The presence notices as they come: `for await (const ev of client.presence())`. */
@@ -1300,52 +599,19 @@ export class Client {
    * Level 2: the names online that start with `prefix` ("" = all) that
    * this client may see. Throws LevelRequired at level 1.
    */
-  async list(prefix = "", options: TimeoutOptions = {}): Promise<NameList> {
-    this.watchKey(prefix, true);
-    this.needLevel2("list()");
-    const requestId = `list:${(this.nextList++).toString(16)}`;
-    const req: ListRequest = { prefix, done: deferred<NameList>(), names: nameList() };
-    this.lists.set(requestId, req);
-    try {
-      return await bounded(
-        (async () => {
-          await this.queueFrame(this.codec.encode(message(Meta.LIST, prefix, requestId)), null);
-          return await req.done.promise;
-        })(),
-        options.timeoutMs,
-        () => new TimeoutError(`no answer to list(${JSON.stringify(prefix)}) within ${options.timeoutMs} ms`),
-      );
-    } finally {
-      this.lists.delete(requestId);
-    }
+  list(prefix = "", options: TimeoutOptions = {}): Promise<NameList> {
+    return this.presenceState.list(prefix, options);
   }
 
   /**
    * Level 2: wait until the broker announces that it shuts down; resolve
    * with the delay it gave, in milliseconds.
    */
-  async waitGoingAway(): Promise<number> {
-    while (this.goingAwayMs === null) {
-      if (this.state !== "ready" && this.state !== "reconnecting") throw this.notReadyError();
-      await this.goingAwayTold.wait();
-    }
-    return this.goingAwayMs;
+  waitGoingAway(): Promise<number> {
+    return this.notices.waitGoingAway(() => this.waitEnded());
   }
 
-  // -- credit (level 2) ---------------------------------------------------------
-
-  /** Give a new connection its credit; return a Credit to send after the Syn/Ack, if any. */
-  private startCredit(conn: Connection): Uint8Array | null {
-    if (this.settingsNow.level < 2) return null;
-    const window = this.settingsNow.window;
-    conn.sendCredit = window;
-    conn.recvWindow = Math.max(window, this.receiveWindowOption ?? 0);
-    const extra = conn.recvWindow - window;
-    if (extra <= 0) return null;
-    return this.codec.encode(message(Meta.CREDIT, conn.peer, conn.id, utf8(String(extra))));
-  }
-
-  // -- sending ------------------------------------------------------------------
+  // -- the state, as the parts see it -------------------------------------------
 
   private checkReady(): void {
     if (this.state !== "ready") throw this.notReadyError();
@@ -1360,150 +626,49 @@ export class Client {
     return new MpError("not logged in: call connect() first");
   }
 
+  /** Why no notice (presence, GoingAway) can come any more, or null while one can. */
+  private waitEnded(): MpError | null {
+    return this.state !== "ready" && this.state !== "reconnecting" ? this.notReadyError() : null;
+  }
+
   /** Fail the lists waiting; when final, wake whoever waits for presence or GoingAway. */
   private endRequests(error: MpError | null, final: boolean): void {
-    for (const req of this.lists.values()) req.done.reject(error ?? this.notReadyError());
-    this.lists.clear();
+    this.presenceState.failLists(() => error ?? this.notReadyError());
     if (final) {
-      this.presenceReady.notify();
-      this.goingAwayTold.notify();
+      this.presenceState.wakeWaiters();
+      this.notices.wakeWaiters();
     }
   }
+
+  // -- what a Connection asks of its Client --------------------------------------
 
   private write(msg: Message): void {
-    this.transport?.write(this.codec.encode(msg));
-  }
-
-  /**
-   * Queue `frame` (for `conn`, if any) once the transport has room, in turn
-   * with the other senders. A Data frame's `cost` is taken from `conn`'s
-   * credit (level 2); when another sender took the last of it meanwhile,
-   * nothing is queued and this resolves false.
-   */
-  private async queueFrame(
-    frame: Uint8Array,
-    conn: Connection | null,
-    cost = 0,
-    abandoned: () => boolean = () => false,
-  ): Promise<boolean> {
-    const release = await this.sendLock.lock();
-    try {
-      const gen = this.generation;
-      while (this.transport && this.transport.full && this.state === "ready") {
-        await this.transport.waitRoom();
-        if (gen !== this.generation) break;
-      }
-      if (abandoned()) throw new TimeoutError("expired");
-      if (conn !== null && conn.closeReason !== null) throw conn.endError();
-      this.checkReady();
-      if (cost && conn !== null && conn.sendCredit !== null) {
-        if (conn.sendCredit <= 0) return false;
-        conn.sendCredit -= cost;
-      }
-      this.transport!.write(frame);
-      return true;
-    } finally {
-      release();
-    }
+    this.link.transport?.write(this.codec.encode(msg));
   }
 
   /** @internal */
-  async _waitTransportRoom(conn: Connection): Promise<void> {
-    const release = await this.sendLock.lock();
-    try {
-      while (this.transport && this.transport.full && this.state === "ready") await this.transport.waitRoom();
-      if (conn.closeReason !== null) throw conn.endError();
-      this.checkReady();
-    } finally {
-      release();
-    }
-  }
-
-  private dataFrame(conn: Connection, data: Payload): [Uint8Array, number] {
-    const bytes = payloadBytes(data);
-    if (conn.closeReason !== null) throw conn.endError();
-    if (conn.opening) throw new MpError("the connection is not open yet");
-    this.checkReady();
-    const frame = this.codec.encode(message(Meta.DATA, conn.peer, conn.id, bytes));
-    if (frame.length > this.maxMessageSize) {
-      throw new MessageTooBig(
-        `a message of ${bytes.length} bytes encodes to ${frame.length} bytes in ${this.codec.name}, ` +
-          `over maxMessageSize ${this.maxMessageSize}`,
-      );
-    }
-    return [frame, bytes.length];
+  _waitTransportRoom(conn: Connection): Promise<void> {
+    return this.sender.waitRoom(conn);
   }
 
   /** @internal */
-  async _sendData(conn: Connection, data: Payload, abandoned: () => boolean): Promise<void> {
-    const [frame, length] = this.dataFrame(conn, data);
-    if (conn.sendCredit === null) {
-      await this.queueFrame(frame, conn, 0, abandoned);
-      return;
-    }
-    // Level 2: wait for this connection's credit before taking a turn at
-    // the transport, so that a connection without credit never holds up
-    // the others.
-    const cost = length + CREDIT_MESSAGE_COST;
-    for (;;) {
-      await conn.waitCredit();
-      if (abandoned()) throw new TimeoutError("expired");
-      if (await this.queueFrame(frame, conn, cost, abandoned)) return;
-    }
+  _sendData(conn: Connection, data: Payload, abandoned: () => boolean): Promise<void> {
+    return this.sender.send(conn, data, abandoned);
   }
 
   /** @internal */
   _sendDataNowait(conn: Connection, data: Payload): void {
-    const [frame, length] = this.dataFrame(conn, data);
-    const credit = conn.sendCredit;
-    if (credit !== null && credit <= 0) {
-      throw new WouldBlock(
-        `${conn.id}: no credit left (${credit} bytes): the peer has not consumed what was sent yet ` +
-          "(waitWritable() waits for its grant)",
-        true,
-      );
-    }
-    if (this.sendLock.locked || this.transport!.full) {
-      throw new WouldBlock(
-        "the transport is full: the broker does not take what this client writes fast enough " +
-          "(waitWritable() waits for room)",
-        false,
-      );
-    }
-    this.transport!.write(frame);
-    if (credit !== null) conn.sendCredit = credit - (length + CREDIT_MESSAGE_COST);
+    this.sender.sendNowait(conn, data);
   }
 
   /** @internal */
   _grant(conn: Connection, nbytes: number | undefined): void {
-    if (conn.sendCredit === null) {
-      throw new LevelRequired(
-        `credit is a protocol level 2 feature: this client speaks level ${this.level} with the broker`,
-      );
-    }
-    if (conn.closeReason !== null) throw conn.endError();
-    this.checkReady();
-    if (nbytes === undefined) {
-      nbytes = Math.min(conn.consumedBytes, CREDIT_MAX);
-      if (nbytes === 0) return;
-    }
-    if (typeof nbytes !== "number" || !Number.isInteger(nbytes)) throw new TypeError("a grant is an integer, in bytes");
-    if (nbytes < 1 || nbytes > CREDIT_MAX) throw new RangeError(`a grant is 1 to ${CREDIT_MAX} bytes, not ${nbytes}`);
-    conn.consumedBytes = Math.max(0, conn.consumedBytes - nbytes);
-    this.write(message(Meta.CREDIT, conn.peer, conn.id, utf8(String(nbytes))));
+    this.flow.grant(conn, nbytes);
   }
 
-  /** @internal In automatic mode, grant back once half a window was taken. */
+  /** @internal */
   _consumedByApp(conn: Connection, cost: number): void {
-    conn.consumedBytes += cost;
-    if (
-      this.creditMode === "auto" &&
-      conn.closeReason === null &&
-      this.state === "ready" &&
-      conn.consumedBytes >= Math.max(1, Math.floor(conn.recvWindow / 2))
-    ) {
-      this._grant(conn, undefined);
-    }
+    this.flow.consumed(conn, cost);
   }
 
   /** @internal */
@@ -1518,56 +683,21 @@ export class Client {
     conn.end(CloseReason.LOCAL, detail);
   }
 
-  // -- receiving ------------------------------------------------------------------
-
   /** @internal */
   _inboxTaken(conn: Connection, cost: number): void {
-    conn.inboxBytes -= cost;
-    if (conn.closeReason === null) this._inboxLeft(cost);
+    this.flow.taken(conn, cost);
   }
 
   /** @internal */
   _inboxLeft(cost: number): void {
-    this.inboxTotal -= cost;
-    this.updatePause();
+    this.flow.left(cost);
   }
 
-  private inboxOver(conn: Connection): boolean {
-    if (conn.closeReason !== null) return false;
-    let limit = this.inboxLimit;
-    if (conn.sendCredit !== null) {
-      // Level 2: the peer sends at most the window granted plus one message.
-      limit = Math.max(limit, conn.recvWindow + this.maxMessageSize + MESSAGE_OVERHEAD);
-    }
-    return conn.inboxBytes >= limit;
-  }
-
-  /**
-   * Stop reading from the broker while an inbox, all of them together, or
-   * the presence notices are over their limits; read again once they
-   * are not (the broker then stalls the senders).
-   */
-  private updatePause(): void {
-    let over = this.inboxTotal >= this.inboxTotalLimit || this.presenceMap.size > PRESENCE_PENDING_LIMIT;
-    if (!over) {
-      for (const conn of this.conns.values()) {
-        if (this.inboxOver(conn)) {
-          over = true;
-          break;
-        }
-      }
-    }
-    if (over === this.isPaused || !this.transport) return;
-    this.isPaused = over;
-    if (over) this.transport.pause();
-    else this.transport.resume();
-  }
+  // -- losing the broker, reconnecting -------------------------------------------
 
   /** @internal */
   _lostError(detail: string | null = null): BrokerLost {
-    if (this.replacedText !== null) return new Replaced(this.replacedText);
-    if (this.goingAwayMs !== null) return new GoingAway(this.goingAwayMs);
-    return new BrokerLost(detail ?? this.lostDetail ?? "");
+    return this.notices.lostError(detail ?? this.lostDetail ?? "");
   }
 
   /**
@@ -1580,123 +710,36 @@ export class Client {
     const error = this._lostError(detail);
     const again = this.reconnect && !(error instanceof Replaced);
     this.state = again ? "reconnecting" : "lost";
-    this.stopIdle();
+    this.idle.stop();
     this.lostDetail = error.detail;
     if (again) this.log.warn?.(`${this.clientName}: broker lost: ${error.detail}; reconnecting`);
     for (const conn of this.conns.values()) conn.end(CloseReason.BROKER_LOST, error.detail);
     this.conns.clear();
     this.endRequests(error, !again);
-    this.generation++;
-    this.transport?.destroy();
-    this.transport = null;
-    this.isPaused = false;
-    this.inboxTotal = 0;
+    this.link.drop();
+    this.flow.reset();
     if (!again) {
       this.done.reject(error);
       return;
     }
-    this.callHook("onDisconnected", () => this.onDisconnected?.(error));
-    void this.reconnectLoop();
+    callHook(this.log, "onDisconnected", () => this.onDisconnected?.(error));
+    void reconnectLoop(this.reconnectHost());
   }
 
-  /**
-   * idleTimeoutMs: look when the bound could have passed (cheaper than a
-   * new timer for every chunk received), and lose the broker if it did.
-   */
-  private armIdle(): void {
-    if (this.idleTimeoutMs === null) return;
-    const bound = this.idleTimeoutMs;
-    if (this.idleTimer !== null) clearTimeout(this.idleTimer);
-    const look = (): void => {
-      this.idleTimer = null;
-      if (this.state !== "ready") return;
-      const quiet = Date.now() - this.lastInput;
-      if (quiet >= bound) this.lose(`nothing from the broker for ${bound} ms (idleTimeoutMs)`);
-      else this.idleTimer = setTimeout(look, bound - quiet);
-    };
-    this.idleTimer = setTimeout(look, bound);
-  }
-
-  private stopIdle(): void {
-    if (this.idleTimer !== null) clearTimeout(this.idleTimer);
-    this.idleTimer = null;
-  }
-
-  // -- reconnecting ---------------------------------------------------------------
-
-  private callHook(what: string, call: () => unknown): void {
-    try {
-      const result = call();
-      if (result && typeof (result as Promise<unknown>).then === "function") {
-        (result as Promise<unknown>).then(undefined, (e) => this.log.error?.(`the ${what} callback failed`, e));
-      }
-    } catch (e) {
-      this.log.error?.(`the ${what} callback threw`, e);
-    }
-  }
-
-  /** Sleep `ms`, or less when close() wakes it. */
-  private sleep(ms: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        this.reconnectWake = null;
-        resolve();
-      }, ms);
-      this.reconnectWake = () => {
-        clearTimeout(timer);
-        this.reconnectWake = null;
-        resolve();
-      };
-    });
-  }
-
-  private async reconnectLoop(): Promise<void> {
-    let attempt = 0;
-    for (;;) {
-      attempt++;
-      const delay = reconnectDelay(attempt, this.reconnectInitialMs, this.reconnectMaxMs);
-      this.useAddress(this.addressIndex + 1);
-      this.callHook("onReconnecting", () => this.onReconnecting?.(attempt, delay));
-      if (delay > 0) await this.sleep(delay);
-      if (this.state !== "reconnecting") return;
-      try {
-        await this.tryLogin();
-      } catch (e) {
-        if ((this.state as State) !== "reconnecting") return;
-        if (!retryable(e)) {
-          this.giveUp(e, `cannot log in again at ${this.address}`);
-          return;
-        }
-        if (this.reconnectMaxAttempts && attempt >= this.reconnectMaxAttempts) {
-          this.giveUp(e, `gave up after ${attempt} reconnect attempts`);
-          return;
-        }
-        this.lostDetail = e instanceof Error ? e.message : String(e);
-        this.log.info?.(`${this.clientName}: reconnect attempt ${attempt} failed: ${this.lostDetail}`);
-        continue;
-      }
-      if ((this.state as State) !== "reconnecting") {
-        this.generation++;
-        this.transport?.destroy();
-        this.transport = null;
-        return;
-      }
-      break;
-    }
-    // A new session: nothing of the old one carries over but the handlers and the watches.
-    this.replacedText = null;
-    this.goingAwayMs = null;
-    this.dropExcessWatches();
+  /** Logged in again: a new session, in which nothing of the old one carries over but the handlers and the watches. */
+  private resumeSession(attempt: number): void {
+    this.notices.reset();
+    this.presenceState.keepWatches(this.settingsNow.level >= 2 ? this.settingsNow.watches : 0);
     this.startSession();
-    for (const key of [...this.watchSet.values()].sort()) this.write(message(Meta.WATCH, key[0], "", key[1] ? utf8("prefix") : null));
+    for (const msg of this.presenceState.watchMessages()) this.write(msg);
     this.log.info?.(`${this.clientName}: logged in again at ${this.address} (attempt ${attempt})`);
-    this.callHook("onReconnected", () => this.onReconnected?.());
+    callHook(this.log, "onReconnected", () => this.onReconnected?.());
   }
 
   private giveUp(error: unknown, why: string): void {
     this.state = "lost";
     this.gaveUp = error;
-    this.goingAwayMs = null;
+    this.notices.forgetGoingAway();
     this.lostDetail = `${why}: ${error instanceof Error ? error.message : String(error)}`;
     this.log.warn?.(`${this.clientName}: ${this.lostDetail}`);
     this.endRequests(null, true);
@@ -1705,216 +748,107 @@ export class Client {
 
   private stopReconnecting(): void {
     this.state = "closed";
-    this.generation++;
-    this.transport?.destroy();
-    this.transport = null;
-    this.reconnectWake?.();
+    this.link.drop();
+    this.backoff.stop();
     this.endRequests(null, true);
     this.done.resolve();
   }
 
-  private dropExcessWatches(): void {
-    const keep = this.settingsNow.level >= 2 ? this.settingsNow.watches : 0;
-    if (this.watchSet.size <= keep) return;
-    const keys = [...this.watchSet.keys()].sort();
-    const dropped = keys.slice(keep);
-    for (const k of dropped) this.watchSet.delete(k);
-    this.log.warn?.(`${this.clientName}: the broker of the new session allows ${keep} watches: dropped ${dropped.join(", ")}`);
+  // -- the parts' views of this client ------------------------------------------
+
+  /** What the Dispatcher (dispatch.ts) sees of this client. */
+  private dispatchHost(): DispatchHost {
+    return {
+      log: this.log,
+      maxConnections: this.maxConnections,
+      conns: this.conns,
+      flow: this.flow,
+      presence: this.presenceState,
+      notices: this.notices,
+      name: () => this.clientName,
+      level: () => this.settingsNow.level,
+      handler: (protocol) => this.handlers.get(protocol),
+      write: (msg) => this.write(msg),
+      accept: (id, peer, protocol) => {
+        const conn = new Connection(this, id, peer, protocol, false);
+        this.conns.set(conn.id, conn);
+        this.write(message(Meta.CONN_ACK, conn.peer, conn.id));
+        const extra = this.startCredit(conn);
+        if (extra) this.link.transport?.write(extra);
+        return conn;
+      },
+      closeConn: (conn) => this.closeConn(conn),
+    };
   }
 
-  // -- dispatching ------------------------------------------------------------------
-
-  private dispatch(msg: Message): void {
-    const meta = msg.meta;
-    if (meta === Meta.CONN_SYN) {
-      this.handleSyn(msg);
-      return;
-    }
-    if (meta === Meta.CLIENT_CLOSED) {
-      for (const conn of [...this.conns.values()]) {
-        if (conn.peer === msg.otherClient) {
-          this.conns.delete(conn.id);
-          conn.end(CloseReason.PEER_LEFT);
-        }
-      }
-      this.updatePause();
-      return;
-    }
-    if (meta === Meta.WAT) {
-      this.log.warn?.(`${this.clientName}: the broker did not understand a message (WAT): ${text(msg.data)}`);
-      return;
-    }
-    if (this.settingsNow.level >= 2 && LEVEL2_NOTICES.has(meta)) {
-      this.dispatchNotice(msg);
-      return;
-    }
-    const conn = this.conns.get(msg.connectionId);
-    // Late messages for a connection closed here, and anything not from the
-    // connection's peer, are ignored.
-    if (conn === undefined || conn.peer !== msg.otherClient) {
-      this.log.debug?.(`${this.clientName}: ignored meta ${meta} on ${msg.connectionId}`);
-      return;
-    }
-    switch (meta) {
-      case Meta.DATA:
-        if (!conn.opening) {
-          conn.deliver(msg.data ?? new Uint8Array(0));
-          this.inboxTotal += (msg.data?.length ?? 0) + MESSAGE_OVERHEAD;
-          this.updatePause();
-        }
-        break;
-      case Meta.CONN_ACK:
-        if (conn.opening) conn.openDone();
-        break;
-      case Meta.UNKNOWN_PROTO:
-      case Meta.NO_SUCH_CONNECTION:
-      case Meta.CONN_CLOSED:
-        this.conns.delete(conn.id);
-        if (conn.opening) {
-          if (meta === Meta.UNKNOWN_PROTO) conn.failOpen(new UnknownProtocol(conn.peer, conn.protocol));
-          else if (meta === Meta.NO_SUCH_CONNECTION) conn.failOpen(new NoSuchClient(conn.peer, conn.protocol));
-        }
-        conn.end(CloseReason.BY_PEER);
-        this.updatePause();
-        break;
-      case Meta.CREDIT:
-        if (this.settingsNow.level >= 2) {
-          const grant = parseCredit(msg.data);
-          if (grant === null) this.log.warn?.(`${this.clientName}: a malformed Credit on ${conn.id} ignored`);
-          else conn.credited(grant);
-        }
-        break;
-      case Meta.DENIED:
-        if (this.settingsNow.level >= 2) {
-          const reason = text(msg.data);
-          this.conns.delete(conn.id);
-          if (conn.opening) conn.failOpen(new Denied(conn.peer, conn.protocol, reason));
-          conn.end(CloseReason.BY_PEER, `denied: ${reason}`);
-        }
-        break;
-      default:
-        this.log.debug?.(`${this.clientName}: ignored meta ${meta} from the broker`);
-    }
+  /** What the Flow (flow.ts) sees of this client. */
+  private flowHost(): FlowHost {
+    return {
+      inboxLimit: this.inboxLimit,
+      inboxTotalLimit: this.inboxTotalLimit,
+      maxMessageSize: this.maxMessageSize,
+      creditMode: this.creditMode,
+      receiveWindow: this.receiveWindowOption,
+      settings: () => this.settingsNow,
+      connections: () => this.conns.values(),
+      transport: () => this.link.transport,
+      presenceOverLimit: () => this.presenceState.overLimit,
+      ready: () => this.state === "ready",
+      checkReady: () => this.checkReady(),
+      write: (msg) => this.write(msg),
+    };
   }
 
-  /** The level-2 messages that belong to no connection. */
-  private dispatchNotice(msg: Message): void {
-    switch (msg.meta) {
-      case Meta.PRESENCE: {
-        const state = text(msg.data);
-        if ((state !== "online" && state !== "offline") || !msg.otherClient) {
-          this.log.warn?.(`${this.clientName}: a malformed Presence ignored`);
-          return;
-        }
-        // One entry a name, in its last state, moved to the end.
-        this.presenceMap.delete(msg.otherClient);
-        this.presenceMap.set(msg.otherClient, state === "online");
-        this.presenceReady.notify();
-        this.updatePause();
-        return;
-      }
-      case Meta.LIST:
-        this.listReply(msg);
-        return;
-      case Meta.REPLACED:
-        this.replacedText = text(msg.data);
-        this.log.warn?.(
-          `${this.clientName}: the broker closes this session: ${this.replacedText} ` +
-            "(Replaced: the name logged in again elsewhere)",
-        );
-        return;
-      case Meta.GOING_AWAY: {
-        // Decimal milliseconds; a malformed delay is taken as "at once".
-        const t = text(msg.data);
-        this.goingAwayMs = /^[0-9]+$/.test(t) ? Number(t.slice(0, 10)) : 0;
-        this.log.warn?.(`${this.clientName}: the broker is going away: it closes the socket within ${this.goingAwayMs} ms`);
-        this.goingAwayTold.notify();
-        return;
-      }
-    }
+  /** What the Sender (sending.ts) sees of this client. */
+  private senderHost(): SenderHost {
+    return {
+      codec: this.codec,
+      maxMessageSize: this.maxMessageSize,
+      transport: () => this.link.transport,
+      generation: () => this.link.generation,
+      ready: () => this.state === "ready",
+      checkReady: () => this.checkReady(),
+    };
   }
 
-  private listReply(msg: Message): void {
-    const req = this.lists.get(msg.connectionId);
-    if (req === undefined || req.prefix !== msg.otherClient || req.done.settled) return;
-    const names = req.names;
-    // The last reply: absent data, or empty data when the broker left names out.
-    if (msg.data === null || msg.data.length === 0) {
-      names.truncated = names.truncated || msg.data !== null;
-      req.done.resolve(names);
-      return;
-    }
-    for (const raw of text(msg.data).split("\n")) {
-      if (!raw) continue;
-      if (names.length >= LIST_NAMES_LIMIT) {
-        names.truncated = true;
-        break;
-      }
-      names.push(raw);
-    }
+  /** What the watches, presence notices and lists (presence.ts) see of this client. */
+  private presenceHost(): PresenceHost {
+    return {
+      log: this.log,
+      name: () => this.clientName,
+      needLevel2: (what) => this.needLevel2(what),
+      maxWatches: () => this.settingsNow.watches,
+      send: (msg) => this.sender.queue(this.codec.encode(msg), null),
+      endedError: () => this.waitEnded(),
+      pendingChanged: () => this.flow.update(),
+    };
   }
 
-  private handleSyn(msg: Message): void {
-    let protocol: string | null;
-    try {
-      protocol = utf8Decoder.decode(msg.data ?? new Uint8Array(0));
-    } catch {
-      protocol = null;
-    }
-    const handler = protocol !== null ? this.handlers.get(protocol) : undefined;
-    if (
-      handler === undefined ||
-      protocol === null ||
-      this.conns.has(msg.connectionId) ||
-      nameError(msg.otherClient) !== null
-    ) {
-      this.write(message(Meta.UNKNOWN_PROTO, msg.otherClient, msg.connectionId));
-      return;
-    }
-    if (this.conns.size >= this.maxConnections) {
-      // As the broker's max_connections_per_client: at level 2 with Denied, which says why.
-      const level2 = this.settingsNow.level >= 2;
-      if (!this.syntLimitLogged) {
-        this.log.warn?.(
-          `${this.clientName}: maxConnections (${this.maxConnections}) reached: refusing Syns with ` +
-            (level2 ? "Denied" : "UnknownProto"),
-        );
-        this.syntLimitLogged = true;
-      }
-      if (level2) this.write(message(Meta.DENIED, msg.otherClient, msg.connectionId, utf8("too many connections")));
-      else this.write(message(Meta.UNKNOWN_PROTO, msg.otherClient, msg.connectionId));
-      return;
-    }
-    const conn = new Connection(this, msg.connectionId, msg.otherClient, protocol, false);
-    this.conns.set(conn.id, conn);
-    this.write(message(Meta.CONN_ACK, conn.peer, conn.id));
-    const extra = this.startCredit(conn);
-    if (extra) this.transport?.write(extra);
-    let result: unknown;
-    try {
-      result = handler(conn);
-    } catch (e) {
-      this.log.error?.(`${this.clientName}: the handler for ${JSON.stringify(protocol)} threw`, e);
-      this.closeConn(conn);
-      return;
-    }
-    if (result && typeof (result as Promise<unknown>).then === "function") {
-      (result as Promise<unknown>).then(
-        () => this.closeConn(conn),
-        (e: unknown) => {
-          // A connection that ended under the handler is no failure of it.
-          if (!(e instanceof ConnectionEnded)) {
-            this.log.error?.(`${this.clientName}: the handler for ${JSON.stringify(protocol)} failed`, e);
-          }
-          this.closeConn(conn);
-        },
-      );
-    }
+  /** What the reconnect loop (reconnect.ts) sees of this client. */
+  private reconnectHost(): ReconnectHost {
+    return {
+      reconnectInitialMs: this.reconnectInitialMs,
+      reconnectMaxMs: this.reconnectMaxMs,
+      reconnectMaxAttempts: this.reconnectMaxAttempts,
+      backoff: this.backoff,
+      reconnecting: () => this.state === "reconnecting",
+      beforeAttempt: (attempt, delayMs) => {
+        this.useAddress(this.addressIndex + 1);
+        callHook(this.log, "onReconnecting", () => this.onReconnecting?.(attempt, delayMs));
+      },
+      login: () => this.tryLogin(),
+      address: () => this.address,
+      attemptFailed: (attempt, error) => {
+        this.lostDetail = error instanceof Error ? error.message : String(error);
+        this.log.info?.(`${this.clientName}: reconnect attempt ${attempt} failed: ${this.lostDetail}`);
+      },
+      giveUp: (error, why) => this.giveUp(error, why),
+      abandon: () => this.link.drop(),
+      resume: (attempt) => this.resumeSession(attempt),
+    };
   }
+
 }
-
-/** The level-2 messages of the broker that belong to no connection. */
-const LEVEL2_NOTICES = new Set<number>([Meta.PRESENCE, Meta.LIST, Meta.REPLACED, Meta.GOING_AWAY]);
 
 /** Create a Client (same arguments), log it in and resolve with it. */
 export async function connect(
@@ -1928,4 +862,3 @@ export async function connect(
   return client;
 }
 
-export { DecodeError };

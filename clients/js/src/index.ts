@@ -3,7 +3,9 @@
  * Browsers get browser.ts (the "browser" condition of the package's exports).
  */
 
-import { type ClientOptions, Client, connect as connectWith, type Payload, setDefaultTransport } from "./client.js";
+import { Client, connect as connectWith, setDefaultTransport } from "./client.js";
+import type { ClientOptions } from "./options.js";
+import type { Payload } from "./protocol.js";
 import { nodeTransport } from "./transport-node.js";
 
 // new Client() without a transport option uses Node's transports.

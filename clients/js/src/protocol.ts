@@ -106,6 +106,16 @@ export function text(b: Uint8Array | null | undefined): string {
   return b ? lenientDecoder.decode(b) : "";
 }
 
+/** A message to send: bytes, or a string sent as UTF-8. */
+export type Payload = Uint8Array | string;
+
+/** The bytes of a Payload; a TypeError for anything else. */
+export function payloadBytes(data: Payload): Uint8Array {
+  if (typeof data === "string") return utf8(data);
+  if (data instanceof Uint8Array) return data;
+  throw new TypeError(`a message is a Uint8Array or a string, not ${typeof data}`);
+}
+
 /** True when `s` has a UTF-16 surrogate without its other half. */
 export function hasLoneSurrogate(s: string): boolean {
   // A loop rather than a regular expression with lookbehind, which older
