@@ -370,32 +370,15 @@ export interface Decoder {
   feed(data: Uint8Array): Message[];
 }
 
-/** Run a decoder's loop: messages before an error are returned, the error kept. */
-function decodeSome(
-  self: { error: DecodeError | null },
-  out: Message[],
-  loop: () => void,
-): Message[] {
-  if (self.error) throw self.error;
-  try {
-    loop();
-  } catch (e) {
-    const error = e instanceof DecodeError ? e : new DecodeError(String(e));
-    self.error = error;
-    if (out.length === 0) throw error;
-  }
-  return out;
-}
-
 /**
- * Reads the JSON format: objects separated by JSON whitespace, in practice
- * one per line as the broker writes them.
+ * What both decoders share: the buffer, the size bound, and feed(), which
+ * returns the messages before an error and keeps the error for the next
+ * call. A subclass's decodeBuffered() takes whole messages off the buffer.
  */
-export class JsonDecoder implements Decoder {
+abstract class StreamDecoder implements Decoder {
   readonly maxSize: number;
   error: DecodeError | null = null;
-  private buf = new ByteBuffer();
-  private scanned = 0; // bytes of buf known to hold no newline
+  protected buf = new ByteBuffer();
 
   constructor(maxSize: number) {
     if (maxSize < 16) throw new RangeError("maxSize too small");
@@ -410,27 +393,47 @@ export class JsonDecoder implements Decoder {
     if (this.error) throw this.error;
     this.buf.append(data);
     const out: Message[] = [];
-    return decodeSome(this, out, () => {
-      for (;;) {
-        const bytes = this.buf.view();
-        const nl = bytes.indexOf(0x0a, this.scanned);
-        if (nl < 0) {
-          this.scanned = bytes.length;
-          break;
-        }
-        const line = bytes.subarray(0, nl);
-        let t: string;
-        try {
-          t = utf8Decoder.decode(line);
-        } catch {
-          throw new DecodeError("a JSON message is not valid UTF-8");
-        }
-        this.buf.consume(nl + 1);
-        this.scanned = 0;
-        this.decodeLine(t, out);
+    try {
+      this.decodeBuffered(out);
+    } catch (e) {
+      const error = e instanceof DecodeError ? e : new DecodeError(String(e));
+      this.error = error;
+      if (out.length === 0) throw error;
+    }
+    return out;
+  }
+
+  /** Append to `out` every whole message at the front of the buffer. */
+  protected abstract decodeBuffered(out: Message[]): void;
+}
+
+/**
+ * Reads the JSON format: objects separated by JSON whitespace, in practice
+ * one per line as the broker writes them.
+ */
+export class JsonDecoder extends StreamDecoder {
+  private scanned = 0; // bytes of buf known to hold no newline
+
+  protected decodeBuffered(out: Message[]): void {
+    for (;;) {
+      const bytes = this.buf.view();
+      const nl = bytes.indexOf(0x0a, this.scanned);
+      if (nl < 0) {
+        this.scanned = bytes.length;
+        break;
       }
-      this.checkPending();
-    });
+      const line = bytes.subarray(0, nl);
+      let t: string;
+      try {
+        t = utf8Decoder.decode(line);
+      } catch {
+        throw new DecodeError("a JSON message is not valid UTF-8");
+      }
+      this.buf.consume(nl + 1);
+      this.scanned = 0;
+      this.decodeLine(t, out);
+    }
+    this.checkPending();
   }
 
   /** The bytes without a newline yet may not pass the size limit. */
@@ -544,37 +547,19 @@ function decodeFrame(frame: Uint8Array): Message {
 }
 
 /** Reads the binary format: length-prefixed frames back to back. */
-export class BinaryDecoder implements Decoder {
-  readonly maxSize: number;
-  error: DecodeError | null = null;
-  private buf = new ByteBuffer();
-
-  constructor(maxSize: number) {
-    if (maxSize < 16) throw new RangeError("maxSize too small");
-    this.maxSize = maxSize;
-  }
-
-  get buffered(): number {
-    return this.buf.length;
-  }
-
-  feed(data: Uint8Array): Message[] {
-    if (this.error) throw this.error;
-    this.buf.append(data);
-    const out: Message[] = [];
-    return decodeSome(this, out, () => {
-      for (;;) {
-        const bytes = this.buf.view();
-        if (bytes.length < 4) break;
-        const length = new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0);
-        if (length + 4 > this.maxSize) {
-          throw new DecodeError(`a binary frame of ${length + 4} bytes is over ${this.maxSize}`);
-        }
-        if (bytes.length < 4 + length) break;
-        out.push(decodeFrame(bytes.subarray(4, 4 + length)));
-        this.buf.consume(4 + length);
+export class BinaryDecoder extends StreamDecoder {
+  protected decodeBuffered(out: Message[]): void {
+    for (;;) {
+      const bytes = this.buf.view();
+      if (bytes.length < 4) break;
+      const length = new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0);
+      if (length + 4 > this.maxSize) {
+        throw new DecodeError(`a binary frame of ${length + 4} bytes is over ${this.maxSize}`);
       }
-    });
+      if (bytes.length < 4 + length) break;
+      out.push(decodeFrame(bytes.subarray(4, 4 + length)));
+      this.buf.consume(4 + length);
+    }
   }
 }
 
