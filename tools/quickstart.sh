@@ -384,6 +384,7 @@ js_check() {
     js_started=$(date +%s)
     MPBROKER="$dir/broker/mpbroker" MP_PLUGIN_BUILD_DIR="$dir/plugins/.libs" \
         MPCAT="$dir/tools/mpcat" MP_EXAMPLES_DIR="$dir/examples" \
+        MPBROKER_PASSWD="$dir/tools/mpbroker-passwd" \
         sh "$top/tests/js/run.sh" "$2.js" >&2 || :
     cat "$2.js" >>"$2" 2>/dev/null || :
     [ -s "$2.js" ] || echo "FAIL js run.sh (reported nothing)" >>"$2"

@@ -22,7 +22,8 @@
 #
 # The environment goes through to the tests (tests/js/lib/harness.mjs):
 # MPBROKER, MP_PLUGIN_BUILD_DIR, MPCAT, MP_EXAMPLES_DIR (default: the
-# build in MP_BUILD_DIR, else _build), MP_TEST_TIMEOUT_SCALE,
+# build in MP_BUILD_DIR, else _build), MPBROKER_PASSWD (default: the
+# tools/mpbroker-passwd beside MPBROKER), MP_TEST_TIMEOUT_SCALE,
 # MP_TEST_VERBOSE, PYTHON; MP_ARTIFACTS_DIR is where the browser test
 # saves its screenshot and run.sh the TAP of each part (default
 # tests/js/artifacts), MP_CHROMIUM the
@@ -54,6 +55,14 @@ esac
 : >"$results"
 
 note() { printf 'run.sh: %s\n' "$*" >&2; }
+
+# clients/js's tests write password files with mpbroker-passwd: take the
+# one built beside MPBROKER (a build directory of any name, as CI's
+# _build-test), unless told otherwise.
+if [ -z "${MPBROKER_PASSWD:-}" ] && [ -n "${MPBROKER:-}" ]; then
+    passwd_tool=$(dirname "$(dirname "$MPBROKER")")/tools/mpbroker-passwd
+    [ -x "$passwd_tool" ] && export MPBROKER_PASSWD="$passwd_tool"
+fi
 
 # npm_ci DIR: `npm ci` unless DIR's node_modules is newer than its lock.
 npm_ci() {
