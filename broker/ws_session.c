@@ -15,6 +15,7 @@
 
 #include "broker.h"
 #include "conf.h"
+#include "flow.h"
 #include "listener.h"
 #include "log.h"
 #include "plugin_loader.h"
@@ -220,7 +221,10 @@ static void idle_timer_fired(evutil_socket_t fd, short what, void *arg)
     (void)what;
     if (s->state == SESSION_CLOSING)
         return;
-    if (ws->heard) {
+    /* A client we are not reading (paused for a slow recipient) may well
+     * have answered: its Pong waits unread. Only silence counts. */
+    if (ws->heard || flow_is_paused(&s->ep) ||
+        evbuffer_get_length(bufferevent_get_input(s->bev)) > 0) {
         ws->heard = false;
         ws->pinged = false;
         return;

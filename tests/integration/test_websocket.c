@@ -11,7 +11,9 @@
  */
 #include "config.h"
 
+#include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -567,7 +569,7 @@ Test(websocket, shutdown_closes_with_1001)
 Test(websocket, metrics_count_upgrades_refusals_and_errors)
 {
     struct harness *h = start(LISTENERS(ORIGINS)
-                              "metrics = { address = \"127.0.0.1\"; port = 0; };\n");
+                              "log = { level = \"debug\"; };\n");
     struct http_response r;
     const char *text;
 
@@ -611,6 +613,64 @@ Test(websocket, a_reload_changes_the_origins_and_keeps_the_sessions)
     send_json(kept, RC_SYN, "bob", "mike:1", rc_str("chat"));
     rc_expect(bob, RC_SYN, "mike", "mike:1", rc_str("chat"));
     ws_client_close(kept);
+    rc_close(bob);
+    harness_stop(h);
+}
+
+/* A client the broker stopped reading (its recipient is slow) may have
+ * answered a Ping long ago: the answer waits unread. It must not be
+ * closed as silent. */
+
+enum { FLOOD_MESSAGES = 600, FLOOD_BYTES = 40000 };
+
+static char flood_chunk[FLOOD_BYTES + 1];
+
+/* Alice's sending, in a thread of its own: once the broker stops reading
+ * her, the sends block until bob reads. */
+static void *flood(void *arg)
+{
+    struct ws_client *alice = arg;
+    char *line = rc_json_line(RC_DATA, "bob", "alice:1", rc_str(flood_chunk));
+    intptr_t failures = 0;
+
+    for (int i = 0; i < FLOOD_MESSAGES && line != NULL; i++)
+        failures += ws_client_send(alice, WS_OP_TEXT, line, strlen(line)) != 0;
+    free(line);
+    return (void *)failures;
+}
+
+Test(websocket, a_client_paused_for_a_slow_reader_is_not_taken_for_silent)
+{
+    struct harness *h = start(
+        LISTENERS("ping_interval_s = 1;")
+        "limits = { max_message_size = 65536; slow_consumer_timeout_ms = 0;\n"
+        "           output_hard_limit = 1073741824; };\n"
+        "log = { level = \"debug\"; };\n");
+    struct rc_client *bob = rc_login_any(h, TCP_LISTENER, RC_BINARY, "bob");
+    struct ws_client *alice = login_json(h, "alice");
+    pthread_t sender;
+    void *failures;
+
+    memset(flood_chunk, 'x', FLOOD_BYTES);
+    send_json(alice, RC_SYN, "bob", "alice:1", rc_str("chat"));
+    rc_expect(bob, RC_SYN, "alice", "alice:1", rc_str("chat"));
+    cr_assert(rc_send(bob, RC_ACK, "alice", "alice:1", rc_str("chat")));
+    expect_json(alice, RC_ACK, "bob", "alice:1", rc_str("chat"));
+    /* bob reads nothing: once his queue passes the high water mark,
+     * alice is paused. */
+    cr_assert(pthread_create(&sender, NULL, flood, alice) == 0);
+    cr_assert(harness_wait_log(h, "pausing alice: bob has too much queued",
+                               mpt_ms(10000)), "alice was never paused");
+    /* Three intervals, not scaled: a broker that took the pause for
+     * silence pings at 1 s and closes at 2 s. */
+    cr_assert_not(harness_wait_log(h, "no answer to Ping", 3500),
+                  "alice was closed as silent while paused");
+    for (int i = 0; i < FLOOD_MESSAGES; i++)
+        rc_expect(bob, RC_DATA, "alice", "alice:1", rc_str(flood_chunk));
+    pthread_join(sender, &failures);
+    cr_assert_eq((intptr_t)failures, 0, "some of alice's sends failed");
+    cr_assert_not(harness_log_contains(h, "client alice left"));
+    ws_client_close(alice);
     rc_close(bob);
     harness_stop(h);
 }
