@@ -569,7 +569,7 @@ Test(websocket, shutdown_closes_with_1001)
 Test(websocket, metrics_count_upgrades_refusals_and_errors)
 {
     struct harness *h = start(LISTENERS(ORIGINS)
-                              "log = { level = \"debug\"; };\n");
+                              "metrics = { address = \"127.0.0.1\"; port = 0; };\n");
     struct http_response r;
     const char *text;
 
