@@ -138,6 +138,20 @@ static void bev_event_cb(struct bufferevent *bev, short what, void *arg)
  * Opening and freeing
  */
 
+/* Read and write through `bev` (NULL: out of memory; a TLS one closed
+ * the socket), reading with `read_cb`. */
+static void start_bufferevent(struct session *s, struct bufferevent *bev,
+                              bufferevent_data_cb read_cb)
+{
+    if (bev == NULL)
+        mp_out_of_memory("a bufferevent", 0);
+    s->bev = bev;
+    bufferevent_setcb(bev, read_cb, bev_write_cb, bev_event_cb, s);
+    bufferevent_set_max_single_write(bev, WRITE_BATCH);
+    session_io_apply_limits(s, &s->ep.broker->conf);
+    bufferevent_enable(bev, EV_READ);
+}
+
 void session_io_open(struct session *s, evutil_socket_t fd)
 {
     struct broker *b = s->ep.broker;
@@ -146,27 +160,18 @@ void session_io_open(struct session *s, evutil_socket_t fd)
     s->read_size = READ_MIN;
     if (s->listener->ws != NULL) {
         evutil_make_socket_nonblocking(fd);
-        s->bev = s->listener->tls != NULL
-                     ? tls_bufferevent_new(b->base, fd, s->listener->tls)
-                     : bufferevent_socket_new(b->base, fd,
-                                              BEV_OPT_CLOSE_ON_FREE);
-        if (s->bev == NULL)
-            mp_out_of_memory("a bufferevent", 0);
         s->ws = ws_session_new(s);
-        bufferevent_setcb(s->bev, ws_read_cb, bev_write_cb, bev_event_cb, s);
-        bufferevent_set_max_single_write(s->bev, WRITE_BATCH);
-        session_io_apply_limits(s, &b->conf);
-        bufferevent_enable(s->bev, EV_READ);
+        start_bufferevent(s, s->listener->tls != NULL
+                                 ? tls_bufferevent_new(b->base, fd,
+                                                       s->listener->tls)
+                                 : bufferevent_socket_new(
+                                       b->base, fd, BEV_OPT_CLOSE_ON_FREE),
+                          ws_read_cb);
         return;
     }
     if (s->listener->tls != NULL) {
-        s->bev = tls_bufferevent_new(b->base, fd, s->listener->tls);
-        if (s->bev == NULL) /* it closed fd */
-            mp_out_of_memory("a TLS bufferevent", 0);
-        bufferevent_setcb(s->bev, tls_read_cb, bev_write_cb, bev_event_cb, s);
-        bufferevent_set_max_single_write(s->bev, WRITE_BATCH);
-        session_io_apply_limits(s, &b->conf);
-        bufferevent_enable(s->bev, EV_READ);
+        start_bufferevent(s, tls_bufferevent_new(b->base, fd, s->listener->tls),
+                          tls_read_cb);
         return;
     }
     evutil_make_socket_nonblocking(fd);

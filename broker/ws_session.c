@@ -135,13 +135,19 @@ static struct evbuffer *wire(struct session *s)
     return bufferevent_get_output(s->bev);
 }
 
+/* The header of a whole (FIN) frame of `len` bytes. */
+static void queue_header(struct session *s, uint8_t opcode, size_t len)
+{
+    uint8_t header[WS_MAX_HEADER];
+
+    evbuffer_add(wire(s), header,
+                 ws_write_header(header, opcode, true, len, NULL));
+}
+
 static void queue_frame(struct session *s, uint8_t opcode,
                         const void *payload, size_t len)
 {
-    uint8_t header[WS_MAX_HEADER];
-    size_t n = ws_write_header(header, opcode, true, len, NULL);
-
-    evbuffer_add(wire(s), header, n);
+    queue_header(s, opcode, len);
     evbuffer_add(wire(s), payload, len);
 }
 
@@ -157,15 +163,12 @@ static uint8_t data_opcode(const struct session *s)
 void ws_session_queue_message(struct session *s, struct evbuffer *message)
 {
     size_t len = evbuffer_get_length(message);
-    uint8_t header[WS_MAX_HEADER];
-    size_t n;
 
     if (!s->ws->upgraded || s->ws->close_queued) {
         evbuffer_drain(message, len);
         return;
     }
-    n = ws_write_header(header, data_opcode(s), true, len, NULL);
-    evbuffer_add(wire(s), header, n);
+    queue_header(s, data_opcode(s), len);
     evbuffer_add_buffer(wire(s), message);
 }
 
