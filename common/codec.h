@@ -31,8 +31,12 @@ extern const struct mp_codec_ops mp_codec_gob;
  * uses mp_codec_gob: it announces no level. */
 extern const struct mp_codec_ops mp_codec_gob_client;
 
+/* mp.Message of proto/mp.proto, each preceded by its length as a varint
+ * (doc/protocol.md, "Protobuf format"). */
+extern const struct mp_codec_ops mp_codec_protobuf;
+
 /* The codec of the format called `name` (format.h), or NULL if there is
- * none. Links all three codecs: translators take theirs by name above. */
+ * none. Links all the codecs: translators take theirs by name above. */
 const struct mp_codec_ops *mp_codec_find(const char *name);
 
 /*

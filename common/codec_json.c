@@ -1074,11 +1074,19 @@ static int json_encode_wire(void *stream, const struct mp_message *msg,
                           wire_len, write, ctx);
 }
 
-/* JSON text starts with '{' or whitespace; a binary frame with 0x00. */
+/*
+ * JSON text starts with '{' or whitespace; a binary frame with 0x00. A
+ * protobuf stream may start with '{' or a space too (its first length,
+ * 123 or 32), but goes on with 0x08, the key of its meta field, which
+ * JSON never has outside a string: the second byte tells them apart.
+ */
 static int json_sniff(const unsigned char *buf, size_t len)
 {
-    (void)len;
-    return buf[0] == '{' || is_json_space(buf[0]);
+    if (buf[0] != '{' && !is_json_space(buf[0]))
+        return 0;
+    if (len < 2)
+        return -1;
+    return buf[1] != 0x08;
 }
 
 /* The wire form is canonical base64 (json_decode_wire): decode it. */

@@ -21,6 +21,10 @@ const struct mp_format mp_formats[MP_FORMAT_COUNT] = {
         .name = "gob", .module = "translator_gob.so",
         .data_num = 1, .data_den = 1, .names_extra = 1,
     },
+    [MP_FORMAT_PROTOBUF] = {
+        .name = "protobuf", .module = "translator_protobuf.so",
+        .data_num = 1, .data_den = 1, .names_extra = 1,
+    },
 };
 
 const struct mp_format *mp_format_find(const char *name)

@@ -19,6 +19,7 @@ enum mp_format_id {
     MP_FORMAT_JSON,
     MP_FORMAT_BINARY,
     MP_FORMAT_GOB,
+    MP_FORMAT_PROTOBUF,
     MP_FORMAT_COUNT
 };
 

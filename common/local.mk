@@ -21,13 +21,15 @@ common_libmpbase_la_SOURCES = \
 
 # One library per wire format, for its translator plugin (with libmpbase).
 noinst_LTLIBRARIES += common/libmpcodec_json.la \
-	common/libmpcodec_binary.la common/libmpcodec_gob.la
+	common/libmpcodec_binary.la common/libmpcodec_gob.la \
+	common/libmpcodec_protobuf.la
 common_libmpcodec_json_la_SOURCES = common/codec_json.c \
 	common/base64.c common/base64.h
 common_libmpcodec_json_la_CFLAGS = $(AM_CFLAGS) $(YAJL_CFLAGS)
 common_libmpcodec_json_la_LIBADD = $(YAJL_LIBS)
 common_libmpcodec_binary_la_SOURCES = common/codec_binary.c
 common_libmpcodec_gob_la_SOURCES = common/codec_gob.c
+common_libmpcodec_protobuf_la_SOURCES = common/codec_protobuf.c
 
 # libmpcommon: all of the above and the rest (logging, the hash map, the
 # format registry), for the broker, libmpclient, the tools and the tests.
@@ -41,7 +43,7 @@ common_libmpcommon_la_SOURCES = \
 	common/bev_output.h common/tls_reason.h
 common_libmpcommon_la_LIBADD = common/libmpbase.la \
 	common/libmpcodec_json.la common/libmpcodec_binary.la \
-	common/libmpcodec_gob.la
+	common/libmpcodec_gob.la common/libmpcodec_protobuf.la
 
 # The name:hash password file: reading it (auth_passwd.so links only
 # this), and writing it (mpbroker-passwd).

@@ -24,6 +24,7 @@ AM_DISTCHECK_CONFIGURE_FLAGS = \
 conf/mpbroker.conf: $(top_srcdir)/conf/mpbroker.conf.in Makefile
 	$(AM_V_GEN)$(MKDIR_P) conf && sed \
 		-e 's|@pkglibdir[@]|$(pkglibdir)|g' \
+		-e 's|@pkgdatadir[@]|$(pkgdatadir)|g' \
 		-e 's|@sysconfdir[@]|$(sysconfdir)|g' \
 		-e 's|@runstatedir[@]|$(runstatedir)|g' \
 		$(top_srcdir)/conf/mpbroker.conf.in > $@.tmp && mv $@.tmp $@

@@ -3,6 +3,7 @@ pkglib_LTLIBRARIES += \
 	plugins/translator_json.la \
 	plugins/translator_binary.la \
 	plugins/translator_gob.la \
+	plugins/translator_protobuf.la \
 	plugins/auth_allow_all.la \
 	plugins/auth_passwd.la
 
@@ -20,6 +21,11 @@ plugins_translator_binary_la_LIBADD = common/libmpcodec_binary.la \
 plugins_translator_gob_la_SOURCES = plugins/translator_gob.c
 plugins_translator_gob_la_LDFLAGS = $(PLUGIN_LDFLAGS)
 plugins_translator_gob_la_LIBADD = common/libmpcodec_gob.la \
+	common/libmpbase.la
+
+plugins_translator_protobuf_la_SOURCES = plugins/translator_protobuf.c
+plugins_translator_protobuf_la_LDFLAGS = $(PLUGIN_LDFLAGS)
+plugins_translator_protobuf_la_LIBADD = common/libmpcodec_protobuf.la \
 	common/libmpbase.la
 
 plugins_auth_allow_all_la_SOURCES = plugins/auth_allow_all.c

@@ -27,17 +27,17 @@
  */
 
 #define USAGE                                                                 \
-    "usage: " PROG " [-a ADDR]... [-f json|binary|gob] -n NAME [-s SECRET | -S FILE]\n" \
+    "usage: " PROG " [-a ADDR]... [-f FORMAT] -n NAME [-s SECRET | -S FILE]\n" \
     "             [-0 | -l] [-v] [-c N] [-e] [-q] [reconnect] [limits] listen PROTO\n" \
-    "       " PROG " [-a ADDR] [-f json|binary|gob] -n NAME [-s SECRET | -S FILE]\n" \
+    "       " PROG " [-a ADDR] [-f FORMAT] -n NAME [-s SECRET | -S FILE]\n" \
     "             [-0 | -l] [-v] [-c N] [-w SECONDS] [limits]\n"                      \
     "             connect PEER PROTO [FILE...]\n"                                      \
-    "       " PROG " [-a ADDR]... [-f json|binary|gob] -n NAME [-s SECRET | -S FILE]\n" \
+    "       " PROG " [-a ADDR]... [-f FORMAT] -n NAME [-s SECRET | -S FILE]\n" \
     "             [-0 | -l] [-v] [-c N] [-w SECONDS] [limits]\n"                      \
     "             request PEER PROTO [DATA]\n"                                        \
-    "       " PROG " [-a ADDR]... [-f json|binary] -n NAME [-s SECRET | -S FILE]\n"   \
+    "       " PROG " [-a ADDR]... [-f FORMAT] -n NAME [-s SECRET | -S FILE]\n"   \
     "             [-c N] [-p] [reconnect] [limits] watch NAME...\n"                    \
-    "       " PROG " [-a ADDR] [-f json|binary] -n NAME [-s SECRET | -S FILE]\n"      \
+    "       " PROG " [-a ADDR] [-f FORMAT] -n NAME [-s SECRET | -S FILE]\n"   \
     "             [limits] list [PREFIX]\n"                                            \
     "       " PROG " -h | -V\n"
 
@@ -74,8 +74,9 @@ static void help(void)
           "                         unix:PATH\n"
           "                         (default $MPCAT_ADDRESS, else " DEFAULT_ADDRESS ");\n"
           "                         given again, more brokers, tried in turn\n"
-          "  -f, --format FMT       wire format of that listener: binary (default),\n"
-          "                         json, or gob (the original's Go clients)\n"
+          "  -f, --format FORMAT    wire format of that listener: binary (default),\n"
+          "                         json, protobuf, or gob (the original's Go\n"
+          "                         clients)\n"
           "  -n, --name NAME        the name to log in with (required)\n"
           "  -s, --secret SECRET    the secret; WARNING: other users can see it\n"
           "                         in ps(1) - prefer -S or $MPCAT_SECRET\n"

@@ -43,7 +43,8 @@ build_packages="autoconf automake libtool pkg-config make gcc libevent-dev
 libyajl-dev libconfig-dev libcrypt-dev libssl-dev libsystemd-dev libhiredis-dev"
 test_packages="libcriterion-dev valgrind openssl clang libclang-rt-dev systemd
 mandoc python3-pytest python3-venv python3-setuptools python3-wheel
-redis-server socat"
+redis-server socat protobuf-c-compiler libprotobuf-c-dev protobuf-compiler
+python3-protobuf"
 
 . "$top/tools/packages.sh"
 

@@ -1429,10 +1429,25 @@ Test(json_ops, sniff)
     static const unsigned char yes[] = { '{', ' ', '\t', '\n', '\r' };
     static const unsigned char no[] = { 0x00, '[', 'x', '"', 0xff, 0x0b };
 
-    for (size_t i = 0; i < sizeof yes; i++)
-        cr_assert_eq(codec->sniff(&yes[i], 1), 1, "0x%02x", yes[i]);
+    for (size_t i = 0; i < sizeof yes; i++) {
+        const unsigned char text[] = { yes[i], '"' };
+        /* One byte could still be a protobuf length: wait for two. */
+        cr_assert_eq(codec->sniff(text, 1), -1, "0x%02x", yes[i]);
+        cr_assert_eq(codec->sniff(text, 2), 1, "0x%02x", yes[i]);
+    }
     for (size_t i = 0; i < sizeof no; i++)
         cr_assert_eq(codec->sniff(&no[i], 1), 0, "0x%02x", no[i]);
+}
+
+/* A protobuf Auth of 123 or 32 bytes starts with '{' or ' ', then the
+ * meta key 0x08, which JSON never has there: it is not JSON. */
+Test(json_ops, sniff_leaves_protobuf_alone)
+{
+    static const unsigned char brace[] = { '{', 0x08, 0x08 };
+    static const unsigned char space[] = { ' ', 0x08, 0x08 };
+
+    cr_assert_eq(codec->sniff(brace, sizeof brace), 0);
+    cr_assert_eq(codec->sniff(space, sizeof space), 0);
 }
 
 Test(json_ops, table_is_complete)

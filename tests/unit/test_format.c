@@ -23,6 +23,7 @@ Test(format, finds_each_format_and_its_codec)
         { "json", &mp_codec_json },
         { "binary", &mp_codec_binary },
         { "gob", &mp_codec_gob },
+        { "protobuf", &mp_codec_protobuf },
     };
 
     cr_assert_eq(MP_FORMAT_COUNT, sizeof want / sizeof want[0]);
@@ -54,9 +55,9 @@ Test(format, lists_the_names_for_users)
     char buf[64];
 
     cr_assert_str_eq(mp_format_names(buf, sizeof buf, " or "),
-                     "json, binary or gob");
+                     "json, binary, gob or protobuf");
     cr_assert_str_eq(mp_format_names(buf, sizeof buf, ", "),
-                     "json, binary, gob");
+                     "json, binary, gob, protobuf");
     cr_assert_str_eq(mp_format_names(buf, 8, " or "), "json, b", "cut");
     cr_assert_str_eq(mp_format_names(buf, 1, " or "), "");
 }
