@@ -1,7 +1,7 @@
 /*
  * chat.c - two people talk through the broker, one line at a time.
  *
- *     chat [-a ADDR] [-f json|binary|gob] -n NAME [-s SECRET] [PEER]
+ *     chat [-a ADDR] [-f FORMAT] -n NAME [-s SECRET] [PEER]
  *
  * Without PEER, chat logs in as NAME and waits for someone to open a
  * "chat" connection to it. With PEER, it opens one to PEER. Then each line
@@ -49,10 +49,11 @@ struct chat {
 static void usage(void)
 {
     fprintf(stderr,
-            "usage: chat [-a ADDR] [-f json|binary|gob] -n NAME [-s SECRET] [PEER]\n"
+            "usage: chat [-a ADDR] [-f FORMAT] -n NAME [-s SECRET] [PEER]\n"
             "  -a ADDR    broker address, tcp:HOST:PORT or unix:PATH"
             " (default tcp:127.0.0.1:7330)\n"
-            "  -f FORMAT  wire format, json, binary or gob (default binary)\n"
+            "  -f FORMAT  wire format, json, binary, gob or protobuf\n"
+            "             (default binary)\n"
             "  -n NAME    the name to log in with\n"
             "  -s SECRET  the secret (default: $MP_SECRET, else demo)\n"
             "  PEER       open a chat with PEER; without it, wait for one\n");
@@ -306,7 +307,8 @@ int main(int argc, char **argv)
     }
     if (o.name == NULL || argc - optind > 1 ||
         (strcmp(o.format, "json") != 0 && strcmp(o.format, "binary") != 0 &&
-        strcmp(o.format, "gob") != 0))
+        strcmp(o.format, "gob") != 0 &&
+        strcmp(o.format, "protobuf") != 0))
         usage();
     if (optind < argc)
         ch.peer = argv[optind];

@@ -7,7 +7,7 @@
  * on stderr when the login fails, when the peer is not connected or does
  * not speak "echo", or when no reply comes within 10 seconds.
  *
- *     echo_client [-a ADDR] [-f json|binary|gob] [-n NAME] [-s SECRET]
+ *     echo_client [-a ADDR] [-f FORMAT] [-n NAME] [-s SECRET]
  *                 [-p PEER] [MESSAGE...]
  *
  * What it shows: libmpclient ATTACHED to an event_base of yours. This
@@ -49,11 +49,12 @@ struct echo {
 static void usage(void)
 {
     fprintf(stderr,
-            "usage: echo_client [-a ADDR] [-f json|binary|gob] [-n NAME] [-s SECRET]\n"
+            "usage: echo_client [-a ADDR] [-f FORMAT] [-n NAME] [-s SECRET]\n"
             "                   [-p PEER] [MESSAGE...]\n"
             "  -a ADDR    broker address, tcp:HOST:PORT or unix:PATH"
             " (default tcp:127.0.0.1:7330)\n"
-            "  -f FORMAT  wire format, json, binary or gob (default binary)\n"
+            "  -f FORMAT  wire format, json, binary, gob or protobuf\n"
+            "             (default binary)\n"
             "  -n NAME    the name to log in with (default alice)\n"
             "  -s SECRET  the secret (default: $MP_SECRET, else demo)\n"
             "  -p PEER    the echo server's name (default echo)\n"
@@ -264,7 +265,8 @@ int main(int argc, char **argv)
         }
     }
     if (strcmp(o.format, "json") != 0 && strcmp(o.format, "binary") != 0 &&
-        strcmp(o.format, "gob") != 0)
+        strcmp(o.format, "gob") != 0 &&
+        strcmp(o.format, "protobuf") != 0)
         usage();
     o.secret = secret;
     o.secret_len = strlen(secret);

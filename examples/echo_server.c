@@ -5,7 +5,7 @@
  * for the protocol "echo": every message that arrives on one is sent
  * straight back to the peer that sent it.
  *
- *     echo_server [-a ADDR] [-f json|binary|gob] [-n NAME] [-s SECRET]
+ *     echo_server [-a ADDR] [-f FORMAT] [-n NAME] [-s SECRET]
  *
  * It prints what it does on stdout, and runs until SIGINT (Ctrl-C) or
  * SIGTERM (exit status 0). It exits 1 when it cannot log in or loses the
@@ -41,10 +41,11 @@ struct server {
 static void usage(void)
 {
     fprintf(stderr,
-            "usage: echo_server [-a ADDR] [-f json|binary|gob] [-n NAME] [-s SECRET]\n"
+            "usage: echo_server [-a ADDR] [-f FORMAT] [-n NAME] [-s SECRET]\n"
             "  -a ADDR    broker address, tcp:HOST:PORT or unix:PATH"
             " (default tcp:127.0.0.1:7330)\n"
-            "  -f FORMAT  wire format, json, binary or gob (default binary)\n"
+            "  -f FORMAT  wire format, json, binary, gob or protobuf\n"
+            "             (default binary)\n"
             "  -n NAME    the name to log in with (default echo)\n"
             "  -s SECRET  the secret (default: $MP_SECRET, else demo)\n");
     exit(2);
@@ -188,7 +189,8 @@ int main(int argc, char **argv)
     }
     if (optind != argc ||
         (strcmp(o.format, "json") != 0 && strcmp(o.format, "binary") != 0 &&
-        strcmp(o.format, "gob") != 0))
+        strcmp(o.format, "gob") != 0 &&
+        strcmp(o.format, "protobuf") != 0))
         usage();
     o.secret = secret;
     o.secret_len = strlen(secret);

@@ -8,7 +8,7 @@
  * on stderr when the login fails, when the peer is not connected or
  * does not answer "upper", or when no reply comes within -t seconds.
  *
- *     rr_client [-a ADDR] [-f json|binary|gob] [-n NAME] [-s SECRET]
+ *     rr_client [-a ADDR] [-f FORMAT] [-n NAME] [-s SECRET]
  *               [-p PEER] [-t SECONDS] [TEXT]
  *
  * What it shows: mp_client_request(), request/reply in one call. It
@@ -39,11 +39,12 @@ struct ask {
 static void usage(void)
 {
     fprintf(stderr,
-            "usage: rr_client [-a ADDR] [-f json|binary|gob] [-n NAME] [-s SECRET]\n"
+            "usage: rr_client [-a ADDR] [-f FORMAT] [-n NAME] [-s SECRET]\n"
             "                 [-p PEER] [-t SECONDS] [TEXT]\n"
             "  -a ADDR     broker address, tcp:HOST:PORT or unix:PATH"
             " (default tcp:127.0.0.1:7330)\n"
-            "  -f FORMAT   wire format, json, binary or gob (default binary)\n"
+            "  -f FORMAT   wire format, json, binary, gob or protobuf\n"
+            "             (default binary)\n"
             "  -n NAME     the name to log in with (default alice)\n"
             "  -s SECRET   the secret (default: $MP_SECRET, else demo)\n"
             "  -p PEER     who answers: rr_server's name (default demo)\n"
@@ -117,7 +118,8 @@ int main(int argc, char **argv)
     }
     if (argc - optind > 1 ||
         (strcmp(o.format, "json") != 0 && strcmp(o.format, "binary") != 0 &&
-         strcmp(o.format, "gob") != 0))
+         strcmp(o.format, "gob") != 0 &&
+         strcmp(o.format, "protobuf") != 0))
         usage();
     if (optind < argc)
         text = argv[optind];

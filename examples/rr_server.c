@@ -8,7 +8,7 @@
  * mp_client_request, `mpcat request`) or several on one connection
  * (`mpcat connect`): each gets its answer, in order.
  *
- *     rr_server [-a ADDR] [-f json|binary|gob] [-n NAME] [-s SECRET]
+ *     rr_server [-a ADDR] [-f FORMAT] [-n NAME] [-s SECRET]
  *
  * It prints each request on stdout and runs until SIGINT or SIGTERM
  * (exit status 0); it exits 1 when it cannot log in or loses the broker,
@@ -48,10 +48,11 @@ struct server {
 static void usage(void)
 {
     fprintf(stderr,
-            "usage: rr_server [-a ADDR] [-f json|binary|gob] [-n NAME] [-s SECRET]\n"
+            "usage: rr_server [-a ADDR] [-f FORMAT] [-n NAME] [-s SECRET]\n"
             "  -a ADDR    broker address, tcp:HOST:PORT or unix:PATH"
             " (default tcp:127.0.0.1:7330)\n"
-            "  -f FORMAT  wire format, json, binary or gob (default binary)\n"
+            "  -f FORMAT  wire format, json, binary, gob or protobuf\n"
+            "             (default binary)\n"
             "  -n NAME    the name to log in with (default demo)\n"
             "  -s SECRET  the secret (default: $MP_SECRET, else demo)\n");
     exit(2);
@@ -142,7 +143,8 @@ int main(int argc, char **argv)
     }
     if (optind != argc ||
         (strcmp(o.format, "json") != 0 && strcmp(o.format, "binary") != 0 &&
-         strcmp(o.format, "gob") != 0))
+         strcmp(o.format, "gob") != 0 &&
+         strcmp(o.format, "protobuf") != 0))
         usage();
     o.secret = secret != NULL ? secret : "demo";
     setvbuf(stdout, NULL, _IOLBF, 0); /* each line at once, even in a pipe */
