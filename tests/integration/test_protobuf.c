@@ -640,6 +640,24 @@ Test(protobuf, bad_name_invalid_utf8)
     bad_body(&body, "other_client is not valid UTF-8");
 }
 
+/* Before login the answer is AuthFailure with the reason, then the
+ * close. */
+Test(protobuf, bad_input_before_login_gets_authfailure)
+{
+    struct harness *h = start();
+    struct rc_client *p = rc_connect(h, L_PB, RC_PROTOBUF);
+    struct pb body = { .n = 0 };
+
+    pb_key(&body, 1, 0);
+    pb_varint(&body, RC_AUTH);
+    pb_key(&body, 5, 0);
+    pb_varint(&body, 256);
+    pb_send(p, &body);
+    rc_expect_auth_failure(p, "level 256 is out of range");
+    rc_close(p);
+    harness_stop(h);
+}
+
 /* Field 99 of each wire type, before, between and after the known ones:
  * skipped, and the message routed, to JSON and to protobuf (where the
  * fast lane re-frames it without them). */
