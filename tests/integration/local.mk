@@ -127,3 +127,15 @@ tests_integration_test_registry_CFLAGS = $(TEST_CFLAGS) $(LIBEVENT_CFLAGS) \
 	$(HIREDIS_CFLAGS)
 tests_integration_test_registry_LDADD = broker/libmpbroker.la \
 	$(INTEGRATION_LDADD) $(HIREDIS_LIBS) $(LIBEVENT_LIBS)
+
+# The protobuf wire format (translator_protobuf.so) across formats, on
+# auto listeners, with bad input, at level 2, in libmpclient and over
+# WebSocket; the raw clients' protobuf is tests/support/rawclient.c's own.
+check_PROGRAMS += tests/integration/test_protobuf
+TESTS += tests/integration/test_protobuf
+tests_integration_test_protobuf_SOURCES = tests/integration/test_protobuf.c
+tests_integration_test_protobuf_CPPFLAGS = $(INTEGRATION_CPPFLAGS) \
+	-I$(top_srcdir)/broker
+tests_integration_test_protobuf_CFLAGS = $(TEST_CFLAGS) $(LIBEVENT_CFLAGS)
+tests_integration_test_protobuf_LDADD = libmpclient/libmpclient.la \
+	$(INTEGRATION_LDADD) $(LIBEVENT_LIBS)

@@ -1891,6 +1891,51 @@ Test(mpcat, gob_format)
     harness_stop(h);
 }
 
+/* -f protobuf with a JSON peer, each way: a protobuf listener serves a
+ * JSON connector, and a protobuf connector on an auto listener (which
+ * must recognize it) reaches a JSON listener. */
+static void protobuf_with_json(bool protobuf_listens)
+{
+    struct harness *h = harness_new();
+    char a[3][128];
+    size_t mark;
+
+    harness_write_file(h, "pb.conf",
+        "plugin_dir = \"@PLUGIN_DIR@\"; allow_root = true;\n"
+        "translators = ( { name = \"json\"; module = \"translator_json.so\"; },\n"
+        "                { name = \"protobuf\"; module = \"translator_protobuf.so\"; } );\n"
+        MPT_AUTH_ALLOW_ALL
+        "listeners = ( { address = \"127.0.0.1\"; port = 0; translator = \"json\"; },\n"
+        "              { address = \"127.0.0.1\"; port = 0; translator = \"protobuf\"; },\n"
+        "              { address = \"127.0.0.1\"; port = 0; translator = \"auto\"; } );\n");
+    harness_launch(h, harness_path(h, "pb.conf"));
+    cr_assert(harness_wait_ready(h, tmo(MPT_READY_MS)));
+    for (size_t i = 0; i < 3; i++)
+        snprintf(a[i], sizeof a[i], "tcp:127.0.0.1:%d",
+                 harness_listener(h, i).port);
+    const char *srv_addr = protobuf_listens ? a[1] : a[0];
+    const char *srv_fmt = protobuf_listens ? "protobuf" : "json";
+    const char *cli_addr = protobuf_listens ? a[0] : a[2];
+    const char *cli_fmt = protobuf_listens ? "json" : "protobuf";
+    mark = harness_log_mark(h);
+    struct proc *srv = spawn(ARGS("-a", srv_addr, "-f", srv_fmt, "-n", "srv",
+                                  "listen", "p"), IN_NULL, NULL);
+    wait_login(h, mark, "srv", srv);
+    struct proc *cli = spawn(ARGS("-a", cli_addr, "-f", cli_fmt, "-n", "cli",
+                                  "-w", "0", "connect", "srv", "p"),
+                             IN_PIPE, NULL);
+    write_str(cli, "pb one\n\npb \xc3\xa9 two\n");
+    close_in(cli);
+    expect_exit(cli, 0, tmo(MPT_EXIT_MS));
+    expect_out(srv, "pb one\n\npb \xc3\xa9 two\n");
+    cr_assert(harness_log_contains(h, "format=protobuf"));
+    stop(srv, SIGTERM);
+    harness_stop(h);
+}
+
+Test(mpcat, protobuf_listener_json_connector) { protobuf_with_json(true); }
+Test(mpcat, protobuf_connector_on_auto_json_listener) { protobuf_with_json(false); }
+
 /* -f gob at an auto listener that has no gob translator: exit 5, and the
  * one line names the formats the listener speaks and the option. */
 Test(mpcat, format_the_listener_lacks_exits_5_naming_its_formats)

@@ -309,6 +309,72 @@ unsigned char *rc_binary_frame(unsigned meta, const char *name,
     return f;
 }
 
+
+/* Protobuf (proto/mp.proto), written from the wire-format specification:
+ * a key is field << 3 | wire type; 0 is a varint, 2 length-delimited. */
+size_t rc_varint(unsigned char *p, uint64_t v)
+{
+    size_t n = 0;
+
+    while (v >= 0x80) {
+        p[n++] = (unsigned char)(v & 0x7f) | 0x80;
+        v >>= 7;
+    }
+    p[n++] = (unsigned char)v;
+    return n;
+}
+
+static bool pb_len_field(struct rc_buf *b, unsigned field, const void *bytes,
+                         size_t len)
+{
+    unsigned char head[11];
+    size_t n = 0;
+
+    head[n++] = (unsigned char)(field << 3 | 2);
+    n += rc_varint(head + n, len);
+    return buf_add(b, head, n) && buf_add(b, bytes, len);
+}
+
+static bool pb_varint_field(struct rc_buf *b, unsigned field, uint64_t v)
+{
+    unsigned char head[11];
+    size_t n = 0;
+
+    head[n++] = (unsigned char)(field << 3);
+    n += rc_varint(head + n, v);
+    return buf_add(b, head, n);
+}
+
+unsigned char *rc_protobuf_frame(unsigned meta, const char *name,
+                                 const char *id, struct rc_blob data,
+                                 int level, size_t *len)
+{
+    struct rc_buf body = { 0 };
+    unsigned char prefix[10];
+    bool ok = true;
+
+    if (meta != 0)
+        ok = pb_varint_field(&body, 1, meta);
+    if (ok && name[0] != '\0')
+        ok = pb_len_field(&body, 2, name, strlen(name));
+    if (ok && id[0] != '\0')
+        ok = pb_len_field(&body, 3, id, strlen(id));
+    if (ok && data.present)
+        ok = pb_len_field(&body, 4, data.bytes, data.len);
+    if (ok && level > 0)
+        ok = pb_varint_field(&body, 5, (uint64_t)level);
+    ok = ok && buf_reserve(&body, 0);
+    size_t n = rc_varint(prefix, body.len);
+    unsigned char *f = ok ? malloc(n + body.len) : NULL;
+    if (f != NULL) {
+        memcpy(f, prefix, n);
+        memcpy(f + n, body.p, body.len);
+        *len = n + body.len;
+    }
+    free(body.p);
+    return f;
+}
+
 /* ----------------------------------------------------------------------
  * Connecting
  */
@@ -482,11 +548,29 @@ bool rc_send_binary(struct rc_client *c, unsigned meta, const char *name,
     return ok;
 }
 
+bool rc_send_protobuf(struct rc_client *c, unsigned meta, const char *name,
+                      const char *id, struct rc_blob data, int level)
+{
+    size_t len;
+    unsigned char *f = rc_protobuf_frame(meta, name, id, data, level, &len);
+    bool ok;
+
+    if (f == NULL) {
+        set_error(c, "%s", "cannot encode the message");
+        return false;
+    }
+    ok = rc_send_raw(c, f, len);
+    free(f);
+    return ok;
+}
+
 bool rc_send(struct rc_client *c, unsigned meta, const char *other,
              const char *id, struct rc_blob data)
 {
     if (c->fmt == RC_BINARY)
         return rc_send_binary(c, meta, other, id, data, -1);
+    if (c->fmt == RC_PROTOBUF)
+        return rc_send_protobuf(c, meta, other, id, data, -1);
 
     char *line = rc_json_line(meta, other, id, data);
     bool ok = line != NULL && rc_send_json(c, line);
@@ -661,6 +745,108 @@ static int take_binary(struct rc_client *c, struct rc_msg *m)
     return 1;
 }
 
+/* Read a varint at p[*off..len): 1 done, 0 not all there, -1 malformed
+ * (more than 10 bytes or above 2^64 - 1). */
+static int pb_read_varint(const unsigned char *p, size_t len, size_t *off,
+                          uint64_t *v)
+{
+    uint64_t x = 0;
+
+    for (size_t i = 0; i < 10; i++) {
+        if (*off + i >= len)
+            return 0;
+        unsigned char b = p[*off + i];
+        if (i == 9 && b > 1)
+            return -1;
+        x |= (uint64_t)(b & 0x7f) << (7 * i);
+        if ((b & 0x80) == 0) {
+            *off += i + 1;
+            *v = x;
+            return 1;
+        }
+    }
+    return -1;
+}
+
+/* The body of a message the broker sent: only mp.proto's fields, each
+ * with its own wire type (the broker writes nothing else). */
+static const char *decode_protobuf(const unsigned char *p, size_t len,
+                                   struct rc_msg *m)
+{
+    size_t off = 0;
+
+    while (off < len) {
+        uint64_t key, v;
+        if (pb_read_varint(p, len, &off, &key) != 1)
+            return "malformed key";
+        unsigned field = (unsigned)(key >> 3), type = (unsigned)(key & 7);
+        if (field < 1 || field > 5)
+            return "unknown field";
+        if (type != (field == 1 || field == 5 ? 0u : 2u))
+            return "field with the wrong wire type";
+        if (pb_read_varint(p, len, &off, &v) != 1)
+            return "malformed varint";
+        if (type == 0) {
+            if (v > 255)
+                return "meta or level above 255";
+            if (field == 1)
+                m->meta = (int)v;
+            else {
+                m->has_level = true;
+                m->level = (unsigned)v;
+            }
+            continue;
+        }
+        if (v > len - off)
+            return "field runs past the end of the message";
+        const char *bytes = (const char *)p + off;
+        off += (size_t)v;
+        if (field == 2 && !copy_str(m->other_client, &m->other_client_len,
+                                    bytes, (size_t)v))
+            return "other_client too long";
+        if (field == 3 && !copy_str(m->connection_id, &m->connection_id_len,
+                                    bytes, (size_t)v))
+            return "connection_id too long";
+        if (field == 4) {
+            free(m->data);
+            m->data = malloc((size_t)v + 1);
+            if (m->data == NULL)
+                return "out of memory";
+            memcpy(m->data, bytes, (size_t)v);
+            m->data[v] = '\0';
+            m->data_len = (size_t)v;
+            m->has_data = true;
+        }
+    }
+    return NULL;
+}
+
+static int take_protobuf(struct rc_client *c, struct rc_msg *m)
+{
+    size_t off = 0;
+    uint64_t rest;
+    int r = pb_read_varint(c->in.p, c->in.len, &off, &rest);
+
+    if (r == 0)
+        return 0;
+    if (r < 0 || rest > MAX_FRAME) {
+        set_error(c, "broker sent a %s", r < 0 ? "malformed length prefix"
+                                               : "length > 64 MiB");
+        return RC_BAD;
+    }
+    if (c->in.len < off + rest)
+        return 0;
+    if (!keep_raw(m, c->in.p, off + (size_t)rest))
+        return RC_ERROR;
+    const char *why = decode_protobuf(c->in.p + off, (size_t)rest, m);
+    buf_consume(&c->in, off + (size_t)rest);
+    if (why != NULL) {
+        set_error(c, "broker sent a bad protobuf message: %s", why);
+        return RC_BAD;
+    }
+    return 1;
+}
+
 /* Read once from the socket, waiting up to `left` ms. */
 static int fill(struct rc_client *c, long long left)
 {
@@ -700,7 +886,9 @@ int rc_recv(struct rc_client *c, struct rc_msg *m, int timeout_ms)
     memset(m, 0, sizeof *m);
     for (;;) {
         int r = c->in.len == 0 ? 0
-                : c->fmt == RC_JSON ? take_json(c, m) : take_binary(c, m);
+                : c->fmt == RC_JSON ? take_json(c, m)
+                : c->fmt == RC_PROTOBUF ? take_protobuf(c, m)
+                                        : take_binary(c, m);
         if (r == 1) {
             /* Remember the name the broker says this client now owns. */
             if (m->meta == RC_AUTH_OK)
@@ -757,7 +945,7 @@ int auth_json(struct rc_client *c, const char *name, const char *secret,
 int auth_binary(struct rc_client *c, const char *name, const char *secret,
                 struct rc_msg *reply)
 {
-    cr_assert_eq(c->fmt, RC_BINARY, "auth_binary on a JSON client");
+    cr_assert_eq(c->fmt, RC_BINARY, "auth_binary on a client of another format");
     return rc_auth(c, name, secret, reply);
 }
 
@@ -828,9 +1016,40 @@ static bool plain(const char *s)
     return true;
 }
 
+/* For protobuf clients: the bytes must be what a protobuf library writes
+ * for the message (field order, defaults left out, data when present). */
+static void check_canonical_protobuf(const struct rc_msg *m)
+{
+    size_t len = 0;
+    unsigned char *want = rc_protobuf_frame(
+        (unsigned)m->meta, m->other_client, m->connection_id,
+        m->has_data ? rc_bytes(m->data, m->data_len) : RC_NULL,
+        m->has_level ? (int)m->level : -1, &len);
+    bool same = want != NULL && m->raw_len == len &&
+                memcmp(m->raw, want, len) == 0 &&
+                strlen(m->other_client) == m->other_client_len &&
+                strlen(m->connection_id) == m->connection_id_len &&
+                (!m->has_level || m->level > 0);
+    free(want);
+    if (!same) {
+        struct rc_buf b = { 0 };
+        describe_bytes(&b, (const unsigned char *)m->raw, m->raw_len);
+        snprintf(describe_buf[0], sizeof describe_buf[0], "%s",
+                 b.p ? (char *)b.p : "?");
+        free(b.p);
+        cr_assert_fail("%sprotobuf message not in canonical form (fields in "
+                       "order, zero and empty ones left out): %s", site(),
+                       describe_buf[0]);
+    }
+}
+
 /* For JSON clients: the raw line must be the canonical encoding. */
 static void check_canonical(struct rc_client *c, const struct rc_msg *m)
 {
+    if (c->fmt == RC_PROTOBUF) {
+        check_canonical_protobuf(m);
+        return;
+    }
     if (c->fmt != RC_JSON || !plain(m->other_client) ||
         !plain(m->connection_id))
         return;
@@ -994,6 +1213,9 @@ struct rc_client *rc_login_level(struct harness *h, size_t listener,
     if (fmt == RC_BINARY) {
         sent = rc_send_binary(c, RC_AUTH, name, "",
                               rc_str(MPT_SECRET_ALLOW_ALL), (int)level);
+    } else if (fmt == RC_PROTOBUF) {
+        sent = rc_send_protobuf(c, RC_AUTH, name, "",
+                                rc_str(MPT_SECRET_ALLOW_ALL), (int)level);
     } else {
         char *line = rc_json_line(RC_AUTH, name, "",
                                   rc_str(MPT_SECRET_ALLOW_ALL));

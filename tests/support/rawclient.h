@@ -2,15 +2,21 @@
  * rawclient.h - raw socket clients for the integration tests.
  *
  * A client is one socket to the broker plus an input buffer. It speaks
- * either wire format with its own encoder and decoder, written from the
- * specification and independent of common/codec_*.c, so that a bug there
- * cannot hide itself:
+ * any of three wire formats with its own encoder and decoder, written from
+ * the specification and independent of common/codec_*.c, so that a bug
+ * there cannot hide itself:
  *
  *   json    one object per line:
  *           {"Meta":5,"OtherClient":"bob","ConnectionID":"alice:0","Data":"ZWNobw=="}
  *   binary  u32 BE length of the rest; u8 meta; u8 flags (bit0 HAS_DATA,
  *           bit1 HAS_LEVEL); u8 name_len; u8 id_len; [u8 level]; name; id;
  *           data.
+ *   protobuf varint length of the rest, then proto/mp.proto's Message:
+ *           key 0x08 meta (varint), 0x12 other_client, 0x1a
+ *           connection_id, 0x22 data (length-delimited; present even when
+ *           empty), 0x28 level (varint). Written in field order, zero and
+ *           empty fields left out, as protobuf libraries write it; what the
+ *           broker sends must be exactly that (checked by rc_expect).
  *
  * The plain functions return a status and never assert; the rc_expect*
  * and rc_login* helpers assert with criterion and must be called from a
@@ -25,7 +31,7 @@
 
 struct harness;
 
-enum rc_format { RC_JSON, RC_BINARY };
+enum rc_format { RC_JSON, RC_BINARY, RC_PROTOBUF };
 
 /* Binary flag bits. */
 #define RC_FLAG_HAS_DATA 0x01u
@@ -62,7 +68,8 @@ struct rc_msg {
     bool has_data;
     unsigned char *data;     /* malloc'd, NUL-terminated for convenience */
     size_t data_len;
-    bool has_level;          /* the binary level byte, JSON's "Level" */
+    bool has_level;          /* the binary level byte, JSON's "Level",
+                                protobuf's level field */
     unsigned level;
     char *raw;               /* the exact bytes received (line incl. '\n',
                                 or the whole frame), NUL-terminated */
@@ -106,6 +113,9 @@ bool rc_send_json(struct rc_client *c, const char *line);
 /* Send one binary frame; `level` < 0 means no level byte. */
 bool rc_send_binary(struct rc_client *c, unsigned meta, const char *name,
                     const char *id, struct rc_blob data, int level);
+/* Send one protobuf message; `level` <= 0 means no level field. */
+bool rc_send_protobuf(struct rc_client *c, unsigned meta, const char *name,
+                      const char *id, struct rc_blob data, int level);
 /* Send a message in the client's own format. */
 bool rc_send(struct rc_client *c, unsigned meta, const char *other,
              const char *id, struct rc_blob data);
@@ -116,6 +126,13 @@ char *rc_json_line(unsigned meta, const char *other, const char *id,
 unsigned char *rc_binary_frame(unsigned meta, const char *name,
                                const char *id, struct rc_blob data,
                                int level, size_t *len);
+/* A protobuf message with its length prefix, the canonical way (see
+ * above); level <= 0: no level field. Names may hold any bytes. */
+unsigned char *rc_protobuf_frame(unsigned meta, const char *name,
+                                 const char *id, struct rc_blob data,
+                                 int level, size_t *len);
+/* A varint at p (at most 10 bytes); returns its size. */
+size_t rc_varint(unsigned char *p, uint64_t v);
 
 /* Base64 (standard alphabet, padded); malloc'd, NUL-terminated. */
 char *rc_base64(const void *bytes, size_t len);
