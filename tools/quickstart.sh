@@ -292,23 +292,31 @@ EOF
 
 # install_check DIR RESULTS: `make install DESTDIR=...`, build the echo
 # examples out of tree with pkg-config against what was installed, and run
-# them through the installed broker with the installed plugins. Appends
-# one result line ("PASS install pkg_config_echo" or FAIL) to RESULTS.
+# them through the installed broker with the installed plugins. Then a
+# peer written only from the installed mp.proto (tests/protobuf/
+# mp_pb_peer.py on the code protoc generates from it) talks to that
+# echo_server. Appends two result lines ("PASS install pkg_config_echo",
+# "PASS install protobuf_python_echo", or FAIL) to RESULTS.
 install_check() {
     dir=$1
     stage=$(mktemp -d)
     status=FAIL
+    pb_status=FAIL
     prefix=$(sed -n 's/^prefix = //p' "$dir/Makefile")
     root="$stage$prefix"
     if ! make -C "$dir" install DESTDIR="$stage" >"$stage/install.out" 2>&1; then
         cat "$stage/install.out" >&2
         echo "FAIL install pkg_config_echo" >>"$2"
+        echo "FAIL install protobuf_python_echo" >>"$2"
         rm -rf "$stage"
         return
     fi
     flags=$(PKG_CONFIG_SYSROOT_DIR="$stage" PKG_CONFIG_PATH="$root/lib/pkgconfig" \
         pkg-config --cflags --libs libmpclient)
     printf '%s\n' "plugin_dir = \"$root/lib/mpbroker\"; allow_root = true;" \
+        'translators = ( { name = "json"; module = "translator_json.so"; },' \
+        '  { name = "binary"; module = "translator_binary.so"; },' \
+        '  { name = "protobuf"; module = "translator_protobuf.so"; } );' \
         'authenticators = ( { module = "auth_allow_all.so"; } );' \
         "listeners = ( { unix = \"$stage/mp.sock\"; translator = \"auto\"; } );" \
         >"$stage/test.conf"
@@ -326,17 +334,33 @@ install_check() {
                 grep -q "got 'installed' back from echo" "$stage/client.out"; then
                 status=PASS
             fi
+            # The installed mp.proto is all a protobuf program needs.
+            # Its data: non-ASCII ("installé") and empty.
+            share="$root/share/mpbroker"
+            word=$(printf 'install\303\251')
+            if mkdir "$stage/pb" &&
+                protoc --python_out="$stage/pb" -I"$share" "$share/mp.proto" \
+                    >"$stage/protoc.out" 2>&1 &&
+                "${MP_PYTHON:-/usr/bin/python3}" "$top/tests/protobuf/mp_pb_peer.py" \
+                    --pb2-dir "$stage/pb" --timeout 20 -a "unix:$stage/mp.sock" \
+                    -n pbpeer -s "$word" send echo echo "$word" "" \
+                    >"$stage/pb_peer.out" 2>&1 &&
+                grep -qx "reply \[$word\] from echo" "$stage/pb_peer.out" &&
+                grep -qx "reply \[\] from echo" "$stage/pb_peer.out"; then
+                pb_status=PASS
+            fi
             kill -TERM $server 2>/dev/null
             wait $server 2>/dev/null
         fi
         kill -TERM $broker 2>/dev/null
-        wait $broker || status=FAIL
+        wait $broker || { status=FAIL; pb_status=FAIL; }
     fi
-    if [ "$status" = FAIL ]; then
+    if [ "$status" = FAIL ] || [ "$pb_status" = FAIL ]; then
         say "install check failed"
         cat "$stage"/*.log "$stage"/*.out >&2 2>/dev/null
     fi
     echo "$status install pkg_config_echo" >>"$2"
+    echo "$pb_status install protobuf_python_echo" >>"$2"
     rm -rf "$stage"
 }
 
