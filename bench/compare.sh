@@ -4,7 +4,7 @@
 # a cluster of nats-servers, in one run on this machine.
 #
 #   sh bench/compare.sh [--build-dir DIR] [--results FILE] [--smoke]
-#                       [--targets "mp-binary mp-json nats mqtt redis relay socat
+#                       [--targets "mp-binary mp-json mp-protobuf nats mqtt redis relay socat
 #                                   mp-cluster-binary mp-cluster-json
 #                                   mp-cluster-local nats-cluster"]
 #                       [--baseline-dir DIR] [--duration SECONDS] [--reps N]
@@ -81,7 +81,7 @@ results="$top/bench/RESULTS.md"
 smoke=false
 plan_only=false
 charts=true
-targets="mp-binary mp-json nats mqtt redis relay socat mp-cluster-binary mp-cluster-json mp-cluster-local nats-cluster"
+targets="mp-binary mp-json mp-protobuf nats mqtt redis relay socat mp-cluster-binary mp-cluster-json mp-cluster-local nats-cluster"
 duration=2
 reps=3
 command_line="sh bench/compare.sh $*"
@@ -207,14 +207,20 @@ fi
 # mp_conf FILE TREE TRANSLATOR PORT [REDIS_PORT]: a broker's config, in
 # a cluster when REDIS_PORT is given. Its log level is notice there, so
 # that registering with Redis is seen (logins are logged at info only).
+# The protobuf translator where TREE has one (a --baseline-dir tree may
+# predate it).
 mp_conf() {
     level=error
     [ -n "${5:-}" ] && level=notice
+    protobuf=
+    [ -e "$2/plugins/.libs/translator_protobuf.so" ] &&
+        protobuf=',
+                { name = "protobuf"; module = "translator_protobuf.so"; }'
     cat >"$1" <<EOF
 plugin_dir = "$2/plugins/.libs";
 allow_root = true;
 translators = ( { name = "json"; module = "translator_json.so"; },
-                { name = "binary"; module = "translator_binary.so"; } );
+                { name = "binary"; module = "translator_binary.so"; }$protobuf );
 authenticators = ( { module = "auth_allow_all.so"; } );
 listeners = ( { address = "127.0.0.1"; port = $4; translator = "$3"; } );
 # All load comes from 127.0.0.1: the per-address limits must not count.
@@ -320,7 +326,7 @@ start_server() {
     log="$work/$1.log"
     extra_pids= logs=
     case $1 in
-    mp-binary | mp-json | mp-binary-base | mp-json-base)
+    mp-binary | mp-json | mp-protobuf | mp-binary-base | mp-json-base)
         translator=${1#mp-}
         translator=${translator%-base}
         tree=$build

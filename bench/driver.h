@@ -123,6 +123,7 @@ static inline size_t bench_be32(const unsigned char *p)
 
 extern const struct bench_driver bench_driver_mp_binary;
 extern const struct bench_driver bench_driver_mp_json;
+extern const struct bench_driver bench_driver_mp_protobuf;
 extern const struct bench_driver bench_driver_nats;
 extern const struct bench_driver bench_driver_mqtt;
 extern const struct bench_driver bench_driver_redis;

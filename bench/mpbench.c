@@ -5,8 +5,8 @@
  *   mpbench --free-ports N
  *   mpbench --wait-port HOST:PORT
  *
- * Targets are drivers (driver.h): mp-binary, mp-json, nats, mqtt, redis,
- * relay, and socat (a raw one-way relay: the receiver connects to
+ * Targets are drivers (driver.h): mp-binary, mp-json, mp-protobuf, nats,
+ * mqtt, redis, relay, and socat (a raw one-way relay: the receiver connects to
  * --receiver-address; throughput with 1 pair only). With
  * --receiver-address the receivers of any target with names connect to
  * another server than the senders: the second broker or node of a
@@ -1099,7 +1099,8 @@ static int run_workload(const struct options *opt)
 /* --- command line --------------------------------------------------------- */
 
 static const struct bench_driver *const drivers[] = {
-    &bench_driver_mp_binary, &bench_driver_mp_json, &bench_driver_nats,
+    &bench_driver_mp_binary, &bench_driver_mp_json, &bench_driver_mp_protobuf,
+    &bench_driver_nats,
     &bench_driver_mqtt, &bench_driver_redis, &bench_driver_relay, &bench_driver_socat,
 };
 
@@ -1109,7 +1110,7 @@ static void usage(FILE *to)
             "usage: mpbench -t TARGET -a HOST:PORT [-w WORKLOAD] [options]\n"
             "       mpbench --free-ports N       print N free loopback ports\n"
             "       mpbench --wait-port HOST:PORT until it accepts (10 s)\n"
-            "targets: mp-binary mp-json nats mqtt redis relay socat\n"
+            "targets: mp-binary mp-json mp-protobuf nats mqtt redis relay socat\n"
             "workloads: throughput (default), latency, connect, memory\n"
             "  -s, --size BYTES        message size (64)\n"
             "  -p, --pairs N           sender->receiver pairs (1)\n"

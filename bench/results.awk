@@ -24,6 +24,7 @@ function field(name,   i, kv) {
 
 function label(t) {
     return t == "mp-binary" ? "mpbroker, binary" : t == "mp-json" ? "mpbroker, JSON" : \
+        t == "mp-protobuf" ? "mpbroker, protobuf" : \
         t == "mp-binary-base" ? "baseline mpbroker, binary" : \
         t == "mp-json-base" ? "baseline mpbroker, JSON" : \
         t == "nats" ? "nats-server" : t == "mqtt" ? "mosquitto (MQTT 3.1.1, QoS 0)" : \
@@ -38,6 +39,7 @@ function label(t) {
 # The short name a chart's key has room for.
 function short(t) {
     return t == "mp-binary" ? "mpbroker binary" : t == "mp-json" ? "mpbroker JSON" : \
+        t == "mp-protobuf" ? "mpbroker protobuf" : \
         t == "mp-binary-base" ? "baseline binary" : t == "mp-json-base" ? "baseline JSON" : \
         t == "nats" ? "nats-server" : t == "mqtt" ? "mosquitto" : t == "redis" ? "redis-server" : \
         t == "mp-cluster-binary" ? "mpbroker 2 brokers" : t == "mp-cluster-json" ? "mpbroker 2 brokers JSON" : \
@@ -48,6 +50,7 @@ function short(t) {
 function colour(t) {
     return t == "mp-binary" ? "#1b9e77" : t == "mp-binary-base" ? "#8fd1bd" : \
         t == "mp-json" ? "#d95f02" : t == "mp-json-base" ? "#f4b183" : t == "nats" ? "#7570b3" : \
+        t == "mp-protobuf" ? "#a6761d" : \
         t == "mqtt" ? "#e7298a" : t == "redis" ? "#c0392b" : t == "relay" ? "#555555" : \
         t == "socat" ? "#e6ab02" : t == "mp-cluster-binary" ? "#0b5e47" : \
         t == "mp-cluster-json" ? "#8c3d01" : t == "mp-cluster-local" ? "#66a61e" : \
@@ -436,7 +439,7 @@ function chart_files(   i, t, ns, idx, groups, ng, g, s, f, x, tics, gp) {
 
 END {
     GB = "†"
-    n = split("mp-binary-base mp-binary mp-json-base mp-json mp-cluster-local mp-cluster-binary " \
+    n = split("mp-binary-base mp-binary mp-json-base mp-json mp-protobuf mp-cluster-local mp-cluster-binary " \
               "mp-cluster-json nats nats-cluster mqtt redis relay socat", order, " ")
     split("64 1|64 8|4096 1|4096 8", cases, "|")
     mp = "mp-binary"

@@ -152,9 +152,11 @@ struct mp_client_options {
                                 starts when one is refused or after 250 ms
                                 without an answer, the first to connect
                                 wins), all within connect_timeout_ms */
-    const char *format;      /* "binary" (default when NULL), "json" or
-                                "gob" (Go's encoding/gob, as the
-                                original's Gob translator) */
+    const char *format;      /* "binary" (default when NULL), "json",
+                                "protobuf" (mp.proto's messages, each
+                                after its length as a varint) or "gob"
+                                (Go's encoding/gob, as the original's
+                                Gob translator) */
     const char *name;        /* the name to log in with: 1 to 255 bytes
                                 of UTF-8, no ':', no control character */
     const void *secret;      /* the secret: a NUL-terminated string when
