@@ -265,8 +265,9 @@ static enum mp_decode_status read_frame(const unsigned char *buf, size_t len,
         return mp_decode_fail(err, errlen, "malformed length prefix");
     if (n == 0)
         return MP_DECODE_NEED_MORE;
-    /* In 64 bits, and body first: no wrap whatever the prefix says. */
-    if (body > max_size || body + (uint64_t)n > max_size)
+    /* Body first, then the prefix against what is left: no sum that
+     * could wrap, whatever the prefix and max_size (even SIZE_MAX). */
+    if (body > max_size || (uint64_t)n > max_size - body)
         return mp_decode_fail(err, errlen,
                               "message of %" PRIu64 " bytes exceeds the"
                               " limit of %zu", body + (uint64_t)n, max_size);
