@@ -962,6 +962,35 @@ Test(protobuf_errors, truncated_fields)
     body_fails(&body, "key");
 }
 
+/* A key and a LEN field's length are 32-bit: at most 5 bytes, as
+ * protobuf-c reads them; padded to 5 they are still taken. */
+Test(protobuf_errors, keys_and_lengths_longer_than_5_bytes)
+{
+    struct codec_out body = { 0 };
+    struct mp_message want;
+
+    codec_out_write(&body, "\x88\x80\x80\x80\x00\x08", 6); /* meta 8 */
+    codec_out_write(&body, "\x12\x85\x80\x80\x80\x00" "alice", 11);
+    make(&want, MP_META_AUTH, "alice", "", NULL, 0);
+    assert_both_read(&body, &want);
+    free(body.p);
+    body = (struct codec_out){ 0 };
+    codec_out_write(&body, "\x88\x80\x80\x80\x80\x00\x08", 7);
+    cr_assert_null(mp__message__unpack(NULL, body.len, body.p));
+    body_fails(&body, "key");
+    codec_out_write(&body, "\x12\x81\x80\x80\x80\x80\x00" "a", 8);
+    cr_assert_null(mp__message__unpack(NULL, body.len, body.p));
+    body_fails(&body, "other_client");
+    /* A value (meta, level, unknown varints) may take all ten. */
+    codec_out_write(&body, "\x08\x88\x80\x80\x80\x80\x80\x80\x80\x80"
+                           "\x00", 11);
+    mp_message_clear(&want);
+    make(&want, MP_META_AUTH, "", "", NULL, 0);
+    assert_both_read(&body, &want);
+    free(body.p);
+    mp_message_clear(&want);
+}
+
 Test(protobuf_errors, len_past_the_end)
 {
     struct codec_out body = { 0 };
@@ -970,9 +999,9 @@ Test(protobuf_errors, len_past_the_end)
     put_varint(&body, 3);
     codec_out_write(&body, "ab", 2);
     body_fails(&body, "past the end");
-    /* A length near 2^64 must not wrap. */
+    /* The largest length (32 bits) must not wrap. */
     put_key(&body, 2, 2);
-    put_varint(&body, UINT64_MAX);
+    put_varint(&body, UINT32_MAX);
     body_fails(&body, "past the end");
     /* Unknown LEN fields too. */
     put_key(&body, 9, 2);
