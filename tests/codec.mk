@@ -26,7 +26,7 @@ tests_unit_test_codec_protobuf_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_codec_protobuf_LDADD = common/libmpcommon.la \
 	$(PROTO_REF_LIBS) $(TEST_LIBS)
 # The generated header is there before the test that includes it.
-tests/unit/tests_unit_test_codec_protobuf-test_codec_protobuf.$(OBJEXT): \
+tests/unit/test_codec_protobuf-test_codec_protobuf.$(OBJEXT): \
 	tests/proto/mp.pb-c.h
 
 tests_unit_test_base64_SOURCES = tests/unit/test_base64.c
