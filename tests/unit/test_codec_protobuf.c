@@ -921,6 +921,9 @@ Test(protobuf_errors, oversize_refused_from_the_prefix_alone)
     /* 99 = 0x63: 100 bytes with the prefix, limit 99; only the prefix. */
     fails_n("\x63", 1, 99, "exceeds");
     fails_n("\x63", 1, 99, "100 bytes");
+    /* doc/protocol.md's example, word for word. */
+    fails_n("\xff\xff\x7f", 3, 8192,
+            "message of 2097154 bytes exceeds the limit of 8192");
     /* 2^20 + 1 in three bytes, over 1 MiB. */
     fails_n("\x81\x80\x40", 3, MAX_SIZE, "exceeds");
     /* The largest varint: no wrap around. */
