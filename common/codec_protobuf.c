@@ -35,6 +35,10 @@
 #include "name.h"
 
 #define VARINT_MAX 10 /* bytes of a 64-bit varint */
+/* Bytes of a key or of a LEN field's length: 32-bit values, which
+ * protobuf-c (and C++'s parser) read from at most 5 bytes, refusing a
+ * longer, zero-padded one. So do we: what we take, they read. */
+#define VARINT32_MAX 5
 
 /* Field numbers of mp.Message, and protobuf's largest. */
 enum field {
@@ -95,6 +99,12 @@ static int read_varint(const unsigned char *p, size_t len, uint64_t *out)
     return -1;
 }
 
+/* The bytes a 32-bit varint at `at` may take before `end`. */
+static size_t varint32_room(size_t at, size_t end)
+{
+    return end - at < VARINT32_MAX ? end - at : VARINT32_MAX;
+}
+
 static const char *field_name(uint64_t number)
 {
     static const char *const names[] = {
@@ -152,7 +162,7 @@ static enum mp_decode_status scan_fields(const unsigned char *buf, size_t at,
     while (at < end) {
         uint64_t key, value = 0;
         size_t key_at = at;
-        int n = read_varint(buf + at, end - at, &key);
+        int n = read_varint(buf + at, varint32_room(at, end), &key);
 
         if (n <= 0)
             return mp_decode_fail(err, errlen,
@@ -169,7 +179,10 @@ static enum mp_decode_status scan_fields(const unsigned char *buf, size_t at,
         switch (type) {
         case WIRE_VARINT:
         case WIRE_LEN:
-            n = read_varint(buf + at, end - at, &value);
+            n = read_varint(buf + at,
+                            type == WIRE_LEN ? varint32_room(at, end)
+                                             : end - at,
+                            &value);
             if (n <= 0)
                 return mp_decode_fail(err, errlen,
                                       "field %" PRIu64 " (%s): malformed"
@@ -265,8 +278,9 @@ static enum mp_decode_status read_frame(const unsigned char *buf, size_t len,
         return mp_decode_fail(err, errlen, "malformed length prefix");
     if (n == 0)
         return MP_DECODE_NEED_MORE;
-    /* In 64 bits, and body first: no wrap whatever the prefix says. */
-    if (body > max_size || body + (uint64_t)n > max_size)
+    /* Body first, then the prefix against what is left: no sum that
+     * could wrap, whatever the prefix and max_size (even SIZE_MAX). */
+    if (body > max_size || (uint64_t)n > max_size - body)
         return mp_decode_fail(err, errlen,
                               "message of %" PRIu64 " bytes exceeds the"
                               " limit of %zu", body + (uint64_t)n, max_size);

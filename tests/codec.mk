@@ -15,6 +15,20 @@ tests_unit_test_codec_binary_SOURCES = tests/unit/test_codec_binary.c \
 tests_unit_test_codec_binary_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_codec_binary_LDADD = common/libmpcommon.la $(TEST_LIBS)
 
+# The protobuf format, against libprotobuf-c as the reference
+# (PROTO_REF_*, tests/local.mk).
+check_PROGRAMS += tests/unit/test_codec_protobuf
+TESTS += tests/unit/test_codec_protobuf
+tests_unit_test_codec_protobuf_SOURCES = tests/unit/test_codec_protobuf.c \
+	tests/unit/codec_check.c tests/unit/codec_check.h
+tests_unit_test_codec_protobuf_CPPFLAGS = $(PROTO_REF_CPPFLAGS)
+tests_unit_test_codec_protobuf_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_codec_protobuf_LDADD = common/libmpcommon.la \
+	$(PROTO_REF_LIBS) $(TEST_LIBS)
+# The generated header is there before the test that includes it.
+tests/unit/test_codec_protobuf-test_codec_protobuf.$(OBJEXT): \
+	tests/proto/mp.pb-c.h
+
 tests_unit_test_base64_SOURCES = tests/unit/test_base64.c
 tests_unit_test_base64_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_base64_LDADD = common/libmpcommon.la $(TEST_LIBS)

@@ -44,3 +44,34 @@ EXTRA_DIST += tests/data/wire/go-gob-transcript.txt \
 	tests/data/wire/go-json-transcript.txt
 EXTRA_DIST += tests/criterion-tap.sh tests/symbols-check.sh tests/lsan.supp tests/support/make-certs.sh \
 	tests/systemd-verify.sh
+
+# protoc-c's code for proto/mp.proto: the protobuf format's independent
+# reference (libprotobuf-c) in test_codec_protobuf and fuzz_protobuf.
+# Generated in the build tree at build time, never distributed: only the
+# tests and the fuzzing build need protoc-c (configure requires it then).
+# Its own library so that what protoc-c's code trips (-Wmissing-braces,
+# in the initializer of its .c) is silenced for that code alone.
+PROTO_REF_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_builddir)/tests/proto \
+	$(PROTOBUF_C_CFLAGS)
+PROTO_REF_LIBS = tests/proto/libmpproto_ref.la $(PROTOBUF_C_LIBS)
+if ENABLE_FUZZING
+noinst_LTLIBRARIES += tests/proto/libmpproto_ref.la
+else
+if ENABLE_TESTS
+check_LTLIBRARIES += tests/proto/libmpproto_ref.la
+endif
+endif
+nodist_tests_proto_libmpproto_ref_la_SOURCES = tests/proto/mp.pb-c.c \
+	tests/proto/mp.pb-c.h
+tests_proto_libmpproto_ref_la_CPPFLAGS = $(PROTO_REF_CPPFLAGS)
+tests_proto_libmpproto_ref_la_CFLAGS = $(AM_CFLAGS) -Wno-missing-braces
+CLEANFILES += tests/proto/mp.pb-c.c tests/proto/mp.pb-c.h
+
+tests/proto/mp.pb-c.c: $(top_srcdir)/proto/mp.proto
+	$(AM_V_GEN)$(MKDIR_P) tests/proto && \
+	$(PROTOC_C) --proto_path=$(top_srcdir)/proto --c_out=tests/proto \
+	  $(top_srcdir)/proto/mp.proto
+# protoc-c writes both files at once; the header comes with the .c.
+tests/proto/mp.pb-c.h: tests/proto/mp.pb-c.c
+	@test -f $@ || rm -f tests/proto/mp.pb-c.c
+	@test -f $@ || $(MAKE) $(AM_MAKEFLAGS) tests/proto/mp.pb-c.c

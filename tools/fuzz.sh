@@ -17,7 +17,7 @@
 # _build-fuzz/artifacts.
 #
 # Environment:
-#   FUZZ_HARNESSES  the harnesses to run (default: all eleven)
+#   FUZZ_HARNESSES  the harnesses to run (default: all twelve)
 #   FUZZ_KEEP_CORPUS=DIR  copy each grown corpus to DIR/NAME afterwards
 #   FUZZ_ARGS       more libFuzzer options for every harness
 set -eu
@@ -25,11 +25,12 @@ set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=$top/_build-fuzz
 seconds=${1:-30}
-harnesses=${FUZZ_HARNESSES:-fuzz_json fuzz_binary fuzz_gob fuzz_config fuzz_session fuzz_passwd fuzz_acl fuzz_http fuzz_link_frame fuzz_ws fuzz_ws_handshake}
+harnesses=${FUZZ_HARNESSES:-fuzz_json fuzz_binary fuzz_gob fuzz_config fuzz_session fuzz_passwd fuzz_acl fuzz_http fuzz_link_frame fuzz_ws fuzz_ws_handshake fuzz_protobuf}
 jobs=$(nproc 2>/dev/null || echo 2)
 
 packages="autoconf automake libtool pkg-config make clang libclang-rt-dev
-libevent-dev libyajl-dev libconfig-dev libcrypt-dev libssl-dev libhiredis-dev"
+libevent-dev libyajl-dev libconfig-dev libcrypt-dev libssl-dev libhiredis-dev
+protobuf-c-compiler libprotobuf-c-dev"
 
 case $seconds in
 '' | *[!0-9]*)

@@ -10,7 +10,7 @@ if ENABLE_FUZZING
 noinst_PROGRAMS += tests/fuzz/fuzz_json tests/fuzz/fuzz_binary tests/fuzz/fuzz_gob \
 	tests/fuzz/fuzz_config tests/fuzz/fuzz_session tests/fuzz/fuzz_passwd \
 	tests/fuzz/fuzz_acl tests/fuzz/fuzz_http tests/fuzz/fuzz_link_frame \
-	tests/fuzz/fuzz_ws tests/fuzz/fuzz_ws_handshake
+	tests/fuzz/fuzz_ws tests/fuzz/fuzz_ws_handshake tests/fuzz/fuzz_protobuf
 
 FUZZ_HARNESS_COMPILE = $(AM_CFLAGS) $(FUZZ_CFLAGS)
 FUZZ_HARNESS_LINK = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
@@ -40,6 +40,19 @@ tests_fuzz_fuzz_binary_SOURCES = tests/fuzz/fuzz_binary.c \
 tests_fuzz_fuzz_binary_CFLAGS = $(FUZZ_HARNESS_COMPILE)
 tests_fuzz_fuzz_binary_LDFLAGS = $(FUZZ_HARNESS_LINK)
 tests_fuzz_fuzz_binary_LDADD = common/libmpcommon.la
+
+# Differential against libprotobuf-c (PROTO_REF_*, tests/local.mk): only
+# this harness links it and protoc-c's code.
+tests_fuzz_fuzz_protobuf_SOURCES = tests/fuzz/fuzz_protobuf.c \
+	tests/fuzz/fuzz_codec.c tests/fuzz/fuzz_codec.h \
+	tests/fuzz/fuzz_util.c tests/fuzz/fuzz_util.h
+tests_fuzz_fuzz_protobuf_CPPFLAGS = $(PROTO_REF_CPPFLAGS)
+tests_fuzz_fuzz_protobuf_CFLAGS = $(FUZZ_HARNESS_COMPILE)
+tests_fuzz_fuzz_protobuf_LDFLAGS = $(FUZZ_HARNESS_LINK)
+tests_fuzz_fuzz_protobuf_LDADD = common/libmpcommon.la $(PROTO_REF_LIBS)
+# The generated header is there before the harness that includes it.
+tests/fuzz/fuzz_protobuf-fuzz_protobuf.$(OBJEXT): \
+	tests/proto/mp.pb-c.h
 
 tests_fuzz_fuzz_config_SOURCES = tests/fuzz/fuzz_config.c \
 	tests/fuzz/fuzz_plugins.h tests/fuzz/fuzz_util.c tests/fuzz/fuzz_util.h
@@ -118,4 +131,5 @@ EXTRA_DIST += tools/fuzz.sh tests/fuzz/README.md tests/fuzz/corpus \
 	tests/fuzz/fuzz_http.dict \
 	tests/fuzz/fuzz_link_frame.c tests/fuzz/fuzz_link_frame.dict \
 	tests/fuzz/fuzz_ws.c tests/fuzz/fuzz_ws.dict \
-	tests/fuzz/fuzz_ws_handshake.c tests/fuzz/fuzz_ws_handshake.dict
+	tests/fuzz/fuzz_ws_handshake.c tests/fuzz/fuzz_ws_handshake.dict \
+	tests/fuzz/fuzz_protobuf.c tests/fuzz/fuzz_protobuf.dict

@@ -1,7 +1,7 @@
 /*
  * Unit tests: what each built plugin carries (common/local.mk). libtool
  * links a convenience library whole into a plugin, so a plugin that
- * linked libmpcommon held all three codecs and needed libyajl, whatever
+ * linked libmpcommon held every codec and needed libyajl, whatever
  * it used. Each translator must carry its own codec only, and yajl only
  * for JSON; auth_passwd.so the password-file reader, not its writer.
  *
@@ -98,6 +98,10 @@ static const struct plugin_case cases[] = {
       { "mp_codec_json", "mp_codec_binary", "json_", "binary_",
         "mp_base64", "mp_log", "hashmap_" },
       false },
+    { "translator_protobuf.so", { "mp_codec_protobuf", "protobuf_decode" },
+      { "mp_codec_json", "mp_codec_binary", "mp_codec_gob", "json_",
+        "binary_", "gob_", "mp_base64", "mp_log" },
+      false },
     { "auth_passwd.so", { "mp_passwd_verify", "mp_passwd_load" },
       { "mp_passwd_update", "mp_passwd_create", "mp_passwd_hash",
         "mp_codec_", "mp_log", "hashmap_" },
@@ -137,5 +141,6 @@ static void check_plugin(const struct plugin_case *pc)
 Test(plugin_deps, translator_json_carries_json_only) { check_plugin(&cases[0]); }
 Test(plugin_deps, translator_binary_carries_binary_only) { check_plugin(&cases[1]); }
 Test(plugin_deps, translator_gob_carries_gob_only) { check_plugin(&cases[2]); }
-Test(plugin_deps, auth_passwd_carries_no_writer) { check_plugin(&cases[3]); }
-Test(plugin_deps, acl_carries_no_codec) { check_plugin(&cases[4]); }
+Test(plugin_deps, translator_protobuf_carries_protobuf_only) { check_plugin(&cases[3]); }
+Test(plugin_deps, auth_passwd_carries_no_writer) { check_plugin(&cases[4]); }
+Test(plugin_deps, acl_carries_no_codec) { check_plugin(&cases[5]); }
