@@ -431,22 +431,25 @@ cmd_test() {
     check_in "$top/_build-test" "$(test_programs "$top/_build-test")"
     cp "$top/_build-test/results" "$results/plain"
 
-    # The broker of every integration test under valgrind: each must exit
-    # 0 without leaks or memory errors.
-    say "integration tests with the broker under valgrind"
+    # Under valgrind: the broker of every integration test, which must
+    # exit 0 without leaks or memory errors, and libmpclient's own tests.
+    # The programs linked with libmpclient run once, with both the test
+    # process (criterion's children are followed; the broker, openssl and
+    # valgrind itself are not) and the broker it starts under valgrind;
+    # the other integration programs run with their broker under it.
+    valgrind="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect"
+    clients=$(client_programs "$top/_build-test")
     tests=
     for t in $(test_programs "$top/_build-test"); do
+        case " $clients " in *" $t "*) continue ;; esac
         case $t in tests/integration/*) tests="$tests $t" ;; esac
     done
-    check_in "$top/_build-test" "$tests" \
-        MP_BROKER_WRAPPER="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect"
+    say "integration tests with the broker under valgrind"
+    check_in "$top/_build-test" "$tests" MP_BROKER_WRAPPER="$valgrind"
     cp "$top/_build-test/results" "$results/valgrind"
-
-    # libmpclient's own tests under valgrind (criterion's test processes
-    # are followed; the broker they start is not).
-    say "libmpclient tests under valgrind"
-    check_in "$top/_build-test" "$(client_programs "$top/_build-test")" \
-        MP_TEST_WRAPPER="valgrind -q --trace-children=yes --trace-children-skip=*mpbroker*,*lt-mpbroker*,*openssl*,*/sh --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect"
+    say "libmpclient tests and their broker under valgrind"
+    check_in "$top/_build-test" "$clients" MP_BROKER_WRAPPER="$valgrind" \
+        MP_TEST_WRAPPER="valgrind -q --trace-children=yes --trace-children-skip=*valgrind*,*mpbroker*,*lt-mpbroker*,*openssl*,*/sh --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect"
     cp "$top/_build-test/results" "$results/valgrind-client"
 
     say "install check: out-of-tree build with pkg-config, installed broker"
@@ -528,7 +531,7 @@ cmd_test() {
 
     summarize "plain build" "$results/plain"
     summarize "broker under valgrind" "$results/valgrind"
-    summarize "libmpclient under valgrind" "$results/valgrind-client"
+    summarize "libmpclient and its broker under valgrind" "$results/valgrind-client"
     summarize "ASan+UBSan build" "$results/asan"
     summarize "install check" "$results/install"
     summarize "Python client" "$results/python"
