@@ -438,7 +438,7 @@ cmd_test() {
     # valgrind itself are not) and the broker it starts under valgrind;
     # the other integration programs run with their broker under it.
     valgrind="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect"
-    clients=$(client_programs "$top/_build-test")
+    clients=$(client_programs "$top/_build-test" | sort -u | tr '\n' ' ')
     tests=
     for t in $(test_programs "$top/_build-test"); do
         case " $clients " in *" $t "*) continue ;; esac
