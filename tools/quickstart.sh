@@ -457,7 +457,9 @@ cmd_test() {
     install_check "$top/_build-test" "$results/install"
     sh "$top/tests/systemd-verify.sh" "$top/_build-test" >>"$results/install" || :
     sh "$top/tests/man-lint.sh" "$top" | grep -E "^(PASS|FAIL) " >>"$results/install" || :
-    sh "$top/tests/symbols-check.sh" "$top" "$top/_build-test" | tee /dev/stderr |
+    # -a: opening /dev/stderr again without it truncates a log file that
+    # stderr is redirected to (CI's), losing what the stages before wrote.
+    sh "$top/tests/symbols-check.sh" "$top" "$top/_build-test" | tee -a /dev/stderr |
         grep -E "^(PASS|FAIL) " >>"$results/install" || :
 
     # The deb check and the README walkthrough change the system while
