@@ -4,7 +4,8 @@ configured as the quick start's (`sh tools/quickstart.sh run`).
 The test broker's config is the shipped one, conf/mpbroker.conf.in, with
 only what a test must change: the paths (@pkglibdir@ -> the build's
 plugins, @sysconfdir@ and @runstatedir@ -> a temporary directory holding
-a copy of the shipped conf/mpbroker.passwd, with its demo users), the
+a copy of the shipped conf/mpbroker.passwd, with its demo users;
+@pkgdatadir@, in a comment only, -> the source's proto/), the
 ports (7330 -> 0, an ephemeral port), and `user = "mpbroker"` (the tests
 do not drop privileges; allow_root instead). Same listeners and wire
 formats, same users and secrets, same limits.
@@ -93,6 +94,7 @@ def shipped_config(directory: str) -> str:
     assert n_user == 1, "the shipped config's `user` line changed: update this test"
     text = text.replace("@pkglibdir@", PLUGIN_DIR)
     text = text.replace("@sysconfdir@", directory).replace("@runstatedir@", directory)
+    text = text.replace("@pkgdatadir@", str(SOURCE_TREE / "proto"))
     text = re.sub(r"port\s*=\s*7330;", "port = 0;", text)
     assert "@" not in text.replace("@DIR@", ""), "a substitution the test does not know"
     return text
