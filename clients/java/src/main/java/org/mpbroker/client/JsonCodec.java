@@ -1,0 +1,24 @@
+package org.mpbroker.client;
+
+/** Stub: see the codec task. */
+final class JsonCodec implements Codec {
+    static final JsonCodec INSTANCE = new JsonCodec();
+
+    private JsonCodec() {
+    }
+
+    @Override
+    public byte[] encode(Message message) {
+        throw new UnsupportedOperationException("not yet");
+    }
+
+    @Override
+    public Decoder decoder(long maxSize) {
+        throw new UnsupportedOperationException("not yet");
+    }
+
+    @Override
+    public long maxReceivedSize(long maxMessageSize) {
+        throw new UnsupportedOperationException("not yet");
+    }
+}
