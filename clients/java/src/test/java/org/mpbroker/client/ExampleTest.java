@@ -42,7 +42,7 @@ class ExampleTest {
             assertTrue(out.contains("got 'a\\x09b' back from echo"), out);
 
             server.waitOut("alice closed", TestEnv.t(10));
-            assertEquals(0, server.stop(), server.describe());
+            assertEquals(0, terminate(server), server.describe());
             String served = server.stdout();
             assertTrue(served.lines().anyMatch(l -> l.matches("alice opened echo connection alice:\\S+")),
                     served);
@@ -73,7 +73,7 @@ class ExampleTest {
             assertTrue(out.contains("got 'one' back from echo"), out);
             assertTrue(out.contains("got 'two' back from echo"), out);
             server.waitOut("alice closed", TestEnv.t(10));
-            assertEquals(0, server.stop(), server.describe());
+            assertEquals(0, terminate(server), server.describe());
         }
     }
 
@@ -88,7 +88,7 @@ class ExampleTest {
                     "one", "two"));
             assertTrue(out.contains("got 'one' back from echo"), out);
             assertTrue(out.contains("got 'two' back from echo"), out);
-            assertEquals(0, server.stop(), server.describe());
+            assertEquals(0, terminate(server), server.describe());
         }
     }
 
@@ -101,7 +101,7 @@ class ExampleTest {
             String out = runClient(echo("client", "-a", broker.address("binary"), "-s", "x",
                     "over unix"));
             assertTrue(out.contains("got 'over unix' back from echo"), out);
-            assertEquals(0, server.stop(), server.describe());
+            assertEquals(0, terminate(server), server.describe());
         }
     }
 
@@ -142,6 +142,18 @@ class ExampleTest {
             server.close();
             throw e;
         }
+    }
+
+    /**
+     * SIGTERM, and the exit status (within 10 s, scaled), with everything
+     * the program printed after the signal. Not {@link ChildProcess#stop()}:
+     * {@link Process#destroy()} closes the pipes of the child's output
+     * as it signals, so "SIGTERM: stopping" would be lost; its
+     * {@link ProcessHandle} signals alone.
+     */
+    static int terminate(ChildProcess child) {
+        child.process().toHandle().destroy();
+        return child.waitExit(TestEnv.t(10));
     }
 
     /** Runs an echo client to its end (status 0); its stdout. */

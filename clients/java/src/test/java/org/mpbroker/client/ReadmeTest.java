@@ -250,7 +250,7 @@ class ReadmeTest {
                 assertTrue(out.contains("got 'hello' back from echo"), out);
                 assertTrue(out.contains("got 'world' back from echo"), out);
             }
-            assertEquals(0, server.stop(), server.describe());
+            assertEquals(0, ExampleTest.terminate(server), server.describe());
             assertTrue(server.stdout().contains("SIGTERM: stopping"), server.describe());
         }
     }
