@@ -17,8 +17,8 @@ import org.junit.jupiter.params.provider.ValueSource;
  * examples/Echo.java, run as the README says (a single source file, on the
  * library's classes), against itself and against the C examples
  * (echo_server, echo_client), in both wire formats and over a Unix
- * socket: the Java side of clients/python/tests/test_interop.py's echo
- * tests. The C examples' tests are skipped when they are not built.
+ * socket, and its -r across a broker restart: the Java side of the echo
+ * tests of clients/python/tests/test_interop.py and test_reconnect.py. The C examples' tests are skipped when they are not built.
  */
 class ExampleTest {
     static final Path ECHO = TestEnv.clientDir().resolve("examples/Echo.java");
@@ -102,6 +102,28 @@ class ExampleTest {
                     "over unix"));
             assertTrue(out.contains("got 'over unix' back from echo"), out);
             assertEquals(0, terminate(server), server.describe());
+        }
+    }
+
+    /**
+     * With -r the server rides out a broker killed (SIGKILL) and started
+     * again on the same port: it says so, logs in again, and echoes.
+     */
+    @Test
+    void echoServerRidesOutARestart() {
+        TestBroker first = brokers.start();
+        String address = first.address("binary");
+        int port = Integer.parseInt(address.substring(address.lastIndexOf(':') + 1));
+        try (ChildProcess server = startServer(echo("server", "-r", "-a", address, "-s", "x"))) {
+            first.kill();
+            server.waitOut("lost the broker: ", TestEnv.t(10));
+            brokers.start(TestBroker.ALLOW_ALL + "listeners = ( { address = \"127.0.0.1\"; port = "
+                    + port + "; translator = \"binary\"; } );\n", b -> { });
+            server.waitOut("logged in again to " + address, TestEnv.t(30));
+            String out = runClient(echo("client", "-a", address, "-s", "x", "again"));
+            assertTrue(out.contains("got 'again' back from echo"), out);
+            assertEquals(0, terminate(server), server.describe());
+            assertTrue(server.stdout().contains("reconnect attempt 1 in 0.00 s"), server.describe());
         }
     }
 
