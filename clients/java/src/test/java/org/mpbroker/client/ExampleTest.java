@@ -18,7 +18,8 @@ import org.junit.jupiter.params.provider.ValueSource;
  * library's classes), against itself and against the C examples
  * (echo_server, echo_client), in both wire formats and over a Unix
  * socket, and its -r across a broker restart: the Java side of the echo
- * tests of clients/python/tests/test_interop.py and test_reconnect.py. The C examples' tests are skipped when they are not built.
+ * tests of clients/python/tests/test_interop.py and test_reconnect.py.
+ * The C examples' tests are skipped when they are not built.
  */
 class ExampleTest {
     static final Path ECHO = TestEnv.clientDir().resolve("examples/Echo.java");
