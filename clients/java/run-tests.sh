@@ -93,7 +93,10 @@ ant -Djunit.jar="$junit" \
     -Dtest.args="$* --config=junit.jupiter.execution.timeout.default=${test_timeout}s --config=junit.jupiter.execution.timeout.thread.mode.default=SEPARATE_THREAD" \
     test || status=$?
 
-if [ -n "$results" ]; then
+if [ -n "$results" ] && ! ls build/test-reports/*.xml >/dev/null 2>&1; then
+    echo "FAIL java run-tests.sh:report (no XML report: the launcher stopped before any test ran)" >>"$results"
+    [ $status -ne 0 ] || status=1
+elif [ -n "$results" ]; then
     "$PYTHON" - "$results" build/test-reports/*.xml <<'PY' || status=1
 """One "STATUS java Class::method" line per testcase of JUnit's XML reports."""
 import re
