@@ -3,7 +3,8 @@
 #
 #   sh clients/java/run-tests.sh [--results FILE] [LAUNCHER ARGS...]
 #
-# Builds the library and the tests (`ant compile-tests`), then runs them
+# Builds the library and the tests (`ant compile-tests`), the jar and its
+# Javadoc (`ant jar javadoc`, doclint clean), then runs the tests
 # with JUnit's console launcher (`ant test`; LAUNCHER ARGS replace its
 # --scan-class-path, e.g. --select-class=org.mpbroker.client.InteropTest),
 # and exits with the tests' status. Each test is bounded: 60 s, times
@@ -81,6 +82,10 @@ cd "$here"
 rm -rf build/test-classes
 if ! ant -q -Djunit.jar="$junit" compile-tests >&2; then
     cannot build "ant compile-tests failed: the library or its tests do not compile"
+fi
+# The jar users build, and its Javadoc (doclint: every public thing documented).
+if ! ant -q jar javadoc >&2; then
+    cannot javadoc "ant jar javadoc failed: the jar or the Javadoc does not build cleanly"
 fi
 
 if [ $# -eq 0 ]; then
