@@ -167,16 +167,9 @@ class ExampleTest {
         }
     }
 
-    /**
-     * SIGTERM, and the exit status (within 10 s, scaled), with everything
-     * the program printed after the signal. Not {@link ChildProcess#stop()}:
-     * {@link Process#destroy()} closes the pipes of the child's output
-     * as it signals, so "SIGTERM: stopping" would be lost; its
-     * {@link ProcessHandle} signals alone.
-     */
+    /** SIGTERM, and the exit status, with all it printed after the signal. */
     static int terminate(ChildProcess child) {
-        child.process().toHandle().destroy();
-        return child.waitExit(TestEnv.t(10));
+        return child.stop();
     }
 
     /** Runs an echo client to its end (status 0); its stdout. */
