@@ -373,6 +373,7 @@ class JsonCodecTest {
         d.feed(ByteBuffer.wrap(utf8("{}\n")));
         assertSame(e, assertThrows(DecodeException.class, d::next));
         assertSame(e, assertThrows(DecodeException.class, d::next));
+        assertFalse(d.hasPartial());
     }
 
     @Test
