@@ -30,7 +30,7 @@ final class JsonScanner {
     private long whitespace; // whitespace since the last message, dropped as read
 
     JsonScanner(long maxSize) {
-        this.maxSize = maxSize;
+        this.maxSize = Math.min(maxSize, ByteQueue.MAX_BYTES);
     }
 
     /**
