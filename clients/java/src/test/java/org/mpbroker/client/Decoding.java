@@ -1,15 +1,12 @@
 package org.mpbroker.client;
 
 import java.nio.ByteBuffer;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.nio.file.Paths;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Random;
 
-/** Test helpers: decoding whole inputs in pieces, and finding the source tree. */
+/** Test helpers: decoding whole inputs in pieces. */
 final class Decoding {
     private Decoding() {
     }
@@ -79,24 +76,5 @@ final class Decoding {
             b.put(p);
         }
         return b.array();
-    }
-
-    /** The top of the source tree: the directory with clients/python/src. */
-    static Path treeRoot() {
-        List<Path> starts = new ArrayList<>();
-        starts.add(Paths.get("").toAbsolutePath());
-        try {
-            starts.add(Paths.get(Decoding.class.getProtectionDomain().getCodeSource().getLocation().toURI()));
-        } catch (Exception e) {
-            // only the working directory then
-        }
-        for (Path start : starts) {
-            for (Path p = start; p != null; p = p.getParent()) {
-                if (Files.isRegularFile(p.resolve("clients/python/src/mpclient/codec.py"))) {
-                    return p;
-                }
-            }
-        }
-        throw new AssertionError("cannot find the source tree (clients/python/src) from " + starts);
     }
 }

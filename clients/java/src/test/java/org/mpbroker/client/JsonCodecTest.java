@@ -83,7 +83,7 @@ class JsonCodecTest {
      */
     @Test
     void goTranscript() throws IOException {
-        Path file = Decoding.treeRoot().resolve("tests/data/wire/go-json-transcript.txt");
+        Path file = TestEnv.tree().resolve("tests/data/wire/go-json-transcript.txt");
         if (!Files.exists(file)) {
             file = Paths.get("/work/shared/wire/go-json-transcript.txt");
         }
@@ -314,7 +314,7 @@ class JsonCodecTest {
         assertEquals(n, count);
         assertFalse(d.hasPartial());
         double seconds = (System.nanoTime() - start) / 1e9;
-        assertTrue(seconds < 10 * PythonOracle.timeoutScale(), "took " + seconds + " s");
+        assertTrue(seconds < 10 * TestEnv.timeoutScale(), "took " + seconds + " s");
         // Whitespace is dropped as it is read: fed in pieces, it is never all kept.
         d = JSON.decoder(4 << 20);
         byte[] spaces = new byte[1 << 16];

@@ -10,39 +10,41 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Runs the Python client's codec (clients/python/src/mpclient/codec.py),
- * in one /usr/bin/python3 process a call, to compare the Java codecs with
- * it.
+ * in one python3 process a call (TestEnv.python(): /usr/bin/python3 unless
+ * PYTHON says otherwise), to compare the Java codecs with it.
  */
 final class PythonOracle {
-    static final String PYTHON = "/usr/bin/python3";
-
     private PythonOracle() {
     }
 
     /** The script that decodes a batch of inputs (see it for the formats). */
     static Path decodeScript() {
-        return Decoding.treeRoot().resolve(
-                "clients/java/src/test/resources/org/mpbroker/client/codec_oracle.py");
+        return TestEnv.clientDir().resolve(
+                "src/test/resources/org/mpbroker/client/codec_oracle.py");
     }
 
     /** Runs {@code script} (Python source) with mpclient importable; its stdout lines. */
     static List<String> run(String script) throws IOException, InterruptedException {
-        return run(List.of("-c", script));
+        return run(List.of("-c", script), 60);
     }
 
-    /** Runs python3 with {@code args}; its stdout lines, or an error with its stderr. */
-    static List<String> run(List<String> args) throws IOException, InterruptedException {
+    /**
+     * Runs python3 with {@code args}; its stdout lines, or an error with its
+     * stderr when it fails or takes longer than {@code seconds} (times the
+     * timeout scale).
+     */
+    static List<String> run(List<String> args, double seconds) throws IOException, InterruptedException {
         List<String> command = new ArrayList<>();
-        command.add(PYTHON);
+        command.add(TestEnv.python());
         command.addAll(args);
         ProcessBuilder pb = new ProcessBuilder(command);
-        pb.environment().put("PYTHONPATH", Decoding.treeRoot().resolve("clients/python/src").toString());
+        pb.environment().put("PYTHONPATH", TestEnv.pythonClient().toString());
         Path err = Files.createTempFile("mp-oracle", ".err");
         Path out = Files.createTempFile("mp-oracle", ".out");
         try {
             pb.redirectError(err.toFile()).redirectOutput(out.toFile());
             Process p = pb.start();
-            long timeout = (long) (120 * timeoutScale());
+            long timeout = (long) Math.ceil(seconds * TestEnv.timeoutScale());
             if (!p.waitFor(timeout, TimeUnit.SECONDS)) {
                 p.destroyForcibly().waitFor();
                 throw new AssertionError("python3 did not finish in " + timeout + " s");
@@ -55,16 +57,6 @@ final class PythonOracle {
         } finally {
             Files.deleteIfExists(err);
             Files.deleteIfExists(out);
-        }
-    }
-
-    /** MP_TEST_TIMEOUT_SCALE, as the Python tests' conftest.py reads it. */
-    static double timeoutScale() {
-        String s = System.getenv("MP_TEST_TIMEOUT_SCALE");
-        try {
-            return s == null || s.isEmpty() ? 1.0 : Math.max(1.0, Double.parseDouble(s));
-        } catch (NumberFormatException e) {
-            return 1.0;
         }
     }
 }
