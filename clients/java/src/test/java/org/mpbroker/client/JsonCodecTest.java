@@ -338,6 +338,27 @@ class JsonCodecTest {
         }
     }
 
+    /** A large message in small pieces costs its length: each byte is scanned once. */
+    @Test
+    void largeMessageInSmallPieces() {
+        byte[] data = new byte[8 << 20];
+        new java.util.Random(1).nextBytes(data);
+        Message m = new Message(Meta.DATA, "bob", "alice:0", data);
+        for (Codec codec : List.of(JSON, Format.BINARY.codec())) {
+            byte[] wire = codec.encode(m);
+            Decoder d = codec.decoder(codec.maxReceivedSize(wire.length));
+            long start = System.nanoTime();
+            Message got = null;
+            for (int i = 0; i < wire.length && got == null; i += 4096) {
+                d.feed(ByteBuffer.wrap(wire, i, Math.min(4096, wire.length - i)));
+                got = d.next();
+            }
+            double seconds = (System.nanoTime() - start) / 1e9;
+            assertEquals(m, got);
+            assertTrue(seconds < 10 * TestEnv.timeoutScale(), "took " + seconds + " s");
+        }
+    }
+
     @Test
     void everySplitPoint() {
         List<Message> msgs = List.of(
