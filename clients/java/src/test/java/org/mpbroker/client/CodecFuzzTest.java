@@ -134,6 +134,87 @@ class CodecFuzzTest {
             cases.add(new Case('j', maxSize(r), jsonLines(in, r)));
             cases.add(new Case('b', maxSize(r), input(BINARY, in, r)));
         }
+        Map<String, Integer> counts = compareWithPython(cases);
+        System.out.printf("CodecFuzzTest python: seed=%d inputs=%d %s%n", SEED + 2, cases.size(), counts);
+    }
+
+    /**
+     * Hand-picked inputs through both clients: the refusals of
+     * JsonCodecTest and of the Python client's test_codec.py, and the
+     * corners of numbers, strings, keys and nesting.
+     */
+    @Test
+    void agreesWithThePythonClientOnCorners() throws IOException, InterruptedException {
+        String[] json = {
+            "[1]", "5", "\"x\"", "{\"Meta\":256}", "{\"Meta\":-1}", "{\"Meta\":1.5}", "{\"Meta\":1e2}",
+            "{\"Meta\":\"5\"}", "{\"Meta\":true}", "{\"Meta\":[0]}", "{\"Meta\":{}}", "{\"Level\":300}",
+            "{\"Level\":7}", "{\"Level\":0}", "{\"Level\":null}", "{\"Data\":\"YQ\"}", "{\"Data\":\"YQ=\"}",
+            "{\"Data\":\"YQ===\"}", "{\"Data\":\"YQ==YQ==\"}", "{\"Data\":\"=YQ=\"}", "{\"Data\":\"Y-Q=\"}",
+            "{\"Data\":\"Y Q=\"}", "{\"Data\":\"\\u00e9A==\"}", "{\"Data\":\"YR==\"}", "{\"Data\":\"YQ\\r\\n==\"}",
+            "{\"Data\":\"\\n\"}", "{\"Data\":\"\\u0059Q==\"}", "{\"Data\":\"Y_Q=\"}", "{\"Data\":\"YQ==\"x}",
+            "{\"Data\":5}", "{\"Data\":{\"a\":\"b\"}}", "{\"Data\":false}", "{\"OtherClient\":5}",
+            "{\"ConnectionID\":[]}", "{\"OtherClient\":\"\\ud83d\"}", "{\"x\":[{\"y\":\"\\udc00\"}]}",
+            "{\"x\":\"\\ud83d\\ud83d\"}", "{\"x\":\"\\ud83d\\ude00\"}", "{\"x\":\"\\uD83D\\uDE00\"}",
+            "{\"x\":NaN}", "{\"x\":Infinity}", "{\"x\":-Infinity}", "{\"x\":[1,]}", "{\"x\":[1 2]}",
+            "{\"x\":{\"a\" 1}}", "{\"x\":{1:2}}", "{\"x\":[[[]]}", "{\"x\":[}", "{\"x\":{]}", "{\"x\":tru}",
+            "{\"x\":nulll}", "{\"x\":01}", "{\"x\":1.}", "{\"x\":1e}", "{\"x\":-}", "{\"x\":+1}", "{\"x\":.5}",
+            "{\"x\":\"\\x\"}", "{\"x\":\"\\u12g4\"}", "{\"x\":\"\\U0041\"}", "{\"a\":1,}", "{\"a\":1 \"b\":2}",
+            "{,}", "{}x", "{} {}", "{}{}{}", " \t{}\r", "{\"x\":\"\u007f/\"}", "{\"x\":\"a\tb\"}",
+            "{\"OtherClient\":\"" + "a".repeat(255) + "\"}", "{\"OtherClient\":\"" + "a".repeat(256) + "\"}",
+            "{\"OtherClient\":\"" + "é".repeat(128) + "\"}", "{\"OtherClient\":\"" + "\\u00e9".repeat(127) + "\"}",
+            "{\"OtherClient\":\"x<y\",\"ConnectionID\":\"x\\u003cy:1\"}", "{\"OtherClient\":null}",
+            "{\"meta\":3,\"META\":6,\"M\\u0065ta\":7}", "{\"mEtA\":1,\"oThErClIeNt\":\"a\",\"DATA\":\"\"}",
+            "{\"Meta\":5,\"Meta\":null}", "{\"Meta\":5,\"Meta\":300}", "{\"Meta\":300,\"Meta\":5}",
+            "{\"Data\":\"YQ==\",\"Data\":null}", "{\"Data\":\"!!\",\"Data\":null}", "{\"\\u212aey\":1}",
+            "{\"\":1}", "{\"x\":" + "[".repeat(500) + "]".repeat(500) + "}",
+            "{\"x\":" + "{\"a\":".repeat(300) + "1" + "}".repeat(300) + "}",
+            "{\"x\":" + "9".repeat(4300) + "}", "{\"x\":-" + "9".repeat(4300) + "}",
+            "{\"x\":" + "9".repeat(4301) + "}", "{\"Meta\":" + "0".repeat(2) + "}",
+            "{\"x\":" + "9".repeat(5000) + ".5}", "{\"x\":1" + "0".repeat(5000) + "e1}", "{\"x\":1e400}",
+            "{\"x\":-0.0E+00}", "{\"Meta\":0}", "{\"Meta\":255}", "{\"Meta\":255.0}", "{\"Meta\":2E0}",
+            "{\"Meta\":1\n", "{\"x\":\"\u2028\u2029\"}", "{\"x\":\"\\/\\b\\f\"}",
+            // The known differences (see compare()).
+            "{\"Meta\":-0}", "{\"Level\":-0}", "{\"Data\":\"YWJj=\"}", "{\"Data\":\"YWJj==\"}",
+            "{\"x\":" + "[".repeat(2000) + "]".repeat(2000) + "}",
+        };
+        List<Case> cases = new ArrayList<>();
+        for (String text : json) {
+            cases.add(new Case('j', 1 << 20, (text + "\n").getBytes(StandardCharsets.UTF_8)));
+        }
+        // Long lines take the Python client's other path (field by field, over 16 KiB).
+        String pad = " ".repeat(20000);
+        for (String text : json) {
+            if (!text.contains("\n")) {
+                cases.add(new Case('j', 1 << 20, (pad + text + "\n").getBytes(StandardCharsets.UTF_8)));
+            }
+        }
+        String[] bytes = {
+            "7b227822 3a 22 ff 22 7d 0a", "7b227822 3a 22 c0 80 22 7d 0a", "7b227822 3a 22 ed a0 80 22 7d 0a",
+            "7b227822 3a 22 f4 90 80 80 22 7d 0a", "7b227822 3a 22 e2 82 22 7d 0a", "7b227822 3a 22 09 22 7d 0a",
+            "7b 22 ff 22 3a 31 7d 0a", "ef bb bf 7b 7d 0a", "7b 7d 00 0a", "7b 22 61 22 3a 31 ff 7d 0a",
+            "7b227822 3a 22 f0 9f 98 80 22 7d 0a", "7b227822 3a 22 00 22 7d 0a",
+        };
+        for (String hex : bytes) {
+            cases.add(new Case('j', 1 << 20, Decoding.hex(hex)));
+        }
+        String[] frames = {
+            "00000004 00 04 00 00", "00000004 00 80 00 00", "00000005 00 00 00 00 41", "00000005 00 00 05 00 41",
+            "00000006 00 01 01 02 41 42", "00000003 00 00 00", "00000000", "00000004 00 02 00 00",
+            "00000005 00 00 01 00 ff", "00000006 00 00 00 02 c0 80", "00000007 00 00 03 00 ed a0 80",
+            "00000008 00 00 04 00 f4 90 80 80", "00000012 05 01 03 07 626f62 616c6963653a30 6563686f",
+            "0000000c 08 03 05 00 02 616c696365 7077", "00000009 09 00 05 00 616c696365", "00000006 08 02 01 00 00 61",
+            "00000004 00 01 00 00", "00000004 ff 03", "000003fd", "ffffffff",
+        };
+        for (String hex : frames) {
+            cases.add(new Case('b', 1024, Decoding.hex(hex)));
+        }
+        Map<String, Integer> counts = compareWithPython(cases);
+        System.out.printf("CodecFuzzTest python corners: inputs=%d %s%n", cases.size(), counts);
+    }
+
+    /** Runs the cases through both; fails on a disagreement; counts the verdicts. */
+    private static Map<String, Integer> compareWithPython(List<Case> cases)
+            throws IOException, InterruptedException {
         Path file = Files.createTempFile("mp-fuzz", ".bin");
         List<String> lines;
         try {
@@ -164,7 +245,7 @@ class CodecFuzzTest {
             }
             counts.merge(c.format() + " " + verdict, 1, Integer::sum);
         }
-        System.out.printf("CodecFuzzTest python: seed=%d inputs=%d %s%n", SEED + 2, cases.size(), counts);
+        return counts;
     }
 
     private record Case(char format, long maxSize, byte[] input) {
