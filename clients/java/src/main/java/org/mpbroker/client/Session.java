@@ -44,6 +44,7 @@ final class Session {
     private final Map<String, Opening> openings = new ConcurrentHashMap<>();
     private final AtomicLong nextId = new AtomicLong();
     private final AtomicLong wats = new AtomicLong();
+    private final AtomicLong refusalsLogged = new AtomicLong();
     private final AtomicBoolean ended = new AtomicBoolean();
     private volatile boolean closing;
     /** Guards inboxTotal; notified when inbox room may have been made. */
@@ -307,8 +308,12 @@ final class Session {
         if (handler == null || connections.containsKey(id) || connections.size() >= options.maxConnections
                 || !id.startsWith(m.otherClient() + ":")) {
             if (handler != null) {
-                LOG.log(Level.WARNING, "refused a Syn {0} from {1}: {2}", id, m.otherClient(),
-                        connections.containsKey(id) ? "its id is in use" : "maxConnections reached");
+                // Once a session at WARNING: a flood must not flood the log too.
+                Level level = refusalsLogged.getAndIncrement() == 0 ? Level.WARNING : Level.DEBUG;
+                LOG.log(level, "refused a Syn {0} from {1}: {2}", id, m.otherClient(),
+                        connections.containsKey(id) ? "its id is in use"
+                        : connections.size() >= options.maxConnections ? "maxConnections reached"
+                        : "its id is not the peer's");
             }
             reply(new Message(Meta.UNKNOWN_PROTO, m.otherClient(), id, m.data()));
             return;
