@@ -1,0 +1,173 @@
+package org.mpbroker.client;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.lang.management.ManagementFactory;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.BooleanSupplier;
+
+/**
+ * A scripted fake broker for testing the client against a hostile one (the
+ * Java twin of clients/python/tests/hostile.py). It listens on 127.0.0.1,
+ * port 0, accepts clients and, when asked, reads their Auth in its format
+ * and answers AuthOk for any name; each {@link FakeSession} then does what
+ * the test scripts: floods, garbage, huge frames, replies it never reads.
+ * Plain blocking sockets in threads, so the client under test is the only
+ * thing that is clever about I/O.
+ */
+final class HostileBroker implements AutoCloseable {
+    /** The fake broker's socket buffers: small, so what the client writes
+     *  and the fake does not read backs up in the client, not in the
+     *  fake's kernel buffers. */
+    static final int SMALL_SOCKET_BUFFER = 4096;
+
+    final Format format;
+    private final ServerSocket listener;
+    private final List<FakeSession> sessions = new CopyOnWriteArrayList<>();
+
+    /** A client that logged in to the fake, and the fake's side of it. */
+    record Login(MpClient client, FakeSession session) {
+    }
+
+    HostileBroker(Format format) throws IOException {
+        this.format = format;
+        listener = new ServerSocket();
+        // Set before bind: accepted sockets inherit it (and the window
+        // scale is agreed at the handshake).
+        listener.setReceiveBufferSize(SMALL_SOCKET_BUFFER);
+        listener.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 8);
+    }
+
+    /** The address to give the client, {@code tcp:127.0.0.1:PORT}. */
+    String address() {
+        return "tcp:127.0.0.1:" + listener.getLocalPort();
+    }
+
+    /** Accepts one client, without reading anything from it. */
+    FakeSession accept(Duration timeout) throws IOException {
+        listener.setSoTimeout((int) timeout.toMillis());
+        Socket s = listener.accept();
+        s.setSendBufferSize(SMALL_SOCKET_BUFFER);
+        FakeSession session = new FakeSession(s, format);
+        sessions.add(session);
+        return session;
+    }
+
+    /** Accepts one client and logs it in (AuthOk for its name). */
+    FakeSession acceptLogin(Duration timeout) throws IOException {
+        FakeSession session = accept(timeout);
+        session.login(timeout);
+        return session;
+    }
+
+    /** {@link #accept} in another thread, for a client connecting in this one. */
+    CompletableFuture<FakeSession> acceptAsync(Duration timeout) {
+        return CompletableFuture.supplyAsync(() -> {
+            try {
+                return accept(timeout);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        });
+    }
+
+    /**
+     * Connects a client made by {@code builder} to this fake broker, which
+     * logs it in.
+     *
+     * @return the client, logged in, and the fake broker's session
+     */
+    Login connect(MpClient.Builder builder) throws Exception {
+        Duration timeout = t(10);
+        CompletableFuture<FakeSession> accepting = CompletableFuture.supplyAsync(() -> {
+            try {
+                return acceptLogin(timeout);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        });
+        MpClient client = builder.connect();
+        return new Login(client, get(accepting, timeout));
+    }
+
+    /** The future's value, waiting at most {@code timeout}; its failure rethrown. */
+    static <T> T get(CompletableFuture<T> future, Duration timeout) throws Exception {
+        try {
+            return future.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (ExecutionException e) {
+            throw e.getCause() instanceof Exception x ? x : e;
+        } catch (TimeoutException e) {
+            throw new AssertionError("timed out after " + timeout, e);
+        }
+    }
+
+    @Override
+    public void close() throws IOException {
+        for (FakeSession s : sessions) {
+            s.close();
+        }
+        listener.close();
+    }
+
+    // --- helpers shared by the hostile tests ----------------------------
+
+    /**
+     * A test timeout: {@code seconds} times MP_TEST_TIMEOUT_SCALE (as the
+     * Python tests' conftest.py scales them; default 1).
+     */
+    static Duration t(double seconds) {
+        String scale = System.getenv("MP_TEST_TIMEOUT_SCALE");
+        double factor = scale == null || scale.isEmpty() ? 1.0 : Double.parseDouble(scale);
+        return Duration.ofMillis((long) (seconds * factor * 1000));
+    }
+
+    /**
+     * Waits until {@code condition} holds, checking it every few
+     * milliseconds (the states waited on have no event of their own).
+     *
+     * @throws AssertionError after {@code timeout}
+     */
+    static void until(BooleanSupplier condition, Duration timeout, String what) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("timed out after " + timeout + " waiting for " + what);
+            }
+            pause();
+        }
+    }
+
+    /** The interval of polling loops. */
+    static void pause() {
+        try {
+            Thread.sleep(5);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AssertionError("interrupted", e);
+        }
+    }
+
+    /**
+     * Bytes of heap in use after a full collection: what is reachable,
+     * garbage excluded. System.gc() is a full, synchronous collection with
+     * the JDK's default G1 (unless the JVM runs with
+     * -XX:+ExplicitGCInvokesConcurrent or -XX:+DisableExplicitGC, which the
+     * test launcher does not pass). The fake broker shares the heap: it
+     * streams its floods so that it holds little itself.
+     */
+    static long heapAfterGc() {
+        System.gc();
+        System.gc();
+        return ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();
+    }
+}
