@@ -122,6 +122,37 @@ final class HostileBroker implements AutoCloseable {
     // --- helpers shared by the hostile tests ----------------------------
 
     /**
+     * Waits (at most 10 s, scaled) for {@code client} to lose the broker:
+     * its {@link MpClient#closed()} future fails, and
+     * {@link MpClient#awaitClosed()} then throws the same.
+     *
+     * @return the BrokerLostException
+     */
+    static BrokerLostException awaitLost(MpClient client) throws InterruptedException {
+        Throwable cause;
+        try {
+            client.closed().get(t(10).toMillis(), TimeUnit.MILLISECONDS);
+            throw new AssertionError("the client closed without losing the broker");
+        } catch (ExecutionException e) {
+            cause = e.getCause();
+        } catch (TimeoutException e) {
+            throw new AssertionError("the client did not lose the broker within " + t(10), e);
+        }
+        if (!(cause instanceof BrokerLostException lost)) {
+            throw new AssertionError("the client ended with " + cause, cause);
+        }
+        try {
+            client.awaitClosed();
+        } catch (BrokerLostException again) {
+            if (!lost.detail().equals(again.detail())) {
+                throw new AssertionError("awaitClosed() threw " + again + ", closed() " + lost);
+            }
+            return lost;
+        }
+        throw new AssertionError("awaitClosed() returned after " + lost);
+    }
+
+    /**
      * A test timeout: {@code seconds} times MP_TEST_TIMEOUT_SCALE (as the
      * Python tests' conftest.py scales them; default 1).
      */
