@@ -1,8 +1,14 @@
 package org.mpbroker.client;
 
 import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.Iterator;
+import java.util.List;
+import java.util.NoSuchElementException;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * One connection between this client and a peer: a two-way, ordered
@@ -25,6 +31,9 @@ import java.util.concurrent.CompletableFuture;
  * of the client waits), so consume, or close, every connection.
  * {@link #receive()} blocks, {@link #receiveAsync()} returns a future;
  * iterating the connection gives its messages until the peer closes it.
+ * A future is completed on the client's reader thread: a callback that
+ * blocks stops the client's reading, so use the {@code ...Async} methods
+ * of {@link CompletableFuture} for work that may block.
  *
  * <p>A connection ends when either side closes it, when the peer leaves the
  * broker, or when the client loses the broker; {@link #closeReason()} says
@@ -33,8 +42,33 @@ import java.util.concurrent.CompletableFuture;
  * are still received first.
  */
 public final class Connection implements AutoCloseable, Iterable<byte[]> {
-    Connection() {
-        throw new UnsupportedOperationException("not yet");
+    /** What a message costs in an inbox beyond its data, so that empty ones count. */
+    static final int MESSAGE_OVERHEAD = 64;
+
+    private final Session session;
+    private final String id;
+    private final String peer;
+    private final String protocol;
+    private final boolean initiator;
+    private final long inboxLimit;
+
+    private final ReentrantLock lock = new ReentrantLock();
+    private final Condition changed = lock.newCondition();
+    private final ArrayDeque<byte[]> inbox = new ArrayDeque<>();
+    private final ArrayDeque<CompletableFuture<byte[]>> receivers = new ArrayDeque<>();
+    private long inboxBytes;
+    private boolean open;
+    private CloseReason closeReason;
+    private ConnectionEndedException ending;
+
+    Connection(Session session, String id, String peer, String protocol, boolean initiator, long inboxLimit) {
+        this.session = session;
+        this.id = id;
+        this.peer = peer;
+        this.protocol = protocol;
+        this.initiator = initiator;
+        this.inboxLimit = inboxLimit;
+        this.open = !initiator;
     }
 
     /**
@@ -43,7 +77,7 @@ public final class Connection implements AutoCloseable, Iterable<byte[]> {
      * @return the id
      */
     public String id() {
-        throw new UnsupportedOperationException("not yet");
+        return id;
     }
 
     /**
@@ -52,7 +86,7 @@ public final class Connection implements AutoCloseable, Iterable<byte[]> {
      * @return the name
      */
     public String peer() {
-        throw new UnsupportedOperationException("not yet");
+        return peer;
     }
 
     /**
@@ -61,7 +95,7 @@ public final class Connection implements AutoCloseable, Iterable<byte[]> {
      * @return the protocol string
      */
     public String protocol() {
-        throw new UnsupportedOperationException("not yet");
+        return protocol;
     }
 
     /**
@@ -70,7 +104,7 @@ public final class Connection implements AutoCloseable, Iterable<byte[]> {
      * @return true for {@link MpClient#open}, false for a handler's
      */
     public boolean isInitiator() {
-        throw new UnsupportedOperationException("not yet");
+        return initiator;
     }
 
     /**
@@ -82,7 +116,7 @@ public final class Connection implements AutoCloseable, Iterable<byte[]> {
      *         message size; nothing was sent
      */
     public void send(byte[] data) {
-        throw new UnsupportedOperationException("not yet");
+        sendWithin(data, -1);
     }
 
     /**
@@ -96,7 +130,25 @@ public final class Connection implements AutoCloseable, Iterable<byte[]> {
      * @throws MessageTooBigException when it is too big; nothing was sent
      */
     public void send(byte[] data, Duration timeout) {
-        throw new UnsupportedOperationException("not yet");
+        sendWithin(data, Math.max(0, timeout.toNanos()));
+    }
+
+    private void sendWithin(byte[] data, long timeoutNanos) {
+        SendQueue.Frame frame = frame(data);
+        boolean queued;
+        try {
+            queued = session.queue().put(frame, timeoutNanos);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new MpException("interrupted while waiting to send on " + this, e);
+        } catch (BrokerLostException e) {
+            throw endedOr(e);
+        }
+        if (!queued) {
+            throw new MpTimeoutException("cannot send on " + this + ": the send queue stayed full for "
+                    + Duration.ofNanos(timeoutNanos) + " (the broker or the peer does not keep up); nothing"
+                    + " was sent");
+        }
     }
 
     /**
@@ -109,7 +161,41 @@ public final class Connection implements AutoCloseable, Iterable<byte[]> {
      *         {@link ConnectionEndedException}, {@link MessageTooBigException}
      */
     public CompletableFuture<Void> sendAsync(byte[] data) {
-        throw new UnsupportedOperationException("not yet");
+        try {
+            SendQueue.Frame frame = frame(data);
+            if (!session.queue().offer(frame)) {
+                return CompletableFuture.failedFuture(new WouldBlockException("cannot send on " + this
+                        + " now: the send queue is full (wait with whenWritable()); nothing was sent"));
+            }
+            return frame.written();
+        } catch (BrokerLostException e) {
+            return CompletableFuture.failedFuture(endedOr(e));
+        } catch (MpException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+    }
+
+    /** Sends regardless of the send queue's room: a request's one message. */
+    CompletableFuture<Void> sendForced(byte[] data) {
+        SendQueue.Frame frame = frame(data);
+        session.queue().force(frame);
+        return frame.written();
+    }
+
+    private SendQueue.Frame frame(byte[] data) {
+        if (data == null) {
+            throw new NullPointerException("data");
+        }
+        lock.lock();
+        try {
+            if (!open) {
+                throw ended();
+            }
+        } finally {
+            lock.unlock();
+        }
+        byte[] bytes = session.encode(new Message(Meta.DATA, peer, id, data));
+        return new SendQueue.Frame(bytes, new CompletableFuture<>());
     }
 
     /**
@@ -118,7 +204,7 @@ public final class Connection implements AutoCloseable, Iterable<byte[]> {
      * @return true when {@link #sendAsync(byte[])} would queue
      */
     public boolean isWritable() {
-        throw new UnsupportedOperationException("not yet");
+        return isOpen() && session.queue().hasRoom();
     }
 
     /**
@@ -128,7 +214,10 @@ public final class Connection implements AutoCloseable, Iterable<byte[]> {
      * @return the future
      */
     public CompletableFuture<Void> whenWritable() {
-        throw new UnsupportedOperationException("not yet");
+        if (!isOpen()) {
+            return CompletableFuture.failedFuture(ended());
+        }
+        return session.queue().whenRoom();
     }
 
     /**
@@ -140,7 +229,7 @@ public final class Connection implements AutoCloseable, Iterable<byte[]> {
      *         {@link PeerLeftException}, {@link BrokerLostException}
      */
     public byte[] receive() {
-        throw new UnsupportedOperationException("not yet");
+        return receiveWithin(-1);
     }
 
     /**
@@ -153,7 +242,40 @@ public final class Connection implements AutoCloseable, Iterable<byte[]> {
      * @throws ConnectionEndedException once the connection is over
      */
     public byte[] receive(Duration timeout) {
-        throw new UnsupportedOperationException("not yet");
+        return receiveWithin(Math.max(0, timeout.toNanos()));
+    }
+
+    private byte[] receiveWithin(long timeoutNanos) {
+        lock.lock();
+        try {
+            long left = timeoutNanos;
+            while (inbox.isEmpty() && ending == null) {
+                if (timeoutNanos < 0) {
+                    changed.await();
+                } else if (left <= 0) {
+                    throw new MpTimeoutException("no message on " + this + " within "
+                            + Duration.ofNanos(timeoutNanos));
+                } else {
+                    left = changed.awaitNanos(left);
+                }
+            }
+            if (inbox.isEmpty()) {
+                throw ending;
+            }
+            return takeLocked();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new MpException("interrupted while receiving on " + this, e);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private byte[] takeLocked() {
+        byte[] data = inbox.poll();
+        inboxBytes -= cost(data);
+        changed.signalAll();
+        return data;
     }
 
     /**
@@ -164,7 +286,20 @@ public final class Connection implements AutoCloseable, Iterable<byte[]> {
      *         {@link ConnectionEndedException} once the connection is over
      */
     public CompletableFuture<byte[]> receiveAsync() {
-        throw new UnsupportedOperationException("not yet");
+        lock.lock();
+        try {
+            if (!inbox.isEmpty()) {
+                return CompletableFuture.completedFuture(takeLocked());
+            }
+            if (ending != null) {
+                return CompletableFuture.failedFuture(ending);
+            }
+            CompletableFuture<byte[]> f = new CompletableFuture<>();
+            receivers.add(f);
+            return f;
+        } finally {
+            lock.unlock();
+        }
     }
 
     /**
@@ -176,7 +311,32 @@ public final class Connection implements AutoCloseable, Iterable<byte[]> {
      */
     @Override
     public Iterator<byte[]> iterator() {
-        throw new UnsupportedOperationException("not yet");
+        return new Iterator<>() {
+            private byte[] next;
+
+            @Override
+            public boolean hasNext() {
+                if (next != null) {
+                    return true;
+                }
+                try {
+                    next = receive();
+                    return true;
+                } catch (ConnectionClosedException e) {
+                    return false;
+                }
+            }
+
+            @Override
+            public byte[] next() {
+                if (!hasNext()) {
+                    throw new NoSuchElementException("the connection was closed");
+                }
+                byte[] data = next;
+                next = null;
+                return data;
+            }
+        };
     }
 
     /**
@@ -185,7 +345,9 @@ public final class Connection implements AutoCloseable, Iterable<byte[]> {
      */
     @Override
     public void close() {
-        throw new UnsupportedOperationException("not yet");
+        if (end(CloseReason.LOCAL, null)) {
+            session.sendControl(new Message(Meta.CONN_CLOSED, peer, id, null));
+        }
     }
 
     /**
@@ -194,7 +356,12 @@ public final class Connection implements AutoCloseable, Iterable<byte[]> {
      * @return false once it ended, whatever the reason
      */
     public boolean isOpen() {
-        throw new UnsupportedOperationException("not yet");
+        lock.lock();
+        try {
+            return open;
+        } finally {
+            lock.unlock();
+        }
     }
 
     /**
@@ -203,6 +370,120 @@ public final class Connection implements AutoCloseable, Iterable<byte[]> {
      * @return the reason, or {@code null} while it is open
      */
     public CloseReason closeReason() {
-        throw new UnsupportedOperationException("not yet");
+        lock.lock();
+        try {
+            return closeReason;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** "connection alice:1 to bob (echo)", for messages. */
+    @Override
+    public String toString() {
+        return "connection " + id + " to " + peer + " (" + protocol + ")";
+    }
+
+    // ---- the session's side -------------------------------------------------
+
+    /** The peer accepted the Syn. */
+    void opened() {
+        lock.lock();
+        try {
+            if (ending == null) {
+                open = true;
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * A message for this connection, from the reader thread: handed to a
+     * waiting future, or queued; while the inbox is full this waits (the
+     * client stops reading) until the application takes one or the
+     * connection ends.
+     */
+    void deliver(byte[] data) throws InterruptedException {
+        CompletableFuture<byte[]> receiver;
+        lock.lock();
+        try {
+            while (ending == null && !inbox.isEmpty() && inboxBytes + cost(data) > inboxLimit) {
+                changed.await();
+            }
+            if (ending != null) {
+                return;
+            }
+            receiver = receivers.poll();
+            if (receiver == null) {
+                inbox.add(data);
+                inboxBytes += cost(data);
+                changed.signalAll();
+                return;
+            }
+        } finally {
+            lock.unlock();
+        }
+        receiver.complete(data);
+    }
+
+    /**
+     * Ends the connection for {@code reason}: waiting receivers get the
+     * matching exception (the session's {@code lost} for BROKER_LOST), the
+     * session forgets it. False when it had ended already.
+     */
+    boolean end(CloseReason reason, BrokerLostException lost) {
+        List<CompletableFuture<byte[]>> waiting;
+        ConnectionEndedException error;
+        lock.lock();
+        try {
+            if (ending != null) {
+                return false;
+            }
+            closeReason = reason;
+            open = false;
+            ending = endingFor(reason, lost);
+            error = ending;
+            waiting = new ArrayList<>(receivers);
+            receivers.clear();
+            changed.signalAll();
+        } finally {
+            lock.unlock();
+        }
+        session.forget(this);
+        waiting.forEach(f -> f.completeExceptionally(error));
+        return true;
+    }
+
+    private ConnectionEndedException endingFor(CloseReason reason, BrokerLostException lost) {
+        switch (reason) {
+            case BY_PEER:
+                return new ConnectionClosedException(reason, this + " was closed by the peer");
+            case LOCAL:
+                return new ConnectionClosedException(reason, this + " was closed by this side");
+            case PEER_LEFT:
+                return new PeerLeftException(this + " ended: " + peer + " left the broker");
+            default:
+                return lost;
+        }
+    }
+
+    /** The exception for an operation on a connection that is not open. */
+    private ConnectionEndedException ended() {
+        return endedOr(new ConnectionClosedException(CloseReason.LOCAL, this + " is not open yet"));
+    }
+
+    /** Why the connection ended, or {@code fallback} if it has not (yet). */
+    private ConnectionEndedException endedOr(ConnectionEndedException fallback) {
+        lock.lock();
+        try {
+            return ending != null ? ending : fallback;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private static long cost(byte[] data) {
+        return (long) data.length + MESSAGE_OVERHEAD;
     }
 }

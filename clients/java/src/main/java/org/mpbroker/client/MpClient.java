@@ -7,8 +7,14 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import javax.net.ssl.SSLContext;
 
 /**
@@ -38,8 +44,29 @@ public final class MpClient implements AutoCloseable {
     /** The broker's default {@code max_message_size}: 1 MiB. */
     public static final int DEFAULT_MAX_MESSAGE_SIZE = 1 << 20;
 
+    private static final System.Logger LOG = System.getLogger("org.mpbroker.client");
+
+    private final Options options;
+    private final Map<String, ConnectionHandler> handlers = new ConcurrentHashMap<>();
+    private final CompletableFuture<Void> done = new CompletableFuture<>();
+    /** Guards session, closing, reconnecting; notified on close (ends a reconnect delay). */
+    private final Object lock = new Object();
+    private volatile Session session;
+    private volatile boolean closing;
+    private volatile boolean reconnecting;
+    /** The index in the addresses of the current session's broker. */
+    private volatile int addressIndex;
+
     MpClient(Builder builder) {
-        throw new UnsupportedOperationException("not yet");
+        this.options = new Options(builder);
+        for (Map.Entry<String, ConnectionHandler> e : options.handlers.entrySet()) {
+            handlers.put(e.getKey(), e.getValue());
+        }
+        for (Map.Entry<String, RequestHandler> e : options.requestHandlers.entrySet()) {
+            handleRequests(e.getKey(), e.getValue());
+        }
+        this.session = firstLogin();
+        session.start();
     }
 
     /**
@@ -89,16 +116,17 @@ public final class MpClient implements AutoCloseable {
      * @return the name
      */
     public String name() {
-        throw new UnsupportedOperationException("not yet");
+        return session.name();
     }
 
     /**
      * The broker address of the current (or last) session.
      *
-     * @return the address, as given to the builder
+     * @return the address, as {@code tcp:HOST:PORT}, {@code tls:HOST:PORT}
+     *         or {@code unix:PATH}
      */
     public String address() {
-        throw new UnsupportedOperationException("not yet");
+        return session.address().toString();
     }
 
     /**
@@ -110,7 +138,7 @@ public final class MpClient implements AutoCloseable {
      * @param handler the handler
      */
     public void handle(String protocol, ConnectionHandler handler) {
-        throw new UnsupportedOperationException("not yet");
+        handlers.put(Objects.requireNonNull(protocol, "protocol"), Objects.requireNonNull(handler, "handler"));
     }
 
     /**
@@ -122,7 +150,15 @@ public final class MpClient implements AutoCloseable {
      * @param handler the function that answers
      */
     public void handleRequests(String protocol, RequestHandler handler) {
-        throw new UnsupportedOperationException("not yet");
+        Objects.requireNonNull(handler, "handler");
+        handle(protocol, conn -> {
+            for (byte[] request : conn) {
+                byte[] reply = handler.reply(request);
+                if (reply != null) {
+                    conn.send(reply);
+                }
+            }
+        });
     }
 
     /**
@@ -132,7 +168,7 @@ public final class MpClient implements AutoCloseable {
      * @param protocol the protocol string
      */
     public void unhandle(String protocol) {
-        throw new UnsupportedOperationException("not yet");
+        handlers.remove(protocol);
     }
 
     /**
@@ -148,7 +184,7 @@ public final class MpClient implements AutoCloseable {
      * @throws DisconnectedException the client is reconnecting
      */
     public Connection open(String peer, String protocol) {
-        throw new UnsupportedOperationException("not yet");
+        return await(openAsync(peer, protocol), null, "open '" + protocol + "' to " + peer);
     }
 
     /**
@@ -163,7 +199,7 @@ public final class MpClient implements AutoCloseable {
      * @throws OpenException and the others of {@link #open(String, String)}
      */
     public Connection open(String peer, String protocol, Duration timeout) {
-        throw new UnsupportedOperationException("not yet");
+        return await(openAsync(peer, protocol), timeout, "open '" + protocol + "' to " + peer);
     }
 
     /**
@@ -176,7 +212,9 @@ public final class MpClient implements AutoCloseable {
      *         withdraws the Syn
      */
     public CompletableFuture<Connection> openAsync(String peer, String protocol) {
-        throw new UnsupportedOperationException("not yet");
+        Names.check("peer name", peer);
+        Objects.requireNonNull(protocol, "protocol");
+        return readySession().open(peer, protocol);
     }
 
     /**
@@ -200,7 +238,8 @@ public final class MpClient implements AutoCloseable {
      * @throws MessageTooBigException the request is too big; nothing sent
      */
     public byte[] request(String peer, String protocol, byte[] data, Duration timeout) {
-        throw new UnsupportedOperationException("not yet");
+        return await(requestAsync(peer, protocol, data, timeout), null,
+                "request '" + protocol + "' of " + peer);
     }
 
     /**
@@ -215,7 +254,12 @@ public final class MpClient implements AutoCloseable {
      */
     public CompletableFuture<byte[]> requestAsync(String peer, String protocol, byte[] data,
             Duration timeout) {
-        throw new UnsupportedOperationException("not yet");
+        Objects.requireNonNull(data, "data");
+        Objects.requireNonNull(timeout, "timeout");
+        Session s = readySession();
+        // Checked before anything is sent: a request too big sends nothing.
+        s.encode(new Message(Meta.DATA, peer, s.name() + ":0", data));
+        return new Request(openAsync(peer, protocol), data, timeout, peer, protocol).reply();
     }
 
     /**
@@ -224,7 +268,7 @@ public final class MpClient implements AutoCloseable {
      * @return true between the loss and the next login
      */
     public boolean isReconnecting() {
-        throw new UnsupportedOperationException("not yet");
+        return reconnecting;
     }
 
     /**
@@ -234,7 +278,17 @@ public final class MpClient implements AutoCloseable {
      */
     @Override
     public void close() {
-        throw new UnsupportedOperationException("not yet");
+        Session s;
+        synchronized (lock) {
+            if (closing) {
+                return;
+            }
+            closing = true;
+            s = session;
+            lock.notifyAll();
+        }
+        s.shutdown(options.connectTimeout.toMillis());
+        done.complete(null);
     }
 
     /**
@@ -247,7 +301,11 @@ public final class MpClient implements AutoCloseable {
      * @throws ConnectFailedException reconnecting gave up
      */
     public void awaitClosed() {
-        throw new UnsupportedOperationException("not yet");
+        try {
+            done.join();
+        } catch (java.util.concurrent.CompletionException e) {
+            throw rethrown(e.getCause(), "the client");
+        }
     }
 
     /**
@@ -257,7 +315,194 @@ public final class MpClient implements AutoCloseable {
      * @return the future
      */
     public CompletableFuture<Void> closed() {
-        throw new UnsupportedOperationException("not yet");
+        return done.copy();
+    }
+
+    // ---- the engine ------------------------------------------------------------
+
+    /** Logs in at the first address that answers; refusals that retrying cannot help end at once. */
+    private Session firstLogin() {
+        List<String> failures = new ArrayList<>();
+        ConnectFailedException last = null;
+        boolean allTimedOut = true;
+        for (int i = 0; i < options.addresses.size(); i++) {
+            try {
+                Session s = login(i);
+                addressIndex = i;
+                return s;
+            } catch (TlsException | FormatMismatchException e) {
+                throw e;
+            } catch (ConnectFailedException e) {
+                failures.add(e.getMessage());
+                allTimedOut &= e instanceof ConnectTimeoutException;
+                last = e;
+            }
+        }
+        if (failures.size() == 1) {
+            throw last;
+        }
+        String text = "cannot connect to any of " + failures.size() + " brokers: " + String.join("; ", failures);
+        throw allTimedOut ? new ConnectTimeoutException(text, last) : new ConnectFailedException(text, last);
+    }
+
+    private Session login(int index) {
+        long deadline = System.nanoTime() + options.connectTimeout.toNanos();
+        return Session.login(this, options, Address.parse(options.addresses.get(index)), deadline);
+    }
+
+    /** The session to send on, or the reason there is none. */
+    private Session readySession() {
+        Session s = session;
+        if (closing) {
+            throw new MpException("the client '" + options.name + "' is closed");
+        }
+        if (reconnecting) {
+            throw new DisconnectedException("the client is reconnecting ("
+                    + (s.lost() == null ? "" : s.lost().detail()) + ")");
+        }
+        if (s.lost() != null) {
+            throw s.lost();
+        }
+        return s;
+    }
+
+    ConnectionHandler handlerFor(String protocol) {
+        return handlers.get(protocol);
+    }
+
+    Executor executor() {
+        return options.executor;
+    }
+
+    /** From a session's reader or writer thread: it is lost. */
+    void sessionLost(Session lost, BrokerLostException error) {
+        synchronized (lock) {
+            if (closing || lost != session) {
+                return;
+            }
+            reconnecting = options.reconnect;
+        }
+        notify(() -> options.listener.disconnected(error));
+        if (!options.reconnect) {
+            done.completeExceptionally(error);
+            return;
+        }
+        Thread t = new Thread(this::reconnectLoop, "mpclient-reconnect-" + options.name);
+        t.setDaemon(true);
+        t.start();
+    }
+
+    /** Logs in again, with backoff, round robin over the addresses, until it works or gives up. */
+    private void reconnectLoop() {
+        int failed = 0;
+        for (int attempt = 1; ; attempt++) {
+            Duration delay = Backoff.delay(attempt, options.reconnectInitial, options.reconnectMax);
+            int index = (addressIndex + attempt) % options.addresses.size();
+            int number = attempt;
+            notify(() -> options.listener.reconnecting(number, delay, options.addresses.get(index)));
+            if (!waitUnlessClosed(delay)) {
+                return;
+            }
+            try {
+                Session s = login(index);
+                synchronized (lock) {
+                    if (closing) {
+                        s.shutdown(options.connectTimeout.toMillis());
+                        return;
+                    }
+                    session = s;
+                    addressIndex = index;
+                    reconnecting = false;
+                }
+                s.start();
+                notify(options.listener::reconnected);
+                return;
+            } catch (MpException e) {
+                failed++;
+                LOG.log(System.Logger.Level.INFO, "reconnect attempt {0} of {1} failed: {2}", attempt,
+                        options.name, e.getMessage());
+                if (!retryable(e) || (options.reconnectMaxAttempts > 0 && failed >= options.reconnectMaxAttempts)) {
+                    giveUp(e);
+                    return;
+                }
+            }
+        }
+    }
+
+    private void giveUp(MpException error) {
+        synchronized (lock) {
+            if (closing) {
+                return;
+            }
+            reconnecting = false;
+        }
+        notify(() -> options.listener.gaveUp(error));
+        done.completeExceptionally(error);
+    }
+
+    /** Whether a failed login may succeed if tried again. */
+    private static boolean retryable(MpException e) {
+        if (e instanceof AuthException auth) {
+            return auth.isTemporary();
+        }
+        return e instanceof ConnectFailedException
+                && !(e instanceof TlsException) && !(e instanceof FormatMismatchException);
+    }
+
+    /** Waits {@code delay}; false when the client was closed meanwhile. */
+    private boolean waitUnlessClosed(Duration delay) {
+        long deadline = System.nanoTime() + delay.toNanos();
+        synchronized (lock) {
+            try {
+                while (!closing) {
+                    long left = deadline - System.nanoTime();
+                    if (left <= 0) {
+                        return true;
+                    }
+                    lock.wait(left / 1_000_000, (int) (left % 1_000_000));
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            return false;
+        }
+    }
+
+    /** Runs a listener callback; what it throws is logged, not let through. */
+    private static void notify(Runnable callback) {
+        try {
+            callback.run();
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.WARNING, "a ClientListener callback failed", e);
+        }
+    }
+
+    /** Waits for a future of this client, turning its failure into the exception to throw. */
+    private static <T> T await(CompletableFuture<T> future, Duration timeout, String what) {
+        try {
+            return timeout == null ? future.get() : future.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
+        } catch (ExecutionException e) {
+            throw rethrown(e.getCause(), what);
+        } catch (TimeoutException e) {
+            future.cancel(false);
+            throw new MpTimeoutException("cannot " + what + ": no answer within " + timeout);
+        } catch (InterruptedException e) {
+            future.cancel(false);
+            Thread.currentThread().interrupt();
+            throw new MpException("interrupted while waiting to " + what, e);
+        } catch (CancellationException e) {
+            throw new MpException("cannot " + what + ": cancelled", e);
+        }
+    }
+
+    static RuntimeException rethrown(Throwable cause, String what) {
+        if (cause instanceof CompletionException && cause.getCause() != null) {
+            cause = cause.getCause();
+        }
+        if (cause instanceof RuntimeException r) {
+            return r;
+        }
+        return new MpException(what + " failed: " + cause, cause);
     }
 
     /**
