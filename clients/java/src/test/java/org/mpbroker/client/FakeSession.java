@@ -16,6 +16,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BooleanSupplier;
 import java.util.function.LongFunction;
 
 /**
@@ -221,23 +222,25 @@ final class FakeSession implements AutoCloseable {
     }
 
     /**
-     * Waits until {@code sending} either completes or stops moving: no
-     * byte written for {@code quiet} while it is not done, i.e. the client
-     * stopped reading. A slow client that still reads may pass for one
-     * that stopped, which only makes a bound checked afterwards easier to
-     * meet: it cannot make a bounded client fail.
+     * Waits until {@code sending} either completes or is blocked by a
+     * client that stopped reading: for {@code quiet}, no byte written while
+     * it is not done and {@code clientStopped} held at every look (a slow
+     * client that still reads can leave the fake's writes blocked for a
+     * while too: the window opens only as the client drains its receive
+     * buffer).
      *
-     * @return true if it stopped moving, false if it completed
+     * @return true if it is blocked, false if it completed
      * @throws AssertionError if neither within {@code timeout}
      */
-    boolean awaitBlocked(CompletableFuture<?> sending, Duration quiet, Duration timeout) {
+    boolean awaitBlocked(CompletableFuture<?> sending, Duration quiet, Duration timeout,
+            BooleanSupplier clientStopped) {
         long deadline = System.nanoTime() + timeout.toNanos();
         long last = sent();
         long since = System.nanoTime();
         while (!sending.isDone()) {
             long now = System.nanoTime();
             long count = sent();
-            if (count != last) {
+            if (count != last || !clientStopped.getAsBoolean()) {
                 last = count;
                 since = now;
             } else if (now - since >= quiet.toNanos()) {

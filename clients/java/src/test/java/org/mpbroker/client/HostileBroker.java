@@ -189,6 +189,27 @@ final class HostileBroker implements AutoCloseable {
     }
 
     /**
+     * Whether the client's reader thread waits (for room in an inbox or the
+     * send queue) rather than reads: the engine's reader is the thread
+     * named {@code mpclient-reader-NAME}; one blocked in a socket read is
+     * RUNNABLE.
+     */
+    static boolean readerWaits(MpClient client) {
+        String name = "mpclient-reader-" + client.name();
+        boolean found = false;
+        for (Thread th : Thread.getAllStackTraces().keySet()) {
+            if (th.getName().equals(name)) {
+                Thread.State state = th.getState();
+                if (state != Thread.State.WAITING && state != Thread.State.TIMED_WAITING) {
+                    return false;
+                }
+                found = true;
+            }
+        }
+        return found;
+    }
+
+    /**
      * Bytes of heap in use after a full collection: what is reachable,
      * garbage excluded. System.gc() is a full, synchronous collection with
      * the JDK's default G1 (unless the JVM runs with

@@ -85,7 +85,7 @@ class HostileBrokerTest {
             byte[] frame = session.frame(Meta.DATA, "evil", "evil:0", new byte[1000]);
             long count = (64L << 20) / frame.length; // more than any kernel buffers
             CompletableFuture<Void> sending = session.stream(count, i -> frame);
-            assertTrue(session.awaitBlocked(sending, t(0.5), t(30)), "the stream did not block");
+            assertTrue(session.awaitBlocked(sending, t(0.5), t(30), () -> true), "the stream did not block");
             long blockedAt = session.sent();
             assertTrue(blockedAt < count * frame.length, blockedAt + " bytes sent");
             InputStream in = raw.getInputStream();
