@@ -114,6 +114,64 @@ class HostileInputTest {
     }
 
     /**
+     * JSON whitespace without end counts towards the limit too (the
+     * Python client's JsonDecoder.feed): one space more than the longest
+     * legal line, then nothing, is refused at once.
+     */
+    @Test
+    void endlessJsonWhitespaceIsRefused() throws Exception {
+        int m = 65536;
+        try (HostileBroker fake = new HostileBroker(Format.JSON)) {
+            HostileBroker.Login login = fake.connect(MpClient.builder(fake.address(), "victim", "s")
+                    .format(Format.JSON).maxMessageSize(m));
+            try (MpClient client = login.client()) {
+                byte[] spaces = new byte[(int) FakeWire.maxReceivedSize(Format.JSON, m) + 1];
+                Arrays.fill(spaces, (byte) ' ');
+                login.session().send(spaces);
+                String detail = HostileBroker.awaitLost(client).detail();
+                assertTrue(detail.startsWith("undecodable message from the broker: "), detail);
+            }
+        }
+    }
+
+    /**
+     * The client accepts exactly the longest encoding of a legal message
+     * (the Python client's max_received_size, test_hostile.py's
+     * test_worst_case_encoding_is_the_limit): 255-byte names of {@code <}
+     * (6 bytes each in JSON), data of the broker's limit; one byte more is
+     * refused.
+     */
+    @ParameterizedTest
+    @EnumSource(Format.class)
+    void theWorstCaseEncodingIsTheLimit(Format fmt) {
+        int m = 4096;
+        Codec codec = fmt.codec();
+        for (long size : new long[] {64, m, 65536, 1 << 20}) {
+            assertEquals(FakeWire.maxReceivedSize(fmt, size), codec.maxReceivedSize(size), "for " + size);
+        }
+        long limit = codec.maxReceivedSize(m);
+        String names = "<".repeat(255);
+        byte[] data = new byte[m];
+        Arrays.fill(data, (byte) 0xFF);
+        Message worst = new Message(255, names, names, data);
+        byte[] wire = codec.encode(worst);
+        assertTrue(wire.length <= limit, wire.length + " > " + limit);
+        Decoder d = codec.decoder(limit);
+        d.feed(ByteBuffer.wrap(wire));
+        assertEquals(worst, d.next());
+        byte[] over = wire;
+        for (int extra = 1; over.length <= limit; extra++) { // the shortest encoding over it
+            over = codec.encode(new Message(255, names, names, new byte[m + extra]));
+        }
+        Decoder refusing = codec.decoder(limit);
+        byte[] tooLong = over;
+        assertThrows(DecodeException.class, () -> {
+            refusing.feed(ByteBuffer.wrap(tooLong));
+            refusing.next();
+        });
+    }
+
+    /**
      * A frame or line of 128 MiB, streamed: the client refuses it and
      * closes the socket without taking it in. What the fake broker could
      * send before its writes failed is bounded by the kernel's buffers
