@@ -179,6 +179,39 @@ class HostileFloodTest {
         }
     }
 
+    /**
+     * 200 connections, each sent a bit less than inboxLimit: the Python
+     * client stops at inbox_total_limit (16 MiB by default) for all the
+     * inboxes together (test_inboxes_are_bounded_in_total). This client
+     * has no such bound: a broker can make it hold maxConnections x
+     * inboxLimit (4 GiB with the defaults): measured, 214 MB held here in
+     * either format.
+     */
+    @Disabled("the engine bounds each inbox, not all of them together (no inboxTotalLimit): "
+            + "200 connections of just under 1 MiB each are all taken in")
+    @ParameterizedTest
+    @EnumSource(Format.class)
+    void theInboxesAreBoundedInTotal(Format fmt) throws Exception {
+        int n = 200;
+        int size = (int) MB - 1024;
+        try (HostileBroker fake = new HostileBroker(fmt); ParkingHandler handler = new ParkingHandler()) {
+            HostileBroker.Login login = fake.connect(victim(fake, fmt, handler));
+            try (MpClient client = login.client()) {
+                FakeSession s = login.session();
+                long before = HostileBroker.heapAfterGc();
+                s.stream(n, i -> s.frame(Meta.CONN_SYN, "evil", "evil:" + i, P));
+                CompletableFuture<Void> sending = s.stream(n,
+                        i -> s.frame(Meta.DATA, "evil", "evil:" + i, numbered(i, size)));
+                boolean blocked = s.awaitBlocked(sending, t(0.5), t(60),
+                        () -> HostileBroker.readerWaits(client));
+                long grew = HostileBroker.heapAfterGc() - before;
+                System.out.printf("%s: %d connections, %d bytes sent (blocked: %s); heap %+d bytes%n",
+                        fmt, n, s.sent(), blocked, grew);
+                assertTrue(grew < HEAP_BOUND, "the inboxes hold " + grew + " bytes");
+            }
+        }
+    }
+
     /** Message {@code i} of a flood: its number, then bytes made from it. */
     static byte[] numbered(long i, int size) {
         ByteBuffer b = ByteBuffer.allocate(size).putLong(i);
