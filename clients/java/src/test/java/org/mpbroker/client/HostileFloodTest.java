@@ -2,11 +2,13 @@ package org.mpbroker.client;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.mpbroker.client.HostileBroker.t;
 
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -208,6 +210,37 @@ class HostileFloodTest {
                 System.out.printf("%s: %d connections, %d bytes sent (blocked: %s); heap %+d bytes%n",
                         fmt, n, s.sent(), blocked, grew);
                 assertTrue(grew < HEAP_BOUND, "the inboxes hold " + grew + " bytes");
+            }
+        }
+    }
+
+    /**
+     * One message larger than inboxLimit is still accepted (the Python
+     * client's test_overflow_close_accepts_one_large_message, with this
+     * client's only policy, pausing): the next one waits, and with it
+     * everything after it from the broker (the marker Syn gets no ConnAck),
+     * until the application reads.
+     */
+    @ParameterizedTest
+    @EnumSource(Format.class)
+    void aMessageLargerThanTheInboxIsAcceptedThenTheClientWaits(Format fmt) throws Exception {
+        try (HostileBroker fake = new HostileBroker(fmt); ParkingHandler handler = new ParkingHandler()) {
+            HostileBroker.Login login = fake.connect(victim(fake, fmt, handler).inboxLimit(4096));
+            try (MpClient client = login.client()) {
+                FakeSession s = login.session();
+                Connection conn = openEvil0(s, handler);
+                byte[] big = numbered(1, 10000);
+                s.send(s.frame(Meta.DATA, "evil", "evil:0", big));
+                s.send(s.frame(Meta.DATA, "evil", "evil:0", new byte[] {'s'}));
+                s.send(s.frame(Meta.CONN_SYN, "evil", "evil:1", P));
+                HostileBroker.until(() -> HostileBroker.readerWaits(client), t(10), "the reader to wait");
+                assertThrows(AssertionError.class, () -> s.read(1, Duration.ofMillis(300)),
+                        "the client answered the Syn behind a full inbox");
+                assertArrayEquals(big, conn.receive(t(10)));
+                assertEquals(new Message(Meta.CONN_ACK, "evil", "evil:1", null), s.read(1, t(10)).get(0));
+                assertArrayEquals(new byte[] {'s'}, conn.receive(t(10)));
+                assertTrue(conn.isOpen());
+                assertTrue(!client.closed().isDone());
             }
         }
     }
