@@ -21,7 +21,9 @@
 #                                 Python client's tests, the JavaScript
 #                                 client's tests with the web demo in
 #                                 headless Chromium and the interop tests
-#                                 (tests/js/run.sh), a seconds-long
+#                                 (tests/js/run.sh), the Java client's
+#                                 tests and its interop tests
+#                                 (clients/java/run-tests.sh), a seconds-long
 #                                 benchmark smoke run, then everything
 #                                 again under ASan+UBSan, then each
 #                                 libFuzzer harness for $MP_FUZZ_SECONDS
@@ -44,7 +46,7 @@ libyajl-dev libconfig-dev libcrypt-dev libssl-dev libsystemd-dev libhiredis-dev"
 test_packages="libcriterion-dev valgrind openssl clang libclang-rt-dev systemd
 mandoc python3-pytest python3-venv python3-setuptools python3-wheel
 redis-server socat protobuf-c-compiler libprotobuf-c-dev protobuf-compiler
-python3-protobuf"
+python3-protobuf openjdk-17-jdk-headless ant junit5"
 
 . "$top/tools/packages.sh"
 
@@ -417,6 +419,24 @@ js_check() {
     say "JavaScript stage: $(($(date +%s) - js_started)) s"
 }
 
+# java_check BUILDDIR RESULTS: clients/java/run-tests.sh (ant, JUnit 5)
+# against BUILDDIR's broker, mpcat and examples: the Java client's own
+# tests and its interop tests with C and Python. Appends "PASS java ..."
+# lines to RESULTS (one "FAIL java run-tests.sh:..." when the build
+# fails or a tool is missing).
+java_check() {
+    dir=$(cd "$1" && pwd)
+    java_started=$(date +%s)
+    MPBROKER="$dir/broker/mpbroker" MP_PLUGIN_BUILD_DIR="$dir/plugins/.libs" \
+        MPCAT="$dir/tools/mpcat" MP_EXAMPLES_DIR="$dir/examples" \
+        MPBROKER_PASSWD="$dir/tools/mpbroker-passwd" \
+        sh "$top/clients/java/run-tests.sh" --results "$2.java" >&2 || :
+    cat "$2.java" >>"$2" 2>/dev/null || :
+    [ -s "$2.java" ] || echo "FAIL java run-tests.sh (reported nothing)" >>"$2"
+    rm -f "$2.java"
+    say "Java stage: $(($(date +%s) - java_started)) s"
+}
+
 cmd_test() {
     # shellcheck disable=SC2046
     install_packages $build_packages $test_packages $(js_packages)
@@ -485,6 +505,10 @@ cmd_test() {
     : >"$results/js"
     js_check "$top/_build-test" "$results/js"
 
+    say "Java client: its tests, interop with C and Python"
+    : >"$results/java"
+    java_check "$top/_build-test" "$results/java"
+
     # bench/compare.sh at a fraction of a second per target, so that
     # mpbench, the relay and every peer's driver keep working.
     say "benchmark smoke run: mpbroker, nats-server, mosquitto, redis-server, relay, socat, two clustered mpbrokers, a broker in a cluster, a 3-node nats-server cluster"
@@ -539,12 +563,14 @@ cmd_test() {
     summarize "install check" "$results/install"
     summarize "Python client" "$results/python"
     summarize "JavaScript client and browser" "$results/js"
+    summarize "Java client" "$results/java"
     summarize "benchmark smoke" "$results/bench"
     summarize "fuzzing" "$results/fuzz.results"
     summarize "builds" "$results/build"
     # A test passes when it passed in every run it is part of.
     cat "$results/plain" "$results/valgrind" "$results/valgrind-client" \
-        "$results/asan" "$results/install" "$results/python" "$results/js" "$results/bench" \
+        "$results/asan" "$results/install" "$results/python" "$results/js" "$results/java" \
+        "$results/bench" \
         "$results/fuzz.results" "$results/build" | awk '
         {key = $2 " " $3; seen[key] = 1}
         $1 == "FAIL" || $1 == "ERROR" || $1 == "XPASS" {bad[key] = 1}

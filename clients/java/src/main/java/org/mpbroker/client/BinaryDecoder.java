@@ -14,7 +14,7 @@ final class BinaryDecoder implements Decoder {
     private DecodeException failed;
 
     BinaryDecoder(long maxSize) {
-        this.maxSize = maxSize;
+        this.maxSize = Math.min(maxSize, ByteQueue.MAX_BYTES);
     }
 
     @Override

@@ -11,6 +11,12 @@ import java.util.Arrays;
  * one move.
  */
 final class ByteQueue {
+    /**
+     * The most bytes a queue holds (a Java array's limit): decoders refuse
+     * messages longer than this, whatever their {@code maxSize}.
+     */
+    static final int MAX_BYTES = Integer.MAX_VALUE - 16;
+
     private byte[] buf = new byte[256];
     private int head;
     private int tail;
@@ -27,13 +33,14 @@ final class ByteQueue {
 
     private void makeRoom(int n) {
         int size = tail - head;
-        if ((long) size + n > Integer.MAX_VALUE - 16) {
-            throw new IllegalStateException("a decoder cannot buffer more than 2 GiB");
+        if ((long) size + n > MAX_BYTES) {
+            throw new IllegalStateException("a decoder cannot buffer more than " + MAX_BYTES
+                    + " bytes: feed less before calling next()");
         }
         if (size + n <= buf.length) {
             System.arraycopy(buf, head, buf, 0, size);
         } else {
-            int capacity = (int) Math.min(Integer.MAX_VALUE - 16,
+            int capacity = (int) Math.min(MAX_BYTES,
                     Math.max((long) size + n, 2L * buf.length));
             byte[] grown = new byte[capacity];
             System.arraycopy(buf, head, grown, 0, size);

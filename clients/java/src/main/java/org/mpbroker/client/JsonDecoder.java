@@ -51,6 +51,9 @@ final class JsonDecoder implements Decoder {
 
     @Override
     public boolean hasPartial() {
+        if (failed != null) {
+            return false; // nothing is kept after an error
+        }
         if (scanner.inObject()) {
             return true;
         }

@@ -7,7 +7,8 @@ package org.mpbroker.client;
  * pieces is scanned once overall, and it refuses at once what can never
  * become valid: a top level that is not an object, a byte that JSON has
  * nowhere outside strings, a control character or bad escape in a
- * string, an unpaired surrogate escape, nesting deeper than
+ * string, an unpaired surrogate escape, a bracket that closes what it
+ * did not open, nesting deeper than
  * {@value #MAX_DEPTH}, and an object or run of whitespace longer than the
  * size limit. The grammar and the fields are left to {@link JsonParser},
  * which reads each complete object once.
@@ -22,13 +23,14 @@ final class JsonScanner {
     private State state = State.LEAD;
     private int off; // bytes of the queue examined (from its head)
     private int depth; // objects and arrays open
+    private boolean[] isObject = new boolean[16]; // by depth: an object, or an array
     private int hexLeft; // hex digits still to come in a \\u escape
     private int hexValue;
     private boolean wantLow; // a high surrogate escape needs its low half next
     private long whitespace; // whitespace since the last message, dropped as read
 
     JsonScanner(long maxSize) {
-        this.maxSize = maxSize;
+        this.maxSize = Math.min(maxSize, ByteQueue.MAX_BYTES);
     }
 
     /**
@@ -84,6 +86,7 @@ final class JsonScanner {
         }
         state = State.VALUE;
         depth = 1;
+        isObject[1] = true;
         off = 1;
         whitespace = 0;
         return true;
@@ -135,10 +138,17 @@ final class JsonScanner {
                 if (++depth > MAX_DEPTH) {
                     throw new DecodeException("malformed JSON: nested deeper than " + MAX_DEPTH);
                 }
+                if (depth == isObject.length) {
+                    isObject = java.util.Arrays.copyOf(isObject, Math.min(2 * depth, MAX_DEPTH + 1));
+                }
+                isObject[depth] = c == '{';
                 return false;
             }
             case '}', ']' -> {
-                // Mismatched pairs such as {] are left to the parser.
+                if (isObject[depth] != (c == '}')) {
+                    throw new DecodeException("malformed JSON: " + describe(c) + " closes "
+                            + (isObject[depth] ? "an object" : "an array"));
+                }
                 return --depth == 0;
             }
             case '"' -> {

@@ -284,6 +284,7 @@ public final class MpClient implements AutoCloseable {
                 return;
             }
             closing = true;
+            reconnecting = false;
             s = session;
             lock.notifyAll();
         }

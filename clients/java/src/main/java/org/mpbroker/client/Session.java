@@ -23,6 +23,8 @@ final class Session {
     private static final System.Logger LOG = System.getLogger("org.mpbroker.client");
     /** Bytes read from the socket at a time. */
     private static final int READ_CHUNK = 64 * 1024;
+    /** WATs logged as warnings in a session; later ones are logged at DEBUG. */
+    private static final int WARNED_WATS = 10;
     /** Bytes gathered into one socket write. */
     private static final int WRITE_CHUNK = 64 * 1024;
 
@@ -41,6 +43,7 @@ final class Session {
     private final Map<String, Connection> connections = new ConcurrentHashMap<>();
     private final Map<String, Opening> openings = new ConcurrentHashMap<>();
     private final AtomicLong nextId = new AtomicLong();
+    private final AtomicLong wats = new AtomicLong();
     private final AtomicBoolean ended = new AtomicBoolean();
     private volatile boolean closing;
     private volatile BrokerLostException lost;
@@ -118,6 +121,16 @@ final class Session {
     /** Queues one of the protocol's own messages (Syn, Ack, Closed, refusals). */
     void sendControl(Message message) {
         queue.force(new SendQueue.Frame(codec.encode(message), new CompletableFuture<>()));
+    }
+
+    /**
+     * Queues the reader's answer to a Syn, waiting for room in the send
+     * queue: a broker that floods Syns and never reads stops being read,
+     * instead of growing the queue without bound. (The real broker reads
+     * while it writes, so this wait always ends.)
+     */
+    private void reply(Message message) throws InterruptedException {
+        queue.put(new SendQueue.Frame(codec.encode(message), new CompletableFuture<>()), -1);
     }
 
     /** The connection ended: it leaves the table. */
@@ -206,6 +219,9 @@ final class Session {
             fail(new BrokerLostException("reading from the broker failed: " + Dialer.describe(e), e));
         } catch (InterruptedException e) {
             fail(new BrokerLostException("the reader thread was interrupted", e));
+        } catch (BrokerLostException e) {
+            // A reply met the closed send queue: the session ended meanwhile.
+            fail(e);
         } catch (RuntimeException e) {
             LOG.log(Level.ERROR, "mpclient reader thread failed", e);
             fail(new BrokerLostException("the reader thread failed: " + e, e));
@@ -221,10 +237,15 @@ final class Session {
             case Meta.NO_SUCH_CONNECTION -> noSuchConnection(m);
             case Meta.CONN_CLOSED -> closedByPeer(m);
             case Meta.CLIENT_CLOSED -> peerLeft(m.otherClient());
-            case Meta.WAT -> LOG.log(Level.WARNING, "the broker did not understand a message of {0}: {1}",
-                    name, text(m.data()));
+            case Meta.WAT -> wat(m);
             default -> LOG.log(Level.DEBUG, "ignored {0} from the broker", m);
         }
+    }
+
+    /** A WAT says this client sent something wrong: worth a warning, but not a flood of them. */
+    private void wat(Message m) {
+        Level level = wats.getAndIncrement() < WARNED_WATS ? Level.WARNING : Level.DEBUG;
+        LOG.log(level, "the broker did not understand a message of {0}: {1}", name, text(m.data()));
     }
 
     private void data(Message m) throws InterruptedException {
@@ -238,7 +259,7 @@ final class Session {
         c.deliver(m.data() == null ? new byte[0] : m.data());
     }
 
-    private void syn(Message m) {
+    private void syn(Message m) throws InterruptedException {
         String protocol = text(m.data());
         String id = m.connectionId();
         ConnectionHandler handler = client.handlerFor(protocol);
@@ -248,12 +269,12 @@ final class Session {
                 LOG.log(Level.WARNING, "refused a Syn {0} from {1}: {2}", id, m.otherClient(),
                         connections.containsKey(id) ? "its id is in use" : "maxConnections reached");
             }
-            sendControl(new Message(Meta.UNKNOWN_PROTO, m.otherClient(), id, m.data()));
+            reply(new Message(Meta.UNKNOWN_PROTO, m.otherClient(), id, m.data()));
             return;
         }
         Connection c = new Connection(this, id, m.otherClient(), protocol, false, options.inboxLimit);
         connections.put(id, c);
-        sendControl(new Message(Meta.CONN_ACK, m.otherClient(), id, null));
+        reply(new Message(Meta.CONN_ACK, m.otherClient(), id, null));
         try {
             client.executor().execute(() -> serve(handler, c));
         } catch (RejectedExecutionException e) {

@@ -1,6 +1,6 @@
 package org.mpbroker.client;
 
-import java.io.ByteArrayOutputStream;
+import java.util.Arrays;
 
 /**
  * Reads the Data of a JSON message: standard base64 with {@code =}
@@ -16,7 +16,7 @@ final class StrictBase64 {
     private static final int[] VALUES = new int[128];
 
     static {
-        java.util.Arrays.fill(VALUES, -1);
+        Arrays.fill(VALUES, -1);
         String alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
         for (int i = 0; i < 64; i++) {
             VALUES[alphabet.charAt(i)] = i;
@@ -38,7 +38,8 @@ final class StrictBase64 {
      *         standard base64
      */
     static byte[] decode(CharSequence text) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream(text.length() / 4 * 3);
+        byte[] out = new byte[text.length() / 4 * 3];
+        int o = 0;
         int quad = 0; // characters of the current group of four
         int bits = 0;
         int pads = 0; // '=' seen; after them only '=' may follow, to complete the group
@@ -65,25 +66,25 @@ final class StrictBase64 {
             }
             bits = bits << 6 | v;
             if (++quad == 4) {
-                out.write(bits >> 16);
-                out.write(bits >> 8);
-                out.write(bits);
+                out[o++] = (byte) (bits >> 16);
+                out[o++] = (byte) (bits >> 8);
+                out[o++] = (byte) bits;
                 quad = 0;
                 bits = 0;
             }
         }
         if (quad == 0) {
-            return out.toByteArray();
+            return Arrays.copyOf(out, o);
         }
         if (quad + pads != 4) {
             throw fail("not padded to a multiple of four characters");
         }
         bits <<= 6 * pads;
-        out.write(bits >> 16);
+        out[o++] = (byte) (bits >> 16);
         if (quad == 3) {
-            out.write(bits >> 8);
+            out[o++] = (byte) (bits >> 8);
         }
-        return out.toByteArray();
+        return Arrays.copyOf(out, o);
     }
 
     private static DecodeException fail(String why) {

@@ -144,10 +144,15 @@ final class ChildProcess implements AutoCloseable {
         return process.exitValue();
     }
 
-    /** SIGTERM unless it exited, and {@link #waitExit} within 10 s (scaled). */
+    /**
+     * SIGTERM unless it exited, and {@link #waitExit} within 10 s (scaled),
+     * with all the program prints after the signal: through its
+     * {@link ProcessHandle}, as {@link Process#destroy()} also closes the
+     * pipes of its output.
+     */
     int stop() {
         if (process.isAlive()) {
-            process.destroy();
+            process.toHandle().destroy();
         }
         return waitExit(TestEnv.t(10));
     }

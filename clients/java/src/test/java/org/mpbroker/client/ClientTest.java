@@ -167,23 +167,26 @@ class ClientTest {
     }
 
     @Test
-    void aPeerThatLeavesEndsItsConnections() {
+    void aPeerThatLeavesEndsItsConnectionsAndOpens() throws Exception {
         TestBroker broker = brokers.start();
         String address = broker.address("binary", "tcp");
-        CountDownLatch accepted = new CountDownLatch(1);
-        CountDownLatch hold = new CountDownLatch(1);
-        MpClient server = client(address, "server").handler("hold", conn -> {
-            accepted.countDown();
-            hold.await();
-        }).connect();
+        // A peer that vanishes without closing its connections.
+        RawPeer server = RawPeer.login(address, "server");
         try (MpClient alice = client(address, "alice").connect()) {
-            Connection conn = alice.open("server", "hold", t(5));
+            CompletableFuture<Connection> opening = alice.openAsync("server", "hold");
+            Message syn = server.next(t(5));
+            server.send(new Message(Meta.CONN_ACK, "alice", syn.connectionId(), null));
+            Connection conn = opening.get(5, TimeUnit.SECONDS);
+            CompletableFuture<Connection> pending = alice.openAsync("server", "hold");
+            assertEquals(Meta.CONN_SYN, server.next(t(5)).meta());
             server.close();
             PeerLeftException e = assertThrows(PeerLeftException.class, () -> conn.receive(t(5)));
             assertEquals(CloseReason.PEER_LEFT, e.reason());
             assertEquals(CloseReason.PEER_LEFT, conn.closeReason());
+            ExecutionException open = assertThrows(ExecutionException.class,
+                    () -> pending.get(5, TimeUnit.SECONDS));
+            assertInstanceOf(PeerLeftException.class, open.getCause());
         } finally {
-            hold.countDown();
             server.close();
         }
     }

@@ -258,7 +258,9 @@ final class TestBroker implements AutoCloseable {
         if (!isRunning()) {
             return;
         }
-        process.destroy(); // SIGTERM
+        // SIGTERM through the handle: Process.destroy() would also close
+        // the log's pipe, losing what the broker logs as it stops.
+        process.toHandle().destroy();
         Duration bound = TestEnv.t(10);
         if (!waitExit(bound)) {
             kill();
