@@ -121,8 +121,9 @@ class HostileLoginTest {
                     s -> FakeWire.encode(other, Meta.AUTH_OK, s.name(), "", null));
             assertConnectFailedNow(e);
             String text = e.getMessage();
-            assertTrue(text.contains(other == Format.JSON ? "JSON" : "binary"), text);
-            assertTrue(text.toLowerCase(java.util.Locale.ROOT).contains("format"), text);
+            assertTrue(text.contains("this listener speaks " + other.wireName().replace("json", "JSON")),
+                    text);
+            assertTrue(text.contains("use Format." + other.name()), text); // which format to use
         }
     }
 
