@@ -4,6 +4,7 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.Base64;
+import java.util.Locale;
 
 /**
  * The wire formats as the fake broker speaks them: its own small encoder
@@ -185,7 +186,7 @@ final class FakeWire {
             byte[] data = null;
             expect('{');
             while (peek() != '}') {
-                String key = string().toLowerCase(java.util.Locale.ROOT);
+                String key = string().toLowerCase(Locale.ROOT);
                 expect(':');
                 Object value = value();
                 switch (key) {

@@ -36,7 +36,7 @@ final class HostileBroker implements AutoCloseable {
     private final List<FakeSession> sessions = new CopyOnWriteArrayList<>();
 
     /** A client that logged in to the fake, and the fake's side of it. */
-    record Login(MpClient client, FakeSession session) {
+    record LoggedIn(MpClient client, FakeSession session) {
     }
 
     HostileBroker(Format format) throws IOException {
@@ -87,7 +87,7 @@ final class HostileBroker implements AutoCloseable {
      *
      * @return the client, logged in, and the fake broker's session
      */
-    Login connect(MpClient.Builder builder) throws Exception {
+    LoggedIn connect(MpClient.Builder builder) throws Exception {
         Duration timeout = t(10);
         CompletableFuture<FakeSession> accepting = CompletableFuture.supplyAsync(() -> {
             try {
@@ -97,7 +97,7 @@ final class HostileBroker implements AutoCloseable {
             }
         });
         MpClient client = builder.connect();
-        return new Login(client, get(accepting, timeout));
+        return new LoggedIn(client, get(accepting, timeout));
     }
 
     /** The future's value, waiting at most {@code timeout}; its failure rethrown. */

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.mpbroker.client.HostileBroker.t;
 
 import java.io.InputStream;
+import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
@@ -111,7 +112,7 @@ class HostileBrokerTest {
                 session.readAuth(t(10));
             }
             CompletableFuture<Void> sending = session.stream(1L << 20, i -> new byte[1024]);
-            assertThrows(java.io.UncheckedIOException.class, () -> HostileBroker.get(sending, t(10)));
+            assertThrows(UncheckedIOException.class, () -> HostileBroker.get(sending, t(10)));
             assertFalse(session.sent() >= 1L << 30);
         }
     }

@@ -10,6 +10,7 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.Disabled;
@@ -49,7 +50,7 @@ class HostileFloodTest {
         return handler.next(t(10));
     }
 
-    /** Frames of {@code frame(i)}, as many as make {@link #FLOOD} bytes. */
+    /** How many frames of {@code sample}'s size make a flood of {@link #FLOOD} bytes. */
     private static long floodCount(byte[] sample) {
         return FLOOD / sample.length + 1;
     }
@@ -75,7 +76,7 @@ class HostileFloodTest {
         int max = 100;
         int n = 2000;
         try (HostileBroker fake = new HostileBroker(fmt); ParkingHandler handler = new ParkingHandler()) {
-            HostileBroker.Login login = fake.connect(victim(fake, fmt, handler).maxConnections(max));
+            HostileBroker.LoggedIn login = fake.connect(victim(fake, fmt, handler).maxConnections(max));
             try (MpClient client = login.client()) {
                 FakeSession s = login.session();
                 s.stream(n, i -> s.frame(Meta.CONN_SYN, "evil", "evil:" + i, P));
@@ -109,7 +110,7 @@ class HostileFloodTest {
     void aSynFloodWithUnreadRepliesStaysBounded(Format fmt) throws Exception {
         int max = 100;
         try (HostileBroker fake = new HostileBroker(fmt); ParkingHandler handler = new ParkingHandler()) {
-            HostileBroker.Login login = fake.connect(victim(fake, fmt, handler)
+            HostileBroker.LoggedIn login = fake.connect(victim(fake, fmt, handler)
                     .maxConnections(max).sendQueueLimit(65536));
             try (MpClient client = login.client()) {
                 FakeSession s = login.session();
@@ -134,7 +135,7 @@ class HostileFloodTest {
     @EnumSource(Format.class)
     void anEmptyDataFloodFillsTheInbox(Format fmt) throws Exception {
         try (HostileBroker fake = new HostileBroker(fmt); ParkingHandler handler = new ParkingHandler()) {
-            HostileBroker.Login login = fake.connect(victim(fake, fmt, handler).inboxLimit(65536));
+            HostileBroker.LoggedIn login = fake.connect(victim(fake, fmt, handler).inboxLimit(65536));
             try (MpClient client = login.client()) {
                 FakeSession s = login.session();
                 Connection conn = openEvil0(s, handler);
@@ -163,7 +164,7 @@ class HostileFloodTest {
         int size = 65536;
         int n = (int) (FLOOD / size);
         try (HostileBroker fake = new HostileBroker(fmt); ParkingHandler handler = new ParkingHandler()) {
-            HostileBroker.Login login = fake.connect(victim(fake, fmt, handler).inboxLimit(MB));
+            HostileBroker.LoggedIn login = fake.connect(victim(fake, fmt, handler).inboxLimit(MB));
             try (MpClient client = login.client()) {
                 FakeSession s = login.session();
                 Connection conn = openEvil0(s, handler);
@@ -197,7 +198,7 @@ class HostileFloodTest {
         int n = 200;
         int size = (int) MB - 1024;
         try (HostileBroker fake = new HostileBroker(fmt); ParkingHandler handler = new ParkingHandler()) {
-            HostileBroker.Login login = fake.connect(victim(fake, fmt, handler));
+            HostileBroker.LoggedIn login = fake.connect(victim(fake, fmt, handler));
             try (MpClient client = login.client()) {
                 FakeSession s = login.session();
                 long before = HostileBroker.heapAfterGc();
@@ -225,7 +226,7 @@ class HostileFloodTest {
     @EnumSource(Format.class)
     void aMessageLargerThanTheInboxIsAcceptedThenTheClientWaits(Format fmt) throws Exception {
         try (HostileBroker fake = new HostileBroker(fmt); ParkingHandler handler = new ParkingHandler()) {
-            HostileBroker.Login login = fake.connect(victim(fake, fmt, handler).inboxLimit(4096));
+            HostileBroker.LoggedIn login = fake.connect(victim(fake, fmt, handler).inboxLimit(4096));
             try (MpClient client = login.client()) {
                 FakeSession s = login.session();
                 Connection conn = openEvil0(s, handler);
@@ -265,14 +266,14 @@ class HostileFloodTest {
         int senders = 20;
         int size = 262144;
         try (HostileBroker fake = new HostileBroker(fmt); ParkingHandler handler = new ParkingHandler()) {
-            HostileBroker.Login login = fake.connect(victim(fake, fmt, handler).sendQueueLimit(65536));
+            HostileBroker.LoggedIn login = fake.connect(victim(fake, fmt, handler).sendQueueLimit(65536));
             try (MpClient client = login.client()) {
                 FakeSession s = login.session();
                 Connection conn = openEvil0(s, handler);
                 List<Thread> threads = new ArrayList<>();
                 for (int k = 0; k < senders; k++) {
                     byte[] data = new byte[size];
-                    java.util.Arrays.fill(data, (byte) k);
+                    Arrays.fill(data, (byte) k);
                     Thread th = new Thread(() -> conn.send(data), "sender-" + k);
                     th.setDaemon(true);
                     th.start();

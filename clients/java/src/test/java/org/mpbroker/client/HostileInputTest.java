@@ -7,12 +7,15 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.mpbroker.client.HostileBroker.t;
 
+import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -53,8 +56,8 @@ class HostileInputTest {
     @EnumSource(Format.class)
     void garbageIsAClearErrorAndOtherClientsGoOn(Format fmt) throws Exception {
         try (HostileBroker fake = new HostileBroker(fmt); ParkingHandler handler = new ParkingHandler()) {
-            HostileBroker.Login victim = fake.connect(victim(fake, fmt, "victim", handler));
-            HostileBroker.Login bystander = fake.connect(victim(fake, fmt, "bystander", handler));
+            HostileBroker.LoggedIn victim = fake.connect(victim(fake, fmt, "victim", handler));
+            HostileBroker.LoggedIn bystander = fake.connect(victim(fake, fmt, "bystander", handler));
             try (MpClient v = victim.client(); MpClient b = bystander.client()) {
                 Connection conn = openEvil0(victim.session(), handler);
                 victim.session().send(garbage(fmt));
@@ -79,7 +82,7 @@ class HostileInputTest {
     @Test
     void aBinaryLengthOverTheLimitIsRefusedFromThePrefix() throws Exception {
         try (HostileBroker fake = new HostileBroker(Format.BINARY)) {
-            HostileBroker.Login login = fake.connect(MpClient.builder(fake.address(), "victim", "s")
+            HostileBroker.LoggedIn login = fake.connect(MpClient.builder(fake.address(), "victim", "s")
                     .maxMessageSize(65536));
             try (MpClient client = login.client()) {
                 // A prefix and a few bytes, then nothing: a client that
@@ -96,7 +99,7 @@ class HostileInputTest {
     void aJsonLineIsRefusedAsSoonAsItPassesTheLimit() throws Exception {
         int m = 65536;
         try (HostileBroker fake = new HostileBroker(Format.JSON)) {
-            HostileBroker.Login login = fake.connect(MpClient.builder(fake.address(), "victim", "s")
+            HostileBroker.LoggedIn login = fake.connect(MpClient.builder(fake.address(), "victim", "s")
                     .format(Format.JSON).maxMessageSize(m));
             try (MpClient client = login.client()) {
                 // One byte more than the longest legal line, no newline,
@@ -122,7 +125,7 @@ class HostileInputTest {
     void endlessJsonWhitespaceIsRefused() throws Exception {
         int m = 65536;
         try (HostileBroker fake = new HostileBroker(Format.JSON)) {
-            HostileBroker.Login login = fake.connect(MpClient.builder(fake.address(), "victim", "s")
+            HostileBroker.LoggedIn login = fake.connect(MpClient.builder(fake.address(), "victim", "s")
                     .format(Format.JSON).maxMessageSize(m));
             try (MpClient client = login.client()) {
                 byte[] spaces = new byte[(int) FakeWire.maxReceivedSize(Format.JSON, m) + 1];
@@ -183,7 +186,7 @@ class HostileInputTest {
     void aHugeFrameIsNotBuffered(Format fmt) throws Exception {
         long huge = 128 * MB;
         try (HostileBroker fake = new HostileBroker(fmt)) {
-            HostileBroker.Login login = fake.connect(MpClient.builder(fake.address(), "victim", "s")
+            HostileBroker.LoggedIn login = fake.connect(MpClient.builder(fake.address(), "victim", "s")
                     .format(fmt).maxMessageSize(65536));
             FakeSession session = login.session();
             try (MpClient client = login.client()) {
@@ -196,7 +199,7 @@ class HostileInputTest {
                 String detail = HostileBroker.awaitLost(client).detail();
                 assertTrue(detail.startsWith("undecodable message from the broker: "), detail);
                 ExecutionException failed = assertThrows(ExecutionException.class,
-                        () -> sending.get(t(10).toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS),
+                        () -> sending.get(t(10).toMillis(), TimeUnit.MILLISECONDS),
                         "the fake could send the whole frame");
                 System.out.printf("%s: the fake sent %d bytes of a %d-byte frame: %s%n",
                         fmt, session.sent(), huge, failed.getCause());
@@ -209,7 +212,7 @@ class HostileInputTest {
     @EnumSource(Format.class)
     void aTruncatedFrameThenCloseLosesTheBroker(Format fmt) throws Exception {
         try (HostileBroker fake = new HostileBroker(fmt); ParkingHandler handler = new ParkingHandler()) {
-            HostileBroker.Login login = fake.connect(victim(fake, fmt, "victim", handler));
+            HostileBroker.LoggedIn login = fake.connect(victim(fake, fmt, "victim", handler));
             try (MpClient client = login.client()) {
                 FakeSession session = login.session();
                 Connection conn = openEvil0(session, handler);
@@ -236,7 +239,7 @@ class HostileInputTest {
     void aJsonLineOfEmptyObjectsIsIgnoredAndBounded() throws Exception {
         int m = 262144;
         try (HostileBroker fake = new HostileBroker(Format.JSON); ParkingHandler handler = new ParkingHandler()) {
-            HostileBroker.Login login = fake.connect(victim(fake, Format.JSON, "victim", handler)
+            HostileBroker.LoggedIn login = fake.connect(victim(fake, Format.JSON, "victim", handler)
                     .maxMessageSize(m));
             try (MpClient client = login.client()) {
                 FakeSession session = login.session();
@@ -271,11 +274,11 @@ class HostileInputTest {
     @EnumSource(Format.class)
     void strangeMessagesAreIgnored(Format fmt) throws Exception {
         try (HostileBroker fake = new HostileBroker(fmt); ParkingHandler handler = new ParkingHandler()) {
-            HostileBroker.Login login = fake.connect(victim(fake, fmt, "victim", handler));
+            HostileBroker.LoggedIn login = fake.connect(victim(fake, fmt, "victim", handler));
             try (MpClient client = login.client()) {
                 FakeSession s = login.session();
                 Connection conn = openEvil0(s, handler);
-                java.io.ByteArrayOutputStream all = new java.io.ByteArrayOutputStream();
+                ByteArrayOutputStream all = new ByteArrayOutputStream();
                 for (int meta = Meta.CREDIT; meta <= 255; meta++) {
                     all.writeBytes(s.frame(meta, "evil", "evil:0", utf8("level=2 x")));
                 }
@@ -299,7 +302,7 @@ class HostileInputTest {
                 assertArrayEquals(utf8("real"), conn.receive(t(10)));
                 assertTrue(conn.isOpen());
                 assertFalse(client.closed().isDone());
-                assertThrows(MpTimeoutException.class, () -> conn.receive(java.time.Duration.ofMillis(200)));
+                assertThrows(MpTimeoutException.class, () -> conn.receive(Duration.ofMillis(200)));
             }
         }
     }
@@ -317,7 +320,7 @@ class HostileInputTest {
     @EnumSource(Format.class)
     void badSynsAreRefused(Format fmt) throws Exception {
         try (HostileBroker fake = new HostileBroker(fmt); ParkingHandler handler = new ParkingHandler()) {
-            HostileBroker.Login login = fake.connect(victim(fake, fmt, "victim", handler));
+            HostileBroker.LoggedIn login = fake.connect(victim(fake, fmt, "victim", handler));
             try (MpClient client = login.client()) {
                 FakeSession s = login.session();
                 Connection conn = openEvil0(s, handler);

@@ -6,9 +6,12 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.mpbroker.client.HostileBroker.t;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
+import java.util.function.Function;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
@@ -28,12 +31,12 @@ class HostileLoginTest {
      * connect() threw (failing if it did not throw).
      */
     private static MpException connectAnswered(HostileBroker fake, Format fmt, Duration connectTimeout,
-            java.util.function.Function<FakeSession, byte[]> answer) throws Exception {
+            Function<FakeSession, byte[]> answer) throws Exception {
         CompletableFuture<FakeSession> accepting = fake.acceptAsync(t(10)).thenApply(s -> {
             try {
                 s.readAuth(t(10));
-            } catch (java.io.IOException e) {
-                throw new java.io.UncheckedIOException(e);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
             }
             byte[] bytes = answer.apply(s);
             if (bytes != null) {

@@ -65,7 +65,7 @@ class HostileSendTest {
     @EnumSource(Format.class)
     void aBrokerThatDoesNotReadBlocksSendersUntilItReads(Format fmt) throws Exception {
         try (HostileBroker fake = new HostileBroker(fmt); ParkingHandler handler = new ParkingHandler()) {
-            HostileBroker.Login login = fake.connect(victim(fake, fmt, handler).sendQueueLimit(4 * SIZE));
+            HostileBroker.LoggedIn login = fake.connect(victim(fake, fmt, handler).sendQueueLimit(4 * SIZE));
             try (MpClient client = login.client()) {
                 FakeSession s = login.session();
                 s.send(s.frame(Meta.CONN_SYN, "evil", "evil:0", P));
@@ -146,7 +146,7 @@ class HostileSendTest {
     @EnumSource(Format.class)
     void openPastMaxConnectionsFails(Format fmt) throws Exception {
         try (HostileBroker fake = new HostileBroker(fmt)) {
-            HostileBroker.Login login = fake.connect(MpClient.builder(fake.address(), "cli", "s")
+            HostileBroker.LoggedIn login = fake.connect(MpClient.builder(fake.address(), "cli", "s")
                     .format(fmt).maxConnections(2));
             try (MpClient client = login.client()) {
                 FakeSession s = login.session();
