@@ -16,6 +16,7 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -303,6 +304,66 @@ class HostileInputTest {
                 assertTrue(conn.isOpen());
                 assertFalse(client.closed().isDone());
                 assertThrows(MpTimeoutException.class, () -> conn.receive(Duration.ofMillis(200)));
+            }
+        }
+    }
+
+    /**
+     * Answers to a Syn that name another peer than the one opened to are
+     * ignored without a trace, as the Python client's _dispatch ignores
+     * anything "that does not come from the connection's peer": a forged
+     * UnknownProto, NoSuchConnection, ConnClosed or ConnAck neither
+     * settles nor spoils the open() in progress.
+     */
+    @Disabled("Session.answerOpening removes the Syn's entry before it checks the name: "
+            + "a forged answer is ignored but leaves the open() without an entry, so the real "
+            + "ConnAck is ignored too and open() never completes")
+    @ParameterizedTest
+    @EnumSource(Format.class)
+    void forgedAnswersDoNotSpoilAnOpen(Format fmt) throws Exception {
+        try (HostileBroker fake = new HostileBroker(fmt)) {
+            HostileBroker.LoggedIn login = fake.connect(MpClient.builder(fake.address(), "victim", "s")
+                    .format(fmt));
+            try (MpClient client = login.client()) {
+                FakeSession s = login.session();
+                CompletableFuture<Connection> opening = client.openAsync("srv", "p");
+                Message syn = s.read(1, t(10)).get(0);
+                assertEquals(Meta.CONN_SYN, syn.meta(), syn.toString());
+                String id = syn.connectionId();
+                ByteArrayOutputStream answers = new ByteArrayOutputStream();
+                for (int meta : new int[] {Meta.UNKNOWN_PROTO, Meta.NO_SUCH_CONNECTION,
+                    Meta.CONN_CLOSED, Meta.CONN_ACK}) {
+                    answers.writeBytes(s.frame(meta, "mallory", id));
+                }
+                answers.writeBytes(s.frame(Meta.CONN_ACK, "srv", id)); // the real answer
+                s.send(answers.toByteArray());
+                Connection opened = HostileBroker.get(opening, t(10));
+                assertEquals(id, opened.id());
+                assertTrue(opened.isOpen());
+            }
+        }
+    }
+
+    /**
+     * A NoSuchConnection that names another peer than the connection's
+     * does not end it (the Python client ignores it, as every message not
+     * from the connection's peer).
+     */
+    @Disabled("Session.noSuchConnection ends an open connection (PEER_LEFT) whatever name "
+            + "the message carries; the Python client checks the name, and ends it BY_PEER")
+    @ParameterizedTest
+    @EnumSource(Format.class)
+    void aForgedNoSuchConnectionDoesNotEndAConnection(Format fmt) throws Exception {
+        try (HostileBroker fake = new HostileBroker(fmt); ParkingHandler handler = new ParkingHandler()) {
+            HostileBroker.LoggedIn login = fake.connect(victim(fake, fmt, "victim", handler));
+            try (MpClient client = login.client()) {
+                FakeSession s = login.session();
+                Connection conn = openEvil0(s, handler);
+                s.send(s.frame(Meta.NO_SUCH_CONNECTION, "mallory", "evil:0"));
+                s.send(s.frame(Meta.DATA, "evil", "evil:0", utf8("still")));
+                assertArrayEquals(utf8("still"), conn.receive(t(10)));
+                assertTrue(conn.isOpen(), "a forged NoSuchConnection ended it: " + conn.closeReason());
+                assertFalse(client.closed().isDone());
             }
         }
     }
