@@ -58,6 +58,8 @@ public final class Connection implements AutoCloseable, Iterable<byte[]> {
     private final ArrayDeque<CompletableFuture<byte[]>> receivers = new ArrayDeque<>();
     private long inboxBytes;
     private boolean open;
+    /** Set once, when the connection ends; read without the lock. */
+    private volatile boolean finished;
     private CloseReason closeReason;
     private ConnectionEndedException ending;
 
@@ -274,6 +276,9 @@ public final class Connection implements AutoCloseable, Iterable<byte[]> {
     private byte[] takeLocked() {
         byte[] data = inbox.poll();
         inboxBytes -= cost(data);
+        if (!finished) {
+            session.releaseInbox(cost(data));
+        }
         changed.signalAll();
         return data;
     }
@@ -400,31 +405,41 @@ public final class Connection implements AutoCloseable, Iterable<byte[]> {
 
     /**
      * A message for this connection, from the reader thread: handed to a
-     * waiting future, or queued; while the inbox is full this waits (the
-     * client stops reading) until the application takes one or the
-     * connection ends.
+     * waiting future, or queued. While this inbox, or all the session's
+     * inboxes together, are full this waits (the client stops reading)
+     * until the application takes a message or the connection ends.
      */
     void deliver(byte[] data) throws InterruptedException {
-        CompletableFuture<byte[]> receiver;
+        long cost = cost(data);
+        session.reserveInbox(cost, this);
+        CompletableFuture<byte[]> receiver = null;
         lock.lock();
         try {
-            while (ending == null && !inbox.isEmpty() && inboxBytes + cost(data) > inboxLimit) {
+            while (ending == null && !inbox.isEmpty() && inboxBytes + cost > inboxLimit) {
                 changed.await();
             }
-            if (ending != null) {
-                return;
-            }
-            receiver = receivers.poll();
-            if (receiver == null) {
-                inbox.add(data);
-                inboxBytes += cost(data);
-                changed.signalAll();
-                return;
+            if (ending == null) {
+                receiver = receivers.poll();
+                if (receiver == null) {
+                    inbox.add(data);
+                    inboxBytes += cost;
+                    changed.signalAll();
+                    return;
+                }
             }
         } finally {
             lock.unlock();
         }
-        receiver.complete(data);
+        // Dropped (the connection ended) or handed over: not held here.
+        session.releaseInbox(cost);
+        if (receiver != null) {
+            receiver.complete(data);
+        }
+    }
+
+    /** Whether the connection ended (read without the lock, by the session). */
+    boolean hasEnded() {
+        return finished;
     }
 
     /**
@@ -442,6 +457,10 @@ public final class Connection implements AutoCloseable, Iterable<byte[]> {
             }
             closeReason = reason;
             open = false;
+            finished = true;
+            // What is left in the inbox is the application's to read or
+            // drop: it no longer holds the session's reading back.
+            session.releaseInbox(inboxBytes);
             ending = endingFor(reason, lost);
             error = ending;
             waiting = new ArrayList<>(receivers);

@@ -522,6 +522,7 @@ public final class MpClient implements AutoCloseable {
         Duration connectTimeout = Duration.ofSeconds(10);
         long sendQueueLimit = 4L << 20;
         long inboxLimit = 1L << 20;
+        long inboxTotalLimit = 16L << 20;
         int maxConnections = 4096;
         final Map<String, ConnectionHandler> handlers = new LinkedHashMap<>();
         final Map<String, RequestHandler> requestHandlers = new LinkedHashMap<>();
@@ -638,6 +639,24 @@ public final class MpClient implements AutoCloseable {
                 throw new IllegalArgumentException("inboxLimit must be positive");
             }
             this.inboxLimit = bytes;
+            return this;
+        }
+
+        /**
+         * Bytes all inboxes together hold (data plus 64 a message) before
+         * the client stops reading from the broker until one is read
+         * (default 16 MiB): with many connections, each under its
+         * {@link #inboxLimit(long)}, memory stays bounded. One message is
+         * always accepted.
+         *
+         * @param bytes the limit
+         * @return this builder
+         */
+        public Builder inboxTotalLimit(long bytes) {
+            if (bytes < 1) {
+                throw new IllegalArgumentException("inboxTotalLimit must be positive");
+            }
+            this.inboxTotalLimit = bytes;
             return this;
         }
 

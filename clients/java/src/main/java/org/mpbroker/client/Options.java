@@ -21,6 +21,7 @@ final class Options {
     final Duration connectTimeout;
     final long sendQueueLimit;
     final long inboxLimit;
+    final long inboxTotalLimit;
     final int maxConnections;
     final Map<String, ConnectionHandler> handlers;
     final Map<String, RequestHandler> requestHandlers;
@@ -42,6 +43,7 @@ final class Options {
         connectTimeout = b.connectTimeout;
         sendQueueLimit = b.sendQueueLimit;
         inboxLimit = b.inboxLimit;
+        inboxTotalLimit = b.inboxTotalLimit;
         maxConnections = b.maxConnections;
         handlers = Map.copyOf(b.handlers);
         requestHandlers = Map.copyOf(b.requestHandlers);

@@ -46,6 +46,10 @@ final class Session {
     private final AtomicLong wats = new AtomicLong();
     private final AtomicBoolean ended = new AtomicBoolean();
     private volatile boolean closing;
+    /** Guards inboxTotal; notified when inbox room may have been made. */
+    private final Object inboxRoom = new Object();
+    /** The bytes (data + overhead) held in all this session's inboxes. */
+    private long inboxTotal;
     private volatile BrokerLostException lost;
     private Thread reader;
     private Thread writer;
@@ -133,9 +137,42 @@ final class Session {
         queue.put(new SendQueue.Frame(codec.encode(message), new CompletableFuture<>()), -1);
     }
 
+    /**
+     * Waits until all inboxes together have room for {@code cost} more
+     * bytes (one message is always accepted), or the connection or the
+     * session ends; then counts them.
+     */
+    void reserveInbox(long cost, Connection connection) throws InterruptedException {
+        synchronized (inboxRoom) {
+            while (inboxTotal > 0 && inboxTotal + cost > options.inboxTotalLimit
+                    && !connection.hasEnded() && !ended.get()) {
+                inboxRoom.wait();
+            }
+            inboxTotal += cost;
+        }
+    }
+
+    /** Bytes left the inboxes (taken, dropped, or the connection ended). */
+    void releaseInbox(long cost) {
+        if (cost == 0) {
+            return;
+        }
+        synchronized (inboxRoom) {
+            inboxTotal -= cost;
+            inboxRoom.notifyAll();
+        }
+    }
+
+    private void wakeInboxWaiters() {
+        synchronized (inboxRoom) {
+            inboxRoom.notifyAll();
+        }
+    }
+
     /** The connection ended: it leaves the table. */
     void forget(Connection connection) {
         connections.remove(connection.id(), connection);
+        wakeInboxWaiters();
         Opening opening = openings.get(connection.id());
         if (opening != null && opening.connection() == connection) {
             openings.remove(connection.id(), opening);
@@ -414,6 +451,7 @@ final class Session {
         lost = error;
         queue.close(error);
         transport.close();
+        wakeInboxWaiters();
         queue.failQueued(error);
         endAll(CloseReason.BROKER_LOST, error);
         if (!closing) {
