@@ -32,6 +32,9 @@ final class FakeSession implements AutoCloseable {
      *  sent ({@link #sent()}) moves in steps of at most this. */
     private static final int CHUNK = 16384;
 
+    /** Bytes that may go while a client counts as stopped ({@link #awaitBlocked}). */
+    static final long TRICKLE = 256 * 1024;
+
     final Socket socket;
     final Format format;
     private final InputStream in;
@@ -224,11 +227,13 @@ final class FakeSession implements AutoCloseable {
 
     /**
      * Waits until {@code sending} either completes or is blocked by a
-     * client that stopped reading: for {@code quiet}, no byte written while
-     * it is not done and {@code clientStopped} held at every look (a slow
-     * client that still reads can leave the fake's writes blocked for a
-     * while too: the window opens only as the client drains its receive
-     * buffer).
+     * client that stopped reading: for {@code quiet}, it is not done,
+     * {@code clientStopped} held at every look, and no more than
+     * {@link #TRICKLE} bytes went. (A slow client that still reads can
+     * leave the fake's writes blocked for a while too: the window opens
+     * only as the client drains its receive buffer. And a client that
+     * stopped may still let a few bytes through now and then: the kernel
+     * collapses a full receive queue and reopens the window a little.)
      *
      * @return true if it is blocked, false if it completed
      * @throws AssertionError if neither within {@code timeout}
@@ -236,13 +241,13 @@ final class FakeSession implements AutoCloseable {
     boolean awaitBlocked(CompletableFuture<?> sending, Duration quiet, Duration timeout,
             BooleanSupplier clientStopped) {
         long deadline = System.nanoTime() + timeout.toNanos();
-        long last = sent();
+        long start = sent();
         long since = System.nanoTime();
         while (!sending.isDone()) {
             long now = System.nanoTime();
             long count = sent();
-            if (count != last || !clientStopped.getAsBoolean()) {
-                last = count;
+            if (count - start > TRICKLE || !clientStopped.getAsBoolean()) {
+                start = count;
                 since = now;
             } else if (now - since >= quiet.toNanos()) {
                 return true;

@@ -26,9 +26,11 @@ import java.util.function.BooleanSupplier;
  * thing that is clever about I/O.
  */
 final class HostileBroker implements AutoCloseable {
-    /** The fake broker's socket buffers: small, so what the client writes
+    /** The fake broker's receive buffer: small, so what the client writes
      *  and the fake does not read backs up in the client, not in the
-     *  fake's kernel buffers. */
+     *  fake's kernel buffers. (Its send buffer keeps the kernel's default:
+     *  with both small, a Syn flood once stalled at the TCP level, the
+     *  client waiting in read() for bytes the fake could not send.) */
     static final int SMALL_SOCKET_BUFFER = 4096;
 
     final Format format;
@@ -57,7 +59,6 @@ final class HostileBroker implements AutoCloseable {
     FakeSession accept(Duration timeout) throws IOException {
         listener.setSoTimeout((int) timeout.toMillis());
         Socket s = listener.accept();
-        s.setSendBufferSize(SMALL_SOCKET_BUFFER);
         FakeSession session = new FakeSession(s, format);
         sessions.add(session);
         return session;
@@ -207,6 +208,20 @@ final class HostileBroker implements AutoCloseable {
             }
         }
         return found;
+    }
+
+    /** The client's reader threads and where they are, for a failure's message. */
+    static String readers(MpClient client) {
+        StringBuilder out = new StringBuilder();
+        Thread.getAllStackTraces().forEach((th, stack) -> {
+            if (th.getName().equals("mpclient-reader-" + client.name())) {
+                out.append("\n  ").append(th.getName()).append(' ').append(th.getState());
+                for (int i = 0; i < Math.min(6, stack.length); i++) {
+                    out.append("\n    at ").append(stack[i]);
+                }
+            }
+        });
+        return out.toString();
     }
 
     /**

@@ -180,7 +180,8 @@ class HostileInputTest {
      * closes the socket without taking it in. What the fake broker could
      * send before its writes failed is bounded by the kernel's buffers
      * (the client's receive buffer grows to net.ipv4.tcp_rmem's maximum,
-     * 32 MiB here; the fake's send buffer is 4 KiB), not by the frame.
+     * 32 MiB here, the fake's send buffer to tcp_wmem's, 4 MiB), not by
+     * the frame.
      */
     @ParameterizedTest
     @EnumSource(Format.class)
