@@ -213,8 +213,11 @@ final class Session {
     }
 
     private void answerOpening(Message m, boolean accepted, MpException refusal) {
-        Opening opening = openings.remove(m.connectionId());
-        if (opening == null || !opening.connection().peer().equals(m.otherClient())) {
+        Opening opening = openings.get(m.connectionId());
+        // An answer must come from the peer the Syn went to: one that names
+        // another is not an answer (the broker never sends one).
+        if (opening == null || !opening.connection().peer().equals(m.otherClient())
+                || !openings.remove(m.connectionId(), opening)) {
             LOG.log(Level.DEBUG, "ignored {0} for no Syn of this client", m);
             return;
         }
@@ -287,9 +290,10 @@ final class Session {
 
     private void data(Message m) throws InterruptedException {
         Connection c = connections.get(m.connectionId());
-        if (c == null || !c.peer().equals(m.otherClient())) {
-            // Late data for a connection this side closed: the broker
-            // delivers only on connections it has open, so nothing to say.
+        if (c == null || !c.peer().equals(m.otherClient()) || !c.isOpen()) {
+            // Late data for a connection this side closed, or data before
+            // the Ack: the broker delivers only on connections it has
+            // open, so there is nothing to answer.
             LOG.log(Level.DEBUG, "ignored {0} for no open connection", m);
             return;
         }
@@ -343,7 +347,7 @@ final class Session {
         }
         // The broker does not know a connection this side thinks open.
         Connection c = connections.get(m.connectionId());
-        if (c != null) {
+        if (c != null && c.peer().equals(m.otherClient())) {
             c.end(CloseReason.PEER_LEFT, null);
         }
     }

@@ -2,7 +2,6 @@ package org.mpbroker.client;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -151,7 +150,7 @@ class ExampleTest {
     /** A C example, or the test is skipped when it is not built. */
     static String need(String example) {
         Path path = Path.of(TestEnv.examplesDir(), example);
-        assumeTrue(Files.isExecutable(path), path + " is not built");
+        assertTrue(Files.isExecutable(path), path + " is not built (make at the top, or set MP_BUILD_DIR)");
         return path.toString();
     }
 

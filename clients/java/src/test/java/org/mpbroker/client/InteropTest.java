@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -99,15 +98,8 @@ class InteropTest {
         }
     }
 
-    /** A handler that sends every message back. */
-    private static void echo(Connection conn) {
-        for (byte[] msg : conn) {
-            conn.send(msg);
-        }
-    }
-
     private static String need(String path) {
-        assumeTrue(Files.isExecutable(Paths.get(path)), path + " is not built");
+        assertTrue(Files.isExecutable(Paths.get(path)), path + " is not built (make at the top, or set MP_BUILD_DIR)");
         return path;
     }
 
@@ -220,7 +212,7 @@ class InteropTest {
     void echoClientOpensToJava(Case c) {
         TestBroker broker = brokers.start();
         try (MpClient server = java(c.javaAddress(broker), "srv", c.format())
-                .handler("echo", InteropTest::echo).connect();
+                .handler("echo", ClientTest::echo).connect();
              ChildProcess client = ChildProcess.start(List.of(example("echo_client"),
                      "-a", c.peerAddress(broker), "-f", c.peerFormat(), "-n", "cli", "-s", "x",
                      "-p", "srv", "one", "two\tthree"))) {
@@ -269,7 +261,7 @@ class InteropTest {
     void pythonOpensToAndRequestsJava(Case c) {
         TestBroker broker = brokers.start();
         try (MpClient server = java(c.javaAddress(broker), "jsrv", c.format())
-                .handler("echo", InteropTest::echo)
+                .handler("echo", ClientTest::echo)
                 .requestHandler("upper", req -> utf8(text(req).toUpperCase(Locale.ROOT)))
                 .connect();
              ChildProcess py = python("ask", c.peerAddress(broker), c.peerFormat(), "pycli", "jsrv")) {

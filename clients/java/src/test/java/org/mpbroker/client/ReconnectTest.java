@@ -81,19 +81,13 @@ class ReconnectTest {
                 .reconnectInitial(Duration.ofMillis(20)).reconnectMax(Duration.ofMillis(100)).listener(events);
     }
 
-    private static void echo(Connection conn) {
-        for (byte[] m : conn) {
-            conn.send(m);
-        }
-    }
-
     @Test
     void ridesOutARestartWithItsHandlers() throws Exception {
         TestBroker first = brokers.start(tcpListener(0), b -> { });
         String address = first.address("binary", "tcp");
         Events serverEvents = new Events();
         Events aliceEvents = new Events();
-        try (MpClient server = fast(address, "server", serverEvents).handler("echo", ReconnectTest::echo).connect();
+        try (MpClient server = fast(address, "server", serverEvents).handler("echo", ClientTest::echo).connect();
              MpClient alice = fast(address, "alice", aliceEvents).connect()) {
             Connection before = alice.open("server", "echo", TestEnv.t(5));
             first.kill();

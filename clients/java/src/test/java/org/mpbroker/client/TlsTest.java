@@ -30,12 +30,6 @@ class TlsTest {
             + "  { address = \"127.0.0.1\"; port = 0; translator = \"auto\"; " + tlsGroup("required") + " },\n"
             + "  { address = \"127.0.0.1\"; port = 0; translator = \"binary\"; } );\n";
 
-    private static void echo(Connection conn) {
-        for (byte[] m : conn) {
-            conn.send(m);
-        }
-    }
-
     private static MpClient.Builder client(String address, String name, SSLContext context) {
         return MpClient.builder(address, name, "pw").sslContext(context).connectTimeout(TestEnv.t(10));
     }
@@ -52,7 +46,7 @@ class TlsTest {
         SSLContext withCert = Tls.context(broker.path("ca.pem"), broker.path("alice.pem"), broker.pkcs8Key("alice"));
         SSLContext rogue = Tls.context(broker.path("rogue-ca.pem"), null, null);
 
-        try (MpClient server = client(optional, "server", trusting).handler("echo", TlsTest::echo).connect();
+        try (MpClient server = client(optional, "server", trusting).handler("echo", ClientTest::echo).connect();
              MpClient alice = client(required, "alice", withCert).format(Format.JSON).connect();
              MpClient bob = MpClient.connect(plain, "bob", "pw")) {
             for (MpClient c : List.of(alice, bob)) {
