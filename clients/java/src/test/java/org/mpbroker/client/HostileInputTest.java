@@ -16,7 +16,6 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -316,9 +315,6 @@ class HostileInputTest {
      * UnknownProto, NoSuchConnection, ConnClosed or ConnAck neither
      * settles nor spoils the open() in progress.
      */
-    @Disabled("Session.answerOpening removes the Syn's entry before it checks the name: "
-            + "a forged answer is ignored but leaves the open() without an entry, so the real "
-            + "ConnAck is ignored too and open() never completes")
     @ParameterizedTest
     @EnumSource(Format.class)
     void forgedAnswersDoNotSpoilAnOpen(Format fmt) throws Exception {
@@ -351,8 +347,6 @@ class HostileInputTest {
      * open): the broker routes Data only on OPEN connections
      * (doc/protocol.md, the connection table).
      */
-    @Disabled("Session.data delivers to any connection of the table, a Syn not yet answered "
-            + "included: the application receives the early message first")
     @ParameterizedTest
     @EnumSource(Format.class)
     void dataBeforeTheConnAckIsIgnored(Format fmt) throws Exception {
@@ -377,8 +371,6 @@ class HostileInputTest {
      * does not end it (the Python client ignores it, as every message not
      * from the connection's peer).
      */
-    @Disabled("Session.noSuchConnection ends an open connection (PEER_LEFT) whatever name "
-            + "the message carries; the Python client checks the name, and ends it BY_PEER")
     @ParameterizedTest
     @EnumSource(Format.class)
     void aForgedNoSuchConnectionDoesNotEndAConnection(Format fmt) throws Exception {
