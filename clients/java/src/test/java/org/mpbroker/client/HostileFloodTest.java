@@ -59,7 +59,7 @@ class HostileFloodTest {
             CompletableFuture<Void> sending, long heapBefore) {
         boolean blocked;
         try {
-            blocked = session.awaitBlocked(sending, t(0.5), t(60), () -> HostileBroker.readerWaits(client));
+            blocked = session.awaitBlocked(sending, t(0.5), t(30), () -> HostileBroker.readerWaits(client));
         } catch (AssertionError e) {
             throw new AssertionError(what + ": " + e.getMessage() + "; the client: " + client.closed()
                     + HostileBroker.readers(client), e);
