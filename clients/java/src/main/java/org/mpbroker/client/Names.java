@@ -1,12 +1,7 @@
 package org.mpbroker.client;
 
-import java.nio.charset.StandardCharsets;
-
 /** The protocol's rules for client names (doc/protocol.md, "Sessions"). */
 final class Names {
-    /** The longest name or connection id, in bytes of UTF-8. */
-    static final int NAME_MAX = 255;
-
     private Names() {
     }
 
@@ -26,13 +21,13 @@ final class Names {
             if (c < 0x20 || c == 0x7f || (c >= 0x80 && c < 0xa0)) {
                 return "a name must not contain control characters";
             }
-            if (Character.isSurrogate(c) && !(Character.isHighSurrogate(c) && i + 1 < name.length()
-                    && Character.isLowSurrogate(name.charAt(++i)))) {
-                return "a name must be valid Unicode (an unpaired surrogate)";
-            }
         }
-        if (name.getBytes(StandardCharsets.UTF_8).length > NAME_MAX) {
-            return "a name must be at most 255 bytes of UTF-8";
+        // The codec's own rules for every name on the wire.
+        if (!Utf8.isWellFormed(name)) {
+            return "a name must be valid Unicode (an unpaired surrogate)";
+        }
+        if (Utf8.length(name) > Utf8.NAME_MAX) {
+            return "a name must be at most " + Utf8.NAME_MAX + " bytes of UTF-8";
         }
         return null;
     }
