@@ -1,6 +1,5 @@
 package org.mpbroker.client;
 
-import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 
 /**
@@ -8,39 +7,15 @@ import java.nio.charset.StandardCharsets;
  * (doc/protocol.md, "Binary"). A frame over the size limit is refused as
  * soon as its four-byte length has arrived.
  */
-final class BinaryDecoder implements Decoder {
-    private final ByteQueue queue = new ByteQueue();
+final class BinaryDecoder extends QueueDecoder {
     private final long maxSize;
-    private DecodeException failed;
 
     BinaryDecoder(long maxSize) {
         this.maxSize = Math.min(maxSize, ByteQueue.MAX_BYTES);
     }
 
     @Override
-    public void feed(ByteBuffer bytes) {
-        if (failed != null) {
-            bytes.position(bytes.limit()); // the stream is over: keep nothing
-            return;
-        }
-        queue.feed(bytes);
-    }
-
-    @Override
-    public Message next() {
-        if (failed != null) {
-            throw failed;
-        }
-        try {
-            return frame();
-        } catch (DecodeException e) {
-            failed = e;
-            queue.clear();
-            throw e;
-        }
-    }
-
-    private Message frame() {
+    Message decode() {
         if (queue.size() < 4) {
             return null;
         }

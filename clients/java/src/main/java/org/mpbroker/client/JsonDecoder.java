@@ -1,7 +1,5 @@
 package org.mpbroker.client;
 
-import java.nio.ByteBuffer;
-
 /**
  * Reads the JSON format: objects separated by JSON whitespace, in practice
  * one a line as the broker writes them. Each object is found by
@@ -10,48 +8,28 @@ import java.nio.ByteBuffer;
  * line of a million {@code {}} costs one object's work a call and no
  * memory beyond its own bytes.
  */
-final class JsonDecoder implements Decoder {
-    private final ByteQueue queue = new ByteQueue();
+final class JsonDecoder extends QueueDecoder {
     private final JsonScanner scanner;
     private final JsonParser parser = new JsonParser();
-    private DecodeException failed;
 
     JsonDecoder(long maxSize) {
         scanner = new JsonScanner(maxSize);
     }
 
     @Override
-    public void feed(ByteBuffer bytes) {
-        if (failed != null) {
-            bytes.position(bytes.limit()); // the stream is over: keep nothing
-            return;
+    Message decode() {
+        int length = scanner.scan(queue);
+        if (length < 0) {
+            return null;
         }
-        queue.feed(bytes);
-    }
-
-    @Override
-    public Message next() {
-        if (failed != null) {
-            throw failed;
-        }
-        try {
-            int length = scanner.scan(queue);
-            if (length < 0) {
-                return null;
-            }
-            Message m = parser.parse(queue.array(), queue.head(), queue.head() + length);
-            queue.consume(length);
-            return m;
-        } catch (DecodeException e) {
-            failed = e;
-            queue.clear();
-            throw e;
-        }
+        Message m = parser.parse(queue.array(), queue.head(), queue.head() + length);
+        queue.consume(length);
+        return m;
     }
 
     @Override
     public boolean hasPartial() {
-        if (failed != null) {
+        if (hasFailed()) {
             return false; // nothing is kept after an error
         }
         if (scanner.inObject()) {
