@@ -10,7 +10,7 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -45,13 +45,13 @@ final class Session {
     private final AtomicLong nextId = new AtomicLong();
     private final AtomicLong wats = new AtomicLong();
     private final AtomicLong refusalsLogged = new AtomicLong();
-    private final AtomicBoolean ended = new AtomicBoolean();
     private volatile boolean closing;
     /** Guards inboxTotal; notified when inbox room may have been made. */
     private final Object inboxRoom = new Object();
     /** The bytes (data + overhead) held in all this session's inboxes. */
     private long inboxTotal;
-    private volatile BrokerLostException lost;
+    /** Why the session ended (lost, or closed), set once; null while it runs. */
+    private final AtomicReference<BrokerLostException> lost = new AtomicReference<>();
     private Thread reader;
     private Thread writer;
 
@@ -109,7 +109,7 @@ final class Session {
 
     /** The error of a lost session, or null. */
     BrokerLostException lost() {
-        return lost;
+        return lost.get();
     }
 
     /** Encodes a message this client sends, refusing one over the maximum size. */
@@ -146,7 +146,7 @@ final class Session {
     void reserveInbox(long cost, Connection connection) throws InterruptedException {
         synchronized (inboxRoom) {
             while (inboxTotal > 0 && inboxTotal + cost > options.inboxTotalLimit
-                    && !connection.hasEnded() && !ended.get()) {
+                    && !connection.hasEnded() && lost.get() == null) {
                 inboxRoom.wait();
             }
             inboxTotal += cost;
@@ -188,8 +188,8 @@ final class Session {
             throw new IllegalArgumentException("cannot open a connection to itself ('" + peer
                     + "'): both ends would share one id");
         }
-        if (lost != null) {
-            throw lost;
+        if (lost.get() != null) {
+            throw lost.get();
         }
         if (connections.size() >= options.maxConnections) {
             throw new MpException("cannot open '" + protocol + "' to " + peer + ": " + connections.size()
@@ -207,8 +207,8 @@ final class Session {
             }
         });
         sendControl(new Message(Meta.CONN_SYN, peer, id, protocol.getBytes(StandardCharsets.UTF_8)));
-        if (lost != null) {
-            future.completeExceptionally(lost);
+        if (lost.get() != null) {
+            future.completeExceptionally(lost.get());
         }
         return future;
     }
@@ -274,7 +274,8 @@ final class Session {
             case Meta.DATA -> data(m);
             case Meta.CONN_SYN -> syn(m);
             case Meta.CONN_ACK -> answerOpening(m, true, null);
-            case Meta.UNKNOWN_PROTO -> refused(m, new UnknownProtocolException(m.otherClient(), protocolOf(m)));
+            case Meta.UNKNOWN_PROTO -> answerOpening(m, false,
+                    new UnknownProtocolException(m.otherClient(), protocolOf(m)));
             case Meta.NO_SUCH_CONNECTION -> noSuchConnection(m);
             case Meta.CONN_CLOSED -> closedByPeer(m);
             case Meta.CLIENT_CLOSED -> peerLeft(m.otherClient());
@@ -339,10 +340,6 @@ final class Session {
         } finally {
             c.close();
         }
-    }
-
-    private void refused(Message m, MpException refusal) {
-        answerOpening(m, false, refusal);
     }
 
     private void noSuchConnection(Message m) {
@@ -454,10 +451,9 @@ final class Session {
      * closing). Only the first call counts.
      */
     void fail(BrokerLostException error) {
-        if (!ended.compareAndSet(false, true)) {
+        if (!lost.compareAndSet(null, error)) {
             return;
         }
-        lost = error;
         queue.close(error);
         transport.close();
         wakeInboxWaiters();
@@ -501,8 +497,7 @@ final class Session {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        if (ended.compareAndSet(false, true)) {
-            lost = closed;
+        if (lost.compareAndSet(null, closed)) {
             transport.close();
             queue.failQueued(closed);
             endAll(CloseReason.LOCAL, closed);
